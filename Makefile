@@ -1,0 +1,49 @@
+# The two commands a newcomer needs (see README.md):
+#   make run    install dependencies, build, and run the walkthrough (examples/demo.sh)
+#   make test   install dependencies, build, and run every test through CTest
+# and, for the team:
+#   make bench      build and run the benchmarks in bench/ (figures next to their baselines)
+#   make asan-test  every unit test again under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make fuzz       build the libFuzzer targets with clang-14 and run each for FUZZ_SECONDS (default 60)
+
+BUILD_DIR    ?= build/release
+ASAN_DIR     ?= build/asan
+FUZZ_DIR     ?= build/fuzz
+JOBS         ?= $(shell nproc)
+FUZZ_SECONDS ?= 60
+CMAKE_QUIET  := --log-level=WARNING
+
+.PHONY: all deps build run test bench asan-test fuzz clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_QUIET)
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	@VEIL=$(BUILD_DIR)/tools/veil/veil examples/demo.sh
+
+test: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
+
+bench: build
+	@bench/run.sh $(BUILD_DIR)/bench
+
+asan-test: deps
+	@cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DVEIL_SANITIZE=ON -DVEIL_BUILD_BENCH=OFF $(CMAKE_QUIET)
+	@cmake --build $(ASAN_DIR) -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --test-dir $(ASAN_DIR) --output-on-failure -j $(JOBS)
+
+fuzz: deps
+	@cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DVEIL_FUZZ=ON $(CMAKE_QUIET)
+	@cmake --build $(FUZZ_DIR) -j $(JOBS)
+	@fuzz/run.sh $(FUZZ_DIR)/fuzz $(FUZZ_SECONDS)
+
+clean:
+	rm -rf build

@@ -1,0 +1,35 @@
+# Helpers that give every module the same shape: a static library veil_<module>, its test binary
+# veil_<module>_test registered with CTest, and the project's warning flags.
+
+set(VEIL_WARNING_FLAGS -Wall -Wextra -Wshadow=local -Wnon-virtual-dtor -Wimplicit-fallthrough)
+if(VEIL_WERROR)
+  list(APPEND VEIL_WARNING_FLAGS -Werror)
+endif()
+
+function(veil_apply_warnings target)
+  target_compile_options(${target} PRIVATE ${VEIL_WARNING_FLAGS})
+endfunction()
+
+# veil_library(NAME SRCS a.cc b.cc DEPS lib...)
+# Defines the static library veil_NAME; headers are included as "veil/<module>/<file>.h".
+function(veil_library name)
+  cmake_parse_arguments(ARG "" "" "SRCS;DEPS" ${ARGN})
+  add_library(veil_${name} STATIC ${ARG_SRCS})
+  target_include_directories(veil_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+  target_link_libraries(veil_${name} PUBLIC ${ARG_DEPS})
+  veil_apply_warnings(veil_${name})
+endfunction()
+
+# veil_test(NAME SRCS a_test.cc DEPS lib...)
+# Defines the GoogleTest binary NAME and registers each of its tests with CTest. Tests run from the repository
+# root, so they can read ../shared/data by that path.
+function(veil_test name)
+  cmake_parse_arguments(ARG "" "" "SRCS;DEPS" ${ARGN})
+  add_executable(${name} ${ARG_SRCS})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest_main)
+  veil_apply_warnings(${name})
+  gtest_discover_tests(${name}
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
+    DISCOVERY_MODE PRE_TEST
+    PROPERTIES ENVIRONMENT "VEIL_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+endfunction()

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Veil's build, tests, benchmarks and fuzzing use (DESIGN.md section 6, as far
+# as the code uses them so far). Idempotent: when everything is present it only checks and exits.
+# Runs as root, or through sudo when available.
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  build-essential cmake ninja-build ccache pkg-config git
+  clang-14 libclang-rt-14-dev lld          # libFuzzer targets and the sanitizer runtime for them
+  clang-format
+  # libraries
+  libabsl-dev                              # Status/StatusOr, strings, containers, synchronization
+  libssl-dev                               # OpenSSL 3: the crypto module
+  libcli11-dev                             # the veil command line
+  nlohmann-json3-dev                       # --json output
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+  sqlite3                                  # the baseline the CSV benchmark is measured against
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+    echo "install-deps: need root (or sudo) to install: ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

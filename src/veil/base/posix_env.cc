@@ -1,0 +1,197 @@
+// The production Env: the system clock and POSIX file I/O.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "veil/base/env.h"
+
+namespace veil::base {
+namespace {
+
+// Maps errno to a canonical Status whose message names the operation and the path.
+absl::Status PosixError(const char* op, const std::string& path, int err) {
+  std::string msg = absl::StrCat(op, " ", path, ": ", std::strerror(err));
+  switch (err) {
+    case ENOENT:
+      return absl::NotFoundError(msg);
+    case EEXIST:
+      return absl::AlreadyExistsError(msg);
+    case EACCES:
+    case EPERM:
+      return absl::PermissionDeniedError(msg);
+    case ENOSPC:
+    case EDQUOT:
+      return absl::ResourceExhaustedError(msg);
+    case EISDIR:
+    case ENOTDIR:
+    case ENAMETOOLONG:
+      return absl::InvalidArgumentError(msg);
+    default:
+      return absl::InternalError(msg);
+  }
+}
+
+class PosixSequentialFile final : public SequentialFile {
+ public:
+  PosixSequentialFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {
+    // We read front to back in large blocks: let the kernel read ahead aggressively.
+    ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
+  }
+  ~PosixSequentialFile() override { ::close(fd_); }
+
+  absl::StatusOr<size_t> Read(std::span<char> buf) override {
+    while (true) {
+      ssize_t n = ::read(fd_, buf.data(), buf.size());
+      if (n >= 0) return static_cast<size_t>(n);
+      if (errno != EINTR) return PosixError("read", path_, errno);
+    }
+  }
+
+ private:
+  const std::string path_;
+  const int fd_;
+};
+
+class PosixWritableFile final : public WritableFile {
+ public:
+  PosixWritableFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  ~PosixWritableFile() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  absl::Status Append(std::string_view data) override {
+    if (fd_ < 0) return absl::FailedPreconditionError(absl::StrCat("append to closed file ", path_));
+    while (!data.empty()) {
+      ssize_t n = ::write(fd_, data.data(), data.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return PosixError("write", path_, errno);
+      }
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Sync() override {
+    if (fd_ < 0) return absl::FailedPreconditionError(absl::StrCat("sync of closed file ", path_));
+    if (::fdatasync(fd_) != 0) return PosixError("fdatasync", path_, errno);
+    return absl::OkStatus();
+  }
+
+  absl::Status Close() override {
+    if (fd_ < 0) return absl::FailedPreconditionError(absl::StrCat("close of closed file ", path_));
+    int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0) return PosixError("close", path_, errno);
+    return absl::OkStatus();
+  }
+
+ private:
+  const std::string path_;
+  int fd_;
+};
+
+class PosixEnv final : public Env {
+ public:
+  explicit PosixEnv(RandomSource& random) : Env(random) {}
+
+  absl::Time Now() override { return absl::Now(); }
+
+  absl::StatusOr<std::unique_ptr<SequentialFile>> NewSequentialFile(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return PosixError("open", path, errno);
+    struct stat st;
+    if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+      ::close(fd);
+      return PosixError("open", path, EISDIR);
+    }
+    return std::make_unique<PosixSequentialFile>(path, fd);
+  }
+
+  absl::StatusOr<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
+    return Open(path, O_WRONLY | O_CREAT | O_TRUNC);
+  }
+
+  absl::StatusOr<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) override {
+    return Open(path, O_WRONLY | O_CREAT | O_APPEND);
+  }
+
+  bool FileExists(const std::string& path) override { return ::access(path.c_str(), F_OK) == 0; }
+
+  absl::StatusOr<uint64_t> GetFileSize(const std::string& path) override {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return PosixError("stat", path, errno);
+    return static_cast<uint64_t>(st.st_size);
+  }
+
+  absl::Status DeleteFile(const std::string& path) override {
+    if (::unlink(path.c_str()) != 0) return PosixError("unlink", path, errno);
+    return absl::OkStatus();
+  }
+
+  absl::Status RenameFile(const std::string& from, const std::string& to) override {
+    if (::rename(from.c_str(), to.c_str()) != 0)
+      return PosixError("rename", absl::StrCat(from, " -> ", to), errno);
+    return absl::OkStatus();
+  }
+
+  absl::Status CreateDirs(const std::string& path) override {
+    if (path.empty()) return absl::InvalidArgumentError("CreateDirs: empty path");
+    // Create each prefix in turn; EEXIST on a prefix that is a directory is fine.
+    for (size_t pos = 1; pos <= path.size(); ++pos) {
+      if (pos != path.size() && path[pos] != '/') continue;
+      const std::string prefix = path.substr(0, pos);
+      if (::mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) return PosixError("mkdir", prefix, errno);
+    }
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return PosixError("stat", path, errno);
+    if (!S_ISDIR(st.st_mode)) return PosixError("mkdir", path, ENOTDIR);
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<std::string>> ListDir(const std::string& path) override {
+    DIR* dir = ::opendir(path.c_str());
+    if (dir == nullptr) return PosixError("opendir", path, errno);
+    std::vector<std::string> names;
+    while (struct dirent* entry = ::readdir(dir)) {
+      std::string name = entry->d_name;
+      if (name != "." && name != "..") names.push_back(std::move(name));
+    }
+    ::closedir(dir);
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  absl::Status SyncDir(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return PosixError("open", path, errno);
+    int rc = ::fsync(fd);
+    int err = errno;
+    ::close(fd);
+    if (rc != 0) return PosixError("fsync", path, err);
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::StatusOr<std::unique_ptr<WritableFile>> Open(const std::string& path, int flags) {
+    // 0600: everything Veil writes may hold personal data or keys; only the owner reads it.
+    int fd = ::open(path.c_str(), flags | O_CLOEXEC, 0600);
+    if (fd < 0) return PosixError("open", path, errno);
+    return std::make_unique<PosixWritableFile>(path, fd);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Env> NewPosixEnv(RandomSource& random) { return std::make_unique<PosixEnv>(random); }
+
+}  // namespace veil::base

@@ -1,0 +1,111 @@
+#include "veil/base/test_env.h"
+
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace veil::base::testing {
+namespace {
+
+class ZeroRandom : public RandomSource {
+ public:
+  absl::Status Fill(std::span<uint8_t> out) override {
+    std::fill(out.begin(), out.end(), 0);
+    return absl::OkStatus();
+  }
+};
+
+class TestEnvTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(env_.CreateDirs("/ws").ok()); }
+
+  void WriteUnsynced(const std::string& path, const std::string& data) {
+    auto f = env_.NewWritableFile(path);
+    ASSERT_TRUE(f.ok());
+    ASSERT_TRUE((*f)->Append(data).ok());
+  }
+
+  ZeroRandom rng_;
+  TestEnv env_{rng_};
+};
+
+TEST_F(TestEnvTest, FrozenClock) {
+  const absl::Time start = absl::FromCivil(absl::CivilSecond(2026, 1, 1, 0, 0, 0), absl::UTCTimeZone());
+  EXPECT_EQ(env_.Now(), start);
+  EXPECT_EQ(env_.Now(), start) << "time does not move by itself";
+  env_.AdvanceClock(absl::Hours(48));
+  EXPECT_EQ(env_.Now(), start + absl::Hours(48));
+  env_.SetNow(absl::UnixEpoch());
+  EXPECT_EQ(env_.Now(), absl::UnixEpoch());
+}
+
+TEST_F(TestEnvTest, FilesBehaveLikeAFilesystem) {
+  ASSERT_TRUE(env_.WriteFileAtomically("/ws/a", "alpha").ok());
+  EXPECT_EQ(*env_.ReadFileToString("/ws/a"), "alpha");
+  EXPECT_EQ(*env_.GetFileSize("/ws/a"), 5u);
+  EXPECT_EQ(*env_.ListDir("/ws"), std::vector<std::string>{"a"});
+  EXPECT_EQ(env_.NewSequentialFile("/ws/b").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(env_.NewWritableFile("/nodir/x").status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(env_.DeleteFile("/ws/a").ok());
+  EXPECT_FALSE(env_.FileExists("/ws/a"));
+}
+
+TEST_F(TestEnvTest, WriteLimitActsAsDiskFull) {
+  env_.SetWriteLimit(4);
+  auto f = env_.NewWritableFile("/ws/big");
+  ASSERT_TRUE(f.ok());
+  ASSERT_TRUE((*f)->Append("ab").ok());
+  absl::Status s = (*f)->Append("cdef");
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(*env_.ReadFileToString("/ws/big"), "abcd") << "a full disk keeps what fit";
+  env_.SetWriteLimit(std::nullopt);
+  EXPECT_TRUE((*f)->Append("more").ok());
+}
+
+TEST_F(TestEnvTest, InjectedFailureHappensOnce) {
+  env_.FailNextOperation(TestEnv::Op::kRename, absl::InternalError("injected"));
+  ASSERT_FALSE(env_.WriteFileAtomically("/ws/a", "old").ok());
+  EXPECT_FALSE(env_.FileExists("/ws/a")) << "a failed atomic write leaves no target";
+  EXPECT_FALSE(env_.FileExists("/ws/a.tmp")) << "nor its temporary";
+  ASSERT_TRUE(env_.WriteFileAtomically("/ws/a", "new").ok());
+  EXPECT_EQ(*env_.ReadFileToString("/ws/a"), "new");
+}
+
+TEST_F(TestEnvTest, CrashLosesUnsyncedData) {
+  auto f = env_.NewWritableFile("/ws/log");
+  ASSERT_TRUE(f.ok());
+  ASSERT_TRUE((*f)->Append("durable;").ok());
+  ASSERT_TRUE((*f)->Sync().ok());
+  ASSERT_TRUE(env_.SyncDir("/ws").ok());
+  ASSERT_TRUE((*f)->Append("lost").ok());
+  WriteUnsynced("/ws/never-synced", "x");
+  EXPECT_EQ(*env_.ReadFileToString("/ws/log"), "durable;lost");
+
+  env_.SimulateCrash();
+  EXPECT_EQ(*env_.ReadFileToString("/ws/log"), "durable;");
+  EXPECT_FALSE(env_.FileExists("/ws/never-synced")) << "its directory entry was never made durable";
+}
+
+TEST_F(TestEnvTest, AtomicWriteSurvivesCrashWholeOrNotAtAll) {
+  ASSERT_TRUE(env_.WriteFileAtomically("/ws/meta", "version 1").ok());
+  // A replacement that crashes before its rename is durable leaves the old content.
+  WriteUnsynced("/ws/meta.tmp", "version 2 (half");
+  env_.SimulateCrash();
+  EXPECT_EQ(*env_.ReadFileToString("/ws/meta"), "version 1");
+  // A completed replacement survives.
+  ASSERT_TRUE(env_.WriteFileAtomically("/ws/meta", "version 2").ok());
+  env_.SimulateCrash();
+  EXPECT_EQ(*env_.ReadFileToString("/ws/meta"), "version 2");
+}
+
+TEST_F(TestEnvTest, RenameWithoutDirSyncIsUndoneByCrash) {
+  ASSERT_TRUE(env_.WriteFileAtomically("/ws/a", "A").ok());
+  ASSERT_TRUE(env_.RenameFile("/ws/a", "/ws/b").ok());
+  EXPECT_TRUE(env_.FileExists("/ws/b"));
+  env_.SimulateCrash();
+  EXPECT_TRUE(env_.FileExists("/ws/a"));
+  EXPECT_FALSE(env_.FileExists("/ws/b"));
+}
+
+}  // namespace
+}  // namespace veil::base::testing
