@@ -12,6 +12,7 @@ PACKAGES=(
   # libraries
   libabsl-dev                              # Status/StatusOr, strings, containers, synchronization
   libssl-dev                               # OpenSSL 3: the crypto module
+  libsqlite3-dev                           # the workspace metadata and key store
   libcli11-dev                             # the veil command line
   nlohmann-json3-dev                       # --json output
   # tests and benchmarks
