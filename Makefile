@@ -42,7 +42,7 @@ asan-test: deps
 fuzz: deps
 	@cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DVEIL_FUZZ=ON $(CMAKE_QUIET)
-	@cmake --build $(FUZZ_DIR) -j $(JOBS)
+	@cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzzers
 	@fuzz/run.sh $(FUZZ_DIR)/fuzz $(FUZZ_SECONDS)
 
 clean:

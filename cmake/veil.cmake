@@ -1,7 +1,9 @@
 # Helpers that give every module the same shape: a static library veil_<module>, its test binary
 # veil_<module>_test registered with CTest, and the project's warning flags.
 
-set(VEIL_WARNING_FLAGS -Wall -Wextra -Wshadow=local -Wnon-virtual-dtor -Wimplicit-fallthrough)
+# -Wshadow=local is GCC's; clang (the fuzz build) gets the plain -Wshadow.
+set(VEIL_WARNING_FLAGS -Wall -Wextra $<IF:$<CXX_COMPILER_ID:GNU>,-Wshadow=local,-Wshadow> -Wnon-virtual-dtor
+    -Wimplicit-fallthrough)
 if(VEIL_WERROR)
   list(APPEND VEIL_WARNING_FLAGS -Werror)
 endif()

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs each libFuzzer target in DIR for SECONDS on a scratch copy of its seed corpus (fuzz/corpus/<target>/).
+# Runs each libFuzzer target in DIR for SECONDS on a scratch copy of its seed corpus (fuzz/corpus/<name>/ for
+# the target <name>_fuzz).
 # A crash leaves its input in build/fuzz-artifacts/ and fails the run.
 set -euo pipefail
 dir=${1:?usage: fuzz/run.sh BUILD_FUZZ_DIR SECONDS}
@@ -13,8 +14,9 @@ for target in "$dir"/*_fuzz; do
   found=1
   name=$(basename "$target")
   work="$root/build/fuzz-corpus/$name"
+  seeds="$root/fuzz/corpus/${name%_fuzz}"   # csv_reader_fuzz -> fuzz/corpus/csv_reader
   mkdir -p "$work"
-  if [ -d "$root/fuzz/corpus/$name" ]; then cp -n "$root/fuzz/corpus/$name"/* "$work"/ 2>/dev/null || true; fi
+  if [ -d "$seeds" ]; then cp -n "$seeds"/* "$work"/ 2>/dev/null || true; fi
   echo "=== fuzz: $name for ${seconds}s"
   "$target" "$work" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -artifact_prefix="$artifacts/$name-" -print_final_stats=1 2>&1 | tail -n 12

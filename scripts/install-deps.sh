@@ -7,7 +7,7 @@ set -euo pipefail
 PACKAGES=(
   # toolchain
   build-essential cmake ninja-build ccache pkg-config git
-  clang-14 libclang-rt-14-dev lld          # libFuzzer targets and the sanitizer runtime for them
+  clang-14 libclang-rt-14-dev              # libFuzzer targets and the sanitizer runtime for them
   clang-format
   # libraries
   libabsl-dev                              # Status/StatusOr, strings, containers, synchronization
@@ -34,7 +34,7 @@ fi
 echo "install-deps: installing ${missing[*]}" >&2
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+  if command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; else  # -n: fail rather than wait for a password
     echo "install-deps: need root (or sudo) to install: ${missing[*]}" >&2
     exit 1
   fi

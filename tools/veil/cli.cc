@@ -14,8 +14,9 @@ ExitCode ExitCodeFor(const absl::Status& status) {
     case absl::StatusCode::kAlreadyExists:
     case absl::StatusCode::kOutOfRange:
       return ExitCode::kBadInput;
+    // The gate's refusals (permission, purpose, consent) and an exhausted privacy budget (DESIGN.md 5.1).
     case absl::StatusCode::kPermissionDenied:
-    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kResourceExhausted:
     case absl::StatusCode::kUnauthenticated:
       return ExitCode::kRefused;
     case absl::StatusCode::kDataLoss:
@@ -43,7 +44,9 @@ void PrintJson(const nlohmann::ordered_json& doc) {
 }
 
 std::string WithThousands(int64_t n) {
-  std::string digits = std::to_string(n < 0 ? -n : n);
+  // Magnitude in unsigned arithmetic: -INT64_MIN does not fit in int64_t.
+  const uint64_t magnitude = n < 0 ? 0 - static_cast<uint64_t>(n) : static_cast<uint64_t>(n);
+  std::string digits = std::to_string(magnitude);
   std::string out;
   for (size_t i = 0; i < digits.size(); ++i) {
     if (i != 0 && (digits.size() - i) % 3 == 0) out += ',';

@@ -17,7 +17,8 @@ enum class ExitCode : int {
   kOk = 0,
   kFailure = 1,    // a runtime failure (I/O error, internal error)
   kBadInput = 2,   // a usage error or bad input (malformed file, unknown option, missing file)
-  kRefused = 3,    // refused: permission, purpose, consent or privacy budget
+  kRefused = 3,    // refused: permission, purpose, consent or privacy budget (PermissionDenied,
+                   // ResourceExhausted)
   kIntegrity = 4,  // integrity failure: tampered audit log, wrong key, corrupted file
 };
 

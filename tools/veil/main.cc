@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <string>
+#include <string_view>
 
 #include "tools/veil/cli.h"
 
@@ -41,8 +42,13 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);  // prints help/version (code 0) or the usage error
-    return code == 0 ? 0 : static_cast<int>(ExitCode::kBadInput);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help or --version: printed on stdout
+    // A usage error. With --json, the error is also the one JSON document on stdout. --json may not have
+    // been parsed yet when parsing stopped, so look for it in argv.
+    for (int i = 1; i < argc; ++i) cli.options.json |= std::string_view(argv[i]) == "--json";
+    veil::cli::ReportError(absl::InvalidArgumentError(e.what()), cli.options);
+    std::cerr << "Run with --help for usage.\n";
+    return static_cast<int>(ExitCode::kBadInput);
   }
   if (!cli.action) return static_cast<int>(ExitCode::kBadInput);
   absl::Status status;
@@ -53,5 +59,11 @@ int main(int argc, char** argv) {
     status = absl::InternalError(std::string("unexpected exception: ") + e.what());
   }
   if (!status.ok()) return veil::cli::ReportError(status, cli.options);
+  // A full disk or a closed pipe must not look like success.
+  std::cout.flush();
+  if (!std::cout) {
+    std::cerr << "veil: error: writing the output failed\n";
+    return static_cast<int>(ExitCode::kFailure);
+  }
   return 0;
 }

@@ -38,15 +38,16 @@ class VeilCliTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  // Runs `veil ARGS` with stdout and stderr captured. ARGS is passed to the shell as written.
-  Result Veil(const std::string& args) {
-    const std::string out = (dir_ / "stdout").string();
+  // Runs `veil ARGS` with stdout and stderr captured. ARGS is passed to the shell as written. Stdout goes to
+  // `stdout_path` instead when one is given.
+  Result Veil(const std::string& args, const std::string& stdout_path = "") {
+    const std::string out = stdout_path.empty() ? (dir_ / "stdout").string() : stdout_path;
     const std::string err = (dir_ / "stderr").string();
     const std::string cmd = std::string(VEIL_BINARY) + " " + args + " >" + out + " 2>" + err + " </dev/null";
     const int status = std::system(cmd.c_str());
     Result r;
     r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = Slurp(out);
+    r.out = stdout_path.empty() ? Slurp(out) : "";
     r.err = Slurp(err);
     return r;
   }
@@ -147,6 +148,20 @@ TEST_F(VeilCliTest, BadInputNamesFileLineAndColumn) {
   Result missing = Veil("inspect " + (dir_ / "nope.csv").string());
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_THAT(missing.err, HasSubstr("nope.csv"));
+}
+
+TEST_F(VeilCliTest, UsageErrorsAsJsonWithJsonFlag) {
+  Result r = Veil("--json inspect");
+  EXPECT_EQ(r.exit_code, 2);
+  nlohmann::json doc = nlohmann::json::parse(r.out);
+  EXPECT_EQ(doc["error"]["exit_code"], 2);
+  EXPECT_THAT(r.err, HasSubstr("veil: error:"));
+}
+
+TEST_F(VeilCliTest, FailedOutputIsNotSuccess) {
+  Result r = Veil("inspect examples/data/patients.csv --json", "/dev/full");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("writing the output failed"));
 }
 
 TEST_F(VeilCliTest, ErrorsAsJsonWithJsonFlag) {

@@ -73,7 +73,9 @@ class Env {
   virtual absl::Status CreateDirs(const std::string& path) = 0;
   // Names (not paths) of the entries of a directory, sorted, without "." and "..".
   virtual absl::StatusOr<std::vector<std::string>> ListDir(const std::string& path) = 0;
-  // Makes a directory's entries (creations, renames) durable.
+  // Makes a directory's entries (creations, renames) durable. A new file's existence, unlike its content
+  // (WritableFile::Sync), survives a crash only after SyncDir of its directory. CreateDirs syncs the
+  // directories it creates.
   virtual absl::Status SyncDir(const std::string& path) = 0;
 
   // --- Randomness ---
@@ -82,7 +84,8 @@ class Env {
   // --- Helpers built on the primitives above (non-virtual, so every Env behaves alike) ---
   absl::StatusOr<std::string> ReadFileToString(const std::string& path);
   // Writes `data` to `path` so that a reader (or a crash) sees either the old content or all of the new one:
-  // write to a temporary file beside it, sync, rename over `path`, sync the directory.
+  // write to a temporary file beside it (`path`.tmp), sync, rename over `path`, sync the directory.
+  // Callers must serialise writes to the same path (they share the temporary file).
   absl::Status WriteFileAtomically(const std::string& path, std::string_view data);
 
  private:

@@ -17,7 +17,9 @@
 namespace veil::base {
 namespace {
 
-// Maps errno to a canonical Status whose message names the operation and the path.
+// Maps errno to a canonical Status whose message names the operation and the path. PermissionDenied and
+// ResourceExhausted are reserved for the gate and the privacy budget (DESIGN.md section 5.1), so a file the
+// OS refuses is FailedPrecondition and a full disk is Unavailable.
 absl::Status PosixError(const char* op, const std::string& path, int err) {
   std::string msg = absl::StrCat(op, " ", path, ": ", std::strerror(err));
   switch (err) {
@@ -27,10 +29,11 @@ absl::Status PosixError(const char* op, const std::string& path, int err) {
       return absl::AlreadyExistsError(msg);
     case EACCES:
     case EPERM:
-      return absl::PermissionDeniedError(msg);
+    case EROFS:
+      return absl::FailedPreconditionError(msg);
     case ENOSPC:
     case EDQUOT:
-      return absl::ResourceExhaustedError(msg);
+      return absl::UnavailableError(msg);
     case EISDIR:
     case ENOTDIR:
     case ENAMETOOLONG:
@@ -146,11 +149,19 @@ class PosixEnv final : public Env {
 
   absl::Status CreateDirs(const std::string& path) override {
     if (path.empty()) return absl::InvalidArgumentError("CreateDirs: empty path");
-    // Create each prefix in turn; EEXIST on a prefix that is a directory is fine.
+    // Create each prefix in turn; EEXIST on a prefix that is a directory is fine. A directory we create is
+    // made durable in its parent at once, so that files later synced inside it cannot vanish with it.
     for (size_t pos = 1; pos <= path.size(); ++pos) {
       if (pos != path.size() && path[pos] != '/') continue;
       const std::string prefix = path.substr(0, pos);
-      if (::mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) return PosixError("mkdir", prefix, errno);
+      if (::mkdir(prefix.c_str(), 0700) == 0) {
+        const size_t slash = prefix.find_last_of('/');
+        const std::string parent =
+            slash == std::string::npos ? "." : (slash == 0 ? "/" : prefix.substr(0, slash));
+        if (absl::Status s = SyncDir(parent); !s.ok()) return s;
+      } else if (errno != EEXIST) {
+        return PosixError("mkdir", prefix, errno);
+      }
     }
     struct stat st;
     if (::stat(path.c_str(), &st) != 0) return PosixError("stat", path, errno);
@@ -162,11 +173,16 @@ class PosixEnv final : public Env {
     DIR* dir = ::opendir(path.c_str());
     if (dir == nullptr) return PosixError("opendir", path, errno);
     std::vector<std::string> names;
-    while (struct dirent* entry = ::readdir(dir)) {
+    while (true) {
+      errno = 0;  // readdir returns nullptr both at the end and on error; only errno tells them apart
+      struct dirent* entry = ::readdir(dir);
+      if (entry == nullptr) break;
       std::string name = entry->d_name;
       if (name != "." && name != "..") names.push_back(std::move(name));
     }
+    const int err = errno;
     ::closedir(dir);
+    if (err != 0) return PosixError("readdir", path, err);
     std::sort(names.begin(), names.end());
     return names;
   }

@@ -5,6 +5,7 @@
 //   VEIL_ASSIGN_OR_RETURN(t, ReadCsv(path));           // assigns to an existing t
 //
 // Both work in functions returning absl::Status or absl::StatusOr<T> (a Status converts to either).
+// VEIL_ASSIGN_OR_RETURN expands to several statements: do not use it as the body of an unbraced if/else.
 #ifndef VEIL_BASE_STATUS_MACROS_H_
 #define VEIL_BASE_STATUS_MACROS_H_
 
@@ -13,14 +14,14 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-#define VEIL_RETURN_IF_ERROR(expr)                                        \
-  do {                                                                    \
-    ::absl::Status veil_status_ = ::veil::base::internal::ToStatus(expr); \
-    if (!veil_status_.ok()) return veil_status_;                          \
+#define VEIL_RETURN_IF_ERROR(expr)                                                 \
+  do {                                                                             \
+    ::absl::Status veil_status_macro_tmp = ::veil::base::internal::ToStatus(expr); \
+    if (!veil_status_macro_tmp.ok()) return veil_status_macro_tmp;                 \
   } while (false)
 
 #define VEIL_ASSIGN_OR_RETURN(lhs, rexpr) \
-  VEIL_ASSIGN_OR_RETURN_IMPL_(VEIL_STATUS_CONCAT_(veil_statusor_, __LINE__), lhs, rexpr)
+  VEIL_ASSIGN_OR_RETURN_IMPL_(VEIL_STATUS_CONCAT_(veil_statusor_macro_tmp_, __COUNTER__), lhs, rexpr)
 
 // Implementation details below.
 #define VEIL_STATUS_CONCAT_INNER_(a, b) a##b

@@ -35,15 +35,15 @@ class TestSequentialFile final : public SequentialFile {
 
 class TestWritableFile final : public WritableFile {
  public:
-  TestWritableFile(TestEnv& env, std::string path, std::shared_ptr<TestEnv::Node> node)
-      : env_(env), path_(std::move(path)), node_(std::move(node)) {}
+  TestWritableFile(TestEnv& env, std::string path, std::shared_ptr<TestEnv::Node> node, uint64_t generation)
+      : env_(env), path_(std::move(path)), node_(std::move(node)), generation_(generation) {}
   absl::Status Append(std::string_view data) override {
     if (!node_) return absl::FailedPreconditionError(absl::StrCat("append to closed file ", path_));
-    return env_.Append(node_, data);
+    return env_.Append(node_, generation_, data);
   }
   absl::Status Sync() override {
     if (!node_) return absl::FailedPreconditionError(absl::StrCat("sync of closed file ", path_));
-    return env_.Sync(node_);
+    return env_.Sync(node_, generation_);
   }
   absl::Status Close() override {
     if (!node_) return absl::FailedPreconditionError(absl::StrCat("close of closed file ", path_));
@@ -55,6 +55,7 @@ class TestWritableFile final : public WritableFile {
   TestEnv& env_;
   const std::string path_;
   std::shared_ptr<TestEnv::Node> node_;
+  const uint64_t generation_;
 };
 
 TestEnv::TestEnv(RandomSource& random)
@@ -83,10 +84,28 @@ void TestEnv::FailNextOperation(Op op, absl::Status status) {
   injected_[op] = std::move(status);
 }
 
-void TestEnv::SimulateCrash() {
+void TestEnv::SimulateCrash(size_t keep_unsynced_bytes) {
   absl::MutexLock lock(&mu_);
+  ++generation_;
   live_ = durable_;
-  for (auto& [path, node] : live_) node->data = node->synced;
+  for (auto& [path, node] : live_) {
+    std::string survived = node->synced;
+    // A torn write keeps a prefix of what was appended after the last sync (if the file was only appended
+    // to).
+    if (node->data.size() > node->synced.size() &&
+        node->data.compare(0, node->synced.size(), node->synced) == 0) {
+      survived.append(node->data, node->synced.size(), keep_unsynced_bytes);
+    }
+    node->data = survived;
+    node->synced = std::move(survived);
+  }
+}
+
+absl::Status TestEnv::CheckGeneration(uint64_t generation) {
+  if (generation != generation_) {
+    return absl::FailedPreconditionError("file handle was opened before a simulated crash");
+  }
+  return absl::OkStatus();
 }
 
 absl::Status TestEnv::TakeInjectedFailure(Op op) {
@@ -129,19 +148,23 @@ absl::StatusOr<std::unique_ptr<WritableFile>> TestEnv::OpenForWrite(const std::s
     return absl::InvalidArgumentError(absl::StrCat("open ", path, ": Is a directory"));
   std::shared_ptr<Node>& node = live_[path];
   if (!node) node = std::make_shared<Node>();
-  if (truncate) node->data.clear();
-  return std::make_unique<TestWritableFile>(*this, path, node);
+  if (truncate) {
+    node->data.clear();
+    node->synced.clear();  // pessimistic: the truncation reaches the disk before any new content does
+  }
+  return std::make_unique<TestWritableFile>(*this, path, node, generation_);
 }
 
-absl::Status TestEnv::Append(const std::shared_ptr<Node>& node, std::string_view data) {
+absl::Status TestEnv::Append(const std::shared_ptr<Node>& node, uint64_t generation, std::string_view data) {
   absl::MutexLock lock(&mu_);
+  if (absl::Status s = CheckGeneration(generation); !s.ok()) return s;
   if (absl::Status s = TakeInjectedFailure(Op::kAppend); !s.ok()) return s;
   if (write_limit_.has_value()) {
     if (data.size() > *write_limit_) {
       // A full disk accepts what fits, as write(2) would, then fails.
       node->data.append(data.substr(0, *write_limit_));
       write_limit_ = 0;
-      return absl::ResourceExhaustedError("write: No space left on device (injected)");
+      return absl::UnavailableError("write: No space left on device (injected)");
     }
     *write_limit_ -= data.size();
   }
@@ -149,8 +172,9 @@ absl::Status TestEnv::Append(const std::shared_ptr<Node>& node, std::string_view
   return absl::OkStatus();
 }
 
-absl::Status TestEnv::Sync(const std::shared_ptr<Node>& node) {
+absl::Status TestEnv::Sync(const std::shared_ptr<Node>& node, uint64_t generation) {
   absl::MutexLock lock(&mu_);
+  if (absl::Status s = CheckGeneration(generation); !s.ok()) return s;
   if (absl::Status s = TakeInjectedFailure(Op::kSync); !s.ok()) return s;
   node->synced = node->data;
   return absl::OkStatus();

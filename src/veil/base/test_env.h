@@ -7,10 +7,15 @@
 //   env.SetWriteLimit(1024);                          // "disk full" after 1 KiB more appended bytes
 //   env.FailNextOperation(TestEnv::Op::kRename, absl::InternalError("injected"));
 //   env.SimulateCrash();                              // unsynced data is lost, as after a power cut
+//   env.SimulateCrash(/*keep_unsynced_bytes=*/5);     // ... or partly written: a torn tail
 //
-// Crash model: Append() data becomes durable at WritableFile::Sync(); a new file's existence, and a rename,
-// become durable at SyncDir() of its directory. SimulateCrash() reverts every file to its durable state
-// (removing files whose creation was never made durable, undoing renames not followed by SyncDir()).
+// Crash model (pessimistic, so that durability bugs show): Append() data becomes durable at
+// WritableFile::Sync(); truncation (NewWritableFile of an existing file) is durable at once; a new file's
+// existence, and a rename, become durable at SyncDir() of its directory. SimulateCrash() reverts every file
+// to its durable state (removing files whose creation was never made durable, undoing renames not followed by
+// SyncDir()), optionally keeping a prefix of each file's unsynced appends, and invalidates every file handle
+// opened before it (their calls fail with FailedPrecondition, as a process killed by the crash would never
+// make them). Directories are always durable.
 //
 // Linked only by tests (library veil_base_testing). Thread-safe.
 #ifndef VEIL_BASE_TEST_ENV_H_
@@ -39,13 +44,15 @@ class TestEnv final : public Env {
   void AdvanceClock(absl::Duration d);
 
   // --- Fault injection ---
-  // After `bytes` more bytes have been appended in total, Append fails with ResourceExhausted ("disk full").
+  // After `bytes` more bytes have been appended in total, Append fails with Unavailable ("disk full"), as
+  // the POSIX Env reports ENOSPC.
   // std::nullopt removes the limit.
   void SetWriteLimit(std::optional<uint64_t> bytes);
   // The next operation of kind `op` fails with `status` (once).
   void FailNextOperation(Op op, absl::Status status);
-  // Loses everything not made durable (see the crash model above).
-  void SimulateCrash();
+  // Loses everything not made durable (see the crash model above), except that up to `keep_unsynced_bytes`
+  // of each file's unsynced appended data survive, as a torn write would leave them.
+  void SimulateCrash(size_t keep_unsynced_bytes = 0);
 
   // --- Env ---
   absl::Time Now() override;
@@ -72,8 +79,9 @@ class TestEnv final : public Env {
   // Returns the injected failure for `op`, if one is pending, and clears it.
   absl::Status TakeInjectedFailure(Op op) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::unique_ptr<WritableFile>> OpenForWrite(const std::string& path, bool truncate);
-  absl::Status Append(const std::shared_ptr<Node>& node, std::string_view data);
-  absl::Status Sync(const std::shared_ptr<Node>& node);
+  absl::Status Append(const std::shared_ptr<Node>& node, uint64_t generation, std::string_view data);
+  absl::Status Sync(const std::shared_ptr<Node>& node, uint64_t generation);
+  absl::Status CheckGeneration(uint64_t generation) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Mutex mu_;
   absl::Time now_ ABSL_GUARDED_BY(mu_);
@@ -83,6 +91,7 @@ class TestEnv final : public Env {
   std::map<std::string, bool> dirs_ ABSL_GUARDED_BY(mu_);
   std::optional<uint64_t> write_limit_ ABSL_GUARDED_BY(mu_);
   std::map<Op, absl::Status> injected_ ABSL_GUARDED_BY(mu_);
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;  // incremented by each SimulateCrash
 };
 
 }  // namespace veil::base::testing

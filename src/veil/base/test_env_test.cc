@@ -56,7 +56,7 @@ TEST_F(TestEnvTest, WriteLimitActsAsDiskFull) {
   ASSERT_TRUE(f.ok());
   ASSERT_TRUE((*f)->Append("ab").ok());
   absl::Status s = (*f)->Append("cdef");
-  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(*env_.ReadFileToString("/ws/big"), "abcd") << "a full disk keeps what fit";
   env_.SetWriteLimit(std::nullopt);
   EXPECT_TRUE((*f)->Append("more").ok());
@@ -96,6 +96,39 @@ TEST_F(TestEnvTest, AtomicWriteSurvivesCrashWholeOrNotAtAll) {
   ASSERT_TRUE(env_.WriteFileAtomically("/ws/meta", "version 2").ok());
   env_.SimulateCrash();
   EXPECT_EQ(*env_.ReadFileToString("/ws/meta"), "version 2");
+}
+
+TEST_F(TestEnvTest, EveryInjectedFailureFailsAnAtomicWriteCleanly) {
+  for (TestEnv::Op op : {TestEnv::Op::kOpenWrite, TestEnv::Op::kAppend, TestEnv::Op::kSync,
+                         TestEnv::Op::kRename, TestEnv::Op::kSyncDir}) {
+    ASSERT_TRUE(env_.WriteFileAtomically("/ws/f", "old").ok());
+    env_.FailNextOperation(op, absl::InternalError("injected"));
+    absl::Status s = env_.WriteFileAtomically("/ws/f", "new");
+    EXPECT_EQ(s.code(), absl::StatusCode::kInternal) << static_cast<int>(op);
+    EXPECT_FALSE(env_.FileExists("/ws/f.tmp")) << static_cast<int>(op);
+    // Before the rename the old content stays; a failed directory sync comes after it.
+    EXPECT_EQ(*env_.ReadFileToString("/ws/f"), op == TestEnv::Op::kSyncDir ? "new" : "old")
+        << static_cast<int>(op);
+  }
+}
+
+TEST_F(TestEnvTest, TornWriteKeepsAPrefixOfUnsyncedData) {
+  auto f = env_.NewWritableFile("/ws/log");
+  ASSERT_TRUE((*f)->Append("rec1;").ok());
+  ASSERT_TRUE((*f)->Sync().ok());
+  ASSERT_TRUE(env_.SyncDir("/ws").ok());
+  ASSERT_TRUE((*f)->Append("rec2;rec3;").ok());
+  env_.SimulateCrash(/*keep_unsynced_bytes=*/7);
+  EXPECT_EQ(*env_.ReadFileToString("/ws/log"), "rec1;rec2;re");
+  EXPECT_EQ((*f)->Append("x").code(), absl::StatusCode::kFailedPrecondition) << "the crash killed the writer";
+  EXPECT_EQ((*f)->Sync().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(TestEnvTest, TruncationIsDurableAtOnce) {
+  ASSERT_TRUE(env_.WriteFileAtomically("/ws/meta", "version 1").ok());
+  WriteUnsynced("/ws/meta", "version 2, rewritten in place without sync");
+  env_.SimulateCrash();
+  EXPECT_EQ(*env_.ReadFileToString("/ws/meta"), "") << "rewriting in place can lose both versions";
 }
 
 TEST_F(TestEnvTest, RenameWithoutDirSyncIsUndoneByCrash) {

@@ -138,8 +138,9 @@ struct SealedParts {
 
 absl::StatusOr<SealedParts> SplitSealed(std::span<const uint8_t> sealed) {
   if (sealed.size() < kAes256GcmOverhead) {
-    return absl::InvalidArgumentError(absl::StrCat("AES-256-GCM sealed message must be at least ",
-                                                   kAes256GcmOverhead, " bytes, got ", sealed.size()));
+    // Sealed data is read back from storage: too short means truncated, an integrity failure.
+    return absl::DataLossError(absl::StrCat("AES-256-GCM sealed message must be at least ",
+                                            kAes256GcmOverhead, " bytes, got ", sealed.size()));
   }
   const size_t ct_size = sealed.size() - kAes256GcmOverhead;
   return SealedParts{sealed.first(kAes256GcmNonceSize), sealed.subspan(kAes256GcmNonceSize, ct_size),
@@ -167,9 +168,8 @@ absl::StatusOr<std::vector<uint8_t>> OpenWithNonce(const base::SecretBytes& key,
   VEIL_RETURN_IF_ERROR(CheckKey(key));
   VEIL_RETURN_IF_ERROR(CheckNonce(nonce));
   if (ciphertext_and_tag.size() < kAes256GcmTagSize) {
-    return absl::InvalidArgumentError(absl::StrCat("AES-256-GCM ciphertext must be at least ",
-                                                   kAes256GcmTagSize, " bytes (the tag), got ",
-                                                   ciphertext_and_tag.size()));
+    return absl::DataLossError(absl::StrCat("AES-256-GCM ciphertext must be at least ", kAes256GcmTagSize,
+                                            " bytes (the tag), got ", ciphertext_and_tag.size()));
   }
   const size_t ct_size = ciphertext_and_tag.size() - kAes256GcmTagSize;
   VEIL_RETURN_IF_ERROR(CheckPayloadSize(ct_size));

@@ -47,9 +47,10 @@ absl::StatusOr<std::vector<uint8_t>> Seal(const base::SecretBytes& key, std::spa
                                           std::span<const uint8_t> aad, base::RandomSource& rng);
 
 // Verifies and decrypts the output of Seal. Returns the plaintext only if the tag verifies; no
-// unauthenticated plaintext is ever released. Errors: InvalidArgument if key is not 32 bytes or `sealed` is
-// shorter than kAes256GcmOverhead; DataLoss("authentication failed") if the nonce, ciphertext, tag or aad was
-// modified or the key is wrong; Internal on an unexpected OpenSSL failure.
+// unauthenticated plaintext is ever released. Errors: InvalidArgument if key is not 32 bytes (the caller's
+// mistake); DataLoss if `sealed` is shorter than kAes256GcmOverhead (truncated), or ("authentication failed")
+// if the nonce, ciphertext, tag or aad was modified or the key is wrong; Internal on an unexpected OpenSSL
+// failure.
 absl::StatusOr<std::vector<uint8_t>> Open(const base::SecretBytes& key, std::span<const uint8_t> sealed,
                                           std::span<const uint8_t> aad);
 
@@ -60,8 +61,8 @@ absl::StatusOr<base::SecretBytes> OpenToSecret(const base::SecretBytes& key, std
 // Lower level, for known-answer tests and for protocols that construct nonces themselves (e.g. a counter).
 // The caller guarantees that (key, nonce) is never used for two different messages.
 // SealWithNonce returns ciphertext || tag (no nonce). OpenWithNonce takes ciphertext || tag.
-// Errors: as Seal / Open, plus InvalidArgument if nonce is not 12 bytes (OpenWithNonce: if
-// ciphertext_and_tag is shorter than the 16-byte tag).
+// Errors: as Seal / Open, plus InvalidArgument if nonce is not 12 bytes, and for OpenWithNonce DataLoss if
+// ciphertext_and_tag is shorter than the 16-byte tag.
 absl::StatusOr<std::vector<uint8_t>> SealWithNonce(const base::SecretBytes& key,
                                                    std::span<const uint8_t> nonce,
                                                    std::span<const uint8_t> plaintext,

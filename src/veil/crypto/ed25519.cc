@@ -34,7 +34,8 @@ absl::StatusOr<Ed25519PublicKey> Ed25519PublicKey::FromBytes(std::span<const uin
 absl::Status Ed25519PublicKey::Verify(std::span<const uint8_t> message,
                                       std::span<const uint8_t> signature) const {
   if (signature.size() != kEd25519SignatureSize) {
-    return absl::InvalidArgumentError(
+    // A signature is read back from storage or the wire: a wrong length is a damaged signature.
+    return absl::DataLossError(
         absl::StrCat("Ed25519 signature must be ", kEd25519SignatureSize, " bytes, got ", signature.size()));
   }
   internal::EvpPkeyPtr pkey(

@@ -41,7 +41,7 @@ class Ed25519PublicKey {
 
   // Checks that `signature` is a valid signature of `message` under this key (RFC 8032 section 5.1.7).
   // Returns OK if it is; DataLoss("Ed25519 signature verification failed") if it is not (wrong key, modified
-  // message or signature, non-canonical signature); InvalidArgument if signature is not 64 bytes; Internal
+  // message or signature, non-canonical signature) or if signature is not 64 bytes (damaged); Internal
   // on an unexpected OpenSSL failure.
   absl::Status Verify(std::span<const uint8_t> message, std::span<const uint8_t> signature) const;
   absl::Status Verify(std::string_view message, std::span<const uint8_t> signature) const {

@@ -127,10 +127,28 @@ TEST(Ed25519Test, WrongSizesAreInvalidArgument) {
             absl::StatusCode::kInvalidArgument);
   const Ed25519PublicKey pub = *Ed25519PublicKey::FromBytes(FromHex(kCases[0].public_key));
   const std::vector<uint8_t> sig = FromHex(kCases[0].signature);
+  // A signature of the wrong length is damaged data (DataLoss), not a caller's mistake.
   EXPECT_EQ(pub.Verify(std::span<const uint8_t>(), std::span<const uint8_t>(sig).first(63)).code(),
-            absl::StatusCode::kInvalidArgument);
+            absl::StatusCode::kDataLoss);
   EXPECT_EQ(pub.Verify(std::span<const uint8_t>(), std::vector<uint8_t>()).code(),
-            absl::StatusCode::kInvalidArgument);
+            absl::StatusCode::kDataLoss);
+}
+
+// RFC 8032 section 5.1.7: S must be reduced (S < L). S + L verifies the same equation but is a different
+// encoding; accepting it would make signatures malleable. L = 2^252 + 27742317777372353535851937790883648493.
+TEST(Ed25519Test, NonCanonicalSignatureIsRejected) {
+  const Ed25519PublicKey pub = *Ed25519PublicKey::FromBytes(FromHex(kCases[0].public_key));
+  std::vector<uint8_t> sig = FromHex(kCases[0].signature);
+  ASSERT_TRUE(pub.Verify(std::span<const uint8_t>(), sig).ok());
+  const std::vector<uint8_t> l = FromHex("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010");
+  unsigned carry = 0;
+  for (size_t i = 0; i < 32; ++i) {  // little-endian S += L
+    const unsigned sum = sig[32 + i] + l[i] + carry;
+    sig[32 + i] = static_cast<uint8_t>(sum);
+    carry = sum >> 8;
+  }
+  ASSERT_EQ(carry, 0u) << "S + L still fits in 32 bytes for this vector";
+  EXPECT_EQ(pub.Verify(std::span<const uint8_t>(), sig).code(), absl::StatusCode::kDataLoss);
 }
 
 TEST(Ed25519Test, GenerateSignVerifyAndExportSeed) {

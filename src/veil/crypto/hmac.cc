@@ -69,7 +69,8 @@ HmacSha256Tag HmacSha256(std::span<const uint8_t> key, std::span<const uint8_t> 
 absl::Status VerifyHmacSha256(std::span<const uint8_t> key, std::span<const uint8_t> data,
                               std::span<const uint8_t> tag) {
   if (tag.size() != kHmacSha256TagSize) {
-    return absl::InvalidArgumentError("VerifyHmacSha256: tag must be 32 bytes");
+    // A stored tag of the wrong length is a damaged record, like a wrong tag.
+    return absl::DataLossError("VerifyHmacSha256: tag must be 32 bytes");
   }
   HmacSha256Tag expected = HmacSha256(key, data);
   const bool match = ConstantTimeEquals(expected, tag);

@@ -42,7 +42,8 @@ inline HmacSha256Tag HmacSha256(const base::SecretBytes& key, std::string_view d
 
 // Recomputes HMAC-SHA-256(key, data) and compares it with `tag` in constant time.
 // Returns OK if they match; DataLoss("HMAC-SHA-256 verification failed") if they do not;
-// InvalidArgument if tag is not exactly 32 bytes (truncated tags are not accepted here). Thread-safe.
+// DataLoss too if tag is not exactly 32 bytes (a truncated stored tag; truncated tags are not accepted here).
+// Thread-safe.
 absl::Status VerifyHmacSha256(std::span<const uint8_t> key, std::span<const uint8_t> data,
                               std::span<const uint8_t> tag);
 inline absl::Status VerifyHmacSha256(const base::SecretBytes& key, std::span<const uint8_t> data,
