@@ -13,6 +13,7 @@ PACKAGES=(
   libabsl-dev                              # Status/StatusOr, strings, containers, synchronization
   libssl-dev                               # OpenSSL 3: the crypto module
   libsqlite3-dev                           # the workspace metadata and key store
+  libargon2-dev                            # Argon2id: the master key from a passphrase
   libcli11-dev                             # the veil command line
   nlohmann-json3-dev                       # --json output
   # tests and benchmarks
