@@ -19,19 +19,10 @@ bool Equal(const Hash& a, const Hash& b) { return crypto::ConstantTimeEquals(a, 
 
 }  // namespace
 
-Hash LeafHash(std::span<const uint8_t> entry) {
-  crypto::Sha256Hasher h;
-  h.Update(std::span<const uint8_t>(&kLeafPrefix, 1));
-  h.Update(entry);
-  return h.Final();
-}
+Hash LeafHash(std::span<const uint8_t> entry) { return crypto::Sha256Concat({{&kLeafPrefix, 1}, entry}); }
 
 Hash NodeHash(const Hash& left, const Hash& right) {
-  uint8_t buf[1 + 2 * sizeof(Hash)];
-  buf[0] = kNodePrefix;
-  std::copy(left.begin(), left.end(), buf + 1);
-  std::copy(right.begin(), right.end(), buf + 1 + left.size());
-  return crypto::Sha256(std::span<const uint8_t>(buf, sizeof(buf)));
+  return crypto::Sha256Concat({{&kNodePrefix, 1}, left, right});
 }
 
 Hash EmptyTreeHash() { return crypto::Sha256(std::string_view()); }
@@ -46,6 +37,13 @@ void MerkleTree::AppendLeafHash(const Hash& leaf_hash) {
     const std::vector<Hash>& level = levels_[k];
     levels_[k + 1].push_back(NodeHash(level[level.size() - 2], level[level.size() - 1]));
   }
+}
+
+absl::StatusOr<Hash> MerkleTree::LeafHashAt(uint64_t index) const {
+  if (index >= size()) {
+    return absl::OutOfRangeError(absl::StrCat("no leaf ", index, " in a tree of ", size(), " leaves"));
+  }
+  return levels_[0][index];
 }
 
 Hash MerkleTree::SubtreeHash(uint64_t begin, uint64_t end) const {

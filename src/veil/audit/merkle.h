@@ -43,6 +43,9 @@ class MerkleTree {
   absl::StatusOr<Hash> RootAt(uint64_t tree_size) const;
   Hash Root() const { return *RootAt(size()); }
 
+  // The leaf hash of leaf `index`. Errors: OutOfRange unless index < size().
+  absl::StatusOr<Hash> LeafHashAt(uint64_t index) const;
+
   // The audit path for leaf `index` in the tree of the first `tree_size` leaves (RFC 6962 PATH).
   // Errors: OutOfRange unless index < tree_size <= size().
   absl::StatusOr<std::vector<Hash>> InclusionProof(uint64_t index, uint64_t tree_size) const;

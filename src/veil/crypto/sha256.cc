@@ -1,10 +1,25 @@
 #include "veil/crypto/sha256.h"
 
+#include <openssl/sha.h>
+
 #include <algorithm>
 
 #include "veil/crypto/openssl_util.h"
 
 namespace veil::crypto {
+
+// See the header for why this one function uses the deprecated low-level interface.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+Sha256Digest Sha256Concat(std::initializer_list<std::span<const uint8_t>> parts) {
+  SHA256_CTX ctx;
+  SHA256_Init(&ctx);
+  for (std::span<const uint8_t> part : parts) SHA256_Update(&ctx, part.data(), part.size());
+  Sha256Digest out;
+  SHA256_Final(out.data(), &ctx);
+  return out;
+}
+#pragma GCC diagnostic pop
 namespace {
 
 void InitOrDie(EVP_MD_CTX* ctx) {

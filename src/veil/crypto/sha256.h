@@ -11,6 +11,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <span>
 #include <string_view>
@@ -23,6 +24,13 @@ using Sha256Digest = std::array<uint8_t, kSha256DigestSize>;
 // Returns SHA-256(data). Thread-safe.
 Sha256Digest Sha256(std::span<const uint8_t> data);
 Sha256Digest Sha256(std::string_view data);
+
+// SHA-256 of the concatenation of `parts`, for short messages on hot paths (Merkle tree nodes: about ten
+// million hashes to verify a million-entry audit log). It calls OpenSSL's low-level SHA-256, which skips the
+// EVP provider dispatch that costs as much as the hash itself on a 65-byte input (about 100 ns instead of
+// 200 ns with SHA-NI). The low-level functions are deprecated in OpenSSL 3 (they bypass providers, so not the
+// FIPS provider either): use this for public data only, never for anything keyed. Thread-safe.
+Sha256Digest Sha256Concat(std::initializer_list<std::span<const uint8_t>> parts);
 
 // Incremental SHA-256, for data that arrives in pieces:
 //

@@ -22,6 +22,20 @@ constexpr char kEmptyDigest[] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934
 
 TEST(Sha256Test, Fips180Abc) { EXPECT_EQ(ToHex(Sha256("abc")), kAbcDigest); }
 
+// The low-level fast path gives FIPS 180 digests too, whatever the split of the message into parts.
+TEST(Sha256Test, ConcatMatchesKnownAnswersForEverySplit) {
+  const std::string msg = kTwoBlockMessage;
+  const auto bytes = [](std::string_view s) {
+    return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+  };
+  EXPECT_EQ(ToHex(Sha256Concat({bytes("abc")})), kAbcDigest);
+  EXPECT_EQ(ToHex(Sha256Concat({bytes("a"), bytes(""), bytes("bc")})), kAbcDigest);
+  for (size_t i = 0; i <= msg.size(); ++i) {
+    const std::string_view m(msg);
+    ASSERT_EQ(ToHex(Sha256Concat({bytes(m.substr(0, i)), bytes(m.substr(i))})), kTwoBlockDigest) << i;
+  }
+}
+
 TEST(Sha256Test, Fips180TwoBlockMessage) { EXPECT_EQ(ToHex(Sha256(kTwoBlockMessage)), kTwoBlockDigest); }
 
 TEST(Sha256Test, Fips180OneMillionA) {

@@ -1,0 +1,62 @@
+#include "veil/audit/encoding.h"
+
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace veil::audit::internal {
+namespace {
+
+std::span<const uint8_t> B(const std::string& s) {
+  return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+}
+
+TEST(Crc32cTest, KnownAnswers) {
+  // The CRC-32C check value, and RFC 3720 appendix B.4 vectors.
+  EXPECT_EQ(Crc32c(B("123456789")), 0xE3069283u);
+  EXPECT_EQ(Crc32c(B(std::string(32, '\0'))), 0x8A9136AAu);
+  EXPECT_EQ(Crc32c(B(std::string(32, '\xFF'))), 0x62A8AB43u);
+  std::string inc;
+  for (int i = 0; i < 32; ++i) inc.push_back(static_cast<char>(i));
+  EXPECT_EQ(Crc32c(B(inc)), 0x46DD794Eu);
+  // Incremental computation agrees with one-shot, across the 8-byte stride.
+  const std::string s = "The quick brown fox jumps over the lazy dog";
+  for (size_t k = 0; k <= s.size(); ++k) {
+    EXPECT_EQ(Crc32c(B(s.substr(k)), Crc32c(B(s.substr(0, k)))), Crc32c(B(s)));
+  }
+}
+
+TEST(Base64Test, RoundTripAndStrictness) {
+  for (size_t n = 0; n < 10; ++n) {
+    std::vector<uint8_t> v;
+    for (size_t i = 0; i < n; ++i) v.push_back(static_cast<uint8_t>(i * 37 + 1));
+    const std::string e = Base64Encode(v);
+    EXPECT_EQ(Base64DecodeStrict(e), v);
+  }
+  EXPECT_EQ(Base64Encode(B("foobar")), "Zm9vYmFy");
+  EXPECT_EQ(Base64Encode(B("fo")), "Zm8=");
+  EXPECT_FALSE(Base64DecodeStrict("Zm9=").has_value());  // non-zero discarded bits
+  EXPECT_FALSE(Base64DecodeStrict("Zm8").has_value());
+  EXPECT_FALSE(Base64DecodeStrict("Zm=8").has_value());
+  EXPECT_FALSE(Base64DecodeStrict("Zm 8").has_value());
+}
+
+TEST(Utf8Test, Validation) {
+  EXPECT_FALSE(FindInvalidUtf8("plain \xC3\xA9 \xE2\x80\x94 \xF0\x9F\x98\x80").has_value());
+  EXPECT_EQ(FindInvalidUtf8("ab\xC0\xAF"), 2u);         // overlong
+  EXPECT_EQ(FindInvalidUtf8("\xED\xA0\x80"), 0u);       // surrogate
+  EXPECT_EQ(FindInvalidUtf8("x\xF4\x90\x80\x80"), 1u);  // > U+10FFFF
+  EXPECT_EQ(FindInvalidUtf8("x\xE2\x80"), 1u);          // truncated
+}
+
+TEST(DecimalTest, Canonical) {
+  EXPECT_EQ(ParseDecimalU64("0"), 0u);
+  EXPECT_EQ(ParseDecimalU64("18446744073709551615"), UINT64_MAX);
+  EXPECT_FALSE(ParseDecimalU64("18446744073709551616").has_value());
+  EXPECT_FALSE(ParseDecimalU64("01").has_value());
+  EXPECT_FALSE(ParseDecimalU64("+1").has_value());
+  EXPECT_FALSE(ParseDecimalU64("").has_value());
+}
+
+}  // namespace
+}  // namespace veil::audit::internal
