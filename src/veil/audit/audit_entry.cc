@@ -5,7 +5,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "veil/audit/encoding.h"
+#include "veil/base/hex.h"
 #include "veil/base/status_macros.h"
+#include "veil/base/utf8.h"
 
 namespace veil::audit {
 namespace {
@@ -20,9 +22,9 @@ absl::Status CheckField(std::string_view value, const char* name) {
     return absl::InvalidArgumentError(absl::StrCat("audit entry: ", name, " is ", value.size(),
                                                    " bytes, over the limit of ", kMaxEntryFieldBytes));
   }
-  if (std::optional<size_t> bad = internal::FindInvalidUtf8(value)) {
+  if (const size_t bad = base::FindInvalidUtf8(value); bad != value.size()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("audit entry: ", name, " is not valid UTF-8 (byte ", *bad, ")"));
+        absl::StrCat("audit entry: ", name, " is not valid UTF-8 (byte ", bad, ")"));
   }
   return absl::OkStatus();
 }
@@ -58,7 +60,7 @@ std::string Quote(std::string_view s) {
 }
 
 std::string ShortHash(const crypto::Sha256Digest& h) {
-  return internal::ToHex(std::span<const uint8_t>(h.data(), 8));
+  return base::HexEncode(std::span<const uint8_t>(h.data(), 8));
 }
 
 }  // namespace
@@ -203,9 +205,9 @@ nlohmann::json AuditEntryToJson(const AuditEntry& entry) {
   j["reason"] = entry.reason;
   j["cost"] = entry.cost;
   j["subject_pseudonyms"] = entry.subject_pseudonyms;
-  j["params_hash"] = internal::ToHex(entry.params_hash);
+  j["params_hash"] = base::HexEncode(entry.params_hash);
   if (entry.result_hash.has_value()) {
-    j["result_hash"] = internal::ToHex(*entry.result_hash);
+    j["result_hash"] = base::HexEncode(*entry.result_hash);
   } else {
     j["result_hash"] = nullptr;
   }

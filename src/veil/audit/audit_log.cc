@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "veil/audit/encoding.h"
+#include "veil/base/hex.h"
 #include "veil/base/status_macros.h"
 
 namespace veil::audit {
@@ -108,8 +109,8 @@ absl::Status AuditLog::Load() {
         VEIL_ASSIGN_OR_RETURN(header, internal::DecodeLogHeader(prefix, path));
         if (header.public_key != public_key_.bytes()) {
           return absl::DataLossError(absl::StrCat(
-              path, ": the log was created for public key ", internal::ToHex(header.public_key),
-              ", not for the key it is opened with (", internal::ToHex(public_key_.bytes()), ")"));
+              path, ": the log was created for public key ", base::HexEncode(header.public_key),
+              ", not for the key it is opened with (", base::HexEncode(public_key_.bytes()), ")"));
         }
         return absl::OkStatus();
       },
@@ -134,7 +135,7 @@ absl::Status AuditLog::Load() {
         return absl::OkStatus();
       });
   if (!result.ok()) return result.status();
-  log_id_ = internal::ToHex(header.log_id);
+  log_id_ = base::HexEncode(header.log_id);
   log_bytes_ = result->valid_end;
   recovery_.entries = tree_.size();
 
@@ -481,7 +482,7 @@ absl::StatusOr<AuditVerifyReport> AuditLog::Verify(const std::optional<SignedChe
       env_, path, scan,
       [&](std::span<const uint8_t> prefix) -> absl::Status {
         VEIL_ASSIGN_OR_RETURN(internal::LogHeader header, internal::DecodeLogHeader(prefix, path));
-        if (header.public_key != public_key_.bytes() || internal::ToHex(header.log_id) != log_id_) {
+        if (header.public_key != public_key_.bytes() || base::HexEncode(header.log_id) != log_id_) {
           return absl::DataLossError(absl::StrCat(path, ": file header changed (log id or public key)"));
         }
         return absl::OkStatus();

@@ -6,6 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "veil/audit/encoding.h"
 #include "veil/base/status_macros.h"
+#include "veil/base/utf8.h"
 #include "veil/crypto/sha256.h"
 
 namespace veil::audit {
@@ -25,37 +26,7 @@ bool IsLogId(std::string_view id) {
   return true;
 }
 
-// Splits `text` into lines, each ending in '\n', remembering where each starts.
-class LineReader {
- public:
-  explicit LineReader(std::string_view text) : text_(text) {}
-
-  // The next line without its '\n'. Errors if the text ends without a newline.
-  absl::StatusOr<std::string_view> Next(const char* what) {
-    ++line_;
-    start_ = pos_;
-    if (pos_ >= text_.size()) return Error(absl::StrCat("missing ", what));
-    const size_t nl = text_.find('\n', pos_);
-    if (nl == std::string_view::npos) return Error(absl::StrCat(what, " is not terminated by a newline"));
-    std::string_view line = text_.substr(pos_, nl - pos_);
-    pos_ = nl + 1;
-    return line;
-  }
-  bool AtEnd() const { return pos_ == text_.size(); }
-  size_t pos() const { return pos_; }
-
-  // InvalidArgument naming the current line and the byte offset of its start plus `column`.
-  absl::Status Error(std::string_view message, size_t column = 0) const {
-    return absl::InvalidArgumentError(
-        absl::StrCat("checkpoint: line ", line_, " (byte ", start_ + column, "): ", std::string(message)));
-  }
-
- private:
-  std::string_view text_;
-  size_t pos_ = 0;
-  size_t start_ = 0;
-  int line_ = 0;
-};
+using internal::LineReader;
 
 }  // namespace
 
@@ -98,8 +69,8 @@ absl::StatusOr<SignedCheckpoint> ParseCheckpoint(std::string_view text) {
     return absl::InvalidArgumentError(
         absl::StrCat("checkpoint: ", text.size(), " bytes, over the limit of ", kMaxCheckpointBytes));
   }
-  if (std::optional<size_t> bad = internal::FindInvalidUtf8(text)) {
-    return absl::InvalidArgumentError(absl::StrCat("checkpoint: invalid UTF-8 at byte ", *bad));
+  if (const size_t bad = base::FindInvalidUtf8(text); bad != text.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("checkpoint: invalid UTF-8 at byte ", bad));
   }
   for (size_t i = 0; i < text.size(); ++i) {
     const uint8_t c = static_cast<uint8_t>(text[i]);
@@ -109,7 +80,7 @@ absl::StatusOr<SignedCheckpoint> ParseCheckpoint(std::string_view text) {
   }
   SignedCheckpoint out;
   Checkpoint& cp = out.checkpoint;
-  LineReader lines(text);
+  LineReader lines(text, "checkpoint");
 
   VEIL_ASSIGN_OR_RETURN(std::string_view origin, lines.Next("origin line"));
   if (origin.substr(0, kOriginPrefix.size()) != kOriginPrefix) {

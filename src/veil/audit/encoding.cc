@@ -3,6 +3,7 @@
 #include <array>
 
 #include "absl/strings/str_cat.h"
+#include "veil/base/utf8.h"
 
 namespace veil::audit::internal {
 
@@ -87,49 +88,10 @@ absl::StatusOr<std::string> ByteReader::Str(size_t max_len, const char* field) {
   absl::StatusOr<std::span<const uint8_t>> bytes = Bytes(*len, field);
   if (!bytes.ok()) return bytes.status();
   std::string s(reinterpret_cast<const char*>(bytes->data()), bytes->size());
-  if (std::optional<size_t> bad = FindInvalidUtf8(s)) {
-    return Invalid(start + 4 + *bad, absl::StrCat(field, " is not valid UTF-8"));
+  if (const size_t bad = base::FindInvalidUtf8(s); bad != s.size()) {
+    return Invalid(start + 4 + bad, absl::StrCat(field, " is not valid UTF-8"));
   }
   return s;
-}
-
-std::optional<size_t> FindInvalidUtf8(std::string_view s) {
-  size_t i = 0;
-  const size_t n = s.size();
-  while (i < n) {
-    const uint8_t c = static_cast<uint8_t>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len;
-    uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
-      cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3;
-      cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return i;
-    }
-    if (n - i < len) return i;
-    for (size_t k = 1; k < len; ++k) {
-      const uint8_t cc = static_cast<uint8_t>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return i;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    // Overlong forms, surrogates and code points beyond U+10FFFF.
-    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return i;
-    }
-    i += len;
-  }
-  return std::nullopt;
 }
 
 namespace {
@@ -173,37 +135,6 @@ uint32_t Crc32c(std::span<const uint8_t> data, uint32_t crc) {
 }
 
 uint32_t MaskCrc(uint32_t crc) { return ((crc >> 15) | (crc << 17)) + 0xA282EAD8u; }
-
-std::string ToHex(std::span<const uint8_t> bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (uint8_t b : bytes) {
-    out.push_back(kDigits[b >> 4]);
-    out.push_back(kDigits[b & 0xF]);
-  }
-  return out;
-}
-
-namespace {
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-}  // namespace
-
-bool FromHex(std::string_view hex, std::span<uint8_t> out) {
-  if (hex.size() != out.size() * 2) return false;
-  for (size_t i = 0; i < out.size(); ++i) {
-    const int hi = HexValue(hex[2 * i]);
-    const int lo = HexValue(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out[i] = static_cast<uint8_t>(hi << 4 | lo);
-  }
-  return true;
-}
 
 namespace {
 constexpr char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -285,6 +216,22 @@ std::optional<uint64_t> ParseDecimalU64(std::string_view s) {
     v = v * 10 + d;
   }
   return v;
+}
+
+absl::StatusOr<std::string_view> LineReader::Next(const char* what) {
+  ++line_;
+  start_ = pos_;
+  if (pos_ >= text_.size()) return Error(absl::StrCat("missing ", what));
+  const size_t nl = text_.find('\n', pos_);
+  if (nl == std::string_view::npos) return Error(absl::StrCat(what, " is not terminated by a newline"));
+  std::string_view line = text_.substr(pos_, nl - pos_);
+  pos_ = nl + 1;
+  return line;
+}
+
+absl::Status LineReader::Error(std::string_view message, size_t column) const {
+  return absl::InvalidArgumentError(
+      absl::StrCat(context_, ": line ", line_, " (byte ", start_ + column, "): ", std::string(message)));
 }
 
 }  // namespace veil::audit::internal

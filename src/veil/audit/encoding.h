@@ -60,10 +60,6 @@ class ByteReader {
   size_t pos_ = 0;
 };
 
-// Returns the offset of the first byte that is not part of valid UTF-8 (RFC 3629: no overlong forms, no
-// surrogates, nothing above U+10FFFF), or std::nullopt if `s` is valid.
-std::optional<size_t> FindInvalidUtf8(std::string_view s);
-
 // CRC-32C (Castagnoli, polynomial 0x1EDC6F41 reflected = 0x82F63B78), as used by iSCSI (RFC 3720
 // appendix B.4) and ext4. Crc32c("123456789") == 0xE3069283. `crc` continues an earlier computation.
 uint32_t Crc32c(std::span<const uint8_t> data, uint32_t crc = 0);
@@ -71,9 +67,31 @@ uint32_t Crc32c(std::span<const uint8_t> data, uint32_t crc = 0);
 // over bytes that themselves embed checksums does not degenerate (the trick of LevelDB's log format).
 uint32_t MaskCrc(uint32_t crc);
 
-std::string ToHex(std::span<const uint8_t> bytes);
-// Lower- or upper-case hex of exactly out.size() bytes.
-bool FromHex(std::string_view hex, std::span<uint8_t> out);
+// Reads a line-based text format (checkpoints, proofs) line by line. Errors are InvalidArgument naming the
+// line and byte offset: "<context>: line N (byte B): <message>".
+class LineReader {
+ public:
+  LineReader(std::string_view text, const char* context) : text_(text), context_(context) {}
+
+  // The next line without its '\n'. Errors if the text has ended or the line lacks its newline.
+  absl::StatusOr<std::string_view> Next(const char* what);
+  bool AtEnd() const { return pos_ == text_.size(); }
+  size_t pos() const { return pos_; }
+  // Points errors at the text after the last line read (for "unexpected text after ...").
+  void MarkRest() {
+    ++line_;
+    start_ = pos_;
+  }
+  // An error at the current line's start plus `column`.
+  absl::Status Error(std::string_view message, size_t column = 0) const;
+
+ private:
+  std::string_view text_;
+  const char* context_;
+  size_t pos_ = 0;
+  size_t start_ = 0;
+  int line_ = 0;
+};
 
 // Standard base64 with padding (RFC 4648 section 4).
 std::string Base64Encode(std::span<const uint8_t> bytes);

@@ -41,14 +41,6 @@ TEST(Base64Test, RoundTripAndStrictness) {
   EXPECT_FALSE(Base64DecodeStrict("Zm 8").has_value());
 }
 
-TEST(Utf8Test, Validation) {
-  EXPECT_FALSE(FindInvalidUtf8("plain \xC3\xA9 \xE2\x80\x94 \xF0\x9F\x98\x80").has_value());
-  EXPECT_EQ(FindInvalidUtf8("ab\xC0\xAF"), 2u);         // overlong
-  EXPECT_EQ(FindInvalidUtf8("\xED\xA0\x80"), 0u);       // surrogate
-  EXPECT_EQ(FindInvalidUtf8("x\xF4\x90\x80\x80"), 1u);  // > U+10FFFF
-  EXPECT_EQ(FindInvalidUtf8("x\xE2\x80"), 1u);          // truncated
-}
-
 TEST(DecimalTest, Canonical) {
   EXPECT_EQ(ParseDecimalU64("0"), 0u);
   EXPECT_EQ(ParseDecimalU64("18446744073709551615"), UINT64_MAX);

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "veil/audit/encoding.h"
+#include "veil/base/hex.h"
 #include "veil/base/status_macros.h"
 #include "veil/crypto/constant_time.h"
 
@@ -14,23 +15,14 @@ namespace {
 constexpr std::string_view kInclusionHeader = "veil audit inclusion proof v1";
 constexpr std::string_view kConsistencyHeader = "veil audit consistency proof v1";
 
-std::string HashHex(const Hash& h) { return internal::ToHex(h); }
+std::string HashHex(const Hash& h) { return base::HexEncode(h); }
 
 // Reads "key value" lines with position-aware errors.
-class ProofReader {
+class ProofReader : public internal::LineReader {
  public:
-  explicit ProofReader(std::string_view text) : text_(text) {}
+  explicit ProofReader(std::string_view text) : LineReader(text, "proof") {}
 
-  absl::StatusOr<std::string_view> Line(const char* what) {
-    ++line_;
-    start_ = pos_;
-    if (pos_ >= text_.size()) return Error(absl::StrCat("missing ", what));
-    const size_t nl = text_.find('\n', pos_);
-    if (nl == std::string_view::npos) return Error(absl::StrCat(what, " is not terminated by a newline"));
-    std::string_view line = text_.substr(pos_, nl - pos_);
-    pos_ = nl + 1;
-    return line;
-  }
+  absl::StatusOr<std::string_view> Line(const char* what) { return Next(what); }
 
   absl::Status Exact(std::string_view expected) {
     VEIL_ASSIGN_OR_RETURN(std::string_view line, Line("header line"));
@@ -62,7 +54,7 @@ class ProofReader {
     for (char c : text) {
       if (c >= 'A' && c <= 'F') return Error("hash must be lower-case hex", column);
     }
-    if (!internal::FromHex(text, h)) return Error("hash must be 64 hex digits", column);
+    if (!base::HexDecode(text, h)) return Error("hash must be 64 hex digits", column);
     return h;
   }
 
@@ -80,9 +72,8 @@ class ProofReader {
       VEIL_ASSIGN_OR_RETURN(Hash h, HashValue(line, 0));
       path.push_back(h);
     }
-    if (pos_ != text_.size()) {
-      ++line_;
-      start_ = pos_;
+    if (!AtEnd()) {
+      MarkRest();
       return Error("unexpected text after the path");
     }
     return path;
@@ -94,20 +85,9 @@ class ProofReader {
     for (char c : v) {
       if (c >= 'A' && c <= 'F') return Error("log id must be lower-case hex", 4);
     }
-    if (!internal::FromHex(v, id)) return Error("log id must be 32 hex digits", 4);
+    if (!base::HexDecode(v, id)) return Error("log id must be 32 hex digits", 4);
     return std::string(v);
   }
-
-  absl::Status Error(std::string_view message, size_t column = 0) const {
-    return absl::InvalidArgumentError(
-        absl::StrCat("proof: line ", line_, " (byte ", start_ + column, "): ", std::string(message)));
-  }
-
- private:
-  std::string_view text_;
-  size_t pos_ = 0;
-  size_t start_ = 0;
-  int line_ = 0;
 };
 
 void AppendPath(std::string& out, const std::vector<Hash>& path) {

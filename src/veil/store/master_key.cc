@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "veil/base/hex.h"
 #include "veil/base/status_macros.h"
 #include "veil/crypto/constant_time.h"
 #include "veil/crypto/hmac.h"
@@ -25,26 +25,10 @@ constexpr size_t kSaltSize = 16;
 
 std::string Join(const std::string& dir, const char* name) { return absl::StrCat(dir, "/", name); }
 
-std::string Hex(std::span<const uint8_t> bytes) {
-  return absl::BytesToHexString(std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-}
-
-// Decodes exactly `n` bytes of lower- or upper-case hex; nullopt otherwise.
+// Decodes exactly `n` bytes of hex; nullopt otherwise.
 std::optional<std::vector<uint8_t>> FromHex(std::string_view hex, size_t n) {
-  if (hex.size() != 2 * n) return std::nullopt;
   std::vector<uint8_t> out(n);
-  for (size_t i = 0; i < n; ++i) {
-    int v = 0;
-    for (char c : {hex[2 * i], hex[2 * i + 1]}) {
-      int d = (c >= '0' && c <= '9')   ? c - '0'
-              : (c >= 'a' && c <= 'f') ? c - 'a' + 10
-              : (c >= 'A' && c <= 'F') ? c - 'A' + 10
-                                       : -1;
-      if (d < 0) return std::nullopt;
-      v = v * 16 + d;
-    }
-    out[i] = static_cast<uint8_t>(v);
-  }
+  if (!base::HexDecode(hex, out)) return std::nullopt;
   return out;
 }
 
@@ -108,17 +92,17 @@ absl::StatusOr<base::SecretBytes> CreateMasterKey(base::Env& env, const std::str
                      {"memory_kib", options.argon2.memory_kib},
                      {"iterations", options.argon2.iterations},
                      {"parallelism", options.argon2.parallelism},
-                     {"salt", Hex(salt)}};
+                     {"salt", base::HexEncode(salt)}};
   } else {
     VEIL_ASSIGN_OR_RETURN(key, crypto::RandomKey(kMasterKeySize, env.random()));
-    std::string text = absl::StrCat(kKeyFileHeader, Hex(key.span()), "\n");
+    std::string text = absl::StrCat(kKeyFileHeader, base::HexEncode(key.span()), "\n");
     absl::Status s = env.WriteFileAtomically(Join(dir, kKeyFile), text);
     OPENSSL_cleanse(text.data(), text.size());
     VEIL_RETURN_IF_ERROR(s);
     config["source"] = "key file";
     config["key_file"] = kKeyFile;
   }
-  config["check"] = Hex(CheckValue(key));
+  config["check"] = base::HexEncode(CheckValue(key));
   VEIL_RETURN_IF_ERROR(env.WriteFileAtomically(config_path, config.dump(2) + "\n"));
   return key;
 }

@@ -1,0 +1,51 @@
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "veil/base/hex.h"
+#include "veil/base/utf8.h"
+
+namespace veil::base {
+namespace {
+
+TEST(HexTest, RoundTrip) {
+  const std::vector<uint8_t> bytes = {0x00, 0x01, 0xab, 0xff, 0x7f};
+  EXPECT_EQ(HexEncode(bytes), "0001abff7f");
+  std::vector<uint8_t> out(5);
+  ASSERT_TRUE(HexDecode("0001abff7f", out));
+  EXPECT_EQ(out, bytes);
+  ASSERT_TRUE(HexDecode("0001ABFF7F", out)) << "upper case decodes too";
+  EXPECT_EQ(out, bytes);
+  EXPECT_EQ(HexEncode({}), "");
+}
+
+TEST(HexTest, RejectsWrongLengthAndNonHex) {
+  std::vector<uint8_t> out(2);
+  EXPECT_FALSE(HexDecode("abc", out));
+  EXPECT_FALSE(HexDecode("abcdef", out));
+  EXPECT_FALSE(HexDecode("abcg", out));
+  EXPECT_FALSE(HexDecode("ab c", out));
+  EXPECT_FALSE(HexDecode("+1ab", out));
+}
+
+// Unicode 15 table 3-7: the well-formed byte sequences.
+TEST(Utf8Test, FindsTheFirstIllFormedByte) {
+  EXPECT_TRUE(IsValidUtf8("plain \xC3\xA9 \xE2\x80\x94 \xF0\x9F\x98\x80"));
+  EXPECT_TRUE(IsValidUtf8(""));
+  EXPECT_EQ(FindInvalidUtf8("ab\xC0\xAF"), 2u);         // overlong
+  EXPECT_EQ(FindInvalidUtf8("\xE0\x80\xAF"), 0u);       // overlong 3-byte
+  EXPECT_EQ(FindInvalidUtf8("\xED\xA0\x80"), 0u);       // surrogate
+  EXPECT_EQ(FindInvalidUtf8("x\xF4\x90\x80\x80"), 1u);  // above U+10FFFF
+  EXPECT_EQ(FindInvalidUtf8("x\xE2\x80"), 1u);          // truncated
+  EXPECT_EQ(FindInvalidUtf8("\x80"), 0u);               // lone continuation byte
+  EXPECT_EQ(FindInvalidUtf8("\xFF"), 0u);
+  // The eight-bytes-at-a-time ASCII path hands over to the byte path at any alignment.
+  for (size_t prefix = 0; prefix < 20; ++prefix) {
+    const std::string s = std::string(prefix, 'a') + "\xC3\xA9" + "\xC3";
+    EXPECT_EQ(FindInvalidUtf8(s), prefix + 2) << prefix;
+  }
+}
+
+}  // namespace
+}  // namespace veil::base
