@@ -100,6 +100,11 @@ nlohmann::ordered_json StatsToJson(const table::ColumnStats& s, int index) {
           {"top", top}};
 }
 
+std::string FormatElapsed(absl::Duration d) {
+  const double ms = absl::ToDoubleMilliseconds(d);
+  return ms < 1000 ? absl::StrFormat("%.1f ms", ms) : absl::StrFormat("%.2f s", ms / 1000);
+}
+
 std::string FormatBytes(uint64_t bytes) {
   if (bytes < 1024) return absl::StrCat(bytes, " B");
   if (bytes < 1024 * 1024) return absl::StrFormat("%.1f KiB", bytes / 1024.0);
@@ -109,8 +114,7 @@ std::string FormatBytes(uint64_t bytes) {
 void PrintText(const InspectArgs& args, const table::Table& t, const std::vector<table::ColumnStats>& stats,
                uint64_t bytes, absl::Duration elapsed) {
   std::cout << args.file << ": " << WithThousands(t.num_rows()) << " rows, " << t.num_columns()
-            << " columns (" << FormatBytes(bytes) << ", read in "
-            << absl::FormatDuration(absl::Trunc(elapsed, absl::Milliseconds(1))) << ")\n\n";
+            << " columns (" << FormatBytes(bytes) << ", read in " << FormatElapsed(elapsed) << ")\n\n";
   const std::vector<std::string> header = {"#",   "column", "type", "nulls",     "distinct",
                                            "min", "max",    "mean", "top values"};
   std::vector<std::vector<std::string>> rows;
