@@ -47,6 +47,12 @@ class WritableFile {
   virtual absl::Status Close() = 0;
 };
 
+// An exclusive lock on a file, held until this object is destroyed.
+class FileLock {
+ public:
+  virtual ~FileLock() = default;
+};
+
 class Env {
  public:
   explicit Env(RandomSource& random) : random_(random) {}
@@ -77,6 +83,11 @@ class Env {
   // (WritableFile::Sync), survives a crash only after SyncDir of its directory. CreateDirs syncs the
   // directories it creates.
   virtual absl::Status SyncDir(const std::string& path) = 0;
+
+  // Takes an exclusive advisory lock on `path` (created, mode 0600, if missing) for the life of the returned
+  // object, so that two processes, or two users of one Env, cannot both open the same workspace or log for
+  // writing. Does not wait. Errors: Unavailable if someone else holds the lock.
+  virtual absl::StatusOr<std::unique_ptr<FileLock>> LockFile(const std::string& path) = 0;
 
   // --- Randomness ---
   RandomSource& random() { return random_; }

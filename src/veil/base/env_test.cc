@@ -2,6 +2,8 @@
 #include "veil/base/env.h"
 
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -71,6 +73,29 @@ TEST_F(PosixEnvTest, ErrorsNameThePathAndUseCanonicalCodes) {
   auto dir_as_file = env_->NewSequentialFile(dir_);
   EXPECT_EQ(dir_as_file.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(env_->DeleteFile(dir_ + "/nope").code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(PosixEnvTest, FileLockIsExclusiveAcrossOpensAndProcesses) {
+  const std::string path = dir_ + "/LOCK";
+  auto held = env_->LockFile(path);
+  ASSERT_TRUE(held.ok()) << held.status();
+  EXPECT_EQ(env_->LockFile(path).status().code(), absl::StatusCode::kUnavailable)
+      << "second holder, same process";
+
+  // Another process is refused too.
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ZeroRandom rng;
+    auto env = NewPosixEnv(rng);
+    ::_exit(env->LockFile(path).status().code() == absl::StatusCode::kUnavailable ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the other process must not get the lock";
+
+  held->reset();  // release
+  EXPECT_TRUE(env_->LockFile(path).ok()) << "free again once released";
 }
 
 TEST_F(PosixEnvTest, DirectoriesAndRename) {

@@ -1,6 +1,7 @@
 // The production Env: the system clock and POSIX file I/O.
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -103,6 +104,17 @@ class PosixWritableFile final : public WritableFile {
   int fd_;
 };
 
+// flock(2) locks belong to the open file description: a second open of the same path, in this process or
+// another, conflicts, and the kernel releases the lock if the process dies.
+class PosixFileLock final : public FileLock {
+ public:
+  explicit PosixFileLock(int fd) : fd_(fd) {}
+  ~PosixFileLock() override { ::close(fd_); }  // closing releases the lock
+
+ private:
+  const int fd_;
+};
+
 class PosixEnv final : public Env {
  public:
   explicit PosixEnv(RandomSource& random) : Env(random) {}
@@ -185,6 +197,19 @@ class PosixEnv final : public Env {
     if (err != 0) return PosixError("readdir", path, err);
     std::sort(names.begin(), names.end());
     return names;
+  }
+
+  absl::StatusOr<std::unique_ptr<FileLock>> LockFile(const std::string& path) override {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return PosixError("open", path, errno);
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      const int err = errno;
+      ::close(fd);
+      if (err == EWOULDBLOCK)
+        return absl::UnavailableError(absl::StrCat(path, " is locked: in use by another process"));
+      return PosixError("flock", path, err);
+    }
+    return std::make_unique<PosixFileLock>(fd);
   }
 
   absl::Status SyncDir(const std::string& path) override {

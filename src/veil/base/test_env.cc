@@ -58,6 +58,19 @@ class TestWritableFile final : public WritableFile {
   const uint64_t generation_;
 };
 
+class TestFileLock final : public FileLock {
+ public:
+  TestFileLock(TestEnv& env, std::string path) : env_(env), path_(std::move(path)) {}
+  ~TestFileLock() override {
+    absl::MutexLock lock(&env_.mu_);
+    env_.locked_.erase(path_);
+  }
+
+ private:
+  TestEnv& env_;
+  const std::string path_;
+};
+
 TestEnv::TestEnv(RandomSource& random)
     : Env(random), now_(absl::FromCivil(absl::CivilSecond(2026, 1, 1, 0, 0, 0), absl::UTCTimeZone())) {
   dirs_["."] = true;
@@ -260,6 +273,18 @@ absl::Status TestEnv::SyncDir(const std::string& path) {
     if (Parent(p) == path) durable_[p] = node;
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<FileLock>> TestEnv::LockFile(const std::string& path) {
+  absl::MutexLock lock(&mu_);
+  if (!dirs_.contains(Parent(path))) {
+    return absl::NotFoundError(absl::StrCat("open ", path, ": No such file or directory"));
+  }
+  if (!locked_.insert(path).second) {
+    return absl::UnavailableError(absl::StrCat(path, " is locked: in use by another process"));
+  }
+  if (!live_.contains(path)) live_[path] = std::make_shared<Node>();
+  return std::make_unique<TestFileLock>(*this, path);
 }
 
 }  // namespace veil::base::testing

@@ -25,6 +25,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "absl/synchronization/mutex.h"
@@ -66,10 +67,12 @@ class TestEnv final : public Env {
   absl::Status CreateDirs(const std::string& path) override;
   absl::StatusOr<std::vector<std::string>> ListDir(const std::string& path) override;
   absl::Status SyncDir(const std::string& path) override;
+  absl::StatusOr<std::unique_ptr<FileLock>> LockFile(const std::string& path) override;
 
  private:
   friend class TestWritableFile;
   friend class TestSequentialFile;
+  friend class TestFileLock;
   // A file's content, shared by the names that refer to it (like an inode).
   struct Node {
     std::string data;    // what a reader sees now
@@ -92,6 +95,7 @@ class TestEnv final : public Env {
   std::optional<uint64_t> write_limit_ ABSL_GUARDED_BY(mu_);
   std::map<Op, absl::Status> injected_ ABSL_GUARDED_BY(mu_);
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;  // incremented by each SimulateCrash
+  std::set<std::string> locked_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace veil::base::testing

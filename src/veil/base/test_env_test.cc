@@ -131,6 +131,16 @@ TEST_F(TestEnvTest, TruncationIsDurableAtOnce) {
   EXPECT_EQ(*env_.ReadFileToString("/ws/meta"), "") << "rewriting in place can lose both versions";
 }
 
+TEST_F(TestEnvTest, FileLockIsExclusiveUntilReleased) {
+  auto held = env_.LockFile("/ws/LOCK");
+  ASSERT_TRUE(held.ok());
+  EXPECT_EQ(env_.LockFile("/ws/LOCK").status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(env_.LockFile("/ws/OTHER").ok());
+  held->reset();
+  EXPECT_TRUE(env_.LockFile("/ws/LOCK").ok());
+  EXPECT_EQ(env_.LockFile("/missing/LOCK").status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST_F(TestEnvTest, RenameWithoutDirSyncIsUndoneByCrash) {
   ASSERT_TRUE(env_.WriteFileAtomically("/ws/a", "A").ok());
   ASSERT_TRUE(env_.RenameFile("/ws/a", "/ws/b").ok());
