@@ -47,5 +47,26 @@ TEST(Utf8Test, FindsTheFirstIllFormedByte) {
   }
 }
 
+TEST(Utf8Test, FindsTheFirstInvalidByte) {
+  EXPECT_EQ(FindInvalidUtf8("plain ascii text, long enough for the fast path"), 47u);
+  EXPECT_EQ(FindInvalidUtf8("Z\xC3\xBCrich \xE2\x82\xAC \xF0\x9F\x98\x80"), 16u);
+  EXPECT_EQ(FindInvalidUtf8("\xC0\xAF"), 0u);               // overlong '/'
+  EXPECT_EQ(FindInvalidUtf8("ab\xE0\x80\xAF"), 2u);         // overlong 3-byte form
+  EXPECT_EQ(FindInvalidUtf8("\xED\xA0\x80"), 0u);           // a UTF-16 surrogate
+  EXPECT_EQ(FindInvalidUtf8("\xF4\x90\x80\x80"), 0u);       // above U+10FFFF
+  EXPECT_EQ(FindInvalidUtf8("ab\xE2\x82"), 2u);             // truncated
+  EXPECT_EQ(FindInvalidUtf8("0123456789abcdef\xFF"), 16u);  // after two ASCII words
+  EXPECT_EQ(FindInvalidUtf8("\xC3\xA9\x80"), 2u);           // stray continuation byte
+  // Every length of the short-ASCII fast path (up to 16 bytes), with a non-ASCII byte at each position.
+  for (size_t n = 1; n <= 17; ++n) {
+    EXPECT_EQ(FindInvalidUtf8(std::string(n, 'a')), n);
+    for (size_t at = 0; at < n; ++at) {
+      std::string text(n, 'a');
+      text[at] = '\xFF';
+      EXPECT_EQ(FindInvalidUtf8(text), at) << "length " << n << ", byte " << at;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace veil::base

@@ -5,7 +5,7 @@
 
 namespace veil::base {
 
-size_t FindInvalidUtf8(std::string_view text) {
+size_t FindInvalidUtf8Slow(std::string_view text) {
   const auto* s = reinterpret_cast<const unsigned char*>(text.data());
   const size_t n = text.size();
   size_t i = 0;

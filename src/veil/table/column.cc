@@ -6,9 +6,13 @@
 #include <cstring>
 #include <utility>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "veil/table/utf8.h"
+#include "veil/base/utf8.h"
 
 namespace veil::table {
 
@@ -71,6 +75,21 @@ StringDictionary& StringDictionary::operator=(const StringDictionary& other) {
 
 namespace internal {
 const char kHashSeedAnchor = 0;
+
+void AdviseHugePages(const void* data, size_t bytes) {
+#if defined(MADV_HUGEPAGE)
+  constexpr uintptr_t kHugePage = uintptr_t{2} << 20;
+  const auto begin = reinterpret_cast<uintptr_t>(data);
+  // Only whole huge pages inside the range: the advice applies to the pages, which may hold other data.
+  const uintptr_t first = (begin + kHugePage - 1) & ~(kHugePage - 1);
+  const uintptr_t last = (begin + bytes) & ~(kHugePage - 1);
+  if (data == nullptr || last <= first) return;
+  madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);  // failure is harmless
+#else
+  (void)data;
+  (void)bytes;
+#endif
+}
 }  // namespace internal
 
 size_t StringDictionary::Probe(const internal::HashedString& value) const {
@@ -108,7 +127,12 @@ void StringDictionary::Prefetch(const internal::HashedString& value, PrefetchSta
 }
 
 void StringDictionary::GrowIndex(size_t capacity) {
-  std::vector<uint64_t> old = std::exchange(slots_, std::vector<uint64_t>(capacity, kEmptySlot));
+  std::vector<uint64_t> grown;
+  grown.reserve(capacity);
+  // A large index is probed at random: huge pages spare a TLB miss per probe.
+  internal::AdviseHugePages(grown.data(), capacity * sizeof(uint64_t));
+  grown.assign(capacity, kEmptySlot);
+  std::vector<uint64_t> old = std::exchange(slots_, std::move(grown));
   slot_mask_ = capacity - 1;
   slot_shift_ = 32 - std::countr_zero(capacity);
   for (const uint64_t entry : old) {
@@ -157,7 +181,11 @@ int32_t StringDictionary::Insert(internal::HashedString value, bool* added) {
 }
 
 void StringDictionary::Reserve(int32_t n) {
-  values_.reserve(static_cast<size_t>(n));
+  if (static_cast<size_t>(n) > values_.capacity()) {
+    values_.reserve(static_cast<size_t>(n));
+    internal::AdviseHugePages(values_.data() + values_.size(),
+                              (values_.capacity() - values_.size()) * sizeof(std::string_view));
+  }
   const size_t wanted = std::bit_ceil(static_cast<size_t>(std::max(n, 8)) * 10 / 7 + 1);
   if (wanted > slots_.size()) GrowIndex(wanted);
 }
@@ -228,7 +256,7 @@ absl::StatusOr<Column> Column::FromStrings(std::vector<int32_t> codes, StringDic
   if (absl::Status s = c.SetValidity(std::move(validity), static_cast<int64_t>(codes.size())); !s.ok())
     return s;
   for (int32_t i = 0; i < dictionary.size(); ++i) {
-    if (!internal::IsValidUtf8(dictionary.value(i))) {
+    if (!base::IsValidUtf8(dictionary.value(i))) {
       return absl::InvalidArgumentError(absl::StrCat("dictionary entry ", i, " is not valid UTF-8"));
     }
   }
@@ -243,6 +271,20 @@ absl::StatusOr<Column> Column::FromStrings(std::vector<int32_t> codes, StringDic
   c.int32s_ = std::move(codes);
   c.dictionary_ = std::move(dictionary);
   return c;
+}
+
+absl::StatusOr<Column> Column::FromTrustedStrings(std::vector<int32_t> codes, StringDictionary dictionary,
+                                                  ValidityBitmap validity) {
+#ifndef NDEBUG
+  return FromStrings(std::move(codes), std::move(dictionary), std::move(validity));
+#else
+  Column c(DataType::kString);
+  if (absl::Status s = c.SetValidity(std::move(validity), static_cast<int64_t>(codes.size())); !s.ok())
+    return s;
+  c.int32s_ = std::move(codes);
+  c.dictionary_ = std::move(dictionary);
+  return c;
+#endif
 }
 
 Value Column::GetValue(int64_t row) const {
@@ -415,7 +457,7 @@ void ColumnBuilder::AppendString(std::string_view value) {
     AppendValidSlot();
     return;
   }
-  if (const size_t bad = internal::FindInvalidUtf8(value); bad != value.size()) {
+  if (const size_t bad = base::FindInvalidUtf8(value); bad != value.size()) {
     if (status_.ok()) {
       status_ = absl::InvalidArgumentError(
           absl::StrCat("row ", column_.size_, ": string is not valid UTF-8 at byte ", bad, ": \"",

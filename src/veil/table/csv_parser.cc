@@ -10,9 +10,8 @@
 #include <utility>
 
 #include "absl/strings/escaping.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "veil/table/utf8.h"
+#include "veil/base/utf8.h"
 
 namespace veil::table::internal {
 namespace {
@@ -50,13 +49,21 @@ size_t CountByte(const char* p, size_t n, char c) {
   return count;
 }
 
+// "true" / "false" in any case. Inline word compares instead of a call to a case-insensitive memcmp: bool
+// columns test every value. Setting bit 5 (0x20) of a byte gives a lowercase letter only if the byte is
+// that letter or its capital.
 bool IsBoolWord(std::string_view text, bool* value) {
-  const absl::string_view t(text.data(), text.size());
-  if (text.size() == 4 && absl::EqualsIgnoreCase(t, "true")) {
+  constexpr uint32_t kLower = 0x20202020;
+  uint32_t head;
+  if (text.size() == 4) {
+    std::memcpy(&head, text.data(), 4);
+    if ((head | kLower) != LoadHalfWord("true")) return false;
     *value = true;
     return true;
   }
-  if (text.size() == 5 && absl::EqualsIgnoreCase(t, "false")) {
+  if (text.size() == 5) {
+    std::memcpy(&head, text.data(), 4);
+    if ((head | kLower) != LoadHalfWord("fals") || (text[4] | 0x20) != 'e') return false;
     *value = false;
     return true;
   }
@@ -547,7 +554,7 @@ ChunkParser::Outcome ChunkParser::AppendString(ChunkColumn& col, int c, const Fi
     }
   }
   // Validate each distinct value once, when it enters the dictionary.
-  if (const size_t bad = FindInvalidUtf8(field.text); bad != field.text.size()) {
+  if (const size_t bad = base::FindInvalidUtf8(field.text); bad != field.text.size()) {
     return Fail(
         c, field.line,
         absl::StrCat("invalid UTF-8 at byte ", bad + 1, " of the value ", QuoteForMessage(field.text)));

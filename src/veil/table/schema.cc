@@ -5,7 +5,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "veil/table/utf8.h"
+#include "veil/base/utf8.h"
 
 namespace veil::table {
 
@@ -19,7 +19,7 @@ absl::StatusOr<Schema> Schema::Make(std::vector<Field> fields) {
   for (int i = 0; i < static_cast<int>(fields.size()); ++i) {
     const std::string& name = fields[i].name;
     if (name.empty()) return absl::InvalidArgumentError(absl::StrCat("field ", i + 1, " has an empty name"));
-    if (!internal::IsValidUtf8(name)) {
+    if (!base::IsValidUtf8(name)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "field ", i + 1, " has a name that is not valid UTF-8: \"", absl::CHexEscape(name), "\""));
     }

@@ -7,7 +7,6 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "veil/table/csv_parser.h"
-#include "veil/table/utf8.h"
 
 namespace veil::table {
 namespace {
@@ -137,19 +136,6 @@ TEST(TextRoundTripTest, FormatThenParseGivesTheSameValue) {
   }
 }
 
-TEST(Utf8Test, FindsTheFirstInvalidByte) {
-  using internal::FindInvalidUtf8;
-  EXPECT_EQ(FindInvalidUtf8("plain ascii text, long enough for the fast path"), 47u);
-  EXPECT_EQ(FindInvalidUtf8("Z\xC3\xBCrich \xE2\x82\xAC \xF0\x9F\x98\x80"), 16u);
-  EXPECT_EQ(FindInvalidUtf8("\xC0\xAF"), 0u);               // overlong '/'
-  EXPECT_EQ(FindInvalidUtf8("ab\xE0\x80\xAF"), 2u);         // overlong 3-byte form
-  EXPECT_EQ(FindInvalidUtf8("\xED\xA0\x80"), 0u);           // a UTF-16 surrogate
-  EXPECT_EQ(FindInvalidUtf8("\xF4\x90\x80\x80"), 0u);       // above U+10FFFF
-  EXPECT_EQ(FindInvalidUtf8("ab\xE2\x82"), 2u);             // truncated
-  EXPECT_EQ(FindInvalidUtf8("0123456789abcdef\xFF"), 16u);  // after two ASCII words
-  EXPECT_EQ(FindInvalidUtf8("\xC3\xA9\x80"), 2u);           // stray continuation byte
-}
-
 TEST(ClassifyTest, NarrowestTypes) {
   using internal::ClassifyField;
   using internal::CsvType;
@@ -173,6 +159,12 @@ TEST(ClassifyTest, NarrowestTypes) {
   EXPECT_EQ(ClassifyField("Infinity").type, CsvType::kString);
   EXPECT_EQ(ClassifyField("TRUE").type, CsvType::kBool);
   EXPECT_EQ(ClassifyField("false").int_value, 0);
+  EXPECT_EQ(ClassifyField("FaLsE").type, CsvType::kBool);
+  EXPECT_EQ(ClassifyField("True").int_value, 1);
+  // Bytes that bit 5 does not fold onto a letter: not bools.
+  EXPECT_EQ(ClassifyField("tru\x05").type, CsvType::kString);
+  EXPECT_EQ(ClassifyField("fals\xC5").type, CsvType::kString);
+  EXPECT_EQ(ClassifyField("truth").type, CsvType::kString);
   EXPECT_EQ(ClassifyField("1").type, CsvType::kInt64);  // not a bool
   EXPECT_EQ(ClassifyField("2020-02-29").type, CsvType::kDate);
   EXPECT_EQ(ClassifyField("2021-02-29").type, CsvType::kString);
