@@ -424,6 +424,33 @@ TEST_F(AuditLogTest, TornTailIsTruncatedAndReported) {
     EXPECT_EQ(ReadFile(kLogPath), good);
     EXPECT_EQ(log->size(), 5u);
   }
+  // The file's size reached the disk before all its data: the record's end reads as zeros (a torn write),
+  // with the rest of the last sector zero too. Both a body and a header written in part are torn tails.
+  // (A real record ends in a tree head, a hash: not in zeros.)
+  std::vector<uint8_t> real;
+  Hash head;
+  head.fill(0xAB);
+  internal::AppendEntryRecord(*EncodeAuditEntry(e), head, real);
+  const std::string rec_text(reinterpret_cast<const char*>(real.data()), real.size());
+  const std::string zero_sector(512, '\0');
+  for (size_t written :
+       {size_t{4}, size_t{8}, internal::kRecordHeaderSize + 3, rec.size() / 2, rec.size() - 8}) {
+    WriteFile(kLogPath,
+              good + rec_text.substr(0, written) + std::string(rec.size() - written, '\0') + zero_sector);
+    std::unique_ptr<AuditLog> torn = OpenOrDie();
+    EXPECT_EQ(torn->recovery().torn_tail_offset, good.size()) << written;
+    EXPECT_TRUE(torn->recovery().torn_tail_truncated) << written;
+    EXPECT_EQ(ReadFile(kLogPath), good) << written;
+  }
+  // ... but a flipped bit in a complete final record is damage, not a torn write.
+  {
+    std::string damaged = rec_text;
+    damaged[real.size() / 2] ^= 0x10;
+    WriteFile(kLogPath, good + damaged);
+    EXPECT_EQ(Reopen().status().code(), absl::StatusCode::kDataLoss);
+    WriteFile(kLogPath, good + damaged + zero_sector);
+    EXPECT_EQ(Reopen().status().code(), absl::StatusCode::kDataLoss) << "zeros after it do not make it torn";
+  }
   // A zero-filled tail (file extended, data never written).
   WriteFile(kLogPath, good + std::string(4096, '\0'));
   std::unique_ptr<AuditLog> log = OpenOrDie();

@@ -13,6 +13,18 @@ namespace {
 constexpr size_t kReadChunk = 1 << 20;
 
 // A forward-only buffered reader over a SequentialFile that can look ahead by a whole record.
+// The index where the run of zero bytes that ends `bytes` starts (bytes.size() if the last byte is not zero).
+size_t TrailingZeroStart(std::span<const uint8_t> bytes) {
+  size_t i = bytes.size();
+  while (i > 0 && bytes[i - 1] == 0) --i;
+  return i;
+}
+
+// How many zero bytes must end a record whose checksum fails for it to count as torn rather than damaged.
+// A torn write zeroes whole sectors; a record's last bytes are a tree head (a hash), which ends in eight zero
+// bytes with probability 2^-64.
+constexpr size_t kMinTornZeros = 8;
+
 class BufferedReader {
  public:
   BufferedReader(std::unique_ptr<base::SequentialFile> file, uint64_t limit)
@@ -170,9 +182,15 @@ absl::StatusOr<ScanResult> ScanRecords(base::Env& env, const std::string& path, 
       const uint8_t* h = in.data();
       const uint32_t length = LoadU32(h);
       if (LoadU32(h + 4) != MaskCrc(Crc32c(std::span<const uint8_t>(h, 4)))) {
-        VEIL_ASSIGN_OR_RETURN(bool zero, in.RestIsZero());
+        // A header written in part: its end (at least the body checksum) and everything after it are zero.
+        const size_t written = TrailingZeroStart(std::span<const uint8_t>(h, kRecordHeaderSize));
+        bool zero = false;
+        if (written <= kRecordHeaderSize - 4) {
+          in.Consume(kRecordHeaderSize);
+          VEIL_ASSIGN_OR_RETURN(zero, in.RestIsZero());
+        }
         if (!zero) return corrupt(offset, "record header checksum mismatch");
-        torn = "zero-filled tail";
+        torn = written == 0 ? "zero-filled tail" : "record header written in part";
       } else if (length == 0 || length > kMaxRecordBody) {
         return corrupt(offset, absl::StrCat("impossible record length ", length));
       } else {
@@ -181,12 +199,23 @@ absl::StatusOr<ScanResult> ScanRecords(base::Env& env, const std::string& path, 
           torn = absl::StrCat("incomplete record (", have, " of ", kRecordHeaderSize + length, " bytes)");
         } else {
           std::span<const uint8_t> body(in.data() + kRecordHeaderSize, length);
-          if (LoadU32(in.data() + 8) != MaskCrc(Crc32c(body)))
-            return corrupt(offset, "record checksum mismatch");
-          VEIL_RETURN_IF_ERROR(fn(result.records, offset, body));
-          in.Consume(kRecordHeaderSize + length);
-          ++result.records;
-          continue;
+          if (LoadU32(in.data() + 8) != MaskCrc(Crc32c(body))) {
+            // A body written in part: the file's size reached the disk before all of its data (a torn
+            // write leaves whole sectors of zeros). Anything else is damage to written data.
+            const size_t zeros = length - TrailingZeroStart(body);
+            bool zero = false;
+            if (zeros >= std::min<size_t>(kMinTornZeros, length)) {
+              in.Consume(kRecordHeaderSize + length);
+              VEIL_ASSIGN_OR_RETURN(zero, in.RestIsZero());
+            }
+            if (!zero) return corrupt(offset, "record checksum mismatch");
+            torn = "record written in part (its end is zeros)";
+          } else {
+            VEIL_RETURN_IF_ERROR(fn(result.records, offset, body));
+            in.Consume(kRecordHeaderSize + length);
+            ++result.records;
+            continue;
+          }
         }
       }
     }

@@ -4,6 +4,7 @@
 #include <openssl/crypto.h>
 
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -28,9 +29,18 @@ std::string Join(const std::string& dir, const char* name) { return absl::StrCat
 // Decodes exactly `n` bytes of hex; nullopt otherwise.
 std::optional<std::vector<uint8_t>> FromHex(std::string_view hex, size_t n) {
   std::vector<uint8_t> out(n);
-  if (!base::HexDecode(hex, out)) return std::nullopt;
+  if (!base::HexDecode(hex, out)) {
+    OPENSSL_cleanse(out.data(), out.size());  // it may hold part of a key
+    return std::nullopt;
+  }
   return out;
 }
+
+// Argon2id parameters read from master-key.json are capped, so that a damaged or hostile file is an error
+// rather than a command that runs for hours or starts thousands of threads.
+constexpr uint32_t kMaxMemoryKib = 4u << 20;  // 4 GiB
+constexpr uint32_t kMaxIterations = 100;
+constexpr uint32_t kMaxParallelism = 64;
 
 crypto::HmacSha256Tag CheckValue(const base::SecretBytes& key) {
   return crypto::HmacSha256(key, kCheckLabel);
@@ -95,7 +105,9 @@ absl::StatusOr<base::SecretBytes> CreateMasterKey(base::Env& env, const std::str
                      {"salt", base::HexEncode(salt)}};
   } else {
     VEIL_ASSIGN_OR_RETURN(key, crypto::RandomKey(kMasterKeySize, env.random()));
-    std::string text = absl::StrCat(kKeyFileHeader, base::HexEncode(key.span()), "\n");
+    std::string hex = base::HexEncode(key.span());
+    std::string text = absl::StrCat(kKeyFileHeader, hex, "\n");
+    OPENSSL_cleanse(hex.data(), hex.size());
     absl::Status s = env.WriteFileAtomically(Join(dir, kKeyFile), text);
     OPENSSL_cleanse(text.data(), text.size());
     VEIL_RETURN_IF_ERROR(s);
@@ -137,12 +149,12 @@ absl::StatusOr<base::SecretBytes> LoadMasterKey(base::Env& env, const std::strin
     auto kdf = config.find("kdf");
     if (kdf == config.end() || !kdf->is_object()) return DamagedConfig(config_path, "missing \"kdf\"");
     Argon2idParams params;
-    for (auto [name, field] :
-         {std::pair{"memory_kib", &params.memory_kib}, std::pair{"iterations", &params.iterations},
-          std::pair{"parallelism", &params.parallelism}}) {
+    for (auto [name, field, max] : {std::tuple{"memory_kib", &params.memory_kib, kMaxMemoryKib},
+                                    std::tuple{"iterations", &params.iterations, kMaxIterations},
+                                    std::tuple{"parallelism", &params.parallelism, kMaxParallelism}}) {
       auto it = kdf->find(name);
-      if (it == kdf->end() || !it->is_number_unsigned() || it->get<uint64_t>() > UINT32_MAX) {
-        return DamagedConfig(config_path, absl::StrCat("kdf.", name, " is not a 32-bit unsigned number"));
+      if (it == kdf->end() || !it->is_number_unsigned() || it->get<uint64_t>() > max) {
+        return DamagedConfig(config_path, absl::StrCat("kdf.", name, " is not a number from 0 to ", max));
       }
       *field = it->get<uint32_t>();
     }

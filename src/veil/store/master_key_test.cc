@@ -120,10 +120,15 @@ TEST_F(MasterKeyTest, DamagedConfigIsDataLossAndMissingConfigIsNotAWorkspace) {
   ASSERT_TRUE(CreateMasterKey(env_, "/ws", WithPassphrase("pw")).ok());
   const std::string good = *env_.ReadFileToString("/ws/master-key.json");
   const auto pw = base::SecretBytes::FromString("pw");
-  for (const std::string& bad :
-       {std::string("{not json"), std::string("[]"), good.substr(0, good.size() / 2),
-        std::string(R"({"source":"passphrase","check":"00"})"),
-        std::string(R"({"source":"tpm","check":")") + std::string(64, '0') + "\"}"}) {
+  for (const std::string& bad : {std::string("{not json"), std::string("[]"), good.substr(0, good.size() / 2),
+                                 std::string(R"({"source":"passphrase","check":"00"})"),
+                                 std::string(R"({"source":"tpm","check":")") + std::string(64, '0') + "\"}",
+                                 // A hostile cost that would run for hours is refused, not attempted.
+                                 [&] {
+                                   std::string s = good;
+                                   const size_t at = s.find("\"iterations\": 2");
+                                   return s.replace(at, 16, "\"iterations\": 4000000000");
+                                 }()}) {
     ASSERT_TRUE(env_.WriteFileAtomically("/ws/master-key.json", bad).ok());
     EXPECT_EQ(LoadMasterKey(env_, "/ws", pw.Clone()).status().code(), absl::StatusCode::kDataLoss) << bad;
   }

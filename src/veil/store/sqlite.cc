@@ -157,7 +157,10 @@ absl::Status Statement::Bind(int index, double value) {
   return Check(sqlite3_bind_double(stmt_, index, value), "bind");
 }
 absl::Status Statement::Bind(int index, std::string_view text) {
-  return Check(sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8),
+  // An empty view may have a null data(), which SQLite would bind as NULL: empty text must stay text.
+  static const char kEmpty = 0;
+  return Check(sqlite3_bind_text64(stmt_, index, text.empty() ? &kEmpty : text.data(), text.size(),
+                                   SQLITE_TRANSIENT, SQLITE_UTF8),
                "bind");
 }
 absl::Status Statement::BindBlob(int index, std::span<const uint8_t> blob) {
@@ -224,6 +227,8 @@ absl::Status Transaction::Commit() {
 
 absl::Status ApplyMigrations(Database& db, std::span<const Migration> migrations) {
   VEIL_ASSIGN_OR_RETURN(int version, db.UserVersion());
+  if (version < 0)
+    return absl::DataLossError(absl::StrCat("the database has a negative schema version ", version));
   if (version > static_cast<int>(migrations.size())) {
     return absl::FailedPreconditionError(absl::StrCat("the database is at schema version ", version,
                                                       ", newer than this program's ", migrations.size(),

@@ -90,6 +90,21 @@ TEST_F(SqliteTest, BoundValuesAreDataNotSql) {
   EXPECT_FALSE(*select->Step());
 }
 
+TEST_F(SqliteTest, EmptyTextStaysTextAndNegativeVersionIsDataLoss) {
+  auto db = Database::Open(path_);
+  ASSERT_TRUE(ApplyMigrations(*db, kMigrations).ok());
+  auto ins = db->Prepare("INSERT INTO person(name) VALUES (?1)");
+  ASSERT_TRUE(ins->Bind(1, std::string_view()).ok());
+  ASSERT_TRUE(ins->Run().ok()) << "NOT NULL holds: an empty view is the empty string, not NULL";
+  auto sel = db->Prepare("SELECT name IS NULL, length(name) FROM person");
+  ASSERT_TRUE(*sel->Step());
+  EXPECT_EQ(sel->ColumnInt64(0), 0);
+  EXPECT_EQ(sel->ColumnInt64(1), 0);
+
+  ASSERT_TRUE(db->Exec("PRAGMA user_version = -5").ok());
+  EXPECT_EQ(ApplyMigrations(*db, kMigrations).code(), absl::StatusCode::kDataLoss);
+}
+
 TEST_F(SqliteTest, ErrorsMapToCanonicalCodes) {
   auto db = Database::Open(path_);
   ASSERT_TRUE(ApplyMigrations(*db, kMigrations).ok());

@@ -32,6 +32,11 @@ using internal::CsvType;
 using internal::JoinTypes;
 using internal::QuoteForMessage;
 
+// Upper bounds on the up-front reservation of the table's columns (16M rows: 128 MiB per int64 column,
+// virtual until written) and of a distinct-valued string column's dictionary (4M entries: about 64 MiB of
+// index, written at once). Inputs beyond them still read; their columns grow geometrically.
+constexpr size_t kMaxReservedRows = size_t{16} << 20;
+constexpr size_t kMaxReservedDictionaryEntries = size_t{4} << 20;
 constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
 constexpr int kMaxThreads = 8;
 
@@ -655,15 +660,17 @@ absl::Status CsvReader::Merge(Chunk& chunk) {
     // Size the table's columns once for the whole input, estimated from the first chunk, rather than
     // growing (and copying) them chunk after chunk.
     reserved_ = true;
-    const size_t rows = EstimateRows(*input_size_);
+    // The estimate extrapolates from the first chunk, which a crafted file can make misleading (short rows
+    // first, then a few huge ones): cap what is reserved up front, and let the columns grow past it as
+    // usual. The dictionary index is written when reserved, so its cap is the tighter one.
+    const size_t rows = std::min(EstimateRows(*input_size_), kMaxReservedRows);
     for (int c = 0; c < num_columns; ++c) {
       Accumulator& acc = accumulators_[c];
       ReserveAccumulator(acc, rows);
       // A column of mostly distinct strings (the chunk stopped deduplicating) will have about as many
       // dictionary entries as rows: size its index once instead of regrowing it many times.
       if (acc.type == CsvType::kString && r.columns[c].distinct_mode) {
-        acc.dictionary.Reserve(
-            static_cast<int32_t>(std::min<size_t>(rows, std::numeric_limits<int32_t>::max())));
+        acc.dictionary.Reserve(static_cast<int32_t>(std::min(rows, kMaxReservedDictionaryEntries)));
       }
     }
   }
