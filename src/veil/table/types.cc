@@ -72,15 +72,26 @@ std::optional<DataType> ValueType(const Value& value) {
   return static_cast<DataType>(value.index() - 1);
 }
 
-std::optional<int64_t> ParseInt64(std::string_view text) {
-  const char* begin = text.data();
-  const char* end = begin + text.size();
-  // std::from_chars rejects a leading '+', which people do write.
-  if (begin != end && *begin == '+') {
-    ++begin;
-    if (begin != end && *begin == '-') return std::nullopt;
+namespace {
+
+// std::from_chars rejects a leading '+', which people do write: drop one, unless a sign follows it ("+-1").
+// Returns the digits, or nullopt if nothing is left.
+std::optional<std::string_view> WithoutPlusSign(std::string_view text) {
+  if (!text.empty() && text.front() == '+') {
+    text.remove_prefix(1);
+    if (!text.empty() && text.front() == '-') return std::nullopt;
   }
-  if (begin == end) return std::nullopt;
+  if (text.empty()) return std::nullopt;
+  return text;
+}
+
+}  // namespace
+
+std::optional<int64_t> ParseInt64(std::string_view text) {
+  const std::optional<std::string_view> digits = WithoutPlusSign(text);
+  if (!digits) return std::nullopt;
+  const char* begin = digits->data();
+  const char* end = begin + digits->size();
   int64_t v = 0;
   auto [ptr, ec] = std::from_chars(begin, end, v);
   if (ec != std::errc() || ptr != end) return std::nullopt;
@@ -88,13 +99,10 @@ std::optional<int64_t> ParseInt64(std::string_view text) {
 }
 
 std::optional<double> ParseDouble(std::string_view text) {
-  const char* begin = text.data();
-  const char* end = begin + text.size();
-  if (begin != end && *begin == '+') {
-    ++begin;
-    if (begin != end && *begin == '-') return std::nullopt;
-  }
-  if (begin == end) return std::nullopt;
+  const std::optional<std::string_view> digits = WithoutPlusSign(text);
+  if (!digits) return std::nullopt;
+  const char* begin = digits->data();
+  const char* end = begin + digits->size();
   double v = 0;
   // from_chars is correctly rounded and reports overflow and underflow as result_out_of_range, which we
   // reject: "1e400" is not a double we can hold, and turning it into inf would silently change the data.
