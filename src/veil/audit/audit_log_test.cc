@@ -12,6 +12,7 @@
 #include "veil/audit/audit_test_util.h"
 #include "veil/audit/encoding.h"
 #include "veil/audit/log_format.h"
+#include "veil/base/bytes.h"
 #include "veil/base/test_env.h"
 #include "veil/crypto/testing/deterministic_random.h"
 
@@ -75,7 +76,7 @@ TEST(LogFormatTest, CompactRangeMatchesMerkleTree) {
   EXPECT_EQ(range.Root(), EmptyTreeHash());
   for (int i = 0; i < 70; ++i) {
     const std::string leaf = absl::StrCat("leaf ", i);
-    const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(leaf.data()), leaf.size());
+    const std::span<const uint8_t> bytes = base::AsBytes(leaf);
     tree.AppendLeafHash(LeafHash(bytes));
     range.Append(LeafHash(bytes));
     ASSERT_EQ(range.Root(), tree.Root()) << i;

@@ -6,6 +6,8 @@
 #include <new>
 #include <utility>
 
+#include "veil/base/bytes.h"
+
 namespace veil::base {
 
 SecretBytes::SecretBytes(size_t n) : data_(n ? new uint8_t[n]() : nullptr), size_(n) {}
@@ -14,9 +16,7 @@ SecretBytes::SecretBytes(std::span<const uint8_t> bytes) : SecretBytes(bytes.siz
   if (size_ != 0) std::memcpy(data_, bytes.data(), size_);
 }
 
-SecretBytes SecretBytes::FromString(std::string_view s) {
-  return SecretBytes(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
-}
+SecretBytes SecretBytes::FromString(std::string_view s) { return SecretBytes(base::AsBytes(s)); }
 
 SecretBytes::SecretBytes(SecretBytes&& other) noexcept
     : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}

@@ -18,6 +18,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "veil/base/bytes.h"
 #include "veil/base/random.h"
 #include "veil/base/secret_bytes.h"
 
@@ -45,8 +46,7 @@ class Ed25519PublicKey {
   // on an unexpected OpenSSL failure.
   absl::Status Verify(std::span<const uint8_t> message, std::span<const uint8_t> signature) const;
   absl::Status Verify(std::string_view message, std::span<const uint8_t> signature) const {
-    return Verify(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(message.data()), message.size()),
-                  signature);
+    return Verify(base::AsBytes(message), signature);
   }
 
   friend bool operator==(const Ed25519PublicKey& a, const Ed25519PublicKey& b) {
@@ -89,7 +89,7 @@ class Ed25519PrivateKey {
   // Signs `message` (RFC 8032 section 5.1.6). Errors: Internal on an unexpected OpenSSL failure.
   absl::StatusOr<Ed25519Signature> Sign(std::span<const uint8_t> message) const;
   absl::StatusOr<Ed25519Signature> Sign(std::string_view message) const {
-    return Sign(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(message.data()), message.size()));
+    return Sign(base::AsBytes(message));
   }
 
  private:

@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "veil/base/bytes.h"
 #include "veil/base/secret_bytes.h"
 
 namespace veil::crypto {
@@ -30,8 +31,7 @@ using HmacSha256Tag = std::array<uint8_t, kHmacSha256TagSize>;
 // (OpenSSL cleanses its internal key schedule when the context is freed).
 HmacSha256Tag HmacSha256(std::span<const uint8_t> key, std::span<const uint8_t> data);
 inline HmacSha256Tag HmacSha256(std::span<const uint8_t> key, std::string_view data) {
-  return HmacSha256(key,
-                    std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
+  return HmacSha256(key, base::AsBytes(data));
 }
 inline HmacSha256Tag HmacSha256(const base::SecretBytes& key, std::span<const uint8_t> data) {
   return HmacSha256(key.span(), data);

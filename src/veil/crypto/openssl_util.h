@@ -16,8 +16,11 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "veil/base/bytes.h"
 
 namespace veil::crypto::internal {
+
+using base::AsBytes;
 
 // unique_ptr owners for OpenSSL objects. Each deleter accepts nullptr.
 struct EvpMdCtxDeleter {
@@ -64,11 +67,6 @@ absl::Status OpenSslError(std::string_view what);
 
 // OpenSSL's update functions take an int length; these split a span into pieces of at most kMaxChunk bytes.
 inline constexpr size_t kMaxChunk = static_cast<size_t>(INT_MAX) & ~static_cast<size_t>(63);
-
-// Views a byte string as bytes.
-inline std::span<const uint8_t> AsBytes(std::string_view s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
 
 }  // namespace veil::crypto::internal
 

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "veil/base/bytes.h"
 #include "veil/crypto/testing/hex.h"
 
 namespace veil::crypto {
@@ -25,14 +26,13 @@ TEST(Sha256Test, Fips180Abc) { EXPECT_EQ(ToHex(Sha256("abc")), kAbcDigest); }
 // The low-level fast path gives FIPS 180 digests too, whatever the split of the message into parts.
 TEST(Sha256Test, ConcatMatchesKnownAnswersForEverySplit) {
   const std::string msg = kTwoBlockMessage;
-  const auto bytes = [](std::string_view s) {
-    return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size());
-  };
-  EXPECT_EQ(ToHex(Sha256Concat({bytes("abc")})), kAbcDigest);
-  EXPECT_EQ(ToHex(Sha256Concat({bytes("a"), bytes(""), bytes("bc")})), kAbcDigest);
+  EXPECT_EQ(ToHex(Sha256Concat({base::AsBytes("abc")})), kAbcDigest);
+  EXPECT_EQ(ToHex(Sha256Concat({base::AsBytes("a"), base::AsBytes(""), base::AsBytes("bc")})), kAbcDigest);
   for (size_t i = 0; i <= msg.size(); ++i) {
     const std::string_view m(msg);
-    ASSERT_EQ(ToHex(Sha256Concat({bytes(m.substr(0, i)), bytes(m.substr(i))})), kTwoBlockDigest) << i;
+    ASSERT_EQ(ToHex(Sha256Concat({base::AsBytes(m.substr(0, i)), base::AsBytes(m.substr(i))})),
+              kTwoBlockDigest)
+        << i;
   }
 }
 

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "veil/base/bytes.h"
 #include "veil/base/hex.h"
 #include "veil/base/status_macros.h"
 #include "veil/crypto/aead.h"
@@ -27,17 +28,13 @@ const Migration kKeyStoreSchema[] = {
      ") WITHOUT ROWID;"},
 };
 
-std::span<const uint8_t> Bytes(std::string_view s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
-
 // Binds a wrapped key to its row: moving it to another dataset or subject makes it fail to unwrap.
 std::string WrapAad(std::string_view dataset, std::string_view pseudonym) {
   return absl::StrCat("veil data key v1\n", std::string(dataset), "\n", std::string(pseudonym));
 }
 
 absl::StatusOr<base::SecretBytes> Derive(const base::SecretBytes& master_key, const char* info) {
-  return crypto::HkdfSha256(master_key.span(), {}, Bytes(info), 32);
+  return crypto::HkdfSha256(master_key.span(), {}, base::AsBytes(info), 32);
 }
 
 }  // namespace
@@ -64,12 +61,14 @@ absl::StatusOr<base::SecretBytes> KeyStore::Get(std::string_view dataset, std::s
   VEIL_ASSIGN_OR_RETURN(bool found, st.Step());
   // The message names the pseudonym, never the subject id.
   if (!found)
-    return absl::NotFoundError(absl::StrCat("no data key for subject ", pseudonym.substr(0, 16), "…"));
+    return absl::NotFoundError(absl::StrCat("no data key in dataset \"", std::string(dataset),
+                                            "\" for subject ", pseudonym.substr(0, 16), "…"));
   const std::vector<uint8_t> wrapped = st.ColumnBlob(0);
   absl::StatusOr<base::SecretBytes> key =
-      crypto::OpenToSecret(wrapping_key_, wrapped, Bytes(WrapAad(dataset, pseudonym)));
+      crypto::OpenToSecret(wrapping_key_, wrapped, base::AsBytes(WrapAad(dataset, pseudonym)));
   if (!key.ok()) {
-    return absl::DataLossError(absl::StrCat("the data key of subject ", pseudonym.substr(0, 16),
+    return absl::DataLossError(absl::StrCat("the data key in dataset \"", std::string(dataset),
+                                            "\" of subject ", pseudonym.substr(0, 16),
                                             "… does not unwrap: wrong master key or a damaged key store"));
   }
   return key;
@@ -81,8 +80,9 @@ absl::StatusOr<base::SecretBytes> KeyStore::GetOrCreate(std::string_view dataset
   if (!absl::IsNotFound(existing.status())) return existing;
   const std::string pseudonym = Pseudonym(subject_id);
   VEIL_ASSIGN_OR_RETURN(base::SecretBytes key, crypto::RandomKey(kDataKeySize, rng));
-  VEIL_ASSIGN_OR_RETURN(std::vector<uint8_t> wrapped,
-                        crypto::Seal(wrapping_key_, key.span(), Bytes(WrapAad(dataset, pseudonym)), rng));
+  VEIL_ASSIGN_OR_RETURN(
+      std::vector<uint8_t> wrapped,
+      crypto::Seal(wrapping_key_, key.span(), base::AsBytes(WrapAad(dataset, pseudonym)), rng));
   VEIL_ASSIGN_OR_RETURN(Statement st,
                         db_.Prepare("INSERT INTO data_key(dataset, subject, wrapped) VALUES (?1, ?2, ?3)"));
   VEIL_RETURN_IF_ERROR(st.Bind(1, dataset));

@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "veil/base/bytes.h"
 #include "veil/crypto/hmac.h"
 
 namespace veil::crypto::testing {
@@ -43,10 +44,7 @@ DeterministicRandom::DeterministicRandom(std::span<const uint8_t> entropy_input,
 }
 
 DeterministicRandom::DeterministicRandom(uint64_t seed)
-    : DeterministicRandom(
-          BigEndian(seed), {},
-          std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(kSeedPersonalization.data()),
-                                   kSeedPersonalization.size())) {}
+    : DeterministicRandom(BigEndian(seed), {}, base::AsBytes(kSeedPersonalization)) {}
 
 DeterministicRandom::~DeterministicRandom() {
   absl::MutexLock lock(&mu_);
