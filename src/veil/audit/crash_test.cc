@@ -19,19 +19,13 @@
 #include "gtest/gtest.h"
 #include "veil/audit/audit_log.h"
 #include "veil/audit/audit_test_util.h"
+#include "veil/base/test_util.h"
 #include "veil/crypto/random.h"
 
 extern char** environ;
 
 namespace veil::audit {
 namespace {
-
-std::string MakeTempDir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string tmpl = absl::StrCat(base != nullptr ? base : "/tmp", "/veil_audit_crash_XXXXXX");
-  char* dir = ::mkdtemp(tmpl.data());
-  return dir == nullptr ? "" : std::string(dir);
-}
 
 // Runs the helper until it has been appending for `run_for` (or it dies), kills it with SIGKILL, and returns
 // the acknowledged seq -> reason lines.
@@ -87,8 +81,8 @@ std::map<uint64_t, std::string> RunAndKill(const std::string& dir, std::chrono::
 }
 
 TEST(AuditCrashTest, KillDuringBurstLosesNoAcknowledgedEntry) {
-  const std::string dir = MakeTempDir();
-  ASSERT_FALSE(dir.empty());
+  const base::testing::ScopedTempDir tmp("veil_audit_crash");  // removed at the end, unlike before
+  const std::string& dir = tmp.path();
   base::Env& env = crypto::DefaultEnv();
   std::map<uint64_t, std::string> all_acked;
   for (int round = 0; round < 3; ++round) {

@@ -6,37 +6,24 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <filesystem>
 #include <memory>
 #include <string>
 
 #include "gtest/gtest.h"
+#include "veil/base/test_util.h"
 
 namespace veil::base {
 namespace {
 
 // Randomness is not exercised here; a fixed source keeps base's tests free of a crypto dependency.
-class ZeroRandom : public RandomSource {
- public:
-  absl::Status Fill(std::span<uint8_t> out) override {
-    std::fill(out.begin(), out.end(), 0);
-    return absl::OkStatus();
-  }
-};
+using testing::ZeroRandom;
 
 class PosixEnvTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/veil_env_test_XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    env_ = NewPosixEnv(rng_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
+  testing::ScopedTempDir tmp_{"veil_env_test"};
+  const std::string dir_ = tmp_.path();
   ZeroRandom rng_;
-  std::unique_ptr<Env> env_;
-  std::string dir_;
+  std::unique_ptr<Env> env_ = NewPosixEnv(rng_);
 };
 
 TEST_F(PosixEnvTest, WriteReadRoundTrip) {

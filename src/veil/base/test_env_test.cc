@@ -3,17 +3,10 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "veil/base/test_util.h"
 
 namespace veil::base::testing {
 namespace {
-
-class ZeroRandom : public RandomSource {
- public:
-  absl::Status Fill(std::span<uint8_t> out) override {
-    std::fill(out.begin(), out.end(), 0);
-    return absl::OkStatus();
-  }
-};
 
 class TestEnvTest : public ::testing::Test {
  protected:

@@ -1,13 +1,11 @@
 #include "veil/store/key_store.h"
 
-#include <unistd.h>
-
-#include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "veil/base/bytes.h"
+#include "veil/base/test_util.h"
 #include "veil/crypto/aead.h"
 #include "veil/crypto/random.h"
 #include "veil/crypto/testing/deterministic_random.h"
@@ -15,37 +13,26 @@
 namespace veil::store {
 namespace {
 
-std::span<const uint8_t> Bytes(std::string_view s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
-
 class KeyStoreTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/veil_key_store_test_XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    path_ = dir_ + "/keys.db";
-    master_ = *crypto::RandomKey(32, rng_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  std::string FileBytes(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
   // Everything on disk that belongs to the key store (the database and its WAL).
-  std::string AllBytes() { return FileBytes(path_) + FileBytes(path_ + "-wal"); }
+  std::string AllBytes() {
+    return base::testing::FileContents(path_) + base::testing::FileContents(path_ + "-wal");
+  }
 
+  base::testing::ScopedTempDir tmp_{"veil_key_store_test"};
+  const std::string path_ = tmp_.File("keys.db");
   crypto::testing::DeterministicRandom rng_{11};
-  std::string dir_, path_;
-  base::SecretBytes master_;
+  base::SecretBytes master_ = *crypto::RandomKey(32, rng_);
 };
 
 TEST_F(KeyStoreTest, KeysAreStablePerSubjectAndDatasetAndStoredUnderPseudonyms) {
   auto ks = KeyStore::Open(path_, master_);
   ASSERT_TRUE(ks.ok()) << ks.status();
-  EXPECT_EQ(ks->Get("patients", "alice@example.org").status().code(), absl::StatusCode::kNotFound);
+  const absl::Status missing = ks->Get("patients", "alice@example.org").status();
+  EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(missing.message().find("\"patients\""), std::string_view::npos) << missing;
+  EXPECT_EQ(missing.message().find("alice"), std::string_view::npos) << "never the subject id: " << missing;
   auto a1 = ks->GetOrCreate("patients", "alice@example.org", rng_);
   auto a2 = ks->GetOrCreate("patients", "alice@example.org", rng_);
   auto b = ks->GetOrCreate("patients", "bob@example.org", rng_);
@@ -87,7 +74,8 @@ TEST_F(KeyStoreTest, ShreddingMakesOldCopiesUnreadableAndLeavesOthers) {
       vault_copy;  // sealed records, as a backup taken before the erasure holds them
   for (const std::string& s : subjects) {
     base::SecretBytes key = *ks->GetOrCreate("patients", s, rng_);
-    vault_copy.push_back(*crypto::Seal(key, Bytes("diagnosis of " + s), Bytes("patients/" + s), rng_));
+    vault_copy.push_back(
+        *crypto::Seal(key, base::AsBytes("diagnosis of " + s), base::AsBytes("patients/" + s), rng_));
   }
   ASSERT_TRUE(ks->GetOrCreate("claims", "alice", rng_).ok());
 
@@ -108,7 +96,7 @@ TEST_F(KeyStoreTest, ShreddingMakesOldCopiesUnreadableAndLeavesOthers) {
   EXPECT_EQ(ks->Get("patients", "alice").status().code(), absl::StatusCode::kNotFound);
   for (size_t i = 1; i < subjects.size(); ++i) {
     base::SecretBytes key = *ks->Get("patients", subjects[i]);
-    auto plain = crypto::Open(key, vault_copy[i], Bytes("patients/" + subjects[i]));
+    auto plain = crypto::Open(key, vault_copy[i], base::AsBytes("patients/" + subjects[i]));
     ASSERT_TRUE(plain.ok()) << subjects[i];
     EXPECT_EQ(std::string(plain->begin(), plain->end()), "diagnosis of " + subjects[i]);
   }

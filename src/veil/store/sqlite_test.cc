@@ -1,35 +1,22 @@
 #include "veil/store/sqlite.h"
 
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include <filesystem>
 #include <fstream>
 #include <string>
 
 #include "gtest/gtest.h"
 #include "veil/base/status_macros.h"
+#include "veil/base/test_util.h"
 
 namespace veil::store {
 namespace {
 
 class SqliteTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/veil_sqlite_test_XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    path_ = dir_ + "/meta.db";
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  std::string FileBytes(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-
-  std::string dir_;
-  std::string path_;
+  base::testing::ScopedTempDir tmp_{"veil_sqlite_test"};
+  const std::string dir_ = tmp_.path();
+  const std::string path_ = tmp_.File("meta.db");
 };
 
 const Migration kMigrations[] = {
@@ -155,10 +142,10 @@ TEST_F(SqliteTest, SecureDeleteRemovesDeletedBytesFromTheFile) {
       auto ins = db->Prepare("INSERT INTO person(name) VALUES (?1)");
       ASSERT_TRUE(ins->Bind(1, secret).ok());
       ASSERT_TRUE(ins->Run().ok());
-      ASSERT_NE(FileBytes(path).find(secret), std::string::npos);
+      ASSERT_NE(base::testing::FileContents(path).find(secret), std::string::npos);
       ASSERT_TRUE(db->Exec("DELETE FROM person").ok());
     }
-    const bool lingers = FileBytes(path).find(secret) != std::string::npos;
+    const bool lingers = base::testing::FileContents(path).find(secret) != std::string::npos;
     EXPECT_EQ(lingers, !secure) << (secure ? "secure_delete" : "plain");
   }
 }
