@@ -41,4 +41,17 @@ absl::Status Env::WriteFileAtomically(const std::string& path, std::string_view 
   return SyncDir(slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash)));
 }
 
+absl::Status Env::DeleteRecursively(const std::string& path) {
+  absl::StatusOr<std::vector<std::string>> children = ListDir(path);
+  if (!children.ok()) {
+    // Not a directory (or nothing there at all).
+    if (!FileExists(path)) return absl::OkStatus();
+    return DeleteFile(path);
+  }
+  for (const std::string& child : *children) {
+    VEIL_RETURN_IF_ERROR(DeleteRecursively(absl::StrCat(path, "/", child)));
+  }
+  return DeleteDir(path);
+}
+
 }  // namespace veil::base

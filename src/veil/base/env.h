@@ -77,6 +77,8 @@ class Env {
   virtual absl::Status RenameFile(const std::string& from, const std::string& to) = 0;
   // Creates the directory and any missing parents; OK if it already exists.
   virtual absl::Status CreateDirs(const std::string& path) = 0;
+  // Removes an empty directory. Errors: NotFound; FailedPrecondition if it is not empty.
+  virtual absl::Status DeleteDir(const std::string& path) = 0;
   // Names (not paths) of the entries of a directory, sorted, without "." and "..".
   virtual absl::StatusOr<std::vector<std::string>> ListDir(const std::string& path) = 0;
   // Makes a directory's entries (creations, renames) durable. A new file's existence, unlike its content
@@ -98,6 +100,8 @@ class Env {
   // write to a temporary file beside it (`path`.tmp), sync, rename over `path`, sync the directory.
   // Callers must serialise writes to the same path (they share the temporary file).
   absl::Status WriteFileAtomically(const std::string& path, std::string_view data);
+  // Deletes `path` and, if it is a directory, everything below it. OK if `path` does not exist.
+  absl::Status DeleteRecursively(const std::string& path);
 
  private:
   RandomSource& random_;

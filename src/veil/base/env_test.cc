@@ -95,5 +95,20 @@ TEST_F(PosixEnvTest, DirectoriesAndRename) {
   EXPECT_FALSE(env_->CreateDirs(dir_ + "/x/c").ok()) << "a file is in the way";
 }
 
+TEST_F(PosixEnvTest, DeleteDirAndDeleteRecursively) {
+  ASSERT_TRUE(env_->CreateDirs(dir_ + "/t/u/v").ok());
+  ASSERT_TRUE(env_->WriteFileAtomically(dir_ + "/t/u/f", "F").ok());
+  ASSERT_TRUE(env_->WriteFileAtomically(dir_ + "/t/g", "G").ok());
+  EXPECT_EQ(env_->DeleteDir(dir_ + "/t/u").code(), absl::StatusCode::kFailedPrecondition) << "not empty";
+  EXPECT_TRUE(env_->DeleteDir(dir_ + "/t/u/v").ok());
+  EXPECT_EQ(env_->DeleteDir(dir_ + "/t/u/v").code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(env_->DeleteRecursively(dir_ + "/t").ok());
+  EXPECT_FALSE(env_->FileExists(dir_ + "/t"));
+  EXPECT_TRUE(env_->DeleteRecursively(dir_ + "/t").ok()) << "nothing there is fine";
+  ASSERT_TRUE(env_->WriteFileAtomically(dir_ + "/lone", "L").ok());
+  EXPECT_TRUE(env_->DeleteRecursively(dir_ + "/lone").ok()) << "a plain file";
+  EXPECT_FALSE(env_->FileExists(dir_ + "/lone"));
+}
+
 }  // namespace
 }  // namespace veil::base

@@ -181,6 +181,16 @@ class PosixEnv final : public Env {
     return absl::OkStatus();
   }
 
+  absl::Status DeleteDir(const std::string& path) override {
+    if (::rmdir(path.c_str()) != 0) {
+      const int err = errno;
+      if (err == ENOTEMPTY || err == EEXIST)
+        return absl::FailedPreconditionError(absl::StrCat("rmdir ", path, ": Directory not empty"));
+      return PosixError("rmdir", path, err);
+    }
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<std::vector<std::string>> ListDir(const std::string& path) override {
     DIR* dir = ::opendir(path.c_str());
     if (dir == nullptr) return PosixError("opendir", path, errno);

@@ -243,6 +243,22 @@ absl::Status TestEnv::CreateDirs(const std::string& path) {
   return absl::OkStatus();
 }
 
+absl::Status TestEnv::DeleteDir(const std::string& path) {
+  absl::MutexLock lock(&mu_);
+  if (!dirs_.contains(path))
+    return absl::NotFoundError(absl::StrCat("rmdir ", path, ": No such file or directory"));
+  const std::string prefix = path + "/";
+  auto inside = [&](const std::string& p) { return p.compare(0, prefix.size(), prefix) == 0; };
+  for (const auto& [p, node] : live_)
+    if (inside(p))
+      return absl::FailedPreconditionError(absl::StrCat("rmdir ", path, ": Directory not empty"));
+  for (const auto& [p, is_dir] : dirs_)
+    if (inside(p))
+      return absl::FailedPreconditionError(absl::StrCat("rmdir ", path, ": Directory not empty"));
+  dirs_.erase(path);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<std::string>> TestEnv::ListDir(const std::string& path) {
   absl::MutexLock lock(&mu_);
   if (!dirs_.contains(path))

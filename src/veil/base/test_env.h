@@ -65,6 +65,7 @@ class TestEnv final : public Env {
   absl::Status DeleteFile(const std::string& path) override;
   absl::Status RenameFile(const std::string& from, const std::string& to) override;
   absl::Status CreateDirs(const std::string& path) override;
+  absl::Status DeleteDir(const std::string& path) override;
   absl::StatusOr<std::vector<std::string>> ListDir(const std::string& path) override;
   absl::Status SyncDir(const std::string& path) override;
   absl::StatusOr<std::unique_ptr<FileLock>> LockFile(const std::string& path) override;

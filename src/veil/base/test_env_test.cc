@@ -22,6 +22,17 @@ class TestEnvTest : public ::testing::Test {
   TestEnv env_{rng_};
 };
 
+TEST_F(TestEnvTest, DeleteDirAndDeleteRecursively) {
+  ASSERT_TRUE(env_.CreateDirs("/ws/t/u").ok());
+  ASSERT_TRUE(env_.WriteFileAtomically("/ws/t/u/f", "F").ok());
+  EXPECT_EQ(env_.DeleteDir("/ws/t/u").code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(env_.DeleteDir("/ws/t").code(), absl::StatusCode::kFailedPrecondition) << "holds a directory";
+  ASSERT_TRUE(env_.DeleteRecursively("/ws/t").ok());
+  EXPECT_FALSE(env_.FileExists("/ws/t"));
+  EXPECT_FALSE(env_.FileExists("/ws/t/u/f"));
+  EXPECT_EQ(*env_.ListDir("/ws"), std::vector<std::string>{});
+}
+
 TEST_F(TestEnvTest, FrozenClock) {
   const absl::Time start = absl::FromCivil(absl::CivilSecond(2026, 1, 1, 0, 0, 0), absl::UTCTimeZone());
   EXPECT_EQ(env_.Now(), start);
