@@ -77,6 +77,33 @@ TEST_F(SqliteTest, BoundValuesAreDataNotSql) {
   EXPECT_FALSE(*select->Step());
 }
 
+// Batch code prepares a statement once and reruns it: Reset keeps the bindings (so a parameter common to
+// the batch is bound once), ClearBindings turns them all to NULL.
+TEST_F(SqliteTest, AResetStatementRunsAgainWithItsBindings) {
+  auto db = Database::Open(path_);
+  ASSERT_TRUE(ApplyMigrations(*db, kMigrations).ok());
+  auto insert = db->Prepare("INSERT INTO person(name, photo) VALUES (?1, ?2)");
+  ASSERT_TRUE(insert.ok());
+  const std::vector<uint8_t> photo = {7, 7};
+  ASSERT_TRUE(insert->BindBlob(2, photo).ok());
+  for (const char* name : {"ann", "ben"}) {
+    ASSERT_TRUE(insert->Bind(1, name).ok());
+    ASSERT_TRUE(insert->Run().ok());
+    ASSERT_TRUE(insert->Reset().ok());
+  }
+  insert->ClearBindings();
+  EXPECT_EQ(insert->Run().code(), absl::StatusCode::kFailedPrecondition) << "name is NULL: NOT NULL fails";
+
+  auto select = db->Prepare("SELECT name FROM person WHERE photo = ?1 ORDER BY id");
+  ASSERT_TRUE(select->BindBlob(1, photo).ok());
+  std::vector<std::string> names;
+  for (int pass = 0; pass < 2; ++pass) {
+    while (*select->Step()) names.push_back(select->ColumnText(0));
+    ASSERT_TRUE(select->Reset().ok());
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"ann", "ben", "ann", "ben"}));
+}
+
 TEST_F(SqliteTest, EmptyTextStaysTextAndNegativeVersionIsDataLoss) {
   auto db = Database::Open(path_);
   ASSERT_TRUE(ApplyMigrations(*db, kMigrations).ok());

@@ -4,7 +4,10 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <memory>
+#include <span>
 #include <utility>
+#include <vector>
 
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -51,6 +54,32 @@ void ValidityBitmap::Reserve(int64_t n) {
   if (!words_.empty()) words_.reserve(static_cast<size_t>((n + 63) / 64));
 }
 
+ValidityBitmap ValidityBitmap::Take(std::span<const int64_t> rows) const {
+  ValidityBitmap out;
+  const auto n = static_cast<int64_t>(rows.size());
+  out.size_ = n;
+  if (words_.empty()) return out;  // no nulls here, so none in any selection
+  out.words_.resize(static_cast<size_t>((n + 63) / 64));
+  const uint64_t* src = words_.data();
+  const int64_t* row = rows.data();
+  int64_t valid = 0;
+  // Whole output words at a time: bits past n stay clear, as operator== needs.
+  for (size_t w = 0; w < out.words_.size(); ++w) {
+    const int64_t begin = static_cast<int64_t>(w) * 64;
+    const int64_t count = std::min<int64_t>(64, n - begin);
+    uint64_t word = 0;
+    for (int64_t b = 0; b < count; ++b) {
+      const int64_t r = row[begin + b];
+      word |= ((src[r >> 6] >> (r & 63)) & 1) << b;
+    }
+    out.words_[w] = word;
+    valid += std::popcount(word);
+  }
+  out.null_count_ = n - valid;
+  if (out.null_count_ == 0) out.words_ = {};  // keep the invariant: no words while there is no null
+  return out;
+}
+
 bool operator==(const ValidityBitmap& a, const ValidityBitmap& b) {
   if (a.size_ != b.size_ || a.null_count_ != b.null_count_) return false;
   if (a.null_count_ == 0) return true;
@@ -67,9 +96,33 @@ StringDictionary::StringDictionary(const StringDictionary& other) { *this = othe
 
 StringDictionary& StringDictionary::operator=(const StringDictionary& other) {
   if (this == &other) return *this;
-  *this = StringDictionary();
-  Reserve(other.size());
-  for (std::string_view v : other.values_) Insert(v);
+  // The strings go into one block, in code order; the index is copied as it is, since a slot depends only on
+  // the tag and the code, which do not change: nothing is hashed or probed again.
+  std::vector<std::unique_ptr<char[]>> blocks;
+  std::vector<std::string_view> values;
+  values.reserve(other.values_.size());
+  char* dst = nullptr;
+  if (other.byte_size_ > 0) {
+    blocks.push_back(std::make_unique_for_overwrite<char[]>(static_cast<size_t>(other.byte_size_)));
+    dst = blocks.back().get();
+  }
+  for (const std::string_view v : other.values_) {
+    if (v.empty()) {
+      values.emplace_back();
+      continue;
+    }
+    std::memcpy(dst, v.data(), v.size());
+    values.emplace_back(dst, v.size());
+    dst += v.size();
+  }
+  blocks_ = std::move(blocks);
+  block_capacity_ = block_used_ =
+      static_cast<size_t>(other.byte_size_);  // full: the next string gets a block
+  byte_size_ = other.byte_size_;
+  values_ = std::move(values);
+  slots_ = other.slots_;
+  slot_mask_ = other.slot_mask_;
+  slot_shift_ = other.slot_shift_;
   return *this;
 }
 
@@ -285,6 +338,49 @@ absl::StatusOr<Column> Column::FromTrustedStrings(std::vector<int32_t> codes, St
   c.dictionary_ = std::move(dictionary);
   return c;
 #endif
+}
+
+namespace {
+
+// out[i] = values[rows[i]]: one load and one store per row, no bounds checks (the caller has made them).
+template <typename T>
+std::vector<T> Gather(const std::vector<T>& values, std::span<const int64_t> rows) {
+  std::vector<T> out(rows.size());
+  const T* src = values.data();
+  const int64_t* row = rows.data();
+  T* dst = out.data();
+  const size_t n = rows.size();
+  for (size_t i = 0; i < n; ++i) dst[i] = src[row[i]];
+  return out;
+}
+
+}  // namespace
+
+Column Column::Take(std::span<const int64_t> rows) const {
+  Column out(type_);
+  out.size_ = static_cast<int64_t>(rows.size());
+  out.validity_ = validity_.Take(rows);
+  // The value slots of null rows hold 0 (code -1), and so do their copies.
+  switch (type_) {
+    case DataType::kInt64:
+    case DataType::kTimestamp:
+      out.int64s_ = Gather(int64s_, rows);
+      break;
+    case DataType::kDouble:
+      out.doubles_ = Gather(doubles_, rows);
+      break;
+    case DataType::kBool:
+      out.bools_ = Gather(bools_, rows);
+      break;
+    case DataType::kDate:
+      out.int32s_ = Gather(int32s_, rows);
+      break;
+    case DataType::kString:
+      out.int32s_ = Gather(int32s_, rows);
+      out.dictionary_ = dictionary_;
+      break;
+  }
+  return out;
 }
 
 Value Column::GetValue(int64_t row) const {

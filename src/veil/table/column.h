@@ -149,6 +149,10 @@ class ValidityBitmap {
   void AppendNull();
   void Reserve(int64_t n);
 
+  // The bitmap of rows[0], rows[1], ... of this one (a gather). Precondition: every index is in
+  // [0, size()); repeats are allowed. Constant time if there are no nulls.
+  ValidityBitmap Take(std::span<const int64_t> rows) const;
+
   friend bool operator==(const ValidityBitmap& a, const ValidityBitmap& b);
 
  private:
@@ -279,6 +283,14 @@ class Column {
   std::span<const int32_t> string_codes() const { return int32s_; }  // kString (-1 for null)
   const StringDictionary& dictionary() const { return dictionary_; }
   const ValidityBitmap& validity() const { return validity_; }
+
+  // A new column of the same type holding rows[0], rows[1], ... of this one, in that order (repeats
+  // allowed; an empty `rows` gives an empty column), nulls included. One tight gather of the values and one
+  // of the validity bits. A string column keeps the whole dictionary (a copy, so codes are unchanged) and
+  // gathers the codes; strings no taken row uses stay in the dictionary.
+  // Precondition: every index is in [0, size()), which the caller has checked (Table::Take does); an index
+  // outside is undefined behaviour.
+  Column Take(std::span<const int64_t> rows) const;
 
   // Same type, size, nulls, and values in every valid row. Strings compare by text (not code); doubles
   // compare bit for bit (-0.0 differs from 0.0) except that any NaN equals any NaN.

@@ -2,8 +2,10 @@
 
 #include <cmath>
 #include <limits>
+#include <span>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -218,6 +220,120 @@ TEST(ColumnTest, EqualityComparesValuesNotEncoding) {
   null_row.AppendNull();
   EXPECT_TRUE(*Column::FromInt64s({5}, null_row) == *Column::FromInt64s({6}, null_row));
   EXPECT_FALSE(*Column::FromInt64s({5}, null_row) == *Column::FromInt64s({5}));
+}
+
+TEST(ValidityBitmapTest, TakeGathersBitsAcrossWords) {
+  ValidityBitmap v;
+  for (int i = 0; i < 200; ++i) v.Append(i % 7 != 3);  // nulls at 3, 10, 17, ...
+  std::vector<int64_t> rows;
+  for (int i = 0; i < 150; ++i) rows.push_back((i * 37) % 200);  // more than two output words
+  rows.push_back(3);
+  rows.push_back(3);  // repeats
+  ValidityBitmap taken = v.Take(rows);
+  ValidityBitmap expected;
+  for (int64_t r : rows) expected.Append(v.IsValid(r));
+  EXPECT_EQ(taken.size(), 152);
+  EXPECT_EQ(taken.null_count(), expected.null_count());
+  EXPECT_GT(taken.null_count(), 2);
+  EXPECT_TRUE(taken == expected);
+
+  // Only valid rows taken: no nulls, and equal to a bitmap that never had any.
+  const std::vector<int64_t> valid_rows = {0, 1, 198, 64};  // 198 % 7 == 2
+  ValidityBitmap all_valid;
+  all_valid.AppendValid(4);
+  EXPECT_EQ(v.Take(valid_rows).null_count(), 0);
+  EXPECT_TRUE(v.Take(valid_rows) == all_valid);
+
+  EXPECT_EQ(v.Take({}).size(), 0);
+  EXPECT_TRUE(v.Take({}) == ValidityBitmap());
+  ValidityBitmap no_nulls;
+  no_nulls.AppendValid(10);
+  const std::vector<int64_t> some = {9, 9, 0};
+  EXPECT_EQ(no_nulls.Take(some).size(), 3);
+  EXPECT_EQ(no_nulls.Take(some).null_count(), 0);
+}
+
+TEST(StringDictionaryTest, ACopyKeepsCodesAndTakesNewStrings) {
+  StringDictionary d;
+  for (int i = 0; i < 5000; ++i) d.Insert(absl::StrCat("v", i));  // several storage blocks
+  d.Insert("");
+  d.Insert(std::string(100'000, 'y'));
+  const StringDictionary copy = d;
+  ASSERT_EQ(copy.size(), d.size());
+  EXPECT_EQ(copy.byte_size(), d.byte_size());
+  for (int32_t code = 0; code < d.size(); ++code) {
+    EXPECT_EQ(copy.value(code), d.value(code));
+    EXPECT_EQ(copy.Find(d.value(code)), code);
+  }
+  StringDictionary grown = copy;
+  EXPECT_EQ(grown.Insert("new"), d.size());
+  EXPECT_EQ(grown.Insert("v17"), 17);
+  EXPECT_EQ(grown.Find("new"), d.size());
+  EXPECT_EQ(copy.Find("new"), std::nullopt) << "copies are independent";
+  StringDictionary empty_copy = StringDictionary();
+  EXPECT_EQ(empty_copy.Insert("a"), 0);
+}
+
+// Take against the obvious implementation: append each selected row's value to a builder.
+Column TakeByAppending(const Column& c, std::span<const int64_t> rows) {
+  ColumnBuilder b(c.type());
+  for (int64_t r : rows) EXPECT_TRUE(b.Append(c.GetValue(r)).ok());
+  return *b.Finish();
+}
+
+TEST(ColumnTest, TakeGathersEveryTypeWithNulls) {
+  ColumnBuilder ints(DataType::kInt64), doubles(DataType::kDouble), bools(DataType::kBool),
+      dates(DataType::kDate), stamps(DataType::kTimestamp), strings(DataType::kString);
+  const char* const kWords[] = {"x", "", "yy", "zzz"};
+  for (int i = 0; i < 300; ++i) {
+    if (i % 5 == 2) {
+      for (ColumnBuilder* b : {&ints, &doubles, &bools, &dates, &stamps, &strings}) b->AppendNull();
+      continue;
+    }
+    ints.AppendInt64(i * 1'000'003 - 7);
+    doubles.AppendDouble(i * 0.25 - 3);
+    bools.AppendBool(i % 3 == 0);
+    dates.AppendDate(Date{i - 150});
+    stamps.AppendTimestamp(Timestamp{int64_t{i} * 86'400'000'000});
+    strings.AppendString(kWords[i % 4]);
+  }
+  std::vector<int64_t> rows = {299, 0, 2, 2, 150, 7, 7, 7, 64, 63, 128};
+  for (int i = 0; i < 200; ++i) rows.push_back((i * 131 + 17) % 300);
+  for (ColumnBuilder* b : {&ints, &doubles, &bools, &dates, &stamps, &strings}) {
+    const Column c = *b->Finish();
+    const Column taken = c.Take(rows);
+    const std::string type(DataTypeName(c.type()));
+    EXPECT_EQ(taken.type(), c.type()) << type;
+    ASSERT_EQ(taken.size(), static_cast<int64_t>(rows.size())) << type;
+    EXPECT_GT(taken.null_count(), 0) << type;
+    EXPECT_TRUE(taken == TakeByAppending(c, rows)) << type;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      ASSERT_EQ(taken.IsNull(static_cast<int64_t>(i)), c.IsNull(rows[i])) << type << " row " << i;
+      EXPECT_EQ(taken.FormatValue(static_cast<int64_t>(i)), c.FormatValue(rows[i])) << type << " row " << i;
+    }
+    if (c.type() == DataType::kString) {
+      EXPECT_EQ(taken.dictionary().size(), c.dictionary().size()) << "the dictionary is kept as it is";
+      for (size_t i = 0; i < rows.size(); ++i) EXPECT_EQ(taken.GetStringCode(i), c.GetStringCode(rows[i]));
+      EXPECT_EQ(taken.GetStringCode(2), -1) << "a null row's code stays -1";
+    }
+    if (c.type() == DataType::kInt64) {
+      EXPECT_EQ(taken.int64_values()[2], 0) << "a null row's slot stays 0";
+    }
+
+    const Column none = c.Take({});
+    EXPECT_EQ(none.type(), c.type()) << type;
+    EXPECT_EQ(none.size(), 0) << type;
+    EXPECT_EQ(none.null_count(), 0) << type;
+  }
+}
+
+TEST(ColumnTest, TakeOfAColumnWithoutNullsHasNone) {
+  const Column c = *Column::FromDoubles({0.5, -0.0, 2.0});
+  const std::vector<int64_t> rows = {1, 1, 0, 2};
+  const Column taken = c.Take(rows);
+  EXPECT_EQ(taken.null_count(), 0);
+  EXPECT_TRUE(taken == *Column::FromDoubles({-0.0, -0.0, 0.5, 2.0}));
+  EXPECT_TRUE(c.Take(std::vector<int64_t>{0, 1, 2}) == c) << "the identity selection";
 }
 
 }  // namespace

@@ -1,7 +1,10 @@
 #include "veil/table/table.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <span>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -39,6 +42,20 @@ absl::StatusOr<Table> Table::Make(Schema schema, std::vector<Column> columns) {
 const Column* Table::FindColumn(std::string_view name) const {
   std::optional<int> i = schema_.FindField(name);
   return i ? &columns_[*i] : nullptr;
+}
+
+absl::StatusOr<Table> Table::Take(std::span<const int64_t> rows) const {
+  for (size_t i = 0; i < rows.size(); ++i) {
+    // One unsigned comparison per index covers both bounds.
+    if (static_cast<uint64_t>(rows[i]) >= static_cast<uint64_t>(num_rows_)) {
+      return absl::OutOfRangeError(absl::StrCat("row index ", rows[i], " at position ", i,
+                                                " is outside the table's rows [0, ", num_rows_, ")"));
+    }
+  }
+  std::vector<Column> columns;
+  columns.reserve(columns_.size());
+  for (const Column& column : columns_) columns.push_back(column.Take(rows));
+  return Table(schema_, std::move(columns), static_cast<int64_t>(rows.size()));
 }
 
 std::string Table::ToString(int64_t max_rows) const {

@@ -59,6 +59,11 @@ class Table {
   // The display text of a value (types.h); "NULL" for null.
   std::string FormatValue(int64_t row, int col) const { return columns_[col].FormatValue(row); }
 
+  // A new table with the same schema holding rows[0], rows[1], ... of this one, in that order: a row may be
+  // taken several times, and an empty `rows` gives an empty table. Built column by column with Column::Take.
+  // Errors: OutOfRange (and no table) if an index is outside [0, num_rows()), naming its position in `rows`.
+  absl::StatusOr<Table> Take(std::span<const int64_t> rows) const;
+
   // A plain-text rendering for logs and tests: a header line with names and types, then up to `max_rows`
   // rows, values separated by " | ".
   std::string ToString(int64_t max_rows = 10) const;

@@ -1,9 +1,11 @@
 #include "veil/table/table.h"
 
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "veil/table/schema.h"
@@ -123,6 +125,54 @@ TEST(TableTest, EqualityIncludesTheSchema) {
   EXPECT_TRUE(Table() == Table());
   const Table copy = t1;
   EXPECT_TRUE(copy == t1);
+}
+
+Table People() {
+  TableBuilder b(PeopleSchema());
+  EXPECT_TRUE(b.AppendRow({int64_t{1}, "Ada", 2.5, Date{0}, Timestamp{1'000'000}, true}).ok());
+  EXPECT_TRUE(
+      b.AppendRow({int64_t{2}, std::monostate(), std::monostate(), Date{-1}, std::monostate(), false}).ok());
+  EXPECT_TRUE(
+      b.AppendRow({int64_t{3}, "Grace", -1.0, std::monostate(), Timestamp{0}, std::monostate()}).ok());
+  return *b.Finish();
+}
+
+TEST(TableTest, TakeSelectsRowsInTheGivenOrder) {
+  const Table t = People();
+  const std::vector<int64_t> rows = {2, 0, 2, 1};
+  absl::StatusOr<Table> taken = t.Take(rows);
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  TableBuilder expected(PeopleSchema());
+  for (int64_t r : rows) {
+    std::vector<Value> row;
+    for (int c = 0; c < t.num_columns(); ++c) row.push_back(t.GetValue(r, c));
+    ASSERT_TRUE(expected.AppendRow(row).ok());
+  }
+  EXPECT_TRUE(*taken == *expected.Finish()) << taken->ToString();
+  EXPECT_EQ(taken->num_rows(), 4);
+  EXPECT_EQ(taken->FormatValue(0, 1), "Grace");
+  EXPECT_EQ(taken->FormatValue(3, 1), "NULL");
+  EXPECT_EQ(taken->schema(), t.schema());
+
+  absl::StatusOr<Table> none = t.Take({});
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->num_rows(), 0);
+  EXPECT_EQ(none->num_columns(), 6);
+  EXPECT_EQ(none->schema(), t.schema());
+}
+
+TEST(TableTest, TakeRejectsAnIndexOutsideTheRows) {
+  const Table t = People();
+  for (int64_t bad : {int64_t{3}, int64_t{-1}, std::numeric_limits<int64_t>::min()}) {
+    const std::vector<int64_t> rows = {0, 1, bad};
+    absl::StatusOr<Table> taken = t.Take(rows);
+    EXPECT_EQ(taken.status().code(), absl::StatusCode::kOutOfRange) << bad;
+    EXPECT_THAT(
+        taken.status().message(),
+        HasSubstr(absl::StrCat("row index ", bad, " at position 2 is outside the table's rows [0, 3)")));
+  }
+  EXPECT_TRUE(Table().Take({}).ok());
+  EXPECT_EQ(Table().Take(std::vector<int64_t>{0}).status().code(), absl::StatusCode::kOutOfRange);
 }
 
 }  // namespace
