@@ -1,0 +1,1062 @@
+#include "veil/store/workspace.h"
+
+#include <algorithm>
+#include <numeric>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "nlohmann/json.hpp"
+#include "veil/base/bytes.h"
+#include "veil/base/hex.h"
+#include "veil/base/status_macros.h"
+#include "veil/crypto/aead.h"
+#include "veil/crypto/hkdf.h"
+#include "veil/crypto/random.h"
+#include "veil/store/vault_file.h"
+
+namespace veil::store {
+namespace {
+
+// workspace.db. Pseudonyms are stored as their 32 raw bytes.
+const Migration kMetadataSchema[] = {
+    {"settings, catalog, grants, pending clean-ups",
+     "CREATE TABLE setting ("
+     "  name TEXT PRIMARY KEY,"
+     "  value BLOB NOT NULL"
+     ") WITHOUT ROWID;"
+     "CREATE TABLE dataset ("
+     "  id INTEGER PRIMARY KEY,"
+     "  name TEXT NOT NULL UNIQUE,"
+     "  subject_column TEXT NOT NULL,"
+     "  schema TEXT NOT NULL,"  // JSON: [{"name", "type", "nullable"}]
+     "  rows INTEGER NOT NULL,"
+     "  subjects INTEGER NOT NULL,"
+     "  next_row_id INTEGER NOT NULL,"  // row ids of the next append start here
+     "  created_ns INTEGER NOT NULL,"
+     "  updated_ns INTEGER NOT NULL"
+     ");"
+     "CREATE TABLE dataset_purpose ("
+     "  dataset_id INTEGER NOT NULL REFERENCES dataset(id) ON DELETE CASCADE,"
+     "  purpose TEXT NOT NULL,"
+     "  PRIMARY KEY (dataset_id, purpose)"
+     ") WITHOUT ROWID;"
+     "CREATE TABLE dataset_source ("
+     "  dataset_id INTEGER NOT NULL REFERENCES dataset(id) ON DELETE CASCADE,"
+     "  seq INTEGER NOT NULL,"
+     "  mode TEXT NOT NULL,"
+     "  file_name TEXT NOT NULL,"
+     "  sha256 TEXT NOT NULL,"
+     "  bytes INTEGER NOT NULL,"
+     "  rows INTEGER NOT NULL,"
+     "  ingested_ns INTEGER NOT NULL,"
+     "  PRIMARY KEY (dataset_id, seq)"
+     ") WITHOUT ROWID;"
+     "CREATE TABLE vault_file ("
+     "  dataset_id INTEGER NOT NULL REFERENCES dataset(id) ON DELETE CASCADE,"
+     "  file TEXT NOT NULL,"
+     "  records INTEGER NOT NULL,"
+     "  bytes INTEGER NOT NULL,"
+     "  sha256 BLOB NOT NULL,"
+     "  PRIMARY KEY (dataset_id, file)"
+     ") WITHOUT ROWID;"
+     "CREATE TABLE subject ("
+     "  dataset_id INTEGER NOT NULL REFERENCES dataset(id) ON DELETE CASCADE,"
+     "  pseudonym BLOB NOT NULL,"
+     "  rows INTEGER NOT NULL,"
+     "  PRIMARY KEY (dataset_id, pseudonym)"
+     ") WITHOUT ROWID;"
+     "CREATE INDEX subject_by_pseudonym ON subject(pseudonym);"
+     "CREATE TABLE role_grant ("
+     "  actor TEXT NOT NULL,"
+     "  role TEXT NOT NULL,"
+     "  granted_by TEXT NOT NULL,"
+     "  granted_ns INTEGER NOT NULL,"
+     "  PRIMARY KEY (actor, role)"
+     ") WITHOUT ROWID;"
+     // Work a crash may leave half-done, recorded before it starts (see Workspace::Recover):
+     //   sweep_keys  dataset: destroy the dataset's keys of subjects the catalog does not list
+     //   shred       dataset ('' = all), pseudonym: destroy that subject's keys
+     "CREATE TABLE pending ("
+     "  id INTEGER PRIMARY KEY,"
+     "  action TEXT NOT NULL,"
+     "  dataset TEXT NOT NULL,"
+     "  pseudonym BLOB"
+     ");"},
+};
+
+constexpr char kSigningKeyInfo[] = "veil audit signing key v1";
+constexpr char kVaultFileSuffix[] = ".vlt";
+
+std::string Join(const std::string& dir, std::string_view name) {
+  return absl::StrCat(dir, "/", std::string(name));
+}
+
+std::string Parent(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+int64_t ToNanos(absl::Time t) { return absl::ToUnixNanos(t); }
+absl::Time FromNanos(int64_t ns) { return absl::FromUnixNanos(ns); }
+
+// The 32 raw bytes of a 64-hex-digit pseudonym.
+absl::StatusOr<std::vector<uint8_t>> PseudonymBytes(std::string_view pseudonym) {
+  std::vector<uint8_t> bytes(32);
+  if (pseudonym.size() != 64 || !base::HexDecode(pseudonym, bytes))
+    return absl::InvalidArgumentError("a subject pseudonym is 64 hex digits");
+  return bytes;
+}
+
+std::string SchemaToJson(const table::Schema& schema) {
+  nlohmann::ordered_json fields = nlohmann::ordered_json::array();
+  for (const table::Field& f : schema.fields()) {
+    fields.push_back(
+        {{"name", f.name}, {"type", std::string(table::DataTypeName(f.type))}, {"nullable", f.nullable}});
+  }
+  return fields.dump();
+}
+
+absl::StatusOr<table::Schema> SchemaFromJson(const std::string& text, std::string_view dataset) {
+  const auto damaged = [&] {
+    return absl::DataLossError(
+        absl::StrCat("workspace.db: the schema of dataset \"", std::string(dataset), "\" is damaged"));
+  };
+  const nlohmann::json doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_array()) return damaged();
+  std::vector<table::Field> fields;
+  for (const nlohmann::json& f : doc) {
+    if (!f.is_object() || !f.contains("name") || !f["name"].is_string() || !f.contains("type") ||
+        !f["type"].is_string() || !f.contains("nullable") || !f["nullable"].is_boolean())
+      return damaged();
+    const std::optional<table::DataType> type = table::ParseDataType(f["type"].get<std::string>());
+    if (!type) return damaged();
+    fields.push_back({f["name"].get<std::string>(), *type, f["nullable"].get<bool>()});
+  }
+  absl::StatusOr<table::Schema> schema = table::Schema::Make(std::move(fields));
+  if (!schema.ok()) return damaged();
+  return schema;
+}
+
+// The text form of row `row`'s subject id.
+std::string SubjectId(const table::Column& column, int64_t row) {
+  if (column.type() == table::DataType::kString) return std::string(column.GetString(row));
+  return column.FormatValue(row);
+}
+
+// Rows grouped by subject, in order of first appearance: group g holds rows order[offsets[g]..offsets[g+1]).
+struct SubjectGroups {
+  std::vector<std::string> ids;
+  std::vector<int64_t> offsets;
+  std::vector<int64_t> order;
+  int64_t size() const { return static_cast<int64_t>(ids.size()); }
+  std::span<const int64_t> rows(int64_t g) const {
+    return std::span<const int64_t>(order).subspan(offsets[g], offsets[g + 1] - offsets[g]);
+  }
+};
+
+SubjectGroups GroupBySubject(const table::Column& column) {
+  const int64_t n = column.size();
+  std::vector<int32_t> group_of_row(n);
+  SubjectGroups groups;
+  if (column.type() == table::DataType::kString) {
+    // Dictionary codes identify distinct strings already.
+    std::vector<int32_t> group_of_code(column.dictionary().size(), -1);
+    for (int64_t r = 0; r < n; ++r) {
+      int32_t& g = group_of_code[column.GetStringCode(r)];
+      if (g < 0) {
+        g = static_cast<int32_t>(groups.ids.size());
+        groups.ids.emplace_back(column.GetString(r));
+      }
+      group_of_row[r] = g;
+    }
+  } else {
+    absl::flat_hash_map<std::string, int32_t> group_of_id;
+    for (int64_t r = 0; r < n; ++r) {
+      auto [it, added] = group_of_id.try_emplace(SubjectId(column, r), 0);
+      if (added) {
+        it->second = static_cast<int32_t>(groups.ids.size());
+        groups.ids.push_back(it->first);
+      }
+      group_of_row[r] = it->second;
+    }
+  }
+  // Counting sort of the rows by group, stable, so each subject's rows keep their file order.
+  groups.offsets.assign(groups.ids.size() + 1, 0);
+  for (int32_t g : group_of_row) ++groups.offsets[g + 1];
+  std::partial_sum(groups.offsets.begin(), groups.offsets.end(), groups.offsets.begin());
+  groups.order.resize(n);
+  std::vector<int64_t> next(groups.offsets.begin(), groups.offsets.end() - 1);
+  for (int64_t r = 0; r < n; ++r) groups.order[next[group_of_row[r]]++] = r;
+  return groups;
+}
+
+// A catalog row of vault_file.
+struct VaultFileRow {
+  std::string file;
+  VaultFileSummary summary;
+};
+
+absl::StatusOr<std::vector<VaultFileRow>> LoadVaultFiles(Database& db, int64_t dataset_id) {
+  VEIL_ASSIGN_OR_RETURN(Statement st, db.Prepare("SELECT file, records, bytes, sha256 FROM vault_file "
+                                                 "WHERE dataset_id = ?1 ORDER BY file"));
+  VEIL_RETURN_IF_ERROR(st.Bind(1, dataset_id));
+  std::vector<VaultFileRow> files;
+  while (true) {
+    VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    VaultFileRow f;
+    f.file = st.ColumnText(0);
+    f.summary.records = st.ColumnInt64(1);
+    f.summary.bytes = st.ColumnInt64(2);
+    const std::vector<uint8_t> sha = st.ColumnBlob(3);
+    if (sha.size() != f.summary.sha256.size())
+      return absl::DataLossError(
+          absl::StrCat("workspace.db: the hash of vault file ", f.file, " is damaged"));
+    std::copy(sha.begin(), sha.end(), f.summary.sha256.begin());
+    files.push_back(std::move(f));
+  }
+  return files;
+}
+
+absl::Status InsertVaultFile(Database& db, int64_t dataset_id, const std::string& file,
+                             const VaultFileSummary& summary) {
+  VEIL_ASSIGN_OR_RETURN(Statement st,
+                        db.Prepare("INSERT INTO vault_file(dataset_id, file, records, bytes, sha256) "
+                                   "VALUES (?1, ?2, ?3, ?4, ?5)"));
+  VEIL_RETURN_IF_ERROR(st.Bind(1, dataset_id));
+  VEIL_RETURN_IF_ERROR(st.Bind(2, file));
+  VEIL_RETURN_IF_ERROR(st.Bind(3, summary.records));
+  VEIL_RETURN_IF_ERROR(st.Bind(4, summary.bytes));
+  VEIL_RETURN_IF_ERROR(st.BindBlob(5, summary.sha256));
+  return st.Run();
+}
+
+absl::Status AddPending(Database& db, std::string_view action, std::string_view dataset,
+                        std::optional<std::span<const uint8_t>> pseudonym) {
+  VEIL_ASSIGN_OR_RETURN(Statement st,
+                        db.Prepare("INSERT INTO pending(action, dataset, pseudonym) VALUES (?1, ?2, ?3)"));
+  VEIL_RETURN_IF_ERROR(st.Bind(1, action));
+  VEIL_RETURN_IF_ERROR(st.Bind(2, dataset));
+  if (pseudonym.has_value()) {
+    VEIL_RETURN_IF_ERROR(st.BindBlob(3, *pseudonym));
+  } else {
+    VEIL_RETURN_IF_ERROR(st.BindNull(3));
+  }
+  return st.Run();
+}
+
+// A fresh vault file name: unique, and sortable by creation.
+absl::StatusOr<std::string> NewVaultFileName(base::Env& env) {
+  VEIL_ASSIGN_OR_RETURN(std::vector<uint8_t> suffix, crypto::RandomBytes(8, env.random()));
+  return absl::StrCat(absl::FormatTime("%Y%m%dT%H%M%E6S", env.Now(), absl::UTCTimeZone()), "-",
+                      base::HexEncode(suffix), kVaultFileSuffix);
+}
+
+absl::StatusOr<base::SecretBytes> SigningKeyWrap(const base::SecretBytes& master_key) {
+  return crypto::HkdfSha256(master_key.span(), {}, base::AsBytes(kSigningKeyInfo), 32);
+}
+
+std::string SigningKeyAad(std::string_view workspace_id) {
+  return absl::StrCat(kSigningKeyInfo, "\n", std::string(workspace_id));
+}
+
+absl::StatusOr<std::string> GetSetting(Database& db, std::string_view name) {
+  VEIL_ASSIGN_OR_RETURN(Statement st, db.Prepare("SELECT value FROM setting WHERE name = ?1"));
+  VEIL_RETURN_IF_ERROR(st.Bind(1, name));
+  VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row)
+    return absl::DataLossError(
+        absl::StrCat("workspace.db is damaged: setting \"", std::string(name), "\" is missing"));
+  const std::vector<uint8_t> value = st.ColumnBlob(0);
+  return std::string(value.begin(), value.end());
+}
+
+absl::Status PutSetting(Database& db, std::string_view name, std::span<const uint8_t> value) {
+  VEIL_ASSIGN_OR_RETURN(Statement st,
+                        db.Prepare("INSERT OR REPLACE INTO setting(name, value) VALUES (?1, ?2)"));
+  VEIL_RETURN_IF_ERROR(st.Bind(1, name));
+  VEIL_RETURN_IF_ERROR(st.BindBlob(2, value));
+  return st.Run();
+}
+
+bool SameColumns(const table::Schema& a, const table::Schema& b) {
+  if (a.num_fields() != b.num_fields()) return false;
+  for (int i = 0; i < a.num_fields(); ++i) {
+    if (a.field(i).name != b.field(i).name || a.field(i).type != b.field(i).type) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+nlohmann::ordered_json DatasetInfoToJson(const DatasetInfo& info) {
+  const auto rfc3339 = [](absl::Time t) {
+    return absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", t, absl::UTCTimeZone());
+  };
+  nlohmann::ordered_json columns = nlohmann::ordered_json::array();
+  for (const table::Field& f : info.schema.fields()) {
+    columns.push_back(
+        {{"name", f.name}, {"type", std::string(table::DataTypeName(f.type))}, {"nullable", f.nullable}});
+  }
+  nlohmann::ordered_json sources = nlohmann::ordered_json::array();
+  for (const DatasetSource& s : info.sources) {
+    sources.push_back({{"mode", s.mode},
+                       {"file_name", s.file_name},
+                       {"sha256", s.sha256},
+                       {"bytes", s.bytes},
+                       {"rows", s.rows},
+                       {"ingested_at", rfc3339(s.ingested_at)}});
+  }
+  return {{"name", info.name},
+          {"subject_column", info.subject_column},
+          {"rows", info.rows},
+          {"subjects", info.subjects},
+          {"purposes", info.purposes},
+          {"columns", columns},
+          {"sources", sources},
+          {"created_at", rfc3339(info.created_at)},
+          {"updated_at", rfc3339(info.updated_at)},
+          {"vault_files", info.vault_files},
+          {"vault_bytes", info.vault_bytes}};
+}
+
+const char* IngestModeName(IngestMode mode) {
+  switch (mode) {
+    case IngestMode::kCreate:
+      return "create";
+    case IngestMode::kReplace:
+      return "replace";
+    case IngestMode::kAppend:
+      return "append";
+  }
+  return "?";
+}
+
+absl::Status ValidateDatasetName(std::string_view name) {
+  const auto bad = [&](std::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid dataset name \"", std::string(name.substr(0, 80)), "\": ", std::string(why)));
+  };
+  if (name.empty() || name.size() > 64) return bad("it must have 1 to 64 characters");
+  if (!absl::ascii_isalnum(name[0])) return bad("it must start with a letter or a digit");
+  for (char c : name) {
+    if (!absl::ascii_isalnum(c) && c != '_' && c != '.' && c != '-')
+      return bad("use only letters, digits, '_', '.' and '-'");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidatePurpose(std::string_view purpose) {
+  const auto bad = [&](std::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid purpose \"", std::string(purpose.substr(0, 80)), "\": ", std::string(why)));
+  };
+  if (purpose.empty() || purpose.size() > 128) return bad("it must have 1 to 128 characters");
+  if (!absl::ascii_islower(purpose[0])) return bad("it must start with a lower-case letter");
+  for (char c : purpose) {
+    if (!absl::ascii_islower(c) && !absl::ascii_isdigit(c) && c != '_' && c != '.' && c != '-')
+      return bad("use only lower-case letters, digits, '_', '.' and '-' (e.g. \"research.cohort\")");
+  }
+  return absl::OkStatus();
+}
+
+Workspace::Workspace(base::Env& env, std::string dir, std::unique_ptr<base::FileLock> lock, Database db,
+                     KeyStore keys, crypto::Ed25519PrivateKey signing_key, std::string id)
+    : env_(env),
+      dir_(std::move(dir)),
+      lock_(std::move(lock)),
+      db_(std::move(db)),
+      keys_(std::move(keys)),
+      signing_key_(std::move(signing_key)),
+      id_(std::move(id)) {}
+
+Workspace::~Workspace() = default;
+
+absl::StatusOr<std::unique_ptr<Workspace>> Workspace::Create(
+    base::Env& env, const std::string& dir, const WorkspaceCreateOptions& options,
+    absl::FunctionRef<absl::Status(Workspace&)> initialize) {
+  if (dir.empty()) return absl::InvalidArgumentError("the workspace directory is empty");
+  if (env.FileExists(dir)) {
+    absl::StatusOr<std::vector<std::string>> entries = env.ListDir(dir);
+    if (!entries.ok()) return absl::AlreadyExistsError(absl::StrCat(dir, " exists and is not a directory"));
+    if (std::find(entries->begin(), entries->end(), "master-key.json") != entries->end())
+      return absl::AlreadyExistsError(absl::StrCat(dir, " is already a Veil workspace"));
+    if (!entries->empty())
+      return absl::AlreadyExistsError(
+          absl::StrCat(dir, " exists and is not empty; choose a new directory for the workspace"));
+  }
+  // Build the workspace beside its final place and rename it there once complete.
+  VEIL_ASSIGN_OR_RETURN(std::vector<uint8_t> tag, crypto::RandomBytes(6, env.random()));
+  std::string trimmed = dir;
+  while (trimmed.size() > 1 && trimmed.back() == '/') trimmed.pop_back();
+  const std::string staging = absl::StrCat(trimmed, ".init-", base::HexEncode(tag));
+  absl::Status status = [&]() -> absl::Status {
+    VEIL_RETURN_IF_ERROR(env.CreateDirs(Join(staging, "keys")));
+    VEIL_RETURN_IF_ERROR(env.CreateDirs(Join(staging, kVaultDir)));
+    VEIL_RETURN_IF_ERROR(env.CreateDirs(Join(staging, "audit")));
+    VEIL_ASSIGN_OR_RETURN(std::unique_ptr<base::FileLock> lock, env.LockFile(Join(staging, kLockFile)));
+    VEIL_ASSIGN_OR_RETURN(base::SecretBytes master, CreateMasterKey(env, staging, options.master_key));
+    VEIL_ASSIGN_OR_RETURN(Database db, Database::Open(Join(staging, kMetadataFile)));
+    VEIL_RETURN_IF_ERROR(ApplyMigrations(db, kMetadataSchema));
+    VEIL_ASSIGN_OR_RETURN(std::vector<uint8_t> id_bytes, crypto::RandomBytes(16, env.random()));
+    const std::string id = base::HexEncode(id_bytes);
+    VEIL_ASSIGN_OR_RETURN(crypto::Ed25519PrivateKey signing,
+                          crypto::Ed25519PrivateKey::Generate(env.random()));
+    VEIL_ASSIGN_OR_RETURN(base::SecretBytes seed, signing.ExportSeed());
+    VEIL_ASSIGN_OR_RETURN(base::SecretBytes wrap, SigningKeyWrap(master));
+    VEIL_ASSIGN_OR_RETURN(std::vector<uint8_t> sealed,
+                          crypto::Seal(wrap, seed.span(), base::AsBytes(SigningKeyAad(id)), env.random()));
+    VEIL_RETURN_IF_ERROR(PutSetting(db, "workspace_id", base::AsBytes(id)));
+    VEIL_RETURN_IF_ERROR(PutSetting(db, "audit_signing_key", sealed));
+    VEIL_RETURN_IF_ERROR(
+        PutSetting(db, "audit_public_key", base::AsBytes(base::HexEncode(signing.public_key().bytes()))));
+    const std::string created = absl::StrCat(ToNanos(env.Now()));
+    VEIL_RETURN_IF_ERROR(PutSetting(db, "created_ns", base::AsBytes(created)));
+    VEIL_ASSIGN_OR_RETURN(KeyStore keys, KeyStore::Open(Join(staging, kKeyStoreFile), master));
+    std::unique_ptr<Workspace> ws(
+        new Workspace(env, staging, std::move(lock), std::move(db), std::move(keys), std::move(signing), id));
+    return initialize(*ws);
+  }();
+  if (status.ok()) status = env.RenameFile(staging, dir);
+  if (!status.ok()) {
+    env.DeleteRecursively(staging).IgnoreError();
+    return status;
+  }
+  VEIL_RETURN_IF_ERROR(env.SyncDir(Parent(trimmed)));
+  return Open(env, dir, options.master_key.passphrase);
+}
+
+absl::StatusOr<std::unique_ptr<Workspace>> Workspace::Open(base::Env& env, const std::string& dir,
+                                                           const std::optional<base::SecretBytes>& passphrase,
+                                                           absl::Duration lock_timeout) {
+  if (!env.FileExists(Join(dir, "master-key.json"))) {
+    return absl::NotFoundError(
+        absl::StrCat(dir, " is not a Veil workspace (no master-key.json); create one with `veil init`"));
+  }
+  const absl::Time deadline = absl::Now() + lock_timeout;
+  std::unique_ptr<base::FileLock> lock;
+  while (true) {
+    absl::StatusOr<std::unique_ptr<base::FileLock>> l = env.LockFile(Join(dir, kLockFile));
+    if (l.ok()) {
+      lock = *std::move(l);
+      break;
+    }
+    if (!absl::IsUnavailable(l.status()) || absl::Now() >= deadline) {
+      if (absl::IsUnavailable(l.status()))
+        return absl::UnavailableError(
+            absl::StrCat("workspace ", dir, " is in use by another veil process; try again when it ends"));
+      return l.status();
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  VEIL_ASSIGN_OR_RETURN(base::SecretBytes master, LoadMasterKey(env, dir, passphrase));
+  return OpenLocked(env, dir, std::move(lock), std::move(master));
+}
+
+absl::StatusOr<std::unique_ptr<Workspace>> Workspace::OpenLocked(base::Env& env, const std::string& dir,
+                                                                 std::unique_ptr<base::FileLock> lock,
+                                                                 base::SecretBytes master_key) {
+  for (const char* required : {kMetadataFile, kKeyStoreFile, kVaultDir}) {
+    if (!env.FileExists(Join(dir, required)))
+      return absl::DataLossError(absl::StrCat("workspace ", dir, " is damaged: ", required, " is missing"));
+  }
+  absl::StatusOr<Database> db = Database::Open(Join(dir, kMetadataFile), {.create = false});
+  if (!db.ok()) return db.status();
+  VEIL_RETURN_IF_ERROR(ApplyMigrations(*db, kMetadataSchema));
+  VEIL_ASSIGN_OR_RETURN(std::string id, GetSetting(*db, "workspace_id"));
+  VEIL_ASSIGN_OR_RETURN(std::string sealed, GetSetting(*db, "audit_signing_key"));
+  VEIL_ASSIGN_OR_RETURN(base::SecretBytes wrap, SigningKeyWrap(master_key));
+  absl::StatusOr<base::SecretBytes> seed =
+      crypto::OpenToSecret(wrap, base::AsBytes(sealed), base::AsBytes(SigningKeyAad(id)));
+  if (!seed.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        "workspace ", dir,
+        ": the audit signing key does not unseal (the master key is not this workspace's, or workspace.db "
+        "was altered)"));
+  }
+  VEIL_ASSIGN_OR_RETURN(crypto::Ed25519PrivateKey signing, crypto::Ed25519PrivateKey::FromSeed(*seed));
+  VEIL_ASSIGN_OR_RETURN(KeyStore keys, KeyStore::Open(Join(dir, kKeyStoreFile), master_key));
+  std::unique_ptr<Workspace> ws(new Workspace(env, dir, std::move(lock), *std::move(db), std::move(keys),
+                                              std::move(signing), std::move(id)));
+  VEIL_RETURN_IF_ERROR(ws->Recover());
+  return ws;
+}
+
+std::string Workspace::VaultPath(std::string_view dataset, std::string_view file) const {
+  return absl::StrCat(dir_, "/", kVaultDir, "/", std::string(dataset), "/", std::string(file));
+}
+
+absl::Status Workspace::Recover() {
+  // 1. Pending key destruction, in the order it was recorded.
+  struct Pending {
+    int64_t id;
+    std::string action, dataset;
+    std::vector<uint8_t> pseudonym;
+  };
+  std::vector<Pending> pending;
+  {
+    VEIL_ASSIGN_OR_RETURN(Statement st,
+                          db_.Prepare("SELECT id, action, dataset, pseudonym FROM pending ORDER BY id"));
+    while (true) {
+      VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      pending.push_back({st.ColumnInt64(0), st.ColumnText(1), st.ColumnText(2),
+                         st.IsNull(3) ? std::vector<uint8_t>{} : st.ColumnBlob(3)});
+    }
+  }
+  for (const Pending& p : pending) {
+    if (p.action == "shred") {
+      const std::vector<std::string> pseudonyms = {base::HexEncode(p.pseudonym)};
+      std::optional<std::string_view> dataset;
+      if (!p.dataset.empty()) dataset = p.dataset;
+      VEIL_RETURN_IF_ERROR(keys_.Shred(pseudonyms, dataset).status());
+    } else if (p.action == "sweep_keys") {
+      // Keys created by an ingest that did not commit: keep only those of subjects the catalog lists.
+      absl::StatusOr<int64_t> id = DatasetId(p.dataset);
+      if (absl::IsNotFound(id.status())) {
+        VEIL_RETURN_IF_ERROR(keys_.ShredDataset(p.dataset).status());
+      } else {
+        VEIL_RETURN_IF_ERROR(id.status());
+        absl::flat_hash_set<std::string> listed;
+        VEIL_ASSIGN_OR_RETURN(Statement st,
+                              db_.Prepare("SELECT pseudonym FROM subject WHERE dataset_id = ?1"));
+        VEIL_RETURN_IF_ERROR(st.Bind(1, *id));
+        while (true) {
+          VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
+          if (!row) break;
+          listed.insert(base::HexEncode(st.ColumnBlob(0)));
+        }
+        VEIL_ASSIGN_OR_RETURN(auto keys, keys_.LoadKeys(p.dataset));
+        std::vector<std::string> orphans;
+        for (const auto& [pseudonym, key] : keys) {
+          if (!listed.contains(pseudonym)) orphans.push_back(pseudonym);
+        }
+        if (!orphans.empty()) VEIL_RETURN_IF_ERROR(keys_.Shred(orphans, p.dataset).status());
+      }
+    } else {
+      return absl::DataLossError(absl::StrCat("workspace.db: unknown pending action \"", p.action, "\""));
+    }
+    VEIL_ASSIGN_OR_RETURN(Statement del, db_.Prepare("DELETE FROM pending WHERE id = ?1"));
+    VEIL_RETURN_IF_ERROR(del.Bind(1, p.id));
+    VEIL_RETURN_IF_ERROR(del.Run());
+  }
+
+  // 2. Vault files the catalog does not reference: written by an operation that did not commit, or replaced
+  // by one that did.
+  absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>> referenced;
+  {
+    VEIL_ASSIGN_OR_RETURN(
+        Statement st,
+        db_.Prepare("SELECT d.name, f.file FROM vault_file f JOIN dataset d ON d.id = f.dataset_id"));
+    while (true) {
+      VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      referenced[st.ColumnText(0)].insert(st.ColumnText(1));
+    }
+  }
+  const std::string vault = Join(dir_, kVaultDir);
+  VEIL_ASSIGN_OR_RETURN(std::vector<std::string> dataset_dirs, env_.ListDir(vault));
+  for (const std::string& name : dataset_dirs) {
+    auto it = referenced.find(name);
+    if (it == referenced.end()) {
+      VEIL_RETURN_IF_ERROR(env_.DeleteRecursively(Join(vault, name)));
+      continue;
+    }
+    VEIL_ASSIGN_OR_RETURN(std::vector<std::string> files, env_.ListDir(Join(vault, name)));
+    for (const std::string& file : files) {
+      if (!it->second.contains(file)) VEIL_RETURN_IF_ERROR(env_.DeleteRecursively(VaultPath(name, file)));
+    }
+  }
+  return env_.SyncDir(vault);
+}
+
+absl::StatusOr<int64_t> Workspace::DatasetId(std::string_view name) {
+  VEIL_ASSIGN_OR_RETURN(Statement st, db_.Prepare("SELECT id FROM dataset WHERE name = ?1"));
+  VEIL_RETURN_IF_ERROR(st.Bind(1, name));
+  VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return absl::NotFoundError(absl::StrCat("no dataset named \"", std::string(name), "\""));
+  return st.ColumnInt64(0);
+}
+
+absl::StatusOr<DatasetInfo> Workspace::GetDataset(std::string_view name) {
+  VEIL_ASSIGN_OR_RETURN(const int64_t id, DatasetId(name));
+  DatasetInfo info;
+  {
+    VEIL_ASSIGN_OR_RETURN(Statement st, db_.Prepare("SELECT name, subject_column, schema, rows, subjects, "
+                                                    "created_ns, updated_ns FROM dataset WHERE id = ?1"));
+    VEIL_RETURN_IF_ERROR(st.Bind(1, id));
+    VEIL_RETURN_IF_ERROR(st.Step().status());
+    info.name = st.ColumnText(0);
+    info.subject_column = st.ColumnText(1);
+    VEIL_ASSIGN_OR_RETURN(info.schema, SchemaFromJson(st.ColumnText(2), info.name));
+    info.rows = st.ColumnInt64(3);
+    info.subjects = st.ColumnInt64(4);
+    info.created_at = FromNanos(st.ColumnInt64(5));
+    info.updated_at = FromNanos(st.ColumnInt64(6));
+  }
+  {
+    VEIL_ASSIGN_OR_RETURN(Statement st,
+                          db_.Prepare("SELECT purpose FROM dataset_purpose WHERE dataset_id = ?1 "
+                                      "ORDER BY purpose"));
+    VEIL_RETURN_IF_ERROR(st.Bind(1, id));
+    while (true) {
+      VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      info.purposes.push_back(st.ColumnText(0));
+    }
+  }
+  {
+    VEIL_ASSIGN_OR_RETURN(Statement st,
+                          db_.Prepare("SELECT mode, file_name, sha256, bytes, rows, ingested_ns FROM "
+                                      "dataset_source WHERE dataset_id = ?1 ORDER BY seq"));
+    VEIL_RETURN_IF_ERROR(st.Bind(1, id));
+    while (true) {
+      VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      info.sources.push_back({st.ColumnText(0), st.ColumnText(1), st.ColumnText(2), st.ColumnInt64(3),
+                              st.ColumnInt64(4), FromNanos(st.ColumnInt64(5))});
+    }
+  }
+  VEIL_ASSIGN_OR_RETURN(std::vector<VaultFileRow> files, LoadVaultFiles(db_, id));
+  info.vault_files = static_cast<int64_t>(files.size());
+  for (const VaultFileRow& f : files) info.vault_bytes += f.summary.bytes;
+  return info;
+}
+
+absl::StatusOr<std::vector<DatasetInfo>> Workspace::ListDatasets() {
+  std::vector<std::string> names;
+  {
+    VEIL_ASSIGN_OR_RETURN(Statement st, db_.Prepare("SELECT name FROM dataset ORDER BY name"));
+    while (true) {
+      VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      names.push_back(st.ColumnText(0));
+    }
+  }
+  std::vector<DatasetInfo> out;
+  for (const std::string& name : names) {
+    VEIL_ASSIGN_OR_RETURN(DatasetInfo info, GetDataset(name));
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+absl::StatusOr<IngestResult> Workspace::Ingest(const table::Table& table, const IngestRequest& request,
+                                               BeforeCommit<IngestResult> before_commit) {
+  const std::string& name = request.dataset;
+  VEIL_RETURN_IF_ERROR(ValidateDatasetName(name));
+  for (const std::string& p : request.purposes) VEIL_RETURN_IF_ERROR(ValidatePurpose(p));
+  const std::optional<int> subject_index = table.schema().FindField(request.subject_column);
+  if (!subject_index) {
+    return absl::InvalidArgumentError(absl::StrCat("the table has no column \"", request.subject_column,
+                                                   "\" to identify data subjects (--subject-column)"));
+  }
+  const table::Column& subject_column = table.column(*subject_index);
+  if (subject_column.null_count() > 0) {
+    int64_t row = 0;
+    while (!subject_column.IsNull(row)) ++row;
+    return absl::InvalidArgumentError(absl::StrCat(
+        "data row ", row + 1, " has no value in the subject column \"", request.subject_column,
+        "\": every row must belong to a data subject (rows without one: ", subject_column.null_count(), ")"));
+  }
+
+  // The dataset as it is now.
+  std::optional<DatasetInfo> existing;
+  int64_t dataset_id = -1, next_row_id = 0;
+  if (absl::StatusOr<DatasetInfo> info = GetDataset(name); info.ok()) {
+    existing = *std::move(info);
+    VEIL_ASSIGN_OR_RETURN(dataset_id, DatasetId(name));
+    VEIL_ASSIGN_OR_RETURN(Statement st, db_.Prepare("SELECT next_row_id FROM dataset WHERE id = ?1"));
+    VEIL_RETURN_IF_ERROR(st.Bind(1, dataset_id));
+    VEIL_RETURN_IF_ERROR(st.Step().status());
+    next_row_id = st.ColumnInt64(0);
+  } else if (!absl::IsNotFound(info.status())) {
+    return info.status();
+  }
+  switch (request.mode) {
+    case IngestMode::kCreate:
+      if (existing) {
+        return absl::AlreadyExistsError(absl::StrCat("dataset \"", name,
+                                                     "\" already exists; use --replace to replace it or "
+                                                     "--append to add rows"));
+      }
+      break;
+    case IngestMode::kReplace:
+    case IngestMode::kAppend:
+      if (!existing)
+        return absl::NotFoundError(
+            absl::StrCat("no dataset named \"", name, "\" to ", IngestModeName(request.mode)));
+      break;
+  }
+  const bool append = request.mode == IngestMode::kAppend;
+  if (append) {
+    if (!SameColumns(existing->schema, table.schema())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot append to \"", name, "\": the file's columns (", table.schema().ToString(),
+                       ") differ from the dataset's (", existing->schema.ToString(), ")"));
+    }
+    if (existing->subject_column != request.subject_column) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cannot append to \"", name, "\": its subject column is \"", existing->subject_column, "\""));
+    }
+  } else {
+    next_row_id = 0;
+  }
+
+  // Subjects of the file and of the dataset so far (append and replace).
+  const SubjectGroups groups = GroupBySubject(subject_column);
+  std::vector<std::string> pseudonyms(groups.size());
+  for (int64_t g = 0; g < groups.size(); ++g) pseudonyms[g] = keys_.Pseudonym(groups.ids[g]);
+  absl::flat_hash_map<std::string, int64_t> old_rows;  // pseudonym -> rows, before this ingest
+  if (existing) {
+    VEIL_ASSIGN_OR_RETURN(Statement st,
+                          db_.Prepare("SELECT pseudonym, rows FROM subject WHERE dataset_id = ?1"));
+    VEIL_RETURN_IF_ERROR(st.Bind(1, dataset_id));
+    while (true) {
+      VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      old_rows[base::HexEncode(st.ColumnBlob(0))] = st.ColumnInt64(1);
+    }
+  }
+
+  // Until the catalog commits, the new keys and vault file are provisional: record that first, so that a
+  // crash (or an error below) leads to them being removed.
+  {
+    VEIL_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db_));
+    VEIL_RETURN_IF_ERROR(AddPending(db_, "sweep_keys", name, std::nullopt));
+    VEIL_RETURN_IF_ERROR(txn.Commit());
+  }
+  IngestResult result;
+  absl::Status status = [&]() -> absl::Status {
+    VEIL_ASSIGN_OR_RETURN(std::vector<base::SecretBytes> keys,
+                          keys_.GetOrCreateKeys(name, pseudonyms, env_.random()));
+    const std::string dataset_dir = Join(Join(dir_, kVaultDir), name);
+    VEIL_RETURN_IF_ERROR(env_.CreateDirs(dataset_dir));
+    VEIL_ASSIGN_OR_RETURN(const std::string file, NewVaultFileName(env_));
+    VEIL_ASSIGN_OR_RETURN(VaultFileWriter writer, VaultFileWriter::Create(env_, VaultPath(name, file), name));
+    std::string plaintext;
+    for (int64_t g = 0; g < groups.size(); ++g) {
+      plaintext.clear();
+      EncodeSubjectRows(table, groups.rows(g), static_cast<uint64_t>(next_row_id), &plaintext);
+      VEIL_ASSIGN_OR_RETURN(std::vector<uint8_t> sealed, SealRecord(keys[g], name, pseudonyms[g],
+                                                                    base::AsBytes(plaintext), env_.random()));
+      VEIL_RETURN_IF_ERROR(writer.Add(pseudonyms[g], sealed));
+    }
+    VEIL_ASSIGN_OR_RETURN(const VaultFileSummary summary, writer.Finish());
+    VEIL_RETURN_IF_ERROR(env_.SyncDir(dataset_dir));
+
+    // The dataset after this ingest.
+    const absl::Time now = env_.Now();
+    DatasetInfo& info = result.dataset;
+    info.name = name;
+    info.subject_column = request.subject_column;
+    info.schema = table.schema();
+    info.created_at = existing ? existing->created_at : now;
+    info.updated_at = now;
+    absl::flat_hash_set<std::string> purposes;
+    if (existing && (append || request.purposes.empty()))
+      purposes.insert(existing->purposes.begin(), existing->purposes.end());
+    purposes.insert(request.purposes.begin(), request.purposes.end());
+    info.purposes.assign(purposes.begin(), purposes.end());
+    std::sort(info.purposes.begin(), info.purposes.end());
+    if (append) info.sources = existing->sources;
+    DatasetSource source = request.source;
+    source.mode = IngestModeName(request.mode);
+    source.rows = table.num_rows();
+    source.ingested_at = now;
+    info.sources.push_back(source);
+    result.rows_added = table.num_rows();
+    result.subjects_in_file = groups.size();
+    absl::flat_hash_set<std::string> in_file(pseudonyms.begin(), pseudonyms.end());
+    for (const std::string& p : pseudonyms) result.new_subjects += old_rows.contains(p) ? 0 : 1;
+    std::vector<std::string> removed;
+    if (!append) {
+      for (const auto& [p, rows] : old_rows) {
+        if (!in_file.contains(p)) removed.push_back(p);
+      }
+    }
+    result.removed_subjects = static_cast<int64_t>(removed.size());
+    info.rows = (append ? existing->rows : 0) + table.num_rows();
+    info.subjects = append ? existing->subjects + result.new_subjects : groups.size();
+    std::vector<VaultFileRow> old_files;
+    if (existing) {
+      VEIL_ASSIGN_OR_RETURN(old_files, LoadVaultFiles(db_, dataset_id));
+    }
+    info.vault_files = (append ? static_cast<int64_t>(old_files.size()) : 0) + 1;
+    info.vault_bytes = summary.bytes;
+    if (append) {
+      for (const VaultFileRow& f : old_files) info.vault_bytes += f.summary.bytes;
+    }
+
+    VEIL_RETURN_IF_ERROR(before_commit(result));
+
+    // The commit point.
+    VEIL_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db_));
+    const std::string schema_json = SchemaToJson(info.schema);
+    const int64_t next = next_row_id + table.num_rows();
+    if (!existing) {
+      VEIL_ASSIGN_OR_RETURN(
+          Statement st, db_.Prepare("INSERT INTO dataset(name, subject_column, schema, rows, subjects, "
+                                    "next_row_id, created_ns, updated_ns) VALUES (?1,?2,?3,?4,?5,?6,?7,?7)"));
+      VEIL_RETURN_IF_ERROR(st.Bind(1, name));
+      VEIL_RETURN_IF_ERROR(st.Bind(2, info.subject_column));
+      VEIL_RETURN_IF_ERROR(st.Bind(3, schema_json));
+      VEIL_RETURN_IF_ERROR(st.Bind(4, info.rows));
+      VEIL_RETURN_IF_ERROR(st.Bind(5, info.subjects));
+      VEIL_RETURN_IF_ERROR(st.Bind(6, next));
+      VEIL_RETURN_IF_ERROR(st.Bind(7, ToNanos(now)));
+      VEIL_RETURN_IF_ERROR(st.Run());
+      dataset_id = db_.last_insert_rowid();
+    } else {
+      VEIL_ASSIGN_OR_RETURN(Statement st,
+                            db_.Prepare("UPDATE dataset SET subject_column = ?2, schema = ?3, rows = ?4, "
+                                        "subjects = ?5, next_row_id = ?6, updated_ns = ?7 WHERE id = ?1"));
+      VEIL_RETURN_IF_ERROR(st.Bind(1, dataset_id));
+      VEIL_RETURN_IF_ERROR(st.Bind(2, info.subject_column));
+      VEIL_RETURN_IF_ERROR(st.Bind(3, schema_json));
+      VEIL_RETURN_IF_ERROR(st.Bind(4, info.rows));
+      VEIL_RETURN_IF_ERROR(st.Bind(5, info.subjects));
+      VEIL_RETURN_IF_ERROR(st.Bind(6, next));
+      VEIL_RETURN_IF_ERROR(st.Bind(7, ToNanos(now)));
+      VEIL_RETURN_IF_ERROR(st.Run());
+      if (!append) {
+        for (const char* sql :
+             {"DELETE FROM vault_file WHERE dataset_id = ?1", "DELETE FROM subject WHERE dataset_id = ?1",
+              "DELETE FROM dataset_source WHERE dataset_id = ?1"}) {
+          VEIL_ASSIGN_OR_RETURN(Statement del, db_.Prepare(sql));
+          VEIL_RETURN_IF_ERROR(del.Bind(1, dataset_id));
+          VEIL_RETURN_IF_ERROR(del.Run());
+        }
+      }
+    }
+    {
+      VEIL_ASSIGN_OR_RETURN(Statement del, db_.Prepare("DELETE FROM dataset_purpose WHERE dataset_id = ?1"));
+      VEIL_RETURN_IF_ERROR(del.Bind(1, dataset_id));
+      VEIL_RETURN_IF_ERROR(del.Run());
+      VEIL_ASSIGN_OR_RETURN(Statement st,
+                            db_.Prepare("INSERT INTO dataset_purpose(dataset_id, purpose) VALUES (?1, ?2)"));
+      for (const std::string& p : info.purposes) {
+        VEIL_RETURN_IF_ERROR(st.Reset());
+        VEIL_RETURN_IF_ERROR(st.Bind(1, dataset_id));
+        VEIL_RETURN_IF_ERROR(st.Bind(2, p));
+        VEIL_RETURN_IF_ERROR(st.Run());
+      }
+    }
+    {
+      VEIL_ASSIGN_OR_RETURN(
+          Statement st, db_.Prepare("INSERT INTO dataset_source(dataset_id, seq, mode, file_name, sha256, "
+                                    "bytes, rows, ingested_ns) VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 "
+                                    "FROM dataset_source WHERE dataset_id = ?1), ?2, ?3, ?4, ?5, ?6, ?7)"));
+      VEIL_RETURN_IF_ERROR(st.Bind(1, dataset_id));
+      VEIL_RETURN_IF_ERROR(st.Bind(2, source.mode));
+      VEIL_RETURN_IF_ERROR(st.Bind(3, source.file_name));
+      VEIL_RETURN_IF_ERROR(st.Bind(4, source.sha256));
+      VEIL_RETURN_IF_ERROR(st.Bind(5, source.bytes));
+      VEIL_RETURN_IF_ERROR(st.Bind(6, source.rows));
+      VEIL_RETURN_IF_ERROR(st.Bind(7, ToNanos(source.ingested_at)));
+      VEIL_RETURN_IF_ERROR(st.Run());
+    }
+    VEIL_RETURN_IF_ERROR(InsertVaultFile(db_, dataset_id, file, summary));
+    {
+      VEIL_ASSIGN_OR_RETURN(Statement st,
+                            db_.Prepare("INSERT INTO subject(dataset_id, pseudonym, rows) VALUES "
+                                        "(?1, ?2, ?3) ON CONFLICT(dataset_id, pseudonym) DO "
+                                        "UPDATE SET rows = rows + excluded.rows"));
+      std::vector<uint8_t> raw(32);
+      for (int64_t g = 0; g < groups.size(); ++g) {
+        base::HexDecode(pseudonyms[g], raw);
+        VEIL_RETURN_IF_ERROR(st.Reset());
+        VEIL_RETURN_IF_ERROR(st.Bind(1, dataset_id));
+        VEIL_RETURN_IF_ERROR(st.BindBlob(2, raw));
+        VEIL_RETURN_IF_ERROR(st.Bind(3, static_cast<int64_t>(groups.rows(g).size())));
+        VEIL_RETURN_IF_ERROR(st.Run());
+      }
+    }
+    // Subjects a replace dropped lose their keys (after the commit, by Recover).
+    for (const std::string& p : removed) {
+      VEIL_ASSIGN_OR_RETURN(std::vector<uint8_t> raw, PseudonymBytes(p));
+      VEIL_RETURN_IF_ERROR(AddPending(db_, "shred", name, raw));
+    }
+    VEIL_RETURN_IF_ERROR(txn.Commit());
+    return absl::OkStatus();
+  }();
+  // Committed or not, finish up: on success this destroys the keys of dropped subjects, deletes replaced
+  // vault files and keeps every key the catalog now lists; on failure it removes the provisional file and
+  // keys.
+  absl::Status cleanup = Recover();
+  VEIL_RETURN_IF_ERROR(status);
+  VEIL_RETURN_IF_ERROR(cleanup);
+  return result;
+}
+
+absl::StatusOr<DatasetContents> Workspace::Read(std::string_view dataset) {
+  VEIL_ASSIGN_OR_RETURN(DatasetInfo info, GetDataset(dataset));
+  VEIL_ASSIGN_OR_RETURN(const int64_t id, DatasetId(dataset));
+  VEIL_ASSIGN_OR_RETURN(std::vector<VaultFileRow> files, LoadVaultFiles(db_, id));
+  VEIL_ASSIGN_OR_RETURN(auto keys, keys_.LoadKeys(dataset));
+  std::vector<table::ColumnBuilder> builders;
+  for (const table::Field& f : info.schema.fields()) {
+    builders.emplace_back(f.type);
+    builders.back().Reserve(info.rows);
+  }
+  std::vector<uint64_t> row_ids;
+  row_ids.reserve(info.rows);
+  const std::string name(dataset);
+  for (const VaultFileRow& f : files) {
+    VEIL_RETURN_IF_ERROR(
+        ReadVaultFile(env_, VaultPath(name, f.file), name, &f.summary,
+                      [&](std::string_view pseudonym, std::span<const uint8_t> sealed) -> absl::Status {
+                        auto key = keys.find(std::string(pseudonym));
+                        if (key == keys.end()) {
+                          return absl::DataLossError(absl::StrCat(
+                              "vault file ", f.file, " of dataset \"", name, "\" holds a record of subject ",
+                              std::string(pseudonym.substr(0, 16)),
+                              "… that has no data key (the vault or the key store was altered)"));
+                        }
+                        VEIL_ASSIGN_OR_RETURN(std::vector<uint8_t> plaintext,
+                                              OpenRecord(key->second, name, pseudonym, sealed));
+                        return DecodeSubjectRows(plaintext, info.schema, builders, &row_ids);
+                      }));
+  }
+  if (static_cast<int64_t>(row_ids.size()) != info.rows) {
+    return absl::DataLossError(absl::StrCat("dataset \"", name, "\": the vault holds ", row_ids.size(),
+                                            " rows but the catalog says ", info.rows));
+  }
+  std::vector<table::Column> columns;
+  for (table::ColumnBuilder& b : builders) {
+    VEIL_ASSIGN_OR_RETURN(table::Column c, b.Finish());
+    columns.push_back(std::move(c));
+  }
+  VEIL_ASSIGN_OR_RETURN(table::Table unordered, table::Table::Make(info.schema, std::move(columns)));
+  // Back to ingest order.
+  std::vector<int64_t> order(row_ids.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return row_ids[a] < row_ids[b]; });
+  for (size_t i = 1; i < order.size(); ++i) {
+    if (row_ids[order[i]] == row_ids[order[i - 1]])
+      return absl::DataLossError(
+          absl::StrCat("dataset \"", name, "\": row id ", row_ids[order[i]], " appears twice in the vault"));
+  }
+  VEIL_ASSIGN_OR_RETURN(table::Table ordered, unordered.Take(order));
+  return DatasetContents{std::move(info), std::move(ordered)};
+}
+
+absl::StatusOr<EraseResult> Workspace::Erase(std::string_view pseudonym,
+                                             std::optional<std::string_view> dataset,
+                                             BeforeCommit<EraseResult> before_commit) {
+  VEIL_ASSIGN_OR_RETURN(const std::vector<uint8_t> raw, PseudonymBytes(pseudonym));
+  if (dataset.has_value()) VEIL_RETURN_IF_ERROR(DatasetId(*dataset).status());
+
+  // The datasets that hold the subject, and their row counts.
+  struct Affected {
+    int64_t id;
+    std::string name;
+    int64_t rows;
+    std::vector<VaultFileRow> old_files, new_files;
+  };
+  std::vector<Affected> affected;
+  {
+    VEIL_ASSIGN_OR_RETURN(Statement st,
+                          db_.Prepare("SELECT d.id, d.name, s.rows FROM subject s JOIN dataset d ON "
+                                      "d.id = s.dataset_id WHERE s.pseudonym = ?1 ORDER BY d.name"));
+    VEIL_RETURN_IF_ERROR(st.BindBlob(1, raw));
+    while (true) {
+      VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      if (dataset.has_value() && st.ColumnText(1) != *dataset) continue;
+      affected.push_back({st.ColumnInt64(0), st.ColumnText(1), st.ColumnInt64(2), {}, {}});
+    }
+  }
+  EraseResult result;
+  for (const Affected& a : affected) {
+    result.datasets.push_back(a.name);
+    result.rows_removed += a.rows;
+  }
+
+  absl::Status status = [&]() -> absl::Status {
+    // Rewrite each vault file that holds the subject's record without it. Records are copied sealed, as they
+    // are: nothing is decrypted.
+    for (Affected& a : affected) {
+      VEIL_ASSIGN_OR_RETURN(a.old_files, LoadVaultFiles(db_, a.id));
+      for (const VaultFileRow& f : a.old_files) {
+        bool holds = false;
+        VEIL_RETURN_IF_ERROR(ReadVaultFile(env_, VaultPath(a.name, f.file), a.name, &f.summary,
+                                           [&](std::string_view p, std::span<const uint8_t>) {
+                                             holds |= p == pseudonym;
+                                             return absl::OkStatus();
+                                           }));
+        if (!holds) {
+          a.new_files.push_back(f);
+          continue;
+        }
+        VEIL_ASSIGN_OR_RETURN(std::string file, NewVaultFileName(env_));
+        VEIL_ASSIGN_OR_RETURN(VaultFileWriter writer,
+                              VaultFileWriter::Create(env_, VaultPath(a.name, file), a.name));
+        VEIL_RETURN_IF_ERROR(ReadVaultFile(env_, VaultPath(a.name, f.file), a.name, &f.summary,
+                                           [&](std::string_view p, std::span<const uint8_t> sealed) {
+                                             return p == pseudonym ? absl::OkStatus() : writer.Add(p, sealed);
+                                           }));
+        VEIL_ASSIGN_OR_RETURN(VaultFileSummary summary, writer.Finish());
+        a.new_files.push_back({std::move(file), summary});
+      }
+      VEIL_RETURN_IF_ERROR(env_.SyncDir(Join(Join(dir_, kVaultDir), a.name)));
+    }
+
+    VEIL_RETURN_IF_ERROR(before_commit(result));
+
+    // The commit point: the subject leaves the catalog, and the destruction of their keys is recorded so that
+    // it completes even after a crash.
+    VEIL_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db_));
+    const int64_t now = ToNanos(env_.Now());
+    for (const Affected& a : affected) {
+      {
+        VEIL_ASSIGN_OR_RETURN(Statement st, db_.Prepare("DELETE FROM vault_file WHERE dataset_id = ?1"));
+        VEIL_RETURN_IF_ERROR(st.Bind(1, a.id));
+        VEIL_RETURN_IF_ERROR(st.Run());
+      }
+      {
+        VEIL_ASSIGN_OR_RETURN(Statement st,
+                              db_.Prepare("DELETE FROM subject WHERE dataset_id = ?1 AND pseudonym = ?2"));
+        VEIL_RETURN_IF_ERROR(st.Bind(1, a.id));
+        VEIL_RETURN_IF_ERROR(st.BindBlob(2, raw));
+        VEIL_RETURN_IF_ERROR(st.Run());
+      }
+      for (const VaultFileRow& f : a.new_files)
+        VEIL_RETURN_IF_ERROR(InsertVaultFile(db_, a.id, f.file, f.summary));
+      VEIL_ASSIGN_OR_RETURN(Statement st,
+                            db_.Prepare("UPDATE dataset SET rows = rows - ?2, subjects = subjects - 1, "
+                                        "updated_ns = ?3 WHERE id = ?1"));
+      VEIL_RETURN_IF_ERROR(st.Bind(1, a.id));
+      VEIL_RETURN_IF_ERROR(st.Bind(2, a.rows));
+      VEIL_RETURN_IF_ERROR(st.Bind(3, now));
+      VEIL_RETURN_IF_ERROR(st.Run());
+    }
+    // Keys are destroyed wherever they are, even in datasets that no longer list the subject.
+    if (dataset.has_value()) {
+      VEIL_RETURN_IF_ERROR(AddPending(db_, "shred", *dataset, raw));
+    } else {
+      VEIL_RETURN_IF_ERROR(AddPending(db_, "shred", "", raw));
+    }
+    return txn.Commit();
+  }();
+  if (!status.ok()) {
+    Recover().IgnoreError();  // removes the rewritten files that were not committed
+    return status;
+  }
+  // Destroy the keys now, counting them; Recover then finds the pending shred done, clears it, and deletes
+  // the vault files the erasure replaced.
+  const std::vector<std::string> one = {std::string(pseudonym)};
+  VEIL_ASSIGN_OR_RETURN(result.keys_destroyed, keys_.Shred(one, dataset));
+  VEIL_RETURN_IF_ERROR(Recover());
+  return result;
+}
+
+}  // namespace veil::store

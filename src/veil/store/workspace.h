@@ -1,0 +1,231 @@
+// Workspace: the directory where Veil keeps an organisation's personal data encrypted at rest, with its
+// catalog, key store and audit log (DESIGN.md sections 2 and 4; docs/workspace.md is the user's guide and
+// docs/formats.md the on-disk formats).
+//
+//   <dir>/
+//     LOCK              held (flock) by the one process that has the workspace open
+//     master-key.json   how the master key is kept (key file or Argon2id passphrase), its check value
+//     master.key        the 256-bit master key, mode 0600 (key-file workspaces only)
+//     workspace.db      SQLite metadata: settings, catalog (datasets, purposes, sources, vault files,
+//                       subjects as pseudonyms), role grants, pending clean-ups; WAL, foreign keys,
+//                       versioned migrations
+//     keys/keys.db      the key store: each subject's data key per dataset, wrapped by the master key
+//     vault/<dataset>/  vault files: each subject's rows sealed under that subject's data key
+//     audit/            the Merkle audit log (opened by veil::gov, which owns auditing)
+//
+// This class is the storage half of the workspace. It knows nothing of actors, roles or purposes: the gate
+// and the audit trail live in veil::gov, which calls the mutating operations here with a `before_commit`
+// hook (where it appends the audit entry), so that an operation whose audit entry cannot be written never
+// commits.
+//
+// Atomicity. Each mutating operation prepares everything it needs (new vault files written and synced, new
+// data keys committed) and then commits with one SQLite transaction on workspace.db; that commit is the
+// point at which the operation happens. Work left behind by a crash before or after that point (vault files
+// the catalog does not reference, data keys of a failed ingest, keys of erased subjects not yet destroyed)
+// is recorded before it is created and finished or undone by the next Open, so a failed operation leaves no
+// partial dataset and an erasure always completes.
+//
+// Thread safety: not thread-safe; one Workspace per process (the LOCK file enforces that across processes).
+#ifndef VEIL_STORE_WORKSPACE_H_
+#define VEIL_STORE_WORKSPACE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "nlohmann/json.hpp"
+#include "veil/base/env.h"
+#include "veil/base/secret_bytes.h"
+#include "veil/crypto/ed25519.h"
+#include "veil/crypto/sha256.h"
+#include "veil/store/key_store.h"
+#include "veil/store/master_key.h"
+#include "veil/store/sqlite.h"
+#include "veil/table/schema.h"
+#include "veil/table/table.h"
+
+namespace veil::store {
+
+struct WorkspaceCreateOptions {
+  // How the master key is kept: a key file (default) or a passphrase (Argon2id).
+  MasterKeyOptions master_key;
+};
+
+// One file ingested into a dataset.
+struct DatasetSource {
+  std::string mode;       // "create", "replace" or "append"
+  std::string file_name;  // base name of the source file (no directories)
+  std::string sha256;     // hex SHA-256 of the source file's bytes
+  int64_t bytes = 0;
+  int64_t rows = 0;
+  absl::Time ingested_at;
+};
+
+// A dataset's catalog entry.
+struct DatasetInfo {
+  std::string name;
+  std::string subject_column;
+  table::Schema schema;
+  int64_t rows = 0;
+  int64_t subjects = 0;
+  std::vector<std::string> purposes;   // sorted
+  std::vector<DatasetSource> sources;  // oldest first (after a replace: from the replacing file on)
+  absl::Time created_at;
+  absl::Time updated_at;
+  int64_t vault_files = 0;
+  int64_t vault_bytes = 0;
+};
+
+// The catalog entry as JSON (`veil datasets --json`, audit result hashes): name, subject_column, rows,
+// subjects, purposes, columns [{name, type, nullable}], sources [{mode, file_name, sha256, bytes, rows,
+// ingested_at}], created_at, updated_at, vault_files, vault_bytes. Times are RFC 3339 UTC.
+nlohmann::ordered_json DatasetInfoToJson(const DatasetInfo& info);
+
+enum class IngestMode { kCreate, kReplace, kAppend };
+
+// "create", "replace", "append".
+const char* IngestModeName(IngestMode mode);
+
+struct IngestRequest {
+  std::string dataset;         // see ValidateDatasetName
+  std::string subject_column;  // the column that identifies the data subject (privacy unit)
+  // Purposes declared for the dataset (see ValidatePurpose). kCreate: the declared list. kReplace: replaces
+  // the list if non-empty. kAppend: added to the list.
+  std::vector<std::string> purposes;
+  IngestMode mode = IngestMode::kCreate;
+  DatasetSource source;  // what the catalog records of the file (mode, rows and time are filled in)
+};
+
+// What an ingest did, handed to the before_commit hook and returned.
+struct IngestResult {
+  DatasetInfo dataset;     // the catalog entry as committed
+  int64_t rows_added = 0;  // rows of this ingest
+  int64_t subjects_in_file = 0;
+  int64_t new_subjects = 0;      // subjects the dataset did not have before
+  int64_t removed_subjects = 0;  // kReplace: subjects of the old version absent from the new one
+};
+
+struct EraseResult {
+  std::vector<std::string> datasets;  // datasets that held the subject, sorted
+  int64_t rows_removed = 0;
+  int64_t keys_destroyed = 0;
+};
+
+// What a read returns: the dataset's rows in ingest order, with their catalog entry.
+struct DatasetContents {
+  DatasetInfo info;
+  table::Table table;
+};
+
+// Called after an operation is fully prepared and before it commits; an error abandons the operation.
+template <typename T>
+using BeforeCommit = absl::FunctionRef<absl::Status(const T&)>;
+
+// Dataset names: 1 to 64 characters from [A-Za-z0-9_.-], starting with a letter or digit. They name a
+// directory under vault/. Errors: InvalidArgument saying what is wrong.
+absl::Status ValidateDatasetName(std::string_view name);
+// Purposes: 1 to 128 characters from [a-z0-9_.-], starting with a letter (dotted keys such as
+// "research.cohort" or "train_ai_system"). Errors: InvalidArgument.
+absl::Status ValidatePurpose(std::string_view purpose);
+
+class Workspace {
+ public:
+  // Creates a workspace at `dir`, which must not exist or be an empty directory. The workspace is built in a
+  // sibling staging directory and renamed into place, so a failed or interrupted init leaves no workspace.
+  // `initialize` runs on the staging workspace before the rename (veil::gov uses it to grant the owner role
+  // and start the audit log); its error abandons the init. Then the workspace is reopened at `dir`.
+  // Errors: AlreadyExists if `dir` is a workspace or a non-empty directory; the Env's and SQLite's errors.
+  static absl::StatusOr<std::unique_ptr<Workspace>> Create(
+      base::Env& env, const std::string& dir, const WorkspaceCreateOptions& options,
+      absl::FunctionRef<absl::Status(Workspace&)> initialize);
+
+  // Opens an existing workspace: takes the lock (waiting up to `lock_timeout` for another veil process),
+  // loads and checks the master key, opens the metadata (applying pending migrations) and the key store, and
+  // finishes any clean-up a crash left pending.
+  // Errors: NotFound if `dir` is not a workspace; DataLoss for a wrong passphrase, a missing or foreign key
+  // file, or damaged metadata; InvalidArgument if a passphrase is required and absent or vice versa;
+  // Unavailable if another process holds the workspace past the timeout.
+  static absl::StatusOr<std::unique_ptr<Workspace>> Open(base::Env& env, const std::string& dir,
+                                                         const std::optional<base::SecretBytes>& passphrase,
+                                                         absl::Duration lock_timeout = absl::Seconds(10));
+
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
+  ~Workspace();
+
+  // Stores `table` encrypted in the vault as dataset request.dataset (see IngestRequest for the modes).
+  // Every row must have a subject id (a non-null value in the subject column; its text form is the id).
+  // Each subject's rows become one record sealed under the subject's data key for this dataset.
+  // Errors: InvalidArgument (bad name or purpose, unknown subject column, a row without subject id, a schema
+  // that differs from the dataset's on append); AlreadyExists (kCreate of an existing dataset); NotFound
+  // (kReplace/kAppend of a missing one); the hook's error; I/O errors. On any error nothing is committed.
+  absl::StatusOr<IngestResult> Ingest(const table::Table& table, const IngestRequest& request,
+                                      BeforeCommit<IngestResult> before_commit);
+
+  // The dataset's rows, decrypted, in ingest order, checked against the catalog (vault file hashes, record
+  // and row counts). Errors: NotFound; DataLoss for a tampered, missing or undecryptable vault file.
+  absl::StatusOr<DatasetContents> Read(std::string_view dataset);
+
+  // Erasure by crypto-shredding (GDPR Art. 17): removes the subject's records from `dataset` (or from every
+  // dataset) and destroys their data keys, so that no copy of the vault files, including one taken before
+  // the erasure, can be decrypted for this subject. The subject is given by pseudonym (see Pseudonym). A
+  // subject with no records is not an error (the result is empty). The hook runs before anything changes.
+  // Errors: NotFound for an unknown dataset; DataLoss for a tampered vault file; I/O errors.
+  absl::StatusOr<EraseResult> Erase(std::string_view pseudonym, std::optional<std::string_view> dataset,
+                                    BeforeCommit<EraseResult> before_commit);
+
+  absl::StatusOr<std::vector<DatasetInfo>> ListDatasets();
+  // Errors: NotFound naming the dataset.
+  absl::StatusOr<DatasetInfo> GetDataset(std::string_view name);
+
+  // The keyed pseudonym of a subject id (64 hex digits), the only form in which subjects appear in the
+  // catalog, the key store, the vault framing and the audit log.
+  std::string Pseudonym(std::string_view subject_id) const { return keys_.Pseudonym(subject_id); }
+
+  // The workspace's audit signing key (unsealed with the master key) and where its audit log lives.
+  const crypto::Ed25519PrivateKey& signing_key() const { return signing_key_; }
+  std::string audit_dir() const { return dir_ + "/audit"; }
+
+  const std::string& dir() const { return dir_; }
+  const std::string& id() const { return id_; }  // random, 32 hex digits, fixed at init
+  base::Env& env() { return env_; }
+  // For veil::gov (role grants live in workspace.db) and for tests.
+  Database& metadata() { return db_; }
+  KeyStore& key_store() { return keys_; }
+
+  static constexpr char kMetadataFile[] = "workspace.db";
+  static constexpr char kKeyStoreFile[] = "keys/keys.db";
+  static constexpr char kVaultDir[] = "vault";
+  static constexpr char kLockFile[] = "LOCK";
+
+ private:
+  Workspace(base::Env& env, std::string dir, std::unique_ptr<base::FileLock> lock, Database db, KeyStore keys,
+            crypto::Ed25519PrivateKey signing_key, std::string id);
+
+  static absl::StatusOr<std::unique_ptr<Workspace>> OpenLocked(base::Env& env, const std::string& dir,
+                                                               std::unique_ptr<base::FileLock> lock,
+                                                               base::SecretBytes master_key);
+  // Finishes or undoes what a crash left pending (see "Atomicity" above).
+  absl::Status Recover();
+  absl::StatusOr<int64_t> DatasetId(std::string_view name);
+  std::string VaultPath(std::string_view dataset, std::string_view file) const;
+
+  base::Env& env_;
+  std::string dir_;
+  std::unique_ptr<base::FileLock> lock_;
+  Database db_;
+  KeyStore keys_;
+  crypto::Ed25519PrivateKey signing_key_;
+  std::string id_;
+};
+
+}  // namespace veil::store
+
+#endif  // VEIL_STORE_WORKSPACE_H_
