@@ -193,8 +193,8 @@ std::string FormatAuditTime(absl::Time t) {
   return absl::FormatTime("%Y-%m-%d%ET%H:%M:%E*SZ", t, absl::UTCTimeZone());
 }
 
-nlohmann::json AuditEntryToJson(const AuditEntry& entry) {
-  nlohmann::json j;
+nlohmann::ordered_json AuditEntryToJson(const AuditEntry& entry) {
+  nlohmann::ordered_json j;
   j["seq"] = entry.seq;
   j["time"] = FormatAuditTime(entry.time);
   j["actor"] = entry.actor;

@@ -92,7 +92,7 @@ absl::StatusOr<AuditEntry> DecodeAuditEntry(std::span<const uint8_t> bytes);
 //    "purpose": "...", "decision": "allowed"|"denied", "reason": "...", "cost": "...",
 //    "subject_pseudonyms": ["..."], "params_hash": "<hex>", "result_hash": "<hex>"|null}
 // The time is RFC 3339 in UTC with sub-second digits only when non-zero.
-nlohmann::json AuditEntryToJson(const AuditEntry& entry);
+nlohmann::ordered_json AuditEntryToJson(const AuditEntry& entry);
 
 // One line for `veil audit log`, e.g. (on one line)
 //   #7 2026-01-01T00:00:00Z "alice" "query" dataset="adult" purpose="research" ALLOWED "role analyst"

@@ -134,7 +134,7 @@ TEST(AuditEntryTest, EncodeRejectsBadFields) {
 TEST(AuditEntryTest, JsonAndText) {
   AuditEntry e = Full();
   e.reason = "line1\nline2 \"q\"";
-  nlohmann::json j = AuditEntryToJson(e);
+  nlohmann::ordered_json j = AuditEntryToJson(e);
   EXPECT_EQ(j["seq"], 42);
   EXPECT_EQ(j["time"], "2026-01-01T00:00:00.123456789Z");
   EXPECT_EQ(j["decision"], "allowed");

@@ -1,0 +1,126 @@
+#include "veil/gov/gate.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace veil::gov {
+
+const char* RoleName(Role role) {
+  switch (role) {
+    case Role::kOwner:
+      return "owner";
+    case Role::kAnalyst:
+      return "analyst";
+    case Role::kAuditor:
+      return "auditor";
+  }
+  return "?";
+}
+
+std::optional<Role> ParseRole(std::string_view name) {
+  for (Role r : {Role::kOwner, Role::kAnalyst, Role::kAuditor}) {
+    if (name == RoleName(r)) return r;
+  }
+  return std::nullopt;
+}
+
+const char* OperationName(Operation op) {
+  switch (op) {
+    case Operation::kInit:
+      return "init";
+    case Operation::kIngest:
+      return "ingest";
+    case Operation::kListDatasets:
+      return "datasets";
+    case Operation::kExport:
+      return "export";
+    case Operation::kErase:
+      return "erase";
+    case Operation::kGrant:
+      return "grant";
+    case Operation::kRevoke:
+      return "revoke";
+    case Operation::kListGrants:
+      return "grants";
+    case Operation::kAuditRead:
+      return "audit.read";
+    case Operation::kAuditCheckpoint:
+      return "audit.checkpoint";
+  }
+  return "?";
+}
+
+std::vector<Role> RolesAllowed(Operation op) {
+  switch (op) {
+    case Operation::kInit:
+    case Operation::kIngest:
+    case Operation::kExport:
+    case Operation::kErase:
+    case Operation::kGrant:
+    case Operation::kRevoke:
+      return {Role::kOwner};
+    case Operation::kListDatasets:
+      return {Role::kOwner, Role::kAnalyst, Role::kAuditor};
+    case Operation::kListGrants:
+    case Operation::kAuditRead:
+    case Operation::kAuditCheckpoint:
+      return {Role::kOwner, Role::kAuditor};
+  }
+  return {};
+}
+
+bool NeedsPurpose(Operation op) { return op == Operation::kExport; }
+
+bool PurposeCovers(std::string_view declared, std::string_view purpose) {
+  if (declared.empty()) return false;
+  return purpose == declared ||
+         (purpose.size() > declared.size() && purpose.substr(0, declared.size()) == declared &&
+          purpose[declared.size()] == '.');
+}
+
+GateDecision Decide(const GateRequest& request) {
+  const char* op = OperationName(request.op);
+  const std::vector<Role> allowed = RolesAllowed(request.op);
+  std::optional<Role> via;
+  for (Role r : allowed) {
+    if (std::find(request.roles.begin(), request.roles.end(), r) != request.roles.end()) {
+      via = r;
+      break;
+    }
+  }
+  std::vector<std::string> allowed_names;
+  for (Role r : allowed) allowed_names.push_back(RoleName(r));
+  if (!via) {
+    std::vector<std::string> held;
+    for (Role r : request.roles) held.push_back(RoleName(r));
+    return {false, absl::StrCat(op, " needs the role ", absl::StrJoin(allowed_names, " or "), "; actor \"",
+                                request.actor, "\" has ",
+                                held.empty() ? std::string("no role in this workspace")
+                                             : absl::StrCat("the role ", absl::StrJoin(held, ", ")))};
+  }
+  std::string reason = absl::StrCat("role ", RoleName(*via));
+  if (NeedsPurpose(request.op)) {
+    const std::string declared =
+        request.dataset_purposes.empty()
+            ? std::string("it declares no purpose")
+            : absl::StrCat("it is declared for: ", absl::StrJoin(request.dataset_purposes, ", "));
+    if (request.purpose.empty()) {
+      return {false, absl::StrCat(op, " of dataset \"", request.dataset,
+                                  "\" needs a declared purpose (--purpose); ", declared)};
+    }
+    const auto covers = [&](const std::string& d) { return PurposeCovers(d, request.purpose); };
+    auto match = std::find_if(request.dataset_purposes.begin(), request.dataset_purposes.end(), covers);
+    if (match == request.dataset_purposes.end()) {
+      return {false, absl::StrCat("purpose \"", request.purpose, "\" is not declared for dataset \"",
+                                  request.dataset, "\"; ", declared)};
+    }
+    absl::StrAppend(
+        &reason, "; purpose \"", request.purpose, "\" ",
+        *match == request.purpose ? "declared" : absl::StrCat("within declared \"", *match, "\""));
+  }
+  return {true, reason};
+}
+
+}  // namespace veil::gov

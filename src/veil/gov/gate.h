@@ -1,0 +1,74 @@
+// The gate: the one place that decides whether an actor may perform an operation (DESIGN.md section 4,
+// step 2). It is a pure function of the request, so every decision can be tested on its own and explained:
+// a denial always says why.
+//
+// Roles (granted by an owner with `veil grant ACTOR ROLE`):
+//   owner    everything: ingest, export personal data, erase, grant and revoke roles, read the audit log
+//   analyst  population-level use of datasets through privacy-preserving techniques (DP queries, training,
+//            synthetic data: later issues); sees the catalog; never raw records
+//   auditor  reads the catalog and the audit log, verifies it, asks for proofs and checkpoints; never data
+//
+// Purposes (purpose limitation, GDPR Art. 5(1)(b)). An operation on a dataset's personal data declares a
+// purpose, which must be one of the dataset's declared purposes or a narrower one below it in the dotted
+// hierarchy: a dataset declared for "research" may be used for "research.cohort", not the reverse.
+//
+// Later checks (consent, restriction, retention, privacy budget) plug in here, not in the commands.
+#ifndef VEIL_GOV_GATE_H_
+#define VEIL_GOV_GATE_H_
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace veil::gov {
+
+enum class Role { kOwner, kAnalyst, kAuditor };
+
+// "owner", "analyst", "auditor".
+const char* RoleName(Role role);
+std::optional<Role> ParseRole(std::string_view name);
+
+// What an actor asks to do. The name of each is the audit entry's action.
+enum class Operation {
+  kInit,             // "init": create the workspace (its creator becomes owner)
+  kIngest,           // "ingest": store a table in the vault, declaring its purposes
+  kListDatasets,     // "datasets": read the catalog (no personal data)
+  kExport,           // "export": decrypt a dataset's personal data out of the vault
+  kErase,            // "erase": erasure of a data subject (GDPR Art. 17)
+  kGrant,            // "grant": give an actor a role
+  kRevoke,           // "revoke": take a role away
+  kListGrants,       // "grants": who holds which role
+  kAuditRead,        // "audit.read": read, verify and prove the audit log
+  kAuditCheckpoint,  // "audit.checkpoint": sign the current tree head
+};
+
+const char* OperationName(Operation op);
+
+struct GateRequest {
+  std::string actor;
+  std::vector<Role> roles;  // the actor's roles
+  Operation op = Operation::kListDatasets;
+  std::string dataset;                        // "" if the operation is not on one dataset
+  std::string purpose;                        // "" if none was declared
+  std::vector<std::string> dataset_purposes;  // the dataset's declared purposes
+};
+
+struct GateDecision {
+  bool allowed = false;
+  std::string reason;  // e.g. "role owner; purpose \"research\" declared for the dataset"
+};
+
+// Which roles may perform `op`, and whether it needs a declared purpose.
+std::vector<Role> RolesAllowed(Operation op);
+bool NeedsPurpose(Operation op);
+
+// True if `purpose` is `declared` or below it in the dotted hierarchy ("research.cohort" under "research").
+bool PurposeCovers(std::string_view declared, std::string_view purpose);
+
+// The decision for `request`. Pure and thread-safe.
+GateDecision Decide(const GateRequest& request);
+
+}  // namespace veil::gov
+
+#endif  // VEIL_GOV_GATE_H_

@@ -1,0 +1,132 @@
+#include "veil/gov/gate.h"
+
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace veil::gov {
+namespace {
+
+constexpr Operation kAllOperations[] = {
+    Operation::kInit,      Operation::kIngest,         Operation::kListDatasets, Operation::kExport,
+    Operation::kErase,     Operation::kGrant,          Operation::kRevoke,       Operation::kListGrants,
+    Operation::kAuditRead, Operation::kAuditCheckpoint};
+
+GateRequest Request(std::vector<Role> roles, Operation op) {
+  GateRequest r;
+  r.actor = "alice";
+  r.roles = std::move(roles);
+  r.op = op;
+  r.dataset = "patients";
+  r.dataset_purposes = {"care", "research"};
+  r.purpose = "research";
+  return r;
+}
+
+TEST(GateTest, RoleNamesRoundTrip) {
+  for (Role r : {Role::kOwner, Role::kAnalyst, Role::kAuditor}) EXPECT_EQ(ParseRole(RoleName(r)), r);
+  EXPECT_EQ(ParseRole("admin"), std::nullopt);
+  EXPECT_EQ(ParseRole("Owner"), std::nullopt) << "exact, lower-case";
+}
+
+// The policy table, written out: a change to who may do what must change this test.
+TEST(GateTest, PolicyTable) {
+  struct Row {
+    Operation op;
+    bool owner, analyst, auditor;
+  };
+  const Row table[] = {
+      {Operation::kInit, true, false, false},       {Operation::kIngest, true, false, false},
+      {Operation::kListDatasets, true, true, true}, {Operation::kExport, true, false, false},
+      {Operation::kErase, true, false, false},      {Operation::kGrant, true, false, false},
+      {Operation::kRevoke, true, false, false},     {Operation::kListGrants, true, false, true},
+      {Operation::kAuditRead, true, false, true},   {Operation::kAuditCheckpoint, true, false, true},
+  };
+  ASSERT_EQ(std::size(table), std::size(kAllOperations));
+  for (const Row& row : table) {
+    SCOPED_TRACE(OperationName(row.op));
+    EXPECT_EQ(Decide(Request({Role::kOwner}, row.op)).allowed, row.owner);
+    EXPECT_EQ(Decide(Request({Role::kAnalyst}, row.op)).allowed, row.analyst);
+    EXPECT_EQ(Decide(Request({Role::kAuditor}, row.op)).allowed, row.auditor);
+    EXPECT_FALSE(Decide(Request({}, row.op)).allowed) << "no role, no access";
+  }
+}
+
+TEST(GateTest, DenialSaysWhy) {
+  const GateDecision d = Decide(Request({Role::kAnalyst}, Operation::kExport));
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.reason, "export needs the role owner; actor \"alice\" has the role analyst");
+  const GateDecision none = Decide(Request({}, Operation::kAuditRead));
+  EXPECT_EQ(none.reason,
+            "audit.read needs the role owner or auditor; actor \"alice\" has no role in this workspace");
+}
+
+TEST(GateTest, AnyHeldRoleSuffices) {
+  const GateDecision d = Decide(Request({Role::kAnalyst, Role::kAuditor}, Operation::kAuditRead));
+  EXPECT_TRUE(d.allowed);
+  EXPECT_EQ(d.reason, "role auditor");
+}
+
+TEST(GateTest, PurposeMustBeDeclared) {
+  GateRequest r = Request({Role::kOwner}, Operation::kExport);
+  GateDecision d = Decide(r);
+  EXPECT_TRUE(d.allowed);
+  EXPECT_EQ(d.reason, "role owner; purpose \"research\" declared");
+
+  r.purpose = "marketing";
+  d = Decide(r);
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(
+      d.reason,
+      "purpose \"marketing\" is not declared for dataset \"patients\"; it is declared for: care, research");
+
+  r.purpose = "";
+  d = Decide(r);
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.reason,
+            "export of dataset \"patients\" needs a declared purpose (--purpose); it is declared for: care, "
+            "research");
+
+  r.purpose = "care";
+  r.dataset_purposes = {};
+  d = Decide(r);
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.reason, "purpose \"care\" is not declared for dataset \"patients\"; it declares no purpose");
+}
+
+TEST(GateTest, NarrowerPurposeIsCoveredBroaderIsNot) {
+  GateRequest r = Request({Role::kOwner}, Operation::kExport);
+  r.purpose = "research.cohort";
+  GateDecision d = Decide(r);
+  EXPECT_TRUE(d.allowed);
+  EXPECT_EQ(d.reason, "role owner; purpose \"research.cohort\" within declared \"research\"");
+
+  r.dataset_purposes = {"research.cohort"};
+  r.purpose = "research";
+  EXPECT_FALSE(Decide(r).allowed) << "a broader purpose than the declared one";
+  r.purpose = "research.cohorts";
+  EXPECT_FALSE(Decide(r).allowed) << "a sibling that merely shares a prefix";
+}
+
+TEST(GateTest, PurposeCovers) {
+  EXPECT_TRUE(PurposeCovers("a", "a"));
+  EXPECT_TRUE(PurposeCovers("a", "a.b"));
+  EXPECT_TRUE(PurposeCovers("a.b", "a.b.c"));
+  EXPECT_FALSE(PurposeCovers("a", "ab"));
+  EXPECT_FALSE(PurposeCovers("a.b", "a"));
+  EXPECT_FALSE(PurposeCovers("", "a"));
+  EXPECT_FALSE(PurposeCovers("a", ""));
+}
+
+TEST(GateTest, OperationsWithoutPurposeIgnoreIt) {
+  GateRequest r = Request({Role::kOwner}, Operation::kIngest);
+  r.purpose = "";
+  r.dataset_purposes = {};
+  EXPECT_TRUE(Decide(r).allowed);
+  for (Operation op : kAllOperations)
+    EXPECT_EQ(NeedsPurpose(op), op == Operation::kExport) << OperationName(op);
+}
+
+}  // namespace
+}  // namespace veil::gov

@@ -1,0 +1,299 @@
+#include "veil/gov/session.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "veil/base/status_macros.h"
+#include "veil/store/sqlite.h"
+#include "veil/table/csv_writer.h"
+
+namespace veil::gov {
+namespace {
+
+// A copy of the workspace's signing key for the audit log (the key type is move-only by design).
+absl::StatusOr<crypto::Ed25519PrivateKey> SigningKeyCopy(const store::Workspace& ws) {
+  VEIL_ASSIGN_OR_RETURN(base::SecretBytes seed, ws.signing_key().ExportSeed());
+  return crypto::Ed25519PrivateKey::FromSeed(seed);
+}
+
+absl::StatusOr<std::vector<Role>> LoadRoles(store::Database& db, std::string_view actor) {
+  VEIL_ASSIGN_OR_RETURN(store::Statement st, db.Prepare("SELECT role FROM role_grant WHERE actor = ?1"));
+  VEIL_RETURN_IF_ERROR(st.Bind(1, actor));
+  std::vector<Role> roles;
+  while (true) {
+    VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    const std::optional<Role> role = ParseRole(st.ColumnText(0));
+    if (!role) return absl::DataLossError("workspace.db: a role grant names an unknown role");
+    roles.push_back(*role);
+  }
+  std::sort(roles.begin(), roles.end());
+  return roles;
+}
+
+absl::Status InsertGrant(store::Database& db, std::string_view actor, Role role, std::string_view by,
+                         absl::Time at) {
+  VEIL_ASSIGN_OR_RETURN(store::Statement st,
+                        db.Prepare("INSERT INTO role_grant(actor, role, granted_by, granted_ns) VALUES "
+                                   "(?1, ?2, ?3, ?4)"));
+  VEIL_RETURN_IF_ERROR(st.Bind(1, actor));
+  VEIL_RETURN_IF_ERROR(st.Bind(2, RoleName(role)));
+  VEIL_RETURN_IF_ERROR(st.Bind(3, by));
+  VEIL_RETURN_IF_ERROR(st.Bind(4, absl::ToUnixNanos(at)));
+  return st.Run();
+}
+
+audit::AuditEntry MakeEntry(std::string_view actor, Operation op, std::string_view dataset,
+                            std::string_view purpose, const GateDecision& decision,
+                            const nlohmann::ordered_json& params) {
+  audit::AuditEntry e;
+  e.actor = actor;
+  e.action = OperationName(op);
+  e.dataset = dataset;
+  e.purpose = purpose;
+  e.decision = decision.allowed ? audit::Decision::kAllowed : audit::Decision::kDenied;
+  e.reason = decision.reason;
+  e.params_hash = ParamsHash(params);
+  return e;
+}
+
+crypto::Sha256Digest JsonHash(const nlohmann::ordered_json& doc) { return crypto::Sha256(doc.dump()); }
+
+}  // namespace
+
+crypto::Sha256Digest ParamsHash(const nlohmann::ordered_json& params) { return JsonHash(params); }
+
+absl::Status ValidateActor(std::string_view actor) {
+  if (actor.empty() || actor.size() > 128) {
+    return absl::InvalidArgumentError("an actor name (--actor or VEIL_ACTOR) must have 1 to 128 characters");
+  }
+  for (char c : actor) {
+    if (c <= ' ' || c > '~' || c == '"' || c == '\'' || c == '\\') {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "invalid actor name \"", std::string(actor.substr(0, 80)),
+          "\": use printable ASCII without spaces, quotes or backslashes (e.g. alice, svc-etl@bank)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Session>> Session::Init(base::Env& env, const std::string& dir,
+                                                       const std::string& actor,
+                                                       const store::WorkspaceCreateOptions& options) {
+  VEIL_RETURN_IF_ERROR(ValidateActor(actor));
+  const auto initialize = [&](store::Workspace& ws) -> absl::Status {
+    VEIL_RETURN_IF_ERROR(InsertGrant(ws.metadata(), actor, Role::kOwner, actor, env.Now()));
+    VEIL_ASSIGN_OR_RETURN(crypto::Ed25519PrivateKey key, SigningKeyCopy(ws));
+    VEIL_ASSIGN_OR_RETURN(std::unique_ptr<audit::AuditLog> log,
+                          audit::AuditLog::Open(env, ws.audit_dir(), std::move(key)));
+    const nlohmann::ordered_json params = {
+        {"workspace_id", ws.id()},
+        {"master_key", options.master_key.passphrase.has_value() ? "passphrase" : "key file"}};
+    audit::AuditEntry entry =
+        MakeEntry(actor, Operation::kInit, "", "",
+                  {true, "the actor who creates a workspace becomes its owner"}, params);
+    return log->Append(std::move(entry)).status();
+  };
+  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<store::Workspace> ws,
+                        store::Workspace::Create(env, dir, options, initialize));
+  VEIL_ASSIGN_OR_RETURN(crypto::Ed25519PrivateKey key, SigningKeyCopy(*ws));
+  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<audit::AuditLog> log,
+                        audit::AuditLog::Open(env, ws->audit_dir(), std::move(key)));
+  return std::unique_ptr<Session>(new Session(std::move(ws), std::move(log), actor));
+}
+
+absl::StatusOr<std::unique_ptr<Session>> Session::Open(base::Env& env, const std::string& dir,
+                                                       const std::string& actor,
+                                                       const std::optional<base::SecretBytes>& passphrase) {
+  VEIL_RETURN_IF_ERROR(ValidateActor(actor));
+  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<store::Workspace> ws, store::Workspace::Open(env, dir, passphrase));
+  // AuditLog::Open would create a missing log; a workspace's log exists from init on, so its absence means
+  // someone removed it.
+  if (!env.FileExists(absl::StrCat(ws->audit_dir(), "/", audit::AuditLog::kLogFileName))) {
+    return absl::DataLossError(absl::StrCat("workspace ", dir,
+                                            ": the audit log (audit/audit.log) is missing; it was deleted "
+                                            "or moved, and Veil will not start a new one silently"));
+  }
+  VEIL_ASSIGN_OR_RETURN(crypto::Ed25519PrivateKey key, SigningKeyCopy(*ws));
+  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<audit::AuditLog> log,
+                        audit::AuditLog::Open(env, ws->audit_dir(), std::move(key)));
+  return std::unique_ptr<Session>(new Session(std::move(ws), std::move(log), actor));
+}
+
+absl::StatusOr<std::vector<Role>> Session::Roles() { return LoadRoles(workspace_->metadata(), actor_); }
+
+absl::StatusOr<GateDecision> Session::Authorize(Operation op, std::string_view dataset,
+                                                std::string_view purpose,
+                                                const nlohmann::ordered_json& params) {
+  GateRequest request;
+  request.actor = actor_;
+  VEIL_ASSIGN_OR_RETURN(request.roles, Roles());
+  request.op = op;
+  request.dataset = dataset;
+  request.purpose = purpose;
+  if (NeedsPurpose(op) && !dataset.empty()) {
+    // Only an actor whose role allows the operation learns whether the dataset exists.
+    const std::vector<Role> allowed = RolesAllowed(op);
+    const bool role_ok = std::any_of(request.roles.begin(), request.roles.end(), [&](Role r) {
+      return std::find(allowed.begin(), allowed.end(), r) != allowed.end();
+    });
+    if (role_ok) {
+      VEIL_ASSIGN_OR_RETURN(store::DatasetInfo info, workspace_->GetDataset(dataset));
+      request.dataset_purposes = info.purposes;
+    }
+  }
+  GateDecision decision = Decide(request);
+  if (decision.allowed) return decision;
+  absl::StatusOr<uint64_t> seq = log_->Append(MakeEntry(actor_, op, dataset, purpose, decision, params));
+  if (!seq.ok()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("refused: ", decision.reason,
+                     " (and the audit log could not record the refusal: ", seq.status().message(), ")"));
+  }
+  return absl::PermissionDeniedError(absl::StrCat("refused: ", decision.reason));
+}
+
+absl::Status Session::Record(Operation op, std::string_view dataset, std::string_view purpose,
+                             const GateDecision& decision, const nlohmann::ordered_json& params,
+                             std::optional<crypto::Sha256Digest> result_hash,
+                             std::vector<std::string> pseudonyms) {
+  audit::AuditEntry entry = MakeEntry(actor_, op, dataset, purpose, decision, params);
+  entry.result_hash = result_hash;
+  entry.subject_pseudonyms = std::move(pseudonyms);
+  absl::StatusOr<uint64_t> seq = log_->Append(std::move(entry));
+  if (!seq.ok()) {
+    return absl::Status(seq.status().code(),
+                        absl::StrCat("the audit log could not record the operation, so it was not done: ",
+                                     seq.status().message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<store::IngestResult> Session::Ingest(const table::Table& table,
+                                                    const store::IngestRequest& request) {
+  const nlohmann::ordered_json params = {{"dataset", request.dataset},
+                                         {"mode", store::IngestModeName(request.mode)},
+                                         {"subject_column", request.subject_column},
+                                         {"purposes", request.purposes},
+                                         {"source",
+                                          {{"file_name", request.source.file_name},
+                                           {"sha256", request.source.sha256},
+                                           {"bytes", request.source.bytes}}}};
+  VEIL_ASSIGN_OR_RETURN(GateDecision decision, Authorize(Operation::kIngest, request.dataset, "", params));
+  return workspace_->Ingest(table, request, [&](const store::IngestResult& result) {
+    return Record(Operation::kIngest, request.dataset, "", decision, params,
+                  JsonHash(store::DatasetInfoToJson(result.dataset)), {});
+  });
+}
+
+absl::StatusOr<ExportResult> Session::Export(std::string_view dataset, std::string_view purpose) {
+  const nlohmann::ordered_json params = {{"dataset", dataset}, {"purpose", purpose}, {"format", "csv"}};
+  VEIL_ASSIGN_OR_RETURN(GateDecision decision, Authorize(Operation::kExport, dataset, purpose, params));
+  VEIL_ASSIGN_OR_RETURN(store::DatasetContents contents, workspace_->Read(dataset));
+  ExportResult result;
+  VEIL_ASSIGN_OR_RETURN(result.csv, table::WriteCsvToString(contents.table));
+  result.dataset = std::move(contents.info);
+  VEIL_RETURN_IF_ERROR(
+      Record(Operation::kExport, dataset, purpose, decision, params, crypto::Sha256(result.csv), {}));
+  return result;
+}
+
+absl::StatusOr<store::EraseResult> Session::Erase(std::string_view subject_id,
+                                                  std::optional<std::string_view> dataset) {
+  const std::string pseudonym = workspace_->Pseudonym(subject_id);
+  const std::string dataset_name(dataset.value_or(""));
+  const nlohmann::ordered_json params = {
+      {"subject", pseudonym},
+      {"dataset",
+       dataset.has_value() ? nlohmann::ordered_json(dataset_name) : nlohmann::ordered_json(nullptr)}};
+  VEIL_ASSIGN_OR_RETURN(GateDecision decision, Authorize(Operation::kErase, dataset_name, "", params));
+  return workspace_->Erase(pseudonym, dataset, [&](const store::EraseResult& result) {
+    const nlohmann::ordered_json doc = {{"datasets", result.datasets}, {"rows_removed", result.rows_removed}};
+    return Record(Operation::kErase, dataset_name, "", decision, params, JsonHash(doc), {pseudonym});
+  });
+}
+
+absl::Status Session::Grant(std::string_view actor, Role role) {
+  VEIL_RETURN_IF_ERROR(ValidateActor(actor));
+  const nlohmann::ordered_json params = {{"actor", actor}, {"role", RoleName(role)}};
+  VEIL_ASSIGN_OR_RETURN(GateDecision decision, Authorize(Operation::kGrant, "", "", params));
+  store::Database& db = workspace_->metadata();
+  VEIL_ASSIGN_OR_RETURN(std::vector<Role> held, LoadRoles(db, actor));
+  if (std::find(held.begin(), held.end(), role) != held.end()) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("actor \"", std::string(actor), "\" already has the role ", RoleName(role)));
+  }
+  VEIL_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db));
+  VEIL_RETURN_IF_ERROR(InsertGrant(db, actor, role, actor_, workspace_->env().Now()));
+  VEIL_RETURN_IF_ERROR(Record(Operation::kGrant, "", "", decision, params, std::nullopt, {}));
+  return txn.Commit();
+}
+
+absl::Status Session::Revoke(std::string_view actor, Role role) {
+  VEIL_RETURN_IF_ERROR(ValidateActor(actor));
+  const nlohmann::ordered_json params = {{"actor", actor}, {"role", RoleName(role)}};
+  VEIL_ASSIGN_OR_RETURN(GateDecision decision, Authorize(Operation::kRevoke, "", "", params));
+  store::Database& db = workspace_->metadata();
+  VEIL_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db));
+  if (role == Role::kOwner) {
+    VEIL_ASSIGN_OR_RETURN(store::Statement count,
+                          db.Prepare("SELECT COUNT(*) FROM role_grant WHERE role = 'owner' AND actor != ?1"));
+    VEIL_RETURN_IF_ERROR(count.Bind(1, actor));
+    VEIL_RETURN_IF_ERROR(count.Step().status());
+    if (count.ColumnInt64(0) == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "actor \"", std::string(actor), "\" is the last owner; grant the role to someone else first"));
+    }
+  }
+  VEIL_ASSIGN_OR_RETURN(store::Statement st,
+                        db.Prepare("DELETE FROM role_grant WHERE actor = ?1 AND role = ?2"));
+  VEIL_RETURN_IF_ERROR(st.Bind(1, actor));
+  VEIL_RETURN_IF_ERROR(st.Bind(2, RoleName(role)));
+  VEIL_RETURN_IF_ERROR(st.Run());
+  if (db.changes() == 0) {
+    return absl::NotFoundError(
+        absl::StrCat("actor \"", std::string(actor), "\" does not have the role ", RoleName(role)));
+  }
+  VEIL_RETURN_IF_ERROR(Record(Operation::kRevoke, "", "", decision, params, std::nullopt, {}));
+  return txn.Commit();
+}
+
+absl::StatusOr<std::vector<store::DatasetInfo>> Session::ListDatasets() {
+  VEIL_RETURN_IF_ERROR(
+      Authorize(Operation::kListDatasets, "", "", nlohmann::ordered_json::object()).status());
+  return workspace_->ListDatasets();
+}
+
+absl::StatusOr<store::DatasetInfo> Session::GetDataset(std::string_view name) {
+  VEIL_RETURN_IF_ERROR(Authorize(Operation::kListDatasets, name, "", {{"dataset", name}}).status());
+  return workspace_->GetDataset(name);
+}
+
+absl::StatusOr<std::vector<RoleGrant>> Session::ListGrants() {
+  VEIL_RETURN_IF_ERROR(Authorize(Operation::kListGrants, "", "", nlohmann::ordered_json::object()).status());
+  VEIL_ASSIGN_OR_RETURN(
+      store::Statement st,
+      workspace_->metadata().Prepare(
+          "SELECT actor, role, granted_by, granted_ns FROM role_grant ORDER BY actor, role"));
+  std::vector<RoleGrant> grants;
+  while (true) {
+    VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    const std::optional<Role> role = ParseRole(st.ColumnText(1));
+    if (!role) return absl::DataLossError("workspace.db: a role grant names an unknown role");
+    grants.push_back({st.ColumnText(0), *role, st.ColumnText(2), absl::FromUnixNanos(st.ColumnInt64(3))});
+  }
+  return grants;
+}
+
+absl::StatusOr<audit::AuditLog*> Session::AuditLogFor(Operation op) {
+  if (op != Operation::kAuditRead && op != Operation::kAuditCheckpoint)
+    return absl::InvalidArgumentError("AuditLogFor takes an audit operation");
+  VEIL_RETURN_IF_ERROR(Authorize(op, "", "", nlohmann::ordered_json::object()).status());
+  return log_.get();
+}
+
+}  // namespace veil::gov
