@@ -1,7 +1,15 @@
 #include "tools/veil/cli.h"
 
+#include <pwd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
 #include <iostream>
 #include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 namespace veil::cli {
 
@@ -53,6 +61,123 @@ std::string WithThousands(int64_t n) {
     out += digits[i];
   }
   return n < 0 ? "-" + out : out;
+}
+
+// Cuts `s` to at most `max` bytes without splitting a UTF-8 sequence, marking the cut with "…".
+std::string Shorten(std::string_view s, size_t max) {
+  if (s.size() <= max) return std::string(s);
+  size_t cut = max - 1;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(s.substr(0, cut)) + "…";
+}
+
+// Display width of UTF-8 text: one column per code point (good enough for the Latin and CJK-free data the
+// table shows; a wide character merely misaligns its own row).
+namespace {
+size_t Width(std::string_view s) {
+  size_t w = 0;
+  for (unsigned char c : s) w += (c & 0xC0) != 0x80;
+  return w;
+}
+
+std::string Pad(std::string_view s, size_t width, bool right_align) {
+  const size_t w = Width(s);
+  std::string fill(w < width ? width - w : 0, ' ');
+  return right_align ? fill + std::string(s) : std::string(s) + fill;
+}
+}  // namespace
+
+absl::StatusOr<table::CsvReadOptions> MakeReadOptions(const CsvArgs& args) {
+  table::CsvReadOptions options;
+  std::string delimiter = args.delimiter;
+  if (delimiter == "\\t" || delimiter == "tab") delimiter = "\t";
+  if (delimiter.size() != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--delimiter must be one character (or \\t), not '", Shorten(args.delimiter, 10), "'"));
+  }
+  options.delimiter = delimiter[0];
+  options.has_header = !args.no_header;
+  if (!args.nulls.empty()) options.null_tokens = args.nulls;
+  options.trim_whitespace = !args.strict;
+  options.num_threads = args.threads;
+  for (const std::string& spec : args.types) {
+    const size_t eq = spec.rfind('=');
+    if (eq == std::string::npos || eq == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--type expects COLUMN=TYPE, not '", Shorten(spec, 40), "'"));
+    }
+    const std::string type_name = spec.substr(eq + 1);
+    std::optional<table::DataType> type = table::ParseDataType(type_name);
+    if (!type.has_value()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--type ", Shorten(spec, 40), ": unknown type '", Shorten(type_name, 20),
+                       "' (one of int64, double, bool, string, date, timestamp)"));
+    }
+    options.column_types[spec.substr(0, eq)] = *type;
+  }
+  return options;
+}
+std::string FormatElapsed(absl::Duration d) {
+  const double ms = absl::ToDoubleMilliseconds(d);
+  return ms < 1000 ? absl::StrFormat("%.1f ms", ms) : absl::StrFormat("%.2f s", ms / 1000);
+}
+
+std::string FormatBytes(uint64_t bytes) {
+  if (bytes < 1024) return absl::StrCat(bytes, " B");
+  if (bytes < 1024 * 1024) return absl::StrFormat("%.1f KiB", bytes / 1024.0);
+  return absl::StrFormat("%.1f MiB", bytes / (1024.0 * 1024.0));
+}
+
+void PrintTable(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows,
+                const std::vector<bool>& right_align) {
+  std::vector<size_t> widths(header.size());
+  for (size_t c = 0; c < header.size(); ++c) {
+    widths[c] = Width(header[c]);
+    for (const auto& row : rows) widths[c] = std::max(widths[c], Width(row[c]));
+  }
+  auto print_row = [&](const std::vector<std::string>& row) {
+    std::string line;
+    for (size_t c = 0; c < row.size(); ++c) {
+      const bool right = c < right_align.size() && right_align[c];
+      absl::StrAppend(&line, c == 0 ? "" : "  ",
+                      c + 1 == row.size() && !right ? row[c] : Pad(row[c], widths[c], right));
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    std::cout << line << "\n";
+  };
+  print_row(header);
+  for (const auto& row : rows) print_row(row);
+}
+
+void AddCsvOptions(CLI::App* cmd, CsvArgs& args) {
+  cmd->add_option("--delimiter,-d", args.delimiter, "Field delimiter (one character, or \\t)")
+      ->capture_default_str();
+  cmd->add_flag("--no-header", args.no_header, "The first line is data; columns are named column_1, ...");
+  cmd->add_option("--null", args.nulls,
+                  "A token that means null (repeatable; default: the empty field and '?')");
+  cmd->add_option("--type", args.types,
+                  "Declare a column's type: COLUMN=TYPE (repeatable; TYPE is one of "
+                  "int64, double, bool, string, date, timestamp)");
+  cmd->add_flag("--strict", args.strict, "Strict RFC 4180: spaces around fields are data, not trimmed");
+  cmd->add_option("--threads", args.threads, "Parsing threads (0 = one per core)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 64));
+}
+
+std::string FormatUtc(absl::Time t) { return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone()); }
+
+std::string ActorOf(const GlobalOptions& options) {
+  if (!options.actor.empty()) return options.actor;
+  if (const struct passwd* pw = ::getpwuid(::geteuid()); pw != nullptr && pw->pw_name != nullptr)
+    return pw->pw_name;
+  if (const char* user = std::getenv("USER")) return user;
+  return "";
+}
+
+std::optional<base::SecretBytes> PassphraseFromEnv() {
+  const char* p = std::getenv("VEIL_PASSPHRASE");
+  if (p == nullptr || *p == '\0') return std::nullopt;  // set but empty counts as not set
+  return base::SecretBytes::FromString(p);
 }
 
 }  // namespace veil::cli

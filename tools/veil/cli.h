@@ -3,12 +3,20 @@
 #ifndef VEIL_TOOLS_VEIL_CLI_H_
 #define VEIL_TOOLS_VEIL_CLI_H_
 
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "nlohmann/json.hpp"
+#include "veil/base/secret_bytes.h"
+#include "veil/table/csv_reader.h"
 
 namespace veil::cli {
 
@@ -50,9 +58,42 @@ void PrintJson(const nlohmann::ordered_json& doc);
 
 // Formats an integer with thousands separators: 48842 -> "48,842".
 std::string WithThousands(int64_t n);
+// "812 B", "4.2 KiB", "37.1 MiB".
+std::string FormatBytes(uint64_t bytes);
+// "12.3 ms", "1.52 s".
+std::string FormatElapsed(absl::Duration d);
+// RFC 3339 UTC, whole seconds: "2026-11-25T10:04:05Z".
+std::string FormatUtc(absl::Time t);
+
+// Cuts `s` to at most `max` bytes without splitting a UTF-8 sequence, marking the cut with "…".
+std::string Shorten(std::string_view s, size_t max);
+// Prints rows as aligned columns under a header (two spaces apart; the last column is not padded).
+// right_align[c] right-aligns column c (numbers); missing entries mean left.
+void PrintTable(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows,
+                const std::vector<bool>& right_align = {});
+
+// How a command reads a CSV file: the options shared by `inspect` and `ingest`.
+struct CsvArgs {
+  std::string delimiter = ",";
+  bool no_header = false;
+  std::vector<std::string> nulls;
+  std::vector<std::string> types;
+  bool strict = false;
+  int threads = 0;
+};
+void AddCsvOptions(CLI::App* cmd, CsvArgs& args);
+// Errors: InvalidArgument naming the bad option.
+absl::StatusOr<table::CsvReadOptions> MakeReadOptions(const CsvArgs& args);
+
+// The actor: --actor / VEIL_ACTOR, or else the login name of the user running veil.
+std::string ActorOf(const GlobalOptions& options);
+// VEIL_PASSPHRASE, if set and not empty.
+std::optional<base::SecretBytes> PassphraseFromEnv();
 
 // Command groups.
 void RegisterInspect(CLI::App& app, Cli& cli);
+void RegisterWorkspace(CLI::App& app, Cli& cli);  // init, ingest, datasets, export, erase, grant, ...
+void RegisterAudit(CLI::App& app, Cli& cli);      // audit log/checkpoint/verify/proof/consistency
 
 }  // namespace veil::cli
 

@@ -38,6 +38,8 @@ int main(int argc, char** argv) {
       "Docs: README.md and docs/ in the source tree.");
 
   veil::cli::RegisterInspect(app, cli);
+  veil::cli::RegisterWorkspace(app, cli);
+  veil::cli::RegisterAudit(app, cli);
 
   try {
     app.parse(argc, argv);
