@@ -1,0 +1,476 @@
+#include "veil/store/workspace.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "veil/base/test_util.h"
+#include "veil/crypto/random.h"
+#include "veil/store/vault_file.h"
+#include "veil/table/csv_reader.h"
+
+namespace veil::store {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// Subjects p1..p4 with interleaved rows of every type, nulls included.
+constexpr char kVisits[] =
+    "patient,visit,weight,smoker,diagnosis,seen_at\n"
+    "p1,2024-01-03,71.5,false,asthma,2024-01-03T09:00:00Z\n"
+    "p2,2024-01-04,,true,\"flu, severe\",2024-01-04T10:30:00Z\n"
+    "p1,2024-02-10,70.9,false,,2024-02-10T08:15:00Z\n"
+    "p3,2024-02-11,88.0,true,diabetes,\n"
+    "p4,2024-03-01,64.2,,\"héllo \"\"quoted\"\"\",2024-03-01T12:00:00.25Z\n"
+    "p2,2024-03-05,80.1,true,flu,2024-03-05T16:45:00Z\n";
+
+constexpr char kMoreVisits[] =
+    "patient,visit,weight,smoker,diagnosis,seen_at\n"
+    "p5,2024-04-01,90.0,false,gout,2024-04-01T09:00:00Z\n"
+    "p1,2024-04-02,71.0,false,asthma,2024-04-02T09:00:00Z\n";
+
+table::Table Csv(const char* text) {
+  absl::StatusOr<table::Table> t = table::ReadCsvFromString(text);
+  EXPECT_TRUE(t.ok()) << t.status();
+  return *std::move(t);
+}
+
+absl::Status Allow(const auto&) { return absl::OkStatus(); }
+absl::Status NoInit(Workspace&) { return absl::OkStatus(); }
+
+// Every file under `dir` with its bytes (the LOCK file excepted: opening takes it).
+std::map<std::string, std::string> Snapshot(const std::string& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (e.is_regular_file() && e.path().filename() != "LOCK")
+      files[fs::relative(e.path(), dir).string()] = base::testing::FileContents(e.path().string());
+  }
+  return files;
+}
+
+class WorkspaceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto ws = Workspace::Create(*env_, dir_, {}, NoInit);
+    ASSERT_TRUE(ws.ok()) << ws.status();
+    ws_ = *std::move(ws);
+  }
+
+  IngestRequest Request(const std::string& dataset, IngestMode mode = IngestMode::kCreate) {
+    IngestRequest r;
+    r.dataset = dataset;
+    r.subject_column = "patient";
+    r.purposes = {"care"};
+    r.mode = mode;
+    r.source.file_name = "visits.csv";
+    r.source.sha256 = std::string(64, 'a');
+    r.source.bytes = 123;
+    return r;
+  }
+
+  IngestResult MustIngest(const char* csv, const IngestRequest& request) {
+    absl::StatusOr<IngestResult> r = ws_->Ingest(Csv(csv), request, Allow<IngestResult>);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : IngestResult{};
+  }
+
+  std::vector<std::string> VaultFiles(const std::string& dataset) {
+    auto files = env_->ListDir(absl::StrCat(dir_, "/vault/", dataset));
+    return files.ok() ? *files : std::vector<std::string>{};
+  }
+
+  void Reopen() {
+    ws_.reset();
+    auto ws = Workspace::Open(*env_, dir_, std::nullopt);
+    ASSERT_TRUE(ws.ok()) << ws.status();
+    ws_ = *std::move(ws);
+  }
+
+  base::testing::ScopedTempDir tmp_{"veil_workspace_test"};
+  const std::string dir_ = tmp_.File("ws");
+  std::unique_ptr<base::Env> env_ = base::NewPosixEnv(crypto::SecureRandom());
+  std::unique_ptr<Workspace> ws_;
+};
+
+TEST_F(WorkspaceTest, CreateLaysOutTheWorkspace) {
+  for (const char* f : {"master-key.json", "master.key", "workspace.db", "keys/keys.db", "LOCK"})
+    EXPECT_TRUE(env_->FileExists(absl::StrCat(dir_, "/", f))) << f;
+  for (const char* d : {"vault", "audit", "keys"})
+    EXPECT_TRUE(fs::is_directory(absl::StrCat(dir_, "/", d))) << d;
+  struct stat st;
+  ASSERT_EQ(::stat((dir_ + "/master.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(ws_->id().size(), 32u);
+  EXPECT_THAT(*env_->ListDir(tmp_.path()), ElementsAre("ws")) << "no staging directory left behind";
+  auto version = ws_->metadata().UserVersion();
+  EXPECT_EQ(*version, 1);
+}
+
+TEST_F(WorkspaceTest, ReopensWithTheSameIdentityAndSigningKey) {
+  const std::string id = ws_->id();
+  const auto public_key = ws_->signing_key().public_key().bytes();
+  Reopen();
+  EXPECT_EQ(ws_->id(), id);
+  EXPECT_EQ(ws_->signing_key().public_key().bytes(), public_key);
+}
+
+TEST_F(WorkspaceTest, CreateRefusesExistingOrNonEmptyDirectories) {
+  ws_.reset();
+  EXPECT_EQ(Workspace::Create(*env_, dir_, {}, NoInit).status().code(), absl::StatusCode::kAlreadyExists);
+  const std::string other = tmp_.File("other");
+  ASSERT_TRUE(env_->CreateDirs(other).ok());
+  ASSERT_TRUE(env_->WriteFileAtomically(other + "/notes.txt", "mine").ok());
+  absl::Status s = Workspace::Create(*env_, other, {}, NoInit).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(s.message(), HasSubstr("not empty"));
+  const std::string empty = tmp_.File("empty");
+  ASSERT_TRUE(env_->CreateDirs(empty).ok());
+  EXPECT_TRUE(Workspace::Create(*env_, empty, {}, NoInit).ok()) << "an empty directory is fine";
+}
+
+TEST_F(WorkspaceTest, FailedInitLeavesNothing) {
+  const std::string dir = tmp_.File("failed");
+  absl::Status s = Workspace::Create(*env_, dir, {}, [](Workspace&) {
+                     return absl::InternalError("initializer failed");
+                   }).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(*env_->ListDir(tmp_.path()), ElementsAre("ws"));
+}
+
+TEST_F(WorkspaceTest, NotAWorkspace) {
+  ws_.reset();
+  absl::Status s = Workspace::Open(*env_, tmp_.File("nothing"), std::nullopt).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(s.message(), HasSubstr("veil init"));
+}
+
+TEST_F(WorkspaceTest, MissingKeyFileIsDataLossAndChangesNothing) {
+  MustIngest(kVisits, Request("visits"));
+  ws_.reset();
+  ASSERT_TRUE(env_->RenameFile(dir_ + "/master.key", tmp_.File("master.key.away")).ok());
+  const auto before = Snapshot(dir_);
+  absl::Status s = Workspace::Open(*env_, dir_, std::nullopt).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_EQ(Snapshot(dir_), before);
+}
+
+TEST_F(WorkspaceTest, WrongPassphraseIsDataLossAndChangesNothing) {
+  const std::string dir = tmp_.File("pp");
+  WorkspaceCreateOptions options;
+  options.master_key.passphrase = base::SecretBytes::FromString("correct horse battery staple");
+  options.master_key.argon2 = {.memory_kib = 1024, .iterations = 1, .parallelism = 1};  // fast for a test
+  ASSERT_TRUE(Workspace::Create(*env_, dir, options, NoInit).ok());
+  const auto before = Snapshot(dir);
+  absl::Status s = Workspace::Open(*env_, dir, base::SecretBytes::FromString("wrong")).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_EQ(Workspace::Open(*env_, dir, std::nullopt).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Snapshot(dir), before);
+  EXPECT_TRUE(
+      Workspace::Open(*env_, dir, base::SecretBytes::FromString("correct horse battery staple")).ok());
+}
+
+TEST_F(WorkspaceTest, OneProcessAtATime) {
+  absl::Status s = Workspace::Open(*env_, dir_, std::nullopt, absl::ZeroDuration()).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(s.message(), HasSubstr("in use"));
+}
+
+TEST_F(WorkspaceTest, IngestThenReadGivesBackTheSameTable) {
+  const table::Table original = Csv(kVisits);
+  const IngestResult r = MustIngest(kVisits, Request("visits"));
+  EXPECT_EQ(r.rows_added, 6);
+  EXPECT_EQ(r.subjects_in_file, 4);
+  EXPECT_EQ(r.new_subjects, 4);
+  Reopen();
+  absl::StatusOr<DatasetContents> read = ws_->Read("visits");
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->table, original) << read->table.ToString(10);
+  EXPECT_EQ(read->info.rows, 6);
+}
+
+TEST_F(WorkspaceTest, CatalogRecordsWhatWasIngested) {
+  IngestRequest req = Request("visits");
+  req.purposes = {"research", "care"};
+  MustIngest(kVisits, req);
+  absl::StatusOr<DatasetInfo> info = ws_->GetDataset("visits");
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->subject_column, "patient");
+  EXPECT_EQ(info->rows, 6);
+  EXPECT_EQ(info->subjects, 4);
+  EXPECT_THAT(info->purposes, ElementsAre("care", "research"));
+  EXPECT_EQ(info->schema, Csv(kVisits).schema());
+  ASSERT_EQ(info->sources.size(), 1u);
+  EXPECT_EQ(info->sources[0].mode, "create");
+  EXPECT_EQ(info->sources[0].file_name, "visits.csv");
+  EXPECT_EQ(info->sources[0].rows, 6);
+  EXPECT_EQ(info->vault_files, 1);
+  EXPECT_GT(info->vault_bytes, 0);
+  const nlohmann::ordered_json j = DatasetInfoToJson(*info);
+  EXPECT_EQ(j["columns"][2]["type"], "double");
+  EXPECT_EQ(j["sources"][0]["sha256"], std::string(64, 'a'));
+  auto all = ws_->ListDatasets();
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ(ws_->GetDataset("nope").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(WorkspaceTest, VaultHoldsNoPlaintext) {
+  MustIngest(kVisits, Request("visits"));
+  for (const auto& [name, bytes] : Snapshot(dir_)) {
+    for (const char* secret : {"asthma", "diabetes", "flu, severe", "p1,", "71.5"})
+      EXPECT_EQ(bytes.find(secret), std::string::npos) << name << " contains " << secret;
+  }
+}
+
+TEST_F(WorkspaceTest, BadIngestsAreRefusedAndLeaveNothing) {
+  const auto before = Snapshot(dir_);
+  IngestRequest req = Request("bad name!");
+  EXPECT_EQ(ws_->Ingest(Csv(kVisits), req, Allow<IngestResult>).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  req = Request("visits");
+  req.subject_column = "nobody";
+  EXPECT_THAT(ws_->Ingest(Csv(kVisits), req, Allow<IngestResult>).status().message(), HasSubstr("nobody"));
+  req = Request("visits");
+  req.purposes = {"Marketing!"};
+  EXPECT_EQ(ws_->Ingest(Csv(kVisits), req, Allow<IngestResult>).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  req = Request("visits");
+  absl::Status s = ws_->Ingest(Csv("patient,x\np1,1\n,2\n"), req, Allow<IngestResult>).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("data row 2"));
+  EXPECT_EQ(
+      ws_->Ingest(Csv(kVisits), Request("visits", IngestMode::kAppend), Allow<IngestResult>).status().code(),
+      absl::StatusCode::kNotFound);
+  EXPECT_EQ(Snapshot(dir_).size(), before.size());
+  EXPECT_TRUE(ws_->key_store().Datasets()->empty());
+}
+
+TEST_F(WorkspaceTest, AHookErrorAbandonsTheIngestCompletely) {
+  absl::Status s = ws_->Ingest(Csv(kVisits), Request("visits"),
+                               [](const IngestResult&) { return absl::UnavailableError("audit log full"); })
+                       .status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(ws_->GetDataset("visits").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(VaultFiles("visits").empty());
+  EXPECT_TRUE(ws_->key_store().Datasets()->empty()) << "the provisional keys are destroyed";
+  // And the name is free for a real ingest.
+  MustIngest(kVisits, Request("visits"));
+}
+
+TEST_F(WorkspaceTest, CreateTwiceIsAlreadyExists) {
+  MustIngest(kVisits, Request("visits"));
+  absl::Status s = ws_->Ingest(Csv(kVisits), Request("visits"), Allow<IngestResult>).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(s.message(), HasSubstr("--replace"));
+}
+
+TEST_F(WorkspaceTest, AppendAddsRowsInOrder) {
+  MustIngest(kVisits, Request("visits"));
+  IngestRequest req = Request("visits", IngestMode::kAppend);
+  req.purposes = {"research"};
+  const IngestResult r = MustIngest(kMoreVisits, req);
+  EXPECT_EQ(r.new_subjects, 1) << "p5 is new, p1 is not";
+  EXPECT_EQ(r.dataset.rows, 8);
+  EXPECT_EQ(r.dataset.subjects, 5);
+  EXPECT_THAT(r.dataset.purposes, ElementsAre("care", "research"));
+  absl::StatusOr<DatasetContents> read = ws_->Read("visits");
+  ASSERT_TRUE(read.ok()) << read.status();
+  const std::string all =
+      absl::StrCat(kVisits, std::string(kMoreVisits).substr(std::string(kMoreVisits).find('\n') + 1));
+  EXPECT_EQ(read->table, Csv(all.c_str()));
+  EXPECT_EQ(read->info.sources.size(), 2u);
+  EXPECT_EQ(VaultFiles("visits").size(), 2u);
+  // Another shape is refused.
+  absl::Status s =
+      ws_->Ingest(Csv("patient,other\np1,1\n"), Request("visits", IngestMode::kAppend), Allow<IngestResult>)
+          .status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("differ"));
+}
+
+TEST_F(WorkspaceTest, ReplaceDropsTheOldVersionAndItsKeys) {
+  MustIngest(kVisits, Request("visits"));
+  const std::vector<std::string> old_files = VaultFiles("visits");
+  const IngestResult r = MustIngest(kMoreVisits, Request("visits", IngestMode::kReplace));
+  EXPECT_EQ(r.removed_subjects, 3) << "p2, p3, p4";
+  EXPECT_EQ(r.dataset.rows, 2);
+  EXPECT_EQ(r.dataset.subjects, 2);
+  EXPECT_EQ(ws_->Read("visits")->table, Csv(kMoreVisits));
+  const std::vector<std::string> files = VaultFiles("visits");
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_NE(files[0], old_files[0]);
+  auto keys = ws_->key_store().LoadKeys("visits");
+  ASSERT_TRUE(keys.ok());
+  EXPECT_EQ(keys->size(), 2u);
+  EXPECT_TRUE(keys->contains(ws_->Pseudonym("p1")));
+  EXPECT_FALSE(keys->contains(ws_->Pseudonym("p2")));
+}
+
+TEST_F(WorkspaceTest, NumericSubjectIds) {
+  const char* csv = "id,x\n7,a\n8,b\n7,c\n";
+  IngestRequest req = Request("nums");
+  req.subject_column = "id";
+  const IngestResult r = MustIngest(csv, req);
+  EXPECT_EQ(r.subjects_in_file, 2);
+  EXPECT_EQ(ws_->Read("nums")->table, Csv(csv));
+  auto erased = ws_->Erase(ws_->Pseudonym("7"), std::nullopt, Allow<EraseResult>);
+  ASSERT_TRUE(erased.ok()) << erased.status();
+  EXPECT_EQ(erased->rows_removed, 2);
+}
+
+TEST_F(WorkspaceTest, EraseRemovesTheSubjectEverywhere) {
+  MustIngest(kVisits, Request("visits"));
+  MustIngest(kVisits, Request("copy"));
+  const std::string p1 = ws_->Pseudonym("p1");
+  absl::StatusOr<EraseResult> r = ws_->Erase(p1, std::nullopt, Allow<EraseResult>);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(r->datasets, ElementsAre("copy", "visits"));
+  EXPECT_EQ(r->rows_removed, 4);
+  EXPECT_EQ(r->keys_destroyed, 2);
+  for (const char* name : {"visits", "copy"}) {
+    absl::StatusOr<DatasetContents> read = ws_->Read(name);
+    ASSERT_TRUE(read.ok()) << read.status();
+    EXPECT_EQ(read->table.num_rows(), 4);
+    EXPECT_EQ(read->info.subjects, 3);
+    for (int64_t row = 0; row < read->table.num_rows(); ++row)
+      EXPECT_NE(read->table.FormatValue(row, 0), "p1");
+    EXPECT_FALSE(ws_->key_store().LoadKeys(name)->contains(p1));
+  }
+  // Erasing again finds nothing.
+  r = ws_->Erase(p1, std::nullopt, Allow<EraseResult>);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->datasets.empty());
+}
+
+TEST_F(WorkspaceTest, EraseInOneDatasetKeepsTheOthers) {
+  MustIngest(kVisits, Request("visits"));
+  MustIngest(kVisits, Request("copy"));
+  const std::string p2 = ws_->Pseudonym("p2");
+  absl::StatusOr<EraseResult> r = ws_->Erase(p2, "visits", Allow<EraseResult>);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(r->datasets, ElementsAre("visits"));
+  EXPECT_EQ(r->keys_destroyed, 1);
+  EXPECT_EQ(ws_->Read("visits")->table.num_rows(), 4);
+  EXPECT_EQ(ws_->Read("copy")->table.num_rows(), 6);
+  EXPECT_EQ(ws_->Erase(p2, "nope", Allow<EraseResult>).status().code(), absl::StatusCode::kNotFound);
+}
+
+// The test that matters (issue 3): a copy of the vault files taken before the erasure, read with the live key
+// store, cannot reveal the erased subject, while every other subject still decrypts.
+TEST_F(WorkspaceTest, PreErasureCopyOfTheVaultDoesNotRevealTheErasedSubject) {
+  MustIngest(kVisits, Request("visits"));
+  const std::string copy = tmp_.File("vault-copy");
+  fs::copy(dir_ + "/vault", copy, fs::copy_options::recursive);
+  const std::string erased = ws_->Pseudonym("p2");
+  ASSERT_TRUE(ws_->Erase(erased, std::nullopt, Allow<EraseResult>).ok());
+
+  auto keys = ws_->key_store().LoadKeys("visits");
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  const table::Schema schema = Csv(kVisits).schema();
+  int opened = 0, refused = 0;
+  const std::vector<std::string> files = *env_->ListDir(copy + "/visits");
+  for (const std::string& file : files) {
+    ASSERT_TRUE(ReadVaultFile(*env_, absl::StrCat(copy, "/visits/", file), "visits", nullptr,
+                              [&](std::string_view pseudonym, std::span<const uint8_t> sealed) {
+                                auto key = keys->find(std::string(pseudonym));
+                                if (pseudonym == erased) {
+                                  EXPECT_EQ(key, keys->end()) << "the erased subject's key is gone";
+                                  // No surviving key opens the record either.
+                                  for (const auto& [other, k] : *keys)
+                                    EXPECT_FALSE(OpenRecord(k, "visits", pseudonym, sealed).ok());
+                                  ++refused;
+                                  return absl::OkStatus();
+                                }
+                                EXPECT_NE(key, keys->end());
+                                auto plain = OpenRecord(key->second, "visits", pseudonym, sealed);
+                                EXPECT_TRUE(plain.ok()) << plain.status();
+                                ++opened;
+                                return absl::OkStatus();
+                              })
+                    .ok());
+  }
+  EXPECT_EQ(refused, 1);
+  EXPECT_EQ(opened, 3);
+  // The key store's files hold no trace of the wrapped key either (secure_delete, WAL checkpointed): covered
+  // by KeyStoreTest; here, the erased subject is simply absent after reopening.
+  Reopen();
+  EXPECT_FALSE(ws_->key_store().LoadKeys("visits")->contains(erased));
+}
+
+TEST_F(WorkspaceTest, TamperedOrMissingVaultFileIsDataLoss) {
+  MustIngest(kVisits, Request("visits"));
+  const std::string path = absl::StrCat(dir_, "/vault/visits/", VaultFiles("visits")[0]);
+  std::string bytes = base::testing::FileContents(path);
+  bytes[bytes.size() / 2] ^= 1;
+  ASSERT_TRUE(env_->WriteFileAtomically(path, bytes).ok());
+  absl::Status s = ws_->Read("visits").status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  ASSERT_TRUE(env_->DeleteFile(path).ok());
+  EXPECT_EQ(ws_->Read("visits").status().code(), absl::StatusCode::kDataLoss);
+}
+
+// A crash after the new keys and vault file are durable but before the catalog commit: a snapshot of the
+// workspace taken at that moment (from inside the before_commit hook) must open clean, with no trace of the
+// half-done ingest.
+TEST_F(WorkspaceTest, CrashBeforeCommitIsUndoneOnOpen) {
+  MustIngest(kVisits, Request("visits"));
+  const std::string crashed = tmp_.File("crashed");
+  IngestRequest req = Request("visits", IngestMode::kAppend);
+  ASSERT_TRUE(ws_->Ingest(Csv(kMoreVisits), req,
+                          [&](const IngestResult&) {
+                            fs::copy(dir_, crashed, fs::copy_options::recursive);
+                            return absl::OkStatus();
+                          })
+                  .ok());
+  ASSERT_EQ(VaultFiles("visits").size(), 2u);
+
+  auto ws = Workspace::Open(*env_, crashed, std::nullopt);
+  ASSERT_TRUE(ws.ok()) << ws.status();
+  EXPECT_EQ((*ws)->GetDataset("visits")->rows, 6) << "the append never happened";
+  EXPECT_EQ(env_->ListDir(crashed + "/vault/visits")->size(), 1u) << "its vault file is gone";
+  auto keys = (*ws)->key_store().LoadKeys("visits");
+  EXPECT_EQ(keys->size(), 4u) << "and so is the key of the new subject p5";
+  EXPECT_EQ((*ws)->Read("visits")->table, Csv(kVisits));
+}
+
+// A crash after an erasure committed but before the keys were destroyed: the next Open destroys them.
+TEST_F(WorkspaceTest, CrashAfterEraseCommitFinishesOnOpen) {
+  MustIngest(kVisits, Request("visits"));
+  const std::string p3 = ws_->Pseudonym("p3");
+  // Simulate: the commit happened (catalog without p3, a pending shred) but the process died before the
+  // shred. Reproduce that state by hand in the metadata.
+  ASSERT_TRUE(
+      ws_->metadata()
+          .Exec(absl::StrCat("INSERT INTO pending(action, dataset, pseudonym) VALUES ('shred', 'visits', "
+                             "x'",
+                             p3, "')"))
+          .ok());
+  ASSERT_TRUE(ws_->key_store().LoadKeys("visits")->contains(p3));
+  Reopen();
+  EXPECT_FALSE(ws_->key_store().LoadKeys("visits")->contains(p3));
+  auto st = ws_->metadata().Prepare("SELECT COUNT(*) FROM pending");
+  ASSERT_TRUE(st->Step().ok());
+  EXPECT_EQ(st->ColumnInt64(0), 0);
+}
+
+TEST(WorkspaceNames, Validation) {
+  EXPECT_TRUE(ValidateDatasetName("adult_2024.v1-a").ok());
+  for (const char* bad : {"", ".hidden", "-x", "a/b", "a b", "..", "é"})
+    EXPECT_EQ(ValidateDatasetName(bad).code(), absl::StatusCode::kInvalidArgument) << bad;
+  EXPECT_EQ(ValidateDatasetName(std::string(65, 'a')).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(ValidatePurpose("research.cohort").ok());
+  EXPECT_TRUE(ValidatePurpose("train_ai_system").ok());
+  for (const char* bad : {"", "Research", "1st", "a b", "a/b"})
+    EXPECT_EQ(ValidatePurpose(bad).code(), absl::StatusCode::kInvalidArgument) << bad;
+}
+
+}  // namespace
+}  // namespace veil::store
