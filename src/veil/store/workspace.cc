@@ -802,10 +802,15 @@ absl::StatusOr<IngestResult> Workspace::Ingest(const table::Table& table, const 
     VEIL_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db_));
     const std::string schema_json = SchemaToJson(info.schema);
     const int64_t next = next_row_id + table.num_rows();
-    if (!existing) {
+    {
       VEIL_ASSIGN_OR_RETURN(
-          Statement st, db_.Prepare("INSERT INTO dataset(name, subject_column, schema, rows, subjects, "
-                                    "next_row_id, created_ns, updated_ns) VALUES (?1,?2,?3,?4,?5,?6,?7,?7)"));
+          Statement st,
+          db_.Prepare(
+              "INSERT INTO dataset(name, subject_column, schema, rows, subjects, next_row_id, created_ns, "
+              "updated_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) ON CONFLICT(name) DO UPDATE SET "
+              "subject_column = excluded.subject_column, schema = excluded.schema, rows = excluded.rows, "
+              "subjects = excluded.subjects, next_row_id = excluded.next_row_id, "
+              "updated_ns = excluded.updated_ns"));
       VEIL_RETURN_IF_ERROR(st.Bind(1, name));
       VEIL_RETURN_IF_ERROR(st.Bind(2, info.subject_column));
       VEIL_RETURN_IF_ERROR(st.Bind(3, schema_json));
@@ -814,27 +819,15 @@ absl::StatusOr<IngestResult> Workspace::Ingest(const table::Table& table, const 
       VEIL_RETURN_IF_ERROR(st.Bind(6, next));
       VEIL_RETURN_IF_ERROR(st.Bind(7, ToNanos(now)));
       VEIL_RETURN_IF_ERROR(st.Run());
-      dataset_id = db_.last_insert_rowid();
-    } else {
-      VEIL_ASSIGN_OR_RETURN(Statement st,
-                            db_.Prepare("UPDATE dataset SET subject_column = ?2, schema = ?3, rows = ?4, "
-                                        "subjects = ?5, next_row_id = ?6, updated_ns = ?7 WHERE id = ?1"));
-      VEIL_RETURN_IF_ERROR(st.Bind(1, dataset_id));
-      VEIL_RETURN_IF_ERROR(st.Bind(2, info.subject_column));
-      VEIL_RETURN_IF_ERROR(st.Bind(3, schema_json));
-      VEIL_RETURN_IF_ERROR(st.Bind(4, info.rows));
-      VEIL_RETURN_IF_ERROR(st.Bind(5, info.subjects));
-      VEIL_RETURN_IF_ERROR(st.Bind(6, next));
-      VEIL_RETURN_IF_ERROR(st.Bind(7, ToNanos(now)));
-      VEIL_RETURN_IF_ERROR(st.Run());
-      if (!append) {
-        for (const char* sql :
-             {"DELETE FROM vault_file WHERE dataset_id = ?1", "DELETE FROM subject WHERE dataset_id = ?1",
-              "DELETE FROM dataset_source WHERE dataset_id = ?1"}) {
-          VEIL_ASSIGN_OR_RETURN(Statement del, db_.Prepare(sql));
-          VEIL_RETURN_IF_ERROR(del.Bind(1, dataset_id));
-          VEIL_RETURN_IF_ERROR(del.Run());
-        }
+      if (!existing) dataset_id = db_.last_insert_rowid();
+    }
+    if (existing && !append) {
+      for (const char* sql :
+           {"DELETE FROM vault_file WHERE dataset_id = ?1", "DELETE FROM subject WHERE dataset_id = ?1",
+            "DELETE FROM dataset_source WHERE dataset_id = ?1"}) {
+        VEIL_ASSIGN_OR_RETURN(Statement del, db_.Prepare(sql));
+        VEIL_RETURN_IF_ERROR(del.Bind(1, dataset_id));
+        VEIL_RETURN_IF_ERROR(del.Run());
       }
     }
     {
