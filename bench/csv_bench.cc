@@ -12,13 +12,8 @@
 // Usage: csv_bench [--rows N] [--veil-runs N] [--sqlite-runs N] [--keep] [--file CSV]
 //   --keep leaves the generated file in place (its path is printed), e.g. for profiling;
 //   --file measures an existing file instead (--rows must then be its number of records).
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <chrono>
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -26,19 +21,21 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
+#include "bench/bench_util.h"
 #include "veil/crypto/random.h"
 #include "veil/table/csv_reader.h"
 
-extern char** environ;
-
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using veil::bench::AppendPadded;
+using veil::bench::Clock;
+using veil::bench::DataRandom;
+using veil::bench::Join;
+using veil::bench::Median;
+using veil::bench::Run;
 
 struct Flags {
   int64_t rows = 1'000'000;
@@ -47,28 +44,6 @@ struct Flags {
   bool keep = false;
   std::string file;  // an existing CSV to read instead of generating one
 };
-
-// splitmix64: a fast deterministic generator for benchmark data (not privacy randomness).
-class DataRandom {
- public:
-  explicit DataRandom(uint64_t seed) : state_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-  uint64_t Below(uint64_t n) { return Next() % n; }
-
- private:
-  uint64_t state_;
-};
-
-void AppendPadded(std::string* out, uint64_t v, int width) {
-  std::string digits = std::to_string(v);
-  if (static_cast<int>(digits.size()) < width) out->append(width - digits.size(), '0');
-  out->append(digits);
-}
 
 // One row of the 12 columns: id, age, income, score, first_name, last_name, city, email, birth_date,
 // created_at, active, notes. Nulls ("" and "?"), quoted fields with commas and doubled quotes included.
@@ -134,39 +109,6 @@ std::string GenerateFile(const std::string& path, int64_t rows) {
   return "";
 }
 
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-std::string Join(const std::vector<double>& v) {
-  std::string out;
-  for (double x : v) absl::StrAppend(&out, out.empty() ? "" : " ", absl::StrFormat("%.3f", x));
-  return out;
-}
-
-// Runs argv with stdout and stderr sent to /dev/null (or kept, for `show_output`); returns the exit status,
-// or -1 if it could not start.
-int Run(const std::vector<std::string>& args, bool show_output = false) {
-  std::vector<char*> argv;
-  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  if (!show_output) {
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  }
-  pid_t pid;
-  const int rc = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) return -1;
-  int status = 0;
-  if (waitpid(pid, &status, 0) < 0) return -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 bool ParseFlags(int argc, char** argv, Flags* flags) {
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
@@ -196,12 +138,8 @@ int main(int argc, char** argv) {
   Flags flags;
   if (!ParseFlags(argc, argv, &flags)) return 2;
 
-  std::string dir_template = (std::filesystem::temp_directory_path() / "veil_csv_bench_XXXXXX").string();
-  if (mkdtemp(dir_template.data()) == nullptr) {
-    std::fprintf(stderr, "mkdtemp failed: %s\n", std::strerror(errno));
-    return 1;
-  }
-  const std::string dir = dir_template;
+  const std::string dir = veil::bench::MakeTempDir("veil_csv_bench");
+  if (dir.empty()) return 1;
   const std::string path = flags.file.empty() ? dir + "/mixed.csv" : flags.file;
   if (flags.file.empty()) {
     std::printf("csv_bench: generating %lld rows x 12 columns in %s ...\n",
@@ -213,14 +151,7 @@ int main(int argc, char** argv) {
   }
   const double megabytes = static_cast<double>(std::filesystem::file_size(path)) / 1e6;
   std::printf("file: %.1f MB (1 MB = 10^6 bytes)\n", megabytes);
-  // Other work on the machine skews the figures: say how busy it was.
-  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
-    char load[128] = {};
-    if (std::fgets(load, sizeof(load), f) != nullptr) {
-      std::printf("machine: %u hardware threads, load average %s", std::thread::hardware_concurrency(), load);
-    }
-    std::fclose(f);
-  }
+  veil::bench::PrintMachine();
   std::printf("\n");
 
   veil::base::Env& env = veil::crypto::DefaultEnv();
@@ -266,12 +197,7 @@ int main(int argc, char** argv) {
     const std::string count_file = dir + "/count.txt";
     const int rc = Run({"sqlite3", ":memory:", "-cmd", ".mode csv", "-cmd", ".import " + path + " t", "-cmd",
                         ".output " + count_file, "SELECT count(*) FROM t;"});
-    std::string count;
-    if (FILE* f = std::fopen(count_file.c_str(), "r")) {
-      char buf[64] = {};
-      if (std::fgets(buf, sizeof(buf), f) != nullptr) count = buf;
-      std::fclose(f);
-    }
+    const std::string count = veil::bench::FirstLine(count_file);
     if (rc != 0) {
       std::printf("(c) sqlite3 .import: could not run sqlite3 (install the Debian package sqlite3)\n");
       ++failures;
@@ -290,8 +216,7 @@ int main(int argc, char** argv) {
         sqlite_s = Median(seconds);
         std::printf(
             "(c) sqlite3 .import        : median %.3f s = %6.1f MB/s   (runs: %s; rows imported: %s)\n",
-            sqlite_s, megabytes / sqlite_s, Join(seconds).c_str(),
-            std::string(count.substr(0, count.find_first_of("\r\n"))).c_str());
+            sqlite_s, megabytes / sqlite_s, Join(seconds).c_str(), count.c_str());
       }
     }
   }
