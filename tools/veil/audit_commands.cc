@@ -31,10 +31,6 @@ struct AuditArgs {
   std::string proof_file;
 };
 
-absl::StatusOr<std::unique_ptr<gov::Session>> OpenSession(const GlobalOptions& global) {
-  return gov::Session::Open(crypto::DefaultEnv(), global.workspace, ActorOf(global), PassphraseFromEnv());
-}
-
 // A checkpoint file, parsed and its signature checked against the workspace's audit key.
 absl::StatusOr<audit::SignedCheckpoint> LoadCheckpoint(const std::string& path, const audit::AuditLog& log) {
   VEIL_ASSIGN_OR_RETURN(std::string text, crypto::DefaultEnv().ReadFileToString(path));

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "veil/crypto/random.h"
 
 namespace veil::cli {
 
@@ -178,6 +179,10 @@ std::optional<base::SecretBytes> PassphraseFromEnv() {
   const char* p = std::getenv("VEIL_PASSPHRASE");
   if (p == nullptr || *p == '\0') return std::nullopt;  // set but empty counts as not set
   return base::SecretBytes::FromString(p);
+}
+
+absl::StatusOr<std::unique_ptr<gov::Session>> OpenSession(const GlobalOptions& options) {
+  return gov::Session::Open(crypto::DefaultEnv(), options.workspace, ActorOf(options), PassphraseFromEnv());
 }
 
 }  // namespace veil::cli

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,6 +17,7 @@
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 #include "veil/base/secret_bytes.h"
+#include "veil/gov/session.h"
 #include "veil/table/csv_reader.h"
 
 namespace veil::cli {
@@ -89,6 +91,9 @@ absl::StatusOr<table::CsvReadOptions> MakeReadOptions(const CsvArgs& args);
 std::string ActorOf(const GlobalOptions& options);
 // VEIL_PASSPHRASE, if set and not empty.
 std::optional<base::SecretBytes> PassphraseFromEnv();
+// The workspace (--workspace) opened for the actor, with VEIL_PASSPHRASE: what every workspace command starts
+// with.
+absl::StatusOr<std::unique_ptr<gov::Session>> OpenSession(const GlobalOptions& options);
 
 // Command groups.
 void RegisterInspect(CLI::App& app, Cli& cli);

@@ -21,10 +21,6 @@
 namespace veil::cli {
 namespace {
 
-absl::StatusOr<std::unique_ptr<gov::Session>> OpenSession(const GlobalOptions& global) {
-  return gov::Session::Open(crypto::DefaultEnv(), global.workspace, ActorOf(global), PassphraseFromEnv());
-}
-
 // The base name of a path: what the catalog keeps of a source file (directories may name people or places).
 std::string BaseName(const std::string& path) {
   const size_t slash = path.find_last_of('/');
