@@ -73,6 +73,13 @@ std::vector<Role> RolesAllowed(Operation op) {
 
 bool NeedsPurpose(Operation op) { return op == Operation::kExport; }
 
+std::optional<Role> RoleFor(Operation op, const std::vector<Role>& roles) {
+  for (Role r : RolesAllowed(op)) {
+    if (std::find(roles.begin(), roles.end(), r) != roles.end()) return r;
+  }
+  return std::nullopt;
+}
+
 bool PurposeCovers(std::string_view declared, std::string_view purpose) {
   if (declared.empty()) return false;
   return purpose == declared ||
@@ -83,13 +90,7 @@ bool PurposeCovers(std::string_view declared, std::string_view purpose) {
 GateDecision Decide(const GateRequest& request) {
   const char* op = OperationName(request.op);
   const std::vector<Role> allowed = RolesAllowed(request.op);
-  std::optional<Role> via;
-  for (Role r : allowed) {
-    if (std::find(request.roles.begin(), request.roles.end(), r) != request.roles.end()) {
-      via = r;
-      break;
-    }
-  }
+  const std::optional<Role> via = RoleFor(request.op, request.roles);
   std::vector<std::string> allowed_names;
   for (Role r : allowed) allowed_names.push_back(RoleName(r));
   if (!via) {

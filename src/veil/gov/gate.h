@@ -62,6 +62,8 @@ struct GateDecision {
 // Which roles may perform `op`, and whether it needs a declared purpose.
 std::vector<Role> RolesAllowed(Operation op);
 bool NeedsPurpose(Operation op);
+// The first of `roles`, in RolesAllowed(op) order, that may perform `op`; nullopt if none may.
+std::optional<Role> RoleFor(Operation op, const std::vector<Role>& roles);
 
 // True if `purpose` is `declared` or below it in the dotted hierarchy ("research.cohort" under "research").
 bool PurposeCovers(std::string_view declared, std::string_view purpose);

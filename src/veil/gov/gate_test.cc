@@ -68,6 +68,13 @@ TEST(GateTest, AnyHeldRoleSuffices) {
   EXPECT_EQ(d.reason, "role auditor");
 }
 
+TEST(GateTest, RoleForPicksTheFirstAllowedRole) {
+  EXPECT_EQ(RoleFor(Operation::kAuditRead, {Role::kAuditor, Role::kOwner}), Role::kOwner);
+  EXPECT_EQ(RoleFor(Operation::kAuditRead, {Role::kAnalyst, Role::kAuditor}), Role::kAuditor);
+  EXPECT_EQ(RoleFor(Operation::kExport, {Role::kAnalyst, Role::kAuditor}), std::nullopt);
+  EXPECT_EQ(RoleFor(Operation::kListDatasets, {}), std::nullopt);
+}
+
 TEST(GateTest, PurposeMustBeDeclared) {
   GateRequest r = Request({Role::kOwner}, Operation::kExport);
   GateDecision d = Decide(r);

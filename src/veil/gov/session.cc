@@ -136,11 +136,7 @@ absl::StatusOr<GateDecision> Session::Authorize(Operation op, std::string_view d
   request.purpose = purpose;
   if (NeedsPurpose(op) && !dataset.empty()) {
     // Only an actor whose role allows the operation learns whether the dataset exists.
-    const std::vector<Role> allowed = RolesAllowed(op);
-    const bool role_ok = std::any_of(request.roles.begin(), request.roles.end(), [&](Role r) {
-      return std::find(allowed.begin(), allowed.end(), r) != allowed.end();
-    });
-    if (role_ok) {
+    if (RoleFor(op, request.roles).has_value()) {
       VEIL_ASSIGN_OR_RETURN(store::DatasetInfo info, workspace_->GetDataset(dataset));
       request.dataset_purposes = info.purposes;
     }
