@@ -993,12 +993,18 @@ absl::StatusOr<EraseResult> Workspace::Erase(std::string_view pseudonym,
     for (Affected& a : affected) {
       VEIL_ASSIGN_OR_RETURN(a.old_files, LoadVaultFiles(db_, a.id));
       for (const VaultFileRow& f : a.old_files) {
+        // One read and one hash check per file: the bytes are parsed again from memory to copy the records.
+        const std::string path = VaultPath(a.name, f.file);
+        absl::StatusOr<std::string> bytes = env_.ReadFileToString(path);
+        if (absl::IsNotFound(bytes.status()))
+          return absl::DataLossError(absl::StrCat("vault file ", path, " is missing"));
+        VEIL_RETURN_IF_ERROR(bytes.status());
         bool holds = false;
-        VEIL_RETURN_IF_ERROR(ReadVaultFile(env_, VaultPath(a.name, f.file), a.name, &f.summary,
-                                           [&](std::string_view p, std::span<const uint8_t>) {
-                                             holds |= p == pseudonym;
-                                             return absl::OkStatus();
-                                           }));
+        VEIL_RETURN_IF_ERROR(ParseVaultFile(base::AsBytes(*bytes), path, a.name, &f.summary,
+                                            [&](std::string_view p, std::span<const uint8_t>) {
+                                              holds |= p == pseudonym;
+                                              return absl::OkStatus();
+                                            }));
         if (!holds) {
           a.new_files.push_back(f);
           continue;
@@ -1006,10 +1012,11 @@ absl::StatusOr<EraseResult> Workspace::Erase(std::string_view pseudonym,
         VEIL_ASSIGN_OR_RETURN(std::string file, NewVaultFileName(env_));
         VEIL_ASSIGN_OR_RETURN(VaultFileWriter writer,
                               VaultFileWriter::Create(env_, VaultPath(a.name, file), a.name));
-        VEIL_RETURN_IF_ERROR(ReadVaultFile(env_, VaultPath(a.name, f.file), a.name, &f.summary,
-                                           [&](std::string_view p, std::span<const uint8_t> sealed) {
-                                             return p == pseudonym ? absl::OkStatus() : writer.Add(p, sealed);
-                                           }));
+        VEIL_RETURN_IF_ERROR(ParseVaultFile(base::AsBytes(*bytes), path, a.name, /*expected=*/nullptr,
+                                            [&](std::string_view p, std::span<const uint8_t> sealed) {
+                                              return p == pseudonym ? absl::OkStatus()
+                                                                    : writer.Add(p, sealed);
+                                            }));
         VEIL_ASSIGN_OR_RETURN(VaultFileSummary summary, writer.Finish());
         a.new_files.push_back({std::move(file), summary});
       }
