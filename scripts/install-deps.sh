@@ -13,12 +13,14 @@ PACKAGES=(
   libabsl-dev                              # Status/StatusOr, strings, containers, synchronization
   libssl-dev                               # OpenSSL 3: the crypto module
   libsqlite3-dev                           # the workspace metadata and key store
+  libpq-dev                                # PostgreSQL client: external tables and the DP push-down
   libargon2-dev                            # Argon2id: the master key from a passphrase
   libcli11-dev                             # the veil command line
   nlohmann-json3-dev                       # --json output
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   sqlite3                                  # the baseline the CSV benchmark is measured against
+  postgresql                               # the throwaway server of the push-down tests (scripts/pg-test-server.sh)
 )
 
 missing=()
