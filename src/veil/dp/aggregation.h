@@ -1,0 +1,88 @@
+// The DP aggregation engine: runs a QueryPlan (query.h) on a table::Table with contribution bounding per
+// privacy unit, noisy aggregates and partition selection, and computes a plan's privacy cost and expected
+// error without data.
+//
+//   dp::QueryPlan plan;
+//   plan.privacy_unit_column = "patient_id";
+//   plan.group_by = {{"diagnosis"}};
+//   plan.aggregates = {{dp::AggregateFunction::kCountStar},
+//                      {dp::AggregateFunction::kAvg, "age", dp::Bounds{0, 100}}};
+//   plan.epsilon = 1;
+//   plan.delta = 1e-6;
+//   VEIL_ASSIGN_OR_RETURN(dp::QueryCost cost, dp::PlanCost(plan));     // charge the ledger first
+//   dp::RandomBits bits(crypto::SecureRandom());
+//   VEIL_ASSIGN_OR_RETURN(dp::QueryResult r, dp::RunQuery(table, std::nullopt, plan, bits));
+//
+// Guarantee of RunQuery: (cost.privacy.total.epsilon, cost.privacy.total.delta)-DP with respect to adding or
+// removing all rows of one privacy unit (see query.h for the mechanisms and the budget split).
+//
+// Thread safety: the functions are reentrant; RunQuery uses up to 2 worker threads internally and the
+// RandomBits only from the calling thread.
+#ifndef VEIL_DP_AGGREGATION_H_
+#define VEIL_DP_AGGREGATION_H_
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "veil/dp/query.h"
+#include "veil/dp/random_bits.h"
+#include "veil/table/table.h"
+
+namespace veil::dp {
+
+// Checks a plan on its own (without a table): budget, bounds, options, names. Errors: InvalidArgument
+// naming the field and the reason, e.g. "delta must be > 0 for private partition selection (GROUP BY
+// without public groups)".
+absl::Status ValidatePlan(const QueryPlan& plan);
+
+// The privacy cost of running `plan` (what RunQuery will spend, exactly), with the breakdown per mechanism
+// and the expected error of each output column. Pure: no data, no randomness. Used by `veil query
+// --explain` and to charge the ledger before a query runs. Errors: those of ValidatePlan.
+absl::StatusOr<QueryCost> PlanCost(const QueryPlan& plan);
+
+// Runs `plan` on the rows `selected_rows` of `table` (the rows that passed WHERE: strictly increasing
+// indices in [0, table.num_rows())), or on every row when nullopt. Randomness (the bounding seed, all noise,
+// partition selection) comes from `bits` only.
+// Result: one row per released group, sorted by key; result.cost == PlanCost(plan).
+// Errors: those of ValidatePlan; InvalidArgument for an unknown column, a column of the wrong type, a public
+// key of the wrong type, or bad selected_rows; the RandomBits' error (nothing is released then).
+absl::StatusOr<QueryResult> RunQuery(const table::Table& table,
+                                     std::optional<std::span<const int64_t>> selected_rows,
+                                     const QueryPlan& plan, RandomBits& bits);
+
+// The NON-private baseline of the same plan: exact GROUP BY over the selected rows (or all), no bounding, no
+// clamping (bounds are ignored), no noise, no partition selection (every non-empty group is output; with
+// public_groups exactly the listed keys, empty ones included, as RunQuery). Exact aggregates: SUM in
+// extended precision, AVG / VAR_POP / STDDEV_POP (NaN for a group without values), PERCENTILE_CONT with
+// linear interpolation, APPROX_QUANTILES as exact quantiles at i / n. Intervals are nullopt and the cost is
+// zero. Rows with a NULL unit are kept (units are not used). For tests and the benchmark baseline; never
+// release its output. Errors: as RunQuery (except the budget is not checked).
+absl::StatusOr<QueryResult> RunPlainAggregation(const table::Table& table,
+                                                std::optional<std::span<const int64_t>> selected_rows,
+                                                const QueryPlan& plan);
+
+namespace internal {
+
+// PostgreSQL's hash_bytes_extended (the lookup3 hash behind hashtextextended(text, seed)), reimplemented:
+// the same 64-bit value PostgreSQL returns (as an unsigned number) on little-endian machines.
+uint64_t PgHashBytesExtended(std::string_view bytes, uint64_t seed);
+
+// F and M of query.h's bounding hash.
+inline uint32_t Fold32(uint64_t h) { return static_cast<uint32_t>(h ^ (h >> 32)); }
+inline uint32_t Mix32(uint32_t x) {
+  x ^= x >> 16;
+  x *= 0x7FEB352Du;
+  x ^= x >> 15;
+  x *= 0x2C1B3C6Du;
+  x ^= x >> 16;
+  return x;
+}
+
+}  // namespace internal
+}  // namespace veil::dp
+
+#endif  // VEIL_DP_AGGREGATION_H_
