@@ -89,6 +89,31 @@ const Migration kMetadataSchema[] = {
      "  dataset TEXT NOT NULL,"
      "  pseudonym BLOB"
      ");"},
+    // The privacy-budget ledger (ledger.h). A charge whose audit_seq is NULL is a reservation: its operation
+    // is in flight (or was cut short by a crash) and it counts as spent until gov::Session settles it.
+    {"privacy budgets and the ledger of charges",
+     "CREATE TABLE privacy_budget ("
+     "  dataset_id INTEGER PRIMARY KEY REFERENCES dataset(id) ON DELETE CASCADE,"
+     "  epsilon REAL NOT NULL,"
+     "  delta REAL NOT NULL,"
+     "  set_by TEXT NOT NULL,"
+     "  set_ns INTEGER NOT NULL"
+     ");"
+     "CREATE TABLE privacy_charge ("
+     "  id INTEGER PRIMARY KEY,"
+     "  dataset_id INTEGER NOT NULL REFERENCES dataset(id) ON DELETE CASCADE,"
+     "  charged_ns INTEGER NOT NULL,"
+     "  actor TEXT NOT NULL,"
+     "  operation TEXT NOT NULL,"
+     "  epsilon REAL NOT NULL,"
+     "  delta REAL NOT NULL,"
+     "  description TEXT NOT NULL,"
+     "  params_hash BLOB NOT NULL,"  // 32 bytes: the params hash of the operation's audit entry
+     "  audit_from INTEGER NOT NULL,"  // the audit log's size at reservation: the entry's seq is >= this
+     "  audit_seq INTEGER"  // the audit entry's seq; NULL while reserved
+     ");"
+     "CREATE INDEX privacy_charge_by_dataset ON privacy_charge(dataset_id, id);"
+     "CREATE INDEX privacy_charge_reserved ON privacy_charge(id) WHERE audit_seq IS NULL;"},
 };
 
 constexpr char kSigningKeyInfo[] = "veil audit signing key v1";

@@ -7,8 +7,8 @@
 //     master-key.json   how the master key is kept (key file or Argon2id passphrase), its check value
 //     master.key        the 256-bit master key, mode 0600 (key-file workspaces only)
 //     workspace.db      SQLite metadata: settings, catalog (datasets, purposes, sources, vault files,
-//                       subjects as pseudonyms), role grants, pending clean-ups; WAL, foreign keys,
-//                       versioned migrations
+//                       subjects as pseudonyms), role grants, pending clean-ups, privacy budgets and the
+//                       ledger of charges (ledger.h); WAL, foreign keys, versioned migrations
 //     keys/keys.db      the key store: each subject's data key per dataset, wrapped by the master key
 //     vault/<dataset>/  vault files: each subject's rows sealed under that subject's data key
 //     audit/            the Merkle audit log (opened by veil::gov, which owns auditing)
@@ -46,6 +46,7 @@
 #include "veil/crypto/ed25519.h"
 #include "veil/crypto/sha256.h"
 #include "veil/store/key_store.h"
+#include "veil/store/ledger.h"
 #include "veil/store/master_key.h"
 #include "veil/store/sqlite.h"
 #include "veil/table/schema.h"
@@ -199,6 +200,8 @@ class Workspace {
   // For veil::gov (role grants live in workspace.db) and for tests.
   Database& metadata() { return db_; }
   KeyStore& key_store() { return keys_; }
+  // The privacy-budget ledger, on workspace.db (for veil::gov, whose Session is its only writer).
+  Ledger& ledger() { return ledger_; }
 
   static constexpr char kMetadataFile[] = "workspace.db";
   static constexpr char kKeyStoreFile[] = "keys/keys.db";
@@ -221,6 +224,7 @@ class Workspace {
   std::string dir_;
   std::unique_ptr<base::FileLock> lock_;
   Database db_;
+  Ledger ledger_{db_};
   KeyStore keys_;
   crypto::Ed25519PrivateKey signing_key_;
   std::string id_;

@@ -112,7 +112,7 @@ TEST_F(WorkspaceTest, CreateLaysOutTheWorkspace) {
   EXPECT_EQ(ws_->id().size(), 32u);
   EXPECT_THAT(*env_->ListDir(tmp_.path()), ElementsAre("ws")) << "no staging directory left behind";
   auto version = ws_->metadata().UserVersion();
-  EXPECT_EQ(*version, 1);
+  EXPECT_EQ(*version, 2) << "1: the catalog; 2: the privacy-budget ledger";
 }
 
 TEST_F(WorkspaceTest, ReopensWithTheSameIdentityAndSigningKey) {
