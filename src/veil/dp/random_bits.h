@@ -66,14 +66,20 @@ class RandomBits {
   absl::StatusOr<bool> Bernoulli(uint64_t num, uint64_t den);
 
   // ---- Fast, non-Status interface for the samplers of this module (samplers.cc, selection.cc). ----
-  // These never return an error: after a source failure they return zeros and ok() turns false. A caller
-  // must check ok() before it uses (or releases) anything computed from the bits of the failed call.
+  // These never return an error. After a source failure, or when a loop cap is reached (probability below
+  // 2^-120 per call), the object becomes permanently failed: ok() turns false, status() holds the error and
+  // every later draw returns zeros. A caller must check ok() before it uses (or releases) anything computed
+  // from bits drawn since its last check.
 
-  // Bits of the digit used by Bernoulli / BernoulliFast.
+  using u128 = unsigned __int128;
+
+  // Bits of one digit of Bernoulli / BernoulliFast.
   static constexpr int kDigitBits = 8;
+  // Largest den accepted by BernoulliFast (so that den * 2^kDigitBits fits in 128 bits).
+  static constexpr u128 kMaxBernoulliDen = (u128{1} << (128 - kDigitBits)) - 1;
 
-  // `k` uniform bits (1 <= k <= 32) in the low bits of the result. Unused bits of a word are kept for later
-  // calls, so small requests cost only the bits they use.
+  // `k` uniform bits (1 <= k <= 32) in the low bits of the result. The unused bits of a word are kept for
+  // later calls, so small requests cost only the bits they use.
   uint64_t Bits(int k) {
     if (bits_left_ < k) RefillWord();
     const uint64_t out = word_ & ((uint64_t{1} << k) - 1);
@@ -82,21 +88,57 @@ class RandomBits {
     return out;
   }
 
-  // 64 uniform bits (a fresh word).
+  // 64 uniform bits (a fresh word of the block).
   uint64_t Word() {
     if (pos_ == kWords) RefillBlock();
     return block_[pos_++];
   }
 
-  // Whether the source has never failed; status() is its error if it has.
+  // true with probability exactly num/den, for 0 <= num <= den, 0 < den <= kMaxBernoulliDen (unchecked).
+  // The algorithm of Bernoulli(): compare U = 0.d1 d2 d3... (base 2^kDigitBits digits drawn lazily) with
+  // num/den. A digit decides unless it equals num/den's digit (probability <= 2^-kDigitBits), so the expected
+  // number of digits is below 1 + 2^-7. Capped at 16 digits (the object fails, see above).
+  bool BernoulliFast(u128 num, u128 den) {
+    if (num >= den) return true;  // callers pass num <= den; num == den is certain
+    for (int digit = 0; digit < 16; ++digit) {
+      // U lies in [x / 2^k, (x + 1) / 2^k) within the current digit, compared with num / den scaled by 2^k.
+      const u128 x = Bits(kDigitBits);
+      const u128 lo = x * den;
+      const u128 target = num << kDigitBits;
+      if (lo + den <= target) return true;  // U < (x + 1) / 2^k <= num / den
+      if (lo >= target) return false;       // U >= x / 2^k >= num / den
+      num = target - lo;                    // the next digit compares against the remainder
+    }
+    Fail("RandomBits: Bernoulli digit cap reached");
+    return false;
+  }
+
+  // Uniform in [0, bound) for bound >= 1 (unchecked); Lemire's method on one 64-bit word, see Uniform().
+  uint64_t UniformFast(uint64_t bound) {
+    u128 m = static_cast<u128>(Word()) * bound;
+    if (static_cast<uint64_t>(m) < bound) [[unlikely]] {
+      return UniformSlow(bound, m);
+    }
+    return static_cast<uint64_t>(m >> 64);
+  }
+
+  // Makes the object permanently failed with an Internal error `what` (a static message; kept if the object
+  // has already failed). For samplers whose own loop cap is reached.
+  void Fail(const char* what);
+
+  // Whether the object has not failed (source error or cap); status() is the error if it has.
   bool ok() const { return status_.ok(); }
   const absl::Status& status() const { return status_; }
 
  private:
   static constexpr size_t kWords = kBlockBytes / 8;
 
-  void RefillWord();
+  void RefillWord() {
+    word_ = Word();
+    bits_left_ = 64;
+  }
   void RefillBlock();
+  uint64_t UniformSlow(uint64_t bound, u128 m);
 
   base::RandomSource* source_;
   absl::Status status_;

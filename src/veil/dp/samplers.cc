@@ -1,1 +1,330 @@
-// Placeholder: filled in by the issue 4 work.
+#include "veil/dp/samplers.h"
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "veil/base/status_macros.h"
+#include "veil/dp/samplers_internal.h"
+
+namespace veil::dp {
+namespace internal {
+
+// CKS20 Algorithm 1. P(K > k) = gamma^k / k! (the first k trials all succeed), so
+// P(K odd) = sum_k (P(K > 2k) - P(K > 2k + 1)) = sum_j (-gamma)^j / j! = exp(-gamma).
+bool BernoulliExpUnit(RandomBits& bits, u128 num, u128 den) {
+  for (uint32_t k = 1; k <= kBernoulliExpKCap; ++k) {
+    if (!bits.BernoulliFast(num, den * k)) return (k & 1) != 0;
+  }
+  // P(K > 40) <= 1/40! < 2^-159.
+  bits.Fail("SampleBernoulliExp: iteration cap reached");
+  return false;
+}
+
+bool BernoulliExp(RandomBits& bits, u128 num, u128 den) {
+  const u128 whole = num / den;
+  const u128 frac = num - whole * den;
+  // exp(-gamma) = exp(-1)^floor(gamma) * exp(-(gamma - floor(gamma))): independent trials, all must succeed.
+  // The first failure decides, so the loop runs past i with probability exp(-i).
+  for (u128 i = 0; i < whole; ++i) {
+    if (i == kBernoulliExpOneCap) {
+      bits.Fail("SampleBernoulliExp: exp(-1) trial cap reached");  // probability exp(-64) < 2^-92
+      return false;
+    }
+    if (!BernoulliExpUnit(bits, 1, 1)) return false;
+  }
+  return BernoulliExpUnit(bits, frac, den);
+}
+
+// CKS20 Algorithm 2 with scale t / s (their names): X = U + t V has P(X = x) proportional to exp(-x / t) for
+// x >= 0 (U uniform in [0, t) accepted with probability exp(-U / t), V geometric with ratio exp(-1)), so
+// Y = floor(X / s) has P(Y = y) proportional to exp(-y s / t); a random sign, with the "-0" rejected, gives
+// the two-sided distribution.
+bool DiscreteLaplace(RandomBits& bits, uint64_t t, uint64_t s, int64_t& out) {
+  for (int round = 0; round < kLaplaceRoundCap; ++round) {
+    const uint64_t u = bits.UniformFast(t);
+    if (!BernoulliExpUnit(bits, u, t)) continue;
+    uint64_t v = 0;
+    while (BernoulliExpUnit(bits, 1, 1)) {
+      if (++v > kLaplaceGeometricCap) {
+        bits.Fail("SampleDiscreteLaplace: geometric cap reached");  // probability exp(-65) < 2^-93
+        return false;
+      }
+    }
+    const u128 x = static_cast<u128>(t) * v + u;
+    // |y| < (v + 1) t / s <= 65 * 2^48 < 2^55 within the accepted range.
+    const uint64_t y = s == 1 ? static_cast<uint64_t>(x) : static_cast<uint64_t>(x / s);
+    const bool negative = bits.Bits(1) != 0;
+    if (negative && y == 0) continue;
+    if (!bits.ok()) return false;
+    out = negative ? -static_cast<int64_t>(y) : static_cast<int64_t>(y);
+    return true;
+  }
+  bits.Fail("SampleDiscreteLaplace: round cap reached");  // probability < (1 - (1 - 1/e) / 2)^256 < 2^-140
+  return false;
+}
+
+uint64_t ISqrt(uint64_t n) {
+  // Newton's method from above on integers: converges to floor(sqrt(n)).
+  if (n < 2) return n;
+  uint64_t x = static_cast<uint64_t>(std::sqrt(static_cast<double>(n)));
+  // Fix the floating-point estimate exactly.
+  while (static_cast<u128>(x) * x > n) --x;
+  while (static_cast<u128>(x + 1) * (x + 1) <= n) ++x;
+  return x;
+}
+
+// CKS20 Algorithm 3 with sigma^2 = a / b and t = floor(sigma) + 1: a discrete Laplace Y of scale t is accepted
+// with probability exp(-(|Y| - sigma^2 / t)^2 / (2 sigma^2)). In integers:
+//   (|Y| - a / (b t))^2 / (2 a / b) = (|Y| b t - a)^2 / (2 a b t^2).
+// Within the accepted range (a, b <= 2^48): t^2 <= a/b + 2 sqrt(a/b) + 1, so the denominator is at most
+// 2a^2 + 4a sqrt(ab) + 2ab <= 2^99, and |Y| b t < 65 b t^2 <= 65 (a + 2 sqrt(ab) + b) < 2^57, so the
+// numerator is below 2^114: all in 128 bits, and den * 40 < 2^106 fits BernoulliFast.
+bool DiscreteGaussian(RandomBits& bits, uint64_t a, uint64_t b, int64_t& out) {
+  const uint64_t t = ISqrt(a / b) + 1;  // floor(sqrt(a / b)) = floor(sqrt(floor(a / b)))
+  const u128 den = static_cast<u128>(2) * a * b * t * t;
+  for (int round = 0; round < kGaussianRoundCap; ++round) {
+    int64_t y;
+    if (!DiscreteLaplace(bits, t, 1, y)) return false;
+    const u128 abs_y = static_cast<u128>(y < 0 ? -y : y);
+    const u128 ybt = abs_y * b * t;
+    const u128 diff = ybt >= a ? ybt - a : a - ybt;
+    if (BernoulliExp(bits, diff * diff, den)) {
+      if (!bits.ok()) return false;
+      out = y;
+      return true;
+    }
+    if (!bits.ok()) return false;
+  }
+  bits.Fail("SampleDiscreteGaussian: round cap reached");
+  return false;
+}
+
+}  // namespace internal
+
+namespace {
+
+using u128 = RandomBits::u128;
+
+absl::Status ErrorOrInternal(const RandomBits& bits) {
+  if (!bits.ok()) return bits.status();
+  return absl::InternalError("sampler failed without an error");  // unreachable
+}
+
+// A positive finite double as m * 2^e with m odd (m < 2^53).
+struct Dyadic {
+  uint64_t m;
+  int e;
+};
+Dyadic ToDyadic(double x) {
+  int exp2;
+  const double f = std::frexp(x, &exp2);  // x = f * 2^exp2, f in [0.5, 1)
+  uint64_t m = static_cast<uint64_t>(std::ldexp(f, 53));
+  int e = exp2 - 53;
+  const int tz = __builtin_ctzll(m);
+  return Dyadic{m >> tz, e + tz};
+}
+
+// ceil(n / 2^shift) for shift >= 0.
+u128 CeilShift(u128 n, int shift) {
+  if (shift == 0) return n;
+  if (shift >= 128) return n == 0 ? 0 : 1;
+  const u128 q = n >> shift;
+  return (q << shift) == n ? q : q + 1;
+}
+
+int BitLength(u128 n) {
+  int len = 0;
+  while (n != 0) {
+    ++len;
+    n >>= 1;
+  }
+  return len;
+}
+
+// The smallest num / 2^j >= M * 2^E (M > 0) with num <= max_num and 2^j <= max_den (j >= 0, as large as the
+// bounds allow). Fails (returns false) if even j = 0 needs num > max_num.
+bool RoundUpDyadic(u128 M, int E, int max_num_bits, int max_den_bits, uint64_t& num, uint64_t& den) {
+  for (int j = max_den_bits; j >= 0; --j) {
+    const int shift = j + E;  // num = ceil(M * 2^shift)
+    u128 n;
+    if (shift >= 0) {
+      if (BitLength(M) + shift > max_num_bits + 1) continue;
+      n = M << shift;
+    } else {
+      n = CeilShift(M, -shift);
+    }
+    if (n > (u128{1} << max_num_bits)) continue;
+    num = static_cast<uint64_t>(n);
+    den = uint64_t{1} << j;
+    return true;
+  }
+  return false;
+}
+
+// Rounds a finite v (|v| < 2^100) to the nearest integer, ties to even, exactly.
+__int128 RoundToInt(double v) {
+  if (v == 0) return 0;
+  const bool negative = v < 0;
+  const Dyadic d = ToDyadic(negative ? -v : v);
+  u128 r;
+  if (d.e >= 0) {
+    r = static_cast<u128>(d.m) << d.e;
+  } else if (d.e < -60) {
+    r = 0;  // |v| < 2^53 * 2^-61 < 1/2
+  } else {
+    const int shift = -d.e;
+    const u128 m = d.m;
+    r = m >> shift;
+    const u128 rem = m - (r << shift);
+    const u128 half = u128{1} << (shift - 1);
+    if (rem > half || (rem == half && (r & 1) != 0)) ++r;
+  }
+  return negative ? -static_cast<__int128>(r) : static_cast<__int128>(r);
+}
+
+// ceil(log2(x)) for a positive finite double.
+int CeilLog2(double x) {
+  int exp2;
+  const double f = std::frexp(x, &exp2);
+  return f == 0.5 ? exp2 - 1 : exp2;
+}
+
+absl::Status CheckNoiseScale(double scale, const char* what) {
+  if (!std::isfinite(scale) || !(scale >= std::ldexp(1.0, -1000)) || !(scale <= std::ldexp(1.0, 1000))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " must be a finite number in [2^-1000, 2^1000], got ", scale));
+  }
+  return absl::OkStatus();
+}
+
+// g * (round(value / g) + noise), with the exact integer sum converted to the nearest double.
+absl::StatusOr<__int128> RoundedValue(double value, int granularity_exp, const char* fn) {
+  if (!std::isfinite(value)) {
+    return absl::InvalidArgumentError(absl::StrCat(fn, ": value must be finite"));
+  }
+  const double v = std::ldexp(value, -granularity_exp);  // exact unless it underflows (then it rounds to 0)
+  if (!(std::fabs(v) < std::ldexp(1.0, 100))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(fn, ": |value| / granularity must be below 2^100 (value too large for the noise scale)"));
+  }
+  return RoundToInt(v);
+}
+
+}  // namespace
+
+absl::StatusOr<bool> SampleBernoulliExp(RandomBits& bits, uint64_t num, uint64_t den) {
+  if (den == 0) return absl::InvalidArgumentError("SampleBernoulliExp: den must be positive");
+  const bool b = internal::BernoulliExp(bits, num, den);
+  if (!bits.ok()) return bits.status();
+  return b;
+}
+
+absl::StatusOr<int64_t> SampleDiscreteLaplace(RandomBits& bits, uint64_t scale_num, uint64_t scale_den) {
+  if (scale_num == 0 || scale_num > kMaxLaplaceScaleTerm) {
+    return absl::InvalidArgumentError("SampleDiscreteLaplace: scale_num must be in [1, 2^62]");
+  }
+  if (scale_den == 0 || scale_den > kMaxLaplaceScaleTerm) {
+    return absl::InvalidArgumentError("SampleDiscreteLaplace: scale_den must be in [1, 2^62]");
+  }
+  if (scale_num / scale_den > kMaxLaplaceScale ||
+      (scale_num / scale_den == kMaxLaplaceScale && scale_num % scale_den != 0)) {
+    return absl::InvalidArgumentError("SampleDiscreteLaplace: scale_num / scale_den must be at most 2^48");
+  }
+  int64_t x;
+  if (!internal::DiscreteLaplace(bits, scale_num, scale_den, x)) return ErrorOrInternal(bits);
+  return x;
+}
+
+absl::StatusOr<int64_t> SampleDiscreteLaplaceWithScale(RandomBits& bits, double scale) {
+  if (!std::isfinite(scale) || !(scale >= std::ldexp(1.0, -62)) || !(scale <= std::ldexp(1.0, 48))) {
+    return absl::InvalidArgumentError("SampleDiscreteLaplaceWithScale: scale must be finite, in [2^-62, 2^48]");
+  }
+  const Dyadic d = ToDyadic(scale);
+  uint64_t num, den;
+  if (!RoundUpDyadic(d.m, d.e, 62, 62, num, den)) {
+    return absl::InternalError("SampleDiscreteLaplaceWithScale: scale conversion failed");  // unreachable
+  }
+  return SampleDiscreteLaplace(bits, num, den);
+}
+
+absl::StatusOr<int64_t> SampleDiscreteGaussian(RandomBits& bits, uint64_t sigma2_num, uint64_t sigma2_den) {
+  if (sigma2_num == 0 || sigma2_num > kMaxGaussianTerm) {
+    return absl::InvalidArgumentError("SampleDiscreteGaussian: sigma2_num must be in [1, 2^48]");
+  }
+  if (sigma2_den == 0 || sigma2_den > kMaxGaussianTerm) {
+    return absl::InvalidArgumentError("SampleDiscreteGaussian: sigma2_den must be in [1, 2^48]");
+  }
+  int64_t x;
+  if (!internal::DiscreteGaussian(bits, sigma2_num, sigma2_den, x)) return ErrorOrInternal(bits);
+  return x;
+}
+
+absl::StatusOr<int64_t> SampleDiscreteGaussianWithSigma(RandomBits& bits, double sigma) {
+  if (!std::isfinite(sigma) || !(sigma >= std::ldexp(1.0, -24)) || !(sigma <= std::ldexp(1.0, 24))) {
+    return absl::InvalidArgumentError("SampleDiscreteGaussianWithSigma: sigma must be finite, in [2^-24, 2^24]");
+  }
+  const Dyadic d = ToDyadic(sigma);
+  uint64_t num, den;
+  if (!RoundUpDyadic(static_cast<u128>(d.m) * d.m, 2 * d.e, 48, 48, num, den)) {
+    return absl::InternalError("SampleDiscreteGaussianWithSigma: sigma conversion failed");  // unreachable
+  }
+  return SampleDiscreteGaussian(bits, num, den);
+}
+
+absl::StatusOr<double> SecureLaplaceGranularity(double scale) {
+  VEIL_RETURN_IF_ERROR(CheckNoiseScale(scale, "SecureLaplaceGranularity: scale"));
+  return std::ldexp(1.0, CeilLog2(scale) - internal::kLaplaceGranularityBits);
+}
+
+absl::StatusOr<double> AddSecureLaplaceNoise(RandomBits& bits, double value, double scale) {
+  VEIL_RETURN_IF_ERROR(CheckNoiseScale(scale, "AddSecureLaplaceNoise: scale"));
+  const int k = CeilLog2(scale) - internal::kLaplaceGranularityBits;
+  VEIL_ASSIGN_OR_RETURN(const __int128 rounded, RoundedValue(value, k, "AddSecureLaplaceNoise"));
+  // scale / g = m * 2^(e - k), in (2^39, 2^40], with m odd and below 2^53: e - k >= -13.
+  const Dyadic d = ToDyadic(scale);
+  const int shift = d.e - k;
+  uint64_t num = d.m, den = 1;
+  if (shift >= 0) {
+    num = d.m << shift;
+  } else {
+    den = uint64_t{1} << -shift;
+  }
+  int64_t z;
+  if (!internal::DiscreteLaplace(bits, num, den, z)) return ErrorOrInternal(bits);
+  return std::ldexp(static_cast<double>(rounded + z), k);
+}
+
+absl::StatusOr<double> SecureGaussianGranularity(double sigma) {
+  VEIL_RETURN_IF_ERROR(CheckNoiseScale(sigma, "SecureGaussianGranularity: sigma"));
+  return std::ldexp(1.0, CeilLog2(sigma) - internal::kGaussianGranularityBits);
+}
+
+namespace {
+// 16 * sigma' / g, where sigma' / g is sigma / g rounded up to a multiple of 2^-4; at most 2^24.
+uint64_t GaussianSixteenths(double sigma, int k) {
+  const Dyadic d = ToDyadic(sigma);
+  // 16 sigma / g = m * 2^(e - k + 4).
+  return static_cast<uint64_t>(CeilShift(static_cast<u128>(d.m) << 64, 64 - (d.e - k + 4)));
+}
+}  // namespace
+
+absl::StatusOr<double> SecureGaussianSigma(double sigma) {
+  VEIL_RETURN_IF_ERROR(CheckNoiseScale(sigma, "SecureGaussianSigma: sigma"));
+  const int k = CeilLog2(sigma) - internal::kGaussianGranularityBits;
+  return std::ldexp(static_cast<double>(GaussianSixteenths(sigma, k)), k - 4);
+}
+
+absl::StatusOr<double> AddSecureGaussianNoise(RandomBits& bits, double value, double sigma) {
+  VEIL_RETURN_IF_ERROR(CheckNoiseScale(sigma, "AddSecureGaussianNoise: sigma"));
+  const int k = CeilLog2(sigma) - internal::kGaussianGranularityBits;
+  VEIL_ASSIGN_OR_RETURN(const __int128 rounded, RoundedValue(value, k, "AddSecureGaussianNoise"));
+  const uint64_t s16 = GaussianSixteenths(sigma, k);  // in (2^23, 2^24]
+  int64_t z;
+  if (!internal::DiscreteGaussian(bits, s16 * s16, 256, z)) return ErrorOrInternal(bits);
+  return std::ldexp(static_cast<double>(rounded + z), k);
+}
+
+}  // namespace veil::dp
