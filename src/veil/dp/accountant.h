@@ -119,9 +119,13 @@ absl::StatusOr<double> ZcdpToEpsilonSimple(double rho, double delta);
 // capped at 1. Errors: InvalidArgument unless rho finite >= 0 and epsilon finite >= 0.
 absl::StatusOr<double> ZcdpToDelta(double rho, double epsilon);
 
-// The largest rho whose ZcdpToEpsilon(rho, target.delta) <= target.epsilon (bisection, relative accuracy
-// 1e-12, rounded down so the guarantee holds): the zCDP budget to calibrate Gaussian noise to a target
-// (epsilon, delta). Errors: InvalidArgument unless target.epsilon > 0 finite and 0 < target.delta < 1.
+// The largest rho whose ZcdpToEpsilon(rho, target.delta) <= target.epsilon: the zCDP budget to calibrate
+// Gaussian noise to a target (epsilon, delta). Since epsilon(alpha, rho) above is linear in rho for a fixed
+// alpha, the inverse is exactly rho = max_{alpha > 1} (epsilon - c(alpha)) / alpha with c(alpha) =
+// epsilon(alpha, 0); it is maximised by the same scan and golden-section search (no bisection needed), then
+// rounded down until ZcdpToEpsilon(rho, delta) <= epsilon holds in floating point, so a Gaussian calibrated
+// to this rho is always charged at most target.epsilon by the QueryAccountant.
+// Errors: InvalidArgument unless target.epsilon > 0 finite and 0 < target.delta < 1.
 absl::StatusOr<double> ApproxDpToZcdp(const ApproxDp& target);
 
 // ---------------------------------------------------------------------------------------------------------
@@ -170,7 +174,9 @@ absl::StatusOr<RdpCurve> RepeatRdp(const RdpCurve& curve, int64_t k);
 // RDP -> (epsilon, delta)-DP with the improved conversion (Balle, Barthe, Gaboardi, Hsu, Sato 2020,
 // Theorem 21; Canonne, Kamath, Steinke 2020, Proposition 12):
 //   epsilon = min over orders of  e(alpha) + ln((alpha - 1)/alpha) - (ln delta + ln alpha) / (alpha - 1),
-// clamped at >= 0. `order` is the alpha that achieved the minimum.
+// clamped at >= 0. `order` is the alpha that achieved the minimum. Orders whose RDP epsilon is +infinity
+// are skipped. Errors: InvalidArgument for a bad curve or delta not in (0, 1); OutOfRange if no order has a
+// finite epsilon.
 struct RdpConversion {
   double epsilon = 0;
   double order = 0;
@@ -249,7 +255,8 @@ class QueryAccountant {
 
 // Splits `total` over n = weights.size() components: part i gets epsilon * w_i / sum(w) and
 // delta * d_i / sum(d). Weights are finite and >= 0; every epsilon weight must be > 0 (a DP component needs
-// epsilon > 0); delta weights may be 0 (pure components) but not all 0 if total.delta > 0. Guarantee: the
+// epsilon > 0); delta weights may be 0 (pure components); if they are all 0 every part gets delta 0 (the
+// total's delta is left unspent, never overspent). Guarantee: the
 // parts' sums (in floating point, summed left to right) do not exceed total.epsilon and total.delta.
 // Errors: InvalidArgument for an invalid total (epsilon must be > 0), empty or mismatched weight lists, or
 // bad weights.
