@@ -48,6 +48,12 @@ const char* OperationName(Operation op) {
       return "audit.read";
     case Operation::kAuditCheckpoint:
       return "audit.checkpoint";
+    case Operation::kBudgetSet:
+      return "budget.set";
+    case Operation::kBudgetRead:
+      return "budget.read";
+    case Operation::kQuery:
+      return "query";
   }
   return "?";
 }
@@ -60,9 +66,13 @@ std::vector<Role> RolesAllowed(Operation op) {
     case Operation::kErase:
     case Operation::kGrant:
     case Operation::kRevoke:
+    case Operation::kBudgetSet:
       return {Role::kOwner};
     case Operation::kListDatasets:
+    case Operation::kBudgetRead:
       return {Role::kOwner, Role::kAnalyst, Role::kAuditor};
+    case Operation::kQuery:
+      return {Role::kOwner, Role::kAnalyst};
     case Operation::kListGrants:
     case Operation::kAuditRead:
     case Operation::kAuditCheckpoint:
@@ -71,7 +81,9 @@ std::vector<Role> RolesAllowed(Operation op) {
   return {};
 }
 
-bool NeedsPurpose(Operation op) { return op == Operation::kExport; }
+bool NeedsPurpose(Operation op) { return op == Operation::kExport || op == Operation::kQuery; }
+
+bool IsDpOperation(Operation op) { return op == Operation::kQuery; }
 
 std::optional<Role> RoleFor(Operation op, const std::vector<Role>& roles) {
   for (Role r : RolesAllowed(op)) {

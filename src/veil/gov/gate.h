@@ -4,15 +4,20 @@
 //
 // Roles (granted by an owner with `veil grant ACTOR ROLE`):
 //   owner    everything: ingest, export personal data, erase, grant and revoke roles, read the audit log
-//   analyst  population-level use of datasets through privacy-preserving techniques (DP queries, training,
-//            synthetic data: later issues); sees the catalog; never raw records
-//   auditor  reads the catalog and the audit log, verifies it, asks for proofs and checkpoints; never data
+//   analyst  population-level use of datasets through privacy-preserving techniques (DP queries; training and
+//            synthetic data later), within each dataset's privacy budget; sees the catalog and the budgets;
+//            never raw records
+//   auditor  reads the catalog, the budgets and the audit log, verifies it, asks for proofs and checkpoints;
+//            never data
+//
+// Owners set each dataset's privacy budget; differentially private operations (IsDpOperation) run only
+// through gov::Session::RunCharged, which adds the budget check to the gate's decision.
 //
 // Purposes (purpose limitation, GDPR Art. 5(1)(b)). An operation on a dataset's personal data declares a
 // purpose, which must be one of the dataset's declared purposes or a narrower one below it in the dotted
 // hierarchy: a dataset declared for "research" may be used for "research.cohort", not the reverse.
 //
-// Later checks (consent, restriction, retention, privacy budget) plug in here, not in the commands.
+// Later checks (consent, restriction, retention) plug in here, not in the commands.
 #ifndef VEIL_GOV_GATE_H_
 #define VEIL_GOV_GATE_H_
 
@@ -41,6 +46,9 @@ enum class Operation {
   kListGrants,       // "grants": who holds which role
   kAuditRead,        // "audit.read": read, verify and prove the audit log
   kAuditCheckpoint,  // "audit.checkpoint": sign the current tree head
+  kBudgetSet,        // "budget.set": set a dataset's total privacy budget
+  kBudgetRead,       // "budget.read": a dataset's budget, spent, remaining and charges (no personal data)
+  kQuery,            // "query": a differentially private query, charged to the dataset's budget
 };
 
 const char* OperationName(Operation op);
@@ -62,6 +70,9 @@ struct GateDecision {
 // Which roles may perform `op`, and whether it needs a declared purpose.
 std::vector<Role> RolesAllowed(Operation op);
 bool NeedsPurpose(Operation op);
+// Whether `op` is differentially private: it runs through Session::RunCharged and is charged to the dataset's
+// privacy budget (today: query).
+bool IsDpOperation(Operation op);
 // The first of `roles`, in RolesAllowed(op) order, that may perform `op`; nullopt if none may.
 std::optional<Role> RoleFor(Operation op, const std::vector<Role>& roles);
 

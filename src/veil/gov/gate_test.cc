@@ -1,5 +1,6 @@
 #include "veil/gov/gate.h"
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -11,7 +12,8 @@ namespace {
 constexpr Operation kAllOperations[] = {
     Operation::kInit,      Operation::kIngest,         Operation::kListDatasets, Operation::kExport,
     Operation::kErase,     Operation::kGrant,          Operation::kRevoke,       Operation::kListGrants,
-    Operation::kAuditRead, Operation::kAuditCheckpoint};
+    Operation::kAuditRead, Operation::kAuditCheckpoint, Operation::kBudgetSet,    Operation::kBudgetRead,
+    Operation::kQuery};
 
 GateRequest Request(std::vector<Role> roles, Operation op) {
   GateRequest r;
@@ -42,6 +44,8 @@ TEST(GateTest, PolicyTable) {
       {Operation::kErase, true, false, false},      {Operation::kGrant, true, false, false},
       {Operation::kRevoke, true, false, false},     {Operation::kListGrants, true, false, true},
       {Operation::kAuditRead, true, false, true},   {Operation::kAuditCheckpoint, true, false, true},
+      {Operation::kBudgetSet, true, false, false},  {Operation::kBudgetRead, true, true, true},
+      {Operation::kQuery, true, true, false},
   };
   ASSERT_EQ(std::size(table), std::size(kAllOperations));
   for (const Row& row : table) {
@@ -131,8 +135,35 @@ TEST(GateTest, OperationsWithoutPurposeIgnoreIt) {
   r.purpose = "";
   r.dataset_purposes = {};
   EXPECT_TRUE(Decide(r).allowed);
-  for (Operation op : kAllOperations)
-    EXPECT_EQ(NeedsPurpose(op), op == Operation::kExport) << OperationName(op);
+  for (Operation op : kAllOperations) {
+    EXPECT_EQ(NeedsPurpose(op), op == Operation::kExport || op == Operation::kQuery) << OperationName(op);
+    EXPECT_EQ(IsDpOperation(op), op == Operation::kQuery) << OperationName(op);
+  }
+}
+
+TEST(GateTest, QueriesNeedADeclaredPurposeLikeExports) {
+  GateRequest r = Request({Role::kAnalyst}, Operation::kQuery);
+  GateDecision d = Decide(r);
+  EXPECT_TRUE(d.allowed);
+  EXPECT_EQ(d.reason, "role analyst; purpose \"research\" declared");
+  r.purpose = "marketing";
+  EXPECT_FALSE(Decide(r).allowed);
+  r.purpose = "";
+  d = Decide(r);
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.reason,
+            "query of dataset \"patients\" needs a declared purpose (--purpose); it is declared for: care, "
+            "research");
+  EXPECT_EQ(Decide(Request({Role::kAuditor}, Operation::kQuery)).reason,
+            "query needs the role owner or analyst; actor \"alice\" has the role auditor");
+}
+
+TEST(GateTest, OperationNamesAreDistinct) {
+  std::set<std::string> names;
+  for (Operation op : kAllOperations) EXPECT_TRUE(names.insert(OperationName(op)).second) << OperationName(op);
+  EXPECT_EQ(std::string(OperationName(Operation::kBudgetSet)), "budget.set");
+  EXPECT_EQ(std::string(OperationName(Operation::kBudgetRead)), "budget.read");
+  EXPECT_EQ(std::string(OperationName(Operation::kQuery)), "query");
 }
 
 }  // namespace

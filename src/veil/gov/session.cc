@@ -6,7 +6,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "veil/base/hex.h"
 #include "veil/base/status_macros.h"
+#include "veil/crypto/random.h"
 #include "veil/store/sqlite.h"
 #include "veil/table/csv_writer.h"
 
@@ -143,13 +145,29 @@ absl::StatusOr<GateDecision> Session::Authorize(Operation op, std::string_view d
   }
   GateDecision decision = Decide(request);
   if (decision.allowed) return decision;
-  absl::StatusOr<uint64_t> seq = log_->Append(MakeEntry(actor_, op, dataset, purpose, decision, params));
+  return AuditDenial(op, dataset, purpose, decision.reason, params, absl::StatusCode::kPermissionDenied);
+}
+
+absl::Status Session::AuditDenial(Operation op, std::string_view dataset, std::string_view purpose,
+                                  const std::string& reason, const nlohmann::ordered_json& params,
+                                  absl::StatusCode code) {
+  absl::StatusOr<uint64_t> seq =
+      log_->Append(MakeEntry(actor_, op, dataset, purpose, GateDecision{false, reason}, params));
   if (!seq.ok()) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("refused: ", decision.reason,
-                     " (and the audit log could not record the refusal: ", seq.status().message(), ")"));
+    return absl::Status(code, absl::StrCat("refused: ", reason, " (and the audit log could not record the refusal: ",
+                                           seq.status().message(), ")"));
   }
-  return absl::PermissionDeniedError(absl::StrCat("refused: ", decision.reason));
+  return absl::Status(code, absl::StrCat("refused: ", reason));
+}
+
+absl::StatusOr<uint64_t> Session::AppendEntry(audit::AuditEntry entry) {
+  absl::StatusOr<uint64_t> seq = log_->Append(std::move(entry));
+  if (!seq.ok()) {
+    return absl::Status(seq.status().code(),
+                        absl::StrCat("the audit log could not record the operation, so it was not done: ",
+                                     seq.status().message()));
+  }
+  return seq;
 }
 
 absl::Status Session::Record(Operation op, std::string_view dataset, std::string_view purpose,
@@ -159,13 +177,7 @@ absl::Status Session::Record(Operation op, std::string_view dataset, std::string
   audit::AuditEntry entry = MakeEntry(actor_, op, dataset, purpose, decision, params);
   entry.result_hash = result_hash;
   entry.subject_pseudonyms = std::move(pseudonyms);
-  absl::StatusOr<uint64_t> seq = log_->Append(std::move(entry));
-  if (!seq.ok()) {
-    return absl::Status(seq.status().code(),
-                        absl::StrCat("the audit log could not record the operation, so it was not done: ",
-                                     seq.status().message()));
-  }
-  return absl::OkStatus();
+  return AppendEntry(std::move(entry)).status();
 }
 
 absl::StatusOr<store::IngestResult> Session::Ingest(const table::Table& table,
@@ -290,6 +302,151 @@ absl::StatusOr<audit::AuditLog*> Session::AuditLogFor(Operation op) {
     return absl::InvalidArgumentError("AuditLogFor takes an audit operation");
   VEIL_RETURN_IF_ERROR(Authorize(op, "", "", nlohmann::ordered_json::object()).status());
   return log_.get();
+}
+
+// --- The privacy budget ---
+
+absl::StatusOr<store::DatasetBudget> Session::GetBudget(std::string_view dataset) {
+  VEIL_RETURN_IF_ERROR(Authorize(Operation::kBudgetRead, dataset, "", {{"dataset", dataset}}).status());
+  VEIL_RETURN_IF_ERROR(SettleReservations());
+  return workspace_->ledger().Get(dataset);
+}
+
+absl::StatusOr<std::vector<store::DatasetBudget>> Session::ListBudgets() {
+  VEIL_RETURN_IF_ERROR(Authorize(Operation::kBudgetRead, "", "", nlohmann::ordered_json::object()).status());
+  VEIL_RETURN_IF_ERROR(SettleReservations());
+  return workspace_->ledger().List();
+}
+
+absl::StatusOr<store::DatasetBudget> Session::SetBudget(std::string_view dataset,
+                                                        const store::EpsilonDelta& total) {
+  VEIL_RETURN_IF_ERROR(store::ValidateBudgetTotal(total));
+  const nlohmann::ordered_json params = {
+      {"dataset", dataset}, {"epsilon", total.epsilon}, {"delta", total.delta}};
+  VEIL_ASSIGN_OR_RETURN(GateDecision decision, Authorize(Operation::kBudgetSet, dataset, "", params));
+  VEIL_RETURN_IF_ERROR(SettleReservations());
+  return workspace_->ledger().SetTotal(
+      dataset, total, actor_, workspace_->env().Now(), [&](const store::DatasetBudget& budget) {
+        const nlohmann::ordered_json doc = {{"dataset", budget.dataset},
+                                            {"total", {{"epsilon", total.epsilon}, {"delta", total.delta}}},
+                                            {"spent", {{"epsilon", budget.spent.epsilon},
+                                                       {"delta", budget.spent.delta}}}};
+        return Record(Operation::kBudgetSet, dataset, "", decision, params, JsonHash(doc), {});
+      });
+}
+
+absl::Status Session::SettleReservations() {
+  store::Ledger& ledger = workspace_->ledger();
+  VEIL_ASSIGN_OR_RETURN(std::vector<store::LedgerCharge> reserved, ledger.Reservations());
+  for (const store::LedgerCharge& r : reserved) {
+    // The operation's entry, if it became durable, is at or after audit_from: in practice within the few
+    // entries of the batch that was being written when the operation stopped.
+    std::optional<uint64_t> seq;
+    constexpr uint64_t kChunk = 256;
+    for (uint64_t from = r.audit_from; !seq.has_value() && from < log_->size(); from += kChunk) {
+      VEIL_ASSIGN_OR_RETURN(std::vector<audit::AuditEntry> entries, log_->ReadEntries(from, kChunk));
+      for (const audit::AuditEntry& e : entries) {
+        if (e.decision == audit::Decision::kAllowed && e.params_hash == r.params_hash &&
+            e.action == r.operation && e.dataset == r.dataset && e.actor == r.actor) {
+          seq = e.seq;
+          break;
+        }
+      }
+      if (entries.empty()) break;
+    }
+    VEIL_RETURN_IF_ERROR(seq.has_value() ? ledger.Settle(r.id, *seq) : ledger.Release(r.id));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ChargeReceipt> Session::RunChargedErased(
+    Operation op, std::string_view dataset, std::string_view purpose, const ChargeRequest& cost,
+    const nlohmann::ordered_json& params,
+    absl::FunctionRef<absl::StatusOr<crypto::Sha256Digest>(const store::DatasetContents&)> run) {
+  // 1. What is asked must make sense before anything is recorded.
+  if (charging_) {
+    return absl::FailedPreconditionError(
+        "a charged operation cannot start another one on the same session (RunCharged is not re-entrant)");
+  }
+  if (!IsDpOperation(op)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", OperationName(op), "\" is not a differentially private operation"));
+  }
+  const store::EpsilonDelta amount{cost.epsilon, cost.delta};
+  VEIL_RETURN_IF_ERROR(store::ValidateCost(amount));
+  VEIL_RETURN_IF_ERROR(store::ValidateChargeDescription(cost.description));
+  charging_ = true;
+  struct Reset {
+    bool* flag;
+    ~Reset() { *flag = false; }
+  } reset{&charging_};
+
+  // The audited parameters. The random charge id makes this operation's params hash unique, so that a
+  // reservation left by a crash is matched to its own audit entry and no other (SettleReservations).
+  VEIL_ASSIGN_OR_RETURN(std::vector<uint8_t> nonce, crypto::RandomBytes(16, workspace_->env().random()));
+  const nlohmann::ordered_json audited = {{"dataset", dataset},
+                                          {"purpose", purpose},
+                                          {"cost", {{"epsilon", cost.epsilon}, {"delta", cost.delta}}},
+                                          {"description", cost.description},
+                                          {"charge", base::HexEncode(nonce)},
+                                          {"request", params}};
+
+  // 2. The gate.
+  VEIL_ASSIGN_OR_RETURN(GateDecision decision, Authorize(op, dataset, purpose, audited));
+
+  // 3, 4. The budget, before any data is touched.
+  VEIL_RETURN_IF_ERROR(SettleReservations());
+  store::Ledger& ledger = workspace_->ledger();
+  store::ChargeReservation request;
+  request.dataset = dataset;
+  request.actor = actor_;
+  request.operation = OperationName(op);
+  request.cost = amount;
+  request.description = cost.description;
+  request.params_hash = ParamsHash(audited);
+  request.audit_from = log_->size();
+  request.time = workspace_->env().Now();
+  absl::StatusOr<store::Reservation> reservation = ledger.Reserve(request);
+  if (absl::IsResourceExhausted(reservation.status())) {
+    return AuditDenial(op, dataset, purpose, std::string(reservation.status().message()), audited,
+                       absl::StatusCode::kResourceExhausted);
+  }
+  VEIL_RETURN_IF_ERROR(reservation.status());
+  const int64_t charge_id = reservation->charge.id;
+
+  // 5, 6. Run, and audit. On failure the charge is released; if even that fails, it stays reserved (counted
+  // as spent) until SettleReservations releases it.
+  absl::StatusOr<uint64_t> seq = [&]() -> absl::StatusOr<uint64_t> {
+    VEIL_ASSIGN_OR_RETURN(store::DatasetContents contents, workspace_->Read(dataset));
+    VEIL_ASSIGN_OR_RETURN(crypto::Sha256Digest result_hash, run(contents));
+    audit::AuditEntry entry = MakeEntry(actor_, op, dataset, purpose, decision, audited);
+    entry.reason = absl::StrCat(decision.reason, "; within the privacy budget (remaining after: ",
+                                store::FormatEpsilonDelta(reservation->remaining), ")");
+    entry.cost = store::FormatEpsilonDelta(amount);
+    entry.result_hash = result_hash;
+    return AppendEntry(std::move(entry));
+  }();
+  if (!seq.ok()) {
+    ledger.Release(charge_id).IgnoreError();
+    return seq.status();
+  }
+
+  // 7. The commit point of the charge.
+  if (absl::Status settled = ledger.Settle(charge_id, *seq); !settled.ok()) {
+    return absl::AbortedError(absl::StrCat(
+        "the ", OperationName(op), " was audited (entry #", *seq,
+        ") but its privacy charge could not be committed, so its result is withheld; the charge stays "
+        "reserved and is settled by the next command: ",
+        settled.message()));
+  }
+  ChargeReceipt receipt;
+  receipt.charge_id = charge_id;
+  receipt.audit_seq = *seq;
+  receipt.cost = amount;
+  receipt.total = reservation->total;
+  receipt.spent = reservation->spent;
+  receipt.remaining = reservation->remaining;
+  return receipt;
 }
 
 }  // namespace veil::gov

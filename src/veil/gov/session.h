@@ -11,16 +11,24 @@
 // is released (reads), so an operation whose entry cannot be written does not happen. Reading the catalog or
 // the audit log itself is gated but not audited when allowed (it involves no personal data).
 //
-// Thread safety: not thread-safe (the workspace is not).
+// Privacy budget. Every differentially private operation (gate.h's IsDpOperation) goes through RunCharged,
+// the one path that checks and debits the dataset's budget in the ledger (store/ledger.h); the budget is read
+// with GetBudget / ListBudgets and set with SetBudget.
+//
+// Thread safety: not thread-safe (the workspace is not). Sessions in several threads or processes are
+// serialized by the workspace's LOCK file (Open waits for it).
 #ifndef VEIL_GOV_SESSION_H_
 #define VEIL_GOV_SESSION_H_
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -30,6 +38,7 @@
 #include "veil/base/secret_bytes.h"
 #include "veil/crypto/sha256.h"
 #include "veil/gov/gate.h"
+#include "veil/store/ledger.h"
 #include "veil/store/workspace.h"
 #include "veil/table/table.h"
 
@@ -48,6 +57,41 @@ struct RoleGrant {
 struct ExportResult {
   store::DatasetInfo dataset;
   std::string csv;  // the released bytes; their SHA-256 is the audit entry's result hash
+};
+
+// What a differentially private operation costs, declared before it runs. The cost must follow from the
+// operation's parameters (and public facts such as the schema), never from the data.
+struct ChargeRequest {
+  double epsilon = 0;  // > 0
+  double delta = 0;    // in [0, 1)
+  // What is computed, for the ledger and `veil budget`, without personal data: e.g. "COUNT(*), AVG(age)
+  // GROUP BY sex", or the parameters' hash. 1 to 256 bytes, no control characters.
+  std::string description;
+};
+
+// What a charged operation's `run` returns: the value the caller will release and the SHA-256 of exactly the
+// bytes it will release (the audit entry's result hash).
+template <typename T>
+struct ChargedResult {
+  T value;
+  crypto::Sha256Digest result_hash{};
+};
+
+// The receipt of a committed charge.
+struct ChargeReceipt {
+  int64_t charge_id = 0;   // the ledger's charge id
+  uint64_t audit_seq = 0;  // the seq of the operation's audit entry
+  store::EpsilonDelta cost;
+  store::EpsilonDelta total;      // the dataset's budget
+  store::EpsilonDelta spent;      // including this charge
+  store::EpsilonDelta remaining;  // after this charge
+};
+
+// A charged operation's value, releasable, and its receipt.
+template <typename T>
+struct Charged {
+  T value;
+  ChargeReceipt receipt;
 };
 
 class Session {
@@ -86,6 +130,73 @@ class Session {
   // (kAuditCheckpoint).
   absl::StatusOr<audit::AuditLog*> AuditLogFor(Operation op);
 
+  // The privacy budget of a dataset (budget.read: owner, analyst, auditor; not audited when allowed), and of
+  // every dataset. Reservations a crash left are settled first (see RunCharged).
+  // Errors: PermissionDenied (audited); NotFound for an unknown dataset.
+  absl::StatusOr<store::DatasetBudget> GetBudget(std::string_view dataset);
+  absl::StatusOr<std::vector<store::DatasetBudget>> ListBudgets();
+  // Sets the dataset's total budget, raising or lowering it (budget.set: owner; audited, the entry written
+  // before the change commits). Errors: PermissionDenied (audited); InvalidArgument for a bad total or one
+  // below what is already spent; NotFound for an unknown dataset; the audit log's.
+  absl::StatusOr<store::DatasetBudget> SetBudget(std::string_view dataset, const store::EpsilonDelta& total);
+
+  // THE path of every differentially private operation (queries now; synthetic data and DP-SGD later): it
+  // runs `run` on the dataset's rows only if the gate allows `op` and the dataset's budget covers `cost`,
+  // and returns the value only once the charge is committed and its audit entry is durable.
+  //
+  //   1. Validate `op` (IsDpOperation) and `cost`.                     InvalidArgument; nothing recorded
+  //   2. The gate: role, and `purpose` declared for the dataset.       PermissionDenied, audited
+  //   3. Settle reservations that earlier failures or crashes left.
+  //   4. Reserve the charge: one write transaction checks that it fits what remains and records it, so no
+  //      other session, thread or process can spend the same remainder. Before any data is read.
+  //                                                                    ResourceExhausted, audited as a
+  //                                                                    denial whose reason gives the cost
+  //                                                                    and what remains (or that no budget
+  //                                                                    is set)
+  //   5. Read and decrypt the dataset; `run` it.                       its error; the reservation is
+  //                                                                    released (no charge)
+  //   6. Append the audit entry: cost, params hash (the parameters, the cost, the description and a random
+  //      charge id), result hash. Durable (fdatasync) on return.       its error; the reservation is
+  //                                                                    released (no charge)
+  //   7. Settle the charge: link it to the entry's seq (commit).       Aborted; the result is withheld, the
+  //                                                                    charge stays reserved and is settled
+  //                                                                    on the next call
+  //   8. Return the value: the caller may release it now.
+  //
+  // Crash points. Before 4 commits: nothing happened. Between 4 and 6: a reservation without an audit entry;
+  // the next session releases it (no charge; nothing was released). Between 6 and 7: a reservation whose
+  // audit entry is durable; the next session finds the entry (by the params hash and the charge id) and
+  // settles the charge, so the ledger matches the audit trail (a charge for a result never released: the safe
+  // side). After 7: the charge and entry exist; if the process dies before printing, the result is lost and
+  // the charge stands. So no result is ever released without its charge committed and its audit entry
+  // durable, and an unsettled reservation always counts as spent. (As the audit log documents, an entry
+  // whose Append failed may reappear after a crash; it then records an operation that released nothing.)
+  //
+  // `run` must not call back into this Session (FailedPrecondition), and its errors must not depend on the
+  // data (a data-dependent error would leak what the noise protects): validate everything against the
+  // schema before calling RunCharged. `params` are the operation's canonical parameters (no personal data).
+  template <typename T>
+  absl::StatusOr<Charged<T>> RunCharged(
+      Operation op, std::string_view dataset, std::string_view purpose, const ChargeRequest& cost,
+      const nlohmann::ordered_json& params,
+      absl::FunctionRef<absl::StatusOr<ChargedResult<T>>(const store::DatasetContents&)> run) {
+    std::optional<T> value;
+    absl::StatusOr<ChargeReceipt> receipt =
+        RunChargedErased(op, dataset, purpose, cost, params,
+                         [&](const store::DatasetContents& data) -> absl::StatusOr<crypto::Sha256Digest> {
+                           absl::StatusOr<ChargedResult<T>> r = run(data);
+                           if (!r.ok()) return r.status();
+                           value.emplace(std::move(r->value));
+                           return r->result_hash;
+                         });
+    if (!receipt.ok()) return receipt.status();
+    return Charged<T>{*std::move(value), *std::move(receipt)};
+  }
+
+  // Settles every reservation left unsettled by a failure or a crash (see RunCharged): one whose audit entry
+  // exists becomes a committed charge, the others are released. Errors: the ledger's and the audit log's.
+  absl::Status SettleReservations();
+
   // The general path, for operations of later modules: decides, audits a denial (returning
   // PermissionDenied), and on success returns the decision; the caller then runs the operation and calls
   // Record before releasing or committing its result.
@@ -104,9 +215,21 @@ class Session {
           std::string actor)
       : workspace_(std::move(workspace)), log_(std::move(log)), actor_(std::move(actor)) {}
 
+  absl::StatusOr<ChargeReceipt> RunChargedErased(
+      Operation op, std::string_view dataset, std::string_view purpose, const ChargeRequest& cost,
+      const nlohmann::ordered_json& params,
+      absl::FunctionRef<absl::StatusOr<crypto::Sha256Digest>(const store::DatasetContents&)> run);
+  // Appends `entry`; an error says the operation was not done.
+  absl::StatusOr<uint64_t> AppendEntry(audit::AuditEntry entry);
+  // Audits a refusal and returns it as `code` with "refused: <reason>".
+  absl::Status AuditDenial(Operation op, std::string_view dataset, std::string_view purpose,
+                           const std::string& reason, const nlohmann::ordered_json& params,
+                           absl::StatusCode code);
+
   std::unique_ptr<store::Workspace> workspace_;
   std::unique_ptr<audit::AuditLog> log_;
   std::string actor_;
+  bool charging_ = false;  // inside RunCharged
 };
 
 // The canonical bytes of a parameter object (its compact JSON dump) and their SHA-256: what the audit entry's

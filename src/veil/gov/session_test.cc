@@ -11,6 +11,7 @@
 #include "veil/base/hex.h"
 #include "veil/base/test_util.h"
 #include "veil/crypto/random.h"
+#include "veil/gov/test_util.h"
 #include "veil/table/csv_reader.h"
 
 namespace veil::gov {
@@ -18,6 +19,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::veil::gov::testing::AuditFaultEnv;
 
 constexpr char kPatients[] =
     "mrn,name,age,diagnosis\n"
@@ -25,64 +27,6 @@ constexpr char kPatients[] =
     "MRN-1002,Bruno Keller,51,diabetes\n"
     "MRN-1001,Alice Moreau,35,asthma\n"
     "MRN-1003,Chloe Dubois,29,migraine\n";
-
-// A POSIX Env whose writes to files under an "audit" directory can be made to fail, as a full disk would.
-class AuditFaultEnv final : public base::Env {
- public:
-  explicit AuditFaultEnv(base::RandomSource& rng) : base::Env(rng), real_(base::NewPosixEnv(rng)) {}
-  std::atomic<bool> fail_audit_writes{false};
-
-  absl::Time Now() override { return real_->Now(); }
-  absl::StatusOr<std::unique_ptr<base::SequentialFile>> NewSequentialFile(const std::string& p) override {
-    return real_->NewSequentialFile(p);
-  }
-  absl::StatusOr<std::unique_ptr<base::WritableFile>> NewWritableFile(const std::string& p) override {
-    return Wrap(p, real_->NewWritableFile(p));
-  }
-  absl::StatusOr<std::unique_ptr<base::WritableFile>> NewAppendableFile(const std::string& p) override {
-    return Wrap(p, real_->NewAppendableFile(p));
-  }
-  bool FileExists(const std::string& p) override { return real_->FileExists(p); }
-  absl::StatusOr<uint64_t> GetFileSize(const std::string& p) override { return real_->GetFileSize(p); }
-  absl::Status DeleteFile(const std::string& p) override { return real_->DeleteFile(p); }
-  absl::Status RenameFile(const std::string& a, const std::string& b) override {
-    return real_->RenameFile(a, b);
-  }
-  absl::Status CreateDirs(const std::string& p) override { return real_->CreateDirs(p); }
-  absl::Status DeleteDir(const std::string& p) override { return real_->DeleteDir(p); }
-  absl::StatusOr<std::vector<std::string>> ListDir(const std::string& p) override {
-    return real_->ListDir(p);
-  }
-  absl::Status SyncDir(const std::string& p) override { return real_->SyncDir(p); }
-  absl::StatusOr<std::unique_ptr<base::FileLock>> LockFile(const std::string& p) override {
-    return real_->LockFile(p);
-  }
-
- private:
-  class File final : public base::WritableFile {
-   public:
-    File(std::unique_ptr<base::WritableFile> f, AuditFaultEnv* env) : f_(std::move(f)), env_(env) {}
-    absl::Status Append(std::string_view data) override {
-      if (env_->fail_audit_writes) return absl::ResourceExhaustedError("injected: disk full");
-      return f_->Append(data);
-    }
-    absl::Status Sync() override {
-      if (env_->fail_audit_writes) return absl::ResourceExhaustedError("injected: disk full");
-      return f_->Sync();
-    }
-    absl::Status Close() override { return f_->Close(); }
-
-   private:
-    std::unique_ptr<base::WritableFile> f_;
-    AuditFaultEnv* env_;
-  };
-  absl::StatusOr<std::unique_ptr<base::WritableFile>> Wrap(
-      const std::string& path, absl::StatusOr<std::unique_ptr<base::WritableFile>> f) {
-    if (!f.ok() || path.find("/audit/") == std::string::npos) return f;
-    return std::unique_ptr<base::WritableFile>(new File(*std::move(f), this));
-  }
-  std::unique_ptr<base::Env> real_;
-};
 
 class SessionTest : public ::testing::Test {
  protected:

@@ -1,0 +1,103 @@
+// Test helpers of veil::gov (header-only; included by tests, never by the library).
+#ifndef VEIL_GOV_TEST_UTIL_H_
+#define VEIL_GOV_TEST_UTIL_H_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "veil/base/env.h"
+
+namespace veil::gov::testing {
+
+// A POSIX Env whose writes to files under an "audit" directory can be made to fail, as a full disk would, and
+// which can run a callback right after an audit file was synced: the moment an audit entry becomes durable
+// (a test copies the workspace there to simulate a crash, or breaks the next step). Thread-safe.
+class AuditFaultEnv final : public base::Env {
+ public:
+  explicit AuditFaultEnv(base::RandomSource& rng) : base::Env(rng), real_(base::NewPosixEnv(rng)) {}
+  std::atomic<bool> fail_audit_writes{false};
+
+  // Runs `callback` once, after the next successful Sync of an audit file.
+  void AfterNextAuditSync(std::function<void()> callback) {
+    absl::MutexLock lock(&mu_);
+    after_sync_ = std::move(callback);
+  }
+
+  absl::Time Now() override { return real_->Now(); }
+  absl::StatusOr<std::unique_ptr<base::SequentialFile>> NewSequentialFile(const std::string& p) override {
+    return real_->NewSequentialFile(p);
+  }
+  absl::StatusOr<std::unique_ptr<base::WritableFile>> NewWritableFile(const std::string& p) override {
+    return Wrap(p, real_->NewWritableFile(p));
+  }
+  absl::StatusOr<std::unique_ptr<base::WritableFile>> NewAppendableFile(const std::string& p) override {
+    return Wrap(p, real_->NewAppendableFile(p));
+  }
+  bool FileExists(const std::string& p) override { return real_->FileExists(p); }
+  absl::StatusOr<uint64_t> GetFileSize(const std::string& p) override { return real_->GetFileSize(p); }
+  absl::Status DeleteFile(const std::string& p) override { return real_->DeleteFile(p); }
+  absl::Status RenameFile(const std::string& a, const std::string& b) override {
+    return real_->RenameFile(a, b);
+  }
+  absl::Status CreateDirs(const std::string& p) override { return real_->CreateDirs(p); }
+  absl::Status DeleteDir(const std::string& p) override { return real_->DeleteDir(p); }
+  absl::StatusOr<std::vector<std::string>> ListDir(const std::string& p) override {
+    return real_->ListDir(p);
+  }
+  absl::Status SyncDir(const std::string& p) override { return real_->SyncDir(p); }
+  absl::StatusOr<std::unique_ptr<base::FileLock>> LockFile(const std::string& p) override {
+    return real_->LockFile(p);
+  }
+
+ private:
+  class File final : public base::WritableFile {
+   public:
+    File(std::unique_ptr<base::WritableFile> f, AuditFaultEnv* env) : f_(std::move(f)), env_(env) {}
+    absl::Status Append(std::string_view data) override {
+      if (env_->fail_audit_writes) return absl::ResourceExhaustedError("injected: disk full");
+      return f_->Append(data);
+    }
+    absl::Status Sync() override {
+      if (env_->fail_audit_writes) return absl::ResourceExhaustedError("injected: disk full");
+      absl::Status s = f_->Sync();
+      if (s.ok()) env_->RunAfterSync();
+      return s;
+    }
+    absl::Status Close() override { return f_->Close(); }
+
+   private:
+    std::unique_ptr<base::WritableFile> f_;
+    AuditFaultEnv* env_;
+  };
+
+  void RunAfterSync() {
+    std::function<void()> callback;
+    {
+      absl::MutexLock lock(&mu_);
+      callback = std::exchange(after_sync_, nullptr);
+    }
+    if (callback) callback();
+  }
+
+  absl::StatusOr<std::unique_ptr<base::WritableFile>> Wrap(
+      const std::string& path, absl::StatusOr<std::unique_ptr<base::WritableFile>> f) {
+    if (!f.ok() || path.find("/audit/") == std::string::npos) return f;
+    return std::unique_ptr<base::WritableFile>(new File(*std::move(f), this));
+  }
+
+  std::unique_ptr<base::Env> real_;
+  absl::Mutex mu_;
+  std::function<void()> after_sync_;
+};
+
+}  // namespace veil::gov::testing
+
+#endif  // VEIL_GOV_TEST_UTIL_H_
