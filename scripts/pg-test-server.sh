@@ -17,6 +17,9 @@
 # creates, since PostgreSQL refuses to run as root; the client (root) can still reach the socket. As any other
 # user it runs as that user. The database superuser is always `postgres`.
 #
+# PG_BINDIR, when set, names the directory of initdb, pg_ctl and postgres (default: the newest
+# /usr/lib/postgresql/*/bin, Debian's layout).
+#
 # Exit codes: 0 success; 1 the server could not be set up or started (the reason and the server log's tail on
 # stderr); 77 PostgreSQL is not installed and CI is not set (CTest reports the fixture as skipped; under
 # CI=true a missing installation is a failure like any other).
@@ -34,10 +37,14 @@ usage() {
 find_bindir() {
   # The newest installed major version (Debian 12 ships 15).
   local dir
-  dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  if [ -n "${PG_BINDIR:-}" ]; then
+    dir=$PG_BINDIR
+  else
+    dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  fi
   if [ -z "$dir" ] || [ ! -x "$dir/initdb" ] || [ ! -x "$dir/pg_ctl" ]; then
-    local msg="PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin; install Debian's \
-postgresql package (scripts/install-deps.sh)"
+    local msg="PostgreSQL server binaries (initdb, pg_ctl) not found in ${PG_BINDIR:-/usr/lib/postgresql/*/bin}; \
+install Debian's postgresql package (scripts/install-deps.sh)"
     if [ "${CI:-}" = "true" ]; then die "$msg"; fi
     echo "pg-test-server: $msg; the PostgreSQL tests are skipped (under CI=true this is a failure)" >&2
     exit 77
