@@ -27,7 +27,8 @@ using internal::MinimizeOverLogGrid;
 std::string Num(double v) { return absl::StrFormat("%.17g", v); }
 
 absl::Status Invalid(std::string_view name, std::string_view why, double value) {
-  return absl::InvalidArgumentError(absl::StrCat(std::string(name), " ", std::string(why), ", got ", Num(value)));
+  return absl::InvalidArgumentError(
+      absl::StrCat(std::string(name), " ", std::string(why), ", got ", Num(value)));
 }
 
 absl::Status ValidateNonNegativeFinite(double value, std::string_view name) {
@@ -167,7 +168,8 @@ double SgmLogAInteger(double q, double z, int64_t alpha) {
 // integrand is expanded as the binomial series of (1-q)^alpha (1 + q r / (1-q))^alpha, above as that of
 // (q r)^alpha (1 + (1-q) / (q r))^alpha; integrating term by term against the Gaussian gives
 //   A0 = sum_i C(alpha,i) q^i (1-q)^{alpha-i} e^{(i^2-i)/(2z^2)} (1/2) erfc((i - z0) / (sqrt2 z)),
-//   A1 = sum_i C(alpha,i) q^{alpha-i} (1-q)^i e^{(j^2-j)/(2z^2)} (1/2) erfc((z0 - j) / (sqrt2 z)), j = alpha - i.
+//   A1 = sum_i C(alpha,i) q^{alpha-i} (1-q)^i e^{(j^2-j)/(2z^2)} (1/2) erfc((z0 - j) / (sqrt2 z)), j = alpha
+//   - i.
 // C(alpha, i) alternates in sign once i > alpha; beyond that both series' terms decrease in magnitude, so
 // the truncation error is below the first omitted term, which we add (in absolute value) to stay an upper
 // bound. Terms are summed in log space with separate positive and negative accumulators.
@@ -382,7 +384,8 @@ absl::StatusOr<double> ZcdpToDelta(double rho, double epsilon) {
   VEIL_RETURN_IF_ERROR(ValidateNonNegativeFinite(rho, "rho"));
   VEIL_RETURN_IF_ERROR(ValidateNonNegativeFinite(epsilon, "epsilon"));
   if (rho == 0) return 0.0;
-  // ln delta(alpha) = (alpha - 1)(alpha rho - epsilon) - ln(alpha - 1) + alpha ln(1 - 1/alpha), x = alpha - 1.
+  // ln delta(alpha) = (alpha - 1)(alpha rho - epsilon) - ln(alpha - 1) + alpha ln(1 - 1/alpha), x = alpha
+  // - 1.
   auto log_delta = [&](double x) {
     return x * ((1.0 + x) * rho - epsilon) - std::log(x) + (1.0 + x) * std::log(x / (1.0 + x));
   };
@@ -484,7 +487,8 @@ absl::StatusOr<RdpCurve> SubsampledGaussianRdp(double sampling_rate, double nois
 absl::StatusOr<RdpCurve> ComposeRdp(const RdpCurve& a, const RdpCurve& b) {
   VEIL_RETURN_IF_ERROR(ValidateRdpCurve(a));
   VEIL_RETURN_IF_ERROR(ValidateRdpCurve(b));
-  if (a.orders != b.orders) return absl::InvalidArgumentError("RDP curves to compose must have the same orders");
+  if (a.orders != b.orders)
+    return absl::InvalidArgumentError("RDP curves to compose must have the same orders");
   RdpCurve out = a;
   for (size_t i = 0; i < out.epsilons.size(); ++i) out.epsilons[i] += b.epsilons[i];
   return out;
@@ -656,21 +660,24 @@ absl::StatusOr<PrivacyCost> QueryAccountant::Total() const {
       }
     }
   }
-  if (!std::isfinite(cost.total.epsilon)) return Invalid("total epsilon", "must be finite", cost.total.epsilon);
+  if (!std::isfinite(cost.total.epsilon))
+    return Invalid("total epsilon", "must be finite", cost.total.epsilon);
   return cost;
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // Budget splitting.
 
-absl::StatusOr<std::vector<ApproxDp>> SplitBudget(const ApproxDp& total, absl::Span<const double> epsilon_weights,
+absl::StatusOr<std::vector<ApproxDp>> SplitBudget(const ApproxDp& total,
+                                                  absl::Span<const double> epsilon_weights,
                                                   absl::Span<const double> delta_weights) {
   VEIL_RETURN_IF_ERROR(ValidateApproxDp(total, "total"));
   VEIL_RETURN_IF_ERROR(ValidateEpsilon(total.epsilon, "total.epsilon"));
   if (epsilon_weights.empty()) return absl::InvalidArgumentError("epsilon_weights must not be empty");
   if (delta_weights.size() != epsilon_weights.size()) {
     return absl::InvalidArgumentError(absl::StrCat("delta_weights has ", delta_weights.size(),
-                                                   " entries but epsilon_weights has ", epsilon_weights.size()));
+                                                   " entries but epsilon_weights has ",
+                                                   epsilon_weights.size()));
   }
   double eps_sum = 0, delta_sum = 0;
   for (size_t i = 0; i < epsilon_weights.size(); ++i) {

@@ -8,7 +8,8 @@
 //                                  (Bun & Steinke 2016, "Concentrated Differential Privacy").
 //   Renyi DP       (alpha, e(alpha)): D_alpha(M(x) || M(x')) <= e(alpha) (Mironov 2017, "Renyi DP").
 // Veil's ledger charges every query an (epsilon, delta) pair and composes queries by basic composition
-// (sums). Inside one query the QueryAccountant may compose its Gaussian parts in zCDP first when that is tighter.
+// (sums). Inside one query the QueryAccountant may compose its Gaussian parts in zCDP first when that is
+// tighter.
 //
 // Everything here is deterministic pure math (no randomness), depends only on veil_base and Abseil, and is
 // thread-safe: free functions have no state; a QueryAccountant is a plain value (not synchronised: one
@@ -82,8 +83,11 @@ absl::StatusOr<ApproxDp> ComposeAdvanced(const ApproxDp& each, int64_t k, double
 // adaptive composition of (epsilon, delta)-DP mechanisms is (epsilon', delta_total)-DP, where
 //   delta_total = 1 - (1 - delta)^k (1 - delta_rr(epsilon')),
 //   delta_rr(e') = (1 + e^eps)^-k sum_{l=0}^{k} C(k, l) max(0, e^{(k-l) eps} - e^{e'} e^{l eps}).
-// epsilon' is found by bisection on the exact delta_rr (computed in log space) to a relative accuracy of
-// 1e-12 and rounded up, so the returned epsilon' is always valid. Cost O(k) per evaluation.
+// epsilon' is found by bisection on the exact delta_rr to a relative accuracy of 1e-13, with a 1e-10 relative
+// margin on delta, so the returned epsilon' is always valid. delta_rr is summed in log space; its terms are
+// log-concave in l, so only the O(sqrt(k)) terms within e^-45 of the peak are summed (k = 10^7: ~60 ms).
+// Mechanisms here are (epsilon, delta)-DP with respect to the same neighbouring relation; the bound holds for
+// adaptive composition.
 // Errors: InvalidArgument if `each` is invalid or has epsilon == 0, k < 1 or k > 10,000,000,
 // delta_total not in (0, 1), or delta_total <= 1 - (1 - delta)^k (no epsilon' achieves it).
 absl::StatusOr<double> ComposeOptimalHomogeneous(const ApproxDp& each, int64_t k, double delta_total);
@@ -103,10 +107,12 @@ absl::StatusOr<double> PureDpToZcdp(double epsilon);
 
 // rho-zCDP implies (epsilon, delta)-DP with the tight conversion of Canonne, Kamath, Steinke 2020
 // ("The Discrete Gaussian for Differential Privacy", Corollary 13):
-//   epsilon = inf_{alpha > 1} alpha rho + (ln(1/delta) + (alpha - 1) ln(1 - 1/alpha) - ln(alpha)) / (alpha - 1).
-// The infimum is computed numerically (a log-spaced scan of alpha - 1 over [1e-8, 1e8] then golden-section
-// refinement); the returned value is the objective at the alpha found, so it is always a valid (never too
-// small) epsilon, and it is never larger than ZcdpToEpsilonSimple. Result is >= 0.
+//   epsilon = inf_{alpha > 1} alpha rho + (ln(1/delta) + (alpha-1) ln(1 - 1/alpha) - ln(alpha)) / (alpha-1).
+// The infimum is computed numerically: a 240-point log-spaced scan of alpha - 1 over a range of at least
+// [1e-9, 1e9] centred on sqrt(ln(1/delta) / rho), then golden-section refinement around the best point. The
+// returned value is the objective at an alpha actually evaluated, so it is always a valid (never too small)
+// epsilon; it agrees with a 400,000-point brute-force grid to 1e-5 (tests), and it is never larger than
+// ZcdpToEpsilonSimple. Result is >= 0 (clamped). Cost ~7 us.
 // Errors: InvalidArgument unless rho is finite and >= 0 and 0 < delta < 1. rho == 0 gives 0.
 absl::StatusOr<double> ZcdpToEpsilon(double rho, double delta);
 
@@ -159,8 +165,11 @@ absl::StatusOr<RdpCurve> PureDpToRdp(double epsilon, absl::Span<const double> or
 // Differential Privacy of the Sampled Gaussian Mechanism"): RDP at alpha is ln(A_alpha) / (alpha - 1) with
 //   integer alpha:    A_alpha = sum_{k=0}^{alpha} C(alpha, k) (1-q)^{alpha-k} q^k exp((k^2 - k) / (2 z^2))
 //                     (exact, in log space; Section 3.2);
-//   fractional alpha: the two convergent erfc series of Section 3.3, summed in log space with signs until
-//                     the terms fall below e^-40 of the running total.
+//   fractional alpha: the two convergent erfc series of Section 3.3, summed in log space with signs; once
+//                     past alpha they alternate with decreasing magnitude, and summation stops when a term
+//                     falls below e^-30 of the total; that term's magnitude is added so the result stays an
+//                     upper bound. Checked against numerical integration and TF Privacy's published values.
+// Integer orders must be <= 1e6.
 // q == 0 gives 0; q == 1 gives the plain Gaussian. Errors: InvalidArgument for q not in [0, 1], z not finite
 // > 0, or bad orders.
 absl::StatusOr<RdpCurve> SubsampledGaussianRdp(double sampling_rate, double noise_multiplier,
@@ -206,16 +215,23 @@ enum class CostKind {
 std::string_view CostKindName(CostKind kind);
 
 struct CostComponent {
-  std::string name;   // what spent it, e.g. "COUNT(*)" or "partition selection"
+  // What spent it, e.g. "COUNT(*)" or "partition selection".
+  std::string name;
   CostKind kind = CostKind::kApproxDp;
-  ApproxDp cost;      // this component alone; for kGaussian: ZcdpToEpsilon(*rho, cost.delta)
-  std::optional<double> rho;  // set for kGaussian
+  // This component alone; for kGaussian: (ZcdpToEpsilon(*rho, cost.delta), cost.delta).
+  ApproxDp cost;
+  // Set for kGaussian.
+  std::optional<double> rho;
 };
 
 struct PrivacyCost {
-  ApproxDp total;             // what the ledger charges: (epsilon, delta)-DP for the whole query
-  std::optional<double> rho;  // set when the Gaussian parts were composed in zCDP: the sum of their rho
-  std::string method;         // how `total` was obtained: "basic composition" or "zCDP for Gaussian parts, ..."
+  // What the ledger charges: the whole query is (total.epsilon, total.delta)-DP.
+  ApproxDp total;
+  // Set when parts were composed in zCDP: the rho of those parts (Gaussian, plus Laplace if they joined).
+  std::optional<double> rho;
+  // How `total` was obtained, one of: "basic composition", "zCDP composition of the Gaussian parts, then
+  // basic composition", "zCDP composition of the Gaussian and Laplace parts, then basic composition".
+  std::string method;
   std::vector<CostComponent> components;
 
   // A human-readable multi-line breakdown: the total, the method, one line per component.

@@ -2,7 +2,8 @@
 // arithmetic, a log erfc that does not underflow, and a one-dimensional minimiser. Not part of the public
 // contract; header-only so that it needs no build target of its own.
 //
-// Thread safety: every function is pure (lgamma_r is used instead of lgamma, which writes the global signgam).
+// Thread safety: every function is pure (lgamma_r is used instead of lgamma, which writes the global
+// signgam).
 #ifndef VEIL_DP_ACCOUNTING_MATH_H_
 #define VEIL_DP_ACCOUNTING_MATH_H_
 
@@ -123,6 +124,10 @@ std::pair<double, double> MinimizeOverLogGrid(const F& f, double lo, double hi, 
   }
   return {best_x, best_f};
 }
+
+// ln sum_{x >= m} e^{-x^2 / (2 s^2)} for s > 0 and an integer m >= 0 (the discrete Gaussian's unnormalised
+// tail). Defined in calibration.cc; declared here so that the tests can check it against direct summation.
+double DiscreteGaussianLogTailSum(double s, double m);
 
 }  // namespace veil::dp::internal
 

@@ -15,52 +15,14 @@
 #include "veil/dp/accounting_math.h"
 
 namespace veil::dp {
-namespace {
 
-using internal::kInf;
-using internal::LogNormalCdf;
-
-absl::Status Invalid(std::string_view name, std::string_view why, double value) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(std::string(name), " ", std::string(why), ", got ", absl::StrFormat("%.17g", value)));
-}
-
-absl::Status ValidatePositive(double value, std::string_view name) {
-  if (!std::isfinite(value) || !(value > 0)) return Invalid(name, "must be finite and > 0", value);
-  return absl::OkStatus();
-}
-
-absl::Status ValidateAlpha(double alpha) {
-  if (!(alpha > 0 && alpha < 1)) return Invalid("alpha", "must be in (0, 1)", alpha);
-  return absl::OkStatus();
-}
-
-absl::Status ValidateContributions(int64_t l0, double linf) {
-  if (l0 < 1) return absl::InvalidArgumentError(absl::StrCat("l0 must be >= 1, got ", l0));
-  if (!std::isfinite(linf) || linf < 0) return Invalid("linf", "must be finite and >= 0", linf);
-  return absl::OkStatus();
-}
-
-// ln delta of the Gaussian mechanism (Balle & Wang 2018, Theorem 8) at noise sigma, sensitivity l2 and
-// epsilon: delta = Phi(a) - e^eps Phi(b), a = l2/(2 sigma) - eps sigma / l2, b = -l2/(2 sigma) - eps sigma/l2.
-// Both terms are taken in log space, so delta is accurate (relative) down to ~1e-300.
-double GaussianLogDelta(double l2, double sigma, double eps) {
-  const double a = l2 / (2.0 * sigma) - eps * sigma / l2;
-  const double b = -l2 / (2.0 * sigma) - eps * sigma / l2;
-  const double log_pa = LogNormalCdf(a);
-  const double log_pb = eps + LogNormalCdf(b);
-  return internal::LogSubExp(log_pa, log_pb);
-}
-
-// P(|X| > k) for the discrete Laplace with parameter t, as ln: ln 2 + (k+1)(-1/t) - ln(1 + e^{-1/t}).
-double DiscreteLaplaceLogTail(double t, double k) {
-  return std::log(2.0) - (k + 1.0) / t - std::log1p(std::exp(-1.0 / t));
-}
+namespace internal {
 
 // sum_{x >= m} e^{-x^2 / (2 s^2)} for an integer m >= 0, as ln.
 // Small s: direct summation, relative to the first term, until the terms fall below 1e-18 of the sum.
 // Large s (>= 100): Euler-Maclaurin with three Bernoulli corrections,
-//   S = s sqrt(pi/2) erfc(m / (s sqrt 2)) + f(m) [1/2 + He1(u)/(12 s) - He3(u)/(720 s^3) + He5(u)/(30240 s^5)],
+//   S = s sqrt(pi/2) erfc(m / (s sqrt 2)) + f(m) [1/2 + He1(u)/(12 s) - He3(u)/(720 s^3) + He5(u)/(30240
+//   s^5)],
 // u = m/s, He_n the probabilists' Hermite polynomials (f^(n)(x) = (-1/s)^n He_n(x/s) f(x)). The remainder is
 // of order s^-7 f(m) He7(u), below 1e-14 of S for s >= 100.
 double DiscreteGaussianLogTailSum(double s, double m) {
@@ -88,10 +50,54 @@ double DiscreteGaussianLogTailSum(double s, double m) {
   return log_f + std::log(integral + corr);
 }
 
+}  // namespace internal
+
+namespace {
+
+using internal::kInf;
+using internal::LogNormalCdf;
+
+absl::Status Invalid(std::string_view name, std::string_view why, double value) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(std::string(name), " ", std::string(why), ", got ", absl::StrFormat("%.17g", value)));
+}
+
+absl::Status ValidatePositive(double value, std::string_view name) {
+  if (!std::isfinite(value) || !(value > 0)) return Invalid(name, "must be finite and > 0", value);
+  return absl::OkStatus();
+}
+
+absl::Status ValidateAlpha(double alpha) {
+  if (!(alpha > 0 && alpha < 1)) return Invalid("alpha", "must be in (0, 1)", alpha);
+  return absl::OkStatus();
+}
+
+absl::Status ValidateContributions(int64_t l0, double linf) {
+  if (l0 < 1) return absl::InvalidArgumentError(absl::StrCat("l0 must be >= 1, got ", l0));
+  if (!std::isfinite(linf) || linf < 0) return Invalid("linf", "must be finite and >= 0", linf);
+  return absl::OkStatus();
+}
+
+// ln delta of the Gaussian mechanism (Balle & Wang 2018, Theorem 8) at noise sigma, sensitivity l2 and
+// epsilon: delta = Phi(a) - e^eps Phi(b), a = l2/(2 sigma) - eps sigma / l2, b = -l2/(2 sigma) - eps
+// sigma/l2. Both terms are taken in log space, so delta is accurate (relative) down to ~1e-300.
+double GaussianLogDelta(double l2, double sigma, double eps) {
+  const double a = l2 / (2.0 * sigma) - eps * sigma / l2;
+  const double b = -l2 / (2.0 * sigma) - eps * sigma / l2;
+  const double log_pa = LogNormalCdf(a);
+  const double log_pb = eps + LogNormalCdf(b);
+  return internal::LogSubExp(log_pa, log_pb);
+}
+
+// P(|X| > k) for the discrete Laplace with parameter t, as ln: ln 2 + (k+1)(-1/t) - ln(1 + e^{-1/t}).
+double DiscreteLaplaceLogTail(double t, double k) {
+  return std::log(2.0) - (k + 1.0) / t - std::log1p(std::exp(-1.0 / t));
+}
+
 // ln Z for the discrete Gaussian: Z = sum_{x in Z} e^{-x^2 / (2 s^2)}. For s >= 1 the Poisson-summation
 // (Jacobi theta) form Z = s sqrt(2 pi) (1 + 2 sum_{k>=1} e^{-2 pi^2 s^2 k^2}) is exact and converges at once.
 double DiscreteGaussianLogNormalizer(double s) {
-  if (s < 1) return internal::LogAddExp(0.0, std::log(2.0) + DiscreteGaussianLogTailSum(s, 1.0));
+  if (s < 1) return internal::LogAddExp(0.0, std::log(2.0) + internal::DiscreteGaussianLogTailSum(s, 1.0));
   double theta = 0;
   for (int k = 1; k <= 10; ++k) theta += std::exp(-2.0 * M_PI * M_PI * s * s * k * k);
   return std::log(s * std::sqrt(2.0 * M_PI)) + std::log1p(2.0 * theta);
@@ -218,7 +224,8 @@ absl::StatusOr<double> DiscreteGaussianStddev(double sigma) {
     }
     return std::sqrt(num / den);
   }
-  // Poisson summation: sum_x x^2 e^{-x^2/2s^2} = s sqrt(2 pi) sum_k s^2 (1 - 4 pi^2 s^2 k^2) e^{-2 pi^2 s^2 k^2}.
+  // Poisson summation: sum_x x^2 e^{-x^2/2s^2} = s sqrt(2 pi) sum_k s^2 (1 - 4 pi^2 s^2 k^2) e^{-2 pi^2 s^2
+  // k^2}.
   double num = 1, den = 1;
   for (int k = 1; k <= 10; ++k) {
     const double a = 2.0 * M_PI * M_PI * sigma * sigma * k * k;
@@ -265,7 +272,8 @@ absl::StatusOr<int64_t> DiscreteGaussianCiHalfWidth(double sigma, double alpha) 
   const double log_z = DiscreteGaussianLogNormalizer(sigma);
   // ln P(|X| > k) = ln 2 + ln S(k + 1) - ln Z; decreasing in k.
   auto within = [&](int64_t k) {
-    return std::log(2.0) + DiscreteGaussianLogTailSum(sigma, static_cast<double>(k + 1)) - log_z <= log_alpha;
+    return std::log(2.0) + internal::DiscreteGaussianLogTailSum(sigma, static_cast<double>(k + 1)) - log_z <=
+           log_alpha;
   };
   if (within(0)) return int64_t{0};
   // The continuous Gaussian's half-width is a close guess; gallop from it to a bracket [lo, hi].
@@ -323,48 +331,52 @@ absl::StatusOr<double> NormalQuantile(double p) {
   double value;
   if (r <= 5.0) {
     r -= 1.6;
-    value = (((((((7.7454501427834140764e-4 * r + 0.0227238449892691845833) * r + 0.24178072517745061177) * r +
-                 1.27045825245236838258) *
-                    r +
-                3.64784832476320460504) *
-                   r +
-               5.7694972214606914055) *
-                  r +
-              4.6303378461565452959) *
-                 r +
-             1.42343711074968357734) /
-            (((((((1.05075007164441684324e-9 * r + 5.475938084995344946e-4) * r + 0.0151986665636164571966) * r +
-                 0.14810397642748007459) *
-                    r +
-                0.68976733498510000455) *
-                   r +
-               1.6763848301838038494) *
-                  r +
-              2.05319162663775882187) *
-                 r +
-             1.0);
+    value =
+        (((((((7.7454501427834140764e-4 * r + 0.0227238449892691845833) * r + 0.24178072517745061177) * r +
+             1.27045825245236838258) *
+                r +
+            3.64784832476320460504) *
+               r +
+           5.7694972214606914055) *
+              r +
+          4.6303378461565452959) *
+             r +
+         1.42343711074968357734) /
+        (((((((1.05075007164441684324e-9 * r + 5.475938084995344946e-4) * r + 0.0151986665636164571966) * r +
+             0.14810397642748007459) *
+                r +
+            0.68976733498510000455) *
+               r +
+           1.6763848301838038494) *
+              r +
+          2.05319162663775882187) *
+             r +
+         1.0);
   } else {
     r -= 5.0;
-    value = (((((((2.01033439929228813265e-7 * r + 2.71155556874348757815e-5) * r + 0.0012426609473880784386) * r +
-                 0.026532189526576123093) *
-                    r +
-                0.29656057182850489123) *
-                   r +
-               1.7848265399172913358) *
-                  r +
-              5.4637849111641143699) *
+    value =
+        (((((((2.01033439929228813265e-7 * r + 2.71155556874348757815e-5) * r + 0.0012426609473880784386) *
                  r +
-             6.6579046435011037772) /
-            (((((((2.04426310338993978564e-15 * r + 1.4215117583164458887e-7) * r + 1.8463183175100546818e-5) * r +
-                 7.868691311456132591e-4) *
-                    r +
-                0.0148753612908506148525) *
-                   r +
-               0.13692988092273580531) *
-                  r +
-              0.59983220655588793769) *
+             0.026532189526576123093) *
+                r +
+            0.29656057182850489123) *
+               r +
+           1.7848265399172913358) *
+              r +
+          5.4637849111641143699) *
+             r +
+         6.6579046435011037772) /
+        (((((((2.04426310338993978564e-15 * r + 1.4215117583164458887e-7) * r + 1.8463183175100546818e-5) *
                  r +
-             1.0);
+             7.868691311456132591e-4) *
+                r +
+            0.0148753612908506148525) *
+               r +
+           0.13692988092273580531) *
+              r +
+          0.59983220655588793769) *
+             r +
+         1.0);
   }
   return q < 0 ? -value : value;
 }

@@ -62,7 +62,8 @@ absl::StatusOr<double> AnalyticGaussianSigma(double l2_sensitivity, double epsil
 // The exact delta of the Gaussian mechanism with this sigma at this epsilon (the left side above).
 absl::StatusOr<double> AnalyticGaussianDelta(double l2_sensitivity, double sigma, double epsilon);
 // The classic bound sigma = sqrt(2 ln(1.25/delta)) l2 / epsilon (Dwork & Roth 2014, Theorem A.1), valid only
-// for epsilon < 1 (InvalidArgument otherwise). Kept for comparison; it is always larger than the analytic one.
+// for epsilon < 1 (InvalidArgument otherwise). Kept for comparison; it is always larger than the analytic
+// one.
 absl::StatusOr<double> ClassicGaussianSigma(double l2_sensitivity, double epsilon, double delta);
 
 // ---------------------------------------------------------------------------------------------------------
@@ -90,8 +91,9 @@ absl::StatusOr<int64_t> DiscreteLaplaceCiHalfWidth(double scale, double alpha = 
 // Gaussian: w = z_{1 - alpha/2} sigma (NormalQuantile below).
 absl::StatusOr<double> GaussianCiHalfWidth(double sigma, double alpha = kDefaultCiAlpha);
 // Discrete Gaussian: the smallest integer k with P(|X| > k) <= alpha, from the exact tail sum
-// (direct summation for sigma <= 10^4, Euler-Maclaurin with three correction terms above, relative error
-// < 1e-12), by binary search on k. Errors additionally if sigma > 1e12.
+// (direct summation for sigma < 100, Euler-Maclaurin with three Bernoulli corrections above, relative error
+// < 1e-12; normaliser by Poisson summation), by galloping and binary search on k. Errors additionally if
+// sigma > 1e12. Cost: ~20 us at sigma = 50.
 absl::StatusOr<int64_t> DiscreteGaussianCiHalfWidth(double sigma, double alpha = kDefaultCiAlpha);
 
 // The standard normal quantile Phi^{-1}(p) for 0 < p < 1: Wichura 1988, Algorithm AS 241 (PPND16), relative
