@@ -71,6 +71,12 @@ namespace internal {
 // the same 64-bit value PostgreSQL returns (as an unsigned number) on little-endian machines.
 uint64_t PgHashBytesExtended(std::string_view bytes, uint64_t seed);
 
+// RunQuery with the engine's fast path (one value column, records carrying its fixed-point value) allowed or
+// not, so tests can check that both paths give identical results under the same seed.
+absl::StatusOr<QueryResult> RunQueryForTest(const table::Table& table,
+                                            std::optional<std::span<const int64_t>> selected_rows,
+                                            const QueryPlan& plan, RandomBits& bits, bool allow_fast_path);
+
 // F and M of query.h's bounding hash.
 inline uint32_t Fold32(uint64_t h) { return static_cast<uint32_t>(h ^ (h >> 32)); }
 inline uint32_t Mix32(uint32_t x) {
