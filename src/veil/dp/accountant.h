@@ -250,7 +250,9 @@ class QueryAccountant {
  public:
   // A pure epsilon-DP component. Errors: InvalidArgument for epsilon not finite > 0 or an empty name.
   absl::Status AddLaplace(std::string_view name, double epsilon);
-  // A rho-zCDP component, with the share of the query's delta used to convert it (0 < delta < 1).
+  // A rho-zCDP component, with the share of the query's delta used to convert it (0 < delta < 1). Its own
+  // cost is (ZcdpToEpsilon(rho, delta), delta); for rho = ApproxDpToZcdp({eps, delta}) that is <= eps.
+  // (A continuous Gaussian calibrated by AnalyticGaussianSigma belongs in AddApproxDp instead.)
   absl::Status AddGaussian(std::string_view name, double rho, double delta);
   // A generic (epsilon, delta)-DP component (epsilon > 0).
   absl::Status AddApproxDp(std::string_view name, const ApproxDp& cost);

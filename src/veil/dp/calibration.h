@@ -57,6 +57,11 @@ absl::StatusOr<double> RhoForGaussianSigma(double l2_sensitivity, double sigma);
 // Found by bisection on sigma with the exact condition (Phi via erfc, in log space where it underflows) to a
 // relative accuracy of 1e-12, rounded up (the returned sigma satisfies the condition). For epsilon = 1,
 // delta = 1e-5, l2 = 1 it is about 3.73. Valid for any epsilon > 0 (no epsilon < 1 restriction).
+// Scope: this is exact for CONTINUOUS Gaussian noise. Veil's samplers draw the discrete Gaussian, whose
+// guarantee is stated in zCDP: calibrate those with GaussianSigmaForRho(l2, ApproxDpToZcdp({eps, delta}))
+// (sigma ~4.05 for the same target) and report them with QueryAccountant::AddGaussian. A mechanism calibrated
+// with this function must be reported with QueryAccountant::AddApproxDp({epsilon, delta}): its rho
+// (l2^2 / (2 sigma^2)) converted back through zCDP would charge more than epsilon.
 // Errors: l2 or epsilon not finite > 0, delta not in (0, 1).
 absl::StatusOr<double> AnalyticGaussianSigma(double l2_sensitivity, double epsilon, double delta);
 // The exact delta of the Gaussian mechanism with this sigma at this epsilon (the left side above).
