@@ -26,10 +26,14 @@
 // discrete noise of scale / g, computed exactly in integers, as the real path does.
 // Real noise (Add*Noise(RandomBits&, double)): samplers.h's AddSecureLaplaceNoise / AddSecureGaussianNoise.
 //
+// An integer result beyond the int64 range saturates at INT64_MIN / INT64_MAX (post-processing of the exact
+// sum, so the guarantee is unchanged; an error there would reveal something about the value).
+//
 // Errors: the factories return InvalidArgument naming the bad parameter (epsilon, rho, delta, sensitivity)
-// or saying that the resulting noise scale is outside the samplers' range (e.g. epsilon 1e300). The Add*
-// functions return InvalidArgument for a non-finite value or one too large for the scale (|value| / g >= 2^100,
-// or an integer result outside int64), the RandomSource's error, or Internal if a sampler's loop cap is hit.
+// or saying that the resulting noise scale is outside the samplers' range (e.g. epsilon 1e300, or epsilon so
+// small that b = (D + g(b)) / epsilon has no solution, below about 2^-39). AddRealNoise returns
+// InvalidArgument for a non-finite value or one too large for the scale (|value| / g >= 2^100); both Add*
+// functions return the RandomSource's error, or Internal if a sampler's loop cap is hit.
 //
 // Thread safety: a mechanism is an immutable value; its const methods are safe from any thread, each thread
 // with its own RandomBits.

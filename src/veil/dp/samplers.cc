@@ -102,22 +102,6 @@ bool DiscreteGaussian(RandomBits& bits, uint64_t a, uint64_t b, int64_t& out) {
   return false;
 }
 
-}  // namespace internal
-
-namespace {
-
-using u128 = RandomBits::u128;
-
-absl::Status ErrorOrInternal(const RandomBits& bits) {
-  if (!bits.ok()) return bits.status();
-  return absl::InternalError("sampler failed without an error");  // unreachable
-}
-
-// A positive finite double as m * 2^e with m odd (m < 2^53).
-struct Dyadic {
-  uint64_t m;
-  int e;
-};
 Dyadic ToDyadic(double x) {
   int exp2;
   const double f = std::frexp(x, &exp2);  // x = f * 2^exp2, f in [0.5, 1)
@@ -127,7 +111,6 @@ Dyadic ToDyadic(double x) {
   return Dyadic{m >> tz, e + tz};
 }
 
-// ceil(n / 2^shift) for shift >= 0.
 u128 CeilShift(u128 n, int shift) {
   if (shift == 0) return n;
   if (shift >= 128) return n == 0 ? 0 : 1;
@@ -135,6 +118,7 @@ u128 CeilShift(u128 n, int shift) {
   return (q << shift) == n ? q : q + 1;
 }
 
+namespace {
 int BitLength(u128 n) {
   int len = 0;
   while (n != 0) {
@@ -144,9 +128,19 @@ int BitLength(u128 n) {
   return len;
 }
 
-// The smallest num / 2^j >= M * 2^E (M > 0) with num <= max_num and 2^j <= max_den (j >= 0, as large as the
-// bounds allow). Fails (returns false) if even j = 0 needs num > max_num.
+}  // namespace
+
 bool RoundUpDyadic(u128 M, int E, int max_num_bits, int max_den_bits, uint64_t& num, uint64_t& den) {
+  // Exact if possible, with the smallest denominator (so that a double like 2.5 becomes 5 / 2).
+  const int exact_j = E >= 0 ? 0 : -E;
+  if (exact_j <= max_den_bits && (E < 0 || BitLength(M) + E <= max_num_bits)) {
+    const u128 n = E >= 0 ? M << E : M;
+    if (n <= (u128{1} << max_num_bits)) {
+      num = static_cast<uint64_t>(n);
+      den = uint64_t{1} << exact_j;
+      return true;
+    }
+  }
   for (int j = max_den_bits; j >= 0; --j) {
     const int shift = j + E;  // num = ceil(M * 2^shift)
     u128 n;
@@ -164,7 +158,6 @@ bool RoundUpDyadic(u128 M, int E, int max_num_bits, int max_den_bits, uint64_t& 
   return false;
 }
 
-// Rounds a finite v (|v| < 2^100) to the nearest integer, ties to even, exactly.
 __int128 RoundToInt(double v) {
   if (v == 0) return 0;
   const bool negative = v < 0;
@@ -185,11 +178,49 @@ __int128 RoundToInt(double v) {
   return negative ? -static_cast<__int128>(r) : static_cast<__int128>(r);
 }
 
-// ceil(log2(x)) for a positive finite double.
 int CeilLog2(double x) {
   int exp2;
   const double f = std::frexp(x, &exp2);
   return f == 0.5 ? exp2 - 1 : exp2;
+}
+
+SecureLaplaceParams LaplaceParams(double scale) {
+  const int k = CeilLog2(scale) - kLaplaceGranularityBits;
+  // scale / g = m * 2^(e - k), in (2^39, 2^40], with m odd and below 2^53: -14 <= e - k <= 40.
+  const Dyadic d = ToDyadic(scale);
+  const int shift = d.e - k;
+  SecureLaplaceParams p{k, d.m, 1};
+  if (shift >= 0) {
+    p.num = d.m << shift;
+  } else {
+    p.den = uint64_t{1} << -shift;
+  }
+  return p;
+}
+
+SecureGaussianParams GaussianParams(double sigma) {
+  const int k = CeilLog2(sigma) - kGaussianGranularityBits;
+  const Dyadic d = ToDyadic(sigma);
+  // 16 sigma / g = m * 2^(e - k + 4) with -30 <= e - k + 4 <= 24, rounded up: at most 2^24.
+  const uint64_t s16 = static_cast<uint64_t>(CeilShift(static_cast<u128>(d.m) << 64, 64 - (d.e - k + 4)));
+  return SecureGaussianParams{k, s16};
+}
+
+}  // namespace internal
+
+namespace {
+
+using internal::CeilLog2;
+using internal::CeilShift;
+using internal::Dyadic;
+using internal::RoundToInt;
+using internal::RoundUpDyadic;
+using internal::ToDyadic;
+using internal::u128;
+
+absl::Status ErrorOrInternal(const RandomBits& bits) {
+  if (!bits.ok()) return bits.status();
+  return absl::InternalError("sampler failed without an error");  // unreachable
 }
 
 absl::Status CheckNoiseScale(double scale, const char* what) {
@@ -281,20 +312,11 @@ absl::StatusOr<double> SecureLaplaceGranularity(double scale) {
 
 absl::StatusOr<double> AddSecureLaplaceNoise(RandomBits& bits, double value, double scale) {
   VEIL_RETURN_IF_ERROR(CheckNoiseScale(scale, "AddSecureLaplaceNoise: scale"));
-  const int k = CeilLog2(scale) - internal::kLaplaceGranularityBits;
-  VEIL_ASSIGN_OR_RETURN(const __int128 rounded, RoundedValue(value, k, "AddSecureLaplaceNoise"));
-  // scale / g = m * 2^(e - k), in (2^39, 2^40], with m odd and below 2^53: e - k >= -13.
-  const Dyadic d = ToDyadic(scale);
-  const int shift = d.e - k;
-  uint64_t num = d.m, den = 1;
-  if (shift >= 0) {
-    num = d.m << shift;
-  } else {
-    den = uint64_t{1} << -shift;
-  }
+  const internal::SecureLaplaceParams p = internal::LaplaceParams(scale);
+  VEIL_ASSIGN_OR_RETURN(const __int128 rounded, RoundedValue(value, p.k, "AddSecureLaplaceNoise"));
   int64_t z;
-  if (!internal::DiscreteLaplace(bits, num, den, z)) return ErrorOrInternal(bits);
-  return std::ldexp(static_cast<double>(rounded + z), k);
+  if (!internal::DiscreteLaplace(bits, p.num, p.den, z)) return ErrorOrInternal(bits);
+  return std::ldexp(static_cast<double>(rounded + z), p.k);
 }
 
 absl::StatusOr<double> SecureGaussianGranularity(double sigma) {
@@ -302,29 +324,19 @@ absl::StatusOr<double> SecureGaussianGranularity(double sigma) {
   return std::ldexp(1.0, CeilLog2(sigma) - internal::kGaussianGranularityBits);
 }
 
-namespace {
-// 16 * sigma' / g, where sigma' / g is sigma / g rounded up to a multiple of 2^-4; at most 2^24.
-uint64_t GaussianSixteenths(double sigma, int k) {
-  const Dyadic d = ToDyadic(sigma);
-  // 16 sigma / g = m * 2^(e - k + 4).
-  return static_cast<uint64_t>(CeilShift(static_cast<u128>(d.m) << 64, 64 - (d.e - k + 4)));
-}
-}  // namespace
-
 absl::StatusOr<double> SecureGaussianSigma(double sigma) {
   VEIL_RETURN_IF_ERROR(CheckNoiseScale(sigma, "SecureGaussianSigma: sigma"));
-  const int k = CeilLog2(sigma) - internal::kGaussianGranularityBits;
-  return std::ldexp(static_cast<double>(GaussianSixteenths(sigma, k)), k - 4);
+  const internal::SecureGaussianParams p = internal::GaussianParams(sigma);
+  return std::ldexp(static_cast<double>(p.s16), p.k - 4);
 }
 
 absl::StatusOr<double> AddSecureGaussianNoise(RandomBits& bits, double value, double sigma) {
   VEIL_RETURN_IF_ERROR(CheckNoiseScale(sigma, "AddSecureGaussianNoise: sigma"));
-  const int k = CeilLog2(sigma) - internal::kGaussianGranularityBits;
-  VEIL_ASSIGN_OR_RETURN(const __int128 rounded, RoundedValue(value, k, "AddSecureGaussianNoise"));
-  const uint64_t s16 = GaussianSixteenths(sigma, k);  // in (2^23, 2^24]
+  const internal::SecureGaussianParams p = internal::GaussianParams(sigma);
+  VEIL_ASSIGN_OR_RETURN(const __int128 rounded, RoundedValue(value, p.k, "AddSecureGaussianNoise"));
   int64_t z;
-  if (!internal::DiscreteGaussian(bits, s16 * s16, 256, z)) return ErrorOrInternal(bits);
-  return std::ldexp(static_cast<double>(rounded + z), k);
+  if (!internal::DiscreteGaussian(bits, p.s16 * p.s16, 256, z)) return ErrorOrInternal(bits);
+  return std::ldexp(static_cast<double>(rounded + z), p.k);
 }
 
 }  // namespace veil::dp

@@ -57,10 +57,12 @@ inline constexpr uint64_t kMaxLaplaceScale = uint64_t{1} << 48;
 // discrete Laplace distribution with scale t, which makes a query of integer L1 sensitivity D
 // (D / t)-differentially private (pure DP). Variance: 2q / (1 - q)^2 (about 2 t^2 for large t).
 // Accepted range: 1 <= scale_num, scale_den <= 2^62 and scale_num / scale_den <= 2^48; |X| < 65 t < 2^55.
-// Timing: each round draws U uniform in [0, scale_num), a Bernoulli(exp(-U / scale_num)) (accepted w.p.
-// >= 1 - 1/e), a geometric count V of Bernoulli(exp(-1)) successes (mean 1/(e - 1)) and a sign bit; a round is
-// restarted if rejected (or if it would produce "-0"), so it succeeds with probability >= (1 - 1/e) / 2 for
-// every scale (>= 0.6 for scales above 1). Expected work: about 10 Bernoulli steps per sample for scales >= 1.
+// Timing: each round draws U uniform in [0, scale_num) (one 64-bit word), a Bernoulli(exp(-U / scale_num))
+// (accepted w.p. >= 1 - 1/e), a geometric count V of Bernoulli(exp(-1)) successes (mean 1/(e - 1)) and a sign
+// bit; a round is restarted if rejected (or if it would produce "-0"), so it succeeds with probability
+// >= (1 - 1/e) / 2 for every scale (>= 0.43 for scales >= 1, about 0.63 for large scales). Expected work for
+// large scales: about 1.6 uniform words, 5.5 Bernoulli(rational) steps (8 random bits each) and one sign bit
+// per sample, independent of the scale; one 128-by-64-bit division when scale_den > 1.
 // Caps: 256 rounds (probability < 2^-140), V <= 64 (probability < 2^-92); Internal at a cap.
 // Errors: InvalidArgument outside the accepted range; source error; Internal at a cap.
 absl::StatusOr<int64_t> SampleDiscreteLaplace(RandomBits& bits, uint64_t scale_num, uint64_t scale_den);
@@ -84,14 +86,16 @@ inline constexpr uint64_t kMaxGaussianTerm = uint64_t{1} << 48;
 // sigma >= 2 (the exact value is the sum over x of x^2 P(x); tests compute it).
 // Accepted range: 1 <= sigma2_num, sigma2_den <= 2^48.
 // Timing: each round draws a discrete Laplace Y of integer scale t = floor(sigma) + 1 (see above) and accepts it
-// with probability exp(-(|Y| - sigma^2/t)^2 / (2 sigma^2)); a round is accepted with probability >= 0.4 for
-// every sigma (about 0.7 for sigma >= 2). Expected work: about 1.5 Laplace samples per sample.
-// Caps: 512 rounds (probability < 2^-300) plus the caps of the two samplers above; Internal at a cap.
+// with probability exp(-(|Y| - sigma^2/t)^2 / (2 sigma^2)) (one 128-bit division and a Bernoulli(exp)); a round
+// is accepted with probability >= 0.46 for every sigma (0.54 at sigma = 1, 0.66 to 0.76 for sigma >= 2).
+// Expected work: 1.3 to 2.2 discrete Laplace samples per sample.
+// Caps: 512 rounds (probability < 0.54^512 < 2^-450) plus the caps of the two samplers above; Internal at a cap.
 // Errors: InvalidArgument outside the accepted range; source error; Internal at a cap.
 absl::StatusOr<int64_t> SampleDiscreteGaussian(RandomBits& bits, uint64_t sigma2_num, uint64_t sigma2_den);
 
 // Discrete Gaussian with sigma given as a double: sigma^2 is computed exactly and rounded UP to the nearest
-// rational num / 2^j within the accepted range (relative change at most 2^-40). Same timing and errors;
+// rational num / 2^j within the accepted range (exact when possible, e.g. 1.5^2 = 9/4; otherwise a relative
+// change of at most 2^-40 for sigma >= 2^-4, growing for smaller sigma). Same timing and errors;
 // InvalidArgument also for a non-finite sigma or sigma outside [2^-24, 2^24].
 absl::StatusOr<int64_t> SampleDiscreteGaussianWithSigma(RandomBits& bits, double sigma);
 

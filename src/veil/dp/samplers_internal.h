@@ -40,6 +40,44 @@ bool DiscreteGaussian(RandomBits& bits, uint64_t a, uint64_t b, int64_t& out);
 // floor(sqrt(n)), exactly.
 uint64_t ISqrt(uint64_t n);
 
+// A positive finite double x = m * 2^e exactly, with m odd (m < 2^53).
+struct Dyadic {
+  uint64_t m;
+  int e;
+};
+Dyadic ToDyadic(double x);
+
+// ceil(n / 2^shift) for shift >= 0.
+u128 CeilShift(u128 n, int shift);
+
+// ceil(log2(x)) for a positive finite double, exactly.
+int CeilLog2(double x);
+
+// The smallest num / 2^j >= M * 2^E (M > 0) with num <= 2^max_num_bits and j <= max_den_bits, j as large as
+// those bounds allow. false if even j = 0 needs a larger num.
+bool RoundUpDyadic(u128 M, int E, int max_num_bits, int max_den_bits, uint64_t& num, uint64_t& den);
+
+// A finite v with |v| < 2^100 rounded to the nearest integer, ties to even, exactly.
+__int128 RoundToInt(double v);
+
+// The secure Laplace noise of samplers.h for `scale` (checked by the caller): granularity g = 2^k and
+// scale / g = num / den exactly.
+struct SecureLaplaceParams {
+  int k;
+  uint64_t num;
+  uint64_t den;
+};
+SecureLaplaceParams LaplaceParams(double scale);
+
+// The secure Gaussian noise of samplers.h for `sigma` (checked by the caller): granularity g = 2^k and the
+// sigma used is s16 / 16 * g (sigma / g rounded up to a multiple of 2^-4; s16 <= 2^24), i.e. the discrete
+// Gaussian with sigma^2 = s16^2 / 256 in units of g.
+struct SecureGaussianParams {
+  int k;
+  uint64_t s16;
+};
+SecureGaussianParams GaussianParams(double sigma);
+
 }  // namespace veil::dp::internal
 
 #endif  // VEIL_DP_SAMPLERS_INTERNAL_H_
