@@ -99,6 +99,7 @@ absl::StatusOr<std::unique_ptr<gov::Session>> OpenSession(const GlobalOptions& o
 void RegisterInspect(CLI::App& app, Cli& cli);
 void RegisterWorkspace(CLI::App& app, Cli& cli);  // init, ingest, datasets, export, erase, grant, ...
 void RegisterAudit(CLI::App& app, Cli& cli);      // audit log/checkpoint/verify/proof/consistency
+void RegisterBudget(CLI::App& app, Cli& cli);     // budget [NAME], budget set
 
 }  // namespace veil::cli
 

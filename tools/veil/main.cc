@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   veil::cli::RegisterInspect(app, cli);
   veil::cli::RegisterWorkspace(app, cli);
   veil::cli::RegisterAudit(app, cli);
+  veil::cli::RegisterBudget(app, cli);
 
   try {
     app.parse(argc, argv);

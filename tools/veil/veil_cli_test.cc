@@ -947,4 +947,80 @@ TEST_F(VeilCliTest, TamperedAuditLogFailsVerificationNamingTheEntry) {
   EXPECT_EQ(restored.exit_code, 0) << restored.err;
 }
 
+// --- Privacy budgets (issue 4) ---
+
+TEST_F(VeilCliTest, BudgetIsSetByTheOwnerAndReadByEveryRole) {
+  InitWithPatients();
+  ASSERT_EQ(Ws("ingest " + std::string(kPatients) + " --dataset clinic --subject-column patient_id --quiet")
+                .exit_code,
+            0);
+  ASSERT_EQ(Ws("grant bob analyst").exit_code, 0);
+  ASSERT_EQ(Ws("grant carol auditor").exit_code, 0);
+
+  // Without a budget: shown as not set, with how to set one.
+  Result none = Ws("budget patients");
+  ASSERT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_THAT(none.out, HasSubstr("Dataset \"patients\" has no privacy budget"));
+  EXPECT_THAT(none.out, HasSubstr("veil budget set patients --epsilon E --delta D"));
+
+  Result set = Ws("budget set patients --epsilon 1 --delta 1e-5");
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  EXPECT_THAT(set.out, HasSubstr("Set the privacy budget of dataset \"patients\" to epsilon 1, delta 1e-05"));
+  const nlohmann::json entry = AuditLog()["entries"].back();
+  EXPECT_EQ(entry["action"], "budget.set");
+  EXPECT_EQ(entry["actor"], "alice");
+  EXPECT_EQ(entry["dataset"], "patients");
+  EXPECT_EQ(entry["decision"], "allowed");
+
+  Result json = Ws("--json budget patients", "bob");
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  const nlohmann::json doc = ParseJson(json.out);
+  EXPECT_EQ(doc["dataset"], "patients");
+  EXPECT_EQ(doc["composition"], "basic");
+  EXPECT_EQ(doc["total"]["epsilon"], 1.0);
+  EXPECT_EQ(doc["total"]["delta"], 1e-5);
+  EXPECT_EQ(doc["total"]["set_by"], "alice");
+  EXPECT_EQ(doc["spent"]["epsilon"], 0.0);
+  EXPECT_EQ(doc["remaining"]["epsilon"], 1.0);
+  EXPECT_TRUE(doc["charges"].empty());
+
+  // The list, as aligned text: one line per dataset.
+  Result list = Ws("budget", "carol");
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_THAT(list.out, HasSubstr("dataset   epsilon  spent  remaining  delta  spent  remaining  charges"));
+  EXPECT_THAT(list.out, HasSubstr("clinic    not set"));
+  EXPECT_THAT(list.out, HasSubstr("patients        1      0          1  1e-05      0      1e-05        0"));
+  Result list_json = Ws("--json budget", "carol");
+  ASSERT_EQ(list_json.exit_code, 0);
+  EXPECT_EQ(ParseJson(list_json.out)["budgets"].size(), 2u);
+  EXPECT_EQ(ParseJson(list_json.out)["budgets"][0]["total"], nullptr) << "clinic: none set";
+
+  // Global options after the subcommand; raising and lowering.
+  Result raise = Ws("budget set patients --epsilon 2.5 --delta 1e-6 --json");
+  ASSERT_EQ(raise.exit_code, 0) << raise.err;
+  EXPECT_EQ(ParseJson(raise.out)["total"]["epsilon"], 2.5);
+  EXPECT_EQ(ParseJson(raise.out)["total"]["delta"], 1e-6);
+
+  // Refusals (exit 3, audited) and bad input (exit 2).
+  const uint64_t before = AuditSize();
+  Result analyst = Ws("budget set patients --epsilon 100", "bob");
+  EXPECT_EQ(analyst.exit_code, 3);
+  EXPECT_THAT(analyst.err, HasSubstr("refused: budget.set needs the role owner"));
+  EXPECT_EQ(Ws("budget", "mallory").exit_code, 3);
+  const nlohmann::json log = AuditLog();
+  ASSERT_EQ(log["size"], before + 2);
+  EXPECT_EQ(log["entries"][before]["action"], "budget.set");
+  EXPECT_EQ(log["entries"][before]["decision"], "denied");
+  EXPECT_EQ(log["entries"][before + 1]["action"], "budget.read");
+  for (const char* bad : {"budget set patients --epsilon -1", "budget set patients --epsilon 1 --delta 1",
+                          "budget set patients --epsilon nan", "budget set patients --epsilon lots",
+                          "budget set patients", "budget set --epsilon 1", "budget set nope --epsilon 1",
+                          "budget nope"}) {
+    Result r = Ws(bad);
+    EXPECT_EQ(r.exit_code, 2) << bad << ": " << r.err;
+  }
+  EXPECT_EQ(AuditSize(), before + 2) << "bad input is not an operation";
+  EXPECT_EQ(ParseJson(Ws("--json budget patients").out)["total"]["epsilon"], 2.5) << "unchanged";
+}
+
 }  // namespace

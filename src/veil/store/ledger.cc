@@ -109,7 +109,9 @@ bool FitsBudget(const EpsilonDelta& total, const EpsilonDelta& spent, const Epsi
 }
 
 EpsilonDelta Remaining(const EpsilonDelta& total, const EpsilonDelta& spent) {
-  return {std::max(0.0, total.epsilon - spent.epsilon), std::max(0.0, total.delta - spent.delta)};
+  // A remainder within the tolerance is rounding (1.0 - 10 x 0.1 = 1.1e-16): it shows as 0.
+  const auto part = [](double t, double s) { return t - s <= t * kBudgetTolerance ? 0.0 : t - s; };
+  return {part(total.epsilon, spent.epsilon), part(total.delta, spent.delta)};
 }
 
 nlohmann::ordered_json DatasetBudgetToJson(const DatasetBudget& budget) {

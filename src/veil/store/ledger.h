@@ -85,7 +85,8 @@ EpsilonDelta BasicComposition(std::span<const EpsilonDelta> costs);
 // epsilon and for delta.
 bool FitsBudget(const EpsilonDelta& total, const EpsilonDelta& spent, const EpsilonDelta& cost);
 
-// What remains of `total` after `spent`: total - spent per component, never below 0.
+// What remains of `total` after `spent`: total - spent per component, never below 0; a remainder within the
+// tolerance (total * kBudgetTolerance, i.e. rounding) is 0.
 EpsilonDelta Remaining(const EpsilonDelta& total, const EpsilonDelta& spent);
 
 struct BudgetTotal {

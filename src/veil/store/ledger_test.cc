@@ -70,6 +70,9 @@ TEST(LedgerMath, ToleranceAbsorbsRoundingButNeverMore) {
   EXPECT_TRUE(FitsBudget({1, 1e-5}, {0, 9e-6}, {0.1, 1e-6}));
   EXPECT_FALSE(FitsBudget({1, 1e-5}, {0, 9e-6}, {0.1, 1.1e-6}));
   EXPECT_EQ(Remaining({1, 1e-5}, {1.5, 1e-6}), (EpsilonDelta{0, 9e-6})) << "never below zero";
+  EXPECT_EQ(Remaining({1, 0}, BasicComposition(spent)).epsilon, 0) << "rounding is not budget";
+  EXPECT_EQ(Remaining({1, 0}, {0.9999999999999999, 0}).epsilon, 0);
+  EXPECT_NEAR(Remaining({1, 0}, {0.999999, 0}).epsilon, 1e-6, 1e-15) << "a real remainder stays";
 }
 
 constexpr char kPeople[] = "id,age\na,30\nb,40\nc,50\n";
