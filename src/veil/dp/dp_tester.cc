@@ -29,7 +29,8 @@ namespace {
 //     P[Binomial(n, p) <= k] = 1 - I_p(k + 1, n - k)        (0 <= k <  n).
 // Evaluated with the classical continued fraction (Abramowitz & Stegun 26.5.8)
 //     I_x(a, b) = x^a (1-x)^b / (a B(a, b)) * 1 / (1 + d1 / (1 + d2 / (1 + ...))),
-//     d_{2m+1} = -(a + m)(a + b + m) x / ((a + 2m)(a + 2m + 1)),   d_{2m} = m (b - m) x / ((a + 2m - 1)(a + 2m)),
+//     d_{2m+1} = -(a + m)(a + b + m) x / ((a + 2m)(a + 2m + 1)),   d_{2m} = m (b - m) x / ((a + 2m - 1)(a +
+//     2m)),
 // by the modified Lentz method. It converges fast for x < (a + 1) / (a + b + 2); above that point the
 // symmetry I_x(a, b) = 1 - I_{1-x}(b, a) is used. To keep small tails accurate, the function returns both
 // I and 1 - I, each computed directly when it is the small side (no cancellation in 1 - (1 - tiny)).
@@ -107,8 +108,9 @@ absl::StatusOr<double> BinomialLowerTail(int64_t k, int64_t n, double p) {
 
 absl::Status ValidateBoundArgs(int64_t successes, int64_t trials, double alpha) {
   if (trials < 1 || successes < 0 || successes > trials) {
-    return absl::InvalidArgumentError(absl::StrCat("Clopper-Pearson bound needs 0 <= successes <= trials and ",
-                                                   "trials >= 1, got ", successes, " of ", trials));
+    return absl::InvalidArgumentError(
+        absl::StrCat("Clopper-Pearson bound needs 0 <= successes <= trials and ", "trials >= 1, got ",
+                     successes, " of ", trials));
   }
   if (!(alpha > 0 && alpha < 1)) {
     return absl::InvalidArgumentError(absl::StrCat("Clopper-Pearson alpha must be in (0, 1), got ", alpha));
@@ -161,7 +163,8 @@ std::string DescribeMembers(const std::vector<int64_t>& members) {
 // likelihood ratio (c1 + 1/2) / n1 : (c2 + 1/2) / n2, and the prefix of that ranking maximising the
 // standardised excess (p^ - e^eps q^ - delta) / sqrt(p^(1-p^)/n1 + e^2eps q^(1-q^)/n2). Depends only on the
 // selection histograms, which are independent of the test phase, so testing it there is valid.
-std::vector<int64_t> SelectEvent(const Histogram& first, const Histogram& second, double epsilon, double delta) {
+std::vector<int64_t> SelectEvent(const Histogram& first, const Histogram& second, double epsilon,
+                                 double delta) {
   const int64_t k = static_cast<int64_t>(first.counts.size());
   const double n1 = static_cast<double>(first.Total());
   const double n2 = static_cast<double>(second.Total());
@@ -198,11 +201,12 @@ absl::Status ValidateClaim(const DpTestOptions& options) {
         absl::StrCat("DpTestOptions.epsilon must be finite and >= 0, got ", options.epsilon));
   }
   if (!(options.delta >= 0 && options.delta < 1)) {
-    return absl::InvalidArgumentError(absl::StrCat("DpTestOptions.delta must be in [0, 1), got ", options.delta));
+    return absl::InvalidArgumentError(
+        absl::StrCat("DpTestOptions.delta must be in [0, 1), got ", options.delta));
   }
   if (!(options.false_alarm_probability > 0 && options.false_alarm_probability < 1)) {
-    return absl::InvalidArgumentError(absl::StrCat("DpTestOptions.false_alarm_probability must be in (0, 1), got ",
-                                                   options.false_alarm_probability));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "DpTestOptions.false_alarm_probability must be in (0, 1), got ", options.false_alarm_probability));
   }
   return absl::OkStatus();
 }
@@ -215,7 +219,8 @@ absl::Status ValidateHistogram(const Histogram& h, size_t buckets, const char* n
   }
   for (size_t b = 0; b < buckets; ++b) {
     if (h.counts[b] < 0) {
-      return absl::InvalidArgumentError(absl::StrCat("histogram ", name, " has a negative count in bucket ", b));
+      return absl::InvalidArgumentError(
+          absl::StrCat("histogram ", name, " has a negative count in bucket ", b));
     }
   }
   if (h.Total() == 0) return absl::InvalidArgumentError(absl::StrCat("histogram ", name, " is empty"));
@@ -368,18 +373,19 @@ absl::StatusOr<DpTestReport> CheckHistograms(const Histogram& d, const Histogram
   return report;
 }
 
-absl::StatusOr<DpTestReport> TestNeighbours(const RunFn& run, int64_t num_buckets, const DpTestOptions& options) {
+absl::StatusOr<DpTestReport> TestNeighbours(const RunFn& run, int64_t num_buckets,
+                                            const DpTestOptions& options) {
   VEIL_RETURN_IF_ERROR(ValidateClaim(options));
   if (num_buckets < 2 || num_buckets > (int64_t{1} << 20)) {
     return absl::InvalidArgumentError(absl::StrCat("num_buckets must be in [2, 2^20], got ", num_buckets));
   }
   if (options.samples_per_side < 1 || options.selection_samples_per_side < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("need samples_per_side >= 1 and selection_samples_per_side >= 0, got ",
-                                                   options.samples_per_side, " and ",
-                                                   options.selection_samples_per_side));
+    return absl::InvalidArgumentError(
+        absl::StrCat("need samples_per_side >= 1 and selection_samples_per_side >= 0, got ",
+                     options.samples_per_side, " and ", options.selection_samples_per_side));
   }
-  // One independent deterministic stream per (phase, side): entropy = the seed (big-endian), nonce = phase and
-  // side, so changing one phase's sample count never shifts another's stream.
+  // One independent deterministic stream per (phase, side): entropy = the seed (big-endian), nonce = phase
+  // and side, so changing one phase's sample count never shifts another's stream.
   auto collect = [&](uint8_t phase, Side side, int64_t runs) -> absl::StatusOr<Histogram> {
     std::array<uint8_t, 8> entropy;
     for (int i = 0; i < 8; ++i) entropy[i] = static_cast<uint8_t>(options.seed >> (56 - 8 * i));
@@ -387,7 +393,8 @@ absl::StatusOr<DpTestReport> TestNeighbours(const RunFn& run, int64_t num_bucket
     static constexpr char kPersonalization[] = "veil::dp::testing::TestNeighbours";
     crypto::testing::DeterministicRandom source(
         entropy, nonce,
-        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(kPersonalization), sizeof(kPersonalization) - 1));
+        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(kPersonalization),
+                                 sizeof(kPersonalization) - 1));
     RandomBits bits(source);
     Histogram h;
     h.counts.assign(static_cast<size_t>(num_buckets), 0);
@@ -426,7 +433,8 @@ absl::StatusOr<table::Table> RemoveUnit(const table::Table& table, std::string_v
                                         const table::Value& unit) {
   const std::optional<int> column = table.schema().FindField(unit_column);
   if (!column.has_value()) {
-    return absl::InvalidArgumentError(absl::StrCat("RemoveUnit: no column named '", std::string(unit_column), "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("RemoveUnit: no column named '", std::string(unit_column), "'"));
   }
   if (std::holds_alternative<std::monostate>(unit)) {
     return absl::InvalidArgumentError("RemoveUnit: the unit must not be null");

@@ -7,9 +7,10 @@
 //     P[M(D) in S] <= e^epsilon P[M(D') in S] + delta          (and the same with D and D' swapped).
 // A test cannot prove this; it can only find, for one pair (D, D'), an event where the inequality fails with
 // high confidence. The design follows Ding, Wang, Wang, Zhang, Kifer, "Detecting Violations of Differential
-// Privacy" (CCS 2018, StatDP: choose events, then test them on fresh samples) and Bichsel, Steffen, Bogunovic,
-// Vechev, "DP-Sniper" (S&P 2021: the most informative event thresholds the likelihood ratio), with the
-// histogram setting of Google's DP library "stochastic tester" (Wilson et al. 2019, arXiv:1909.01917, 5.3).
+// Privacy" (CCS 2018, StatDP: choose events, then test them on fresh samples) and Bichsel, Steffen,
+// Bogunovic, Vechev, "DP-Sniper" (S&P 2021: the most informative event thresholds the likelihood ratio), with
+// the histogram setting of Google's DP library "stochastic tester" (Wilson et al. 2019,
+// arXiv:1909.01917, 5.3).
 //
 // Procedure (TestNeighbours):
 //  1. The caller fixes a bucketing of the outputs into k buckets 0..k-1 before anything is sampled (a
@@ -19,9 +20,9 @@
 //     direction, buckets are ranked by their smoothed empirical likelihood ratio and the prefix S* of that
 //     ranking that maximises the standardised excess (p^(S) - e^eps q^(S) - delta) / sd is chosen.
 //  3. Test phase: n fresh runs on each side give histograms h (for D) and h' (for D'). The events tested are
-//     fixed before this phase: every single bucket; when the outputs are ordered, every prefix {0..b} and every
-//     suffix {b..k-1} (the worst events of additive-noise mechanisms are tails); and the selected S*. Each
-//     fixed event is tested in both directions, S* only in its own: m tests in all.
+//     fixed before this phase: every single bucket; when the outputs are ordered, every prefix {0..b} and
+//     every suffix {b..k-1} (the worst events of additive-noise mechanisms are tails); and the selected S*.
+//     Each fixed event is tested in both directions, S* only in its own: m tests in all.
 //  4. For a test of "p <= e^eps q + delta" with p = P[M(D) in S] and q = P[M(D') in S], let X = h(S) ~
 //     Binomial(n, p) and Y = h'(S) ~ Binomial(n, q), independent. With one-sided Clopper-Pearson bounds at
 //     level a = beta / (2m) each (beta = false_alarm_probability),
@@ -67,10 +68,10 @@ namespace veil::dp::testing {
 
 // The largest p_lo such that P[Binomial(trials, p_lo) >= successes] <= alpha, i.e. the Beta(successes,
 // trials - successes + 1) quantile at alpha; 0 when successes == 0. P[p_lo(X) > p] <= alpha for every p.
-// Computed by bisection on the exact binomial tail (regularised incomplete beta function, continued fraction);
-// the bracket end returned is the conservative one (never above the exact bound by more than rounding).
-// Errors: InvalidArgument unless 0 <= successes <= trials, trials >= 1 and 0 < alpha < 1; Internal if the
-// continued fraction does not converge (not expected for trials <= 2^40).
+// Computed by bisection on the exact binomial tail (regularised incomplete beta function, continued
+// fraction); the bracket end returned is the conservative one (never above the exact bound by more than
+// rounding). Errors: InvalidArgument unless 0 <= successes <= trials, trials >= 1 and 0 < alpha < 1; Internal
+// if the continued fraction does not converge (not expected for trials <= 2^40).
 absl::StatusOr<double> ClopperPearsonLower(int64_t successes, int64_t trials, double alpha);
 
 // The smallest p_hi such that P[Binomial(trials, p_hi) <= successes] <= alpha; 1 when successes == trials.
@@ -110,8 +111,8 @@ struct EventTest {
   int64_t first_total = 0;
   int64_t second_count = 0;
   int64_t second_total = 0;
-  double first_lower = 0;    // Clopper-Pearson lower bound on P[M(first) in S]
-  double second_upper = 1;   // Clopper-Pearson upper bound on P[M(second) in S]
+  double first_lower = 0;   // Clopper-Pearson lower bound on P[M(first) in S]
+  double second_upper = 1;  // Clopper-Pearson upper bound on P[M(second) in S]
   // ln((first_lower - delta) / second_upper), or 0 if first_lower <= delta: a lower bound on epsilon.
   double epsilon_lower_bound = 0;
   // first_lower - e^eps * second_upper (may be negative): a lower bound on delta at the claimed epsilon.
@@ -125,12 +126,12 @@ struct EventTest {
 struct DpTestReport {
   double claimed_epsilon = 0;
   double claimed_delta = 0;
-  bool violation = false;            // some event violates the claim (at confidence 1 - beta)
-  double epsilon_lower_bound = 0;    // max over events, >= 0 (valid at confidence 1 - beta)
-  double delta_lower_bound = 0;      // max over events at the claimed epsilon, >= 0
-  EventTest worst;                   // the event attaining epsilon_lower_bound (ties: the larger delta bound)
-  int64_t num_tests = 0;             // m
-  double per_bound_alpha = 0;        // a = beta / (2m)
+  bool violation = false;          // some event violates the claim (at confidence 1 - beta)
+  double epsilon_lower_bound = 0;  // max over events, >= 0 (valid at confidence 1 - beta)
+  double delta_lower_bound = 0;    // max over events at the claimed epsilon, >= 0
+  EventTest worst;                 // the event attaining epsilon_lower_bound (ties: the larger delta bound)
+  int64_t num_tests = 0;           // m
+  double per_bound_alpha = 0;      // a = beta / (2m)
   double false_alarm_probability = 0;
 
   // A one-paragraph summary for test failure messages and logs.
@@ -161,13 +162,15 @@ using RunFn = std::function<absl::StatusOr<int64_t>(Side side, RandomBits& bits)
 // Errors: InvalidArgument for bad options (see CheckHistograms; samples_per_side >= 1,
 // selection_samples_per_side >= 0), num_buckets outside [2, 2^20], or a bucket outside [0, num_buckets)
 // (naming it); any error of `run` is returned as is.
-absl::StatusOr<DpTestReport> TestNeighbours(const RunFn& run, int64_t num_buckets, const DpTestOptions& options);
+absl::StatusOr<DpTestReport> TestNeighbours(const RunFn& run, int64_t num_buckets,
+                                            const DpTestOptions& options);
 
 // Convenience: `mechanism(dataset, bits)` returns absl::StatusOr<Output>, `bucket(output)` returns the
 // int64_t bucket. Runs TestNeighbours on (d, d_prime).
 template <typename Dataset, typename Mechanism, typename Bucket>
 absl::StatusOr<DpTestReport> TestMechanism(const Dataset& d, const Dataset& d_prime, Mechanism&& mechanism,
-                                           Bucket&& bucket, int64_t num_buckets, const DpTestOptions& options) {
+                                           Bucket&& bucket, int64_t num_buckets,
+                                           const DpTestOptions& options) {
   return TestNeighbours(
       [&](Side side, RandomBits& bits) -> absl::StatusOr<int64_t> {
         auto output = mechanism(side == Side::kD ? d : d_prime, bits);

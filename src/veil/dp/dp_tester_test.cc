@@ -1,6 +1,7 @@
 // Tests of the stochastic DP tester itself: its confidence bounds, its event family and Bonferroni count, and
-// that it passes tight mechanisms and flags mechanisms weaker than claimed. The mechanisms here are built from
-// RandomBits::Bernoulli alone (exact rational probabilities), so their true (epsilon, delta) is known exactly.
+// that it passes tight mechanisms and flags mechanisms weaker than claimed. The mechanisms here are built
+// from RandomBits::Bernoulli alone (exact rational probabilities), so their true (epsilon, delta) is known
+// exactly.
 #include "veil/dp/dp_tester.h"
 
 #include <algorithm>
@@ -35,14 +36,14 @@ TEST(ClopperPearsonTest, ClosedForms) {
     for (const double alpha : {0.025, 1e-3, 1e-9}) {
       SCOPED_TRACE(absl::StrCat("n=", n, " alpha=", alpha));
       const double upper0 = -std::expm1(std::log(alpha) / static_cast<double>(n));
-      EXPECT_NEAR(*ClopperPearsonUpper(0, n, alpha), upper0, 1e-10 * upper0);
-      EXPECT_EQ(*ClopperPearsonLower(0, n, alpha), 0.0);
+      EXPECT_NEAR(ClopperPearsonUpper(0, n, alpha).value(), upper0, 1e-10 * upper0);
+      EXPECT_EQ(ClopperPearsonLower(0, n, alpha).value(), 0.0);
       const double lower_n = std::exp(std::log(alpha) / static_cast<double>(n));
-      EXPECT_NEAR(*ClopperPearsonLower(n, n, alpha), lower_n, 1e-10);
-      EXPECT_EQ(*ClopperPearsonUpper(n, n, alpha), 1.0);
+      EXPECT_NEAR(ClopperPearsonLower(n, n, alpha).value(), lower_n, 1e-10);
+      EXPECT_EQ(ClopperPearsonUpper(n, n, alpha).value(), 1.0);
       if (n >= 2) {
         const double lower1 = -std::expm1(std::log1p(-alpha) / static_cast<double>(n));
-        EXPECT_NEAR(*ClopperPearsonLower(1, n, alpha), lower1, 1e-9 * lower1);
+        EXPECT_NEAR(ClopperPearsonLower(1, n, alpha).value(), lower1, 1e-9 * lower1);
       }
     }
   }
@@ -51,10 +52,11 @@ TEST(ClopperPearsonTest, ClosedForms) {
 // The classic example: R's binom.test(5, 10) gives the 95% interval [0.1870860, 0.8129140], whose ends are
 // the one-sided bounds at alpha = 0.025. Also symmetric: lower(x, n) = 1 - upper(n - x, n).
 TEST(ClopperPearsonTest, KnownAnswerAndSymmetry) {
-  EXPECT_NEAR(*ClopperPearsonLower(5, 10, 0.025), 0.1870860, 5e-7);
-  EXPECT_NEAR(*ClopperPearsonUpper(5, 10, 0.025), 0.8129140, 5e-7);
+  EXPECT_NEAR(ClopperPearsonLower(5, 10, 0.025).value(), 0.1870860, 5e-7);
+  EXPECT_NEAR(ClopperPearsonUpper(5, 10, 0.025).value(), 0.8129140, 5e-7);
   for (const int64_t x : {1, 7, 150, 9999}) {
-    EXPECT_NEAR(*ClopperPearsonLower(x, 10000, 1e-6), 1.0 - *ClopperPearsonUpper(10000 - x, 10000, 1e-6), 1e-10);
+    EXPECT_NEAR(ClopperPearsonLower(x, 10000, 1e-6).value(),
+                1.0 - ClopperPearsonUpper(10000 - x, 10000, 1e-6).value(), 1e-10);
   }
 }
 
@@ -65,8 +67,8 @@ TEST(ClopperPearsonTest, CoverageIsAtLeastTheConfidence) {
   constexpr double kAlpha = 0.05;
   std::vector<double> lower(kN + 1), upper(kN + 1);
   for (int64_t x = 0; x <= kN; ++x) {
-    lower[x] = *ClopperPearsonLower(x, kN, kAlpha);
-    upper[x] = *ClopperPearsonUpper(x, kN, kAlpha);
+    lower[x] = ClopperPearsonLower(x, kN, kAlpha).value();
+    upper[x] = ClopperPearsonUpper(x, kN, kAlpha).value();
   }
   double worst_miss = 0;
   for (int i = 1; i < 1000; ++i) {
@@ -92,7 +94,7 @@ TEST(ClopperPearsonTest, TailAtTheBoundIsAlpha) {
   constexpr int64_t kN = 60;
   for (const double alpha : {0.05, 1e-4, 1e-9}) {
     for (const int64_t x : {1, 3, 30, 59}) {
-      const double lo = *ClopperPearsonLower(x, kN, alpha);
+      const double lo = ClopperPearsonLower(x, kN, alpha).value();
       double tail = 0;  // P[Bin(n, lo) >= x]
       for (int64_t y = x; y <= kN; ++y) {
         tail += std::exp(std::lgamma(kN + 1.0) - std::lgamma(y + 1.0) - std::lgamma(kN - y + 1.0) +
@@ -111,7 +113,7 @@ TEST(ClopperPearsonTest, BetweenNormalApproximationAndChernoff) {
   constexpr double kAlpha = 1e-8;
   for (const int64_t x : {20, 2000, 100000, 190000}) {
     const double p_hat = static_cast<double>(x) / kN;
-    const double hi = *ClopperPearsonUpper(x, kN, kAlpha);
+    const double hi = ClopperPearsonUpper(x, kN, kAlpha).value();
     auto kl = [&](double p) {
       return p_hat * std::log(p_hat / p) + (1 - p_hat) * std::log((1 - p_hat) / (1 - p));
     };
@@ -141,7 +143,7 @@ TEST(CheckHistogramsTest, CountsTheEventFamilyForBonferroni) {
   Histogram d{{10, 20, 30, 20, 10}}, d_prime{{10, 20, 30, 20, 10}};
   DpTestOptions options;
   // 5 buckets + 3 prefixes + 3 suffixes, both directions, + 2 selected events (one direction each).
-  const DpTestReport with_selection = *CheckHistograms(d, d_prime, d, d_prime, options);
+  const DpTestReport with_selection = CheckHistograms(d, d_prime, d, d_prime, options).value();
   EXPECT_EQ(with_selection.num_tests, 2 * 11 + 2);
   EXPECT_DOUBLE_EQ(with_selection.per_bound_alpha, 1e-6 / (2 * 24));
   EXPECT_FALSE(with_selection.violation);
@@ -155,10 +157,11 @@ TEST(CheckHistogramsTest, ReportsTheWorstEventWithItsBounds) {
   DpTestOptions options;
   options.epsilon = 0.5;
   options.ordered_outputs = false;
-  const DpTestReport report = *CheckHistograms(d, d_prime, {}, {}, options);
+  const DpTestReport report = CheckHistograms(d, d_prime, {}, {}, options).value();
   ASSERT_EQ(report.num_tests, 4);
   const double alpha = 1e-6 / 8;
-  const double lo = *ClopperPearsonLower(900, 1000, alpha), hi = *ClopperPearsonUpper(100, 1000, alpha);
+  const double lo = ClopperPearsonLower(900, 1000, alpha).value(),
+               hi = ClopperPearsonUpper(100, 1000, alpha).value();
   EXPECT_TRUE(report.violation) << report.ToString();
   EXPECT_DOUBLE_EQ(report.epsilon_lower_bound, std::log(lo / hi));
   EXPECT_EQ(report.worst.first_count, 900);
@@ -177,7 +180,8 @@ TEST(CheckHistogramsTest, BadInput) {
   DpTestOptions options;
   EXPECT_EQ(CheckHistograms(two, three, {}, {}, options).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(CheckHistograms(two, empty, {}, {}, options).status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(CheckHistograms(two, negative, {}, {}, options).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CheckHistograms(two, negative, {}, {}, options).status().code(),
+            absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(CheckHistograms(two, two, two, {}, options).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(CheckHistograms(Histogram{{5}}, Histogram{{5}}, {}, {}, options).status().code(),
             absl::StatusCode::kInvalidArgument);
@@ -208,7 +212,9 @@ TEST(TestNeighboursTest, PassesATightMechanismAndBoundsItsEpsilonFromBelow) {
   for (const uint64_t seed : {1, 2, 3}) {
     options.seed = seed;
     const DpTestReport report =
-        *TestMechanism(int64_t{1}, int64_t{0}, RandomizedResponse, [](int64_t v) { return v; }, 2, options);
+        TestMechanism(
+            int64_t{1}, int64_t{0}, RandomizedResponse, [](int64_t v) { return v; }, 2, options)
+            .value();
     EXPECT_FALSE(report.violation) << report.ToString();
     // With n = 200,000, p = 3/4 and q = 1/4 are resolved to about +-0.005 at this confidence, so the
     // lower bound ln(p_lo / q_hi) is within ~0.04 of ln 3.
@@ -221,7 +227,9 @@ TEST(TestNeighboursTest, FlagsAMechanismWeakerThanClaimed) {
   DpTestOptions options;
   options.epsilon = std::log(2.5);  // claimed; the truth is ln 3
   const DpTestReport report =
-      *TestMechanism(int64_t{1}, int64_t{0}, RandomizedResponse, [](int64_t v) { return v; }, 2, options);
+      TestMechanism(
+          int64_t{1}, int64_t{0}, RandomizedResponse, [](int64_t v) { return v; }, 2, options)
+          .value();
   EXPECT_TRUE(report.violation) << report.ToString();
   EXPECT_GT(report.epsilon_lower_bound, std::log(2.5));
   EXPECT_THAT(report.worst.event, ::testing::AnyOf(HasSubstr("bucket"), HasSubstr("selected")));
@@ -241,13 +249,17 @@ TEST(TestNeighboursTest, ChecksDelta) {
   options.delta = 1.0 / 64;
   options.ordered_outputs = false;
   const DpTestReport ok =
-      *TestMechanism(int64_t{1}, int64_t{0}, LeakWithProbability, [](int64_t v) { return v; }, 3, options);
+      TestMechanism(
+          int64_t{1}, int64_t{0}, LeakWithProbability, [](int64_t v) { return v; }, 3, options)
+          .value();
   EXPECT_FALSE(ok.violation) << ok.ToString();
   EXPECT_LE(ok.delta_lower_bound, 1.0 / 64);
 
   options.delta = 1.0 / 256;
   const DpTestReport caught =
-      *TestMechanism(int64_t{1}, int64_t{0}, LeakWithProbability, [](int64_t v) { return v; }, 3, options);
+      TestMechanism(
+          int64_t{1}, int64_t{0}, LeakWithProbability, [](int64_t v) { return v; }, 3, options)
+          .value();
   EXPECT_TRUE(caught.violation) << caught.ToString();
   // delta >= p_lo - e^eps q_hi, with p = 1/64 resolved to ~4% and q_hi ~ 1e-4.
   EXPECT_GT(caught.delta_lower_bound, 0.9 / 64) << caught.ToString();
@@ -260,7 +272,8 @@ TEST(TestNeighboursTest, DeterministicForAFixedSeed) {
   options.samples_per_side = 20000;
   options.selection_samples_per_side = 5000;
   auto run = [&] {
-    return TestMechanism(int64_t{1}, int64_t{0}, RandomizedResponse, [](int64_t v) { return v; }, 2, options)
+    return TestMechanism(
+               int64_t{1}, int64_t{0}, RandomizedResponse, [](int64_t v) { return v; }, 2, options)
         ->ToString();
   };
   const std::string first = run();
@@ -273,8 +286,8 @@ TEST(TestNeighboursTest, Errors) {
   DpTestOptions options;
   options.samples_per_side = 10;
   options.selection_samples_per_side = 0;
-  const auto out_of_range = TestNeighbours([](Side, RandomBits&) -> absl::StatusOr<int64_t> { return 2; }, 2,
-                                           options);
+  const auto out_of_range =
+      TestNeighbours([](Side, RandomBits&) -> absl::StatusOr<int64_t> { return 2; }, 2, options);
   EXPECT_EQ(out_of_range.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(out_of_range.status().message()), HasSubstr("bucket 2"));
   const auto failing = TestNeighbours(
@@ -308,14 +321,14 @@ TEST(BucketTest, IntegerAndReal) {
 }
 
 TEST(RemoveUnitTest, RemovesEveryRowOfTheUnit) {
-  table::TableBuilder builder(*table::Schema::Make({{"subject", table::DataType::kString},
-                                                    {"x", table::DataType::kInt64}}));
-  for (const auto& [subject, x] : std::vector<std::pair<std::string, int64_t>>{
-           {"a", 1}, {"b", 2}, {"a", 3}, {"c", 4}, {"a", 5}}) {
+  table::TableBuilder builder(
+      table::Schema::Make({{"subject", table::DataType::kString}, {"x", table::DataType::kInt64}}).value());
+  for (const auto& [subject, x] :
+       std::vector<std::pair<std::string, int64_t>>{{"a", 1}, {"b", 2}, {"a", 3}, {"c", 4}, {"a", 5}}) {
     ASSERT_TRUE(builder.AppendRow({subject, x}).ok());
   }
-  const table::Table t = *builder.Finish();
-  const table::Table without_a = *RemoveUnit(t, "subject", std::string("a"));
+  const table::Table t = builder.Finish().value();
+  const table::Table without_a = RemoveUnit(t, "subject", std::string("a")).value();
   ASSERT_EQ(without_a.num_rows(), 2);
   EXPECT_EQ(without_a.column(1).GetInt64(0), 2);
   EXPECT_EQ(without_a.column(1).GetInt64(1), 4);
