@@ -1,0 +1,1 @@
+x + y * -3 >= 2 AND NOT (a OR b IS NOT NULL)
