@@ -113,6 +113,22 @@ class RandomBits {
     return false;
   }
 
+  // BernoulliFast for den < 2^55 in 64-bit arithmetic (the common case; same digits, same result).
+  static constexpr uint64_t kMaxBernoulliDen64 = (uint64_t{1} << 55) - 1;
+  bool BernoulliFast64(uint64_t num, uint64_t den) {
+    if (num >= den) return true;
+    for (int digit = 0; digit < 16; ++digit) {
+      const uint64_t x = Bits(kDigitBits);
+      const uint64_t lo = x * den;  // < 2^63, and lo + den <= 2^63
+      const uint64_t target = num << kDigitBits;
+      if (lo + den <= target) return true;
+      if (lo >= target) return false;
+      num = target - lo;
+    }
+    Fail("RandomBits: Bernoulli digit cap reached");
+    return false;
+  }
+
   // Uniform in [0, bound) for bound >= 1 (unchecked); Lemire's method on one 64-bit word, see Uniform().
   uint64_t UniformFast(uint64_t bound) {
     u128 m = static_cast<u128>(Word()) * bound;

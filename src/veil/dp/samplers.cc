@@ -1,5 +1,6 @@
 #include "veil/dp/samplers.h"
 
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -15,6 +16,15 @@ namespace internal {
 // CKS20 Algorithm 1. P(K > k) = gamma^k / k! (the first k trials all succeed), so
 // P(K odd) = sum_k (P(K > 2k) - P(K > 2k + 1)) = sum_j (-gamma)^j / j! = exp(-gamma).
 bool BernoulliExpUnit(RandomBits& bits, u128 num, u128 den) {
+  if (den <= RandomBits::kMaxBernoulliDen64 / kBernoulliExpKCap) {
+    // The same trials in 64-bit arithmetic (den * k < 2^55).
+    const uint64_t n64 = static_cast<uint64_t>(num), d64 = static_cast<uint64_t>(den);
+    for (uint64_t k = 1; k <= kBernoulliExpKCap; ++k) {
+      if (!bits.BernoulliFast64(n64, d64 * k)) return (k & 1) != 0;
+    }
+    bits.Fail("SampleBernoulliExp: iteration cap reached");
+    return false;
+  }
   for (uint32_t k = 1; k <= kBernoulliExpKCap; ++k) {
     if (!bits.BernoulliFast(num, den * k)) return (k & 1) != 0;
   }
@@ -24,8 +34,17 @@ bool BernoulliExpUnit(RandomBits& bits, u128 num, u128 den) {
 }
 
 bool BernoulliExp(RandomBits& bits, u128 num, u128 den) {
-  const u128 whole = num / den;
-  const u128 frac = num - whole * den;
+  if (num <= den) return BernoulliExpUnit(bits, num, den);  // the common case: no division
+  u128 whole, frac;
+  if ((num >> 64) == 0) {
+    // 64-bit division (den < num < 2^64) is much cheaper than the 128-bit library routine.
+    const uint64_t n64 = static_cast<uint64_t>(num), d64 = static_cast<uint64_t>(den);
+    whole = n64 / d64;
+    frac = n64 % d64;
+  } else {
+    whole = num / den;
+    frac = num - whole * den;
+  }
   // exp(-gamma) = exp(-1)^floor(gamma) * exp(-(gamma - floor(gamma))): independent trials, all must succeed.
   // The first failure decides, so the loop runs past i with probability exp(-i).
   for (u128 i = 0; i < whole; ++i) {
@@ -43,6 +62,8 @@ bool BernoulliExp(RandomBits& bits, u128 num, u128 den) {
 // Y = floor(X / s) has P(Y = y) proportional to exp(-y s / t); a random sign, with the "-0" rejected, gives
 // the two-sided distribution.
 bool DiscreteLaplace(RandomBits& bits, uint64_t t, uint64_t s, int64_t& out) {
+  // floor(x / s) by a shift when s is a power of two (always so for the secure noise of samplers.h).
+  const int s_shift = (s & (s - 1)) == 0 ? __builtin_ctzll(s) : -1;
   for (int round = 0; round < kLaplaceRoundCap; ++round) {
     const uint64_t u = bits.UniformFast(t);
     if (!BernoulliExpUnit(bits, u, t)) continue;
@@ -55,7 +76,14 @@ bool DiscreteLaplace(RandomBits& bits, uint64_t t, uint64_t s, int64_t& out) {
     }
     const u128 x = static_cast<u128>(t) * v + u;
     // |y| < (v + 1) t / s <= 65 * 2^48 < 2^55 within the accepted range.
-    const uint64_t y = s == 1 ? static_cast<uint64_t>(x) : static_cast<uint64_t>(x / s);
+    uint64_t y;
+    if (s_shift >= 0) {
+      y = static_cast<uint64_t>(x >> s_shift);
+    } else if ((x >> 64) == 0) {
+      y = static_cast<uint64_t>(x) / s;
+    } else {
+      y = static_cast<uint64_t>(x / s);
+    }
     const bool negative = bits.Bits(1) != 0;
     if (negative && y == 0) continue;
     if (!bits.ok()) return false;
@@ -103,12 +131,33 @@ bool DiscreteGaussian(RandomBits& bits, uint64_t a, uint64_t b, int64_t& out) {
 }
 
 Dyadic ToDyadic(double x) {
-  int exp2;
-  const double f = std::frexp(x, &exp2);  // x = f * 2^exp2, f in [0.5, 1)
-  uint64_t m = static_cast<uint64_t>(std::ldexp(f, 53));
-  int e = exp2 - 53;
+  // Read the IEEE 754 fields directly (frexp/ldexp calls cost more than the sampling on the hot path).
+  const uint64_t b = std::bit_cast<uint64_t>(x);
+  const int biased = static_cast<int>(b >> 52) & 0x7FF;
+  uint64_t m = b & ((uint64_t{1} << 52) - 1);
+  int e;
+  if (biased == 0) {
+    e = -1074;  // subnormal
+  } else {
+    m |= uint64_t{1} << 52;
+    e = biased - 1075;
+  }
   const int tz = __builtin_ctzll(m);
   return Dyadic{m >> tz, e + tz};
+}
+
+double Pow2(int k) {
+  if (k >= -1022 && k <= 1023) return std::bit_cast<double>(static_cast<uint64_t>(k + 1023) << 52);
+  return std::ldexp(1.0, k);
+}
+
+double ToDoubleTimesPow2(__int128 n, int k) {
+  // Converting n rounds to the nearest double; multiplying by 2^k is then exact unless the result is
+  // subnormal or overflows (a second rounding, as ldexp would do). Either way a deterministic function of the
+  // exact integer n, i.e. post-processing.
+  const double d = static_cast<double>(n);
+  if (k >= -1022 && k <= 1023) return d * Pow2(k);
+  return std::ldexp(d, k);
 }
 
 u128 CeilShift(u128 n, int shift) {
@@ -179,9 +228,14 @@ __int128 RoundToInt(double v) {
 }
 
 int CeilLog2(double x) {
-  int exp2;
-  const double f = std::frexp(x, &exp2);
-  return f == 0.5 ? exp2 - 1 : exp2;
+  const uint64_t b = std::bit_cast<uint64_t>(x);
+  const int biased = static_cast<int>(b >> 52) & 0x7FF;
+  if (biased == 0) {  // subnormal: not on any hot path
+    int exp2;
+    const double f = std::frexp(x, &exp2);
+    return f == 0.5 ? exp2 - 1 : exp2;
+  }
+  return biased - 1023 + ((b & ((uint64_t{1} << 52) - 1)) != 0 ? 1 : 0);
 }
 
 SecureLaplaceParams LaplaceParams(double scale) {
@@ -224,7 +278,7 @@ absl::Status ErrorOrInternal(const RandomBits& bits) {
 }
 
 absl::Status CheckNoiseScale(double scale, const char* what) {
-  if (!std::isfinite(scale) || !(scale >= std::ldexp(1.0, -1000)) || !(scale <= std::ldexp(1.0, 1000))) {
+  if (!std::isfinite(scale) || !(scale >= 0x1p-1000) || !(scale <= 0x1p1000)) {
     return absl::InvalidArgumentError(
         absl::StrCat(what, " must be a finite number in [2^-1000, 2^1000], got ", scale));
   }
@@ -236,8 +290,9 @@ absl::StatusOr<__int128> RoundedValue(double value, int granularity_exp, const c
   if (!std::isfinite(value)) {
     return absl::InvalidArgumentError(absl::StrCat(fn, ": value must be finite"));
   }
-  const double v = std::ldexp(value, -granularity_exp);  // exact unless it underflows (then it rounds to 0)
-  if (!(std::fabs(v) < std::ldexp(1.0, 100))) {
+  // value / g: exact unless it underflows, and then |value / g| < 2^-1022 rounds to 0 anyway.
+  const double v = value * internal::Pow2(-granularity_exp);
+  if (!(std::fabs(v) < 0x1p100)) {
     return absl::InvalidArgumentError(
         absl::StrCat(fn, ": |value| / granularity must be below 2^100 (value too large for the noise scale)"));
   }
@@ -270,7 +325,7 @@ absl::StatusOr<int64_t> SampleDiscreteLaplace(RandomBits& bits, uint64_t scale_n
 }
 
 absl::StatusOr<int64_t> SampleDiscreteLaplaceWithScale(RandomBits& bits, double scale) {
-  if (!std::isfinite(scale) || !(scale >= std::ldexp(1.0, -62)) || !(scale <= std::ldexp(1.0, 48))) {
+  if (!std::isfinite(scale) || !(scale >= 0x1p-62) || !(scale <= 0x1p48)) {
     return absl::InvalidArgumentError("SampleDiscreteLaplaceWithScale: scale must be finite, in [2^-62, 2^48]");
   }
   const Dyadic d = ToDyadic(scale);
@@ -294,7 +349,7 @@ absl::StatusOr<int64_t> SampleDiscreteGaussian(RandomBits& bits, uint64_t sigma2
 }
 
 absl::StatusOr<int64_t> SampleDiscreteGaussianWithSigma(RandomBits& bits, double sigma) {
-  if (!std::isfinite(sigma) || !(sigma >= std::ldexp(1.0, -24)) || !(sigma <= std::ldexp(1.0, 24))) {
+  if (!std::isfinite(sigma) || !(sigma >= 0x1p-24) || !(sigma <= 0x1p24)) {
     return absl::InvalidArgumentError("SampleDiscreteGaussianWithSigma: sigma must be finite, in [2^-24, 2^24]");
   }
   const Dyadic d = ToDyadic(sigma);
@@ -307,7 +362,7 @@ absl::StatusOr<int64_t> SampleDiscreteGaussianWithSigma(RandomBits& bits, double
 
 absl::StatusOr<double> SecureLaplaceGranularity(double scale) {
   VEIL_RETURN_IF_ERROR(CheckNoiseScale(scale, "SecureLaplaceGranularity: scale"));
-  return std::ldexp(1.0, CeilLog2(scale) - internal::kLaplaceGranularityBits);
+  return internal::Pow2(CeilLog2(scale) - internal::kLaplaceGranularityBits);
 }
 
 absl::StatusOr<double> AddSecureLaplaceNoise(RandomBits& bits, double value, double scale) {
@@ -316,18 +371,18 @@ absl::StatusOr<double> AddSecureLaplaceNoise(RandomBits& bits, double value, dou
   VEIL_ASSIGN_OR_RETURN(const __int128 rounded, RoundedValue(value, p.k, "AddSecureLaplaceNoise"));
   int64_t z;
   if (!internal::DiscreteLaplace(bits, p.num, p.den, z)) return ErrorOrInternal(bits);
-  return std::ldexp(static_cast<double>(rounded + z), p.k);
+  return internal::ToDoubleTimesPow2(rounded + z, p.k);
 }
 
 absl::StatusOr<double> SecureGaussianGranularity(double sigma) {
   VEIL_RETURN_IF_ERROR(CheckNoiseScale(sigma, "SecureGaussianGranularity: sigma"));
-  return std::ldexp(1.0, CeilLog2(sigma) - internal::kGaussianGranularityBits);
+  return internal::Pow2(CeilLog2(sigma) - internal::kGaussianGranularityBits);
 }
 
 absl::StatusOr<double> SecureGaussianSigma(double sigma) {
   VEIL_RETURN_IF_ERROR(CheckNoiseScale(sigma, "SecureGaussianSigma: sigma"));
   const internal::SecureGaussianParams p = internal::GaussianParams(sigma);
-  return std::ldexp(static_cast<double>(p.s16), p.k - 4);
+  return static_cast<double>(p.s16) * internal::Pow2(p.k - 4);
 }
 
 absl::StatusOr<double> AddSecureGaussianNoise(RandomBits& bits, double value, double sigma) {
@@ -336,7 +391,7 @@ absl::StatusOr<double> AddSecureGaussianNoise(RandomBits& bits, double value, do
   VEIL_ASSIGN_OR_RETURN(const __int128 rounded, RoundedValue(value, p.k, "AddSecureGaussianNoise"));
   int64_t z;
   if (!internal::DiscreteGaussian(bits, p.s16 * p.s16, 256, z)) return ErrorOrInternal(bits);
-  return std::ldexp(static_cast<double>(rounded + z), p.k);
+  return internal::ToDoubleTimesPow2(rounded + z, p.k);
 }
 
 }  // namespace veil::dp

@@ -62,14 +62,15 @@ inline constexpr uint64_t kMaxLaplaceScale = uint64_t{1} << 48;
 // bit; a round is restarted if rejected (or if it would produce "-0"), so it succeeds with probability
 // >= (1 - 1/e) / 2 for every scale (>= 0.43 for scales >= 1, about 0.63 for large scales). Expected work for
 // large scales: about 1.6 uniform words, 5.5 Bernoulli(rational) steps (8 random bits each) and one sign bit
-// per sample, independent of the scale; one 128-by-64-bit division when scale_den > 1.
+// per sample, independent of the scale; plus one integer division per round when scale_den > 1 is not a
+// power of two.
 // Caps: 256 rounds (probability < 2^-140), V <= 64 (probability < 2^-92); Internal at a cap.
 // Errors: InvalidArgument outside the accepted range; source error; Internal at a cap.
 absl::StatusOr<int64_t> SampleDiscreteLaplace(RandomBits& bits, uint64_t scale_num, uint64_t scale_den);
 
-// Discrete Laplace with a scale given as a double: `scale` is rounded UP to the nearest rational num / 2^j
-// within the accepted range above (so the noise is never smaller than asked; the relative change is at most
-// 2^-52 for scales in [2^-10, 2^48]; a double scale in that range is usually exact). Same timing and errors;
+// Discrete Laplace with a scale given as a double, which is an exact rational m / 2^j: exactly that scale for
+// every double in [2^-10, 2^48] (e.g. 2.5 is sampled as 5/2); below 2^-10, where 2^j would exceed 2^62, the
+// scale is rounded UP to the nearest num / 2^62 (never less noise than asked). Same timing and errors;
 // InvalidArgument also for a non-finite scale or one outside [2^-62, 2^48].
 absl::StatusOr<int64_t> SampleDiscreteLaplaceWithScale(RandomBits& bits, double scale);
 
@@ -86,8 +87,9 @@ inline constexpr uint64_t kMaxGaussianTerm = uint64_t{1} << 48;
 // sigma >= 2 (the exact value is the sum over x of x^2 P(x); tests compute it).
 // Accepted range: 1 <= sigma2_num, sigma2_den <= 2^48.
 // Timing: each round draws a discrete Laplace Y of integer scale t = floor(sigma) + 1 (see above) and accepts it
-// with probability exp(-(|Y| - sigma^2/t)^2 / (2 sigma^2)) (one 128-bit division and a Bernoulli(exp)); a round
-// is accepted with probability >= 0.46 for every sigma (0.54 at sigma = 1, 0.66 to 0.76 for sigma >= 2).
+// with probability exp(-(|Y| - sigma^2/t)^2 / (2 sigma^2)) (a Bernoulli(exp), with one integer division when
+// the exponent exceeds 1); a round is accepted with probability >= 0.46 for every sigma (0.54 at sigma = 1,
+// 0.66 to 0.76 for sigma >= 2).
 // Expected work: 1.3 to 2.2 discrete Laplace samples per sample.
 // Caps: 512 rounds (probability < 0.54^512 < 2^-450) plus the caps of the two samplers above; Internal at a cap.
 // Errors: InvalidArgument outside the accepted range; source error; Internal at a cap.

@@ -53,6 +53,13 @@ u128 CeilShift(u128 n, int shift);
 // ceil(log2(x)) for a positive finite double, exactly.
 int CeilLog2(double x);
 
+// 2^k as a double (exact for -1074 <= k <= 1023).
+double Pow2(int k);
+
+// n * 2^k as a double: n rounded to the nearest double, times 2^k (rounded again only if the result is
+// subnormal or overflows).
+double ToDoubleTimesPow2(__int128 n, int k);
+
 // The smallest num / 2^j >= M * 2^E (M > 0) with num <= 2^max_num_bits and j <= max_den_bits, j as large as
 // those bounds allow. false if even j = 0 needs a larger num.
 bool RoundUpDyadic(u128 M, int E, int max_num_bits, int max_den_bits, uint64_t& num, uint64_t& den);

@@ -53,7 +53,7 @@ absl::StatusOr<size_t> PermuteAndFlip(RandomBits& bits, std::span<const double> 
   bool settled = false;
   for (int iteration = 0; iteration < 64 && in_range(u); ++iteration) {
     k = ScoreGranularityExp(u);
-    const double next = 2 * (sensitivity + std::ldexp(1.0, k)) / epsilon * kRoundUp;
+    const double next = 2 * (sensitivity + internal::Pow2(k)) / epsilon * kRoundUp;
     if (!in_range(next)) break;
     if (ScoreGranularityExp(next) == k) {
       u = next;
@@ -71,7 +71,7 @@ absl::StatusOr<size_t> PermuteAndFlip(RandomBits& bits, std::span<const double> 
   std::vector<__int128> n(scores.size());
   __int128 best = 0;
   for (size_t i = 0; i < scores.size(); ++i) {
-    const double v = std::ldexp(scores[i], -k);  // exact (or an underflow to a value that rounds to 0)
+    const double v = scores[i] * internal::Pow2(-k);  // exact (or an underflow to a value that rounds to 0)
     if (!(std::fabs(v) < 0x1p100)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "PermuteAndFlip: score ", i, " is too large for the noise unit 2 sensitivity / epsilon = ", u));
