@@ -141,7 +141,8 @@ bool Keep(const absl::StatusOr<T>& v) {
 }
 
 void PrintRandBytes() {
-  std::printf("OpenSSL RAND_bytes by request size (what one refill of RandomBits costs; 8 B = one word per call):\n");
+  std::printf(
+      "OpenSSL RAND_bytes by request size (what one refill of RandomBits costs; 8 B = one word per call):\n");
   for (const size_t size : {size_t{8}, size_t{4096}, size_t{8192}, size_t{16384}, size_t{65536}}) {
     std::vector<uint8_t> buf(size);
     const uint64_t total = size < 4096 ? (uint64_t{4} << 20) : (uint64_t{256} << 20);
@@ -156,7 +157,8 @@ void PrintRandBytes() {
       }
       mbs.push_back(static_cast<double>(total) / SecondsSince(start) / 1e6);
     }
-    std::printf("  %6zu B per call: median %7.0f MB/s   (runs: %s)\n", size, Median(mbs), Join(mbs, 0).c_str());
+    std::printf("  %6zu B per call: median %7.0f MB/s   (runs: %s)\n", size, Median(mbs),
+                Join(mbs, 0).c_str());
   }
   std::printf("  RandomBits::kBlockBytes = %zu\n\n", veil::dp::RandomBits::kBlockBytes);
 }
@@ -191,30 +193,41 @@ int main(int argc, char** argv) {
 
   std::printf("medians of %d runs; \"runs\" lists each run's M samples per CPU-second\n\n", flags.runs);
   std::printf("(a) discrete Laplace, target >= %.0f M samples/s per core:\n", kTarget / 1e6);
-  for (const auto& [num, den, name] : std::vector<std::tuple<uint64_t, uint64_t, const char*>>{
-           {1, 1, "  scale 1"}, {10, 1, "  scale 10"}, {1000, 1, "  scale 1000"},
-           {1'000'000, 1, "  scale 10^6"}, {10, 3, "  scale 10/3"}}) {
-    report(name, Measure(flags, [num = num, den = den](veil::dp::RandomBits& bits) {
-             return Keep(veil::dp::SampleDiscreteLaplace(bits, num, den));
-           }),
+  for (const auto& [num, den, name] :
+       std::vector<std::tuple<uint64_t, uint64_t, const char*>>{{1, 1, "  scale 1"},
+                                                                {10, 1, "  scale 10"},
+                                                                {1000, 1, "  scale 1000"},
+                                                                {1'000'000, 1, "  scale 10^6"},
+                                                                {10, 3, "  scale 10/3"}}) {
+    report(name,
+           Measure(flags,
+                   [num = num, den = den](veil::dp::RandomBits& bits) {
+                     return Keep(veil::dp::SampleDiscreteLaplace(bits, num, den));
+                   }),
            /*judged=*/true);
   }
   std::printf("\n(b) discrete Gaussian (no target):\n");
   for (const auto& [num, name] : std::vector<std::pair<uint64_t, const char*>>{
            {1, "  sigma 1"}, {100, "  sigma 10"}, {1'000'000, "  sigma 1000"}}) {
-    report(name, Measure(flags, [num = num](veil::dp::RandomBits& bits) {
-             return Keep(veil::dp::SampleDiscreteGaussian(bits, num, 1));
-           }),
+    report(name,
+           Measure(flags,
+                   [num = num](veil::dp::RandomBits& bits) {
+                     return Keep(veil::dp::SampleDiscreteGaussian(bits, num, 1));
+                   }),
            /*judged=*/false);
   }
   std::printf("\n(c) secure real-valued noise (no target):\n");
-  report("  AddSecureLaplaceNoise(2.5)", Measure(flags, [](veil::dp::RandomBits& bits) {
-           return Keep(veil::dp::AddSecureLaplaceNoise(bits, 3.7, 2.5));
-         }),
+  report("  AddSecureLaplaceNoise(2.5)",
+         Measure(flags,
+                 [](veil::dp::RandomBits& bits) {
+                   return Keep(veil::dp::AddSecureLaplaceNoise(bits, 3.7, 2.5));
+                 }),
          /*judged=*/false);
-  report("  AddSecureGaussianNoise(7.3)", Measure(flags, [](veil::dp::RandomBits& bits) {
-           return Keep(veil::dp::AddSecureGaussianNoise(bits, 3.7, 7.3));
-         }),
+  report("  AddSecureGaussianNoise(7.3)",
+         Measure(flags,
+                 [](veil::dp::RandomBits& bits) {
+                   return Keep(veil::dp::AddSecureGaussianNoise(bits, 3.7, 7.3));
+                 }),
          /*judged=*/false);
 
   std::printf("\n(checksum %lld %g)\noverall: %s\n", static_cast<long long>(sink), real_sink,

@@ -1,8 +1,8 @@
 // Additive-noise mechanisms: the Laplace mechanism (pure epsilon-DP) and the Gaussian mechanism (rho-zCDP),
 // each built by a validating factory from a budget and a sensitivity, and each able to add EXACT noise to an
-// integer (samplers.h: discrete Laplace, discrete Gaussian; CKS20) or to a double (samplers.h: secure noise at
-// a power-of-two granularity; Google, "Secure Noise Generation", 2020), and to report the error a user should
-// expect (the noise's standard deviation and a confidence interval) and the privacy cost.
+// integer (samplers.h: discrete Laplace, discrete Gaussian; CKS20) or to a double (samplers.h: secure noise
+// at a power-of-two granularity; Google, "Secure Noise Generation", 2020), and to report the error a user
+// should expect (the noise's standard deviation and a confidence interval) and the privacy cost.
 //
 //   VEIL_ASSIGN_OR_RETURN(LaplaceMechanism m, LaplaceMechanism::Create(/*epsilon=*/0.5, /*l1=*/1));
 //   dp::RandomBits bits(crypto::SecureRandom());
@@ -20,10 +20,10 @@
 // (LaplaceScale, GaussianSigmaForRho); the extra noise over D / epsilon (D / sqrt(2 rho)) is a relative
 // 2^-39 b / D (2^-19 sigma / D), negligible unless epsilon or rho is huge.
 //
-// Integer noise (Add*Noise(RandomBits&, int64_t)): if g < 1, value + exact discrete noise of that scale (CKS20);
-// the guarantee then holds for integer sensitivity floor(D) (a real D is fine: integer queries differ by an
-// integer). If g >= 1 (scale above 2^40, sigma above 2^20), value rounded to a multiple of g plus g times
-// discrete noise of scale / g, computed exactly in integers, as the real path does.
+// Integer noise (Add*Noise(RandomBits&, int64_t)): if g < 1, value + exact discrete noise of that scale
+// (CKS20); the guarantee then holds for integer sensitivity floor(D) (a real D is fine: integer queries
+// differ by an integer). If g >= 1 (scale above 2^40, sigma above 2^20), value rounded to a multiple of g
+// plus g times discrete noise of scale / g, computed exactly in integers, as the real path does.
 // Real noise (Add*Noise(RandomBits&, double)): samplers.h's AddSecureLaplaceNoise / AddSecureGaussianNoise.
 //
 // An integer result beyond the int64 range saturates at INT64_MIN / INT64_MAX (post-processing of the exact
@@ -63,8 +63,8 @@ struct ConfidenceInterval {
   double half_width = 0;
 };
 
-// The Laplace mechanism (Dwork, McSherry, Nissim, Smith 2006) with exact discrete noise: pure epsilon-DP for a
-// query of L1 sensitivity l1_sensitivity (neighbouring inputs = datasets differing in one privacy unit).
+// The Laplace mechanism (Dwork, McSherry, Nissim, Smith 2006) with exact discrete noise: pure epsilon-DP for
+// a query of L1 sensitivity l1_sensitivity (neighbouring inputs = datasets differing in one privacy unit).
 class LaplaceMechanism {
  public:
   // Errors: InvalidArgument if epsilon is not finite and > 0, if l1_sensitivity is not finite and > 0, or

@@ -21,7 +21,9 @@ using testing::Moments;
 
 class FailingRandom final : public base::RandomSource {
  public:
-  absl::Status Fill(std::span<uint8_t>) override { return absl::UnavailableError("entropy source unavailable"); }
+  absl::Status Fill(std::span<uint8_t>) override {
+    return absl::UnavailableError("entropy source unavailable");
+  }
 };
 
 constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
@@ -40,7 +42,8 @@ TEST(LaplaceMechanismTest, RejectsBadParameters) {
 }
 
 TEST(LaplaceMechanismTest, CalibratesForTheRoundingOfRealValues) {
-  for (const auto& [epsilon, l1] : std::vector<std::pair<double, double>>{{1, 1}, {0.1, 3}, {2, 0.25}, {0.5, 1e13}}) {
+  for (const auto& [epsilon, l1] :
+       std::vector<std::pair<double, double>>{{1, 1}, {0.1, 3}, {2, 0.25}, {0.5, 1e13}}) {
     absl::StatusOr<LaplaceMechanism> m = LaplaceMechanism::Create(epsilon, l1);
     ASSERT_TRUE(m.ok()) << m.status();
     const double g = m->granularity();
@@ -73,7 +76,8 @@ TEST(LaplaceMechanismTest, ReportsTheStddevOfEachDomain) {
     ints.Add(static_cast<long double>(*m->AddIntegerNoise(bits, 10) - 10));
     reals.Add(static_cast<long double>(*m->AddRealNoise(bits, 10.0) - 10.0));
   }
-  EXPECT_NEAR(std::sqrt(static_cast<double>(ints.Variance())) / m->NoiseStddev(NoiseDomain::kInteger), 1, 0.02);
+  EXPECT_NEAR(std::sqrt(static_cast<double>(ints.Variance())) / m->NoiseStddev(NoiseDomain::kInteger), 1,
+              0.02);
   EXPECT_NEAR(std::sqrt(static_cast<double>(reals.Variance())) / m->NoiseStddev(NoiseDomain::kReal), 1, 0.02);
 }
 
@@ -121,7 +125,8 @@ TEST(LaplaceMechanismTest, IntervalArguments) {
   absl::StatusOr<LaplaceMechanism> m = LaplaceMechanism::Create(1, 1);
   ASSERT_TRUE(m.ok());
   for (double level : {0.0, 1.0, -0.5, kNan}) {
-    EXPECT_EQ(m->Interval(NoiseDomain::kReal, 1.0, level).status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(m->Interval(NoiseDomain::kReal, 1.0, level).status().code(),
+              absl::StatusCode::kInvalidArgument);
   }
   EXPECT_EQ(m->Interval(NoiseDomain::kReal, kNan).status().code(), absl::StatusCode::kInvalidArgument);
   // A 99% interval is wider than the default 95% one: b ln(1/alpha) for the continuous-like real path.
@@ -148,7 +153,8 @@ TEST(LaplaceMechanismTest, LargeScalesUseGranularIntegerNoise) {
     ASSERT_EQ(v % 16, 0);
     noise.Add(static_cast<long double>(v - 123'456'789'000));
   }
-  EXPECT_NEAR(std::sqrt(static_cast<double>(noise.Variance())) / m->NoiseStddev(NoiseDomain::kInteger), 1, 0.03);
+  EXPECT_NEAR(std::sqrt(static_cast<double>(noise.Variance())) / m->NoiseStddev(NoiseDomain::kInteger), 1,
+              0.03);
   EXPECT_NEAR(m->NoiseStddev(NoiseDomain::kInteger), m->NoiseStddev(NoiseDomain::kReal), 1e-6 * m->scale());
 }
 
@@ -186,7 +192,8 @@ TEST(GaussianMechanismTest, RejectsBadParameters) {
 }
 
 TEST(GaussianMechanismTest, CalibratesForTheRoundingOfRealValues) {
-  for (const auto& [rho, l2] : std::vector<std::pair<double, double>>{{0.5, 1}, {0.01, 3}, {2, 0.25}, {0.1, 1e7}}) {
+  for (const auto& [rho, l2] :
+       std::vector<std::pair<double, double>>{{0.5, 1}, {0.01, 3}, {2, 0.25}, {0.1, 1e7}}) {
     absl::StatusOr<GaussianMechanism> m = GaussianMechanism::CreateFromRho(rho, l2);
     ASSERT_TRUE(m.ok()) << m.status();
     const double g = m->granularity();
@@ -229,8 +236,8 @@ TEST(GaussianMechanismTest, ReportsTheStddevOfEachDomainAndIntervalsCover) {
     EXPECT_NEAR(m->NoiseStddev(NoiseDomain::kInteger), std::sqrt(static_cast<double>(table.Moment(2))), 1e-6);
     EXPECT_NEAR(m->NoiseStddev(NoiseDomain::kReal), sigma, 1e-9 * sigma);
     const ConfidenceInterval ci = *m->Interval(NoiseDomain::kInteger, 0);
-    const double exact = static_cast<double>(table.Range(-static_cast<int64_t>(ci.half_width),
-                                                         static_cast<int64_t>(ci.half_width)));
+    const double exact = static_cast<double>(
+        table.Range(-static_cast<int64_t>(ci.half_width), static_cast<int64_t>(ci.half_width)));
     ASSERT_GE(exact, 0.95);
     // The half-widths do not depend on the released value (each call sums the discrete Gaussian's tail, so
     // compute them once).
@@ -247,7 +254,8 @@ TEST(GaussianMechanismTest, ReportsTheStddevOfEachDomainAndIntervalsCover) {
     ExpectCoverage(covered, kN, exact, exact, "Gaussian integer, rho " + std::to_string(rho));
     ExpectCoverage(covered_real, kN, 0.95, 0.95, "Gaussian real, rho " + std::to_string(rho));
     // Sample stddev: relative standard error sqrt(2 / n) / 2 = 0.0022; 2% is 9 of them.
-    EXPECT_NEAR(std::sqrt(static_cast<double>(ints.Variance())) / m->NoiseStddev(NoiseDomain::kInteger), 1, 0.02);
+    EXPECT_NEAR(std::sqrt(static_cast<double>(ints.Variance())) / m->NoiseStddev(NoiseDomain::kInteger), 1,
+                0.02);
   }
 }
 

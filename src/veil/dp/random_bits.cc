@@ -61,7 +61,8 @@ void RandomBits::Fail(const char* what) {
 uint64_t RandomBits::UniformSlow(uint64_t bound, u128 m) {
   // Lemire 2019, Algorithm 5: the low word of x * bound is below threshold = 2^64 mod bound for exactly
   // (2^64 mod bound) of the 2^64 values of x, and rejecting those leaves every output equally likely. Each
-  // round rejects with probability threshold / 2^64 < 1/2, so 128 rounds all reject with probability < 2^-128.
+  // round rejects with probability threshold / 2^64 < 1/2, so 128 rounds all reject with probability
+  // below 2^-128.
   const uint64_t threshold = (0 - bound) % bound;
   for (int round = 0; round < 128; ++round) {
     if (static_cast<uint64_t>(m) >= threshold) return static_cast<uint64_t>(m >> 64);

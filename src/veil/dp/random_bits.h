@@ -2,8 +2,8 @@
 //
 // A sampler draws many small random quantities (a few bits for a Bernoulli trial, a bounded integer for a
 // uniform draw). Asking the CSPRNG for each one would cost far more than the sampling itself, so RandomBits
-// draws a large block (kBlockBytes) from a base::RandomSource at a time and hands out its bits. Production code
-// wraps veil::crypto::SecureRandom(); tests wrap veil::crypto::testing::DeterministicRandom.
+// draws a large block (kBlockBytes) from a base::RandomSource at a time and hands out its bits. Production
+// code wraps veil::crypto::SecureRandom(); tests wrap veil::crypto::testing::DeterministicRandom.
 //
 //   dp::RandomBits bits(crypto::SecureRandom());
 //   VEIL_ASSIGN_OR_RETURN(int64_t noise, dp::SampleDiscreteLaplace(bits, /*scale_num=*/10, /*scale_den=*/1));
@@ -12,7 +12,13 @@
 // num/den (it compares a lazily drawn uniform real with num/den, digit by digit, in integer arithmetic).
 //
 // Failure: if the source fails, the RandomBits becomes permanently failed: that call and every later one
-// return the source's error (a partly filled block is never used). Bits already handed out stay valid.
+// return the source's error (a partly filled block is never used, and the source is not asked again). The
+// same holds, with an Internal error, when a sampler's loop cap is reached (probability below 2^-80 per
+// sample, see samplers.h). Bits already handed out stay valid; use a new RandomBits to continue.
+//
+// Cost: with SecureRandom() (OpenSSL's CTR_DRBG, AES-256-CTR with AES-NI), 8 KiB requests run at several
+// GB/s, against a few MB/s for 8-byte requests (bench/dp_sampler_bench prints both), so the CSPRNG is a few
+// percent of a discrete Laplace sample's cost (about 19 bytes per sample).
 //
 // Secrecy: the buffer holds not-yet-used random bits, which determine future noise; it is wiped
 // (OPENSSL_cleanse) on destruction. Do not copy a RandomBits (it is move-only): two copies would hand out the
@@ -53,15 +59,15 @@ class RandomBits {
   // Generation in an Interval", 2019: one 64-bit word per draw; a draw is rejected with probability
   // (2^64 mod bound) / 2^64 < bound / 2^64). Running time: one word, plus a redraw with that probability; the
   // redraw loop is capped at 128 rounds (reaching the cap has probability below 2^-128 for every bound, as
-  // each round is rejected with probability < 1/2), which returns an Internal error.
+  // each round is rejected with probability < 1/2), which returns an Internal error (sticky, see above).
   // Errors: InvalidArgument if bound == 0; the source's error; Internal at the cap.
   absl::StatusOr<uint64_t> Uniform(uint64_t bound);
 
   // true with probability exactly num/den. Draws a uniform real U in [0, 1) kDigitBits bits at a time and
   // stops at the first k-bit digit where U's expansion differs from num/den's (computed exactly by long
-  // division), so it uses kDigitBits bits except with probability 2^-kDigitBits per extra digit. Running time:
-  // a multiply and a compare per digit; at most 16 digits (reaching the 16th has probability < 2^-120; the cap
-  // returns an Internal error).
+  // division), so it uses kDigitBits bits except with probability 2^-kDigitBits per extra digit. Running
+  // time: a multiply and a compare per digit; at most 16 digits (all 16 undecided has probability <= 2^-128;
+  // the cap returns an Internal error, sticky as above).
   // Errors: InvalidArgument if den == 0 or num > den; the source's error; Internal at the cap.
   absl::StatusOr<bool> Bernoulli(uint64_t num, uint64_t den);
 

@@ -219,8 +219,12 @@ TEST(RandomBitsTest, BernoulliFrequencies) {
   // these n for p >= 0.1.
   DeterministicRandom rng(3);
   RandomBits bits(rng);
-  const std::vector<std::pair<uint64_t, uint64_t>> cases = {
-      {1, 3}, {2, 7}, {1, 1000}, {999, 1000}, {(uint64_t{1} << 63) / 3, uint64_t{1} << 63}, {UINT64_MAX / 5, UINT64_MAX}};
+  const std::vector<std::pair<uint64_t, uint64_t>> cases = {{1, 3},
+                                                            {2, 7},
+                                                            {1, 1000},
+                                                            {999, 1000},
+                                                            {(uint64_t{1} << 63) / 3, uint64_t{1} << 63},
+                                                            {UINT64_MAX / 5, UINT64_MAX}};
   constexpr int kN = 200'000;
   for (const auto& [num, den] : cases) {
     int64_t count = 0;

@@ -104,8 +104,8 @@ uint64_t ISqrt(uint64_t n) {
   return x;
 }
 
-// CKS20 Algorithm 3 with sigma^2 = a / b and t = floor(sigma) + 1: a discrete Laplace Y of scale t is accepted
-// with probability exp(-(|Y| - sigma^2 / t)^2 / (2 sigma^2)). In integers:
+// CKS20 Algorithm 3 with sigma^2 = a / b and t = floor(sigma) + 1: a discrete Laplace Y of scale t is
+// accepted with probability exp(-(|Y| - sigma^2 / t)^2 / (2 sigma^2)). In integers:
 //   (|Y| - a / (b t))^2 / (2 a / b) = (|Y| b t - a)^2 / (2 a b t^2).
 // Within the accepted range (a, b <= 2^48): t^2 <= a/b + 2 sqrt(a/b) + 1, so the denominator is at most
 // 2a^2 + 4a sqrt(ab) + 2ab <= 2^99, and |Y| b t < 65 b t^2 <= 65 (a + 2 sqrt(ab) + b) < 2^57, so the
@@ -293,8 +293,8 @@ absl::StatusOr<__int128> RoundedValue(double value, int granularity_exp, const c
   // value / g: exact unless it underflows, and then |value / g| < 2^-1022 rounds to 0 anyway.
   const double v = value * internal::Pow2(-granularity_exp);
   if (!(std::fabs(v) < 0x1p100)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(fn, ": |value| / granularity must be below 2^100 (value too large for the noise scale)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        fn, ": |value| / granularity must be below 2^100 (value too large for the noise scale)"));
   }
   return RoundToInt(v);
 }
@@ -326,7 +326,8 @@ absl::StatusOr<int64_t> SampleDiscreteLaplace(RandomBits& bits, uint64_t scale_n
 
 absl::StatusOr<int64_t> SampleDiscreteLaplaceWithScale(RandomBits& bits, double scale) {
   if (!std::isfinite(scale) || !(scale >= 0x1p-62) || !(scale <= 0x1p48)) {
-    return absl::InvalidArgumentError("SampleDiscreteLaplaceWithScale: scale must be finite, in [2^-62, 2^48]");
+    return absl::InvalidArgumentError(
+        "SampleDiscreteLaplaceWithScale: scale must be finite, in [2^-62, 2^48]");
   }
   const Dyadic d = ToDyadic(scale);
   uint64_t num, den;
@@ -350,7 +351,8 @@ absl::StatusOr<int64_t> SampleDiscreteGaussian(RandomBits& bits, uint64_t sigma2
 
 absl::StatusOr<int64_t> SampleDiscreteGaussianWithSigma(RandomBits& bits, double sigma) {
   if (!std::isfinite(sigma) || !(sigma >= 0x1p-24) || !(sigma <= 0x1p24)) {
-    return absl::InvalidArgumentError("SampleDiscreteGaussianWithSigma: sigma must be finite, in [2^-24, 2^24]");
+    return absl::InvalidArgumentError(
+        "SampleDiscreteGaussianWithSigma: sigma must be finite, in [2^-24, 2^24]");
   }
   const Dyadic d = ToDyadic(sigma);
   uint64_t num, den;

@@ -1,20 +1,20 @@
 // Exact samplers for differential privacy: Bernoulli(exp(-gamma)), discrete Laplace and discrete Gaussian
-// (Canonne, Kamath, Steinke 2020, "The Discrete Gaussian for Differential Privacy", NeurIPS 2020; below CKS20),
-// and real-valued noise at a power-of-two granularity (Google's differential privacy team, "Secure Noise
-// Generation", 2020; below SNG).
+// (Canonne, Kamath, Steinke 2020, "The Discrete Gaussian for Differential Privacy", NeurIPS 2020; below
+// CKS20), and real-valued noise at a power-of-two granularity (Google's differential privacy team, "Secure
+// Noise Generation", 2020; below SNG).
 //
 // Exactness. Every sampler here uses only integer and rational arithmetic on uniform bits from RandomBits:
 // no floating-point operation decides an outcome, nothing is sampled by inverse CDF, and the output
-// distribution is exactly the stated one (except that, with the stated tiny probability, a loop cap is reached
-// and the call fails with an Internal error instead of returning a sample). Floating point appears only in the
-// real-valued helpers, to read a double as the exact rational it is and to write the exact integer result
-// back as the nearest double (post-processing, which cannot weaken differential privacy).
+// distribution is exactly the stated one (except that, with the stated tiny probability, a loop cap is
+// reached and the call fails with an Internal error instead of returning a sample). Floating point appears
+// only in the real-valued helpers, to read a double as the exact rational it is and to write the exact
+// integer result back as the nearest double (post-processing, which cannot weaken differential privacy).
 //
 // Timing. Running times are random (they are rejection samplers) and depend on the parameters, never on the
-// data: the noise added to a value does not depend on the value. Each sampler documents its expected number of
-// Bernoulli/uniform steps and the caps on its loops. An adversary who can time a call learns at most something
-// about the noise drawn, so callers that release a noisy value must not also release timing with it at a
-// finer grain than a whole query (the engine does not).
+// data: the noise added to a value does not depend on the value. Each sampler documents its expected number
+// of Bernoulli/uniform steps and the caps on its loops. An adversary who can time a call learns at most
+// something about the noise drawn, so callers that release a noisy value must not also release timing with it
+// at a finer grain than a whole query (the engine does not).
 //
 // Errors (all samplers): InvalidArgument for parameters outside the documented range (the message names the
 // parameter); the RandomSource's error if it fails; Internal if a loop cap is reached (probability stated per
@@ -86,12 +86,12 @@ inline constexpr uint64_t kMaxGaussianTerm = uint64_t{1} << 48;
 // (CKS20 Theorem 4). Its variance is below sigma^2 (CKS20 Corollary 9) and within a relative 1e-12 of it for
 // sigma >= 2 (the exact value is the sum over x of x^2 P(x); tests compute it).
 // Accepted range: 1 <= sigma2_num, sigma2_den <= 2^48.
-// Timing: each round draws a discrete Laplace Y of integer scale t = floor(sigma) + 1 (see above) and accepts it
-// with probability exp(-(|Y| - sigma^2/t)^2 / (2 sigma^2)) (a Bernoulli(exp), with one integer division when
-// the exponent exceeds 1); a round is accepted with probability >= 0.46 for every sigma (0.54 at sigma = 1,
-// 0.66 to 0.76 for sigma >= 2).
+// Timing: each round draws a discrete Laplace Y of integer scale t = floor(sigma) + 1 (see above) and accepts
+// it with probability exp(-(|Y| - sigma^2/t)^2 / (2 sigma^2)) (a Bernoulli(exp), with one integer division
+// when the exponent exceeds 1); a round is accepted with probability >= 0.46 for every sigma (0.54 at
+// sigma = 1, 0.66 to 0.76 for sigma >= 2).
 // Expected work: 1.3 to 2.2 discrete Laplace samples per sample.
-// Caps: 512 rounds (probability < 0.54^512 < 2^-450) plus the caps of the two samplers above; Internal at a cap.
+// Caps: 512 rounds (probability < 0.54^512 < 2^-450) plus the caps of the two samplers above (Internal).
 // Errors: InvalidArgument outside the accepted range; source error; Internal at a cap.
 absl::StatusOr<int64_t> SampleDiscreteGaussian(RandomBits& bits, uint64_t sigma2_num, uint64_t sigma2_den);
 
@@ -105,11 +105,11 @@ absl::StatusOr<int64_t> SampleDiscreteGaussianWithSigma(RandomBits& bits, double
 // Real-valued noise at a power-of-two granularity (SNG, Sections 4-5).
 //
 // A real value x and a noise scale s are both doubles, i.e. exact rationals with power-of-two denominators.
-// The released value is g * (round(x / g) + Z), where g = 2^k is the granularity chosen from s below, round is
-// to the nearest integer (ties to even), and Z is exact discrete noise with scale s / g, an exact rational.
-// The result is the exact integer round(x / g) + Z (computed in 128-bit arithmetic) times g, converted to the
-// nearest double. Every released value is therefore a multiple of g (or the double nearest to one), which
-// closes the floating-point attacks on textbook Laplace noise (Mironov 2012).
+// The released value is g * (round(x / g) + Z), where g = 2^k is the granularity chosen from s below, round
+// is to the nearest integer (ties to even), and Z is exact discrete noise with scale s / g, an exact
+// rational. The result is the exact integer round(x / g) + Z (computed in 128-bit arithmetic) times g,
+// converted to the nearest double. Every released value is therefore a multiple of g (or the double nearest
+// to one), which closes the floating-point attacks on textbook Laplace noise (Mironov 2012).
 //
 // Extra sensitivity: rounding moves a value by at most g/2, so two neighbouring inputs whose values differ by
 // at most D give rounded values that differ by at most D + g. A mechanism must calibrate for sensitivity
@@ -133,8 +133,9 @@ absl::StatusOr<double> AddSecureLaplaceNoise(RandomBits& bits, double value, dou
 // sigma / g lies in (2^19, 2^20]. Errors: InvalidArgument if sigma is not finite or not in [2^-1000, 2^1000].
 absl::StatusOr<double> SecureGaussianGranularity(double sigma);
 
-// The sigma AddSecureGaussianNoise actually uses for `sigma`: sigma / g rounded UP to a multiple of 2^-4, times
-// g (so at most a relative 2^-23 larger than sigma; the noise is never smaller than asked). Same errors.
+// The sigma AddSecureGaussianNoise actually uses for `sigma`: sigma / g rounded UP to a multiple of 2^-4,
+// times g (so at most a relative 2^-23 larger than sigma; the noise is never smaller than asked). Same
+// errors.
 absl::StatusOr<double> SecureGaussianSigma(double sigma);
 
 // value rounded to a multiple of g = SecureGaussianGranularity(sigma), plus g times discrete Gaussian noise

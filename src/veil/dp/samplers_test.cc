@@ -25,7 +25,9 @@ using testing::Moments;
 
 class FailingRandom final : public base::RandomSource {
  public:
-  absl::Status Fill(std::span<uint8_t>) override { return absl::UnavailableError("entropy source unavailable"); }
+  absl::Status Fill(std::span<uint8_t>) override {
+    return absl::UnavailableError("entropy source unavailable");
+  }
 };
 
 // ---------------------------------------------------------------------------------------------------------
@@ -37,8 +39,8 @@ TEST(SampleBernoulliExpTest, Frequencies) {
   // exp(-1)-trials (> 1) branches.
   DeterministicRandom rng(101);
   RandomBits bits(rng);
-  const std::vector<std::pair<uint64_t, uint64_t>> cases = {{1, 10}, {1, 3}, {1, 2}, {1, 1}, {3, 2},
-                                                             {5, 2}, {7, 1}, {999, 1000}, {1001, 1000}};
+  const std::vector<std::pair<uint64_t, uint64_t>> cases = {{1, 10}, {1, 3}, {1, 2},      {1, 1},      {3, 2},
+                                                            {5, 2},  {7, 1}, {999, 1000}, {1001, 1000}};
   constexpr int kN = 200'000;
   for (const auto& [num, den] : cases) {
     int64_t count = 0;
@@ -100,8 +102,8 @@ TEST(SampleDiscreteLaplaceTest, ChiSquareAgainstExactPmf) {
       ASSERT_TRUE(x.ok()) << x.status();
       Count(bins, *x);
     }
-    EXPECT_LT(testing::ChiSquareStatistic(bins), c.critical)
-        << "scale " << c.num << "/" << c.den << "\n" << testing::Describe(bins);
+    EXPECT_LT(testing::ChiSquareStatistic(bins), c.critical) << "scale " << c.num << "/" << c.den << "\n"
+                                                             << testing::Describe(bins);
   }
 }
 
@@ -111,7 +113,8 @@ TEST(SampleDiscreteLaplaceTest, ChiSquareAgainstExactPmf) {
 // ~3. The test asserts that 1% is at least 4 standard errors (so a correct sampler passes except with
 // probability < 7e-5; 1% is 4.2 to 4.5 of them for the Laplace cases, 7 for the Gaussian ones) and then that
 // |s^2 / sigma^2 - 1| <= 1%; the mean must be within 5 standard errors of 0.
-void CheckMoments(const Moments& m, long double variance, long double fourth_moment, const std::string& what) {
+void CheckMoments(const Moments& m, long double variance, long double fourth_moment,
+                  const std::string& what) {
   const long double n = static_cast<long double>(m.n);
   const long double se = std::sqrt((fourth_moment / (variance * variance) - 1) / n);
   ASSERT_LE(4 * se, 0.01L) << what << ": 1e6 draws cannot resolve 1%";
@@ -157,11 +160,13 @@ TEST(SampleDiscreteLaplaceTest, RejectsParametersOutOfRange) {
   EXPECT_TRUE(SampleDiscreteLaplace(bits, 1, big).ok());
   // A huge scale produces values of that order, without overflow.
   int64_t max_abs = 0;
-  for (int i = 0; i < 100; ++i) max_abs = std::max(max_abs, std::abs(*SampleDiscreteLaplace(bits, big, 1 << 14)));
+  for (int i = 0; i < 100; ++i)
+    max_abs = std::max(max_abs, std::abs(*SampleDiscreteLaplace(bits, big, 1 << 14)));
   EXPECT_GT(max_abs, int64_t{1} << 46);
   EXPECT_LT(max_abs, int64_t{1} << 55);
   for (double s : {0.0, -1.0, std::nan(""), std::numeric_limits<double>::infinity(), 0x1p-63, 0x1p48 * 1.5}) {
-    EXPECT_EQ(SampleDiscreteLaplaceWithScale(bits, s).status().code(), absl::StatusCode::kInvalidArgument) << s;
+    EXPECT_EQ(SampleDiscreteLaplaceWithScale(bits, s).status().code(), absl::StatusCode::kInvalidArgument)
+        << s;
   }
 }
 
@@ -207,8 +212,8 @@ TEST(SampleDiscreteGaussianTest, ChiSquareAgainstExactPmf) {
       ASSERT_TRUE(x.ok()) << x.status();
       Count(bins, *x);
     }
-    EXPECT_LT(testing::ChiSquareStatistic(bins), c.critical)
-        << "sigma^2 " << c.num << "/" << c.den << "\n" << testing::Describe(bins);
+    EXPECT_LT(testing::ChiSquareStatistic(bins), c.critical) << "sigma^2 " << c.num << "/" << c.den << "\n"
+                                                             << testing::Describe(bins);
   }
 }
 
@@ -242,10 +247,12 @@ TEST(SampleDiscreteGaussianTest, RejectsParametersOutOfRange) {
   // The corners of the range work (the largest intermediate values of the acceptance test).
   for (const auto& [num, den] :
        std::vector<std::pair<uint64_t, uint64_t>>{{big, 1}, {1, big}, {big, big}, {big - 1, big - 3}}) {
-    for (int i = 0; i < 200; ++i) ASSERT_TRUE(SampleDiscreteGaussian(bits, num, den).ok()) << num << "/" << den;
+    for (int i = 0; i < 200; ++i)
+      ASSERT_TRUE(SampleDiscreteGaussian(bits, num, den).ok()) << num << "/" << den;
   }
   for (double s : {0.0, -1.0, std::nan(""), std::numeric_limits<double>::infinity(), 0x1p-25, 0x1p24 * 1.5}) {
-    EXPECT_EQ(SampleDiscreteGaussianWithSigma(bits, s).status().code(), absl::StatusCode::kInvalidArgument) << s;
+    EXPECT_EQ(SampleDiscreteGaussianWithSigma(bits, s).status().code(), absl::StatusCode::kInvalidArgument)
+        << s;
   }
 }
 
@@ -306,8 +313,8 @@ TEST(SecureNoiseTest, Granularities) {
     EXPECT_GE(used, sigma);
     EXPECT_LE(used, sigma * (1 + 0x1p-23));
     EXPECT_EQ(std::fmod(used, g / 16), 0.0) << sigma;
-    EXPECT_EQ(*SecureGaussianGranularity(used), g);      // same granularity
-    EXPECT_EQ(*SecureGaussianSigma(used), used);         // idempotent
+    EXPECT_EQ(*SecureGaussianGranularity(used), g);  // same granularity
+    EXPECT_EQ(*SecureGaussianSigma(used), used);     // idempotent
   }
   for (double s : {0.0, -1.0, std::nan(""), std::numeric_limits<double>::infinity(), 0x1p-1001, 0x1p1001}) {
     EXPECT_EQ(SecureLaplaceGranularity(s).status().code(), absl::StatusCode::kInvalidArgument);
@@ -348,7 +355,8 @@ TEST(SecureNoiseTest, OutputsAreMultiplesOfTheGranularity) {
 TEST(SecureNoiseTest, RejectsBadValuesAndScales) {
   DeterministicRandom rng(402);
   RandomBits bits(rng);
-  for (double v : {std::nan(""), std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity()}) {
+  for (double v :
+       {std::nan(""), std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity()}) {
     EXPECT_EQ(AddSecureLaplaceNoise(bits, v, 1.0).status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_EQ(AddSecureGaussianNoise(bits, v, 1.0).status().code(), absl::StatusCode::kInvalidArgument);
   }

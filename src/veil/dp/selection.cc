@@ -33,12 +33,12 @@ absl::StatusOr<size_t> PermuteAndFlip(RandomBits& bits, std::span<const double> 
     return absl::InvalidArgumentError("PermuteAndFlip: at most 2^32 candidates are supported");
   }
   if (!std::isfinite(sensitivity) || !(sensitivity > 0)) {
-    return absl::InvalidArgumentError(absl::StrCat("PermuteAndFlip: sensitivity must be finite and > 0, got ",
-                                                   sensitivity));
+    return absl::InvalidArgumentError(
+        absl::StrCat("PermuteAndFlip: sensitivity must be finite and > 0, got ", sensitivity));
   }
   if (!std::isfinite(epsilon) || !(epsilon > 0)) {
-    return absl::InvalidArgumentError(absl::StrCat("PermuteAndFlip: epsilon must be finite and > 0, got ",
-                                                   epsilon));
+    return absl::InvalidArgumentError(
+        absl::StrCat("PermuteAndFlip: epsilon must be finite and > 0, got ", epsilon));
   }
   for (size_t i = 0; i < scores.size(); ++i) {
     if (!std::isfinite(scores[i])) {
@@ -63,8 +63,9 @@ absl::StatusOr<size_t> PermuteAndFlip(RandomBits& bits, std::span<const double> 
     u = next;
   }
   if (!settled) {
-    return absl::InvalidArgumentError(absl::StrCat("PermuteAndFlip: 2 sensitivity / epsilon = ",
-                                                   2 * sensitivity / epsilon, " is outside the supported range"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("PermuteAndFlip: 2 sensitivity / epsilon = ", 2 * sensitivity / epsilon,
+                     " is outside the supported range"));
   }
 
   // Scores in units of g, exactly.
@@ -80,8 +81,8 @@ absl::StatusOr<size_t> PermuteAndFlip(RandomBits& bits, std::span<const double> 
     if (i == 0 || n[i] > best) best = n[i];
   }
 
-  // gamma_r = gap_r * g / u with g / u = 2^(k - e) / m for u = m 2^e: num = gap << shift, den = m (shift >= 0)
-  // or num = gap, den = m << -shift. Here -41 <= k - e <= 13, so num <= 2^64 and den <= 2^94.
+  // gamma_r = gap_r * g / u with g / u = 2^(k - e) / m for u = m 2^e: num = gap << shift, den = m
+  // (shift >= 0) or num = gap, den = m << -shift. Here -41 <= k - e <= 13, so num <= 2^64 and den <= 2^94.
   const internal::Dyadic ud = internal::ToDyadic(u);
   const int shift = k - ud.e;
   const u128 den = shift >= 0 ? u128{ud.m} : u128{ud.m} << -shift;

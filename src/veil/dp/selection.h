@@ -13,8 +13,8 @@
 // 2^-50 against floating-point rounding; solved for g by fixed-point iteration). Each coin is then
 // Bernoulli(exp(-gamma_r)) with gamma_r = (n* - n_r) g / u an exact rational, sampled by samplers.h's exact
 // algorithm (CKS20 Algorithm 1). Candidates more than 2^51 g (about 2^11 u) below the best are treated as
-// exactly that far below (their coin has probability below exp(-2^10) either way); this clamp max(n_r, n* - 2^51)
-// does not increase the sensitivity, so the guarantee is unchanged.
+// exactly that far below (their coin has probability below exp(-2^10) either way); this clamp
+// max(n_r, n* - 2^51) does not increase the sensitivity, so the guarantee is unchanged.
 //
 // Timing. All n coins are always drawn (in the random order; the first heads wins), so the number of steps
 // does not reveal where in the order the winner was; the cost of each coin depends on its gamma_r (expected

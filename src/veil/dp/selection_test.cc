@@ -17,7 +17,9 @@ using crypto::testing::DeterministicRandom;
 
 class FailingRandom final : public base::RandomSource {
  public:
-  absl::Status Fill(std::span<uint8_t>) override { return absl::UnavailableError("entropy source unavailable"); }
+  absl::Status Fill(std::span<uint8_t>) override {
+    return absl::UnavailableError("entropy source unavailable");
+  }
 };
 
 // The exact selection probabilities of permute-and-flip with unit u (McKenna & Sheldon 2020): giving each
@@ -118,7 +120,8 @@ TEST(PermuteAndFlipTest, RejectsBadArguments) {
   RandomBits bits(rng);
   const std::vector<double> ok = {1, 2, 3};
   const double nan = std::nan(""), inf = std::numeric_limits<double>::infinity();
-  EXPECT_EQ(PermuteAndFlip(bits, std::vector<double>{}, 1, 1).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(PermuteAndFlip(bits, std::vector<double>{}, 1, 1).status().code(),
+            absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(PermuteAndFlip(bits, std::vector<double>{1, nan}, 1, 1).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(PermuteAndFlip(bits, std::vector<double>{-inf, 1}, 1, 1).status().code(),

@@ -45,7 +45,8 @@ inline std::vector<Bin> MakeBins(const RangeProbability& prob, int64_t width, in
   while (J > 0 && (expected(kMin, -J * width - 1) < 5 || expected(J * width, kMax) < 5)) --J;
   std::vector<Bin> bins;
   bins.push_back({kMin, -J * width - 1, expected(kMin, -J * width - 1)});
-  for (int64_t j = -J; j < J; ++j) bins.push_back({j * width, (j + 1) * width - 1, expected(j * width, (j + 1) * width - 1)});
+  for (int64_t j = -J; j < J; ++j)
+    bins.push_back({j * width, (j + 1) * width - 1, expected(j * width, (j + 1) * width - 1)});
   bins.push_back({J * width, kMax, expected(J * width, kMax)});
   return bins;
 }
@@ -90,7 +91,8 @@ inline long double DiscreteLaplaceTailGe(long double t, int64_t k) {
 }
 inline RangeProbability DiscreteLaplaceRange(long double t) {
   return [t](int64_t lo, int64_t hi) -> long double {
-    const long double upper = hi == std::numeric_limits<int64_t>::max() ? 0.0L : DiscreteLaplaceTailGe(t, hi + 1);
+    const long double upper =
+        hi == std::numeric_limits<int64_t>::max() ? 0.0L : DiscreteLaplaceTailGe(t, hi + 1);
     const long double lower = lo == std::numeric_limits<int64_t>::min() ? 1.0L : DiscreteLaplaceTailGe(t, lo);
     return lower - upper;
   };
@@ -119,7 +121,8 @@ struct DiscreteGaussianTable {
   // E[X^k] for even k.
   long double Moment(int k) const {
     long double m = 0;
-    for (int64_t x = -offset; x <= offset; ++x) m += std::pow(static_cast<long double>(x), k) * pmf[x + offset];
+    for (int64_t x = -offset; x <= offset; ++x)
+      m += std::pow(static_cast<long double>(x), k) * pmf[x + offset];
     return m;
   }
   int64_t offset;
