@@ -449,7 +449,7 @@ TEST(EnginePrivacyTest, GaussianCount) {
   plan.delta = 1e-3;
   plan.max_rows_per_group = 2;
   DpTestOptions options = EngineClaim(plan);
-  options.samples_per_side = 10'000;  // a Gaussian query converts its zCDP cost on every run (~0.2 ms)
+  options.samples_per_side = 10'000;  // a Gaussian query costs ~0.07 ms, mostly its PlanCost
   options.selection_samples_per_side = 2'500;
   ExpectPasses("engine COUNT(*) Gaussian",
                TestMechanism(
