@@ -148,6 +148,23 @@ uint64_t PgHashBytesExtended(std::string_view bytes, uint64_t seed) {
   return (static_cast<uint64_t>(b) << 32) | c;
 }
 
+uint64_t PgHashFloat8Extended(double x, uint64_t seed) {
+  if (x == 0) return seed;
+  if (std::isnan(x)) x = std::numeric_limits<double>::quiet_NaN();
+  char bytes[8];
+  std::memcpy(bytes, &x, sizeof(bytes));
+  return PgHashBytesExtended(std::string_view(bytes, sizeof(bytes)), seed);
+}
+
+uint64_t PgHashInt8Extended(int64_t v, uint64_t seed) {
+  uint32_t lo = static_cast<uint32_t>(v);
+  const uint32_t hi = static_cast<uint32_t>(static_cast<uint64_t>(v) >> 32);
+  lo ^= v >= 0 ? hi : ~hi;
+  const unsigned char bytes[4] = {static_cast<unsigned char>(lo), static_cast<unsigned char>(lo >> 8),
+                                  static_cast<unsigned char>(lo >> 16), static_cast<unsigned char>(lo >> 24)};
+  return PgHashBytesExtended(std::string_view(reinterpret_cast<const char*>(bytes), 4), seed);
+}
+
 }  // namespace internal
 
 namespace {
@@ -1005,9 +1022,12 @@ struct UnitIndex {
   const Column* column = nullptr;
   std::vector<int64_t> rep_row;  // non-string units: one row of each unit (for its text)
 
-  std::string Text(int32_t unit) const {
-    if (column->type() == DataType::kString) return std::string(column->dictionary().value(unit));
-    return column->FormatValue(rep_row[unit]);
+  // H(T(u), seed) of query.h.
+  uint64_t Hash(int32_t unit, uint64_t seed) const {
+    if (column->type() == DataType::kString) {
+      return internal::PgHashBytesExtended(column->dictionary().value(unit), seed);
+    }
+    return internal::PgHashBytesExtended(column->FormatValue(rep_row[unit]), seed);
   }
 };
 
@@ -1078,19 +1098,27 @@ struct Quantiser {
       unit = 1 / scale;
     }
   }
+  // Round to nearest, ties to even, for |y| < 2^51 (the values here are below 2^21): adding and subtracting
+  // 1.5 * 2^52 leaves the rounded value in the default rounding mode (what nearbyint does, without its
+  // library call).
+  static double RoundEven(double y) {
+    constexpr double kMagic = 6755399441055744.0;  // 1.5 * 2^52
+    const double t = y + kMagic;  // IEEE semantics (no -ffast-math): not folded away
+    return t - kMagic;
+  }
   // The integer contribution of value x (not NULL, not NaN).
   int64_t Of(double x) const {
     const double v = std::clamp(x, lo, hi);
     switch (kind) {
       case CompKind::kSum:
-        return static_cast<int64_t>(std::nearbyint(v / g));
+        return static_cast<int64_t>(RoundEven(v / g));
       case CompKind::kNormSum: {
         const double u = half > 0 ? std::clamp((v - mid) / half, -1.0, 1.0) : 0.0;
-        return static_cast<int64_t>(std::nearbyint(u * scale));
+        return static_cast<int64_t>(RoundEven(u * scale));
       }
       case CompKind::kNormSquares: {
         const double u = half > 0 ? std::clamp((v - mid) / half, -1.0, 1.0) : 0.0;
-        return static_cast<int64_t>(std::nearbyint((2 * u * u - 1) * scale));
+        return static_cast<int64_t>(RoundEven((2 * u * u - 1) * scale));
       }
       default:
         return 1;
@@ -1100,14 +1128,24 @@ struct Quantiser {
 
 // ---------------------------------------------------------------------------------------------------------
 // The engine.
+//
+// 1. Partition: the selected rows with a unit and a (public) group become 16-byte records, scattered by the
+//    unit's high bits into partitions of at most 2048 units (two sequential passes: count, scatter; each
+//    thread owns a contiguous range of rows and a slice of every partition, so the layout is deterministic).
+// 2. Per partition (threads take partitions in turn): a counting sort by unit puts each unit's records
+//    together, BoundUnit applies query.h's bounding rules, and the kept records are accumulated into the
+//    thread's integer sums per group. The fast path (one numeric value column, no quantiles, no automatic
+//    bounds) carries the value itself in the record, so this step never reads the table; the general path
+//    carries the row and reads values from the columns.
+// Integer sums make the result independent of the number of threads and of the order of the rows.
 
 struct Rec {
-  uint32_t unit_local;
+  uint32_t unit_local;  // the unit's low bits; bit 31: the value is NULL (fast path)
   int32_t gid;
-  uint32_t row;
-  int32_t payload;  // fast path: the one value component's integer (or kNullPayload)
+  uint64_t v;  // fast path: the value (double bits, or int64); general path: the row
 };
 static_assert(sizeof(Rec) == 16);
+constexpr uint32_t kNullBit = uint32_t{1} << 31;
 
 // What a pass over the kept rows accumulates, per thread.
 struct ThreadAcc {
@@ -1127,37 +1165,38 @@ class Engine {
   // Runs the bounding pass; `histograms` selects the automatic-bounds pass (no aggregation).
   void Pass(bool histograms, std::vector<ThreadAcc>& out);
   void SetBounds(int aggregate, Bounds b) { bounds_[aggregate] = b; }
-  const std::optional<Bounds>& bounds(int aggregate) const { return bounds_[aggregate]; }
   void FinishQuantisers();
-  int threads() const { return threads_; }
   const std::vector<QuantileTreeShape>& shapes() const { return shapes_; }
   const std::vector<int>& quantile_slot() const { return quantile_slot_; }
   const std::vector<int>& histogram_slot() const { return histogram_slot_; }
   int num_quantile_aggregates() const { return num_quantile_; }
   int num_histograms() const { return num_hist_; }
   const std::vector<Quantiser>& quantisers() const { return quant_; }
-  bool fast_path() const { return fast_; }
   void DisableFastPath() { allow_fast_ = false; }
 
  private:
   void Partition();
   void ProcessPartition(int p, bool histograms, ThreadAcc& acc, std::vector<Rec>& scratch,
                         std::vector<uint8_t>& keep);
-  void BoundUnit(uint32_t unit, Rec* r, int n, std::vector<uint8_t>& keep);
-  uint32_t RowHash(int64_t row) const;
-  // Fast path: the integer of the one value component for a row (kNullPayload for NULL / NaN), or for
-  // COUNT(column) alone 0 / kNullPayload.
-  int32_t FastPayload(int64_t row) const {
-    if (fast_component_ >= 0) {
-      const std::optional<double> x = NumericValue(*fast_column_, row);
-      return x.has_value() ? static_cast<int32_t>(quant_[fast_component_].Of(*x)) : kNullPayload;
-    }
-    if (fast_column_ == nullptr) return 0;
-    const bool valid = fast_column_->type() == DataType::kDouble ? NumericValue(*fast_column_, row).has_value()
-                                                                  : !fast_column_->IsNull(row);
-    return valid ? 0 : kNullPayload;
-  }
+  void BoundUnit(uint32_t unit, Rec* r, int n, std::vector<uint8_t>& keep, std::vector<int32_t>& kept_groups);
+  // The hash chain V(x_1..x_m) of a record's values, from s + 2 (query.h, row rank).
+  uint64_t ValueHash(const Rec& r) const;
   void Accumulate(const Rec& r, bool histograms, ThreadAcc& acc) const;
+  // Fast path: the value of a record (nullopt for NULL / NaN).
+  std::optional<double> FastValue(const Rec& r) const {
+    if (r.unit_local & kNullBit) return std::nullopt;
+    switch (fast_column_->type()) {
+      case DataType::kDouble: {
+        double x;
+        std::memcpy(&x, &r.v, sizeof(x));
+        return x;
+      }
+      case DataType::kBool:
+        return r.v != 0 ? 1.0 : 0.0;
+      default:
+        return static_cast<double>(static_cast<int64_t>(r.v));
+    }
+  }
 
   const Table& t_;
   const QueryPlan& plan_;
@@ -1174,11 +1213,10 @@ class Engine {
   std::vector<QuantileTreeShape> shapes_;  // per quantile aggregate slot
   std::vector<int> quantile_slot_, histogram_slot_;
   int num_quantile_ = 0, num_hist_ = 0;
-  std::vector<const Column*> hash_columns_;  // value columns of the row hash, each once
+  std::vector<const Column*> hash_columns_;  // value columns of the row hash, each once, in plan order
   bool allow_fast_ = true;
   bool fast_ = false;
-  int fast_component_ = -1;       // the one value component of the fast path (or -1)
-  const Column* fast_column_ = nullptr;
+  const Column* fast_column_ = nullptr;  // fast path: the one value column (nullptr: none)
   // Partitions.
   int shift_ = 0;
   int num_partitions_ = 1;
@@ -1213,6 +1251,13 @@ absl::Status Engine::Prepare() {
     if (IsQuantile(a.function)) quantile_slot_[i] = num_quantile_++;
     if (cp_.aggregates[i].auto_bounds) histogram_slot_[i] = num_hist_++;
   }
+  // The fast path: at most one value column, numeric, no quantile tree and no automatic bounds.
+  fast_ = allow_fast_ && num_quantile_ == 0 && num_hist_ == 0 && hash_columns_.size() <= 1;
+  if (fast_ && hash_columns_.size() == 1) {
+    fast_column_ = hash_columns_[0];
+    const DataType type = fast_column_->type();
+    fast_ = type == DataType::kInt64 || type == DataType::kDouble || type == DataType::kBool;
+  }
   // Group key hashes a_k (query.h): chained PostgreSQL text hashes from s + 1.
   a_k_.resize(static_cast<size_t>(gi_.num_groups()));
   for (int32_t g = 0; g < gi_.num_groups(); ++g) {
@@ -1227,27 +1272,11 @@ absl::Status Engine::Prepare() {
 
 void Engine::FinishQuantisers() {
   quant_.assign(cp_.components.size(), Quantiser());
-  int value_components = 0;
-  const Column* value_column = nullptr;
-  bool fast = allow_fast_ && num_quantile_ == 0 && num_hist_ == 0;
   for (size_t c = 0; c < cp_.components.size(); ++c) {
     const Component& comp = cp_.components[c];
     const int i = comp.aggregate;
-    const Column* col = agg_column_[i];
-    quant_[c].Set(comp, col, bounds_[i].value_or(Bounds{0, 0}));
-    if (comp.kind == CompKind::kSum || comp.kind == CompKind::kNormSum || comp.kind == CompKind::kNormSquares) {
-      ++value_components;
-      fast_component_ = static_cast<int>(c);
-    }
-    if (col != nullptr) {
-      if (value_column != nullptr && value_column != col) fast = false;
-      value_column = col;
-    }
+    quant_[c].Set(comp, agg_column_[i], bounds_[i].value_or(Bounds{0, 0}));
   }
-  if (value_components > 1) fast = false;
-  if (value_components == 0) fast_component_ = -1;
-  fast_ = fast;
-  fast_column_ = value_column;
 }
 
 void Engine::Partition() {
@@ -1255,7 +1284,7 @@ void Engine::Partition() {
   const int64_t units = std::max<int32_t>(1, ui_.num_units);
   int unit_bits = 0;
   while ((int64_t{1} << unit_bits) < units) ++unit_bits;
-  const int part_bits = std::max(0, std::min(12, unit_bits - 11));
+  const int part_bits = std::max(0, std::min(14, unit_bits - 11));
   shift_ = unit_bits - part_bits;
   num_partitions_ = 1 << part_bits;
   const int T = threads_;
@@ -1285,95 +1314,179 @@ void Engine::Partition() {
   part_begin_[num_partitions_] = pos;
   recs_.resize(static_cast<size_t>(pos));
   const uint32_t mask = (uint32_t{1} << shift_) - 1;
+  const Column* fc = fast_ ? fast_column_ : nullptr;
+  const int kind = fc == nullptr ? 0 : (fc->type() == DataType::kDouble ? 1 : (fc->type() == DataType::kInt64 ? 2 : 3));
   RunThreads(T, [&](int th) {
     const int64_t begin = std::min(rs_.count, th * chunk), end = std::min(rs_.count, begin + chunk);
     int64_t* off = offsets[th].data();
     Rec* out = recs_.data();
+    const double* dv = kind == 1 ? fc->double_values().data() : nullptr;
+    const int64_t* iv = kind == 2 ? fc->int64_values().data() : nullptr;
+    const bool has_nulls = fc != nullptr && fc->null_count() > 0;
     for (int64_t i = begin; i < end; ++i) {
       const int64_t row = rs_.Row(i);
       const int32_t u = ucodes[row];
       const int32_t gid = gi_.Gid(row);
       if (u < 0 || gid < 0) continue;
       Rec& r = out[off[static_cast<uint32_t>(u) >> shift_]++];
-      r.unit_local = static_cast<uint32_t>(u) & mask;
+      uint32_t unit_local = static_cast<uint32_t>(u) & mask;
+      uint64_t v = static_cast<uint64_t>(row);
+      if (kind == 1) {
+        const double x = dv[row];
+        std::memcpy(&v, &x, sizeof(v));
+        if (std::isnan(x)) unit_local |= kNullBit;
+      } else if (kind == 2) {
+        v = static_cast<uint64_t>(iv[row]);
+      } else if (kind == 3) {
+        v = fc->bool_values()[row];
+      }
+      if (has_nulls && fc->IsNull(row)) unit_local |= kNullBit;
+      r.unit_local = unit_local;
       r.gid = gid;
-      r.row = static_cast<uint32_t>(row);
-      r.payload = fast_ ? FastPayload(row) : 0;
+      r.v = v;
     }
   });
 }
 
-uint32_t Engine::RowHash(int64_t row) const {
+uint64_t Engine::ValueHash(const Rec& r) const {
   uint64_t h = seed_ + 2;
-  for (const Column* c : hash_columns_) h = internal::PgHashBytesExtended(HashText(*c, row), h);
-  return internal::Fold32(h);
+  if (fast_) {
+    if (fast_column_ == nullptr) return h;
+    if (r.unit_local & kNullBit) return internal::PgHashBytesExtended("\\N", h);
+    if (fast_column_->type() == DataType::kDouble) {
+      double x;
+      std::memcpy(&x, &r.v, sizeof(x));
+      return internal::PgHashFloat8Extended(x, h);
+    }
+    return internal::PgHashInt8Extended(static_cast<int64_t>(r.v), h);
+  }
+  const int64_t row = static_cast<int64_t>(r.v);
+  for (const Column* c : hash_columns_) {
+    if (c->IsNull(row) || (c->type() == DataType::kDouble && std::isnan(c->GetDouble(row)))) {
+      h = internal::PgHashBytesExtended("\\N", h);
+      continue;
+    }
+    switch (c->type()) {
+      case DataType::kDouble:
+        h = internal::PgHashFloat8Extended(c->GetDouble(row), h);
+        break;
+      case DataType::kInt64:
+      case DataType::kTimestamp:
+        h = internal::PgHashInt8Extended(c->GetInt64(row), h);
+        break;
+      case DataType::kDate:
+        h = internal::PgHashInt8Extended(c->GetDate(row).days, h);
+        break;
+      case DataType::kBool:
+        h = internal::PgHashInt8Extended(c->GetBool(row) ? 1 : 0, h);
+        break;
+      case DataType::kString:
+        h = internal::PgHashBytesExtended(c->GetString(row), h);
+        break;
+    }
+  }
+  return h;
 }
 
 // Contribution bounding of one unit's records (query.h: group rank, row rank). Sets keep[i] for the kept
-// records r[i].
-void Engine::BoundUnit(uint32_t unit, Rec* r, int n, std::vector<uint8_t>& keep) {
+// records r[i] and lists the unit's kept groups.
+void Engine::BoundUnit(uint32_t unit, Rec* r, int n, std::vector<uint8_t>& keep,
+                       std::vector<int32_t>& kept_groups) {
   const int64_t l0 = plan_.max_groups_contributed;
   const int64_t linf = plan_.max_rows_per_group;
   keep.assign(static_cast<size_t>(n), 1);
-  if (n <= l0 && n <= linf) return;  // at most n groups and n rows per group: nothing to drop
-  const uint32_t a_u = internal::Fold32(internal::PgHashBytesExtended(ui_.Text(static_cast<int32_t>(unit)), seed_));
-  // Sort the records by (r(u, k), a_k, key order, row) so that groups are contiguous in rank order.
-  struct Ranked {
-    uint64_t rank;   // r << 32 | a_k
-    uint32_t order;  // key order
-    int index;
+  kept_groups.clear();
+  // The unit's distinct groups, their row counts, and each record's group slot. Units have few rows, so
+  // a linear scan; a unit with many rows sorts instead.
+  struct Group {
+    int32_t gid;
+    int32_t count;
+    uint64_t rank;   // r(u, k) << 32 | a_k
+    uint32_t order;  // key order (tie-break)
+    bool kept;
   };
-  thread_local std::vector<Ranked> ranked;
-  ranked.resize(static_cast<size_t>(n));
-  for (int i = 0; i < n; ++i) {
-    const uint32_t ak = a_k_[r[i].gid];
-    ranked[i] = {(static_cast<uint64_t>(internal::Mix32(a_u ^ ak)) << 32) | ak, gi_.order_rank()[r[i].gid], i};
-  }
-  auto less = [](const Ranked& a, const Ranked& b) {
-    if (a.rank != b.rank) return a.rank < b.rank;
-    if (a.order != b.order) return a.order < b.order;
-    return a.index < b.index;
-  };
-  if (n <= 16) {
-    for (int i = 1; i < n; ++i) {
-      const Ranked x = ranked[i];
-      int j = i;
-      while (j > 0 && less(x, ranked[j - 1])) {
-        ranked[j] = ranked[j - 1];
-        --j;
-      }
-      ranked[j] = x;
+  thread_local std::vector<Group> groups;
+  thread_local std::vector<int32_t> slot;
+  groups.clear();
+  slot.resize(static_cast<size_t>(n));
+  if (n <= 64) {
+    for (int i = 0; i < n; ++i) {
+      const int32_t gid = r[i].gid;
+      int32_t s = 0;
+      const int32_t ng = static_cast<int32_t>(groups.size());
+      while (s < ng && groups[s].gid != gid) ++s;
+      if (s == ng) groups.push_back({gid, 0, 0, 0, true});
+      ++groups[s].count;
+      slot[i] = s;
     }
   } else {
-    std::sort(ranked.begin(), ranked.end(), less);
-  }
-  int64_t groups = 0;
-  for (int i = 0; i < n;) {
-    int j = i + 1;
-    while (j < n && r[ranked[j].index].gid == r[ranked[i].index].gid) ++j;
-    // Records i .. j-1 are one group.
-    ++groups;
-    if (groups > l0) {
-      for (int k = i; k < j; ++k) keep[ranked[k].index] = 0;
-    } else if (j - i > linf) {
-      // Row rank: M(r(u, k) xor a_row); keep the Linf smallest.
-      const uint32_t rk = static_cast<uint32_t>(ranked[i].rank >> 32);
-      thread_local std::vector<std::pair<uint32_t, int>> rows;
-      rows.clear();
-      for (int k = i; k < j; ++k) {
-        const int idx = ranked[k].index;
-        rows.emplace_back(internal::Mix32(rk ^ RowHash(r[idx].row)), idx);
-      }
-      std::sort(rows.begin(), rows.end());
-      for (size_t k = static_cast<size_t>(linf); k < rows.size(); ++k) keep[rows[k].second] = 0;
+    thread_local std::vector<std::pair<int32_t, int>> by_gid;
+    by_gid.clear();
+    for (int i = 0; i < n; ++i) by_gid.emplace_back(r[i].gid, i);
+    std::sort(by_gid.begin(), by_gid.end());
+    for (size_t k = 0; k < by_gid.size(); ++k) {
+      if (k == 0 || by_gid[k].first != by_gid[k - 1].first) groups.push_back({by_gid[k].first, 0, 0, 0, true});
+      ++groups.back().count;
+      slot[by_gid[k].second] = static_cast<int32_t>(groups.size()) - 1;
     }
-    i = j;
+  }
+  const int64_t ng = static_cast<int64_t>(groups.size());
+  bool over_full = false;
+  for (const Group& g : groups) over_full |= g.count > linf;
+  if (ng > l0 || over_full) {
+    const uint32_t a_u = internal::Fold32(ui_.Hash(static_cast<int32_t>(unit), seed_));
+    const uint32_t* order_rank = gi_.order_rank().data();
+    for (Group& g : groups) {
+      const uint32_t ak = a_k_[g.gid];
+      g.rank = (static_cast<uint64_t>(internal::Mix32(a_u ^ ak)) << 32) | ak;
+      g.order = order_rank[g.gid];
+    }
+    if (ng > l0) {
+      // Keep the L0 groups with the smallest (r, a_k, key order).
+      thread_local std::vector<int32_t> perm;
+      perm.resize(static_cast<size_t>(ng));
+      for (int32_t s = 0; s < ng; ++s) perm[s] = s;
+      auto less = [&](int32_t a, int32_t b) {
+        if (groups[a].rank != groups[b].rank) return groups[a].rank < groups[b].rank;
+        return groups[a].order < groups[b].order;
+      };
+      std::nth_element(perm.begin(), perm.begin() + l0, perm.end(), less);
+      for (int64_t k = l0; k < ng; ++k) groups[perm[k]].kept = false;
+      for (int i = 0; i < n; ++i) keep[i] = groups[slot[i]].kept ? 1 : 0;
+    }
+    if (over_full) {
+      thread_local std::vector<std::pair<uint64_t, int>> values;  // (V, record)
+      thread_local std::vector<std::pair<uint32_t, int>> rows;    // (row rank, record)
+      for (int32_t s = 0; s < ng; ++s) {
+        const Group& g = groups[s];
+        if (!g.kept || g.count <= linf) continue;
+        // Row rank: M(r(u, k) xor a_row), a_row = F(V) for the first row with its values and
+        // F(hashint8extended(d, V)) for the d-th repeat; keep the Linf smallest.
+        const uint32_t rk = static_cast<uint32_t>(g.rank >> 32);
+        values.clear();
+        rows.clear();
+        for (int i = 0; i < n; ++i) {
+          if (slot[i] == s) values.emplace_back(ValueHash(r[i]), i);
+        }
+        for (size_t k = 0; k < values.size(); ++k) {
+          int64_t d = 0;
+          for (size_t m = 0; m < k; ++m) d += values[m].first == values[k].first ? 1 : 0;
+          const uint64_t h = d == 0 ? values[k].first : internal::PgHashInt8Extended(d, values[k].first);
+          rows.emplace_back(internal::Mix32(rk ^ internal::Fold32(h)), values[k].second);
+        }
+        std::sort(rows.begin(), rows.end());
+        for (size_t k = static_cast<size_t>(linf); k < rows.size(); ++k) keep[rows[k].second] = 0;
+      }
+    }
+  }
+  for (const Group& g : groups) {
+    if (g.kept) kept_groups.push_back(g.gid);
   }
 }
 
 void Engine::Accumulate(const Rec& r, bool histograms, ThreadAcc& acc) const {
-  const int64_t row = r.row;
   if (histograms) {
+    const int64_t row = static_cast<int64_t>(r.v);
     for (size_t i = 0; i < plan_.aggregates.size(); ++i) {
       if (histogram_slot_[i] < 0) continue;
       const std::optional<double> x = NumericValue(*agg_column_[i], row);
@@ -1384,24 +1497,26 @@ void Engine::Accumulate(const Rec& r, bool histograms, ThreadAcc& acc) const {
   const size_t ncomp = cp_.components.size();
   int64_t* a = acc.acc.data() + static_cast<size_t>(r.gid) * ncomp;
   if (fast_) {
-    const bool valid = r.payload != kNullPayload;
+    const std::optional<double> x = fast_column_ != nullptr ? FastValue(r) : std::nullopt;
     for (size_t c = 0; c < ncomp; ++c) {
-      switch (cp_.components[c].kind) {
+      const Quantiser& q = quant_[c];
+      switch (q.kind) {
         case CompKind::kRows:
           ++a[c];
           break;
         case CompKind::kNonNull:
-          a[c] += valid ? 1 : 0;
+          a[c] += x.has_value() ? 1 : 0;
           break;
         case CompKind::kUnits:
           break;
         default:
-          a[c] += valid ? r.payload : 0;
+          if (x.has_value()) a[c] += q.Of(*x);
           break;
       }
     }
     return;
   }
+  const int64_t row = static_cast<int64_t>(r.v);
   for (size_t c = 0; c < ncomp; ++c) {
     const Quantiser& q = quant_[c];
     switch (q.kind) {
@@ -1439,38 +1554,32 @@ void Engine::ProcessPartition(int p, bool histograms, ThreadAcc& acc, std::vecto
   const int64_t begin = part_begin_[p], end = part_begin_[p + 1];
   if (begin == end) return;
   const uint32_t local_units = uint32_t{1} << shift_;
+  const uint32_t mask = local_units - 1;
   thread_local std::vector<uint32_t> start;
   start.assign(local_units + 1, 0);
   const Rec* in = recs_.data() + begin;
   const int64_t n = end - begin;
-  for (int64_t i = 0; i < n; ++i) ++start[in[i].unit_local + 1];
+  for (int64_t i = 0; i < n; ++i) ++start[(in[i].unit_local & mask) + 1];
   for (uint32_t u = 0; u < local_units; ++u) start[u + 1] += start[u];
   scratch.resize(static_cast<size_t>(n));
   {
     thread_local std::vector<uint32_t> fill;
     fill.assign(start.begin(), start.end() - 1);
-    for (int64_t i = 0; i < n; ++i) scratch[fill[in[i].unit_local]++] = in[i];
+    for (int64_t i = 0; i < n; ++i) scratch[fill[in[i].unit_local & mask]++] = in[i];
   }
   const uint32_t base_unit = static_cast<uint32_t>(p) << shift_;
+  thread_local std::vector<int32_t> kept_groups;
   for (uint32_t u = 0; u < local_units; ++u) {
     const uint32_t b = start[u], e = start[u + 1];
     if (b == e) continue;
     Rec* r = scratch.data() + b;
     const int cnt = static_cast<int>(e - b);
-    BoundUnit(base_unit + u, r, cnt, keep);
-    // Distinct kept groups of the unit (kUnits): the records of one group are not contiguous here, so mark
-    // them with a small linear scan (a unit has few groups after bounding).
-    thread_local std::vector<int32_t> kept_groups;
-    kept_groups.clear();
-    for (int i = 0; i < cnt; ++i) {
-      if (!keep[i]) continue;
-      if (std::find(kept_groups.begin(), kept_groups.end(), r[i].gid) == kept_groups.end()) {
-        kept_groups.push_back(r[i].gid);
-      }
-      Accumulate(r[i], histograms, acc);
-    }
+    BoundUnit(base_unit + u, r, cnt, keep, kept_groups);
     if (!histograms) {
-      for (int32_t g : kept_groups) ++acc.units[g];
+      for (const int32_t g : kept_groups) ++acc.units[g];
+    }
+    for (int i = 0; i < cnt; ++i) {
+      if (keep[i]) Accumulate(r[i], histograms, acc);
     }
   }
 }

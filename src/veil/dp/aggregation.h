@@ -71,6 +71,12 @@ namespace internal {
 // the same 64-bit value PostgreSQL returns (as an unsigned number) on little-endian machines.
 uint64_t PgHashBytesExtended(std::string_view bytes, uint64_t seed);
 
+// PostgreSQL's hashfloat8extended(x, seed) (0 and -0 give the seed itself; NaN is hashed as the canonical
+// quiet NaN; otherwise the 8 bytes of the double) and hashint8extended(v, seed) (the 32-bit fold
+// lo ^ (v >= 0 ? hi : ~hi) hashed as 4 bytes), as unsigned numbers.
+uint64_t PgHashFloat8Extended(double x, uint64_t seed);
+uint64_t PgHashInt8Extended(int64_t v, uint64_t seed);
+
 // RunQuery with the engine's fast path (one value column, records carrying its fixed-point value) allowed or
 // not, so tests can check that both paths give identical results under the same seed.
 absl::StatusOr<QueryResult> RunQueryForTest(const table::Table& table,

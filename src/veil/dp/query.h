@@ -51,10 +51,18 @@
 //                 the smallest (r(u, k), a_k, key) (ties on (r, a_k) have probability < 2^-32 per pair; the
 //                 key's order is then the SQL order of the key tuple, NULL first).
 //   row rank      in a kept (unit, group) cell with more than Linf rows, the rows are ordered by
-//                 M(r(u, k) xor a_row), a_row = F(g_m) with g_0 = s + 2, g_j = H(T(x_j), g_{j-1}) over the
-//                 columns x_1..x_m that the aggregations read, in plan order, each column once; the Linf
-//                 smallest are kept (rows with equal a_row are, but for a collision, rows with equal values,
-//                 so which of them is kept does not change any result).
+//                 M(r(u, k) xor a_row), built from g_0 = s + 2, g_j = V(x_j, g_{j-1}) over the
+//                 columns x_1..x_m that the aggregations read, in plan order, each column once, where V is
+//                 PostgreSQL's hash of the value's binary form (cheaper than text, and exact for doubles):
+//                 double: hashfloat8extended(x, g); int64: hashint8extended(x, g); timestamp: the same on its
+//                 microseconds since the epoch; date: on its days since the epoch; bool: on 0 / 1; string:
+//                 hashtextextended(x, g); NULL (and NaN): hashtextextended('\N', g)
+//                 (internal::PgHash*Extended). Rows with equal values are told apart by their occurrence
+//                 number d = 0, 1, ... among the cell's rows with those values (any order: such rows are
+//                 interchangeable; in SQL, ROW_NUMBER() OVER (PARTITION BY unit, key, x_1..x_m) - 1), and
+//                 a_row = F(g_m) for d = 0, F(hashint8extended(d, g_m)) for d >= 1; the Linf rows with the
+//                 smallest M(r(u, k) xor a_row) are kept, so every row of the cell is equally likely to be
+//                 kept.
 // Privacy does not depend on the hash (bounding depends only on the unit's own rows and a seed independent of
 // the data); only the uniformity of the choice does: over the seed, every group of a unit is kept with
 // probability L0 / (number of its groups) up to the quality of the hash.
