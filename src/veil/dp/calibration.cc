@@ -260,7 +260,9 @@ absl::StatusOr<int64_t> DiscreteLaplaceCiHalfWidth(double scale, double alpha) {
 absl::StatusOr<double> GaussianCiHalfWidth(double sigma, double alpha) {
   VEIL_RETURN_IF_ERROR(ValidatePositive(sigma, "sigma"));
   VEIL_RETURN_IF_ERROR(ValidateAlpha(alpha));
-  VEIL_ASSIGN_OR_RETURN(const double z, NormalQuantile(1.0 - alpha / 2.0));
+  // -Q(alpha/2), not Q(1 - alpha/2): 1 - alpha/2 rounds to 1 for alpha below ~1e-16.
+  VEIL_ASSIGN_OR_RETURN(const double neg_z, NormalQuantile(alpha / 2.0));
+  const double z = -neg_z;
   return z * sigma;
 }
 
@@ -277,7 +279,9 @@ absl::StatusOr<int64_t> DiscreteGaussianCiHalfWidth(double sigma, double alpha) 
   };
   if (within(0)) return int64_t{0};
   // The continuous Gaussian's half-width is a close guess; gallop from it to a bracket [lo, hi].
-  VEIL_ASSIGN_OR_RETURN(const double z, NormalQuantile(1.0 - alpha / 2.0));
+  // -Q(alpha/2), not Q(1 - alpha/2): 1 - alpha/2 rounds to 1 for alpha below ~1e-16.
+  VEIL_ASSIGN_OR_RETURN(const double neg_z, NormalQuantile(alpha / 2.0));
+  const double z = -neg_z;
   int64_t lo = 0;  // !within(0), checked above
   int64_t hi = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(z * sigma)));
   for (int64_t step = 1; !within(hi); step *= 2) {

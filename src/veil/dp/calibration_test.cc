@@ -185,6 +185,12 @@ TEST(CiTest, DiscreteLaplaceMatchesBruteForcePmf) {
 TEST(CiTest, GaussianUsesTheNormalQuantile) {
   EXPECT_NEAR(*GaussianCiHalfWidth(1.0), 1.959963984540054, 1e-14);
   EXPECT_NEAR(*GaussianCiHalfWidth(2.0, 0.01), 2 * 2.5758293035489004, 1e-13);
+  // alpha below ~1e-16, where 1 - alpha/2 rounds to 1: z_{1 - 5e-18} = 8.6 (Phi's tail at 8.6 is 4e-18).
+  const absl::StatusOr<double> tiny = GaussianCiHalfWidth(1.0, 1e-17);
+  ASSERT_TRUE(tiny.ok()) << tiny.status();
+  EXPECT_GT(*tiny, 8.4);
+  EXPECT_LT(*tiny, 8.8);
+  EXPECT_TRUE(DiscreteGaussianCiHalfWidth(3.0, 1e-17).ok());
 }
 
 TEST(CiTest, DiscreteGaussianMatchesBruteForcePmf) {

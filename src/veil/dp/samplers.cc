@@ -290,8 +290,9 @@ absl::StatusOr<__int128> RoundedValue(double value, int granularity_exp, const c
   if (!std::isfinite(value)) {
     return absl::InvalidArgumentError(absl::StrCat(fn, ": value must be finite"));
   }
-  // value / g: exact unless it underflows, and then |value / g| < 2^-1022 rounds to 0 anyway.
-  const double v = value * internal::Pow2(-granularity_exp);
+  // value / g: exact unless it underflows, and then |value / g| < 2^-1022 rounds to 0 anyway. ldexp, not a
+  // multiplication by 2^-k: for the smallest scales 2^-k itself is not a finite double.
+  const double v = std::ldexp(value, -granularity_exp);
   if (!(std::fabs(v) < 0x1p100)) {
     return absl::InvalidArgumentError(absl::StrCat(
         fn, ": |value| / granularity must be below 2^100 (value too large for the noise scale)"));

@@ -88,10 +88,10 @@ inline constexpr uint64_t kMaxGaussianTerm = uint64_t{1} << 48;
 // Accepted range: 1 <= sigma2_num, sigma2_den <= 2^48.
 // Timing: each round draws a discrete Laplace Y of integer scale t = floor(sigma) + 1 (see above) and accepts
 // it with probability exp(-(|Y| - sigma^2/t)^2 / (2 sigma^2)) (a Bernoulli(exp), with one integer division
-// when the exponent exceeds 1); a round is accepted with probability >= 0.46 for every sigma (0.54 at
-// sigma = 1, 0.66 to 0.76 for sigma >= 2).
+// when the exponent exceeds 1); a round is accepted with probability >= 0.44 for every sigma (the minimum,
+// 0.445, is near sigma = 0.3; 0.54 at sigma = 1, 0.66 to 0.76 for sigma >= 2).
 // Expected work: 1.3 to 2.2 discrete Laplace samples per sample.
-// Caps: 512 rounds (probability < 0.54^512 < 2^-450) plus the caps of the two samplers above (Internal).
+// Caps: 512 rounds (probability < 0.556^512 < 2^-430) plus the caps of the two samplers above (Internal).
 // Errors: InvalidArgument outside the accepted range; source error; Internal at a cap.
 absl::StatusOr<int64_t> SampleDiscreteGaussian(RandomBits& bits, uint64_t sigma2_num, uint64_t sigma2_den);
 

@@ -365,6 +365,12 @@ TEST(SecureNoiseTest, RejectsBadValuesAndScales) {
   EXPECT_TRUE(AddSecureLaplaceNoise(bits, 0x1p59, 1.0).ok());
   EXPECT_EQ(AddSecureGaussianNoise(bits, 0x1p80, 1.0).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(AddSecureGaussianNoise(bits, 0x1p79, 1.0).ok());
+  // The documented range reaches down to 2^-1000, where 2^-granularity_exp is no longer a finite double.
+  for (double s : {0x1p-1000, 0x1p-990}) {
+    EXPECT_TRUE(AddSecureLaplaceNoise(bits, 0.0, s).ok()) << s;
+    EXPECT_TRUE(AddSecureLaplaceNoise(bits, 3 * s, s).ok()) << s;
+    EXPECT_TRUE(AddSecureGaussianNoise(bits, 3 * s, s).ok()) << s;
+  }
   for (double s : {0.0, -2.0, std::nan("")}) {
     EXPECT_EQ(AddSecureLaplaceNoise(bits, 1.0, s).status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_EQ(AddSecureGaussianNoise(bits, 1.0, s).status().code(), absl::StatusCode::kInvalidArgument);
