@@ -104,8 +104,9 @@ absl::Status RunBudget(const BudgetArgs& args, const GlobalOptions& global) {
   PrintTable({"dataset", "epsilon", "spent", "remaining", "delta", "spent", "remaining", "charges"}, rows,
              {false, true, true, true, true, true, true, true});
   if (any_unset) {
-    std::cout << "\nDP queries on a dataset without a budget are refused; its owner sets one with: veil budget "
-                 "set NAME --epsilon E --delta D\n";
+    std::cout
+        << "\nDP queries on a dataset without a budget are refused; its owner sets one with: veil budget "
+           "set NAME --epsilon E --delta D\n";
   }
   return absl::OkStatus();
 }
@@ -145,7 +146,8 @@ absl::Status RunBudgetSet(const BudgetSetArgs& args, const GlobalOptions& global
 void RegisterBudget(CLI::App& app, Cli& cli) {
   auto args = std::make_shared<BudgetArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "budget", "Show the privacy budgets of the datasets (total, spent, remaining), or one with its charges");
+      "budget",
+      "Show the privacy budgets of the datasets (total, spent, remaining), or one with its charges");
   cmd->add_option("name", args->name, "Show this dataset's budget and the list of its charges");
   cmd->footer(
       "Charges compose by basic composition: a dataset's spent epsilon is the sum of its charges' epsilons, "

@@ -1012,10 +1012,10 @@ TEST_F(VeilCliTest, BudgetIsSetByTheOwnerAndReadByEveryRole) {
   EXPECT_EQ(log["entries"][before]["action"], "budget.set");
   EXPECT_EQ(log["entries"][before]["decision"], "denied");
   EXPECT_EQ(log["entries"][before + 1]["action"], "budget.read");
-  for (const char* bad : {"budget set patients --epsilon -1", "budget set patients --epsilon 1 --delta 1",
-                          "budget set patients --epsilon nan", "budget set patients --epsilon lots",
-                          "budget set patients", "budget set --epsilon 1", "budget set nope --epsilon 1",
-                          "budget nope"}) {
+  for (const char* bad :
+       {"budget set patients --epsilon -1", "budget set patients --epsilon 1 --delta 1",
+        "budget set patients --epsilon nan", "budget set patients --epsilon lots", "budget set patients",
+        "budget set --epsilon 1", "budget set nope --epsilon 1", "budget nope"}) {
     Result r = Ws(bad);
     EXPECT_EQ(r.exit_code, 2) << bad << ": " << r.err;
   }

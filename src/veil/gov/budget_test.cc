@@ -60,7 +60,8 @@ class BudgetTest : public ::testing::Test {
   absl::StatusOr<Charged<std::string>> Query(Session& s, double epsilon, double delta = 0,
                                              const std::string& purpose = "research") {
     return s.RunCharged<std::string>(
-        Operation::kQuery, "patients", purpose, {epsilon, delta, "COUNT(*)"}, {{"sql", "SELECT COUNT(*)"}},
+        Operation::kQuery, "patients", purpose, {epsilon, delta, "mrn", "COUNT(*)"},
+        {{"sql", "SELECT COUNT(*)"}},
         [&](const store::DatasetContents& d) -> absl::StatusOr<ChargedResult<std::string>> {
           ++runs_;
           if (!run_error_.ok()) return run_error_;
@@ -92,8 +93,7 @@ TEST_F(BudgetTest, OnlyOwnersSetBudgetsEveryoneWithARoleReadsThem) {
   const audit::AuditEntry last = Entries(*owner_).back();
   EXPECT_EQ(last.action, "budget.set");
   EXPECT_EQ(last.dataset, "patients");
-  EXPECT_EQ(last.params_hash,
-            ParamsHash({{"dataset", "patients"}, {"epsilon", 1.0}, {"delta", 1e-5}}));
+  EXPECT_EQ(last.params_hash, ParamsHash({{"dataset", "patients"}, {"epsilon", 1.0}, {"delta", 1e-5}}));
   EXPECT_EQ(owner_->SetBudget("nope", {1, 0}).status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(owner_->SetBudget("patients", {-1, 0}).status().code(), absl::StatusCode::kInvalidArgument);
 
@@ -131,7 +131,7 @@ TEST_F(BudgetTest, QueriesNeedTheRoleAndADeclaredPurpose) {
   EXPECT_EQ(runs_, 2) << "refused queries never ran";
   auto budget = bob->GetBudget("patients");
   EXPECT_EQ(budget->charges.size(), 2u) << "and were not charged";
-  EXPECT_EQ(bob->RunCharged<int>(Operation::kExport, "patients", "care", {0.1, 0, "x"}, {},
+  EXPECT_EQ(bob->RunCharged<int>(Operation::kExport, "patients", "care", {0.1, 0, "mrn", "x"}, {},
                                  [](const store::DatasetContents&) -> absl::StatusOr<ChargedResult<int>> {
                                    return ChargedResult<int>{1, {}};
                                  })
@@ -140,6 +140,15 @@ TEST_F(BudgetTest, QueriesNeedTheRoleAndADeclaredPurpose) {
             absl::StatusCode::kInvalidArgument)
       << "only DP operations are charged";
   EXPECT_EQ(Query(*bob, 0).status().code(), absl::StatusCode::kInvalidArgument) << "epsilon 0";
+  absl::Status unit =
+      bob->RunCharged<int>(Operation::kQuery, "patients", "care", {0.1, 0, "diagnosis", "x"}, {},
+                           [](const store::DatasetContents&) -> absl::StatusOr<ChargedResult<int>> {
+                             return ChargedResult<int>{1, {}};
+                           })
+          .status();
+  EXPECT_EQ(unit.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(unit.message(),
+              HasSubstr("the privacy unit must be dataset \"patients\"'s subject column \"mrn\""));
   EXPECT_EQ(Query(*bob, 0.1, 1).status().code(), absl::StatusCode::kInvalidArgument) << "delta 1";
 }
 
@@ -161,8 +170,8 @@ TEST_F(BudgetTest, NoBudgetNoQueryAndTheRefusalIsAudited) {
   EXPECT_EQ(entries.back().cost, "") << "nothing was debited";
 }
 
-// Ten queries of 0.1 use a budget of 1.0 exactly; the eleventh is refused with what it costs and what remains;
-// each allowed query's entry carries its cost and result hash, and its charge points at that entry.
+// Ten queries of 0.1 use a budget of 1.0 exactly; the eleventh is refused with what it costs and what
+// remains; each allowed query's entry carries its cost and result hash, and its charge points at that entry.
 TEST_F(BudgetTest, ChargesUpToExactlyTheLimit) {
   ASSERT_TRUE(owner_->SetBudget("patients", {1.0, 1e-5}).ok());
   auto bob = As("bob");
@@ -201,7 +210,8 @@ TEST_F(BudgetTest, ChargesUpToExactlyTheLimit) {
     EXPECT_EQ(e.cost, "epsilon=0.1 delta=1e-06");
     EXPECT_EQ(e.result_hash, crypto::Sha256("4 rows"));
     EXPECT_EQ(e.params_hash, c.params_hash);
-    EXPECT_THAT(e.reason, HasSubstr("role analyst; purpose \"research\" declared; within the privacy budget"));
+    EXPECT_THAT(e.reason,
+                HasSubstr("role analyst; purpose \"research\" declared; within the privacy budget"));
   }
   EXPECT_NE(budget->charges[0].params_hash, budget->charges[1].params_hash)
       << "each charge's params hash is its own (random charge id)";
@@ -280,7 +290,7 @@ TEST_F(BudgetTest, CrashBeforeTheAuditEntryLeavesNoCharge) {
   ASSERT_TRUE(owner_->SetBudget("patients", {1.0, 0}).ok());
   const std::string crashed = tmp_.File("crashed");
   ASSERT_TRUE(owner_
-                  ->RunCharged<int>(Operation::kQuery, "patients", "care", {0.5, 0, "COUNT(*)"}, {},
+                  ->RunCharged<int>(Operation::kQuery, "patients", "care", {0.5, 0, "mrn", "COUNT(*)"}, {},
                                     [&](const store::DatasetContents&) -> absl::StatusOr<ChargedResult<int>> {
                                       fs::copy(dir_, crashed, fs::copy_options::recursive);
                                       return ChargedResult<int>{4, crypto::Sha256("4")};
@@ -335,7 +345,7 @@ TEST_F(BudgetTest, ConcurrentSessionsCannotOverspend) {
           continue;
         }
         auto r = (*s)->RunCharged<int>(
-            Operation::kQuery, "patients", "research", {0.1, 0, "COUNT(*)"}, {},
+            Operation::kQuery, "patients", "research", {0.1, 0, "mrn", "COUNT(*)"}, {},
             [](const store::DatasetContents& d) -> absl::StatusOr<ChargedResult<int>> {
               return ChargedResult<int>{static_cast<int>(d.table.num_rows()), crypto::Sha256("n")};
             });
@@ -363,7 +373,7 @@ TEST_F(BudgetTest, ConcurrentSessionsCannotOverspend) {
 TEST_F(BudgetTest, RunChargedIsNotReentrant) {
   ASSERT_TRUE(owner_->SetBudget("patients", {1.0, 0}).ok());
   absl::Status inner;
-  auto r = owner_->RunCharged<int>(Operation::kQuery, "patients", "care", {0.1, 0, "outer"}, {},
+  auto r = owner_->RunCharged<int>(Operation::kQuery, "patients", "care", {0.1, 0, "mrn", "outer"}, {},
                                    [&](const store::DatasetContents&) -> absl::StatusOr<ChargedResult<int>> {
                                      inner = Query(*owner_, 0.1).status();
                                      return ChargedResult<int>{1, {}};

@@ -10,8 +10,8 @@ namespace veil::gov {
 namespace {
 
 constexpr Operation kAllOperations[] = {
-    Operation::kInit,      Operation::kIngest,         Operation::kListDatasets, Operation::kExport,
-    Operation::kErase,     Operation::kGrant,          Operation::kRevoke,       Operation::kListGrants,
+    Operation::kInit,      Operation::kIngest,          Operation::kListDatasets, Operation::kExport,
+    Operation::kErase,     Operation::kGrant,           Operation::kRevoke,       Operation::kListGrants,
     Operation::kAuditRead, Operation::kAuditCheckpoint, Operation::kBudgetSet,    Operation::kBudgetRead,
     Operation::kQuery};
 
@@ -160,7 +160,8 @@ TEST(GateTest, QueriesNeedADeclaredPurposeLikeExports) {
 
 TEST(GateTest, OperationNamesAreDistinct) {
   std::set<std::string> names;
-  for (Operation op : kAllOperations) EXPECT_TRUE(names.insert(OperationName(op)).second) << OperationName(op);
+  for (Operation op : kAllOperations)
+    EXPECT_TRUE(names.insert(OperationName(op)).second) << OperationName(op);
   EXPECT_EQ(std::string(OperationName(Operation::kBudgetSet)), "budget.set");
   EXPECT_EQ(std::string(OperationName(Operation::kBudgetRead)), "budget.read");
   EXPECT_EQ(std::string(OperationName(Operation::kQuery)), "query");

@@ -68,6 +68,14 @@ crypto::Sha256Digest JsonHash(const nlohmann::ordered_json& doc) { return crypto
 
 crypto::Sha256Digest ParamsHash(const nlohmann::ordered_json& params) { return JsonHash(params); }
 
+absl::Status CheckPrivacyUnit(const store::DatasetInfo& dataset, std::string_view privacy_unit_column) {
+  if (privacy_unit_column == dataset.subject_column) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("the privacy unit must be dataset \"", dataset.name, "\"'s subject column \"",
+                   dataset.subject_column, "\", not \"", std::string(privacy_unit_column.substr(0, 128)),
+                   "\": a guarantee per value of another column is not a guarantee per person"));
+}
+
 absl::Status ValidateActor(std::string_view actor) {
   if (actor.empty() || actor.size() > 128) {
     return absl::InvalidArgumentError("an actor name (--actor or VEIL_ACTOR) must have 1 to 128 characters");
@@ -154,8 +162,9 @@ absl::Status Session::AuditDenial(Operation op, std::string_view dataset, std::s
   absl::StatusOr<uint64_t> seq =
       log_->Append(MakeEntry(actor_, op, dataset, purpose, GateDecision{false, reason}, params));
   if (!seq.ok()) {
-    return absl::Status(code, absl::StrCat("refused: ", reason, " (and the audit log could not record the refusal: ",
-                                           seq.status().message(), ")"));
+    return absl::Status(
+        code, absl::StrCat("refused: ", reason, " (and the audit log could not record the refusal: ",
+                           seq.status().message(), ")"));
   }
   return absl::Status(code, absl::StrCat("refused: ", reason));
 }
@@ -327,10 +336,10 @@ absl::StatusOr<store::DatasetBudget> Session::SetBudget(std::string_view dataset
   VEIL_RETURN_IF_ERROR(SettleReservations());
   return workspace_->ledger().SetTotal(
       dataset, total, actor_, workspace_->env().Now(), [&](const store::DatasetBudget& budget) {
-        const nlohmann::ordered_json doc = {{"dataset", budget.dataset},
-                                            {"total", {{"epsilon", total.epsilon}, {"delta", total.delta}}},
-                                            {"spent", {{"epsilon", budget.spent.epsilon},
-                                                       {"delta", budget.spent.delta}}}};
+        const nlohmann::ordered_json doc = {
+            {"dataset", budget.dataset},
+            {"total", {{"epsilon", total.epsilon}, {"delta", total.delta}}},
+            {"spent", {{"epsilon", budget.spent.epsilon}, {"delta", budget.spent.delta}}}};
         return Record(Operation::kBudgetSet, dataset, "", decision, params, JsonHash(doc), {});
       });
 }
@@ -388,11 +397,16 @@ absl::StatusOr<ChargeReceipt> Session::RunChargedErased(
                                           {"purpose", purpose},
                                           {"cost", {{"epsilon", cost.epsilon}, {"delta", cost.delta}}},
                                           {"description", cost.description},
+                                          {"privacy_unit_column", cost.privacy_unit_column},
                                           {"charge", base::HexEncode(nonce)},
                                           {"request", params}};
 
   // 2. The gate.
   VEIL_ASSIGN_OR_RETURN(GateDecision decision, Authorize(op, dataset, purpose, audited));
+  {
+    VEIL_ASSIGN_OR_RETURN(const store::DatasetInfo info, workspace_->GetDataset(dataset));
+    VEIL_RETURN_IF_ERROR(CheckPrivacyUnit(info, cost.privacy_unit_column));
+  }
 
   // 3, 4. The budget, before any data is touched.
   VEIL_RETURN_IF_ERROR(SettleReservations());

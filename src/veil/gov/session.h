@@ -64,6 +64,9 @@ struct ExportResult {
 struct ChargeRequest {
   double epsilon = 0;  // > 0
   double delta = 0;    // in [0, 1)
+  // The column whose values the guarantee protects (the privacy unit). It must be the dataset's subject
+  // column: only then is the guarantee one per person (CheckPrivacyUnit).
+  std::string privacy_unit_column;
   // What is computed, for the ledger and `veil budget`, without personal data: e.g. "COUNT(*), AVG(age)
   // GROUP BY sex", or the parameters' hash. 1 to 256 bytes, no control characters.
   std::string description;
@@ -146,6 +149,7 @@ class Session {
   //
   //   1. Validate `op` (IsDpOperation) and `cost`.                     InvalidArgument; nothing recorded
   //   2. The gate: role, and `purpose` declared for the dataset.       PermissionDenied, audited
+  //      The privacy unit must be the dataset's subject column.        InvalidArgument (CheckPrivacyUnit)
   //   3. Settle reservations that earlier failures or crashes left.
   //   4. Reserve the charge: one write transaction checks that it fits what remains and records it, so no
   //      other session, thread or process can spend the same remainder. Before any data is read.
@@ -231,6 +235,10 @@ class Session {
   std::string actor_;
   bool charging_ = false;  // inside RunCharged
 };
+
+// OK if `privacy_unit_column` is the dataset's subject column, so that a DP guarantee for that unit protects
+// each person; otherwise InvalidArgument saying which column it must be.
+absl::Status CheckPrivacyUnit(const store::DatasetInfo& dataset, std::string_view privacy_unit_column);
 
 // The canonical bytes of a parameter object (its compact JSON dump) and their SHA-256: what the audit entry's
 // params_hash covers.

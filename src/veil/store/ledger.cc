@@ -17,7 +17,9 @@ namespace {
 
 std::string Rfc3339(absl::Time t) { return absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", t, absl::UTCTimeZone()); }
 
-nlohmann::ordered_json PairJson(const EpsilonDelta& v) { return {{"epsilon", v.epsilon}, {"delta", v.delta}}; }
+nlohmann::ordered_json PairJson(const EpsilonDelta& v) {
+  return {{"epsilon", v.epsilon}, {"delta", v.delta}};
+}
 
 // Neumaier's variant of Kahan summation: the compensation also covers terms larger than the running sum.
 class CompensatedSum {
@@ -56,8 +58,8 @@ std::string FormatEpsilonDelta(const EpsilonDelta& v) {
 
 absl::Status ValidateBudgetTotal(const EpsilonDelta& total) {
   if (!std::isfinite(total.epsilon) || total.epsilon < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("a budget's epsilon must be a finite number >= 0, not ",
-                                                   FormatDouble(total.epsilon)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("a budget's epsilon must be a finite number >= 0, not ", FormatDouble(total.epsilon)));
   }
   if (!std::isfinite(total.delta) || total.delta < 0 || total.delta >= 1) {
     return absl::InvalidArgumentError(
@@ -68,8 +70,8 @@ absl::Status ValidateBudgetTotal(const EpsilonDelta& total) {
 
 absl::Status ValidateCost(const EpsilonDelta& cost) {
   if (!std::isfinite(cost.epsilon) || cost.epsilon <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat("a privacy cost's epsilon must be a finite number > 0, not ",
-                                                   FormatDouble(cost.epsilon)));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a privacy cost's epsilon must be a finite number > 0, not ", FormatDouble(cost.epsilon)));
   }
   if (!std::isfinite(cost.delta) || cost.delta < 0 || cost.delta >= 1) {
     return absl::InvalidArgumentError(
@@ -151,8 +153,9 @@ absl::StatusOr<int64_t> Ledger::DatasetId(std::string_view dataset) {
 }
 
 absl::StatusOr<std::optional<BudgetTotal>> Ledger::LoadTotal(int64_t dataset_id) {
-  VEIL_ASSIGN_OR_RETURN(Statement st, db_->Prepare("SELECT epsilon, delta, set_by, set_ns FROM privacy_budget "
-                                                   "WHERE dataset_id = ?1"));
+  VEIL_ASSIGN_OR_RETURN(Statement st,
+                        db_->Prepare("SELECT epsilon, delta, set_by, set_ns FROM privacy_budget "
+                                     "WHERE dataset_id = ?1"));
   VEIL_RETURN_IF_ERROR(st.Bind(1, dataset_id));
   VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
   if (!row) return std::optional<BudgetTotal>();
@@ -284,11 +287,12 @@ absl::StatusOr<Reservation> Ledger::Reserve(const ChargeReservation& request) {
   }
   VEIL_ASSIGN_OR_RETURN(const EpsilonDelta spent, Spent(id));
   if (!FitsBudget(total->amount, spent, request.cost)) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "the privacy budget of dataset \"", request.dataset, "\" does not cover this ", request.operation,
-        ": it costs ", FormatEpsilonDelta(request.cost), " but only ",
-        FormatEpsilonDelta(Remaining(total->amount, spent)), " remain (of ", FormatEpsilonDelta(total->amount),
-        "); its owner can raise the budget with `veil budget set ", request.dataset, "`"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the privacy budget of dataset \"", request.dataset, "\" does not cover this ",
+                     request.operation, ": it costs ", FormatEpsilonDelta(request.cost), " but only ",
+                     FormatEpsilonDelta(Remaining(total->amount, spent)), " remain (of ",
+                     FormatEpsilonDelta(total->amount),
+                     "); its owner can raise the budget with `veil budget set ", request.dataset, "`"));
   }
   VEIL_ASSIGN_OR_RETURN(
       Statement st,
@@ -330,7 +334,8 @@ absl::Status Ledger::Settle(int64_t id, uint64_t audit_seq) {
   VEIL_RETURN_IF_ERROR(st.Bind(1, id));
   VEIL_RETURN_IF_ERROR(st.Bind(2, static_cast<int64_t>(audit_seq)));
   VEIL_RETURN_IF_ERROR(st.Run());
-  if (db_->changes() != 1) return absl::NotFoundError(absl::StrCat("privacy charge ", id, " is not reserved"));
+  if (db_->changes() != 1)
+    return absl::NotFoundError(absl::StrCat("privacy charge ", id, " is not reserved"));
   return txn.Commit();
 }
 
@@ -340,7 +345,8 @@ absl::Status Ledger::Release(int64_t id) {
                         db_->Prepare("DELETE FROM privacy_charge WHERE id = ?1 AND audit_seq IS NULL"));
   VEIL_RETURN_IF_ERROR(st.Bind(1, id));
   VEIL_RETURN_IF_ERROR(st.Run());
-  if (db_->changes() != 1) return absl::NotFoundError(absl::StrCat("privacy charge ", id, " is not reserved"));
+  if (db_->changes() != 1)
+    return absl::NotFoundError(absl::StrCat("privacy charge ", id, " is not reserved"));
   return txn.Commit();
 }
 

@@ -1,6 +1,7 @@
 // The privacy-budget ledger (DESIGN.md section 4, step 3; issue 4, item 6): per dataset, the total
 // (epsilon, delta) budget its owner allows, and the charges of every differentially private operation run on
-// it. Both live in workspace.db (tables privacy_budget and privacy_charge, schema version 2; docs/workspace.md).
+// it. Both live in workspace.db (tables privacy_budget and privacy_charge, schema version 2;
+// docs/workspace.md).
 //
 // Composition. Charges compose by basic (sequential) composition: operations that are (epsilon_i, delta_i)-DP
 // on the same dataset are together (sum epsilon_i, sum delta_i)-DP (Dwork and Roth 2014, "The Algorithmic
@@ -103,9 +104,9 @@ struct LedgerCharge {
   std::string actor;      // who ran the operation
   std::string operation;  // the audit entry's action, e.g. "query"
   EpsilonDelta cost;
-  std::string description;           // what was computed, without personal data
-  crypto::Sha256Digest params_hash;  // the params hash of the operation's audit entry
-  uint64_t audit_from = 0;           // the audit log's size at reservation: the entry's seq is at least this
+  std::string description;            // what was computed, without personal data
+  crypto::Sha256Digest params_hash;   // the params hash of the operation's audit entry
+  uint64_t audit_from = 0;            // the audit log's size at reservation: the entry's seq is at least this
   std::optional<uint64_t> audit_seq;  // the audit entry's seq; nullopt while reserved (not settled)
 
   bool reserved() const { return !audit_seq.has_value(); }
@@ -114,9 +115,9 @@ struct LedgerCharge {
 // A dataset's budget as the ledger holds it.
 struct DatasetBudget {
   std::string dataset;
-  std::optional<BudgetTotal> total;  // nullopt: no budget was set, and DP operations are refused
-  EpsilonDelta spent;                // basic composition of every charge, reservations included
-  EpsilonDelta remaining;            // Remaining(total, spent); (0, 0) without a total
+  std::optional<BudgetTotal> total;   // nullopt: no budget was set, and DP operations are refused
+  EpsilonDelta spent;                 // basic composition of every charge, reservations included
+  EpsilonDelta remaining;             // Remaining(total, spent); (0, 0) without a total
   std::vector<LedgerCharge> charges;  // oldest first
 };
 

@@ -59,7 +59,8 @@ TEST(LedgerMath, ToleranceAbsorbsRoundingButNeverMore) {
     spent.push_back({0.1, 0});
   }
   EXPECT_FALSE(FitsBudget({1.0, 0}, BasicComposition(spent), {0.1, 0}));
-  EXPECT_FALSE(FitsBudget({1.0, 0}, BasicComposition(spent), {1e-8, 0})) << "1e-8 is beyond the 1e-9 tolerance";
+  EXPECT_FALSE(FitsBudget({1.0, 0}, BasicComposition(spent), {1e-8, 0}))
+      << "1e-8 is beyond the 1e-9 tolerance";
   EXPECT_TRUE(FitsBudget({0.3, 0}, {0.1 + 0.1, 0}, {0.1, 0}));
   EXPECT_FALSE(FitsBudget({0.3, 0}, {0.3, 0}, {0.1, 0}));
   // The tolerance is relative: 1e-9 of the total, whatever its scale.
@@ -206,8 +207,9 @@ TEST_F(LedgerTest, SetTotalRaisesAndLowersButNeverBelowSpent) {
   EXPECT_EQ(b->total->set_by, "carol");
   EXPECT_DOUBLE_EQ(b->remaining.epsilon, 1.6);
   // A hook error abandons the change.
-  s = ledger.SetTotal("people", {5, 0.1}, "alice", env_->Now(),
-                      [](const DatasetBudget&) { return absl::UnavailableError("no audit"); })
+  s = ledger
+          .SetTotal("people", {5, 0.1}, "alice", env_->Now(),
+                    [](const DatasetBudget&) { return absl::UnavailableError("no audit"); })
           .status();
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(ledger.Get("people")->total->amount, (EpsilonDelta{2, 1e-6}));
@@ -290,7 +292,8 @@ TEST_F(LedgerTest, VersionOneWorkspaceIsMigrated) {
   {
     auto db = Database::Open(dir_ + "/workspace.db", {.create = false});
     ASSERT_TRUE(db.ok());
-    ASSERT_TRUE(db->Exec("DROP TABLE privacy_charge; DROP TABLE privacy_budget; PRAGMA user_version = 1;").ok());
+    ASSERT_TRUE(
+        db->Exec("DROP TABLE privacy_charge; DROP TABLE privacy_budget; PRAGMA user_version = 1;").ok());
   }
   auto ws = Workspace::Open(*env_, dir_, std::nullopt);
   ASSERT_TRUE(ws.ok()) << ws.status();

@@ -108,9 +108,9 @@ const Migration kMetadataSchema[] = {
      "  epsilon REAL NOT NULL,"
      "  delta REAL NOT NULL,"
      "  description TEXT NOT NULL,"
-     "  params_hash BLOB NOT NULL,"  // 32 bytes: the params hash of the operation's audit entry
+     "  params_hash BLOB NOT NULL,"    // 32 bytes: the params hash of the operation's audit entry
      "  audit_from INTEGER NOT NULL,"  // the audit log's size at reservation: the entry's seq is >= this
-     "  audit_seq INTEGER"  // the audit entry's seq; NULL while reserved
+     "  audit_seq INTEGER"             // the audit entry's seq; NULL while reserved
      ");"
      "CREATE INDEX privacy_charge_by_dataset ON privacy_charge(dataset_id, id);"
      "CREATE INDEX privacy_charge_reserved ON privacy_charge(id) WHERE audit_seq IS NULL;"},
