@@ -100,6 +100,7 @@ void RegisterInspect(CLI::App& app, Cli& cli);
 void RegisterWorkspace(CLI::App& app, Cli& cli);  // init, ingest, datasets, export, erase, grant, ...
 void RegisterAudit(CLI::App& app, Cli& cli);      // audit log/checkpoint/verify/proof/consistency
 void RegisterBudget(CLI::App& app, Cli& cli);     // budget [NAME], budget set
+void RegisterQuery(CLI::App& app, Cli& cli);      // query "SQL" [--explain]
 
 }  // namespace veil::cli
 

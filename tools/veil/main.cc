@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   veil::cli::RegisterWorkspace(app, cli);
   veil::cli::RegisterAudit(app, cli);
   veil::cli::RegisterBudget(app, cli);
+  veil::cli::RegisterQuery(app, cli);
 
   try {
     app.parse(argc, argv);

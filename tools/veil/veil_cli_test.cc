@@ -1023,4 +1023,166 @@ TEST_F(VeilCliTest, BudgetIsSetByTheOwnerAndReadByEveryRole) {
   EXPECT_EQ(ParseJson(Ws("--json budget patients").out)["total"]["epsilon"], 2.5) << "unchanged";
 }
 
+// --- DP queries (issue 4): `veil query`, charged to the budget ---
+
+constexpr char kCountQuery[] =
+    "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS(epsilon = 0.5, privacy_unit_column = patient_id) "
+    "COUNT(*) AS n FROM patients";
+constexpr char kGroupQuery[] =
+    "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS(epsilon = 0.25, delta = 1e-6, privacy_unit_column = "
+    "patient_id) "
+    "sex, COUNT(*) AS n, AVG(length_of_stay, contribution_bounds_per_group => (0, 30)) AS stay "
+    "FROM patients WHERE name != 'Nora Costa' GROUP BY sex";
+
+TEST_F(VeilCliTest, QueryIsChargedAuditedAndRefusedOnceTheBudgetIsSpent) {
+  InitWithPatients();
+  ASSERT_EQ(Ws("grant bob analyst").exit_code, 0);
+  ASSERT_EQ(Ws("budget set patients --epsilon 1 --delta 1e-5").exit_code, 0);
+
+  // A grouped query: keys, values with their intervals, then the charge.
+  Result grouped = Ws("query " + Q(kGroupQuery) + " --purpose research", "bob");
+  ASSERT_EQ(grouped.exit_code, 0) << grouped.err;
+  EXPECT_THAT(grouped.out, HasSubstr("sex"));
+  EXPECT_THAT(grouped.out, HasSubstr("95% CI"));
+  EXPECT_THAT(grouped.out, HasSubstr("stay"));
+  EXPECT_THAT(grouped.out,
+              HasSubstr("Charged epsilon 0.25, delta 1e-06 to dataset \"patients\" (audit entry #"));
+  EXPECT_THAT(grouped.out, HasSubstr("remaining: epsilon 0.75, delta 9e-06"));
+
+  // As JSON: the count of 300 patients, with Laplace noise of scale 1 / 0.5 = 2: |noise| > 40 has
+  // probability exp(-20) ~ 2e-9.
+  Result counted = Ws("--json query " + Q(kCountQuery) + " --purpose research", "bob");
+  ASSERT_EQ(counted.exit_code, 0) << counted.err;
+  const nlohmann::json doc = ParseJson(counted.out);
+  EXPECT_EQ(doc["dataset"], "patients");
+  EXPECT_EQ(doc["result"]["columns"], nlohmann::json({"n", "n_ci_lo", "n_ci_hi"}));
+  ASSERT_EQ(doc["result"]["rows"].size(), 1u);
+  const double n = doc["result"]["rows"][0][0].get<double>();
+  EXPECT_NEAR(n, 300, 40);
+  EXPECT_LT(doc["result"]["rows"][0][1].get<double>(), n);
+  EXPECT_GT(doc["result"]["rows"][0][2].get<double>(), n);
+  EXPECT_EQ(doc["charge"]["epsilon"], 0.5);
+  EXPECT_EQ(doc["charge"]["delta"], 0.0);
+  EXPECT_NEAR(doc["budget"]["remaining"]["epsilon"].get<double>(), 0.25, 1e-12);
+
+  // The next 0.5 does not fit in the 0.25 left: refused before it runs, exit 3, audited.
+  Result refused = Ws("query " + Q(kCountQuery) + " --purpose research", "bob");
+  EXPECT_EQ(refused.exit_code, 3);
+  EXPECT_THAT(refused.err, HasSubstr("refused: the privacy budget of dataset \"patients\" does not cover"));
+  EXPECT_THAT(refused.err, HasSubstr("it costs epsilon=0.5 delta=0 but only epsilon=0.25"));
+  EXPECT_EQ(refused.out, "");
+
+  // The ledger: two charges, who, what (no literal of the query), and the audit entries they point at.
+  Result budget = Ws("--json budget patients", "bob");
+  ASSERT_EQ(budget.exit_code, 0) << budget.err;
+  const nlohmann::json b = ParseJson(budget.out);
+  ASSERT_EQ(b["charges"].size(), 2u);
+  EXPECT_NEAR(b["spent"]["epsilon"].get<double>(), 0.75, 1e-12);
+  EXPECT_EQ(b["charges"][0]["actor"], "bob");
+  EXPECT_EQ(b["charges"][0]["operation"], "query");
+  EXPECT_EQ(b["charges"][0]["state"], "committed");
+  const std::string what = b["charges"][0]["description"].get<std::string>();
+  EXPECT_THAT(what, HasSubstr("COUNT(*), AVG(length_of_stay) GROUP BY sex (filtered); sql "));
+  EXPECT_THAT(what, Not(HasSubstr("Nora")));
+  Result text = Ws("budget patients", "bob");
+  EXPECT_THAT(text.out, HasSubstr("Charges (2):"));
+  EXPECT_THAT(text.out, HasSubstr("bob  query"));
+
+  const nlohmann::json log = AuditLog();
+  const nlohmann::json& first = log["entries"][b["charges"][0]["audit_seq"].get<size_t>()];
+  EXPECT_EQ(first["action"], "query");
+  EXPECT_EQ(first["decision"], "allowed");
+  EXPECT_EQ(first["purpose"], "research");
+  EXPECT_EQ(first["cost"], "epsilon=0.25 delta=1e-06");
+  EXPECT_TRUE(IsLowerHex(first["result_hash"], 64));
+  EXPECT_EQ(log["entries"][b["charges"][1]["audit_seq"].get<size_t>()]["cost"], "epsilon=0.5 delta=0");
+  const nlohmann::json& last = log["entries"].back();
+  EXPECT_EQ(last["action"], "query");
+  EXPECT_EQ(last["decision"], "denied");
+  EXPECT_THAT(last["reason"].get<std::string>(), HasSubstr("does not cover this query"));
+  EXPECT_TRUE(FilesContaining(ws_, "Nora Costa").empty()) << "the query's literal is stored nowhere in clear";
+}
+
+TEST_F(VeilCliTest, QueryExplainReadsNoDataAndSpendsNothing) {
+  InitWithPatients();
+  const uint64_t before = AuditSize();
+  Result none = Ws("query " + Q(kGroupQuery) + " --explain");
+  ASSERT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_THAT(none.out, HasSubstr("no privacy budget is set, so this query would be refused"));
+  EXPECT_THAT(none.out, HasSubstr("Nothing was read and no budget was spent."));
+  ASSERT_EQ(Ws("budget set patients --epsilon 0.2 --delta 1e-5").exit_code, 0);
+  Result json = Ws("--json query " + Q(kGroupQuery) + " --explain");
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  const nlohmann::json doc = ParseJson(json.out);
+  EXPECT_EQ(doc["dataset"], "patients");
+  EXPECT_EQ(doc["fits"], false) << "0.25 > 0.2";
+  EXPECT_EQ(doc["explain"]["cost"]["epsilon"], 0.25);
+  EXPECT_EQ(doc["budget"]["remaining"]["epsilon"], 0.2);
+  EXPECT_EQ(AuditSize(), before + 1) << "only the budget.set entry";
+  EXPECT_TRUE(ParseJson(Ws("--json budget patients").out)["charges"].empty());
+}
+
+TEST_F(VeilCliTest, QueryRefusalsAndBadQueries) {
+  InitWithPatients();
+  ASSERT_EQ(Ws("grant carol auditor").exit_code, 0);
+  // No budget: refused, exit 3, with what to do.
+  Result no_budget = Ws("query " + Q(kCountQuery) + " --purpose research");
+  EXPECT_EQ(no_budget.exit_code, 3);
+  EXPECT_THAT(no_budget.err, HasSubstr("has no privacy budget"));
+  EXPECT_THAT(no_budget.err, HasSubstr("veil budget set patients --epsilon E --delta D"));
+  ASSERT_EQ(Ws("budget set patients --epsilon 10 --delta 1e-5").exit_code, 0);
+  // The gate: a purpose, the role.
+  EXPECT_EQ(Ws("query " + Q(kCountQuery)).exit_code, 3) << "no purpose";
+  EXPECT_EQ(Ws("query " + Q(kCountQuery) + " --purpose marketing").exit_code, 3);
+  EXPECT_EQ(Ws("query " + Q(kCountQuery) + " --purpose research", "carol").exit_code, 3);
+  // Bad input: exit 2, naming the problem.
+  Result syntax = Ws("query " + Q("SELECT COUNT(*) FROM patients") + " --purpose research");
+  EXPECT_EQ(syntax.exit_code, 2);
+  EXPECT_THAT(syntax.err, HasSubstr("1:"));
+  Result unit = Ws("query " +
+                   Q("SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS(epsilon = 1, privacy_unit_column = diagnosis) "
+                     "COUNT(*) FROM patients") +
+                   " --purpose research");
+  EXPECT_EQ(unit.exit_code, 2);
+  EXPECT_THAT(unit.err,
+              HasSubstr("the privacy unit must be dataset \"patients\"'s subject column \"patient_id\""));
+  EXPECT_EQ(Ws("query " + Q(kCountQuery) + " --dataset nope --purpose research").exit_code, 2);
+  Result column = Ws("query " +
+                     Q("SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS(epsilon = 1, privacy_unit_column = "
+                       "patient_id) SUM(nosuch) FROM patients") +
+                     " --purpose research");
+  EXPECT_EQ(column.exit_code, 2);
+  // Nothing was charged.
+  EXPECT_TRUE(ParseJson(Ws("--json budget patients").out)["charges"].empty());
+  // --dataset overrides the FROM name.
+  Result other = Ws("query " + Q(std::string(kCountQuery) + "_2024") + " --dataset patients --purpose care");
+  EXPECT_EQ(other.exit_code, 0) << other.err;
+}
+
+// Eight `veil query` processes started at once race for a budget that covers four of them: exactly four
+// succeed (exit 0) and four are refused (exit 3); the ledger never goes over.
+TEST_F(VeilCliTest, ConcurrentQueryProcessesCannotOverspend) {
+  InitWithPatients();
+  ASSERT_EQ(Ws("budget set patients --epsilon 2").exit_code, 0);
+  std::string script;
+  for (int i = 0; i < 8; ++i) {
+    script += "(env -u VEIL_PASSPHRASE VEIL_WORKSPACE=" + Q(ws_.string()) + " VEIL_ACTOR=alice " +
+              VEIL_BINARY + " query " + Q(kCountQuery) + " --purpose research >/dev/null 2>&1; echo $? >" +
+              Q(Path("rc_" + std::to_string(i))) + ") & ";
+  }
+  script += "wait";
+  ASSERT_EQ(std::system(script.c_str()), 0);
+  int ok = 0, refused = 0;
+  for (int i = 0; i < 8; ++i) {
+    const std::string rc = Slurp(Path("rc_" + std::to_string(i)));
+    ok += rc == "0\n";
+    refused += rc == "3\n";
+  }
+  EXPECT_EQ(ok, 4);
+  EXPECT_EQ(refused, 4);
+  const nlohmann::json b = ParseJson(Ws("--json budget patients").out);
+  EXPECT_EQ(b["charges"].size(), 4u);
+  EXPECT_EQ(b["spent"]["epsilon"], 2.0);
+}
+
 }  // namespace

@@ -1,0 +1,242 @@
+// veil query "SQL" [--dataset NAME] [--purpose P] [--explain] [--json]
+//
+// A differentially private SQL query (src/veil/sql, docs/dp.md) on a dataset of the workspace. The query is
+// parsed, bound to the dataset's schema (from the catalog) and planned, and its privacy cost computed, before
+// anything else; then gov::Session::RunCharged puts it through the gate (owner or analyst, a purpose declared
+// for the dataset), checks and reserves the cost in the dataset's budget before any data is read, runs it
+// with noise from the OS CSPRNG, audits it and commits the charge, and only then is the result printed.
+//
+// --explain prints the plan, the cost and the expected error of each output column from the schema alone: no
+// data is read and no budget is spent (nor audited: it involves no personal data).
+#include <cmath>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "tools/veil/cli.h"
+#include "veil/base/hex.h"
+#include "veil/base/status_macros.h"
+#include "veil/crypto/random.h"
+#include "veil/crypto/sha256.h"
+#include "veil/dp/query.h"
+#include "veil/dp/random_bits.h"
+#include "veil/gov/session.h"
+#include "veil/sql/executor.h"
+#include "veil/sql/parser.h"
+#include "veil/sql/planner.h"
+#include "veil/store/ledger.h"
+
+namespace veil::cli {
+namespace {
+
+struct QueryArgs {
+  std::string sql;
+  std::string dataset;
+  std::string purpose;
+  bool explain = false;
+};
+
+// Six significant digits, or whole numbers for large magnitudes (a sum of incomes reads 1234568, not
+// 1.23457e+06). JSON output has the exact values.
+std::string Num(double v) {
+  if (std::abs(v) >= 1e6 && std::abs(v) < 1e18) return absl::StrFormat("%.0f", v);
+  return absl::StrFormat("%.6g", v);
+}
+
+std::string Cell(const table::Table& t, int64_t row, int col) {
+  if (t.IsNull(row, col)) return "NULL";
+  if (t.column(col).type() == table::DataType::kDouble) return Num(t.column(col).GetDouble(row));
+  return t.FormatValue(row, col);
+}
+
+// What the ledger records of the query: what it computes, in terms of the schema only, and a hash of its
+// text. Never the text itself: literals in WHERE (or in an aggregate's argument) may be personal data.
+std::string ChargeDescription(const sql::PreparedQuery& q) {
+  const dp::QueryPlan& plan = q.plan();
+  const auto in_schema = [&](const std::string& c) { return q.schema().FindField(c).has_value(); };
+  std::vector<std::string> aggregates;
+  for (const dp::Aggregate& a : plan.aggregates) {
+    std::string name(dp::AggregateFunctionName(a.function));
+    if (!a.column.empty() && name.find('(') == std::string::npos)
+      absl::StrAppend(&name, "(", in_schema(a.column) ? a.column : "expression", ")");
+    aggregates.push_back(std::move(name));
+  }
+  std::vector<std::string> keys;
+  for (const dp::GroupBy& g : plan.group_by) {
+    std::string key = in_schema(g.column) ? g.column : "expression";
+    if (!g.bucket_boundaries.empty()) key = absl::StrCat("RANGE_BUCKET(", key, ")");
+    keys.push_back(std::move(key));
+  }
+  std::string d = absl::StrJoin(aggregates, ", ");
+  if (!keys.empty()) absl::StrAppend(&d, " GROUP BY ", absl::StrJoin(keys, ", "));
+  if (q.where() != nullptr) absl::StrAppend(&d, " (filtered)");
+  const std::string hash = base::HexEncode(crypto::Sha256(q.sql())).substr(0, 16);
+  // Room for the hash: the description is at most store::kMaxChargeDescriptionBytes.
+  return absl::StrCat(Shorten(d, store::kMaxChargeDescriptionBytes - 24), "; sql ", hash);
+}
+
+// The result as aligned text: group keys, then each aggregate's value and its confidence interval.
+void PrintOutput(const sql::PreparedQuery& q, const sql::QueryOutput& out) {
+  const table::Table& t = out.table;
+  const std::string level = absl::StrCat(Num(q.plan().confidence_level * 100), "% CI");
+  std::vector<std::string> header;
+  std::vector<bool> right;
+  struct Piece {
+    int col;    // first column of the output table
+    int kind;   // 0: one value, 1: value + interval, 2: several values (quantiles)
+    int width;  // output table columns it spans
+  };
+  std::vector<Piece> pieces;
+  int col = 0;
+  for (const sql::OutputColumn& c : q.columns()) {
+    const std::vector<std::string> names = sql::ResultColumnNames(c);
+    const int n = static_cast<int>(names.size());
+    if (c.kind == sql::OutputColumn::Kind::kAggregate && n == 3) {
+      pieces.push_back({col, 1, n});
+      header.push_back(names[0]);
+      right.push_back(true);
+      header.push_back(level);
+      right.push_back(false);
+    } else {
+      pieces.push_back({col, c.kind == sql::OutputColumn::Kind::kAggregate ? 2 : 0, n});
+      for (const std::string& name : names) {
+        header.push_back(name);
+        right.push_back(c.kind == sql::OutputColumn::Kind::kAggregate);
+      }
+    }
+    col += n;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (int64_t r = 0; r < t.num_rows(); ++r) {
+    std::vector<std::string> row;
+    for (const Piece& p : pieces) {
+      if (p.kind == 1) {
+        row.push_back(Cell(t, r, p.col));
+        row.push_back(t.IsNull(r, p.col + 1) || t.IsNull(r, p.col + 2)
+                          ? std::string()
+                          : absl::StrCat("[", Cell(t, r, p.col + 1), ", ", Cell(t, r, p.col + 2), "]"));
+      } else {
+        for (int k = 0; k < p.width; ++k) row.push_back(Cell(t, r, p.col + k));
+      }
+    }
+    rows.push_back(std::move(row));
+  }
+  PrintTable(header, rows, right);
+  if (rows.empty()) std::cout << "(no group was released)\n";
+  for (const dp::ChosenBounds& b : out.chosen_bounds) {
+    std::cout << "Bounds of " << b.name << " chosen privately (part of the cost): [" << Num(b.bounds.lo)
+              << ", " << Num(b.bounds.hi) << "]\n";
+  }
+}
+
+nlohmann::ordered_json PairJson(const store::EpsilonDelta& v) {
+  return {{"epsilon", v.epsilon}, {"delta", v.delta}};
+}
+
+absl::Status RunQueryCommand(const QueryArgs& args, const GlobalOptions& global) {
+  // Bad SQL is refused before the workspace is opened; the dataset defaults to the FROM table's name.
+  VEIL_ASSIGN_OR_RETURN(sql::Query parsed, sql::ParseQuery(args.sql));
+  const std::string dataset = args.dataset.empty() ? parsed.from.Name() : args.dataset;
+
+  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenSession(global));
+  // The schema from the catalog (gated like `veil datasets`): enough to plan and cost the query.
+  VEIL_ASSIGN_OR_RETURN(store::DatasetInfo info, session->GetDataset(dataset));
+  VEIL_ASSIGN_OR_RETURN(sql::PreparedQuery q, sql::PrepareQuery(args.sql, info.schema));
+  // The guarantee is per privacy unit: it must be the dataset's subject column (RunCharged checks it too).
+  VEIL_RETURN_IF_ERROR(gov::CheckPrivacyUnit(info, q.plan().privacy_unit_column));
+  const store::EpsilonDelta cost{q.cost().total.epsilon, q.cost().total.delta};
+
+  if (args.explain) {
+    VEIL_ASSIGN_OR_RETURN(store::DatasetBudget budget, session->GetBudget(dataset));
+    const bool fits = budget.total.has_value() && store::FitsBudget(budget.total->amount, budget.spent, cost);
+    if (global.json) {
+      PrintJson({{"dataset", dataset},
+                 {"explain", sql::ExplainJson(q)},
+                 {"budget", budget.total.has_value()
+                                ? nlohmann::ordered_json{{"total", PairJson(budget.total->amount)},
+                                                         {"spent", PairJson(budget.spent)},
+                                                         {"remaining", PairJson(budget.remaining)}}
+                                : nlohmann::ordered_json(nullptr)},
+                 {"fits", fits}});
+    } else if (!global.quiet) {
+      std::cout << sql::Explain(q);
+      std::cout << "\nDataset \"" << dataset << "\": ";
+      if (!budget.total.has_value()) {
+        std::cout << "no privacy budget is set, so this query would be refused (its owner sets one with "
+                     "`veil budget set "
+                  << dataset << " --epsilon E --delta D`)\n";
+      } else {
+        std::cout << "remaining budget epsilon " << Num(budget.remaining.epsilon) << ", delta "
+                  << Num(budget.remaining.delta) << "; this query costs epsilon " << Num(cost.epsilon)
+                  << ", delta " << Num(cost.delta) << (fits ? " and fits" : " and would be refused") << "\n";
+      }
+      std::cout << "Nothing was read and no budget was spent.\n";
+    }
+    return absl::OkStatus();
+  }
+
+  gov::ChargeRequest charge;
+  charge.epsilon = cost.epsilon;
+  charge.delta = cost.delta;
+  charge.privacy_unit_column = q.plan().privacy_unit_column;
+  charge.description = ChargeDescription(q);
+  const nlohmann::ordered_json params = {{"sql", q.sql()}};
+  VEIL_ASSIGN_OR_RETURN(
+      gov::Charged<sql::QueryOutput> result,
+      session->RunCharged<sql::QueryOutput>(
+          gov::Operation::kQuery, dataset, args.purpose, charge, params,
+          [&](const store::DatasetContents& data) -> absl::StatusOr<gov::ChargedResult<sql::QueryOutput>> {
+            dp::RandomBits bits(crypto::SecureRandom());
+            VEIL_ASSIGN_OR_RETURN(sql::QueryOutput out, sql::ExecuteQuery(q, data.table, bits));
+            // The hash of the released values: the compact JSON of the output (what --json prints under
+            // "result").
+            const crypto::Sha256Digest hash = crypto::Sha256(sql::OutputToJson(out).dump());
+            return gov::ChargedResult<sql::QueryOutput>{std::move(out), hash};
+          }));
+  const gov::ChargeReceipt& receipt = result.receipt;
+  if (global.json) {
+    PrintJson({{"dataset", dataset},
+               {"purpose", args.purpose},
+               {"result", sql::OutputToJson(result.value)},
+               {"charge",
+                {{"id", receipt.charge_id},
+                 {"audit_seq", receipt.audit_seq},
+                 {"epsilon", receipt.cost.epsilon},
+                 {"delta", receipt.cost.delta},
+                 {"description", charge.description}}},
+               {"budget",
+                {{"total", PairJson(receipt.total)},
+                 {"spent", PairJson(receipt.spent)},
+                 {"remaining", PairJson(receipt.remaining)}}}});
+  } else if (!global.quiet) {
+    PrintOutput(q, result.value);
+    std::cout << "\nCharged epsilon " << Num(receipt.cost.epsilon) << ", delta " << Num(receipt.cost.delta)
+              << " to dataset \"" << dataset << "\" (audit entry #" << receipt.audit_seq
+              << "); remaining: epsilon " << Num(receipt.remaining.epsilon) << ", delta "
+              << Num(receipt.remaining.delta) << "\n";
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void RegisterQuery(CLI::App& app, Cli& cli) {
+  auto args = std::make_shared<QueryArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "query", "Run a differentially private SQL query, charged to the dataset's privacy budget");
+  cmd->add_option("sql", args->sql,
+                  "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS(epsilon=..., privacy_unit_column=...) ... FROM "
+                  "dataset ...")
+      ->required();
+  cmd->add_option("--dataset", args->dataset, "The dataset (default: the table named in FROM)");
+  cmd->add_option("--purpose", args->purpose, "Why: one of the dataset's declared purposes");
+  cmd->add_flag("--explain", args->explain,
+                "Print the plan, the privacy cost and the expected errors; read no data, spend no budget");
+  cmd->callback([args, &cli] { cli.action = [args, &cli] { return RunQueryCommand(*args, cli.options); }; });
+}
+
+}  // namespace veil::cli
