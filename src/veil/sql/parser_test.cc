@@ -201,8 +201,8 @@ TEST(ParserTest, ErrorsPointAtTheToken) {
 }
 
 TEST(ParserTest, RejectsWhatIsOutsideTheSubset) {
-  const int p = static_cast<int>(kPrefix.size());  // columns are 1-based: the first item is at p + 1
-  auto at = [p](int k) { return std::to_string(p + 1 + k) + ": "; };
+  // Columns are 1-based: the first select item is at column kPrefix.size() + 1.
+  auto at = [](int k) { return std::to_string(static_cast<int>(kPrefix.size()) + 1 + k) + ": "; };
   EXPECT_EQ(ErrorOf("SELECT a FROM t"),
             "1:8: Veil answers only differentially private queries: write SELECT WITH DIFFERENTIAL_PRIVACY "
             "OPTIONS(epsilon = ..., delta = ..., privacy_unit_column = ...) ...");
@@ -298,14 +298,14 @@ TEST(ParserTest, RoundTrips) {
   // parse -> print -> parse gives the same tree, and printing is a fixed point.
   const char* kQueries[] = {
       "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS(epsilon=1, delta=1e-5, privacy_unit_column=id) COUNT(*) FROM t",
-      "select with differential_privacy options(epsilon=.5) `group`, count(distinct id) c from `my table` x "
-      "where x.`group` in ('a', 'b\\n') and -y * 2 >= -3.25e-3 and z not between -1 and +2 "
-      "group by `group` order by c desc limit 3",
-      "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS(epsilon=1, public_groups=[(1, 'a'), (2, 'b')]) "
-      "RANGE_BUCKET(age, [0, 18.5, 65]) b, APPROX_QUANTILES(x, 4, contribution_bounds_per_row => (0, 1e3)) "
-      "FROM t WHERE NOT (a OR b) AND (c = d) = TRUE AND d IS NOT NULL AND e LIKE '%x_' GROUP BY 1",
-      "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS(epsilon=1) COUNT(*, contribution_bounds_per_group => (0, 5)) "
-      "FROM t WHERE - - x = - (y - z) AND d = DATE '2000-01-01' AND ts < TIMESTAMP '2000-01-01 00:00:00.000001'",
+      ("select with differential_privacy options(epsilon=.5) `group`, count(distinct id) c from `my table` x "
+       "where x.`group` in ('a', 'b\\n') and -y * 2 >= -3.25e-3 and z not between -1 and +2 "
+       "group by `group` order by c desc limit 3"),
+      ("SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS(epsilon=1, public_groups=[(1, 'a'), (2, 'b')]) "
+       "RANGE_BUCKET(age, [0, 18.5, 65]) b, APPROX_QUANTILES(x, 4, contribution_bounds_per_row => (0, 1e3)) "
+       "FROM t WHERE NOT (a OR b) AND (c = d) = TRUE AND d IS NOT NULL AND e LIKE '%x_' GROUP BY 1"),
+      ("SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS(epsilon=1) COUNT(*, contribution_bounds_per_group => (0, 5)) "
+       "FROM t WHERE - - x = - (y - z) AND d = DATE '2000-01-01' AND ts < TIMESTAMP '2000-01-01 00:00:00.000001'"),
   };
   for (const char* sql : kQueries) {
     absl::StatusOr<Query> first = ParseQuery(sql);
