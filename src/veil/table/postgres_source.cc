@@ -431,9 +431,16 @@ absl::Status AppendBinaryValue(const ColumnReader& c, const char* p, int len, Co
       if (len != 1) return BadLength(c, len);
       out.AppendBool(*p != 0);
       return absl::OkStatus();
+    case kBpcharOid: {
+      // char(n) pads with spaces that PostgreSQL itself treats as insignificant (comparison, GROUP BY, the
+      // cast to text): read the value as PostgreSQL compares it.
+      std::string_view text(p, static_cast<size_t>(len));
+      while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+      out.AppendString(text);
+      return absl::OkStatus();
+    }
     case kTextOid:
     case kVarcharOid:
-    case kBpcharOid:
     case kNameOid:
       out.AppendString(std::string_view(p, static_cast<size_t>(len)));
       return absl::OkStatus();
@@ -687,12 +694,14 @@ absl::StatusOr<PgConnection> PgConnection::Connect(std::string_view conninfo,
         absl::StrCat(connection.location_, ": the server did not accept client_encoding UTF8"));
   }
   // Session settings that make SQL text deterministic: a timestamp without time zone compares with a
-  // timestamptz parameter as UTC (the way it is read), and dates print as ISO.
+  // timestamptz parameter as UTC (the way it is read), dates print as ISO, doubles in their shortest exact
+  // form (the push-down computes value texts in SQL, sql/pushdown.h).
   const Value settings[] = {Value(absl::StrCat(options.statement_timeout_ms))};
   VEIL_RETURN_IF_ERROR(connection
                            .ExecuteInternal("SELECT set_config('statement_timeout', $1, false), "
                                             "set_config('TimeZone', 'UTC', false), "
-                                            "set_config('DateStyle', 'ISO, YMD', false)",
+                                            "set_config('DateStyle', 'ISO, YMD', false), "
+                                            "set_config('extra_float_digits', '1', false)",
                                             settings, "setting up the session")
                            .status());
   return connection;

@@ -8,7 +8,8 @@
 //
 // Connection strings are libpq's: a URI (postgresql://user:password@host:port/db?param=value) or key=value
 // pairs (host=... dbname=...); whatever the string leaves out comes from libpq's environment variables
-// (PGHOST, PGPASSWORD, ~/.pgpass, ...). The connection always uses client_encoding UTF8.
+// (PGHOST, PGPASSWORD, ~/.pgpass, ...). The session always uses client_encoding UTF8, TimeZone UTC,
+// DateStyle ISO and extra_float_digits 1 (shortest exact doubles in text), whatever the server's defaults.
 //
 // Safety. Identifiers are always quoted with PQescapeIdentifier, and values are always sent as binary
 // parameters, never spliced into SQL text, so hostile table names, column names and values are data.
@@ -21,7 +22,8 @@
 //                                                 and +-Infinity kept; a finite value beyond double's range
 //                                                 (or non-zero below its smallest) is OutOfRange
 //   boolean                                       kBool
-//   text, varchar, char(n), name                  kString (char(n) keeps PostgreSQL's padding)
+//   text, varchar, char(n), name                  kString (char(n) without its trailing spaces, which
+//                                                 PostgreSQL treats as insignificant too)
 //   date                                          kDate
 //   timestamp, timestamptz                        kTimestamp (a timestamp without time zone is read as UTC)
 // The special values +-infinity of date and timestamps have no Veil value: reading one is OutOfRange naming
