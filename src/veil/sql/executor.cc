@@ -285,13 +285,21 @@ class Evaluator {
     switch (e.op) {
       case BoundOp::kConstant: return ConstantVec(e.constant, e.type);
       case BoundOp::kColumn: return ColumnVec(table_.column(e.column));
+      case BoundOp::kAnd:
+      case BoundOp::kOr: return Logic(e);
       default: break;
     }
-    std::vector<Vec> args;
+    // Children needing more intermediate vectors first (Sethi and Ullman's order), so that a deep expression
+    // holds O(log size) whole-column results at a time rather than one per level.
+    std::vector<size_t> order(e.children.size());
+    std::iota(order.begin(), order.end(), size_t{0});
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t x, size_t y) { return Need(*e.children[x]) > Need(*e.children[y]); });
+    std::vector<Vec> args(e.children.size());
     bool constant = true;
-    for (const auto& c : e.children) {
-      args.push_back(Eval(*c));
-      constant = constant && args.back().constant;
+    for (const size_t i : order) {
+      args[i] = Eval(*e.children[i]);
+      constant = constant && args[i].constant;
     }
     const size_t m = constant ? 1 : n_;
     Vec out;
@@ -303,19 +311,84 @@ class Evaluator {
       case BoundOp::kArithmetic: Arithmetic(e.binary_op, args[0], args[1], m, out); break;
       case BoundOp::kCompare: Compare(e.binary_op, args[0], args[1], m, out); break;
       case BoundOp::kNot: Not(args[0], m, out); break;
-      case BoundOp::kAnd:
-      case BoundOp::kOr: Logic(e.op == BoundOp::kAnd, args, m, out); break;
       case BoundOp::kIsNull: IsNull(e.negated, args[0], m, out); break;
       case BoundOp::kInSet: InSet(e, args[0], m, out); break;
       case BoundOp::kLike: Like(e, args[0], m, out); break;
       case BoundOp::kRangeBucket: RangeBucket(e, args[0], m, out); break;
       case BoundOp::kConstant:
-      case BoundOp::kColumn: break;
+      case BoundOp::kColumn:
+      case BoundOp::kAnd:
+      case BoundOp::kOr: break;
     }
     return out;
   }
 
  private:
+  // The number of whole-column results evaluating `e` holds at once (Sethi-Ullman number; AND and OR fold
+  // their arguments one at a time, so they need what their neediest argument needs, plus the accumulator).
+  static int Need(const BoundExpr& e) {
+    if (e.children.empty()) return 1;
+    std::vector<int> needs;
+    for (const auto& c : e.children) needs.push_back(Need(*c));
+    if (e.op == BoundOp::kAnd || e.op == BoundOp::kOr) return *std::max_element(needs.begin(), needs.end()) + 1;
+    std::sort(needs.begin(), needs.end(), std::greater<int>());
+    int need = 0;
+    for (size_t k = 0; k < needs.size(); ++k) need = std::max(need, needs[k] + static_cast<int>(k));
+    return need;
+  }
+
+  // Three-valued AND / OR, folding the arguments into an accumulator one at a time (a long AND of many
+  // conditions never holds more than two of their results).
+  Vec Logic(const BoundExpr& e) {
+    const bool is_and = e.op == BoundOp::kAnd;
+    std::vector<uint8_t> value, valid;
+    bool constant = true;
+    for (size_t k = 0; k < e.children.size(); ++k) {
+      const Vec b = Eval(*e.children[k]);
+      if (constant && !b.constant && k > 0) {  // the accumulator becomes a vector
+        const uint8_t v0 = value[0], ok0 = valid[0];
+        value.assign(n_, v0);
+        valid.assign(n_, ok0);
+      }
+      constant = constant && b.constant;
+      const size_t m = constant ? 1 : n_;
+      const size_t mb = b.mask();
+      if (k == 0) {
+        value.resize(m);
+        valid.resize(m);
+        for (size_t i = 0; i < m; ++i) {
+          value[i] = b.u8[i & mb];
+          valid[i] = b.ValidAt(i & mb);
+        }
+        continue;
+      }
+      for (size_t i = 0; i < m; ++i) {
+        const bool va = valid[i], x = value[i], vb = b.ValidAt(i & mb), y = b.u8[i & mb];
+        bool known_true, known_false;
+        if (is_and) {
+          known_false = (va && !x) || (vb && !y);
+          known_true = va && x && vb && y;
+        } else {
+          known_true = (va && x) || (vb && y);
+          known_false = va && !x && vb && !y;
+        }
+        value[i] = known_true;
+        valid[i] = known_true || known_false;
+      }
+    }
+    Vec out;
+    out.type = DataType::kBool;
+    out.constant = constant;
+    out.own_u8 = std::move(value);
+    out.u8 = out.own_u8;
+    if (constant) {
+      out.null = !valid[0];
+    } else if (std::find(valid.begin(), valid.end(), 0) != valid.end()) {
+      SetValid(out, std::move(valid));
+    }
+    return out;
+  }
+
   static void ToDouble(Vec& a, size_t m, Vec& out) {
     out.own_f64.resize(m);
     const size_t ma = a.mask();
@@ -427,43 +500,6 @@ class Evaluator {
     for (size_t i = 0; i < m; ++i) out.own_u8[i] = !a.u8[i & ma];
     out.u8 = out.own_u8;
     InheritValidity(a, out);
-  }
-
-  // Three-valued AND / OR over all arguments.
-  static void Logic(bool is_and, const std::vector<Vec>& args, size_t m, Vec& out) {
-    std::vector<uint8_t> value(m), valid(m);
-    {
-      const Vec& a = args[0];
-      const size_t ma = a.mask();
-      for (size_t i = 0; i < m; ++i) {
-        value[i] = a.u8[i & ma];
-        valid[i] = a.ValidAt(i & ma);
-      }
-    }
-    for (size_t k = 1; k < args.size(); ++k) {
-      const Vec& b = args[k];
-      const size_t mb = b.mask();
-      for (size_t i = 0; i < m; ++i) {
-        const bool va = valid[i], x = value[i], vb = b.ValidAt(i & mb), y = b.u8[i & mb];
-        bool known_true, known_false;
-        if (is_and) {
-          known_false = (va && !x) || (vb && !y);
-          known_true = va && x && vb && y;
-        } else {
-          known_true = (va && x) || (vb && y);
-          known_false = va && !x && vb && !y;
-        }
-        value[i] = known_true;
-        valid[i] = known_true || known_false;
-      }
-    }
-    out.own_u8 = std::move(value);
-    out.u8 = out.own_u8;
-    if (out.constant) {
-      out.null = !valid[0];
-    } else if (std::find(valid.begin(), valid.end(), 0) != valid.end()) {
-      SetValid(out, std::move(valid));
-    }
   }
 
   static void IsNull(bool negated, const Vec& a, size_t m, Vec& out) {
