@@ -417,11 +417,18 @@ absl::Status SqlError(std::string_view sql, int offset, std::string_view message
   const size_t at = std::min(sql.size(), static_cast<size_t>(std::max(offset, 0)));
   const SourceLocation loc = Locate(sql, static_cast<int>(at));
 
-  // The line holding `at`.
+  // The line holding `at`, or only its bytes near `at` for a long line: at most kWidth code points are
+  // shown, of at most 4 bytes each.
+  constexpr size_t kWidth = 100;
+  constexpr size_t kNear = 4 * kWidth + 4;
   size_t begin = at;
-  while (begin > 0 && sql[begin - 1] != '\n' && sql[begin - 1] != '\r') --begin;
+  while (begin > 0 && sql[begin - 1] != '\n' && sql[begin - 1] != '\r' && at - begin < kNear) --begin;
+  while (begin < at && (static_cast<unsigned char>(sql[begin]) & 0xC0) == 0x80) ++begin;
+  const bool cut_left = begin > 0 && sql[begin - 1] != '\n' && sql[begin - 1] != '\r';
   size_t end = at;
-  while (end < sql.size() && sql[end] != '\n' && sql[end] != '\r') ++end;
+  while (end < sql.size() && sql[end] != '\n' && sql[end] != '\r' && end - at < kNear) ++end;
+  while (end > at && end < sql.size() && (static_cast<unsigned char>(sql[end]) & 0xC0) == 0x80) --end;
+  const bool cut_right = end < sql.size() && sql[end] != '\n' && sql[end] != '\r';
 
   // The line as display units (one per code point, or per invalid byte) and the unit under the caret.
   struct Unit {
@@ -445,7 +452,6 @@ absl::Status SqlError(std::string_view sql, int offset, std::string_view message
     units.push_back({i, std::move(shown)});
     i += n == 0 ? 1 : n;
   }
-  constexpr size_t kWidth = 100;
   size_t first = 0, last = units.size();
   if (units.size() > kWidth) {
     first = caret > kWidth / 2 ? caret - kWidth / 2 : 0;
@@ -453,7 +459,7 @@ absl::Status SqlError(std::string_view sql, int offset, std::string_view message
     if (last - first < kWidth) first = last > kWidth ? last - kWidth : 0;
   }
   std::string line = "  ", marker = "  ";
-  if (first > 0) {
+  if (first > 0 || cut_left) {
     line += "...";
     marker += "   ";
   }
@@ -461,7 +467,7 @@ absl::Status SqlError(std::string_view sql, int offset, std::string_view message
     line += units[u].text;
     if (u < caret) marker += units[u].text == "\t" ? "\t" : " ";
   }
-  if (last < units.size()) line += "...";
+  if (last < units.size() || cut_right) line += "...";
   marker += "^";
   return absl::InvalidArgumentError(
       absl::StrCat(loc.line, ":", loc.column, ": ", A(message), "\n", line, "\n", marker));

@@ -174,6 +174,24 @@ TEST(LexerTest, SqlErrorCutsLongLines) {
   EXPECT_EQ(lines[1][caret], 'J');
 }
 
+TEST(LexerTest, SqlErrorOnAHugeLineShowsOnlyTheNeighbourhood) {
+  // A 1 MB line: the excerpt is cut around the caret (and built without decoding the whole line).
+  std::string sql(kMaxQueryBytes - 10, 'x');
+  sql.replace(500000, 4, "JOIN");
+  const absl::Status s = SqlError(sql, 500000, "m");
+  const std::vector<std::string> lines = absl::StrSplit(std::string(s.message()), '\n');
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0], "1:500001: m");
+  EXPECT_LT(lines[1].size(), 120u);
+  EXPECT_THAT(lines[1], StartsWith("  ..."));
+  EXPECT_THAT(lines[1], ::testing::EndsWith("..."));
+  const size_t caret = lines[2].find('^');
+  ASSERT_NE(caret, std::string::npos);
+  EXPECT_EQ(lines[1].substr(caret, 4), "JOIN");
+  // Near the start of the line, nothing is cut on the left.
+  EXPECT_THAT(std::string(SqlError(sql, 3, "m").message()), HasSubstr("\n  xxx"));
+}
+
 TEST(LexerTest, DescribeToken) {
   const std::string sql = "a JOIN 'a very long string literal that goes on and on'";
   absl::StatusOr<std::vector<Token>> tokens = Tokenize(sql);
