@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "veil/base/status_macros.h"
+#include "veil/dp/aggregation.h"
 
 namespace veil::sql {
 namespace {
@@ -380,6 +381,7 @@ absl::StatusOr<std::vector<BoundedSum>> BoundedSumsFor(const dp::QueryPlan& plan
 absl::StatusOr<PushdownStatement> BuildPushdownStatement(
     const table::PgConnection& pg, const table::PgTableName& table, const std::vector<PgColumn>& columns,
     const dp::QueryPlan& plan, const std::vector<BoundedSum>& sums, const Expr* where, uint64_t seed) {
+  VEIL_RETURN_IF_ERROR(dp::ValidatePlan(plan));
   if (seed >= kSeedLimit) return Invalid("the bounding seed must be below 2^62");
   if (plan.max_groups_contributed < 1 || plan.max_rows_per_group < 1) {
     return Invalid("max_groups_contributed and max_rows_per_group must be >= 1");
@@ -432,7 +434,7 @@ absl::StatusOr<PushdownStatement> BuildPushdownStatement(
   // The value columns the aggregations read, in plan order, each once (query.h: the row hash).
   std::vector<std::string> value_cols;  // names in the table
   std::map<std::string, std::string> value_alias;
-  std::vector<std::string> row_text;
+  std::vector<std::pair<std::string, DataType>> row_values;  // (alias, type)
   for (const dp::Aggregate& a : plan.aggregates) {
     if (!NeedsColumn(a.function) || value_alias.count(a.column) > 0) continue;
     VEIL_ASSIGN_OR_RETURN(const PgColumn* c, b.Column(a.column, "in an aggregation"));
@@ -441,7 +443,7 @@ absl::StatusOr<PushdownStatement> BuildPushdownStatement(
     value_cols.push_back(a.column);
     value_alias[a.column] = alias;
     base_select.push_back(absl::StrCat(typed, " AS ", alias));
-    row_text.push_back(text_of(alias, c->type, c->type_oid == kTimestamptzOid));
+    row_values.emplace_back(alias, c->type);
   }
   // Every column a sum reads must be one of them (the engine's components come from the aggregations).
   std::map<std::string, DataType> value_type;
@@ -503,8 +505,39 @@ absl::StatusOr<PushdownStatement> BuildPushdownStatement(
                    ", ", s0, ")");
   std::string key_hash = s1;
   for (const std::string& t : key_text) key_hash = absl::StrCat("hashtextextended(", t, ", ", key_hash, ")");
-  std::string row_hash = s2;
-  for (const std::string& t : row_text) row_hash = absl::StrCat("hashtextextended(", t, ", ", row_hash, ")");
+  // The row hash's steps V(x_j, g_{j-1}) (query.h): PostgreSQL's hash of the value's binary form, NULL and
+  // NaN as the text \N. Each step is a level of its own, since g appears in two branches.
+  std::vector<std::string> row_steps;
+  for (size_t j = 0; j < row_values.size(); ++j) {
+    const auto& [x, type] = row_values[j];
+    const std::string g = absl::StrCat("g", j);
+    std::string hash;
+    switch (type) {
+      case DataType::kDouble:
+        hash = absl::StrCat("hashfloat8extended(", x, ", ", g, ")");
+        break;
+      case DataType::kInt64:
+        hash = absl::StrCat("hashint8extended(", x, ", ", g, ")");
+        break;
+      case DataType::kTimestamp:  // microseconds since 1970 (extract is exact numeric from PostgreSQL 14)
+        hash = absl::StrCat("hashint8extended((extract(epoch FROM ", x, ") * 1000000)::int8, ", g, ")");
+        break;
+      case DataType::kDate:
+        hash = absl::StrCat("hashint8extended((", x, " - DATE '1970-01-01')::int8, ", g, ")");
+        break;
+      case DataType::kBool:
+        hash = absl::StrCat("hashint8extended(CASE WHEN ", x, " THEN 1::int8 ELSE 0::int8 END, ", g, ")");
+        break;
+      case DataType::kString:
+        hash = absl::StrCat("hashtextextended(", x, ", ", g, ")");
+        break;
+    }
+    const std::string missing = type == DataType::kDouble
+                                    ? absl::StrCat(x, " IS NULL OR ", x, " = 'NaN'::float8")
+                                    : absl::StrCat(x, " IS NULL");
+    row_steps.push_back(absl::StrCat("CASE WHEN ", missing, " THEN hashtextextended(E'\\\\N', ", g, ") ELSE ",
+                                     hash, " END AS g", j + 1));
+  }
 
   // Per-row integers of the sums.
   std::vector<std::string> totals;
@@ -575,8 +608,9 @@ absl::StatusOr<PushdownStatement> BuildPushdownStatement(
   const std::string key_ordering = keys.empty() ? "" : absl::StrCat(", ", absl::StrJoin(key_order, ", "));
 
   PushdownStatement st;
-  // Each level's columns: base (u, k*, x*), hashed (+ hu, hk, hr), folded (+ a_u, a_k, a_row), then the two
-  // mixes M(a_u # a_k) = r and M(r # a_row) = w in three steps each. A level uses a column of the one below
+  // Each level's columns: base (u, k*, x*), v0 (+ hu, hk, g0: the unit and key hashes, the row hash's seed),
+  // v1.. (+ g1..: the row hash's steps), hashed (+ d), folded (+ a_u, a_k, a_row), then the two mixes
+  // M(a_u # a_k) = r and M(r # a_row) = w in three steps each. A level uses a column of the one below
   // it twice; PostgreSQL would flatten the levels into one expression tree with the lower expressions copied
   // at every use (exponential in the depth), so each level ends with OFFSET 0, the fence that keeps it a
   // separate, streamed subquery.
@@ -588,10 +622,19 @@ absl::StatusOr<PushdownStatement> BuildPushdownStatement(
     absl::StrAppend(&st.sql, "dt_", a, " AS (", internal::DoubleTextsQuery("filtered", a), "),\n");
     absl::StrAppend(&joins, " LEFT JOIN dt_", a, " ON float8send(f.", a, ") = dt_", a, ".bits");
   }
-  absl::StrAppend(&st.sql, "hashed AS (SELECT f.*, ", unit_hash, " AS hu, ", key_hash, " AS hk, ", row_hash,
-                  " AS hr FROM filtered f", joins, " OFFSET 0),\n");
+  absl::StrAppend(&st.sql, "v0 AS (SELECT f.*, ", unit_hash, " AS hu, ", key_hash, " AS hk, ", s2,
+                  " AS g0 FROM filtered f", joins, " OFFSET 0),\n");
+  for (size_t j = 0; j < row_steps.size(); ++j) {
+    absl::StrAppend(&st.sql, "v", j + 1, " AS (SELECT *, ", row_steps[j], " FROM v", j, " OFFSET 0),\n");
+  }
+  // Rows of a cell with equal values (equal g_m) are told apart by their occurrence number d.
+  const std::string gm = absl::StrCat("g", row_steps.size());
+  absl::StrAppend(&st.sql, "hashed AS (SELECT *, ROW_NUMBER() OVER (PARTITION BY u", key_partition, ", ", gm,
+                  ") - 1 AS d FROM v", row_steps.size(), "),\n");
   absl::StrAppend(&st.sql, "folded AS (SELECT *, ", Fold32Sql("hu"), " AS a_u, ", Fold32Sql("hk"),
-                  " AS a_k, ", Fold32Sql("hr"), " AS a_row FROM hashed OFFSET 0),\n");
+                  " AS a_k, ", "CASE WHEN d = 0 THEN ", Fold32Sql(gm), " ELSE ",
+                  Fold32Sql(absl::StrCat("hashint8extended(d, ", gm, ")")),
+                  " END AS a_row FROM hashed OFFSET 0),\n");
   absl::StrAppend(&st.sql, "m1 AS (SELECT *, ", MixStepSql("(a_u # a_k)", 16, 2146121005),
                   " AS r1 FROM folded OFFSET 0),\n");
   absl::StrAppend(&st.sql, "m2 AS (SELECT *, ", MixStepSql("r1", 15, 739982445),

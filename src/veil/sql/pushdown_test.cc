@@ -16,7 +16,9 @@
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "veil/crypto/testing/deterministic_random.h"
 #include "veil/dp/aggregation.h"
+#include "veil/dp/random_bits.h"
 #include "veil/sql/parser.h"
 #include "veil/table/postgres_testing.h"
 
@@ -120,6 +122,57 @@ TEST_F(PushdownTest, HashTextExtendedMatchesTheEngineBitForBit) {
     if (ours != theirs && ++mismatches <= 5) {
       ADD_FAILURE() << "hash of \"" << text << "\" (" << text.size() << " bytes) with seed " << seed
                     << ": engine " << ours << ", PostgreSQL " << theirs;
+    }
+  }
+  EXPECT_EQ(mismatches, 0);
+}
+
+TEST_F(PushdownTest, BinaryValueHashesMatchTheEngineBitForBit) {
+  // The row hash's hashfloat8extended and hashint8extended (query.h) on doubles of every shape (random bit
+  // patterns, 0 and -0, which PostgreSQL hashes as the seed, infinities, subnormals) and int64 extremes.
+  std::mt19937_64 rng(99);
+  Schema schema = *Schema::Make({{"d", DataType::kDouble}, {"i", DataType::kInt64}, {"s", DataType::kInt64}});
+  TableBuilder b(schema);
+  const std::vector<double> special = {0.0,
+                                       -0.0,
+                                       1.0,
+                                       -1.0,
+                                       std::numeric_limits<double>::infinity(),
+                                       -std::numeric_limits<double>::infinity(),
+                                       5e-324,
+                                       1e308};
+  const std::vector<int64_t> ints = {
+      0,         1,           -1, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max(),
+      1LL << 32, -(1LL << 31)};
+  for (int i = 0; i < 2000; ++i) {
+    double d;
+    if (i < static_cast<int>(special.size())) {
+      d = special[i];
+    } else {
+      uint64_t bits = rng();
+      std::memcpy(&d, &bits, sizeof(d));
+      if (std::isnan(d)) d = 0.5;
+    }
+    const int64_t v = i < static_cast<int>(ints.size()) ? ints[i] : static_cast<int64_t>(rng()) >> (i % 64);
+    ASSERT_TRUE(b.AppendRow({d, v, static_cast<int64_t>(i % 3 == 0 ? 0 : rng())}).ok());
+  }
+  Load("binary_inputs", *b.Finish(), {"float8", "int8", "int8"});
+  absl::StatusOr<Table> hashed = pg().Query(
+      "SELECT d, i, s, hashfloat8extended(d, s) AS hd, hashint8extended(i, s) AS hi FROM binary_inputs");
+  ASSERT_TRUE(hashed.ok()) << hashed.status();
+  ASSERT_EQ(hashed->num_rows(), 2000);
+  int mismatches = 0;
+  for (int64_t r = 0; r < hashed->num_rows(); ++r) {
+    const uint64_t seed = static_cast<uint64_t>(hashed->column(2).GetInt64(r));
+    const double d = hashed->column(0).GetDouble(r);
+    const int64_t v = hashed->column(1).GetInt64(r);
+    if (dp::internal::PgHashFloat8Extended(d, seed) != static_cast<uint64_t>(hashed->column(3).GetInt64(r)) &&
+        ++mismatches <= 5) {
+      ADD_FAILURE() << "hashfloat8extended(" << d << ", " << seed << ")";
+    }
+    if (dp::internal::PgHashInt8Extended(v, seed) != static_cast<uint64_t>(hashed->column(4).GetInt64(r)) &&
+        ++mismatches <= 5) {
+      ADD_FAILURE() << "hashint8extended(" << v << ", " << seed << ")";
     }
   }
   EXPECT_EQ(mismatches, 0);
@@ -336,12 +389,39 @@ BoundedAggregates ReferenceBounding(const Table& t, const std::vector<int64_t>& 
     if (static_cast<int64_t>(ranked.size()) > plan.max_groups_contributed)
       ranked.resize(plan.max_groups_contributed);
     for (const Cell& cell : ranked) {
+      // Row rank: the values' binary hashes chained from s + 2, then the occurrence number d among the
+      // cell's rows with the same hash.
       std::vector<std::pair<uint32_t, int64_t>> cell_rows;
+      std::map<uint64_t, int64_t> seen;
       for (int64_t row : by_key[cell.key_text]) {
         uint64_t h = seed + 2;
-        for (const Column* c : hash_cols)
-          h = PgHashBytesExtended(c->IsNull(row) ? "\\N" : c->FormatValue(row), h);
-        cell_rows.emplace_back(Mix32(cell.r ^ Fold32(h)), row);
+        for (const Column* c : hash_cols) {
+          if (c->IsNull(row) || (c->type() == DataType::kDouble && std::isnan(c->GetDouble(row)))) {
+            h = PgHashBytesExtended("\\N", h);
+            continue;
+          }
+          switch (c->type()) {
+            case DataType::kDouble:
+              h = dp::internal::PgHashFloat8Extended(c->GetDouble(row), h);
+              break;
+            case DataType::kInt64:
+            case DataType::kTimestamp:
+              h = dp::internal::PgHashInt8Extended(c->GetInt64(row), h);
+              break;
+            case DataType::kDate:
+              h = dp::internal::PgHashInt8Extended(c->GetDate(row).days, h);
+              break;
+            case DataType::kBool:
+              h = dp::internal::PgHashInt8Extended(c->GetBool(row) ? 1 : 0, h);
+              break;
+            case DataType::kString:
+              h = PgHashBytesExtended(c->GetString(row), h);
+              break;
+          }
+        }
+        const int64_t d = seen[h]++;
+        const uint32_t a_row = Fold32(d == 0 ? h : dp::internal::PgHashInt8Extended(d, h));
+        cell_rows.emplace_back(Mix32(cell.r ^ a_row), row);
       }
       std::sort(cell_rows.begin(), cell_rows.end());
       if (static_cast<int64_t>(cell_rows.size()) > plan.max_rows_per_group)
@@ -509,6 +589,60 @@ TEST_F(PushdownTest, BoundedAggregatesEqualTheReferenceOn50000Rows) {
   absl::StatusOr<BoundedAggregates> b = RunPushdown(pg(), PgTableName{"", "visits"}, plan, *sums, nullptr, 2);
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_NE(a->groups, b->groups);
+}
+
+TEST_F(PushdownTest, BoundedAggregatesEqualTheInMemoryEngines) {
+  // The engine does not expose its bounded (pre-noise) sums, so they are read from RunQuery with noise that
+  // is zero with overwhelming probability: epsilon = 1e10 over 7 aggregates of at most 3 components gives
+  // each component epsilon >= 4.7e8, so a discrete Laplace scale t <= L0 Linf 2^20 / 4.7e8 = 0.0134 for the
+  // sums (and far less for counts), and P(noise != 0) = 2q / (1 + q) < 2 exp(-1/t) < 1e-32 per draw, over
+  // about 100 draws. Public groups (every ward and NULL): no partition selection, whose epsilon is capped.
+  // Both paths take the bounding seed from the same DeterministicRandom stream (RunQuery: Next64() >> 2).
+  Table visits = Load("visits", Visits(), {"int4", "varchar(40)", "int2", "numeric", "bool", "date"});
+  dp::QueryPlan plan = VisitsPlan();
+  plan.epsilon = 1e10;
+  plan.aggregates.erase(plan.aggregates.begin() + 5);  // VARIANCE: its output is a ratio of noisy sums
+  std::vector<std::vector<Value>> wards = {{std::monostate()}};
+  for (const char* w : {"cardiology", "oncology", "A&E", "pædiatrics", "ward \"7\"",
+                        "x'; DROP TABLE visits; --", "geriatrics", "icu"}) {
+    wards.push_back({std::string(w)});
+  }
+  plan.public_groups = wards;
+  absl::StatusOr<std::vector<BoundedSum>> sums = BoundedSumsFor(plan, 20);
+  ASSERT_TRUE(sums.ok());
+  for (uint64_t stream : {1, 2, 3}) {
+    crypto::testing::DeterministicRandom engine_source(stream), pushdown_source(stream);
+    dp::RandomBits engine_bits(engine_source), pushdown_bits(pushdown_source);
+    absl::StatusOr<dp::QueryResult> engine = dp::RunQuery(visits, std::nullopt, plan, engine_bits);
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    absl::StatusOr<uint64_t> word = pushdown_bits.Next64();
+    ASSERT_TRUE(word.ok());
+    absl::StatusOr<BoundedAggregates> got =
+        RunPushdown(pg(), PgTableName{"", "visits"}, plan, *sums, nullptr, *word >> 2);
+    ASSERT_TRUE(got.ok()) << got.status();
+    ASSERT_EQ(engine->rows.size(), wards.size());
+    size_t next = 0;
+    for (const dp::ResultRow& row : engine->rows) {
+      BoundedGroup g{row.key, 0, std::vector<int64_t>(sums->size(), 0)};  // a listed ward without rows
+      if (next < got->groups.size() && got->groups[next].key == row.key) g = got->groups[next++];
+      SCOPED_TRACE(Describe(g));
+      // COUNT(*), COUNT(DISTINCT patient), COUNT(cost): the counts themselves.
+      EXPECT_EQ(row.values[0][0].value, static_cast<double>(g.totals[0]));
+      EXPECT_EQ(row.values[1][0].value, static_cast<double>(g.totals[1]));
+      EXPECT_EQ(row.values[1][0].value, static_cast<double>(g.units));
+      EXPECT_EQ(row.values[2][0].value, static_cast<double>(g.totals[2]));
+      // SUM(cost) in [0, 5000]: the fixed-point total times g = 2^(ceil(log2 5000) - 20) = 2^-7, exactly.
+      EXPECT_EQ(row.values[3][0].value, std::ldexp(static_cast<double>(g.totals[3]), -7));
+      // AVG(age) in [18, 90]: mid + half * clamp(normalised sum / 2^20 / max(1, count), -1, 1).
+      const double eu = std::clamp(
+          std::ldexp(static_cast<double>(g.totals[5]), -20) / std::max(1.0, static_cast<double>(g.totals[4])),
+          -1.0, 1.0);
+      EXPECT_DOUBLE_EQ(row.values[4][0].value, 54 + 36 * eu);
+      // SUM(urgent) in [0, 1]: g = 2^-20.
+      EXPECT_EQ(row.values[5][0].value, std::ldexp(static_cast<double>(g.totals[6]), -20));
+    }
+    EXPECT_EQ(next, got->groups.size());
+  }
 }
 
 TEST_F(PushdownTest, WhereBinningPublicGroupsAndGlobalAggregates) {
