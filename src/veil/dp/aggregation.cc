@@ -2,19 +2,23 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "absl/base/attributes.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
@@ -163,6 +167,27 @@ uint64_t PgHashInt8Extended(int64_t v, uint64_t seed) {
   const unsigned char bytes[4] = {static_cast<unsigned char>(lo), static_cast<unsigned char>(lo >> 8),
                                   static_cast<unsigned char>(lo >> 16), static_cast<unsigned char>(lo >> 24)};
   return PgHashBytesExtended(std::string_view(reinterpret_cast<const char*>(bytes), 4), seed);
+}
+
+SeededLookup3::SeededLookup3(uint32_t length, uint64_t seed) {
+  a_ = b_ = c_ = 0x9e3779b9u + length + 3923095u;
+  if (seed != 0) {
+    a_ += static_cast<uint32_t>(seed >> 32);
+    b_ += static_cast<uint32_t>(seed);
+    Mix(a_, b_, c_);
+  }
+}
+
+uint64_t SeededLookup3::Hash8(uint64_t bytes) const {
+  uint32_t a = a_ + static_cast<uint32_t>(bytes), b = b_ + static_cast<uint32_t>(bytes >> 32), c = c_;
+  Final(a, b, c);
+  return (static_cast<uint64_t>(b) << 32) | c;
+}
+
+uint64_t SeededLookup3::Hash4(uint32_t bytes) const {
+  uint32_t a = a_ + bytes, b = b_, c = c_;
+  Final(a, b, c);
+  return (static_cast<uint64_t>(b) << 32) | c;
 }
 
 }  // namespace internal
@@ -802,6 +827,15 @@ class GroupIndex {
     if (codes_ != nullptr) return code_to_gid_[codes_[row] + 1];
     return 0;
   }
+  // How Gid reads (for loops specialised on it): per-row gids, string codes through code_to_gid, or the one
+  // group of a global aggregate.
+  enum class Source { kRowGid, kCodes, kSingle };
+  Source source() const {
+    return row_gid_ != nullptr ? Source::kRowGid : (codes_ != nullptr ? Source::kCodes : Source::kSingle);
+  }
+  const int32_t* row_gid() const { return row_gid_; }
+  const int32_t* codes() const { return codes_; }
+  const int32_t* code_to_gid() const { return code_to_gid_.data(); }
   // gids sorted by key (SQL order).
   std::vector<int32_t> SortedGids(const std::vector<int32_t>& gids) const {
     std::vector<int32_t> out = gids;
@@ -1020,12 +1054,22 @@ struct UnitIndex {
   std::vector<int32_t> owned;
   int32_t num_units = 0;
   const Column* column = nullptr;
-  std::vector<int64_t> rep_row;  // non-string units: one row of each unit (for its text)
+  std::vector<int64_t> rep_row;  // hashed non-string units: one row of each unit (for its text)
+  bool int_direct = false;       // int64 units indexed directly: unit = value - int_base
+  int64_t int_base = 0;
 
   // H(T(u), seed) of query.h.
   uint64_t Hash(int32_t unit, uint64_t seed) const {
     if (column->type() == DataType::kString) {
       return internal::PgHashBytesExtended(column->dictionary().value(unit), seed);
+    }
+    if (column->type() == DataType::kInt64) {
+      // T(v) is the decimal text (table::FormatValue), written without an allocation.
+      const int64_t v = int_direct ? static_cast<int64_t>(static_cast<uint64_t>(int_base) + static_cast<uint32_t>(unit))
+                                   : column->GetInt64(rep_row[unit]);
+      char text[24];
+      const std::to_chars_result end = std::to_chars(text, text + sizeof(text), v);
+      return internal::PgHashBytesExtended(std::string_view(text, static_cast<size_t>(end.ptr - text)), seed);
     }
     return internal::PgHashBytesExtended(column->FormatValue(rep_row[unit]), seed);
   }
@@ -1042,6 +1086,37 @@ absl::StatusOr<UnitIndex> BuildUnitIndex(const Table& t, const QueryPlan& plan, 
     return u;
   }
   u.owned.assign(static_cast<size_t>(t.num_rows()), -1);
+  if (c.type() == DataType::kInt64) {
+    // Dense integer ids (the usual case: a subject number) index directly, without hashing, when their range
+    // is at most about twice the number of rows: unit = value - min (units without rows cost nothing).
+    const int64_t* v = c.int64_values().data();
+    const bool nulls = c.null_count() > 0;
+    int64_t lo = std::numeric_limits<int64_t>::max(), hi = std::numeric_limits<int64_t>::min();
+    for (int64_t i = 0; i < rs.count; ++i) {
+      const int64_t row = rs.Row(i);
+      if (nulls && c.IsNull(row)) continue;
+      lo = std::min(lo, v[row]);
+      hi = std::max(hi, v[row]);
+    }
+    const uint64_t limit = std::min<uint64_t>(2 * static_cast<uint64_t>(rs.count) + 1024, INT32_MAX);
+    if (lo > hi) {  // no row has a unit
+      u.codes = u.owned.data();
+      return u;
+    }
+    const uint64_t range = static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo);  // exact: hi >= lo
+    if (range < limit) {
+      u.int_direct = true;
+      u.int_base = lo;
+      u.num_units = static_cast<int32_t>(range + 1);
+      for (int64_t i = 0; i < rs.count; ++i) {
+        const int64_t row = rs.Row(i);
+        if (nulls && c.IsNull(row)) continue;
+        u.owned[row] = static_cast<int32_t>(static_cast<uint64_t>(v[row]) - static_cast<uint64_t>(lo));
+      }
+      u.codes = u.owned.data();
+      return u;
+    }
+  }
   absl::flat_hash_map<uint64_t, int32_t> index;
   for (int64_t i = 0; i < rs.count; ++i) {
     const int64_t row = rs.Row(i);
@@ -1078,6 +1153,7 @@ struct Quantiser {
   const Column* column = nullptr;
   double lo = 0, hi = 0;
   double g = 1;       // kSum grid
+  double inv_g = 0;   // 1 / g when that is exact (g a power of two with a normal inverse), else 0
   double mid = 0, half = 0;
   double scale = 1;   // 2^bits
   double unit = 1;    // the value of one integer unit of the noisy sum
@@ -1092,6 +1168,10 @@ struct Quantiser {
       const double m = std::max(std::fabs(lo), std::fabs(hi));
       g = m > 0 ? std::ldexp(1.0, static_cast<int>(std::ceil(std::log2(m))) - c.bits) : 1.0;
       unit = g;
+      // x / g == x * (1 / g) exactly (both correctly rounded products of the same real) when 1 / g is an
+      // exact normal power of two.
+      const double inv = 1 / g;
+      inv_g = std::isnormal(g) && std::isnormal(inv) && inv * g == 1 ? inv : 0;
     } else {
       mid = lo + (hi - lo) / 2;
       half = (hi - lo) / 2;
@@ -1111,7 +1191,7 @@ struct Quantiser {
     const double v = std::clamp(x, lo, hi);
     switch (kind) {
       case CompKind::kSum:
-        return static_cast<int64_t>(RoundEven(v / g));
+        return static_cast<int64_t>(RoundEven(inv_g != 0 ? v * inv_g : v / g));
       case CompKind::kNormSum: {
         const double u = half > 0 ? std::clamp((v - mid) / half, -1.0, 1.0) : 0.0;
         return static_cast<int64_t>(RoundEven(u * scale));
@@ -1131,21 +1211,43 @@ struct Quantiser {
 //
 // 1. Partition: the selected rows with a unit and a (public) group become 16-byte records, scattered by the
 //    unit's high bits into partitions of at most 2048 units (two sequential passes: count, scatter; each
-//    thread owns a contiguous range of rows and a slice of every partition, so the layout is deterministic).
+//    thread owns a contiguous range of rows and a slice of every partition, so the records of a partition
+//    are in row order whatever the number of threads). The buffer is not zeroed and asks for huge pages.
 // 2. Per partition (threads take partitions in turn): a counting sort by unit puts each unit's records
-//    together, BoundUnit applies query.h's bounding rules, and the kept records are accumulated into the
-//    thread's integer sums per group. The fast path (one numeric value column, no quantiles, no automatic
-//    bounds) carries the value itself in the record, so this step never reads the table; the general path
-//    carries the row and reads values from the columns.
-// Integer sums make the result independent of the number of threads and of the order of the rows.
+//    together (still in row order), contribution bounding applies query.h's rules, and the kept records are
+//    accumulated into the thread's integer sums per group.
+//    - Fast path (at most one value column, numeric, no quantile tree, no automatic bounds): the record
+//      carries the value itself, so this step never reads the table. A unit within its bounds (at most L0
+//      groups, at most Linf rows in each) keeps everything and needs no hash; a_u is computed only for the
+//      others, value hashes only in cells with more than Linf rows, with the seed's mixing precomputed
+//      (internal::SeededLookup3); no allocation per unit.
+//    - General path (FastUnit's reference): the record carries the row, BoundUnit reads values from the
+//      columns.
+// Integer sums make the result independent of the number of threads and of the order of the rows; both
+// paths make exactly the same choices (a test checks that they give identical results under one seed).
 
 struct Rec {
-  uint32_t unit_local;  // the unit's low bits; bit 31: the value is NULL (fast path)
+  uint32_t unit_local;  // the unit's low bits; bit 31: the value is NULL or NaN (fast path)
   int32_t gid;
-  uint64_t v;  // fast path: the value (double bits, or int64); general path: the row
+  uint64_t v;  // fast path: the value (double bits, int64, or bool 0 / 1); general path: the row
 };
 static_assert(sizeof(Rec) == 16);
 constexpr uint32_t kNullBit = uint32_t{1} << 31;
+
+// Records of a partitioned query: n records, not initialised; huge pages are advised so that filling the
+// buffer costs one page fault per 2 MiB.
+class RecBuffer {
+ public:
+  void Allocate(size_t n) {
+    data_.reset(new Rec[n]);  // default-initialised: no memset of the whole buffer
+    table::internal::AdviseHugePages(data_.get(), n * sizeof(Rec));
+  }
+  Rec* data() { return data_.get(); }
+  const Rec* data() const { return data_.get(); }
+
+ private:
+  std::unique_ptr<Rec[]> data_;
+};
 
 // What a pass over the kept rows accumulates, per thread.
 struct ThreadAcc {
@@ -1155,11 +1257,80 @@ struct ThreadAcc {
   std::vector<std::vector<int64_t>> histograms;   // per auto-bounds aggregate: log-histogram bins
 };
 
+// The fast path's value column type (template parameter of its kernel).
+enum FastKind : int { kNoValue = 0, kDoubleValue = 1, kInt64Value = 2, kBoolValue = 3 };
+
+// Fast path accumulators of one thread, interleaved per group so that adding a record touches one cache
+// line: kept rows, kept non-NULL values, kept cells, and the integer contributions of each value component.
+struct FastAcc {
+  static constexpr size_t kRows = 0, kNonNull = 1, kUnits = 2, kValues = 3;
+  int shift = 0;               // stride = 2^shift >= kValues + number of value components
+  std::vector<int64_t> cells;  // [(gid << shift) + field]
+  // FastSmallUnit's group slots: per gid, (unit serial << 8) | slot; a unit's serial is unique in the thread,
+  // so the table never needs clearing.
+  std::vector<uint64_t> stamp;
+  uint64_t serial = 0;
+
+  int64_t* at(int32_t gid) { return cells.data() + (static_cast<size_t>(gid) << shift); }
+};
+
+// Units with at most this many records find their distinct groups by a linear scan; larger ones sort.
+constexpr int kLinearUnit = 64;
+// Cells with at most this many records number duplicate values by a quadratic scan; larger ones sort.
+constexpr int kLinearCell = 64;
+// Units with at most this many records take FastSmallUnit when Linf <= kSmallLinf and the number of groups
+// allows its per-thread slot table (kSmallUnitMaxGroups entries of 8 bytes).
+constexpr int kSmallUnit = 256;
+constexpr int64_t kSmallLinf = 8;
+constexpr int64_t kSmallUnitMaxGroups = int64_t{1} << 22;
+
+// Fast path working memory of one thread, grown to the largest unit / partition seen (no allocation per
+// unit).
+struct FastScratch {
+  std::vector<Rec> sorted;              // a partition's records, by unit
+  std::vector<uint32_t> start, fill;    // per local unit
+  std::vector<int32_t> slot, by_slot;   // per record: its group slot; record indices grouped by slot
+  std::vector<int32_t> gid, cnt, order, slot_begin, slot_fill;  // per slot
+  std::vector<uint64_t> rank;           // per slot: (r(u, k) << 32) | a_k
+  std::vector<uint8_t> kept, keep;      // per slot, per record
+  std::vector<uint64_t> vh, keys;       // per record of a cell: V, (row rank << 32) | index
+  // FastSmallUnit: the key per record; the Linf smallest keys per slot.
+  std::vector<uint64_t> small_keys, top;
+  std::vector<std::pair<int32_t, int32_t>> pairs;   // (gid, record) of a large unit
+  std::vector<std::pair<uint64_t, int32_t>> vpairs;  // (V, index) of a large cell
+  int capacity = 0;
+
+  FastScratch() : small_keys(kSmallUnit), top(kSmallUnit * kSmallLinf) {}
+
+  void Reserve(int n) {
+    if (n <= capacity) return;
+    capacity = std::max({n, 2 * capacity, 64});
+    const size_t c = static_cast<size_t>(capacity);
+    for (auto* v : {&slot, &by_slot, &gid, &cnt, &order, &slot_fill}) v->resize(c);
+    slot_begin.resize(c + 1);
+    rank.resize(c);
+    kept.resize(c);
+    keep.resize(c);
+    vh.resize(c);
+    keys.resize(c);
+  }
+};
+
 class Engine {
  public:
   Engine(const Table& t, const QueryPlan& plan, const CompiledPlan& cp, const RowSet& rs, const GroupIndex& gi,
          const UnitIndex& ui, uint64_t seed)
-      : t_(t), plan_(plan), cp_(cp), rs_(rs), gi_(gi), ui_(ui), seed_(seed) {}
+      : t_(t),
+        plan_(plan),
+        cp_(cp),
+        rs_(rs),
+        gi_(gi),
+        ui_(ui),
+        seed_(seed),
+        l0_(plan.max_groups_contributed),
+        linf_(plan.max_rows_per_group),
+        row_hash8_(8, seed + 2),
+        row_hash4_(4, seed + 2) {}
 
   absl::Status Prepare();
   // Runs the bounding pass; `histograms` selects the automatic-bounds pass (no aggregation).
@@ -1176,26 +1347,79 @@ class Engine {
 
  private:
   void Partition();
+  template <GroupIndex::Source S, bool kAllRows>
+  void CountPartitions(int64_t begin, int64_t end, int64_t* counts) const;
+  template <int K, GroupIndex::Source S, bool kAllRows>
+  void Scatter(int64_t begin, int64_t end, int64_t* offsets);
+
+  // General path.
   void ProcessPartition(int p, bool histograms, ThreadAcc& acc, std::vector<Rec>& scratch,
                         std::vector<uint8_t>& keep);
   void BoundUnit(uint32_t unit, Rec* r, int n, std::vector<uint8_t>& keep, std::vector<int32_t>& kept_groups);
-  // The hash chain V(x_1..x_m) of a record's values, from s + 2 (query.h, row rank).
+  // The hash chain V(x_1..x_m) of a row's values, from s + 2 (query.h, row rank).
   uint64_t ValueHash(const Rec& r) const;
   void Accumulate(const Rec& r, bool histograms, ThreadAcc& acc) const;
-  // Fast path: the value of a record (nullopt for NULL / NaN).
-  std::optional<double> FastValue(const Rec& r) const {
-    if (r.unit_local & kNullBit) return std::nullopt;
-    switch (fast_column_->type()) {
-      case DataType::kDouble: {
-        double x;
-        std::memcpy(&x, &r.v, sizeof(x));
-        return x;
-      }
-      case DataType::kBool:
-        return r.v != 0 ? 1.0 : 0.0;
-      default:
-        return static_cast<double>(static_cast<int64_t>(r.v));
+
+  // Fast path.
+  // a_u = F(H(T(u), s)) of query.h, equal to Fold32(ui_.Hash(unit, seed_)); texts of at most 11 bytes
+  // (string units, directly indexed int64 units) take lookup3 with the seed's mixing done once per length.
+  uint32_t UnitRank(int32_t unit) const;
+  void FastPass(std::vector<ThreadAcc>& out);
+  template <int K>
+  void FastPartition(int p, FastScratch& s, FastAcc& acc) const;
+  template <int K>
+  void FastUnit(uint32_t unit, const Rec* r, int n, FastScratch& s, FastAcc& acc) const;
+  // L: Linf when it is 1 or 2 (a compile-time constant), else 0.
+  template <int K, int L>
+  void FastSmallUnit(uint32_t unit, const Rec* r, int n, FastScratch& s, FastAcc& acc) const;
+  template <int K>
+  void FastKeepRows(const Rec* r, const int32_t* idx, int c, uint32_t rk, FastScratch& s) const;
+  template <int K>
+  uint64_t FastValueHash(const Rec& r) const {
+    if (r.unit_local & kNullBit) return null_hash_;
+    if constexpr (K == kDoubleValue) {
+      if ((r.v << 1) == 0) return seed_ + 2;  // 0 and -0: hashfloat8extended returns the seed
+      return row_hash8_.Hash8(r.v);
+    } else if constexpr (K == kInt64Value) {
+      return row_hash4_.HashInt8(static_cast<int64_t>(r.v));
+    } else if constexpr (K == kBoolValue) {
+      return r.v != 0 ? true_hash_ : false_hash_;
+    } else {
+      return seed_ + 2;
     }
+  }
+  // Adds record r to its group if keep is 1 (0: adds nothing), without branches.
+  template <int K>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void FastAddIf(const Rec& r, int32_t keep, FastAcc& acc) const {
+    int64_t* a = acc.at(r.gid);
+    a[FastAcc::kRows] += keep;
+    if constexpr (K != kNoValue) {
+      const int32_t valid = keep & static_cast<int32_t>((~r.unit_local) >> 31);
+      const int64_t valid_mask = -static_cast<int64_t>(valid);
+      a[FastAcc::kNonNull] += valid;
+      double x;
+      if constexpr (K == kDoubleValue) {
+        std::memcpy(&x, &r.v, sizeof(x));
+      } else if constexpr (K == kInt64Value) {
+        x = static_cast<double>(static_cast<int64_t>(r.v));
+      } else {
+        x = r.v != 0 ? 1.0 : 0.0;
+      }
+      x = valid != 0 ? x : 0.0;  // a NULL's NaN never reaches the conversion to an integer
+      if (single_sum_) {
+        // The usual SUM: one kSum component with an exact reciprocal (Quantiser::Of, inlined).
+        const Quantiser& q = value_q_[0];
+        a[FastAcc::kValues] +=
+            valid_mask & static_cast<int64_t>(Quantiser::RoundEven(std::clamp(x, q.lo, q.hi) * q.inv_g));
+        return;
+      }
+      const size_t nv = value_q_.size();
+      for (size_t j = 0; j < nv; ++j) a[FastAcc::kValues + j] += valid_mask & value_q_[j].Of(x);
+    }
+  }
+  template <int K>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void FastAdd(const Rec& r, FastAcc& acc) const {
+    FastAddIf<K>(r, 1, acc);
   }
 
   const Table& t_;
@@ -1205,6 +1429,7 @@ class Engine {
   const GroupIndex& gi_;
   const UnitIndex& ui_;
   const uint64_t seed_;
+  const int64_t l0_, linf_;
   int threads_ = 1;
   std::vector<uint32_t> a_k_;  // per gid
   std::vector<const Column*> agg_column_;
@@ -1217,11 +1442,20 @@ class Engine {
   bool allow_fast_ = true;
   bool fast_ = false;
   const Column* fast_column_ = nullptr;  // fast path: the one value column (nullptr: none)
+  int fast_kind_ = kNoValue;
+  // Fast path: the value components (kSum, kNormSum, kNormSquares) and their quantisers.
+  std::vector<int> value_comp_;
+  std::vector<Quantiser> value_q_;
+  bool single_sum_ = false;  // value_q_ is one kSum with an exact reciprocal
+  // Fast path: V for NULL, false and true under s + 2, and the seeded lookup3 states of 8- and 4-byte values.
+  const internal::SeededLookup3 row_hash8_, row_hash4_;
+  uint64_t null_hash_ = 0, false_hash_ = 0, true_hash_ = 0;
+  std::vector<internal::SeededLookup3> unit_hash_by_len_;  // lengths 0 .. 11, seed s
   // Partitions.
   int shift_ = 0;
   int num_partitions_ = 1;
   std::vector<int64_t> part_begin_;  // size num_partitions_ + 1
-  std::vector<Rec> recs_;
+  RecBuffer recs_;
 };
 
 absl::Status Engine::Prepare() {
@@ -1253,11 +1487,28 @@ absl::Status Engine::Prepare() {
   }
   // The fast path: at most one value column, numeric, no quantile tree and no automatic bounds.
   fast_ = allow_fast_ && num_quantile_ == 0 && num_hist_ == 0 && hash_columns_.size() <= 1;
+  fast_kind_ = kNoValue;
   if (fast_ && hash_columns_.size() == 1) {
     fast_column_ = hash_columns_[0];
-    const DataType type = fast_column_->type();
-    fast_ = type == DataType::kInt64 || type == DataType::kDouble || type == DataType::kBool;
+    switch (fast_column_->type()) {
+      case DataType::kDouble:
+        fast_kind_ = kDoubleValue;
+        break;
+      case DataType::kInt64:
+        fast_kind_ = kInt64Value;
+        break;
+      case DataType::kBool:
+        fast_kind_ = kBoolValue;
+        break;
+      default:
+        fast_ = false;
+        break;
+    }
   }
+  null_hash_ = internal::PgHashBytesExtended("\\N", seed_ + 2);
+  for (uint32_t len = 0; len < 12; ++len) unit_hash_by_len_.emplace_back(len, seed_);
+  false_hash_ = row_hash4_.HashInt8(0);
+  true_hash_ = row_hash4_.HashInt8(1);
   // Group key hashes a_k (query.h): chained PostgreSQL text hashes from s + 1.
   a_k_.resize(static_cast<size_t>(gi_.num_groups()));
   for (int32_t g = 0; g < gi_.num_groups(); ++g) {
@@ -1272,10 +1523,104 @@ absl::Status Engine::Prepare() {
 
 void Engine::FinishQuantisers() {
   quant_.assign(cp_.components.size(), Quantiser());
+  value_comp_.clear();
+  value_q_.clear();
   for (size_t c = 0; c < cp_.components.size(); ++c) {
     const Component& comp = cp_.components[c];
     const int i = comp.aggregate;
     quant_[c].Set(comp, agg_column_[i], bounds_[i].value_or(Bounds{0, 0}));
+    if (comp.kind == CompKind::kSum || comp.kind == CompKind::kNormSum || comp.kind == CompKind::kNormSquares) {
+      value_comp_.push_back(static_cast<int>(c));
+      value_q_.push_back(quant_[c]);
+    }
+  }
+  single_sum_ = value_q_.size() == 1 && value_q_[0].kind == CompKind::kSum && value_q_[0].inv_g != 0;
+}
+
+// A row's group, read the way GroupIndex::source() says (a template parameter, so that the partition loops
+// carry no per-row branch on it).
+template <GroupIndex::Source S>
+struct GidReader {
+  const int32_t* row_gid;
+  const int32_t* codes;
+  const int32_t* code_to_gid;
+  int32_t operator()(int64_t row) const {
+    if constexpr (S == GroupIndex::Source::kRowGid) {
+      return row_gid[row];
+    } else if constexpr (S == GroupIndex::Source::kCodes) {
+      return code_to_gid[codes[row] + 1];
+    } else {
+      return 0;
+    }
+  }
+};
+
+// Calls fn(std::integral_constant<GroupIndex::Source, ...>) for the index's source.
+template <typename Fn>
+void WithGidSource(const GroupIndex& gi, Fn&& fn) {
+  switch (gi.source()) {
+    case GroupIndex::Source::kRowGid:
+      fn(std::integral_constant<GroupIndex::Source, GroupIndex::Source::kRowGid>());
+      break;
+    case GroupIndex::Source::kCodes:
+      fn(std::integral_constant<GroupIndex::Source, GroupIndex::Source::kCodes>());
+      break;
+    case GroupIndex::Source::kSingle:
+      fn(std::integral_constant<GroupIndex::Source, GroupIndex::Source::kSingle>());
+      break;
+  }
+}
+
+template <int K, GroupIndex::Source S, bool kAllRows>
+void Engine::Scatter(int64_t begin, int64_t end, int64_t* off) {
+  const uint32_t mask = (uint32_t{1} << shift_) - 1;
+  const int shift = shift_;
+  const int32_t* ucodes = ui_.codes;
+  const int64_t* rows = rs_.rows;
+  const GidReader<S> gid_of{gi_.row_gid(), gi_.codes(), gi_.code_to_gid()};
+  Rec* out = recs_.data();
+  const Column* fc = fast_column_;
+  const double* dv = K == kDoubleValue ? fc->double_values().data() : nullptr;
+  const int64_t* iv = K == kInt64Value ? fc->int64_values().data() : nullptr;
+  const uint8_t* bv = K == kBoolValue ? fc->bool_values().data() : nullptr;
+  const bool has_nulls = K != kNoValue && fc->null_count() > 0;
+  for (int64_t i = begin; i < end; ++i) {
+    const int64_t row = kAllRows ? i : rows[i];
+    const int32_t u = ucodes[row];
+    const int32_t gid = gid_of(row);
+    if ((u | gid) < 0) continue;  // no unit, or not a public group
+    uint32_t unit_local = static_cast<uint32_t>(u) & mask;
+    uint64_t v = static_cast<uint64_t>(row);
+    if constexpr (K == kDoubleValue) {
+      const double x = dv[row];
+      std::memcpy(&v, &x, sizeof(v));
+      if (std::isnan(x)) unit_local |= kNullBit;
+    } else if constexpr (K == kInt64Value) {
+      v = static_cast<uint64_t>(iv[row]);
+    } else if constexpr (K == kBoolValue) {
+      v = bv[row] != 0 ? 1 : 0;
+    }
+    if (K != kNoValue && has_nulls && fc->IsNull(row)) unit_local |= kNullBit;
+    Rec& r = out[off[static_cast<uint32_t>(u) >> shift]++];
+    r.unit_local = unit_local;
+    r.gid = gid;
+    r.v = v;
+  }
+}
+
+template <GroupIndex::Source S, bool kAllRows>
+void Engine::CountPartitions(int64_t begin, int64_t end, int64_t* cnt) const {
+  const int shift = shift_;
+  const int32_t* ucodes = ui_.codes;
+  const int64_t* rows = rs_.rows;
+  const GidReader<S> gid_of{gi_.row_gid(), gi_.codes(), gi_.code_to_gid()};
+  // Without public groups every row has a group: only the unit decides.
+  const bool check_gid = gi_.is_public();
+  for (int64_t i = begin; i < end; ++i) {
+    const int64_t row = kAllRows ? i : rows[i];
+    const int32_t u = ucodes[row];
+    if (u < 0 || (check_gid && gid_of(row) < 0)) continue;
+    ++cnt[static_cast<uint32_t>(u) >> shift];
   }
 }
 
@@ -1284,22 +1629,22 @@ void Engine::Partition() {
   const int64_t units = std::max<int32_t>(1, ui_.num_units);
   int unit_bits = 0;
   while ((int64_t{1} << unit_bits) < units) ++unit_bits;
-  const int part_bits = std::max(0, std::min(14, unit_bits - 11));
+  const int part_bits = std::max(0, std::min(16, unit_bits - 11));
   shift_ = unit_bits - part_bits;
   num_partitions_ = 1 << part_bits;
   const int T = threads_;
   std::vector<std::vector<int64_t>> counts(T, std::vector<int64_t>(num_partitions_, 0));
   const int64_t chunk = (rs_.count + T - 1) / T;
-  const int32_t* ucodes = ui_.codes;
+  const bool all_rows = rs_.rows == nullptr;
   RunThreads(T, [&](int th) {
     const int64_t begin = std::min(rs_.count, th * chunk), end = std::min(rs_.count, begin + chunk);
-    int64_t* cnt = counts[th].data();
-    for (int64_t i = begin; i < end; ++i) {
-      const int64_t row = rs_.Row(i);
-      const int32_t u = ucodes[row];
-      if (u < 0 || gi_.Gid(row) < 0) continue;
-      ++cnt[static_cast<uint32_t>(u) >> shift_];
-    }
+    WithGidSource(gi_, [&](auto source) {
+      if (all_rows) {
+        CountPartitions<decltype(source)::value, true>(begin, end, counts[th].data());
+      } else {
+        CountPartitions<decltype(source)::value, false>(begin, end, counts[th].data());
+      }
+    });
   });
   part_begin_.assign(num_partitions_ + 1, 0);
   std::vector<std::vector<int64_t>> offsets(T, std::vector<int64_t>(num_partitions_, 0));
@@ -1312,54 +1657,41 @@ void Engine::Partition() {
     }
   }
   part_begin_[num_partitions_] = pos;
-  recs_.resize(static_cast<size_t>(pos));
-  const uint32_t mask = (uint32_t{1} << shift_) - 1;
-  const Column* fc = fast_ ? fast_column_ : nullptr;
-  const int kind = fc == nullptr ? 0 : (fc->type() == DataType::kDouble ? 1 : (fc->type() == DataType::kInt64 ? 2 : 3));
+  recs_.Allocate(static_cast<size_t>(pos));
+  const int kind = fast_ ? fast_kind_ : kNoValue;  // the general path stores the row
   RunThreads(T, [&](int th) {
     const int64_t begin = std::min(rs_.count, th * chunk), end = std::min(rs_.count, begin + chunk);
     int64_t* off = offsets[th].data();
-    Rec* out = recs_.data();
-    const double* dv = kind == 1 ? fc->double_values().data() : nullptr;
-    const int64_t* iv = kind == 2 ? fc->int64_values().data() : nullptr;
-    const bool has_nulls = fc != nullptr && fc->null_count() > 0;
-    for (int64_t i = begin; i < end; ++i) {
-      const int64_t row = rs_.Row(i);
-      const int32_t u = ucodes[row];
-      const int32_t gid = gi_.Gid(row);
-      if (u < 0 || gid < 0) continue;
-      Rec& r = out[off[static_cast<uint32_t>(u) >> shift_]++];
-      uint32_t unit_local = static_cast<uint32_t>(u) & mask;
-      uint64_t v = static_cast<uint64_t>(row);
-      if (kind == 1) {
-        const double x = dv[row];
-        std::memcpy(&v, &x, sizeof(v));
-        if (std::isnan(x)) unit_local |= kNullBit;
-      } else if (kind == 2) {
-        v = static_cast<uint64_t>(iv[row]);
-      } else if (kind == 3) {
-        v = fc->bool_values()[row];
+    WithGidSource(gi_, [&](auto source) {
+      constexpr GroupIndex::Source S = decltype(source)::value;
+      auto run = [&](auto value_kind) {
+        constexpr int K = decltype(value_kind)::value;
+        if (all_rows) {
+          Scatter<K, S, true>(begin, end, off);
+        } else {
+          Scatter<K, S, false>(begin, end, off);
+        }
+      };
+      switch (kind) {
+        case kDoubleValue:
+          run(std::integral_constant<int, kDoubleValue>());
+          break;
+        case kInt64Value:
+          run(std::integral_constant<int, kInt64Value>());
+          break;
+        case kBoolValue:
+          run(std::integral_constant<int, kBoolValue>());
+          break;
+        default:
+          run(std::integral_constant<int, kNoValue>());
+          break;
       }
-      if (has_nulls && fc->IsNull(row)) unit_local |= kNullBit;
-      r.unit_local = unit_local;
-      r.gid = gid;
-      r.v = v;
-    }
+    });
   });
 }
 
 uint64_t Engine::ValueHash(const Rec& r) const {
   uint64_t h = seed_ + 2;
-  if (fast_) {
-    if (fast_column_ == nullptr) return h;
-    if (r.unit_local & kNullBit) return internal::PgHashBytesExtended("\\N", h);
-    if (fast_column_->type() == DataType::kDouble) {
-      double x;
-      std::memcpy(&x, &r.v, sizeof(x));
-      return internal::PgHashFloat8Extended(x, h);
-    }
-    return internal::PgHashInt8Extended(static_cast<int64_t>(r.v), h);
-  }
   const int64_t row = static_cast<int64_t>(r.v);
   for (const Column* c : hash_columns_) {
     if (c->IsNull(row) || (c->type() == DataType::kDouble && std::isnan(c->GetDouble(row)))) {
@@ -1496,26 +1828,6 @@ void Engine::Accumulate(const Rec& r, bool histograms, ThreadAcc& acc) const {
   }
   const size_t ncomp = cp_.components.size();
   int64_t* a = acc.acc.data() + static_cast<size_t>(r.gid) * ncomp;
-  if (fast_) {
-    const std::optional<double> x = fast_column_ != nullptr ? FastValue(r) : std::nullopt;
-    for (size_t c = 0; c < ncomp; ++c) {
-      const Quantiser& q = quant_[c];
-      switch (q.kind) {
-        case CompKind::kRows:
-          ++a[c];
-          break;
-        case CompKind::kNonNull:
-          a[c] += x.has_value() ? 1 : 0;
-          break;
-        case CompKind::kUnits:
-          break;
-        default:
-          if (x.has_value()) a[c] += q.Of(*x);
-          break;
-      }
-    }
-    return;
-  }
   const int64_t row = static_cast<int64_t>(r.v);
   for (size_t c = 0; c < ncomp; ++c) {
     const Quantiser& q = quant_[c];
@@ -1584,7 +1896,472 @@ void Engine::ProcessPartition(int p, bool histograms, ThreadAcc& acc, std::vecto
   }
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// The fast path's kernel.
+
+uint32_t Engine::UnitRank(int32_t unit) const {
+  const Column& c = *ui_.column;
+  std::string_view text;
+  char digits[24];
+  if (c.type() == DataType::kString) {
+    text = c.dictionary().value(unit);
+  } else if (c.type() == DataType::kInt64 && ui_.int_direct) {
+    const int64_t v = static_cast<int64_t>(static_cast<uint64_t>(ui_.int_base) + static_cast<uint32_t>(unit));
+    const std::to_chars_result end = std::to_chars(digits, digits + sizeof(digits), v);
+    text = std::string_view(digits, static_cast<size_t>(end.ptr - digits));
+  } else {
+    return internal::Fold32(ui_.Hash(unit, seed_));
+  }
+  if (text.size() >= 12) return internal::Fold32(internal::PgHashBytesExtended(text, seed_));
+  // PgHashBytesExtended's tail for fewer than 12 bytes: bytes 0..3 to a, 4..7 to b, 8..10 to c's bits 8..31.
+  unsigned char k[12] = {};
+  std::memcpy(k, text.data(), text.size());
+  const internal::SeededLookup3& h = unit_hash_by_len_[text.size()];
+  uint32_t a = h.a() + internal::Le32(k), b = h.b() + internal::Le32(k + 4), cc = h.c() + (internal::Le32(k + 8) << 8);
+  internal::Final(a, b, cc);
+  return b ^ cc;  // Fold32((b << 32) | c)
+}
+
+// Marks the Linf records of one cell (c > Linf records r[idx[0..c)], in row order) with the smallest row
+// ranks M(rk xor a_row) (query.h), ties broken by row order as in BoundUnit: keep[idx[j]] = 1.
+template <int K>
+void Engine::FastKeepRows(const Rec* r, const int32_t* idx, int c, uint32_t rk, FastScratch& s) const {
+  uint8_t* keep = s.keep.data();
+  if constexpr (K == kNoValue) {
+    // Without a value column every row of the cell has the same V and contributes only to counts: any
+    // Linf of them give the same sums.
+    for (int64_t j = 0; j < linf_; ++j) keep[idx[j]] = 1;
+    (void)r;
+    (void)rk;
+    return;
+  } else {
+    uint64_t* vh = s.vh.data();
+    uint64_t* keys = s.keys.data();
+    for (int j = 0; j < c; ++j) vh[j] = FastValueHash<K>(r[idx[j]]);
+    // a_row = F(V) for the first row with its values, F(hashint8extended(d, V)) for the d-th repeat (rows
+    // with equal values are recognised by equal V, as in BoundUnit).
+    auto row_rank = [&](int j, int64_t d) {
+      const uint64_t h = d == 0 ? vh[j] : internal::PgHashInt8Extended(d, vh[j]);
+      keys[j] = (static_cast<uint64_t>(internal::Mix32(rk ^ internal::Fold32(h))) << 32) | static_cast<uint32_t>(j);
+    };
+    if (c <= kLinearCell) {
+      for (int j = 0; j < c; ++j) {
+        int64_t d = 0;
+        for (int m = 0; m < j; ++m) d += vh[m] == vh[j] ? 1 : 0;
+        row_rank(j, d);
+      }
+    } else {
+      auto& vp = s.vpairs;
+      vp.clear();
+      for (int j = 0; j < c; ++j) vp.emplace_back(vh[j], j);
+      std::sort(vp.begin(), vp.end());  // by V, then row order: d counts up within a run of equal V
+      int64_t d = 0;
+      for (size_t k = 0; k < vp.size(); ++k) {
+        d = k > 0 && vp[k].first == vp[k - 1].first ? d + 1 : 0;
+        row_rank(vp[k].second, d);
+      }
+    }
+    // The keys (rank << 32 | j) are distinct: keep the Linf smallest.
+    if (linf_ <= 4) {
+      uint64_t last = 0;
+      for (int64_t t = 0; t < linf_; ++t) {
+        uint64_t best = ~uint64_t{0};
+        for (int j = 0; j < c; ++j) {
+          if (keys[j] < best && (t == 0 || keys[j] > last)) best = keys[j];
+        }
+        keep[idx[static_cast<uint32_t>(best)]] = 1;
+        last = best;
+      }
+    } else {
+      std::nth_element(keys, keys + linf_, keys + c);
+      for (int64_t t = 0; t < linf_; ++t) keep[idx[static_cast<uint32_t>(keys[t])]] = 1;
+    }
+  }
+}
+
+// lookup3's final mix of (a0 + lo[i], b0 + hi[i], c0) for i < n, written over 32-bit lanes so that the
+// compiler vectorises it; out[i] receives F((b << 32) | c) = b xor c, the folded hash.
+inline void FoldedFinalMany(const uint32_t* lo, const uint32_t* hi, int n, uint32_t a0, uint32_t b0, uint32_t c0,
+                            uint32_t* out) {
+  for (int i = 0; i < n; ++i) {
+    uint32_t a = a0 + lo[i], b = b0 + hi[i], c = c0;
+    c ^= b; c -= internal::Rot(b, 14);  // NOLINT(whitespace/newline)
+    a ^= c; a -= internal::Rot(c, 11);  // NOLINT
+    b ^= a; b -= internal::Rot(a, 25);  // NOLINT
+    c ^= b; c -= internal::Rot(b, 16);  // NOLINT
+    a ^= c; a -= internal::Rot(c, 4);   // NOLINT
+    b ^= a; b -= internal::Rot(a, 14);  // NOLINT
+    c ^= b; c -= internal::Rot(b, 24);  // NOLINT
+    out[i] = b ^ c;
+  }
+}
+
+// FastUnit for a unit of at most kSmallUnit records when Linf <= kSmallLinf: the same choices with few
+// data-dependent branches (a unit's records fall into its cells at random, so branches on them mispredict).
+//  - Group slots from a per-thread table indexed by gid and stamped with the unit's serial (no search).
+//  - F(V) of every record of a bounded unit, hashed 4 at a time (FoldedFinalMany); the full V only for the
+//    rare records whose value is 0, NULL, or a possible duplicate.
+//  - Duplicate values: a 64-bit filter per cell (one bit of F(V) per record) finds the units whose cells may
+//    hold equal values; only then are V and the duplicate numbers d of query.h computed exactly.
+//  - The Linf smallest row ranks of a cell: a running top-Linf per cell (min / max exchanges), then a record
+//    is kept if its (row rank, row order) is at most the cell's Linf-th smallest.
+template <int K, int L>
+void Engine::FastSmallUnit(uint32_t unit, const Rec* r, int n, FastScratch& s, FastAcc& acc) const {
+  // Group slots.
+  const uint64_t serial = ++acc.serial;
+  uint64_t* stamp = acc.stamp.data();
+  uint8_t slot[kSmallUnit];
+  int32_t sg[kSmallUnit], sc[kSmallUnit];
+  int ng = 0;
+  for (int i = 0; i < n; ++i) {
+    const int32_t g = r[i].gid;
+    const uint64_t e = stamp[g];
+    const bool seen = (e >> 8) == serial;
+    const int k = seen ? static_cast<int>(e & 0xFF) : ng;
+    stamp[g] = (serial << 8) | static_cast<uint64_t>(k);
+    sg[k] = g;
+    sc[k] = seen ? sc[k] + 1 : 1;
+    ng += seen ? 0 : 1;
+    slot[i] = static_cast<uint8_t>(k);
+  }
+  const int linf = L > 0 ? L : static_cast<int>(linf_);
+  int32_t maxc = 0;
+  for (int k = 0; k < ng; ++k) maxc = std::max(maxc, sc[k]);
+  if (ng <= l0_ && maxc <= linf) {
+    // Within its bounds: the unit keeps everything, no hash needed.
+    for (int i = 0; i < n; ++i) FastAdd<K>(r[i], acc);
+    for (int k = 0; k < ng; ++k) ++acc.at(sg[k])[FastAcc::kUnits];
+    return;
+  }
+  const uint32_t au = UnitRank(static_cast<int32_t>(unit));
+  uint32_t gr[kSmallUnit];  // r(u, k) per slot
+  int32_t kept[kSmallUnit];
+  for (int k = 0; k < ng; ++k) {
+    gr[k] = internal::Mix32(au ^ a_k_[static_cast<size_t>(sg[k])]);
+    kept[k] = 1;
+  }
+  if (ng > l0_) {
+    // Keep the L0 groups with the smallest (r(u, k), a_k, key order).
+    int32_t order[kSmallUnit];
+    for (int k = 0; k < ng; ++k) order[k] = k;
+    const uint32_t* key_order = gi_.order_rank().data();
+    std::nth_element(order, order + l0_, order + ng, [&](int32_t a, int32_t b) {
+      if (gr[a] != gr[b]) return gr[a] < gr[b];
+      const uint32_t aa = a_k_[static_cast<size_t>(sg[a])], ab = a_k_[static_cast<size_t>(sg[b])];
+      if (aa != ab) return aa < ab;
+      return key_order[sg[a]] < key_order[sg[b]];
+    });
+    for (int j = static_cast<int>(l0_); j < ng; ++j) kept[order[j]] = 0;
+  }
+  if (maxc <= linf) {
+    for (int i = 0; i < n; ++i) FastAddIf<K>(r[i], kept[slot[i]], acc);
+  } else if constexpr (K == kNoValue) {
+    // Every row of a cell has the same V and only counts: keep the first Linf rows of each kept cell.
+    int32_t taken[kSmallUnit];
+    for (int k = 0; k < ng; ++k) taken[k] = 0;
+    for (int i = 0; i < n; ++i) {
+      const int k = slot[i];
+      FastAddIf<K>(r[i], kept[k] & (taken[k] < linf ? 1 : 0), acc);
+      ++taken[k];
+    }
+  } else {
+    // F(V) of every record (kept cells within Linf included: cheaper than branching on them).
+    alignas(16) uint32_t lo[kSmallUnit], hi[kSmallUnit], fv[kSmallUnit];
+    bool special = false;  // a NULL or zero value: V is a constant, patched below
+    for (int i = 0; i < n; ++i) {
+      uint64_t bits = r[i].v;
+      special |= (r[i].unit_local & kNullBit) != 0;
+      if constexpr (K == kDoubleValue) {
+        special |= (bits << 1) == 0;
+      } else if constexpr (K == kInt64Value) {
+        const uint32_t h32 = static_cast<uint32_t>(bits >> 32);
+        bits = static_cast<uint32_t>(bits) ^ (static_cast<int64_t>(bits) >= 0 ? h32 : ~h32);  // hashint8's fold
+      }
+      lo[i] = static_cast<uint32_t>(bits);
+      hi[i] = K == kInt64Value ? 0 : static_cast<uint32_t>(bits >> 32);  // 4-byte input: nothing added to b
+    }
+    if constexpr (K == kBoolValue) {
+      for (int i = 0; i < n; ++i) fv[i] = internal::Fold32(r[i].v != 0 ? true_hash_ : false_hash_);
+    } else {
+      const internal::SeededLookup3& h = K == kDoubleValue ? row_hash8_ : row_hash4_;
+      FoldedFinalMany(lo, hi, n, h.a(), h.b(), h.c(), fv);
+    }
+    if (special) {
+      for (int i = 0; i < n; ++i) {
+        if (r[i].unit_local & kNullBit) {
+          fv[i] = internal::Fold32(null_hash_);
+        } else if (K == kDoubleValue && (r[i].v << 1) == 0) {
+          fv[i] = internal::Fold32(seed_ + 2);  // hashfloat8extended(0 or -0, seed) is the seed
+        }
+      }
+    }
+    // Row keys (row rank << 32 | row order), assuming no duplicate values (d = 0); the duplicate filter (a
+    // 64-bit mask per cell with one bit of F(V) per record: equal values always collide); and the running
+    // top-Linf of each cell, top[k * Linf + t] ascending (min / max exchanges).
+    uint64_t* key = s.small_keys.data();
+    uint64_t* top = s.top.data();
+    uint64_t mask[kSmallUnit];
+    for (int k = 0; k < ng; ++k) {
+      mask[k] = 0;
+      for (int t = 0; t < linf; ++t) top[k * linf + t] = ~uint64_t{0};
+    }
+    uint64_t maybe_dup = 0;
+    for (int i = 0; i < n; ++i) {
+      const int k = slot[i];
+      const uint64_t bit = uint64_t{1} << (fv[i] >> 26);
+      maybe_dup |= mask[k] & bit;
+      mask[k] |= bit;
+      uint64_t x = (static_cast<uint64_t>(internal::Mix32(gr[k] ^ fv[i])) << 32) | static_cast<uint32_t>(i);
+      key[i] = x;
+      uint64_t* tk = top + k * linf;
+      for (int t = 0; t < linf; ++t) {
+        const uint64_t m = tk[t];
+        tk[t] = m < x ? m : x;
+        x = m < x ? x : m;
+      }
+    }
+    if (maybe_dup != 0) {
+      // Some cell may hold equal values: number them exactly (d of query.h: records of the cell with equal
+      // V before this one; equal V implies equal F(V), so V is computed only for such pairs), then rebuild
+      // the top-Linf of each cell with the corrected keys.
+      bool changed = false;
+      for (int i = 0; i < n; ++i) {
+        int64_t d = 0;
+        bool have_v = false;
+        uint64_t vi = 0;
+        for (int j = 0; j < i; ++j) {
+          if (slot[j] != slot[i] || fv[j] != fv[i]) continue;
+          if (!have_v) {
+            vi = FastValueHash<K>(r[i]);
+            have_v = true;
+          }
+          d += FastValueHash<K>(r[j]) == vi ? 1 : 0;
+        }
+        if (d > 0) {
+          const uint64_t hd = internal::PgHashInt8Extended(d, vi);
+          key[i] = (static_cast<uint64_t>(internal::Mix32(gr[slot[i]] ^ internal::Fold32(hd))) << 32) |
+                   static_cast<uint32_t>(i);
+          changed = true;
+        }
+      }
+      if (changed) {
+        for (int t = 0; t < ng * linf; ++t) top[t] = ~uint64_t{0};
+        for (int i = 0; i < n; ++i) {
+          uint64_t x = key[i];
+          uint64_t* tk = top + slot[i] * linf;
+          for (int t = 0; t < linf; ++t) {
+            const uint64_t m = tk[t];
+            tk[t] = m < x ? m : x;
+            x = m < x ? x : m;
+          }
+        }
+      }
+    }
+    for (int i = 0; i < n; ++i) {
+      const int k = slot[i];
+      FastAddIf<K>(r[i], kept[k] & (key[i] <= top[k * linf + linf - 1] ? 1 : 0), acc);
+    }
+  }
+  for (int k = 0; k < ng; ++k) acc.at(sg[k])[FastAcc::kUnits] += kept[k];
+}
+
+// Contribution bounding and accumulation of one unit's records r[0..n) (in row order): BoundUnit's rules.
+template <int K>
+void Engine::FastUnit(uint32_t unit, const Rec* r, int n, FastScratch& s, FastAcc& acc) const {
+  s.Reserve(n);
+  int32_t* slot = s.slot.data();
+  int32_t* sg = s.gid.data();
+  int32_t* sc = s.cnt.data();
+  int ng = 0;
+  if (n <= kLinearUnit) {
+    for (int i = 0; i < n; ++i) {
+      const int32_t g = r[i].gid;
+      int k = 0;
+      while (k < ng && sg[k] != g) ++k;
+      if (k == ng) {
+        sg[k] = g;
+        sc[k] = 0;
+        ++ng;
+      }
+      ++sc[k];
+      slot[i] = k;
+    }
+  } else {
+    auto& pairs = s.pairs;
+    pairs.clear();
+    for (int i = 0; i < n; ++i) pairs.emplace_back(r[i].gid, i);
+    std::sort(pairs.begin(), pairs.end());
+    for (int i = 0; i < n; ++i) {
+      if (i == 0 || pairs[i].first != pairs[i - 1].first) {
+        sg[ng] = pairs[i].first;
+        sc[ng] = 0;
+        ++ng;
+      }
+      ++sc[ng - 1];
+      slot[pairs[i].second] = ng - 1;
+    }
+  }
+  bool bounded = ng > l0_;
+  for (int k = 0; k < ng; ++k) bounded |= sc[k] > linf_;
+  if (!bounded) {
+    // Within its bounds: the unit keeps everything, no hash needed.
+    for (int i = 0; i < n; ++i) FastAdd<K>(r[i], acc);
+    for (int k = 0; k < ng; ++k) ++acc.at(sg[k])[FastAcc::kUnits];
+    return;
+  }
+  const uint32_t au = internal::Fold32(ui_.Hash(static_cast<int32_t>(unit), seed_));
+  uint64_t* rank = s.rank.data();
+  uint8_t* kept = s.kept.data();
+  for (int k = 0; k < ng; ++k) {
+    const uint32_t ak = a_k_[sg[k]];
+    rank[k] = (static_cast<uint64_t>(internal::Mix32(au ^ ak)) << 32) | ak;
+    kept[k] = 1;
+  }
+  if (ng > l0_) {
+    // Keep the L0 groups with the smallest (r(u, k), a_k, key order).
+    int32_t* order = s.order.data();
+    for (int k = 0; k < ng; ++k) order[k] = k;
+    const uint32_t* key_order = gi_.order_rank().data();
+    std::nth_element(order, order + l0_, order + ng, [&](int32_t a, int32_t b) {
+      if (rank[a] != rank[b]) return rank[a] < rank[b];
+      return key_order[sg[a]] < key_order[sg[b]];
+    });
+    for (int64_t j = l0_; j < ng; ++j) kept[order[j]] = 0;
+  }
+  bool full = false;
+  for (int k = 0; k < ng; ++k) full |= kept[k] && sc[k] > linf_;
+  if (!full) {
+    for (int i = 0; i < n; ++i) {
+      if (kept[slot[i]]) FastAdd<K>(r[i], acc);
+    }
+  } else {
+    // The records of each slot, in row order.
+    int32_t* begin = s.slot_begin.data();
+    int32_t* fill = s.slot_fill.data();
+    int32_t* by_slot = s.by_slot.data();
+    begin[0] = 0;
+    for (int k = 0; k < ng; ++k) {
+      begin[k + 1] = begin[k] + sc[k];
+      fill[k] = begin[k];
+    }
+    uint8_t* keep = s.keep.data();
+    for (int i = 0; i < n; ++i) {
+      const int32_t k = slot[i];
+      by_slot[fill[k]++] = i;
+      keep[i] = kept[k] && sc[k] <= linf_ ? 1 : 0;
+    }
+    for (int k = 0; k < ng; ++k) {
+      if (kept[k] && sc[k] > linf_) {
+        FastKeepRows<K>(r, by_slot + begin[k], sc[k], static_cast<uint32_t>(rank[k] >> 32), s);
+      }
+    }
+    for (int i = 0; i < n; ++i) {
+      if (keep[i]) FastAdd<K>(r[i], acc);
+    }
+  }
+  for (int k = 0; k < ng; ++k) {
+    if (kept[k]) ++acc.at(sg[k])[FastAcc::kUnits];
+  }
+}
+
+template <int K>
+void Engine::FastPartition(int p, FastScratch& s, FastAcc& acc) const {
+  const int64_t begin = part_begin_[p], end = part_begin_[p + 1];
+  if (begin == end) return;
+  const uint32_t local_units = uint32_t{1} << shift_;
+  const uint32_t mask = local_units - 1;
+  s.start.assign(local_units + 1, 0);
+  uint32_t* start = s.start.data();
+  const Rec* in = recs_.data() + begin;
+  const int64_t n = end - begin;
+  for (int64_t i = 0; i < n; ++i) ++start[(in[i].unit_local & mask) + 1];
+  for (uint32_t u = 0; u < local_units; ++u) start[u + 1] += start[u];
+  if (s.sorted.size() < static_cast<size_t>(n)) s.sorted.resize(static_cast<size_t>(n));
+  Rec* sorted = s.sorted.data();
+  s.fill.assign(s.start.begin(), s.start.end() - 1);
+  uint32_t* fill = s.fill.data();
+  for (int64_t i = 0; i < n; ++i) sorted[fill[in[i].unit_local & mask]++] = in[i];
+  const uint32_t base_unit = static_cast<uint32_t>(p) << shift_;
+  const bool small_ok = linf_ <= kSmallLinf && !acc.stamp.empty();
+  for (uint32_t u = 0; u < local_units; ++u) {
+    const uint32_t b = start[u], e = start[u + 1];
+    if (b == e) continue;
+    const int n_unit = static_cast<int>(e - b);
+    if (n_unit <= kSmallUnit && small_ok) {
+      if (linf_ == 1) {
+        FastSmallUnit<K, 1>(base_unit + u, sorted + b, n_unit, s, acc);
+      } else if (linf_ == 2) {
+        FastSmallUnit<K, 2>(base_unit + u, sorted + b, n_unit, s, acc);
+      } else {
+        FastSmallUnit<K, 0>(base_unit + u, sorted + b, n_unit, s, acc);
+      }
+    } else {
+      FastUnit<K>(base_unit + u, sorted + b, n_unit, s, acc);
+    }
+  }
+}
+
+void Engine::FastPass(std::vector<ThreadAcc>& out) {
+  const size_t G = static_cast<size_t>(gi_.num_groups());
+  const size_t ncomp = cp_.components.size();
+  const size_t nv = value_q_.size();
+  out.assign(threads_, ThreadAcc());
+  std::atomic<int> next{0};
+  RunThreads(threads_, [&](int th) {
+    FastAcc a;
+    while ((size_t{1} << a.shift) < FastAcc::kValues + nv) ++a.shift;
+    a.cells.assign(G << a.shift, 0);
+    if (static_cast<int64_t>(G) <= kSmallUnitMaxGroups) a.stamp.assign(G, 0);
+    FastScratch s;
+    for (;;) {
+      const int p = next.fetch_add(1, std::memory_order_relaxed);
+      if (p >= num_partitions_) break;
+      switch (fast_kind_) {
+        case kDoubleValue:
+          FastPartition<kDoubleValue>(p, s, a);
+          break;
+        case kInt64Value:
+          FastPartition<kInt64Value>(p, s, a);
+          break;
+        case kBoolValue:
+          FastPartition<kBoolValue>(p, s, a);
+          break;
+        default:
+          FastPartition<kNoValue>(p, s, a);
+          break;
+      }
+    }
+    // The general layout: acc[gid * ncomp + c].
+    ThreadAcc& o = out[th];
+    o.acc.assign(G * ncomp, 0);
+    o.leaves.assign(num_quantile_, {});
+    std::vector<int> value_index(ncomp, -1);
+    for (size_t j = 0; j < nv; ++j) value_index[value_comp_[j]] = static_cast<int>(j);
+    for (size_t c = 0; c < ncomp; ++c) {
+      const CompKind kind = cp_.components[c].kind;
+      for (size_t g = 0; g < G; ++g) {
+        const int64_t* cell = a.cells.data() + (g << a.shift);
+        int64_t v = 0;
+        if (kind == CompKind::kRows) {
+          v = cell[FastAcc::kRows];
+        } else if (kind == CompKind::kNonNull) {
+          v = cell[FastAcc::kNonNull];
+        } else if (value_index[c] >= 0) {
+          v = cell[FastAcc::kValues + static_cast<size_t>(value_index[c])];
+        }
+        o.acc[g * ncomp + c] = v;
+      }
+    }
+    o.units.resize(G);
+    for (size_t g = 0; g < G; ++g) o.units[g] = a.cells[(g << a.shift) + FastAcc::kUnits];
+  });
+}
+
 void Engine::Pass(bool histograms, std::vector<ThreadAcc>& out) {
+  if (fast_ && !histograms) {
+    FastPass(out);
+    return;
+  }
   const size_t G = static_cast<size_t>(gi_.num_groups());
   const size_t ncomp = cp_.components.size();
   if (!histograms) {

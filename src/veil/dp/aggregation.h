@@ -77,6 +77,29 @@ uint64_t PgHashBytesExtended(std::string_view bytes, uint64_t seed);
 uint64_t PgHashFloat8Extended(double x, uint64_t seed);
 uint64_t PgHashInt8Extended(int64_t v, uint64_t seed);
 
+// PgHashBytesExtended of inputs of one fixed length under one fixed seed, with the seed's mixing step done
+// once: Hash8(b) == PgHashBytesExtended(the 8 little-endian bytes of b, seed) when constructed with length 8,
+// Hash4 likewise with length 4. The engine hashes millions of values under the query's seed this way.
+// Thread safety: immutable after construction.
+class SeededLookup3 {
+ public:
+  SeededLookup3(uint32_t length, uint64_t seed);
+  uint64_t Hash8(uint64_t bytes) const;  // length 8
+  uint64_t Hash4(uint32_t bytes) const;  // length 4
+  // PgHashInt8Extended(v, seed) (length 4).
+  uint64_t HashInt8(int64_t v) const {
+    const uint32_t hi = static_cast<uint32_t>(static_cast<uint64_t>(v) >> 32);
+    return Hash4(static_cast<uint32_t>(v) ^ (v >= 0 ? hi : ~hi));
+  }
+  // The state (lanes a, b, c) before the input's bytes are added.
+  uint32_t a() const { return a_; }
+  uint32_t b() const { return b_; }
+  uint32_t c() const { return c_; }
+
+ private:
+  uint32_t a_ = 0, b_ = 0, c_ = 0;
+};
+
 // RunQuery with the engine's fast path (one value column, records carrying its fixed-point value) allowed or
 // not, so tests can check that both paths give identical results under the same seed.
 absl::StatusOr<QueryResult> RunQueryForTest(const table::Table& table,

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <map>
+#include <span>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -637,6 +640,307 @@ TEST(EngineTest, FastAndGeneralPathsAgreeUnderTheSameSeed) {
     EXPECT_EQ(fast->rows[i].key, general->rows[i].key);
     for (size_t a = 0; a < p.aggregates.size(); ++a) {
       EXPECT_EQ(fast->rows[i].values[a][0].value, general->rows[i].values[a][0].value);
+    }
+  }
+}
+
+// --------------------------------------------------------------------------------------------------------
+// The engine against a reference implementation of query.h's bounding, on both paths.
+
+TEST(EngineTest, SeededLookup3MatchesPgHashes) {
+  uint64_t x = 0x9E3779B97F4A7C15ULL;
+  for (int i = 0; i < 2000; ++i) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    const uint64_t seed = i % 7 == 0 ? 0 : (x >> 2);
+    const uint64_t value = x ^ (x >> 29);
+    char bytes[8];
+    std::memcpy(bytes, &value, 8);
+    EXPECT_EQ(internal::SeededLookup3(8, seed).Hash8(value),
+              internal::PgHashBytesExtended(std::string_view(bytes, 8), seed));
+    const int64_t v = static_cast<int64_t>(value) >> (i % 40);
+    EXPECT_EQ(internal::SeededLookup3(4, seed).HashInt8(v), internal::PgHashInt8Extended(v, seed));
+  }
+}
+
+enum class UnitKind { kString, kDenseInt, kSparseInt };
+enum class ValueKind { kDouble, kInt64, kBool };
+
+struct RefRow {
+  int unit;
+  int group;      // -1: NULL key
+  bool null;      // the value is NULL
+  double x;       // the value (an integer for kInt64, 0 / 1 for kBool)
+};
+
+std::string RefUnitText(UnitKind kind, int u) {
+  switch (kind) {
+    case UnitKind::kString:  // lengths 1 .. 15: both sides of the 12-byte lookup3 block
+      return std::string(1 + u % 15, static_cast<char>('a' + u % 26)) + std::to_string(u);
+    case UnitKind::kDenseInt:
+      return std::to_string(1000 + u);
+    case UnitKind::kSparseInt:
+      return std::to_string(int64_t{u} * 1'000'000'007 - 5'000'000'000);
+  }
+  return "";
+}
+
+// Rows of ~300 units: most with 1 .. 30 rows, a few with 300 (past the engine's small-unit kernel), over 12
+// string keys and NULL; values with many duplicates, zeros of both signs, NULLs, and values beyond the
+// clamping bounds [0, 16].
+std::vector<RefRow> RefRows(ValueKind vk, uint64_t seed) {
+  std::vector<RefRow> rows;
+  uint64_t s = seed;
+  auto next = [&](uint64_t n) {
+    s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (s >> 33) % n;
+  };
+  for (int u = 0; u < 300; ++u) {
+    const int n = u % 97 == 5 ? 300 : 1 + static_cast<int>(next(30));
+    const int favourite = static_cast<int>(next(13)) - 1;
+    const int spread = 1 + static_cast<int>(next(8));
+    for (int i = 0; i < n; ++i) {
+      RefRow r;
+      r.unit = u;
+      r.group = next(3) == 0 ? favourite : static_cast<int>((favourite + 1 + next(spread)) % 13) - 1;
+      r.null = next(17) == 0;
+      switch (vk) {
+        case ValueKind::kDouble: {
+          const uint64_t c = next(40);
+          r.x = c == 0 ? -0.0 : (static_cast<double>(c) - 6) * 0.75;  // -3.75 .. 24.75 in steps of 0.75
+          break;
+        }
+        case ValueKind::kInt64:
+          r.x = static_cast<double>(static_cast<int64_t>(next(30)) - 5);
+          break;
+        case ValueKind::kBool:
+          r.x = static_cast<double>(next(2));
+          break;
+      }
+      rows.push_back(r);
+    }
+  }
+  // Ingest order: shuffled.
+  for (size_t i = rows.size(); i > 1; --i) std::swap(rows[i - 1], rows[next(i)]);
+  return rows;
+}
+
+Table RefTable(const std::vector<RefRow>& rows, UnitKind uk, ValueKind vk) {
+  const DataType unit_type = uk == UnitKind::kString ? DataType::kString : DataType::kInt64;
+  const DataType value_type =
+      vk == ValueKind::kDouble ? DataType::kDouble : (vk == ValueKind::kInt64 ? DataType::kInt64 : DataType::kBool);
+  auto schema = table::Schema::Make({{"unit", unit_type, true}, {"g", DataType::kString, true}, {"x", value_type, true}});
+  table::TableBuilder b(*schema);
+  for (const RefRow& r : rows) {
+    if (uk == UnitKind::kString) {
+      b.column(0).AppendString(RefUnitText(uk, r.unit));
+    } else {
+      b.column(0).AppendInt64(std::stoll(RefUnitText(uk, r.unit)));
+    }
+    if (r.group < 0) {
+      b.column(1).AppendNull();
+    } else {
+      b.column(1).AppendString(absl::StrCat("key", r.group));
+    }
+    if (r.null) {
+      b.column(2).AppendNull();
+    } else if (vk == ValueKind::kDouble) {
+      b.column(2).AppendDouble(r.x);
+    } else if (vk == ValueKind::kInt64) {
+      b.column(2).AppendInt64(static_cast<int64_t>(r.x));
+    } else {
+      b.column(2).AppendBool(r.x != 0);
+    }
+  }
+  return *b.Finish();
+}
+
+struct RefGroup {
+  double rows = 0, nonnull = 0, units = 0, sum = 0;
+};
+
+// query.h's bounding, written from its text: a_u, a_k, r(u, k), the L0 groups with the smallest
+// (r, a_k, key order), and in a cell with more than Linf rows the Linf rows with the smallest
+// M(r xor a_row), a_row from V and the occurrence number d of equal values (equal SQL values: NULL with
+// NULL, 0 with -0) in row order. Returns the bounded COUNT(*), COUNT(x), COUNT(DISTINCT unit) and
+// SUM(x) (clamped to [0, 16], quantised to 2^-16 like the engine) per key index (-1 = NULL).
+std::map<int, RefGroup> ReferenceBounding(const std::vector<RefRow>& rows, UnitKind uk, ValueKind vk, uint64_t seed,
+                                          int64_t l0, int64_t linf) {
+  using internal::Fold32;
+  using internal::Mix32;
+  auto key_hash = [&](int g) {
+    const std::string text = g < 0 ? "\\N" : absl::StrCat("key", g);
+    return Fold32(internal::PgHashBytesExtended(text, seed + 1));
+  };
+  auto value_hash = [&](const RefRow& r) {
+    if (r.null) return internal::PgHashBytesExtended("\\N", seed + 2);
+    if (vk == ValueKind::kDouble) return internal::PgHashFloat8Extended(r.x, seed + 2);
+    return internal::PgHashInt8Extended(static_cast<int64_t>(r.x), seed + 2);
+  };
+  std::map<int, std::vector<size_t>> by_unit;  // row order kept
+  for (size_t i = 0; i < rows.size(); ++i) by_unit[rows[i].unit].push_back(i);
+  std::map<int, RefGroup> out;
+  for (const auto& [unit, idx] : by_unit) {
+    const uint32_t au = Fold32(internal::PgHashBytesExtended(RefUnitText(uk, unit), seed));
+    std::map<int, std::vector<size_t>> cells;  // key order: NULL (-1) first, then key0 < key1 < key10 < ...
+    for (size_t i : idx) cells[rows[i].group].push_back(i);
+    std::vector<std::tuple<uint32_t, uint32_t, std::string, int>> ranked;
+    for (const auto& [g, unused] : cells) {
+      ranked.emplace_back(Mix32(au ^ key_hash(g)), key_hash(g), g < 0 ? std::string() : absl::StrCat("key", g), g);
+    }
+    std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+      if (std::get<0>(a) != std::get<0>(b)) return std::get<0>(a) < std::get<0>(b);
+      if (std::get<1>(a) != std::get<1>(b)) return std::get<1>(a) < std::get<1>(b);
+      if (std::get<3>(a) < 0 || std::get<3>(b) < 0) return std::get<3>(a) < std::get<3>(b);  // NULL first
+      return std::get<2>(a) < std::get<2>(b);
+    });
+    for (size_t j = 0; j < ranked.size() && static_cast<int64_t>(j) < l0; ++j) {
+      const int g = std::get<3>(ranked[j]);
+      const uint32_t rk = std::get<0>(ranked[j]);
+      std::vector<size_t> cell = cells[g];
+      if (static_cast<int64_t>(cell.size()) > linf) {
+        std::vector<std::pair<uint32_t, size_t>> ranks;
+        for (size_t m = 0; m < cell.size(); ++m) {
+          const RefRow& r = rows[cell[m]];
+          int64_t d = 0;
+          for (size_t q = 0; q < m; ++q) {
+            const RefRow& o = rows[cell[q]];
+            d += (r.null && o.null) || (!r.null && !o.null && r.x == o.x) ? 1 : 0;
+          }
+          const uint64_t v = value_hash(r);
+          const uint64_t h = d == 0 ? v : internal::PgHashInt8Extended(d, v);
+          ranks.emplace_back(Mix32(rk ^ Fold32(h)), m);
+        }
+        std::sort(ranks.begin(), ranks.end());
+        std::vector<size_t> kept;
+        for (int64_t q = 0; q < linf; ++q) kept.push_back(cell[ranks[q].second]);
+        cell = kept;
+      }
+      RefGroup& out_g = out[g];
+      out_g.units += 1;
+      for (size_t i : cell) {
+        out_g.rows += 1;
+        if (rows[i].null) continue;
+        out_g.nonnull += 1;
+        // SUM(x) in [0, 16]: the engine's grid is g = 2^(4 - 20); every test value is a multiple of it.
+        out_g.sum += std::clamp(rows[i].x, 0.0, 16.0);
+      }
+    }
+  }
+  return out;
+}
+
+TEST(EngineTest, BoundingMatchesAReferenceImplementation) {
+  // With public groups (no selection) and epsilon = 1e12, every noise scale is below 1e-4 in integer units:
+  // P(noise != 0) < 2 e^-10000 per value, so the released values are the bounded ones exactly.
+  int checked = 0;
+  for (UnitKind uk : {UnitKind::kString, UnitKind::kDenseInt, UnitKind::kSparseInt}) {
+    for (ValueKind vk : {ValueKind::kDouble, ValueKind::kInt64, ValueKind::kBool}) {
+      const std::vector<RefRow> rows = RefRows(vk, 100 + static_cast<uint64_t>(uk) * 3 + static_cast<uint64_t>(vk));
+      const Table t = RefTable(rows, uk, vk);
+      for (auto [l0, linf] : {std::pair<int64_t, int64_t>{1, 1}, {2, 2}, {3, 1}, {4, 3}, {13, 2}, {2, 9}, {5, 40}}) {
+        QueryPlan p;
+        p.privacy_unit_column = "unit";
+        p.group_by = {GroupBy{"g", {}}};
+        p.aggregates = {Agg(AggregateFunction::kCountStar), Agg(AggregateFunction::kCount, "x"),
+                        Agg(AggregateFunction::kCountDistinctUnits), Agg(AggregateFunction::kSum, "x", Bounds{0, 16})};
+        p.epsilon = 1e12;
+        p.max_groups_contributed = l0;
+        p.max_rows_per_group = linf;
+        std::vector<std::vector<Value>> keys = {{Value()}};
+        for (int k = 0; k < 12; ++k) keys.push_back({Value(absl::StrCat("key", k))});
+        p.public_groups = keys;
+        for (bool fast : {true, false}) {
+          const uint64_t query_seed = 1000 + static_cast<uint64_t>(checked);
+          crypto::testing::DeterministicRandom rng(query_seed), rng_copy(query_seed);
+          RandomBits bits(rng), bits_copy(rng_copy);
+          const uint64_t seed = *bits_copy.Next64() >> 2;  // the bounding seed RunQuery draws first
+          const std::map<int, RefGroup> want = ReferenceBounding(rows, uk, vk, seed, l0, linf);
+          auto r = internal::RunQueryForTest(t, std::nullopt, p, bits, fast);
+          ASSERT_TRUE(r.ok()) << r.status();
+          ASSERT_EQ(r->rows.size(), 13u);
+          for (const ResultRow& row : r->rows) {
+            const int g = std::holds_alternative<std::monostate>(row.key[0])
+                              ? -1
+                              : std::stoi(std::get<std::string>(row.key[0]).substr(3));
+            const auto it = want.find(g);
+            const RefGroup ref = it == want.end() ? RefGroup() : it->second;
+            const std::string where = absl::StrCat("units ", static_cast<int>(uk), " values ", static_cast<int>(vk),
+                                                   " L0 ", l0, " Linf ", linf, fast ? " fast" : " general", " key ", g);
+            EXPECT_EQ(row.values[0][0].value, ref.rows) << where;
+            EXPECT_EQ(row.values[1][0].value, ref.nonnull) << where;
+            EXPECT_EQ(row.values[2][0].value, ref.units) << where;
+            EXPECT_EQ(row.values[3][0].value, ref.sum) << where;
+          }
+          ++checked;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(checked, 3 * 3 * 7 * 2);
+}
+
+TEST(EngineTest, FastAndGeneralPathsAgreeOnEveryShape) {
+  // NaN values, AVG and VARIANCE (normalised components), an int64 GROUP BY column, public groups that omit
+  // keys of the data, selected rows, and a global aggregate: the two paths must agree exactly under one seed.
+  auto schema = table::Schema::Make({{"unit", DataType::kInt64, true},
+                                     {"k", DataType::kInt64, true},
+                                     {"x", DataType::kDouble, true}});
+  table::TableBuilder b(*schema);
+  uint64_t s = 7;
+  auto next = [&](uint64_t n) {
+    s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (s >> 33) % n;
+  };
+  std::vector<int64_t> selected;
+  for (int i = 0; i < 20000; ++i) {
+    const uint64_t u = next(2000);
+    if (u == 0) {
+      b.column(0).AppendNull();
+    } else {
+      b.column(0).AppendInt64(static_cast<int64_t>(u) * 3);
+    }
+    b.column(1).AppendInt64(static_cast<int64_t>((u * 7 + next(4)) % 25));
+    const uint64_t c = next(50);
+    if (c == 0) {
+      b.column(2).AppendNull();
+    } else if (c == 1) {
+      b.column(2).AppendDouble(std::nan(""));
+    } else {
+      b.column(2).AppendDouble(static_cast<double>(c % 20) - 4.5);
+    }
+    if (next(5) != 0) selected.push_back(i);
+  }
+  const Table t = *b.Finish();
+  std::vector<std::vector<Value>> some_keys;
+  for (int64_t k = 0; k < 30; k += 2) some_keys.push_back({Value(k)});
+  for (int shape = 0; shape < 4; ++shape) {
+    QueryPlan p;
+    p.privacy_unit_column = "unit";
+    p.group_by = {GroupBy{"k", {}}};
+    p.aggregates = {Agg(AggregateFunction::kCountStar), Agg(AggregateFunction::kSum, "x", Bounds{-3, 10}),
+                    Agg(AggregateFunction::kAvg, "x", Bounds{-5, 5}), Agg(AggregateFunction::kVariance, "x", Bounds{0, 8}),
+                    Agg(AggregateFunction::kCount, "x"), Agg(AggregateFunction::kCountDistinctUnits)};
+    p.epsilon = 50;
+    p.delta = 1e-5;
+    p.max_groups_contributed = 2 + shape;
+    p.max_rows_per_group = 1 + shape % 3;
+    std::optional<std::span<const int64_t>> rows;
+    if (shape == 1) p.public_groups = some_keys;
+    if (shape == 2) rows = std::span<const int64_t>(selected);
+    if (shape == 3) p.group_by.clear();
+    crypto::testing::DeterministicRandom rng1(40 + shape), rng2(40 + shape);
+    RandomBits bits1(rng1), bits2(rng2);
+    auto fast = internal::RunQueryForTest(t, rows, p, bits1, true);
+    auto general = internal::RunQueryForTest(t, rows, p, bits2, false);
+    ASSERT_TRUE(fast.ok()) << fast.status();
+    ASSERT_TRUE(general.ok()) << general.status();
+    ASSERT_EQ(fast->rows.size(), general->rows.size()) << shape;
+    ASSERT_GE(fast->rows.size(), shape == 3 ? 1u : 10u) << shape;
+    for (size_t i = 0; i < fast->rows.size(); ++i) {
+      EXPECT_EQ(fast->rows[i].key, general->rows[i].key);
+      for (size_t a = 0; a < p.aggregates.size(); ++a) {
+        EXPECT_EQ(fast->rows[i].values[a][0].value, general->rows[i].values[a][0].value) << shape << " " << a;
+      }
     }
   }
 }
