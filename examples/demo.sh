@@ -10,6 +10,8 @@ mkdir -p build/demo
 bold() { if [ -t 1 ]; then printf '\033[1m%s\033[0m\n' "$*"; else printf '%s\n' "$*"; fi; }
 step() { echo; bold "── $*"; }
 show() { printf '$ %s\n' "$*"; "$@"; }
+# showq NAME ARGS...: runs ARGS with the query held in variable NAME as the last argument, printed as "$NAME".
+showq() { local name=$1; shift; printf '$ %s "$%s"\n' "$*" "$name"; "$@" "${!name}"; }
 
 bold "Veil: a privacy engine for AI automation"
 echo "This walkthrough shows what works today. Each step prints the command it runs."
@@ -112,6 +114,64 @@ open(p, 'wb').write(bytes(b))
 PY
 show "$VEIL" --actor ines audit verify
 echo "(exit code $?: the entry is named; the file cannot be quietly rewritten)"
+
+step "10. Differential privacy: population answers from UCI Adult without revealing anyone"
+CENSUS=build/demo/census
+rm -rf "$CENSUS"
+if [ -f "$ADULT" ]; then
+  echo "Adult has no id column; give each of its 48,842 people one (person_id), the privacy unit of every query:"
+  awk -F, 'NR==1{print "person_id," $0; next}{printf "A%05d,%s\n", NR-1, $0}' "$ADULT" > build/demo/adult-with-id.csv
+  head -n 2 build/demo/adult-with-id.csv | cut -c1-110 | sed 's/^/    /'
+  export VEIL_WORKSPACE=$CENSUS VEIL_ACTOR=dana
+  show "$VEIL" --quiet init
+  show "$VEIL" ingest build/demo/adult-with-id.csv --dataset adult --subject-column person_id --purpose research
+  echo
+  echo "The owner gives the dataset a privacy budget. Every DP query is charged against it, and a query that"
+  echo "would overspend it is refused before it reads any data:"
+  show "$VEIL" budget set adult --epsilon 2 --delta 1e-5
+  show "$VEIL" grant alex analyst
+
+  step "11. An analyst asks what a query would cost and how accurate it would be, before running it"
+  echo "Q1:"
+  Q1="SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS(epsilon=0.5, delta=1e-6, privacy_unit_column=person_id)
+  education, COUNT(*) AS people, AVG(age, contribution_bounds_per_row => (17, 90)) AS avg_age
+FROM adult GROUP BY education ORDER BY people DESC LIMIT 8"
+  echo "$Q1" | sed 's/^/    /'
+  showq Q1 "$VEIL" --actor alex query --purpose research --explain
+
+  step "12. The query itself: noisy answers with 95% intervals, the cost charged and the budget left"
+  showq Q1 "$VEIL" --actor alex query --purpose research
+  echo
+  echo "For comparison, the exact counts (what the owner could see; the analyst never does):"
+  awk -F, 'NR>1{c[$5]++} END{for (k in c) printf "%s %d\n", k, c[k]}' build/demo/adult-with-id.csv | sort -k2 -nr |
+    head -n 4 | sed 's/^/    /'
+
+  step "13. A histogram with public bins (every bin is released, even an empty one) and a median"
+  echo "Q2:"
+  Q2="SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS(epsilon=0.5, privacy_unit_column=person_id,
+    public_groups=[0, 1, 2, 3, 4, 5, 6])
+  RANGE_BUCKET(age, [20, 30, 40, 50, 60, 70]) AS age_band, COUNT(*) AS people,
+  PERCENTILE_CONT(\`hours-per-week\`, 0.5, contribution_bounds_per_row => (0, 100)) AS median_hours
+FROM adult WHERE income = '>50K' GROUP BY age_band ORDER BY age_band"
+  echo "$Q2" | sed 's/^/    /'
+  showq Q2 "$VEIL" --actor alex query --purpose research
+  echo "(age_band 0 is under 20, 1 is 20-29, ..., 6 is 70 and over)"
+
+  step "14. What Veil refuses, and why"
+  echo "A query that is not differentially private never runs; the error points at the token:"
+  show "$VEIL" --actor alex query --purpose research "SELECT age, income FROM adult WHERE person_id = 'A00042'"
+  echo "(exit code $?: 2 means bad input)"
+  echo "A query that would overspend the budget is refused before it touches the data:"
+  show "$VEIL" --actor alex query --purpose research \
+    "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS(epsilon=5, privacy_unit_column=person_id) COUNT(*) FROM adult"
+  echo "(exit code $?: 3 means refused)"
+  show "$VEIL" budget adult
+  echo
+  echo "Each query is in the audit log with its cost, the hash of its parameters and of its result:"
+  show "$VEIL" audit log --since 4 --limit 3
+else
+  echo "skipped: $ADULT not found (it ships in ../shared/data beside the repository)"
+fi
 
 step "What comes next"
 cat <<'TXT'
