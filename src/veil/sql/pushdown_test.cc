@@ -341,13 +341,13 @@ BoundedAggregates ReferenceBounding(const Table& t, const std::vector<int64_t>& 
         continue;
       }
       if (c.IsNull(row) || (c.type() == DataType::kDouble && std::isnan(c.GetDouble(row)))) {
-        key.push_back(std::monostate());
+        key.emplace_back(std::in_place_type<std::monostate>);
         continue;
       }
       const double v = c.type() == DataType::kInt64 ? static_cast<double>(c.GetInt64(row)) : c.GetDouble(row);
-      key.push_back(
-          static_cast<int64_t>(std::upper_bound(g.bucket_boundaries.begin(), g.bucket_boundaries.end(), v) -
-                               g.bucket_boundaries.begin()));
+      key.emplace_back(std::in_place_type<int64_t>,
+                       std::upper_bound(g.bucket_boundaries.begin(), g.bucket_boundaries.end(), v) -
+                           g.bucket_boundaries.begin());
     }
     return key;
   };
