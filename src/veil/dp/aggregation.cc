@@ -2037,8 +2037,24 @@ void Engine::FastSmallUnit(uint32_t unit, const Rec* r, int n, FastScratch& s, F
   uint8_t slot[kSmallUnit];
   int32_t sg[kSmallUnit], sc[kSmallUnit];
   int ng = 0;
+  // The records' value bits for F(V) below, taken in the same loop (each loop over the records costs a
+  // mispredicted exit).
+  alignas(16) uint32_t lo[kSmallUnit], hi[kSmallUnit];
+  bool special = false;  // a NULL or zero value: V is a constant, patched below
   for (int i = 0; i < n; ++i) sc[i] = 0;
   for (int i = 0; i < n; ++i) {
+    if constexpr (K == kDoubleValue || K == kInt64Value) {
+      uint64_t bits = r[i].v;
+      special |= (r[i].unit_local & kNullBit) != 0;
+      if constexpr (K == kDoubleValue) {
+        special |= (bits << 1) == 0;
+      } else {
+        const uint32_t h32 = static_cast<uint32_t>(bits >> 32);
+        bits = static_cast<uint32_t>(bits) ^ (static_cast<int64_t>(bits) >= 0 ? h32 : ~h32);  // hashint8's fold
+      }
+      lo[i] = static_cast<uint32_t>(bits);
+      hi[i] = K == kInt64Value ? 0 : static_cast<uint32_t>(bits >> 32);  // 4-byte input: nothing added to b
+    }
     const int32_t g = r[i].gid;
     const uint64_t e = stamp[g];
     // Selects written as masks: a branch on `seen` would mispredict on a good part of the records.
@@ -2092,23 +2108,11 @@ void Engine::FastSmallUnit(uint32_t unit, const Rec* r, int n, FastScratch& s, F
     }
   } else {
     // F(V) of every record (kept cells within Linf included: cheaper than branching on them).
-    alignas(16) uint32_t lo[kSmallUnit], hi[kSmallUnit], fv[kSmallUnit];
+    alignas(16) uint32_t fv[kSmallUnit];
     const int npad = (n + 3) & ~3;  // whole vectors: no scalar tail in FoldedFinalMany
     for (int i = n; i < npad; ++i) lo[i] = hi[i] = 0;
-    bool special = false;  // a NULL or zero value: V is a constant, patched below
-    for (int i = 0; i < n; ++i) {
-      uint64_t bits = r[i].v;
-      special |= (r[i].unit_local & kNullBit) != 0;
-      if constexpr (K == kDoubleValue) {
-        special |= (bits << 1) == 0;
-      } else if constexpr (K == kInt64Value) {
-        const uint32_t h32 = static_cast<uint32_t>(bits >> 32);
-        bits = static_cast<uint32_t>(bits) ^ (static_cast<int64_t>(bits) >= 0 ? h32 : ~h32);  // hashint8's fold
-      }
-      lo[i] = static_cast<uint32_t>(bits);
-      hi[i] = K == kInt64Value ? 0 : static_cast<uint32_t>(bits >> 32);  // 4-byte input: nothing added to b
-    }
     if constexpr (K == kBoolValue) {
+      for (int i = 0; i < n; ++i) special |= (r[i].unit_local & kNullBit) != 0;
       for (int i = 0; i < n; ++i) fv[i] = internal::Fold32(r[i].v != 0 ? true_hash_ : false_hash_);
     } else {
       const internal::SeededLookup3& h = K == kDoubleValue ? row_hash8_ : row_hash4_;
