@@ -18,7 +18,8 @@
 // group with n >= T units is kept with probability pi(n - T + 1). The shifted sequence satisfies the same two
 // inequalities, so the guarantee is unchanged.
 //
-// Numerics: the probabilities are computed in long double with delta reduced by a relative 2^-20 and then
+// Numerics: the probabilities are computed in long double with delta reduced by a relative 2^-10 (plus
+// (e^eps + 1) 2^-62 for the rounding below) and then
 // rounded down to multiples of 2^-63 for the exact Bernoulli draw (RandomBits::Bernoulli), and Create()
 // checks that the rounded sequence satisfies both inequalities with the unreduced (eps, delta); the
 // floating-point error (below 1e-15 absolute) is far inside that margin.
