@@ -353,6 +353,16 @@ absl::Status ValidatePlanImpl(const QueryPlan& plan) {
       if (IsQuantile(a.function) && !(a.bounds->lo < a.bounds->hi)) {
         return Invalid(absl::StrCat(name, ": quantile bounds need lo < hi"));
       }
+      // A SUM's fixed-point grid is 2^(ceil(log2 max(|lo|, |hi|)) - bits) with bits <= 20: below 2^-1000 it
+      // (or its inverse) would leave the normal range and the integer conversion would be undefined.
+      const double m = std::max(std::fabs(a.bounds->lo), std::fabs(a.bounds->hi));
+      if (m > 0 && m < std::ldexp(1.0, -1000)) {
+        return Invalid(absl::StrCat(name, ": bounds are too small (max(|lo|, |hi|) must be 0 or >= 2^-1000)"));
+      }
+      if (IsQuantile(a.function)) {
+        // The tree's leaves must have a positive finite width over these bounds.
+        VEIL_RETURN_IF_ERROR(QuantileTreeShape::Create(*a.bounds, plan.quantile_tree).status());
+      }
     }
     if (a.function == AggregateFunction::kPercentileCont && !(a.percentile >= 0 && a.percentile <= 1)) {
       return Invalid(absl::StrCat(name, ": percentile must be in [0, 1], got ", a.percentile));
@@ -375,8 +385,15 @@ absl::Status ValidatePlanImpl(const QueryPlan& plan) {
         return Invalid(absl::StrCat("public group ", i, " has ", key.size(), " values, expected ",
                                     plan.group_by.size()));
       }
+      // Doubles compared as the engine groups them: -0 equals 0, every NaN equals every other.
       std::string text;
-      for (const Value& v : key) absl::StrAppend(&text, v.index(), ":", table::FormatValue(v), "\x1f");
+      for (const Value& v : key) {
+        Value canonical = v;
+        if (const double* x = std::get_if<double>(&v)) {
+          canonical = *x == 0 ? 0.0 : (std::isnan(*x) ? std::numeric_limits<double>::quiet_NaN() : *x);
+        }
+        absl::StrAppend(&text, v.index(), ":", table::FormatValue(canonical), "\x1f");
+      }
       if (!seen.insert(text).second) return Invalid(absl::StrCat("public group ", i, " is listed twice"));
     }
   }
@@ -445,8 +462,11 @@ absl::StatusOr<CompiledPlan> Compile(const QueryPlan& plan) {
     ca.auto_bounds = !IsCount(a.function) && !a.bounds.has_value();
     agg_eps[i] = parts[i].epsilon;
     if (ca.auto_bounds) {
+      // bounds + rest must not exceed the share (x * f + x * (1 - f) can be one ulp above x): the rest is
+      // x - bounds, rounded toward 0.
       ca.bounds_epsilon = parts[i].epsilon * f;
-      agg_eps[i] = parts[i].epsilon * (1 - f);
+      agg_eps[i] = parts[i].epsilon - ca.bounds_epsilon;
+      while (agg_eps[i] + ca.bounds_epsilon > parts[i].epsilon) agg_eps[i] = std::nextafter(agg_eps[i], 0.0);
     }
     gauss_eps += agg_eps[i];
     gauss_delta += parts[i].delta;
@@ -661,6 +681,9 @@ struct RowSet {
 
 absl::StatusOr<RowSet> MakeRowSet(const Table& t, std::optional<std::span<const int64_t>> selected) {
   RowSet rs;
+  // Row, unit and group ids are int32: tables of 2^31 rows or more are refused up front (the table's size,
+  // not its content, decides).
+  if (t.num_rows() >= (int64_t{1} << 31) - 1) return Invalid("tables of 2^31 - 1 rows or more are not supported");
   if (!selected.has_value()) {
     rs.count = t.num_rows();
     return rs;
@@ -788,9 +811,15 @@ bool RowIsNullKey(const Column& c, const GroupBy& g, int64_t row) {
   return false;
 }
 
+// The released key of a row: canonical, so that it does not depend on which row of the group comes first
+// (-0 and +0 group together and are released as +0; every NaN as the quiet NaN).
 Value KeyValueOf(const Column& c, const GroupBy& g, int64_t row) {
   if (RowIsNullKey(c, g, row)) return std::monostate();
   if (!g.bucket_boundaries.empty()) return static_cast<int64_t>(RowKeyBits(c, g, row));
+  if (c.type() == DataType::kDouble) {
+    const double x = c.GetDouble(row);
+    return x == 0 ? 0.0 : (std::isnan(x) ? std::numeric_limits<double>::quiet_NaN() : x);
+  }
   return c.GetValue(row);
 }
 
@@ -917,8 +946,6 @@ absl::StatusOr<GroupIndex> GroupIndex::Build(const Table& t, const QueryPlan& pl
   } else {
     // General path: dense codes per column, combined into one key per row.
     std::vector<ColumnCodes> cc(cols.size());
-    uint64_t product = 1;
-    bool product_overflow = false;
     for (size_t j = 0; j < cols.size(); ++j) {
       ColumnCodes& c = cc[j];
       c.column = cols[j];
@@ -954,24 +981,54 @@ absl::StatusOr<GroupIndex> GroupIndex::Build(const Table& t, const QueryPlan& pl
           if (dict_code[code] >= 0) c.index.emplace(static_cast<uint64_t>(code), dict_code[code]);
         }
       }
-      const uint64_t card = c.values.size() + 1;  // +1: room for "a public value absent from the data"
-      if (product > (uint64_t{1} << 62) / card) product_overflow = true;
-      product *= card;
     }
-    if (product_overflow) return Invalid("too many distinct GROUP BY keys");
-    std::vector<uint64_t> stride(cols.size());
-    uint64_t s = 1;
-    for (size_t j = cols.size(); j-- > 0;) {
-      stride[j] = s;
-      s *= cc[j].values.size() + 1;
+    // The columns' codes are combined pairwise into dense ids: level j maps (id of columns 0..j-1, code of
+    // column j) to the id of columns 0..j, numbered in row order. Every id stands for a tuple present in
+    // the rows, so ids stay below the number of rows whatever the columns' cardinalities: nothing here can
+    // fail on the data (the product of the cardinalities used to be bounded with an error, a leak).
+    struct Level {
+      uint64_t card = 0;               // codes of column j
+      std::vector<int32_t> direct;     // (prev * card + code) -> id, when small
+      absl::flat_hash_map<uint64_t, int32_t> map;  // (prev << 32 | code) -> id, otherwise
+      int32_t count = 0;
+      int32_t Add(int32_t prev, int32_t code) {
+        int32_t* slot;
+        if (!direct.empty()) {
+          slot = &direct[static_cast<uint64_t>(prev) * card + static_cast<uint64_t>(code)];
+        } else {
+          slot = &map.try_emplace((static_cast<uint64_t>(prev) << 32) | static_cast<uint32_t>(code), -1).first->second;
+        }
+        if (*slot < 0) *slot = count++;
+        return *slot;
+      }
+      int32_t Find(int32_t prev, int32_t code) const {
+        if (!direct.empty()) return direct[static_cast<uint64_t>(prev) * card + static_cast<uint64_t>(code)];
+        const auto it = map.find((static_cast<uint64_t>(prev) << 32) | static_cast<uint32_t>(code));
+        return it == map.end() ? -1 : it->second;
+      }
+    };
+    std::vector<Level> levels(cols.size());
+    std::vector<int32_t> combined_id(static_cast<size_t>(t.num_rows()), 0);
+    int32_t num_ids = static_cast<int32_t>(cc[0].values.size());
+    for (int64_t i = 0; i < rs.count; ++i) combined_id[rs.Row(i)] = cc[0].codes[rs.Row(i)];
+    for (size_t j = 1; j < cols.size(); ++j) {
+      Level& lv = levels[j];
+      lv.card = cc[j].values.size();
+      const uint64_t cells = static_cast<uint64_t>(num_ids) * lv.card;
+      if (cells <= (uint64_t{1} << 22)) lv.direct.assign(cells, -1);
+      for (int64_t i = 0; i < rs.count; ++i) {
+        const int64_t row = rs.Row(i);
+        combined_id[row] = lv.Add(combined_id[row], cc[j].codes[row]);
+      }
+      num_ids = std::max<int32_t>(lv.count, 1);
     }
-    absl::flat_hash_map<uint64_t, int32_t> combined_to_gid;
+    std::vector<int32_t> id_to_gid(static_cast<size_t>(num_ids), -1);
     gi.owned_row_gid_.assign(static_cast<size_t>(t.num_rows()), -1);
     if (gi.is_public_) {
       for (size_t k = 0; k < plan.public_groups->size(); ++k) {
         const auto& key = (*plan.public_groups)[k];
         const int32_t gid = static_cast<int32_t>(gi.keys_.size());
-        uint64_t combined = 0;
+        int32_t combined = 0;
         bool present = true;
         for (size_t j = 0; j < cols.size(); ++j) {
           const Value& v = key[j];
@@ -1004,32 +1061,23 @@ absl::StatusOr<GroupIndex> GroupIndex::Build(const Table& t, const QueryPlan& pl
               else code = static_cast<uint64_t>(it->second);
             }
           }
-          combined += code * stride[j];
+          if (present) {
+            combined = j == 0 ? static_cast<int32_t>(code) : levels[j].Find(combined, static_cast<int32_t>(code));
+            if (combined < 0) present = false;
+          }
         }
-        if (present) combined_to_gid.emplace(combined, gid);
+        if (present && id_to_gid[combined] < 0) id_to_gid[combined] = gid;
         gi.keys_.push_back(key);
         gi.public_gids_.push_back(gid);
       }
       for (int64_t i = 0; i < rs.count; ++i) {
         const int64_t row = rs.Row(i);
-        uint64_t combined = 0;
-        for (size_t j = 0; j < cols.size(); ++j) combined += static_cast<uint64_t>(cc[j].codes[row]) * stride[j];
-        const auto it = combined_to_gid.find(combined);
-        gi.owned_row_gid_[row] = it == combined_to_gid.end() ? -1 : it->second;
+        gi.owned_row_gid_[row] = id_to_gid[combined_id[row]];
       }
     } else {
-      const bool direct = product <= (uint64_t{1} << 24);
-      std::vector<int32_t> direct_gid(direct ? product : 0, -1);
       for (int64_t i = 0; i < rs.count; ++i) {
         const int64_t row = rs.Row(i);
-        uint64_t combined = 0;
-        for (size_t j = 0; j < cols.size(); ++j) combined += static_cast<uint64_t>(cc[j].codes[row]) * stride[j];
-        int32_t* slot;
-        if (direct) {
-          slot = &direct_gid[combined];
-        } else {
-          slot = &combined_to_gid.try_emplace(combined, -1).first->second;
-        }
+        int32_t* slot = &id_to_gid[combined_id[row]];
         if (*slot < 0) {
           *slot = static_cast<int32_t>(gi.keys_.size());
           std::vector<Value> key(cols.size());
@@ -1248,6 +1296,9 @@ struct Rec {
 };
 static_assert(sizeof(Rec) == 16);
 constexpr uint32_t kNullBit = uint32_t{1} << 31;
+// Set by the fast path's automatic-bounds pass (which decides the bounding once for both passes): the record
+// is kept; the record is the first kept one of its kept (unit, group) cell.
+constexpr int kKeptShift = 30, kCellShift = 29;
 
 // Records of a partitioned query: n records, not initialised (no memset of the whole buffer). Huge pages
 // are advised, and one byte per 2 MiB is written right away from the calling thread: with transparent huge
@@ -1292,6 +1343,7 @@ struct FastAcc {
   // so the table never needs clearing.
   std::vector<uint64_t> stamp;
   uint64_t serial = 0;
+  std::vector<int64_t> hist;  // the automatic-bounds pass: log-histogram of the kept values
 
   int64_t* at(int32_t gid) { return cells.data() + (static_cast<size_t>(gid) << shift); }
 };
@@ -1312,7 +1364,7 @@ struct FastScratch {
   std::vector<Rec> sorted;              // a partition's records, by unit
   std::vector<uint32_t> start, fill;    // per local unit
   std::vector<int32_t> slot, by_slot;   // per record: its group slot; record indices grouped by slot
-  std::vector<int32_t> gid, cnt, order, slot_begin, slot_fill;  // per slot
+  std::vector<int32_t> gid, cnt, order, slot_begin, slot_fill, first_of;  // per slot
   std::vector<uint64_t> rank;           // per slot: (r(u, k) << 32) | a_k
   std::vector<uint8_t> kept, keep;      // per slot, per record
   std::vector<uint64_t> vh, keys;       // per record of a cell: V, (row rank << 32) | index
@@ -1328,7 +1380,7 @@ struct FastScratch {
     if (n <= capacity) return;
     capacity = std::max({n, 2 * capacity, 64});
     const size_t c = static_cast<size_t>(capacity);
-    for (auto* v : {&slot, &by_slot, &gid, &cnt, &order, &slot_fill}) v->resize(c);
+    for (auto* v : {&slot, &by_slot, &gid, &cnt, &order, &slot_fill, &first_of}) v->resize(c);
     slot_begin.resize(c + 1);
     rank.resize(c);
     kept.resize(c);
@@ -1386,14 +1438,19 @@ class Engine {
   // a_u = F(H(T(u), s)) of query.h, equal to Fold32(ui_.Hash(unit, seed_)); texts of at most 11 bytes
   // (string units, directly indexed int64 units) take lookup3 with the seed's mixing done once per length.
   uint32_t UnitRank(int32_t unit) const;
+  // kMark: the automatic-bounds pass, which marks the kept records (kKeptShift, kCellShift) and counts the
+  // log-histogram of their values instead of adding them; FastApplyPass then adds the marked records.
+  template <bool kMark>
   void FastPass(std::vector<ThreadAcc>& out);
-  template <int K>
-  void FastPartition(int p, FastScratch& s, FastAcc& acc) const;
-  template <int K>
-  void FastUnit(uint32_t unit, const Rec* r, int n, FastScratch& s, FastAcc& acc) const;
+  void FastApplyPass(std::vector<ThreadAcc>& out);
+  void ToThreadAcc(const FastAcc& a, ThreadAcc& o) const;
+  template <int K, bool kMark>
+  void FastPartition(int p, FastScratch& s, FastAcc& acc);
+  template <int K, bool kMark>
+  void FastUnit(uint32_t unit, Rec* r, int n, FastScratch& s, FastAcc& acc) const;
   // L: Linf when it is 1 or 2 (a compile-time constant), else 0.
-  template <int K, int L>
-  void FastSmallUnit(uint32_t unit, const Rec* r, int n, FastScratch& s, FastAcc& acc) const;
+  template <int K, int L, bool kMark>
+  void FastSmallUnit(uint32_t unit, Rec* r, int n, FastScratch& s, FastAcc& acc) const;
   template <int K>
   void FastKeepRows(const Rec* r, const int32_t* idx, int c, uint32_t rk, FastScratch& s) const;
   template <int K>
@@ -1445,6 +1502,41 @@ class Engine {
   ABSL_ATTRIBUTE_ALWAYS_INLINE void FastAdd(const Rec& r, FastAcc& acc) const {
     FastAddIf<K>(r, 1, acc);
   }
+  // The kernels' output for a record kept (keep = 1) or not (0): added, or marked and counted in the
+  // log-histogram (kMark).
+  template <int K, bool kMark>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void Emit(Rec& r, int32_t keep, FastAcc& acc) const {
+    if constexpr (kMark) {
+      r.unit_local |= static_cast<uint32_t>(keep) << kKeptShift;
+      if constexpr (K != kNoValue) {
+        if (keep != 0 && (r.unit_local & kNullBit) == 0) {
+          double x;
+          if constexpr (K == kDoubleValue) {
+            std::memcpy(&x, &r.v, sizeof(x));
+          } else if constexpr (K == kInt64Value) {
+            x = static_cast<double>(static_cast<int64_t>(r.v));
+          } else {
+            x = r.v != 0 ? 1.0 : 0.0;
+          }
+          ++acc.hist[static_cast<size_t>(LogHistogramBin(x))];
+        }
+      }
+    } else {
+      FastAddIf<K>(r, keep, acc);
+    }
+  }
+  // A (unit, group) cell kept (kept = 1) or not: counted for COUNT(DISTINCT unit), or marked on its first
+  // record r[first] (kMark).
+  template <bool kMark>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void EmitCell(Rec* r, int first, int32_t gid, int32_t kept, FastAcc& acc) const {
+    if constexpr (kMark) {
+      r[first].unit_local |= static_cast<uint32_t>(kept) << kCellShift;
+    } else {
+      (void)r;
+      (void)first;
+      acc.at(gid)[FastAcc::kUnits] += kept;
+    }
+  }
 
   const Table& t_;
   const QueryPlan& plan_;
@@ -1465,6 +1557,7 @@ class Engine {
   std::vector<const Column*> hash_columns_;  // value columns of the row hash, each once, in plan order
   bool allow_fast_ = true;
   bool fast_ = false;
+  bool marked_ = false;  // the automatic-bounds pass has marked the kept records
   const Column* fast_column_ = nullptr;  // fast path: the one value column (nullptr: none)
   int fast_kind_ = kNoValue;
   // Fast path: the value components (kSum, kNormSum, kNormSquares) and their quantisers.
@@ -1509,8 +1602,8 @@ absl::Status Engine::Prepare() {
     if (IsQuantile(a.function)) quantile_slot_[i] = num_quantile_++;
     if (cp_.aggregates[i].auto_bounds) histogram_slot_[i] = num_hist_++;
   }
-  // The fast path: at most one value column, numeric, no quantile tree and no automatic bounds.
-  fast_ = allow_fast_ && num_quantile_ == 0 && num_hist_ == 0 && hash_columns_.size() <= 1;
+  // The fast path: at most one value column, numeric, no quantile tree.
+  fast_ = allow_fast_ && num_quantile_ == 0 && hash_columns_.size() <= 1;
   fast_kind_ = kNoValue;
   if (fast_ && hash_columns_.size() == 1) {
     fast_column_ = hash_columns_[0];
@@ -1813,6 +1906,17 @@ void Engine::BoundUnit(uint32_t unit, Rec* r, int n, std::vector<uint8_t>& keep,
     if (over_full) {
       thread_local std::vector<std::pair<uint64_t, int>> values;  // (V, record)
       thread_local std::vector<std::pair<uint32_t, int>> rows;    // (row rank, record)
+      thread_local std::vector<int32_t> cell_begin, by_cell;      // the records of each slot, in row order
+      // Gather every cell's records once (a counting sort by slot): O(n + groups), not O(n * groups).
+      cell_begin.assign(static_cast<size_t>(ng) + 1, 0);
+      for (int i = 0; i < n; ++i) ++cell_begin[slot[i] + 1];
+      for (int64_t s = 0; s < ng; ++s) cell_begin[s + 1] += cell_begin[s];
+      by_cell.resize(static_cast<size_t>(n));
+      {
+        thread_local std::vector<int32_t> fill;
+        fill.assign(cell_begin.begin(), cell_begin.end() - 1);
+        for (int i = 0; i < n; ++i) by_cell[fill[slot[i]]++] = i;
+      }
       for (int32_t s = 0; s < ng; ++s) {
         const Group& g = groups[s];
         if (!g.kept || g.count <= linf) continue;
@@ -1821,12 +1925,13 @@ void Engine::BoundUnit(uint32_t unit, Rec* r, int n, std::vector<uint8_t>& keep,
         const uint32_t rk = static_cast<uint32_t>(g.rank >> 32);
         values.clear();
         rows.clear();
-        for (int i = 0; i < n; ++i) {
-          if (slot[i] == s) values.emplace_back(ValueHash(r[i]), i);
-        }
+        for (int32_t k = cell_begin[s]; k < cell_begin[s + 1]; ++k) values.emplace_back(ValueHash(r[by_cell[k]]), by_cell[k]);
+        // Sorted by (V, row order): the d-th repeat of a value (in row order) is numbered by its run, in
+        // O(c log c) for a cell of c records (a pairwise count was O(c^2), a timing leak and a DoS).
+        std::sort(values.begin(), values.end());
+        int64_t d = 0;
         for (size_t k = 0; k < values.size(); ++k) {
-          int64_t d = 0;
-          for (size_t m = 0; m < k; ++m) d += values[m].first == values[k].first ? 1 : 0;
+          d = k > 0 && values[k].first == values[k - 1].first ? d + 1 : 0;
           const uint64_t h = d == 0 ? values[k].first : internal::PgHashInt8Extended(d, values[k].first);
           rows.emplace_back(internal::Mix32(rk ^ internal::Fold32(h)), values[k].second);
         }
@@ -2029,8 +2134,8 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline void FoldedFinalMany(const uint32_t* lo, con
 //    hold equal values; only then are V and the duplicate numbers d of query.h computed exactly.
 //  - The Linf smallest row ranks of a cell: a running top-Linf per cell (min / max exchanges), then a record
 //    is kept if its (row rank, row order) is at most the cell's Linf-th smallest.
-template <int K, int L>
-void Engine::FastSmallUnit(uint32_t unit, const Rec* r, int n, FastScratch& s, FastAcc& acc) const {
+template <int K, int L, bool kMark>
+void Engine::FastSmallUnit(uint32_t unit, Rec* r, int n, FastScratch& s, FastAcc& acc) const {
   // Group slots.
   const uint64_t serial = ++acc.serial;
   uint64_t* stamp = acc.stamp.data();
@@ -2066,13 +2171,17 @@ void Engine::FastSmallUnit(uint32_t unit, const Rec* r, int n, FastScratch& s, F
     ng += static_cast<int>(1 + seen);  // + 1 for a new group, + 0 for a seen one
     slot[i] = static_cast<uint8_t>(k);
   }
+  int first_of[kSmallUnit];  // kMark: the first record of each slot
+  if constexpr (kMark) {
+    for (int i = n; i-- > 0;) first_of[slot[i]] = i;
+  }
   const int linf = L > 0 ? L : static_cast<int>(linf_);
   int32_t maxc = 0;
   for (int k = 0; k < ng; ++k) maxc = std::max(maxc, sc[k]);
   if (ng <= l0_ && maxc <= linf) {
     // Within its bounds: the unit keeps everything, no hash needed.
-    for (int i = 0; i < n; ++i) FastAdd<K>(r[i], acc);
-    for (int k = 0; k < ng; ++k) ++acc.at(sg[k])[FastAcc::kUnits];
+    for (int i = 0; i < n; ++i) Emit<K, kMark>(r[i], 1, acc);
+    for (int k = 0; k < ng; ++k) EmitCell<kMark>(r, first_of[k], sg[k], 1, acc);
     return;
   }
   const uint32_t au = UnitRank(static_cast<int32_t>(unit));
@@ -2096,14 +2205,14 @@ void Engine::FastSmallUnit(uint32_t unit, const Rec* r, int n, FastScratch& s, F
     for (int j = static_cast<int>(l0_); j < ng; ++j) kept[order[j]] = 0;
   }
   if (maxc <= linf) {
-    for (int i = 0; i < n; ++i) FastAddIf<K>(r[i], kept[slot[i]], acc);
+    for (int i = 0; i < n; ++i) Emit<K, kMark>(r[i], kept[slot[i]], acc);
   } else if constexpr (K == kNoValue) {
     // Every row of a cell has the same V and only counts: keep the first Linf rows of each kept cell.
     int32_t taken[kSmallUnit];
     for (int k = 0; k < ng; ++k) taken[k] = 0;
     for (int i = 0; i < n; ++i) {
       const int k = slot[i];
-      FastAddIf<K>(r[i], kept[k] & (taken[k] < linf ? 1 : 0), acc);
+      Emit<K, kMark>(r[i], kept[k] & (taken[k] < linf ? 1 : 0), acc);
       ++taken[k];
     }
   } else {
@@ -2196,15 +2305,15 @@ void Engine::FastSmallUnit(uint32_t unit, const Rec* r, int n, FastScratch& s, F
     }
     for (int i = 0; i < n; ++i) {
       const int k = slot[i];
-      FastAddIf<K>(r[i], kept[k] & (key[i] <= top[k * linf + linf - 1] ? 1 : 0), acc);
+      Emit<K, kMark>(r[i], kept[k] & (key[i] <= top[k * linf + linf - 1] ? 1 : 0), acc);
     }
   }
-  for (int k = 0; k < ng; ++k) acc.at(sg[k])[FastAcc::kUnits] += kept[k];
+  for (int k = 0; k < ng; ++k) EmitCell<kMark>(r, first_of[k], sg[k], kept[k], acc);
 }
 
 // Contribution bounding and accumulation of one unit's records r[0..n) (in row order): BoundUnit's rules.
-template <int K>
-void Engine::FastUnit(uint32_t unit, const Rec* r, int n, FastScratch& s, FastAcc& acc) const {
+template <int K, bool kMark>
+void Engine::FastUnit(uint32_t unit, Rec* r, int n, FastScratch& s, FastAcc& acc) const {
   s.Reserve(n);
   int32_t* slot = s.slot.data();
   int32_t* sg = s.gid.data();
@@ -2238,12 +2347,16 @@ void Engine::FastUnit(uint32_t unit, const Rec* r, int n, FastScratch& s, FastAc
       slot[pairs[i].second] = ng - 1;
     }
   }
+  int32_t* first_of = s.first_of.data();  // kMark: the first record of each slot
+  if constexpr (kMark) {
+    for (int i = n; i-- > 0;) first_of[slot[i]] = i;
+  }
   bool bounded = ng > l0_;
   for (int k = 0; k < ng; ++k) bounded |= sc[k] > linf_;
   if (!bounded) {
     // Within its bounds: the unit keeps everything, no hash needed.
-    for (int i = 0; i < n; ++i) FastAdd<K>(r[i], acc);
-    for (int k = 0; k < ng; ++k) ++acc.at(sg[k])[FastAcc::kUnits];
+    for (int i = 0; i < n; ++i) Emit<K, kMark>(r[i], 1, acc);
+    for (int k = 0; k < ng; ++k) EmitCell<kMark>(r, first_of[k], sg[k], 1, acc);
     return;
   }
   const uint32_t au = internal::Fold32(ui_.Hash(static_cast<int32_t>(unit), seed_));
@@ -2269,7 +2382,7 @@ void Engine::FastUnit(uint32_t unit, const Rec* r, int n, FastScratch& s, FastAc
   for (int k = 0; k < ng; ++k) full |= kept[k] && sc[k] > linf_;
   if (!full) {
     for (int i = 0; i < n; ++i) {
-      if (kept[slot[i]]) FastAdd<K>(r[i], acc);
+      Emit<K, kMark>(r[i], kept[slot[i]], acc);
     }
   } else {
     // The records of each slot, in row order.
@@ -2293,23 +2406,23 @@ void Engine::FastUnit(uint32_t unit, const Rec* r, int n, FastScratch& s, FastAc
       }
     }
     for (int i = 0; i < n; ++i) {
-      if (keep[i]) FastAdd<K>(r[i], acc);
+      Emit<K, kMark>(r[i], keep[i], acc);
     }
   }
   for (int k = 0; k < ng; ++k) {
-    if (kept[k]) ++acc.at(sg[k])[FastAcc::kUnits];
+    EmitCell<kMark>(r, first_of[k], sg[k], kept[k], acc);
   }
 }
 
-template <int K>
-void Engine::FastPartition(int p, FastScratch& s, FastAcc& acc) const {
+template <int K, bool kMark>
+void Engine::FastPartition(int p, FastScratch& s, FastAcc& acc) {
   const int64_t begin = part_begin_[p], end = part_begin_[p + 1];
   if (begin == end) return;
   const uint32_t local_units = uint32_t{1} << shift_;
   const uint32_t mask = local_units - 1;
   s.start.assign(local_units + 1, 0);
   uint32_t* start = s.start.data();
-  const Rec* in = recs_.data() + begin;
+  Rec* in = recs_.data() + begin;
   const int64_t n = end - begin;
   for (int64_t i = 0; i < n; ++i) ++start[(in[i].unit_local & mask) + 1];
   for (uint32_t u = 0; u < local_units; ++u) start[u + 1] += start[u];
@@ -2325,22 +2438,25 @@ void Engine::FastPartition(int p, FastScratch& s, FastAcc& acc) const {
     if (b == e) continue;
     const int n_unit = static_cast<int>(e - b);
     if (n_unit <= kSmallUnit && small_ok) {
-      if (linf_ == 1) {
-        FastSmallUnit<K, 1>(base_unit + u, sorted + b, n_unit, s, acc);
-      } else if (linf_ == 2) {
-        FastSmallUnit<K, 2>(base_unit + u, sorted + b, n_unit, s, acc);
+      if (!kMark && linf_ == 1) {
+        FastSmallUnit<K, 1, kMark>(base_unit + u, sorted + b, n_unit, s, acc);
+      } else if (!kMark && linf_ == 2) {
+        FastSmallUnit<K, 2, kMark>(base_unit + u, sorted + b, n_unit, s, acc);
       } else {
-        FastSmallUnit<K, 0>(base_unit + u, sorted + b, n_unit, s, acc);
+        FastSmallUnit<K, 0, kMark>(base_unit + u, sorted + b, n_unit, s, acc);
       }
     } else {
-      FastUnit<K>(base_unit + u, sorted + b, n_unit, s, acc);
+      FastUnit<K, kMark>(base_unit + u, sorted + b, n_unit, s, acc);
     }
   }
+  // The marks go back to the partition (its records in unit order now; FastApplyPass reads them in any
+  // order).
+  if constexpr (kMark) std::memcpy(in, sorted, static_cast<size_t>(n) * sizeof(Rec));
 }
 
+template <bool kMark>
 void Engine::FastPass(std::vector<ThreadAcc>& out) {
   const size_t G = static_cast<size_t>(gi_.num_groups());
-  const size_t ncomp = cp_.components.size();
   const size_t nv = value_q_.size();
   out.assign(threads_, ThreadAcc());
   std::atomic<int> next{0};
@@ -2349,54 +2465,110 @@ void Engine::FastPass(std::vector<ThreadAcc>& out) {
     while ((size_t{1} << a.shift) < FastAcc::kValues + nv) ++a.shift;
     a.cells.assign(G << a.shift, 0);
     if (static_cast<int64_t>(G) <= kSmallUnitMaxGroups) a.stamp.assign(G, 0);
+    if (kMark) a.hist.assign(kLogHistogramBins, 0);
     FastScratch s;
     for (;;) {
       const int p = next.fetch_add(1, std::memory_order_relaxed);
       if (p >= num_partitions_) break;
       switch (fast_kind_) {
         case kDoubleValue:
-          FastPartition<kDoubleValue>(p, s, a);
+          FastPartition<kDoubleValue, kMark>(p, s, a);
           break;
         case kInt64Value:
-          FastPartition<kInt64Value>(p, s, a);
+          FastPartition<kInt64Value, kMark>(p, s, a);
           break;
         case kBoolValue:
-          FastPartition<kBoolValue>(p, s, a);
+          FastPartition<kBoolValue, kMark>(p, s, a);
           break;
         default:
-          FastPartition<kNoValue>(p, s, a);
+          FastPartition<kNoValue, kMark>(p, s, a);
           break;
       }
     }
-    // The general layout: acc[gid * ncomp + c].
-    ThreadAcc& o = out[th];
-    o.acc.assign(G * ncomp, 0);
-    o.leaves.assign(num_quantile_, {});
-    std::vector<int> value_index(ncomp, -1);
-    for (size_t j = 0; j < nv; ++j) value_index[value_comp_[j]] = static_cast<int>(j);
-    for (size_t c = 0; c < ncomp; ++c) {
-      const CompKind kind = cp_.components[c].kind;
-      for (size_t g = 0; g < G; ++g) {
-        const int64_t* cell = a.cells.data() + (g << a.shift);
-        int64_t v = 0;
-        if (kind == CompKind::kRows) {
-          v = cell[FastAcc::kRows];
-        } else if (kind == CompKind::kNonNull) {
-          v = cell[FastAcc::kNonNull];
-        } else if (value_index[c] >= 0) {
-          v = cell[FastAcc::kValues + static_cast<size_t>(value_index[c])];
-        }
-        o.acc[g * ncomp + c] = v;
-      }
+    if constexpr (kMark) {
+      // Every automatic-bounds aggregate reads the one value column: the same histogram for each.
+      out[th].histograms.assign(num_hist_, a.hist);
+    } else {
+      ToThreadAcc(a, out[th]);
     }
-    o.units.resize(G);
-    for (size_t g = 0; g < G; ++g) o.units[g] = a.cells[(g << a.shift) + FastAcc::kUnits];
   });
 }
 
+void Engine::FastApplyPass(std::vector<ThreadAcc>& out) {
+  const size_t G = static_cast<size_t>(gi_.num_groups());
+  const size_t nv = value_q_.size();
+  const int64_t total = part_begin_[num_partitions_];
+  out.assign(threads_, ThreadAcc());
+  RunThreads(threads_, [&](int th) {
+    FastAcc a;
+    while ((size_t{1} << a.shift) < FastAcc::kValues + nv) ++a.shift;
+    a.cells.assign(G << a.shift, 0);
+    const int64_t chunk = (total + threads_ - 1) / threads_;
+    const int64_t begin = std::min(total, th * chunk), end = std::min(total, begin + chunk);
+    auto apply = [&](auto value_kind) {
+      constexpr int K = decltype(value_kind)::value;
+      const Rec* r = recs_.data();
+      for (int64_t i = begin; i < end; ++i) {
+        FastAddIf<K>(r[i], static_cast<int32_t>((r[i].unit_local >> kKeptShift) & 1), a);
+        a.at(r[i].gid)[FastAcc::kUnits] += (r[i].unit_local >> kCellShift) & 1;
+      }
+    };
+    switch (fast_kind_) {
+      case kDoubleValue:
+        apply(std::integral_constant<int, kDoubleValue>());
+        break;
+      case kInt64Value:
+        apply(std::integral_constant<int, kInt64Value>());
+        break;
+      case kBoolValue:
+        apply(std::integral_constant<int, kBoolValue>());
+        break;
+      default:
+        apply(std::integral_constant<int, kNoValue>());
+        break;
+    }
+    ToThreadAcc(a, out[th]);
+  });
+}
+
+void Engine::ToThreadAcc(const FastAcc& a, ThreadAcc& o) const {
+  // The general layout: acc[gid * ncomp + c].
+  const size_t G = static_cast<size_t>(gi_.num_groups());
+  const size_t ncomp = cp_.components.size();
+  const size_t nv = value_q_.size();
+  o.acc.assign(G * ncomp, 0);
+  o.leaves.assign(num_quantile_, {});
+  std::vector<int> value_index(ncomp, -1);
+  for (size_t j = 0; j < nv; ++j) value_index[value_comp_[j]] = static_cast<int>(j);
+  for (size_t c = 0; c < ncomp; ++c) {
+    const CompKind kind = cp_.components[c].kind;
+    for (size_t g = 0; g < G; ++g) {
+      const int64_t* cell = a.cells.data() + (g << a.shift);
+      int64_t v = 0;
+      if (kind == CompKind::kRows) {
+        v = cell[FastAcc::kRows];
+      } else if (kind == CompKind::kNonNull) {
+        v = cell[FastAcc::kNonNull];
+      } else if (value_index[c] >= 0) {
+        v = cell[FastAcc::kValues + static_cast<size_t>(value_index[c])];
+      }
+      o.acc[g * ncomp + c] = v;
+    }
+  }
+  o.units.resize(G);
+  for (size_t g = 0; g < G; ++g) o.units[g] = a.cells[(g << a.shift) + FastAcc::kUnits];
+}
+
 void Engine::Pass(bool histograms, std::vector<ThreadAcc>& out) {
-  if (fast_ && !histograms) {
-    FastPass(out);
+  if (fast_) {
+    if (histograms) {
+      FastPass</*kMark=*/true>(out);
+      marked_ = true;
+    } else if (marked_) {
+      FastApplyPass(out);
+    } else {
+      FastPass</*kMark=*/false>(out);
+    }
     return;
   }
   const size_t G = static_cast<size_t>(gi_.num_groups());
@@ -2481,7 +2653,7 @@ absl::StatusOr<QueryResult> internal::RunQueryForTest(const Table& table,
       VEIL_ASSIGN_OR_RETURN(
           Bounds b, ChooseBoundsFromLogHistogram(counts, cp.aggregates[i].bounds_epsilon,
                                                  plan.max_groups_contributed * plan.max_rows_per_group, bits));
-      if (IsQuantile(plan.aggregates[i].function) && !(b.lo < b.hi)) b.hi = b.lo + 1;
+      if (IsQuantile(plan.aggregates[i].function) && !(b.lo < b.hi)) b.hi = b.lo + std::max(1.0, std::fabs(b.lo));
       engine.SetBounds(i, b);
       result.chosen_bounds.push_back({cp.aggregates[i].name, b});
     }
@@ -2678,7 +2850,8 @@ absl::StatusOr<QueryResult> RunPlainAggregation(const Table& table,
         if (c == nullptr) continue;
         const size_t slot = static_cast<size_t>(i) * G + static_cast<size_t>(g);
         if (plan.aggregates[i].function == AggregateFunction::kCount) {
-          a.count[slot] += c->IsNull(row) ? 0 : 1;
+          // NaN counts as NULL, as in RunQuery.
+          a.count[slot] += c->IsNull(row) || (c->type() == DataType::kDouble && std::isnan(c->GetDouble(row))) ? 0 : 1;
           continue;
         }
         if (c->type() == DataType::kDouble && !c->IsNull(row)) {
