@@ -1275,19 +1275,26 @@ struct Quantiser {
 // 1. Partition: the selected rows with a unit and a (public) group become 16-byte records, scattered by the
 //    unit's high bits into partitions of at most 2048 units (two sequential passes: count, scatter; each
 //    thread owns a contiguous range of rows and a slice of every partition, so the records of a partition
-//    are in row order whatever the number of threads). The buffer is not zeroed and asks for huge pages.
+//    are in row order whatever the number of threads). The buffer is not zeroed and is pre-faulted in huge
+//    pages (RecBuffer).
 // 2. Per partition (threads take partitions in turn): a counting sort by unit puts each unit's records
 //    together (still in row order), contribution bounding applies query.h's rules, and the kept records are
 //    accumulated into the thread's integer sums per group.
-//    - Fast path (at most one value column, numeric, no quantile tree, no automatic bounds): the record
-//      carries the value itself, so this step never reads the table. A unit within its bounds (at most L0
-//      groups, at most Linf rows in each) keeps everything and needs no hash; a_u is computed only for the
-//      others, value hashes only in cells with more than Linf rows, with the seed's mixing precomputed
-//      (internal::SeededLookup3); no allocation per unit.
-//    - General path (FastUnit's reference): the record carries the row, BoundUnit reads values from the
-//      columns.
+//    - Fast path (at most one value column, numeric; no quantile tree): the record carries the value
+//      itself, so this step never reads the table. FastSmallUnit (units of at most 256 records, Linf <= 8)
+//      works without data-dependent branches; FastUnit takes the others. A unit within its bounds (at most
+//      L0 groups, at most Linf rows in each) keeps everything and needs no hash; a_u is computed only for the
+//      others, value hashes 4 at a time with the seed's mixing precomputed (internal::SeededLookup3); no
+//      allocation per unit. With automatic bounds, the histogram pass marks the kept records and the
+//      aggregation pass adds the marked ones (the bounding is decided once).
+//    - General path (the fast path's reference, and the only one for quantiles or several value columns):
+//      the record carries the row, BoundUnit reads values from the columns.
 // Integer sums make the result independent of the number of threads and of the order of the rows; both
-// paths make exactly the same choices (a test checks that they give identical results under one seed).
+// paths make exactly the same choices (tests check that they give identical results under one seed, and
+// that both equal a reference implementation of query.h's bounding).
+//
+// Cost on 10M rows, 1M units, 10k groups, L0 = 4, Linf = 2 (bench/dp_groupby_bench, 2 cores): about 0.03 s
+// partitioning, 0.09 s bounding and accumulating, 0.01 s selection, noise and results.
 
 struct Rec {
   uint32_t unit_local;  // the unit's low bits; bit 31: the value is NULL or NaN (fast path)

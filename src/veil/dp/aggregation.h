@@ -100,8 +100,9 @@ class SeededLookup3 {
   uint32_t a_ = 0, b_ = 0, c_ = 0;
 };
 
-// RunQuery with the engine's fast path (one value column, records carrying its fixed-point value) allowed or
-// not, so tests can check that both paths give identical results under the same seed.
+// RunQuery with the engine's fast path (at most one numeric value column and no quantile tree: records carry
+// the value, a branch-light bounding kernel) allowed or not, so tests can check that both paths give identical
+// results under the same seed.
 absl::StatusOr<QueryResult> RunQueryForTest(const table::Table& table,
                                             std::optional<std::span<const int64_t>> selected_rows,
                                             const QueryPlan& plan, RandomBits& bits, bool allow_fast_path);
