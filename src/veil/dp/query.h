@@ -7,7 +7,8 @@
 //
 //   privacy unit   Neighbouring tables differ in ALL the rows of one privacy unit (one value of
 //                  privacy_unit_column: a data subject). Rows whose unit is NULL are dropped (they cannot be
-//                  attributed, so they are not used).
+//                  attributed, so they are not used). In a double unit column every NaN is the SAME unit
+//                  (and -0 the same as 0): its rows are bounded together, as one subject's.
 //   bounding       Done by the engine, never assumed: every unit keeps at most max_groups_contributed (L0) of
 //                  its groups, chosen uniformly at random, and in each kept group at most max_rows_per_group
 //                  (Linf) of its rows; every aggregated value is clamped to its Aggregate's bounds. The choice
@@ -69,7 +70,16 @@
 //
 // Fixed point: clamped values are accumulated as integers (value / g rounded to nearest, g a power of two
 // chosen from the bounds so that |value| / g <= 2^30), so sums do not depend on the order of the rows or on
-// the number of threads.
+// the number of threads. The rounding moves each kept row's value by at most g / 2 (SUM) or 2^-(bits+1) of
+// the bounds' half-width (AVG, VARIANCE, STDDEV); the confidence intervals cover the noise only, not this
+// rounding (at most rows * g / 2 on a SUM: negligible unless the bounds are far wider than the values).
+//
+// Double GROUP BY keys: -0 and +0 are one group, released as +0; all NaNs are one group, released as the
+// quiet NaN (the released key never depends on which row came first). Public keys equal under this rule are
+// duplicates.
+//
+// Size: tables of 2^31 - 1 rows or more are rejected up front (ids are 32-bit); the table's size is not
+// protected by unit-level DP, so this error leaks nothing the result would not.
 //
 // Thread safety: plain value types.
 #ifndef VEIL_DP_QUERY_H_
