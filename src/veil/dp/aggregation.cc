@@ -1346,13 +1346,22 @@ struct FastAcc {
   static constexpr size_t kRows = 0, kNonNull = 1, kUnits = 2, kValues = 3;
   int shift = 0;               // stride = 2^shift >= kValues + number of value components
   std::vector<int64_t> cells;  // [(gid << shift) + field]
-  // FastSmallUnit's group slots: per gid, (unit serial << 8) | slot; a unit's serial is unique in the thread,
-  // so the table never needs clearing.
-  std::vector<uint64_t> stamp;
-  uint64_t serial = 0;
+  // FastSmallUnit's group slots: per gid, (unit serial << 8) | slot, 4 bytes so that the table of 10,000
+  // groups nearly fits in L1. A unit's serial (24 bits) is unique in the thread until it wraps, when the
+  // table is cleared (NextSerial).
+  std::vector<uint32_t> stamp;
+  uint32_t serial = 0;
   std::vector<int64_t> hist;  // the automatic-bounds pass: log-histogram of the kept values
 
   int64_t* at(int32_t gid) { return cells.data() + (static_cast<size_t>(gid) << shift); }
+  uint32_t NextSerial() {
+    serial = (serial + 1) & 0xFFFFFF;
+    if (serial == 0) {  // every 2^24 units: stamps of old units could look current
+      std::fill(stamp.begin(), stamp.end(), 0u);
+      serial = 1;
+    }
+    return serial;
+  }
 };
 
 // Units with at most this many records find their distinct groups by a linear scan; larger ones sort.
@@ -1360,7 +1369,7 @@ constexpr int kLinearUnit = 64;
 // Cells with at most this many records number duplicate values by a quadratic scan; larger ones sort.
 constexpr int kLinearCell = 64;
 // Units with at most this many records take FastSmallUnit when Linf <= kSmallLinf and the number of groups
-// allows its per-thread slot table (kSmallUnitMaxGroups entries of 8 bytes).
+// allows its per-thread slot table (kSmallUnitMaxGroups entries of 4 bytes).
 constexpr int kSmallUnit = 256;
 constexpr int64_t kSmallLinf = 8;
 constexpr int64_t kSmallUnitMaxGroups = int64_t{1} << 22;
@@ -2144,8 +2153,8 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline void FoldedFinalMany(const uint32_t* lo, con
 template <int K, int L, bool kMark>
 void Engine::FastSmallUnit(uint32_t unit, Rec* r, int n, FastScratch& s, FastAcc& acc) const {
   // Group slots.
-  const uint64_t serial = ++acc.serial;
-  uint64_t* stamp = acc.stamp.data();
+  const uint32_t serial = acc.NextSerial();
+  uint32_t* stamp = acc.stamp.data();
   uint8_t slot[kSmallUnit];
   int32_t sg[kSmallUnit], sc[kSmallUnit];
   int ng = 0;
@@ -2168,10 +2177,10 @@ void Engine::FastSmallUnit(uint32_t unit, Rec* r, int n, FastScratch& s, FastAcc
       hi[i] = K == kInt64Value ? 0 : static_cast<uint32_t>(bits >> 32);  // 4-byte input: nothing added to b
     }
     const int32_t g = r[i].gid;
-    const uint64_t e = stamp[g];
+    const uint32_t e = stamp[g];
     // Selects written as masks: a branch on `seen` would mispredict on a good part of the records.
-    const uint64_t seen = -static_cast<uint64_t>((e >> 8) == serial);
-    const uint64_t k = (static_cast<uint64_t>(ng) & ~seen) | (e & 0xFF & seen);
+    const uint32_t seen = -static_cast<uint32_t>((e >> 8) == serial);
+    const uint32_t k = (static_cast<uint32_t>(ng) & ~seen) | (e & 0xFF & seen);
     stamp[g] = (serial << 8) | k;
     sg[k] = g;
     ++sc[k];
@@ -2471,7 +2480,7 @@ void Engine::FastPass(std::vector<ThreadAcc>& out) {
     FastAcc a;
     while ((size_t{1} << a.shift) < FastAcc::kValues + nv) ++a.shift;
     a.cells.assign(G << a.shift, 0);
-    if (static_cast<int64_t>(G) <= kSmallUnitMaxGroups) a.stamp.assign(G, 0);
+    if (static_cast<int64_t>(G) <= kSmallUnitMaxGroups) a.stamp.assign(G, 0u);
     if (kMark) a.hist.assign(kLogHistogramBins, 0);
     FastScratch s;
     for (;;) {
