@@ -72,6 +72,7 @@ namespace {
 
 inline uint32_t Rot(uint32_t x, int k) { return (x << k) | (x >> (32 - k)); }
 
+// clang-format off
 inline void Mix(uint32_t& a, uint32_t& b, uint32_t& c) {
   a -= c;  a ^= Rot(c, 4);  c += b;  // NOLINT(whitespace/newline)
   b -= a;  b ^= Rot(a, 6);  a += c;  // NOLINT
@@ -90,6 +91,7 @@ inline void Final(uint32_t& a, uint32_t& b, uint32_t& c) {
   b ^= a; b -= Rot(a, 14);  // NOLINT
   c ^= b; c -= Rot(b, 24);  // NOLINT
 }
+// clang-format on
 
 inline uint32_t Le32(const unsigned char* k) {
   return k[0] | (uint32_t{k[1]} << 8) | (uint32_t{k[2]} << 16) | (uint32_t{k[3]} << 24);
@@ -255,15 +257,15 @@ struct Component {
   CompKind kind = CompKind::kRows;
   int aggregate = -1;  // index in plan.aggregates
   std::string name;
-  int bits = 0;                 // precision of kSum / kNormSum / kNormSquares
-  int64_t group_sensitivity = 1;  // Linf * max |per-row value| in integer units
-  double epsilon = 0;           // kLaplace
-  double rho = 0;               // kGaussian
-  double delta = 0;             // kGaussian: share of delta used for the conversion
-  double scale = 0;             // discrete Laplace scale t, or discrete Gaussian sigma, in integer units
+  int bits = 0;                    // precision of kSum / kNormSum / kNormSquares
+  int64_t group_sensitivity = 1;   // Linf * max |per-row value| in integer units
+  double epsilon = 0;              // kLaplace
+  double rho = 0;                  // kGaussian
+  double delta = 0;                // kGaussian: share of delta used for the conversion
+  double scale = 0;                // discrete Laplace scale t, or discrete Gaussian sigma, in integer units
   double alpha = kDefaultCiAlpha;  // the failure probability of this component's interval
-  double ci_half_width = 0;     // in integer units
-  double stddev = 0;            // in integer units
+  double ci_half_width = 0;        // in integer units
+  double stddev = 0;               // in integer units
 };
 
 struct CompiledAggregate {
@@ -294,8 +296,8 @@ absl::Status ValidatePlanImpl(const QueryPlan& plan) {
                                 plan.max_groups_contributed));
   }
   if (plan.max_rows_per_group < 1 || plan.max_rows_per_group > kMaxBound) {
-    return Invalid(absl::StrCat("max_rows_per_group must be in [1, ", kMaxBound, "], got ",
-                                plan.max_rows_per_group));
+    return Invalid(
+        absl::StrCat("max_rows_per_group must be in [1, ", kMaxBound, "], got ", plan.max_rows_per_group));
   }
   if (plan.noise == NoiseKind::kGaussian && plan.delta <= 0) {
     return Invalid("delta must be > 0 for Gaussian noise");
@@ -327,8 +329,10 @@ absl::Status ValidatePlanImpl(const QueryPlan& plan) {
       }
     }
     for (size_t j = 0; j < g.bucket_boundaries.size(); ++j) {
-      if (!std::isfinite(g.bucket_boundaries[j]) || (j > 0 && !(g.bucket_boundaries[j] > g.bucket_boundaries[j - 1]))) {
-        return Invalid(absl::StrCat("bucket boundaries of ", g.column, " must be finite and strictly increasing"));
+      if (!std::isfinite(g.bucket_boundaries[j]) ||
+          (j > 0 && !(g.bucket_boundaries[j] > g.bucket_boundaries[j - 1]))) {
+        return Invalid(
+            absl::StrCat("bucket boundaries of ", g.column, " must be finite and strictly increasing"));
       }
     }
   }
@@ -357,7 +361,8 @@ absl::Status ValidatePlanImpl(const QueryPlan& plan) {
       // (or its inverse) would leave the normal range and the integer conversion would be undefined.
       const double m = std::max(std::fabs(a.bounds->lo), std::fabs(a.bounds->hi));
       if (m > 0 && m < std::ldexp(1.0, -1000)) {
-        return Invalid(absl::StrCat(name, ": bounds are too small (max(|lo|, |hi|) must be 0 or >= 2^-1000)"));
+        return Invalid(
+            absl::StrCat(name, ": bounds are too small (max(|lo|, |hi|) must be 0 or >= 2^-1000)"));
       }
       if (IsQuantile(a.function)) {
         // The tree's leaves must have a positive finite width over these bounds.
@@ -367,7 +372,8 @@ absl::Status ValidatePlanImpl(const QueryPlan& plan) {
     if (a.function == AggregateFunction::kPercentileCont && !(a.percentile >= 0 && a.percentile <= 1)) {
       return Invalid(absl::StrCat(name, ": percentile must be in [0, 1], got ", a.percentile));
     }
-    if (a.function == AggregateFunction::kApproxQuantiles && (a.num_quantiles < 1 || a.num_quantiles > 1000)) {
+    if (a.function == AggregateFunction::kApproxQuantiles &&
+        (a.num_quantiles < 1 || a.num_quantiles > 1000)) {
       return Invalid(absl::StrCat(name, ": number of quantiles must be in [1, 1000], got ", a.num_quantiles));
     }
     if (IsQuantile(a.function)) has_quantiles = true;
@@ -402,14 +408,16 @@ absl::Status ValidatePlanImpl(const QueryPlan& plan) {
 
 // The precision bits of a fixed-point sum component whose per-row magnitude is at most 2^bits in integer
 // units: the largest bits <= 20 that keeps the noise within the samplers' ranges.
-absl::StatusOr<int> PrecisionBits(const QueryPlan& plan, double epsilon, double rho, const std::string& name) {
+absl::StatusOr<int> PrecisionBits(const QueryPlan& plan, double epsilon, double rho,
+                                  const std::string& name) {
   const double l0 = static_cast<double>(plan.max_groups_contributed);
   const double linf = static_cast<double>(plan.max_rows_per_group);
   double room;  // log2 of the largest allowed 2^bits
   if (plan.noise == NoiseKind::kLaplace) {
     room = std::floor(std::log2(std::ldexp(epsilon, 47) / (l0 * linf)));  // t = L0 Linf 2^bits / eps <= 2^47
   } else {
-    room = std::floor(std::log2(std::ldexp(std::sqrt(2 * rho), 23) / (std::sqrt(l0) * linf)));  // sigma <= 2^23
+    room =
+        std::floor(std::log2(std::ldexp(std::sqrt(2 * rho), 23) / (std::sqrt(l0) * linf)));  // sigma <= 2^23
   }
   const int bits = static_cast<int>(std::min<double>(kMaxPrecisionBits, room));
   if (!(room >= kMinPrecisionBits)) {
@@ -481,12 +489,15 @@ absl::StatusOr<CompiledPlan> Compile(const QueryPlan& plan) {
     const Aggregate& a = plan.aggregates[i];
     CompiledAggregate& ca = cp.aggregates[i];
     if (ca.auto_bounds) {
-      VEIL_RETURN_IF_ERROR(accountant.AddLaplace(absl::StrCat(ca.name, " automatic bounds"), ca.bounds_epsilon));
+      VEIL_RETURN_IF_ERROR(
+          accountant.AddLaplace(absl::StrCat(ca.name, " automatic bounds"), ca.bounds_epsilon));
       const double t = static_cast<double>(l0 * linf) / ca.bounds_epsilon;
-      if (t > std::ldexp(1.0, 47)) return Invalid(absl::StrCat(ca.name, ": automatic bounds epsilon too small"));
-      cp.cost.mechanisms.push_back(absl::StrFormat("%s automatic bounds: log-histogram, discrete Laplace scale %.6g, "
-                                                   "threshold %d",
-                                                   ca.name, t, LogHistogramThreshold(t)));
+      if (t > std::ldexp(1.0, 47))
+        return Invalid(absl::StrCat(ca.name, ": automatic bounds epsilon too small"));
+      cp.cost.mechanisms.push_back(
+          absl::StrFormat("%s automatic bounds: log-histogram, discrete Laplace scale %.6g, "
+                          "threshold %d",
+                          ca.name, t, LogHistogramThreshold(t)));
     }
     const double share_eps = agg_eps[i];
     const double share_rho = gaussian ? rho_total * (agg_eps[i] / gauss_eps) : 0.0;
@@ -498,17 +509,20 @@ absl::StatusOr<CompiledPlan> Compile(const QueryPlan& plan) {
         ca.tree_noise = {NoiseKind::kLaplace, static_cast<double>(l0 * linf * h) / share_eps};
         VEIL_ASSIGN_OR_RETURN(ca.tree_stddev, DiscreteLaplaceStddev(ca.tree_noise.scale));
       } else {
-        VEIL_RETURN_IF_ERROR(accountant.AddGaussian(absl::StrCat(ca.name, " quantile tree"), share_rho, share_delta));
-        ca.tree_noise = {NoiseKind::kGaussian,
-                         static_cast<double>(linf) * std::sqrt(static_cast<double>(l0 * h)) / std::sqrt(2 * share_rho)};
+        VEIL_RETURN_IF_ERROR(
+            accountant.AddGaussian(absl::StrCat(ca.name, " quantile tree"), share_rho, share_delta));
+        ca.tree_noise = {
+            NoiseKind::kGaussian,
+            static_cast<double>(linf) * std::sqrt(static_cast<double>(l0 * h)) / std::sqrt(2 * share_rho)};
         VEIL_ASSIGN_OR_RETURN(ca.tree_stddev, DiscreteGaussianStddev(ca.tree_noise.scale));
       }
       if (ca.tree_noise.scale > (gaussian ? std::ldexp(1.0, 23) : std::ldexp(1.0, 47))) {
         return Invalid(absl::StrCat(ca.name, ": the quantile tree noise would be too large"));
       }
-      cp.cost.mechanisms.push_back(absl::StrFormat(
-          "%s: quantile tree (branching %d, height %d), discrete %s noise %.6g per node", ca.name,
-          plan.quantile_tree.branching_factor, h, gaussian ? "Gaussian sigma" : "Laplace scale", ca.tree_noise.scale));
+      cp.cost.mechanisms.push_back(
+          absl::StrFormat("%s: quantile tree (branching %d, height %d), discrete %s noise %.6g per node",
+                          ca.name, plan.quantile_tree.branching_factor, h,
+                          gaussian ? "Gaussian sigma" : "Laplace scale", ca.tree_noise.scale));
       continue;
     }
     std::vector<std::pair<CompKind, std::string>> kinds;
@@ -529,7 +543,9 @@ absl::StatusOr<CompiledPlan> Compile(const QueryPlan& plan) {
         kinds = {{CompKind::kNonNull, " count"}, {CompKind::kNormSum, " sum"}};
         break;
       default:  // variance, stddev
-        kinds = {{CompKind::kNonNull, " count"}, {CompKind::kNormSum, " sum"}, {CompKind::kNormSquares, " squares"}};
+        kinds = {{CompKind::kNonNull, " count"},
+                 {CompKind::kNormSum, " sum"},
+                 {CompKind::kNormSquares, " squares"}};
         break;
     }
     const double parts_n = static_cast<double>(kinds.size());
@@ -553,7 +569,8 @@ absl::StatusOr<CompiledPlan> Compile(const QueryPlan& plan) {
       const double gs = static_cast<double>(c.group_sensitivity);
       if (!gaussian) {
         c.scale = static_cast<double>(l0) * gs / c.epsilon;
-        if (c.scale > std::ldexp(1.0, 47)) return Invalid(absl::StrCat(c.name, ": the noise would be too large"));
+        if (c.scale > std::ldexp(1.0, 47))
+          return Invalid(absl::StrCat(c.name, ": the noise would be too large"));
         VEIL_RETURN_IF_ERROR(accountant.AddLaplace(c.name, c.epsilon));
         VEIL_ASSIGN_OR_RETURN(c.stddev, DiscreteLaplaceStddev(c.scale));
         VEIL_ASSIGN_OR_RETURN(const int64_t hw, DiscreteLaplaceCiHalfWidth(c.scale, c.alpha));
@@ -606,10 +623,12 @@ absl::StatusOr<CompiledPlan> Compile(const QueryPlan& plan) {
       e.stddev = ca.tree_stddev;
       e.half_width = z_level * ca.tree_stddev;
       e.note = absl::StrFormat(
-          "noise stddev %.4g per tree node; a quantile's rank error is about stddev * sqrt(%d) values out of the "
+          "noise stddev %.4g per tree node; a quantile's rank error is about stddev * sqrt(%d) values out of "
+          "the "
           "group's count (e.g. %.2g%% of the ranks at %d values)",
           ca.tree_stddev, plan.quantile_tree.height * plan.quantile_tree.branching_factor / 2,
-          100 * ca.tree_stddev * std::sqrt(plan.quantile_tree.height * plan.quantile_tree.branching_factor / 2.0) /
+          100 * ca.tree_stddev *
+              std::sqrt(plan.quantile_tree.height * plan.quantile_tree.branching_factor / 2.0) /
               kReferenceCount,
           kReferenceCount);
     } else {
@@ -620,7 +639,8 @@ absl::StatusOr<CompiledPlan> Compile(const QueryPlan& plan) {
       } else if (a.function == AggregateFunction::kSum) {
         if (a.bounds.has_value()) {
           const double m = std::max(std::fabs(a.bounds->lo), std::fabs(a.bounds->hi));
-          const double g = m > 0 ? std::ldexp(1.0, static_cast<int>(std::ceil(std::log2(m))) - first.bits) : 1.0;
+          const double g =
+              m > 0 ? std::ldexp(1.0, static_cast<int>(std::ceil(std::log2(m))) - first.bits) : 1.0;
           e.stddev = first.stddev * g;
           e.half_width = first.ci_half_width * g;
         } else {
@@ -633,7 +653,8 @@ absl::StatusOr<CompiledPlan> Compile(const QueryPlan& plan) {
         // AVG / VARIANCE / STDDEV: at a group of kReferenceCount values, the normalised mean's noise is about
         // sqrt(sd_sum^2 + sd_count^2) / count (in units of the bounds' half-width).
         const Component& sum = cp.components[ca.components[1]];
-        const double sd_u = std::hypot(sum.stddev / std::ldexp(1.0, sum.bits), first.stddev) / kReferenceCount;
+        const double sd_u =
+            std::hypot(sum.stddev / std::ldexp(1.0, sum.bits), first.stddev) / kReferenceCount;
         const double half = a.bounds.has_value() ? (a.bounds->hi - a.bounds->lo) / 2 : 1.0;
         e.data_dependent = true;
         e.reference_count = kReferenceCount;
@@ -641,14 +662,16 @@ absl::StatusOr<CompiledPlan> Compile(const QueryPlan& plan) {
         if (a.function != AggregateFunction::kAvg) {
           // Var = half^2 (E[u^2] - E[u]^2): the squares' noise dominates; E[u]^2's error is at most 2 sd_u.
           const Component& sq = cp.components[ca.components[2]];
-          const double sd_w = std::hypot(sq.stddev / std::ldexp(1.0, sq.bits), first.stddev) / kReferenceCount / 2;
+          const double sd_w =
+              std::hypot(sq.stddev / std::ldexp(1.0, sq.bits), first.stddev) / kReferenceCount / 2;
           sd = half * half * std::hypot(sd_w, 2 * sd_u);
           if (a.function == AggregateFunction::kStddev) sd = std::sqrt(sd);
         }
         e.stddev = sd;
         e.half_width = z_level * sd;
-        e.note = absl::StrFormat("at a group of %d values%s; the error shrinks as 1/count", kReferenceCount,
-                                 a.bounds.has_value() ? "" : ", in units of the automatic bounds' half-width");
+        e.note =
+            absl::StrFormat("at a group of %d values%s; the error shrinks as 1/count", kReferenceCount,
+                            a.bounds.has_value() ? "" : ", in units of the automatic bounds' half-width");
       }
     }
     cp.cost.errors.push_back(std::move(e));
@@ -683,7 +706,8 @@ absl::StatusOr<RowSet> MakeRowSet(const Table& t, std::optional<std::span<const 
   RowSet rs;
   // Row, unit and group ids are int32: tables of 2^31 rows or more are refused up front (the table's size,
   // not its content, decides).
-  if (t.num_rows() >= (int64_t{1} << 31) - 1) return Invalid("tables of 2^31 - 1 rows or more are not supported");
+  if (t.num_rows() >= (int64_t{1} << 31) - 1)
+    return Invalid("tables of 2^31 - 1 rows or more are not supported");
   if (!selected.has_value()) {
     rs.count = t.num_rows();
     return rs;
@@ -693,7 +717,8 @@ absl::StatusOr<RowSet> MakeRowSet(const Table& t, std::optional<std::span<const 
   for (int64_t i = 0; i < rs.count; ++i) {
     const int64_t r = rs.rows[i];
     if (r < 0 || r >= t.num_rows()) {
-      return Invalid(absl::StrCat("selected_rows[", i, "] = ", r, " is outside the table (", t.num_rows(), " rows)"));
+      return Invalid(
+          absl::StrCat("selected_rows[", i, "] = ", r, " is outside the table (", t.num_rows(), " rows)"));
     }
     if (i > 0 && r <= rs.rows[i - 1]) return Invalid("selected_rows must be strictly increasing");
   }
@@ -807,7 +832,8 @@ uint64_t RowKeyBits(const Column& c, const GroupBy& g, int64_t row) {
 
 bool RowIsNullKey(const Column& c, const GroupBy& g, int64_t row) {
   if (c.IsNull(row)) return true;
-  if (!g.bucket_boundaries.empty() && c.type() == DataType::kDouble && std::isnan(c.GetDouble(row))) return true;
+  if (!g.bucket_boundaries.empty() && c.type() == DataType::kDouble && std::isnan(c.GetDouble(row)))
+    return true;
   return false;
 }
 
@@ -912,7 +938,8 @@ absl::StatusOr<GroupIndex> GroupIndex::Build(const Table& t, const QueryPlan& pl
     cols.push_back(c);
   }
   // Fast path: one string column, no buckets: the dictionary codes are the group codes.
-  if (cols.size() == 1 && cols[0]->type() == DataType::kString && plan.group_by[0].bucket_boundaries.empty()) {
+  if (cols.size() == 1 && cols[0]->type() == DataType::kString &&
+      plan.group_by[0].bucket_boundaries.empty()) {
     const Column& c = *cols[0];
     const table::StringDictionary& dict = c.dictionary();
     gi.codes_ = c.string_codes().data();
@@ -968,8 +995,8 @@ absl::StatusOr<GroupIndex> GroupIndex::Build(const Table& t, const QueryPlan& pl
             }
             code = dc;
           } else {
-            const auto [it, added] = c.index.try_emplace(RowKeyBits(col, *c.spec, row),
-                                                         static_cast<int32_t>(c.values.size()));
+            const auto [it, added] =
+                c.index.try_emplace(RowKeyBits(col, *c.spec, row), static_cast<int32_t>(c.values.size()));
             if (added) c.values.push_back(KeyValueOf(col, *c.spec, row));
             code = it->second;
           }
@@ -987,8 +1014,8 @@ absl::StatusOr<GroupIndex> GroupIndex::Build(const Table& t, const QueryPlan& pl
     // the rows, so ids stay below the number of rows whatever the columns' cardinalities: nothing here can
     // fail on the data (the product of the cardinalities used to be bounded with an error, a leak).
     struct Level {
-      uint64_t card = 0;               // codes of column j
-      std::vector<int32_t> direct;     // (prev * card + code) -> id, when small
+      uint64_t card = 0;                           // codes of column j
+      std::vector<int32_t> direct;                 // (prev * card + code) -> id, when small
       absl::flat_hash_map<uint64_t, int32_t> map;  // (prev << 32 | code) -> id, otherwise
       int32_t count = 0;
       int32_t Add(int32_t prev, int32_t code) {
@@ -996,7 +1023,8 @@ absl::StatusOr<GroupIndex> GroupIndex::Build(const Table& t, const QueryPlan& pl
         if (!direct.empty()) {
           slot = &direct[static_cast<uint64_t>(prev) * card + static_cast<uint64_t>(code)];
         } else {
-          slot = &map.try_emplace((static_cast<uint64_t>(prev) << 32) | static_cast<uint32_t>(code), -1).first->second;
+          slot = &map.try_emplace((static_cast<uint64_t>(prev) << 32) | static_cast<uint32_t>(code), -1)
+                      .first->second;
         }
         if (*slot < 0) *slot = count++;
         return *slot;
@@ -1042,8 +1070,10 @@ absl::StatusOr<GroupIndex> GroupIndex::Build(const Table& t, const QueryPlan& pl
                                             " must be a string"));
               }
               const std::optional<int32_t> dc = col.dictionary().Find(std::get<std::string>(v));
-              if (dc.has_value()) bits = static_cast<uint64_t>(*dc);
-              else present = false;
+              if (dc.has_value())
+                bits = static_cast<uint64_t>(*dc);
+              else
+                present = false;
             } else {
               bits = ValueKeyBits(col, *cc[j].spec, v);
               if (!bits.has_value()) {
@@ -1057,12 +1087,15 @@ absl::StatusOr<GroupIndex> GroupIndex::Build(const Table& t, const QueryPlan& pl
             }
             if (bits.has_value()) {
               const auto it = cc[j].index.find(*bits);
-              if (it == cc[j].index.end()) present = false;
-              else code = static_cast<uint64_t>(it->second);
+              if (it == cc[j].index.end())
+                present = false;
+              else
+                code = static_cast<uint64_t>(it->second);
             }
           }
           if (present) {
-            combined = j == 0 ? static_cast<int32_t>(code) : levels[j].Find(combined, static_cast<int32_t>(code));
+            combined =
+                j == 0 ? static_cast<int32_t>(code) : levels[j].Find(combined, static_cast<int32_t>(code));
             if (combined < 0) present = false;
           }
         }
@@ -1117,8 +1150,9 @@ struct UnitIndex {
     }
     if (column->type() == DataType::kInt64) {
       // T(v) is the decimal text (table::FormatValue), written without an allocation.
-      const int64_t v = int_direct ? static_cast<int64_t>(static_cast<uint64_t>(int_base) + static_cast<uint32_t>(unit))
-                                   : column->GetInt64(rep_row[unit]);
+      const int64_t v =
+          int_direct ? static_cast<int64_t>(static_cast<uint64_t>(int_base) + static_cast<uint32_t>(unit))
+                     : column->GetInt64(rep_row[unit]);
       char text[24];
       const std::to_chars_result end = std::to_chars(text, text + sizeof(text), v);
       return internal::PgHashBytesExtended(std::string_view(text, static_cast<size_t>(end.ptr - text)), seed);
@@ -1130,7 +1164,8 @@ struct UnitIndex {
 absl::StatusOr<UnitIndex> BuildUnitIndex(const Table& t, const QueryPlan& plan, const RowSet& rs) {
   UnitIndex u;
   u.column = t.FindColumn(plan.privacy_unit_column);
-  if (u.column == nullptr) return Invalid(absl::StrCat("unknown privacy unit column ", plan.privacy_unit_column));
+  if (u.column == nullptr)
+    return Invalid(absl::StrCat("unknown privacy unit column ", plan.privacy_unit_column));
   const Column& c = *u.column;
   if (c.type() == DataType::kString) {
     u.codes = c.string_codes().data();
@@ -1215,11 +1250,11 @@ struct Quantiser {
   CompKind kind = CompKind::kRows;
   const Column* column = nullptr;
   double lo = 0, hi = 0;
-  double g = 1;       // kSum grid
-  double inv_g = 0;   // 1 / g when that is exact (g a power of two with a normal inverse), else 0
+  double g = 1;      // kSum grid
+  double inv_g = 0;  // 1 / g when that is exact (g a power of two with a normal inverse), else 0
   double mid = 0, half = 0;
-  double scale = 1;   // 2^bits
-  double unit = 1;    // the value of one integer unit of the noisy sum
+  double scale = 1;  // 2^bits
+  double unit = 1;   // the value of one integer unit of the noisy sum
 
   void Set(const Component& c, const Column* col, Bounds b) {
     kind = c.kind;
@@ -1246,7 +1281,7 @@ struct Quantiser {
   // library call).
   static double RoundEven(double y) {
     constexpr double kMagic = 6755399441055744.0;  // 1.5 * 2^52
-    const double t = y + kMagic;  // IEEE semantics (no -ffast-math): not folded away
+    const double t = y + kMagic;                   // IEEE semantics (no -ffast-math): not folded away
     return t - kMagic;
   }
   // The integer contribution of value x (not NULL, not NaN).
@@ -1331,10 +1366,10 @@ class RecBuffer {
 
 // What a pass over the kept rows accumulates, per thread.
 struct ThreadAcc {
-  std::vector<int64_t> acc;    // [gid * ncomp + c]
-  std::vector<int64_t> units;  // [gid]: kept (unit, group) cells
-  std::vector<std::vector<uint64_t>> leaves;      // per quantile aggregate: (gid << 32) | leaf
-  std::vector<std::vector<int64_t>> histograms;   // per auto-bounds aggregate: log-histogram bins
+  std::vector<int64_t> acc;                      // [gid * ncomp + c]
+  std::vector<int64_t> units;                    // [gid]: kept (unit, group) cells
+  std::vector<std::vector<uint64_t>> leaves;     // per quantile aggregate: (gid << 32) | leaf
+  std::vector<std::vector<int64_t>> histograms;  // per auto-bounds aggregate: log-histogram bins
 };
 
 // The fast path's value column type (template parameter of its kernel).
@@ -1377,16 +1412,16 @@ constexpr int64_t kSmallUnitMaxGroups = int64_t{1} << 22;
 // Fast path working memory of one thread, grown to the largest unit / partition seen (no allocation per
 // unit).
 struct FastScratch {
-  std::vector<Rec> sorted;              // a partition's records, by unit
-  std::vector<uint32_t> start, fill;    // per local unit
-  std::vector<int32_t> slot, by_slot;   // per record: its group slot; record indices grouped by slot
+  std::vector<Rec> sorted;             // a partition's records, by unit
+  std::vector<uint32_t> start, fill;   // per local unit
+  std::vector<int32_t> slot, by_slot;  // per record: its group slot; record indices grouped by slot
   std::vector<int32_t> gid, cnt, order, slot_begin, slot_fill, first_of;  // per slot
-  std::vector<uint64_t> rank;           // per slot: (r(u, k) << 32) | a_k
-  std::vector<uint8_t> kept, keep;      // per slot, per record
-  std::vector<uint64_t> vh, keys;       // per record of a cell: V, (row rank << 32) | index
+  std::vector<uint64_t> rank;                                             // per slot: (r(u, k) << 32) | a_k
+  std::vector<uint8_t> kept, keep;                                        // per slot, per record
+  std::vector<uint64_t> vh, keys;  // per record of a cell: V, (row rank << 32) | index
   // FastSmallUnit: the key per record; the Linf smallest keys per slot.
   std::vector<uint64_t> small_keys, top;
-  std::vector<std::pair<int32_t, int32_t>> pairs;   // (gid, record) of a large unit
+  std::vector<std::pair<int32_t, int32_t>> pairs;    // (gid, record) of a large unit
   std::vector<std::pair<uint64_t, int32_t>> vpairs;  // (V, index) of a large cell
   int capacity = 0;
 
@@ -1408,8 +1443,8 @@ struct FastScratch {
 
 class Engine {
  public:
-  Engine(const Table& t, const QueryPlan& plan, const CompiledPlan& cp, const RowSet& rs, const GroupIndex& gi,
-         const UnitIndex& ui, uint64_t seed)
+  Engine(const Table& t, const QueryPlan& plan, const CompiledPlan& cp, const RowSet& rs,
+         const GroupIndex& gi, const UnitIndex& ui, uint64_t seed)
       : t_(t),
         plan_(plan),
         cp_(cp),
@@ -1544,7 +1579,8 @@ class Engine {
   // A (unit, group) cell kept (kept = 1) or not: counted for COUNT(DISTINCT unit), or marked on its first
   // record r[first] (kMark).
   template <bool kMark>
-  ABSL_ATTRIBUTE_ALWAYS_INLINE void EmitCell(Rec* r, int first, int32_t gid, int32_t kept, FastAcc& acc) const {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void EmitCell(Rec* r, int first, int32_t gid, int32_t kept,
+                                             FastAcc& acc) const {
     if constexpr (kMark) {
       r[first].unit_local |= static_cast<uint32_t>(kept) << kCellShift;
     } else {
@@ -1566,14 +1602,14 @@ class Engine {
   std::vector<uint32_t> a_k_;  // per gid
   std::vector<const Column*> agg_column_;
   std::vector<std::optional<Bounds>> bounds_;
-  std::vector<Quantiser> quant_;  // per component
+  std::vector<Quantiser> quant_;           // per component
   std::vector<QuantileTreeShape> shapes_;  // per quantile aggregate slot
   std::vector<int> quantile_slot_, histogram_slot_;
   int num_quantile_ = 0, num_hist_ = 0;
   std::vector<const Column*> hash_columns_;  // value columns of the row hash, each once, in plan order
   bool allow_fast_ = true;
   bool fast_ = false;
-  bool marked_ = false;  // the automatic-bounds pass has marked the kept records
+  bool marked_ = false;                  // the automatic-bounds pass has marked the kept records
   const Column* fast_column_ = nullptr;  // fast path: the one value column (nullptr: none)
   int fast_kind_ = kNoValue;
   // Fast path: the value components (kSum, kNormSum, kNormSquares) and their quantisers.
@@ -1593,7 +1629,8 @@ class Engine {
 
 absl::Status Engine::Prepare() {
   threads_ = ThreadsFor(rs_.count);
-  if (t_.num_rows() > static_cast<int64_t>(UINT32_MAX)) return Invalid("tables of 2^32 rows or more are not supported");
+  if (t_.num_rows() > static_cast<int64_t>(UINT32_MAX))
+    return Invalid("tables of 2^32 rows or more are not supported");
   const int n = static_cast<int>(plan_.aggregates.size());
   agg_column_.assign(n, nullptr);
   bounds_.assign(n, std::nullopt);
@@ -1603,7 +1640,8 @@ absl::Status Engine::Prepare() {
     const Aggregate& a = plan_.aggregates[i];
     if (NeedsColumn(a.function)) {
       const Column* c = t_.FindColumn(a.column);
-      if (c == nullptr) return Invalid(absl::StrCat("unknown column ", a.column, " in ", cp_.aggregates[i].name));
+      if (c == nullptr)
+        return Invalid(absl::StrCat("unknown column ", a.column, " in ", cp_.aggregates[i].name));
       if (a.function != AggregateFunction::kCount && c->type() != DataType::kInt64 &&
           c->type() != DataType::kDouble && c->type() != DataType::kBool) {
         return Invalid(absl::StrCat(cp_.aggregates[i].name, " needs a numeric column; ", a.column, " is ",
@@ -1662,7 +1700,8 @@ void Engine::FinishQuantisers() {
     const Component& comp = cp_.components[c];
     const int i = comp.aggregate;
     quant_[c].Set(comp, agg_column_[i], bounds_[i].value_or(Bounds{0, 0}));
-    if (comp.kind == CompKind::kSum || comp.kind == CompKind::kNormSum || comp.kind == CompKind::kNormSquares) {
+    if (comp.kind == CompKind::kSum || comp.kind == CompKind::kNormSum ||
+        comp.kind == CompKind::kNormSquares) {
       value_comp_.push_back(static_cast<int>(c));
       value_q_.push_back(quant_[c]);
     }
@@ -1890,7 +1929,8 @@ void Engine::BoundUnit(uint32_t unit, Rec* r, int n, std::vector<uint8_t>& keep,
     for (int i = 0; i < n; ++i) by_gid.emplace_back(r[i].gid, i);
     std::sort(by_gid.begin(), by_gid.end());
     for (size_t k = 0; k < by_gid.size(); ++k) {
-      if (k == 0 || by_gid[k].first != by_gid[k - 1].first) groups.push_back({by_gid[k].first, 0, 0, 0, true});
+      if (k == 0 || by_gid[k].first != by_gid[k - 1].first)
+        groups.push_back({by_gid[k].first, 0, 0, 0, true});
       ++groups.back().count;
       slot[by_gid[k].second] = static_cast<int32_t>(groups.size()) - 1;
     }
@@ -1941,7 +1981,8 @@ void Engine::BoundUnit(uint32_t unit, Rec* r, int n, std::vector<uint8_t>& keep,
         const uint32_t rk = static_cast<uint32_t>(g.rank >> 32);
         values.clear();
         rows.clear();
-        for (int32_t k = cell_begin[s]; k < cell_begin[s + 1]; ++k) values.emplace_back(ValueHash(r[by_cell[k]]), by_cell[k]);
+        for (int32_t k = cell_begin[s]; k < cell_begin[s + 1]; ++k)
+          values.emplace_back(ValueHash(r[by_cell[k]]), by_cell[k]);
         // Sorted by (V, row order): the d-th repeat of a value (in row order) is numbered by its run, in
         // O(c log c) for a cell of c records (a pairwise count was O(c^2), a timing leak and a DoS).
         std::sort(values.begin(), values.end());
@@ -2062,7 +2103,8 @@ uint32_t Engine::UnitRank(int32_t unit) const {
   unsigned char k[12] = {};
   std::memcpy(k, text.data(), text.size());
   const internal::SeededLookup3& h = unit_hash_by_len_[text.size()];
-  uint32_t a = h.a() + internal::Le32(k), b = h.b() + internal::Le32(k + 4), cc = h.c() + (internal::Le32(k + 8) << 8);
+  uint32_t a = h.a() + internal::Le32(k), b = h.b() + internal::Le32(k + 4),
+           cc = h.c() + (internal::Le32(k + 8) << 8);
   internal::Final(a, b, cc);
   return b ^ cc;  // Fold32((b << 32) | c)
 }
@@ -2087,7 +2129,8 @@ void Engine::FastKeepRows(const Rec* r, const int32_t* idx, int c, uint32_t rk, 
     // with equal values are recognised by equal V, as in BoundUnit).
     auto row_rank = [&](int j, int64_t d) {
       const uint64_t h = d == 0 ? vh[j] : internal::PgHashInt8Extended(d, vh[j]);
-      keys[j] = (static_cast<uint64_t>(internal::Mix32(rk ^ internal::Fold32(h))) << 32) | static_cast<uint32_t>(j);
+      keys[j] =
+          (static_cast<uint64_t>(internal::Mix32(rk ^ internal::Fold32(h))) << 32) | static_cast<uint32_t>(j);
     };
     if (c <= kLinearCell) {
       for (int j = 0; j < c; ++j) {
@@ -2126,10 +2169,12 @@ void Engine::FastKeepRows(const Rec* r, const int32_t* idx, int c, uint32_t rk, 
 
 // lookup3's final mix of (a0 + lo[i], b0 + hi[i], c0) for i < n, written over 32-bit lanes so that the
 // compiler vectorises it; out[i] receives F((b << 32) | c) = b xor c, the folded hash.
-ABSL_ATTRIBUTE_ALWAYS_INLINE inline void FoldedFinalMany(const uint32_t* lo, const uint32_t* hi, int n, uint32_t a0, uint32_t b0, uint32_t c0,
-                            uint32_t* out) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void FoldedFinalMany(const uint32_t* lo, const uint32_t* hi, int n,
+                                                         uint32_t a0, uint32_t b0, uint32_t c0,
+                                                         uint32_t* out) {
   for (int i = 0; i < n; ++i) {
     uint32_t a = a0 + lo[i], b = b0 + hi[i], c = c0;
+    // clang-format off
     c ^= b; c -= internal::Rot(b, 14);  // NOLINT(whitespace/newline)
     a ^= c; a -= internal::Rot(c, 11);  // NOLINT
     b ^= a; b -= internal::Rot(a, 25);  // NOLINT
@@ -2137,6 +2182,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline void FoldedFinalMany(const uint32_t* lo, con
     a ^= c; a -= internal::Rot(c, 4);   // NOLINT
     b ^= a; b -= internal::Rot(a, 14);  // NOLINT
     c ^= b; c -= internal::Rot(b, 24);  // NOLINT
+    // clang-format on
     out[i] = b ^ c;
   }
 }
@@ -2171,7 +2217,8 @@ void Engine::FastSmallUnit(uint32_t unit, Rec* r, int n, FastScratch& s, FastAcc
         special |= (bits << 1) == 0;
       } else {
         const uint32_t h32 = static_cast<uint32_t>(bits >> 32);
-        bits = static_cast<uint32_t>(bits) ^ (static_cast<int64_t>(bits) >= 0 ? h32 : ~h32);  // hashint8's fold
+        bits =
+            static_cast<uint32_t>(bits) ^ (static_cast<int64_t>(bits) >= 0 ? h32 : ~h32);  // hashint8's fold
       }
       lo[i] = static_cast<uint32_t>(bits);
       hi[i] = K == kInt64Value ? 0 : static_cast<uint32_t>(bits >> 32);  // 4-byte input: nothing added to b
@@ -2592,7 +2639,8 @@ void Engine::Pass(bool histograms, std::vector<ThreadAcc>& out) {
   if (!histograms) {
     shapes_.clear();
     for (size_t i = 0; i < plan_.aggregates.size(); ++i) {
-      if (quantile_slot_[i] >= 0) shapes_.push_back(*QuantileTreeShape::Create(*bounds_[i], plan_.quantile_tree));
+      if (quantile_slot_[i] >= 0)
+        shapes_.push_back(*QuantileTreeShape::Create(*bounds_[i], plan_.quantile_tree));
     }
   }
   out.assign(threads_, ThreadAcc());
@@ -2634,7 +2682,8 @@ absl::StatusOr<QueryCost> PlanCost(const QueryPlan& plan) {
   return std::move(cp.cost);
 }
 
-absl::StatusOr<QueryResult> RunQuery(const Table& table, std::optional<std::span<const int64_t>> selected_rows,
+absl::StatusOr<QueryResult> RunQuery(const Table& table,
+                                     std::optional<std::span<const int64_t>> selected_rows,
                                      const QueryPlan& plan, RandomBits& bits) {
   return internal::RunQueryForTest(table, selected_rows, plan, bits, /*allow_fast_path=*/true);
 }
@@ -2666,10 +2715,11 @@ absl::StatusOr<QueryResult> internal::RunQueryForTest(const Table& table,
       for (const ThreadAcc& a : accs) {
         for (int b = 0; b < kLogHistogramBins; ++b) counts[b] += a.histograms[slot][b];
       }
-      VEIL_ASSIGN_OR_RETURN(
-          Bounds b, ChooseBoundsFromLogHistogram(counts, cp.aggregates[i].bounds_epsilon,
-                                                 plan.max_groups_contributed * plan.max_rows_per_group, bits));
-      if (IsQuantile(plan.aggregates[i].function) && !(b.lo < b.hi)) b.hi = b.lo + std::max(1.0, std::fabs(b.lo));
+      VEIL_ASSIGN_OR_RETURN(Bounds b, ChooseBoundsFromLogHistogram(
+                                          counts, cp.aggregates[i].bounds_epsilon,
+                                          plan.max_groups_contributed * plan.max_rows_per_group, bits));
+      if (IsQuantile(plan.aggregates[i].function) && !(b.lo < b.hi))
+        b.hi = b.lo + std::max(1.0, std::fabs(b.lo));
       engine.SetBounds(i, b);
       result.chosen_bounds.push_back({cp.aggregates[i].name, b});
     }
@@ -2687,7 +2737,8 @@ absl::StatusOr<QueryResult> internal::RunQueryForTest(const Table& table,
   }
   std::vector<std::vector<uint64_t>> merged_leaves(engine.num_quantile_aggregates());
   for (int s = 0; s < engine.num_quantile_aggregates(); ++s) {
-    for (const ThreadAcc& a : accs) merged_leaves[s].insert(merged_leaves[s].end(), a.leaves[s].begin(), a.leaves[s].end());
+    for (const ThreadAcc& a : accs)
+      merged_leaves[s].insert(merged_leaves[s].end(), a.leaves[s].begin(), a.leaves[s].end());
     std::sort(merged_leaves[s].begin(), merged_leaves[s].end());
   }
 
@@ -2735,7 +2786,8 @@ absl::StatusOr<QueryResult> internal::RunQueryForTest(const Table& table,
         if (agg.function == AggregateFunction::kPercentileCont) {
           ranks.push_back(agg.percentile);
         } else {
-          for (int k = 0; k <= agg.num_quantiles; ++k) ranks.push_back(static_cast<double>(k) / agg.num_quantiles);
+          for (int k = 0; k <= agg.num_quantiles; ++k)
+            ranks.push_back(static_cast<double>(k) / agg.num_quantiles);
         }
         for (double q : ranks) {
           VEIL_ASSIGN_OR_RETURN(const double v, tree.Quantile(q, bits));
@@ -2756,7 +2808,8 @@ absl::StatusOr<QueryResult> internal::RunQueryForTest(const Table& table,
         case AggregateFunction::kCountStar:
         case AggregateFunction::kCount:
         case AggregateFunction::kCountDistinctUnits:
-          out.push_back({std::max(0.0, noisy[0]), std::max(0.0, noisy[0] - hw[0]), std::max(0.0, noisy[0] + hw[0])});
+          out.push_back(
+              {std::max(0.0, noisy[0]), std::max(0.0, noisy[0] - hw[0]), std::max(0.0, noisy[0] + hw[0])});
           break;
         case AggregateFunction::kSum:
           out.push_back({noisy[0] * q0.unit, (noisy[0] - hw[0]) * q0.unit, (noisy[0] + hw[0]) * q0.unit});
@@ -2766,7 +2819,8 @@ absl::StatusOr<QueryResult> internal::RunQueryForTest(const Table& table,
           const double scale = qs.scale, mid = qs.mid, half = qs.half;
           const double count = std::max(1.0, noisy[0]);
           const double c_lo = noisy[0] - hw[0], c_hi = noisy[0] + hw[0];
-          // E[u] (u in [-1, 1]) and its interval: corners of s / c over the boxes (c_lo <= 0: no information).
+          // E[u] (u in [-1, 1]) and its interval: corners of s / c over the boxes (c_lo <= 0: no
+          // information).
           auto ratio_interval = [&](double s_lo, double s_hi, double lo_clamp, double hi_clamp) {
             if (c_lo <= 0) return std::pair<double, double>(lo_clamp, hi_clamp);
             const double r[4] = {s_lo / c_lo, s_lo / c_hi, s_hi / c_lo, s_hi / c_hi};
@@ -2824,14 +2878,16 @@ absl::StatusOr<QueryResult> RunPlainAggregation(const Table& table,
   const int n = static_cast<int>(plan.aggregates.size());
   std::vector<const Column*> cols(n, nullptr);
   const Column* unit_col = table.FindColumn(plan.privacy_unit_column);
-  if (unit_col == nullptr) return Invalid(absl::StrCat("unknown privacy unit column ", plan.privacy_unit_column));
+  if (unit_col == nullptr)
+    return Invalid(absl::StrCat("unknown privacy unit column ", plan.privacy_unit_column));
   bool need_values = false, need_units = false;
   for (int i = 0; i < n; ++i) {
     const Aggregate& a = plan.aggregates[i];
     if (a.function == AggregateFunction::kCountDistinctUnits) need_units = true;
     if (!NeedsColumn(a.function)) continue;
     cols[i] = table.FindColumn(a.column);
-    if (cols[i] == nullptr) return Invalid(absl::StrCat("unknown column ", a.column, " in ", AggregateName(a)));
+    if (cols[i] == nullptr)
+      return Invalid(absl::StrCat("unknown column ", a.column, " in ", AggregateName(a)));
     if (a.function != AggregateFunction::kCount && cols[i]->type() != DataType::kInt64 &&
         cols[i]->type() != DataType::kDouble && cols[i]->type() != DataType::kBool) {
       return Invalid(absl::StrCat(AggregateName(a), " needs a numeric column"));
@@ -2842,9 +2898,9 @@ absl::StatusOr<QueryResult> RunPlainAggregation(const Table& table,
   // Per thread: rows[g], and per aggregate count[g], sum[g], sum of squares[g].
   struct Acc {
     std::vector<int64_t> rows;
-    std::vector<int64_t> count;      // [i * G + g]
-    std::vector<long double> sum;    // [i * G + g]
-    std::vector<long double> sum2;   // [i * G + g]
+    std::vector<int64_t> count;     // [i * G + g]
+    std::vector<long double> sum;   // [i * G + g]
+    std::vector<long double> sum2;  // [i * G + g]
   };
   const int T = ThreadsFor(rs.count);
   std::vector<Acc> accs(T);
@@ -2867,7 +2923,8 @@ absl::StatusOr<QueryResult> RunPlainAggregation(const Table& table,
         const size_t slot = static_cast<size_t>(i) * G + static_cast<size_t>(g);
         if (plan.aggregates[i].function == AggregateFunction::kCount) {
           // NaN counts as NULL, as in RunQuery.
-          a.count[slot] += c->IsNull(row) || (c->type() == DataType::kDouble && std::isnan(c->GetDouble(row))) ? 0 : 1;
+          a.count[slot] +=
+              c->IsNull(row) || (c->type() == DataType::kDouble && std::isnan(c->GetDouble(row))) ? 0 : 1;
           continue;
         }
         if (c->type() == DataType::kDouble && !c->IsNull(row)) {

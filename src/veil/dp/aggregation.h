@@ -101,8 +101,8 @@ class SeededLookup3 {
 };
 
 // RunQuery with the engine's fast path (at most one numeric value column and no quantile tree: records carry
-// the value, a branch-light bounding kernel) allowed or not, so tests can check that both paths give identical
-// results under the same seed.
+// the value, a branch-light bounding kernel) allowed or not, so tests can check that both paths give
+// identical results under the same seed.
 absl::StatusOr<QueryResult> RunQueryForTest(const table::Table& table,
                                             std::optional<std::span<const int64_t>> selected_rows,
                                             const QueryPlan& plan, RandomBits& bits, bool allow_fast_path);

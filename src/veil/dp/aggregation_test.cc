@@ -5,8 +5,8 @@
 #include <cstring>
 #include <map>
 #include <span>
-#include <tuple>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -31,9 +31,8 @@ struct Row {
 };
 
 Table MakeTable(const std::vector<Row>& rows) {
-  auto schema = table::Schema::Make({{"unit", DataType::kString, true},
-                                     {"g", DataType::kString, true},
-                                     {"x", DataType::kDouble, true}});
+  auto schema = table::Schema::Make(
+      {{"unit", DataType::kString, true}, {"g", DataType::kString, true}, {"x", DataType::kDouble, true}});
   table::TableBuilder b(*schema);
   for (const Row& r : rows) {
     b.column(0).AppendString(r.unit);
@@ -67,8 +66,9 @@ QueryPlan CountPlan() {
 std::map<std::string, double> ByGroup(const QueryResult& r, int aggregate) {
   std::map<std::string, double> out;
   for (const ResultRow& row : r.rows) {
-    const std::string key = std::holds_alternative<std::string>(row.key[0]) ? std::get<std::string>(row.key[0])
-                                                                            : std::string("NULL");
+    const std::string key = std::holds_alternative<std::string>(row.key[0])
+                                ? std::get<std::string>(row.key[0])
+                                : std::string("NULL");
     out[key] = row.values[aggregate][0].value;
   }
   return out;
@@ -94,7 +94,8 @@ TEST(BoundingHashTest, MatchesPostgresHashTextExtended) {
       {"\\N", 7, 8836570142764000042},
   };
   for (const Case& c : cases) {
-    EXPECT_EQ(static_cast<int64_t>(internal::PgHashBytesExtended(c.text, static_cast<uint64_t>(c.seed))), c.pg)
+    EXPECT_EQ(static_cast<int64_t>(internal::PgHashBytesExtended(c.text, static_cast<uint64_t>(c.seed))),
+              c.pg)
         << c.text;
   }
 }
@@ -247,7 +248,8 @@ TEST(BoundingTest, ClampingBoundsSums) {
   QueryPlan p = CountPlan();
   p.epsilon = 1e6;
   p.group_by.clear();
-  p.aggregates = {Agg(AggregateFunction::kSum, "x", Bounds{0, 5}), Agg(AggregateFunction::kAvg, "x", Bounds{-2, 4})};
+  p.aggregates = {Agg(AggregateFunction::kSum, "x", Bounds{0, 5}),
+                  Agg(AggregateFunction::kAvg, "x", Bounds{-2, 4})};
   crypto::testing::DeterministicRandom rng(4);
   RandomBits bits(rng);
   auto r = RunQuery(t, std::nullopt, p, bits);
@@ -261,7 +263,8 @@ TEST(BoundingTest, ClampingBoundsSums) {
 
 TEST(GroupsTest, PublicGroupsReleaseEveryKeyAndDropOthers) {
   std::vector<Row> rows;
-  for (int i = 0; i < 30; ++i) rows.push_back({absl::StrCat("u", i), i < 10 ? "a" : (i < 20 ? "b" : "c"), 1.0});
+  for (int i = 0; i < 30; ++i)
+    rows.push_back({absl::StrCat("u", i), i < 10 ? "a" : (i < 20 ? "b" : "c"), 1.0});
   const Table t = MakeTable(rows);
   QueryPlan p = CountPlan();
   p.epsilon = 1e6;
@@ -356,9 +359,8 @@ TEST(GroupsTest, GlobalAggregateAlwaysReleasedAndSelectedRowsRespected) {
 }
 
 TEST(GroupsTest, MultiColumnIntegerAndBucketedKeys) {
-  auto schema = table::Schema::Make({{"id", DataType::kInt64, false},
-                                     {"k", DataType::kInt64, true},
-                                     {"v", DataType::kDouble, true}});
+  auto schema = table::Schema::Make(
+      {{"id", DataType::kInt64, false}, {"k", DataType::kInt64, true}, {"v", DataType::kDouble, true}});
   table::TableBuilder b(*schema);
   for (int i = 0; i < 600; ++i) {
     b.column(0).AppendInt64(i);
@@ -410,7 +412,8 @@ Table UniformTable(int units, uint64_t seed) {
   std::vector<Row> rows;
   for (int i = 0; i < units; ++i) {
     const uint64_t j = (static_cast<uint64_t>(i) * 7919 + seed) % static_cast<uint64_t>(units);
-    rows.push_back({absl::StrCat("u", i), i % 2 == 0 ? "even" : "odd", (static_cast<double>(j) + 0.5) * 100 / units});
+    rows.push_back(
+        {absl::StrCat("u", i), i % 2 == 0 ? "even" : "odd", (static_cast<double>(j) + 0.5) * 100 / units});
   }
   return MakeTable(rows);
 }
@@ -492,7 +495,8 @@ TEST(AccuracyTest, AutomaticBoundsAreChosenAndCharged) {
   QueryPlan p;
   p.privacy_unit_column = "unit";
   p.epsilon = 2;
-  p.aggregates = {Agg(AggregateFunction::kSum, "x", std::nullopt), Agg(AggregateFunction::kAvg, "x", std::nullopt)};
+  p.aggregates = {Agg(AggregateFunction::kSum, "x", std::nullopt),
+                  Agg(AggregateFunction::kAvg, "x", std::nullopt)};
   crypto::testing::DeterministicRandom rng(12);
   RandomBits bits(rng);
   auto r = RunQuery(t, std::nullopt, p, bits);
@@ -620,7 +624,8 @@ TEST(CostTest, BadPlansAreRejectedWithClearMessages) {
 TEST(EngineTest, FastAndGeneralPathsAgreeUnderTheSameSeed) {
   std::vector<Row> rows;
   for (int i = 0; i < 30000; ++i) {
-    rows.push_back({absl::StrCat("u", i % 3000), absl::StrCat("k", (i * 31) % 40), static_cast<double>(i % 97) - 20});
+    rows.push_back(
+        {absl::StrCat("u", i % 3000), absl::StrCat("k", (i * 31) % 40), static_cast<double>(i % 97) - 20});
   }
   const Table t = MakeTable(rows);
   QueryPlan p = CountPlan();
@@ -667,9 +672,9 @@ enum class ValueKind { kDouble, kInt64, kBool };
 
 struct RefRow {
   int unit;
-  int group;      // -1: NULL key
-  bool null;      // the value is NULL
-  double x;       // the value (an integer for kInt64, 0 / 1 for kBool)
+  int group;  // -1: NULL key
+  bool null;  // the value is NULL
+  double x;   // the value (an integer for kInt64, 0 / 1 for kBool)
 };
 
 std::string RefUnitText(UnitKind kind, int u) {
@@ -726,9 +731,11 @@ std::vector<RefRow> RefRows(ValueKind vk, uint64_t seed) {
 
 Table RefTable(const std::vector<RefRow>& rows, UnitKind uk, ValueKind vk) {
   const DataType unit_type = uk == UnitKind::kString ? DataType::kString : DataType::kInt64;
-  const DataType value_type =
-      vk == ValueKind::kDouble ? DataType::kDouble : (vk == ValueKind::kInt64 ? DataType::kInt64 : DataType::kBool);
-  auto schema = table::Schema::Make({{"unit", unit_type, true}, {"g", DataType::kString, true}, {"x", value_type, true}});
+  const DataType value_type = vk == ValueKind::kDouble
+                                  ? DataType::kDouble
+                                  : (vk == ValueKind::kInt64 ? DataType::kInt64 : DataType::kBool);
+  auto schema = table::Schema::Make(
+      {{"unit", unit_type, true}, {"g", DataType::kString, true}, {"x", value_type, true}});
   table::TableBuilder b(*schema);
   for (const RefRow& r : rows) {
     if (uk == UnitKind::kString) {
@@ -763,8 +770,8 @@ struct RefGroup {
 // M(r xor a_row), a_row from V and the occurrence number d of equal values (equal SQL values: NULL with
 // NULL, 0 with -0) in row order. Returns the bounded COUNT(*), COUNT(x), COUNT(DISTINCT unit) and
 // SUM(x) (clamped to [0, 16], quantised to 2^-16 like the engine) per key index (-1 = NULL).
-std::map<int, RefGroup> ReferenceBounding(const std::vector<RefRow>& rows, UnitKind uk, ValueKind vk, uint64_t seed,
-                                          int64_t l0, int64_t linf) {
+std::map<int, RefGroup> ReferenceBounding(const std::vector<RefRow>& rows, UnitKind uk, ValueKind vk,
+                                          uint64_t seed, int64_t l0, int64_t linf) {
   using internal::Fold32;
   using internal::Mix32;
   auto key_hash = [&](int g) {
@@ -785,7 +792,8 @@ std::map<int, RefGroup> ReferenceBounding(const std::vector<RefRow>& rows, UnitK
     for (size_t i : idx) cells[rows[i].group].push_back(i);
     std::vector<std::tuple<uint32_t, uint32_t, std::string, int>> ranked;
     for (const auto& [g, unused] : cells) {
-      ranked.emplace_back(Mix32(au ^ key_hash(g)), key_hash(g), g < 0 ? std::string() : absl::StrCat("key", g), g);
+      ranked.emplace_back(Mix32(au ^ key_hash(g)), key_hash(g),
+                          g < 0 ? std::string() : absl::StrCat("key", g), g);
     }
     std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
       if (std::get<0>(a) != std::get<0>(b)) return std::get<0>(a) < std::get<0>(b);
@@ -835,14 +843,17 @@ TEST(EngineTest, BoundingMatchesAReferenceImplementation) {
   int checked = 0;
   for (UnitKind uk : {UnitKind::kString, UnitKind::kDenseInt, UnitKind::kSparseInt}) {
     for (ValueKind vk : {ValueKind::kDouble, ValueKind::kInt64, ValueKind::kBool}) {
-      const std::vector<RefRow> rows = RefRows(vk, 100 + static_cast<uint64_t>(uk) * 3 + static_cast<uint64_t>(vk));
+      const std::vector<RefRow> rows =
+          RefRows(vk, 100 + static_cast<uint64_t>(uk) * 3 + static_cast<uint64_t>(vk));
       const Table t = RefTable(rows, uk, vk);
-      for (auto [l0, linf] : {std::pair<int64_t, int64_t>{1, 1}, {2, 2}, {3, 1}, {4, 3}, {13, 2}, {2, 9}, {5, 40}}) {
+      for (auto [l0, linf] :
+           {std::pair<int64_t, int64_t>{1, 1}, {2, 2}, {3, 1}, {4, 3}, {13, 2}, {2, 9}, {5, 40}}) {
         QueryPlan p;
         p.privacy_unit_column = "unit";
         p.group_by = {GroupBy{"g", {}}};
         p.aggregates = {Agg(AggregateFunction::kCountStar), Agg(AggregateFunction::kCount, "x"),
-                        Agg(AggregateFunction::kCountDistinctUnits), Agg(AggregateFunction::kSum, "x", Bounds{0, 16})};
+                        Agg(AggregateFunction::kCountDistinctUnits),
+                        Agg(AggregateFunction::kSum, "x", Bounds{0, 16})};
         // Every other run adds an aggregate with automatic bounds (not compared): the engine then decides the
         // bounding in its histogram pass and reuses it for the others.
         if (checked % 4 >= 2) p.aggregates.push_back(Agg(AggregateFunction::kSum, "x"));
@@ -867,8 +878,9 @@ TEST(EngineTest, BoundingMatchesAReferenceImplementation) {
                               : std::stoi(std::get<std::string>(row.key[0]).substr(3));
             const auto it = want.find(g);
             const RefGroup ref = it == want.end() ? RefGroup() : it->second;
-            const std::string where = absl::StrCat("units ", static_cast<int>(uk), " values ", static_cast<int>(vk),
-                                                   " L0 ", l0, " Linf ", linf, fast ? " fast" : " general", " key ", g);
+            const std::string where =
+                absl::StrCat("units ", static_cast<int>(uk), " values ", static_cast<int>(vk), " L0 ", l0,
+                             " Linf ", linf, fast ? " fast" : " general", " key ", g);
             EXPECT_EQ(row.values[0][0].value, ref.rows) << where;
             EXPECT_EQ(row.values[1][0].value, ref.nonnull) << where;
             EXPECT_EQ(row.values[2][0].value, ref.units) << where;
@@ -886,9 +898,8 @@ TEST(EngineTest, FastAndGeneralPathsAgreeOnEveryShape) {
   // NaN values, AVG and VARIANCE (normalised components), an int64 GROUP BY column, public groups that omit
   // keys of the data, selected rows, a global aggregate, and automatic bounds (the fast path decides the
   // bounding once in the histogram pass and reuses it): the two paths must agree exactly under one seed.
-  auto schema = table::Schema::Make({{"unit", DataType::kInt64, true},
-                                     {"k", DataType::kInt64, true},
-                                     {"x", DataType::kDouble, true}});
+  auto schema = table::Schema::Make(
+      {{"unit", DataType::kInt64, true}, {"k", DataType::kInt64, true}, {"x", DataType::kDouble, true}});
   table::TableBuilder b(*schema);
   uint64_t s = 7;
   auto next = [&](uint64_t n) {
@@ -921,9 +932,12 @@ TEST(EngineTest, FastAndGeneralPathsAgreeOnEveryShape) {
     QueryPlan p;
     p.privacy_unit_column = "unit";
     p.group_by = {GroupBy{"k", {}}};
-    p.aggregates = {Agg(AggregateFunction::kCountStar), Agg(AggregateFunction::kSum, "x", Bounds{-3, 10}),
-                    Agg(AggregateFunction::kAvg, "x", Bounds{-5, 5}), Agg(AggregateFunction::kVariance, "x", Bounds{0, 8}),
-                    Agg(AggregateFunction::kCount, "x"), Agg(AggregateFunction::kCountDistinctUnits)};
+    p.aggregates = {Agg(AggregateFunction::kCountStar),
+                    Agg(AggregateFunction::kSum, "x", Bounds{-3, 10}),
+                    Agg(AggregateFunction::kAvg, "x", Bounds{-5, 5}),
+                    Agg(AggregateFunction::kVariance, "x", Bounds{0, 8}),
+                    Agg(AggregateFunction::kCount, "x"),
+                    Agg(AggregateFunction::kCountDistinctUnits)};
     p.epsilon = 50;
     p.delta = 1e-5;
     p.max_groups_contributed = 2 + shape;
@@ -980,7 +994,8 @@ TEST(EngineTest, IntegerUnitsAndNullsAndGaussianNoise) {
   p.delta = 1e-6;
   p.noise = NoiseKind::kGaussian;
   p.max_rows_per_group = 2;
-  p.aggregates = {Agg(AggregateFunction::kCountStar, "", std::nullopt), Agg(AggregateFunction::kCount, "x", std::nullopt),
+  p.aggregates = {Agg(AggregateFunction::kCountStar, "", std::nullopt),
+                  Agg(AggregateFunction::kCount, "x", std::nullopt),
                   Agg(AggregateFunction::kCountDistinctUnits, "", std::nullopt)};
   crypto::testing::DeterministicRandom rng(16);
   RandomBits bits(rng);
@@ -996,8 +1011,11 @@ TEST(EngineTest, IntegerUnitsAndNullsAndGaussianNoise) {
 TEST(PlainTest, ExactGroupBy) {
   const Table t = MakeTable({{"a", "g1", 1}, {"a", "g1", 3}, {"b", "g2", 10}, {"c", "g1", 5}});
   QueryPlan p = CountPlan();
-  p.aggregates = {Agg(AggregateFunction::kCountStar, "", std::nullopt), Agg(AggregateFunction::kSum, "x", std::nullopt), Agg(AggregateFunction::kAvg, "x", std::nullopt),
-                  Agg(AggregateFunction::kCountDistinctUnits, "", std::nullopt), Agg(AggregateFunction::kVariance, "x", std::nullopt),
+  p.aggregates = {Agg(AggregateFunction::kCountStar, "", std::nullopt),
+                  Agg(AggregateFunction::kSum, "x", std::nullopt),
+                  Agg(AggregateFunction::kAvg, "x", std::nullopt),
+                  Agg(AggregateFunction::kCountDistinctUnits, "", std::nullopt),
+                  Agg(AggregateFunction::kVariance, "x", std::nullopt),
                   Agg(AggregateFunction::kPercentileCont, "x", Bounds{0, 10}, 0.5)};
   auto r = RunPlainAggregation(t, std::nullopt, p);
   ASSERT_TRUE(r.ok()) << r.status();
