@@ -109,13 +109,27 @@ Vec ConstantVec(const table::Value& v, DataType type) {
   out.type = type;
   out.constant = true;
   switch (v.index()) {
-    case 0: out.null = true; break;
-    case 1: out.own_i64 = {std::get<int64_t>(v)}; break;
-    case 2: out.own_f64 = {std::get<double>(v)}; break;
-    case 3: out.own_u8 = {static_cast<uint8_t>(std::get<bool>(v))}; break;
-    case 4: out.text = std::get<std::string>(v); break;
-    case 5: out.own_i32 = {std::get<table::Date>(v).days}; break;
-    case 6: out.own_i64 = {std::get<table::Timestamp>(v).micros}; break;
+    case 0:
+      out.null = true;
+      break;
+    case 1:
+      out.own_i64 = {std::get<int64_t>(v)};
+      break;
+    case 2:
+      out.own_f64 = {std::get<double>(v)};
+      break;
+    case 3:
+      out.own_u8 = {static_cast<uint8_t>(std::get<bool>(v))};
+      break;
+    case 4:
+      out.text = std::get<std::string>(v);
+      break;
+    case 5:
+      out.own_i32 = {std::get<table::Date>(v).days};
+      break;
+    case 6:
+      out.own_i64 = {std::get<table::Timestamp>(v).micros};
+      break;
   }
   // A NULL constant still needs one slot of its type, so that loops can read element 0.
   if (out.null) {
@@ -136,11 +150,21 @@ Vec ColumnVec(const table::Column& c) {
   out.type = c.type();
   switch (c.type()) {
     case DataType::kInt64:
-    case DataType::kTimestamp: out.i64 = c.int64_values(); break;
-    case DataType::kDouble: out.f64 = c.double_values(); break;
-    case DataType::kBool: out.u8 = c.bool_values(); break;
-    case DataType::kDate: out.i32 = c.date_values(); break;
-    case DataType::kString: out.strings = &c; break;
+    case DataType::kTimestamp:
+      out.i64 = c.int64_values();
+      break;
+    case DataType::kDouble:
+      out.f64 = c.double_values();
+      break;
+    case DataType::kBool:
+      out.u8 = c.bool_values();
+      break;
+    case DataType::kDate:
+      out.i32 = c.date_values();
+      break;
+    case DataType::kString:
+      out.strings = &c;
+      break;
   }
   if (c.null_count() > 0) {
     const int64_t n = c.size();
@@ -155,13 +179,20 @@ Vec ColumnVec(const table::Column& c) {
 template <typename T>
 bool ApplyCompare(BinaryOp op, const T& a, const T& b) {
   switch (op) {
-    case BinaryOp::kEqual: return a == b;
-    case BinaryOp::kNotEqual: return a != b;
-    case BinaryOp::kLess: return a < b;
-    case BinaryOp::kLessEqual: return a <= b;
-    case BinaryOp::kGreater: return a > b;
-    case BinaryOp::kGreaterEqual: return a >= b;
-    default: return false;
+    case BinaryOp::kEqual:
+      return a == b;
+    case BinaryOp::kNotEqual:
+      return a != b;
+    case BinaryOp::kLess:
+      return a < b;
+    case BinaryOp::kLessEqual:
+      return a <= b;
+    case BinaryOp::kGreater:
+      return a > b;
+    case BinaryOp::kGreaterEqual:
+      return a >= b;
+    default:
+      return false;
   }
 }
 
@@ -173,23 +204,41 @@ void CompareLoop(std::span<const T> a, size_t ma, std::span<const T> b, size_t m
     for (size_t i = 0; i < m; ++i) out[i] = cmp(a[i & ma], b[i & mb]);
   };
   switch (op) {
-    case BinaryOp::kEqual: run(std::equal_to<T>()); break;
-    case BinaryOp::kNotEqual: run(std::not_equal_to<T>()); break;
-    case BinaryOp::kLess: run(std::less<T>()); break;
-    case BinaryOp::kLessEqual: run(std::less_equal<T>()); break;
-    case BinaryOp::kGreater: run(std::greater<T>()); break;
-    case BinaryOp::kGreaterEqual: run(std::greater_equal<T>()); break;
-    default: break;
+    case BinaryOp::kEqual:
+      run(std::equal_to<T>());
+      break;
+    case BinaryOp::kNotEqual:
+      run(std::not_equal_to<T>());
+      break;
+    case BinaryOp::kLess:
+      run(std::less<T>());
+      break;
+    case BinaryOp::kLessEqual:
+      run(std::less_equal<T>());
+      break;
+    case BinaryOp::kGreater:
+      run(std::greater<T>());
+      break;
+    case BinaryOp::kGreaterEqual:
+      run(std::greater_equal<T>());
+      break;
+    default:
+      break;
   }
 }
 
 BinaryOp Mirror(BinaryOp op) {
   switch (op) {
-    case BinaryOp::kLess: return BinaryOp::kGreater;
-    case BinaryOp::kLessEqual: return BinaryOp::kGreaterEqual;
-    case BinaryOp::kGreater: return BinaryOp::kLess;
-    case BinaryOp::kGreaterEqual: return BinaryOp::kLessEqual;
-    default: return op;
+    case BinaryOp::kLess:
+      return BinaryOp::kGreater;
+    case BinaryOp::kLessEqual:
+      return BinaryOp::kGreaterEqual;
+    case BinaryOp::kGreater:
+      return BinaryOp::kLess;
+    case BinaryOp::kGreaterEqual:
+      return BinaryOp::kLessEqual;
+    default:
+      return op;
   }
 }
 
@@ -231,7 +280,8 @@ std::u32string Decode(std::string_view s) {
     const unsigned char b = static_cast<unsigned char>(s[i]);
     const size_t n = b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
     char32_t cp = n == 1 ? b : (b & (0x7F >> n));
-    for (size_t k = 1; k < n && i + k < s.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+    for (size_t k = 1; k < n && i + k < s.size(); ++k)
+      cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
     out.push_back(cp);
     i += n;
   }
@@ -283,11 +333,15 @@ class Evaluator {
 
   Vec Eval(const BoundExpr& e) {
     switch (e.op) {
-      case BoundOp::kConstant: return ConstantVec(e.constant, e.type);
-      case BoundOp::kColumn: return ColumnVec(table_.column(e.column));
+      case BoundOp::kConstant:
+        return ConstantVec(e.constant, e.type);
+      case BoundOp::kColumn:
+        return ColumnVec(table_.column(e.column));
       case BoundOp::kAnd:
-      case BoundOp::kOr: return Logic(e);
-      default: break;
+      case BoundOp::kOr:
+        return Logic(e);
+      default:
+        break;
     }
     // Children needing more intermediate vectors first (Sethi and Ullman's order), so that a deep expression
     // holds O(log size) whole-column results at a time rather than one per level.
@@ -306,19 +360,38 @@ class Evaluator {
     out.type = e.type;
     out.constant = constant;
     switch (e.op) {
-      case BoundOp::kToDouble: ToDouble(args[0], m, out); break;
-      case BoundOp::kNegate: Negate(args[0], m, out); break;
-      case BoundOp::kArithmetic: Arithmetic(e.binary_op, args[0], args[1], m, out); break;
-      case BoundOp::kCompare: Compare(e.binary_op, args[0], args[1], m, out); break;
-      case BoundOp::kNot: Not(args[0], m, out); break;
-      case BoundOp::kIsNull: IsNull(e.negated, args[0], m, out); break;
-      case BoundOp::kInSet: InSet(e, args[0], m, out); break;
-      case BoundOp::kLike: Like(e, args[0], m, out); break;
-      case BoundOp::kRangeBucket: RangeBucket(e, args[0], m, out); break;
+      case BoundOp::kToDouble:
+        ToDouble(args[0], m, out);
+        break;
+      case BoundOp::kNegate:
+        Negate(args[0], m, out);
+        break;
+      case BoundOp::kArithmetic:
+        Arithmetic(e.binary_op, args[0], args[1], m, out);
+        break;
+      case BoundOp::kCompare:
+        Compare(e.binary_op, args[0], args[1], m, out);
+        break;
+      case BoundOp::kNot:
+        Not(args[0], m, out);
+        break;
+      case BoundOp::kIsNull:
+        IsNull(e.negated, args[0], m, out);
+        break;
+      case BoundOp::kInSet:
+        InSet(e, args[0], m, out);
+        break;
+      case BoundOp::kLike:
+        Like(e, args[0], m, out);
+        break;
+      case BoundOp::kRangeBucket:
+        RangeBucket(e, args[0], m, out);
+        break;
       case BoundOp::kConstant:
       case BoundOp::kColumn:
       case BoundOp::kAnd:
-      case BoundOp::kOr: break;
+      case BoundOp::kOr:
+        break;
     }
     return out;
   }
@@ -330,7 +403,8 @@ class Evaluator {
     if (e.children.empty()) return 1;
     std::vector<int> needs;
     for (const auto& c : e.children) needs.push_back(Need(*c));
-    if (e.op == BoundOp::kAnd || e.op == BoundOp::kOr) return *std::max_element(needs.begin(), needs.end()) + 1;
+    if (e.op == BoundOp::kAnd || e.op == BoundOp::kOr)
+      return *std::max_element(needs.begin(), needs.end()) + 1;
     std::sort(needs.begin(), needs.end(), std::greater<int>());
     int need = 0;
     for (size_t k = 0; k < needs.size(); ++k) need = std::max(need, needs[k] + static_cast<int>(k));
@@ -426,9 +500,15 @@ class Evaluator {
       out.own_f64.resize(m);
       double* r = out.own_f64.data();
       switch (op) {
-        case BinaryOp::kAdd: for (size_t i = 0; i < m; ++i) r[i] = a.f64[i & ma] + b.f64[i & mb]; break;
-        case BinaryOp::kSubtract: for (size_t i = 0; i < m; ++i) r[i] = a.f64[i & ma] - b.f64[i & mb]; break;
-        case BinaryOp::kMultiply: for (size_t i = 0; i < m; ++i) r[i] = a.f64[i & ma] * b.f64[i & mb]; break;
+        case BinaryOp::kAdd:
+          for (size_t i = 0; i < m; ++i) r[i] = a.f64[i & ma] + b.f64[i & mb];
+          break;
+        case BinaryOp::kSubtract:
+          for (size_t i = 0; i < m; ++i) r[i] = a.f64[i & ma] - b.f64[i & mb];
+          break;
+        case BinaryOp::kMultiply:
+          for (size_t i = 0; i < m; ++i) r[i] = a.f64[i & ma] * b.f64[i & mb];
+          break;
         case BinaryOp::kDivide:
           for (size_t i = 0; i < m; ++i) {
             const double d = b.f64[i & mb];
@@ -440,7 +520,8 @@ class Evaluator {
             }
           }
           break;
-        default: break;
+        default:
+          break;
       }
       out.f64 = out.own_f64;
       return;
@@ -451,10 +532,18 @@ class Evaluator {
       const int64_t x = a.i64[i & ma], y = b.i64[i & mb];
       bool overflow = false;
       switch (op) {
-        case BinaryOp::kAdd: overflow = __builtin_add_overflow(x, y, &r[i]); break;
-        case BinaryOp::kSubtract: overflow = __builtin_sub_overflow(x, y, &r[i]); break;
-        case BinaryOp::kMultiply: overflow = __builtin_mul_overflow(x, y, &r[i]); break;
-        default: r[i] = 0; break;
+        case BinaryOp::kAdd:
+          overflow = __builtin_add_overflow(x, y, &r[i]);
+          break;
+        case BinaryOp::kSubtract:
+          overflow = __builtin_sub_overflow(x, y, &r[i]);
+          break;
+        case BinaryOp::kMultiply:
+          overflow = __builtin_mul_overflow(x, y, &r[i]);
+          break;
+        default:
+          r[i] = 0;
+          break;
       }
       if (overflow) {
         r[i] = 0;
@@ -471,21 +560,31 @@ class Evaluator {
     const size_t ma = a.mask(), mb = b.mask();
     switch (a.type) {
       case DataType::kInt64:
-      case DataType::kTimestamp: CompareLoop<int64_t>(a.i64, ma, b.i64, mb, op, m, r); break;
-      case DataType::kDouble: CompareLoop<double>(a.f64, ma, b.f64, mb, op, m, r); break;
-      case DataType::kBool: CompareLoop<uint8_t>(a.u8, ma, b.u8, mb, op, m, r); break;
-      case DataType::kDate: CompareLoop<int32_t>(a.i32, ma, b.i32, mb, op, m, r); break;
+      case DataType::kTimestamp:
+        CompareLoop<int64_t>(a.i64, ma, b.i64, mb, op, m, r);
+        break;
+      case DataType::kDouble:
+        CompareLoop<double>(a.f64, ma, b.f64, mb, op, m, r);
+        break;
+      case DataType::kBool:
+        CompareLoop<uint8_t>(a.u8, ma, b.u8, mb, op, m, r);
+        break;
+      case DataType::kDate:
+        CompareLoop<int32_t>(a.i32, ma, b.i32, mb, op, m, r);
+        break;
       case DataType::kString:
         if (a.strings != nullptr && b.strings == nullptr) {
           const std::string_view c = b.text;
-          MapCodes(*a.strings, DictionaryTable(*a.strings, [&](std::string_view s) { return ApplyCompare(op, s, c); }),
-                   m, r);
+          MapCodes(*a.strings,
+                   DictionaryTable(*a.strings, [&](std::string_view s) { return ApplyCompare(op, s, c); }), m,
+                   r);
         } else if (a.strings == nullptr && b.strings != nullptr) {
           const std::string_view c = a.text;
           const BinaryOp mirrored = Mirror(op);
-          MapCodes(*b.strings,
-                   DictionaryTable(*b.strings, [&](std::string_view s) { return ApplyCompare(mirrored, s, c); }), m,
-                   r);
+          MapCodes(
+              *b.strings,
+              DictionaryTable(*b.strings, [&](std::string_view s) { return ApplyCompare(mirrored, s, c); }),
+              m, r);
         } else {
           for (size_t i = 0; i < m; ++i) r[i] = ApplyCompare(op, StringAt(a, i & ma), StringAt(b, i & mb));
         }
@@ -527,7 +626,8 @@ class Evaluator {
       case DataType::kTimestamp: {
         absl::flat_hash_set<int64_t> set;
         for (const table::Value& v : e.set) {
-          set.insert(a.type == DataType::kInt64 ? std::get<int64_t>(v) : std::get<table::Timestamp>(v).micros);
+          set.insert(a.type == DataType::kInt64 ? std::get<int64_t>(v)
+                                                : std::get<table::Timestamp>(v).micros);
         }
         InSetLoop<int64_t, int64_t>(a.i64, ma, set, m, member.data());
         break;
@@ -554,7 +654,8 @@ class Evaluator {
         absl::flat_hash_set<std::string_view> set;
         for (const table::Value& v : e.set) set.insert(std::get<std::string>(v));
         if (a.strings != nullptr) {
-          MapCodes(*a.strings, DictionaryTable(*a.strings, [&](std::string_view s) { return set.contains(s); }), m,
+          MapCodes(*a.strings,
+                   DictionaryTable(*a.strings, [&](std::string_view s) { return set.contains(s); }), m,
                    member.data());
         } else {
           member[0] = set.contains(a.text);
@@ -643,12 +744,18 @@ absl::StatusOr<table::Column> ToColumn(Vec v, DataType type, int64_t n) {
     return out;
   };
   switch (type) {
-    case DataType::kInt64: return table::Column::FromInt64s(gather(v.i64), std::move(validity));
-    case DataType::kTimestamp: return table::Column::FromTimestamps(gather(v.i64), std::move(validity));
-    case DataType::kDouble: return table::Column::FromDoubles(gather(v.f64), std::move(validity));
-    case DataType::kBool: return table::Column::FromBools(gather(v.u8), std::move(validity));
-    case DataType::kDate: return table::Column::FromDates(gather(v.i32), std::move(validity));
-    case DataType::kString: break;
+    case DataType::kInt64:
+      return table::Column::FromInt64s(gather(v.i64), std::move(validity));
+    case DataType::kTimestamp:
+      return table::Column::FromTimestamps(gather(v.i64), std::move(validity));
+    case DataType::kDouble:
+      return table::Column::FromDoubles(gather(v.f64), std::move(validity));
+    case DataType::kBool:
+      return table::Column::FromBools(gather(v.u8), std::move(validity));
+    case DataType::kDate:
+      return table::Column::FromDates(gather(v.i32), std::move(validity));
+    case DataType::kString:
+      break;
   }
   return absl::InternalError("a derived column cannot be a string");
 }
@@ -668,7 +775,8 @@ absl::StatusOr<const table::Table*> EngineTable(const PreparedQuery& query, cons
   for (const std::string& name : needed) {
     const std::optional<int> i = table.schema().FindField(name);
     if (!i) continue;  // derived, added below
-    if (std::any_of(fields.begin(), fields.end(), [&](const table::Field& f) { return f.name == name; })) continue;
+    if (std::any_of(fields.begin(), fields.end(), [&](const table::Field& f) { return f.name == name; }))
+      continue;
     fields.push_back(table.schema().field(*i));
     columns.push_back(table.column(*i));
   }
@@ -694,17 +802,26 @@ int CompareValues(const table::Value& a, const table::Value& b) {
   auto three_way = [](const auto& x, const auto& y) { return x < y ? -1 : (y < x ? 1 : 0); };
   if (a.index() != b.index()) return three_way(a.index(), b.index());
   switch (a.index()) {
-    case 1: return three_way(std::get<int64_t>(a), std::get<int64_t>(b));
-    case 2: return three_way(std::get<double>(a), std::get<double>(b));
-    case 3: return three_way(std::get<bool>(a), std::get<bool>(b));
-    case 4: return three_way(std::get<std::string>(a), std::get<std::string>(b));
-    case 5: return three_way(std::get<table::Date>(a).days, std::get<table::Date>(b).days);
-    case 6: return three_way(std::get<table::Timestamp>(a).micros, std::get<table::Timestamp>(b).micros);
-    default: return 0;
+    case 1:
+      return three_way(std::get<int64_t>(a), std::get<int64_t>(b));
+    case 2:
+      return three_way(std::get<double>(a), std::get<double>(b));
+    case 3:
+      return three_way(std::get<bool>(a), std::get<bool>(b));
+    case 4:
+      return three_way(std::get<std::string>(a), std::get<std::string>(b));
+    case 5:
+      return three_way(std::get<table::Date>(a).days, std::get<table::Date>(b).days);
+    case 6:
+      return three_way(std::get<table::Timestamp>(a).micros, std::get<table::Timestamp>(b).micros);
+    default:
+      return 0;
   }
 }
 
-table::Value DoubleOrNull(double v) { return std::isfinite(v) ? table::Value(v) : table::Value(std::monostate()); }
+table::Value DoubleOrNull(double v) {
+  return std::isfinite(v) ? table::Value(v) : table::Value(std::monostate());
+}
 
 // One select item's first value in a result row, as the output shows it.
 table::Value ItemValue(const OutputColumn& col, const dp::ResultRow& row) {
@@ -765,9 +882,9 @@ absl::StatusOr<QueryOutput> ToOutput(const PreparedQuery& query, dp::QueryResult
       VEIL_RETURN_IF_ERROR(builders[b++].Append(ItemValue(col, row)));
       const bool has = !values.empty();
       VEIL_RETURN_IF_ERROR(builders[b++].Append(has && values[0].ci_lo ? DoubleOrNull(*values[0].ci_lo)
-                                                                        : table::Value(std::monostate())));
+                                                                       : table::Value(std::monostate())));
       VEIL_RETURN_IF_ERROR(builders[b++].Append(has && values[0].ci_hi ? DoubleOrNull(*values[0].ci_hi)
-                                                                        : table::Value(std::monostate())));
+                                                                       : table::Value(std::monostate())));
     }
   }
   std::vector<table::Column> columns;
@@ -796,8 +913,12 @@ absl::StatusOr<std::vector<int64_t>> SelectRows(const PreparedQuery& query, cons
   return Selected(evaluator.Eval(*query.where()), table.num_rows());
 }
 
-absl::StatusOr<QueryOutput> ExecuteQuery(const PreparedQuery& query, const table::Table& table,
-                                         dp::RandomBits& bits) {
+namespace {
+
+// The path both executions share: the schema check, WHERE into a row selection, derived columns, then
+// `run(engine input, selection)` (the DP engine or the exact one), and the output table.
+template <typename Run>
+absl::StatusOr<QueryOutput> RunPrepared(const PreparedQuery& query, const table::Table& table, Run run) {
   VEIL_RETURN_IF_ERROR(CheckSchema(query, table));
   std::optional<std::vector<int64_t>> rows;
   if (query.where() != nullptr) {
@@ -807,22 +928,25 @@ absl::StatusOr<QueryOutput> ExecuteQuery(const PreparedQuery& query, const table
   VEIL_ASSIGN_OR_RETURN(const table::Table* input, EngineTable(query, table, &storage));
   std::optional<std::span<const int64_t>> selection;
   if (rows) selection = std::span<const int64_t>(*rows);
-  VEIL_ASSIGN_OR_RETURN(dp::QueryResult result, dp::RunQuery(*input, selection, query.plan(), bits));
+  VEIL_ASSIGN_OR_RETURN(dp::QueryResult result, run(*input, selection));
   return ToOutput(query, std::move(result));
 }
 
+}  // namespace
+
+absl::StatusOr<QueryOutput> ExecuteQuery(const PreparedQuery& query, const table::Table& table,
+                                         dp::RandomBits& bits) {
+  return RunPrepared(query, table,
+                     [&](const table::Table& input, std::optional<std::span<const int64_t>> rows) {
+                       return dp::RunQuery(input, rows, query.plan(), bits);
+                     });
+}
+
 absl::StatusOr<QueryOutput> ExecutePlainQuery(const PreparedQuery& query, const table::Table& table) {
-  VEIL_RETURN_IF_ERROR(CheckSchema(query, table));
-  std::optional<std::vector<int64_t>> rows;
-  if (query.where() != nullptr) {
-    VEIL_ASSIGN_OR_RETURN(rows, SelectRows(query, table));
-  }
-  table::Table storage;
-  VEIL_ASSIGN_OR_RETURN(const table::Table* input, EngineTable(query, table, &storage));
-  std::optional<std::span<const int64_t>> selection;
-  if (rows) selection = std::span<const int64_t>(*rows);
-  VEIL_ASSIGN_OR_RETURN(dp::QueryResult result, dp::RunPlainAggregation(*input, selection, query.plan()));
-  return ToOutput(query, std::move(result));
+  return RunPrepared(query, table,
+                     [&](const table::Table& input, std::optional<std::span<const int64_t>> rows) {
+                       return dp::RunPlainAggregation(input, rows, query.plan());
+                     });
 }
 
 nlohmann::ordered_json OutputToJson(const QueryOutput& output) {
@@ -836,16 +960,26 @@ nlohmann::ordered_json OutputToJson(const QueryOutput& output) {
     for (int c = 0; c < output.table.num_columns(); ++c) {
       const table::Value v = output.table.GetValue(r, c);
       switch (v.index()) {
-        case 0: row.push_back(nullptr); break;
-        case 1: row.push_back(std::get<int64_t>(v)); break;
+        case 0:
+          row.push_back(nullptr);
+          break;
+        case 1:
+          row.push_back(std::get<int64_t>(v));
+          break;
         case 2: {
           const double d = std::get<double>(v);
           row.push_back(std::isfinite(d) ? nlohmann::ordered_json(d) : nlohmann::ordered_json());
           break;
         }
-        case 3: row.push_back(std::get<bool>(v)); break;
-        case 4: row.push_back(std::get<std::string>(v)); break;
-        default: row.push_back(table::FormatValue(v)); break;
+        case 3:
+          row.push_back(std::get<bool>(v));
+          break;
+        case 4:
+          row.push_back(std::get<std::string>(v));
+          break;
+        default:
+          row.push_back(table::FormatValue(v));
+          break;
       }
     }
     rows.push_back(std::move(row));
