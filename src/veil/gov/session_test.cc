@@ -21,12 +21,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::veil::gov::testing::AuditFaultEnv;
 
-constexpr char kPatients[] =
-    "mrn,name,age,diagnosis\n"
-    "MRN-1001,Alice Moreau,34,asthma\n"
-    "MRN-1002,Bruno Keller,51,diabetes\n"
-    "MRN-1001,Alice Moreau,35,asthma\n"
-    "MRN-1003,Chloe Dubois,29,migraine\n";
+using ::veil::gov::testing::kPatients;
 
 class SessionTest : public ::testing::Test {
  protected:

@@ -17,6 +17,14 @@
 
 namespace veil::gov::testing {
 
+// A small patients table (CSV, 4 rows of 3 subjects, identified by mrn) that the gov tests ingest.
+inline constexpr char kPatients[] =
+    "mrn,name,age,diagnosis\n"
+    "MRN-1001,Alice Moreau,34,asthma\n"
+    "MRN-1002,Bruno Keller,51,diabetes\n"
+    "MRN-1001,Alice Moreau,35,asthma\n"
+    "MRN-1003,Chloe Dubois,29,migraine\n";
+
 // A POSIX Env whose writes to files under an "audit" directory can be made to fail, as a full disk would, and
 // which can run a callback right after an audit file was synced: the moment an audit entry becomes durable
 // (a test copies the workspace there to simulate a crash, or breaks the next step). Thread-safe.
