@@ -175,8 +175,9 @@ fi
 
 step "What comes next"
 cat <<'TXT'
-Today: the foundation (crypto primitives with standard test vectors, the columnar table and CSV reader) and the
-workspace (encrypted vault with per-subject keys, the gate, the Merkle audit log, erasure by crypto-shredding).
-Next, in issue order: differential privacy; PII discovery and pseudonymization; anonymization; homomorphic
-encryption; synthetic data; private ML; federated learning; governance. Each extends this walkthrough.
+Today: the foundation (crypto primitives with standard test vectors, the columnar table and CSV reader), the
+workspace (encrypted vault with per-subject keys, the gate, the Merkle audit log, erasure by crypto-shredding)
+and differential privacy (DP SQL on exact noise, contribution bounding per person, a budget per dataset).
+Next, in issue order: PII discovery and pseudonymization; anonymization; homomorphic encryption; synthetic
+data; private ML; federated learning; governance. Each extends this walkthrough.
 TXT
