@@ -208,7 +208,6 @@ using table::Value;
 constexpr int64_t kMaxBound = 1'000'000;  // L0 and Linf
 constexpr int kMaxPrecisionBits = 20;     // fixed point: |quantised value| <= 2^20
 constexpr int kMinPrecisionBits = 4;
-constexpr int32_t kNullPayload = std::numeric_limits<int32_t>::min();
 constexpr int64_t kReferenceCount = 1000;  // ColumnError of data-dependent columns
 
 absl::Status Invalid(std::string_view what) { return absl::InvalidArgumentError(std::string(what)); }
