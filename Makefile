@@ -13,6 +13,11 @@ JOBS         ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 CMAKE_QUIET  := --log-level=WARNING
 
+# ccache: paths relative to the checkout, so that two clones of the repository (a developer's and CI's) share
+# cache entries; with -g (the ASan and fuzz builds) the build directory is then left out of the hash too.
+export CCACHE_BASEDIR  ?= $(CURDIR)
+export CCACHE_NOHASHDIR ?= true
+
 .PHONY: all deps build run test bench asan-test fuzz clean
 
 all: build
