@@ -65,7 +65,8 @@ const NamedQuery kQueries[] = {
      "SELECT WITH DIFFERENTIAL_PRIVACY\n"
      "  OPTIONS(epsilon = 1.0, delta = 1e-7, privacy_unit_column = id, noise_kind = gaussian,\n"
      "          max_groups_contributed = 2, public_groups = [(0, 'Female'), (1, 'Female'), (2, 'Female'),\n"
-     "          (3, 'Female'), (4, 'Female'), (0, 'Male'), (1, 'Male'), (2, 'Male'), (3, 'Male'), (4, 'Male')])\n"
+     "          (3, 'Female'), (4, 'Female'), (0, 'Male'), (1, 'Male'), (2, 'Male'), (3, 'Male'), (4, "
+     "'Male')])\n"
      "  RANGE_BUCKET(age, [25, 35, 45, 55]) AS age_band, sex, COUNT(*) AS n,\n"
      "  SUM(`capital-gain`) AS gain, VAR_POP(`hours-per-week`, contribution_bounds_per_row => (0, 99)),\n"
      "  APPROX_QUANTILES(fnlwgt, 4, contribution_bounds_per_row => (0, 1500000)) AS weight_quartiles\n"
@@ -109,7 +110,8 @@ std::vector<double> Time(int iterations, F fn) {
 // A generated table with the Adult schema: values drawn uniformly from small domains, 5% NULL workclass.
 absl::StatusOr<veil::table::Table> MakeTable(const veil::table::Schema& schema, int64_t rows) {
   veil::bench::DataRandom r(17);
-  const char* workclass[] = {"Private", "Self-emp-inc", "Federal-gov", "Local-gov", "State-gov", "Without-pay"};
+  const char* workclass[] = {"Private",   "Self-emp-inc", "Federal-gov",
+                             "Local-gov", "State-gov",    "Without-pay"};
   const char* marital[] = {"Never-married", "Married-civ-spouse", "Divorced", "Widowed"};
   const char* income[] = {"<=50K", ">50K", "<=50K.", ">50K."};
   const char* education[] = {"Bachelors", "HS-grad", "Masters", "Doctorate", "Some-college"};
@@ -153,8 +155,10 @@ std::vector<int64_t> HandWrittenFilter(const veil::table::Table& t) {
     const std::string_view w = work.dictionary().value(c);
     work_ok[c] = w == "Private" || w == "Self-emp-inc" || w == "Federal-gov";
   }
-  for (int32_t c = 0; c < marital.dictionary().size(); ++c) marital_ok[c] = marital.dictionary().value(c) != "Never-married";
-  for (int32_t c = 0; c < income.dictionary().size(); ++c) income_ok[c] = income.dictionary().value(c).substr(0, 4) == ">50K";
+  for (int32_t c = 0; c < marital.dictionary().size(); ++c)
+    marital_ok[c] = marital.dictionary().value(c) != "Never-married";
+  for (int32_t c = 0; c < income.dictionary().size(); ++c)
+    income_ok[c] = income.dictionary().value(c).substr(0, 4) == ">50K";
   std::vector<int64_t> rows;
   for (int64_t i = 0; i < t.num_rows(); ++i) {
     const int32_t wc = work.GetStringCode(i);
@@ -246,7 +250,8 @@ int main(int argc, char** argv) {
   const double v = Median(vectorised), h = Median(by_hand);
   std::printf("\nWHERE of the second query on %lld generated rows (%zu selected), median of 5 (no target):\n",
               static_cast<long long>(rows), selected);
-  std::printf("  sql::SelectRows       %8.2f ms  %7.1f M rows/s\n", v * 1e3, static_cast<double>(rows) / v / 1e6);
+  std::printf("  sql::SelectRows       %8.2f ms  %7.1f M rows/s\n", v * 1e3,
+              static_cast<double>(rows) / v / 1e6);
   std::printf("  hand-written loop     %8.2f ms  %7.1f M rows/s   (ratio %.2fx)\n", h * 1e3,
               static_cast<double>(rows) / h / 1e6, v / h);
 

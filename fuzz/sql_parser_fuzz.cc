@@ -19,8 +19,8 @@
 #include "absl/status/status.h"
 #include "veil/base/utf8.h"
 #include "veil/sql/ast.h"
-#include "veil/sql/lexer.h"
 #include "veil/sql/executor.h"
+#include "veil/sql/lexer.h"
 #include "veil/sql/parser.h"
 #include "veil/sql/planner.h"
 #include "veil/table/table.h"
@@ -55,15 +55,18 @@ const veil::table::Table& FuzzTable() {
     veil::table::TableBuilder builder(*schema);
     const int64_t big = int64_t{1} << 62;
     const std::vector<std::vector<Value>> rows = {
-        {int64_t{1}, std::string("a"), int64_t{5}, 1.5, veil::table::Date{0}, true, veil::table::Timestamp{0}},
+        {int64_t{1}, std::string("a"), int64_t{5}, 1.5, veil::table::Date{0}, true,
+         veil::table::Timestamp{0}},
         {int64_t{1}, std::string("b"), int64_t{-3}, -0.0, veil::table::Date{19000}, false,
          veil::table::Timestamp{1}},
         {int64_t{2}, Value(), Value(), Value(), Value(), Value(), Value()},
-        {int64_t{3}, std::string("a%_\\"), big, 1e300, veil::table::Date{-1}, true, veil::table::Timestamp{-5}},
+        {int64_t{3}, std::string("a%_\\"), big, 1e300, veil::table::Date{-1}, true,
+         veil::table::Timestamp{-5}},
         {int64_t{4}, std::string("caf\xc3\xa9"), -big, -1e-300, veil::table::Date{2932896}, false,
          veil::table::Timestamp{big}},
         {Value(), std::string(""), int64_t{0}, 0.0, veil::table::Date{1}, true, veil::table::Timestamp{2}},
-        {int64_t{5}, std::string("b"), int64_t{7}, 2.5, veil::table::Date{2}, false, veil::table::Timestamp{3}},
+        {int64_t{5}, std::string("b"), int64_t{7}, 2.5, veil::table::Date{2}, false,
+         veil::table::Timestamp{3}},
     };
     for (const auto& row : rows) Check(builder.AppendRow(row).ok());
     return new veil::table::Table(*builder.Finish());
@@ -120,7 +123,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Check(veil::sql::ToSql(*again) == printed);
   }
 
-  const absl::StatusOr<veil::sql::PreparedQuery> prepared = veil::sql::PrepareQuery(sql, FuzzTable().schema());
+  const absl::StatusOr<veil::sql::PreparedQuery> prepared =
+      veil::sql::PrepareQuery(sql, FuzzTable().schema());
   if (!prepared.ok()) {
     CheckError(prepared.status());
   } else {

@@ -58,8 +58,8 @@ absl::StatusOr<Bounds> ChooseBoundsFromLogHistogram(const std::vector<int64_t>& 
     return absl::InvalidArgumentError(absl::StrCat("log histogram must have ", kLogHistogramBins, " bins"));
   }
   if (!std::isfinite(epsilon) || epsilon <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat("automatic bounds epsilon must be finite and > 0, got ",
-                                                   epsilon));
+    return absl::InvalidArgumentError(
+        absl::StrCat("automatic bounds epsilon must be finite and > 0, got ", epsilon));
   }
   if (l1_sensitivity < 1) return absl::InvalidArgumentError("automatic bounds sensitivity must be >= 1");
   const double scale = static_cast<double>(l1_sensitivity) / epsilon;

@@ -6,15 +6,15 @@
 // magnitude classes,
 //   class 0 holds |x| <= 2^kMinExp, class c >= 1 holds 2^(kMinExp + c - 1) < |x| <= 2^(kMinExp + c)
 //   (magnitudes above 2^kMaxExp, infinities included, fall in the top class),
-// and there is one bin per (sign, class): bin index E - 1 - c for negative x in class c (most negative first),
-// E + c for x >= 0. A bin's range is [lower_edge, upper_edge] below.
+// and there is one bin per (sign, class): bin index E - 1 - c for negative x in class c (most negative
+// first), E + c for x >= 0. A bin's range is [lower_edge, upper_edge] below.
 //
 // Mechanism: every bin count gets discrete Laplace noise of scale t = L1 / epsilon, where L1 = L0 * Linf (a
 // unit adds at most that many values, one per value, after contribution bounding): pure epsilon-DP. The
 // bounds are the lower edge of the lowest bin and the upper edge of the highest bin whose noisy count exceeds
 // the threshold tau = ceil(t ln(num_bins / beta)), beta = 1e-4, which an empty bin's noise exceeds with
-// probability below beta / num_bins (so no empty bin is chosen with probability >= 1 - beta). If no bin passes,
-// the bin with the largest noisy count gives both bounds (the noisy argmax, post-processing).
+// probability below beta / num_bins (so no empty bin is chosen with probability >= 1 - beta). If no bin
+// passes, the bin with the largest noisy count gives both bounds (the noisy argmax, post-processing).
 //
 // Thread safety: pure functions; LogHistogram is a plain value.
 #ifndef VEIL_DP_BOUNDS_H_

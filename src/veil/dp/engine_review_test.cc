@@ -70,9 +70,8 @@ TEST(EngineReviewTest, ManyDistinctGroupByTuplesNeverFail) {
 
 // A table (unit string, k double, x double), one row per unit.
 Table DoubleKeyTable(const std::vector<std::pair<double, double>>& rows) {
-  auto schema = table::Schema::Make({{"unit", DataType::kString, false},
-                                     {"k", DataType::kDouble, true},
-                                     {"x", DataType::kDouble, true}});
+  auto schema = table::Schema::Make(
+      {{"unit", DataType::kString, false}, {"k", DataType::kDouble, true}, {"x", DataType::kDouble, true}});
   table::TableBuilder b(*schema);
   for (size_t i = 0; i < rows.size(); ++i) {
     b.column(0).AppendString(absl::StrCat("u", i));

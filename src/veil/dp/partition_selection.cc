@@ -21,11 +21,12 @@ namespace internal {
 
 absl::StatusOr<std::vector<long double>> OptimalKeepProbabilities(double epsilon, double delta) {
   if (!std::isfinite(epsilon) || epsilon <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat("partition selection epsilon must be finite and > 0, got ",
-                                                   epsilon));
+    return absl::InvalidArgumentError(
+        absl::StrCat("partition selection epsilon must be finite and > 0, got ", epsilon));
   }
   if (!(delta > 0 && delta < 1)) {
-    return absl::InvalidArgumentError(absl::StrCat("partition selection delta must be in (0, 1), got ", delta));
+    return absl::InvalidArgumentError(
+        absl::StrCat("partition selection delta must be in (0, 1), got ", delta));
   }
   const long double e = std::exp(static_cast<long double>(epsilon));
   const long double inv_e = std::exp(-static_cast<long double>(epsilon));
@@ -38,8 +39,8 @@ absl::StatusOr<std::vector<long double>> OptimalKeepProbabilities(double epsilon
           "partition selection: epsilon ", epsilon, " and delta ", delta,
           " per group are too small (a group would need more than ", kMaxEntries, " units to be kept)"));
     }
-    const long double grow = e * prev + d;                  // pi(n) <= e^eps pi(n-1) + delta
-    const long double cap = 1 - inv_e * (1 - prev - d);     // 1 - pi(n-1) <= e^eps (1 - pi(n)) + delta
+    const long double grow = e * prev + d;               // pi(n) <= e^eps pi(n-1) + delta
+    const long double cap = 1 - inv_e * (1 - prev - d);  // 1 - pi(n-1) <= e^eps (1 - pi(n)) + delta
     prev = std::min({grow, cap, 1.0L});
     pi.push_back(prev);
   }
@@ -49,16 +50,18 @@ absl::StatusOr<std::vector<long double>> OptimalKeepProbabilities(double epsilon
 }  // namespace internal
 
 absl::StatusOr<PartitionSelector> PartitionSelector::Create(double epsilon, double delta,
-                                                            int64_t max_groups_contributed, int64_t min_units) {
+                                                            int64_t max_groups_contributed,
+                                                            int64_t min_units) {
   if (!std::isfinite(epsilon) || epsilon <= 0 || epsilon > 50) {
     return absl::InvalidArgumentError(
         absl::StrCat("partition selection epsilon must be finite, > 0 and <= 50, got ", epsilon));
   }
   if (!(delta > 0 && delta < 1)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "partition selection needs delta in (0, 1) (private GROUP BY keys cannot be selected with delta = 0), "
-        "got ",
-        delta));
+    return absl::InvalidArgumentError(
+        absl::StrCat("partition selection needs delta in (0, 1) (private GROUP BY keys cannot be selected "
+                     "with delta = 0), "
+                     "got ",
+                     delta));
   }
   if (max_groups_contributed < 1) {
     return absl::InvalidArgumentError(
@@ -76,16 +79,16 @@ absl::StatusOr<PartitionSelector> PartitionSelector::Create(double epsilon, doub
   const long double e = std::exp(static_cast<long double>(s.per_group_epsilon_));
   // Margin for the rounding to multiples of 2^-63 (at most (e^eps + 1) 2^-63 per inequality) and for the
   // long double recursion (relative 2^-64 per step): 2^-10 of delta plus twice the rounding term.
-  const long double margin = std::ldexp(static_cast<long double>(s.per_group_delta_), -10) +
-                             (e + 1) * std::ldexp(1.0L, -62);
+  const long double margin =
+      std::ldexp(static_cast<long double>(s.per_group_delta_), -10) + (e + 1) * std::ldexp(1.0L, -62);
   const long double reduced = static_cast<long double>(s.per_group_delta_) - margin;
   if (!(reduced > 1e-300L)) {
     return absl::InvalidArgumentError(absl::StrCat("partition selection delta per group (delta / ",
                                                    "max_groups_contributed = ", s.per_group_delta_,
                                                    ") is too small"));
   }
-  VEIL_ASSIGN_OR_RETURN(std::vector<long double> pi,
-                        internal::OptimalKeepProbabilities(s.per_group_epsilon_, static_cast<double>(reduced)));
+  VEIL_ASSIGN_OR_RETURN(std::vector<long double> pi, internal::OptimalKeepProbabilities(
+                                                         s.per_group_epsilon_, static_cast<double>(reduced)));
   s.keep_num_.resize(pi.size());
   for (size_t n = 0; n < pi.size(); ++n) {
     const long double scaled = std::floor(std::ldexp(pi[n], 63));
@@ -101,7 +104,8 @@ absl::StatusOr<PartitionSelector> PartitionSelector::Create(double epsilon, doub
       return absl::InternalError("partition selection: keep probabilities failed their privacy check");
     }
   }
-  if (s.keep_num_.back() != kOne) return absl::InternalError("partition selection: sequence does not reach 1");
+  if (s.keep_num_.back() != kOne)
+    return absl::InternalError("partition selection: sequence does not reach 1");
   return s;
 }
 

@@ -41,8 +41,8 @@ TEST(PartitionSelectionTest, ProbabilitiesMatchThePapersFormula) {
   }
   // Symmetry of the optimal rule: in the second phase 1 - pi shrinks by e^-eps per unit minus delta.
   const size_t last = pi->size() - 2;  // the last entry below 1
-  EXPECT_NEAR(static_cast<double>(1 - (*pi)[last]),
-              static_cast<double>((1 - (*pi)[last - 1] - delta) / e), 1e-15);
+  EXPECT_NEAR(static_cast<double>(1 - (*pi)[last]), static_cast<double>((1 - (*pi)[last - 1] - delta) / e),
+              1e-15);
 }
 
 TEST(PartitionSelectionTest, SelectorUsesAdjustedParametersAndRoundsSafely) {
@@ -76,7 +76,8 @@ TEST(PartitionSelectionTest, PreThresholdShiftsTheSequence) {
   auto shifted = PartitionSelector::Create(1.0, 1e-5, 1, 10);
   ASSERT_TRUE(plain.ok() && shifted.ok());
   for (int64_t n = 0; n < 10; ++n) EXPECT_EQ(shifted->KeepProbability(n), 0.0) << n;
-  for (int64_t n = 10; n < 60; ++n) EXPECT_EQ(shifted->KeepProbability(n), plain->KeepProbability(n - 9)) << n;
+  for (int64_t n = 10; n < 60; ++n)
+    EXPECT_EQ(shifted->KeepProbability(n), plain->KeepProbability(n - 9)) << n;
 }
 
 TEST(PartitionSelectionTest, DrawsFollowTheProbabilities) {

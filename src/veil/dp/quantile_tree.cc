@@ -10,14 +10,15 @@
 
 namespace veil::dp {
 
-absl::StatusOr<QuantileTreeShape> QuantileTreeShape::Create(Bounds bounds, const QuantileTreeOptions& options) {
+absl::StatusOr<QuantileTreeShape> QuantileTreeShape::Create(Bounds bounds,
+                                                            const QuantileTreeOptions& options) {
   if (!std::isfinite(bounds.lo) || !std::isfinite(bounds.hi) || !(bounds.lo < bounds.hi)) {
-    return absl::InvalidArgumentError(absl::StrCat("quantile bounds must be finite with lo < hi, got (",
-                                                   bounds.lo, ", ", bounds.hi, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("quantile bounds must be finite with lo < hi, got (", bounds.lo, ", ", bounds.hi, ")"));
   }
   if (options.branching_factor < 2 || options.branching_factor > 256) {
-    return absl::InvalidArgumentError(absl::StrCat("quantile tree branching_factor must be in [2, 256], got ",
-                                                   options.branching_factor));
+    return absl::InvalidArgumentError(
+        absl::StrCat("quantile tree branching_factor must be in [2, 256], got ", options.branching_factor));
   }
   if (options.height < 1 || options.height > 8) {
     return absl::InvalidArgumentError(
@@ -27,8 +28,8 @@ absl::StatusOr<QuantileTreeShape> QuantileTreeShape::Create(Bounds bounds, const
   for (int i = 0; i < options.height; ++i) {
     leaves *= static_cast<uint64_t>(options.branching_factor);
     if (leaves > (uint64_t{1} << 24)) {
-      return absl::InvalidArgumentError(absl::StrCat("quantile tree has too many leaves: branching_factor ^ ",
-                                                     "height must be <= 2^24"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("quantile tree has too many leaves: branching_factor ^ ", "height must be <= 2^24"));
     }
   }
   QuantileTreeShape s;
@@ -47,7 +48,8 @@ uint32_t QuantileTreeShape::LeafOf(double value) const {
   if (!(value > bounds_.lo)) return 0;  // also NaN
   if (value >= bounds_.hi) return num_leaves_ - 1;
   const double pos = (value - bounds_.lo) / leaf_width_;
-  const uint32_t leaf = pos >= static_cast<double>(num_leaves_) ? num_leaves_ - 1 : static_cast<uint32_t>(pos);
+  const uint32_t leaf =
+      pos >= static_cast<double>(num_leaves_) ? num_leaves_ - 1 : static_cast<uint32_t>(pos);
   return leaf;
 }
 
@@ -78,7 +80,8 @@ absl::StatusOr<int64_t> GroupQuantileTree::NoisyCount(int level, uint64_t index,
 }
 
 absl::StatusOr<double> GroupQuantileTree::Quantile(double q, RandomBits& bits) {
-  if (!(q >= 0 && q <= 1)) return absl::InvalidArgumentError(absl::StrCat("quantile must be in [0, 1], got ", q));
+  if (!(q >= 0 && q <= 1))
+    return absl::InvalidArgumentError(absl::StrCat("quantile must be in [0, 1], got ", q));
   const int b = shape_->branching_;
   uint64_t node = 0;  // index at the current level
   double frac = q;    // the rank, relative to the current node

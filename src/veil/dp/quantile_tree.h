@@ -7,15 +7,15 @@
 // branching factor sits above them, and each node counts the (clamped) values in its range. Each value adds 1
 // to one node per level, so a privacy unit with at most Linf values in each of at most L0 groups changes the
 // node counts by at most L1 = L0 * Linf * height (L2 = Linf * sqrt(L0 * height)): every node count gets
-// discrete Laplace noise of scale L1 / epsilon (or discrete Gaussian noise of sigma L2 / sqrt(2 rho)), and any
-// number of quantiles computed from the noisy counts is post-processing.
+// discrete Laplace noise of scale L1 / epsilon (or discrete Gaussian noise of sigma L2 / sqrt(2 rho)), and
+// any number of quantiles computed from the noisy counts is post-processing.
 //
-// Descent for a rank q in [0, 1]: from the root, take the children's noisy counts (negative ones as 0), walk to
-// the child where the cumulative count reaches q times their sum, carry the remaining fraction into that child,
-// and at a leaf interpolate linearly within its range. A node whose children all have noisy count 0 is
-// treated as uniform. The result is non-decreasing in q for one tree. Noise is drawn lazily, only for the nodes
-// a descent reads, and remembered, so every quantile of one group sees the same noisy tree (noise for nodes
-// never read is never needed: it would not change any output).
+// Descent for a rank q in [0, 1]: from the root, take the children's noisy counts (negative ones as 0), walk
+// to the child where the cumulative count reaches q times their sum, carry the remaining fraction into that
+// child, and at a leaf interpolate linearly within its range. A node whose children all have noisy count 0 is
+// treated as uniform. The result is non-decreasing in q for one tree. Noise is drawn lazily, only for the
+// nodes a descent reads, and remembered, so every quantile of one group sees the same noisy tree (noise for
+// nodes never read is never needed: it would not change any output).
 //
 // Thread safety: QuantileTreeShape is immutable; GroupQuantileTree is not thread-safe (one per group).
 #ifndef VEIL_DP_QUANTILE_TREE_H_

@@ -1,6 +1,6 @@
 // The plan and result types of a differentially private aggregation query (one SELECT WITH
-// DIFFERENTIAL_PRIVACY ... GROUP BY ...), the contract between the DP SQL layer (src/veil/sql), which builds a
-// QueryPlan, and the engine (aggregation.h: PlanCost, RunQuery, RunPlainAggregation), which runs it on a
+// DIFFERENTIAL_PRIVACY ... GROUP BY ...), the contract between the DP SQL layer (src/veil/sql), which builds
+// a QueryPlan, and the engine (aggregation.h: PlanCost, RunQuery, RunPlainAggregation), which runs it on a
 // table::Table.
 //
 // Semantics follow BigQuery / ZetaSQL differential privacy and Google's differential-privacy library:
@@ -11,14 +11,14 @@
 //                  (and -0 the same as 0): its rows are bounded together, as one subject's.
 //   bounding       Done by the engine, never assumed: every unit keeps at most max_groups_contributed (L0) of
 //                  its groups, chosen uniformly at random, and in each kept group at most max_rows_per_group
-//                  (Linf) of its rows; every aggregated value is clamped to its Aggregate's bounds. The choice
-//                  is a deterministic function of a per-query seed, the unit and the group (see "Bounding
-//                  hash" below), so that a PostgreSQL push-down can make exactly the same choice.
+//                  (Linf) of its rows; every aggregated value is clamped to its Aggregate's bounds. The
+//                  choice is a deterministic function of a per-query seed, the unit and the group (see
+//                  "Bounding hash" below), so that a PostgreSQL push-down can make exactly the same choice.
 //   groups         Without GROUP BY there is one group (the empty key), always released. With public_groups,
 //                  every listed key is released (with noise; keys without rows included) and rows whose key
-//                  is not listed are dropped BEFORE bounding. Otherwise keys are chosen privately by partition
-//                  selection (partition_selection.h: Desfontaines, Voss, Gipson, Mandayam 2022), which needs
-//                  delta > 0, after an optional pre-threshold on the number of distinct units.
+//                  is not listed are dropped BEFORE bounding. Otherwise keys are chosen privately by
+//                  partition selection (partition_selection.h: Desfontaines, Voss, Gipson, Mandayam 2022),
+//                  which needs delta > 0, after an optional pre-threshold on the number of distinct units.
 //   noise          kLaplace: discrete Laplace on counts, secure (power-of-two granularity) Laplace on sums:
 //                  every aggregation is pure epsilon-DP, the query is (epsilon, delta)-DP with delta spent by
 //                  partition selection only (pure epsilon-DP when groups are public). kGaussian: discrete /
@@ -40,7 +40,8 @@
 //   T(v)          the text form of a value: table::FormatValue (int64 in decimal, strings as they are, ...);
 //                 NULL is the two characters "\N".
 //   H(text, x)    PostgreSQL's hashtextextended(text, x): Bob Jenkins' lookup3 hash_bytes_extended over the
-//                 UTF-8 bytes with 64-bit seed x, as an unsigned 64-bit number (internal::PgHashBytesExtended).
+//                 UTF-8 bytes with 64-bit seed x, as an unsigned 64-bit number
+//                 (internal::PgHashBytesExtended).
 //   F(h)          fold to 32 bits: (h xor (h >> 32)) mod 2^32.
 //   M(x)          a 32-bit mixer whose multipliers are below 2^31, so that PostgreSQL bigint arithmetic never
 //                 overflows: x ^= x >> 16; x = (x * 0x7FEB352D) mod 2^32; x ^= x >> 15;
@@ -104,13 +105,13 @@ enum class AggregateFunction {
   kCountStar,           // COUNT(*): rows (after bounding). Sensitivity per group: Linf.
   kCount,               // COUNT(column): non-NULL values of `column` (after bounding).
   kCountDistinctUnits,  // COUNT(DISTINCT privacy_unit_column): units in the group. Sensitivity per group: 1.
-  kSum,                 // SUM(column), values clamped to bounds. Sensitivity per group: Linf * max(|lo|, |hi|).
-  kAvg,                 // AVG(column): midpoint + noisy normalised sum / noisy count, clamped to bounds.
-  kVariance,            // VAR_POP(column): population variance from noisy count and moments, in [0, (hi-lo)^2/4].
-  kStddev,              // STDDEV_POP(column): square root of kVariance.
-  kPercentileCont,      // PERCENTILE_CONT(column, percentile) from a DP quantile tree (quantile_tree.h).
-  kApproxQuantiles,     // APPROX_QUANTILES(column, num_quantiles): num_quantiles + 1 values (the minimum,
-                        // the num_quantiles - 1 cut points, the maximum) from ONE quantile tree.
+  kSum,             // SUM(column), values clamped to bounds. Sensitivity per group: Linf * max(|lo|, |hi|).
+  kAvg,             // AVG(column): midpoint + noisy normalised sum / noisy count, clamped to bounds.
+  kVariance,        // VAR_POP(column): population variance from noisy count and moments, in [0, (hi-lo)^2/4].
+  kStddev,          // STDDEV_POP(column): square root of kVariance.
+  kPercentileCont,  // PERCENTILE_CONT(column, percentile) from a DP quantile tree (quantile_tree.h).
+  kApproxQuantiles,  // APPROX_QUANTILES(column, num_quantiles): num_quantiles + 1 values (the minimum,
+                     // the num_quantiles - 1 cut points, the maximum) from ONE quantile tree.
 };
 
 // "COUNT(*)", "COUNT", "COUNT(DISTINCT unit)", "SUM", "AVG", "VARIANCE", "STDDEV", "PERCENTILE_CONT",

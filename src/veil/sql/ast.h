@@ -75,15 +75,15 @@ struct Expr {
   // a tree are safe.
   int32_t depth = 1;
 
-  table::Value value;              // kLiteral (std::monostate for NULL)
-  std::string name;                // kColumn: the column; kCall: the function, in upper case
-  std::string qualifier;           // kColumn: the table or alias before the dot, or empty
+  table::Value value;     // kLiteral (std::monostate for NULL)
+  std::string name;       // kColumn: the column; kCall: the function, in upper case
+  std::string qualifier;  // kColumn: the table or alias before the dot, or empty
   UnaryOp unary_op = UnaryOp::kNegate;
   BinaryOp binary_op = BinaryOp::kAdd;
-  bool negated = false;            // kIn, kBetween, kLike, kIsNull: the NOT form
-  bool distinct = false;           // kCall: COUNT(DISTINCT x)
-  bool star = false;               // kCall: COUNT(*)
-  std::vector<ExprPtr> children;   // operands, arguments, elements
+  bool negated = false;                   // kIn, kBetween, kLike, kIsNull: the NOT form
+  bool distinct = false;                  // kCall: COUNT(DISTINCT x)
+  bool star = false;                      // kCall: COUNT(*)
+  std::vector<ExprPtr> children;          // operands, arguments, elements
   std::vector<NamedArgument> named_args;  // kCall
 };
 

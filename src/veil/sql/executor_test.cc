@@ -25,10 +25,10 @@
 namespace veil::sql {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using table::DataType;
 using table::Value;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 
 // Test data, not privacy randomness: splitmix64.
 class DataRandom {
@@ -101,9 +101,10 @@ table::Table MakeTable(const std::vector<Row>& rows) {
   EXPECT_TRUE(schema.ok());
   table::TableBuilder b(*schema);
   for (const Row& row : rows) {
-    absl::Status s = b.AppendRow({row.patient_id, row.ward ? Value(*row.ward) : Value(),
-                                  row.age ? Value(*row.age) : Value(), row.cost ? Value(*row.cost) : Value(),
-                                  row.sex, table::Date{row.admitted}, row.urgent, table::Timestamp{row.seen_at}});
+    absl::Status s =
+        b.AppendRow({row.patient_id, row.ward ? Value(*row.ward) : Value(),
+                     row.age ? Value(*row.age) : Value(), row.cost ? Value(*row.cost) : Value(), row.sex,
+                     table::Date{row.admitted}, row.urgent, table::Timestamp{row.seen_at}});
     EXPECT_TRUE(s.ok()) << s;
   }
   absl::StatusOr<table::Table> t = b.Finish();
@@ -203,32 +204,37 @@ TEST_F(ExecutorTest, WhereFiltersExactly) {
          return Or(Cmp(r.ward, [](const std::string& w) { return w == "a" || w == "c"; }), Tri(!r.age));
        }},
       {"ward NOT IN ('a', NULL)", [](const Row&) { return Tri(); }},  // never TRUE
-      {"ward IN ('b', NULL)",
-       [](const Row& r) { return r.ward == "b" ? Tri(true) : Tri(); }},
+      {"ward IN ('b', NULL)", [](const Row& r) { return r.ward == "b" ? Tri(true) : Tri(); }},
       {"ward NOT IN ('a', 'b')",
        [](const Row& r) { return Cmp(r.ward, [](const std::string& w) { return w != "a" && w != "b"; }); }},
       {"ward IN (sex, 'c')",  // not all constants: the general form
-       [](const Row& r) { return Cmp(r.ward, [&](const std::string& w) { return w == r.sex || w == "c"; }); }},
-      {"ward LIKE 'a%'", [](const Row& r) { return Cmp(r.ward, [](const std::string& w) { return w[0] == 'a'; }); }},
-      {"ward LIKE '_'",
        [](const Row& r) {
-         return Cmp(r.ward, [](const std::string& w) { return w.size() == 1; });
+         return Cmp(r.ward, [&](const std::string& w) { return w == r.sex || w == "c"; });
        }},
-      {"ward LIKE 'b\\\\_x'", [](const Row& r) { return Cmp(r.ward, [](const std::string& w) { return w == "b_x"; }); }},
+      {"ward LIKE 'a%'",
+       [](const Row& r) { return Cmp(r.ward, [](const std::string& w) { return w[0] == 'a'; }); }},
+      {"ward LIKE '_'",
+       [](const Row& r) { return Cmp(r.ward, [](const std::string& w) { return w.size() == 1; }); }},
+      {"ward LIKE 'b\\\\_x'",
+       [](const Row& r) { return Cmp(r.ward, [](const std::string& w) { return w == "b_x"; }); }},
       {"ward NOT LIKE '%\\\\%%'",
-       [](const Row& r) { return Cmp(r.ward, [](const std::string& w) { return w.find('%') == std::string::npos; }); }},
+       [](const Row& r) {
+         return Cmp(r.ward, [](const std::string& w) { return w.find('%') == std::string::npos; });
+       }},
       {"ward LIKE 'caf_'",
        [](const Row& r) { return Cmp(r.ward, [](const std::string& w) { return w == "caf\xc3\xa9"; }); }},
       {"ward > 'a' AND 'b' >= ward",
        [](const Row& r) { return Cmp(r.ward, [](const std::string& w) { return w > "a" && w <= "b"; }); }},
-      {"ward = sex", [](const Row& r) { return Cmp(r.ward, [&](const std::string& w) { return w == r.sex; }); }},
+      {"ward = sex",
+       [](const Row& r) { return Cmp(r.ward, [&](const std::string& w) { return w == r.sex; }); }},
       {"NOT (cost > 50)", [](const Row& r) { return Not(Cmp(r.cost, [](double c) { return c > 50; })); }},
       {"cost * 2 + age > 100",
        [](const Row& r) {
          if (!r.cost || !r.age) return Tri();
          return Tri(*r.cost * 2 + static_cast<double>(*r.age) > 100);
        }},
-      {"age - 1 < 17", [](const Row& r) {
+      {"age - 1 < 17",
+       [](const Row& r) {
          if (!r.age || *r.age == std::numeric_limits<int64_t>::min()) return Tri();  // overflow: NULL
          return Tri(*r.age - 1 < 17);
        }},
@@ -237,15 +243,18 @@ TEST_F(ExecutorTest, WhereFiltersExactly) {
          int64_t ignored;
          return Tri(!r.age || __builtin_mul_overflow(*r.age, std::numeric_limits<int64_t>::max(), &ignored));
        }},
-      {"-age < -50", [](const Row& r) {
+      {"-age < -50",
+       [](const Row& r) {
          if (!r.age || *r.age == std::numeric_limits<int64_t>::min()) return Tri();
          return Tri(-*r.age < -50);
        }},
       {"age / 0 IS NULL", [](const Row&) { return Tri(true); }},
       {"age / 2 = 10.5", [](const Row& r) { return Cmp(r.age, [](int64_t a) { return a / 2.0 == 10.5; }); }},
       {"cost = 0", [](const Row& r) { return Cmp(r.cost, [](double c) { return c == 0; }); }},
-      {"cost IN (0, 2.5)", [](const Row& r) { return Cmp(r.cost, [](double c) { return c == 0 || c == 2.5; }); }},
-      {"age IN (1, 2.5, 30)", [](const Row& r) { return Cmp(r.age, [](int64_t a) { return a == 1 || a == 30; }); }},
+      {"cost IN (0, 2.5)",
+       [](const Row& r) { return Cmp(r.cost, [](double c) { return c == 0 || c == 2.5; }); }},
+      {"age IN (1, 2.5, 30)",
+       [](const Row& r) { return Cmp(r.age, [](int64_t a) { return a == 1 || a == 30; }); }},
       {"age = 1.5 OR age <= 3", [](const Row& r) { return Cmp(r.age, [](int64_t a) { return a <= 3; }); }},
       {"admitted >= '2024-01-15'", [](const Row& r) { return Tri(r.admitted >= kJan1 + 14); }},
       {"admitted IN (DATE '2024-01-02', '2024-01-03')",
@@ -255,11 +264,13 @@ TEST_F(ExecutorTest, WhereFiltersExactly) {
       {"seen_at < TIMESTAMP '2024-01-01 12:00:00'", [&](const Row& r) { return Tri(r.seen_at < noon); }},
       {"RANGE_BUCKET(age, [18, 65]) = 1",
        [](const Row& r) { return Cmp(r.age, [](int64_t a) { return a >= 18 && a < 65; }); }},
-      {"RANGE_BUCKET(cost, [10.5]) = 0", [](const Row& r) { return Cmp(r.cost, [](double c) { return c < 10.5; }); }},
+      {"RANGE_BUCKET(cost, [10.5]) = 0",
+       [](const Row& r) { return Cmp(r.cost, [](double c) { return c < 10.5; }); }},
       {"TRUE", [](const Row&) { return Tri(true); }},
       {"FALSE OR NULL", [](const Row&) { return Tri(); }},
       {"NULL", [](const Row&) { return Tri(); }},
-      {"1 + 1 = 2 AND ward = 'c'", [](const Row& r) { return Cmp(r.ward, [](const std::string& w) { return w == "c"; }); }},
+      {"1 + 1 = 2 AND ward = 'c'",
+       [](const Row& r) { return Cmp(r.ward, [](const std::string& w) { return w == "c"; }); }},
   };
   for (const Case& c : cases) {
     const PreparedQuery q = Prepare(Q("epsilon = 1", "COUNT(*) FROM t WHERE " + c.where));
@@ -273,7 +284,8 @@ TEST_F(ExecutorTest, WhereFiltersExactly) {
     // End to end, the exact baseline counts the same rows.
     const QueryOutput plain = RunPlain(q);
     ASSERT_EQ(plain.table.num_rows(), 1);
-    EXPECT_EQ(std::get<int64_t>(plain.table.GetValue(0, 0)), static_cast<int64_t>(expected.size())) << c.where;
+    EXPECT_EQ(std::get<int64_t>(plain.table.GetValue(0, 0)), static_cast<int64_t>(expected.size()))
+        << c.where;
   }
 }
 
@@ -296,17 +308,17 @@ TEST_F(ExecutorTest, SchemaMustMatch) {
 // per value, so a 6-sigma band fails for a correct engine with probability well under 1% over this file's
 // few dozen values; with the fixed seeds here the outcome is deterministic.
 TEST_F(ExecutorTest, GroupByWithNoiseIsCloseToTheTruth) {
-  const PreparedQuery q = Prepare(
-      Q("epsilon = 2, delta = 1e-5",
-        "ward, COUNT(*) AS n, SUM(cost, contribution_bounds_per_group => (0, 100)) AS total, "
-        "AVG(cost, contribution_bounds_per_row => (0, 100)) AS mean FROM visits WHERE age >= 18 AND ward IS NOT NULL "
-        "GROUP BY ward"));
+  const PreparedQuery q =
+      Prepare(Q("epsilon = 2, delta = 1e-5",
+                "ward, COUNT(*) AS n, SUM(cost, contribution_bounds_per_group => (0, 100)) AS total, "
+                "AVG(cost, contribution_bounds_per_row => (0, 100)) AS mean FROM visits WHERE age >= 18 AND "
+                "ward IS NOT NULL "
+                "GROUP BY ward"));
   const QueryOutput out = Run(q, 42);
   const QueryOutput plain = RunPlain(q);
-  EXPECT_THAT(std::vector<std::string>(
-                  {out.table.schema().field(0).name, out.table.schema().field(1).name,
-                   out.table.schema().field(2).name, out.table.schema().field(3).name,
-                   out.table.schema().field(4).name, out.table.schema().field(7).name}),
+  EXPECT_THAT(std::vector<std::string>({out.table.schema().field(0).name, out.table.schema().field(1).name,
+                                        out.table.schema().field(2).name, out.table.schema().field(3).name,
+                                        out.table.schema().field(4).name, out.table.schema().field(7).name}),
               ElementsAre("ward", "n", "n_ci_lo", "n_ci_hi", "total", "mean"));
   EXPECT_EQ(out.table.schema().field(1).type, DataType::kInt64);
   EXPECT_EQ(out.table.schema().field(2).type, DataType::kDouble);
@@ -355,9 +367,8 @@ TEST_F(ExecutorTest, GroupByWithNoiseIsCloseToTheTruth) {
 }
 
 TEST_F(ExecutorTest, PublicGroupsReleaseEveryKeyOrderAndLimitApply) {
-  const PreparedQuery q = Prepare(
-      Q("epsilon = 1, public_groups = ['a', 'b', 'c', 'nobody']",
-        "ward, COUNT(*) AS n FROM visits GROUP BY ward ORDER BY n DESC, ward"));
+  const PreparedQuery q = Prepare(Q("epsilon = 1, public_groups = ['a', 'b', 'c', 'nobody']",
+                                    "ward, COUNT(*) AS n FROM visits GROUP BY ward ORDER BY n DESC, ward"));
   const QueryOutput out = Run(q, 5);
   const std::vector<Value> w = ColumnValues(out.table, "ward"), n = ColumnValues(out.table, "n");
   ASSERT_EQ(w.size(), 4u);
@@ -369,18 +380,18 @@ TEST_F(ExecutorTest, PublicGroupsReleaseEveryKeyOrderAndLimitApply) {
   for (size_t i = 1; i < n.size(); ++i) EXPECT_GE(std::get<int64_t>(n[i - 1]), std::get<int64_t>(n[i]));
   EXPECT_NEAR(static_cast<double>(std::get<int64_t>(n[3])), 0, 6 * q.query_cost().errors[0].stddev);
 
-  const PreparedQuery limited = Prepare(
-      Q("epsilon = 1, public_groups = ['a', 'b', 'c', 'nobody']",
-        "COUNT(*) AS n, ward FROM visits GROUP BY ward ORDER BY 2 DESC LIMIT 2"));
+  const PreparedQuery limited =
+      Prepare(Q("epsilon = 1, public_groups = ['a', 'b', 'c', 'nobody']",
+                "COUNT(*) AS n, ward FROM visits GROUP BY ward ORDER BY 2 DESC LIMIT 2"));
   const QueryOutput top = Run(limited, 5);
   EXPECT_THAT(ColumnValues(top.table, "ward"), ElementsAre(S("nobody"), S("c")));
   EXPECT_EQ(top.table.schema().field(0).name, "n");
 }
 
 TEST_F(ExecutorTest, HistogramWithRangeBucket) {
-  const PreparedQuery q = Prepare(
-      Q("epsilon = 1, public_groups = [0, 1, 2, 3]",
-        "RANGE_BUCKET(age, [18, 40, 65]) AS bucket, COUNT(*) AS n FROM visits GROUP BY bucket"));
+  const PreparedQuery q =
+      Prepare(Q("epsilon = 1, public_groups = [0, 1, 2, 3]",
+                "RANGE_BUCKET(age, [18, 40, 65]) AS bucket, COUNT(*) AS n FROM visits GROUP BY bucket"));
   const QueryOutput plain = RunPlain(q);
   // The exact baseline matches a direct count (NULL ages have no bucket and are not in the public keys).
   std::vector<int64_t> expected(4, 0);
@@ -389,8 +400,8 @@ TEST_F(ExecutorTest, HistogramWithRangeBucket) {
     const int64_t a = *r.age;
     ++expected[a < 18 ? 0 : a < 40 ? 1 : a < 65 ? 2 : 3];
   }
-  EXPECT_THAT(ColumnValues(plain.table, "bucket"), ElementsAre(Value(int64_t{0}), Value(int64_t{1}),
-                                                               Value(int64_t{2}), Value(int64_t{3})));
+  EXPECT_THAT(ColumnValues(plain.table, "bucket"),
+              ElementsAre(Value(int64_t{0}), Value(int64_t{1}), Value(int64_t{2}), Value(int64_t{3})));
   const std::vector<Value> exact = ColumnValues(plain.table, "n");
   for (int b = 0; b < 4; ++b) EXPECT_EQ(std::get<int64_t>(exact[b]), expected[b]) << b;
   const QueryOutput noisy = Run(q, 9);
@@ -411,8 +422,8 @@ TEST_F(ExecutorTest, DerivedColumns) {
   ASSERT_EQ(q.derived_columns().size(), 3u);
   const QueryOutput plain = RunPlain(q);
   EXPECT_THAT(ColumnValues(plain.table, "senior"), ElementsAre(Value(false), Value(true)));
-  const std::vector<Value> twice = ColumnValues(plain.table, "twice"), once = ColumnValues(plain.table, "once"),
-                           none = ColumnValues(plain.table, "none");
+  const std::vector<Value> twice = ColumnValues(plain.table, "twice"),
+                           once = ColumnValues(plain.table, "once"), none = ColumnValues(plain.table, "none");
   int64_t seniors = 0;
   double senior_cost = 0;
   for (const Row& r : rows_) {
@@ -433,10 +444,11 @@ TEST_F(ExecutorTest, DerivedColumns) {
 }
 
 TEST_F(ExecutorTest, QuantilesAndJson) {
-  const PreparedQuery q = Prepare(
-      Q("epsilon = 4", "APPROX_QUANTILES(age, 2, contribution_bounds_per_row => (0, 100)) AS q, "
-                       "PERCENTILE_CONT(age, 0.5, contribution_bounds_per_row => (0, 100)) AS median, "
-                       "COUNT(DISTINCT patient_id) AS patients FROM visits"));
+  const PreparedQuery q =
+      Prepare(Q("epsilon = 4",
+                "APPROX_QUANTILES(age, 2, contribution_bounds_per_row => (0, 100)) AS q, "
+                "PERCENTILE_CONT(age, 0.5, contribution_bounds_per_row => (0, 100)) AS median, "
+                "COUNT(DISTINCT patient_id) AS patients FROM visits"));
   const QueryOutput out = Run(q, 11);
   ASSERT_EQ(out.table.num_rows(), 1);
   EXPECT_THAT(std::vector<std::string>({out.table.schema().field(0).name, out.table.schema().field(2).name,
@@ -488,7 +500,8 @@ TEST(ExecutorAdultTest, AverageAgeAndHoursBySex) {
       "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS(epsilon = 1, delta = 1e-6, privacy_unit_column = id) "
       "sex, COUNT(*) AS n, AVG(age, contribution_bounds_per_row => (17, 90)) AS avg_age, "
       "SUM(`hours-per-week`, contribution_bounds_per_row => (0, 100)) AS hours "
-      "FROM adult WHERE age >= 18 AND workclass IS NOT NULL AND income LIKE '>50K%' GROUP BY sex ORDER BY sex",
+      "FROM adult WHERE age >= 18 AND workclass IS NOT NULL AND income LIKE '>50K%' GROUP BY sex ORDER BY "
+      "sex",
       adult->schema());
   ASSERT_TRUE(q.ok()) << q.status();
   crypto::testing::DeterministicRandom rng(2024);
@@ -500,8 +513,10 @@ TEST(ExecutorAdultTest, AverageAgeAndHoursBySex) {
   EXPECT_THAT(ColumnValues(out->table, "sex"), ElementsAre(S("Female"), S("Male")));
   ASSERT_EQ(plain->table.num_rows(), 2);
   const std::vector<Value> n = ColumnValues(out->table, "n"), exact_n = ColumnValues(plain->table, "n");
-  const std::vector<Value> age = ColumnValues(out->table, "avg_age"), exact_age = ColumnValues(plain->table, "avg_age");
-  const std::vector<Value> hours = ColumnValues(out->table, "hours"), exact_hours = ColumnValues(plain->table, "hours");
+  const std::vector<Value> age = ColumnValues(out->table, "avg_age"),
+                           exact_age = ColumnValues(plain->table, "avg_age");
+  const std::vector<Value> hours = ColumnValues(out->table, "hours"),
+                           exact_hours = ColumnValues(plain->table, "hours");
   const auto& errors = q->query_cost().errors;
   for (int g = 0; g < 2; ++g) {
     const double count = AsDouble(exact_n[g]);

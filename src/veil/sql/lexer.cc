@@ -72,20 +72,20 @@ std::string DescribeChar(std::string_view sql, size_t i) {
 const std::vector<std::string_view>& BuildReservedKeywords() {
   static const auto* const kWords = [] {
     auto* words = new std::vector<std::string_view>{
-        "ALL",     "AND",       "ANY",       "ARRAY",    "AS",        "ASC",       "ASSERT_ROWS_MODIFIED",
-        "AT",      "BETWEEN",   "BY",        "CASE",     "CAST",      "COLLATE",   "CONTAINS",
-        "CREATE",  "CROSS",     "CUBE",      "CURRENT",  "DEFAULT",   "DEFINE",    "DESC",
-        "DISTINCT", "ELSE",     "END",       "ENUM",     "ESCAPE",    "EXCEPT",    "EXCLUDE",
-        "EXISTS",  "EXTRACT",   "FALSE",     "FETCH",    "FOLLOWING", "FOR",       "FROM",
-        "FULL",    "GROUP",     "GROUPING",  "GROUPS",   "HASH",      "HAVING",    "IF",
-        "IGNORE",  "IN",        "INNER",     "INTERSECT", "INTERVAL", "INTO",      "IS",
-        "JOIN",    "LATERAL",   "LEFT",      "LIKE",     "LIMIT",     "LOOKUP",    "MERGE",
-        "NATURAL", "NEW",       "NO",        "NOT",      "NULL",      "NULLS",     "OF",
-        "ON",      "OR",        "ORDER",     "OUTER",    "OVER",      "PARTITION", "PRECEDING",
-        "PROTO",   "QUALIFY",   "RANGE",     "RECURSIVE", "RESPECT",  "RIGHT",     "ROLLUP",
-        "ROWS",    "SELECT",    "SET",       "SOME",     "STRUCT",    "TABLESAMPLE", "THEN",
-        "TO",      "TREAT",     "TRUE",      "UNBOUNDED", "UNION",    "UNNEST",    "USING",
-        "WHEN",    "WHERE",     "WINDOW",    "WITH",     "WITHIN"};
+        "ALL",      "AND",     "ANY",      "ARRAY",     "AS",        "ASC",         "ASSERT_ROWS_MODIFIED",
+        "AT",       "BETWEEN", "BY",       "CASE",      "CAST",      "COLLATE",     "CONTAINS",
+        "CREATE",   "CROSS",   "CUBE",     "CURRENT",   "DEFAULT",   "DEFINE",      "DESC",
+        "DISTINCT", "ELSE",    "END",      "ENUM",      "ESCAPE",    "EXCEPT",      "EXCLUDE",
+        "EXISTS",   "EXTRACT", "FALSE",    "FETCH",     "FOLLOWING", "FOR",         "FROM",
+        "FULL",     "GROUP",   "GROUPING", "GROUPS",    "HASH",      "HAVING",      "IF",
+        "IGNORE",   "IN",      "INNER",    "INTERSECT", "INTERVAL",  "INTO",        "IS",
+        "JOIN",     "LATERAL", "LEFT",     "LIKE",      "LIMIT",     "LOOKUP",      "MERGE",
+        "NATURAL",  "NEW",     "NO",       "NOT",       "NULL",      "NULLS",       "OF",
+        "ON",       "OR",      "ORDER",    "OUTER",     "OVER",      "PARTITION",   "PRECEDING",
+        "PROTO",    "QUALIFY", "RANGE",    "RECURSIVE", "RESPECT",   "RIGHT",       "ROLLUP",
+        "ROWS",     "SELECT",  "SET",      "SOME",      "STRUCT",    "TABLESAMPLE", "THEN",
+        "TO",       "TREAT",   "TRUE",     "UNBOUNDED", "UNION",     "UNNEST",      "USING",
+        "WHEN",     "WHERE",   "WINDOW",   "WITH",      "WITHIN"};
     std::sort(words->begin(), words->end());
     return words;
   }();
@@ -117,23 +117,48 @@ absl::Status DecodeBody(std::string_view sql, size_t begin, size_t end, bool raw
     const char e = sql[i + 1];  // exists: the closing quote follows at `end`, and is never escaped
     i += 2;
     switch (e) {
-      case 'a': out->push_back('\a'); break;
-      case 'b': out->push_back('\b'); break;
-      case 'f': out->push_back('\f'); break;
-      case 'n': out->push_back('\n'); break;
-      case 'r': out->push_back('\r'); break;
-      case 't': out->push_back('\t'); break;
-      case 'v': out->push_back('\v'); break;
-      case '\\': case '?': case '"': case '\'': case '`': out->push_back(e); break;
-      case '0': case '1': case '2': case '3': {
+      case 'a':
+        out->push_back('\a');
+        break;
+      case 'b':
+        out->push_back('\b');
+        break;
+      case 'f':
+        out->push_back('\f');
+        break;
+      case 'n':
+        out->push_back('\n');
+        break;
+      case 'r':
+        out->push_back('\r');
+        break;
+      case 't':
+        out->push_back('\t');
+        break;
+      case 'v':
+        out->push_back('\v');
+        break;
+      case '\\':
+      case '?':
+      case '"':
+      case '\'':
+      case '`':
+        out->push_back(e);
+        break;
+      case '0':
+      case '1':
+      case '2':
+      case '3': {
         if (i + 2 > end || sql[i] < '0' || sql[i] > '7' || sql[i + 1] < '0' || sql[i + 1] > '7') {
-          return SqlError(sql, static_cast<int>(escape), "invalid octal escape: \\ooo needs three octal digits");
+          return SqlError(sql, static_cast<int>(escape),
+                          "invalid octal escape: \\ooo needs three octal digits");
         }
         out->push_back(static_cast<char>(((e - '0') << 6) | ((sql[i] - '0') << 3) | (sql[i + 1] - '0')));
         i += 2;
         break;
       }
-      case 'x': case 'X': {
+      case 'x':
+      case 'X': {
         if (i + 2 > end || !IsHexDigit(sql[i]) || !IsHexDigit(sql[i + 1])) {
           return SqlError(sql, static_cast<int>(escape), "invalid hex escape: \\xhh needs two hex digits");
         }
@@ -141,7 +166,8 @@ absl::Status DecodeBody(std::string_view sql, size_t begin, size_t end, bool raw
         i += 2;
         break;
       }
-      case 'u': case 'U': {
+      case 'u':
+      case 'U': {
         const size_t digits = e == 'u' ? 4 : 8;
         uint32_t cp = 0;
         for (size_t k = 0; k < digits; ++k) {
@@ -153,7 +179,8 @@ absl::Status DecodeBody(std::string_view sql, size_t begin, size_t end, bool raw
           cp = cp * 16 + static_cast<uint32_t>(HexValue(sql[i + k]));
         }
         if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-          return SqlError(sql, static_cast<int>(escape), "invalid Unicode escape: not a Unicode scalar value");
+          return SqlError(sql, static_cast<int>(escape),
+                          "invalid Unicode escape: not a Unicode scalar value");
         }
         AppendUtf8(cp, out);
         i += digits;
@@ -359,7 +386,8 @@ class Lexer {
       ++pos_;
       return absl::OkStatus();
     }
-    return SqlError(sql_, static_cast<int>(pos_), absl::StrCat("unexpected character ", DescribeChar(sql_, pos_)));
+    return SqlError(sql_, static_cast<int>(pos_),
+                    absl::StrCat("unexpected character ", DescribeChar(sql_, pos_)));
   }
 
   std::string_view sql_;
@@ -386,7 +414,8 @@ const std::vector<std::string_view>& ReservedKeywords() { return BuildReservedKe
 bool IsReservedKeyword(std::string_view word) {
   if (word.empty() || word.size() > kMaxKeywordLength) return false;
   char upper[kMaxKeywordLength];
-  for (size_t i = 0; i < word.size(); ++i) upper[i] = absl::ascii_toupper(static_cast<unsigned char>(word[i]));
+  for (size_t i = 0; i < word.size(); ++i)
+    upper[i] = absl::ascii_toupper(static_cast<unsigned char>(word[i]));
   const std::string_view key(upper, word.size());
   const auto& words = ReservedKeywords();
   return std::binary_search(words.begin(), words.end(), key);
@@ -492,11 +521,21 @@ std::string QuoteString(std::string_view value) {
   std::string out = "'";
   for (const char c : value) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '\'': out += "\\'"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\'':
+        out += "\\'";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
           out += absl::StrFormat("\\x%02x", static_cast<unsigned char>(c));

@@ -27,14 +27,30 @@ std::vector<std::string> Describe(std::string_view sql) {
     const Token& t = (*tokens)[i];
     const char* kind = "";
     switch (t.kind) {
-      case TokenKind::kIdentifier: kind = "id"; break;
-      case TokenKind::kQuotedIdentifier: kind = "qid"; break;
-      case TokenKind::kKeyword: kind = "kw"; break;
-      case TokenKind::kInteger: kind = "int"; break;
-      case TokenKind::kFloat: kind = "float"; break;
-      case TokenKind::kString: kind = "str"; break;
-      case TokenKind::kOperator: kind = "op"; break;
-      case TokenKind::kEnd: kind = "end"; break;
+      case TokenKind::kIdentifier:
+        kind = "id";
+        break;
+      case TokenKind::kQuotedIdentifier:
+        kind = "qid";
+        break;
+      case TokenKind::kKeyword:
+        kind = "kw";
+        break;
+      case TokenKind::kInteger:
+        kind = "int";
+        break;
+      case TokenKind::kFloat:
+        kind = "float";
+        break;
+      case TokenKind::kString:
+        kind = "str";
+        break;
+      case TokenKind::kOperator:
+        kind = "op";
+        break;
+      case TokenKind::kEnd:
+        kind = "end";
+        break;
     }
     out.push_back(std::string(kind) + ":" + t.value);
   }
@@ -54,9 +70,10 @@ TEST(LexerTest, KeywordsIdentifiersAndOperators) {
               ::testing::ElementsAre("kw:SELECT", "kw:WITH", "id:DIFFERENTIAL_PRIVACY", "id:options", "op:(",
                                      "id:epsilon", "op:=", "int:1", "op:)", "id:a", "op:.", "id:b", "op:,",
                                      "qid:from", "kw:FROM", "id:t", "op:;"));
-  EXPECT_THAT(Describe("a<=b <> c != d >= e => f || g << h >> i"),
-              ::testing::ElementsAre("id:a", "op:<=", "id:b", "op:<>", "id:c", "op:!=", "id:d", "op:>=", "id:e",
-                                     "op:=>", "id:f", "op:||", "id:g", "op:<<", "id:h", "op:>>", "id:i"));
+  EXPECT_THAT(
+      Describe("a<=b <> c != d >= e => f || g << h >> i"),
+      ::testing::ElementsAre("id:a", "op:<=", "id:b", "op:<>", "id:c", "op:!=", "id:d", "op:>=", "id:e",
+                             "op:=>", "id:f", "op:||", "id:g", "op:<<", "id:h", "op:>>", "id:i"));
   EXPECT_THAT(Describe("_x1 X_2"), ::testing::ElementsAre("id:_x1", "id:X_2"));
 }
 
@@ -141,8 +158,8 @@ TEST(LexerTest, LocateCountsLinesAndCodePoints) {
   EXPECT_EQ(Locate(sql, 1).column, 2);
   EXPECT_EQ(Locate(sql, 3).line, 2);
   EXPECT_EQ(Locate(sql, 3).column, 1);
-  EXPECT_EQ(Locate(sql, 7).line, 3);  // after CR LF
-  EXPECT_EQ(Locate(sql, 10).line, 4);  // after a lone CR
+  EXPECT_EQ(Locate(sql, 7).line, 3);     // after CR LF
+  EXPECT_EQ(Locate(sql, 10).line, 4);    // after a lone CR
   EXPECT_EQ(Locate(sql, 13).column, 3);  // 'h' after the two-byte 'é'
   EXPECT_EQ(Locate(sql, 1000).line, 4);
 }
@@ -202,7 +219,8 @@ TEST(LexerTest, DescribeToken) {
 }
 
 TEST(LexerTest, QuotingRoundTrips) {
-  for (const std::string value : {"", "plain", "it's", "back\\slash", "line\nbreak\ttab\x01", "caf\xc3\xa9"}) {
+  for (const std::string value :
+       {"", "plain", "it's", "back\\slash", "line\nbreak\ttab\x01", "caf\xc3\xa9"}) {
     absl::StatusOr<std::vector<Token>> tokens = Tokenize(QuoteString(value));
     ASSERT_TRUE(tokens.ok()) << tokens.status();
     ASSERT_EQ(tokens->size(), 2u);

@@ -26,7 +26,8 @@ namespace {
 absl::string_view A(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 constexpr std::array<std::string_view, 9> kAggregates = {
-    "COUNT", "SUM", "AVG", "VAR_POP", "VARIANCE", "STDDEV_POP", "STDDEV", "PERCENTILE_CONT", "APPROX_QUANTILES"};
+    "COUNT",           "SUM", "AVG", "VAR_POP", "VARIANCE", "STDDEV_POP", "STDDEV", "PERCENTILE_CONT",
+    "APPROX_QUANTILES"};
 constexpr std::array<std::string_view, 1> kScalarFunctions = {"RANGE_BUCKET"};
 
 std::string AggregateList() {
@@ -178,8 +179,12 @@ class Parser {
     return t.kind == TokenKind::kIdentifier || t.kind == TokenKind::kQuotedIdentifier;
   }
 
-  absl::Status Error(const Token& t, std::string_view message) const { return SqlError(sql_, t.offset, message); }
-  absl::Status Error(int32_t offset, std::string_view message) const { return SqlError(sql_, offset, message); }
+  absl::Status Error(const Token& t, std::string_view message) const {
+    return SqlError(sql_, t.offset, message);
+  }
+  absl::Status Error(int32_t offset, std::string_view message) const {
+    return SqlError(sql_, offset, message);
+  }
 
   // "unexpected X; expected Y", or the plain reason why a keyword of GoogleSQL is outside the subset.
   absl::Status Unexpected(const Token& t, std::string_view expected) const {
@@ -188,7 +193,8 @@ class Parser {
       if (!why.empty()) return Error(t, why);
       return Error(t, absl::StrCat("unexpected keyword ", t.value, "; expected ", A(expected)));
     }
-    if (t.kind == TokenKind::kEnd) return Error(t, absl::StrCat("unexpected end of input; expected ", A(expected)));
+    if (t.kind == TokenKind::kEnd)
+      return Error(t, absl::StrCat("unexpected end of input; expected ", A(expected)));
     return Error(t, absl::StrCat("unexpected ", DescribeToken(sql_, t), "; expected ", A(expected)));
   }
 
@@ -198,8 +204,9 @@ class Parser {
     const Token& t = Peek();
     if (!PeekKeyword("WITH")) {
       if (PeekKeyword("DISTINCT") || PeekKeyword("ALL")) {
-        return Error(t, absl::StrCat("SELECT ", t.value,
-                                     " is not supported; a query must start SELECT WITH DIFFERENTIAL_PRIVACY"));
+        return Error(t,
+                     absl::StrCat("SELECT ", t.value,
+                                  " is not supported; a query must start SELECT WITH DIFFERENTIAL_PRIVACY"));
       }
       return Error(t,
                    "Veil answers only differentially private queries: write SELECT WITH DIFFERENTIAL_PRIVACY "
@@ -265,8 +272,8 @@ class Parser {
       aggregate_allowed_ = false;
       if (!call.ok()) return call.status();
       const Token& next = Peek();
-      static constexpr std::array<std::string_view, 13> kOperators = {"+",  "-", "*",  "/",  "=",  "!=", "<>",
-                                                                       "<", "<=", ">", ">=", "||", "%"};
+      static constexpr std::array<std::string_view, 13> kOperators = {"+", "-",  "*", "/",  "=",  "!=", "<>",
+                                                                      "<", "<=", ">", ">=", "||", "%"};
       const bool op = next.kind == TokenKind::kOperator &&
                       std::find(kOperators.begin(), kOperators.end(), next.value) != kOperators.end();
       if (op || PeekKeyword("AND") || PeekKeyword("OR") || PeekKeyword("IS") || PeekKeyword("IN") ||
@@ -423,9 +430,10 @@ class Parser {
   }
 
   bool PeekComparisonStart() const {
-    return PeekComparison().has_value() || PeekKeyword("IN") || PeekKeyword("BETWEEN") || PeekKeyword("LIKE") ||
-           PeekKeyword("IS") ||
-           (PeekKeyword("NOT") && (PeekKeyword("IN", 1) || PeekKeyword("BETWEEN", 1) || PeekKeyword("LIKE", 1)));
+    return PeekComparison().has_value() || PeekKeyword("IN") || PeekKeyword("BETWEEN") ||
+           PeekKeyword("LIKE") || PeekKeyword("IS") ||
+           (PeekKeyword("NOT") &&
+            (PeekKeyword("IN", 1) || PeekKeyword("BETWEEN", 1) || PeekKeyword("LIKE", 1)));
   }
 
   absl::StatusOr<ExprPtr> ParseComparison() {
@@ -453,7 +461,8 @@ class Parser {
         node->negated = true;
         Advance();
       }
-      if (!PeekKeyword("NULL")) return Unexpected(Peek(), "NULL after IS (IS TRUE, IS FALSE are not supported)");
+      if (!PeekKeyword("NULL"))
+        return Unexpected(Peek(), "NULL after IS (IS TRUE, IS FALSE are not supported)");
       Advance();
       node->children.push_back(std::move(left));
       return Finish(std::move(node));
@@ -578,15 +587,17 @@ class Parser {
     const uint64_t limit = negative ? uint64_t{1} << 63 : (uint64_t{1} << 63) - 1;
     uint64_t v = 0;
     for (const char c : text) {
-      const uint64_t digit = c <= '9' ? static_cast<uint64_t>(c - '0')
-                                      : static_cast<uint64_t>(absl::ascii_tolower(static_cast<unsigned char>(c)) - 'a' + 10);
+      const uint64_t digit =
+          c <= '9' ? static_cast<uint64_t>(c - '0')
+                   : static_cast<uint64_t>(absl::ascii_tolower(static_cast<unsigned char>(c)) - 'a' + 10);
       if (v > (limit - digit) / static_cast<uint64_t>(base)) {
         return Error(t, absl::StrCat("integer literal ", negative ? "-" : "", DescribeToken(sql_, t),
                                      " is outside the int64 range"));
       }
       v = v * static_cast<uint64_t>(base) + digit;
     }
-    if (negative) return v == (uint64_t{1} << 63) ? std::numeric_limits<int64_t>::min() : -static_cast<int64_t>(v);
+    if (negative)
+      return v == (uint64_t{1} << 63) ? std::numeric_limits<int64_t>::min() : -static_cast<int64_t>(v);
     return static_cast<int64_t>(v);
   }
 
@@ -601,7 +612,8 @@ class Parser {
       }
       case TokenKind::kFloat: {
         const std::optional<double> v = table::ParseDouble(t.value);
-        if (!v) return Error(t, absl::StrCat("floating-point literal ", t.value, " is outside the double range"));
+        if (!v)
+          return Error(t, absl::StrCat("floating-point literal ", t.value, " is outside the double range"));
         ExprPtr e = Node(ExprKind::kLiteral, Advance().offset);
         e->value = *v;
         return e;
@@ -623,7 +635,8 @@ class Parser {
       case TokenKind::kIdentifier:
       case TokenKind::kQuotedIdentifier:
         if (Peek(1).IsOperator("(")) return ParseCall();
-        if (t.kind == TokenKind::kIdentifier && Peek(1).kind == TokenKind::kString) return ParseTypedLiteral();
+        if (t.kind == TokenKind::kIdentifier && Peek(1).kind == TokenKind::kString)
+          return ParseTypedLiteral();
         return ParseColumn();
       case TokenKind::kOperator:
         if (t.value == "(") return ParseParenthesized();
@@ -642,7 +655,8 @@ class Parser {
     ExprPtr e = Node(ExprKind::kLiteral, type.offset);
     if (type.IsWord("DATE")) {
       const std::optional<table::Date> d = table::ParseDate(text.value);
-      if (!d) return Error(text, "invalid DATE literal: expected 'YYYY-MM-DD', a valid date in years 0000..9999");
+      if (!d)
+        return Error(text, "invalid DATE literal: expected 'YYYY-MM-DD', a valid date in years 0000..9999");
       e->value = *d;
       return e;
     }
@@ -657,7 +671,8 @@ class Parser {
       return e;
     }
     return Error(type, absl::StrCat("typed literals other than DATE '...' and TIMESTAMP '...' are not "
-                                    "supported (", DescribeToken(sql_, type), ")"));
+                                    "supported (",
+                                    DescribeToken(sql_, type), ")"));
   }
 
   absl::StatusOr<ExprPtr> ParseColumn() {
@@ -803,18 +818,23 @@ enum Precedence : int {
 
 int PrecedenceOf(const Expr& e) {
   switch (e.kind) {
-    case ExprKind::kOr: return kPrecOr;
-    case ExprKind::kAnd: return kPrecAnd;
-    case ExprKind::kUnary: return e.unary_op == UnaryOp::kNot ? kPrecNot : kPrecUnary;
+    case ExprKind::kOr:
+      return kPrecOr;
+    case ExprKind::kAnd:
+      return kPrecAnd;
+    case ExprKind::kUnary:
+      return e.unary_op == UnaryOp::kNot ? kPrecNot : kPrecUnary;
     case ExprKind::kBinary:
       if (IsComparison(e.binary_op)) return kPrecComparison;
       return e.binary_op == BinaryOp::kAdd || e.binary_op == BinaryOp::kSubtract ? kPrecAdditive
-                                                                                  : kPrecMultiplicative;
+                                                                                 : kPrecMultiplicative;
     case ExprKind::kIn:
     case ExprKind::kBetween:
     case ExprKind::kLike:
-    case ExprKind::kIsNull: return kPrecComparison;
-    default: return kPrecPrimary;
+    case ExprKind::kIsNull:
+      return kPrecComparison;
+    default:
+      return kPrecPrimary;
   }
 }
 
@@ -829,13 +849,27 @@ void PrintList(const std::vector<ExprPtr>& items, std::string* out) {
 
 void PrintLiteral(const table::Value& v, std::string* out) {
   switch (v.index()) {
-    case 0: out->append("NULL"); break;
-    case 1: out->append(std::to_string(std::get<int64_t>(v))); break;
-    case 2: table::AppendDouble(std::get<double>(v), out); break;
-    case 3: out->append(std::get<bool>(v) ? "TRUE" : "FALSE"); break;
-    case 4: out->append(QuoteString(std::get<std::string>(v))); break;
-    case 5: absl::StrAppend(out, "DATE '", table::FormatDate(std::get<table::Date>(v)), "'"); break;
-    case 6: absl::StrAppend(out, "TIMESTAMP '", table::FormatTimestamp(std::get<table::Timestamp>(v)), "'"); break;
+    case 0:
+      out->append("NULL");
+      break;
+    case 1:
+      out->append(std::to_string(std::get<int64_t>(v)));
+      break;
+    case 2:
+      table::AppendDouble(std::get<double>(v), out);
+      break;
+    case 3:
+      out->append(std::get<bool>(v) ? "TRUE" : "FALSE");
+      break;
+    case 4:
+      out->append(QuoteString(std::get<std::string>(v)));
+      break;
+    case 5:
+      absl::StrAppend(out, "DATE '", table::FormatDate(std::get<table::Date>(v)), "'");
+      break;
+    case 6:
+      absl::StrAppend(out, "TIMESTAMP '", table::FormatTimestamp(std::get<table::Timestamp>(v)), "'");
+      break;
   }
 }
 
@@ -938,25 +972,38 @@ bool SameName(std::string_view a, std::string_view b) { return absl::EqualsIgnor
 
 std::string_view OperatorText(BinaryOp op) {
   switch (op) {
-    case BinaryOp::kAdd: return "+";
-    case BinaryOp::kSubtract: return "-";
-    case BinaryOp::kMultiply: return "*";
-    case BinaryOp::kDivide: return "/";
-    case BinaryOp::kEqual: return "=";
-    case BinaryOp::kNotEqual: return "!=";
-    case BinaryOp::kLess: return "<";
-    case BinaryOp::kLessEqual: return "<=";
-    case BinaryOp::kGreater: return ">";
-    case BinaryOp::kGreaterEqual: return ">=";
+    case BinaryOp::kAdd:
+      return "+";
+    case BinaryOp::kSubtract:
+      return "-";
+    case BinaryOp::kMultiply:
+      return "*";
+    case BinaryOp::kDivide:
+      return "/";
+    case BinaryOp::kEqual:
+      return "=";
+    case BinaryOp::kNotEqual:
+      return "!=";
+    case BinaryOp::kLess:
+      return "<";
+    case BinaryOp::kLessEqual:
+      return "<=";
+    case BinaryOp::kGreater:
+      return ">";
+    case BinaryOp::kGreaterEqual:
+      return ">=";
   }
   return "?";
 }
 
 std::string_view OperatorText(UnaryOp op) {
   switch (op) {
-    case UnaryOp::kNegate: return "-";
-    case UnaryOp::kPlus: return "+";
-    case UnaryOp::kNot: return "NOT";
+    case UnaryOp::kNegate:
+      return "-";
+    case UnaryOp::kPlus:
+      return "+";
+    case UnaryOp::kNot:
+      return "NOT";
   }
   return "?";
 }

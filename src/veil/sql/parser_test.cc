@@ -62,22 +62,23 @@ TEST(ParserTest, FullQueryGolden) {
     ORDER BY n DESC, ward
     LIMIT 10;
   )sql";
-  EXPECT_EQ(Canonical(sql),
-            "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS(epsilon = 1, delta = 1e-06, max_groups_contributed = 2, "
-            "privacy_unit_column = patient_id, max_rows_contributed = 5, public_groups = ['a', 'b']) ward, "
-            "COUNT(*) AS n, SUM(cost, contribution_bounds_per_group => (0, 100)) AS total, "
-            "AVG(cost, contribution_bounds_per_row => (-1.5, 100)), "
-            "PERCENTILE_CONT(age, 0.5, contribution_bounds_per_row => (0, 120)) AS median_age, "
-            "COUNT(DISTINCT patient_id) AS patients FROM hospital.visits AS v "
-            "WHERE age BETWEEN 18 AND 65 AND (sex = 'F' OR sex IS NULL) AND NOT ward IN ('x', 'y') AND "
-            "admitted >= DATE '2020-01-31' AND name NOT LIKE 'A%' AND v.cost * 2 + 1 > 10 "
-            "GROUP BY ward ORDER BY n DESC, ward LIMIT 10");
+  EXPECT_EQ(
+      Canonical(sql),
+      "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS(epsilon = 1, delta = 1e-06, max_groups_contributed = 2, "
+      "privacy_unit_column = patient_id, max_rows_contributed = 5, public_groups = ['a', 'b']) ward, "
+      "COUNT(*) AS n, SUM(cost, contribution_bounds_per_group => (0, 100)) AS total, "
+      "AVG(cost, contribution_bounds_per_row => (-1.5, 100)), "
+      "PERCENTILE_CONT(age, 0.5, contribution_bounds_per_row => (0, 120)) AS median_age, "
+      "COUNT(DISTINCT patient_id) AS patients FROM hospital.visits AS v "
+      "WHERE age BETWEEN 18 AND 65 AND (sex = 'F' OR sex IS NULL) AND NOT ward IN ('x', 'y') AND "
+      "admitted >= DATE '2020-01-31' AND name NOT LIKE 'A%' AND v.cost * 2 + 1 > 10 "
+      "GROUP BY ward ORDER BY n DESC, ward LIMIT 10");
 }
 
 TEST(ParserTest, QueryStructure) {
-  absl::StatusOr<Query> q = ParseQuery(
-      Q("g, RANGE_BUCKET(age, [0, 18, 65]) AS bucket, COUNT(*) FROM `proj.data.t` t WHERE x > 1 "
-        "GROUP BY g, bucket"));
+  absl::StatusOr<Query> q =
+      ParseQuery(Q("g, RANGE_BUCKET(age, [0, 18, 65]) AS bucket, COUNT(*) FROM `proj.data.t` t WHERE x > 1 "
+                   "GROUP BY g, bucket"));
   ASSERT_TRUE(q.ok()) << q.status();
   ASSERT_EQ(q->options.size(), 3u);
   EXPECT_EQ(q->options[0].name, "epsilon");
@@ -180,18 +181,21 @@ TEST(ParserTest, LiteralErrors) {
               HasSubstr("integer literal \"9223372036854775808\" is outside the int64 range"));
   EXPECT_THAT(ErrorOf(Q("COUNT(*) FROM t WHERE x = -9223372036854775809")),
               HasSubstr("is outside the int64 range"));
-  EXPECT_THAT(ErrorOf(Q("COUNT(*) FROM t WHERE x = 0x8000000000000000")), HasSubstr("outside the int64 range"));
+  EXPECT_THAT(ErrorOf(Q("COUNT(*) FROM t WHERE x = 0x8000000000000000")),
+              HasSubstr("outside the int64 range"));
   EXPECT_THAT(ErrorOf(Q("COUNT(*) FROM t WHERE x = 1e400")), HasSubstr("1e400 is outside the double range"));
   EXPECT_THAT(ErrorOf(Q("COUNT(*) FROM t WHERE x = 1e-400")), HasSubstr("outside the double range"));
   EXPECT_THAT(ErrorOf(Q("COUNT(*) FROM t WHERE x = - -9223372036854775808")), HasSubstr("integer overflow"));
   EXPECT_THAT(ErrorOf(Q("COUNT(*) FROM t WHERE d = DATE '2023-02-29'")), HasSubstr("invalid DATE literal"));
-  EXPECT_THAT(ErrorOf(Q("COUNT(*) FROM t WHERE d = TIMESTAMP 'noon'")), HasSubstr("invalid TIMESTAMP literal"));
+  EXPECT_THAT(ErrorOf(Q("COUNT(*) FROM t WHERE d = TIMESTAMP 'noon'")),
+              HasSubstr("invalid TIMESTAMP literal"));
   EXPECT_THAT(ErrorOf(Q("COUNT(*) FROM t WHERE d = DATETIME '2023-02-01'")), HasSubstr("typed literals"));
 }
 
 TEST(ParserTest, ErrorsPointAtTheToken) {
   // The full message: position, reason, the line and a caret.
-  const std::string sql = "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS(epsilon = 1)\n  COUNT(*)\nFROM a JOIN b ON a.x = b.x";
+  const std::string sql =
+      "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS(epsilon = 1)\n  COUNT(*)\nFROM a JOIN b ON a.x = b.x";
   absl::StatusOr<Query> q = ParseQuery(sql);
   ASSERT_FALSE(q.ok());
   EXPECT_EQ(q.status().message(),
@@ -207,7 +211,8 @@ TEST(ParserTest, RejectsWhatIsOutsideTheSubset) {
             "1:8: Veil answers only differentially private queries: write SELECT WITH DIFFERENTIAL_PRIVACY "
             "OPTIONS(epsilon = ..., delta = ..., privacy_unit_column = ...) ...");
   EXPECT_THAT(ErrorOf("SELECT DISTINCT a FROM t"), StartsWith("1:8: SELECT DISTINCT is not supported"));
-  EXPECT_THAT(ErrorOf("WITH x AS (SELECT 1) SELECT 1"), StartsWith("1:1: WITH ... AS (common table expressions)"));
+  EXPECT_THAT(ErrorOf("WITH x AS (SELECT 1) SELECT 1"),
+              StartsWith("1:1: WITH ... AS (common table expressions)"));
   EXPECT_THAT(ErrorOf("UPDATE t SET a = 1"), StartsWith("1:1: unexpected \"UPDATE\"; expected SELECT"));
   EXPECT_THAT(ErrorOf("SELECT WITH ANONYMIZATION OPTIONS(epsilon=1) COUNT(*) FROM t"),
               StartsWith("1:13: WITH ANONYMIZATION is ZetaSQL's older syntax"));
@@ -215,8 +220,10 @@ TEST(ParserTest, RejectsWhatIsOutsideTheSubset) {
               StartsWith("1:13: unexpected \"PRIVACY\"; expected DIFFERENTIAL_PRIVACY after SELECT WITH"));
   EXPECT_THAT(ErrorOf(Q("* FROM t")), StartsWith("1:" + at(0) + "SELECT * is not supported"));
   EXPECT_THAT(ErrorOf(Q("COUNT(*) FROM a, b")), StartsWith("1:" + at(15) + "joins are not supported"));
-  EXPECT_THAT(ErrorOf(Q("COUNT(*) FROM a LEFT JOIN b")), StartsWith("1:" + at(16) + "joins are not supported"));
-  EXPECT_THAT(ErrorOf(Q("COUNT(*) FROM (SELECT 1)")), StartsWith("1:" + at(14) + "subqueries are not supported"));
+  EXPECT_THAT(ErrorOf(Q("COUNT(*) FROM a LEFT JOIN b")),
+              StartsWith("1:" + at(16) + "joins are not supported"));
+  EXPECT_THAT(ErrorOf(Q("COUNT(*) FROM (SELECT 1)")),
+              StartsWith("1:" + at(14) + "subqueries are not supported"));
   EXPECT_THAT(ErrorOf(Q("COUNT(*) FROM t WHERE x IN (SELECT y FROM u)")),
               StartsWith("1:" + at(28) + "subqueries are not supported"));
   EXPECT_THAT(ErrorOf(Q("COUNT(*) FROM t WHERE (SELECT 1) = 1")),
@@ -236,8 +243,9 @@ TEST(ParserTest, RejectsWhatIsOutsideTheSubset) {
               StartsWith("1:" + at(22) + "aggregate function SUM is not allowed in WHERE"));
   EXPECT_THAT(ErrorOf(Q("COUNT(*) FROM t GROUP BY COUNT(*)")),
               StartsWith("1:" + at(25) + "aggregate function COUNT is not allowed in GROUP BY"));
-  EXPECT_THAT(ErrorOf(Q("SUM(AVG(x)) FROM t")),
-              StartsWith("1:" + at(4) + "aggregate function AVG is not allowed inside a function's arguments"));
+  EXPECT_THAT(
+      ErrorOf(Q("SUM(AVG(x)) FROM t")),
+      StartsWith("1:" + at(4) + "aggregate function AVG is not allowed inside a function's arguments"));
   EXPECT_THAT(ErrorOf(Q("COUNT(*) + 1 FROM t")),
               StartsWith("1:" + at(9) + "an aggregate must be a whole select item"));
   EXPECT_THAT(ErrorOf(Q("1 + COUNT(*) FROM t")),
@@ -248,13 +256,15 @@ TEST(ParserTest, RejectsWhatIsOutsideTheSubset) {
               StartsWith("1:" + at(46) + "a positional argument cannot follow a named argument"));
   EXPECT_THAT(ErrorOf(Q("COUNT(*) FROM t WHERE a = b = c")),
               StartsWith("1:" + at(28) + "comparisons cannot be chained"));
-  EXPECT_THAT(ErrorOf(Q("COUNT(*) FROM t WHERE a IS TRUE")), StartsWith("1:" + at(27) + "unexpected keyword TRUE"));
+  EXPECT_THAT(ErrorOf(Q("COUNT(*) FROM t WHERE a IS TRUE")),
+              StartsWith("1:" + at(27) + "unexpected keyword TRUE"));
   EXPECT_THAT(ErrorOf(Q("COUNT(*) FROM t WHERE a || b = 'x'")),
               StartsWith("1:" + at(24) + "string concatenation (||) is not supported"));
   EXPECT_THAT(ErrorOf(Q("COUNT(*) FROM t WHERE a % 2 = 0")), StartsWith("1:" + at(24) + "the % operator"));
   EXPECT_THAT(ErrorOf(Q("COUNT(*) FROM t WHERE CASE WHEN a THEN 1 END = 1")),
               StartsWith("1:" + at(22) + "CASE expressions are not supported"));
-  EXPECT_THAT(ErrorOf(Q("COUNT(*) FROM t WHERE CAST(a AS INT64) = 1")), StartsWith("1:" + at(22) + "CAST is not"));
+  EXPECT_THAT(ErrorOf(Q("COUNT(*) FROM t WHERE CAST(a AS INT64) = 1")),
+              StartsWith("1:" + at(22) + "CAST is not"));
   EXPECT_THAT(ErrorOf(Q("COUNT(*) FROM t LIMIT 5 OFFSET 2")), StartsWith("1:" + at(24) + "LIMIT ... OFFSET"));
   EXPECT_THAT(ErrorOf(Q("COUNT(*) FROM t LIMIT -1")), StartsWith("1:" + at(22) + "unexpected \"-\""));
   EXPECT_THAT(ErrorOf(Q("g FROM t GROUP BY ROLLUP(g)")), StartsWith("1:" + at(18) + "GROUP BY ROLLUP"));
@@ -265,7 +275,8 @@ TEST(ParserTest, RejectsWhatIsOutsideTheSubset) {
   EXPECT_THAT(ErrorOf(Q("COUNT(*) FROM t WHERE x = 1 GROUP")), StartsWith("1:" + at(33) + "unexpected end"));
   EXPECT_THAT(ErrorOf(Q("COUNT(*) FROM t GROUP BY g WHERE x = 1")),
               StartsWith("1:" + at(27) + "unexpected keyword WHERE; expected the end of the query"));
-  EXPECT_THAT(ErrorOf(Q("COUNT(* FROM t")), StartsWith("1:" + at(8) + "unexpected keyword FROM; expected \")\""));
+  EXPECT_THAT(ErrorOf(Q("COUNT(* FROM t")),
+              StartsWith("1:" + at(8) + "unexpected keyword FROM; expected \")\""));
 }
 
 TEST(ParserTest, NestingIsCapped) {
@@ -280,7 +291,8 @@ TEST(ParserTest, NestingIsCapped) {
   EXPECT_THAT(ErrorOf(Q("COUNT(*) FROM t WHERE " + minus + "x = 1")), HasSubstr("nested too deeply"));
   std::string sum = "x";
   for (int i = 0; i < 5000; ++i) sum += " + x";
-  EXPECT_THAT(ErrorOf(Q("COUNT(*) FROM t WHERE " + sum + " = 1")), HasSubstr("nested too deeply (more than 100"));
+  EXPECT_THAT(ErrorOf(Q("COUNT(*) FROM t WHERE " + sum + " = 1")),
+              HasSubstr("nested too deeply (more than 100"));
   std::string arrays = std::string(1000, '[') + "1" + std::string(1000, ']');
   EXPECT_THAT(ErrorOf(Q("RANGE_BUCKET(x, " + arrays + ") FROM t")), HasSubstr("nested too deeply"));
   // Within the limits, fine; long AND / OR / IN lists are flat and not limited by depth.
@@ -297,15 +309,18 @@ TEST(ParserTest, NestingIsCapped) {
 TEST(ParserTest, RoundTrips) {
   // parse -> print -> parse gives the same tree, and printing is a fixed point.
   const char* kQueries[] = {
-      "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS(epsilon=1, delta=1e-5, privacy_unit_column=id) COUNT(*) FROM t",
+      "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS(epsilon=1, delta=1e-5, privacy_unit_column=id) COUNT(*) FROM "
+      "t",
       ("select with differential_privacy options(epsilon=.5) `group`, count(distinct id) c from `my table` x "
        "where x.`group` in ('a', 'b\\n') and -y * 2 >= -3.25e-3 and z not between -1 and +2 "
        "group by `group` order by c desc limit 3"),
       ("SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS(epsilon=1, public_groups=[(1, 'a'), (2, 'b')]) "
        "RANGE_BUCKET(age, [0, 18.5, 65]) b, APPROX_QUANTILES(x, 4, contribution_bounds_per_row => (0, 1e3)) "
        "FROM t WHERE NOT (a OR b) AND (c = d) = TRUE AND d IS NOT NULL AND e LIKE '%x_' GROUP BY 1"),
-      ("SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS(epsilon=1) COUNT(*, contribution_bounds_per_group => (0, 5)) "
-       "FROM t WHERE - - x = - (y - z) AND d = DATE '2000-01-01' AND ts < TIMESTAMP '2000-01-01 00:00:00.000001'"),
+      ("SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS(epsilon=1) COUNT(*, contribution_bounds_per_group => (0, "
+       "5)) "
+       "FROM t WHERE - - x = - (y - z) AND d = DATE '2000-01-01' AND ts < TIMESTAMP '2000-01-01 "
+       "00:00:00.000001'"),
   };
   for (const char* sql : kQueries) {
     absl::StatusOr<Query> first = ParseQuery(sql);

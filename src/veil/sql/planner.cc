@@ -92,10 +92,15 @@ std::string DidYouMean(std::string_view name, const std::vector<std::string>& ca
 }
 
 const std::vector<std::string>& KnownOptions() {
-  static const auto* const kOptions = new std::vector<std::string>{
-      "epsilon",         "delta",         "privacy_unit_column",         "max_groups_contributed",
-      "max_rows_contributed", "min_privacy_units_per_group", "public_groups", "noise_kind",
-      "confidence_level"};
+  static const auto* const kOptions = new std::vector<std::string>{"epsilon",
+                                                                   "delta",
+                                                                   "privacy_unit_column",
+                                                                   "max_groups_contributed",
+                                                                   "max_rows_contributed",
+                                                                   "min_privacy_units_per_group",
+                                                                   "public_groups",
+                                                                   "noise_kind",
+                                                                   "confidence_level"};
   return *kOptions;
 }
 
@@ -270,7 +275,9 @@ class Planner {
   }
 
  private:
-  absl::Status Error(int32_t offset, std::string_view message) const { return SqlError(sql_, offset, message); }
+  absl::Status Error(int32_t offset, std::string_view message) const {
+    return SqlError(sql_, offset, message);
+  }
 
   // --- Options.
 
@@ -279,7 +286,8 @@ class Planner {
     bool have_epsilon = false;
     for (const Option& option : query_.options) {
       const std::string name = Lower(option.name);
-      if (!seen.insert(name).second) return Error(option.offset, absl::StrCat("option ", name, " is given twice"));
+      if (!seen.insert(name).second)
+        return Error(option.offset, absl::StrCat("option ", name, " is given twice"));
       const Expr& v = *option.value;
       if (name == "epsilon") {
         const std::optional<double> e = NumberOf(v);
@@ -305,7 +313,8 @@ class Planner {
       } else if (name == "min_privacy_units_per_group") {
         const std::optional<int64_t> n = IntegerOf(v);
         if (!n || *n < 1) {
-          return Error(v.offset, absl::StrCat("min_privacy_units_per_group must be an integer >= 1, got ", ToSql(v)));
+          return Error(v.offset,
+                       absl::StrCat("min_privacy_units_per_group must be an integer >= 1, got ", ToSql(v)));
         }
         plan_.min_units_per_group = *n;
       } else if (name == "privacy_unit_column") {
@@ -336,8 +345,9 @@ class Planner {
         }
         plan_.confidence_level = *c;
       } else {
-        return Error(option.offset, absl::StrCat("unknown option ", Quoted(option.name), DidYouMean(name, KnownOptions()),
-                                                 " (options: ", absl::StrJoin(KnownOptions(), ", "), ")"));
+        return Error(option.offset,
+                     absl::StrCat("unknown option ", Quoted(option.name), DidYouMean(name, KnownOptions()),
+                                  " (options: ", absl::StrJoin(KnownOptions(), ", "), ")"));
       }
     }
     if (!have_epsilon) {
@@ -374,18 +384,20 @@ class Planner {
 
   absl::StatusOr<int> ResolveColumn(const Expr& column) const {
     if (!column.qualifier.empty() && !QualifierMatches(column.qualifier)) {
-      return Error(column.offset,
-                   absl::StrCat("unknown table ", Quoted(column.qualifier), " (the query reads ",
-                                Quoted(query_.from.alias.empty() ? query_.from.Name() : query_.from.alias), ")"));
+      return Error(
+          column.offset,
+          absl::StrCat("unknown table ", Quoted(column.qualifier), " (the query reads ",
+                       Quoted(query_.from.alias.empty() ? query_.from.Name() : query_.from.alias), ")"));
     }
     if (const std::optional<int> exact = schema_.FindField(column.name)) return *exact;
     int found = -1;
     for (int i = 0; i < schema_.num_fields(); ++i) {
       if (!SameName(schema_.field(i).name, column.name)) continue;
       if (found >= 0) {
-        return Error(column.offset, absl::StrCat("column name ", Quoted(column.name), " is ambiguous: the table has ",
-                                                 Quoted(schema_.field(found).name), " and ",
-                                                 Quoted(schema_.field(i).name), "; quote the exact name"));
+        return Error(column.offset,
+                     absl::StrCat("column name ", Quoted(column.name), " is ambiguous: the table has ",
+                                  Quoted(schema_.field(found).name), " and ", Quoted(schema_.field(i).name),
+                                  "; quote the exact name"));
       }
       found = i;
     }
@@ -439,8 +451,10 @@ class Planner {
         VEIL_ASSIGN_OR_RETURN(BoundPtr lo, Bind(*e.children[1]));
         VEIL_ASSIGN_OR_RETURN(BoundPtr x2, Bind(*e.children[0]));
         VEIL_ASSIGN_OR_RETURN(BoundPtr hi, Bind(*e.children[2]));
-        VEIL_ASSIGN_OR_RETURN(BoundPtr ge, Compare(std::move(x1), std::move(lo), BinaryOp::kGreaterEqual, e.offset));
-        VEIL_ASSIGN_OR_RETURN(BoundPtr le, Compare(std::move(x2), std::move(hi), BinaryOp::kLessEqual, e.offset));
+        VEIL_ASSIGN_OR_RETURN(BoundPtr ge,
+                              Compare(std::move(x1), std::move(lo), BinaryOp::kGreaterEqual, e.offset));
+        VEIL_ASSIGN_OR_RETURN(BoundPtr le,
+                              Compare(std::move(x2), std::move(hi), BinaryOp::kLessEqual, e.offset));
         BoundPtr both = MakeNode(BoundOp::kAnd, DataType::kBool);
         both->children.push_back(std::move(ge));
         both->children.push_back(std::move(le));
@@ -466,7 +480,8 @@ class Planner {
         if (!pattern.empty() && pattern.back() == '\\') {
           size_t backslashes = 0;
           for (size_t i = pattern.size(); i > 0 && pattern[i - 1] == '\\'; --i) ++backslashes;
-          if (backslashes % 2 == 1) return Error(p.offset, "the LIKE pattern ends with an unfinished \\ escape");
+          if (backslashes % 2 == 1)
+            return Error(p.offset, "the LIKE pattern ends with an unfinished \\ escape");
         }
         BoundPtr like = MakeNode(BoundOp::kLike, DataType::kBool);
         like->negated = e.negated;
@@ -490,7 +505,8 @@ class Planner {
       case ExprKind::kArray:
         return Error(e.offset, "an array is only allowed as RANGE_BUCKET's boundaries and in public_groups");
       case ExprKind::kTuple:
-        return Error(e.offset, "a tuple (a, b, ...) is only allowed as contribution bounds and in public_groups");
+        return Error(e.offset,
+                     "a tuple (a, b, ...) is only allowed as contribution bounds and in public_groups");
     }
     return Error(e.offset, "unsupported expression");
   }
@@ -536,7 +552,8 @@ class Planner {
                                             TypeName(l->type), " and ", TypeName(r->type)));
       }
     }
-    const bool is_double = e.binary_op == BinaryOp::kDivide || (!IsNullConstant(*l) && l->type == DataType::kDouble) ||
+    const bool is_double = e.binary_op == BinaryOp::kDivide ||
+                           (!IsNullConstant(*l) && l->type == DataType::kDouble) ||
                            (!IsNullConstant(*r) && r->type == DataType::kDouble);
     const DataType type = is_double ? DataType::kDouble : DataType::kInt64;
     if (IsNullConstant(*l) || IsNullConstant(*r)) return MakeConstant(std::monostate(), type);
@@ -565,10 +582,11 @@ class Planner {
           (other->type == DataType::kDate || other->type == DataType::kTimestamp)) {
         const std::optional<table::Value> v = Coerce((*lit)->constant, other->type);
         if (!v) {
-          return Error(offset, absl::StrCat("cannot read ", QuoteString(std::get<std::string>((*lit)->constant)),
-                                            " as a ", Upper(TypeName(other->type)),
-                                            other->type == DataType::kDate ? " (YYYY-MM-DD)"
-                                                                           : " (YYYY-MM-DD HH:MM:SS)"));
+          return Error(
+              offset,
+              absl::StrCat("cannot read ", QuoteString(std::get<std::string>((*lit)->constant)), " as a ",
+                           Upper(TypeName(other->type)),
+                           other->type == DataType::kDate ? " (YYYY-MM-DD)" : " (YYYY-MM-DD HH:MM:SS)"));
         }
         (*lit)->constant = *v;
         (*lit)->type = other->type;
@@ -600,7 +618,8 @@ class Planner {
     if (all_constant && !IsNullConstant(*x)) {
       // One pass with a set. Numbers compare as doubles if either side has a double.
       bool any_double = x->type == DataType::kDouble;
-      for (const BoundPtr& item : items) any_double = any_double || (!IsNullConstant(*item) && item->type == DataType::kDouble);
+      for (const BoundPtr& item : items)
+        any_double = any_double || (!IsNullConstant(*item) && item->type == DataType::kDouble);
       if (any_double && x->type == DataType::kInt64) x = ToDouble(std::move(x));
       BoundPtr node = MakeNode(BoundOp::kInSet, DataType::kBool);
       node->negated = e.negated;
@@ -611,9 +630,8 @@ class Planner {
         }
         std::optional<table::Value> v = Coerce(items[i]->constant, x->type);
         if (!v) {
-          return Error(e.children[i + 1]->offset,
-                       absl::StrCat("cannot compare ", TypeName(x->type), " with ", TypeName(items[i]->type),
-                                    " in IN"));
+          return Error(e.children[i + 1]->offset, absl::StrCat("cannot compare ", TypeName(x->type), " with ",
+                                                               TypeName(items[i]->type), " in IN"));
         }
         if (double* d = std::get_if<double>(&*v)) *d += 0.0;  // -0.0 and 0.0 are one value
         node->set.push_back(*std::move(v));
@@ -693,8 +711,8 @@ class Planner {
   absl::StatusOr<int> FindItem(const Expr& e, std::string_view clause) {
     if (const std::optional<int64_t> position = IntegerOf(e)) {
       if (*position < 1 || *position > static_cast<int64_t>(items_.size())) {
-        return Error(e.offset, absl::StrCat(A(clause), " position ", *position, " is not in the select list (1 .. ",
-                                            items_.size(), ")"));
+        return Error(e.offset, absl::StrCat(A(clause), " position ", *position,
+                                            " is not in the select list (1 .. ", items_.size(), ")"));
       }
       return static_cast<int>(*position - 1);
     }
@@ -753,8 +771,9 @@ class Planner {
       const Expr& e = *query_.select[i].expr;
       if (items_[i].aggregate) continue;
       if (items_[i].key < 0) {
-        return Error(e.offset, absl::StrCat(ToSql(e), " is neither grouped nor aggregated: add it to GROUP BY "
-                                                      "or aggregate it"));
+        return Error(e.offset, absl::StrCat(ToSql(e),
+                                            " is neither grouped nor aggregated: add it to GROUP BY "
+                                            "or aggregate it"));
       }
       dp::GroupBy& key = plan_.group_by[items_[i].key];
       key_types[items_[i].key] = items_[i].bound->type;
@@ -803,7 +822,8 @@ class Planner {
       columns_.push_back(std::move(col));
     }
     if (plan_.aggregates.empty()) {
-      return Error(query_.offset, "the query has no aggregate: a DP query releases aggregates such as COUNT(*)");
+      return Error(query_.offset,
+                   "the query has no aggregate: a DP query releases aggregates such as COUNT(*)");
     }
     return absl::OkStatus();
   }
@@ -813,7 +833,8 @@ class Planner {
     const std::string& f = call.name;
     auto arity = [&](size_t n, std::string_view form) -> absl::Status {
       if (call.children.size() != n || call.star) {
-        return Error(call.offset, absl::StrCat(f, " takes ", n, n == 1 ? " argument: " : " arguments: ", A(form)));
+        return Error(call.offset,
+                     absl::StrCat(f, " takes ", n, n == 1 ? " argument: " : " arguments: ", A(form)));
       }
       return absl::OkStatus();
     };
@@ -871,8 +892,9 @@ class Planner {
       VEIL_RETURN_IF_ERROR(arity(2, "APPROX_QUANTILES(x, number_of_quantiles)"));
       const std::optional<int64_t> n = IntegerOf(*call.children[1]);
       if (!n || *n < 1 || *n > kMaxQuantiles) {
-        return Error(call.children[1]->offset,
-                     absl::StrCat("the number of quantiles must be an integer literal in [1, ", kMaxQuantiles, "]"));
+        return Error(
+            call.children[1]->offset,
+            absl::StrCat("the number of quantiles must be an integer literal in [1, ", kMaxQuantiles, "]"));
       }
       agg.num_quantiles = static_cast<int>(*n);
     } else {
@@ -894,20 +916,24 @@ class Planner {
       const std::string name = Lower(a.name);
       const bool per_group = name == "contribution_bounds_per_group";
       if (!per_group && name != "contribution_bounds_per_row") {
-        return Error(a.offset, absl::StrCat(f, " has no argument ", Quoted(a.name),
-                                            DidYouMean(name, {"contribution_bounds_per_row",
-                                                              "contribution_bounds_per_group"})));
+        return Error(
+            a.offset,
+            absl::StrCat(f, " has no argument ", Quoted(a.name),
+                         DidYouMean(name, {"contribution_bounds_per_row", "contribution_bounds_per_group"})));
       }
       if (have_bounds) return Error(a.offset, "contribution bounds are given twice");
       have_bounds = true;
       if (per_group && !per_group_allowed) {
-        return Error(a.offset, absl::StrCat(f, " takes contribution_bounds_per_row, not contribution_bounds_per_group"));
+        return Error(
+            a.offset,
+            absl::StrCat(f, " takes contribution_bounds_per_row, not contribution_bounds_per_group"));
       }
       if (per_group && plan_.max_rows_per_group != 1) {
-        return Error(a.offset,
-                     "contribution_bounds_per_group clamps a unit's aggregate in a group, which Veil does only "
-                     "when max_rows_contributed = 1 (then it equals clamping each row); with more rows per "
-                     "group use contribution_bounds_per_row");
+        return Error(
+            a.offset,
+            "contribution_bounds_per_group clamps a unit's aggregate in a group, which Veil does only "
+            "when max_rows_contributed = 1 (then it equals clamping each row); with more rows per "
+            "group use contribution_bounds_per_row");
       }
       VEIL_ASSIGN_OR_RETURN(agg.bounds, BindBounds(*a.value));
     }
@@ -922,8 +948,8 @@ class Planner {
     if (!lo) return Error(v.children[0]->offset, "the lower bound must be a number literal");
     if (!hi) return Error(v.children[1]->offset, "the upper bound must be a number literal");
     if (*lo > *hi) {
-      return Error(v.offset, absl::StrCat("the lower bound ", FormatNumber(*lo), " is greater than the upper bound ",
-                                          FormatNumber(*hi)));
+      return Error(v.offset, absl::StrCat("the lower bound ", FormatNumber(*lo),
+                                          " is greater than the upper bound ", FormatNumber(*hi)));
     }
     return dp::Bounds{*lo, *hi};
   }
@@ -946,8 +972,9 @@ class Planner {
     const Expr& v = *public_groups_;
     if (query_.group_by.empty()) return Error(v.offset, "public_groups needs a GROUP BY");
     if (v.kind != ExprKind::kArray) {
-      return Error(v.offset, "public_groups must be an array of keys: ['a', 'b'], or [('a', 1), ('b', 2)] for "
-                             "several GROUP BY keys");
+      return Error(v.offset,
+                   "public_groups must be an array of keys: ['a', 'b'], or [('a', 1), ('b', 2)] for "
+                   "several GROUP BY keys");
     }
     const size_t n = query_.group_by.size();
     std::vector<std::vector<table::Value>> keys;
@@ -959,8 +986,8 @@ class Planner {
         key.push_back(std::move(value));
       } else {
         if (element->kind != ExprKind::kTuple || element->children.size() != n) {
-          return Error(element->offset, absl::StrCat("each public group is a tuple of ", n,
-                                                     " values, one per GROUP BY key"));
+          return Error(element->offset,
+                       absl::StrCat("each public group is a tuple of ", n, " values, one per GROUP BY key"));
         }
         for (size_t k = 0; k < n; ++k) {
           VEIL_ASSIGN_OR_RETURN(table::Value value, PublicKeyValue(*element->children[k], k));
@@ -987,9 +1014,10 @@ class Planner {
     for (const OrderItem& o : query_.order_by) {
       VEIL_ASSIGN_OR_RETURN(const int i, FindItem(*o.expr, "ORDER BY"));
       if (i < 0) {
-        return Error(o.expr->offset, absl::StrCat("ORDER BY ", ToSql(*o.expr),
-                                                  " is not in the select list: order by a selected column, its "
-                                                  "alias or its position"));
+        return Error(o.expr->offset,
+                     absl::StrCat("ORDER BY ", ToSql(*o.expr),
+                                  " is not in the select list: order by a selected column, its "
+                                  "alias or its position"));
       }
       if (columns_[i].num_values > 1) {
         return Error(o.expr->offset, "cannot order by APPROX_QUANTILES, which gives several values");
@@ -1040,8 +1068,8 @@ std::string GroupSelectionText(const PreparedQuery& q) {
     return absl::StrCat("public: the ", p.public_groups->size(), " keys of public_groups, each released");
   }
   std::string out = absl::StrCat("private partition selection: a group with ", c.selection_units_for_half,
-                                 " privacy units is released with probability 0.5, with ", c.selection_units_for_99,
-                                 " units 0.99");
+                                 " privacy units is released with probability 0.5, with ",
+                                 c.selection_units_for_99, " units 0.99");
   if (p.min_units_per_group > 1) absl::StrAppend(&out, " (pre-threshold: ", p.min_units_per_group, " units)");
   return out;
 }
@@ -1065,8 +1093,8 @@ std::string Explain(const PreparedQuery& q) {
   absl::StrAppend(&out, "  privacy unit:  ", p.privacy_unit_column, " (each unit: at most ",
                   p.max_groups_contributed, p.max_groups_contributed == 1 ? " group" : " groups", ", ",
                   p.max_rows_per_group, p.max_rows_per_group == 1 ? " row" : " rows", " per group)\n");
-  absl::StrAppend(&out, "  budget:        epsilon = ", FormatNumber(p.epsilon), ", delta = ", FormatNumber(p.delta),
-                  ", noise = ", NoiseName(p.noise), "\n");
+  absl::StrAppend(&out, "  budget:        epsilon = ", FormatNumber(p.epsilon),
+                  ", delta = ", FormatNumber(p.delta), ", noise = ", NoiseName(p.noise), "\n");
   absl::StrAppend(&out, "  filter:        ", q.where_sql().empty() ? "(none)" : q.where_sql(), "\n");
   if (!p.group_by.empty()) {
     std::vector<std::string> keys;
@@ -1081,9 +1109,10 @@ std::string Explain(const PreparedQuery& q) {
     for (const OrderKey& k : q.order_by()) {
       order.push_back(absl::StrCat(q.columns()[k.output].name, k.descending ? " DESC" : ""));
     }
-    absl::StrAppend(&out, "  then:          ", order.empty() ? std::string() : "ORDER BY " + absl::StrJoin(order, ", "),
-                    q.limit() && !order.empty() ? " " : "", q.limit() ? absl::StrCat("LIMIT ", *q.limit()) : "",
-                    " (applied to the noisy results)\n");
+    absl::StrAppend(
+        &out, "  then:          ", order.empty() ? std::string() : "ORDER BY " + absl::StrJoin(order, ", "),
+        q.limit() && !order.empty() ? " " : "", q.limit() ? absl::StrCat("LIMIT ", *q.limit()) : "",
+        " (applied to the noisy results)\n");
   }
   const int level = static_cast<int>(std::lround(p.confidence_level * 100));
   absl::StrAppend(&out, "\nOutput columns (expected error: noise standard deviation and ", level,
@@ -1100,7 +1129,8 @@ std::string Explain(const PreparedQuery& q) {
     absl::StrAppend(&out, "  ", c.name, ": ", what, bounds.empty() ? "" : ", ", bounds, "\n");
     if (const dp::ColumnError* e = ErrorFor(q, c.index)) {
       absl::StrAppend(&out, "      stddev ", FormatNumber(e->stddev));
-      if (e->half_width > 0) absl::StrAppend(&out, ", ", level, "% interval +- ", FormatNumber(e->half_width));
+      if (e->half_width > 0)
+        absl::StrAppend(&out, ", ", level, "% interval +- ", FormatNumber(e->half_width));
       if (!e->note.empty()) absl::StrAppend(&out, " (", e->note, ")");
       out += "\n";
     }

@@ -34,7 +34,8 @@
 //   SUM(x), AVG(x)               x numeric (int64 or double).
 //   VAR_POP(x) = VARIANCE(x)     population variance; STDDEV_POP(x) = STDDEV(x) its square root.
 //   PERCENTILE_CONT(x, p)        p a number literal in [0, 1].
-//   APPROX_QUANTILES(x, n)       n an integer literal in 1 .. 1000; gives n + 1 values (min, cut points, max).
+//   APPROX_QUANTILES(x, n)       n an integer literal in 1 .. 1000; gives n + 1 values (min, cut points,
+//   max).
 // Bounds (each value aggregate, optional): contribution_bounds_per_row => (lo, hi) clamps every row's value
 // to [lo, hi]. contribution_bounds_per_group => (lo, hi) (BigQuery's form for SUM and AVG) clamps a unit's
 // aggregate in a group; it is accepted only where it means the same as clamping rows, i.e. when
@@ -215,9 +216,10 @@ absl::StatusOr<PreparedQuery> PrepareQuery(std::string_view sql, const table::Sc
 std::string Explain(const PreparedQuery& query);
 
 // The same as one JSON document (stable field names, in this order): table, privacy_unit_column,
-// epsilon, delta, noise_kind, max_groups_contributed, max_rows_contributed, filter, group_by, group_selection,
-// columns (name, kind, and for aggregates: function, column, bounds, stddev, ci_half_width, data_dependent,
-// note), confidence_level, cost (epsilon, delta, rho, method, components), mechanisms, order_by, limit.
+// epsilon, delta, noise_kind, max_groups_contributed, max_rows_contributed, filter, group_by,
+// group_selection, columns (name, kind, and for aggregates: function, column, bounds, stddev, ci_half_width,
+// data_dependent, note), confidence_level, cost (epsilon, delta, rho, method, components), mechanisms,
+// order_by, limit.
 nlohmann::ordered_json ExplainJson(const PreparedQuery& query);
 
 }  // namespace veil::sql

@@ -12,10 +12,10 @@
 namespace veil::sql {
 namespace {
 
+using table::DataType;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
-using table::DataType;
 
 table::Schema VisitsSchema() {
   absl::StatusOr<table::Schema> s = table::Schema::Make({{"patient_id", DataType::kInt64},
@@ -128,7 +128,8 @@ TEST(PlannerTest, PlansAGroupByQuery) {
 
 TEST(PlannerTest, GlobalAggregateNeedsNoDelta) {
   absl::StatusOr<PreparedQuery> q = Prepare(
-      "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS(epsilon = 0.5, privacy_unit_column = patient_id) COUNT(*) FROM t");
+      "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS(epsilon = 0.5, privacy_unit_column = patient_id) COUNT(*) "
+      "FROM t");
   ASSERT_TRUE(q.ok()) << q.status();
   EXPECT_TRUE(q->plan().group_by.empty());
   EXPECT_EQ(q->plan().delta, 0);
@@ -170,8 +171,8 @@ TEST(PlannerTest, GroupKeysByNameAliasPositionAndExpression) {
 }
 
 TEST(PlannerTest, AggregateArgumentsMayBeExpressions) {
-  absl::StatusOr<PreparedQuery> q =
-      Prepare(Q("SUM(cost * 2, contribution_bounds_per_row => (0, 10)), AVG(cost * 2), COUNT(age + 1) FROM t"));
+  absl::StatusOr<PreparedQuery> q = Prepare(
+      Q("SUM(cost * 2, contribution_bounds_per_row => (0, 10)), AVG(cost * 2), COUNT(age + 1) FROM t"));
   ASSERT_TRUE(q.ok()) << q.status();
   // cost * 2 is computed once.
   ASSERT_EQ(q->derived_columns().size(), 2u);
@@ -206,7 +207,8 @@ TEST(PlannerTest, PublicGroups) {
 
 TEST(PlannerTest, Options) {
   absl::StatusOr<PreparedQuery> q = Prepare(
-      "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS(EPSILON = 1, Delta = 0.001, privacy_unit_column = patient_id, "
+      "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS(EPSILON = 1, Delta = 0.001, privacy_unit_column = "
+      "patient_id, "
       "noise_kind = gaussian, confidence_level = 0.9) ward, COUNT(*) FROM t GROUP BY ward");
   ASSERT_TRUE(q.ok()) << q.status();
   EXPECT_EQ(q->plan().noise, dp::NoiseKind::kGaussian);
@@ -236,17 +238,20 @@ TEST(PlannerTest, OptionErrors) {
   sql = query("epsilon = 1, delta = 1, privacy_unit_column = patient_id");
   EXPECT_THAT(ErrorOf(sql), StartsWith(At(sql, "1, p") + "delta must be a number in [0, 1)"));
   sql = query("epsilon = 1, delta = 1e-6");
-  EXPECT_THAT(ErrorOf(sql), StartsWith(At(sql, "DIFFERENTIAL_PRIVACY") + "OPTIONS must set privacy_unit_column"));
+  EXPECT_THAT(ErrorOf(sql),
+              StartsWith(At(sql, "DIFFERENTIAL_PRIVACY") + "OPTIONS must set privacy_unit_column"));
   sql = query("epsilon = 1, delta = 1e-6, privacy_unit_column = patient");
   EXPECT_EQ(ErrorOf(sql), At(sql, "patient") + "unknown column \"patient\"; did you mean \"patient_id\"?");
   sql = query("epsilon = 1, delta = 1e-6, privacy_unit_column = 'patient_id'");
   EXPECT_THAT(ErrorOf(sql), StartsWith(At(sql, "'patient_id'") + "privacy_unit_column must name a column"));
   sql = query("epsilom = 1, delta = 1e-6, privacy_unit_column = patient_id");
-  EXPECT_THAT(ErrorOf(sql), StartsWith(At(sql, "epsilom") + "unknown option \"epsilom\"; did you mean \"epsilon\"?"));
+  EXPECT_THAT(ErrorOf(sql),
+              StartsWith(At(sql, "epsilom") + "unknown option \"epsilom\"; did you mean \"epsilon\"?"));
   sql = query("epsilon = 1, epsilon = 2, privacy_unit_column = patient_id");
   EXPECT_EQ(ErrorOf(sql), At(sql, "epsilon = 2") + "option epsilon is given twice");
   sql = query("epsilon = 1, delta = 1e-6, privacy_unit_column = patient_id, max_groups_contributed = 0");
-  EXPECT_THAT(ErrorOf(sql), StartsWith(At(sql, "0)") + "max_groups_contributed must be an integer in [1, 1000000]"));
+  EXPECT_THAT(ErrorOf(sql),
+              StartsWith(At(sql, "0)") + "max_groups_contributed must be an integer in [1, 1000000]"));
   sql = query("epsilon = 1, delta = 1e-6, privacy_unit_column = patient_id, max_rows_contributed = 2.5");
   EXPECT_THAT(ErrorOf(sql), StartsWith(At(sql, "2.5") + "max_rows_contributed must be an integer"));
   sql = query("epsilon = 1, delta = 1e-6, privacy_unit_column = patient_id, noise_kind = uniform");
@@ -254,8 +259,9 @@ TEST(PlannerTest, OptionErrors) {
   sql = query("epsilon = 1, privacy_unit_column = patient_id, noise_kind = gaussian, public_groups = ['a']");
   EXPECT_THAT(ErrorOf(sql), StartsWith(At(sql, "gaussian") + "noise_kind = gaussian needs delta > 0"));
   sql = query("epsilon = 1, privacy_unit_column = patient_id");
-  EXPECT_THAT(ErrorOf(sql), StartsWith(AtLast(sql, "ward") + "GROUP BY without public_groups selects the released "
-                                                              "groups privately, which needs delta > 0"));
+  EXPECT_THAT(ErrorOf(sql),
+              StartsWith(AtLast(sql, "ward") + "GROUP BY without public_groups selects the released "
+                                               "groups privately, which needs delta > 0"));
   sql = query("epsilon = 1, delta = 0, privacy_unit_column = patient_id");
   EXPECT_THAT(ErrorOf(sql), StartsWith(At(sql, "0, p") + "GROUP BY without public_groups"));
 }
@@ -268,8 +274,9 @@ TEST(PlannerTest, TypeAndNameErrors) {
   sql = Q("COUNT(*) FROM t WHERE agee > 3");
   EXPECT_EQ(ErrorOf(sql), At(sql, "agee") + "unknown column \"agee\"; did you mean \"age\"?");
   sql = Q("COUNT(*) FROM t WHERE zzzzzz > 3");
-  EXPECT_THAT(ErrorOf(sql), StartsWith(At(sql, "zzzzzz") + "unknown column \"zzzzzz\" (the table has patient_id, "
-                                                             "ward, age,"));
+  EXPECT_THAT(ErrorOf(sql),
+              StartsWith(At(sql, "zzzzzz") + "unknown column \"zzzzzz\" (the table has patient_id, "
+                                             "ward, age,"));
   sql = Q("COUNT(*) FROM t WHERE u.age > 3");
   EXPECT_THAT(ErrorOf(sql), StartsWith(At(sql, "u.age") + "unknown table \"u\" (the query reads \"t\")"));
   sql = Q("SUM(cost, contribution_bounds_per_group => (100, 0)) FROM t");
@@ -283,31 +290,36 @@ TEST(PlannerTest, TypeAndNameErrors) {
                                        "SUM has no argument \"contribution_bound_per_row\"; did you mean "
                                        "\"contribution_bounds_per_row\"?"));
   sql = Q("SUM(cost, contribution_bounds_per_row => (0, 1), contribution_bounds_per_group => (0, 1)) FROM t");
-  EXPECT_THAT(ErrorOf(sql), StartsWith(At(sql, "contribution_bounds_per_group") + "contribution bounds are given twice"));
+  EXPECT_THAT(ErrorOf(sql),
+              StartsWith(At(sql, "contribution_bounds_per_group") + "contribution bounds are given twice"));
   sql = Q("PERCENTILE_CONT(age, 0.5, contribution_bounds_per_group => (0, 1)) FROM t");
   EXPECT_THAT(ErrorOf(sql), StartsWith(At(sql, "contribution_bounds_per_group") +
                                        "PERCENTILE_CONT takes contribution_bounds_per_row"));
-  sql = "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS(epsilon = 1, privacy_unit_column = patient_id, "
-        "max_rows_contributed = 3) SUM(cost, contribution_bounds_per_group => (0, 1)) FROM t";
+  sql =
+      "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS(epsilon = 1, privacy_unit_column = patient_id, "
+      "max_rows_contributed = 3) SUM(cost, contribution_bounds_per_group => (0, 1)) FROM t";
   EXPECT_THAT(ErrorOf(sql), StartsWith(At(sql, "contribution_bounds_per_group") +
                                        "contribution_bounds_per_group clamps a unit's aggregate in a group"));
   sql = Q("COUNT(*, contribution_bounds_per_group => (0, 1)) FROM t");
   EXPECT_THAT(ErrorOf(sql), StartsWith(At(sql, "contribution_bounds_per_group") + "COUNT takes no"));
   sql = Q("COUNT(DISTINCT ward) FROM t");
-  EXPECT_THAT(ErrorOf(sql), StartsWith(At(sql, "ward)") + "COUNT(DISTINCT ...) is only supported for the privacy "
-                                                          "unit column \"patient_id\""));
+  EXPECT_THAT(ErrorOf(sql),
+              StartsWith(At(sql, "ward)") + "COUNT(DISTINCT ...) is only supported for the privacy "
+                                            "unit column \"patient_id\""));
   sql = Q("PERCENTILE_CONT(age, 1.5) FROM t");
   EXPECT_EQ(ErrorOf(sql), At(sql, "1.5") + "the percentile must be a number literal in [0, 1]");
   sql = Q("PERCENTILE_CONT(age) FROM t");
   EXPECT_THAT(ErrorOf(sql), StartsWith(At(sql, "PERCENTILE_CONT") + "PERCENTILE_CONT takes 2 arguments"));
   sql = Q("APPROX_QUANTILES(age, 0) FROM t");
-  EXPECT_THAT(ErrorOf(sql), StartsWith(At(sql, "0)") + "the number of quantiles must be an integer literal in [1, "
-                                                       "1000]"));
+  EXPECT_THAT(ErrorOf(sql),
+              StartsWith(At(sql, "0)") + "the number of quantiles must be an integer literal in [1, "
+                                         "1000]"));
   sql = Q("SUM(1) FROM t");
   EXPECT_THAT(ErrorOf(sql), StartsWith(At(sql, "1)") + "SUM of a constant is not supported"));
   sql = Q("ward, age, COUNT(*) FROM t GROUP BY ward");
-  EXPECT_EQ(ErrorOf(sql), At(sql, "age,") + "age is neither grouped nor aggregated: add it to GROUP BY or "
-                                            "aggregate it");
+  EXPECT_EQ(ErrorOf(sql), At(sql, "age,") +
+                              "age is neither grouped nor aggregated: add it to GROUP BY or "
+                              "aggregate it");
   sql = Q("ward FROM t GROUP BY ward");
   EXPECT_THAT(ErrorOf(sql), StartsWith("1:1: the query has no aggregate"));
   sql = Q("COUNT(*) FROM t GROUP BY ward");
@@ -381,7 +393,8 @@ TEST(PlannerTest, LiteralsAreCoercedAndNullsFolded) {
 TEST(PlannerTest, ExplainShowsPlanCostAndErrors) {
   absl::StatusOr<PreparedQuery> q = Prepare(
       "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS(epsilon = 1, delta = 1e-6, privacy_unit_column = patient_id, "
-      "max_groups_contributed = 2) ward, COUNT(*) AS n, AVG(cost, contribution_bounds_per_row => (0, 100)) AS "
+      "max_groups_contributed = 2) ward, COUNT(*) AS n, AVG(cost, contribution_bounds_per_row => (0, 100)) "
+      "AS "
       "avg_cost, SUM(age) FROM visits WHERE age >= 18 GROUP BY ward ORDER BY n DESC LIMIT 3");
   ASSERT_TRUE(q.ok()) << q.status();
   const std::string text = Explain(*q);
@@ -421,8 +434,8 @@ TEST(PlannerTest, ExplainShowsPlanCostAndErrors) {
   for (auto it = j.begin(); it != j.end(); ++it) keys.push_back(it.key());
   EXPECT_THAT(keys, ElementsAre("table", "privacy_unit_column", "epsilon", "delta", "noise_kind",
                                 "max_groups_contributed", "max_rows_contributed", "filter", "group_by",
-                                "group_selection", "columns", "confidence_level", "cost", "mechanisms", "order_by",
-                                "limit"));
+                                "group_selection", "columns", "confidence_level", "cost", "mechanisms",
+                                "order_by", "limit"));
 }
 
 TEST(PlannerTest, ParseErrorsComeThrough) {
