@@ -19,10 +19,6 @@
 namespace veil::cli {
 namespace {
 
-// Six significant digits: enough to read a budget, and 0.30000000000000004 shows as 0.3 (JSON has the exact
-// values).
-std::string Num(double v) { return absl::StrFormat("%.6g", v); }
-
 std::string NoBudgetHint(const std::string& dataset) {
   return absl::StrCat("Dataset \"", dataset,
                       "\" has no privacy budget: differentially private queries on it are refused.\n"
@@ -39,9 +35,9 @@ void PrintBudget(const store::DatasetBudget& b) {
     std::cout << "Privacy budget of dataset \"" << b.dataset
               << "\" (basic composition: the epsilons and the deltas of its charges add up)\n\n";
     PrintTable({"", "epsilon", "delta"},
-               {{"total", Num(b.total->amount.epsilon), Num(b.total->amount.delta)},
-                {"spent", Num(b.spent.epsilon), Num(b.spent.delta)},
-                {"remaining", Num(b.remaining.epsilon), Num(b.remaining.delta)}},
+               {{"total", FormatNumber(b.total->amount.epsilon), FormatNumber(b.total->amount.delta)},
+                {"spent", FormatNumber(b.spent.epsilon), FormatNumber(b.spent.delta)},
+                {"remaining", FormatNumber(b.remaining.epsilon), FormatNumber(b.remaining.delta)}},
                {false, true, true});
     std::cout << "\nSet by " << b.total->set_by << " at " << FormatUtc(b.total->set_at) << ".\n";
   }
@@ -52,9 +48,9 @@ void PrintBudget(const store::DatasetBudget& b) {
   std::cout << "\nCharges (" << b.charges.size() << "):\n";
   std::vector<std::vector<std::string>> rows;
   for (const store::LedgerCharge& c : b.charges) {
-    rows.push_back({FormatUtc(c.time), c.actor, c.operation, Num(c.cost.epsilon), Num(c.cost.delta),
-                    c.audit_seq.has_value() ? absl::StrCat("#", *c.audit_seq) : std::string("reserved"),
-                    c.description});
+    rows.push_back(
+        {FormatUtc(c.time), c.actor, c.operation, FormatNumber(c.cost.epsilon), FormatNumber(c.cost.delta),
+         c.audit_seq.has_value() ? absl::StrCat("#", *c.audit_seq) : std::string("reserved"), c.description});
   }
   PrintTable({"when", "who", "operation", "epsilon", "delta", "audit", "what"}, rows,
              {false, false, false, true, true, true});
@@ -97,8 +93,9 @@ absl::Status RunBudget(const BudgetArgs& args, const GlobalOptions& global) {
       rows.push_back({b.dataset, "not set", "", "", "", "", "", absl::StrCat(b.charges.size())});
       continue;
     }
-    rows.push_back({b.dataset, Num(b.total->amount.epsilon), Num(b.spent.epsilon), Num(b.remaining.epsilon),
-                    Num(b.total->amount.delta), Num(b.spent.delta), Num(b.remaining.delta),
+    rows.push_back({b.dataset, FormatNumber(b.total->amount.epsilon), FormatNumber(b.spent.epsilon),
+                    FormatNumber(b.remaining.epsilon), FormatNumber(b.total->amount.delta),
+                    FormatNumber(b.spent.delta), FormatNumber(b.remaining.delta),
                     absl::StrCat(b.charges.size())});
   }
   PrintTable({"dataset", "epsilon", "spent", "remaining", "delta", "spent", "remaining", "charges"}, rows,
@@ -128,11 +125,11 @@ absl::Status RunBudgetSet(const BudgetSetArgs& args, const GlobalOptions& global
   if (global.json) {
     PrintJson(store::DatasetBudgetToJson(b));
   } else if (!global.quiet) {
-    std::cout << "Set the privacy budget of dataset \"" << b.dataset << "\" to epsilon " << Num(total.epsilon)
-              << ", delta " << Num(total.delta) << " (audited)\n"
-              << "  spent so far: epsilon " << Num(b.spent.epsilon) << ", delta " << Num(b.spent.delta)
-              << "; remaining: epsilon " << Num(b.remaining.epsilon) << ", delta " << Num(b.remaining.delta)
-              << "\n";
+    std::cout << "Set the privacy budget of dataset \"" << b.dataset << "\" to epsilon "
+              << FormatNumber(total.epsilon) << ", delta " << FormatNumber(total.delta) << " (audited)\n"
+              << "  spent so far: epsilon " << FormatNumber(b.spent.epsilon) << ", delta "
+              << FormatNumber(b.spent.delta) << "; remaining: epsilon " << FormatNumber(b.remaining.epsilon)
+              << ", delta " << FormatNumber(b.remaining.delta) << "\n";
     if (total.delta == 0) {
       std::cout << "  delta 0: only pure epsilon-DP queries fit (set --delta, e.g. 1e-6, to allow "
                    "(epsilon, delta) ones)\n";

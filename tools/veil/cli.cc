@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -121,6 +122,11 @@ absl::StatusOr<table::CsvReadOptions> MakeReadOptions(const CsvArgs& args) {
 std::string FormatElapsed(absl::Duration d) {
   const double ms = absl::ToDoubleMilliseconds(d);
   return ms < 1000 ? absl::StrFormat("%.1f ms", ms) : absl::StrFormat("%.2f s", ms / 1000);
+}
+
+std::string FormatNumber(double v) {
+  if (std::abs(v) >= 1e6 && std::abs(v) < 1e18) return absl::StrFormat("%.0f", v);
+  return absl::StrFormat("%.6g", v);
 }
 
 std::string FormatBytes(uint64_t bytes) {

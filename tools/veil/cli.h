@@ -62,6 +62,10 @@ void PrintJson(const nlohmann::ordered_json& doc);
 std::string WithThousands(int64_t n);
 // "812 B", "4.2 KiB", "37.1 MiB".
 std::string FormatBytes(uint64_t bytes);
+// A number for people: six significant digits (0.30000000000000004 shows as 0.3), or a whole number for
+// magnitudes from 1e6 to 1e18 (a sum of incomes reads 1234568, not 1.23457e+06). --json output keeps the
+// exact values.
+std::string FormatNumber(double v);
 // "12.3 ms", "1.52 s".
 std::string FormatElapsed(absl::Duration d);
 // RFC 3339 UTC, whole seconds: "2026-11-25T10:04:05Z".

@@ -40,16 +40,9 @@ struct QueryArgs {
   bool explain = false;
 };
 
-// Six significant digits, or whole numbers for large magnitudes (a sum of incomes reads 1234568, not
-// 1.23457e+06). JSON output has the exact values.
-std::string Num(double v) {
-  if (std::abs(v) >= 1e6 && std::abs(v) < 1e18) return absl::StrFormat("%.0f", v);
-  return absl::StrFormat("%.6g", v);
-}
-
 std::string Cell(const table::Table& t, int64_t row, int col) {
   if (t.IsNull(row, col)) return "NULL";
-  if (t.column(col).type() == table::DataType::kDouble) return Num(t.column(col).GetDouble(row));
+  if (t.column(col).type() == table::DataType::kDouble) return FormatNumber(t.column(col).GetDouble(row));
   return t.FormatValue(row, col);
 }
 
@@ -82,7 +75,7 @@ std::string ChargeDescription(const sql::PreparedQuery& q) {
 // The result as aligned text: group keys, then each aggregate's value and its confidence interval.
 void PrintOutput(const sql::PreparedQuery& q, const sql::QueryOutput& out) {
   const table::Table& t = out.table;
-  const std::string level = absl::StrCat(Num(q.plan().confidence_level * 100), "% CI");
+  const std::string level = absl::StrCat(FormatNumber(q.plan().confidence_level * 100), "% CI");
   std::vector<std::string> header;
   std::vector<bool> right;
   struct Piece {
@@ -128,13 +121,9 @@ void PrintOutput(const sql::PreparedQuery& q, const sql::QueryOutput& out) {
   PrintTable(header, rows, right);
   if (rows.empty()) std::cout << "(no group was released)\n";
   for (const dp::ChosenBounds& b : out.chosen_bounds) {
-    std::cout << "Bounds of " << b.name << " chosen privately (part of the cost): [" << Num(b.bounds.lo)
-              << ", " << Num(b.bounds.hi) << "]\n";
+    std::cout << "Bounds of " << b.name << " chosen privately (part of the cost): ["
+              << FormatNumber(b.bounds.lo) << ", " << FormatNumber(b.bounds.hi) << "]\n";
   }
-}
-
-nlohmann::ordered_json PairJson(const store::EpsilonDelta& v) {
-  return {{"epsilon", v.epsilon}, {"delta", v.delta}};
 }
 
 absl::Status RunQueryCommand(const QueryArgs& args, const GlobalOptions& global) {
@@ -154,14 +143,15 @@ absl::Status RunQueryCommand(const QueryArgs& args, const GlobalOptions& global)
     VEIL_ASSIGN_OR_RETURN(store::DatasetBudget budget, session->GetBudget(dataset));
     const bool fits = budget.total.has_value() && store::FitsBudget(budget.total->amount, budget.spent, cost);
     if (global.json) {
-      PrintJson({{"dataset", dataset},
-                 {"explain", sql::ExplainJson(q)},
-                 {"budget", budget.total.has_value()
-                                ? nlohmann::ordered_json{{"total", PairJson(budget.total->amount)},
-                                                         {"spent", PairJson(budget.spent)},
-                                                         {"remaining", PairJson(budget.remaining)}}
-                                : nlohmann::ordered_json(nullptr)},
-                 {"fits", fits}});
+      PrintJson(
+          {{"dataset", dataset},
+           {"explain", sql::ExplainJson(q)},
+           {"budget", budget.total.has_value()
+                          ? nlohmann::ordered_json{{"total", store::EpsilonDeltaToJson(budget.total->amount)},
+                                                   {"spent", store::EpsilonDeltaToJson(budget.spent)},
+                                                   {"remaining", store::EpsilonDeltaToJson(budget.remaining)}}
+                          : nlohmann::ordered_json(nullptr)},
+           {"fits", fits}});
     } else if (!global.quiet) {
       std::cout << sql::Explain(q);
       std::cout << "\nDataset \"" << dataset << "\": ";
@@ -170,9 +160,10 @@ absl::Status RunQueryCommand(const QueryArgs& args, const GlobalOptions& global)
                      "`veil budget set "
                   << dataset << " --epsilon E --delta D`)\n";
       } else {
-        std::cout << "remaining budget epsilon " << Num(budget.remaining.epsilon) << ", delta "
-                  << Num(budget.remaining.delta) << "; this query costs epsilon " << Num(cost.epsilon)
-                  << ", delta " << Num(cost.delta) << (fits ? " and fits" : " and would be refused") << "\n";
+        std::cout << "remaining budget epsilon " << FormatNumber(budget.remaining.epsilon) << ", delta "
+                  << FormatNumber(budget.remaining.delta) << "; this query costs epsilon "
+                  << FormatNumber(cost.epsilon) << ", delta " << FormatNumber(cost.delta)
+                  << (fits ? " and fits" : " and would be refused") << "\n";
       }
       std::cout << "Nothing was read and no budget was spent.\n";
     }
@@ -209,15 +200,15 @@ absl::Status RunQueryCommand(const QueryArgs& args, const GlobalOptions& global)
                  {"delta", receipt.cost.delta},
                  {"description", charge.description}}},
                {"budget",
-                {{"total", PairJson(receipt.total)},
-                 {"spent", PairJson(receipt.spent)},
-                 {"remaining", PairJson(receipt.remaining)}}}});
+                {{"total", store::EpsilonDeltaToJson(receipt.total)},
+                 {"spent", store::EpsilonDeltaToJson(receipt.spent)},
+                 {"remaining", store::EpsilonDeltaToJson(receipt.remaining)}}}});
   } else if (!global.quiet) {
     PrintOutput(q, result.value);
-    std::cout << "\nCharged epsilon " << Num(receipt.cost.epsilon) << ", delta " << Num(receipt.cost.delta)
-              << " to dataset \"" << dataset << "\" (audit entry #" << receipt.audit_seq
-              << "); remaining: epsilon " << Num(receipt.remaining.epsilon) << ", delta "
-              << Num(receipt.remaining.delta) << "\n";
+    std::cout << "\nCharged epsilon " << FormatNumber(receipt.cost.epsilon) << ", delta "
+              << FormatNumber(receipt.cost.delta) << " to dataset \"" << dataset << "\" (audit entry #"
+              << receipt.audit_seq << "); remaining: epsilon " << FormatNumber(receipt.remaining.epsilon)
+              << ", delta " << FormatNumber(receipt.remaining.delta) << "\n";
   }
   return absl::OkStatus();
 }

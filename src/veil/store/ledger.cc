@@ -17,10 +17,6 @@ namespace {
 
 std::string Rfc3339(absl::Time t) { return absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", t, absl::UTCTimeZone()); }
 
-nlohmann::ordered_json PairJson(const EpsilonDelta& v) {
-  return {{"epsilon", v.epsilon}, {"delta", v.delta}};
-}
-
 // Neumaier's variant of Kahan summation: the compensation also covers terms larger than the running sum.
 class CompensatedSum {
  public:
@@ -45,6 +41,10 @@ constexpr char kChargeColumns[] =
     "c.params_hash, c.audit_from, c.audit_seq FROM privacy_charge c JOIN dataset d ON d.id = c.dataset_id ";
 
 }  // namespace
+
+nlohmann::ordered_json EpsilonDeltaToJson(const EpsilonDelta& v) {
+  return {{"epsilon", v.epsilon}, {"delta", v.delta}};
+}
 
 std::string FormatDouble(double v) {
   char buf[64];
@@ -119,7 +119,7 @@ EpsilonDelta Remaining(const EpsilonDelta& total, const EpsilonDelta& spent) {
 nlohmann::ordered_json DatasetBudgetToJson(const DatasetBudget& budget) {
   nlohmann::ordered_json total = nullptr;
   if (budget.total.has_value()) {
-    total = PairJson(budget.total->amount);
+    total = EpsilonDeltaToJson(budget.total->amount);
     total["set_by"] = budget.total->set_by;
     total["set_at"] = Rfc3339(budget.total->set_at);
   }
@@ -139,8 +139,8 @@ nlohmann::ordered_json DatasetBudgetToJson(const DatasetBudget& budget) {
   return {{"dataset", budget.dataset},
           {"composition", "basic"},
           {"total", total},
-          {"spent", PairJson(budget.spent)},
-          {"remaining", PairJson(budget.remaining)},
+          {"spent", EpsilonDeltaToJson(budget.spent)},
+          {"remaining", EpsilonDeltaToJson(budget.remaining)},
           {"charges", charges}};
 }
 

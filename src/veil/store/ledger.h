@@ -66,6 +66,8 @@ inline constexpr size_t kMaxChargeDescriptionBytes = 256;
 std::string FormatDouble(double v);
 // "epsilon=0.5 delta=1e-06": the audit entry's cost field of a charge.
 std::string FormatEpsilonDelta(const EpsilonDelta& v);
+// {"epsilon": e, "delta": d}: the JSON form of a pair in `veil budget --json` and `veil query --json`.
+nlohmann::ordered_json EpsilonDeltaToJson(const EpsilonDelta& v);
 
 // A total budget: epsilon finite and >= 0, delta finite in [0, 1). (0, 0) is a valid total that allows
 // nothing. Errors: InvalidArgument naming the bad value.
