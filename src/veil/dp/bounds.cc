@@ -61,7 +61,9 @@ absl::StatusOr<Bounds> ChooseBoundsFromLogHistogram(const std::vector<int64_t>& 
     return absl::InvalidArgumentError(
         absl::StrCat("automatic bounds epsilon must be finite and > 0, got ", epsilon));
   }
-  if (l1_sensitivity < 1) return absl::InvalidArgumentError("automatic bounds sensitivity must be >= 1");
+  if (l1_sensitivity < 1)
+    return absl::InvalidArgumentError(
+        absl::StrCat("automatic bounds sensitivity must be >= 1, got ", l1_sensitivity));
   const double scale = static_cast<double>(l1_sensitivity) / epsilon;
   const int64_t tau = LogHistogramThreshold(scale);
   int lowest = -1, highest = -1, argmax = 0;

@@ -205,11 +205,6 @@ absl::StatusOr<double> DiscreteLaplaceStddev(double scale) {
   return std::sqrt(2.0 * p) / -std::expm1(-1.0 / scale);
 }
 
-absl::StatusOr<double> GaussianStddev(double sigma) {
-  VEIL_RETURN_IF_ERROR(ValidatePositive(sigma, "sigma"));
-  return sigma;
-}
-
 absl::StatusOr<double> DiscreteGaussianStddev(double sigma) {
   VEIL_RETURN_IF_ERROR(ValidatePositive(sigma, "sigma"));
   if (sigma < 1) {

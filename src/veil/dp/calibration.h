@@ -79,7 +79,6 @@ absl::StatusOr<double> ClassicGaussianSigma(double l2_sensitivity, double epsilo
 absl::StatusOr<double> LaplaceStddev(double scale);  // sqrt(2) b
 // sqrt(2 p) / (1 - p) with p = e^{-1/t} (variance 2p / (1-p)^2).
 absl::StatusOr<double> DiscreteLaplaceStddev(double scale);
-absl::StatusOr<double> GaussianStddev(double sigma);  // sigma
 // The EXACT standard deviation of the discrete Gaussian (<= sigma, CKS20 Corollary 9): the variance is
 // sum x^2 e^{-x^2/2s^2} / sum e^{-x^2/2s^2}, computed by direct summation for s < 1 and, for s >= 1, by its
 // Poisson-summation (Jacobi theta) dual series, which converges in a few terms:

@@ -39,7 +39,9 @@ absl::StatusOr<QuantileTreeShape> QuantileTreeShape::Create(Bounds bounds,
   s.num_leaves_ = static_cast<uint32_t>(leaves);
   s.leaf_width_ = (bounds.hi - bounds.lo) / static_cast<double>(leaves);
   if (!(s.leaf_width_ > 0) || !std::isfinite(s.leaf_width_)) {
-    return absl::InvalidArgumentError("quantile bounds are too close together or too far apart");
+    return absl::InvalidArgumentError(absl::StrCat("quantile bounds [", bounds.lo, ", ", bounds.hi,
+                                                   "] are too close together or too far apart for ", leaves,
+                                                   " equal-width leaves"));
   }
   return s;
 }

@@ -692,7 +692,9 @@ absl::StatusOr<BoundedAggregates> RunPushdown(table::PgConnection& pg, const tab
   const table::Table& result = *queried;
   const int nkeys = static_cast<int>(plan.group_by.size());
   if (result.num_columns() != nkeys + 1 + static_cast<int>(sums.size())) {
-    return absl::InternalError("push-down: unexpected result columns");
+    return absl::InternalError(absl::StrCat("push-down: the PostgreSQL statement returned ",
+                                            result.num_columns(), " columns, expected ",
+                                            nkeys + 1 + sums.size(), " (keys, units, sums)"));
   }
   BoundedAggregates out;
   out.seed = seed;
