@@ -24,6 +24,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "veil/base/test_util.h"
 
 extern char** environ;
 
@@ -35,22 +36,8 @@ inline double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// splitmix64: a fast deterministic generator for benchmark data (not privacy randomness, DESIGN.md 5.6).
-class DataRandom {
- public:
-  explicit DataRandom(uint64_t seed) : state_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-  // Slightly biased for n not a power of two, which does not matter for test data.
-  uint64_t Below(uint64_t n) { return Next() % n; }
-
- private:
-  uint64_t state_;
-};
+// splitmix64 for benchmark data (veil/base/test_util.h; not privacy randomness, DESIGN.md 5.6).
+using DataRandom = ::veil::base::testing::DataRandom;
 
 // Appends v in decimal, left-padded with zeros to `width` digits.
 inline void AppendPadded(std::string* out, uint64_t v, int width) {

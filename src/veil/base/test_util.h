@@ -2,6 +2,7 @@
 #ifndef VEIL_BASE_TEST_UTIL_H_
 #define VEIL_BASE_TEST_UTIL_H_
 
+#include <cstdint>
 #include <string>
 
 #include "veil/base/random.h"
@@ -33,6 +34,24 @@ std::string FileContents(const std::string& path);
 class ZeroRandom final : public RandomSource {
  public:
   absl::Status Fill(std::span<uint8_t> out) override;
+};
+
+// splitmix64: a fast deterministic generator for test and benchmark DATA (never privacy randomness, which
+// comes only from a RandomSource, DESIGN.md 5.6).
+class DataRandom {
+ public:
+  explicit DataRandom(uint64_t seed) : state_(seed) {}
+  uint64_t Next() {
+    uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  }
+  // Slightly biased for n not a power of two, which does not matter for test data.
+  uint64_t Below(uint64_t n) { return Next() % n; }
+
+ private:
+  uint64_t state_;
 };
 
 }  // namespace veil::base::testing

@@ -15,6 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "veil/base/status_macros.h"
+#include "veil/base/test_util.h"
 #include "veil/crypto/random.h"
 #include "veil/crypto/testing/deterministic_random.h"
 #include "veil/dp/random_bits.h"
@@ -30,21 +31,7 @@ using table::Value;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-// Test data, not privacy randomness: splitmix64.
-class DataRandom {
- public:
-  explicit DataRandom(uint64_t seed) : state_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-  uint64_t Below(uint64_t n) { return Next() % n; }
-
- private:
-  uint64_t state_;
-};
+using ::veil::base::testing::DataRandom;
 
 // A row of the test table, with NULLs as nullopt.
 struct Row {
