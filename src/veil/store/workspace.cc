@@ -289,6 +289,12 @@ absl::StatusOr<base::SecretBytes> SigningKeyWrap(const base::SecretBytes& master
   return crypto::HkdfSha256(master_key.span(), {}, base::AsBytes(kSigningKeyInfo), 32);
 }
 
+// Keys for other uses (Workspace::DeriveKey) hang off their own HKDF branch, so none of them can equal the
+// signing key's wrap, the key store's keys or the pseudonym key.
+absl::StatusOr<base::SecretBytes> AppKeyRoot(const base::SecretBytes& master_key) {
+  return crypto::HkdfSha256(master_key.span(), {}, base::AsBytes(std::string_view("veil app keys v1")), 32);
+}
+
 std::string SigningKeyAad(std::string_view workspace_id) {
   return absl::StrCat(kSigningKeyInfo, "\n", std::string(workspace_id));
 }
@@ -394,14 +400,21 @@ absl::Status ValidatePurpose(std::string_view purpose) {
 }
 
 Workspace::Workspace(base::Env& env, std::string dir, std::unique_ptr<base::FileLock> lock, Database db,
-                     KeyStore keys, crypto::Ed25519PrivateKey signing_key, std::string id)
+                     KeyStore keys, crypto::Ed25519PrivateKey signing_key, std::string id,
+                     base::SecretBytes app_key_root)
     : env_(env),
       dir_(std::move(dir)),
       lock_(std::move(lock)),
       db_(std::move(db)),
       keys_(std::move(keys)),
       signing_key_(std::move(signing_key)),
-      id_(std::move(id)) {}
+      id_(std::move(id)),
+      app_key_root_(std::move(app_key_root)) {}
+
+absl::StatusOr<base::SecretBytes> Workspace::DeriveKey(std::string_view label) const {
+  return crypto::HkdfSha256(app_key_root_, {},
+                            base::AsBytes(absl::StrCat("veil app key v1: ", std::string(label))), 32);
+}
 
 Workspace::~Workspace() = default;
 
@@ -446,8 +459,9 @@ absl::StatusOr<std::unique_ptr<Workspace>> Workspace::Create(
     const std::string created = absl::StrCat(ToNanos(env.Now()));
     VEIL_RETURN_IF_ERROR(PutSetting(db, "created_ns", base::AsBytes(created)));
     VEIL_ASSIGN_OR_RETURN(KeyStore keys, KeyStore::Open(Join(staging, kKeyStoreFile), master));
-    std::unique_ptr<Workspace> ws(
-        new Workspace(env, staging, std::move(lock), std::move(db), std::move(keys), std::move(signing), id));
+    VEIL_ASSIGN_OR_RETURN(base::SecretBytes app_key_root, AppKeyRoot(master));
+    std::unique_ptr<Workspace> ws(new Workspace(env, staging, std::move(lock), std::move(db), std::move(keys),
+                                                std::move(signing), id, std::move(app_key_root)));
     return initialize(*ws);
   }();
   if (status.ok()) status = env.RenameFile(staging, dir);
@@ -509,8 +523,9 @@ absl::StatusOr<std::unique_ptr<Workspace>> Workspace::OpenLocked(base::Env& env,
   }
   VEIL_ASSIGN_OR_RETURN(crypto::Ed25519PrivateKey signing, crypto::Ed25519PrivateKey::FromSeed(*seed));
   VEIL_ASSIGN_OR_RETURN(KeyStore keys, KeyStore::Open(Join(dir, kKeyStoreFile), master_key));
+  VEIL_ASSIGN_OR_RETURN(base::SecretBytes app_key_root, AppKeyRoot(master_key));
   std::unique_ptr<Workspace> ws(new Workspace(env, dir, std::move(lock), *std::move(db), std::move(keys),
-                                              std::move(signing), std::move(id)));
+                                              std::move(signing), std::move(id), std::move(app_key_root)));
   VEIL_RETURN_IF_ERROR(ws->Recover());
   return ws;
 }

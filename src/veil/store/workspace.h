@@ -194,6 +194,12 @@ class Workspace {
   const crypto::Ed25519PrivateKey& signing_key() const { return signing_key_; }
   std::string audit_dir() const { return dir_ + "/audit"; }
 
+  // A 32-byte key for one use, derived from the master key (HKDF-SHA-256, info "veil app key v1: " + label),
+  // e.g. DeriveKey("pii token v1") for keyed tokens. The same label gives the same key in every session of
+  // this workspace and a different key in any other workspace; distinct labels give independent keys.
+  // The master key itself never leaves the workspace. Errors: Internal on an unexpected OpenSSL failure.
+  absl::StatusOr<base::SecretBytes> DeriveKey(std::string_view label) const;
+
   const std::string& dir() const { return dir_; }
   const std::string& id() const { return id_; }  // random, 32 hex digits, fixed at init
   base::Env& env() { return env_; }
@@ -210,7 +216,7 @@ class Workspace {
 
  private:
   Workspace(base::Env& env, std::string dir, std::unique_ptr<base::FileLock> lock, Database db, KeyStore keys,
-            crypto::Ed25519PrivateKey signing_key, std::string id);
+            crypto::Ed25519PrivateKey signing_key, std::string id, base::SecretBytes app_key_root);
 
   static absl::StatusOr<std::unique_ptr<Workspace>> OpenLocked(base::Env& env, const std::string& dir,
                                                                std::unique_ptr<base::FileLock> lock,
@@ -228,6 +234,7 @@ class Workspace {
   KeyStore keys_;
   crypto::Ed25519PrivateKey signing_key_;
   std::string id_;
+  base::SecretBytes app_key_root_;  // HKDF(master key, info "veil app keys v1"): the root of DeriveKey
 };
 
 }  // namespace veil::store

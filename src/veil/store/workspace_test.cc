@@ -123,6 +123,25 @@ TEST_F(WorkspaceTest, ReopensWithTheSameIdentityAndSigningKey) {
   EXPECT_EQ(ws_->signing_key().public_key().bytes(), public_key);
 }
 
+TEST_F(WorkspaceTest, DerivedKeysAreStablePerLabelAndDistinctAcrossLabelsAndWorkspaces) {
+  auto token = ws_->DeriveKey("pii token v1");
+  auto ff1 = ws_->DeriveKey("pii ff1 v1");
+  ASSERT_TRUE(token.ok() && ff1.ok());
+  EXPECT_EQ(token->size(), 32u);
+  const std::vector<uint8_t> first(token->span().begin(), token->span().end());
+  EXPECT_NE(first, std::vector<uint8_t>(ff1->span().begin(), ff1->span().end()));
+  Reopen();
+  auto again = ws_->DeriveKey("pii token v1");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(first, std::vector<uint8_t>(again->span().begin(), again->span().end()));
+  ws_.reset();
+  auto other = Workspace::Create(*env_, tmp_.File("other"), {}, NoInit);
+  ASSERT_TRUE(other.ok()) << other.status();
+  auto foreign = (*other)->DeriveKey("pii token v1");
+  ASSERT_TRUE(foreign.ok());
+  EXPECT_NE(first, std::vector<uint8_t>(foreign->span().begin(), foreign->span().end()));
+}
+
 TEST_F(WorkspaceTest, CreateRefusesExistingOrNonEmptyDirectories) {
   ws_.reset();
   EXPECT_EQ(Workspace::Create(*env_, dir_, {}, NoInit).status().code(), absl::StatusCode::kAlreadyExists);
