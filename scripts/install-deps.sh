@@ -17,6 +17,9 @@ PACKAGES=(
   libargon2-dev                            # Argon2id: the master key from a passphrase
   libcli11-dev                             # the veil command line
   nlohmann-json3-dev                       # --json output
+  libvectorscan-dev                        # PII: multi-pattern prefilter (Hyperscan API, portable fork)
+  libre2-dev                               # PII: linear-time validation regexes (no catastrophic backtracking)
+  libphonenumber-dev                       # PII: phone number parsing and validation
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   sqlite3                                  # the baseline the CSV benchmark is measured against

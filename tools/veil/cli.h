@@ -105,6 +105,12 @@ void RegisterWorkspace(CLI::App& app, Cli& cli);  // init, ingest, datasets, exp
 void RegisterAudit(CLI::App& app, Cli& cli);      // audit log/checkpoint/verify/proof/consistency
 void RegisterBudget(CLI::App& app, Cli& cli);     // budget [NAME], budget set
 void RegisterQuery(CLI::App& app, Cli& cli);      // query "SQL" [--explain]
+void RegisterPii(CLI::App& app, Cli& cli);        // pii scan/redact/restore/classify/transform/eval
+
+// The `veil pii` subcommands, one file each (pii_commands.cc creates the group and calls them).
+void RegisterPiiScan(CLI::App& pii, Cli& cli);      // scan            (pii_scan_commands.cc)
+void RegisterPiiRedact(CLI::App& pii, Cli& cli);    // redact, restore, transform (pii_redact_commands.cc)
+void RegisterPiiClassify(CLI::App& pii, Cli& cli);  // classify, eval  (pii_classify_commands.cc)
 
 }  // namespace veil::cli
 

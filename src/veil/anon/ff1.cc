@@ -1,0 +1,1 @@
+#include "veil/anon/ff1.h"

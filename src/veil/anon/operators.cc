@@ -1,0 +1,1 @@
+#include "veil/anon/operators.h"

@@ -1,0 +1,1 @@
+#include "veil/pii/evaluation.h"

@@ -1,0 +1,8 @@
+#include "tools/veil/cli.h"
+
+namespace veil::cli {
+
+// Placeholder: replaced by the work on issue 5.
+void RegisterPiiRedact(CLI::App&, Cli&) {}
+
+}  // namespace veil::cli
