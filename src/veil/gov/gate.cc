@@ -54,6 +54,12 @@ const char* OperationName(Operation op) {
       return "budget.read";
     case Operation::kQuery:
       return "query";
+    case Operation::kAttach:
+      return "attach";
+    case Operation::kPiiRedact:
+      return "pii.redact";
+    case Operation::kPiiRestore:
+      return "pii.restore";
   }
   return "?";
 }
@@ -67,11 +73,14 @@ std::vector<Role> RolesAllowed(Operation op) {
     case Operation::kGrant:
     case Operation::kRevoke:
     case Operation::kBudgetSet:
+    case Operation::kAttach:
+    case Operation::kPiiRestore:
       return {Role::kOwner};
     case Operation::kListDatasets:
     case Operation::kBudgetRead:
       return {Role::kOwner, Role::kAnalyst, Role::kAuditor};
     case Operation::kQuery:
+    case Operation::kPiiRedact:
       return {Role::kOwner, Role::kAnalyst};
     case Operation::kListGrants:
     case Operation::kAuditRead:

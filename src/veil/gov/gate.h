@@ -3,10 +3,12 @@
 // a denial always says why.
 //
 // Roles (granted by an owner with `veil grant ACTOR ROLE`):
-//   owner    everything: ingest, export personal data, erase, grant and revoke roles, read the audit log
+//   owner    everything: ingest or attach, export personal data, erase, grant and revoke roles, read the
+//   audit
+//            log, restore pseudonymized text to its original values
 //   analyst  population-level use of datasets through privacy-preserving techniques (DP queries; training and
 //            synthetic data later), within each dataset's privacy budget; sees the catalog and the budgets;
-//            never raw records
+//            de-identifies text and tables with the workspace's keys; never raw records, never re-identifies
 //   auditor  reads the catalog, the budgets and the audit log, verifies it, asks for proofs and checkpoints;
 //            never data
 //
@@ -49,6 +51,11 @@ enum class Operation {
   kBudgetSet,        // "budget.set": set a dataset's total privacy budget
   kBudgetRead,       // "budget.read": a dataset's budget, spent, remaining and charges (no personal data)
   kQuery,            // "query": a differentially private query, charged to the dataset's budget
+  kAttach,           // "attach": register an external table (PostgreSQL) as a dataset, declaring its purposes
+  kPiiRedact,        // "pii.redact": de-identify text or a table with the workspace's keys (token, FF1,
+                     // pseudonyms with a sealed mapping)
+  kPiiRestore,       // "pii.restore": put original values back from a sealed pseudonym mapping
+                     // (re-identification)
 };
 
 const char* OperationName(Operation op);

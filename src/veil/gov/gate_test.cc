@@ -13,7 +13,7 @@ constexpr Operation kAllOperations[] = {
     Operation::kInit,      Operation::kIngest,          Operation::kListDatasets, Operation::kExport,
     Operation::kErase,     Operation::kGrant,           Operation::kRevoke,       Operation::kListGrants,
     Operation::kAuditRead, Operation::kAuditCheckpoint, Operation::kBudgetSet,    Operation::kBudgetRead,
-    Operation::kQuery};
+    Operation::kQuery,     Operation::kAttach,          Operation::kPiiRedact,    Operation::kPiiRestore};
 
 GateRequest Request(std::vector<Role> roles, Operation op) {
   GateRequest r;
@@ -45,7 +45,8 @@ TEST(GateTest, PolicyTable) {
       {Operation::kRevoke, true, false, false},     {Operation::kListGrants, true, false, true},
       {Operation::kAuditRead, true, false, true},   {Operation::kAuditCheckpoint, true, false, true},
       {Operation::kBudgetSet, true, false, false},  {Operation::kBudgetRead, true, true, true},
-      {Operation::kQuery, true, true, false},
+      {Operation::kQuery, true, true, false},       {Operation::kAttach, true, false, false},
+      {Operation::kPiiRedact, true, true, false},   {Operation::kPiiRestore, true, false, false},
   };
   ASSERT_EQ(std::size(table), std::size(kAllOperations));
   for (const Row& row : table) {
