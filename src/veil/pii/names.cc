@@ -1,8 +1,615 @@
 #include "veil/pii/names.h"
 
-namespace veil::pii {
+#include <algorithm>
+#include <string>
+#include <string_view>
+#include <vector>
 
-// Placeholder until the dictionary recognizers land.
-std::vector<std::unique_ptr<Recognizer>> NewDictionaryRecognizers() { return {}; }
+#include "veil/pii/dictionary_lexicon.h"
+#include "veil/pii/dictionary_text.h"
+
+namespace veil::pii {
+namespace internal {
+namespace {
+
+constexpr std::string_view kRecognizerName = "dictionary";
+
+// How far the grammar looks ahead from one token; keeps every scan linear in the text's length.
+constexpr int kMaxNameWords = 5;
+constexpr int kMaxSegments = 8;
+
+// One pass over one text: tokens, their folded forms and lexicon flags, then the address grammar, the
+// location matcher and the person rules, each marking the tokens it claims so that later passes skip them.
+class Scan {
+ public:
+  Scan(const Lexicon& lex, std::string_view text) : lex_(lex), text_(text) {
+    Tokenize(text, toks_);
+    n_ = static_cast<int>(toks_.size());
+    fold_begin_.resize(n_ + 1);
+    flags_.assign(n_, 0);
+    word_end_.resize(n_);
+    claimed_.assign(n_, 0);
+    for (int i = 0; i < n_; ++i) {
+      const Token& t = toks_[i];
+      fold_begin_[i] = static_cast<uint32_t>(folded_.size());
+      word_end_[i] = t.end;
+      if (t.kind == TokenKind::kWord) {
+        std::string_view w = Raw(i);
+        // A possessive "'s" is not part of the name: "Yefremova's".
+        if (w.size() > 2 && w.back() == 's' && (w[w.size() - 2] == '\'')) {
+          word_end_[i] = t.end - 2;
+        } else if (w.size() > 4 && w.back() == 's' && w.substr(w.size() - 4, 3) == "\xE2\x80\x99") {
+          word_end_[i] = t.end - 4;
+        }
+        FoldCase(text_.substr(t.begin, word_end_[i] - t.begin), folded_);
+      } else if (t.kind != TokenKind::kJunk) {
+        folded_.append(Raw(i));
+      }
+    }
+    fold_begin_[n_] = static_cast<uint32_t>(folded_.size());
+    for (int i = 0; i < n_; ++i) {
+      if (toks_[i].kind == TokenKind::kWord || toks_[i].kind == TokenKind::kPunct)
+        flags_[i] = lex_.Flags(F(i));
+    }
+  }
+
+  void Run(std::vector<Span>& out) {
+    FindAddresses(out);
+    FindLocations(out);
+    FindPersons(out);
+  }
+
+ private:
+  // ---- token predicates ----
+  std::string_view Raw(int i) const { return text_.substr(toks_[i].begin, toks_[i].end - toks_[i].begin); }
+  std::string_view F(int i) const {
+    return std::string_view(folded_).substr(fold_begin_[i], fold_begin_[i + 1] - fold_begin_[i]);
+  }
+  bool In(int i) const { return i >= 0 && i < n_; }
+  bool Word(int i) const { return In(i) && toks_[i].kind == TokenKind::kWord; }
+  bool Num(int i) const { return In(i) && toks_[i].kind == TokenKind::kNumber; }
+  bool Punct(int i, uint32_t c) const {
+    return In(i) && toks_[i].kind == TokenKind::kPunct && toks_[i].first_cp == c;
+  }
+  uint32_t Fl(int i) const { return In(i) ? flags_[i] : 0; }
+  bool Has(int i, uint32_t f) const { return (Fl(i) & f) != 0; }
+  uint8_t Shape(int i) const { return In(i) ? toks_[i].shape : 0; }
+  bool Cap(int i) const { return Word(i) && (Shape(i) & (kShapeCapital | kShapeAllCaps | kShapeInitial)); }
+  bool Capital(int i) const { return Word(i) && (Shape(i) & kShapeCapital); }
+  bool AllCaps(int i) const { return Word(i) && (Shape(i) & kShapeAllCaps); }
+  bool Lower(int i) const { return Word(i) && (Shape(i) & kShapeLower); }
+  bool Initial(int i) const { return Word(i) && (Shape(i) & kShapeInitial); }
+  // Token i follows i-1 on the same line.
+  bool SameLine(int i) const { return In(i) && toks_[i].newlines_before == 0; }
+  // Token i is glued to i-1 (no white space between): "St." or "u.".
+  bool Glued(int i) const { return In(i) && !toks_[i].space_before; }
+  bool Is(int i, std::string_view folded) const { return In(i) && F(i) == folded; }
+  bool Free(int i) const { return In(i) && !claimed_[i]; }
+  int Digits(int i) const {
+    if (!Num(i)) return 0;
+    int d = 0;
+    for (char c : Raw(i)) d += (c >= '0' && c <= '9');
+    return d;
+  }
+  bool AllDigits(int i) const { return Num(i) && Digits(i) == static_cast<int>(Raw(i).size()); }
+  // A word that is only a common English word, no name and no place.
+  bool CommonOnly(int i) const {
+    uint32_t f = Fl(i);
+    return (f & kCommonWord) && !(f & (kName | kLocation));
+  }
+  // Skips an abbreviation's dot glued to token i: returns the index after it.
+  int SkipDot(int i) const { return Punct(i + 1, '.') && Glued(i + 1) ? i + 2 : i + 1; }
+
+  void Emit(int b, int e, EntityType type, double score, std::vector<Span>& out) {
+    size_t begin = toks_[b].begin;
+    size_t end = Word(e - 1) ? word_end_[e - 1] : toks_[e - 1].end;
+    out.push_back(Span{begin, end, type, std::min(score, 1.0), kRecognizerName});
+    for (int i = b; i < e; ++i) claimed_[i] = 1;
+  }
+
+  // ---- locations (phrase lookup) ----
+  // The longest known location phrase starting at token i on one line: returns its end (exclusive) and flags.
+  int MatchPlace(int i, uint32_t* flags) const {
+    *flags = 0;
+    if (!Word(i)) return i;
+    int best = i;
+    uint32_t f = Fl(i) & kLocation;
+    if (f) best = i + 1, *flags = f;
+    int max = lex_.MaxPhraseTokens(F(i));
+    if (max > 1) {
+      std::string key(F(i));
+      for (int k = 1; k < max && In(i + k) && SameLine(i + k) && toks_[i + k].kind != TokenKind::kJunk; ++k) {
+        key.push_back(' ');
+        key.append(F(i + k));
+        uint32_t pf = lex_.Flags(key) & kLocation;
+        if (pf && (Word(i + k) || Punct(i + k, ')'))) best = i + k + 1, *flags = pf;
+      }
+    }
+    return best;
+  }
+
+  // ---- addresses ----
+  // Name words of a street (capitalised, or any case in a lower-case address), starting at i; returns the
+  // index after them. Dots glued to abbreviations and name particles are part of the name.
+  int NameWords(int i, int max, bool any_case) const {
+    int j = i, words = 0;
+    while (words < max && Word(j) && SameLine(j) &&
+           (Cap(j) || any_case || Has(j, kParticle) || (Shape(j) & kShapeNonAscii))) {
+      if (Has(j, kUnitWord) && (Num(j + 1) || Punct(j + 1, '.'))) break;
+      j = SkipDot(j);
+      ++words;
+    }
+    return j;
+  }
+
+  // Hungarian order "Király u. 15.": the street type word then the number, whose trailing dot belongs to it.
+  int HungarianNumber(int i) const {
+    if (!Has(i, kHungarianType) || !SameLine(i)) return -1;
+    int j = SkipDot(i);
+    if (!Num(j) || !SameLine(j)) return -1;
+    return SkipDot(j);
+  }
+
+  // A street (without the city/postcode continuation) starting at token s. Returns its end or -1, and its
+  // score. `cue` says an address cue precedes s.
+  int StreetCore(int s, bool cue, double* score) const {
+    int i = s;
+    bool lead = false;
+    if (Num(i) && Digits(i) <= 6) {
+      lead = true;
+      ++i;
+      if (Num(i) && SameLine(i) && Digits(i) <= 6) ++i;
+    }
+    if (lead && !SameLine(i)) return -1;
+    bool lower = Lower(i);
+    // P.O. Box 149 / PO Box 149 / Postbox 21.
+    {
+      int j = i;
+      if (Is(j, "p") && Punct(j + 1, '.') && Is(j + 2, "o") && Punct(j + 3, '.')) {
+        j += 4;
+      } else if (Is(j, "po") || Is(j, "pob")) {
+        j = SkipDot(j);
+      }
+      if (j != i && Is(j, "box") && Num(j + 1)) {
+        *score = 0.8;
+        return j + 2;
+      }
+      if (Has(i, kPoBox) && Num(i + 1) && SameLine(i + 1)) {
+        *score = 0.75;
+        return i + 2;
+      }
+    }
+    // Prefix type: "Rua do Arenque 1634", "62 Rue Gafsa", "ul. Miła 53", "C/ Señores Curas 88".
+    if (Word(i) && Has(i, kStreetPrefix) && (Cap(i) || lead || Has(i, kParticle) || Lower(i))) {
+      int j = SkipDot(i);
+      if (Punct(j, '/') && Glued(j)) ++j;
+      int k = NameWords(j, kMaxNameWords, lead || lower);
+      if (k > j) {
+        if (Num(k) && SameLine(k)) {
+          int e = SkipDotIfHungarian(k);
+          if (Num(e) && SameLine(e) && Digits(e) <= 3) ++e;  // "Strada Provinciale 65 22"
+          *score = 0.85;
+          return e;
+        }
+        if (lead && (Cap(i) || lower)) {
+          *score = 0.8;
+          return k;
+        }
+      }
+    }
+    // Morpheme or Hungarian type: "Hauptstraße 5", "Passauer Strasse 33", "Király u. 15.", "Kiannonkatu 98".
+    {
+      int k = NameWords(i, 4, lead || lower);
+      for (int m = i; m < k; ++m) {
+        // The number follows the last name word, or a Hungarian type word follows it.
+        int after = SkipDot(m);
+        int e = HungarianNumber(after);
+        if (e < 0 && after == k && lex_.HasStreetMorpheme(F(m)) && Num(k) && SameLine(k) && Digits(k) <= 5) {
+          e = k + 1;
+        }
+        if (e > 0) {
+          *score = 0.85;
+          return e;
+        }
+      }
+    }
+    // Suffix type: "1668 Glyn St", "74 Diakou Street", "3911 fourth avenue": needs the house number.
+    if (lead) {
+      int k = NameWords(i, kMaxNameWords + 1, true);
+      for (int m = i + 1; m < k; ++m) {
+        if (!Has(m, kStreetSuffix)) continue;
+        // The first suffix after at least one name word ends the street; a directional may follow.
+        int e = SkipDot(m);
+        if (Has(e, kDirection) && SameLine(e) && (Cap(e) || lower)) e = SkipDot(e);
+        *score = 0.85;
+        return e;
+      }
+      // Double number: "28245 Puruntie 82", "5850 Jana Nerudy 894".
+      int k2 = NameWords(i, 3, lower);
+      if (k2 > i && Num(k2) && SameLine(k2) && Digits(k2) <= 5) {
+        bool plausible = true;
+        for (int m = i; m < k2; ++m) plausible &= !CommonOnly(m) || Has(m, kParticle);
+        if (plausible && s + 1 == i) {
+          *score = 0.7;
+          return k2 + 1;
+        }
+      }
+    }
+    // After an address cue: "Sludevej 13", "Joaquin Suarez 2906".
+    if (!lead && cue && Cap(i)) {
+      int k = NameWords(i, 3, false);
+      if (k > i && Num(k) && SameLine(k) && Digits(k) <= 5 && AllDigits(k)) {
+        bool plausible = true;
+        for (int m = i; m < k; ++m) plausible &= !CommonOnly(m) && !Has(m, kNotName);
+        if (plausible) {
+          *score = 0.6;
+          return k + 1;
+        }
+      }
+    }
+    return -1;
+  }
+
+  int SkipDotIfHungarian(int k) const { return k + 1; }
+
+  // Another street name after a street: "14 Crown Street Kishiev Squares", "Tungata 11 Rott Crossroad".
+  int StreetNameTail(int e, bool lower) const {
+    int k = NameWords(e, 3, lower);
+    for (int m = e; m < k; ++m) {
+      if (m > e && Has(m, kStreetSuffix) && SkipDot(m) >= k - 0) return SkipDot(m);
+    }
+    return e;
+  }
+
+  // Military addresses: "PSC 0413, Box 8144\nAPO AA 42323", "Unit 4719 Box 7394\nDPO AP 70942",
+  // "USNS Møller\nFPO AA 85844".
+  int Military(int s) const {
+    int i = s;
+    if ((Is(i, "psc") || Is(i, "unit") || Is(i, "cmr")) && Num(i + 1)) {
+      i += 2;
+      if (Punct(i, ',')) ++i;
+      if (!(Is(i, "box") && Num(i + 1))) return -1;
+      i += 2;
+    } else if (Is(i, "usns") || Is(i, "usnv") || Is(i, "uss") || Is(i, "uscgc")) {
+      ++i;
+      int k = i;
+      while (Word(k) && SameLine(k) && k - i < 4) ++k;
+      if (k == i) return -1;
+      i = k;
+    } else {
+      return -1;
+    }
+    if (!(Is(i, "apo") || Is(i, "fpo") || Is(i, "dpo"))) return -1;
+    if (!(Word(i + 1) && F(i + 1).size() == 2 && Num(i + 2))) return -1;
+    return i + 3;
+  }
+
+  // The rest of an address after its street: units, city, state or province, postcode and country, across
+  // commas and line breaks. Returns the new end.
+  int Continuation(int e, bool lower) const {
+    bool seen_zip = false, seen_country = false;
+    for (int seg = 0; seg < kMaxSegments; ++seg) {
+      int j = e;
+      int commas = 0;
+      while (Punct(j, ',') && commas < 2) ++j, ++commas;
+      if (!In(j) || toks_[j].newlines_before > 2) break;
+      for (int k = e; k <= j && k < n_; ++k) {
+        if (toks_[k].newlines_before > 2) return e;
+      }
+      bool broken = commas > 0 || toks_[j].newlines_before > 0 || (In(e) && toks_[e].newlines_before > 0);
+      // Unit: "Apt. 595", "Suite 501", "# 12".
+      if ((Has(j, kUnitWord) && !Is(j, "box") && (Cap(j) || lower || Lower(j))) || Punct(j, '#')) {
+        int k = Punct(j, '#') ? j + 1 : SkipDot(j);
+        if (Punct(k, '#')) ++k;
+        if (Num(k) && SameLine(k)) {
+          e = k + 1;
+          continue;
+        }
+      }
+      // Postcode: digits, or digits-digits (ZIP+4).
+      if (Num(j) && Digits(j) >= 3 && Digits(j) <= 10) {
+        e = j + 1;
+        if (Punct(e, '-') && Glued(e) && Num(e + 1) && Glued(e + 1)) e += 2;
+        seen_zip = true;
+        continue;
+      }
+      // A one- or two-digit region code after a comma: "Hania Bazid, 43 73313".
+      if (Num(j) && Digits(j) <= 2 && commas > 0 && Num(j + 1)) {
+        e = j + 1;
+        continue;
+      }
+      uint32_t pf;
+      int pe = MatchPlace(j, &pf);
+      if (pe > j && (pf & (kCountry | kSubdivision)) && (Cap(j) || lower)) {
+        e = pe;
+        if (Punct(e, '(') && Word(e + 1) && Punct(e + 2, ')')) e += 3;  // "Cyprus (Greek)"
+        seen_country |= (pf & kCountry) != 0;
+        continue;
+      }
+      // State or province code: "ON", "QC", "AA"; "nan" (a missing value written by data tools).
+      if (Word(j) && ((AllCaps(j) && F(j).size() <= 3) || Is(j, "nan")) &&
+          (broken || seen_zip || SameLine(j))) {
+        e = j + 1;
+        continue;
+      }
+      if (seen_zip || seen_country) break;
+      // City: capitalised words (lower-case words in a lower-case address), with inner particles.
+      int k = j;
+      int words = 0;
+      while (words < 4 && Word(k) && SameLine(k) &&
+             (Cap(k) || (lower && !CommonOnly(k)) || (words > 0 && Has(k, kParticle) && Cap(k + 1)))) {
+        if (!lower && CommonOnly(k) && Capital(k) && !(pe > j)) break;
+        k = SkipDot(k);
+        ++words;
+        if (Punct(k, '(') && Word(k + 1) && Punct(k + 2, ')')) k += 3;
+      }
+      if (words == 0) break;
+      // Accept the city when a known place, or when something address-like follows it, or at a line end.
+      bool known = pe >= k;
+      int next = k;
+      while (Punct(next, ',')) ++next;
+      bool followed = In(next) && (Num(next) || (AllCaps(next) && F(next).size() <= 3) || Is(next, "nan") ||
+                                   MatchPlace(next, &pf) > next);
+      bool line_end = !In(k) || toks_[k].newlines_before > 0 || Punct(k, '?') ||
+                      (Punct(k, '.') && (!In(k + 1) || toks_[k + 1].newlines_before > 0));
+      if (!(known || followed || (line_end && broken))) break;
+      e = k;
+    }
+    return e;
+  }
+
+  void FindAddresses(std::vector<Span>& out) {
+    for (int s = 0; s < n_; ++s) {
+      if (claimed_[s]) continue;
+      int e = Military(s);
+      double score = 0.9;
+      int b = s;
+      if (e < 0) {
+        bool cue = In(s - 1) && (Has(s - 1, kAddressCue) || Punct(s - 1, ':'));
+        e = StreetCore(s, cue, &score);
+        if (e < 0) continue;
+        bool lower = true;
+        for (int k = s; k < e; ++k) lower &= !Cap(k);
+        e = StreetNameTail(e, lower);
+        // "the corner of X and Y"; "Růžena and Király u. 15."
+        if (Is(s - 1, "of") && Is(s - 2, "corner") && Is(s - 3, "the")) {
+          b = s - 3;
+          if (Is(e, "and") && SameLine(e)) {
+            double s2;
+            int e2 = StreetCore(e + 1, true, &s2);
+            if (e2 < 0) {
+              int k = NameWords(e + 1, 3, lower);
+              for (int m = e + 2; m < k; ++m) {
+                if (Has(m, kStreetSuffix)) e2 = SkipDot(m);
+              }
+            }
+            if (e2 > 0) e = e2;
+          }
+        } else if (Is(s - 1, "and") && Cap(s - 2) && !claimed_[s - 2] &&
+                   (Punct(s - 3, ':') || Has(s - 3, kAddressCue))) {
+          b = s - 2;
+        }
+        int c = Continuation(e, lower);
+        score = std::min(0.95, score + 0.05 * std::min(c - e, 2));
+        e = c;
+      }
+      Emit(b, e, EntityType::kStreetAddress, score, out);
+      s = e - 1;
+    }
+  }
+
+  // ---- locations ----
+  bool PlaceContext(int i) const {
+    if (!In(i - 1)) return false;
+    if (Has(i - 1, kPlaceCue) && SameLine(i)) return true;
+    return Punct(i - 1, ':') && (Is(i - 2, "where") || Is(i - 2, "location") || Is(i - 2, "city"));
+  }
+
+  // Two-word cues that introduce a place whatever the word: "flew to X", "I'm in X", "originally from X".
+  bool StrongPlaceContext(int i) const {
+    if (!In(i - 2) || !SameLine(i)) return false;
+    if (Punct(i - 1, ':') && Is(i - 2, "where")) return true;
+    std::string_view p = F(i - 1), q = F(i - 2);
+    if (p == "to") {
+      return q == "flew" || q == "travelling" || q == "traveling" || q == "moved" || q == "fly" ||
+             q == "trip" || q == "relocated" || q == "welcome";
+    }
+    if (p == "in") {
+      return q == "i'm" || q == "am" || q == "live" || q == "lives" || q == "living" || q == "born" ||
+             q == "based" || q == "year" || q == "years" || q == "located" || q == "we're" || q == "stay";
+    }
+    if (p == "from") return q == "originally" || q == "here" || q == "come" || q == "comes" || q == "am";
+    return false;
+  }
+
+  void FindLocations(std::vector<Span>& out) {
+    for (int i = 0; i < n_; ++i) {
+      if (claimed_[i] || !Word(i)) continue;
+      uint32_t pf;
+      int e = MatchPlace(i, &pf);
+      bool context = PlaceContext(i);
+      bool strong = StrongPlaceContext(i);
+      if (e > i) {
+        bool multi = e - i > 1;
+        bool cased = Cap(i) || (Lower(i) && strong);
+        bool all_free = true;
+        for (int k = i; k < e; ++k) all_free &= !claimed_[k];
+        if (!cased || !all_free) continue;
+        // One-word places that are also English words or names need a cue: "Turkey", "Jordan", "Reading".
+        bool ambiguous = !multi && (Has(i, kCommonWord | kName | kNotName) || F(i).size() <= 3);
+        double score;
+        if (pf & kCountry) {
+          score = ambiguous ? (context ? 0.75 : 0.4) : 0.85;
+        } else if (pf & kSubdivision) {
+          score = ambiguous ? (context ? 0.65 : 0.35) : ((pf & kUsState) ? 0.8 : 0.65);
+        } else {
+          score = ambiguous ? (context ? 0.6 : 0.3) : (context ? 0.7 : 0.6);
+        }
+        if (strong) score = std::max(score, 0.7);
+        if (score >= 0.5) {
+          Emit(i, e, EntityType::kLocation, score, out);
+          i = e - 1;
+        }
+        continue;
+      }
+      // An unknown capitalised name right after a strong place cue: "flew to LEPPEN".
+      if (strong && Cap(i) && !CommonOnly(i) && !Has(i, kName | kNotName)) {
+        int k = i;
+        while (k - i < 3 && Cap(k) && SameLine(k) && !claimed_[k] && !Has(k, kNotName)) ++k;
+        Emit(i, k, EntityType::kLocation, 0.55, out);
+        i = k - 1;
+      }
+    }
+  }
+
+  // ---- persons ----
+  // A token that can be part of a person's name.
+  bool NameToken(int i) const {
+    if (!Word(i) || claimed_[i] || Has(i, kNotName | kTitle)) return false;
+    if (Initial(i)) return true;
+    return Capital(i) || (AllCaps(i) && F(i).size() > 3 && Has(i, kName));
+  }
+
+  // A cue right before token i that says a name follows ("Dr.", "My name is", "Dear").
+  int PersonCue(int i) const {
+    int p = i - 1;
+    if (Punct(p, '.') && Glued(p)) --p;
+    if (Has(p, kTitle)) return 2;
+    if (Punct(p, ':') && (Is(p - 1, "name") || Is(p - 1, "user") || Is(p - 1, "by") || Is(p - 1, "contact") ||
+                          Is(p - 1, "attn") || Is(p - 1, "patient") || Is(p - 1, "from"))) {
+      return 2;
+    }
+    if (Is(p, "is") && (Is(p - 1, "name") || Is(p - 1, "this"))) return 2;
+    if ((Is(p, "i'm") || Is(p, "im")) || (Is(p, "am") && Is(p - 1, "i"))) return 1;
+    if (Is(p, "name") && Is(p - 1, "last")) return 2;
+    if (Has(p, kPersonCue) && SameLine(i)) return 1;
+    if (Punct(p, '?') && Is(p - 1, "name")) return 2;  // "What's your last name? Boyle"
+    return 0;
+  }
+
+  void FindPersons(std::vector<Span>& out) {
+    std::vector<char> person(n_, 0);
+    std::vector<std::pair<int, int>> found;
+    for (int i = 0; i < n_; ++i) {
+      if (!NameToken(i)) continue;
+      // The run of name tokens on this line: "Faina D. Yefremova", "Kevin Veitonen II".
+      int k = i, words = 0, initials = 0, first = 0, moby = 0, unknown = 0, common = 0, non_ascii = 0;
+      while (words < 4 && (k == i || (SameLine(k) && NameToken(k)))) {
+        if (Initial(k)) {
+          ++initials;
+        } else {
+          first += Has(k, kFirstName);
+          moby += Has(k, kMobyName) && !Has(k, kFirstName);
+          common += CommonOnly(k);
+          bool known = Has(k, kName | kCommonWord | kLocation);
+          unknown += !known;
+          non_ascii += (Shape(k) & kShapeNonAscii) != 0;
+        }
+        ++words;
+        k = Initial(k) ? SkipDot(k) : k + 1;
+        if (Has(k, kParticle) && Lower(k) && SameLine(k) && NameToken(k + 1)) ++k;  // "Ludwig van Beethoven"
+      }
+      int full = words - initials;
+      int cue = PersonCue(i);
+      double score = 0;
+      if (full == 0) continue;
+      if (cue == 2) {
+        score = common == full ? 0.6 : 0.85;
+      } else if (initials > 0 && full >= 2 && !Initial(i)) {
+        score = 0.85;
+      } else if (full >= 2) {
+        if (common > 0 && !(Has(i, kFirstName) && common == 1 && !CommonOnly(i))) {
+          score = 0;
+        } else if (Has(i, kFirstName)) {
+          score = 0.85;
+        } else if (first + moby >= 1) {
+          score = 0.75;
+        } else if (non_ascii > 0) {
+          score = 0.6;
+        } else if (cue) {
+          score = 0.6;
+        }
+      } else {  // one word
+        if (common > 0 || Has(i, kLocation)) {
+          score = (cue && !Has(i, kLocation)) ? 0.55 : 0;
+        } else if (first > 0) {
+          score = 0.65;
+        } else if (moby > 0) {
+          score = cue ? 0.65 : 0.55;
+        } else if (cue) {
+          score = 0.6;
+        }
+      }
+      // The words of a run that failed can still start a shorter run ("Crown Street" was claimed already).
+      if (score < 0.5) continue;
+      int e = k;
+      if (Has(e, kNameSuffix) && SameLine(e) && Cap(e)) e = SkipDot(e);  // "Jr.", "II"
+      Emit(i, e, EntityType::kPerson, score, out);
+      for (int m = i; m < e; ++m) person[m] = 1;
+      found.push_back({i, e});
+      i = e - 1;
+    }
+    // Coordination: "Kónya, Becker and Vasquez", "Usamov and Bowers": single capitalised words listed with
+    // a name are names.
+    for (int i = 0; i < n_; ++i) {
+      if (!person[i]) continue;
+      for (int dir = -1; dir <= 1; dir += 2) {
+        int j = i;
+        while (true) {
+          int sep = j + dir;
+          if (!In(sep)) break;
+          bool joiner = Punct(sep, ',') || Is(sep, "and") || Is(sep, "or") || Punct(sep, '&');
+          if (!joiner) break;
+          int next = sep + dir;
+          if (Is(next, "and") || Is(next, "or")) next += dir;  // ", and"
+          if (!In(next) || person[next]) break;
+          if (!(Capital(next) && !claimed_[next] && !CommonOnly(next) && !Has(next, kNotName | kLocation)))
+            break;
+          // A single word only: the next token must not continue a capitalised run.
+          if (Cap(next + 1) && SameLine(next + 1) && dir > 0) break;
+          if (Cap(next - 1) && SameLine(next) && dir < 0 && !Punct(next - 1, ',')) break;
+          Emit(next, next + 1, EntityType::kPerson, 0.6, out);
+          person[next] = 1;
+          j = next;
+        }
+      }
+    }
+  }
+
+  const Lexicon& lex_;
+  std::string_view text_;
+  std::vector<Token> toks_;
+  int n_ = 0;
+  std::string folded_;
+  std::vector<uint32_t> fold_begin_;
+  std::vector<uint32_t> flags_;
+  std::vector<uint32_t> word_end_;
+  std::vector<char> claimed_;
+};
+
+class DictionaryRecognizer : public Recognizer {
+ public:
+  DictionaryRecognizer() : lex_(Lexicon::Get()) {}
+  std::string_view name() const override { return kRecognizerName; }
+  std::vector<EntityType> entities() const override {
+    return {EntityType::kPerson, EntityType::kStreetAddress, EntityType::kLocation};
+  }
+  void Find(std::string_view text, std::vector<Span>& out) const override {
+    Scan scan(lex_, text);
+    scan.Run(out);
+  }
+
+ private:
+  const Lexicon& lex_;
+};
+
+}  // namespace
+}  // namespace internal
+
+std::vector<std::unique_ptr<Recognizer>> NewDictionaryRecognizers() {
+  std::vector<std::unique_ptr<Recognizer>> r;
+  r.push_back(std::make_unique<internal::DictionaryRecognizer>());
+  return r;
+}
 
 }  // namespace veil::pii
