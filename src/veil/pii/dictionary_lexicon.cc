@@ -62,21 +62,25 @@ constexpr std::string_view kDirections[] = {
 constexpr std::string_view kParticles[] = {
     "van", "von", "de",  "del", "della", "der", "den", "da", "das", "dos", "di", "du",  "la",  "le", "el",
     "al",  "bin", "ben", "ibn", "af",    "av",  "zu",  "y",  "ter", "ten", "st", "dei", "des", "do"};
-constexpr std::string_view kAddressCues[] = {"at",        "on",      "to", "is", "address",
-                                             "addresses", "located", "in", "of", "with"};
+constexpr std::string_view kAddressCues[] = {"at", "on", "to", "is", "address", "addresses", "located"};
+constexpr std::string_view kStopWords[] = {"in",    "its",  "it",   "the",  "a",     "an",   "of",   "and",
+                                           "or",    "to",   "for",  "on",   "at",    "is",   "was",  "my",
+                                           "his",   "her",  "our",  "your", "their", "this", "that", "these",
+                                           "those", "with", "from", "by",   "as",    "be",   "are",  "were",
+                                           "we",    "you",  "he",   "she",  "they",  "i",    "me",   "us"};
 constexpr std::string_view kPoBoxes[] = {"postbox", "pob", "postfach", "apartado", "caixa"};
 
 // Street-name endings in European languages (German, Dutch, Scandinavian, Finnish, Estonian, Icelandic,
 // Czech/Slovak, Polish, Hungarian, Slovenian), longest first is not needed: any match counts.
 constexpr std::string_view kStreetMorphemes[] = {
-    "straße", "strasse", "str",    "gasse",     "weg",      "allee",    "platz",  "ring",   "damm",
-    "ufer",   "steig",   "pfad",   "graben",    "chaussee", "straat",   "laan",   "plein",  "gracht",
-    "kade",   "dreef",   "singel", "steeg",     "vej",      "gade",     "vænget", "stræde", "allé",
-    "torv",   "gata",    "gatan",  "vägen",     "väg",      "gränd",    "stigen", "vegen",  "veien",
-    "vei",    "veg",     "gata",   "katu",      "tie",      "kuja",     "polku",  "raitti", "kaari",
-    "rinne",  "piha",    "tänav",  "maantee",   "põik",     "puiestee", "stræti", "braut",  "vegur",
-    "stígur", "gata",    "ulice",  "třída",     "ulica",    "cesta",    "utca",   "út",     "útja",
-    "tér",    "körút",   "sétány", "straatweg", "stræde",   "gården"};
+    "straße", "strasse", "str",       "gasse",    "weg",      "allee",  "platz",  "damm",   "ufer",
+    "steig",  "pfad",    "graben",    "chaussee", "straat",   "laan",   "plein",  "gracht", "kade",
+    "dreef",  "singel",  "steeg",     "vej",      "gade",     "vænget", "stræde", "allé",   "torv",
+    "gata",   "gatan",   "vägen",     "väg",      "gränd",    "stigen", "vegen",  "veien",  "vei",
+    "veg",    "gata",    "katu",      "tie",      "kuja",     "polku",  "raitti", "kaari",  "rinne",
+    "piha",   "tänav",   "maantee",   "põik",     "puiestee", "stræti", "braut",  "vegur",  "stígur",
+    "gata",   "ulice",   "třída",     "ulica",    "cesta",    "utca",   "út",     "útja",   "tér",
+    "körút",  "sétány",  "straatweg", "stræde",   "gården"};
 
 }  // namespace
 
@@ -160,6 +164,7 @@ Lexicon::Lexicon() {
   for (std::string_view w : kParticles) Add(w, kParticle);
   for (std::string_view w : kAddressCues) Add(w, kAddressCue);
   for (std::string_view w : kPoBoxes) Add(w, kPoBox);
+  for (std::string_view w : kStopWords) Add(w, kStopWord);
 }
 
 bool Lexicon::HasStreetMorpheme(std::string_view folded) const {

@@ -35,6 +35,7 @@ enum LexFlag : uint32_t {
   kParticle = 1u << 17,       // name particles ("van", "de", "del", "von", "da")
   kAddressCue = 1u << 18,     // "at", "on", "address"
   kPoBox = 1u << 19,          // "postbox", "pob"
+  kStopWord = 1u << 20,       // function words that never belong to a street or place name ("in", "its")
   kLocation = kCity | kCountry | kSubdivision,
   kName = kFirstName | kMobyName,
 };

@@ -133,9 +133,10 @@ class Scan {
   // index after them. Dots glued to abbreviations and name particles are part of the name.
   int NameWords(int i, int max, bool any_case) const {
     int j = i, words = 0;
-    while (words < max && Word(j) && SameLine(j) &&
+    while (words < max && Word(j) && (SameLine(j) || (j == i && !Num(i - 1))) &&
            (Cap(j) || any_case || Has(j, kParticle) || (Shape(j) & kShapeNonAscii))) {
       if (Has(j, kUnitWord) && (Num(j + 1) || Punct(j + 1, '.'))) break;
+      if (Has(j, kStopWord)) break;
       j = SkipDot(j);
       ++words;
     }
@@ -162,6 +163,7 @@ class Scan {
     }
     if (lead && !SameLine(i)) return -1;
     bool lower = Lower(i);
+    if (!lead && (Has(i, kStopWord) || (lower && CommonOnly(i)))) return -1;
     // P.O. Box 149 / PO Box 149 / Postbox 21.
     {
       int j = i;
@@ -183,7 +185,7 @@ class Scan {
     if (Word(i) && Has(i, kStreetPrefix) && (Cap(i) || lead || Has(i, kParticle) || Lower(i))) {
       int j = SkipDot(i);
       if (Punct(j, '/') && Glued(j)) ++j;
-      int k = NameWords(j, kMaxNameWords, lead || lower);
+      int k = NameWords(j, kMaxNameWords, lower);
       if (k > j) {
         if (Num(k) && SameLine(k)) {
           int e = SkipDotIfHungarian(k);
@@ -204,7 +206,8 @@ class Scan {
         // The number follows the last name word, or a Hungarian type word follows it.
         int after = SkipDot(m);
         int e = HungarianNumber(after);
-        if (e < 0 && after == k && lex_.HasStreetMorpheme(F(m)) && Num(k) && SameLine(k) && Digits(k) <= 5) {
+        if (e < 0 && after == k && !CommonOnly(m) && lex_.HasStreetMorpheme(F(m)) && Num(k) && SameLine(k) &&
+            Digits(k) <= 5) {
           e = k + 1;
         }
         if (e > 0) {
@@ -336,7 +339,7 @@ class Scan {
       // City: capitalised words (lower-case words in a lower-case address), with inner particles.
       int k = j;
       int words = 0;
-      while (words < 4 && Word(k) && SameLine(k) &&
+      while (words < 4 && Word(k) && (SameLine(k) || k == j) &&
              (Cap(k) || (lower && !CommonOnly(k)) || (words > 0 && Has(k, kParticle) && Cap(k + 1)))) {
         if (!lower && CommonOnly(k) && Capital(k) && !(pe > j)) break;
         k = SkipDot(k);
@@ -465,7 +468,10 @@ class Scan {
   // ---- persons ----
   // A token that can be part of a person's name.
   bool NameToken(int i) const {
-    if (!Word(i) || claimed_[i] || Has(i, kNotName | kTitle)) return false;
+    if (!Word(i) || claimed_[i] || Has(i, kNotName | kTitle | kStopWord)) return false;
+    std::string_view f = F(i);
+    if (f.size() > 2 && f[0] == 'i' && (f[1] == '\'' || f.substr(1, 3) == "\xE2\x80\x99"))
+      return false;  // I'm
     if (Initial(i)) return true;
     return Capital(i) || (AllCaps(i) && F(i).size() > 3 && Has(i, kName));
   }
@@ -494,19 +500,26 @@ class Scan {
       if (!NameToken(i)) continue;
       // The run of name tokens on this line: "Faina D. Yefremova", "Kevin Veitonen II".
       int k = i, words = 0, initials = 0, first = 0, moby = 0, unknown = 0, common = 0, non_ascii = 0;
+      int ambiguous_first = 0;
       while (words < 4 && (k == i || (SameLine(k) && NameToken(k)))) {
         if (Initial(k)) {
           ++initials;
         } else {
-          first += Has(k, kFirstName);
-          moby += Has(k, kMobyName) && !Has(k, kFirstName);
-          common += CommonOnly(k);
+          // Moby's list has words such as "Can" or "Love": a name that is also an English word counts as a
+          // word unless it is a known first name.
+          bool is_common = Has(k, kCommonWord) && !Has(k, kFirstName);
+          first += Has(k, kFirstName) && !Has(k, kCommonWord);
+          moby += Has(k, kMobyName) && !Has(k, kFirstName | kCommonWord);
+          common += is_common;
+          ambiguous_first += Has(k, kFirstName) && Has(k, kCommonWord);
           bool known = Has(k, kName | kCommonWord | kLocation);
           unknown += !known;
           non_ascii += (Shape(k) & kShapeNonAscii) != 0;
         }
         ++words;
+        bool possessive = word_end_[k] < toks_[k].end;
         k = Initial(k) ? SkipDot(k) : k + 1;
+        if (possessive) break;  // "Emmie Ström's Cautionary Tales"
         if (Has(k, kParticle) && Lower(k) && SameLine(k) && NameToken(k + 1)) ++k;  // "Ludwig van Beethoven"
       }
       int full = words - initials;
@@ -518,8 +531,8 @@ class Scan {
       } else if (initials > 0 && full >= 2 && !Initial(i)) {
         score = 0.85;
       } else if (full >= 2) {
-        if (common > 0 && !(Has(i, kFirstName) && common == 1 && !CommonOnly(i))) {
-          score = 0;
+        if (common > 0) {
+          score = cue ? 0.6 : 0;
         } else if (Has(i, kFirstName)) {
           score = 0.85;
         } else if (first + moby >= 1) {
@@ -530,7 +543,7 @@ class Scan {
           score = 0.6;
         }
       } else {  // one word
-        if (common > 0 || Has(i, kLocation)) {
+        if (common > 0 || ambiguous_first > 0 || Has(i, kLocation)) {
           score = (cue && !Has(i, kLocation)) ? 0.55 : 0;
         } else if (first > 0) {
           score = 0.65;
