@@ -133,6 +133,12 @@ uint32_t ToLower(uint32_t cp) {
 void FoldCase(std::string_view word, std::string& out) {
   size_t i = 0;
   while (i < word.size()) {
+    unsigned char b = static_cast<unsigned char>(word[i]);
+    if (b < 0x80) {
+      out.push_back(static_cast<char>((b >= 'A' && b <= 'Z') ? b + 0x20 : b));
+      ++i;
+      continue;
+    }
     uint32_t cp;
     size_t len = DecodeUtf8(word, i, &cp);
     if (len == 0) {  // cannot happen for tokenizer output; keep the byte so that lookups simply miss
@@ -168,9 +174,16 @@ void Tokenize(std::string_view text, std::vector<Token>& out) {
   size_t i = 0;
   int newlines = 0;
   bool space = false;
+  const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
   while (i < n) {
     uint32_t cp;
-    size_t len = DecodeUtf8(text, i, &cp);
+    size_t len;
+    if (bytes[i] < 0x80) {
+      cp = bytes[i];
+      len = 1;
+    } else {
+      len = DecodeUtf8(text, i, &cp);
+    }
     if (len != 0 && IsSpace(cp)) {
       if (cp == '\n' || cp == 0x2028 || cp == 0x2029) ++newlines;
       space = true;
@@ -194,6 +207,15 @@ void Tokenize(std::string_view text, std::vector<Token>& out) {
       bool first_upper = IsUpper(cp), first_lower = IsLower(cp);
       size_t j = i;
       while (j < n) {
+        // ASCII letters are most of any text: take them without decoding.
+        unsigned char b = bytes[j];
+        if (b < 0x80 && static_cast<unsigned char>((b | 0x20) - 'a') < 26) {
+          ++letters;
+          upper += b < 'a';
+          lower += b >= 'a';
+          ++j;
+          continue;
+        }
         uint32_t c;
         size_t l = DecodeUtf8(text, j, &c);
         if (l == 0) break;

@@ -117,7 +117,8 @@ class Scan {
     if (f) best = i + 1, *flags = f;
     int max = lex_.MaxPhraseTokens(F(i));
     if (max > 1) {
-      std::string key(F(i));
+      std::string& key = key_;
+      key.assign(F(i));
       for (int k = 1; k < max && In(i + k) && SameLine(i + k) && toks_[i + k].kind != TokenKind::kJunk; ++k) {
         key.push_back(' ');
         key.append(F(i + k));
@@ -163,7 +164,7 @@ class Scan {
     }
     if (lead && !SameLine(i)) return -1;
     bool lower = Lower(i);
-    if (!lead && (Has(i, kStopWord) || (lower && CommonOnly(i)))) return -1;
+    if (!lead && (Has(i, kStopWord) || (lower && (CommonOnly(i) || Has(i, kParticle))))) return -1;
     // P.O. Box 149 / PO Box 149 / Postbox 21.
     {
       int j = i;
@@ -206,8 +207,8 @@ class Scan {
         // The number follows the last name word, or a Hungarian type word follows it.
         int after = SkipDot(m);
         int e = HungarianNumber(after);
-        if (e < 0 && after == k && !CommonOnly(m) && lex_.HasStreetMorpheme(F(m)) && Num(k) && SameLine(k) &&
-            Digits(k) <= 5) {
+        if (e < 0 && after == k && Num(k) && SameLine(k) && Digits(k) <= 5 && !CommonOnly(m) &&
+            lex_.HasStreetMorpheme(F(m))) {
           e = k + 1;
         }
         if (e > 0) {
@@ -290,7 +291,7 @@ class Scan {
   // The rest of an address after its street: units, city, state or province, postcode and country, across
   // commas and line breaks. Returns the new end.
   int Continuation(int e, bool lower) const {
-    bool seen_zip = false, seen_country = false;
+    bool seen_zip = false, seen_country = false, seen_unit = false;
     for (int seg = 0; seg < kMaxSegments; ++seg) {
       int j = e;
       int commas = 0;
@@ -306,6 +307,7 @@ class Scan {
         if (Punct(k, '#')) ++k;
         if (Num(k) && SameLine(k)) {
           e = k + 1;
+          seen_unit = true;
           continue;
         }
       }
@@ -355,7 +357,7 @@ class Scan {
                                    MatchPlace(next, &pf) > next);
       bool line_end = !In(k) || toks_[k].newlines_before > 0 || Punct(k, '?') ||
                       (Punct(k, '.') && (!In(k + 1) || toks_[k + 1].newlines_before > 0));
-      if (!(known || followed || (line_end && broken))) break;
+      if (!(known || followed || (line_end && (broken || seen_unit)))) break;
       e = k;
     }
     return e;
@@ -427,11 +429,17 @@ class Scan {
 
   void FindLocations(std::vector<Span>& out) {
     for (int i = 0; i < n_; ++i) {
-      if (claimed_[i] || !Word(i)) continue;
+      if (claimed_[i] || !Word(i) || (Lower(i) && !StrongPlaceContext(i))) continue;
       uint32_t pf;
       int e = MatchPlace(i, &pf);
       bool context = PlaceContext(i);
       bool strong = StrongPlaceContext(i);
+      // A title or "my name is" before, or a name pattern after ("Faina D. Yefremova"), makes it a person.
+      if (e > i &&
+          (PersonCue(i) == 2 || (e == i + 1 && Cap(e) && SameLine(e) &&
+                                 (Initial(e) || (Has(e, kName) && !Has(e, kLocation | kCommonWord)))))) {
+        continue;
+      }
       if (e > i) {
         bool multi = e - i > 1;
         bool cased = Cap(i) || (Lower(i) && strong);
@@ -544,7 +552,7 @@ class Scan {
         }
       } else {  // one word
         if (common > 0 || ambiguous_first > 0 || Has(i, kLocation)) {
-          score = (cue && !Has(i, kLocation)) ? 0.55 : 0;
+          score = (cue && !Has(i, kCountry)) ? 0.55 : 0;
         } else if (first > 0) {
           score = 0.65;
         } else if (moby > 0) {
@@ -598,6 +606,7 @@ class Scan {
   std::vector<uint32_t> flags_;
   std::vector<uint32_t> word_end_;
   std::vector<char> claimed_;
+  mutable std::string key_;  // scratch for phrase lookups
 };
 
 class DictionaryRecognizer : public Recognizer {

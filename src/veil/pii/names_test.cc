@@ -1,19 +1,186 @@
 #include "veil/pii/names.h"
 
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "veil/pii/dictionary_text.h"
 
 namespace veil::pii {
 namespace {
 
-TEST(Names, Smoke) {
+using ::testing::Contains;
+using ::testing::IsEmpty;
+using ::testing::Not;
+using ::testing::Pair;
+using ::testing::UnorderedElementsAre;
+
+std::vector<Span> FindSpans(std::string_view text) {
+  static const auto* recognizers = new std::vector<std::unique_ptr<Recognizer>>(NewDictionaryRecognizers());
+  std::vector<Span> out;
+  for (const auto& r : *recognizers) r->Find(text, out);
+  return out;
+}
+
+// (type name, covered text) of every span scoring at least the analyzer's default threshold.
+std::vector<std::pair<std::string, std::string>> Found(std::string_view text) {
+  std::vector<std::pair<std::string, std::string>> found;
+  for (const Span& s : FindSpans(text)) {
+    if (s.score >= 0.5)
+      found.emplace_back(EntityName(s.type), std::string(text.substr(s.begin, s.end - s.begin)));
+  }
+  return found;
+}
+
+TEST(DictionaryRecognizers, OneRecognizerForThreeTypes) {
   auto r = NewDictionaryRecognizers();
   ASSERT_EQ(r.size(), 1u);
-  std::vector<Span> out;
-  r[0]->Find("My name is John Smith and I live at 12 Main Street, Springfield.", out);
-  EXPECT_FALSE(out.empty());
+  EXPECT_EQ(r[0]->name(), "dictionary");
+  EXPECT_THAT(r[0]->entities(),
+              UnorderedElementsAre(EntityType::kPerson, EntityType::kStreetAddress, EntityType::kLocation));
+}
+
+TEST(PersonNames, FirstAndLastName) {
+  EXPECT_THAT(Found("Maybe it's under Mathias Ruud"), Contains(Pair("PERSON", "Mathias Ruud")));
+  EXPECT_THAT(Found("Weronika Martinsen will be talking in the conference"),
+              Contains(Pair("PERSON", "Weronika Martinsen")));
+}
+
+TEST(PersonNames, ContextMakesUnknownWordsNames) {
+  EXPECT_THAT(Found("My name is Rubija"), Contains(Pair("PERSON", "Rubija")));
+  EXPECT_THAT(Found("Hello, this is Dr. Kyle Kuefer. Who are you?"), Contains(Pair("PERSON", "Kyle Kuefer")));
+  EXPECT_THAT(Found("Mr. Leiva flew to Paris on Tuesday morning."), Contains(Pair("PERSON", "Leiva")));
+}
+
+TEST(PersonNames, InitialsAndPossessive) {
+  EXPECT_THAT(Found("the verses from Faina D. Yefremova's Cautionary Tales"),
+              Contains(Pair("PERSON", "Faina D. Yefremova")));
+  EXPECT_THAT(Found("Have you been to a Ravil G Yefimov concert before?"),
+              Contains(Pair("PERSON", "Ravil G Yefimov")));
+}
+
+TEST(PersonNames, NonAsciiLetters) {
+  EXPECT_THAT(Found("Ilona Kovács called about the invoice."), Contains(Pair("PERSON", "Ilona Kovács")));
+  EXPECT_THAT(Found("Dear Jürgen, thanks."), Contains(Pair("PERSON", "Jürgen")));
+  EXPECT_THAT(Found("Bot: What's the name on the account? User: Šárka Ottová"),
+              Contains(Pair("PERSON", "Šárka Ottová")));
+}
+
+TEST(PersonNames, ListedWithANameAreNames) {
+  EXPECT_THAT(
+      Found("They had 3: Gaetane, Hannah and Derek."),
+      UnorderedElementsAre(Pair("PERSON", "Gaetane"), Pair("PERSON", "Hannah"), Pair("PERSON", "Derek")));
+}
+
+TEST(PersonNames, CommonWordsAloneAreNotNames) {
+  // "Will", "May", "Rose", "Mark" are first names and English words: alone they need a cue.
+  EXPECT_THAT(Found("Will my account stay active? May I ask why? Rose prices went up. Mark the box."),
+              Not(Contains(Pair("PERSON", ::testing::_))));
+  EXPECT_THAT(Found("The Quarterly Report was approved in March."),
+              Not(Contains(Pair("PERSON", ::testing::_))));
+  // With a cue they are names.
+  EXPECT_THAT(Found("Dear Rose, see you soon."), Contains(Pair("PERSON", "Rose")));
+}
+
+TEST(StreetAddresses, UsAddressWithCityStateZip) {
+  EXPECT_THAT(Found("I live at 1668 Glyn St, Springfield, IL 62704."),
+              Contains(Pair("STREET_ADDRESS", "1668 Glyn St, Springfield, IL 62704")));
+  EXPECT_THAT(Found("Ship it to 224 4966 Bond Street Suite 413 today"),
+              Contains(Pair("STREET_ADDRESS", "224 4966 Bond Street Suite 413")));
+}
+
+TEST(StreetAddresses, MultiLine) {
+  EXPECT_THAT(
+      Found("send a new one to 1987 74 Diakou Street\n Suite 680\n Kissousa\n Cyprus 36903? I am in"),
+      Contains(Pair("STREET_ADDRESS", "1987 74 Diakou Street\n Suite 680\n Kissousa\n Cyprus 36903")));
+  EXPECT_THAT(Found("The address is 9554 62 Rue Gafsa Apt. 981\nToronto\n, ON\n 82269"),
+              Contains(Pair("STREET_ADDRESS", "9554 62 Rue Gafsa Apt. 981\nToronto\n, ON\n 82269")));
+}
+
+TEST(StreetAddresses, EuropeanForms) {
+  EXPECT_THAT(Found("Wir wohnen in der Hauptstraße 5 seit Jahren"),
+              Contains(Pair("STREET_ADDRESS", "Hauptstraße 5")));
+  EXPECT_THAT(Found("Toimisto: Koskikatu 25, Rovaniemi"),
+              Contains(Pair("STREET_ADDRESS", "Koskikatu 25, Rovaniemi")));
+  EXPECT_THAT(Found("Écrivez au 12 rue de la Paix, 75002 Paris"),
+              Contains(Pair("STREET_ADDRESS", "12 rue de la Paix, 75002 Paris")));
+  EXPECT_THAT(Found("Tomomi lives at Rua do Arenque 1634, Goiânia"),
+              Contains(Pair("STREET_ADDRESS", "Rua do Arenque 1634, Goiânia")));
+  EXPECT_THAT(Found("The office is at Király u. 15."), Contains(Pair("STREET_ADDRESS", "Király u. 15.")));
+}
+
+TEST(StreetAddresses, MilitaryAndPostBoxes) {
+  EXPECT_THAT(Found("The office is at PSC 0413, Box 8144\nAPO AA 42323"),
+              Contains(Pair("STREET_ADDRESS", "PSC 0413, Box 8144\nAPO AA 42323")));
+  EXPECT_THAT(Found("Write to P.O. Box 149 please"), Contains(Pair("STREET_ADDRESS", "P.O. Box 149")));
+}
+
+TEST(StreetAddresses, NumbersAloneAreNotAddresses) {
+  EXPECT_THAT(Found("During 1971, the company invested 25 million in 3 plants."), IsEmpty());
+  EXPECT_THAT(Found("Order 12345 ships in 2 boxes on 2024-05-01."), IsEmpty());
+}
+
+TEST(Locations, CountriesCitiesAndStates) {
+  EXPECT_THAT(Found("I will be travelling to Canada next week"), Contains(Pair("LOCATION", "Canada")));
+  EXPECT_THAT(Found("We moved here from Kenosha"), Contains(Pair("LOCATION", "Kenosha")));
+  EXPECT_THAT(Found("Who's coming to Czech Republic with me?"), Contains(Pair("LOCATION", "Czech Republic")));
+  EXPECT_THAT(Found("She grew up in California."), Contains(Pair("LOCATION", "California")));
+  EXPECT_THAT(Found("I'm in Flateyri, at the conference"), Contains(Pair("LOCATION", "Flateyri")));
+}
+
+TEST(Utf8, SpansFallOnCodePointBoundaries) {
+  const std::string texts[] = {"Tilly Nicholson lives at 10252 Μεγάλη Άμμος 184, ΠΑΦΟΣ",
+                               "Janka M. Szász\n\nAddress:\nBrucker Bundesstrasse 31",
+                               "Ilona Kovács és Jürgen Müller — Budapest", "Στον Νίκο Παπαδόπουλο στην Αθήνα",
+                               "名前は田中です Tanaka"};
+  for (const std::string& text : texts) {
+    for (const Span& s : FindSpans(text)) {
+      ASSERT_LT(s.begin, s.end) << text;
+      ASSERT_LE(s.end, text.size()) << text;
+      EXPECT_NE(static_cast<unsigned char>(text[s.begin]) & 0xC0, 0x80) << text;
+      if (s.end < text.size()) {
+        EXPECT_NE(static_cast<unsigned char>(text[s.end]) & 0xC0, 0x80) << text;
+      }
+    }
+  }
+}
+
+TEST(Utf8, InvalidBytesNeverInsideASpan) {
+  const std::string text = "Dear Maria \xFF Smith, send it to 12 Main\xC3 Street, Springfield";
+  for (const Span& s : FindSpans(text)) {
+    std::string_view covered = std::string_view(text).substr(s.begin, s.end - s.begin);
+    EXPECT_EQ(covered.find('\xFF'), std::string_view::npos) << covered;
+    uint32_t cp;
+    for (size_t i = 0; i < covered.size();) {
+      size_t len = internal::DecodeUtf8(covered, i, &cp);
+      ASSERT_GT(len, 0u) << "invalid UTF-8 inside " << covered;
+      i += len;
+    }
+  }
+}
+
+TEST(Inputs, EmptyAndBlank) {
+  EXPECT_THAT(FindSpans(""), IsEmpty());
+  EXPECT_THAT(FindSpans(" \n\t "), IsEmpty());
+  EXPECT_THAT(FindSpans("."), IsEmpty());
+}
+
+TEST(Inputs, HugeInputFindsEveryRepetition) {
+  std::string text;
+  const int kReps = 200000;  // 4.6 MB
+  for (int i = 0; i < kReps; ++i) text += "Dear Maria Smith, hi!\n";
+  int persons = 0;
+  for (const Span& s : FindSpans(text)) persons += s.type == EntityType::kPerson;
+  EXPECT_EQ(persons, kReps);
+}
+
+TEST(Tokenizer, CaseFoldingAcrossScripts) {
+  std::string out;
+  internal::FoldCase("ÁRPÁD Ödön ΠΑΦΟΣ Žižek МОСКВА", out);
+  EXPECT_EQ(out, "árpád ödön παφοσ žižek москва");
 }
 
 }  // namespace
