@@ -90,6 +90,18 @@ const Lexicon& Lexicon::Get() {
 }
 
 void Lexicon::Add(std::string_view entry, uint32_t flag) {
+  // A plain word (letters only, the common case) is its own key.
+  bool plain = !entry.empty();
+  for (char c : entry) {
+    unsigned char b = static_cast<unsigned char>(c);
+    plain &= b >= 0x80 || (static_cast<unsigned char>((b | 0x20) - 'a') < 26);
+  }
+  if (plain && static_cast<unsigned char>(entry[0]) < 0x80) {
+    std::string key;
+    FoldCase(entry, key);
+    entries_[key] |= flag;
+    return;
+  }
   // Phrases are keyed as their folded tokens joined by one space, the form the recognizers build from text.
   std::vector<Token> tokens;
   Tokenize(entry, tokens);
