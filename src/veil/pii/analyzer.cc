@@ -1,12 +1,125 @@
 #include "veil/pii/analyzer.h"
 
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <iterator>
+#include <map>
+#include <utility>
+
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "veil/base/status_macros.h"
+#include "veil/pii/names.h"
+#include "veil/pii/pattern_recognizers.h"
 
 namespace veil::pii {
+namespace {
 
-// Placeholder until the pattern recognizers land.
-absl::StatusOr<std::unique_ptr<Analyzer>> Analyzer::Create(const AnalyzerOptions&) {
-  return absl::UnimplementedError("the PII analyzer is not built yet");
+bool IsContinuation(unsigned char c) { return (c & 0xC0) == 0x80; }
+
+// True if text[begin, end) is well-formed UTF-8 starting and ending on code point boundaries (RFC 3629:
+// no overlongs, no surrogates, nothing above U+10FFFF).
+bool ValidUtf8Span(std::string_view text, size_t begin, size_t end) {
+  if (begin >= end || end > text.size()) return false;
+  size_t i = begin;
+  while (i < end) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t n;
+    uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) {
+      n = 2;
+      cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 3;
+      cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + n > end) return false;
+    for (size_t k = 1; k < n; ++k) {
+      const auto d = static_cast<unsigned char>(text[i + k]);
+      if (!IsContinuation(d)) return false;
+      cp = (cp << 6) | (d & 0x3F);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (n == 4 && (cp < 0x10000 || cp > 0x10FFFF))) {
+      return false;
+    }
+    i += n;
+  }
+  // Not inside a sequence that started before `begin` or continues after `end`.
+  return !IsContinuation(static_cast<unsigned char>(text[begin])) &&
+         (end == text.size() || !IsContinuation(static_cast<unsigned char>(text[end])));
+}
+
+class AnalyzerImpl final : public Analyzer {
+ public:
+  AnalyzerImpl(AnalyzerOptions options, std::vector<std::unique_ptr<Recognizer>> recognizers)
+      : options_(std::move(options)), recognizers_(std::move(recognizers)) {
+    for (EntityType t : options_.entities) wanted_[static_cast<size_t>(t)] = true;
+    if (options_.entities.empty()) wanted_.fill(true);
+  }
+
+  std::vector<Span> Analyze(std::string_view text) const override {
+    std::vector<Span> found;
+    for (const auto& r : recognizers_) r->Find(text, found);
+    // Keep what is wanted, scores high enough, and spans that are well-formed UTF-8 on code point boundaries.
+    std::erase_if(found, [&](const Span& s) {
+      return !wanted_[static_cast<size_t>(s.type)] || !(s.score >= options_.min_score) || s.score > 1.0 ||
+             !ValidUtf8Span(text, s.begin, s.end);
+    });
+    // Overlaps: the higher score wins, then the longer span, then the earlier one. Greedy over that order,
+    // with an ordered map of accepted spans for the overlap test: O(n log n).
+    std::sort(found.begin(), found.end(), [](const Span& a, const Span& b) {
+      if (a.score != b.score) return a.score > b.score;
+      if (a.end - a.begin != b.end - b.begin) return a.end - a.begin > b.end - b.begin;
+      if (a.begin != b.begin) return a.begin < b.begin;
+      return a.type < b.type;
+    });
+    std::map<size_t, const Span*> kept;  // by begin; non-overlapping
+    for (const Span& s : found) {
+      auto next = kept.lower_bound(s.begin);
+      if (next != kept.end() && next->first < s.end) continue;  // overlaps the next kept span
+      if (next != kept.begin() && std::prev(next)->second->end > s.begin) continue;  // or the previous one
+      kept.emplace_hint(next, s.begin, &s);
+    }
+    std::vector<Span> result;
+    result.reserve(kept.size());
+    for (const auto& [begin, s] : kept) result.push_back(*s);
+    return result;
+  }
+
+ private:
+  AnalyzerOptions options_;
+  std::vector<std::unique_ptr<Recognizer>> recognizers_;
+  std::array<bool, kEntityTypeCount> wanted_{};
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Analyzer>> Analyzer::Create(const AnalyzerOptions& options) {
+  if (!(options.min_score >= 0.0 && options.min_score <= 1.0)) {
+    return absl::InvalidArgumentError(absl::StrCat("min_score must be in [0, 1], got ", options.min_score));
+  }
+  PatternRecognizerOptions pattern_options;
+  pattern_options.entities = options.entities;
+  pattern_options.phone_regions = options.phone_regions;
+  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<PatternRecognizers> patterns,
+                        PatternRecognizers::Create(pattern_options));
+  std::vector<std::unique_ptr<Recognizer>> recognizers;
+  recognizers.push_back(std::move(patterns));
+  if (options.dictionaries) {
+    for (auto& r : NewDictionaryRecognizers()) recognizers.push_back(std::move(r));
+  }
+  return std::unique_ptr<Analyzer>(new AnalyzerImpl(options, std::move(recognizers)));
 }
 
 }  // namespace veil::pii

@@ -1,0 +1,962 @@
+#include "veil/pii/pattern_recognizers.h"
+
+#include <hs/hs.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "phonenumbers/logger.h"
+#include "phonenumbers/phonenumber.pb.h"
+#include "phonenumbers/phonenumberutil.h"
+#include "veil/pii/checksums.h"
+
+namespace veil::pii {
+namespace {
+
+using internal::DateValid;
+
+// What validates a candidate of a pattern.
+enum class Check : uint8_t {
+  kEmail,
+  kUrl,
+  kDomain,
+  kIpv4,
+  kIpv6,
+  kMac,
+  kCard,
+  kIban,
+  kSsn,
+  kItin,
+  kPassport,
+  kDriverLicense,
+  kNhs,
+  kPhone,
+  kDateNumeric,    // 12/31/1999, 31.12.1999, 12/31/99
+  kDateIso,        // 1999-12-31[ T]23:59[:59[.fff]][Z|+01:00], 1999/12/31
+  kDateMonth,      // "December 31, 1999", "31st of December 1999", "Dec 1999"
+  kTime,           // 23:59, 11:34:35, 5:30 pm
+  kWeekday,        // Tuesday
+  kYear,           // 1977 after "in", "since", ...
+  kZip,            // 12345[-6789]
+  kPostcodeUk,     // SW1A 1AA
+  kPostcodeCa,     // K1A 0B1
+  kPostalGeneric,  // 394 13, 53-320, 3520 with "zip"/"postal" context only
+  kAge,
+};
+
+// How overlapping matches of one pattern are validated.
+enum class Mode : uint8_t {
+  kEach,   // every reported match (the checksum decides which one is real)
+  kUnion,  // the cluster's extent once (URLs, IPv6: the maximal token)
+  kPhone,  // the extent, then the matches from the longest down, until one validates
+};
+
+struct Pattern {
+  std::string_view recognizer;
+  EntityType type;
+  const char* regex;
+  unsigned flags;  // besides HS_FLAG_SOM_LEFTMOST
+  Check check;
+  Mode mode;
+  size_t max_cluster;  // bytes; a longer cluster is a run, not an identifier
+};
+
+constexpr unsigned kCaseless = HS_FLAG_CASELESS;
+
+// Month names for the date patterns (validated after the match: the pattern over-approximates).
+#define VEIL_MONTH "(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)(?:[a-z]{0,6})"
+#define VEIL_EXT "(?:[ ]?(?:x|ext\\.?|extension)[ ]?\\d{1,6})?"
+
+const Pattern kPatterns[] = {
+    {"email_address", EntityType::kEmailAddress,
+     "\\b[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{2,24}\\b", 0,
+     Check::kEmail, Mode::kEach, 400},
+    {"url", EntityType::kUrl, "\\b(?:https?|ftp)://[^\\s<>\"'{}|\\\\^`]+", kCaseless, Check::kUrl,
+     Mode::kUnion, 4096},
+    {"url", EntityType::kUrl, "\\bwww\\.[A-Za-z0-9][^\\s<>\"'{}|\\\\^`]*", kCaseless, Check::kUrl,
+     Mode::kUnion, 4096},
+    {"domain_name", EntityType::kDomainName,
+     "\\b[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\\.[A-Za-z]{"
+     "2,"
+     "24}\\b",
+     0, Check::kDomain, Mode::kEach, 300},
+    {"ipv4_address", EntityType::kIpAddress, "\\b(?:\\d{1,3}\\.){3}\\d{1,3}\\b", 0, Check::kIpv4, Mode::kEach,
+     64},
+    {"ipv6_address", EntityType::kIpAddress, "[0-9A-Fa-f:.]*:[0-9A-Fa-f]*:[0-9A-Fa-f:.]*", 0, Check::kIpv6,
+     Mode::kUnion, 64},
+    {"mac_address", EntityType::kMacAddress, "\\b[0-9A-Fa-f]{2}(?:[:-][0-9A-Fa-f]{2}){5}\\b", 0, Check::kMac,
+     Mode::kEach, 40},
+    {"mac_address", EntityType::kMacAddress, "\\b[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}\\b", 0,
+     Check::kMac, Mode::kEach, 40},
+    {"luhn_credit_card", EntityType::kCreditCard, "\\b\\d(?:[ -]?\\d){11,18}\\b", 0, Check::kCard,
+     Mode::kEach, 48},
+    {"iban_mod97", EntityType::kIbanCode,
+     "\\b[A-Za-z]{2}\\d{2}(?:[ ]?[A-Za-z0-9]{4}){2,7}(?:[ ]?[A-Za-z0-9]{1,3})?\\b", 0, Check::kIban,
+     Mode::kEach, 64},
+    {"us_ssn", EntityType::kUsSsn, "\\b\\d{3}([- .]?)\\d{2}[- .]?\\d{4}\\b", 0, Check::kSsn, Mode::kEach, 24},
+    {"us_itin", EntityType::kUsItin, "\\b9\\d{2}[- ]?[7-9]\\d[- ]?\\d{4}\\b", 0, Check::kItin, Mode::kEach,
+     24},
+    {"us_passport", EntityType::kUsPassport, "\\b[A-Za-z]?\\d{8,9}\\b", 0, Check::kPassport, Mode::kEach, 24},
+    {"us_driver_license", EntityType::kUsDriverLicense, "\\b[A-Za-z]\\d{3,14}\\b", 0, Check::kDriverLicense,
+     Mode::kEach, 24},
+    {"us_driver_license", EntityType::kUsDriverLicense, "\\b\\d{4}-\\d{2}-\\d{4}\\b|\\b\\d{6,13}\\b", 0,
+     Check::kDriverLicense, Mode::kEach, 24},
+    {"uk_nhs_mod11", EntityType::kUkNhs, "\\b\\d{3}[ -]?\\d{3}[ -]?\\d{4}\\b", 0, Check::kNhs, Mode::kEach,
+     24},
+    {"phone_number", EntityType::kPhoneNumber, "\\+\\d[\\d ().-]{5,22}\\d" VEIL_EXT "\\b", kCaseless,
+     Check::kPhone, Mode::kPhone, 48},
+    {"phone_number", EntityType::kPhoneNumber, "\\(\\d{1,5}\\)[ .-]?\\d[\\d .-]{3,16}\\d" VEIL_EXT "\\b",
+     kCaseless, Check::kPhone, Mode::kPhone, 48},
+    {"phone_number", EntityType::kPhoneNumber, "\\b\\d[\\d .-]{5,18}\\d" VEIL_EXT "\\b", kCaseless,
+     Check::kPhone, Mode::kPhone, 48},
+    {"date_numeric", EntityType::kDateTime,
+     "\\b\\d{1,2}/\\d{1,2}/(?:\\d{4}|\\d{2})\\b|\\b\\d{1,2}([.-])\\d{1,2}[.-]\\d{4}\\b", 0,
+     Check::kDateNumeric, Mode::kEach, 24},
+    {"date_iso", EntityType::kDateTime,
+     "\\b\\d{4}[-/]\\d{1,2}[-/]\\d{1,2}(?:[T "
+     "]\\d{2}:\\d{2}(?::\\d{2}(?:\\.\\d{1,9})?)?(?:Z|[+-]\\d{2}:?\\d{2})?)"
+     "?\\b",
+     0, Check::kDateIso, Mode::kEach, 48},
+    {"date_month_name", EntityType::kDateTime,
+     "\\b" VEIL_MONTH "\\.?[ ]+\\d{1,2}(?:st|nd|rd|th)?(?:,?[ ]+\\d{4})?\\b|"
+     "\\b\\d{1,2}(?:st|nd|rd|th)?[ ]+(?:of[ ]+)?" VEIL_MONTH "\\.?(?:,?[ ]+\\d{4})?\\b|"
+     "\\b" VEIL_MONTH "\\.?,?[ ]+\\d{4}\\b",
+     kCaseless, Check::kDateMonth, Mode::kEach, 48},
+    {"time", EntityType::kDateTime,
+     "\\b\\d{1,2}:\\d{2}(?::\\d{2})?(?:[ ]?[ap]\\.?m\\b\\.?)?|\\b\\d{1,2}[ ]?[ap]m\\b", kCaseless,
+     Check::kTime, Mode::kEach, 24},
+    {"weekday", EntityType::kDateTime, "\\b(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day\\b", 0, Check::kWeekday,
+     Mode::kEach, 16},
+    {"year", EntityType::kDateTime, "\\b(?:1[89]|20)\\d{2}\\b", 0, Check::kYear, Mode::kEach, 8},
+    {"us_zip_code", EntityType::kZipCode, "\\b\\d{5}(?:-\\d{4})?\\b", 0, Check::kZip, Mode::kEach, 16},
+    {"uk_postcode", EntityType::kZipCode, "\\b[A-Z]{1,2}\\d[A-Z\\d]?[ ]?\\d[A-Z]{2}\\b", 0,
+     Check::kPostcodeUk, Mode::kEach, 16},
+    {"ca_postal_code", EntityType::kZipCode, "\\b[A-Z]\\d[A-Z][ ]?\\d[A-Z]\\d\\b", 0, Check::kPostcodeCa,
+     Mode::kEach, 16},
+    {"postal_code", EntityType::kZipCode, "\\b\\d{3,5}(?:[ -]\\d{2,4}|[ ][A-Z]{2})?\\b", 0,
+     Check::kPostalGeneric, Mode::kEach, 16},
+    {"age", EntityType::kAge,
+     "\\b(?:aged?|age[ ]?:|age[ ]of|turn(?:ed|s|ing)?)[ ]+\\d{1,3}\\b|"
+     "\\b\\d{1,3}[ -]*(?:years?|yrs?)[ -]*old\\b|\\b\\d{1,3}[ ]?y/?o\\b",
+     kCaseless, Check::kAge, Mode::kEach, 40},
+};
+#undef VEIL_MONTH
+#undef VEIL_EXT
+
+constexpr size_t kPatternCount = sizeof(kPatterns) / sizeof(kPatterns[0]);
+
+// --- The recognizer table: base scores and context words -------------------------------------------------
+
+struct Scoring {
+  Check check;
+  double score;
+  std::string_view context;   // raise the score
+  std::string_view negative;  // lower it (to kNegativeScore)
+};
+constexpr double kNegativeScore = 0.05;
+
+constexpr Scoring kScoring[] = {
+    {Check::kEmail, 1.0, "email mail e-mail contact address", ""},
+    {Check::kUrl, 0.85, "url link website site web homepage visit", ""},
+    {Check::kDomain, 0.6, "domain website site web url visit host", ""},
+    {Check::kIpv4, 0.9, "ip ipv4 address host server", "version ver v release build firmware"},
+    {Check::kIpv6, 0.9, "ip ipv6 address host server", ""},
+    {Check::kMac, 0.8, "mac ethernet hardware address wifi nic", ""},
+    {Check::kCard, 0.9, "card credit debit visa mastercard amex cc payment",
+     "order invoice tracking isbn serial"},
+    {Check::kIban, 1.0, "iban bank account transfer", ""},
+    {Check::kSsn, 0.6, "ssn social security ss ssns ssa", ""},
+    {Check::kItin, 0.6, "itin taxpayer tax", ""},
+    {Check::kPassport, 0.05, "passport travel", ""},
+    {Check::kDriverLicense, 0.05, "driver drivers driving license licence dl permit", ""},
+    {Check::kNhs, 0.5, "nhs health patient", ""},
+    {Check::kPhone, 0.7,
+     "phone telephone tel call mobile cell cellphone fax contact number reach dial office whatsapp landline",
+     ""},
+    {Check::kDateNumeric, 0.6, "date born birth dob birthday on", ""},
+    {Check::kDateIso, 0.85, "date born birth dob birthday when", ""},
+    {Check::kDateMonth, 0.8, "date born birth dob birthday on", ""},
+    {Check::kTime, 0.6, "at time when", ""},
+    {Check::kWeekday, 0.6, "on", ""},
+    {Check::kYear, 0.3, "in since during of until by from year born circa early late mid before after", ""},
+    {Check::kZip, 0.1, "zip zipcode postal postcode code", ""},
+    {Check::kPostcodeUk, 0.5, "postcode postal zip code", ""},
+    {Check::kPostcodeCa, 0.5, "postal code zip", ""},
+    {Check::kPostalGeneric, 0.0, "zip zipcode postal postcode", ""},
+    {Check::kAge, 0.85, "age aged old", ""},
+};
+
+const Scoring& ScoringOf(Check c) {
+  for (const Scoring& s : kScoring) {
+    if (s.check == c) return s;
+  }
+  return kScoring[0];
+}
+
+// --- Text helpers
+// --------------------------------------------------------------------------------------------
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool IsAlnum(char c) { return IsDigit(c) || IsAlpha(c); }
+bool IsHex(char c) { return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+bool IsUpper(char c) { return c >= 'A' && c <= 'Z'; }
+bool IsLower(char c) { return c >= 'a' && c <= 'z'; }
+
+int ToInt(std::string_view s) {
+  int v = 0;
+  for (char c : s) v = v * 10 + (c - '0');
+  return v;
+}
+
+std::string_view Slice(std::string_view text, size_t begin, size_t end) {
+  return text.substr(begin, end - begin);
+}
+
+// The char at i, or '\0' outside the text.
+char At(std::string_view text, size_t i) { return i < text.size() ? text[i] : '\0'; }
+char Before(std::string_view text, size_t i, size_t k = 1) { return i >= k ? text[i - k] : '\0'; }
+
+// Pieces of `s` between `sep` characters (empty pieces included). absl::StrSplit takes absl::string_view,
+// which is not std::string_view in Debian's Abseil build.
+std::vector<std::string_view> Split(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  for (size_t i = 0; i <= s.size(); ++i) {
+    if (i == s.size() || s[i] == sep) {
+      out.push_back(s.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = absl::ascii_tolower(static_cast<unsigned char>(c));
+  return out;
+}
+
+bool WordIn(std::string_view word, std::string_view list) {
+  if (word.empty()) return false;
+  for (std::string_view w : Split(list, ' ')) {
+    if (w == word) return true;
+  }
+  return false;
+}
+
+// The lowercased alphanumeric words before `begin`, nearest first: at most `max_words` of them, looking back
+// at most 80 bytes. Calls f(word, index) for each; stops when f returns true.
+template <typename F>
+bool WordsBefore(std::string_view text, size_t begin, int max_words, F&& f) {
+  const size_t limit = begin > 80 ? begin - 80 : 0;
+  size_t i = begin;
+  for (int k = 0; k < max_words; ++k) {
+    while (i > limit && !IsAlnum(text[i - 1])) --i;
+    if (i <= limit) return false;
+    const size_t end = i;
+    while (i > limit && IsAlnum(text[i - 1])) --i;
+    char buf[32];
+    const size_t n = std::min<size_t>(end - i, sizeof(buf));
+    for (size_t j = 0; j < n; ++j) buf[j] = absl::ascii_tolower(static_cast<unsigned char>(text[i + j]));
+    if (f(std::string_view(buf, n), k)) return true;
+  }
+  return false;
+}
+
+bool HasContext(std::string_view text, size_t begin, std::string_view words, int max_words = 5) {
+  if (words.empty()) return false;
+  return WordsBefore(text, begin, max_words, [&](std::string_view w, int) { return WordIn(w, words); });
+}
+
+// The previous word only.
+bool PreviousWordIn(std::string_view text, size_t begin, std::string_view words) {
+  return HasContext(text, begin, words, 1);
+}
+
+// --- The scan
+// --------------------------------------------------------------------------------------------------
+
+struct Cluster {
+  bool active = false;
+  bool poisoned = false;
+  size_t begin = 0, end = 0;
+  std::vector<std::pair<size_t, size_t>> matches;
+};
+
+}  // namespace
+
+struct PatternRecognizers::Impl {
+  std::vector<size_t> pattern_index;  // database id -> index into kPatterns
+  hs_database_t* db = nullptr;
+  uint64_t generation = 0;  // identifies the database for the per-thread scratch
+  std::vector<std::string> phone_regions;
+  std::vector<EntityType> entities;
+  const i18n::phonenumbers::PhoneNumberUtil* phone = nullptr;
+
+  ~Impl() {
+    if (db != nullptr) hs_free_database(db);
+  }
+
+  void Validate(std::string_view text, const Pattern& p, size_t begin, size_t end,
+                std::vector<Span>& out) const;
+  void ValidatePhone(std::string_view text, const Pattern& p, const Cluster& c, std::vector<Span>& out) const;
+  bool PhoneScore(std::string_view candidate, double* score) const;
+};
+
+namespace {
+
+struct ScanState {
+  const PatternRecognizers::Impl* impl;
+  std::string_view text;
+  std::vector<Span>* out;
+  std::vector<Cluster> clusters;
+};
+
+void Emit(std::string_view text, const Pattern& p, const Scoring& s, size_t begin, size_t end, double score,
+          std::vector<Span>& out) {
+  if (HasContext(text, begin, s.negative, 2)) {
+    score = std::min(score, kNegativeScore);
+  } else if (HasContext(text, begin, s.context)) {
+    score = std::min(1.0, std::max(score + kContextBoost, kContextFloor));
+  }
+  if (score <= 0) return;
+  out.push_back(Span{begin, end, p.type, score, p.recognizer});
+}
+
+// Separators used between digits in [begin, end): returns false if more than one kind occurs. `sep` gets
+// the kind ('\0' if none), `groups` the digit group lengths.
+bool DigitGroups(std::string_view s, char* sep, std::vector<int>* groups) {
+  *sep = '\0';
+  int run = 0;
+  for (char c : s) {
+    if (IsDigit(c)) {
+      ++run;
+      continue;
+    }
+    if (*sep != '\0' && c != *sep) return false;
+    *sep = c;
+    if (groups != nullptr) groups->push_back(run);
+    run = 0;
+  }
+  if (groups != nullptr) groups->push_back(run);
+  return true;
+}
+
+std::string DigitsOf(std::string_view s) {
+  std::string d;
+  for (char c : s) {
+    if (IsDigit(c)) d.push_back(c);
+  }
+  return d;
+}
+
+// True if the candidate continues into more digits with the same separator ("1234 5678 ... 9012 34"), or is
+// part of a decimal / dotted number.
+bool ContinuesAsNumber(std::string_view text, size_t begin, size_t end, char sep) {
+  const char after = At(text, end), before = Before(text, begin);
+  if ((after == '.' || after == ',') && IsDigit(At(text, end + 1))) return true;
+  if ((before == '.' || before == ',') && IsDigit(Before(text, begin, 2))) return true;
+  if (sep != '\0') {
+    if (after == sep && IsDigit(At(text, end + 1))) return true;
+    if (before == sep && IsDigit(Before(text, begin, 2))) return true;
+  } else {
+    if ((after == '-' || after == ' ') && IsDigit(At(text, end + 1)) && after == '-') return true;
+    if (before == '-' && IsDigit(Before(text, begin, 2))) return true;
+  }
+  return false;
+}
+
+bool MonthWordValid(std::string_view w) {
+  static constexpr std::string_view kMonths[] = {"january",   "february", "march",    "april",
+                                                 "may",       "june",     "july",     "august",
+                                                 "september", "october",  "november", "december"};
+  std::string lower = Lower(w);
+  for (std::string_view m : kMonths) {
+    if (lower == m) return true;
+    if (lower.size() == 3 && m.substr(0, 3) == lower) return IsUpper(w[0]);
+    if (lower == "sept") return true;
+  }
+  return false;
+}
+
+// The month word inside a month-name date candidate (the first alphabetic word that is not an ordinal or
+// "of").
+bool FindMonthWord(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    if (!IsAlpha(s[i])) {
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    while (j < s.size() && IsAlpha(s[j])) ++j;
+    std::string_view w = s.substr(i, j - i);
+    const bool ordinal = i > 0 && IsDigit(s[i - 1]);
+    if (!ordinal && Lower(w) != "of") return MonthWordValid(w);
+    i = j;
+  }
+  return false;
+}
+
+constexpr std::string_view kUsStates =
+    "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND "
+    "OH OK "
+    "OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC PR GU VI AS MP AA AE AP";
+
+// "..., CA 94105": a US state abbreviation right before a ZIP code.
+bool AfterStateAbbreviation(std::string_view text, size_t begin) {
+  size_t i = begin;
+  while (i > 0 && (text[i - 1] == ' ' || text[i - 1] == ',')) --i;
+  if (i < 2 || i == begin) return false;
+  if (!IsUpper(text[i - 1]) || !IsUpper(text[i - 2]) || (i >= 3 && IsAlnum(text[i - 3]))) return false;
+  return WordIn(text.substr(i - 2, 2), kUsStates);
+}
+
+}  // namespace
+
+bool PatternRecognizers::Impl::PhoneScore(std::string_view candidate, double* score) const {
+  using i18n::phonenumbers::PhoneNumber;
+  using i18n::phonenumbers::PhoneNumberUtil;
+  int digits = 0;
+  for (char c : candidate) digits += IsDigit(c) ? 1 : 0;
+  if (digits < 7 || digits > 20) return false;
+  const std::string s(candidate);
+  bool possible = false;
+  PhoneNumber number;
+  if (s[0] == '+') {
+    if (phone->Parse(s, "ZZ", &number) != PhoneNumberUtil::NO_PARSING_ERROR) return false;
+    if (phone->IsValidNumber(number)) {
+      *score = ScoringOf(Check::kPhone).score;
+      return true;
+    }
+    possible = phone->IsPossibleNumber(number);
+  } else {
+    for (const std::string& region : phone_regions) {
+      if (phone->Parse(s, region, &number) != PhoneNumberUtil::NO_PARSING_ERROR) continue;
+      if (phone->IsValidNumber(number)) {
+        *score = ScoringOf(Check::kPhone).score;
+        return true;
+      }
+      possible = possible || phone->IsPossibleNumber(number);
+    }
+  }
+  if (possible) *score = 0.4;
+  return possible;
+}
+
+void PatternRecognizers::Impl::ValidatePhone(std::string_view text, const Pattern& p, const Cluster& c,
+                                             std::vector<Span>& out) const {
+  const Scoring& s = ScoringOf(Check::kPhone);
+  // The extent first, then the matches from the longest down; at most a few libphonenumber calls per cluster.
+  std::vector<std::pair<size_t, size_t>> tries;
+  tries.emplace_back(c.begin, c.end);
+  std::vector<std::pair<size_t, size_t>> m = c.matches;
+  std::sort(m.begin(), m.end(),
+            [](const auto& a, const auto& b) { return a.second - a.first > b.second - b.first; });
+  for (const auto& x : m) {
+    if (x != tries.front()) tries.push_back(x);
+    if (tries.size() >= 4) break;
+  }
+  for (auto [begin, end] : tries) {
+    // Trim separators the pattern may have taken at the edges.
+    while (begin < end && (text[end - 1] == ' ' || text[end - 1] == '.' || text[end - 1] == '-')) --end;
+    const std::string_view cand = Slice(text, begin, end);
+    // A date, an IP address or a decimal number is not a phone number.
+    char sep;
+    std::vector<int> groups;
+    const bool uniform = DigitGroups(cand, &sep, &groups);
+    if (uniform && sep == '.' && groups.size() == 4 &&
+        std::all_of(groups.begin(), groups.end(), [](int g) { return g <= 3; })) {
+      continue;
+    }
+    if (uniform && (sep == '-' || sep == '/') && groups.size() == 3 && groups[0] == 4 && groups[1] == 2 &&
+        groups[2] == 2) {
+      continue;
+    }
+    if (ContinuesAsNumber(text, begin, end, '\0')) continue;
+    double score = 0;
+    if (!PhoneScore(cand, &score)) continue;
+    Emit(text, p, s, begin, end, score, out);
+    return;
+  }
+}
+
+void PatternRecognizers::Impl::Validate(std::string_view text, const Pattern& p, size_t begin, size_t end,
+                                        std::vector<Span>& out) const {
+  const Scoring& s = ScoringOf(p.check);
+  std::string_view cand = Slice(text, begin, end);
+  double score = s.score;
+  switch (p.check) {
+    case Check::kEmail: {
+      const size_t at = cand.find('@');
+      const std::string_view local = cand.substr(0, at), domain = cand.substr(at + 1);
+      if (local.size() > 64 || domain.size() > 253 || local.back() == '.' || local.find("..") != local.npos) {
+        return;
+      }
+      if (Before(text, begin) == '.' || Before(text, begin) == '@') return;
+      for (std::string_view label : Split(domain, '.')) {
+        if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return;
+      }
+      if (!internal::IsKnownTld(domain.substr(domain.rfind('.') + 1))) return;
+      break;
+    }
+    case Check::kUrl: {
+      // Trailing punctuation belongs to the sentence; a closing bracket only if it has no opening one.
+      while (end > begin) {
+        const char c = text[end - 1];
+        if (c == '.' || c == ',' || c == ';' || c == ':' || c == '!' || c == '?') {
+          --end;
+        } else if (c == ')' || c == ']') {
+          std::string_view u = Slice(text, begin, end);
+          const char open = c == ')' ? '(' : '[';
+          if (std::count(u.begin(), u.end(), open) < std::count(u.begin(), u.end(), c)) {
+            --end;
+          } else {
+            break;
+          }
+        } else {
+          break;
+        }
+      }
+      cand = Slice(text, begin, end);
+      size_t host_begin = 0;
+      const size_t scheme = cand.find("://");
+      if (scheme != cand.npos) host_begin = scheme + 3;
+      size_t host_end = cand.find_first_of("/?#", host_begin);
+      if (host_end == cand.npos) host_end = cand.size();
+      std::string_view host = cand.substr(host_begin, host_end - host_begin);
+      if (const size_t at = host.rfind('@'); at != host.npos) host = host.substr(at + 1);
+      if (const size_t colon = host.rfind(':'); colon != host.npos && host.front() != '[') {
+        host = host.substr(0, colon);
+      }
+      if (host.empty()) return;
+      if (!internal::ParseIpv4(host).has_value()) {
+        const size_t dot = host.rfind('.');
+        if (dot == host.npos || dot == 0 || !internal::IsKnownTld(host.substr(dot + 1))) return;
+        for (char c : host) {
+          if (!IsAlnum(c) && c != '-' && c != '.') return;
+        }
+      }
+      break;
+    }
+    case Check::kDomain: {
+      const char before = Before(text, begin);
+      if (before == '@' || before == '.' || before == '/' || before == '-' || before == '_') return;
+      if (At(text, end) == '@' || (At(text, end) == '.' && IsAlnum(At(text, end + 1)))) return;
+      if (At(text, end) == '-' || At(text, end) == '_') return;
+      const size_t dot = cand.rfind('.');
+      const std::string_view tld = cand.substr(dot + 1);
+      const bool lower = std::all_of(tld.begin(), tld.end(), IsLower);
+      const bool upper = std::all_of(tld.begin(), tld.end(), IsUpper);
+      if (!(lower || upper) || !internal::IsKnownTld(tld)) return;
+      bool has_alpha = false;
+      for (std::string_view label : Split(cand, '.')) {
+        if (label.size() > 63) return;
+        has_alpha = has_alpha || std::any_of(label.begin(), label.end(), IsAlpha);
+      }
+      if (!has_alpha) return;
+      const bool www = Lower(cand.substr(0, 4)) == "www.";
+      if (www) {
+        score = 0.8;
+      } else if (internal::IsFileLikeTld(tld) && std::count(cand.begin(), cand.end(), '.') == 1) {
+        score = 0.3;
+      }
+      break;
+    }
+    case Check::kIpv4: {
+      if (!internal::ParseIpv4(cand).has_value()) return;
+      if (ContinuesAsNumber(text, begin, end, '.')) return;
+      if (IsAlnum(Before(text, begin)) || Before(text, begin) == '.') return;
+      break;
+    }
+    case Check::kIpv6: {
+      // The cluster is the maximal run of [0-9A-Fa-f:.]; drop sentence punctuation at its end.
+      while (end > begin && text[end - 1] == '.') --end;
+      if (end > begin + 1 && text[end - 1] == ':' && text[end - 2] != ':') --end;
+      cand = Slice(text, begin, end);
+      if (IsAlnum(Before(text, begin)) || IsAlnum(At(text, end)) || At(text, end) == ':') return;
+      if (std::count(cand.begin(), cand.end(), ':') < 2 || !std::any_of(cand.begin(), cand.end(), IsHex))
+        return;
+      if (!internal::Ipv6Valid(cand)) return;
+      break;
+    }
+    case Check::kMac: {
+      if (cand.size() == 17 && cand[2] != cand[5]) return;
+      for (size_t i = 2; cand.size() == 17 && i < 17; i += 3) {
+        if (cand[i] != cand[2]) return;
+      }
+      const char after = At(text, end);
+      if ((after == ':' || after == '-' || after == '.') && IsHex(At(text, end + 1))) return;
+      const char before = Before(text, begin);
+      if ((before == ':' || before == '-' || before == '.') && IsHex(Before(text, begin, 2))) return;
+      if (std::all_of(cand.begin(), cand.end(), [](char c) { return !IsAlpha(c); })) score = 0.4;
+      break;
+    }
+    case Check::kCard: {
+      char sep;
+      std::vector<int> groups;
+      if (!DigitGroups(cand, &sep, &groups)) return;
+      if (sep != '\0') {
+        // Printed card numbers are grouped 4-4-4-4[-3], 4-6-5 (Amex) or 4-6-4 (Diners).
+        const bool fours = std::all_of(groups.begin(), groups.end() - 1, [](int g) { return g == 4; }) &&
+                           groups.back() >= 1 && groups.back() <= 4;
+        const bool amex = groups.size() == 3 && groups[0] == 4 && groups[1] == 6 && groups[2] >= 4;
+        if (!fours && !amex) return;
+      }
+      if (ContinuesAsNumber(text, begin, end, sep)) return;
+      bool known = false;
+      if (!internal::CardNumberValid(DigitsOf(cand), &known)) return;
+      if (!known) score = 0.3;
+      break;
+    }
+    case Check::kIban: {
+      // Grouped by 4 when spaced: "GB82 WEST 1234 5698 7654 32".
+      if (cand.find(' ') != cand.npos) {
+        size_t i = 0;
+        for (std::string_view g : Split(cand, ' ')) {
+          if (g.size() != 4 && i + g.size() != cand.size()) return;
+          i += g.size() + 1;
+        }
+      }
+      if (At(text, end) == ' ' && IsAlnum(At(text, end + 1)) && cand.find(' ') != cand.npos) {
+        // A further group may follow; only the longest valid reading counts, which the overlap rule picks.
+      }
+      const bool lower = std::any_of(cand.begin(), cand.end(), IsLower);
+      const bool upper = std::any_of(cand.begin(), cand.end(), IsUpper);
+      if (lower && upper) return;
+      if (!internal::IbanValid(cand)) return;
+      break;
+    }
+    case Check::kSsn: {
+      char sep;
+      std::vector<int> groups;
+      if (!DigitGroups(cand, &sep, &groups)) return;
+      if (ContinuesAsNumber(text, begin, end, sep)) return;
+      const std::string d = DigitsOf(cand);
+      if (!internal::UsSsnValid(ToInt(d.substr(0, 3)), ToInt(d.substr(3, 2)), ToInt(d.substr(5)))) return;
+      if (d.find_first_not_of(d[0]) == d.npos || d == "123456789") return;
+      if (sep == '\0') {
+        score = 0.05;
+      } else if (sep == ' ') {
+        score = 0.4;
+      } else if (sep == '.') {
+        score = 0.3;
+      }
+      break;
+    }
+    case Check::kItin: {
+      char sep;
+      std::vector<int> groups;
+      if (!DigitGroups(cand, &sep, &groups)) return;
+      if (ContinuesAsNumber(text, begin, end, sep)) return;
+      const std::string d = DigitsOf(cand);
+      if (!internal::UsItinValid(ToInt(d.substr(0, 3)), ToInt(d.substr(3, 2)), ToInt(d.substr(5)))) return;
+      if (sep != '-') score = 0.3;
+      break;
+    }
+    case Check::kPassport:
+    case Check::kDriverLicense:
+      if (ContinuesAsNumber(text, begin, end, '-')) return;
+      // Weak patterns: reported only with their context words (the floor lifts them above 0.5).
+      if (!HasContext(text, begin, s.context, 6)) return;
+      break;
+    case Check::kNhs: {
+      char sep;
+      std::vector<int> groups;
+      if (!DigitGroups(cand, &sep, &groups)) return;
+      if (ContinuesAsNumber(text, begin, end, sep)) return;
+      if (!internal::NhsNumberValid(DigitsOf(cand))) return;
+      if (sep != ' ') score = 0.3;
+      break;
+    }
+    case Check::kPhone:
+      return;  // ValidatePhone
+    case Check::kDateNumeric: {
+      char sep;
+      std::vector<int> groups;
+      if (!DigitGroups(cand, &sep, &groups) || groups.size() != 3) return;
+      if (ContinuesAsNumber(text, begin, end, sep)) return;
+      std::vector<int> v;
+      for (std::string_view g : Split(cand, sep)) v.push_back(ToInt(g));
+      int year = v[2];
+      if (groups[2] == 2) year += year < 50 ? 2000 : 1900;
+      if (!DateValid(year, v[0], v[1]) && !DateValid(year, v[1], v[0])) return;
+      break;
+    }
+    case Check::kDateIso: {
+      if (ContinuesAsNumber(text, begin, end, '-')) return;
+      const char sep = cand[4];
+      const size_t m_end = cand.find(sep, 5);
+      if (m_end == cand.npos) return;
+      size_t d_end = m_end + 1;
+      while (d_end < cand.size() && IsDigit(cand[d_end])) ++d_end;
+      if (!DateValid(ToInt(cand.substr(0, 4)), ToInt(cand.substr(5, m_end - 5)),
+                     ToInt(cand.substr(m_end + 1, d_end - m_end - 1)))) {
+        return;
+      }
+      if (d_end < cand.size()) {
+        const std::string_view t = cand.substr(d_end + 1);
+        if (ToInt(t.substr(0, 2)) > 23 || ToInt(t.substr(3, 2)) > 59) return;
+        if (t.size() >= 8 && t[5] == ':' && ToInt(t.substr(6, 2)) > 60) return;
+      }
+      break;
+    }
+    case Check::kDateMonth: {
+      if (!FindMonthWord(cand)) return;
+      // Day within 1..31 when present.
+      size_t i = 0;
+      while (i < cand.size()) {
+        if (!IsDigit(cand[i])) {
+          ++i;
+          continue;
+        }
+        size_t j = i;
+        while (j < cand.size() && IsDigit(cand[j])) ++j;
+        if (j - i <= 2 && (ToInt(cand.substr(i, j - i)) < 1 || ToInt(cand.substr(i, j - i)) > 31)) return;
+        i = j;
+      }
+      if (std::count_if(cand.begin(), cand.end(), IsDigit) <= 2 && cand.find_first_of("0123456789") != 0) {
+        // "May 5": plausible but weaker without a year.
+        score = 0.6;
+      }
+      break;
+    }
+    case Check::kTime: {
+      if (ContinuesAsNumber(text, begin, end, ':')) return;
+      if (At(text, end) == ':' || Before(text, begin) == ':') return;
+      const size_t colon = cand.find(':');
+      const bool meridiem =
+          std::any_of(cand.begin(), cand.end(), [](char c) { return c == 'm' || c == 'M'; });
+      const int h = ToInt(cand.substr(0, colon == cand.npos ? cand.find_first_not_of("0123456789") : colon));
+      if (h > (meridiem ? 12 : 23) || (meridiem && h == 0)) return;
+      if (colon != cand.npos) {
+        if (ToInt(cand.substr(colon + 1, 2)) > 59) return;
+        if (cand.size() > colon + 3 && cand[colon + 3] == ':' && ToInt(cand.substr(colon + 4, 2)) > 59)
+          return;
+      } else {
+        score = 0.5;
+      }
+      break;
+    }
+    case Check::kWeekday:
+      break;
+    case Check::kYear:
+      if (ContinuesAsNumber(text, begin, end, '-') || Before(text, begin) == '$') return;
+      if (PreviousWordIn(text, begin, s.context) ||
+          HasContext(text, begin, "born birth founded established", 4)) {
+        score = 0.6;
+      }
+      out.push_back(Span{begin, end, p.type, score, p.recognizer});
+      return;
+    case Check::kZip: {
+      if (ContinuesAsNumber(text, begin, end, '-')) return;
+      if (AfterStateAbbreviation(text, begin)) score = 0.6;
+      break;
+    }
+    case Check::kPostcodeUk: {
+      // Outward code letters: the first position never uses Q, V, X; inward code letters never C, I, K, M,
+      // O, V (Royal Mail's format rules).
+      if (std::string_view("QVX").find(cand[0]) != std::string_view::npos) return;
+      const std::string_view in = cand.substr(cand.size() - 2);
+      if (in.find_first_of("CIKMOV") != in.npos) return;
+      if (cand.find(' ') == cand.npos) score = 0.3;
+      break;
+    }
+    case Check::kPostcodeCa:
+      if (cand.find_first_of("DFIOQU") != cand.npos) return;
+      break;
+    case Check::kPostalGeneric:
+      if (ContinuesAsNumber(text, begin, end, '-')) return;
+      if (!HasContext(text, begin, s.context, 3)) return;
+      break;
+    case Check::kAge: {
+      // The span is the number alone.
+      size_t i = 0;
+      while (i < cand.size() && !IsDigit(cand[i])) ++i;
+      size_t j = i;
+      while (j < cand.size() && IsDigit(cand[j])) ++j;
+      const int age = ToInt(cand.substr(i, j - i));
+      if (age < 1 || age > 125) return;
+      if (i == 0 && (At(text, end) == '.' || At(text, end) == ',') && IsDigit(At(text, end + 1))) return;
+      end = begin + j;
+      begin += i;
+      // "turned 60" is an age only with a person; "the page turned 3" is not. Keep it but weaker.
+      if (i > 0 && IsAlpha(cand[0]) && (cand[0] == 't' || cand[0] == 'T')) score = 0.7;
+      out.push_back(Span{begin, end, p.type, score, p.recognizer});
+      return;
+    }
+  }
+  Emit(text, p, s, begin, end, score, out);
+}
+
+namespace {
+
+int OnMatch(unsigned int id, unsigned long long from, unsigned long long to, unsigned int, void* ctx) {
+  auto* st = static_cast<ScanState*>(ctx);
+  const Pattern& p = kPatterns[st->impl->pattern_index[id]];
+  Cluster& c = st->clusters[id];
+  const size_t b = static_cast<size_t>(from), e = static_cast<size_t>(to);
+  if (c.active && b < c.end) {
+    c.begin = std::min(c.begin, b);
+    c.end = std::max(c.end, e);
+    if (c.end - c.begin > p.max_cluster) {
+      c.poisoned = true;
+      c.matches.clear();
+    } else if (!c.poisoned && p.mode != Mode::kUnion) {
+      c.matches.emplace_back(b, e);
+    }
+    return 0;
+  }
+  if (c.active && !c.poisoned) {
+    if (p.mode == Mode::kUnion) {
+      st->impl->Validate(st->text, p, c.begin, c.end, *st->out);
+    } else if (p.mode == Mode::kPhone) {
+      st->impl->ValidatePhone(st->text, p, c, *st->out);
+    } else {
+      for (auto [mb, me] : c.matches) st->impl->Validate(st->text, p, mb, me, *st->out);
+    }
+  }
+  c.active = true;
+  c.poisoned = e - b > p.max_cluster;
+  c.begin = b;
+  c.end = e;
+  c.matches.clear();
+  if (!c.poisoned && p.mode != Mode::kUnion) c.matches.emplace_back(b, e);
+  return 0;
+}
+
+struct ThreadScratch {
+  hs_scratch_t* scratch = nullptr;
+  uint64_t generation = 0;
+  ~ThreadScratch() {
+    if (scratch != nullptr) hs_free_scratch(scratch);
+  }
+};
+
+std::atomic<uint64_t> next_generation{1};
+
+}  // namespace
+
+PatternRecognizers::PatternRecognizers(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+PatternRecognizers::~PatternRecognizers() = default;
+
+absl::StatusOr<std::unique_ptr<PatternRecognizers>> PatternRecognizers::Create(
+    const PatternRecognizerOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->phone = i18n::phonenumbers::PhoneNumberUtil::GetInstance();
+  static const bool logger_set = [] {
+    // libphonenumber logs parse failures to stdout by default; Veil's output must not carry candidate text.
+    i18n::phonenumbers::PhoneNumberUtil::GetInstance()->SetLogger(new i18n::phonenumbers::NullLogger());
+    return true;
+  }();
+  (void)logger_set;
+  std::set<std::string> supported;
+  impl->phone->GetSupportedRegions(&supported);
+  for (const std::string& r : options.phone_regions) {
+    if (!supported.contains(r)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown phone region '", r, "' (expected an ISO 3166-1 alpha-2 code such as US or GB)"));
+    }
+    impl->phone_regions.push_back(r);
+  }
+  const auto wanted = [&](EntityType t) {
+    return options.entities.empty() ||
+           std::find(options.entities.begin(), options.entities.end(), t) != options.entities.end();
+  };
+  std::vector<const char*> exprs;
+  std::vector<unsigned> flags, ids;
+  for (size_t i = 0; i < kPatternCount; ++i) {
+    if (!wanted(kPatterns[i].type)) continue;
+    if (std::find(impl->entities.begin(), impl->entities.end(), kPatterns[i].type) == impl->entities.end()) {
+      impl->entities.push_back(kPatterns[i].type);
+    }
+    ids.push_back(static_cast<unsigned>(impl->pattern_index.size()));
+    impl->pattern_index.push_back(i);
+    exprs.push_back(kPatterns[i].regex);
+    flags.push_back(kPatterns[i].flags | HS_FLAG_SOM_LEFTMOST);
+  }
+  if (!exprs.empty()) {
+    hs_compile_error_t* error = nullptr;
+    if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
+                         HS_MODE_BLOCK, nullptr, &impl->db, &error) != HS_SUCCESS) {
+      std::string message = error != nullptr && error->message != nullptr ? error->message : "unknown error";
+      const int expr = error != nullptr ? error->expression : -1;
+      hs_free_compile_error(error);
+      return absl::InternalError(
+          absl::StrCat("the PII pattern database does not compile: pattern ", expr, ": ", message));
+    }
+  }
+  impl->generation = next_generation.fetch_add(1);
+  return std::unique_ptr<PatternRecognizers>(new PatternRecognizers(std::move(impl)));
+}
+
+std::vector<EntityType> PatternRecognizers::entities() const { return impl_->entities; }
+
+namespace {
+
+// One Vectorscan scan of `text` (at most 4 GiB) and the validation of every cluster.
+void ScanOne(const PatternRecognizers::Impl& impl, hs_scratch_t* scratch, std::string_view text,
+             std::vector<Span>& out) {
+  ScanState st{&impl, text, &out, std::vector<Cluster>(impl.pattern_index.size())};
+  hs_scan(impl.db, text.data(), static_cast<unsigned>(text.size()), 0, scratch, OnMatch, &st);
+  // Flush the clusters still open at the end of the text.
+  for (size_t id = 0; id < st.clusters.size(); ++id) {
+    const Cluster& c = st.clusters[id];
+    if (!c.active || c.poisoned) continue;
+    const Pattern& p = kPatterns[impl.pattern_index[id]];
+    if (p.mode == Mode::kUnion) {
+      impl.Validate(text, p, c.begin, c.end, out);
+    } else if (p.mode == Mode::kPhone) {
+      impl.ValidatePhone(text, p, c, out);
+    } else {
+      for (auto [b, e] : c.matches) impl.Validate(text, p, b, e, out);
+    }
+  }
+}
+
+}  // namespace
+
+void PatternRecognizers::Find(std::string_view text, std::vector<Span>& out) const {
+  if (impl_->db == nullptr || text.empty()) return;
+  thread_local ThreadScratch ts;
+  if (ts.generation != impl_->generation) {
+    // hs_alloc_scratch grows an existing scratch so that it also fits this database.
+    if (hs_alloc_scratch(impl_->db, &ts.scratch) != HS_SUCCESS) return;
+    ts.generation = impl_->generation;
+  }
+  // Vectorscan takes an unsigned int length: a text over 1 GiB is scanned in 1 GiB pieces (an identifier
+  // across a piece edge may be missed; such texts are not prose).
+  constexpr size_t kPiece = size_t{1} << 30;
+  for (size_t off = 0; off < text.size(); off += kPiece) {
+    const size_t first = out.size();
+    ScanOne(*impl_, ts.scratch, text.substr(off, kPiece), out);
+    for (size_t k = first; off > 0 && k < out.size(); ++k) {
+      out[k].begin += off;
+      out[k].end += off;
+    }
+  }
+}
+
+const std::vector<PatternRecognizerInfo>& PatternRecognizerTable() {
+  static const std::vector<PatternRecognizerInfo> table = [] {
+    std::vector<PatternRecognizerInfo> t;
+    for (const Pattern& p : kPatterns) {
+      if (!t.empty() && t.back().name == p.recognizer) continue;
+      const Scoring& s = ScoringOf(p.check);
+      t.push_back({p.recognizer, p.type, s.score, s.context});
+    }
+    return t;
+  }();
+  return table;
+}
+
+}  // namespace veil::pii
