@@ -179,8 +179,10 @@ constexpr Scoring kScoring[] = {
     {Check::kDriverLicense, 0.05, "driver drivers driving license licence dl permit", ""},
     {Check::kNhs, 0.5, "nhs health patient", ""},
     {Check::kPhone, 0.7,
-     "phone telephone tel call mobile cell cellphone fax contact number reach dial office whatsapp landline",
-     ""},
+     "phone telephone tel call mobile cell cellphone fax contact reach dial office whatsapp landline ring "
+     "text",
+     "card credit debit ssn social security license licence driver passport account iban zip postal itin nhs "
+     "order invoice"},
     {Check::kDateNumeric, 0.6, "date born birth dob birthday on", ""},
     {Check::kDateIso, 0.85, "date born birth dob birthday when", ""},
     {Check::kDateMonth, 0.8, "date born birth dob birthday on", ""},
@@ -323,7 +325,9 @@ struct ScanState {
 
 void Emit(std::string_view text, const Pattern& p, const Scoring& s, size_t begin, size_t end, double score,
           std::vector<Span>& out) {
-  if (HasContext(text, begin, s.negative, 2)) {
+  // Negative words: the two words before (an IP address after "version"), four for phones (a number after
+  // "my driver's license number is" is not a phone number).
+  if (HasContext(text, begin, s.negative, p.check == Check::kPhone ? 4 : 2)) {
     score = std::min(score, kNegativeScore);
   } else if (HasContext(text, begin, s.context)) {
     score = std::min(1.0, std::max(score + kContextBoost, kContextFloor));
@@ -430,12 +434,17 @@ bool PatternRecognizers::Impl::PhoneScore(std::string_view candidate, double* sc
   for (char c : candidate) digits += IsDigit(c) ? 1 : 0;
   if (digits < 7 || digits > 20) return false;
   const std::string s(candidate);
+  const bool international = s[0] == '+';
+  // Short numbers without a country code or an area code in brackets (7 or 8 digits: "224 4966") are as often
+  // house numbers, prices or references: they need a context word.
+  const double valid_score =
+      (international || s[0] == '(' || digits > 8) ? ScoringOf(Check::kPhone).score : 0.45;
   bool possible = false;
   PhoneNumber number;
-  if (s[0] == '+') {
+  if (international) {
     if (phone->Parse(s, "ZZ", &number) != PhoneNumberUtil::NO_PARSING_ERROR) return false;
     if (phone->IsValidNumber(number)) {
-      *score = ScoringOf(Check::kPhone).score;
+      *score = valid_score;
       return true;
     }
     possible = phone->IsPossibleNumber(number);
@@ -443,13 +452,15 @@ bool PatternRecognizers::Impl::PhoneScore(std::string_view candidate, double* sc
     for (const std::string& region : phone_regions) {
       if (phone->Parse(s, region, &number) != PhoneNumberUtil::NO_PARSING_ERROR) continue;
       if (phone->IsValidNumber(number)) {
-        *score = ScoringOf(Check::kPhone).score;
+        *score = valid_score;
         return true;
       }
       possible = possible || phone->IsPossibleNumber(number);
     }
   }
-  if (possible) *score = 0.4;
+  // Possible (right length for its country) but not valid: weaker; the "+" of an international number
+  // still says it is a phone number.
+  if (possible) *score = international ? 0.6 : 0.4;
   return possible;
 }
 
@@ -482,7 +493,18 @@ void PatternRecognizers::Impl::ValidatePhone(std::string_view text, const Patter
         groups[2] == 2) {
       continue;
     }
+    // 3-2-4 is the shape of a US SSN, never of a phone number.
+    if (uniform && sep == '-' && groups.size() == 3 && groups[0] == 3 && groups[1] == 2 && groups[2] == 4) {
+      continue;
+    }
     if (ContinuesAsNumber(text, begin, end, '\0')) continue;
+    // "(0)38 549 02 90" after "+41 ": the tail of an international number, found by its own pattern.
+    if (text[begin] != '+') {
+      size_t k = begin;
+      while (k > 0 && text[k - 1] == ' ') --k;
+      while (k > 0 && IsDigit(text[k - 1])) --k;
+      if (k > 0 && k < begin && text[k - 1] == '+') continue;
+    }
     double score = 0;
     if (!PhoneScore(cand, &score)) continue;
     Emit(text, p, s, begin, end, score, out);
@@ -759,7 +781,7 @@ void PatternRecognizers::Impl::Validate(std::string_view text, const Pattern& p,
       return;
     case Check::kZip: {
       if (ContinuesAsNumber(text, begin, end, '-')) return;
-      if (AfterStateAbbreviation(text, begin)) score = 0.6;
+      if (AfterStateAbbreviation(text, begin)) score = 0.55;
       break;
     }
     case Check::kPostcodeUk: {
