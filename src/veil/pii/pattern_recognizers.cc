@@ -329,7 +329,10 @@ void Emit(std::string_view text, const Pattern& p, const Scoring& s, size_t begi
   // "my driver's license number is" is not a phone number).
   if (HasContext(text, begin, s.negative, p.check == Check::kPhone ? 4 : 2)) {
     score = std::min(score, kNegativeScore);
-  } else if (HasContext(text, begin, s.context)) {
+  } else if (HasContext(text, begin, s.context,
+                        p.check == Check::kTime || p.check == Check::kWeekday ? 1 : 5)) {
+    // Times and weekdays take only the word right before ("at 10:30", "on Tuesday"): the date in front of a
+    // time ("on 2000-04-16 11:34") must not lift the time above the whole date-time.
     score = std::min(1.0, std::max(score + kContextBoost, kContextFloor));
   }
   if (score <= 0) return;
@@ -561,6 +564,9 @@ void PatternRecognizers::Impl::Validate(std::string_view text, const Pattern& p,
         host = host.substr(0, colon);
       }
       if (host.empty()) return;
+      // "www.example.com" alone is a domain name (the domain recognizer reports it); a URL has a scheme or
+      // a path.
+      if (scheme == cand.npos && host_end == cand.size()) return;
       if (!internal::ParseIpv4(host).has_value()) {
         const size_t dot = host.rfind('.');
         if (dot == host.npos || dot == 0 || !internal::IsKnownTld(host.substr(dot + 1))) return;
