@@ -66,7 +66,7 @@ bool IsLetter(uint32_t cp) {
   if (cp >= 0x671 && cp <= 0x6D3) return true;
   if (cp >= 0xE01 && cp <= 0xE30) return true;    // Thai
   if (cp >= 0x1E00 && cp <= 0x1EFF) return true;  // Latin Extended Additional (Vietnamese)
-  if (cp == 0x2206) return true;                  // INCREMENT written for Greek Delta
+  if (cp == 0x2206 || cp == 0x2126) return true;  // INCREMENT and OHM SIGN written for Delta and Omega
   if (cp >= 0x3041 && cp <= 0x30FF) return true;  // kana
   if (cp >= 0x4E00 && cp <= 0x9FFF) return true;  // CJK unified ideographs
   if (cp >= 0xAC00 && cp <= 0xD7A3) return true;  // Hangul syllables
@@ -94,7 +94,7 @@ bool IsUpper(uint32_t cp) {
   if (cp >= 0x391 && cp <= 0x3A9) return cp != 0x3A2;
   if (cp == 0x386 || (cp >= 0x388 && cp <= 0x38F)) return cp != 0x38B && cp != 0x38D;
   if (cp >= 0x400 && cp <= 0x42F) return true;
-  if (cp == 0x2206) return true;
+  if (cp == 0x2206 || cp == 0x2126) return true;
   if (cp >= 0x1E00 && cp <= 0x1EFF) return cp % 2 == 0;
   return false;
 }
@@ -126,6 +126,7 @@ uint32_t ToLower(uint32_t cp) {
   if (cp >= 0x410 && cp <= 0x42F) return cp + 0x20;
   if (cp >= 0x400 && cp <= 0x40F) return cp + 0x50;
   if (cp == 0x2206) return 0x3B4;
+  if (cp == 0x2126) return 0x3C9;  // OHM SIGN is canonically equivalent to capital omega
   if (cp >= 0x1E00 && cp <= 0x1EFF && cp % 2 == 0) return cp + 1;
   return cp;
 }

@@ -20,7 +20,8 @@ void AppendUtf8(uint32_t cp, std::string& out);
 
 // Letter classes. Letters are the Latin, Greek, Cyrillic, Armenian, Hebrew, Arabic, Thai, Hangul, kana and
 // CJK blocks; case is known for Latin (Basic, Latin-1, Extended-A), Greek and Cyrillic, other letters are
-// caseless. U+2206 INCREMENT counts as an upper-case Greek letter: legacy Greek fonts put it for Delta.
+// caseless. U+2206 INCREMENT and U+2126 OHM SIGN count as upper-case Greek letters (Delta, Omega): legacy
+// Greek encodings put them for those letters, and the ohm sign is canonically equivalent to omega.
 bool IsLetter(uint32_t cp);
 bool IsUpper(uint32_t cp);
 bool IsLower(uint32_t cp);

@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "veil/pii/dictionary_lexicon.h"
 #include "veil/pii/dictionary_text.h"
 
@@ -17,6 +18,8 @@ constexpr std::string_view kRecognizerName = "dictionary";
 // How far the grammar looks ahead from one token; keeps every scan linear in the text's length.
 constexpr int kMaxNameWords = 5;
 constexpr int kMaxSegments = 8;
+// The name model's score above which an unknown word counts as name-like (tuned on the dev split).
+constexpr double kNameScoreMin = 1.0;
 
 // One pass over one text: tokens, their folded forms and lexicon flags, then the address grammar, the
 // location matcher and the person rules, each marking the tokens it claims so that later passes skip them.
@@ -417,14 +420,31 @@ class Scan {
     std::string_view p = F(i - 1), q = F(i - 2);
     if (p == "to") {
       return q == "flew" || q == "travelling" || q == "traveling" || q == "moved" || q == "fly" ||
-             q == "trip" || q == "relocated" || q == "welcome";
+             q == "trip" || q == "relocated" || q == "welcome" || q == "returned" || q == "world" ||
+             q == "back" || q == "went" || q == "coming" || q == "travel" || q == "drove" || q == "headed";
     }
     if (p == "in") {
       return q == "i'm" || q == "am" || q == "live" || q == "lives" || q == "living" || q == "born" ||
-             q == "based" || q == "year" || q == "years" || q == "located" || q == "we're" || q == "stay";
+             q == "based" || q == "year" || q == "years" || q == "located" || q == "we're" || q == "stay" ||
+             q == "up" || q == "lived" || q == "arrived" || q == "settled" || q == "raised" || q == "year";
     }
-    if (p == "from") return q == "originally" || q == "here" || q == "come" || q == "comes" || q == "am";
+    if (p == "at") return q == "arrived";
+    if (p == "from") {
+      return q == "originally" || q == "here" || q == "come" || q == "comes" || q == "am" || q == "hails";
+    }
     return false;
+  }
+
+  // A first name, title or initial right before token i on its line: "Jennifer Alcaraz", "Hanne I.
+  // Kreutzmann" are persons even when the surname is also a town.
+  bool NameBefore(int i) const {
+    if (!SameLine(i)) return false;
+    int p = i - 1;
+    if (Punct(p, '.') && Glued(p) && Initial(p - 1)) return true;
+    if (Initial(p)) return Cap(p - 1) && SameLine(p);
+    if (Has(p, kTitle) && Cap(p)) return true;
+    if (Capital(p) && PersonCue(p) == 2) return true;  // "Name: Toshimi Arata"
+    return Capital(p) && Has(p, kFirstName) && !Has(p, kCommonWord | kCountry | kNotName);
   }
 
   void FindLocations(std::vector<Span>& out) {
@@ -440,6 +460,19 @@ class Scan {
                                  (Initial(e) || (Has(e, kName) && !Has(e, kLocation | kCommonWord)))))) {
         continue;
       }
+      // A one-word town that follows a first name is a surname; one that is itself a first name ("Logan",
+      // "Mary") is a place only after a strong cue, and "Gary:" starts a line of dialogue.
+      if (e == i + 1 && !(pf & kCountry) && !strong) {
+        if (NameBefore(i)) continue;
+        if (Has(i, kFirstName) && !Has(i, kCommonWord)) continue;
+        if (Punct(e, ':') && Glued(e) && SameLine(e)) continue;
+        if (Has(i, kNotName)) continue;  // "in March"
+        if (Has(i, kName)) {             // "at Jones, Mitchell and Williams": a firm named after people
+          int first_item, last_item;
+          ListAround(i, &first_item, &last_item);
+          if (first_item != last_item) continue;
+        }
+      }
       if (e > i) {
         bool multi = e - i > 1;
         bool cased = Cap(i) || (Lower(i) && strong);
@@ -448,6 +481,11 @@ class Scan {
         if (!cased || !all_free) continue;
         // One-word places that are also English words or names need a cue: "Turkey", "Jordan", "Reading".
         bool ambiguous = !multi && (Has(i, kCommonWord | kName | kNotName) || F(i).size() <= 3);
+        if (multi) {  // "Country Club" is a town too: a phrase of common words only needs a cue
+          bool all_common = true;
+          for (int k = i; k < e; ++k) all_common &= !Word(k) || CommonOnly(k) || Has(k, kStopWord);
+          ambiguous = all_common;
+        }
         double score;
         if (pf & kCountry) {
           score = ambiguous ? (context ? 0.75 : 0.4) : 0.85;
@@ -466,7 +504,10 @@ class Scan {
       // An unknown capitalised name right after a strong place cue: "flew to LEPPEN".
       if (strong && Cap(i) && !CommonOnly(i) && !Has(i, kName | kNotName)) {
         int k = i;
-        while (k - i < 3 && Cap(k) && SameLine(k) && !claimed_[k] && !Has(k, kNotName)) ++k;
+        while (k - i < 3 && Cap(k) && SameLine(k) && !claimed_[k] && !Has(k, kNotName | kOrgMarker) &&
+               (k == i || !CommonOnly(k))) {
+          ++k;
+        }
         Emit(i, k, EntityType::kLocation, 0.55, out);
         i = k - 1;
       }
@@ -476,7 +517,10 @@ class Scan {
   // ---- persons ----
   // A token that can be part of a person's name.
   bool NameToken(int i) const {
-    if (!Word(i) || claimed_[i] || Has(i, kNotName | kTitle | kStopWord)) return false;
+    if (!Word(i) || claimed_[i]) return false;
+    // An initial, even "I." or "A": "Hanne I. Kreutzmann", "Martim A Pereira"; the pronoun "I" is none.
+    if (Initial(i) && !Has(i, kTitle)) return !Is(i, "i") || (Punct(i + 1, '.') && Glued(i + 1));
+    if (Has(i, kNotName | kTitle | kStopWord)) return false;
     std::string_view f = F(i);
     if (f.size() > 2 && f[0] == 'i' && (f[1] == '\'' || f.substr(1, 3) == "\xE2\x80\x99"))
       return false;  // I'm
@@ -501,14 +545,80 @@ class Scan {
     return 0;
   }
 
+  // The name model says an unknown word looks like a personal name rather than an English word.
+  bool Namey(int i) const { return lex_.NameScore(F(i)) >= kNameScoreMin; }
+
+  // A lower-case verb right after the run ending before e ("Nora is", "Scott had given", "Kaczmarek was") or
+  // right before the run starting at i ("says Hartvigsson", "said Gladys", "starring Westgård").
+  bool PersonVerbAround(int i, int e) const {
+    if (SameLine(e) && Lower(e) && Has(e, kPersonVerb)) return true;
+    return SameLine(i) && Lower(i - 1) && Has(i - 1, kPersonVerb | kPersonCue);
+  }
+
+  // "Halldór: What a wife." - a word alone at the start of a line, then a colon and text: a speaker.
+  bool Speaker(int i, int e) const {
+    bool line_start = !In(i - 1) || toks_[i].newlines_before > 0 || Punct(i - 1, '>');
+    return line_start && Punct(e, ':') && Glued(e) && SameLine(e + 1) && In(e + 1);
+  }
+
+  // An organisation: the run is followed by "Inc", "LLC", "Bank", "Orchestra" ... or holds such a word.
+  bool Organisation(int i, int e) const {
+    for (int k = i; k < e; ++k) {
+      if (Has(k, kOrgMarker) && k > i) return true;
+    }
+    int a = Punct(e, '.') && Glued(e) ? e + 1 : e;
+    if (Punct(a, ',') && Has(a + 1, kOrgMarker) && Cap(a + 1)) return true;  // "Shepherd, Inc."
+    return SameLine(a) && Cap(a) && Has(a, kOrgMarker);
+  }
+
+  // "A, B and C" around the single word at i: the list's first and last word (i itself when there is none).
+  void ListAround(int i, int* first, int* last) const {
+    *first = *last = i;
+    for (int dir = -1; dir <= 1; dir += 2) {
+      int j = i;
+      while (true) {
+        int sep = j + dir;
+        if (!(Punct(sep, ',') || Is(sep, "and") || Punct(sep, '&'))) break;
+        int next = sep + dir;
+        if (Is(next, "and") || Punct(next, ',')) next += dir;  // ", and"
+        if (!Capital(next) || !SameLine(dir > 0 ? next : j)) break;
+        if (Cap(next + 1) && SameLine(next + 1) && !Punct(next + 1, ',')) {
+          if (dir > 0 && !Has(next + 1, kOrgMarker)) break;  // a longer run: not a one-word item
+        }
+        if (dir < 0 && Cap(next - 1) && SameLine(next)) break;
+        j = next;
+      }
+      (dir < 0 ? *first : *last) = j;
+    }
+  }
+
+  // Lists of surnames named after a preposition or followed by an organisation word are firm names:
+  // "at Jones, Mitchell and Williams", "The Clark, Romero and Hall Orchestra".
+  bool FirmList(int first, int last) const {
+    if (first == last) return false;
+    int p = first - 1;
+    if (Is(p, "the") || Is(p, "of") || Is(p, "at") || Is(p, "from") || Is(p, "for") || Is(p, "with") ||
+        Is(p, "by") || Is(p, "to") || Is(p, "joined") || Is(p, "became")) {
+      return true;
+    }
+    return Organisation(last, last + 1) || (SameLine(last + 1) && Lower(last + 1) &&
+                                            !Has(last + 1, kStopWord) && !Has(last + 1, kPersonVerb));
+  }
+
   void FindPersons(std::vector<Span>& out) {
     std::vector<char> person(n_, 0);
-    std::vector<std::pair<int, int>> found;
+    // Words of names found with strong evidence (two words with a known name, an initial or a title); their
+    // other capitalised occurrences in the same text are the same person ("... starring Westgård").
+    absl::flat_hash_set<std::string_view> known_names;
     for (int i = 0; i < n_; ++i) {
       if (!NameToken(i)) continue;
+      // Part of an e-mail address or a handle: "EwanDawson@dayrep.com".
+      if ((Punct(i + 1, '@') && Glued(i + 1)) || (Punct(i - 1, '@') && Glued(i))) continue;
+      // A common word before a name is no part of it: "Producer Velimir R. Janković".
+      if (CommonOnly(i) && SameLine(i + 1) && NameToken(i + 1) && !Initial(i + 1)) continue;
       // The run of name tokens on this line: "Faina D. Yefremova", "Kevin Veitonen II".
       int k = i, words = 0, initials = 0, first = 0, moby = 0, unknown = 0, common = 0, non_ascii = 0;
-      int ambiguous_first = 0;
+      int ambiguous_first = 0, namey = 0;
       while (words < 4 && (k == i || (SameLine(k) && NameToken(k)))) {
         if (Initial(k)) {
           ++initials;
@@ -522,6 +632,7 @@ class Scan {
           ambiguous_first += Has(k, kFirstName) && Has(k, kCommonWord);
           bool known = Has(k, kName | kCommonWord | kLocation);
           unknown += !known;
+          namey += !Has(k, kName | kCommonWord) && Namey(k);
           non_ascii += (Shape(k) & kShapeNonAscii) != 0;
         }
         ++words;
@@ -533,32 +644,47 @@ class Scan {
       int full = words - initials;
       int cue = PersonCue(i);
       double score = 0;
+      bool strong = false;
       if (full == 0) continue;
+      if (Organisation(i, k)) continue;  // "Civic Impulse LLC", "Aunt Bertha Inc"
       if (cue == 2) {
         score = common == full ? 0.6 : 0.85;
+        strong = common < full;
       } else if (initials > 0 && full >= 2 && !Initial(i)) {
         score = 0.85;
+        strong = true;
       } else if (full >= 2) {
         if (common > 0) {
           score = cue ? 0.6 : 0;
         } else if (Has(i, kFirstName)) {
           score = 0.85;
+          strong = true;
         } else if (first + moby >= 1) {
           score = 0.75;
-        } else if (non_ascii > 0) {
+          strong = first + moby + namey >= full;
+        } else if (namey == full) {
+          score = 0.7;  // "Przemek Kucharski": both words look like names
+        } else if (non_ascii > 0 || namey > 0) {
           score = 0.6;
         } else if (cue) {
           score = 0.6;
         }
       } else {  // one word
-        if (common > 0 || ambiguous_first > 0 || Has(i, kLocation)) {
+        int first_item, last_item;
+        ListAround(i, &first_item, &last_item);
+        bool listed = first_item != last_item;
+        if (listed && FirmList(first_item, last_item)) continue;
+        bool context = cue > 0 || PersonVerbAround(i, k) || Speaker(i, k);
+        if (common > 0 || ambiguous_first > 0) {
           score = (cue && !Has(i, kCountry)) ? 0.55 : 0;
+        } else if (Has(i, kLocation) && !Has(i, kFirstName)) {
+          score = (context && !Has(i, kCountry) && !PlaceContext(i)) ? 0.55 : 0;
         } else if (first > 0) {
-          score = 0.65;
+          score = StrongPlaceContext(i) ? 0 : 0.65;
         } else if (moby > 0) {
-          score = cue ? 0.65 : 0.55;
-        } else if (cue) {
-          score = 0.6;
+          score = context ? 0.65 : 0.55;
+        } else if (context && (namey > 0 || cue)) {
+          score = 0.6;  // "says Hartvigsson", "Shovda is very reliable", "Vinka: What a wife."
         }
       }
       // The words of a run that failed can still start a shorter run ("Crown Street" was claimed already).
@@ -566,34 +692,38 @@ class Scan {
       int e = k;
       if (Has(e, kNameSuffix) && SameLine(e) && Cap(e)) e = SkipDot(e);  // "Jr.", "II"
       Emit(i, e, EntityType::kPerson, score, out);
-      for (int m = i; m < e; ++m) person[m] = 1;
-      found.push_back({i, e});
+      for (int m = i; m < e; ++m) {
+        person[m] = 1;
+        if (strong && Word(m) && !Initial(m) && !Has(m, kCommonWord | kTitle | kNameSuffix)) {
+          known_names.insert(F(m));
+        }
+      }
       i = e - 1;
     }
     // Coordination: "Kónya, Becker and Vasquez", "Usamov and Bowers": single capitalised words listed with
-    // a name are names.
+    // a name are names, unless the list names a firm.
     for (int i = 0; i < n_; ++i) {
-      if (!person[i]) continue;
-      for (int dir = -1; dir <= 1; dir += 2) {
-        int j = i;
-        while (true) {
-          int sep = j + dir;
-          if (!In(sep)) break;
-          bool joiner = Punct(sep, ',') || Is(sep, "and") || Is(sep, "or") || Punct(sep, '&');
-          if (!joiner) break;
-          int next = sep + dir;
-          if (Is(next, "and") || Is(next, "or")) next += dir;  // ", and"
-          if (!In(next) || person[next]) break;
-          if (!(Capital(next) && !claimed_[next] && !CommonOnly(next) && !Has(next, kNotName | kLocation)))
-            break;
-          // A single word only: the next token must not continue a capitalised run.
-          if (Cap(next + 1) && SameLine(next + 1) && dir > 0) break;
-          if (Cap(next - 1) && SameLine(next) && dir < 0 && !Punct(next - 1, ',')) break;
-          Emit(next, next + 1, EntityType::kPerson, 0.6, out);
-          person[next] = 1;
-          j = next;
-        }
+      if (!person[i] || (In(i + 1) && person[i + 1]) || (In(i - 1) && person[i - 1])) continue;
+      int first_item, last_item;
+      ListAround(i, &first_item, &last_item);
+      if (first_item == last_item || FirmList(first_item, last_item)) continue;
+      for (int j = first_item; j <= last_item; ++j) {
+        if (person[j] || !Capital(j) || !NameToken(j) || CommonOnly(j)) continue;
+        if (Has(j, kLocation) && !Has(j, kName)) continue;
+        Emit(j, j + 1, EntityType::kPerson, 0.6, out);
+        person[j] = 1;
       }
+    }
+    // Later mentions of a name found with strong evidence: "Bonifacy Kaczmarek ... Kaczmarek was".
+    if (known_names.empty()) return;
+    for (int i = 0; i < n_; ++i) {
+      if (person[i] || claimed_[i] || !Capital(i) || !NameToken(i) || !known_names.contains(F(i))) continue;
+      int e = i + 1;
+      while (e < n_ && e - i < 3 && SameLine(e) && Capital(e) && !claimed_[e] && known_names.contains(F(e)))
+        ++e;
+      Emit(i, e, EntityType::kPerson, 0.6, out);
+      for (int m = i; m < e; ++m) person[m] = 1;
+      i = e - 1;
     }
   }
 
@@ -611,18 +741,15 @@ class Scan {
 
 class DictionaryRecognizer : public Recognizer {
  public:
-  DictionaryRecognizer() : lex_(Lexicon::Get()) {}
+  DictionaryRecognizer() = default;
   std::string_view name() const override { return kRecognizerName; }
   std::vector<EntityType> entities() const override {
     return {EntityType::kPerson, EntityType::kStreetAddress, EntityType::kLocation};
   }
   void Find(std::string_view text, std::vector<Span>& out) const override {
-    Scan scan(lex_, text);
+    Scan scan(Lexicon::Get(), text);
     scan.Run(out);
   }
-
- private:
-  const Lexicon& lex_;
 };
 
 }  // namespace

@@ -1,5 +1,5 @@
-// The word lists of data/pii/ compiled into the binary (names_data.S.in embeds them with .incbin). Internal
-// to the dictionary recognizers.
+// The lexicon image of the dictionary recognizers, generated at build time from data/pii/ by names_gen.cc
+// and compiled into the binary (names_data.S.in embeds it with .incbin). Internal to veil_pii_names.
 #ifndef VEIL_PII_NAMES_DATA_H_
 #define VEIL_PII_NAMES_DATA_H_
 
@@ -7,18 +7,8 @@
 
 namespace veil::pii::internal {
 
-// The embedded lists, each the verbatim content of one file of data/pii/ (UTF-8, one entry a line).
-struct EmbeddedLists {
-  std::string_view first_names;      // first_names.txt
-  std::string_view names_moby;       // names_moby.txt
-  std::string_view cities;           // cities.txt
-  std::string_view countries;        // countries.txt
-  std::string_view subdivisions;     // subdivisions.tsv (ISO 3166-2 code TAB name)
-  std::string_view english_words;    // english_words.txt
-  std::string_view street_suffixes;  // street_suffixes.tsv (written form TAB USPS standard suffix)
-};
-
-const EmbeddedLists& Lists();
+// The embedded image (see LexiconImageHeader in dictionary_lexicon.h), 16-byte aligned.
+std::string_view LexiconImage();
 
 }  // namespace veil::pii::internal
 

@@ -1,5 +1,6 @@
 #include "veil/pii/names.h"
 
+#include <cmath>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -7,6 +8,8 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "veil/pii/dictionary_lexicon.h"
+#include "veil/pii/dictionary_lexicon_build.h"
 #include "veil/pii/dictionary_text.h"
 
 namespace veil::pii {
@@ -181,6 +184,103 @@ TEST(Tokenizer, CaseFoldingAcrossScripts) {
   std::string out;
   internal::FoldCase("ÁRPÁD Ödön ΠΑΦΟΣ Žižek МОСКВА", out);
   EXPECT_EQ(out, "árpád ödön παφοσ žižek москва");
+}
+
+TEST(Tokenizer, OhmSignIsGreekOmega) {
+  // U+2126 OHM SIGN, canonically equivalent to U+03A9, is what some Greek data carries for capital omega.
+  std::string out;
+  internal::FoldCase("\xCE\x9B\xCE\x95\xCE\xA5\xCE\x9A\xE2\x84\xA6\xCE\xA3\xCE\x99\xCE\x91",
+                     out);  // ΛΕΥΚΩΣΙΑ
+  EXPECT_EQ(out, "λευκωσια");
+  std::vector<internal::Token> toks;
+  internal::Tokenize("from \xCE\x95\xCE\x93\xCE\x9A\xE2\x84\xA6\xCE\x9C\xCE\x97, and", toks);
+  ASSERT_GE(toks.size(), 2u);
+  EXPECT_EQ(toks[1].end - toks[1].begin, 13u);  // ΕΓΚΩΜΗ is one word (5 two-byte letters, one of three)
+}
+
+TEST(NameModel, AffixesSeparateNamesFromWords) {
+  const auto& lex = internal::Lexicon::Get();
+  // Surnames in no list score as names, English words as words.
+  for (const char* name : {"kucharski", "hartvigsson", "kreutzmann", "järvilehto", "virtanen"}) {
+    EXPECT_GT(lex.NameScore(name), 1.0) << name;
+  }
+  for (const char* word : {"information", "management", "happiness", "reading", "organization"}) {
+    EXPECT_LT(lex.NameScore(word), 0.0) << word;
+  }
+  EXPECT_EQ(lex.NameScore("ab"), 0.0);
+}
+
+TEST(LexiconImage, BuiltFromSourcesAndChecked) {
+  internal::LexiconSources src;
+  src.first_names = "Maria\n";
+  src.cities = "Rio de Janeiro\n";
+  src.english_words = "reading\n";
+  src.name_model = "#unseen\t50\nSki\t300\nPab\t-20\n";
+  auto image = internal::BuildLexiconImage(src);
+  ASSERT_TRUE(image.ok()) << image.status();
+  auto again = internal::BuildLexiconImage(src);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*image, *again);  // deterministic
+  internal::Lexicon lex(*image);
+  EXPECT_EQ(lex.Flags("maria"), internal::kFirstName);
+  EXPECT_EQ(lex.Flags("rio de janeiro"), internal::kCity);
+  EXPECT_EQ(lex.MaxPhraseTokens("rio"), 3);
+  EXPECT_EQ(lex.Flags("rio"), 0u);
+  EXPECT_EQ(lex.Flags("janeiro"), 0u);
+  EXPECT_NE(lex.Flags("mr") & internal::kTitle, 0u);  // the closed classes are always in
+  // "abcski": suffixes ki (300), ski/cski/bcski (unseen 50 each), prefixes ab (-20), abc (unseen 50).
+  EXPECT_NEAR(lex.NameScore("abcski"), (300 + 50 * 3 - 20 + 50) / 100.0 / std::sqrt(6.0), 1e-9);
+
+  src.name_model = "#unseen\t50\nSki 300\n";
+  auto bad = internal::BuildLexiconImage(src);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(), ::testing::HasSubstr("name_model.tsv line 2"));
+}
+
+TEST(PersonNames, UnlistedNamesFromTheModelAndContext) {
+  EXPECT_THAT(Found("Przemek Kucharski called yesterday."), Contains(Pair("PERSON", "Przemek Kucharski")));
+  EXPECT_THAT(Found("\"I'm glad to hear that,\" says Hartvigsson."), Contains(Pair("PERSON", "Hartvigsson")));
+  EXPECT_THAT(Found("Halldór: What a wife."), Contains(Pair("PERSON", "Halldór")));
+  EXPECT_THAT(Found("Shovda is very reliable."), Contains(Pair("PERSON", "Shovda")));
+  // Unknown words without context stay unreported.
+  EXPECT_THAT(Found("Shovda."), IsEmpty());
+}
+
+TEST(PersonNames, FirstNamesThatAreTownsAndSurnamesThatAreTowns) {
+  EXPECT_THAT(Found("Scott had given Belle his address."), Contains(Pair("PERSON", "Scott")));
+  EXPECT_THAT(Found("Please correct it to Mrs. Jennifer Alcaraz."),
+              UnorderedElementsAre(Pair("PERSON", "Jennifer Alcaraz")));
+  EXPECT_THAT(Found("Name: Toshimi Arata"), UnorderedElementsAre(Pair("PERSON", "Toshimi Arata")));
+  EXPECT_THAT(Found("Hanne I. Kreutzmann is the keynote speaker"),
+              Contains(Pair("PERSON", "Hanne I. Kreutzmann")));
+  // A strong place cue keeps the town.
+  EXPECT_THAT(Found("I flew to Logan yesterday."), Contains(Pair("LOCATION", "Logan")));
+}
+
+TEST(PersonNames, LaterMentionsOfAFoundName) {
+  EXPECT_THAT(Found("a film directed by Joakim Westgård and starring Westgård"),
+              UnorderedElementsAre(Pair("PERSON", "Joakim Westgård"), Pair("PERSON", "Westgård")));
+}
+
+TEST(PersonNames, OrganisationsAreNotNames) {
+  EXPECT_THAT(Found("Dzhambek is from Civic Impulse LLC"), Not(Contains(Pair("PERSON", "Civic Impulse"))));
+  EXPECT_THAT(Found("I work for Aunt Bertha Inc"), IsEmpty());
+  EXPECT_THAT(Found("She spent a year at Jones, Mitchell and Williams as an assistant."), IsEmpty());
+  EXPECT_THAT(Found("The Clark, Romero and Hall Orchestra was founded in 1973."), IsEmpty());
+  // The same names listed after a colon are people.
+  EXPECT_THAT(
+      Found("They had 3: Anna, Hannah and Anthony."),
+      UnorderedElementsAre(Pair("PERSON", "Anna"), Pair("PERSON", "Hannah"), Pair("PERSON", "Anthony")));
+}
+
+TEST(PersonNames, NationalitiesMonthsSentenceStartsAndHandles) {
+  EXPECT_THAT(Found("the Russian government formally began the process"), IsEmpty());
+  EXPECT_THAT(Found("In March we met. Discipline matters. Wisdom and Discipline are words."), IsEmpty());
+  EXPECT_THAT(Found("You said your email is EwanDawson@dayrep.com. Is that correct?"),
+              Not(Contains(Pair("PERSON", "EwanDawson"))));
+  EXPECT_THAT(Found("Producer Velimir R. Janković explained"),
+              Contains(Pair("PERSON", "Velimir R. Janković")));
 }
 
 }  // namespace
