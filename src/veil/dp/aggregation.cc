@@ -25,6 +25,7 @@
 #include "absl/base/attributes.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -197,6 +198,11 @@ uint64_t SeededLookup3::Hash4(uint32_t bytes) const {
 }
 
 }  // namespace internal
+
+double FixedPointGrid(const Bounds& bounds, int bits) {
+  const double m = std::max(std::fabs(bounds.lo), std::fabs(bounds.hi));
+  return m > 0 ? std::ldexp(1.0, static_cast<int>(std::ceil(std::log2(m))) - bits) : 1.0;
+}
 
 namespace {
 
@@ -405,11 +411,22 @@ absl::Status ValidatePlanImpl(const QueryPlan& plan) {
   return absl::OkStatus();
 }
 
+// The L0 that the noise is calibrated to: max_groups_contributed, or the number of public groups when
+// fewer (rows with other keys are dropped before bounding, so no unit can contribute to more groups than
+// are listed). At least 1 (an empty list of public groups releases nothing but still adds noise to nothing).
+int64_t EffectiveL0(const QueryPlan& plan) {
+  int64_t l0 = plan.max_groups_contributed;
+  if (plan.public_groups.has_value()) {
+    l0 = std::min<int64_t>(l0, std::max<int64_t>(1, static_cast<int64_t>(plan.public_groups->size())));
+  }
+  return l0;
+}
+
 // The precision bits of a fixed-point sum component whose per-row magnitude is at most 2^bits in integer
 // units: the largest bits <= 20 that keeps the noise within the samplers' ranges.
 absl::StatusOr<int> PrecisionBits(const QueryPlan& plan, double epsilon, double rho,
                                   const std::string& name) {
-  const double l0 = static_cast<double>(plan.max_groups_contributed);
+  const double l0 = static_cast<double>(EffectiveL0(plan));
   const double linf = static_cast<double>(plan.max_rows_per_group);
   double room;  // log2 of the largest allowed 2^bits
   if (plan.noise == NoiseKind::kLaplace) {
@@ -481,7 +498,7 @@ absl::StatusOr<CompiledPlan> Compile(const QueryPlan& plan) {
   if (gaussian) {
     VEIL_ASSIGN_OR_RETURN(rho_total, ApproxDpToZcdp(ApproxDp{gauss_eps, gauss_delta}));
   }
-  const int64_t l0 = plan.max_groups_contributed;
+  const int64_t l0 = EffectiveL0(plan);
   const int64_t linf = plan.max_rows_per_group;
 
   for (int i = 0; i < n; ++i) {
@@ -637,9 +654,7 @@ absl::StatusOr<CompiledPlan> Compile(const QueryPlan& plan) {
         e.half_width = first.ci_half_width;
       } else if (a.function == AggregateFunction::kSum) {
         if (a.bounds.has_value()) {
-          const double m = std::max(std::fabs(a.bounds->lo), std::fabs(a.bounds->hi));
-          const double g =
-              m > 0 ? std::ldexp(1.0, static_cast<int>(std::ceil(std::log2(m))) - first.bits) : 1.0;
+          const double g = FixedPointGrid(*a.bounds, first.bits);
           e.stddev = first.stddev * g;
           e.half_width = first.ci_half_width * g;
         } else {
@@ -1156,6 +1171,14 @@ struct UnitIndex {
       const std::to_chars_result end = std::to_chars(text, text + sizeof(text), v);
       return internal::PgHashBytesExtended(std::string_view(text, static_cast<size_t>(end.ptr - text)), seed);
     }
+    if (column->type() == DataType::kDouble) {
+      // The canonical text: every row of the unit hashes alike whichever came first (-0 is 0, NaN is nan).
+      const double x = column->GetDouble(rep_row[unit]);
+      return internal::PgHashBytesExtended(
+          table::FormatValue(
+              Value(x == 0 ? 0.0 : (std::isnan(x) ? std::numeric_limits<double>::quiet_NaN() : x))),
+          seed);
+    }
     return internal::PgHashBytesExtended(column->FormatValue(rep_row[unit]), seed);
   }
 };
@@ -1262,8 +1285,7 @@ struct Quantiser {
     hi = b.hi;
     scale = std::ldexp(1.0, c.bits);
     if (kind == CompKind::kSum) {
-      const double m = std::max(std::fabs(lo), std::fabs(hi));
-      g = m > 0 ? std::ldexp(1.0, static_cast<int>(std::ceil(std::log2(m))) - c.bits) : 1.0;
+      g = FixedPointGrid(b, c.bits);
       unit = g;
       // x / g == x * (1 / g) exactly (both correctly rounded products of the same real) when 1 / g is an
       // exact normal power of two.
@@ -2672,137 +2694,57 @@ absl::StatusOr<int64_t> Noise(const QueryPlan& plan, double scale, RandomBits& b
   return SampleDiscreteGaussianWithSigma(bits, scale);
 }
 
-}  // namespace
+// One candidate group of the finishing step: its key, units kept and integer totals (one per component).
+struct FinishGroup {
+  const std::vector<Value>* key = nullptr;
+  int64_t units = 0;
+  const int64_t* totals = nullptr;
+  int32_t gid = -1;  // RunQuery's group id (for its quantile trees); -1 in FinishQuery
+};
 
-absl::Status ValidatePlan(const QueryPlan& plan) { return Compile(plan).status(); }
-
-absl::StatusOr<QueryCost> PlanCost(const QueryPlan& plan) {
-  VEIL_ASSIGN_OR_RETURN(CompiledPlan cp, Compile(plan));
-  return std::move(cp.cost);
-}
-
-absl::StatusOr<QueryResult> RunQuery(const Table& table,
-                                     std::optional<std::span<const int64_t>> selected_rows,
-                                     const QueryPlan& plan, RandomBits& bits) {
-  return internal::RunQueryForTest(table, selected_rows, plan, bits, /*allow_fast_path=*/true);
-}
-
-absl::StatusOr<QueryResult> internal::RunQueryForTest(const Table& table,
-                                                      std::optional<std::span<const int64_t>> selected_rows,
-                                                      const QueryPlan& plan, RandomBits& bits,
-                                                      bool allow_fast_path) {
-  VEIL_ASSIGN_OR_RETURN(const CompiledPlan cp, Compile(plan));
-  VEIL_ASSIGN_OR_RETURN(const RowSet rs, MakeRowSet(table, selected_rows));
-  VEIL_ASSIGN_OR_RETURN(const GroupIndex gi, GroupIndex::Build(table, plan, rs));
-  VEIL_ASSIGN_OR_RETURN(const UnitIndex ui, BuildUnitIndex(table, plan, rs));
-  // The per-query bounding seed: 62 bits (query.h).
-  VEIL_ASSIGN_OR_RETURN(const uint64_t word, bits.Next64());
-  const uint64_t seed = word >> 2;
-  Engine engine(table, plan, cp, rs, gi, ui, seed);
-  if (!allow_fast_path) engine.DisableFastPath();
-  VEIL_RETURN_IF_ERROR(engine.Prepare());
-  QueryResult result;
+// The engine's last step, shared by RunQuery and FinishQuery: partition selection over the candidates (in
+// key order: the selection draws come first, in that order), then the noisy values of every released group,
+// aggregate and component in order. `quantiles(gid, aggregate, out)` answers a quantile aggregate.
+absl::Status FinishGroups(const QueryPlan& plan, const CompiledPlan& cp,
+                          const std::vector<Quantiser>& quantisers,
+                          const std::vector<FinishGroup>& candidates,
+                          absl::FunctionRef<absl::Status(int32_t, int, std::vector<NoisyValue>&)> quantiles,
+                          RandomBits& bits, QueryResult& result) {
   const int n = static_cast<int>(plan.aggregates.size());
-  std::vector<ThreadAcc> accs;
-  if (engine.num_histograms() > 0) {
-    engine.FinishQuantisers();
-    engine.Pass(/*histograms=*/true, accs);
-    for (int i = 0; i < n; ++i) {
-      const int slot = engine.histogram_slot()[i];
-      if (slot < 0) continue;
-      std::vector<int64_t> counts(kLogHistogramBins, 0);
-      for (const ThreadAcc& a : accs) {
-        for (int b = 0; b < kLogHistogramBins; ++b) counts[b] += a.histograms[slot][b];
-      }
-      VEIL_ASSIGN_OR_RETURN(Bounds b, ChooseBoundsFromLogHistogram(
-                                          counts, cp.aggregates[i].bounds_epsilon,
-                                          plan.max_groups_contributed * plan.max_rows_per_group, bits));
-      if (IsQuantile(plan.aggregates[i].function) && !(b.lo < b.hi))
-        b.hi = b.lo + std::max(1.0, std::fabs(b.lo));
-      engine.SetBounds(i, b);
-      result.chosen_bounds.push_back({cp.aggregates[i].name, b});
-    }
-  }
-  engine.FinishQuantisers();
-  engine.Pass(/*histograms=*/false, accs);
-
-  // Merge.
-  const size_t G = static_cast<size_t>(gi.num_groups());
-  const size_t ncomp = cp.components.size();
-  std::vector<int64_t> acc(G * ncomp, 0), units(G, 0);
-  for (const ThreadAcc& a : accs) {
-    for (size_t k = 0; k < acc.size(); ++k) acc[k] += a.acc[k];
-    for (size_t g = 0; g < G; ++g) units[g] += a.units[g];
-  }
-  std::vector<std::vector<uint64_t>> merged_leaves(engine.num_quantile_aggregates());
-  for (int s = 0; s < engine.num_quantile_aggregates(); ++s) {
-    for (const ThreadAcc& a : accs)
-      merged_leaves[s].insert(merged_leaves[s].end(), a.leaves[s].begin(), a.leaves[s].end());
-    std::sort(merged_leaves[s].begin(), merged_leaves[s].end());
-  }
-
-  // Released groups, in key order; the partition selection draws come first, in that order.
-  std::vector<int32_t> candidates;
-  if (gi.is_public() || plan.group_by.empty()) {
-    candidates = gi.public_gids();
-  } else {
-    for (size_t g = 0; g < G; ++g) {
-      if (units[g] > 0) candidates.push_back(static_cast<int32_t>(g));
-    }
-  }
-  candidates = gi.SortedGids(candidates);
-  std::vector<int32_t> released;
+  std::vector<const FinishGroup*> released;
   if (cp.private_selection) {
-    for (int32_t g : candidates) {
-      VEIL_ASSIGN_OR_RETURN(const bool keep, cp.selector->ShouldKeep(units[g], bits));
-      if (keep) released.push_back(g);
+    for (const FinishGroup& g : candidates) {
+      VEIL_ASSIGN_OR_RETURN(const bool keep, cp.selector->ShouldKeep(g.units, bits));
+      if (keep) released.push_back(&g);
     }
   } else {
-    released = std::move(candidates);
+    for (const FinishGroup& g : candidates) released.push_back(&g);
   }
 
   for (const GroupBy& g : plan.group_by) result.key_names.push_back(g.column);
   for (const CompiledAggregate& ca : cp.aggregates) result.aggregate_names.push_back(ca.name);
-  std::vector<uint32_t> group_leaves;
-  for (int32_t g : released) {
+  for (const FinishGroup* g : released) {
     ResultRow row;
-    row.key = gi.key(g);
+    row.key = *g->key;
     row.values.resize(n);
-    const int64_t* a = acc.data() + static_cast<size_t>(g) * ncomp;
+    const int64_t* a = g->totals;
     for (int i = 0; i < n; ++i) {
       const Aggregate& agg = plan.aggregates[i];
       const CompiledAggregate& ca = cp.aggregates[i];
       std::vector<NoisyValue>& out = row.values[i];
       if (IsQuantile(agg.function)) {
-        const int slot = engine.quantile_slot()[i];
-        const std::vector<uint64_t>& ml = merged_leaves[slot];
-        const auto lo = std::lower_bound(ml.begin(), ml.end(), static_cast<uint64_t>(g) << 32);
-        const auto hi = std::lower_bound(lo, ml.end(), (static_cast<uint64_t>(g) + 1) << 32);
-        group_leaves.clear();
-        for (auto it = lo; it != hi; ++it) group_leaves.push_back(static_cast<uint32_t>(*it));
-        GroupQuantileTree tree(engine.shapes()[slot], group_leaves, ca.tree_noise);
-        std::vector<double> ranks;
-        if (agg.function == AggregateFunction::kPercentileCont) {
-          ranks.push_back(agg.percentile);
-        } else {
-          for (int k = 0; k <= agg.num_quantiles; ++k)
-            ranks.push_back(static_cast<double>(k) / agg.num_quantiles);
-        }
-        for (double q : ranks) {
-          VEIL_ASSIGN_OR_RETURN(const double v, tree.Quantile(q, bits));
-          out.push_back({v, std::nullopt, std::nullopt});
-        }
+        VEIL_RETURN_IF_ERROR(quantiles(g->gid, i, out));
         continue;
       }
       // Noisy integer sums of the aggregate's components, with their interval half-widths.
       std::vector<double> noisy, hw;
       for (int c : ca.components) {
         VEIL_ASSIGN_OR_RETURN(const int64_t z, Noise(plan, cp.components[c].scale, bits));
-        const int64_t truth = cp.components[c].kind == CompKind::kUnits ? units[g] : a[c];
+        const int64_t truth = cp.components[c].kind == CompKind::kUnits ? g->units : a[c];
         noisy.push_back(static_cast<double>(truth + z));
         hw.push_back(cp.components[c].ci_half_width);
       }
-      const Quantiser& q0 = engine.quantisers()[ca.components[0]];
+      const Quantiser& q0 = quantisers[ca.components[0]];
       switch (agg.function) {
         case AggregateFunction::kCountStar:
         case AggregateFunction::kCount:
@@ -2814,7 +2756,7 @@ absl::StatusOr<QueryResult> internal::RunQueryForTest(const Table& table,
           out.push_back({noisy[0] * q0.unit, (noisy[0] - hw[0]) * q0.unit, (noisy[0] + hw[0]) * q0.unit});
           break;
         default: {
-          const Quantiser& qs = engine.quantisers()[ca.components[1]];
+          const Quantiser& qs = quantisers[ca.components[1]];
           const double scale = qs.scale, mid = qs.mid, half = qs.half;
           const double count = std::max(1.0, noisy[0]);
           const double c_lo = noisy[0] - hw[0], c_hi = noisy[0] + hw[0];
@@ -2857,6 +2799,252 @@ absl::StatusOr<QueryResult> internal::RunQueryForTest(const Table& table,
   }
   if (!bits.ok()) return bits.status();
   result.cost = cp.cost;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidatePlan(const QueryPlan& plan) { return Compile(plan).status(); }
+
+absl::StatusOr<QueryCost> PlanCost(const QueryPlan& plan) {
+  VEIL_ASSIGN_OR_RETURN(CompiledPlan cp, Compile(plan));
+  return std::move(cp.cost);
+}
+
+absl::StatusOr<QueryResult> RunQuery(const Table& table,
+                                     std::optional<std::span<const int64_t>> selected_rows,
+                                     const QueryPlan& plan, RandomBits& bits) {
+  return internal::RunQueryForTest(table, selected_rows, plan, bits, /*allow_fast_path=*/true);
+}
+
+absl::StatusOr<QueryResult> internal::RunQueryForTest(const Table& table,
+                                                      std::optional<std::span<const int64_t>> selected_rows,
+                                                      const QueryPlan& plan, RandomBits& bits,
+                                                      bool allow_fast_path) {
+  VEIL_ASSIGN_OR_RETURN(const CompiledPlan cp, Compile(plan));
+  VEIL_ASSIGN_OR_RETURN(const RowSet rs, MakeRowSet(table, selected_rows));
+  VEIL_ASSIGN_OR_RETURN(const GroupIndex gi, GroupIndex::Build(table, plan, rs));
+  VEIL_ASSIGN_OR_RETURN(const UnitIndex ui, BuildUnitIndex(table, plan, rs));
+  // The per-query bounding seed: 62 bits (query.h).
+  VEIL_ASSIGN_OR_RETURN(const uint64_t seed, DrawBoundingSeed(bits));
+  Engine engine(table, plan, cp, rs, gi, ui, seed);
+  if (!allow_fast_path) engine.DisableFastPath();
+  VEIL_RETURN_IF_ERROR(engine.Prepare());
+  QueryResult result;
+  const int n = static_cast<int>(plan.aggregates.size());
+  std::vector<ThreadAcc> accs;
+  if (engine.num_histograms() > 0) {
+    engine.FinishQuantisers();
+    engine.Pass(/*histograms=*/true, accs);
+    for (int i = 0; i < n; ++i) {
+      const int slot = engine.histogram_slot()[i];
+      if (slot < 0) continue;
+      std::vector<int64_t> counts(kLogHistogramBins, 0);
+      for (const ThreadAcc& a : accs) {
+        for (int b = 0; b < kLogHistogramBins; ++b) counts[b] += a.histograms[slot][b];
+      }
+      VEIL_ASSIGN_OR_RETURN(Bounds b,
+                            ChooseBoundsFromLogHistogram(counts, cp.aggregates[i].bounds_epsilon,
+                                                         EffectiveL0(plan) * plan.max_rows_per_group, bits));
+      if (IsQuantile(plan.aggregates[i].function) && !(b.lo < b.hi))
+        b.hi = b.lo + std::max(1.0, std::fabs(b.lo));
+      engine.SetBounds(i, b);
+      result.chosen_bounds.push_back({cp.aggregates[i].name, b});
+    }
+  }
+  engine.FinishQuantisers();
+  engine.Pass(/*histograms=*/false, accs);
+
+  // Merge.
+  const size_t G = static_cast<size_t>(gi.num_groups());
+  const size_t ncomp = cp.components.size();
+  std::vector<int64_t> acc(G * ncomp, 0), units(G, 0);
+  for (const ThreadAcc& a : accs) {
+    for (size_t k = 0; k < acc.size(); ++k) acc[k] += a.acc[k];
+    for (size_t g = 0; g < G; ++g) units[g] += a.units[g];
+  }
+  std::vector<std::vector<uint64_t>> merged_leaves(engine.num_quantile_aggregates());
+  for (int s = 0; s < engine.num_quantile_aggregates(); ++s) {
+    for (const ThreadAcc& a : accs)
+      merged_leaves[s].insert(merged_leaves[s].end(), a.leaves[s].begin(), a.leaves[s].end());
+    std::sort(merged_leaves[s].begin(), merged_leaves[s].end());
+  }
+
+  // Released groups, in key order; the partition selection draws come first, in that order.
+  std::vector<int32_t> candidates;
+  if (gi.is_public() || plan.group_by.empty()) {
+    candidates = gi.public_gids();
+  } else {
+    for (size_t g = 0; g < G; ++g) {
+      if (units[g] > 0) candidates.push_back(static_cast<int32_t>(g));
+    }
+  }
+  candidates = gi.SortedGids(candidates);
+  std::vector<FinishGroup> finish;
+  finish.reserve(candidates.size());
+  for (int32_t g : candidates) {
+    finish.push_back({&gi.key(g), units[g], acc.data() + static_cast<size_t>(g) * ncomp, g});
+  }
+  std::vector<uint32_t> group_leaves;
+  const auto quantiles = [&](int32_t g, int i, std::vector<NoisyValue>& out) -> absl::Status {
+    const Aggregate& agg = plan.aggregates[i];
+    const int slot = engine.quantile_slot()[i];
+    const std::vector<uint64_t>& ml = merged_leaves[slot];
+    const auto lo = std::lower_bound(ml.begin(), ml.end(), static_cast<uint64_t>(g) << 32);
+    const auto hi = std::lower_bound(lo, ml.end(), (static_cast<uint64_t>(g) + 1) << 32);
+    group_leaves.clear();
+    for (auto it = lo; it != hi; ++it) group_leaves.push_back(static_cast<uint32_t>(*it));
+    GroupQuantileTree tree(engine.shapes()[slot], group_leaves, cp.aggregates[i].tree_noise);
+    std::vector<double> ranks;
+    if (agg.function == AggregateFunction::kPercentileCont) {
+      ranks.push_back(agg.percentile);
+    } else {
+      for (int k = 0; k <= agg.num_quantiles; ++k)
+        ranks.push_back(static_cast<double>(k) / agg.num_quantiles);
+    }
+    for (double q : ranks) {
+      VEIL_ASSIGN_OR_RETURN(const double v, tree.Quantile(q, bits));
+      out.push_back({v, std::nullopt, std::nullopt});
+    }
+    return absl::OkStatus();
+  };
+  VEIL_RETURN_IF_ERROR(FinishGroups(plan, cp, engine.quantisers(), finish, quantiles, bits, result));
+  return result;
+}
+
+absl::StatusOr<uint64_t> DrawBoundingSeed(RandomBits& bits) {
+  VEIL_ASSIGN_OR_RETURN(const uint64_t word, bits.Next64());
+  return word >> 2;
+}
+
+namespace {
+
+BoundedSumKind SumKindOf(CompKind k) {
+  switch (k) {
+    case CompKind::kRows:
+      return BoundedSumKind::kRows;
+    case CompKind::kNonNull:
+      return BoundedSumKind::kNonNull;
+    case CompKind::kUnits:
+      return BoundedSumKind::kUnits;
+    case CompKind::kSum:
+      return BoundedSumKind::kSum;
+    case CompKind::kNormSum:
+      return BoundedSumKind::kNormSum;
+    case CompKind::kNormSquares:
+      return BoundedSumKind::kNormSquares;
+  }
+  return BoundedSumKind::kRows;
+}
+
+// The plan's components as BoundedSums, or Unimplemented for what has no such form.
+absl::StatusOr<std::vector<BoundedSum>> SumsOf(const QueryPlan& plan, const CompiledPlan& cp) {
+  for (size_t i = 0; i < plan.aggregates.size(); ++i) {
+    const Aggregate& a = plan.aggregates[i];
+    if (IsQuantile(a.function)) {
+      return absl::UnimplementedError(absl::StrCat(
+          cp.aggregates[i].name, ": quantiles are computed from a tree per group, not from bounded sums"));
+    }
+    if (cp.aggregates[i].auto_bounds) {
+      return absl::UnimplementedError(
+          absl::StrCat(cp.aggregates[i].name,
+                       ": automatic bounds need a pass over the values (give contribution bounds)"));
+    }
+  }
+  std::vector<BoundedSum> sums;
+  for (const Component& c : cp.components) {
+    BoundedSum s;
+    s.kind = SumKindOf(c.kind);
+    const Aggregate& a = plan.aggregates[c.aggregate];
+    if (s.kind != BoundedSumKind::kRows && s.kind != BoundedSumKind::kUnits) s.column = a.column;
+    if (s.kind == BoundedSumKind::kSum || s.kind == BoundedSumKind::kNormSum ||
+        s.kind == BoundedSumKind::kNormSquares) {
+      s.bounds = *a.bounds;
+      s.bits = c.bits;
+    }
+    sums.push_back(std::move(s));
+  }
+  return sums;
+}
+
+// Double key values as the engine groups them (-0 as +0, every NaN as the quiet NaN), for matching keys.
+std::string CanonicalKeyText(const std::vector<Value>& key) {
+  std::string text;
+  for (const Value& v : key) {
+    Value canonical = v;
+    if (const double* x = std::get_if<double>(&v)) {
+      canonical = *x == 0 ? 0.0 : (std::isnan(*x) ? std::numeric_limits<double>::quiet_NaN() : *x);
+    }
+    absl::StrAppend(&text, v.index(), ":", table::FormatValue(canonical), "\x1f");
+  }
+  return text;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<BoundedSum>> BoundedSums(const QueryPlan& plan) {
+  VEIL_ASSIGN_OR_RETURN(const CompiledPlan cp, Compile(plan));
+  return SumsOf(plan, cp);
+}
+
+absl::StatusOr<QueryResult> FinishQuery(const QueryPlan& plan, std::vector<BoundedGroup> groups,
+                                        RandomBits& bits) {
+  VEIL_ASSIGN_OR_RETURN(const CompiledPlan cp, Compile(plan));
+  VEIL_ASSIGN_OR_RETURN(const std::vector<BoundedSum> sums, SumsOf(plan, cp));
+  const size_t ncomp = sums.size();
+  absl::flat_hash_map<std::string, size_t> by_key;
+  for (size_t i = 0; i < groups.size(); ++i) {
+    const BoundedGroup& g = groups[i];
+    if (g.key.size() != plan.group_by.size()) {
+      return Invalid(absl::StrCat("bounded group ", i, " has ", g.key.size(), " key values, expected ",
+                                  plan.group_by.size()));
+    }
+    if (g.totals.size() != ncomp) {
+      return Invalid(
+          absl::StrCat("bounded group ", i, " has ", g.totals.size(), " totals, expected ", ncomp));
+    }
+    if (g.units < 0) return Invalid(absl::StrCat("bounded group ", i, " has a negative number of units"));
+    if (!by_key.emplace(CanonicalKeyText(g.key), i).second) {
+      return Invalid(absl::StrCat("bounded group ", i, " repeats the key of an earlier one"));
+    }
+  }
+  // The candidates: as RunQuery's (every public key, or the one global group, with zeros when absent; else
+  // the groups with units), in key order.
+  const std::vector<int64_t> zeros(ncomp, 0);
+  std::vector<std::vector<Value>> listed;
+  std::vector<FinishGroup> candidates;
+  if (plan.group_by.empty()) {
+    listed.push_back({});
+    const auto it = by_key.find(CanonicalKeyText({}));
+    const BoundedGroup* g = it == by_key.end() ? nullptr : &groups[it->second];
+    candidates.push_back({&listed[0], g ? g->units : 0, g ? g->totals.data() : zeros.data(), -1});
+  } else if (plan.public_groups.has_value()) {
+    size_t matched = 0;
+    for (const std::vector<Value>& key : *plan.public_groups) {
+      const auto it = by_key.find(CanonicalKeyText(key));
+      const BoundedGroup* g = it == by_key.end() ? nullptr : &groups[it->second];
+      if (g != nullptr) ++matched;
+      candidates.push_back({&key, g ? g->units : 0, g ? g->totals.data() : zeros.data(), -1});
+    }
+    if (matched != groups.size()) return Invalid("a bounded group's key is not one of the public groups");
+  } else {
+    for (const BoundedGroup& g : groups) {
+      if (g.units > 0) candidates.push_back({&g.key, g.units, g.totals.data(), -1});
+    }
+  }
+  std::stable_sort(candidates.begin(), candidates.end(),
+                   [](const FinishGroup& a, const FinishGroup& b) { return KeyLess(*a.key, *b.key); });
+  // The quantisers of the components (the constants of the results: grid, midpoint, half-width).
+  std::vector<Quantiser> quantisers(cp.components.size());
+  for (size_t c = 0; c < cp.components.size(); ++c) {
+    const Aggregate& a = plan.aggregates[cp.components[c].aggregate];
+    quantisers[c].Set(cp.components[c], nullptr, IsCount(a.function) ? Bounds{0, 0} : *a.bounds);
+  }
+  QueryResult result;
+  const auto no_quantiles = [](int32_t, int, std::vector<NoisyValue>&) -> absl::Status {
+    return absl::InternalError("FinishQuery has no quantile trees");
+  };
+  VEIL_RETURN_IF_ERROR(FinishGroups(plan, cp, quantisers, candidates, no_quantiles, bits, result));
   return result;
 }
 

@@ -24,7 +24,9 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -64,6 +66,79 @@ absl::StatusOr<QueryResult> RunQuery(const table::Table& table,
 absl::StatusOr<QueryResult> RunPlainAggregation(const table::Table& table,
                                                 std::optional<std::span<const int64_t>> selected_rows,
                                                 const QueryPlan& plan);
+
+// ---------------------------------------------------------------------------------------------------------
+// The engine in two halves, for a caller that does the contribution bounding and the per-group integer sums
+// elsewhere (sql/pushdown.h: PostgreSQL) and lets the engine finish: partition selection and noise. RunQuery
+// is exactly RunQuery's own accumulation followed by FinishQuery, so both give equal results under the same
+// RandomBits:
+//
+//   VEIL_ASSIGN_OR_RETURN(std::vector<dp::BoundedSum> sums, dp::BoundedSums(plan));  // what to compute
+//   VEIL_ASSIGN_OR_RETURN(uint64_t seed, dp::DrawBoundingSeed(bits));   // RunQuery's first draw
+//   ... per group: the units kept and one integer total per BoundedSum, over the rows that query.h's
+//       bounding rule keeps under `seed` ...
+//   VEIL_ASSIGN_OR_RETURN(dp::QueryResult r, dp::FinishQuery(plan, std::move(groups), bits));
+
+// One integer sum per group that the engine adds noise to (one "component" of an aggregation): over the rows
+// kept by contribution bounding, the sum of a per-row integer.
+enum class BoundedSumKind {
+  kRows,         // 1 per kept row (COUNT(*))
+  kNonNull,      // 1 per kept row whose `column` is not NULL (nor NaN) (COUNT(column), the count of AVG...)
+  kUnits,        // 1 per kept (unit, group) cell (COUNT(DISTINCT unit))
+  kSum,          // round(clamp(x) / g), g = FixedPointGrid(bounds, bits)
+  kNormSum,      // round(u 2^bits), u = clamp((clamp(x) - mid) / half, -1, 1), mid = lo + (hi - lo) / 2,
+                 // half = (hi - lo) / 2 (u = 0 if half = 0)
+  kNormSquares,  // round((2 u^2 - 1) 2^bits)
+};
+// round() is round-half-even; clamp(x) = min(max(x, lo), hi), with an int64 value converted to double and a
+// bool as 0 / 1; rows whose value is NULL or NaN add nothing.
+
+struct BoundedSum {
+  BoundedSumKind kind = BoundedSumKind::kRows;
+  std::string column;  // all but kRows and kUnits
+  Bounds bounds;       // kSum, kNormSum, kNormSquares
+  int bits = 0;        // kSum, kNormSum, kNormSquares: the fixed-point precision, 4 .. 20
+
+  friend bool operator==(const BoundedSum& a, const BoundedSum& b) {
+    return a.kind == b.kind && a.column == b.column && a.bounds.lo == b.bounds.lo &&
+           a.bounds.hi == b.bounds.hi && a.bits == b.bits;
+  }
+};
+
+// The fixed-point grid of a kSum: 2^(ceil(log2 max(|lo|, |hi|)) - bits), or 1 when both bounds are 0.
+double FixedPointGrid(const Bounds& bounds, int bits);
+
+// The sums the engine adds noise to for `plan`, in its order (per aggregate: COUNT(*) kRows, COUNT(x)
+// kNonNull, COUNT(DISTINCT unit) kUnits, SUM kSum, AVG kNonNull + kNormSum, VARIANCE and STDDEV kNonNull +
+// kNormSum + kNormSquares), each value sum with the precision the engine chose from its share of the budget.
+// Errors: those of ValidatePlan; Unimplemented for quantiles (PERCENTILE_CONT, APPROX_QUANTILES: a tree per
+// group, not sums) and for aggregations without bounds (automatic bounds need a pass over the values).
+absl::StatusOr<std::vector<BoundedSum>> BoundedSums(const QueryPlan& plan);
+
+// The per-query bounding seed of query.h (62 bits): RunQuery's first draw from `bits`.
+absl::StatusOr<uint64_t> DrawBoundingSeed(RandomBits& bits);
+
+// One group with its bounded sums: the rows query.h's bounding keeps, accumulated.
+struct BoundedGroup {
+  // One value per GROUP BY column (int64 or NULL for a binned one); doubles canonical (-0 as +0, every NaN
+  // as the quiet NaN), as the engine groups them.
+  std::vector<table::Value> key;
+  int64_t units = 0;            // distinct privacy units with a kept row in the group (partition selection)
+  std::vector<int64_t> totals;  // one per BoundedSums(plan), in order
+
+  friend bool operator==(const BoundedGroup&, const BoundedGroup&) = default;
+};
+
+// Finishes a query from its bounded sums: partition selection (private GROUP BY: every group with units > 0
+// is a candidate; public groups: every listed key, released with the totals of its group or with zeros if
+// it has none; no GROUP BY: the one group, given or empty), then noise, in RunQuery's order of draws (the
+// selection draws over the candidates in key order, then the noise per released group, aggregate and
+// component). `bits` must be the stream whose first draw was the bounding seed. Guarantee: that of RunQuery,
+// provided the groups were bounded by query.h's rules. Result: as RunQuery (cost == PlanCost(plan)).
+// Errors: those of BoundedSums; InvalidArgument for a group whose key or totals have the wrong size, a key
+// given twice, or, with public groups, a key that is not listed; the RandomBits' error.
+absl::StatusOr<QueryResult> FinishQuery(const QueryPlan& plan, std::vector<BoundedGroup> groups,
+                                        RandomBits& bits);
 
 namespace internal {
 

@@ -558,7 +558,7 @@ TEST(CostTest, ExpectedErrorOfACount) {
   // COUNT(*) alone, public groups, epsilon 1, L0 = 2, Linf = 3: discrete Laplace of scale 6, stddev about
   // sqrt(2) * 6 = 8.5; the 95% half-width is about 6 ln 20 = 18.
   QueryPlan p = CountPlan();
-  p.public_groups = std::vector<std::vector<Value>>{{Value("a")}};
+  p.public_groups = std::vector<std::vector<Value>>{{Value("a")}, {Value("b")}};
   p.delta = 0;
   p.max_groups_contributed = 2;
   p.max_rows_per_group = 3;
@@ -568,6 +568,153 @@ TEST(CostTest, ExpectedErrorOfACount) {
   EXPECT_NEAR(cost->errors[0].half_width, 18, 1);
   EXPECT_EQ(cost->privacy.total.epsilon, 1);
   EXPECT_EQ(cost->privacy.total.delta, 0);
+}
+
+TEST(CostTest, EffectiveL0IsAtMostTheNumberOfPublicGroups) {
+  // With 2 public groups a unit can contribute to at most 2 groups (other keys are dropped before bounding),
+  // so max_groups_contributed = 50 costs and noises as L0 = 2, in PlanCost and in RunQuery alike.
+  QueryPlan wide = CountPlan();
+  wide.aggregates.push_back(Agg(AggregateFunction::kSum, "x", Bounds{0, 10}));
+  wide.aggregates.push_back(Agg(AggregateFunction::kAvg, "x", Bounds{0, 10}));
+  wide.public_groups = std::vector<std::vector<Value>>{{Value("a")}, {Value("b")}};
+  wide.delta = 0;
+  wide.max_groups_contributed = 50;
+  QueryPlan two = wide;
+  two.max_groups_contributed = 2;
+  QueryPlan one = wide;
+  one.max_groups_contributed = 1;
+  auto cost_wide = PlanCost(wide), cost_two = PlanCost(two), cost_one = PlanCost(one);
+  ASSERT_TRUE(cost_wide.ok() && cost_two.ok() && cost_one.ok());
+  for (size_t i = 0; i < wide.aggregates.size(); ++i) {
+    EXPECT_EQ(cost_wide->errors[i].stddev, cost_two->errors[i].stddev) << i;
+    EXPECT_EQ(cost_wide->errors[i].half_width, cost_two->errors[i].half_width) << i;
+  }
+  EXPECT_EQ(cost_wide->mechanisms, cost_two->mechanisms);
+  EXPECT_GT(cost_wide->errors[0].stddev, cost_one->errors[0].stddev) << "L0 = 1 is still smaller";
+  // Without public groups, L0 counts in full.
+  QueryPlan private_wide = wide, private_two = two;
+  private_wide.public_groups.reset();
+  private_two.public_groups.reset();
+  private_wide.delta = private_two.delta = 1e-6;
+  EXPECT_GT(PlanCost(private_wide)->errors[0].stddev, PlanCost(private_two)->errors[0].stddev);
+
+  std::vector<Row> rows;
+  for (int u = 0; u < 200; ++u) {
+    for (int k = 0; k < 3; ++k)
+      rows.push_back({absl::StrCat("u", u), k == 0 ? "a" : (k == 1 ? "b" : "c"), 1.0 * k});
+  }
+  const Table t = MakeTable(rows);
+  crypto::testing::DeterministicRandom rng_wide(11), rng_two(11);
+  RandomBits bits_wide(rng_wide), bits_two(rng_two);
+  auto r_wide = RunQuery(t, std::nullopt, wide, bits_wide);
+  auto r_two = RunQuery(t, std::nullopt, two, bits_two);
+  ASSERT_TRUE(r_wide.ok() && r_two.ok());
+  ASSERT_EQ(r_wide->rows.size(), 2u);
+  for (size_t g = 0; g < 2; ++g) {
+    for (size_t i = 0; i < wide.aggregates.size(); ++i) {
+      EXPECT_EQ(r_wide->rows[g].values[i][0].value, r_two->rows[g].values[i][0].value);
+      EXPECT_EQ(r_wide->rows[g].values[i][0].ci_hi, r_two->rows[g].values[i][0].ci_hi);
+    }
+  }
+}
+
+TEST(FinishQueryTest, EqualsRunQueryFromTheSameBoundedSums) {
+  // Every unit has one row in one group (nothing to bound), so the bounded sums are plain sums that the test
+  // computes itself; FinishQuery from them equals RunQuery under the same stream, for private selection,
+  // public groups (one listed key without rows) and a global aggregate.
+  std::vector<Row> rows;
+  for (int u = 0; u < 600; ++u) {
+    rows.push_back({absl::StrCat("u", u), u % 3 == 0 ? "a" : (u % 3 == 1 ? "b" : "c"), (u % 17) * 0.75});
+  }
+  const Table t = MakeTable(rows);
+  QueryPlan plan = CountPlan();
+  plan.aggregates = {Agg(AggregateFunction::kCountStar), Agg(AggregateFunction::kSum, "x", Bounds{0, 10}),
+                     Agg(AggregateFunction::kAvg, "x", Bounds{0, 12}),
+                     Agg(AggregateFunction::kStddev, "x", Bounds{-1, 12}),
+                     Agg(AggregateFunction::kCountDistinctUnits)};
+  plan.delta = 1e-5;
+  const auto groups_of = [&](const QueryPlan& p) {
+    auto sums = BoundedSums(p);
+    EXPECT_TRUE(sums.ok()) << sums.status();
+    std::map<std::string, BoundedGroup> by_key;
+    for (const Row& r : rows) {
+      const std::vector<Value> key = p.group_by.empty() ? std::vector<Value>{} : std::vector<Value>{r.group};
+      if (p.public_groups &&
+          std::find(p.public_groups->begin(), p.public_groups->end(), key) == p.public_groups->end()) {
+        continue;
+      }
+      BoundedGroup& g = by_key[p.group_by.empty() ? "" : r.group];
+      g.key = key;
+      g.totals.resize(sums->size(), 0);
+      ++g.units;
+      for (size_t i = 0; i < sums->size(); ++i) {
+        const BoundedSum& s = (*sums)[i];
+        const double v = std::clamp(r.x, s.bounds.lo, s.bounds.hi);
+        const double mid = s.bounds.lo + (s.bounds.hi - s.bounds.lo) / 2,
+                     half = (s.bounds.hi - s.bounds.lo) / 2;
+        const double u = half > 0 ? std::clamp((v - mid) / half, -1.0, 1.0) : 0.0;
+        switch (s.kind) {
+          case BoundedSumKind::kRows:
+          case BoundedSumKind::kNonNull:
+          case BoundedSumKind::kUnits:
+            g.totals[i] += 1;
+            break;
+          case BoundedSumKind::kSum:
+            g.totals[i] += static_cast<int64_t>(std::nearbyint(v / FixedPointGrid(s.bounds, s.bits)));
+            break;
+          case BoundedSumKind::kNormSum:
+            g.totals[i] += static_cast<int64_t>(std::nearbyint(u * std::ldexp(1.0, s.bits)));
+            break;
+          case BoundedSumKind::kNormSquares:
+            g.totals[i] += static_cast<int64_t>(std::nearbyint((2 * u * u - 1) * std::ldexp(1.0, s.bits)));
+            break;
+        }
+      }
+    }
+    std::vector<BoundedGroup> out;
+    for (auto& [unused, g] : by_key) out.push_back(std::move(g));
+    std::reverse(out.begin(), out.end());  // any order
+    return out;
+  };
+  std::vector<QueryPlan> plans = {plan, plan, plan};
+  plans[1].public_groups = std::vector<std::vector<Value>>{{Value("c")}, {Value("zz")}, {Value("a")}};
+  plans[1].delta = 0;
+  plans[2].group_by.clear();
+  for (size_t k = 0; k < plans.size(); ++k) {
+    SCOPED_TRACE(k);
+    crypto::testing::DeterministicRandom rng_engine(20 + k), rng_finish(20 + k);
+    RandomBits engine_bits(rng_engine), finish_bits(rng_finish);
+    auto want = RunQuery(t, std::nullopt, plans[k], engine_bits);
+    ASSERT_TRUE(want.ok()) << want.status();
+    ASSERT_TRUE(DrawBoundingSeed(finish_bits).ok());
+    auto got = FinishQuery(plans[k], groups_of(plans[k]), finish_bits);
+    ASSERT_TRUE(got.ok()) << got.status();
+    ASSERT_EQ(got->rows.size(), want->rows.size());
+    ASSERT_GE(got->rows.size(), k == 0 ? 2u : (k == 1 ? 3u : 1u));
+    for (size_t r = 0; r < want->rows.size(); ++r) {
+      EXPECT_EQ(got->rows[r].key, want->rows[r].key);
+      for (size_t i = 0; i < plan.aggregates.size(); ++i) {
+        EXPECT_EQ(got->rows[r].values[i][0].value, want->rows[r].values[i][0].value) << r << " " << i;
+        EXPECT_EQ(got->rows[r].values[i][0].ci_lo, want->rows[r].values[i][0].ci_lo) << r << " " << i;
+      }
+    }
+    EXPECT_EQ(got->cost.privacy.total.epsilon, want->cost.privacy.total.epsilon);
+  }
+  // What has no bounded-sum form, and malformed groups.
+  QueryPlan q = plan;
+  q.aggregates = {Agg(AggregateFunction::kPercentileCont, "x", Bounds{0, 10})};
+  EXPECT_EQ(BoundedSums(q).status().code(), absl::StatusCode::kUnimplemented);
+  q.aggregates = {Agg(AggregateFunction::kSum, "x")};
+  EXPECT_EQ(BoundedSums(q).status().code(), absl::StatusCode::kUnimplemented);
+  crypto::testing::DeterministicRandom rng(1);
+  RandomBits bits(rng);
+  EXPECT_EQ(FinishQuery(plan, {{{Value("a")}, 1, {1}}}, bits).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  std::vector<BoundedGroup> twice = groups_of(plan);
+  twice.push_back(twice[0]);
+  EXPECT_EQ(FinishQuery(plan, twice, bits).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FinishQuery(plans[1], groups_of(plan), bits).status().code(), absl::StatusCode::kInvalidArgument)
+      << "group b is not a public key";
 }
 
 TEST(CostTest, BadPlansAreRejectedWithClearMessages) {

@@ -109,6 +109,86 @@ TEST_F(BudgetTest, OnlyOwnersSetBudgetsEveryoneWithARoleReadsThem) {
   EXPECT_EQ(mallory->GetBudget("patients").status().code(), absl::StatusCode::kPermissionDenied);
 }
 
+// An attached dataset (rows in an external database): RunChargedExternal takes the same path (gate, budget
+// reserved first, audit entry, settlement) without reading the vault; each kind refuses the other.
+TEST_F(BudgetTest, AttachedDatasetsAreChargedWithoutTheVault) {
+  store::AttachRequest req;
+  req.dataset = "pgpatients";
+  req.subject_column = "mrn";
+  req.purposes = {"research"};
+  req.schema = *table::Schema::Make({{"mrn", table::DataType::kString, false}});
+  req.source.conninfo = "host=/run/pg dbname=clinic";
+  req.source.location = "PostgreSQL host=/run/pg port=5432 dbname=clinic";
+  req.source.schema_name = "public";
+  req.source.table_name = "patients";
+  req.source.columns = {{"mrn", "text", 25}};
+  ASSERT_TRUE(
+      owner_->workspace().Attach(req, [](const store::DatasetInfo&) { return absl::OkStatus(); }).ok());
+  const auto external = [&](Session& s, double epsilon) {
+    return s.RunChargedExternal<std::string>(
+        Operation::kQuery, "pgpatients", "research", {epsilon, 0, "mrn", "COUNT(*)"}, {{"sql", "x"}},
+        [&](const store::DatasetInfo& info) -> absl::StatusOr<ChargedResult<std::string>> {
+          ++runs_;
+          if (!run_error_.ok()) return run_error_;
+          const std::string value = info.external->table_name;
+          return ChargedResult<std::string>{value, crypto::Sha256(value)};
+        });
+  };
+  // No budget yet: refused (and audited) before `run`.
+  EXPECT_EQ(external(*owner_, 0.5).status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(runs_, 0);
+  ASSERT_TRUE(owner_->SetBudget("pgpatients", {1.0, 0}).ok());
+  absl::StatusOr<Charged<std::string>> r = external(*owner_, 0.5);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->value, "patients");
+  EXPECT_EQ(r->receipt.remaining.epsilon, 0.5);
+  const audit::AuditEntry last = Entries(*owner_).back();
+  EXPECT_EQ(last.action, "query");
+  EXPECT_EQ(last.dataset, "pgpatients");
+  EXPECT_EQ(last.result_hash, crypto::Sha256(std::string("patients")));
+  // A failing run charges nothing; over budget is refused before the run.
+  run_error_ = absl::UnavailableError("server gone");
+  EXPECT_EQ(external(*owner_, 0.25).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(owner_->GetBudget("pgpatients")->remaining.epsilon, 0.5);
+  run_error_ = absl::OkStatus();
+  const int before = runs_;
+  EXPECT_EQ(external(*owner_, 0.75).status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(runs_, before);
+  // Each path refuses the other kind, before anything is reserved.
+  ASSERT_TRUE(owner_->SetBudget("patients", {1.0, 0}).ok());
+  EXPECT_EQ(owner_
+                ->RunChargedExternal<std::string>(
+                    Operation::kQuery, "patients", "research", {0.1, 0, "mrn", "x"}, {},
+                    [](const store::DatasetInfo&) -> absl::StatusOr<ChargedResult<std::string>> {
+                      return absl::InternalError("not reached");
+                    })
+                .status()
+                .code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(owner_
+                ->RunCharged<std::string>(
+                    Operation::kQuery, "pgpatients", "research", {0.1, 0, "mrn", "x"}, {},
+                    [](const store::DatasetContents&) -> absl::StatusOr<ChargedResult<std::string>> {
+                      return absl::InternalError("not reached");
+                    })
+                .status()
+                .code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(owner_->GetBudget("patients")->spent.epsilon, 0);
+  EXPECT_EQ(owner_->GetBudget("pgpatients")->remaining.epsilon, 0.5);
+  // An analyst needs a declared purpose, as for vault datasets.
+  ASSERT_TRUE(owner_->Grant("dave", Role::kAnalyst).ok());
+  auto dave = As("dave");
+  EXPECT_EQ(dave->RunChargedExternal<std::string>(
+                    Operation::kQuery, "pgpatients", "care", {0.1, 0, "mrn", "x"}, {},
+                    [](const store::DatasetInfo&) -> absl::StatusOr<ChargedResult<std::string>> {
+                      return absl::InternalError("not reached");
+                    })
+                .status()
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
 TEST_F(BudgetTest, QueriesNeedTheRoleAndADeclaredPurpose) {
   ASSERT_TRUE(owner_->SetBudget("patients", {1.0, 0}).ok());
   EXPECT_TRUE(Query(*owner_, 0.1).ok()) << "owners may query";

@@ -370,8 +370,8 @@ absl::Status Session::SettleReservations() {
 
 absl::StatusOr<ChargeReceipt> Session::RunChargedErased(
     Operation op, std::string_view dataset, std::string_view purpose, const ChargeRequest& cost,
-    const nlohmann::ordered_json& params,
-    absl::FunctionRef<absl::StatusOr<crypto::Sha256Digest>(const store::DatasetContents&)> run) {
+    const nlohmann::ordered_json& params, bool external,
+    absl::FunctionRef<absl::StatusOr<crypto::Sha256Digest>(const store::DatasetInfo&)> run) {
   // 1. What is asked must make sense before anything is recorded.
   if (charging_) {
     return absl::FailedPreconditionError(
@@ -403,9 +403,13 @@ absl::StatusOr<ChargeReceipt> Session::RunChargedErased(
 
   // 2. The gate.
   VEIL_ASSIGN_OR_RETURN(GateDecision decision, Authorize(op, dataset, purpose, audited));
-  {
-    VEIL_ASSIGN_OR_RETURN(const store::DatasetInfo info, workspace_->GetDataset(dataset));
-    VEIL_RETURN_IF_ERROR(CheckPrivacyUnit(info, cost.privacy_unit_column));
+  VEIL_ASSIGN_OR_RETURN(const store::DatasetInfo info, workspace_->GetDataset(dataset));
+  VEIL_RETURN_IF_ERROR(CheckPrivacyUnit(info, cost.privacy_unit_column));
+  if (info.external.has_value() != external) {
+    return absl::FailedPreconditionError(
+        external ? absl::StrCat("dataset \"", info.name, "\" is in the vault, not attached")
+                 : absl::StrCat("dataset \"", info.name, "\" is attached from ", info.external->location,
+                                "; its rows are not in the vault"));
   }
 
   // 3, 4. The budget, before any data is touched.
@@ -431,8 +435,7 @@ absl::StatusOr<ChargeReceipt> Session::RunChargedErased(
   // 5, 6. Run, and audit. On failure the charge is released; if even that fails, it stays reserved (counted
   // as spent) until SettleReservations releases it.
   absl::StatusOr<uint64_t> seq = [&]() -> absl::StatusOr<uint64_t> {
-    VEIL_ASSIGN_OR_RETURN(store::DatasetContents contents, workspace_->Read(dataset));
-    VEIL_ASSIGN_OR_RETURN(crypto::Sha256Digest result_hash, run(contents));
+    VEIL_ASSIGN_OR_RETURN(crypto::Sha256Digest result_hash, run(info));
     audit::AuditEntry entry = MakeEntry(actor_, op, dataset, purpose, decision, audited);
     entry.reason = absl::StrCat(decision.reason, "; within the privacy budget (remaining after: ",
                                 store::FormatEpsilonDelta(reservation->remaining), ")");

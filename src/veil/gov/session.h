@@ -36,6 +36,7 @@
 #include "veil/audit/audit_log.h"
 #include "veil/base/env.h"
 #include "veil/base/secret_bytes.h"
+#include "veil/base/status_macros.h"
 #include "veil/crypto/sha256.h"
 #include "veil/gov/gate.h"
 #include "veil/store/ledger.h"
@@ -186,9 +187,33 @@ class Session {
       absl::FunctionRef<absl::StatusOr<ChargedResult<T>>(const store::DatasetContents&)> run) {
     std::optional<T> value;
     absl::StatusOr<ChargeReceipt> receipt =
-        RunChargedErased(op, dataset, purpose, cost, params,
-                         [&](const store::DatasetContents& data) -> absl::StatusOr<crypto::Sha256Digest> {
+        RunChargedErased(op, dataset, purpose, cost, params, /*external=*/false,
+                         [&](const store::DatasetInfo&) -> absl::StatusOr<crypto::Sha256Digest> {
+                           VEIL_ASSIGN_OR_RETURN(store::DatasetContents data, workspace_->Read(dataset));
                            absl::StatusOr<ChargedResult<T>> r = run(data);
+                           if (!r.ok()) return r.status();
+                           value.emplace(std::move(r->value));
+                           return r->result_hash;
+                         });
+    if (!receipt.ok()) return receipt.status();
+    return Charged<T>{*std::move(value), *std::move(receipt)};
+  }
+
+  // RunCharged for an attached dataset (store::DatasetInfo::external: the rows live in an external
+  // database): the same steps, gate, budget reserved before anything is read, audit entry, settlement, and
+  // the same crash points, except that step 5 does not read the vault: `run` gets the catalog entry and
+  // reads (or pushes the query down to) the external database itself. Errors: those of RunCharged;
+  // FailedPrecondition (nothing recorded) if the dataset is not attached, and RunCharged's for one that is.
+  template <typename T>
+  absl::StatusOr<Charged<T>> RunChargedExternal(
+      Operation op, std::string_view dataset, std::string_view purpose, const ChargeRequest& cost,
+      const nlohmann::ordered_json& params,
+      absl::FunctionRef<absl::StatusOr<ChargedResult<T>>(const store::DatasetInfo&)> run) {
+    std::optional<T> value;
+    absl::StatusOr<ChargeReceipt> receipt =
+        RunChargedErased(op, dataset, purpose, cost, params, /*external=*/true,
+                         [&](const store::DatasetInfo& info) -> absl::StatusOr<crypto::Sha256Digest> {
+                           absl::StatusOr<ChargedResult<T>> r = run(info);
                            if (!r.ok()) return r.status();
                            value.emplace(std::move(r->value));
                            return r->result_hash;
@@ -219,10 +244,12 @@ class Session {
           std::string actor)
       : workspace_(std::move(workspace)), log_(std::move(log)), actor_(std::move(actor)) {}
 
+  // The one implementation of both: `run` (step 5) reads the data itself; `external` says which kind of
+  // dataset the caller expects.
   absl::StatusOr<ChargeReceipt> RunChargedErased(
       Operation op, std::string_view dataset, std::string_view purpose, const ChargeRequest& cost,
-      const nlohmann::ordered_json& params,
-      absl::FunctionRef<absl::StatusOr<crypto::Sha256Digest>(const store::DatasetContents&)> run);
+      const nlohmann::ordered_json& params, bool external,
+      absl::FunctionRef<absl::StatusOr<crypto::Sha256Digest>(const store::DatasetInfo&)> run);
   // Appends `entry`; an error says the operation was not done.
   absl::StatusOr<uint64_t> AppendEntry(audit::AuditEntry entry);
   // Audits a refusal and returns it as `code` with "refused: <reason>".

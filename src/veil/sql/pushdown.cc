@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "veil/base/status_macros.h"
+#include "veil/base/utf8.h"
 #include "veil/dp/aggregation.h"
 
 namespace veil::sql {
@@ -35,10 +36,32 @@ bool NeedsColumn(dp::AggregateFunction f) {
   return f != dp::AggregateFunction::kCountStar && f != dp::AggregateFunction::kCountDistinctUnits;
 }
 
+// `identifier` quoted as PQescapeIdentifier quotes it on a UTF-8 connection: in double quotes, with each
+// double quote doubled.
+absl::StatusOr<std::string> QuoteIdentifier(std::string_view identifier) {
+  if (identifier.empty()) return Invalid("empty SQL identifier");
+  if (identifier.find('\0') != std::string_view::npos) return Invalid("SQL identifier contains a NUL byte");
+  if (!base::IsValidUtf8(identifier)) return Invalid("SQL identifier is not valid UTF-8");
+  std::string out = "\"";
+  for (char c : identifier) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+absl::StatusOr<std::string> QuoteTable(const table::PgTableName& table) {
+  VEIL_ASSIGN_OR_RETURN(std::string name, QuoteIdentifier(table.name));
+  if (table.schema.empty()) return name;
+  VEIL_ASSIGN_OR_RETURN(std::string schema, QuoteIdentifier(table.schema));
+  return absl::StrCat(schema, ".", name);
+}
+
 // Builds the statement: parameters, quoted names, and the SQL text of the pieces.
 class Builder {
  public:
-  Builder(const table::PgConnection& pg, const std::vector<PgColumn>& columns) : pg_(pg) {
+  explicit Builder(const std::vector<PgColumn>& columns) {
     for (const PgColumn& c : columns) columns_.emplace(c.name, &c);
   }
 
@@ -74,7 +97,7 @@ class Builder {
   // The column as the in-memory table holds it: integers as int8, real and numeric as float8, char(n)
   // without its padding (the cast to text drops it), timestamps as they are.
   absl::StatusOr<std::string> Typed(const PgColumn& c) {
-    VEIL_ASSIGN_OR_RETURN(const std::string q, pg_.QuoteIdentifier(c.name));
+    VEIL_ASSIGN_OR_RETURN(const std::string q, QuoteIdentifier(c.name));
     switch (c.type) {
       case DataType::kInt64:
         return absl::StrCat("(", q, ")::int8");
@@ -89,10 +112,18 @@ class Builder {
   }
 
  private:
-  const table::PgConnection& pg_;
   std::map<std::string, const PgColumn*> columns_;
   std::vector<Value> params_;
 };
+
+// A double unit or key as the engine groups and hashes it (query.h): -0 as 0 and every NaN as the quiet NaN
+// (PostgreSQL groups them already, but their bit patterns, hence their texts, differ). Other types as they
+// are.
+std::string CanonicalDouble(const std::string& x, DataType type) {
+  if (type != DataType::kDouble) return x;
+  return absl::StrCat("(CASE WHEN ", x, " = 0 THEN 0::float8 WHEN ", x,
+                      " = 'NaN'::float8 THEN 'NaN'::float8 ELSE ", x, " END)");
+}
 
 // --- WHERE: the parsed expression in PostgreSQL's SQL, with every literal a parameter.
 
@@ -307,6 +338,20 @@ std::string DoubleTextsQuery(const std::string& source, const std::string& colum
       from);
 }
 
+namespace {
+
+// The year of table::FormatDate: astronomical (year 0 is 1 BC, -0001 is 2 BC), at least 4 digits.
+// PostgreSQL's YYYY prints BC years as positive numbers (1 BC is 0001), so years before 1 are rebuilt from
+// extract(year), which is -1 for 1 BC.
+std::string YearText(const std::string& v, const std::string& year_one) {
+  const std::string y = absl::StrCat("(extract(year FROM ", v, ")::int8 + 1)");
+  return absl::StrCat("CASE WHEN ", v, " >= ", year_one, " THEN to_char(", v, ", 'YYYY') ELSE CASE WHEN ", y,
+                      " < 0 THEN '-' ELSE '' END || lpad(abs(", y, ")::text, greatest(4, length(abs(", y,
+                      ")::text)), '0') END");
+}
+
+}  // namespace
+
 std::string SqlValueText(const std::string& v, DataType type, bool utc_timestamptz) {
   std::string text;
   switch (type) {
@@ -320,11 +365,12 @@ std::string SqlValueText(const std::string& v, DataType type, bool utc_timestamp
       text = absl::StrCat("(CASE WHEN ", v, " THEN 'true' WHEN NOT ", v, " THEN 'false' END)");
       break;
     case DataType::kDate:
-      text = absl::StrCat("to_char(", v, ", 'YYYY-MM-DD')");
+      text = absl::StrCat("(", YearText(v, "DATE '0001-01-01'"), " || to_char(", v, ", '-MM-DD'))");
       break;
     case DataType::kTimestamp: {
       const std::string ts = utc_timestamptz ? absl::StrCat("((", v, ") AT TIME ZONE 'UTC')") : v;
-      text = absl::StrCat("(to_char(", ts, ", 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN to_char(", ts,
+      text = absl::StrCat("(", YearText(ts, "TIMESTAMP '0001-01-01 00:00:00'"), " || to_char(", ts,
+                          ", '-MM-DD\"T\"HH24:MI:SS') || CASE WHEN to_char(", ts,
                           ", 'US') = '000000' THEN '' ELSE '.' || to_char(", ts, ", 'US') END || 'Z')");
       break;
     }
@@ -337,57 +383,26 @@ std::string SqlValueText(const std::string& v, DataType type, bool utc_timestamp
 
 }  // namespace internal
 
-absl::StatusOr<std::vector<BoundedSum>> BoundedSumsFor(const dp::QueryPlan& plan, int bits) {
-  if (bits < 0 || bits > 30) return Invalid("bits must be in [0, 30]");
-  std::vector<BoundedSum> sums;
-  for (const dp::Aggregate& a : plan.aggregates) {
-    const std::string name = a.name.empty() ? std::string(dp::AggregateFunctionName(a.function)) : a.name;
-    switch (a.function) {
-      case dp::AggregateFunction::kCountStar:
-        sums.push_back({BoundedSumKind::kRows, "", {}, 0});
-        continue;
-      case dp::AggregateFunction::kCountDistinctUnits:
-        sums.push_back({BoundedSumKind::kUnits, "", {}, 0});
-        continue;
-      case dp::AggregateFunction::kCount:
-        sums.push_back({BoundedSumKind::kNonNull, a.column, {}, 0});
-        continue;
-      case dp::AggregateFunction::kPercentileCont:
-      case dp::AggregateFunction::kApproxQuantiles:
-        return absl::UnimplementedError(
-            absl::StrCat(name, ": quantiles are not pushed down to PostgreSQL (read the rows instead)"));
-      default:
-        break;
-    }
-    if (!a.bounds.has_value()) {
-      return absl::UnimplementedError(absl::StrCat(name,
-                                                   ": automatic bounds are not pushed down to PostgreSQL "
-                                                   "(give contribution bounds, or read the rows)"));
-    }
-    const dp::Bounds bounds = *a.bounds;
-    if (a.function == dp::AggregateFunction::kSum) {
-      sums.push_back({BoundedSumKind::kSum, a.column, bounds, bits});
-      continue;
-    }
-    sums.push_back({BoundedSumKind::kNonNull, a.column, {}, 0});
-    sums.push_back({BoundedSumKind::kNormSum, a.column, bounds, bits});
-    if (a.function != dp::AggregateFunction::kAvg) {
-      sums.push_back({BoundedSumKind::kNormSquares, a.column, bounds, bits});
-    }
+absl::StatusOr<std::vector<BoundedSum>> BoundedSumsFor(const dp::QueryPlan& plan) {
+  absl::StatusOr<std::vector<BoundedSum>> sums = dp::BoundedSums(plan);
+  if (absl::IsUnimplemented(sums.status())) {
+    return absl::UnimplementedError(absl::StrCat("not pushed down to PostgreSQL: ", sums.status().message()));
   }
   return sums;
 }
 
-absl::StatusOr<PushdownStatement> BuildPushdownStatement(
-    const table::PgConnection& pg, const table::PgTableName& table, const std::vector<PgColumn>& columns,
-    const dp::QueryPlan& plan, const std::vector<BoundedSum>& sums, const Expr* where, uint64_t seed) {
+absl::StatusOr<PushdownStatement> BuildPushdownStatement(const table::PgTableName& table,
+                                                         const std::vector<PgColumn>& columns,
+                                                         const dp::QueryPlan& plan,
+                                                         const std::vector<BoundedSum>& sums,
+                                                         const Expr* where, uint64_t seed) {
   VEIL_RETURN_IF_ERROR(dp::ValidatePlan(plan));
   if (seed >= kSeedLimit) return Invalid("the bounding seed must be below 2^62");
   if (plan.max_groups_contributed < 1 || plan.max_rows_per_group < 1) {
     return Invalid("max_groups_contributed and max_rows_per_group must be >= 1");
   }
   if (sums.empty()) return Invalid("no bounded sums to compute");
-  Builder b(pg, columns);
+  Builder b(columns);
   // T(v) of a base column: inline SQL, except for doubles, whose texts come from a per-column table
   // dt_<alias> (internal::DoubleTextsQuery) joined in by bit pattern.
   std::vector<std::string> double_aliases;
@@ -403,7 +418,7 @@ absl::StatusOr<PushdownStatement> BuildPushdownStatement(
   std::vector<std::string> base_select;
   VEIL_ASSIGN_OR_RETURN(const PgColumn* unit_col, b.Column(plan.privacy_unit_column, "the privacy unit"));
   VEIL_ASSIGN_OR_RETURN(const std::string unit, b.Typed(*unit_col));
-  base_select.push_back(absl::StrCat(unit, " AS u"));
+  base_select.push_back(absl::StrCat(CanonicalDouble(unit, unit_col->type), " AS u"));
 
   std::vector<std::string> keys;      // k1, k2, ...
   std::vector<std::string> key_text;  // T(k_i) over base's columns
@@ -423,7 +438,7 @@ absl::StatusOr<PushdownStatement> BuildPushdownStatement(
       key_types.push_back(DataType::kInt64);
       key_text.push_back(internal::SqlValueText(name, DataType::kInt64, false));
     } else {
-      base_select.push_back(absl::StrCat(typed, " AS ", name));
+      base_select.push_back(absl::StrCat(CanonicalDouble(typed, c->type), " AS ", name));
       key_types.push_back(c->type);
       key_text.push_back(text_of(name, c->type, c->type_oid == kTimestamptzOid));
     }
@@ -473,7 +488,7 @@ absl::StatusOr<PushdownStatement> BuildPushdownStatement(
     conditions.push_back(absl::StrCat("(", w, ") IS TRUE"));
   }
   conditions.push_back(absl::StrCat(unit, " IS NOT NULL"));
-  VEIL_ASSIGN_OR_RETURN(const std::string quoted_table, pg.QuoteTable(table));
+  VEIL_ASSIGN_OR_RETURN(const std::string quoted_table, QuoteTable(table));
 
   // Public groups: rows whose key is not listed are dropped before bounding (NULL keys match NULL).
   std::string public_filter;
@@ -581,9 +596,7 @@ absl::StatusOr<PushdownStatement> BuildPushdownStatement(
         absl::StrCat("LEAST(GREATEST(", value, ", ", b.Float(s.bounds.lo), "), ", b.Float(s.bounds.hi), ")");
     std::string q;
     if (s.kind == BoundedSumKind::kSum) {
-      const double m = std::max(std::fabs(s.bounds.lo), std::fabs(s.bounds.hi));
-      const double g = m > 0 ? std::ldexp(1.0, static_cast<int>(std::ceil(std::log2(m))) - s.bits) : 1.0;
-      q = absl::StrCat("round(", clamped, " / ", b.Float(g), ")");
+      q = absl::StrCat("round(", clamped, " / ", b.Float(dp::FixedPointGrid(s.bounds, s.bits)), ")");
     } else {
       const double lo = s.bounds.lo, hi = s.bounds.hi;
       const double mid = lo + (hi - lo) / 2, half = (hi - lo) / 2;
@@ -674,7 +687,7 @@ absl::StatusOr<BoundedAggregates> RunPushdown(table::PgConnection& pg, const tab
   }
   VEIL_ASSIGN_OR_RETURN(const std::vector<PgColumn> columns, pg.DescribeTable(table));
   VEIL_ASSIGN_OR_RETURN(const PushdownStatement st,
-                        BuildPushdownStatement(pg, table, columns, plan, sums, where, seed));
+                        BuildPushdownStatement(table, columns, plan, sums, where, seed));
   // One READ ONLY transaction, with planner settings that end with it. The row estimates of a filtered
   // table can be far too low (a WHERE of several conditions is estimated at one row), and a nested loop
   // would then recompute the texts of a double column (dt_*) for every row: quadratic. No plan here needs a
@@ -710,6 +723,16 @@ absl::StatusOr<BoundedAggregates> RunPushdown(table::PgConnection& pg, const tab
     out.groups.push_back(std::move(g));
   }
   return out;
+}
+
+absl::StatusOr<dp::QueryResult> RunPushdownQuery(table::PgConnection& pg, const table::PgTableName& table,
+                                                 const dp::QueryPlan& plan, const Expr* where,
+                                                 dp::RandomBits& bits) {
+  VEIL_ASSIGN_OR_RETURN(const std::vector<BoundedSum> sums, BoundedSumsFor(plan));
+  // RunQuery's first draw, so that the rest of the stream (selection, noise) lines up with it.
+  VEIL_ASSIGN_OR_RETURN(const uint64_t seed, dp::DrawBoundingSeed(bits));
+  VEIL_ASSIGN_OR_RETURN(BoundedAggregates agg, RunPushdown(pg, table, plan, sums, where, seed));
+  return dp::FinishQuery(plan, std::move(agg.groups), bits);
 }
 
 }  // namespace veil::sql

@@ -3,11 +3,13 @@
 // and adds the noise (and selects partitions) itself, as for an in-memory table.
 //
 //   VEIL_ASSIGN_OR_RETURN(table::PgConnection pg, table::PgConnection::Connect(conninfo));
-//   VEIL_ASSIGN_OR_RETURN(std::vector<BoundedSum> sums, BoundedSumsFor(plan, bits));
-//   const uint64_t seed = ...;  // the query's bounding seed (dp/query.h): RunQuery's Next64() >> 2
-//   VEIL_ASSIGN_OR_RETURN(BoundedAggregates agg, RunPushdown(pg, {"public", "visits"}, plan, sums, where,
-//   seed));
-//   // then partition selection and noise over agg.groups (see "What the engine finishes" below)
+//   dp::RandomBits bits(crypto::SecureRandom());
+//   VEIL_ASSIGN_OR_RETURN(dp::QueryResult r, RunPushdownQuery(pg, {"public", "visits"}, plan, where, bits));
+//
+// RunPushdownQuery is the whole path: it draws the bounding seed (dp::DrawBoundingSeed, RunQuery's first
+// draw), takes the engine's list of sums (dp::BoundedSums), runs the statement (RunPushdown) and lets the
+// engine finish (dp::FinishQuery: partition selection and noise), so that its result equals
+// dp::RunQuery's on the same rows under the same RandomBits.
 //
 // The statement (BuildPushdownStatement returns it, e.g. for `veil query --explain`):
 //
@@ -42,11 +44,13 @@
 // equal to the in-memory engine's. Tested against the real server (pushdown_test.cc): hashes and texts bit
 // for bit on thousands of values, 50,000 rows equal to a reference of query.h's rule and to RunQuery's
 // counts, sums and averages under the same DeterministicRandom stream.
-// Known gaps (the in-memory engine and PostgreSQL disagree, so such data should not be attached): dates and
-// timestamps before year 1 (PostgreSQL's BC years); timestamps on PostgreSQL < 14 (extract(epoch) is a
-// double there); comparisons with NaN in WHERE (PostgreSQL's NaN equals itself and sorts above every
-// number); a double unit or key column holding both 0.0 and -0.0 (the engine groups them and hashes the
-// text of whichever it saw first).
+// Edge cases handled: double unit and key columns are canonicalised in `base` as the engine does (-0 as 0,
+// every NaN as the quiet NaN), so 0.0 and -0.0 are one unit or group with one hash; NULL and NaN values of an
+// aggregated column are both "missing" (the same row hash, neither counted nor summed); dates and timestamps
+// before year 1 get the engine's texts (astronomical years: 0000 is 1 BC, -0001 is 2 BC).
+// Known gaps (the in-memory engine and PostgreSQL disagree, so such data should not be attached):
+// timestamps as values or keys on PostgreSQL < 14 (extract(epoch) is a double there, not exact numeric);
+// comparisons with NaN in WHERE (PostgreSQL's NaN equals itself and sorts above every number).
 //
 // Supported plans: COUNT(*), COUNT(column), COUNT(DISTINCT unit), SUM, AVG, VARIANCE, STDDEV with explicit
 // bounds; GROUP BY columns, binned (RANGE_BUCKET) or not; public groups. Not (Unimplemented, so the caller
@@ -59,13 +63,8 @@
 // columns, + - * / (unary and binary), comparisons, AND, OR, NOT, [NOT] IN, [NOT] BETWEEN, [NOT] LIKE,
 // IS [NOT] NULL, RANGE_BUCKET. Anything else is InvalidArgument naming it.
 //
-// What the engine finishes (the request to dp/aggregation.h): (1) the BoundedSum list it noises for a plan,
-// with its bits per sum (today BoundedSumsFor mirrors its Compile order and takes one `bits`), and (2) a
-// function that takes the plan, the seed and these BoundedAggregates and does partition selection and noise
-// (RunQuery's code after its accumulation), so that both paths share that code and give equal results
-// under the same RandomBits.
-//
-// Thread safety: pure functions, except RunPushdown, which uses the connection (one thread at a time).
+// Thread safety: pure functions, except RunPushdown and RunPushdownQuery, which use the connection (one
+// thread at a time).
 #ifndef VEIL_SQL_PUSHDOWN_H_
 #define VEIL_SQL_PUSHDOWN_H_
 
@@ -74,51 +73,24 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "veil/dp/aggregation.h"
 #include "veil/dp/query.h"
+#include "veil/dp/random_bits.h"
 #include "veil/sql/ast.h"
 #include "veil/table/postgres_source.h"
 #include "veil/table/types.h"
 
 namespace veil::sql {
 
-// One integer sum per group that the engine adds noise to (one "component" of an aggregation in
-// dp/aggregation.cc): over the rows kept by contribution bounding, the sum of a per-row integer.
-enum class BoundedSumKind {
-  kRows,         // 1 per kept row (COUNT(*))
-  kNonNull,      // 1 per kept row whose `column` is not NULL (nor NaN) (COUNT(column), the count of AVG...)
-  kUnits,        // 1 per kept (unit, group) cell (COUNT(DISTINCT unit))
-  kSum,          // round(clamp(x) / g), g = 2^(ceil(log2 max(|lo|, |hi|)) - bits) (1 if both are 0)
-  kNormSum,      // round(u 2^bits), u = clamp((clamp(x) - mid) / half, -1, 1), mid = lo + (hi - lo) / 2,
-                 // half = (hi - lo) / 2 (u = 0 if half = 0)
-  kNormSquares,  // round((2 u^2 - 1) 2^bits)
-};
-// round() is round-half-even (std::nearbyint, PostgreSQL's round(float8)); clamp(x) = min(max(x, lo), hi),
-// with an int64 value converted to double and a bool as 0 / 1; rows whose value is NULL or NaN add nothing.
+// The engine's bounded sums and groups (dp/aggregation.h: one source of truth for what is summed, with
+// which precision, and how the engine finishes).
+using BoundedSumKind = dp::BoundedSumKind;
+using BoundedSum = dp::BoundedSum;
+using BoundedGroup = dp::BoundedGroup;
 
-struct BoundedSum {
-  BoundedSumKind kind = BoundedSumKind::kRows;
-  std::string column;  // all but kRows and kUnits
-  dp::Bounds bounds;   // kSum, kNormSum, kNormSquares
-  int bits = 0;        // kSum, kNormSum, kNormSquares: 0 .. 30
-
-  friend bool operator==(const BoundedSum&, const BoundedSum&) = default;
-};
-
-// The sums the in-memory engine adds noise to for `plan`, in its order (per aggregate: COUNT(*) kRows,
-// COUNT(x) kNonNull, COUNT(DISTINCT unit) kUnits, SUM kSum, AVG kNonNull + kNormSum, VARIANCE and STDDEV
-// kNonNull + kNormSum + kNormSquares), every value sum with `bits` of precision. The engine chooses bits
-// per sum from its share of the budget (20 at most); until it exposes its choice, callers pass it here.
-// Errors: Unimplemented for quantiles and for aggregations without bounds.
-absl::StatusOr<std::vector<BoundedSum>> BoundedSumsFor(const dp::QueryPlan& plan, int bits);
-
-// One group that kept at least one row after contribution bounding.
-struct BoundedGroup {
-  std::vector<table::Value> key;  // one value per GROUP BY column (int64 or NULL for a binned one)
-  int64_t units = 0;  // distinct privacy units with a kept row in this group (for partition selection)
-  std::vector<int64_t> totals;  // one per BoundedSum, in order
-
-  friend bool operator==(const BoundedGroup&, const BoundedGroup&) = default;
-};
+// dp::BoundedSums(plan) with errors that say what the push-down cannot do. Errors: Unimplemented for
+// quantiles and for aggregations without bounds (the caller reads the rows instead); those of ValidatePlan.
+absl::StatusOr<std::vector<BoundedSum>> BoundedSumsFor(const dp::QueryPlan& plan);
 
 struct BoundedAggregates {
   uint64_t seed = 0;  // the bounding seed used
@@ -135,12 +107,12 @@ struct PushdownStatement {
 };
 
 // Builds the statement for `plan` over the table `table` whose columns are `columns` (DescribeTable), with
-// the filter `where` (nullptr: none) and the bounding seed `seed` (< 2^62). `pg` is used only to quote
-// identifiers. Errors: InvalidArgument for a plan ValidatePlan rejects, an unknown column, a column of a type
-// Veil does not read, a seed >= 2^62, or a WHERE expression outside the supported subset; Unimplemented for
-// the plans listed above as not supported.
-absl::StatusOr<PushdownStatement> BuildPushdownStatement(const table::PgConnection& pg,
-                                                         const table::PgTableName& table,
+// the filter `where` (nullptr: none) and the bounding seed `seed` (< 2^62). Needs no connection (identifiers
+// are quoted as PQescapeIdentifier quotes them for UTF-8), so `veil query --explain` can show it. Errors:
+// InvalidArgument for a plan ValidatePlan rejects, an unknown column, a column of a type Veil does not read,
+// a seed >= 2^62, an identifier that is empty, holds a NUL or is not UTF-8, or a WHERE expression outside
+// the supported subset; Unimplemented for the plans listed above as not supported.
+absl::StatusOr<PushdownStatement> BuildPushdownStatement(const table::PgTableName& table,
                                                          const std::vector<table::PgColumn>& columns,
                                                          const dp::QueryPlan& plan,
                                                          const std::vector<BoundedSum>& sums,
@@ -152,6 +124,14 @@ absl::StatusOr<PushdownStatement> BuildPushdownStatement(const table::PgConnecti
 absl::StatusOr<BoundedAggregates> RunPushdown(table::PgConnection& pg, const table::PgTableName& table,
                                               const dp::QueryPlan& plan, const std::vector<BoundedSum>& sums,
                                               const Expr* where, uint64_t seed);
+
+// The whole push-down of a DP query (see the top of this file): the bounding seed from `bits`, the statement
+// run in PostgreSQL, partition selection and noise in Veil. Equal to dp::RunQuery over the table's rows that
+// pass `where` (read as table::PgConnection::ReadTable reads them) under the same RandomBits. Guarantee: that
+// of dp::RunQuery for `plan`. Errors: those of BoundedSumsFor, RunPushdown and dp::FinishQuery.
+absl::StatusOr<dp::QueryResult> RunPushdownQuery(table::PgConnection& pg, const table::PgTableName& table,
+                                                 const dp::QueryPlan& plan, const Expr* where,
+                                                 dp::RandomBits& bits);
 
 namespace internal {
 

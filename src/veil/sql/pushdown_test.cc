@@ -566,7 +566,7 @@ TEST_F(PushdownTest, BoundedAggregatesEqualTheReferenceOn50000Rows) {
   Table visits = Load("visits", Visits(), {"int4", "varchar(40)", "int2", "numeric", "bool", "date"});
   ASSERT_EQ(visits.num_rows(), 50'000);
   dp::QueryPlan plan = VisitsPlan();
-  absl::StatusOr<std::vector<BoundedSum>> sums = BoundedSumsFor(plan, 20);
+  absl::StatusOr<std::vector<BoundedSum>> sums = BoundedSumsFor(plan);
   ASSERT_TRUE(sums.ok()) << sums.status();
   ASSERT_EQ(sums->size(), 10u);  // 1 + 1 + 1 + 1 + 2 + 3 + 1
 
@@ -608,7 +608,7 @@ TEST_F(PushdownTest, BoundedAggregatesEqualTheInMemoryEngines) {
     wards.push_back({std::string(w)});
   }
   plan.public_groups = wards;
-  absl::StatusOr<std::vector<BoundedSum>> sums = BoundedSumsFor(plan, 20);
+  absl::StatusOr<std::vector<BoundedSum>> sums = BoundedSumsFor(plan);
   ASSERT_TRUE(sums.ok());
   for (uint64_t stream : {1, 2, 3}) {
     crypto::testing::DeterministicRandom engine_source(stream), pushdown_source(stream);
@@ -676,7 +676,7 @@ TEST_F(PushdownTest, WhereBinningPublicGroupsAndGlobalAggregates) {
       {int64_t{1}, false}, {int64_t{2}, false}, {int64_t{4}, false}, {int64_t{0}, true}};
   plan.max_groups_contributed = 2;
   plan.max_rows_per_group = 3;
-  absl::StatusOr<std::vector<BoundedSum>> sums = BoundedSumsFor(plan, 12);
+  absl::StatusOr<std::vector<BoundedSum>> sums = BoundedSumsFor(plan);
   ASSERT_TRUE(sums.ok());
   absl::StatusOr<BoundedAggregates> got =
       RunPushdown(pg(), PgTableName{"", "visits"}, plan, *sums, where->get(), 99);
@@ -687,7 +687,7 @@ TEST_F(PushdownTest, WhereBinningPublicGroupsAndGlobalAggregates) {
   // No GROUP BY: one group, also when no row passes.
   plan.group_by.clear();
   plan.public_groups.reset();
-  sums = BoundedSumsFor(plan, 20);
+  sums = BoundedSumsFor(plan);
   got = RunPushdown(pg(), PgTableName{"", "visits"}, plan, *sums, where->get(), 5);
   ASSERT_TRUE(got.ok()) << got.status();
   ExpectSameGroups(*got, ReferenceBounding(visits, rows, plan, *sums, 5));
@@ -722,7 +722,7 @@ TEST_F(PushdownTest, HostileNamesAndValuesStayData) {
   absl::StatusOr<ExprPtr> where =
       ParseExpression("`g'); DROP TABLE sentinel; --` != 'x\\'; DROP TABLE sentinel; --'");
   ASSERT_TRUE(where.ok()) << where.status();
-  absl::StatusOr<std::vector<BoundedSum>> sums = BoundedSumsFor(plan, 20);
+  absl::StatusOr<std::vector<BoundedSum>> sums = BoundedSumsFor(plan);
   absl::StatusOr<BoundedAggregates> got =
       RunPushdown(pg(), PgTableName{"", table_name}, plan, *sums, where->get(), 3);
   ASSERT_TRUE(got.ok()) << got.status();
@@ -734,15 +734,15 @@ TEST_F(PushdownTest, HostileNamesAndValuesStayData) {
 TEST_F(PushdownTest, RejectsWhatItCannotPushDown) {
   dp::QueryPlan plan = VisitsPlan();
   plan.aggregates = {Agg(dp::AggregateFunction::kPercentileCont, "age", dp::Bounds{0, 100})};
-  EXPECT_EQ(BoundedSumsFor(plan, 20).status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(BoundedSumsFor(plan).status().code(), absl::StatusCode::kUnimplemented);
   plan.aggregates = {Agg(dp::AggregateFunction::kSum, "age")};  // automatic bounds
-  EXPECT_EQ(BoundedSumsFor(plan, 20).status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(BoundedSumsFor(plan).status().code(), absl::StatusCode::kUnimplemented);
 
   MustExecute(
       "CREATE TEMP TABLE small (patient int8, ward text, age int8, cost float8, urgent bool, day date, u "
       "uuid)");
   plan = VisitsPlan();
-  absl::StatusOr<std::vector<BoundedSum>> sums = BoundedSumsFor(plan, 20);
+  absl::StatusOr<std::vector<BoundedSum>> sums = BoundedSumsFor(plan);
   ASSERT_TRUE(sums.ok());
   const PgTableName small{"", "small"};
   EXPECT_EQ(RunPushdown(pg(), small, plan, *sums, nullptr, uint64_t{1} << 62).status().code(),
@@ -761,6 +761,113 @@ TEST_F(PushdownTest, RejectsWhatItCannotPushDown) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(RunPushdown(pg(), PgTableName{"", "nosuchtable"}, plan, *sums, nullptr, 1).status().code(),
             absl::StatusCode::kNotFound);
+}
+
+// --- The whole path (RunPushdownQuery: seed, statement, dp::FinishQuery) against dp::RunQuery.
+
+std::string ValueText(const Value& v) { return absl::StrCat(v.index(), ":", table::FormatValue(v)); }
+
+void ExpectSameResult(const dp::QueryResult& got, const dp::QueryResult& want) {
+  ASSERT_EQ(got.rows.size(), want.rows.size());
+  EXPECT_EQ(got.cost.privacy.total.epsilon, want.cost.privacy.total.epsilon);
+  for (size_t r = 0; r < want.rows.size(); ++r) {
+    const dp::ResultRow& a = got.rows[r];
+    const dp::ResultRow& b = want.rows[r];
+    ASSERT_EQ(a.key.size(), b.key.size());
+    for (size_t k = 0; k < a.key.size(); ++k)
+      EXPECT_EQ(ValueText(a.key[k]), ValueText(b.key[k])) << "row " << r;
+    ASSERT_EQ(a.values.size(), b.values.size());
+    for (size_t i = 0; i < a.values.size(); ++i) {
+      ASSERT_EQ(a.values[i].size(), b.values[i].size());
+      for (size_t j = 0; j < a.values[i].size(); ++j) {
+        EXPECT_EQ(a.values[i][j].value, b.values[i][j].value) << "row " << r << " aggregate " << i;
+        EXPECT_EQ(a.values[i][j].ci_lo, b.values[i][j].ci_lo) << "row " << r << " aggregate " << i;
+        EXPECT_EQ(a.values[i][j].ci_hi, b.values[i][j].ci_hi) << "row " << r << " aggregate " << i;
+      }
+    }
+  }
+}
+
+// RunPushdownQuery and dp::RunQuery on the table as ReadTable reads it, from two copies of one stream.
+void ExpectPushdownEqualsEngine(table::PgConnection& pg, const PgTableName& name, const Table& t,
+                                const dp::QueryPlan& plan, uint64_t stream) {
+  crypto::testing::DeterministicRandom engine_source(stream), pushdown_source(stream);
+  dp::RandomBits engine_bits(engine_source), pushdown_bits(pushdown_source);
+  absl::StatusOr<dp::QueryResult> want = dp::RunQuery(t, std::nullopt, plan, engine_bits);
+  ASSERT_TRUE(want.ok()) << want.status();
+  absl::StatusOr<dp::QueryResult> got = RunPushdownQuery(pg, name, plan, nullptr, pushdown_bits);
+  ASSERT_TRUE(got.ok()) << got.status();
+  SCOPED_TRACE(absl::StrCat("stream ", stream));
+  ExpectSameResult(*got, *want);
+}
+
+TEST_F(PushdownTest, PushdownQueryEqualsRunQueryWithPrivateSelection) {
+  // Realistic epsilon, private partition selection and VARIANCE: the released groups, every noisy value and
+  // every interval equal RunQuery's bit for bit, because both draw the same stream in the same order.
+  Table visits = Load("visits", Visits(), {"int4", "varchar(40)", "int2", "numeric", "bool", "date"});
+  dp::QueryPlan plan = VisitsPlan();
+  int released = 0;
+  for (uint64_t stream : {7, 8, 9}) {
+    ExpectPushdownEqualsEngine(pg(), PgTableName{"", "visits"}, visits, plan, stream);
+    crypto::testing::DeterministicRandom source(stream);
+    dp::RandomBits bits(source);
+    released += static_cast<int>(dp::RunQuery(visits, std::nullopt, plan, bits)->rows.size());
+  }
+  EXPECT_GT(released, 6);  // most wards pass selection: the comparison is not vacuous
+}
+
+TEST_F(PushdownTest, EdgeCasesEqualTheInMemoryEngine) {
+  // Double units and keys holding 0.0, -0.0, NaN and NULL (the engine makes -0 and 0 one unit / group with
+  // the canonical text "0.0", every NaN one with "nan"); a value column with NULL and NaN in the same
+  // groups (both missing: same row hash, not counted); dates and timestamps before year 1 (astronomical
+  // years in the engine's texts); timestamps as keys and as hashed values (exact from PostgreSQL 14).
+  MustExecute("CREATE TEMP TABLE edge (u float8, k float8, x float8, d date, ts timestamp, tz timestamptz)");
+  MustExecute(
+      "INSERT INTO edge SELECT "
+      "CASE i % 7 WHEN 0 THEN -(0.0::float8) WHEN 1 THEN 0.0::float8 WHEN 2 THEN 'NaN'::float8 "
+      "  ELSE (i % 40)::float8 / 4 END, "
+      "CASE i % 5 WHEN 0 THEN -(0.0::float8) WHEN 1 THEN 0.0::float8 WHEN 2 THEN 'NaN'::float8 "
+      "  WHEN 3 THEN NULL ELSE 1.5::float8 END, "
+      "CASE i % 6 WHEN 0 THEN NULL WHEN 1 THEN 'NaN'::float8 WHEN 2 THEN -(0.0::float8) ELSE (i % "
+      "13)::float8 END, "
+      "DATE '0002-03-01' - (i % 5) * 250, "
+      "TIMESTAMP '0001-06-01 12:00:00.5' - (i % 4) * INTERVAL '200 days 1 hour', "
+      "TIMESTAMPTZ '1969-12-31 23:59:59.25+00' + (i % 3) * INTERVAL '1 day 7 minutes' "
+      "FROM generate_series(0, 2999) AS i");
+  absl::StatusOr<Table> t = pg().ReadTable(PgTableName{"", "edge"});
+  ASSERT_TRUE(t.ok()) << t.status();
+  ASSERT_EQ(t->num_rows(), 3000);
+  if (pg().server_version() < 140000) GTEST_SKIP() << "timestamps are exact from PostgreSQL 14";
+  const PgTableName edge{"", "edge"};
+
+  dp::QueryPlan plan;
+  plan.privacy_unit_column = "u";
+  plan.aggregates = {Agg(dp::AggregateFunction::kCountStar), Agg(dp::AggregateFunction::kCount, "x"),
+                     Agg(dp::AggregateFunction::kSum, "x", dp::Bounds{-1, 12}),
+                     Agg(dp::AggregateFunction::kAvg, "x", dp::Bounds{0, 12}),
+                     Agg(dp::AggregateFunction::kCountDistinctUnits)};
+  plan.epsilon = 2;
+  plan.delta = 1e-3;
+  plan.max_groups_contributed = 2;
+  plan.max_rows_per_group = 3;
+  for (const char* key : {"k", "d", "ts", "tz"}) {
+    SCOPED_TRACE(key);
+    plan.group_by = {Key(key)};
+    for (uint64_t stream : {1, 2}) ExpectPushdownEqualsEngine(pg(), edge, *t, plan, stream);
+  }
+  // Public keys: -0.0 rows match the listed 0.0, NaN rows the listed NaN, NULL the listed NULL.
+  plan.group_by = {Key("k")};
+  plan.public_groups = std::vector<std::vector<Value>>{
+      {0.0}, {std::numeric_limits<double>::quiet_NaN()}, {std::monostate()}, {7.0}};
+  for (uint64_t stream : {3, 4}) ExpectPushdownEqualsEngine(pg(), edge, *t, plan, stream);
+  // Dates, timestamps and doubles as the privacy unit, and timestamps as hashed values (the row hash).
+  plan.public_groups.reset();
+  plan.aggregates.push_back(Agg(dp::AggregateFunction::kCount, "ts"));
+  for (const char* unit : {"d", "ts", "tz", "x"}) {
+    SCOPED_TRACE(unit);
+    plan.privacy_unit_column = unit;
+    for (uint64_t stream : {5, 6}) ExpectPushdownEqualsEngine(pg(), edge, *t, plan, stream);
+  }
 }
 
 }  // namespace

@@ -114,6 +114,22 @@ const Migration kMetadataSchema[] = {
      ");"
      "CREATE INDEX privacy_charge_by_dataset ON privacy_charge(dataset_id, id);"
      "CREATE INDEX privacy_charge_reserved ON privacy_charge(id) WHERE audit_seq IS NULL;"},
+    // Attached datasets (`veil attach`): the rows stay in an external database; the catalog keeps where
+    // (the connection string without its password) and how its columns are typed there.
+    {"attached external datasets",
+     "ALTER TABLE dataset ADD COLUMN kind TEXT NOT NULL DEFAULT 'vault';"
+     "CREATE TABLE external_source ("
+     "  dataset_id INTEGER PRIMARY KEY REFERENCES dataset(id) ON DELETE CASCADE,"
+     "  engine TEXT NOT NULL,"
+     "  conninfo TEXT NOT NULL,"  // never a password
+     "  location TEXT NOT NULL,"
+     "  schema_name TEXT NOT NULL,"
+     "  table_name TEXT NOT NULL,"
+     "  columns TEXT NOT NULL,"  // JSON: [{"name", "source_type", "type_oid"}], one per schema field
+     "  server_version INTEGER NOT NULL,"
+     "  attached_by TEXT NOT NULL,"
+     "  attached_ns INTEGER NOT NULL"
+     ");"},
 };
 
 constexpr char kSigningKeyInfo[] = "veil audit signing key v1";
@@ -356,7 +372,18 @@ nlohmann::ordered_json DatasetInfoToJson(const DatasetInfo& info) {
           {"created_at", rfc3339(info.created_at)},
           {"updated_at", rfc3339(info.updated_at)},
           {"vault_files", info.vault_files},
-          {"vault_bytes", info.vault_bytes}};
+          {"vault_bytes", info.vault_bytes},
+          {"kind", info.kind},
+          {"external", info.external.has_value()
+                           ? nlohmann::ordered_json{{"engine", info.external->engine},
+                                                    {"conninfo", info.external->conninfo},
+                                                    {"location", info.external->location},
+                                                    {"schema", info.external->schema_name},
+                                                    {"table", info.external->table_name},
+                                                    {"server_version", info.external->server_version},
+                                                    {"attached_by", info.external->attached_by},
+                                                    {"attached_at", rfc3339(info.external->attached_at)}}
+                           : nlohmann::ordered_json(nullptr)}};
 }
 
 const char* IngestModeName(IngestMode mode) {
@@ -630,8 +657,9 @@ absl::StatusOr<DatasetInfo> Workspace::GetDataset(std::string_view name) {
   VEIL_ASSIGN_OR_RETURN(const int64_t id, DatasetId(name));
   DatasetInfo info;
   {
-    VEIL_ASSIGN_OR_RETURN(Statement st, db_.Prepare("SELECT name, subject_column, schema, rows, subjects, "
-                                                    "created_ns, updated_ns FROM dataset WHERE id = ?1"));
+    VEIL_ASSIGN_OR_RETURN(Statement st,
+                          db_.Prepare("SELECT name, subject_column, schema, rows, subjects, "
+                                      "created_ns, updated_ns, kind FROM dataset WHERE id = ?1"));
     VEIL_RETURN_IF_ERROR(st.Bind(1, id));
     VEIL_RETURN_IF_ERROR(st.Step().status());
     info.name = st.ColumnText(0);
@@ -641,6 +669,38 @@ absl::StatusOr<DatasetInfo> Workspace::GetDataset(std::string_view name) {
     info.subjects = st.ColumnInt64(4);
     info.created_at = FromNanos(st.ColumnInt64(5));
     info.updated_at = FromNanos(st.ColumnInt64(6));
+    info.kind = st.ColumnText(7);
+  }
+  if (info.kind != "vault") {
+    VEIL_ASSIGN_OR_RETURN(Statement st,
+                          db_.Prepare("SELECT engine, conninfo, location, schema_name, table_name, columns, "
+                                      "server_version, attached_by, attached_ns FROM external_source "
+                                      "WHERE dataset_id = ?1"));
+    VEIL_RETURN_IF_ERROR(st.Bind(1, id));
+    VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
+    const auto damaged = [&] {
+      return absl::DataLossError(absl::StrCat("workspace.db: the external source of dataset \"", info.name,
+                                              "\" is missing or damaged"));
+    };
+    if (!row) return damaged();
+    ExternalSource& x = info.external.emplace();
+    x.engine = st.ColumnText(0);
+    x.conninfo = st.ColumnText(1);
+    x.location = st.ColumnText(2);
+    x.schema_name = st.ColumnText(3);
+    x.table_name = st.ColumnText(4);
+    const nlohmann::json cols = nlohmann::json::parse(st.ColumnText(5), nullptr, /*allow_exceptions=*/false);
+    if (!cols.is_array() || cols.size() != static_cast<size_t>(info.schema.num_fields())) return damaged();
+    for (const nlohmann::json& c : cols) {
+      if (!c.is_object() || !c.contains("name") || !c["name"].is_string() || !c.contains("source_type") ||
+          !c["source_type"].is_string() || !c.contains("type_oid") || !c["type_oid"].is_number_unsigned())
+        return damaged();
+      x.columns.push_back(
+          {c["name"].get<std::string>(), c["source_type"].get<std::string>(), c["type_oid"].get<uint32_t>()});
+    }
+    x.server_version = static_cast<int>(st.ColumnInt64(6));
+    x.attached_by = st.ColumnText(7);
+    x.attached_at = FromNanos(st.ColumnInt64(8));
   }
   {
     VEIL_ASSIGN_OR_RETURN(Statement st,
@@ -734,6 +794,11 @@ absl::StatusOr<IngestResult> Workspace::Ingest(const table::Table& table, const 
       if (!existing)
         return absl::NotFoundError(
             absl::StrCat("no dataset named \"", name, "\" to ", IngestModeName(request.mode)));
+      if (existing->kind != "vault") {
+        return absl::FailedPreconditionError(absl::StrCat("dataset \"", name, "\" is attached from ",
+                                                          existing->external->location, "; cannot ",
+                                                          IngestModeName(request.mode), " rows into it"));
+      }
       break;
   }
   const bool append = request.mode == IngestMode::kAppend;
@@ -943,8 +1008,125 @@ absl::StatusOr<IngestResult> Workspace::Ingest(const table::Table& table, const 
   return result;
 }
 
+absl::StatusOr<DatasetInfo> Workspace::Attach(const AttachRequest& request,
+                                              BeforeCommit<DatasetInfo> before_commit) {
+  const std::string& name = request.dataset;
+  VEIL_RETURN_IF_ERROR(ValidateDatasetName(name));
+  if (request.purposes.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dataset \"", name, "\": declare at least one purpose (--purpose)"));
+  }
+  for (const std::string& p : request.purposes) VEIL_RETURN_IF_ERROR(ValidatePurpose(p));
+  if (!request.schema.FindField(request.subject_column)) {
+    return absl::InvalidArgumentError(absl::StrCat("the table has no column \"", request.subject_column,
+                                                   "\" that Veil reads, to identify data subjects "
+                                                   "(--subject-column)"));
+  }
+  const ExternalSource& src = request.source;
+  if (src.columns.size() != static_cast<size_t>(request.schema.num_fields())) {
+    return absl::InvalidArgumentError("the external columns do not match the schema");
+  }
+  for (size_t i = 0; i < src.columns.size(); ++i) {
+    if (src.columns[i].name != request.schema.field(static_cast<int>(i)).name)
+      return absl::InvalidArgumentError("the external columns do not match the schema");
+  }
+  if (src.schema_name.empty() || src.table_name.empty()) {
+    return absl::InvalidArgumentError("an attached table needs its schema and table name");
+  }
+  // The workspace never stores a secret: the caller strips the password (table::PgConninfoWithoutPassword).
+  std::string lower = absl::AsciiStrToLower(src.conninfo);
+  const size_t scheme = lower.find("://");
+  const size_t at = lower.find('@');
+  if (lower.find("password") != std::string::npos ||
+      (scheme != std::string::npos && at != std::string::npos &&
+       lower.substr(scheme + 3, at - scheme - 3).find(':') != std::string::npos)) {
+    return absl::InvalidArgumentError("the connection string to store still holds a password");
+  }
+  {
+    absl::StatusOr<int64_t> id = DatasetId(name);
+    if (id.ok()) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("dataset \"", name, "\" already exists; choose another name"));
+    }
+    if (!absl::IsNotFound(id.status())) return id.status();
+  }
+  const absl::Time now = env_.Now();
+  DatasetInfo info;
+  info.name = name;
+  info.subject_column = request.subject_column;
+  info.schema = request.schema;
+  info.purposes = request.purposes;
+  std::sort(info.purposes.begin(), info.purposes.end());
+  info.purposes.erase(std::unique(info.purposes.begin(), info.purposes.end()), info.purposes.end());
+  info.kind = src.engine;
+  info.external = src;
+  // Nanosecond precision, as stored (the hook sees what GetDataset will return).
+  info.created_at = info.updated_at = info.external->attached_at = FromNanos(ToNanos(now));
+
+  VEIL_RETURN_IF_ERROR(before_commit(info));
+
+  VEIL_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db_));
+  int64_t dataset_id = 0;
+  {
+    VEIL_ASSIGN_OR_RETURN(
+        Statement st,
+        db_.Prepare(
+            "INSERT INTO dataset(name, subject_column, schema, rows, subjects, next_row_id, created_ns, "
+            "updated_ns, kind) VALUES (?1, ?2, ?3, 0, 0, 0, ?4, ?4, ?5)"));
+    VEIL_RETURN_IF_ERROR(st.Bind(1, name));
+    VEIL_RETURN_IF_ERROR(st.Bind(2, info.subject_column));
+    VEIL_RETURN_IF_ERROR(st.Bind(3, SchemaToJson(info.schema)));
+    VEIL_RETURN_IF_ERROR(st.Bind(4, ToNanos(now)));
+    VEIL_RETURN_IF_ERROR(st.Bind(5, info.kind));
+    VEIL_RETURN_IF_ERROR(st.Run());
+    dataset_id = db_.last_insert_rowid();
+  }
+  for (const std::string& p : info.purposes) {
+    VEIL_ASSIGN_OR_RETURN(Statement st,
+                          db_.Prepare("INSERT INTO dataset_purpose(dataset_id, purpose) VALUES (?1, ?2)"));
+    VEIL_RETURN_IF_ERROR(st.Bind(1, dataset_id));
+    VEIL_RETURN_IF_ERROR(st.Bind(2, p));
+    VEIL_RETURN_IF_ERROR(st.Run());
+  }
+  {
+    nlohmann::ordered_json cols = nlohmann::ordered_json::array();
+    for (const ExternalColumn& c : src.columns) {
+      cols.push_back({{"name", c.name}, {"source_type", c.source_type}, {"type_oid", c.type_oid}});
+    }
+    VEIL_ASSIGN_OR_RETURN(
+        Statement st,
+        db_.Prepare("INSERT INTO external_source(dataset_id, engine, conninfo, location, schema_name, "
+                    "table_name, columns, server_version, attached_by, attached_ns) VALUES (?1, ?2, ?3, ?4, "
+                    "?5, ?6, ?7, ?8, ?9, ?10)"));
+    VEIL_RETURN_IF_ERROR(st.Bind(1, dataset_id));
+    VEIL_RETURN_IF_ERROR(st.Bind(2, src.engine));
+    VEIL_RETURN_IF_ERROR(st.Bind(3, src.conninfo));
+    VEIL_RETURN_IF_ERROR(st.Bind(4, src.location));
+    VEIL_RETURN_IF_ERROR(st.Bind(5, src.schema_name));
+    VEIL_RETURN_IF_ERROR(st.Bind(6, src.table_name));
+    VEIL_RETURN_IF_ERROR(st.Bind(7, cols.dump()));
+    VEIL_RETURN_IF_ERROR(st.Bind(8, static_cast<int64_t>(src.server_version)));
+    VEIL_RETURN_IF_ERROR(st.Bind(9, src.attached_by));
+    VEIL_RETURN_IF_ERROR(st.Bind(10, ToNanos(now)));
+    VEIL_RETURN_IF_ERROR(st.Run());
+  }
+  VEIL_RETURN_IF_ERROR(txn.Commit());
+  return info;
+}
+
+namespace {
+
+absl::Status NotInVault(const DatasetInfo& info, std::string_view what) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      "dataset \"", info.name, "\" is attached from ", info.external ? info.external->location : info.kind,
+      "; its rows are not in the vault, so ", std::string(what)));
+}
+
+}  // namespace
+
 absl::StatusOr<DatasetContents> Workspace::Read(std::string_view dataset) {
   VEIL_ASSIGN_OR_RETURN(DatasetInfo info, GetDataset(dataset));
+  if (info.kind != "vault") return NotInVault(info, "they cannot be read from it");
   VEIL_ASSIGN_OR_RETURN(const int64_t id, DatasetId(dataset));
   VEIL_ASSIGN_OR_RETURN(std::vector<VaultFileRow> files, LoadVaultFiles(db_, id));
   VEIL_ASSIGN_OR_RETURN(auto keys, keys_.LoadKeys(dataset));
@@ -999,7 +1181,10 @@ absl::StatusOr<EraseResult> Workspace::Erase(std::string_view pseudonym,
                                              std::optional<std::string_view> dataset,
                                              BeforeCommit<EraseResult> before_commit) {
   VEIL_ASSIGN_OR_RETURN(const std::vector<uint8_t> raw, PseudonymBytes(pseudonym));
-  if (dataset.has_value()) VEIL_RETURN_IF_ERROR(DatasetId(*dataset).status());
+  if (dataset.has_value()) {
+    VEIL_ASSIGN_OR_RETURN(const DatasetInfo info, GetDataset(*dataset));
+    if (info.kind != "vault") return NotInVault(info, "erase the subject in that database");
+  }
 
   // The datasets that hold the subject, and their row counts.
   struct Affected {

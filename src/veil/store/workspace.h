@@ -69,6 +69,30 @@ struct DatasetSource {
   absl::Time ingested_at;
 };
 
+// How one column of an external table is stored there (what a push-down needs beyond the Veil type).
+struct ExternalColumn {
+  std::string name;
+  std::string source_type;  // the database's type name, e.g. "character varying(20)", "numeric"
+  uint32_t type_oid = 0;    // PostgreSQL's type OID
+};
+
+// Where an attached dataset's rows live (`veil attach`): a table of an external database, read or queried
+// there at query time, never copied into the vault.
+struct ExternalSource {
+  std::string engine = "postgresql";
+  // The connection string WITHOUT its password (table::RedactPgConninfo; the caller redacts: the workspace
+  // never sees the secret). At query time the password comes from PGPASSWORD, ~/.pgpass or a connection
+  // string given then (docs/workspace.md).
+  std::string conninfo;
+  std::string location;     // "PostgreSQL host=... port=... dbname=...", for display
+  std::string schema_name;  // the table's schema ("public"), never empty
+  std::string table_name;
+  std::vector<ExternalColumn> columns;  // one per DatasetInfo::schema field, in order
+  int server_version = 0;               // PostgreSQL's number (150020) at attach time
+  std::string attached_by;
+  absl::Time attached_at;
+};
+
 // A dataset's catalog entry.
 struct DatasetInfo {
   std::string name;
@@ -82,11 +106,17 @@ struct DatasetInfo {
   absl::Time updated_at;
   int64_t vault_files = 0;
   int64_t vault_bytes = 0;
+  // "vault" (ingested, encrypted in the workspace) or "postgresql" (attached: `external` says where; rows
+  // and subjects are then 0, as the workspace does not count them, and there are no sources or vault files).
+  std::string kind = "vault";
+  std::optional<ExternalSource> external;
 };
 
 // The catalog entry as JSON (`veil datasets --json`, audit result hashes): name, subject_column, rows,
 // subjects, purposes, columns [{name, type, nullable}], sources [{mode, file_name, sha256, bytes, rows,
-// ingested_at}], created_at, updated_at, vault_files, vault_bytes. Times are RFC 3339 UTC.
+// ingested_at}], created_at, updated_at, vault_files, vault_bytes, kind, and for an attached dataset
+// external {engine, conninfo (without password), location, schema, table, server_version, attached_by,
+// attached_at}. Times are RFC 3339 UTC.
 nlohmann::ordered_json DatasetInfoToJson(const DatasetInfo& info);
 
 enum class IngestMode { kCreate, kReplace, kAppend };
@@ -117,6 +147,15 @@ struct EraseResult {
   std::vector<std::string> datasets;  // datasets that held the subject, sorted
   int64_t rows_removed = 0;
   int64_t keys_destroyed = 0;
+};
+
+// What `veil attach` records: an external table as a dataset (see ExternalSource).
+struct AttachRequest {
+  std::string dataset;                // see ValidateDatasetName; must not exist
+  std::string subject_column;         // a column of `schema`
+  std::vector<std::string> purposes;  // at least one (see ValidatePurpose)
+  table::Schema schema;               // the columns Veil reads, as table::PgConnection::ReadTable reads them
+  ExternalSource source;              // columns: one per schema field, same names and order
 };
 
 // What a read returns: the dataset's rows in ingest order, with their catalog entry.
@@ -170,15 +209,24 @@ class Workspace {
   absl::StatusOr<IngestResult> Ingest(const table::Table& table, const IngestRequest& request,
                                       BeforeCommit<IngestResult> before_commit);
 
+  // Records an external table as dataset request.dataset (kind "postgresql"): the catalog entry, its
+  // purposes and where the rows are; nothing is read or copied. The hook runs before the commit.
+  // Errors: InvalidArgument (bad name or purpose, no purpose, a subject column not in the schema, columns
+  // that do not match the schema, a conninfo holding a password=... or user:password@); AlreadyExists (the
+  // name is taken, by any kind of dataset); the hook's error. On any error nothing is committed.
+  absl::StatusOr<DatasetInfo> Attach(const AttachRequest& request, BeforeCommit<DatasetInfo> before_commit);
+
   // The dataset's rows, decrypted, in ingest order, checked against the catalog (vault file hashes, record
-  // and row counts). Errors: NotFound; DataLoss for a tampered, missing or undecryptable vault file.
+  // and row counts). Errors: NotFound; FailedPrecondition for an attached dataset (its rows are not in the
+  // vault); DataLoss for a tampered, missing or undecryptable vault file.
   absl::StatusOr<DatasetContents> Read(std::string_view dataset);
 
   // Erasure by crypto-shredding (GDPR Art. 17): removes the subject's records from `dataset` (or from every
   // dataset) and destroys their data keys, so that no copy of the vault files, including one taken before
   // the erasure, can be decrypted for this subject. The subject is given by pseudonym (see Pseudonym). A
   // subject with no records is not an error (the result is empty). The hook runs before anything changes.
-  // Errors: NotFound for an unknown dataset; DataLoss for a tampered vault file; I/O errors.
+  // Errors: NotFound for an unknown dataset; FailedPrecondition for an attached dataset (its rows live in the
+  // external database: erase the subject there); DataLoss for a tampered vault file; I/O errors.
   absl::StatusOr<EraseResult> Erase(std::string_view pseudonym, std::optional<std::string_view> dataset,
                                     BeforeCommit<EraseResult> before_commit);
 

@@ -112,7 +112,7 @@ TEST_F(WorkspaceTest, CreateLaysOutTheWorkspace) {
   EXPECT_EQ(ws_->id().size(), 32u);
   EXPECT_THAT(*env_->ListDir(tmp_.path()), ElementsAre("ws")) << "no staging directory left behind";
   auto version = ws_->metadata().UserVersion();
-  EXPECT_EQ(*version, 2) << "1: the catalog; 2: the privacy-budget ledger";
+  EXPECT_EQ(*version, 3) << "1: the catalog; 2: the privacy-budget ledger; 3: attached datasets";
 }
 
 TEST_F(WorkspaceTest, ReopensWithTheSameIdentityAndSigningKey) {
@@ -478,6 +478,105 @@ TEST_F(WorkspaceTest, CrashAfterEraseCommitFinishesOnOpen) {
   auto st = ws_->metadata().Prepare("SELECT COUNT(*) FROM pending");
   ASSERT_TRUE(st->Step().ok());
   EXPECT_EQ(st->ColumnInt64(0), 0);
+}
+
+AttachRequest Attachment(const std::string& dataset) {
+  AttachRequest r;
+  r.dataset = dataset;
+  r.subject_column = "patient";
+  r.purposes = {"research", "care"};
+  r.schema = *table::Schema::Make(
+      {{"patient", table::DataType::kInt64, false}, {"ward", table::DataType::kString, true}});
+  r.source.conninfo = "host=/run/pg port=5432 dbname=clinic user=analyst";
+  r.source.location = "PostgreSQL host=/run/pg port=5432 dbname=clinic";
+  r.source.schema_name = "public";
+  r.source.table_name = "visits";
+  r.source.columns = {{"patient", "integer", 23}, {"ward", "character varying(20)", 1043}};
+  r.source.server_version = 150020;
+  r.source.attached_by = "alice";
+  return r;
+}
+
+TEST_F(WorkspaceTest, AttachRecordsAnExternalDatasetThatSurvivesReopen) {
+  MustIngest(kVisits, Request("visits"));
+  absl::StatusOr<DatasetInfo> hooked;
+  absl::StatusOr<DatasetInfo> attached = ws_->Attach(Attachment("pgvisits"), [&](const DatasetInfo& info) {
+    hooked = info;
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(attached.ok()) << attached.status();
+  Reopen();
+  absl::StatusOr<DatasetInfo> info = ws_->GetDataset("pgvisits");
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->kind, "postgresql");
+  EXPECT_THAT(info->purposes, ElementsAre("care", "research"));
+  EXPECT_EQ(info->schema, Attachment("x").schema);
+  ASSERT_TRUE(info->external.has_value());
+  EXPECT_EQ(info->external->table_name, "visits");
+  EXPECT_EQ(info->external->conninfo, "host=/run/pg port=5432 dbname=clinic user=analyst");
+  ASSERT_EQ(info->external->columns.size(), 2u);
+  EXPECT_EQ(info->external->columns[1].source_type, "character varying(20)");
+  EXPECT_EQ(info->external->columns[1].type_oid, 1043u);
+  EXPECT_EQ(info->external->server_version, 150020);
+  EXPECT_EQ(info->created_at, hooked->created_at) << "the hook saw what was committed";
+  EXPECT_EQ(info->rows, 0);
+  EXPECT_EQ(info->vault_files, 0);
+  const nlohmann::ordered_json j = DatasetInfoToJson(*info);
+  EXPECT_EQ(j["kind"], "postgresql");
+  EXPECT_EQ(j["external"]["table"], "visits");
+  EXPECT_EQ(DatasetInfoToJson(*ws_->GetDataset("visits"))["kind"], "vault");
+  auto all = ws_->ListDatasets();
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].name, "pgvisits");
+  EXPECT_EQ((*all)[1].kind, "vault");
+  EXPECT_FALSE((*all)[1].external.has_value());
+
+  // Its rows are not in the vault: no read, no ingest into it, no erasure from it; a subject erasure over
+  // every dataset still works (the attached one holds no subject in the workspace).
+  EXPECT_EQ(ws_->Read("pgvisits").status().code(), absl::StatusCode::kFailedPrecondition);
+  IngestRequest append = Request("pgvisits", IngestMode::kAppend);
+  EXPECT_EQ(ws_->Ingest(Csv(kVisits), append, Allow<IngestResult>).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ws_->Ingest(Csv(kVisits), Request("pgvisits"), Allow<IngestResult>).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  const std::string p = ws_->Pseudonym("p1");
+  EXPECT_EQ(ws_->Erase(p, "pgvisits", Allow<EraseResult>).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  absl::StatusOr<EraseResult> erased = ws_->Erase(p, std::nullopt, Allow<EraseResult>);
+  ASSERT_TRUE(erased.ok()) << erased.status();
+  EXPECT_THAT(erased->datasets, ElementsAre("visits"));
+}
+
+TEST_F(WorkspaceTest, BadAttachmentsAreRefusedAndLeaveNothing) {
+  MustIngest(kVisits, Request("visits"));
+  const auto code = [&](const AttachRequest& r) {
+    return ws_->Attach(r, Allow<DatasetInfo>).status().code();
+  };
+  EXPECT_EQ(code(Attachment("visits")), absl::StatusCode::kAlreadyExists) << "a vault dataset's name";
+  AttachRequest r = Attachment("a");
+  r.subject_column = "nope";
+  EXPECT_EQ(code(r), absl::StatusCode::kInvalidArgument);
+  r = Attachment("a");
+  r.purposes.clear();
+  EXPECT_EQ(code(r), absl::StatusCode::kInvalidArgument);
+  r = Attachment("a");
+  r.source.conninfo = "host=db password=hunter2";
+  EXPECT_EQ(code(r), absl::StatusCode::kInvalidArgument);
+  r.source.conninfo = "postgresql://bob:hunter2@db/clinic";
+  EXPECT_EQ(code(r), absl::StatusCode::kInvalidArgument);
+  r = Attachment("a");
+  r.source.columns.pop_back();
+  EXPECT_EQ(code(r), absl::StatusCode::kInvalidArgument);
+  r = Attachment("bad/name");
+  EXPECT_EQ(code(r), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ws_->Attach(Attachment("a"), [](const DatasetInfo&) { return absl::InternalError("hook"); })
+                .status()
+                .code(),
+            absl::StatusCode::kInternal);
+  EXPECT_EQ(ws_->ListDatasets()->size(), 1u) << "nothing was recorded";
+  ASSERT_TRUE(ws_->Attach(Attachment("a"), Allow<DatasetInfo>).ok());
+  EXPECT_EQ(code(Attachment("a")), absl::StatusCode::kAlreadyExists);
 }
 
 TEST(WorkspaceNames, Validation) {

@@ -618,6 +618,39 @@ std::string RedactPgConninfo(std::string_view conninfo) {
   return out;
 }
 
+absl::StatusOr<std::string> PgConninfoWithoutPassword(std::string_view conninfo) {
+  std::vector<base::SecretBytes> secrets;
+  for (const Span& s : FindPasswordSpans(conninfo)) {
+    AddSecret(conninfo.substr(s.pos, s.len), &secrets);
+    AddSecret(PercentDecode(conninfo.substr(s.pos, s.len)), &secrets);
+  }
+  if (conninfo.find('\0') != std::string_view::npos) {
+    return absl::InvalidArgumentError("invalid PostgreSQL connection string: it contains a NUL byte");
+  }
+  const std::string conninfo_z(conninfo);
+  char* parse_error = nullptr;
+  PQconninfoOption* parsed = PQconninfoParse(conninfo_z.c_str(), &parse_error);
+  if (parsed == nullptr) {
+    std::string reason = parse_error != nullptr ? parse_error : "out of memory";
+    if (parse_error != nullptr) PQfreemem(parse_error);
+    return absl::InvalidArgumentError(
+        ScrubSecrets(absl::StrCat("invalid PostgreSQL connection string: ", OneLine(reason)), secrets));
+  }
+  std::vector<std::string> parts;
+  for (const PQconninfoOption* o = parsed; o->keyword != nullptr; ++o) {
+    if (o->val == nullptr || o->val[0] == '\0' || std::string_view(o->keyword) == "password") continue;
+    std::string value = "'";
+    for (const char* c = o->val; *c != '\0'; ++c) {
+      if (*c == '\'' || *c == '\\') value.push_back('\\');
+      value.push_back(*c);
+    }
+    value.push_back('\'');
+    parts.push_back(absl::StrCat(o->keyword, "=", value));
+  }
+  PQconninfoFree(parsed);
+  return absl::StrJoin(parts, " ");
+}
+
 // --- PgConnection
 
 absl::StatusOr<PgConnection> PgConnection::Connect(std::string_view conninfo,

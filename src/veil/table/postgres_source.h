@@ -120,6 +120,14 @@ struct PgColumn {
 // the two syntaxes); never fails.
 std::string RedactPgConninfo(std::string_view conninfo);
 
+// `conninfo` rewritten as key=value pairs without its password (and without anything empty), for storing a
+// connection string that must never hold a secret (`veil attach`): libpq parses it (URI or key=value) and
+// every option it sets except password is written back, values single-quoted with ' and \ escaped.
+// Connecting with the result reaches the same server as the same user; the password then comes from
+// PGPASSWORD, ~/.pgpass or a passfile= option. Errors: InvalidArgument if libpq cannot parse it (the message
+// never contains the password).
+absl::StatusOr<std::string> PgConninfoWithoutPassword(std::string_view conninfo);
+
 // One open connection. Move-only; closes on destruction.
 class PgConnection {
  public:

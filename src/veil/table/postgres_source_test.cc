@@ -60,6 +60,23 @@ TEST(RedactPgConninfoTest, HidesPasswordsInBothSyntaxes) {
   EXPECT_EQ(RedactPgConninfo("host=db dbname=clinic"), "host=db dbname=clinic");
 }
 
+TEST(PgConninfoWithoutPasswordTest, DropsThePasswordInBothSyntaxesAndKeepsTheRest) {
+  absl::StatusOr<std::string> uri =
+      PgConninfoWithoutPassword("postgresql://ann:s3cr%40t@db.example:5433/clinic?sslmode=require");
+  ASSERT_TRUE(uri.ok()) << uri.status();
+  EXPECT_EQ(*uri, "user='ann' dbname='clinic' host='db.example' port='5433' sslmode='require'");
+  absl::StatusOr<std::string> kv =
+      PgConninfoWithoutPassword("host=/run/pg dbname='my db' password = 'it\\'s' application_name='a\\\\b'");
+  ASSERT_TRUE(kv.ok()) << kv.status();
+  EXPECT_EQ(kv->find("password"), std::string::npos);
+  EXPECT_EQ(kv->find("it"), std::string::npos);
+  EXPECT_NE(kv->find("dbname='my db'"), std::string::npos);
+  EXPECT_NE(kv->find("application_name='a\\\\b'"), std::string::npos) << *kv;
+  absl::Status bad = PgConninfoWithoutPassword("postgresql://ann:hunter2@db/x?nosuchoption=1").status();
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(std::string(bad.message()).find("hunter2"), std::string::npos) << bad;
+}
+
 TEST(PgConnectTest, BadConnectionStringIsInvalidArgumentWithoutPassword) {
   absl::StatusOr<PgConnection> c = PgConnection::Connect("host=db password=Sup3rSecret nonsense");
   ASSERT_FALSE(c.ok());
