@@ -10,6 +10,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -247,10 +248,15 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
+// True if `word` is one of the space-separated words of `list` (no allocation: called per candidate).
 bool WordIn(std::string_view word, std::string_view list) {
   if (word.empty()) return false;
-  for (std::string_view w : Split(list, ' ')) {
-    if (w == word) return true;
+  size_t start = 0;
+  while (start < list.size()) {
+    size_t end = list.find(' ', start);
+    if (end == std::string_view::npos) end = list.size();
+    if (list.substr(start, end - start) == word) return true;
+    start = end + 1;
   }
   return false;
 }
@@ -301,6 +307,8 @@ struct PatternRecognizers::Impl {
   hs_database_t* db = nullptr;
   uint64_t generation = 0;  // identifies the database for the per-thread scratch
   std::vector<std::string> phone_regions;
+  // Per region: its country calling code and national (trunk) prefix, for the parse-free validity check.
+  std::vector<std::pair<int, std::string>> phone_region_codes;
   std::vector<EntityType> entities;
   const i18n::phonenumbers::PhoneNumberUtil* phone = nullptr;
 
@@ -339,9 +347,11 @@ void Emit(std::string_view text, const Pattern& p, const Scoring& s, size_t begi
   out.push_back(Span{begin, end, p.type, score, p.recognizer});
 }
 
+using Groups = absl::InlinedVector<int, 8>;
+
 // Separators used between digits in [begin, end): returns false if more than one kind occurs. `sep` gets
 // the kind ('\0' if none), `groups` the digit group lengths.
-bool DigitGroups(std::string_view s, char* sep, std::vector<int>* groups) {
+bool DigitGroups(std::string_view s, char* sep, Groups* groups) {
   *sep = '\0';
   int run = 0;
   for (char c : s) {
@@ -435,7 +445,16 @@ bool PatternRecognizers::Impl::PhoneScore(std::string_view candidate, double* sc
   using i18n::phonenumbers::PhoneNumberUtil;
   int digits = 0;
   for (char c : candidate) digits += IsDigit(c) ? 1 : 0;
-  if (digits < 7 || digits > 20) return false;
+  // E.164 allows at most 15 digits (an extension's digits are not counted: stop at 'x' or 'e').
+  const size_t ext = candidate.find_first_of("xXeE");
+  int main_digits = 0;
+  for (char c : candidate.substr(0, ext)) main_digits += IsDigit(c) ? 1 : 0;
+  if (main_digits < 7 || main_digits > 15) return false;
+  // Unseparated digits are a phone number only at the lengths of full national numbers (10 to 12 digits);
+  // shorter runs are counts, codes and references (and would cost a parse each).
+  if (candidate.find_first_not_of("0123456789") == std::string_view::npos && (digits < 10 || digits > 12)) {
+    return false;
+  }
   const std::string s(candidate);
   const bool international = s[0] == '+';
   // Short numbers without a country code or an area code in brackets (7 or 8 digits: "224 4966") are as often
@@ -452,9 +471,31 @@ bool PatternRecognizers::Impl::PhoneScore(std::string_view candidate, double* sc
     }
     possible = phone->IsPossibleNumber(number);
   } else {
-    for (const std::string& region : phone_regions) {
-      if (phone->Parse(s, region, &number) != PhoneNumberUtil::NO_PARSING_ERROR) continue;
-      if (phone->IsValidNumber(number)) {
+    // A national number: its digits, less the region's trunk prefix ("0" in GB, "1" in the US), are the
+    // national significant number under the region's calling code. Building the PhoneNumber directly and
+    // asking IsValidNumberForRegion gives Parse's answer for these plain digit strings without Parse's
+    // dozen regular expressions per region (the scan's hot spot).
+    std::string digits_only;
+    for (char c : candidate.substr(0, ext)) {
+      if (IsDigit(c)) digits_only.push_back(c);
+    }
+    for (size_t r = 0; r < phone_regions.size(); ++r) {
+      const auto& [code, trunk] = phone_region_codes[r];
+      std::string_view nsn = digits_only;
+      if (!trunk.empty() && nsn.substr(0, trunk.size()) == trunk) nsn.remove_prefix(trunk.size());
+      if (nsn.size() < 4 || nsn.size() > 15) continue;
+      number.Clear();
+      number.set_country_code(code);
+      uint64_t v = 0;
+      for (char c : nsn) v = v * 10 + static_cast<uint64_t>(c - '0');
+      number.set_national_number(v);
+      size_t zeros = 0;
+      while (zeros < nsn.size() - 1 && nsn[zeros] == '0') ++zeros;
+      if (zeros > 0) {
+        number.set_italian_leading_zero(true);
+        number.set_number_of_leading_zeros(static_cast<int32_t>(zeros));
+      }
+      if (phone->IsValidNumberForRegion(number, phone_regions[r])) {
         *score = valid_score;
         return true;
       }
@@ -478,7 +519,7 @@ void PatternRecognizers::Impl::ValidatePhone(std::string_view text, const Patter
             [](const auto& a, const auto& b) { return a.second - a.first > b.second - b.first; });
   for (const auto& x : m) {
     if (x != tries.front()) tries.push_back(x);
-    if (tries.size() >= 4) break;
+    if (tries.size() >= 2) break;
   }
   for (auto [begin, end] : tries) {
     // Trim separators the pattern may have taken at the edges.
@@ -486,7 +527,7 @@ void PatternRecognizers::Impl::ValidatePhone(std::string_view text, const Patter
     const std::string_view cand = Slice(text, begin, end);
     // A date, an IP address or a decimal number is not a phone number.
     char sep;
-    std::vector<int> groups;
+    Groups groups;
     const bool uniform = DigitGroups(cand, &sep, &groups);
     if (uniform && sep == '.' && groups.size() == 4 &&
         std::all_of(groups.begin(), groups.end(), [](int g) { return g <= 3; })) {
@@ -631,7 +672,7 @@ void PatternRecognizers::Impl::Validate(std::string_view text, const Pattern& p,
     }
     case Check::kCard: {
       char sep;
-      std::vector<int> groups;
+      Groups groups;
       if (!DigitGroups(cand, &sep, &groups)) return;
       if (sep != '\0') {
         // Printed card numbers are grouped 4-4-4-4[-3], 4-6-5 (Amex) or 4-6-4 (Diners).
@@ -666,7 +707,7 @@ void PatternRecognizers::Impl::Validate(std::string_view text, const Pattern& p,
     }
     case Check::kSsn: {
       char sep;
-      std::vector<int> groups;
+      Groups groups;
       if (!DigitGroups(cand, &sep, &groups)) return;
       if (ContinuesAsNumber(text, begin, end, sep)) return;
       const std::string d = DigitsOf(cand);
@@ -683,7 +724,7 @@ void PatternRecognizers::Impl::Validate(std::string_view text, const Pattern& p,
     }
     case Check::kItin: {
       char sep;
-      std::vector<int> groups;
+      Groups groups;
       if (!DigitGroups(cand, &sep, &groups)) return;
       if (ContinuesAsNumber(text, begin, end, sep)) return;
       const std::string d = DigitsOf(cand);
@@ -699,7 +740,7 @@ void PatternRecognizers::Impl::Validate(std::string_view text, const Pattern& p,
       break;
     case Check::kNhs: {
       char sep;
-      std::vector<int> groups;
+      Groups groups;
       if (!DigitGroups(cand, &sep, &groups)) return;
       if (ContinuesAsNumber(text, begin, end, sep)) return;
       if (!internal::NhsNumberValid(DigitsOf(cand))) return;
@@ -710,7 +751,7 @@ void PatternRecognizers::Impl::Validate(std::string_view text, const Pattern& p,
       return;  // ValidatePhone
     case Check::kDateNumeric: {
       char sep;
-      std::vector<int> groups;
+      Groups groups;
       if (!DigitGroups(cand, &sep, &groups) || groups.size() != 3) return;
       if (ContinuesAsNumber(text, begin, end, sep)) return;
       std::vector<int> v;
@@ -895,6 +936,9 @@ absl::StatusOr<std::unique_ptr<PatternRecognizers>> PatternRecognizers::Create(
           "unknown phone region '", r, "' (expected an ISO 3166-1 alpha-2 code such as US or GB)"));
     }
     impl->phone_regions.push_back(r);
+    std::string trunk;
+    impl->phone->GetNddPrefixForRegion(r, /*strip_non_digits=*/true, &trunk);
+    impl->phone_region_codes.emplace_back(impl->phone->GetCountryCodeForRegion(r), trunk);
   }
   const auto wanted = [&](EntityType t) {
     return options.entities.empty() ||
