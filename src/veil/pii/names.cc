@@ -18,6 +18,8 @@ constexpr std::string_view kRecognizerName = "dictionary";
 // How far the grammar looks ahead from one token; keeps every scan linear in the text's length.
 constexpr int kMaxNameWords = 5;
 constexpr int kMaxSegments = 8;
+// How far a street core may look for its number: four name words with dots, a Hungarian type and its dot.
+constexpr int kNumberReach = 12;
 // The name model's score above which an unknown word counts as name-like (tuned on the dev split).
 constexpr double kNameScoreMin = 1.0;
 
@@ -26,6 +28,8 @@ constexpr double kNameScoreMin = 1.0;
 class Scan {
  public:
   Scan(const Lexicon& lex, std::string_view text) : lex_(lex), text_(text) {
+    toks_.reserve(text.size() / 4 + 16);  // about one token per 5 bytes of prose
+    folded_.reserve(text.size());
     Tokenize(text, toks_);
     n_ = static_cast<int>(toks_.size());
     fold_begin_.resize(n_ + 1);
@@ -50,9 +54,14 @@ class Scan {
       }
     }
     fold_begin_[n_] = static_cast<uint32_t>(folded_.size());
+    // The next number at or after each token: street cores without one close by are skipped at once.
+    next_num_.resize(n_ + 1);
+    next_num_[n_] = n_ + kNumberReach + 1;
+    for (int i = n_ - 1; i >= 0; --i)
+      next_num_[i] = toks_[i].kind == TokenKind::kNumber ? i : next_num_[i + 1];
+    // Only words are looked up: no entry of the lexicon is punctuation or a number.
     for (int i = 0; i < n_; ++i) {
-      if (toks_[i].kind == TokenKind::kWord || toks_[i].kind == TokenKind::kPunct)
-        flags_[i] = lex_.Flags(F(i));
+      if (toks_[i].kind == TokenKind::kWord) flags_[i] = lex_.Flags(F(i));
     }
   }
 
@@ -158,6 +167,8 @@ class Scan {
   // A street (without the city/postcode continuation) starting at token s. Returns its end or -1, and its
   // score. `cue` says an address cue precedes s.
   int StreetCore(int s, bool cue, double* score) const {
+    // Every core but a street type with a house number before it ends in a number a few tokens on.
+    if (next_num_[s] - s > kNumberReach && !Has(s, kStreetPrefix)) return -1;
     int i = s;
     bool lead = false;
     if (Num(i) && Digits(i) <= 6) {
@@ -736,6 +747,7 @@ class Scan {
   std::vector<uint32_t> flags_;
   std::vector<uint32_t> word_end_;
   std::vector<char> claimed_;
+  std::vector<int> next_num_;
   mutable std::string key_;  // scratch for phrase lookups
 };
 
