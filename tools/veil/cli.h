@@ -105,6 +105,7 @@ void RegisterWorkspace(CLI::App& app, Cli& cli);  // init, ingest, datasets, exp
 void RegisterAudit(CLI::App& app, Cli& cli);      // audit log/checkpoint/verify/proof/consistency
 void RegisterBudget(CLI::App& app, Cli& cli);     // budget [NAME], budget set
 void RegisterQuery(CLI::App& app, Cli& cli);      // query "SQL" [--explain]
+void RegisterAttach(CLI::App& app, Cli& cli);     // attach postgresql://... (attach_commands.cc)
 void RegisterPii(CLI::App& app, Cli& cli);        // pii scan/redact/restore/classify/transform/eval
 
 // The `veil pii` subcommands, one file each (pii_commands.cc creates the group and calls them).

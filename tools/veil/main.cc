@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   veil::cli::RegisterAudit(app, cli);
   veil::cli::RegisterBudget(app, cli);
   veil::cli::RegisterQuery(app, cli);
+  veil::cli::RegisterAttach(app, cli);
   veil::cli::RegisterPii(app, cli);
 
   try {

@@ -942,6 +942,14 @@ absl::StatusOr<QueryOutput> ExecuteQuery(const PreparedQuery& query, const table
                      });
 }
 
+absl::StatusOr<QueryOutput> OutputFromResult(const PreparedQuery& query, dp::QueryResult result) {
+  for (const dp::ResultRow& row : result.rows) {
+    if (row.key.size() != query.plan().group_by.size() || row.values.size() != query.plan().aggregates.size())
+      return absl::InternalError("a result row does not have the query's shape");
+  }
+  return ToOutput(query, std::move(result));
+}
+
 absl::StatusOr<QueryOutput> ExecutePlainQuery(const PreparedQuery& query, const table::Table& table) {
   return RunPrepared(query, table,
                      [&](const table::Table& input, std::optional<std::span<const int64_t>> rows) {

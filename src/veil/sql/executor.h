@@ -51,6 +51,11 @@ struct QueryOutput {
 absl::StatusOr<QueryOutput> ExecuteQuery(const PreparedQuery& query, const table::Table& table,
                                          dp::RandomBits& bits);
 
+// The output of `query` from the engine's result for its plan, computed elsewhere (e.g. pushed down to
+// PostgreSQL, sql/pushdown.h: RunPushdownQuery): ORDER BY, LIMIT and the output columns, as ExecuteQuery
+// does after the engine. Errors: Internal if the result does not have the plan's shape.
+absl::StatusOr<QueryOutput> OutputFromResult(const PreparedQuery& query, dp::QueryResult result);
+
 // The NON-private baseline of the same query (dp::RunPlainAggregation): exact values, no bounding, no noise,
 // no intervals (NULL), zero cost, same output shape. For tests and benchmarks only; never release it.
 // Errors: as ExecuteQuery.
