@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "nlohmann/json.hpp"
 #include "veil/base/status_macros.h"
+#include "veil/pii/checksums.h"
 
 namespace veil::pii {
 namespace {
@@ -71,23 +72,6 @@ bool IouAtLeast(size_t a_begin, size_t a_end, size_t b_begin, size_t b_end, doub
   const uint64_t union_size = std::max(a_end, b_end) - std::min(a_begin, b_begin);
   const auto ppm = static_cast<unsigned __int128>(std::llround(threshold * 1e6));
   return static_cast<unsigned __int128>(intersection) * 1000000 >= ppm * union_size;
-}
-
-bool LuhnValid(std::string_view digits) {
-  if (digits.empty()) return false;
-  int sum = 0;
-  bool twice = false;
-  for (size_t i = digits.size(); i-- > 0;) {
-    if (digits[i] < '0' || digits[i] > '9') return false;
-    int d = digits[i] - '0';
-    if (twice) {
-      d *= 2;
-      if (d > 9) d -= 9;
-    }
-    sum += d;
-    twice = !twice;
-  }
-  return sum % 10 == 0;
 }
 
 bool IbanMod97Valid(std::string_view iban) {

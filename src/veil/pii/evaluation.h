@@ -172,11 +172,12 @@ absl::StatusOr<std::vector<size_t>> CodePointByteOffsets(std::string_view text);
 // exactly in integers (threshold taken to 6 decimal places).
 bool IouAtLeast(size_t a_begin, size_t a_end, size_t b_begin, size_t b_end, double threshold);
 
-// Check-digit helpers (also used by the tests of the generator).
-bool LuhnValid(std::string_view digits);     // digits only
-bool IbanMod97Valid(std::string_view iban);  // letters and digits only, no spaces
+// ISO 7064 MOD 97-10 as ISO 13616 applies it (the first four characters moved to the end, letters as 10..35,
+// the remainder must be 1), without the country-length check of checksums.h's IbanValid: the generator needs
+// exactly the check digits to fail. Letters (uppercase) and digits only, no spaces.
+bool IbanMod97Valid(std::string_view iban);
 // Whether `text` holds a run of 13 to 19 digits (groups joined by single spaces or hyphens count as one run)
-// that passes Luhn: what a card recognizer could rightly report.
+// that passes Luhn (checksums.h): what a card recognizer could rightly report.
 bool HasLuhnValidDigitRun(std::string_view text);
 
 }  // namespace internal

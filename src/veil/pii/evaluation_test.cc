@@ -9,6 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "veil/base/test_util.h"
+#include "veil/pii/checksums.h"
 
 namespace veil::pii {
 namespace {
