@@ -17,142 +17,17 @@
 #include "phonenumbers/logger.h"
 #include "phonenumbers/phonenumber.pb.h"
 #include "phonenumbers/phonenumberutil.h"
+#include "veil/base/status_macros.h"
 #include "veil/pii/checksums.h"
+#include "veil/pii/pattern_table.h"
 
 namespace veil::pii {
 namespace {
 
+using internal::Check;
 using internal::DateValid;
-
-// What validates a candidate of a pattern.
-enum class Check : uint8_t {
-  kEmail,
-  kUrl,
-  kDomain,
-  kIpv4,
-  kIpv6,
-  kMac,
-  kCard,
-  kIban,
-  kSsn,
-  kItin,
-  kPassport,
-  kDriverLicense,
-  kNhs,
-  kPhone,
-  kDateNumeric,    // 12/31/1999, 31.12.1999, 12/31/99
-  kDateIso,        // 1999-12-31[ T]23:59[:59[.fff]][Z|+01:00], 1999/12/31
-  kDateMonth,      // "December 31, 1999", "31st of December 1999", "Dec 1999"
-  kTime,           // 23:59, 11:34:35, 5:30 pm
-  kWeekday,        // Tuesday
-  kYear,           // 1977 after "in", "since", ...
-  kZip,            // 12345[-6789]
-  kPostcodeUk,     // SW1A 1AA
-  kPostcodeCa,     // K1A 0B1
-  kPostalGeneric,  // 394 13, 53-320, 3520 with "zip"/"postal" context only
-  kAge,
-};
-
-// How overlapping matches of one pattern are validated.
-enum class Mode : uint8_t {
-  kEach,   // every reported match (the checksum decides which one is real)
-  kUnion,  // the cluster's extent once (URLs, IPv6: the maximal token)
-  kPhone,  // the extent, then the matches from the longest down, until one validates
-};
-
-struct Pattern {
-  std::string_view recognizer;
-  EntityType type;
-  const char* regex;
-  unsigned flags;  // besides HS_FLAG_SOM_LEFTMOST
-  Check check;
-  Mode mode;
-  size_t max_cluster;  // bytes; a longer cluster is a run, not an identifier
-};
-
-constexpr unsigned kCaseless = HS_FLAG_CASELESS;
-
-// Month names for the date patterns (validated after the match: the pattern over-approximates).
-#define VEIL_MONTH "(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)(?:[a-z]{0,6})"
-#define VEIL_EXT "(?:[ ]?(?:x|ext\\.?|extension)[ ]?\\d{1,6})?"
-
-const Pattern kPatterns[] = {
-    {"email_address", EntityType::kEmailAddress,
-     "\\b[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{2,24}\\b", 0,
-     Check::kEmail, Mode::kEach, 400},
-    {"url", EntityType::kUrl, "\\b(?:https?|ftp)://[^\\s<>\"'{}|\\\\^`]+", kCaseless, Check::kUrl,
-     Mode::kUnion, 4096},
-    {"url", EntityType::kUrl, "\\bwww\\.[A-Za-z0-9][^\\s<>\"'{}|\\\\^`]*", kCaseless, Check::kUrl,
-     Mode::kUnion, 4096},
-    {"domain_name", EntityType::kDomainName,
-     "\\b[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\\.[A-Za-z]{"
-     "2,"
-     "24}\\b",
-     0, Check::kDomain, Mode::kEach, 300},
-    {"ipv4_address", EntityType::kIpAddress, "\\b(?:\\d{1,3}\\.){3}\\d{1,3}\\b", 0, Check::kIpv4, Mode::kEach,
-     64},
-    {"ipv6_address", EntityType::kIpAddress, "[0-9A-Fa-f:.]*:[0-9A-Fa-f]*:[0-9A-Fa-f:.]*", 0, Check::kIpv6,
-     Mode::kUnion, 64},
-    {"mac_address", EntityType::kMacAddress, "\\b[0-9A-Fa-f]{2}(?:[:-][0-9A-Fa-f]{2}){5}\\b", 0, Check::kMac,
-     Mode::kEach, 40},
-    {"mac_address", EntityType::kMacAddress, "\\b[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}\\b", 0,
-     Check::kMac, Mode::kEach, 40},
-    {"luhn_credit_card", EntityType::kCreditCard, "\\b\\d(?:[ -]?\\d){11,18}\\b", 0, Check::kCard,
-     Mode::kEach, 48},
-    {"iban_mod97", EntityType::kIbanCode,
-     "\\b[A-Za-z]{2}\\d{2}(?:[ ]?[A-Za-z0-9]{4}){2,7}(?:[ ]?[A-Za-z0-9]{1,3})?\\b", 0, Check::kIban,
-     Mode::kEach, 64},
-    {"us_ssn", EntityType::kUsSsn, "\\b\\d{3}([- .]?)\\d{2}[- .]?\\d{4}\\b", 0, Check::kSsn, Mode::kEach, 24},
-    {"us_itin", EntityType::kUsItin, "\\b9\\d{2}[- ]?[7-9]\\d[- ]?\\d{4}\\b", 0, Check::kItin, Mode::kEach,
-     24},
-    {"us_passport", EntityType::kUsPassport, "\\b[A-Za-z]?\\d{8,9}\\b", 0, Check::kPassport, Mode::kEach, 24},
-    {"us_driver_license", EntityType::kUsDriverLicense, "\\b[A-Za-z]\\d{3,14}\\b", 0, Check::kDriverLicense,
-     Mode::kEach, 24},
-    {"us_driver_license", EntityType::kUsDriverLicense, "\\b\\d{4}-\\d{2}-\\d{4}\\b|\\b\\d{6,13}\\b", 0,
-     Check::kDriverLicense, Mode::kEach, 24},
-    {"uk_nhs_mod11", EntityType::kUkNhs, "\\b\\d{3}[ -]?\\d{3}[ -]?\\d{4}\\b", 0, Check::kNhs, Mode::kEach,
-     24},
-    {"phone_number", EntityType::kPhoneNumber, "\\+\\d[\\d ().-]{5,22}\\d" VEIL_EXT "\\b", kCaseless,
-     Check::kPhone, Mode::kPhone, 48},
-    {"phone_number", EntityType::kPhoneNumber, "\\(\\d{1,5}\\)[ .-]?\\d[\\d .-]{3,16}\\d" VEIL_EXT "\\b",
-     kCaseless, Check::kPhone, Mode::kPhone, 48},
-    {"phone_number", EntityType::kPhoneNumber, "\\b\\d[\\d .-]{5,18}\\d" VEIL_EXT "\\b", kCaseless,
-     Check::kPhone, Mode::kPhone, 48},
-    {"date_numeric", EntityType::kDateTime,
-     "\\b\\d{1,2}/\\d{1,2}/(?:\\d{4}|\\d{2})\\b|\\b\\d{1,2}([.-])\\d{1,2}[.-]\\d{4}\\b", 0,
-     Check::kDateNumeric, Mode::kEach, 24},
-    {"date_iso", EntityType::kDateTime,
-     "\\b\\d{4}[-/]\\d{1,2}[-/]\\d{1,2}(?:[T "
-     "]\\d{2}:\\d{2}(?::\\d{2}(?:\\.\\d{1,9})?)?(?:Z|[+-]\\d{2}:?\\d{2})?)"
-     "?\\b",
-     0, Check::kDateIso, Mode::kEach, 48},
-    {"date_month_name", EntityType::kDateTime,
-     "\\b" VEIL_MONTH "\\.?[ ]+\\d{1,2}(?:st|nd|rd|th)?(?:,?[ ]+\\d{4})?\\b|"
-     "\\b\\d{1,2}(?:st|nd|rd|th)?[ ]+(?:of[ ]+)?" VEIL_MONTH "\\.?(?:,?[ ]+\\d{4})?\\b|"
-     "\\b" VEIL_MONTH "\\.?,?[ ]+\\d{4}\\b",
-     kCaseless, Check::kDateMonth, Mode::kEach, 48},
-    {"time", EntityType::kDateTime,
-     "\\b\\d{1,2}:\\d{2}(?::\\d{2})?(?:[ ]?[ap]\\.?m\\b\\.?)?|\\b\\d{1,2}[ ]?[ap]m\\b", kCaseless,
-     Check::kTime, Mode::kEach, 24},
-    {"weekday", EntityType::kDateTime, "\\b(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day\\b", 0, Check::kWeekday,
-     Mode::kEach, 16},
-    {"year", EntityType::kDateTime, "\\b(?:1[89]|20)\\d{2}\\b", 0, Check::kYear, Mode::kEach, 8},
-    {"us_zip_code", EntityType::kZipCode, "\\b\\d{5}(?:-\\d{4})?\\b", 0, Check::kZip, Mode::kEach, 16},
-    {"uk_postcode", EntityType::kZipCode, "\\b[A-Z]{1,2}\\d[A-Z\\d]?[ ]?\\d[A-Z]{2}\\b", 0,
-     Check::kPostcodeUk, Mode::kEach, 16},
-    {"ca_postal_code", EntityType::kZipCode, "\\b[A-Z]\\d[A-Z][ ]?\\d[A-Z]\\d\\b", 0, Check::kPostcodeCa,
-     Mode::kEach, 16},
-    {"postal_code", EntityType::kZipCode, "\\b\\d{3,5}(?:[ -]\\d{2,4}|[ ][A-Z]{2})?\\b", 0,
-     Check::kPostalGeneric, Mode::kEach, 16},
-    {"age", EntityType::kAge,
-     "\\b(?:aged?|age[ ]?:|age[ ]of|turn(?:ed|s|ing)?)[ ]+\\d{1,3}\\b|"
-     "\\b\\d{1,3}[ -]*(?:years?|yrs?)[ -]*old\\b|\\b\\d{1,3}[ ]?y/?o\\b",
-     kCaseless, Check::kAge, Mode::kEach, 40},
-};
-#undef VEIL_MONTH
-#undef VEIL_EXT
-
-constexpr size_t kPatternCount = sizeof(kPatterns) / sizeof(kPatterns[0]);
+using internal::Mode;
+using internal::Pattern;
 
 // --- The recognizer table: base scores and context words -------------------------------------------------
 
@@ -303,18 +178,13 @@ struct Cluster {
 }  // namespace
 
 struct PatternRecognizers::Impl {
-  std::vector<size_t> pattern_index;  // database id -> index into kPatterns
-  hs_database_t* db = nullptr;
-  uint64_t generation = 0;  // identifies the database for the per-thread scratch
+  const hs_database_t* db = nullptr;  // the process-wide database (SharedDatabase); not owned
+  std::vector<bool> wanted;           // by database id (= index into Patterns())
   std::vector<std::string> phone_regions;
   // Per region: its country calling code and national (trunk) prefix, for the parse-free validity check.
   std::vector<std::pair<int, std::string>> phone_region_codes;
   std::vector<EntityType> entities;
   const i18n::phonenumbers::PhoneNumberUtil* phone = nullptr;
-
-  ~Impl() {
-    if (db != nullptr) hs_free_database(db);
-  }
 
   void Validate(std::string_view text, const Pattern& p, size_t begin, size_t end,
                 std::vector<Span>& out) const;
@@ -871,7 +741,8 @@ namespace {
 
 int OnMatch(unsigned int id, unsigned long long from, unsigned long long to, unsigned int, void* ctx) {
   auto* st = static_cast<ScanState*>(ctx);
-  const Pattern& p = kPatterns[st->impl->pattern_index[id]];
+  if (!st->impl->wanted[id]) return 0;
+  const Pattern& p = internal::Patterns()[id];
   Cluster& c = st->clusters[id];
   const size_t b = static_cast<size_t>(from), e = static_cast<size_t>(to);
   if (c.active && b < c.end) {
@@ -905,13 +776,25 @@ int OnMatch(unsigned int id, unsigned long long from, unsigned long long to, uns
 
 struct ThreadScratch {
   hs_scratch_t* scratch = nullptr;
-  uint64_t generation = 0;
   ~ThreadScratch() {
     if (scratch != nullptr) hs_free_scratch(scratch);
   }
 };
 
-std::atomic<uint64_t> next_generation{1};
+// The database of Patterns(), shared by every PatternRecognizers of the process and never freed: the one
+// embedded at build time (pattern_db_gen.cc), deserialized at first use (a few milliseconds); compiled from
+// the table only if the embedded one does not match it (about a second; pattern_db_test.cc fails in that
+// case, so a stale database cannot ship unnoticed). Thread-safe (a function-local static).
+absl::StatusOr<const hs_database_t*> SharedDatabase() {
+  static const absl::StatusOr<const hs_database_t*> db = []() -> absl::StatusOr<const hs_database_t*> {
+    absl::StatusOr<hs_database_t*> loaded = internal::LoadEmbeddedPatternDatabase();
+    if (loaded.ok()) return *loaded;
+    absl::StatusOr<hs_database_t*> compiled = internal::CompilePatternDatabase(internal::GenericPlatform());
+    if (!compiled.ok()) return compiled.status();
+    return *compiled;
+  }();
+  return db;
+}
 
 }  // namespace
 
@@ -944,30 +827,14 @@ absl::StatusOr<std::unique_ptr<PatternRecognizers>> PatternRecognizers::Create(
     return options.entities.empty() ||
            std::find(options.entities.begin(), options.entities.end(), t) != options.entities.end();
   };
-  std::vector<const char*> exprs;
-  std::vector<unsigned> flags, ids;
-  for (size_t i = 0; i < kPatternCount; ++i) {
-    if (!wanted(kPatterns[i].type)) continue;
-    if (std::find(impl->entities.begin(), impl->entities.end(), kPatterns[i].type) == impl->entities.end()) {
-      impl->entities.push_back(kPatterns[i].type);
-    }
-    ids.push_back(static_cast<unsigned>(impl->pattern_index.size()));
-    impl->pattern_index.push_back(i);
-    exprs.push_back(kPatterns[i].regex);
-    flags.push_back(kPatterns[i].flags | HS_FLAG_SOM_LEFTMOST);
-  }
-  if (!exprs.empty()) {
-    hs_compile_error_t* error = nullptr;
-    if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
-                         HS_MODE_BLOCK, nullptr, &impl->db, &error) != HS_SUCCESS) {
-      std::string message = error != nullptr && error->message != nullptr ? error->message : "unknown error";
-      const int expr = error != nullptr ? error->expression : -1;
-      hs_free_compile_error(error);
-      return absl::InternalError(
-          absl::StrCat("the PII pattern database does not compile: pattern ", expr, ": ", message));
+  for (const Pattern& p : internal::Patterns()) {
+    impl->wanted.push_back(wanted(p.type));
+    if (impl->wanted.back() &&
+        std::find(impl->entities.begin(), impl->entities.end(), p.type) == impl->entities.end()) {
+      impl->entities.push_back(p.type);
     }
   }
-  impl->generation = next_generation.fetch_add(1);
+  VEIL_ASSIGN_OR_RETURN(impl->db, SharedDatabase());
   return std::unique_ptr<PatternRecognizers>(new PatternRecognizers(std::move(impl)));
 }
 
@@ -978,13 +845,13 @@ namespace {
 // One Vectorscan scan of `text` (at most 4 GiB) and the validation of every cluster.
 void ScanOne(const PatternRecognizers::Impl& impl, hs_scratch_t* scratch, std::string_view text,
              std::vector<Span>& out) {
-  ScanState st{&impl, text, &out, std::vector<Cluster>(impl.pattern_index.size())};
+  ScanState st{&impl, text, &out, std::vector<Cluster>(impl.wanted.size())};
   hs_scan(impl.db, text.data(), static_cast<unsigned>(text.size()), 0, scratch, OnMatch, &st);
   // Flush the clusters still open at the end of the text.
   for (size_t id = 0; id < st.clusters.size(); ++id) {
     const Cluster& c = st.clusters[id];
     if (!c.active || c.poisoned) continue;
-    const Pattern& p = kPatterns[impl.pattern_index[id]];
+    const Pattern& p = internal::Patterns()[id];
     if (p.mode == Mode::kUnion) {
       impl.Validate(text, p, c.begin, c.end, out);
     } else if (p.mode == Mode::kPhone) {
@@ -998,13 +865,9 @@ void ScanOne(const PatternRecognizers::Impl& impl, hs_scratch_t* scratch, std::s
 }  // namespace
 
 void PatternRecognizers::Find(std::string_view text, std::vector<Span>& out) const {
-  if (impl_->db == nullptr || text.empty()) return;
+  if (impl_->db == nullptr || text.empty() || impl_->entities.empty()) return;
   thread_local ThreadScratch ts;
-  if (ts.generation != impl_->generation) {
-    // hs_alloc_scratch grows an existing scratch so that it also fits this database.
-    if (hs_alloc_scratch(impl_->db, &ts.scratch) != HS_SUCCESS) return;
-    ts.generation = impl_->generation;
-  }
+  if (ts.scratch == nullptr && hs_alloc_scratch(impl_->db, &ts.scratch) != HS_SUCCESS) return;
   // Vectorscan takes an unsigned int length: a text over 1 GiB is scanned in 1 GiB pieces (an identifier
   // across a piece edge may be missed; such texts are not prose).
   constexpr size_t kPiece = size_t{1} << 30;
@@ -1021,7 +884,7 @@ void PatternRecognizers::Find(std::string_view text, std::vector<Span>& out) con
 const std::vector<PatternRecognizerInfo>& PatternRecognizerTable() {
   static const std::vector<PatternRecognizerInfo> table = [] {
     std::vector<PatternRecognizerInfo> t;
-    for (const Pattern& p : kPatterns) {
+    for (const Pattern& p : internal::Patterns()) {
       if (!t.empty() && t.back().name == p.recognizer) continue;
       const Scoring& s = ScoringOf(p.check);
       t.push_back({p.recognizer, p.type, s.score, s.context});
