@@ -17,6 +17,7 @@
 #include "phonenumbers/logger.h"
 #include "phonenumbers/phonenumber.pb.h"
 #include "phonenumbers/phonenumberutil.h"
+#include "re2/re2.h"
 #include "veil/base/status_macros.h"
 #include "veil/pii/checksums.h"
 #include "veil/pii/pattern_table.h"
@@ -185,6 +186,9 @@ struct PatternRecognizers::Impl {
   std::vector<std::pair<int, std::string>> phone_region_codes;
   std::vector<EntityType> entities;
   const i18n::phonenumbers::PhoneNumberUtil* phone = nullptr;
+  // By database id: the pattern anchored at its end ("(?:regex)$"), to find the leftmost start of a match
+  // Vectorscan reports by its end (process-wide, immutable; StartFinders()).
+  const std::vector<std::unique_ptr<const RE2>>* start_finders = nullptr;
 
   void Validate(std::string_view text, const Pattern& p, size_t begin, size_t end,
                 std::vector<Span>& out) const;
@@ -739,12 +743,43 @@ void PatternRecognizers::Impl::Validate(std::string_view text, const Pattern& p,
 
 namespace {
 
-int OnMatch(unsigned int id, unsigned long long from, unsigned long long to, unsigned int, void* ctx) {
+// A byte the token of a union-mode pattern (URL, IPv6) may contain.
+bool InUnionToken(Check check, char c) {
+  if (check == Check::kIpv6) return IsHex(c) || c == ':' || c == '.';
+  return !(c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' || c == '<' ||
+           c == '>' || c == '"' || c == '\'' || c == '{' || c == '}' || c == '|' || c == '\\' || c == '^' ||
+           c == '`');
+}
+
+// The leftmost start of the match of `id` that ends at `end`, looking back at most max_cluster + 1 bytes (a
+// longer match poisons its cluster either way). False if there is none (not expected).
+bool FindStart(const PatternRecognizers::Impl& impl, std::string_view text, unsigned id, const Pattern& p,
+               size_t end, size_t* begin) {
+  const size_t cap = p.max_cluster + 1;
+  const size_t from = end > cap ? end - cap : 0;
+  re2::StringPiece match;
+  if (!(*impl.start_finders)[id]->Match(re2::StringPiece(text.data(), end), from, end, RE2::UNANCHORED,
+                                        &match, 1)) {
+    return false;
+  }
+  *begin = static_cast<size_t>(match.data() - text.data());
+  return true;
+}
+
+int OnMatch(unsigned int id, unsigned long long, unsigned long long to, unsigned int, void* ctx) {
   auto* st = static_cast<ScanState*>(ctx);
   if (!st->impl->wanted[id]) return 0;
   const Pattern& p = internal::Patterns()[id];
   Cluster& c = st->clusters[id];
-  const size_t b = static_cast<size_t>(from), e = static_cast<size_t>(to);
+  const size_t e = static_cast<size_t>(to);
+  size_t b;
+  if (p.mode == Mode::kUnion && c.active &&
+      std::all_of(st->text.begin() + c.end, st->text.begin() + e,
+                  [&](char ch) { return InUnionToken(p.check, ch); })) {
+    b = c.begin;  // the same token: only the cluster's extent matters
+  } else if (!FindStart(*st->impl, st->text, id, p, e, &b)) {
+    return 0;
+  }
   if (c.active && b < c.end) {
     c.begin = std::min(c.begin, b);
     c.end = std::max(c.end, e);
@@ -780,6 +815,25 @@ struct ThreadScratch {
     if (scratch != nullptr) hs_free_scratch(scratch);
   }
 };
+
+// Per pattern, RE2 of "(?:regex)$" with Vectorscan's case flag: RE2 runs an end-anchored expression
+// backwards from the end (its reversed DFA, longest match), so finding the leftmost start of a match that
+// ends at e costs O(match length), and gives the start HS_FLAG_SOM_LEFTMOST would have. Built once per
+// process (thread-safe static; RE2 objects are thread-safe).
+const std::vector<std::unique_ptr<const RE2>>& StartFinders() {
+  static const auto* finders = [] {
+    auto* v = new std::vector<std::unique_ptr<const RE2>>();
+    for (const Pattern& p : internal::Patterns()) {
+      RE2::Options options;
+      options.set_case_sensitive((p.flags & HS_FLAG_CASELESS) == 0);
+      options.set_longest_match(true);
+      options.set_log_errors(false);
+      v->push_back(std::make_unique<const RE2>(absl::StrCat("(?:", p.regex, ")$"), options));
+    }
+    return v;
+  }();
+  return *finders;
+}
 
 // The database of Patterns(), shared by every PatternRecognizers of the process and never freed: the one
 // embedded at build time (pattern_db_gen.cc), deserialized at first use (a few milliseconds); compiled from
@@ -835,6 +889,13 @@ absl::StatusOr<std::unique_ptr<PatternRecognizers>> PatternRecognizers::Create(
     }
   }
   VEIL_ASSIGN_OR_RETURN(impl->db, SharedDatabase());
+  impl->start_finders = &StartFinders();
+  for (size_t i = 0; i < impl->start_finders->size(); ++i) {
+    if (!(*impl->start_finders)[i]->ok()) {
+      return absl::InternalError(
+          absl::StrCat("PII pattern ", i, " is not valid RE2: ", (*impl->start_finders)[i]->error()));
+    }
+  }
   return std::unique_ptr<PatternRecognizers>(new PatternRecognizers(std::move(impl)));
 }
 
