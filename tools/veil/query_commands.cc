@@ -8,9 +8,21 @@
 //
 // --explain prints the plan, the cost and the expected error of each output column from the schema alone: no
 // data is read and no budget is spent (nor audited: it involves no personal data).
+//
+// An attached dataset (`veil attach`, kind "postgresql") takes the same path through
+// gov::Session::RunChargedExternal, which does not read the vault: the aggregation is pushed down to
+// PostgreSQL (sql::RunPushdownQuery: WHERE, contribution bounding and the per-group sums run there, one
+// statement; partition selection and noise in Veil), or, for what the push-down cannot do (quantiles,
+// automatic bounds, expressions as group keys or aggregate arguments), the table's columns are read with
+// table::PgConnection::ReadTable and the in-memory engine runs. --explain says which, and shows the SQL sent
+// to PostgreSQL. The connection: --conninfo, else VEIL_PG_CONNINFO, else the stored connection string
+// (without password: libpq then takes it from PGPASSWORD or ~/.pgpass).
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,7 +40,9 @@
 #include "veil/sql/executor.h"
 #include "veil/sql/parser.h"
 #include "veil/sql/planner.h"
+#include "veil/sql/pushdown.h"
 #include "veil/store/ledger.h"
+#include "veil/table/postgres_source.h"
 
 namespace veil::cli {
 namespace {
@@ -38,7 +52,94 @@ struct QueryArgs {
   std::string dataset;
   std::string purpose;
   bool explain = false;
+  std::string conninfo;  // attached datasets: overrides VEIL_PG_CONNINFO and the stored connection string
 };
+
+// --- Attached (PostgreSQL) datasets.
+
+// The connection string for an attached dataset: --conninfo, else VEIL_PG_CONNINFO, else the stored one.
+std::string ConninfoFor(const store::ExternalSource& source, const QueryArgs& args) {
+  if (!args.conninfo.empty()) return args.conninfo;
+  if (const char* env = std::getenv("VEIL_PG_CONNINFO"); env != nullptr && env[0] != '\0') return env;
+  return source.conninfo;
+}
+
+// The catalog's columns as DescribeTable reports them (what BuildPushdownStatement needs).
+std::vector<table::PgColumn> CatalogColumns(const store::DatasetInfo& info) {
+  std::vector<table::PgColumn> out;
+  for (int i = 0; i < info.schema.num_fields(); ++i) {
+    const table::Field& f = info.schema.field(i);
+    const store::ExternalColumn& c = info.external->columns[static_cast<size_t>(i)];
+    out.push_back({f.name, c.source_type, c.type_oid, !f.nullable, true, f.type});
+  }
+  return out;
+}
+
+// OK if `q` can be pushed down, else Unimplemented with the reason.
+absl::Status PushdownPossible(const sql::PreparedQuery& q) {
+  if (!q.derived_columns().empty()) {
+    return absl::UnimplementedError(
+        "a group key or an aggregate's argument is an expression, which the push-down does not compute");
+  }
+  return sql::BoundedSumsFor(q.plan()).status();
+}
+
+// The table as attached must still have the columns the catalog recorded (names, types); others may have
+// been added. FailedPrecondition naming the first difference.
+absl::Status CheckColumns(const store::DatasetInfo& info, const std::vector<table::PgColumn>& now) {
+  for (const table::PgColumn& want : CatalogColumns(info)) {
+    const auto it =
+        std::find_if(now.begin(), now.end(), [&](const table::PgColumn& c) { return c.name == want.name; });
+    if (it == now.end() || !it->supported || it->type != want.type || it->not_null != want.not_null) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the table of dataset \"", info.name, "\" changed since it was attached: column \"",
+                       want.name, "\" ", it == now.end() ? "is gone" : "has another type or nullability",
+                       " (attach it again under another name)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Runs `q` on the attached dataset: pushed down when possible, else ReadTable + the in-memory engine.
+absl::StatusOr<sql::QueryOutput> RunOnPostgres(const sql::PreparedQuery& q, const sql::Query& parsed,
+                                               const store::DatasetInfo& info, const QueryArgs& args,
+                                               dp::RandomBits& bits) {
+  VEIL_ASSIGN_OR_RETURN(table::PgConnection pg,
+                        table::PgConnection::Connect(ConninfoFor(*info.external, args)));
+  const table::PgTableName name{info.external->schema_name, info.external->table_name};
+  VEIL_ASSIGN_OR_RETURN(const std::vector<table::PgColumn> now, pg.DescribeTable(name));
+  VEIL_RETURN_IF_ERROR(CheckColumns(info, now));
+  if (PushdownPossible(q).ok()) {
+    VEIL_ASSIGN_OR_RETURN(dp::QueryResult result,
+                          sql::RunPushdownQuery(pg, name, q.plan(), parsed.where.get(), bits));
+    return sql::OutputFromResult(q, std::move(result));
+  }
+  table::PgReadOptions read;
+  for (const table::Field& f : info.schema.fields()) read.columns.push_back(f.name);
+  VEIL_ASSIGN_OR_RETURN(table::Table t, pg.ReadTable(name, read));
+  return sql::ExecuteQuery(q, t, bits);
+}
+
+// What --explain adds for an attached dataset: where the work runs, and the statement sent.
+absl::StatusOr<nlohmann::ordered_json> ExplainPostgres(const sql::PreparedQuery& q, const sql::Query& parsed,
+                                                       const store::DatasetInfo& info) {
+  const table::PgTableName name{info.external->schema_name, info.external->table_name};
+  nlohmann::ordered_json out = {{"location", info.external->location}, {"table", name.ToString()}};
+  const absl::Status possible = PushdownPossible(q);
+  if (!possible.ok()) {
+    out["mode"] = "read";
+    out["reason"] = std::string(possible.message());
+    return out;
+  }
+  VEIL_ASSIGN_OR_RETURN(const std::vector<sql::BoundedSum> sums, sql::BoundedSumsFor(q.plan()));
+  VEIL_ASSIGN_OR_RETURN(
+      const sql::PushdownStatement st,
+      sql::BuildPushdownStatement(name, CatalogColumns(info), q.plan(), sums, parsed.where.get(), 0));
+  out["mode"] = "pushdown";
+  out["sql"] = st.sql;
+  out["parameters"] = st.params.size();
+  return out;
+}
 
 std::string Cell(const table::Table& t, int64_t row, int col) {
   if (t.IsNull(row, col)) return "NULL";
@@ -128,7 +229,7 @@ void PrintOutput(const sql::PreparedQuery& q, const sql::QueryOutput& out) {
 
 absl::Status RunQueryCommand(const QueryArgs& args, const GlobalOptions& global) {
   // Bad SQL is refused before the workspace is opened; the dataset defaults to the FROM table's name.
-  VEIL_ASSIGN_OR_RETURN(sql::Query parsed, sql::ParseQuery(args.sql));
+  VEIL_ASSIGN_OR_RETURN(const sql::Query parsed, sql::ParseQuery(args.sql));
   const std::string dataset = args.dataset.empty() ? parsed.from.Name() : args.dataset;
 
   VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenSession(global));
@@ -141,6 +242,10 @@ absl::Status RunQueryCommand(const QueryArgs& args, const GlobalOptions& global)
 
   if (args.explain) {
     VEIL_ASSIGN_OR_RETURN(store::DatasetBudget budget, session->GetBudget(dataset));
+    std::optional<nlohmann::ordered_json> postgres;
+    if (info.external.has_value()) {
+      VEIL_ASSIGN_OR_RETURN(postgres, ExplainPostgres(q, parsed, info));
+    }
     const bool fits = budget.total.has_value() && store::FitsBudget(budget.total->amount, budget.spent, cost);
     if (global.json) {
       PrintJson(
@@ -151,9 +256,27 @@ absl::Status RunQueryCommand(const QueryArgs& args, const GlobalOptions& global)
                                                    {"spent", store::EpsilonDeltaToJson(budget.spent)},
                                                    {"remaining", store::EpsilonDeltaToJson(budget.remaining)}}
                           : nlohmann::ordered_json(nullptr)},
-           {"fits", fits}});
+           {"fits", fits},
+           {"postgresql", postgres.value_or(nlohmann::ordered_json(nullptr))}});
     } else if (!global.quiet) {
       std::cout << sql::Explain(q);
+      if (postgres.has_value()) {
+        const nlohmann::ordered_json& p = *postgres;
+        std::cout << "\nAttached dataset: table " << p["table"].get<std::string>() << " at "
+                  << p["location"].get<std::string>() << "\n";
+        if (p["mode"] == "pushdown") {
+          std::cout << "Pushed down: PostgreSQL runs the filter, the contribution bounding and the per-group "
+                       "sums; Veil selects groups and adds the noise. The statement ("
+                    << p["parameters"].get<size_t>()
+                    << " bound parameters: the query's literals, the bounds and constants derived from them, "
+                       "and the bounding seed, drawn when the query runs):\n"
+                    << p["sql"].get<std::string>() << "\n";
+        } else {
+          std::cout << "Not pushed down (" << p["reason"].get<std::string>()
+                    << "): the dataset's columns are read from PostgreSQL and the query runs in Veil's "
+                       "in-memory engine.\n";
+        }
+      }
       std::cout << "\nDataset \"" << dataset << "\": ";
       if (!budget.total.has_value()) {
         std::cout << "no privacy budget is set, so this query would be refused (its owner sets one with "
@@ -176,18 +299,31 @@ absl::Status RunQueryCommand(const QueryArgs& args, const GlobalOptions& global)
   charge.privacy_unit_column = q.plan().privacy_unit_column;
   charge.description = ChargeDescription(q);
   const nlohmann::ordered_json params = {{"sql", q.sql()}};
-  VEIL_ASSIGN_OR_RETURN(
-      gov::Charged<sql::QueryOutput> result,
-      session->RunCharged<sql::QueryOutput>(
-          gov::Operation::kQuery, dataset, args.purpose, charge, params,
-          [&](const store::DatasetContents& data) -> absl::StatusOr<gov::ChargedResult<sql::QueryOutput>> {
-            dp::RandomBits bits(crypto::SecureRandom());
-            VEIL_ASSIGN_OR_RETURN(sql::QueryOutput out, sql::ExecuteQuery(q, data.table, bits));
-            // The hash of the released values: the compact JSON of the output (what --json prints under
-            // "result").
-            const crypto::Sha256Digest hash = crypto::Sha256(sql::OutputToJson(out).dump());
-            return gov::ChargedResult<sql::QueryOutput>{std::move(out), hash};
-          }));
+  // The hash of the released values: the compact JSON of the output (what --json prints under "result").
+  const auto charged = [](sql::QueryOutput out) {
+    const crypto::Sha256Digest hash = crypto::Sha256(sql::OutputToJson(out).dump());
+    return gov::ChargedResult<sql::QueryOutput>{std::move(out), hash};
+  };
+  absl::StatusOr<gov::Charged<sql::QueryOutput>> run;
+  if (info.external.has_value()) {
+    run = session->RunChargedExternal<sql::QueryOutput>(
+        gov::Operation::kQuery, dataset, args.purpose, charge, params,
+        [&](const store::DatasetInfo& attached) -> absl::StatusOr<gov::ChargedResult<sql::QueryOutput>> {
+          dp::RandomBits bits(crypto::SecureRandom());
+          VEIL_ASSIGN_OR_RETURN(sql::QueryOutput out, RunOnPostgres(q, parsed, attached, args, bits));
+          return charged(std::move(out));
+        });
+  } else {
+    run = session->RunCharged<sql::QueryOutput>(
+        gov::Operation::kQuery, dataset, args.purpose, charge, params,
+        [&](const store::DatasetContents& data) -> absl::StatusOr<gov::ChargedResult<sql::QueryOutput>> {
+          dp::RandomBits bits(crypto::SecureRandom());
+          VEIL_ASSIGN_OR_RETURN(sql::QueryOutput out, sql::ExecuteQuery(q, data.table, bits));
+          return charged(std::move(out));
+        });
+  }
+  VEIL_RETURN_IF_ERROR(run.status());
+  const gov::Charged<sql::QueryOutput>& result = *run;
   const gov::ChargeReceipt& receipt = result.receipt;
   if (global.json) {
     PrintJson({{"dataset", dataset},
@@ -225,6 +361,10 @@ void RegisterQuery(CLI::App& app, Cli& cli) {
       ->required();
   cmd->add_option("--dataset", args->dataset, "The dataset (default: the table named in FROM)");
   cmd->add_option("--purpose", args->purpose, "Why: one of the dataset's declared purposes");
+  cmd->add_option(
+      "--conninfo", args->conninfo,
+      "Attached datasets: the PostgreSQL connection string to use (default: env VEIL_PG_CONNINFO, "
+      "else the one stored by `veil attach`, whose password comes from PGPASSWORD or ~/.pgpass)");
   cmd->add_flag("--explain", args->explain,
                 "Print the plan, the privacy cost and the expected errors; read no data, spend no budget");
   cmd->callback([args, &cli] { cli.action = [args, &cli] { return RunQueryCommand(*args, cli.options); }; });

@@ -141,7 +141,31 @@ struct DatasetsArgs {
   std::string name;
 };
 
+void PrintAttached(const store::DatasetInfo& d) {
+  const store::ExternalSource& x = *d.external;
+  std::cout << "Dataset \"" << d.name << "\": attached PostgreSQL table \"" << x.schema_name << "\".\""
+            << x.table_name << "\" (subject column \"" << d.subject_column << "\")\n"
+            << "  at:        " << x.location << " (server " << x.server_version / 10000 << "."
+            << x.server_version % 10000 << ")\n"
+            << "  conninfo:  " << x.conninfo << " (no password stored)\n"
+            << "  purposes:  " << (d.purposes.empty() ? "(none)" : absl::StrJoin(d.purposes, ", ")) << "\n"
+            << "  attached " << FormatUtc(x.attached_at) << " by " << x.attached_by
+            << "; the rows stay in PostgreSQL (none in the vault)\n\n";
+  std::vector<std::vector<std::string>> rows;
+  for (int i = 0; i < d.schema.num_fields(); ++i) {
+    const table::Field& f = d.schema.field(i);
+    rows.push_back({absl::StrCat(i + 1), f.name, std::string(table::DataTypeName(f.type)),
+                    x.columns[static_cast<size_t>(i)].source_type,
+                    f.name == d.subject_column ? "subject id" : ""});
+  }
+  PrintTable({"#", "column", "type", "PostgreSQL type", ""}, rows, {true});
+}
+
 void PrintDataset(const store::DatasetInfo& d) {
+  if (d.external.has_value()) {
+    PrintAttached(d);
+    return;
+  }
   std::cout << "Dataset \"" << d.name << "\": " << WithThousands(d.rows) << " rows, "
             << WithThousands(d.subjects) << " subjects (subject column \"" << d.subject_column << "\")\n"
             << "  purposes: " << (d.purposes.empty() ? "(none)" : absl::StrJoin(d.purposes, ", ")) << "\n"
@@ -189,12 +213,14 @@ absl::Status RunDatasets(const DatasetsArgs& args, const GlobalOptions& global) 
   }
   std::vector<std::vector<std::string>> rows;
   for (const store::DatasetInfo& d : all) {
-    rows.push_back({d.name, WithThousands(d.rows), WithThousands(d.subjects),
-                    absl::StrCat(d.schema.num_fields()), absl::StrJoin(d.purposes, ","),
-                    FormatUtc(d.updated_at)});
+    // An attached dataset's rows are not counted (they live in PostgreSQL).
+    const bool attached = d.external.has_value();
+    rows.push_back({d.name, d.kind, attached ? "-" : WithThousands(d.rows),
+                    attached ? "-" : WithThousands(d.subjects), absl::StrCat(d.schema.num_fields()),
+                    absl::StrJoin(d.purposes, ","), FormatUtc(d.updated_at)});
   }
-  PrintTable({"dataset", "rows", "subjects", "columns", "purposes", "updated"}, rows,
-             {false, true, true, true});
+  PrintTable({"dataset", "kind", "rows", "subjects", "columns", "purposes", "updated"}, rows,
+             {false, false, true, true, true});
   return absl::OkStatus();
 }
 
