@@ -112,6 +112,7 @@ absl::StatusOr<std::unique_ptr<Analyzer>> Analyzer::Create(const AnalyzerOptions
   PatternRecognizerOptions pattern_options;
   pattern_options.entities = options.entities;
   pattern_options.phone_regions = options.phone_regions;
+  pattern_options.min_score = options.min_score;
   VEIL_ASSIGN_OR_RETURN(std::unique_ptr<PatternRecognizers> patterns,
                         PatternRecognizers::Create(pattern_options));
   std::vector<std::unique_ptr<Recognizer>> recognizers;

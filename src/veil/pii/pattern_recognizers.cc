@@ -189,6 +189,7 @@ struct PatternRecognizers::Impl {
   // By database id: the pattern anchored at its end ("(?:regex)$"), to find the leftmost start of a match
   // Vectorscan reports by its end (process-wide, immutable; StartFinders()).
   const std::vector<std::unique_ptr<const RE2>>* start_finders = nullptr;
+  double min_score = 0;  // spans scoring below are not reported
 
   void Validate(std::string_view text, const Pattern& p, size_t begin, size_t end,
                 std::vector<Span>& out) const;
@@ -206,7 +207,7 @@ struct ScanState {
 };
 
 void Emit(std::string_view text, const Pattern& p, const Scoring& s, size_t begin, size_t end, double score,
-          std::vector<Span>& out) {
+          double min_score, std::vector<Span>& out) {
   // Negative words: the two words before (an IP address after "version"), four for phones (a number after
   // "my driver's license number is" is not a phone number).
   if (HasContext(text, begin, s.negative, p.check == Check::kPhone ? 4 : 2)) {
@@ -217,7 +218,7 @@ void Emit(std::string_view text, const Pattern& p, const Scoring& s, size_t begi
     // time ("on 2000-04-16 11:34") must not lift the time above the whole date-time.
     score = std::min(1.0, std::max(score + kContextBoost, kContextFloor));
   }
-  if (score <= 0) return;
+  if (score <= 0 || score < min_score) return;
   out.push_back(Span{begin, end, p.type, score, p.recognizer});
 }
 
@@ -353,11 +354,12 @@ bool PatternRecognizers::Impl::PhoneScore(std::string_view candidate, double* sc
     for (char c : candidate.substr(0, ext)) {
       if (IsDigit(c)) digits_only.push_back(c);
     }
-    for (size_t r = 0; r < phone_regions.size(); ++r) {
+    // The number as region r's national number; false if its length cannot be one.
+    const auto as_national = [&](size_t r) {
       const auto& [code, trunk] = phone_region_codes[r];
       std::string_view nsn = digits_only;
       if (!trunk.empty() && nsn.substr(0, trunk.size()) == trunk) nsn.remove_prefix(trunk.size());
-      if (nsn.size() < 4 || nsn.size() > 15) continue;
+      if (nsn.size() < 4 || nsn.size() > 15) return false;
       number.Clear();
       number.set_country_code(code);
       uint64_t v = 0;
@@ -369,11 +371,17 @@ bool PatternRecognizers::Impl::PhoneScore(std::string_view candidate, double* sc
         number.set_italian_leading_zero(true);
         number.set_number_of_leading_zeros(static_cast<int32_t>(zeros));
       }
-      if (phone->IsValidNumberForRegion(number, phone_regions[r])) {
+      return true;
+    };
+    for (size_t r = 0; r < phone_regions.size(); ++r) {
+      if (as_national(r) && phone->IsValidNumberForRegion(number, phone_regions[r])) {
         *score = valid_score;
         return true;
       }
-      possible = possible || phone->IsPossibleNumber(number);
+    }
+    // Only now "possible" (asking it in the loop above cost a call per region tried before a valid one).
+    for (size_t r = 0; r < phone_regions.size() && !possible; ++r) {
+      possible = as_national(r) && phone->IsPossibleNumber(number);
     }
   }
   // Possible (right length for its country) but not valid: weaker; the "+" of an international number
@@ -386,16 +394,18 @@ void PatternRecognizers::Impl::ValidatePhone(std::string_view text, const Patter
                                              std::vector<Span>& out) const {
   const Scoring& s = ScoringOf(Check::kPhone);
   // The extent first, then the matches from the longest down; at most a few libphonenumber calls per cluster.
-  std::vector<std::pair<size_t, size_t>> tries;
-  tries.emplace_back(c.begin, c.end);
-  std::vector<std::pair<size_t, size_t>> m = c.matches;
-  std::sort(m.begin(), m.end(),
-            [](const auto& a, const auto& b) { return a.second - a.first > b.second - b.first; });
-  for (const auto& x : m) {
-    if (x != tries.front()) tries.push_back(x);
-    if (tries.size() >= 2) break;
+  // (No allocation: the extent and the longest other match, the first of them on a tie.)
+  std::pair<size_t, size_t> tries[2] = {{c.begin, c.end}, {0, 0}};
+  size_t n_tries = 1;
+  for (const auto& x : c.matches) {
+    if (x == tries[0]) continue;
+    if (n_tries == 1 || x.second - x.first > tries[1].second - tries[1].first) {
+      tries[1] = x;
+      n_tries = 2;
+    }
   }
-  for (auto [begin, end] : tries) {
+  for (size_t t = 0; t < n_tries; ++t) {
+    auto [begin, end] = tries[t];
     // Trim separators the pattern may have taken at the edges.
     while (begin < end && (text[end - 1] == ' ' || text[end - 1] == '.' || text[end - 1] == '-')) --end;
     const std::string_view cand = Slice(text, begin, end);
@@ -425,7 +435,7 @@ void PatternRecognizers::Impl::ValidatePhone(std::string_view text, const Patter
     }
     double score = 0;
     if (!PhoneScore(cand, &score)) continue;
-    Emit(text, p, s, begin, end, score, out);
+    Emit(text, p, s, begin, end, score, min_score, out);
     return;
   }
 }
@@ -698,7 +708,7 @@ void PatternRecognizers::Impl::Validate(std::string_view text, const Pattern& p,
           HasContext(text, begin, "born birth founded established", 4)) {
         score = 0.6;
       }
-      out.push_back(Span{begin, end, p.type, score, p.recognizer});
+      if (score >= min_score) out.push_back(Span{begin, end, p.type, score, p.recognizer});
       return;
     case Check::kZip: {
       if (ContinuesAsNumber(text, begin, end, '-')) return;
@@ -734,11 +744,11 @@ void PatternRecognizers::Impl::Validate(std::string_view text, const Pattern& p,
       begin += i;
       // "turned 60" is an age only with a person; "the page turned 3" is not. Keep it but weaker.
       if (i > 0 && IsAlpha(cand[0]) && (cand[0] == 't' || cand[0] == 'T')) score = 0.7;
-      out.push_back(Span{begin, end, p.type, score, p.recognizer});
+      if (score >= min_score) out.push_back(Span{begin, end, p.type, score, p.recognizer});
       return;
     }
   }
-  Emit(text, p, s, begin, end, score, out);
+  Emit(text, p, s, begin, end, score, min_score, out);
 }
 
 namespace {
@@ -890,6 +900,7 @@ absl::StatusOr<std::unique_ptr<PatternRecognizers>> PatternRecognizers::Create(
   }
   VEIL_ASSIGN_OR_RETURN(impl->db, SharedDatabase());
   impl->start_finders = &StartFinders();
+  impl->min_score = options.min_score;
   for (size_t i = 0; i < impl->start_finders->size(); ++i) {
     if (!(*impl->start_finders)[i]->ok()) {
       return absl::InternalError(

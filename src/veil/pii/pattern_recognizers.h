@@ -49,6 +49,9 @@ struct PatternRecognizerOptions {
   std::vector<EntityType> entities;
   // Regions (ISO 3166-1 alpha-2, as libphonenumber knows them) for national-format phone numbers.
   std::vector<std::string> phone_regions = {"US", "GB", "DE", "FR", "IN", "CA", "AU"};
+  // Spans scoring below this are not reported (the analyzer passes its min_score, so that weak candidates,
+  // e.g. bare ZIP codes and years, are never stored). Default 0: every candidate that validates.
+  double min_score = 0;
 };
 
 // All pattern recognizers behind one Recognizer (name "patterns"); each span names the recognizer in the
