@@ -253,13 +253,18 @@ struct ValueVerdict {
   int contained = -1;  // else the type of the longest span in it, or -1
 };
 
-ValueVerdict Judge(std::string_view value, const Analyzer& analyzer, double min_coverage) {
-  size_t b = 0, e = value.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(value[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(value[e - 1]))) --e;
+// `context` ("zip code: ", or "") is put before the value so that recognizers that need a context word (a
+// ZIP code, an age) see the header as a reader of the table does; only spans over the value itself count.
+ValueVerdict Judge(std::string_view context, std::string_view value, const Analyzer& analyzer,
+                   double min_coverage, std::string& buffer) {
+  buffer.assign(context);
+  buffer.append(value);
+  size_t b = context.size(), e = buffer.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(buffer[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(buffer[e - 1]))) --e;
   ValueVerdict v;
   if (b == e) return v;
-  const std::vector<Span> spans = analyzer.Analyze(value);
+  const std::vector<Span> spans = analyzer.Analyze(buffer);
   size_t best_len = 0;
   for (const Span& s : spans) {
     const size_t lo = std::max(s.begin, b), hi = std::min(s.end, e);
@@ -322,6 +327,15 @@ absl::StatusOr<std::vector<ColumnClassification>> ClassifyTable(const table::Tab
     std::array<int64_t, kEntityTypeCount> contained{};
     int64_t contained_any = 0;
     absl::flat_hash_map<int32_t, ValueVerdict> by_code;
+    std::string context, buffer;
+    const internal::HeaderMatch h = internal::MatchHeader(cc.name);
+    // Context only from a header that names an entity type: a header like "patient_id" before "P00001" only
+    // invites the recognizers to misread the pair.
+    if (options.header_context && h.entity.has_value()) {
+      context = internal::NormalizeHeader(cc.name);
+      std::replace(context.begin(), context.end(), '_', ' ');
+      if (!context.empty()) context += ": ";
+    }
     const bool is_string = col.type() == table::DataType::kString;
     for (int64_t i = 0; i < k; ++i) {
       const int64_t row = static_cast<int64_t>((static_cast<__int128>(i) * n) / k);
@@ -332,11 +346,14 @@ absl::StatusOr<std::vector<ColumnClassification>> ClassifyTable(const table::Tab
         const int32_t code = col.GetStringCode(row);
         auto it = by_code.find(code);
         if (it == by_code.end()) {
-          it = by_code.emplace(code, Judge(col.GetString(row), analyzer, options.min_value_coverage)).first;
+          it = by_code
+                   .emplace(code,
+                            Judge(context, col.GetString(row), analyzer, options.min_value_coverage, buffer))
+                   .first;
         }
         v = it->second;
       } else {
-        v = Judge(col.FormatValue(row), analyzer, options.min_value_coverage);
+        v = Judge(context, col.FormatValue(row), analyzer, options.min_value_coverage, buffer);
       }
       if (v.covering >= 0) ++covering[v.covering];
       if (v.contained >= 0) {
@@ -348,7 +365,6 @@ absl::StatusOr<std::vector<ColumnClassification>> ClassifyTable(const table::Tab
     const auto best = static_cast<EntityType>(best_it - covering.begin());
     const int64_t best_count = *best_it;
     const double f = cc.sampled > 0 ? static_cast<double>(best_count) / static_cast<double>(cc.sampled) : 0.0;
-    const internal::HeaderMatch h = internal::MatchHeader(cc.name);
     auto values_are = [&](EntityType t) {
       return absl::StrCat(covering[static_cast<size_t>(t)], "/", cc.sampled, " sampled values are ",
                           Sv(EntityName(t)));
@@ -388,7 +404,8 @@ absl::StatusOr<std::vector<ColumnClassification>> ClassifyTable(const table::Tab
           cc.confidence = h.weight / 2;
           absl::StrAppend(&cc.evidence, ", but ", values_are(*h.entity));
         } else {
-          absl::StrAppend(&cc.evidence, "; values not recognized on their own (0/", cc.sampled, ")");
+          absl::StrAppend(&cc.evidence, "; 0/", cc.sampled, " sampled values recognized as ",
+                          Sv(EntityName(*h.entity)));
         }
       }
     } else if (cc.sampled > 0 && static_cast<double>(contained_any) >=

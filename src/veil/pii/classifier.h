@@ -5,9 +5,11 @@
 //      looked up in a list of synonyms ("email", "e_mail", "tel", "dob", "surname", "postcode", ...). A whole
 //      name match ("zip_code") weighs more than a word match ("home_zip").
 //   2. A deterministic sample of up to `sample_size` non-null values (evenly spaced rows), each run through
-//      the Analyzer. A value counts for a type when one span of that type covers at least
-//      `min_value_coverage` of its (trimmed) bytes; a value with spans that cover less is free text that
-//      contains personal data. A distinct value is analyzed once (string columns are dictionary-encoded).
+//      the Analyzer, after the header's words as context when the header names an entity type ("zip: 62701";
+//      `header_context`). A value counts for
+//      a type when one span of that type covers at least `min_value_coverage` of its (trimmed) bytes; a value
+//      with spans that cover less is free text that contains personal data. A distinct value is analyzed once
+//      (string columns are dictionary-encoded).
 // The type with most values wins when at least `min_value_fraction` of the sample has it; the confidence is
 // then the fraction, raised by a header that agrees (noisy-or: 1 - (1 - h)(1 - f)) and lowered when the
 // header names another type. Without value evidence the header decides, with its own weight; a header that
@@ -50,6 +52,10 @@ std::string_view ColumnRoleName(ColumnRole role);
 struct ClassifyOptions {
   // Non-null values sampled per column (evenly spaced rows; all of them when the column has fewer). >= 1.
   int64_t sample_size = 100;
+  // When the header names an entity type, analyze each value after the header's words ("zip: 62701",
+  // "age: 39"), as a reader sees it, so that recognizers that need a context word can fire; only spans over
+  // the value count. Off (or another header): values alone.
+  bool header_context = true;
   // A span must cover this fraction of a value's trimmed bytes for the value to count as that type.
   double min_value_coverage = 0.8;
   // The share of sampled values a type needs to be the column's type on value evidence alone.

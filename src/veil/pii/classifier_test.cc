@@ -21,6 +21,8 @@ class FakeAnalyzer final : public Analyzer {
   std::vector<Span> Analyze(std::string_view text) const override {
     ++calls_;
     std::vector<Span> out;
+    // A ZIP code needs its context word.
+    if (text.starts_with("zip: ") && text.size() == 10) return {{5, 10, EntityType::kZipCode, 0.9, "fake"}};
     size_t i = 0;
     while (i < text.size()) {
       while (i < text.size() && text[i] == ' ') ++i;
@@ -181,6 +183,26 @@ TEST(ClassifyTableTest, SamplesEvenlyAndAnalyzesEachDistinctValueOnce) {
   absl::StatusOr<std::vector<ColumnClassification>> again = ClassifyTable(*t, analyzer, options);
   EXPECT_EQ((*again)[0].sampled, (*cs)[0].sampled);
   EXPECT_EQ((*again)[0].evidence, (*cs)[0].evidence);
+}
+
+TEST(ClassifyTableTest, HeaderGivesContextToValues) {
+  std::string csv = "zip,patient_id\n";
+  for (int i = 0; i < 10; ++i) absl::StrAppend(&csv, "\"", 10000 + i * 7, "\",P", i, "\n");
+  absl::StatusOr<table::Table> t = table::ReadCsvFromString(csv);
+  ASSERT_TRUE(t.ok()) << t.status();
+  FakeAnalyzer analyzer;
+  absl::StatusOr<std::vector<ColumnClassification>> cs = ClassifyTable(*t, analyzer);
+  ASSERT_TRUE(cs.ok());
+  EXPECT_EQ((*cs)[0].entity, EntityType::kZipCode);
+  EXPECT_DOUBLE_EQ((*cs)[0].confidence, 1.0);
+  EXPECT_EQ((*cs)[0].evidence, "header 'zip'; 10/10 sampled values are ZIP_CODE");
+  EXPECT_EQ((*cs)[1].evidence, "header 'patient_id'");  // no entity type: no context, nothing analyzed as one
+  ClassifyOptions options;
+  options.header_context = false;
+  cs = ClassifyTable(*t, analyzer, options);
+  ASSERT_TRUE(cs.ok());
+  EXPECT_DOUBLE_EQ((*cs)[0].confidence, 0.6);
+  EXPECT_EQ((*cs)[0].evidence, "header 'zip'; 0/10 sampled values recognized as ZIP_CODE");
 }
 
 TEST(ClassifyTableTest, RejectsBadOptions) {
