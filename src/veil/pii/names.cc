@@ -628,7 +628,7 @@ class Scan {
       // A common word before a name is no part of it: "Producer Velimir R. Janković".
       if (CommonOnly(i) && SameLine(i + 1) && NameToken(i + 1) && !Initial(i + 1)) continue;
       // The run of name tokens on this line: "Faina D. Yefremova", "Kevin Veitonen II".
-      int k = i, words = 0, initials = 0, first = 0, moby = 0, unknown = 0, common = 0, non_ascii = 0;
+      int k = i, words = 0, initials = 0, first = 0, moby = 0, common = 0, non_ascii = 0;
       int ambiguous_first = 0, namey = 0;
       while (words < 4 && (k == i || (SameLine(k) && NameToken(k)))) {
         if (Initial(k)) {
@@ -641,8 +641,6 @@ class Scan {
           moby += Has(k, kMobyName) && !Has(k, kFirstName | kCommonWord);
           common += is_common;
           ambiguous_first += Has(k, kFirstName) && Has(k, kCommonWord);
-          bool known = Has(k, kName | kCommonWord | kLocation);
-          unknown += !known;
           namey += !Has(k, kName | kCommonWord) && Namey(k);
           non_ascii += (Shape(k) & kShapeNonAscii) != 0;
         }
