@@ -32,11 +32,56 @@ using internal::Pattern;
 
 // --- The recognizer table: base scores and context words -------------------------------------------------
 
+// True if `word` is one of the space-separated words of `list` (no allocation: called per candidate).
+bool WordIn(std::string_view word, std::string_view list) {
+  if (word.empty()) return false;
+  size_t start = 0;
+  while (start < list.size()) {
+    size_t end = list.find(' ', start);
+    if (end == std::string_view::npos) end = list.size();
+    if (list.substr(start, end - start) == word) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+// A space-separated list of lowercase words with a filter built at compile time: per first character
+// (a-z, 0-9), a bit per word length (31 for 31 and more). Most words before a candidate are not in the list
+// and are rejected by one lookup instead of a walk over the list.
+class WordList {
+ public:
+  constexpr WordList(const char* words) : words_(words) {  // NOLINT: implicit from a literal
+    size_t start = 0;
+    while (start < words_.size()) {
+      size_t end = words_.find(' ', start);
+      if (end == std::string_view::npos) end = words_.size();
+      const int k = Slot(words_[start]);
+      if (k >= 0) filter_[k] |= uint32_t{1} << (end - start < 31 ? end - start : 31);
+      start = end + 1;
+    }
+  }
+  std::string_view words() const { return words_; }
+  bool empty() const { return words_.empty(); }
+  bool Contains(std::string_view word) const {
+    if (word.empty()) return false;
+    const int k = Slot(word[0]);
+    if (k < 0 || ((filter_[k] >> (word.size() < 31 ? word.size() : 31)) & 1) == 0) return false;
+    return WordIn(word, words_);
+  }
+
+ private:
+  static constexpr int Slot(char c) {
+    return c >= 'a' && c <= 'z' ? c - 'a' : c >= '0' && c <= '9' ? 26 + (c - '0') : -1;
+  }
+  std::string_view words_;
+  uint32_t filter_[36] = {};
+};
+
 struct Scoring {
   Check check;
   double score;
-  std::string_view context;   // raise the score
-  std::string_view negative;  // lower it (to kNegativeScore)
+  WordList context;   // raise the score
+  WordList negative;  // lower it (to kNegativeScore)
 };
 constexpr double kNegativeScore = 0.05;
 
@@ -124,19 +169,6 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-// True if `word` is one of the space-separated words of `list` (no allocation: called per candidate).
-bool WordIn(std::string_view word, std::string_view list) {
-  if (word.empty()) return false;
-  size_t start = 0;
-  while (start < list.size()) {
-    size_t end = list.find(' ', start);
-    if (end == std::string_view::npos) end = list.size();
-    if (list.substr(start, end - start) == word) return true;
-    start = end + 1;
-  }
-  return false;
-}
-
 // The lowercased alphanumeric words before `begin`, nearest first: at most `max_words` of them, looking back
 // at most 80 bytes. Calls f(word, index) for each; stops when f returns true.
 template <typename F>
@@ -156,15 +188,17 @@ bool WordsBefore(std::string_view text, size_t begin, int max_words, F&& f) {
   return false;
 }
 
-bool HasContext(std::string_view text, size_t begin, std::string_view words, int max_words = 5) {
+bool HasContext(std::string_view text, size_t begin, const WordList& words, int max_words = 5) {
   if (words.empty()) return false;
-  return WordsBefore(text, begin, max_words, [&](std::string_view w, int) { return WordIn(w, words); });
+  return WordsBefore(text, begin, max_words, [&](std::string_view w, int) { return words.Contains(w); });
 }
 
 // The previous word only.
-bool PreviousWordIn(std::string_view text, size_t begin, std::string_view words) {
+bool PreviousWordIn(std::string_view text, size_t begin, const WordList& words) {
   return HasContext(text, begin, words, 1);
 }
+
+constexpr WordList kBirthWords("born birth founded established");
 
 // --- The scan
 // --------------------------------------------------------------------------------------------------
@@ -210,10 +244,18 @@ void Emit(std::string_view text, const Pattern& p, const Scoring& s, size_t begi
           double min_score, std::vector<Span>& out) {
   // Negative words: the two words before (an IP address after "version"), four for phones (a number after
   // "my driver's license number is" is not a phone number).
-  if (HasContext(text, begin, s.negative, p.check == Check::kPhone ? 4 : 2)) {
+  // One walk back over the words for both lists: a negative word in its window wins over a context word.
+  const int negative_words = s.negative.empty() ? 0 : p.check == Check::kPhone ? 4 : 2;
+  const int context_words = p.check == Check::kTime || p.check == Check::kWeekday ? 1 : 5;
+  bool negative = false, context = false;
+  WordsBefore(text, begin, std::max(negative_words, context_words), [&](std::string_view w, int k) {
+    if (k < negative_words && s.negative.Contains(w)) negative = true;
+    if (k < context_words && !context && s.context.Contains(w)) context = true;
+    return negative || (context && k + 1 >= negative_words);
+  });
+  if (negative) {
     score = std::min(score, kNegativeScore);
-  } else if (HasContext(text, begin, s.context,
-                        p.check == Check::kTime || p.check == Check::kWeekday ? 1 : 5)) {
+  } else if (context) {
     // Times and weekdays take only the word right before ("at 10:30", "on Tuesday"): the date in front of a
     // time ("on 2000-04-16 11:34") must not lift the time above the whole date-time.
     score = std::min(1.0, std::max(score + kContextBoost, kContextFloor));
@@ -704,8 +746,7 @@ void PatternRecognizers::Impl::Validate(std::string_view text, const Pattern& p,
       break;
     case Check::kYear:
       if (ContinuesAsNumber(text, begin, end, '-') || Before(text, begin) == '$') return;
-      if (PreviousWordIn(text, begin, s.context) ||
-          HasContext(text, begin, "born birth founded established", 4)) {
+      if (PreviousWordIn(text, begin, s.context) || HasContext(text, begin, kBirthWords, 4)) {
         score = 0.6;
       }
       if (score >= min_score) out.push_back(Span{begin, end, p.type, score, p.recognizer});
@@ -959,7 +1000,7 @@ const std::vector<PatternRecognizerInfo>& PatternRecognizerTable() {
     for (const Pattern& p : internal::Patterns()) {
       if (!t.empty() && t.back().name == p.recognizer) continue;
       const Scoring& s = ScoringOf(p.check);
-      t.push_back({p.recognizer, p.type, s.score, s.context});
+      t.push_back({p.recognizer, p.type, s.score, s.context.words()});
     }
     return t;
   }();
