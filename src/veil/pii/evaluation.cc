@@ -516,9 +516,14 @@ HardNegative Generate(HardNegativeKind kind, SplitMix& rng) {
                                                 "Lot {} passed inspection."};
       static constexpr int kBadAreas[] = {0, 666, 900};
       int area = rng.Pick(kBadAreas);
-      if (area == 900) area += static_cast<int>(rng.Below(100));
-      return Fill(kind, rng.Pick(kT),
-                  absl::StrFormat("%03d-%02d-%04d", area, rng.Between(1, 99), rng.Between(1, 9999)));
+      int group = static_cast<int>(rng.Between(1, 99));
+      if (area == 900) {
+        // 9xx is the US ITIN's area, and an ITIN's group is 50-65, 70-88, 90-92 or 94-99: keep the group
+        // below 50 so that the number is no valid ITIN either.
+        area += static_cast<int>(rng.Below(100));
+        group = static_cast<int>(rng.Between(1, 49));
+      }
+      return Fill(kind, rng.Pick(kT), absl::StrFormat("%03d-%02d-%04d", area, group, rng.Between(1, 9999)));
     }
     case HardNegativeKind::kInvoiceId: {
       static constexpr std::string_view kT[] = {"Invoice {} is due on receipt.", "Please pay {} by transfer.",

@@ -137,7 +137,7 @@ enum class HardNegativeKind : uint8_t {
   kVersion,           // "version 1.2.3.4", "v2.10.3"
   kLuhnFailing16,     // a 16-digit card-like number whose Luhn check fails
   kIbanFailingMod97,  // an IBAN-shaped string whose ISO 7064 mod-97 check fails
-  kSsnInvalidArea,    // NNN-NN-NNNN with area 000, 666 or 900-999
+  kSsnInvalidArea,    // NNN-NN-NNNN with area 000, 666 or 900-999, and not a valid ITIN (group < 50)
   kInvoiceId,         // "INV-2024-004512"
   kInvalidPhone,      // +1 numbers whose area code starts with 0 or 1 (no NANP number does)
   kHexHash,           // git commit ids, SHA-256 digests

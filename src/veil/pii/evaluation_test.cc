@@ -364,7 +364,11 @@ TEST(HardNegativesTest, NoValidChecksums) {
       case HardNegativeKind::kSsnInvalidArea: {
         ASSERT_EQ(h.value.size(), 11u) << h.value;
         const int area = std::stoi(h.value.substr(0, 3));
+        const int group = std::stoi(h.value.substr(4, 2));
+        const int serial = std::stoi(h.value.substr(7, 4));
         EXPECT_TRUE(area == 0 || area == 666 || area >= 900) << h.value;
+        EXPECT_FALSE(internal::UsSsnValid(area, group, serial)) << h.value;
+        EXPECT_FALSE(internal::UsItinValid(area, group, serial)) << h.value;
         break;
       }
       case HardNegativeKind::kInvalidPhone: {
