@@ -172,8 +172,8 @@ std::string Lower(std::string_view s) {
 // The lowercased alphanumeric words before `begin`, nearest first: at most `max_words` of them, looking back
 // at most 80 bytes. Calls f(word, index) for each; stops when f returns true.
 template <typename F>
-bool WordsBefore(std::string_view text, size_t begin, int max_words, F&& f) {
-  const size_t limit = begin > 80 ? begin - 80 : 0;
+bool WordsBefore(std::string_view text, size_t begin, int max_words, F&& f, size_t lookback = 80) {
+  const size_t limit = begin > lookback ? begin - lookback : 0;
   size_t i = begin;
   for (int k = 0; k < max_words; ++k) {
     while (i > limit && !IsAlnum(text[i - 1])) --i;
@@ -188,9 +188,11 @@ bool WordsBefore(std::string_view text, size_t begin, int max_words, F&& f) {
   return false;
 }
 
-bool HasContext(std::string_view text, size_t begin, const WordList& words, int max_words = 5) {
+bool HasContext(std::string_view text, size_t begin, const WordList& words, int max_words = 5,
+                size_t lookback = 80) {
   if (words.empty()) return false;
-  return WordsBefore(text, begin, max_words, [&](std::string_view w, int) { return words.Contains(w); });
+  return WordsBefore(
+      text, begin, max_words, [&](std::string_view w, int) { return words.Contains(w); }, lookback);
 }
 
 // The previous word only.
@@ -817,6 +819,27 @@ bool FindStart(const PatternRecognizers::Impl& impl, std::string_view text, unsi
   return true;
 }
 
+// A test from the end of a match, before its start is searched, for the candidates that need a context word
+// (passport, driver's licence and generic postal numbers; years below min_score without one): their context
+// words counted from the end, where the candidate itself adds at most 3 words and max_cluster bytes, are a
+// superset of those Validate counts from the start. False: the candidate cannot be reported.
+bool MayReachMinScore(std::string_view text, const Pattern& p, size_t end, double min_score) {
+  const size_t lookback = 80 + p.max_cluster;
+  switch (p.check) {
+    case Check::kPassport:
+    case Check::kDriverLicense:
+      return HasContext(text, end, ScoringOf(p.check).context, 6 + 3, lookback);
+    case Check::kPostalGeneric:
+      return HasContext(text, end, ScoringOf(p.check).context, 3 + 3, lookback);
+    case Check::kYear:
+      return min_score <= ScoringOf(p.check).score ||
+             HasContext(text, end, ScoringOf(p.check).context, 1 + 1, lookback) ||
+             HasContext(text, end, kBirthWords, 4 + 1, lookback);
+    default:
+      return true;
+  }
+}
+
 int OnMatch(unsigned int id, unsigned long long, unsigned long long to, unsigned int, void* ctx) {
   auto* st = static_cast<ScanState*>(ctx);
   if (!st->impl->wanted[id]) return 0;
@@ -828,7 +851,8 @@ int OnMatch(unsigned int id, unsigned long long, unsigned long long to, unsigned
       std::all_of(st->text.begin() + c.end, st->text.begin() + e,
                   [&](char ch) { return InUnionToken(p.check, ch); })) {
     b = c.begin;  // the same token: only the cluster's extent matters
-  } else if (!FindStart(*st->impl, st->text, id, p, e, &b)) {
+  } else if (!MayReachMinScore(st->text, p, e, st->impl->min_score) ||
+             !FindStart(*st->impl, st->text, id, p, e, &b)) {
     return 0;
   }
   if (c.active && b < c.end) {
