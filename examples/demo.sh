@@ -173,11 +173,59 @@ else
   echo "skipped: $ADULT not found (it ships in ../shared/data beside the repository)"
 fi
 
+step "15. PII discovery: find the personal data in a referral letter before it goes to an AI service"
+LETTER=examples/data/referral_letter.txt
+echo "$LETTER is a (fictional) clinical referral. Every finding has a type, a score and the recognizer that"
+echo "found it; values are masked unless --show-values is given, so a scan does not make a new copy of them:"
+show "$VEIL" pii scan "$LETTER"
+
+step "16. The privacy proxy: pseudonymize the prompt, let the AI answer, put the names back"
+echo "Keyed operators use the workspace (a fresh one here, since step 9 tampered with the first one's log):"
+PIIWS=build/demo/pii-workspace
+rm -rf "$PIIWS"
+export VEIL_WORKSPACE=$PIIWS VEIL_ACTOR=dana
+show "$VEIL" --quiet init
+show "$VEIL" grant alex analyst
+echo "Each value becomes a numbered placeholder (the same person keeps the same number); the mapping is sealed"
+echo "with AES-256-GCM under a key derived from the workspace's master key, so only this workspace can open it:"
+show "$VEIL" pii redact "$LETTER" --operator pseudonym --mapping build/demo/letter.map -o build/demo/letter.prompt.txt
+sed -n 3,8p build/demo/letter.prompt.txt | sed 's/^/    /'
+printf 'Summary: <PERSON_2> (born <DATE_TIME_1>) reports exertional chest pain; book her with <PERSON_1>.\nConfirm by phone on <PHONE_NUMBER_1> or e-mail <EMAIL_ADDRESS_1>. Invoice to <CREDIT_CARD_1>.\n' > build/demo/ai-reply.txt
+echo "The AI service sees only placeholders. Its reply (build/demo/ai-reply.txt):"
+sed 's/^/    /' build/demo/ai-reply.txt
+echo "The owner restores it (re-identification is audited, and only an owner may do it):"
+show "$VEIL" pii restore build/demo/ai-reply.txt --mapping build/demo/letter.map
+show "$VEIL" --actor alex pii restore build/demo/ai-reply.txt --mapping build/demo/letter.map
+echo "(exit code $?: 3 means refused)"
+echo "Other operators: replace with <TYPE>, mask, keyed tokens (HMAC-SHA-256: the same value, the same token) and"
+echo "format-preserving encryption (FF1, NIST SP 800-38G: a card stays a 16-digit card, and decrypts):"
+printf '$ %s\n' "$VEIL pii redact $LETTER --operator ff1 | sed -n 11,12p"
+"$VEIL" pii redact "$LETTER" --operator ff1 2>/dev/null | sed -n 11,12p
+
+step "17. Tables: which columns hold personal data, and a de-identified copy by policy"
+show "$VEIL" pii classify examples/data/patients.csv
+echo
+echo "examples/data/patients_policy.json says what happens to each column:"
+sed 's/^/    /' examples/data/patients_policy.json
+show "$VEIL" pii transform examples/data/patients.csv --policy examples/data/patients_policy.json \
+  -o build/demo/patients-deid.csv
+head -n 3 build/demo/patients-deid.csv | cut -c1-150 | sed 's/^/    /'
+
+step "18. How accurate is it? Scored on presidio-research's labeled set, plus generated hard negatives"
+PII_SET=../shared/data/pii/presidio-research/synth_dataset_v2.json
+if [ -f "$PII_SET" ]; then
+  show "$VEIL" pii eval "$PII_SET"
+else
+  echo "skipped: $PII_SET not found (it ships in ../shared/data beside the repository)"
+fi
+
 step "What comes next"
 cat <<'TXT'
 Today: the foundation (crypto primitives with standard test vectors, the columnar table and CSV reader), the
-workspace (encrypted vault with per-subject keys, the gate, the Merkle audit log, erasure by crypto-shredding)
-and differential privacy (DP SQL on exact noise, contribution bounding per person, a budget per dataset).
-Next, in issue order: PII discovery and pseudonymization; anonymization; homomorphic encryption; synthetic
-data; private ML; federated learning; governance. Each extends this walkthrough.
+workspace (encrypted vault with per-subject keys, the gate, the Merkle audit log, erasure by crypto-shredding),
+differential privacy (DP SQL on exact noise, contribution bounding per person, a budget per dataset, PostgreSQL
+tables attached and queried by push-down) and PII discovery and pseudonymization (text and tables, keyed
+tokens, FF1, the sealed pseudonym mapping of the privacy proxy).
+Next, in issue order: anonymization (k-anonymity, DICOM); homomorphic encryption; synthetic data; private ML;
+federated learning; governance. Each extends this walkthrough.
 TXT
