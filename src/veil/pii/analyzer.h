@@ -1,7 +1,8 @@
 // Analyzer: every recognizer over a text in one pass, with conflicts between overlapping findings resolved.
 //
-// Pattern recognizers share one multi-pattern scan (Vectorscan/Hyperscan) as a prefilter; each candidate is
-// then validated in linear time (RE2, checksums, libphonenumber) and scored with context words. Dictionary
+// Pattern recognizers share one multi-pattern scan (Vectorscan/Hyperscan, database compiled at build time) as
+// a prefilter; each candidate is then validated in linear time (hand-written checks and checksums,
+// libphonenumber) and scored with context words. Dictionary
 // recognizers (person names, street addresses, locations; names.h) tokenize the text once.
 //
 //   VEIL_ASSIGN_OR_RETURN(std::unique_ptr<pii::Analyzer> analyzer, pii::Analyzer::Create({}));
@@ -35,7 +36,8 @@ struct AnalyzerOptions {
 class Analyzer {
  public:
   // Errors: InvalidArgument for a bad option (unknown phone region, min_score outside [0, 1]); Internal if
-  // the pattern database does not compile.
+  // the pattern database can be neither loaded nor compiled (a defect). Cheap: the first call in a process
+  // deserializes the embedded pattern database (milliseconds); with dictionaries, see names.h.
   static absl::StatusOr<std::unique_ptr<Analyzer>> Create(const AnalyzerOptions& options);
   virtual ~Analyzer() = default;
 

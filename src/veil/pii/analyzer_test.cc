@@ -107,6 +107,22 @@ TEST_F(AnalyzerTest, WeakPatternsNeedContext) {
   ExpectNone("we sold 94105 units");
 }
 
+// The database reports only where matches end; the start is recovered (RE2, pattern anchored at the end),
+// and context-only candidates are screened from the end. Spans must still start where the identifier does.
+TEST_F(AnalyzerTest, StartsAreRecoveredFromTheEnd) {
+  ExpectOnly("paid with card 4111-1111-1111-1111 today", EntityType::kCreditCard, "4111-1111-1111-1111");
+  ExpectOnly("wire to GB82 WEST 1234 5698 7654 32 now", EntityType::kIbanCode, "GB82 WEST 1234 5698 7654 32");
+  ExpectOnly("mail to first.last+tag@mail.example.co.uk.", EntityType::kEmailAddress,
+             "first.last+tag@mail.example.co.uk");
+  ExpectOnly("see (https://example.org/a/b?c=d).", EntityType::kUrl, "https://example.org/a/b?c=d");
+  ExpectOnly("on 1999-12-31T23:59:59Z we left", EntityType::kDateTime, "1999-12-31T23:59:59Z");
+  // The context word five words before the number counts (it lifts the score); six words before does not.
+  ExpectOnly("passport a b c d 912345678", EntityType::kUsPassport, "912345678");
+  ExpectNone("passport a b c d e 912345678");
+  // A local part over the 400-byte bound is a run, not an address.
+  ExpectNone(std::string(500, 'a') + "@example.com");
+}
+
 TEST_F(AnalyzerTest, NhsNumber) {
   ExpectOnly("NHS number 943 476 5919", EntityType::kUkNhs, "943 476 5919");
   ExpectNone("NHS number 943 476 5918");
