@@ -302,10 +302,59 @@ class Scan {
     return i + 3;
   }
 
+  // An alphanumeric postcode starting at word i, written in capitals: UK "S10 1QT", "SW1A 1AA", "M1 1AE"
+  // (outward code A9, A99, AA9, AA99, A9A or AA9A, one space, inward code 9AA; BS 7666) or Canadian "K1A
+  // 0B1", "B0J2H0" (A9A 9A9). Returns the index after its last token, or -1.
+  int AlnumPostcode(int i) const {
+    if (!Word(i) || !(Shape(i) & (kShapeInitial | kShapeAllCaps))) return -1;
+    std::string_view t = text_.substr(toks_[i].begin, std::min<size_t>(9, text_.size() - toks_[i].begin));
+    auto up = [&](size_t k) { return k < t.size() && t[k] >= 'A' && t[k] <= 'Z'; };
+    auto dig = [&](size_t k) { return k < t.size() && t[k] >= '0' && t[k] <= '9'; };
+    size_t end = 0;
+    if (up(0) && dig(1) && up(2) &&
+        ((t.size() > 3 && t[3] == ' ' && dig(4) && up(5) && dig(6)) || (dig(3) && up(4) && dig(5)))) {
+      end = t[3] == ' ' ? 7 : 6;  // Canada
+    } else {
+      size_t k = up(1) ? 2 : 1;  // outward code: one or two letters,
+      if (up(0) && dig(k)) {     // a digit,
+        ++k;
+        if (dig(k) || up(k)) ++k;  // an optional digit or letter,
+        if (k < t.size() && t[k] == ' ' && dig(k + 1) && up(k + 2) && up(k + 3)) end = k + 4;
+      }
+    }
+    if (end == 0) return -1;
+    if (end < t.size() && ((t[end] >= '0' && t[end] <= '9') || (t[end] >= 'A' && t[end] <= 'Z') ||
+                           (t[end] >= 'a' && t[end] <= 'z'))) {
+      return -1;
+    }
+    size_t end_byte = toks_[i].begin + end;
+    int k = i;
+    while (In(k) && toks_[k].end < end_byte) ++k;
+    return In(k) && toks_[k].end == end_byte ? k + 1 : -1;
+  }
+
+  // A numeric postcode at token j: 3-10 digits, ZIP+4 "62704-1234", Dutch "1234 AB", Swedish/Greek/Czech
+  // "114 55". A number followed by another on its line is a phone number ("655 437 108"), not a postcode.
+  // Returns the index after it, or -1.
+  int NumericPostcode(int j) const {
+    if (!Num(j) || Digits(j) < 3 || Digits(j) > 10) return -1;
+    int e = j + 1;
+    if (Punct(e, '-') && Glued(e) && Num(e + 1) && Glued(e + 1)) return e + 2;
+    if (Num(e) && SameLine(e)) {
+      if (Digits(j) == 3 && Digits(e) == 2 && AllDigits(e) && !(Num(e + 1) && SameLine(e + 1))) return e + 1;
+      return -1;
+    }
+    if (Digits(j) == 4 && AllDigits(j) && AllCaps(e) && SameLine(e) && F(e).size() == 2 && Cap(e + 1) &&
+        SameLine(e + 1)) {
+      return e + 1;  // "1234 AB Amsterdam"
+    }
+    return e;
+  }
+
   // The rest of an address after its street: units, city, state or province, postcode and country, across
   // commas and line breaks. Returns the new end.
   int Continuation(int e, bool lower) const {
-    bool seen_zip = false, seen_country = false, seen_unit = false;
+    bool seen_zip = false, seen_country = false, seen_unit = false, town_may_follow = false;
     for (int seg = 0; seg < kMaxSegments; ++seg) {
       int j = e;
       int commas = 0;
@@ -325,12 +374,23 @@ class Scan {
           continue;
         }
       }
-      // Postcode: digits, or digits-digits (ZIP+4).
-      if (Num(j) && Digits(j) >= 3 && Digits(j) <= 10) {
-        e = j + 1;
-        if (Punct(e, '-') && Glued(e) && Num(e + 1) && Glued(e + 1)) e += 2;
+      // Postcode: "S10 1QT", "K1A 0B1", digits, ZIP+4. A European postcode written before its town ("10115
+      // Berlin", "75008 Paris") lets a town follow on the same line.
+      if (int pc = AlnumPostcode(j); pc > 0) {
+        e = pc;
         seen_zip = true;
         continue;
+      }
+      if (Num(j)) {
+        int pc = NumericPostcode(j);
+        if (pc < 0 && Digits(j) >= 3) break;  // a phone number
+        if (pc > 0) {
+          town_may_follow = !seen_zip && !seen_country && Digits(j) >= 4 && Digits(j) <= 5 && AllDigits(j) &&
+                            (broken || j == e) && Cap(pc) && SameLine(pc) && !Has(pc, kUnitWord);
+          e = pc;
+          seen_zip = true;
+          continue;
+        }
       }
       // A one- or two-digit region code after a comma: "Hania Bazid, 43 73313".
       if (Num(j) && Digits(j) <= 2 && commas > 0 && Num(j + 1)) {
@@ -351,13 +411,29 @@ class Scan {
         e = j + 1;
         continue;
       }
-      if (seen_zip || seen_country) break;
-      // City: capitalised words (lower-case words in a lower-case address), with inner particles.
+      if ((seen_zip && !town_may_follow) || seen_country) break;
+      town_may_follow = false;
+      // City: capitalised words (lower-case words in a lower-case address), with inner particles ("Ostrov nad
+      // Ohrí", "Chomutice u Horic"); it ends before a country, a region code or a postcode ("NUNGATTA
+      // Australia", "OULU NO", "Sheffield S10 1QT").
       int k = j;
       int words = 0;
       while (words < 4 && Word(k) && (SameLine(k) || k == j) &&
-             (Cap(k) || (lower && !CommonOnly(k)) || (words > 0 && Has(k, kParticle) && Cap(k + 1)))) {
-        if (!lower && CommonOnly(k) && Capital(k) && !(pe > j)) break;
+             (Cap(k) || (lower && !CommonOnly(k)) ||
+              (words > 0 && (Has(k, kParticle) || (Lower(k) && F(k).size() <= 3 && !CommonOnly(k))) &&
+               Cap(k + 1) && SameLine(k + 1)))) {
+        if (words > 0 && !lower) {
+          uint32_t kf;
+          int ke = MatchPlace(k, &kf);
+          if (ke > k && (kf & (kCountry | kSubdivision)) && k >= pe) break;
+          if (AllCaps(k) && F(k).size() <= 3 && k >= pe) break;
+          if (AlnumPostcode(k) > 0) break;
+        }
+        // A common word may open a town only before a word that is not one: "Cite Essanaouber".
+        if (!lower && CommonOnly(k) && Capital(k) && !(pe > j) &&
+            !(words == 0 && Capital(k + 1) && SameLine(k + 1) && !CommonOnly(k + 1) &&
+              !Has(k + 1, kStopWord)))
+          break;
         k = SkipDot(k);
         ++words;
         if (Punct(k, '(') && Word(k + 1) && Punct(k + 2, ')')) k += 3;
@@ -368,7 +444,7 @@ class Scan {
       int next = k;
       while (Punct(next, ',')) ++next;
       bool followed = In(next) && (Num(next) || (AllCaps(next) && F(next).size() <= 3) || Is(next, "nan") ||
-                                   MatchPlace(next, &pf) > next);
+                                   MatchPlace(next, &pf) > next || AlnumPostcode(next) > 0);
       bool line_end = !In(k) || toks_[k].newlines_before > 0 || Punct(k, '?') ||
                       (Punct(k, '.') && (!In(k + 1) || toks_[k + 1].newlines_before > 0));
       if (!(known || followed || (line_end && (broken || seen_unit)))) break;

@@ -115,6 +115,52 @@ TEST(StreetAddresses, EuropeanForms) {
   EXPECT_THAT(Found("The office is at Király u. 15."), Contains(Pair("STREET_ADDRESS", "Király u. 15.")));
 }
 
+TEST(StreetAddresses, UkAndCanadianPostcodes) {
+  // The referral letter of examples/data/referral_letter.txt.
+  EXPECT_THAT(Found("She lives at 42 Lindley Road, Sheffield S10 1QT and can be reached on 0114 496 0321."),
+              UnorderedElementsAre(Pair("STREET_ADDRESS", "42 Lindley Road, Sheffield S10 1QT")));
+  EXPECT_THAT(Found("She lives at 10 Downing Street, London SW1A 2AA."),
+              Contains(Pair("STREET_ADDRESS", "10 Downing Street, London SW1A 2AA")));
+  EXPECT_THAT(Found("Post it to 7 Oak Lane, Manchester M1 1AE, United Kingdom"),
+              Contains(Pair("STREET_ADDRESS", "7 Oak Lane, Manchester M1 1AE, United Kingdom")));
+  EXPECT_THAT(Found("Mail to 24 Sussex Drive, Ottawa, ON K1A 0B1, Canada today"),
+              Contains(Pair("STREET_ADDRESS", "24 Sussex Drive, Ottawa, ON K1A 0B1, Canada")));
+  EXPECT_THAT(
+      Found("Billing address:\n    2437 Main St Suite 442\n   Mill Village\n    NS\n    B0J 2H0"),
+      Contains(Pair("STREET_ADDRESS", "2437 Main St Suite 442\n   Mill Village\n    NS\n    B0J 2H0")));
+  // Not postcodes: too few letters in the inward code, letters glued after it.
+  EXPECT_THAT(Found("She lives at 42 Lindley Road, Sheffield S10 1Q and more"),
+              Not(Contains(Pair("STREET_ADDRESS", "42 Lindley Road, Sheffield S10 1Q"))));
+}
+
+TEST(StreetAddresses, PostcodesBeforeTheTownAndZipPlusFour) {
+  EXPECT_THAT(Found("Send it to 12 rue de Rivoli, 75008 Paris, France."),
+              Contains(Pair("STREET_ADDRESS", "12 rue de Rivoli, 75008 Paris, France")));
+  EXPECT_THAT(Found("Adresse: Hauptstraße 5, 10115 Berlin"),
+              Contains(Pair("STREET_ADDRESS", "Hauptstraße 5, 10115 Berlin")));
+  EXPECT_THAT(Found("Adres: Keizersgracht 123, 1015 CJ Amsterdam"),
+              Contains(Pair("STREET_ADDRESS", "Keizersgracht 123, 1015 CJ Amsterdam")));
+  EXPECT_THAT(Found("Deliver at 350 Fifth Avenue, New York, NY 10118-0110 today"),
+              Contains(Pair("STREET_ADDRESS", "350 Fifth Avenue, New York, NY 10118-0110")));
+}
+
+TEST(StreetAddresses, ContinuationBoundaries) {
+  // A town before a country or a region code; common words and lower-case particles inside town names.
+  EXPECT_THAT(Found("The letter arrived at 6400 12 Timms Drive Suite 215 NUNGATTA Australia last night."),
+              Contains(Pair("STREET_ADDRESS", "6400 12 Timms Drive Suite 215 NUNGATTA Australia")));
+  EXPECT_THAT(Found("I once lived in 416 Kiannonkatu 98 Apt. 934 OULU NO. I now live"),
+              Contains(Pair("STREET_ADDRESS", "416 Kiannonkatu 98 Apt. 934 OULU NO")));
+  EXPECT_THAT(Found("located at 704 1436 Redbud Drive\nCite Essanaouber\n, 32\n 60810. It serves"),
+              Contains(Pair("STREET_ADDRESS", "704 1436 Redbud Drive\nCite Essanaouber\n, 32\n 60810")));
+  EXPECT_THAT(Found("4596 Tylova 285\n Suite 578\n Ostrov nad Ohrí\n Czech Republic 56655"),
+              Contains(Pair("STREET_ADDRESS",
+                            "4596 Tylova 285\n Suite 578\n Ostrov nad Ohrí\n Czech Republic 56655")));
+  // A phone number on the next line is not a postcode.
+  EXPECT_THAT(
+      Found("515 385 Gemsbok St\n Apt. 460\n Pietersburg\n South Africa 89082\n085 175 7641-Office"),
+      Contains(Pair("STREET_ADDRESS", "515 385 Gemsbok St\n Apt. 460\n Pietersburg\n South Africa 89082")));
+}
+
 TEST(StreetAddresses, MilitaryAndPostBoxes) {
   EXPECT_THAT(Found("The office is at PSC 0413, Box 8144\nAPO AA 42323"),
               Contains(Pair("STREET_ADDRESS", "PSC 0413, Box 8144\nAPO AA 42323")));
