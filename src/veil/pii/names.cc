@@ -168,7 +168,14 @@ class Scan {
   // score. `cue` says an address cue precedes s.
   int StreetCore(int s, bool cue, double* score) const {
     // Every core but a street type with a house number before it ends in a number a few tokens on.
-    if (next_num_[s] - s > kNumberReach && !Has(s, kStreetPrefix)) return -1;
+    if (next_num_[s] - s > kNumberReach && !Has(s, kStreetPrefix) && !(Capital(s) && StrongAddressCue(s)))
+      return -1;
+    // An amount is no house number: "$25 Main Street", "12.99 Oak Road", "€45".
+    if (Num(s) && Glued(s) &&
+        (Punct(s - 1, '$') || Punct(s - 1, 0x20AC) || Punct(s - 1, 0xA3) || Punct(s - 1, 0xA5) ||
+         ((Punct(s - 1, '.') || Punct(s - 1, ',')) && Num(s - 2) && Glued(s - 1)))) {
+      return -1;
+    }
     int i = s;
     bool lead = false;
     if (Num(i) && Digits(i) <= 6) {
@@ -209,6 +216,10 @@ class Scan {
           return e;
         }
         if (lead && (Cap(i) || lower)) {
+          // A street suffix after a name that already has its type is not part of it: "137 Avenue Teboulbi
+          // St.", "33 avenue de Provence street".
+          int last = Punct(k - 1, '.') ? k - 2 : k - 1;
+          if (last > j && Has(last, kStreetSuffix) && !Has(last - 1, kParticle)) k = last;
           *score = 0.8;
           return k;
         }
@@ -237,7 +248,7 @@ class Scan {
       for (int m = i + 1; m < k; ++m) {
         if (!Has(m, kStreetSuffix)) continue;
         // The first suffix after at least one name word ends the street; a directional may follow.
-        int e = SkipDot(m);
+        int e = SuffixEnd(m);
         if (Has(e, kDirection) && SameLine(e) && (Cap(e) || lower)) e = SkipDot(e);
         *score = 0.85;
         return e;
@@ -251,6 +262,23 @@ class Scan {
           *score = 0.7;
           return k2 + 1;
         }
+      }
+    }
+    // No number, but a street suffix after capitalised name words and a strong address cue before them:
+    // "lives at Lindley Road", "Ship to: Martinez Mall". The suffix must not start the name.
+    if (!lead && Capital(i) && StrongAddressCue(s)) {
+      int k = NameWords(i, 4, false);
+      int m = -1;  // the last suffix: "Harbour View Drive"
+      for (int n = i + 1; n < k; ++n) {
+        if (Has(n, kStreetSuffix) && Capital(n)) m = n;
+      }
+      bool plausible = m > 0;
+      for (int n = i; n < m; ++n) plausible &= !Has(n, kNotName | kOrgMarker | kTitle);
+      if (plausible) {
+        int e = SuffixEnd(m);
+        if (Has(e, kDirection) && SameLine(e) && Cap(e)) e = SkipDot(e);
+        *score = 0.7;
+        return e;
       }
     }
     // After an address cue: "Sludevej 13", "Joaquin Suarez 2906".
@@ -269,6 +297,35 @@ class Scan {
   }
 
   int SkipDotIfHungarian(int k) const { return k + 1; }
+
+  // The end of a street suffix at m: its abbreviation dot belongs to it ("St.", "Ave."), the full stop after
+  // a whole word that ends a sentence does not ("Harbour View Drive. It opens").
+  int SuffixEnd(int m) const {
+    int e = SkipDot(m);
+    if (e == m + 2 && F(m).size() >= 4 && (!In(e) || toks_[e].newlines_before > 0 || Capital(e)))
+      return m + 1;
+    return e;
+  }
+
+  // A cue before token s that says an address follows even without a house number: "lives at", "located
+  // on", "ship to", "send it to", "Address:", "address is", "the corner of".
+  bool StrongAddressCue(int s) const {
+    int p = s - 1;
+    if (Punct(p, ':')) return Is(p - 1, "address") || Is(p - 1, "to") || Is(p - 1, "location");
+    if (Is(p, "is")) return Is(p - 1, "address");
+    if (Is(p, "of")) return Is(p - 1, "corner");
+    if (!(Is(p, "at") || Is(p, "on") || Is(p, "to"))) return false;
+    int q = p - 1;
+    if (Is(q, "it") || Is(q, "them") || Is(q, "this")) --q;  // "send it to"
+    static constexpr std::string_view kVerbs[] = {
+        "lives",    "live",  "living",  "lived",   "located",   "situated",      "resides", "reside",
+        "residing", "ship",  "shipped", "deliver", "delivered", "send",          "sent",    "mail",
+        "mailed",   "moved", "stays",   "staying", "based",     "headquartered", "office",  "offices"};
+    for (std::string_view v : kVerbs) {
+      if (Is(q, v)) return true;
+    }
+    return false;
+  }
 
   // Another street name after a street: "14 Crown Street Kishiev Squares", "Tungata 11 Rott Crossroad".
   int StreetNameTail(int e, bool lower) const {
@@ -444,7 +501,11 @@ class Scan {
       int next = k;
       while (Punct(next, ',')) ++next;
       bool followed = In(next) && (Num(next) || (AllCaps(next) && F(next).size() <= 3) || Is(next, "nan") ||
-                                   MatchPlace(next, &pf) > next || AlnumPostcode(next) > 0);
+                                   MatchPlace(next, &pf) > next || AlnumPostcode(next) > 0 ||
+                                   (Cap(next) && SameLine(next + 1) &&
+                                    ((Num(next + 1) && NumericPostcode(next + 1) > 0) ||
+                                     (MatchPlace(next + 1, &pf) > next + 1 && (pf & kCountry)))));
+      if (Punct(k, ':') && Glued(k)) break;  // a label ("Mobile: 723 813 266"), not a town
       bool line_end = !In(k) || toks_[k].newlines_before > 0 || Punct(k, '?') ||
                       (Punct(k, '.') && (!In(k + 1) || toks_[k + 1].newlines_before > 0));
       if (!(known || followed || (line_end && (broken || seen_unit)))) break;
@@ -460,7 +521,7 @@ class Scan {
       double score = 0.9;
       int b = s;
       if (e < 0) {
-        bool cue = In(s - 1) && (Has(s - 1, kAddressCue) || Punct(s - 1, ':'));
+        bool cue = In(s - 1) && (Has(s - 1, kAddressCue) || Punct(s - 1, ':') || StrongAddressCue(s));
         e = StreetCore(s, cue, &score);
         if (e < 0) continue;
         bool lower = true;

@@ -161,6 +161,44 @@ TEST(StreetAddresses, ContinuationBoundaries) {
       Contains(Pair("STREET_ADDRESS", "515 385 Gemsbok St\n Apt. 460\n Pietersburg\n South Africa 89082")));
 }
 
+TEST(StreetAddresses, NoHouseNumberAfterAStrongCue) {
+  EXPECT_THAT(Found("She lives at Lindley Road and can be reached on 0114 496 0321."),
+              Contains(Pair("STREET_ADDRESS", "Lindley Road")));
+  EXPECT_THAT(Found("Ship to: Martinez Mall, Springfield, IL 62704"),
+              Contains(Pair("STREET_ADDRESS", "Martinez Mall, Springfield, IL 62704")));
+  EXPECT_THAT(Found("The office is located at Harbour View Drive. It opens at 9."),
+              Contains(Pair("STREET_ADDRESS", "Harbour View Drive")));
+  EXPECT_THAT(Found("He lives at Main Street or near it."), Contains(Pair("STREET_ADDRESS", "Main Street")));
+  EXPECT_THAT(Found("She lives at King Street West, Toronto"),
+              Contains(Pair("STREET_ADDRESS", "King Street West, Toronto")));
+  EXPECT_THAT(Found("Ask the driver to stop at the corner of Kuusiku 7 and Alexander Flat? I am in Hirvli"),
+              Contains(Pair("STREET_ADDRESS", "the corner of Kuusiku 7 and Alexander Flat")));
+  // Without a strong cue or a suffix, no address.
+  EXPECT_THAT(Found("Meet me at Central Park"), Not(Contains(Pair("STREET_ADDRESS", "Central Park"))));
+  EXPECT_THAT(Found("I talked to Peter Way yesterday"), Not(Contains(Pair("STREET_ADDRESS", "Peter Way"))));
+}
+
+TEST(StreetAddresses, TrailingSuffixesLabelsAndAmounts) {
+  // A suffix after a street that has its type before the name is not part of it.
+  EXPECT_THAT(Found("Pedestrians must enter on 137 Avenue Teboulbi St. the first three months"),
+              Contains(Pair("STREET_ADDRESS", "137 Avenue Teboulbi")));
+  EXPECT_THAT(Found("Verda lives on 33 avenue de Provence street."),
+              Contains(Pair("STREET_ADDRESS", "33 avenue de Provence")));
+  // A label on the next line is no town.
+  EXPECT_THAT(Found("the corner of 25 Dili Gianni Street and King Forges\nMobile: 723 813 266"),
+              Contains(Pair("STREET_ADDRESS", "the corner of 25 Dili Gianni Street and King Forges")));
+  EXPECT_THAT(Found("send a new one to 071 Ditscheinergasse 80 Suite 000 HUNDSHAGEN Upper Austria? I am in"),
+              Contains(Pair("STREET_ADDRESS", "071 Ditscheinergasse 80 Suite 000 HUNDSHAGEN Upper Austria")));
+  EXPECT_THAT(Found("Address:\n7494 Hlíðarvegur 97 Suite 568 Apt. 108, Danmarkshavn, Greenlander 35940."),
+              Contains(Pair("STREET_ADDRESS",
+                            "7494 Hlíðarvegur 97 Suite 568 Apt. 108, Danmarkshavn, Greenlander 35940")));
+  for (std::string_view text :
+       {"Version 2 Road map", "Room 404, floor 3", "The price is $25 Main Street Books",
+        "It costs 12.99 Oak Road", "Tickets cost €45 Park Lane passes"}) {
+    for (const auto& [type, value] : Found(text)) EXPECT_NE(type, "STREET_ADDRESS") << text << ": " << value;
+  }
+}
+
 TEST(StreetAddresses, MilitaryAndPostBoxes) {
   EXPECT_THAT(Found("The office is at PSC 0413, Box 8144\nAPO AA 42323"),
               Contains(Pair("STREET_ADDRESS", "PSC 0413, Box 8144\nAPO AA 42323")));
