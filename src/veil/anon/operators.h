@@ -12,8 +12,10 @@
 //              The same value (after canonicalisation, below) always gives the same token under the same key;
 //              without the key tokens cannot be computed or inverted, only compared.
 //   ff1        format-preserving encryption (ff1.h, NIST SP 800-38G): the value's digits (numeric types) or
-//              letters and digits (other types) are encrypted in place, every other character stays: a card
-//              number stays 16 digits with its dashes. Reversible with the key (Ff1Operator::Decrypt).
+//              letters and digits (other types) are encrypted in place, each keeping its class (digit, upper,
+//              lower case), every other character stays: a card number stays 16 digits with its dashes and
+//              passes Luhn, an IBAN keeps its country and passes mod-97, a phone number keeps its +CC.
+//              Reversible with the key (Ff1Operator::Decrypt).
 //
 // Canonicalisation (CanonicalValue), so that formatting variants of one value agree for tokens and
 // pseudonyms:
@@ -37,6 +39,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -129,29 +132,49 @@ class TokenOperator final : public ValueOperator {
 
 // Which characters of a value FF1 encrypts.
 enum class Ff1Alphabet {
-  kDigits,        // 0-9 in radix 10 (numeric types: CREDIT_CARD, US_SSN, US_ITIN, UK_NHS, PHONE_NUMBER, AGE,
-                  // DATE_TIME)
-  kAlphanumeric,  // 0-9A-Za-z in radix 62 (every other type): a letter may become a digit and back
+  kDigits,        // 0-9 only (numeric types: CREDIT_CARD, US_SSN, US_ITIN, UK_NHS, PHONE_NUMBER, AGE,
+                  // DATE_TIME); letters stay as they are
+  kAlphanumeric,  // ASCII digits and letters, each keeping its class: a digit stays a digit, an upper-case
+                  // letter an upper-case letter, a lower-case letter a lower-case letter (every other type)
 };
 // The alphabet used for `type`; `untyped` for nullopt.
 Ff1Alphabet Ff1AlphabetFor(ValueType type, Ff1Alphabet untyped);
 
 struct Ff1OperatorOptions {
   // CREDIT_CARD: encrypt all digits but the last and recompute the last as the Luhn check digit, so the
-  // result still passes Luhn (and is still found by the analyzer, so it can be decrypted in a text). Decrypt
-  // recomputes the original's check digit: exact for every card that passed Luhn, as every card the analyzer
-  // reports does. Off: all digits are encrypted and the result fails Luhn 9 times in 10.
+  // result still passes Luhn (and is still found by the analyzer, so it can be decrypted in a text). A card
+  // failing Luhn is not encrypted (see replace_small_domains). Off: all digits are encrypted and the result
+  // fails Luhn 9 times in 10.
   bool fix_luhn = true;
-  // A value with fewer encryptable characters than FF1 accepts (radix^n < 1,000,000: fewer than 6 digits,
-  // or 4 letters and digits; ff1.h): true replaces it with "<TYPE>" (counted in small_domain_count()),
-  // false fails with InvalidArgument.
+  // A value FF1 cannot encrypt in format: its domain is too small (the product of the radices of its
+  // encrypted characters below 1,000,000: fewer than 6 digits, 5 letters of one case, ...; ff1.h), or it
+  // fails its type's check (an IBAN failing mod-97, a card failing Luhn, an SSN/ITIN/NHS number that is not
+  // structurally valid: its ciphertext could not be decrypted exactly). true replaces it with "<TYPE>"
+  // (counted in small_domain_count() or invalid_count()), false fails with InvalidArgument.
   bool replace_small_domains = true;
   // The alphabet of untyped values (table cells without an entity type).
   Ff1Alphabet untyped_alphabet = Ff1Alphabet::kAlphanumeric;
 };
 
-// FF1 on the value's characters of its alphabet, in place; the tweak is "veil ff1 v1:" + TypeLabel(type),
-// so equal digits of different types encrypt independently. Deterministic: the same value encrypts the same.
+// Class-preserving FF1 (NIST SP 800-38G) on a value's characters, in place; every other character (dashes,
+// spaces, dots, "@", bytes of non-ASCII characters) stays where it is. Per type:
+//   CREDIT_CARD     digits but the last encrypted, the last recomputed (Luhn), as fix_luhn says.
+//   IBAN_CODE       the country code kept, the BBAN encrypted by class, the two check digits recomputed
+//                   (ISO 7064 MOD 97-10): the result is a valid IBAN of the same country, length and layout.
+//   PHONE_NUMBER    a leading "+CC" or "00CC" (ITU-T E.164 country code) kept, the other digits encrypted.
+//   US_SSN/US_ITIN  the 9 digits encrypted, re-encrypted while the result is not a valid SSN (ITIN): cycle
+//                   walking (Black-Rogaway 2002), so the result is structurally valid and decrypts exactly.
+//   UK_NHS          the first 9 digits encrypted (walking past results without a mod-11 check digit), the
+//                   check digit recomputed.
+//   EMAIL_ADDRESS   "@", dots and the top-level domain kept; the local part and the other domain labels
+//                   encrypted together, by class.
+//   numeric types   (Ff1Alphabet::kDigits) the digits; everything else (PERSON, LOCATION, ...) by class.
+// The encrypted characters form one domain: one class -> FF1 in its radix (10 or 26) on the sequence; several
+// -> the sequence read as one number in the mixed radix of its positions (10 or 26 each), written in binary
+// and encrypted with FF1 in radix 2, cycle-walking until the number is inside the domain. The tweak is
+// "veil ff1 v2" 0x00 TYPE 0x00 MASK, MASK the value with each encrypted character replaced by its class
+// ('d', 'u', 'l') and each recomputed check digit by '#': the type, the layout and the characters kept
+// (country code, TLD) all bind the ciphertext. Deterministic: the same value encrypts the same.
 class Ff1Operator final : public ValueOperator {
  public:
   // `key`: 16, 24 or 32 bytes (AES-128/192/256). Errors: InvalidArgument for another size.
@@ -160,24 +183,33 @@ class Ff1Operator final : public ValueOperator {
   absl::StatusOr<std::string> Apply(ValueType type, std::string_view value) override {
     return Encrypt(type, value);
   }
-  // Errors: InvalidArgument for a domain too small when replace_small_domains is off (naming the type and
-  // the count of characters, not the value).
+  // Errors (when replace_small_domains is off): InvalidArgument for a domain too small or a value failing
+  // its type's check (naming the type and the count of characters, never the value).
   absl::StatusOr<std::string> Encrypt(ValueType type, std::string_view value);
-  // The inverse of Encrypt (for a value that Encrypt did not replace). Errors: InvalidArgument for a domain
-  // too small.
+  // The inverse of Encrypt (for a value that Encrypt did not replace): exact for every value Encrypt
+  // accepted. Errors: InvalidArgument for a domain too small or a malformed value.
   absl::StatusOr<std::string> Decrypt(ValueType type, std::string_view value) const;
   // How many values Encrypt replaced by "<TYPE>" because their domain was too small.
   size_t small_domain_count() const { return small_domain_count_; }
+  // How many values Encrypt replaced by "<TYPE>" because they failed their type's check.
+  size_t invalid_count() const { return invalid_count_; }
 
  private:
-  Ff1Operator(Ff1 digits, Ff1 alnum, Ff1OperatorOptions options)
-      : digits_(std::move(digits)), alnum_(std::move(alnum)), options_(options) {}
-  absl::StatusOr<std::string> Crypt(bool encrypt, ValueType type, std::string_view value) const;
+  using Acceptable = std::function<bool(const std::string&)>;
+  Ff1Operator(Ff1 digits, Ff1 letters, Ff1 bits, Ff1OperatorOptions options)
+      : digits_(std::move(digits)), letters_(std::move(letters)), bits_(std::move(bits)), options_(options) {}
+  absl::StatusOr<std::string> Crypt(bool encrypt, ValueType type, std::string_view value, int* refusal) const;
+  absl::StatusOr<std::string> CryptPositions(bool encrypt, ValueType type, std::string value,
+                                             const std::vector<size_t>& positions,
+                                             const std::vector<size_t>& recomputed, bool digits_only,
+                                             const Acceptable& acceptable, int* refusal) const;
 
-  Ff1 digits_;  // radix 10
-  Ff1 alnum_;   // radix 62
+  Ff1 digits_;   // radix 10
+  Ff1 letters_;  // radix 26
+  Ff1 bits_;     // radix 2 (mixed-radix domains)
   Ff1OperatorOptions options_;
   size_t small_domain_count_ = 0;
+  size_t invalid_count_ = 0;
 };
 
 // The Luhn check digit (0-9) that completes `payload` (digits only, without the check digit).

@@ -335,7 +335,10 @@ absl::StatusOr<TransformResult> TransformTable(const table::Table& input, const 
       }
       builder.AppendString(out);
     }
-    if (ff1 != nullptr) result.ff1_small_domain += ff1->small_domain_count();
+    if (ff1 != nullptr) {
+      result.ff1_small_domain += ff1->small_domain_count();
+      result.ff1_invalid += ff1->invalid_count();
+    }
     VEIL_ASSIGN_OR_RETURN(Column out_col, std::move(builder).Finish());
     fields.push_back(table::Field{field.name, DataType::kString, true});
     columns.push_back(std::move(out_col));

@@ -94,7 +94,8 @@ struct TransformResult {
   table::Table table;
   // Per output... per input column: what was done ("email: mask"), for reports and audit parameters.
   std::vector<std::pair<std::string, std::string>> applied;
-  size_t ff1_small_domain = 0;  // values ff1 replaced by "<TYPE>"
+  size_t ff1_small_domain = 0;  // values ff1 replaced by "<TYPE>": domain too small
+  size_t ff1_invalid = 0;  // values ff1 replaced by "<TYPE>": failing their type's check (IBAN, card, SSN)
 };
 
 // Applies `policy` to `input`. Errors: InvalidArgument for a policy column the table does not have, a column
