@@ -113,6 +113,119 @@ bool HasLuhnValidDigitRun(std::string_view text) {
   return false;
 }
 
+namespace {
+
+// Decodes the code point at `i` (text is expected to be valid UTF-8; an invalid byte decodes as itself, one
+// byte long, which Tokenize takes as a word character).
+uint32_t DecodeAt(std::string_view text, size_t i, size_t& len) {
+  const auto c = static_cast<unsigned char>(text[i]);
+  size_t n = c < 0x80                   ? 1
+             : (c >= 0xC2 && c <= 0xDF) ? 2
+             : (c >= 0xE0 && c <= 0xEF) ? 3
+             : (c >= 0xF0 && c <= 0xF4) ? 4
+                                        : 0;
+  if (n == 0 || i + n > text.size()) {
+    len = 1;
+    return 0x80;  // a non-ASCII word character
+  }
+  uint32_t cp = n == 1 ? c : c & (0x7F >> n);
+  for (size_t k = 1; k < n; ++k) {
+    const auto b = static_cast<unsigned char>(text[i + k]);
+    if ((b & 0xC0) != 0x80) {
+      len = 1;
+      return 0x80;
+    }
+    cp = (cp << 6) | (b & 0x3F);
+  }
+  len = n;
+  return cp;
+}
+
+bool IsSpaceCp(uint32_t c) {
+  return c == ' ' || (c >= '\t' && c <= '\r') || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
+         c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+}
+bool IsDigitCp(uint32_t c) { return c >= '0' && c <= '9'; }
+bool IsWordCp(uint32_t c) {
+  if (c < 0x80) return IsDigitCp(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+  if (IsSpaceCp(c)) return false;
+  if ((c >= 0xA1 && c <= 0xBF) || c == 0xD7 || c == 0xF7) return false;
+  if (c >= 0x2010 && c <= 0x205E) return false;
+  return true;
+}
+bool IsConnector(uint32_t c) {
+  switch (c) {
+    case '.':
+    case '-':
+    case '@':
+    case '/':
+    case ':':
+    case '_':
+    case '\'':
+    case '+':
+    case '=':
+    case '?':
+    case '&':
+    case '%':
+    case '#':
+    case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+std::vector<Token> Tokenize(std::string_view text) {
+  std::vector<Token> tokens;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t len;
+    const uint32_t c = DecodeAt(text, i, len);
+    if (IsSpaceCp(c)) {
+      i += len;
+      continue;
+    }
+    if (!IsWordCp(c)) {
+      tokens.push_back({i, i + len});
+      i += len;
+      continue;
+    }
+    // A word: word characters, continued across connectors followed by a word character.
+    const size_t begin = i;
+    uint32_t last = c;  // the last word character taken
+    i += len;
+    while (i < text.size()) {
+      uint32_t d = DecodeAt(text, i, len);
+      if (IsWordCp(d)) {
+        last = d;
+        i += len;
+        continue;
+      }
+      // A run of connectors, or a single ',' between digits, joins when a word character follows.
+      size_t j = i;
+      if (d == ',') {
+        if (!IsDigitCp(last)) break;
+        j += len;
+      } else {
+        while (j < text.size() && IsConnector(d)) {
+          j += len;
+          if (j < text.size()) d = DecodeAt(text, j, len);
+        }
+        if (j == i) break;
+      }
+      if (j >= text.size()) break;
+      size_t next_len;
+      const uint32_t next = DecodeAt(text, j, next_len);
+      if (!IsWordCp(next) || (text[i] == ',' && !IsDigitCp(next))) break;
+      i = j;
+    }
+    tokens.push_back({begin, i});
+  }
+  return tokens;
+}
+
 }  // namespace internal
 
 namespace {
@@ -384,6 +497,41 @@ absl::Status ScoreSample(std::string_view text, std::span<const GoldSpan> gold,
   for (int m : pred_match) (m >= 0 ? any.tp : any.fp) += 1;
   for (bool m : gold_matched) any.fn += m ? 0 : 1;
   report.any_pii += any;
+
+  // Token level: each token's gold and predicted type (-1 for O), from the intervals (code points).
+  auto tag = [](const std::vector<Interval>& spans, size_t begin, size_t end) {
+    int type = -1;
+    size_t best = 0;
+    for (const Interval& iv : spans) {
+      const size_t lo = std::max(begin, iv.begin);
+      const size_t hi = std::min(end, iv.end);
+      if (hi > lo && hi - lo > best) {
+        best = hi - lo;
+        type = iv.type;
+      }
+    }
+    return type;
+  };
+  for (const internal::Token& tok : internal::Tokenize(text)) {
+    const size_t begin = cp_at[tok.begin];
+    const size_t end = cp_at[tok.end];
+    const int g = tag(gold_in, begin, end);
+    const int p = tag(pred, begin, end);
+    ++report.tokens;
+    if (g >= 0 && p >= 0) {
+      ++report.token_pii.tp;
+    } else if (g >= 0) {
+      ++report.token_pii.fn;
+    } else if (p >= 0) {
+      ++report.token_pii.fp;
+    }
+    if (g >= 0 && g == p) {
+      ++report.token_per_type[g].tp;
+      continue;
+    }
+    if (g >= 0) ++report.token_per_type[g].fn;
+    if (p >= 0) ++report.token_per_type[p].fp;
+  }
   ++report.samples;
   return absl::OkStatus();
 }

@@ -19,6 +19,15 @@
 // "Any PII" repeats the matching ignoring the type (every in-scope gold span against every prediction), as
 // presidio-research's global PII precision/recall treats all entity types as one.
 //
+// Token level (next to the span level, as presidio-research's Evaluator scores): the text is cut into tokens
+// (internal::Tokenize); a token takes the type of the in-scope gold span it overlaps (by at least one
+// character; if several, the one overlapping it most, then the earlier one), or O; likewise its predicted
+// type from the predictions. Out-of-scope gold types are O, as presidio-research turns the entity types a
+// model does not support into O. Per type t: TP = tokens gold t and predicted t, FP = predicted t and gold
+// not t, FN = gold t and predicted not t. "PII" (type-agnostic): TP = gold non-O and predicted non-O, FP =
+// predicted non-O and gold O, FN = gold non-O and predicted O; its F2 is the figure presidio-research reports
+// as pii_f (beta 2 in the notebooks), Presidio's published 0.618 (vanilla) and 0.845 (tuned).
+//
 // Differences from presidio-research's published figures (docs/pii-parts/eval.md): its notebooks 4 and 5
 // (Evaluator) score tokens (each spaCy token of the text counted as PII or O, type-agnostic for the "PII"
 // figure), and its SpanEvaluator matches on normalized text (lowercased, punctuation and skip words
@@ -117,6 +126,10 @@ struct EvalReport {
   std::array<Counts, kEntityTypeCount> per_type{};  // indexed by the scoring type
   Counts overall;                                   // sum over types (micro)
   Counts any_pii;                                   // type-agnostic matching
+  // Token level (see above): per scoring type, and type-agnostic PII.
+  std::array<Counts, kEntityTypeCount> token_per_type{};
+  Counts token_pii;
+  int64_t tokens = 0;  // tokens scored
   // False positives that overlap an out-of-scope gold span (say PERSON found on an ORGANIZATION) at the IoU
   // threshold: counted as false positives above, reported separately for diagnosis.
   int64_t fp_on_out_of_scope = 0;
@@ -171,6 +184,34 @@ absl::StatusOr<std::vector<size_t>> CodePointByteOffsets(std::string_view text);
 // Whether [a_begin, a_end) and [b_begin, b_end) overlap by at least `threshold` of their union, compared
 // exactly in integers (threshold taken to 6 decimal places).
 bool IouAtLeast(size_t a_begin, size_t a_end, size_t b_begin, size_t b_end, double threshold);
+
+// A token of internal::Tokenize: [begin, end) in UTF-8 bytes.
+struct Token {
+  size_t begin;
+  size_t end;
+  friend bool operator==(const Token&, const Token&) = default;
+};
+
+// A deterministic approximation of spaCy's English tokenizer for presidio-research's texts (spaCy itself is
+// not used). Rules, on code points:
+//   - whitespace separates tokens and is never a token (ASCII whitespace, U+00A0, U+1680, U+2000-U+200A,
+//     U+2028, U+2029, U+202F, U+205F, U+3000); spaCy makes tokens of "\n" and of runs of spaces, which the
+//     evaluation would tag too: a small difference;
+//   - word characters are ASCII letters and digits and every non-ASCII code point except the Latin-1
+//     punctuation and symbols U+00A1-U+00BF, U+00D7, U+00F7 and the general punctuation block
+//     U+2010-U+205E (dashes, curly quotes, ellipsis);
+//   - a token is a run of word characters, continued across connectors . - @ / : _ ' + = ? & % # ~ (any
+//     number of them in a row) when a word character follows, and across one ',' between two digits; so
+//     e-mail addresses, URLs ("https://a.com/x"), dates (12/05/2020, 2020-05-12), times (10:30), phone
+//     numbers (555-0199), SSNs, decimals (3.5, 12,345) and hyphenated names stay one token, as spaCy's URL
+//     and e-mail matching and its digit infix rules keep most of them (spaCy does split "Smith-Jones" into
+//     three tokens, this does not);
+//   - every other character (a connector not followed by a word character, brackets, quotes, '!', ';',
+//     ',' after a letter, "." ending a sentence or an abbreviation like "St.", '$', '*', ...) is a token of
+//     its own: "(555)" -> "(" "555" ")", "Smith," -> "Smith" ",", "St." -> "St" "." (spaCy keeps some
+//     abbreviations whole: its exceptions list is not reproduced).
+// Invalid UTF-8 bytes are taken one by one as word characters. Tokens are sorted, non-empty and disjoint.
+std::vector<Token> Tokenize(std::string_view text);
 
 // ISO 7064 MOD 97-10 as ISO 13616 applies it (the first four characters moved to the end, letters as 10..35,
 // the remainder must be 1), without the country-length check of checksums.h's IbanValid: the generator needs

@@ -312,6 +312,137 @@ std::string DigitsOf(std::string_view s) {
   return d;
 }
 
+// --- Token level ------------------------------------------------------------------------------------------
+
+std::vector<std::string> Words(std::string_view text) {
+  std::vector<std::string> out;
+  for (const internal::Token& t : internal::Tokenize(text))
+    out.emplace_back(text.substr(t.begin, t.end - t.begin));
+  return out;
+}
+
+TEST(TokenizeTest, SplitsWhitespaceAndPunctuation) {
+  EXPECT_THAT(Words("Call (555) 010-0199, or mail jo.e@x.com."),
+              ElementsAre("Call", "(", "555", ")", "010-0199", ",", "or", "mail", "jo.e@x.com", "."));
+  EXPECT_THAT(Words("Smith,John paid 12,345.60 at 10:30 on 12/05/2020!"),
+              ElementsAre("Smith", ",", "John", "paid", "12,345.60", "at", "10:30", "on", "12/05/2020", "!"));
+  EXPECT_THAT(Words("Visit https://ClickPhobia.com.br/ \"now\"; 1, 2"),
+              ElementsAre("Visit", "https://ClickPhobia.com.br", "/", "\"", "now", "\"", ";", "1", ",", "2"));
+  EXPECT_THAT(Words("12 Main St.\n\tApt. 4\r\n"), ElementsAre("12", "Main", "St", ".", "Apt", ".", "4"));
+  EXPECT_THAT(Words(""), ElementsAre());
+  EXPECT_THAT(Words(" \n "), ElementsAre());
+  EXPECT_THAT(Words("a--b -c d- ..."), ElementsAre("a--b", "-", "c", "d", "-", ".", ".", "."));
+}
+
+TEST(TokenizeTest, MultibyteText) {
+  // Ödön's (non-ASCII letters are word characters), an em dash (U+2014) and a no-break space (U+00A0) are
+  // not; curly quotes (U+201C, U+201D) are tokens of their own.
+  const std::string text =
+      "\xC3\x96"
+      "d\xC3\xB6n's caf\xC3\xA9\xE2\x80\x94Gy\xC5\x91r\xC2\xA0"
+      "\xE2\x80\x9CX\xE2\x80\x9D";
+  EXPECT_THAT(Words(text),
+              ElementsAre("\xC3\x96"
+                          "d\xC3\xB6n's",
+                          "caf\xC3\xA9", "\xE2\x80\x94", "Gy\xC5\x91r", "\xE2\x80\x9C", "X", "\xE2\x80\x9D"));
+  // Every token is on code point boundaries, sorted and disjoint.
+  size_t prev = 0;
+  for (const internal::Token& t : internal::Tokenize(text)) {
+    EXPECT_LE(prev, t.begin);
+    EXPECT_LT(t.begin, t.end);
+    EXPECT_NE(static_cast<unsigned char>(text[t.begin]) & 0xC0, 0x80);
+    if (t.end < text.size()) {
+      EXPECT_NE(static_cast<unsigned char>(text[t.end]) & 0xC0, 0x80);
+    }
+    prev = t.end;
+  }
+}
+
+TEST(TokenLevelTest, WholeAddressOverPiecewiseGoldEarnsTokenCredit) {
+  //                       0         1         2         3         4
+  //                       0123456789012345678901234567890123456789012
+  const std::string text = "Lives at 12 Main St, Springfield, USA today";
+  const std::vector<GoldSpan> gold = {Gold(9, 19, "STREET_ADDRESS"), Gold(21, 32, "GPE"),
+                                      Gold(34, 37, "GPE")};
+  const std::vector<Span> pred = {Pred(9, 37, EntityType::kStreetAddress)};
+  EvalReport r;
+  ASSERT_TRUE(ScoreSample(text, gold, pred, {}, r).ok());
+  // Span level: 10/28 of the union, no match at all.
+  EXPECT_EQ(r.any_pii.tp, 0);
+  EXPECT_EQ(r.overall.fn, 3);
+  // Tokens: Lives at [12 Main St , Springfield , USA] today; gold non-O: 12 Main St Springfield USA.
+  EXPECT_EQ(r.tokens, 10);
+  EXPECT_EQ(r.token_pii.tp, 5);
+  EXPECT_EQ(r.token_pii.fp, 2);  // the two commas
+  EXPECT_EQ(r.token_pii.fn, 0);
+  EXPECT_DOUBLE_EQ(r.token_pii.Precision(), 5.0 / 7);
+  EXPECT_DOUBLE_EQ(r.token_pii.Recall(), 1.0);
+  EXPECT_DOUBLE_EQ(r.token_pii.F(2), 5 * (5.0 / 7) / (4 * (5.0 / 7) + 1));
+  const Counts& addr = r.token_per_type[static_cast<size_t>(EntityType::kStreetAddress)];
+  EXPECT_EQ(addr.tp, 3);
+  EXPECT_EQ(addr.fp, 4);  // commas, Springfield, USA
+  EXPECT_EQ(addr.fn, 0);
+  const Counts& loc = r.token_per_type[static_cast<size_t>(EntityType::kLocation)];
+  EXPECT_EQ(loc.tp, 0);
+  EXPECT_EQ(loc.fp, 0);
+  EXPECT_EQ(loc.fn, 2);
+}
+
+TEST(TokenLevelTest, WrongTypeCountsForPiiNotPerType) {
+  //                       0         1         2
+  //                       01234567890123456789012
+  const std::string text = "Mr John Smith called.";
+  const std::vector<GoldSpan> gold = {Gold(3, 13, "PERSON")};
+  const std::vector<Span> pred = {Pred(3, 13, EntityType::kLocation)};
+  EvalReport r;
+  ASSERT_TRUE(ScoreSample(text, gold, pred, {}, r).ok());
+  EXPECT_EQ(r.tokens, 5);
+  EXPECT_EQ(r.token_pii.tp, 2);
+  EXPECT_EQ(r.token_pii.fp, 0);
+  EXPECT_EQ(r.token_pii.fn, 0);
+  const Counts& person = r.token_per_type[static_cast<size_t>(EntityType::kPerson)];
+  const Counts& loc = r.token_per_type[static_cast<size_t>(EntityType::kLocation)];
+  EXPECT_EQ(person.tp + person.fp, 0);
+  EXPECT_EQ(person.fn, 2);
+  EXPECT_EQ(loc.fp, 2);
+  EXPECT_EQ(loc.tp + loc.fn, 0);
+}
+
+TEST(TokenLevelTest, PunctuationOutOfScopeAndPartialOverlap) {
+  //                       0         1         2         3
+  //                       0123456789012345678901234567890123
+  const std::string text = "Email: a@b.com. Acme hired Zo\xC3\xAB Li";
+  const std::vector<GoldSpan> gold = {Gold(7, 14, "EMAIL_ADDRESS"), Gold(16, 20, "ORGANIZATION"),
+                                      Gold(27, 34, "PERSON")};
+  const std::vector<Span> pred = {
+      Pred(7, 15, EntityType::kEmailAddress),  // takes the sentence's full stop too: 1 FP token
+      Pred(16, 20, EntityType::kPerson),       // on an out-of-scope gold span: gold is O there, 1 FP token
+      Pred(29, 31, EntityType::kPerson),       // the "ë" of "Zoë" only: the token overlaps, TP; "Li" FN
+  };
+  EvalReport r;
+  ASSERT_TRUE(ScoreSample(text, gold, pred, {}, r).ok());
+  // Tokens: Email : a@b.com . Acme hired Zoë Li
+  EXPECT_EQ(r.tokens, 8);
+  EXPECT_EQ(r.token_pii.tp, 2);
+  EXPECT_EQ(r.token_pii.fp, 2);
+  EXPECT_EQ(r.token_pii.fn, 1);
+  const Counts& email = r.token_per_type[static_cast<size_t>(EntityType::kEmailAddress)];
+  EXPECT_EQ(email.tp, 1);
+  EXPECT_EQ(email.fp, 1);
+  const Counts& person = r.token_per_type[static_cast<size_t>(EntityType::kPerson)];
+  EXPECT_EQ(person.tp, 1);
+  EXPECT_EQ(person.fp, 1);
+  EXPECT_EQ(person.fn, 1);
+  // An entity filter makes the other gold types O as well.
+  EvalOptions only_email;
+  only_email.entities = {EntityType::kEmailAddress};
+  EvalReport f;
+  ASSERT_TRUE(ScoreSample(text, gold, pred, only_email, f).ok());
+  EXPECT_EQ(f.token_pii.tp, 1);
+  EXPECT_EQ(f.token_pii.fp, 1);
+  EXPECT_EQ(f.token_pii.fn, 0);
+}
+
 TEST(CheckDigitsTest, KnownAnswers) {
   EXPECT_TRUE(internal::LuhnValid("4111111111111111"));
   EXPECT_TRUE(internal::LuhnValid("79927398713"));  // the classic example
