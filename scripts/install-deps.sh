@@ -8,6 +8,7 @@ PACKAGES=(
   # toolchain
   build-essential cmake ninja-build ccache pkg-config git
   clang-14 libclang-rt-14-dev              # libFuzzer targets and the sanitizer runtime for them
+  lld                                      # a faster linker for the many test binaries (VEIL_LLD)
   clang-format
   # libraries
   libabsl-dev                              # Status/StatusOr, strings, containers, synchronization
