@@ -5,10 +5,15 @@
 #   make bench      build and run the benchmarks in bench/ (figures next to their baselines)
 #   make asan-test  every unit test again under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz       build the libFuzzer targets with clang-14 and run each for FUZZ_SECONDS (default 60)
+#
+# The ASan tests and the fuzz targets share one clang-14 tree (build/asan): its libraries are compiled once
+# with ASan + UBSan + libFuzzer's coverage instrumentation; the test binaries link without libFuzzer's main,
+# the fuzz targets with it. `make asan-test` builds everything there (fuzz targets included), `make fuzz` only
+# the fuzz targets and what they need.
 
 BUILD_DIR    ?= build/release
 ASAN_DIR     ?= build/asan
-FUZZ_DIR     ?= build/fuzz
+FUZZ_DIR     ?= $(ASAN_DIR)
 JOBS         ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 CMAKE_QUIET  := --log-level=WARNING
@@ -38,15 +43,28 @@ test: build
 bench: build
 	@bench/run.sh $(BUILD_DIR)/bench
 
+# Debug: no NDEBUG; CMakeLists.txt sets -O1 and line-table debug info for the sanitizer builds.
+SANITIZE_CONFIG := -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=Debug -DVEIL_SANITIZE=ON \
+                   -DVEIL_FUZZ=ON -DVEIL_BUILD_BENCH=OFF $(CMAKE_QUIET)
+
+# $(call configure_sanitize,DIR): a tree configured with another compiler (build/asan was GCC's before it held
+# the fuzz targets too) is configured afresh, since CMake cannot switch a tree's compiler in place.
+define configure_sanitize
+	@if [ -f $(1)/CMakeCache.txt ] && ! grep -q '^CMAKE_CXX_COMPILER:.*clang++-14$$' $(1)/CMakeCache.txt; then \
+	  echo "make: $(1) was configured with another compiler: configuring it afresh with clang-14"; \
+	  rm -rf $(1)/CMakeCache.txt $(1)/CMakeFiles; \
+	fi
+	@cmake -S . -B $(1) $(SANITIZE_CONFIG)
+endef
+
 asan-test: deps
-	@cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DVEIL_SANITIZE=ON -DVEIL_BUILD_BENCH=OFF $(CMAKE_QUIET)
+	$(call configure_sanitize,$(ASAN_DIR))
 	@cmake --build $(ASAN_DIR) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir $(ASAN_DIR) --output-on-failure -j $(JOBS)
 
 fuzz: deps
-	@cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	  -DVEIL_FUZZ=ON $(CMAKE_QUIET)
+	$(call configure_sanitize,$(FUZZ_DIR))
 	@cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzzers
 	@fuzz/run.sh $(FUZZ_DIR)/fuzz $(FUZZ_SECONDS)
 

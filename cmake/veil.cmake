@@ -20,6 +20,10 @@ function(veil_library name)
   target_include_directories(veil_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
   target_link_libraries(veil_${name} PUBLIC ${ARG_DEPS})
   veil_apply_warnings(veil_${name})
+  if(VEIL_FUZZ)
+    # Coverage for libFuzzer (CMakeLists.txt): libraries only, not the tests that link them.
+    target_compile_options(veil_${name} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:${VEIL_FUZZ_COVERAGE}>)
+  endif()
 endfunction()
 
 # veil_test(NAME SRCS a_test.cc DEPS lib...)
