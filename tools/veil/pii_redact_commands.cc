@@ -258,7 +258,10 @@ absl::Status RunRedact(const RedactArgs& args, const GlobalOptions& options) {
     doc["operator"] = args.op;
     doc["spans"] = spans.size();
     doc["counts"] = CountsJson(result.counts);
-    if (ff1 != nullptr) doc["ff1_too_short"] = ff1->small_domain_count();
+    if (ff1 != nullptr) {
+      doc["ff1_too_short"] = ff1->small_domain_count();
+      doc["ff1_invalid"] = ff1->invalid_count();
+    }
     if (pseudonym) {
       doc["mapping"] = args.mapping;
       doc["mapping_entries"] = map.size();
@@ -280,6 +283,10 @@ absl::Status RunRedact(const RedactArgs& args, const GlobalOptions& options) {
               << (counts.empty() ? "" : " (" + counts + ")");
     if (ff1 != nullptr && ff1->small_domain_count() > 0) {
       std::cerr << "; " << ff1->small_domain_count() << " too short for FF1 replaced by <TYPE>";
+    }
+    if (ff1 != nullptr && ff1->invalid_count() > 0) {
+      std::cerr << "; " << ff1->invalid_count()
+                << " failing their type's check (IBAN mod-97, Luhn, SSN structure) replaced by <TYPE>";
     }
     if (pseudonym) std::cerr << "; mapping of " << map.size() << " values sealed in " << args.mapping;
     std::cerr << "\n";
@@ -393,6 +400,7 @@ absl::Status RunTransform(const TransformArgs& args, const GlobalOptions& option
     for (const auto& [name, op] : result->applied) columns[name] = op;
     doc["columns"] = columns;
     doc["ff1_too_short"] = result->ff1_small_domain;
+    doc["ff1_invalid"] = result->ff1_invalid;
     PrintJson(doc);
   } else if (!options.quiet) {
     std::vector<std::string> parts;

@@ -298,6 +298,18 @@ TEST(Ff1OperatorTest, LayoutAndTypeChangeTheCiphertext) {
             op->Encrypt(EntityType::kPhoneNumber, "+49 7700 900461").value().substr(4));
 }
 
+TEST(Ff1OperatorTest, AnonymizeTakesThePhonesPlusIn) {
+  auto op = MakeOp();
+  const std::string text = "call +44 7700 900461 now";
+  const size_t at = text.find("44");
+  const std::vector<pii::Span> spans = {pii::Span{at, at + 14, EntityType::kPhoneNumber, 1.0, "test"}};
+  absl::StatusOr<AnonymizeResult> r = Anonymize(text, spans, *op);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->text, "call +44 6593 055680 now");  // as KnownAnswers: the same value
+  ReplaceOperator replace;
+  EXPECT_EQ(Anonymize(text, spans, replace)->text, "call <PHONE_NUMBER> now");
+}
+
 // Pinned outputs under the fixed test key (TestKey(7)): any change to the construction (tweak, class
 // split, cycle walking, check digits) shows up here. Values recorded from this implementation; their
 // properties are checked above.

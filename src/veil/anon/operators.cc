@@ -570,8 +570,12 @@ absl::StatusOr<AnonymizeResult> Anonymize(std::string_view text, std::span<const
   result.text.reserve(text.size());
   size_t pos = 0;
   for (const pii::Span& s : spans) {
-    result.text.append(text.substr(pos, s.begin - pos));
-    VEIL_ASSIGN_OR_RETURN(std::string replacement, op.Apply(s.type, text.substr(s.begin, s.end - s.begin)));
+    // A phone number's "+" belongs to it (the recognizer may start the span at the country code's digits).
+    const size_t begin = s.type == EntityType::kPhoneNumber && s.begin > pos && text[s.begin - 1] == '+'
+                             ? s.begin - 1
+                             : s.begin;
+    result.text.append(text.substr(pos, begin - pos));
+    VEIL_ASSIGN_OR_RETURN(std::string replacement, op.Apply(s.type, text.substr(begin, s.end - begin)));
     result.text += replacement;
     ++result.counts[static_cast<size_t>(s.type)];
     pos = s.end;

@@ -226,7 +226,9 @@ struct AnonymizeResult {
   std::array<size_t, pii::kEntityTypeCount> counts{};
 };
 
-// `text` with each span's value replaced by op.Apply(span.type, value). Errors: ValidateSpans's; the
+// `text` with each span's value replaced by op.Apply(span.type, value). A PHONE_NUMBER span directly after a
+// "+" (not inside the previous span) takes the "+" in: "+44 7700 900461" is one value, so that ff1 keeps its
+// country code and the other operators replace the whole number. Errors: ValidateSpans's; the
 // operator's.
 absl::StatusOr<AnonymizeResult> Anonymize(std::string_view text, std::span<const pii::Span> spans,
                                           ValueOperator& op);
