@@ -118,6 +118,21 @@ TEST_F(PiiClassifyCliTest, EvalScoresPerTypeAndHardNegatives) {
   EXPECT_EQ(doc["overall"]["gold"], 2);  // the ORGANIZATION is out of scope
   EXPECT_GE(doc["any_pii"]["tp"].get<int>(), doc["overall"]["tp"].get<int>());
   EXPECT_GE(doc["analysis"]["seconds"].get<double>(), 0.0);
+  // Token level: "Write to bob.smith@example.org today" (4 tokens), "Zoë ’ s IBAN is GB82... ." (7),
+  // "The Persint board met ." (5), "What are my options ?" (5); the ORGANIZATION's token is O.
+  const nlohmann::json& tokens = doc["token_level"];
+  EXPECT_EQ(tokens["tokens"], 21);
+  EXPECT_EQ(tokens["pii"]["gold"], 2);
+  EXPECT_EQ(tokens["pii"]["tp"], 2);
+  bool saw_email_tokens = false;
+  for (const nlohmann::json& row : tokens["entities"]) {
+    if (row["entity"] != "EMAIL_ADDRESS") continue;
+    saw_email_tokens = true;
+    EXPECT_EQ(row["tp"], 1);
+    EXPECT_EQ(row["fp"], 0);
+    EXPECT_EQ(row["f2"], 1.0);
+  }
+  EXPECT_TRUE(saw_email_tokens);
   EXPECT_EQ(doc["hard_negatives"]["texts"], 55);
   EXPECT_EQ(doc["hard_negatives"]["by_kind"].size(), 11u);
   EXPECT_EQ(doc["hard_negatives"]["by_kind"]["luhn_failing_16"]["texts"], 5);
@@ -131,6 +146,8 @@ TEST_F(PiiClassifyCliTest, EvalTextOutputAndEntityFilter) {
   EXPECT_THAT(r.out, Not(HasSubstr("IBAN_CODE")));
   EXPECT_THAT(r.out, HasSubstr("overall"));
   EXPECT_THAT(r.out, HasSubstr("any PII (type-agnostic)"));
+  EXPECT_THAT(r.out, HasSubstr("token level"));
+  EXPECT_THAT(r.out, HasSubstr("PII (token-level, type-agnostic)"));
   EXPECT_THAT(r.out, HasSubstr("MB/s"));
   EXPECT_THAT(r.out, HasSubstr("hard negatives: 11 generated texts"));
   EXPECT_THAT(r.out, HasSubstr("1 gold spans out of scope (ORGANIZATION 1)"));
