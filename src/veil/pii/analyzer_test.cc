@@ -175,6 +175,51 @@ TEST_F(AnalyzerTest, Phones) {
   ExpectNone("card number 4111 1111 1111 1111 2");
 }
 
+// The rules against phone false positives (docs/pii-parts/recognizers.md), each with the positives that must
+// stay. The numbers are ones libphonenumber considers valid (415-555-2671, 020 7946 0958).
+TEST_F(AnalyzerTest, PhoneInsideALongerDigitGroupRunIsNone) {
+  ExpectNone("Reference number 5414 6119 3844 4251");
+  ExpectNone("Tracking: 5219-2278-9598-3720");
+  ExpectNone("Batch 4009.8392.2732.0641 was processed.");
+  ExpectOnly("Call me at 415-555-2671", EntityType::kPhoneNumber, "415-555-2671");
+  ExpectOnly("Tel: 020 7946 0958, 24 hours", EntityType::kPhoneNumber, "020 7946 0958");
+  ExpectOnly("Call me at 415-555-2671.", EntityType::kPhoneNumber, "415-555-2671");
+}
+
+TEST_F(AnalyzerTest, PhoneInsideAnIdentifierTokenIsNone) {
+  ExpectNone("PO ORD-2029-890650 approved.");
+  ExpectNone("Ref CN_415-555-2671 was issued.");
+  ExpectNone("trace f672411d-8337-4192-9596-eb6a7b020773 span 3");
+  // A label glued after the number is no identifier: "07700 900461-Fax" in a contact block.
+  ExpectOnly("mobile 020 7946 0958-Fax", EntityType::kPhoneNumber, "020 7946 0958");
+}
+
+TEST_F(AnalyzerTest, PhoneNotValidForAnyRegionNeedsContext) {
+  // +1 with an area code starting 0 or 1: not even in the NANP plan, never reported, not even after "Dial".
+  ExpectNone("Dial +1 (058) 743-8248 for the hotline.");
+  ExpectNone("Fax: +1 (182) 303-9538");
+  ExpectNone("Code +1 (000) 627-5066 was rejected.");
+  ExpectOnly("Dial +1 (415) 555-2671 for the hotline.", EntityType::kPhoneNumber, "+1 (415) 555-2671");
+  // Possible (right length) but valid for no region: below min_score without a context word.
+  ExpectNone("Code +41 (0)96 471 07 95 was rejected.");
+  ExpectOnly("Fax: +41 (0)96 471 07 95", EntityType::kPhoneNumber, "+41 (0)96 471 07 95");
+}
+
+TEST_F(AnalyzerTest, BareDigitRunNeedsContext) {
+  ExpectNone("last_modified=1644912028 size=4096");
+  ExpectNone("created_at: 4155552671");
+  ExpectOnly("call 4155552671 today", EntityType::kPhoneNumber, "4155552671");
+  ExpectOnly("phone: (415) 555-2671", EntityType::kPhoneNumber, "(415) 555-2671");
+  ExpectOnly("reach 415 555 2671", EntityType::kPhoneNumber, "415 555 2671");
+}
+
+TEST_F(AnalyzerTest, InternationalPhoneKeepsItsPlus) {
+  ExpectOnly("(phone +44 20 7946 0958)", EntityType::kPhoneNumber, "+44 20 7946 0958");
+  ExpectOnly("(phone +44 7700 900461)", EntityType::kPhoneNumber, "+44 7700 900461");
+  ExpectOnly("call +1 415-555-2671 now", EntityType::kPhoneNumber, "+1 415-555-2671");
+  ExpectOnly("Fax: +41 (0)38 549 02 90", EntityType::kPhoneNumber, "+41 (0)38 549 02 90");
+}
+
 TEST_F(AnalyzerTest, SpansStayOnUtf8Boundaries) {
   const std::string text = "Müller’s e-mail: jürgen@example.de — card 4111111111111111 ✓, IP 10.0.0.1 日本";
   const std::vector<Span> spans = analyzer_->Analyze(text);

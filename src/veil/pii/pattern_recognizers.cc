@@ -84,6 +84,8 @@ struct Scoring {
   WordList negative;  // lower it (to kNegativeScore)
 };
 constexpr double kNegativeScore = 0.05;
+// A phone number that is possible (right length) but valid for no region: needs a context word.
+constexpr double kPossiblePhoneScore = 0.4;
 
 constexpr Scoring kScoring[] = {
     {Check::kEmail, 1.0, "email mail e-mail contact address", ""},
@@ -295,6 +297,34 @@ std::string DigitsOf(std::string_view s) {
   return d;
 }
 
+// True if a phone candidate is one piece of a longer run of digit groups: a separator (space, '-', '.')
+// and a digit right after it, or a digit and a separator right before it. Separators are single characters,
+// so "call 020 7946 0958, 24 hours" and "tel 020 7946 0958 (24 hours)" are not runs.
+bool ContinuesAsDigitGroups(std::string_view text, size_t begin, size_t end) {
+  const auto sep = [](char c) { return c == ' ' || c == '-' || c == '.'; };
+  if (sep(At(text, end)) && IsDigit(At(text, end + 1))) return true;
+  if (sep(Before(text, begin)) && IsDigit(Before(text, begin, 2))) return true;
+  return false;
+}
+
+// True if `begin` follows the groups of a printed IBAN-shaped string: space-separated groups of 4 letters or
+// digits back to one that starts with a country code and two check digits ("GB28 BYGX 7146 4799 2374 66",
+// ISO 13616's print format). Whether or not the IBAN's mod-97 check passes, its tail is not a phone number.
+bool AfterIbanGroups(std::string_view text, size_t begin) {
+  size_t i = begin;
+  for (int groups = 0; groups < 8; ++groups) {
+    if (i < 5 || text[i - 1] != ' ') return false;
+    const size_t g = i - 5;  // the group is text[g, g + 4)
+    for (size_t k = g; k < g + 4; ++k) {
+      if (!IsAlnum(text[k])) return false;
+    }
+    if (g > 0 && IsAlnum(text[g - 1])) return false;
+    if (IsAlpha(text[g]) && IsAlpha(text[g + 1]) && IsDigit(text[g + 2]) && IsDigit(text[g + 3])) return true;
+    i = g;
+  }
+  return false;
+}
+
 // True if the candidate continues into more digits with the same separator ("1234 5678 ... 9012 34"), or is
 // part of a decimal / dotted number.
 bool ContinuesAsNumber(std::string_view text, size_t begin, size_t end, char sep) {
@@ -359,6 +389,20 @@ bool AfterStateAbbreviation(std::string_view text, size_t begin) {
 
 }  // namespace
 
+namespace {
+// The North American Numbering Plan (country code 1): a 10-digit national number NPA-NXX-XXXX whose area
+// code (NPA) starts with 2-9: a leading 0 or 1 is the operator or trunk prefix in NANP dialling, so
+// "+1 (058) 743-8248" has the right length (possible) but can never be dialled. The plan also rules out an
+// exchange code (NXX) starting with 0 or 1, but that is not checked: generated test data (Faker's
+// "+1-984-182-0190") uses such exchanges and labels them phone numbers; they still need a context word.
+// True for numbers of other countries.
+bool InNanpPlan(const i18n::phonenumbers::PhoneNumber& number) {
+  if (number.country_code() != 1) return true;
+  const uint64_t n = number.national_number();
+  return n >= 2000000000ull && n <= 9999999999ull;
+}
+}  // namespace
+
 bool PatternRecognizers::Impl::PhoneScore(std::string_view candidate, double* score) const {
   using i18n::phonenumbers::PhoneNumber;
   using i18n::phonenumbers::PhoneNumberUtil;
@@ -378,8 +422,11 @@ bool PatternRecognizers::Impl::PhoneScore(std::string_view candidate, double* sc
   const bool international = s[0] == '+';
   // Short numbers without a country code or an area code in brackets (7 or 8 digits: "224 4966") are as often
   // house numbers, prices or references: they need a context word.
+  // A bare run of 10-12 digits (no '+', no separator) is as often an epoch timestamp ("1644912028"), an
+  // order or account number: it needs a context word too.
+  const bool bare = !international && candidate.find_first_not_of("0123456789") == std::string_view::npos;
   const double valid_score =
-      (international || s[0] == '(' || digits > 8) ? ScoringOf(Check::kPhone).score : 0.45;
+      (international || s[0] == '(' || digits > 8) && !bare ? ScoringOf(Check::kPhone).score : 0.45;
   bool possible = false;
   PhoneNumber number;
   if (international) {
@@ -388,7 +435,7 @@ bool PatternRecognizers::Impl::PhoneScore(std::string_view candidate, double* sc
       *score = valid_score;
       return true;
     }
-    possible = phone->IsPossibleNumber(number);
+    possible = phone->IsPossibleNumber(number) && InNanpPlan(number);
   } else {
     // A national number: its digits, less the region's trunk prefix ("0" in GB, "1" in the US), are the
     // national significant number under the region's calling code. Building the PhoneNumber directly and
@@ -425,12 +472,13 @@ bool PatternRecognizers::Impl::PhoneScore(std::string_view candidate, double* sc
     }
     // Only now "possible" (asking it in the loop above cost a call per region tried before a valid one).
     for (size_t r = 0; r < phone_regions.size() && !possible; ++r) {
-      possible = as_national(r) && phone->IsPossibleNumber(number);
+      possible = as_national(r) && phone->IsPossibleNumber(number) && InNanpPlan(number);
     }
   }
-  // Possible (right length for its country) but not valid: weaker; the "+" of an international number
-  // still says it is a phone number.
-  if (possible) *score = international ? 0.6 : 0.4;
+  // Possible (the right length for its country) but valid for no region: below the default min_score, so
+  // reported only with a phone context word ("Fax: +41 (0)96 471 07 95", a range libphonenumber does not
+  // list). The '+' alone does not make an unassigned number a phone number.
+  if (possible) *score = kPossiblePhoneScore;
   return possible;
 }
 
@@ -470,12 +518,26 @@ void PatternRecognizers::Impl::ValidatePhone(std::string_view text, const Patter
       continue;
     }
     if (ContinuesAsNumber(text, begin, end, '\0')) continue;
-    // "(0)38 549 02 90" after "+41 ": the tail of an international number, found by its own pattern.
+    // Part of a longer run of digit groups ("5414 6119 3844" in "5414 6119 3844 4251", a 16-digit reference
+    // failing Luhn): the run is the identifier, and a run that is no phone number has no phone inside it.
+    if (ContinuesAsDigitGroups(text, begin, end)) continue;
+    if (AfterIbanGroups(text, begin)) continue;
+    // Part of an identifier token: digits joined by '-' or '_' to letters or digits before them
+    // ("ORD-2029-890650", a UUID's "8337-4192-9596"). Not after the candidate: "07700 063 966-Fax" is a
+    // label.
+    if ((Before(text, begin) == '-' || Before(text, begin) == '_') && IsAlnum(Before(text, begin, 2)))
+      continue;
+    // The tail of an international number, which its own '+' pattern reports whole (or rejects): "(0)38 549
+    // 02 90" after "+41 ", "743-8248" after "+1 (058) ", "44 7700 900461" right after its '+'. Walks back
+    // over the characters a phone number is written with, at most the pattern's bound.
     if (text[begin] != '+') {
       size_t k = begin;
-      while (k > 0 && text[k - 1] == ' ') --k;
-      while (k > 0 && IsDigit(text[k - 1])) --k;
-      if (k > 0 && k < begin && text[k - 1] == '+') continue;
+      while (k > 0 && begin - k < p.max_cluster &&
+             (IsDigit(text[k - 1]) || text[k - 1] == ' ' || text[k - 1] == '(' || text[k - 1] == ')' ||
+              text[k - 1] == '.' || text[k - 1] == '-')) {
+        --k;
+      }
+      if (k > 0 && text[k - 1] == '+') continue;
     }
     double score = 0;
     if (!PhoneScore(cand, &score)) continue;
