@@ -104,6 +104,23 @@ class Scan {
     return d;
   }
   bool AllDigits(int i) const { return Num(i) && Digits(i) == static_cast<int>(Raw(i).size()); }
+  // Token i is a piece of an alphanumeric identifier: a word or number glued to another word or number with
+  // no space or punctuation between ("DE45", "GB82", "e78a6229", "NL81"). Such chunks are codes, keys and
+  // digests, neither name words nor house numbers. ("12B" and "4th" are one number token, not chunks.)
+  bool InAlnumChunk(int i) const {
+    const auto alnum = [&](int k) { return Word(k) || Num(k); };
+    if (!alnum(i)) return false;
+    return (Glued(i) && alnum(i - 1)) || (Glued(i + 1) && alnum(i + 1));
+  }
+  // "ETag", "PDFs", "IPv6": two capitals and then a lower-case letter is the shape of an acronym-derived
+  // identifier, not of a personal name ("McDonald", "DeShawn" have a lower-case letter before the second
+  // capital).
+  bool AcronymShaped(int i) const {
+    std::string_view w = Raw(i);
+    return w.size() >= 3 && IsAsciiUpper(w[0]) && IsAsciiUpper(w[1]) &&
+           std::any_of(w.begin() + 2, w.end(), [](char c) { return c >= 'a' && c <= 'z'; });
+  }
+  static bool IsAsciiUpper(char c) { return c >= 'A' && c <= 'Z'; }
   // A word that is only a common English word, no name and no place.
   bool CommonOnly(int i) const {
     uint32_t f = Fl(i);
@@ -167,6 +184,8 @@ class Scan {
   // A street (without the city/postcode continuation) starting at token s. Returns its end or -1, and its
   // score. `cue` says an address cue precedes s.
   int StreetCore(int s, bool cue, double* score) const {
+    // "GB82 IIVO 7770 7441", "DE45 1551 7586": an identifier's pieces are no house number or street word.
+    if (InAlnumChunk(s)) return -1;
     // Every core but a street type with a house number before it ends in a number a few tokens on.
     if (next_num_[s] - s > kNumberReach && !Has(s, kStreetPrefix) && !(Capital(s) && StrongAddressCue(s)))
       return -1;
@@ -666,6 +685,7 @@ class Scan {
   // A token that can be part of a person's name.
   bool NameToken(int i) const {
     if (!Word(i) || claimed_[i]) return false;
+    if (InAlnumChunk(i) || AcronymShaped(i)) return false;
     // An initial, even "I." or "A": "Hanne I. Kreutzmann", "Martim A Pereira"; the pronoun "I" is none.
     if (Initial(i) && !Has(i, kTitle)) return !Is(i, "i") || (Punct(i + 1, '.') && Glued(i + 1));
     if (Has(i, kNotName | kTitle | kStopWord)) return false;
