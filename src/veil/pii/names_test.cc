@@ -88,6 +88,19 @@ TEST(PersonNames, CommonWordsAloneAreNotNames) {
   EXPECT_THAT(Found("Dear Rose, see you soon."), Contains(Pair("PERSON", "Rose")));
 }
 
+// Identifiers are not names or addresses: the pieces of an alphanumeric chunk ("DE45", "GB82", a digest's
+// "e78a...") and acronym-shaped words ("ETag"). Names with inner capitals stay names.
+TEST(DictionaryRecognizers, IdentifiersAreNotNamesOrAddresses) {
+  EXPECT_THAT(Found("Ledger key: DE45 1551 7586 8233 7766 57"), IsEmpty());
+  EXPECT_THAT(Found("Account reference GB82 IIVO 7770 7441 6150 99"), IsEmpty());
+  EXPECT_THAT(Found("Transfer id NL81 BKKR 5107 4555 05 (internal)"), IsEmpty());
+  EXPECT_THAT(Found("ETag: \"6c71c5c63406979d2dc4cf94f5183921\""), IsEmpty());
+  EXPECT_THAT(Found("commit e78a622908bbccc63fb192bbccd35c7a"), IsEmpty());
+  EXPECT_THAT(Found("Dear DeShawn McDonald, thanks."), Contains(Pair("PERSON", "DeShawn McDonald")));
+  EXPECT_THAT(Found("I live at 1668 Glyn St, Springfield, IL 62704."),
+              Contains(Pair("STREET_ADDRESS", "1668 Glyn St, Springfield, IL 62704")));
+}
+
 TEST(StreetAddresses, UsAddressWithCityStateZip) {
   EXPECT_THAT(Found("I live at 1668 Glyn St, Springfield, IL 62704."),
               Contains(Pair("STREET_ADDRESS", "1668 Glyn St, Springfield, IL 62704")));
