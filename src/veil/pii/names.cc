@@ -648,10 +648,15 @@ class Scan {
         if (!cased || !all_free) continue;
         // One-word places that are also English words or names need a cue: "Turkey", "Jordan", "Reading".
         bool ambiguous = !multi && (Has(i, kCommonWord | kName | kNotName) || F(i).size() <= 3);
-        if (multi) {  // "Country Club" is a town too: a phrase of common words only needs a cue
+        // "Country Club" is a town too: a phrase of common words only needs a cue. A country name of several
+        // words is a closed ISO 3166 phrase and needs none ("that United Kingdom is moving", "the United
+        // States.").
+        if (multi && !(pf & kCountry)) {
           bool all_common = true;
           for (int k = i; k < e; ++k) all_common &= !Word(k) || CommonOnly(k) || Has(k, kStopWord);
           ambiguous = all_common;
+        } else if (multi) {
+          ambiguous = false;
         }
         double score;
         if (pf & kCountry) {

@@ -231,6 +231,19 @@ TEST(Locations, CountriesCitiesAndStates) {
   EXPECT_THAT(Found("I'm in Flateyri, at the conference"), Contains(Pair("LOCATION", "Flateyri")));
 }
 
+TEST(Locations, CountryNamesOfCommonWordsNeedNoCue) {
+  // An ISO 3166 country name of several words is a closed phrase: no cue needed.
+  EXPECT_THAT(Found("I'm glad to hear that United Kingdom is moving in that direction"),
+              Contains(Pair("LOCATION", "United Kingdom")));
+  EXPECT_THAT(Found("They pay tribute here to the United States. Producer"),
+              Contains(Pair("LOCATION", "United States")));
+  // A town made of common words still needs one; lower-case words are no country.
+  EXPECT_THAT(Found("We met at the Country Club last night"),
+              Not(Contains(Pair("LOCATION", "Country Club"))));
+  EXPECT_THAT(Found("the united states of mind"), IsEmpty());
+  EXPECT_THAT(Found("United Airlines flight"), Not(Contains(Pair("LOCATION", "United"))));
+}
+
 TEST(Utf8, SpansFallOnCodePointBoundaries) {
   const std::string texts[] = {"Tilly Nicholson lives at 10252 Μεγάλη Άμμος 184, ΠΑΦΟΣ",
                                "Janka M. Szász\n\nAddress:\nBrucker Bundesstrasse 31",
