@@ -6,6 +6,7 @@
 #include <string>
 
 #include "veil/base/random.h"
+#include "veil/base/splitmix.h"
 
 namespace veil::base::testing {
 
@@ -36,23 +37,9 @@ class ZeroRandom final : public RandomSource {
   absl::Status Fill(std::span<uint8_t> out) override;
 };
 
-// splitmix64: a fast deterministic generator for test and benchmark DATA (never privacy randomness, which
-// comes only from a RandomSource, DESIGN.md 5.6).
-class DataRandom {
- public:
-  explicit DataRandom(uint64_t seed) : state_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-  // Slightly biased for n not a power of two, which does not matter for test data.
-  uint64_t Below(uint64_t n) { return Next() % n; }
-
- private:
-  uint64_t state_;
-};
+// A fast deterministic generator for test and benchmark DATA (never privacy randomness, which comes only
+// from a RandomSource, DESIGN.md 5.6). See veil/base/splitmix.h.
+using DataRandom = ::veil::base::SplitMix64;
 
 }  // namespace veil::base::testing
 

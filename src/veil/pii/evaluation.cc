@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "nlohmann/json.hpp"
+#include "veil/base/splitmix.h"
 #include "veil/base/status_macros.h"
 #include "veil/pii/checksums.h"
 
@@ -540,17 +541,12 @@ absl::Status ScoreSample(std::string_view text, std::span<const GoldSpan> gold,
 
 namespace {
 
-// splitmix64 (Steele, Lea, Flood 2014): deterministic generator of test data, not privacy randomness.
+// The hard negatives' generator: base::SplitMix64 (reproducible data, not privacy randomness) with helpers
+// for the values the templates need.
 class SplitMix {
  public:
-  explicit SplitMix(uint64_t seed) : state_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-  uint64_t Below(uint64_t n) { return Next() % n; }
+  explicit SplitMix(uint64_t seed) : bits_(seed) {}
+  uint64_t Below(uint64_t n) { return bits_.Below(n); }
   int64_t Between(int64_t lo, int64_t hi) { return lo + static_cast<int64_t>(Below(hi - lo + 1)); }
   std::string Digits(int n) {
     std::string s;
@@ -569,7 +565,7 @@ class SplitMix {
   }
 
  private:
-  uint64_t state_;
+  base::SplitMix64 bits_;
 };
 
 constexpr std::string_view kKindNames[kHardNegativeKindCount] = {
