@@ -107,6 +107,18 @@ absl::Status WriteOutput(const std::string& path, std::string_view data) {
   return absl::OkStatus();
 }
 
+// With --json, stdout carries the JSON document: the rewritten text goes into doc["text"] when the output is
+// stdout ("" or "-"), otherwise atomically to the file, named in doc["output"].
+absl::Status WriteJsonOutput(const std::string& path, const std::string& text, nlohmann::ordered_json& doc) {
+  if (path.empty() || path == "-") {
+    doc["text"] = text;
+    return absl::OkStatus();
+  }
+  VEIL_RETURN_IF_ERROR(WriteOutput(path, text));
+  doc["output"] = path;
+  return absl::OkStatus();
+}
+
 std::string Sha256Hex(std::string_view data) { return base::HexEncode(crypto::Sha256(data)); }
 
 absl::Status CheckUtf8(std::string_view text, const std::string& file) {
@@ -266,12 +278,7 @@ absl::Status RunRedact(const RedactArgs& args, const GlobalOptions& options) {
       doc["mapping"] = args.mapping;
       doc["mapping_entries"] = map.size();
     }
-    if (args.output.empty() || args.output == "-") {
-      doc["text"] = result.text;
-    } else {
-      VEIL_RETURN_IF_ERROR(WriteOutput(args.output, result.text));
-      doc["output"] = args.output;
-    }
+    VEIL_RETURN_IF_ERROR(WriteJsonOutput(args.output, result.text, doc));
     PrintJson(doc);
     return absl::OkStatus();
   }
@@ -325,12 +332,7 @@ absl::Status RunRestore(const RestoreArgs& args, const GlobalOptions& options) {
     doc["file"] = args.file;
     doc["restored"] = result.restored;
     doc["unknown"] = result.unknown;
-    if (args.output.empty() || args.output == "-") {
-      doc["text"] = result.text;
-    } else {
-      VEIL_RETURN_IF_ERROR(WriteOutput(args.output, result.text));
-      doc["output"] = args.output;
-    }
+    VEIL_RETURN_IF_ERROR(WriteJsonOutput(args.output, result.text, doc));
     PrintJson(doc);
     return absl::OkStatus();
   }
