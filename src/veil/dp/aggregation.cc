@@ -290,6 +290,19 @@ struct CompiledPlan {
   QueryCost cost;
 };
 
+// Double key values as the engine groups them (-0 as +0, every NaN as the quiet NaN), for matching keys.
+std::string CanonicalKeyText(const std::vector<Value>& key) {
+  std::string text;
+  for (const Value& v : key) {
+    Value canonical = v;
+    if (const double* x = std::get_if<double>(&v)) {
+      canonical = *x == 0 ? 0.0 : (std::isnan(*x) ? std::numeric_limits<double>::quiet_NaN() : *x);
+    }
+    absl::StrAppend(&text, v.index(), ":", table::FormatValue(canonical), "\x1f");
+  }
+  return text;
+}
+
 absl::Status ValidatePlanImpl(const QueryPlan& plan) {
   if (plan.privacy_unit_column.empty()) return Invalid("privacy_unit_column must be set");
   if (plan.aggregates.empty()) return Invalid("a DP query needs at least one aggregate");
@@ -397,15 +410,8 @@ absl::Status ValidatePlanImpl(const QueryPlan& plan) {
                                     plan.group_by.size()));
       }
       // Doubles compared as the engine groups them: -0 equals 0, every NaN equals every other.
-      std::string text;
-      for (const Value& v : key) {
-        Value canonical = v;
-        if (const double* x = std::get_if<double>(&v)) {
-          canonical = *x == 0 ? 0.0 : (std::isnan(*x) ? std::numeric_limits<double>::quiet_NaN() : *x);
-        }
-        absl::StrAppend(&text, v.index(), ":", table::FormatValue(canonical), "\x1f");
-      }
-      if (!seen.insert(text).second) return Invalid(absl::StrCat("public group ", i, " is listed twice"));
+      if (!seen.insert(CanonicalKeyText(key)).second)
+        return Invalid(absl::StrCat("public group ", i, " is listed twice"));
     }
   }
   return absl::OkStatus();
@@ -2965,19 +2971,6 @@ absl::StatusOr<std::vector<BoundedSum>> SumsOf(const QueryPlan& plan, const Comp
     sums.push_back(std::move(s));
   }
   return sums;
-}
-
-// Double key values as the engine groups them (-0 as +0, every NaN as the quiet NaN), for matching keys.
-std::string CanonicalKeyText(const std::vector<Value>& key) {
-  std::string text;
-  for (const Value& v : key) {
-    Value canonical = v;
-    if (const double* x = std::get_if<double>(&v)) {
-      canonical = *x == 0 ? 0.0 : (std::isnan(*x) ? std::numeric_limits<double>::quiet_NaN() : *x);
-    }
-    absl::StrAppend(&text, v.index(), ":", table::FormatValue(canonical), "\x1f");
-  }
-  return text;
 }
 
 }  // namespace
