@@ -614,8 +614,57 @@ class Scan {
     return Capital(p) && Has(p, kFirstName) && !Has(p, kCommonWord | kCountry | kNotName);
   }
 
+  // "in Bjert 6091 in its mission", "in Quinta de São Tiago 3610-114,": after "in", a capitalised town (up to
+  // 4 words; particles de/da/do/del/la/di/u/nad and a one-letter district as in "København K" inside) and a
+  // postcode on its line (4-5 digits, "840 24", "3610-114"; no year 1900-2099), then the end of the clause
+  // (a function word, a comma or a full stop). Returns the postcode's first token, or -1; *town_end is the
+  // town's end (exclusive).
+  int TownAndPostcode(int i, int* town_end) const {
+    if (!Is(i - 1, "in") || !SameLine(i) || !Cap(i) || claimed_[i] || CommonOnly(i) ||
+        Has(i, kNotName | kOrgMarker | kStopWord | kCountry) || InAlnumChunk(i) || AcronymShaped(i)) {
+      return -1;
+    }
+    int k = i + 1, words = 1;
+    while (words < 4 && SameLine(k) && !claimed_[k]) {
+      if (Cap(k) && !Has(k, kOrgMarker | kNotName)) {
+        ++k, ++words;
+      } else if (Lower(k) &&
+                 (Is(k, "de") || Is(k, "da") || Is(k, "do") || Is(k, "del") || Is(k, "la") || Is(k, "di") ||
+                  Is(k, "u") || Is(k, "nad")) &&
+                 Cap(k + 1) && SameLine(k + 1)) {
+        k += 2, words += 2;
+      } else {
+        break;
+      }
+    }
+    const int j = k;
+    if (!Num(j) || !SameLine(j) || claimed_[j] || !AllDigits(j)) return -1;
+    int pe = NumericPostcode(j);
+    if (pe < 0) return -1;
+    const int d = Digits(j);
+    if (pe == j + 1) {
+      if (d < 4 || d > 5) return -1;
+      if (d == 4 && (Raw(j).substr(0, 2) == "19" || Raw(j).substr(0, 2) == "20")) return -1;
+    } else if (!(Num(pe - 1) && AllDigits(pe - 1))) {
+      return -1;  // "1234 AB": a Dutch postcode written before its town, not after
+    }
+    const bool clause_end =
+        !In(pe) || Punct(pe, ',') || Punct(pe, '.') || (SameLine(pe) && Lower(pe) && Has(pe, kStopWord));
+    if (!clause_end) return -1;
+    *town_end = j;
+    return j;
+  }
+
   void FindLocations(std::vector<Span>& out) {
     for (int i = 0; i < n_; ++i) {
+      int town_end, zip;
+      if (Word(i) && (zip = TownAndPostcode(i, &town_end)) >= 0) {
+        const int zip_end = NumericPostcode(zip);
+        Emit(i, town_end, EntityType::kLocation, 0.6, out);
+        Emit(zip, zip_end, EntityType::kZipCode, 0.6, out);
+        i = zip_end - 1;
+        continue;
+      }
       if (claimed_[i] || !Word(i) || (Lower(i) && !StrongPlaceContext(i))) continue;
       uint32_t pf;
       int e = MatchPlace(i, &pf);
@@ -916,7 +965,8 @@ class DictionaryRecognizer : public Recognizer {
   DictionaryRecognizer() = default;
   std::string_view name() const override { return kRecognizerName; }
   std::vector<EntityType> entities() const override {
-    return {EntityType::kPerson, EntityType::kStreetAddress, EntityType::kLocation};
+    // ZIP_CODE: only the postcode after a town ("in Bjert 6091 in its mission"), see TownAndPostcode.
+    return {EntityType::kPerson, EntityType::kStreetAddress, EntityType::kLocation, EntityType::kZipCode};
   }
   void Find(std::string_view text, std::vector<Span>& out) const override {
     Scan scan(Lexicon::Get(), text);

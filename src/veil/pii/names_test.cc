@@ -42,8 +42,8 @@ TEST(DictionaryRecognizers, OneRecognizerForThreeTypes) {
   auto r = NewDictionaryRecognizers();
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0]->name(), "dictionary");
-  EXPECT_THAT(r[0]->entities(),
-              UnorderedElementsAre(EntityType::kPerson, EntityType::kStreetAddress, EntityType::kLocation));
+  EXPECT_THAT(r[0]->entities(), UnorderedElementsAre(EntityType::kPerson, EntityType::kStreetAddress,
+                                                     EntityType::kLocation, EntityType::kZipCode));
 }
 
 TEST(PersonNames, FirstAndLastName) {
@@ -242,6 +242,24 @@ TEST(Locations, CountryNamesOfCommonWordsNeedNoCue) {
               Not(Contains(Pair("LOCATION", "Country Club"))));
   EXPECT_THAT(Found("the united states of mind"), IsEmpty());
   EXPECT_THAT(Found("United Airlines flight"), Not(Contains(Pair("LOCATION", "United"))));
+}
+
+TEST(Locations, TownAndPostcodeAfterIn) {
+  EXPECT_THAT(Found("Looking to support Factset in Bjert 6091 in its mission to be"),
+              UnorderedElementsAre(Pair("LOCATION", "Bjert"), Pair("ZIP_CODE", "6091")));
+  EXPECT_THAT(Found("Looking to support MysticWeb in Quinta de São Tiago 3610-114 in its mission"),
+              UnorderedElementsAre(Pair("LOCATION", "Quinta de São Tiago"), Pair("ZIP_CODE", "3610-114")));
+  EXPECT_THAT(Found("support it in ÖVERTURINGEN 840 24, in its mission"),
+              Contains(Pair("ZIP_CODE", "840 24")));
+  EXPECT_THAT(Found("support Nautilytics in København K 1421."), Contains(Pair("LOCATION", "København K")));
+  // A year, a count followed by its noun, a number without "in", a common word and a lower-case start are no
+  // town and postcode.
+  EXPECT_THAT(Found("We met in Paris 2024 in the spring"), Not(Contains(Pair("ZIP_CODE", "2024"))));
+  EXPECT_THAT(Found("in Berlin 5000 people marched"), Not(Contains(Pair("ZIP_CODE", "5000"))));
+  EXPECT_THAT(Found("Factset near Bjert 6091 in its mission"), Not(Contains(Pair("ZIP_CODE", "6091"))));
+  EXPECT_THAT(Found("Released in Build 4021 in May"), IsEmpty());
+  EXPECT_THAT(Found("stored in stock 4021 in total"), IsEmpty());
+  EXPECT_THAT(Found("in Berlin 123 in total"), Not(Contains(Pair("ZIP_CODE", "123"))));
 }
 
 TEST(Utf8, SpansFallOnCodePointBoundaries) {
