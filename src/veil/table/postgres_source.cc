@@ -618,11 +618,18 @@ std::string RedactPgConninfo(std::string_view conninfo) {
   return out;
 }
 
-absl::StatusOr<std::string> PgConninfoWithoutPassword(std::string_view conninfo) {
-  std::vector<base::SecretBytes> secrets;
+namespace {
+
+using ConninfoOptions = std::unique_ptr<PQconninfoOption, void (*)(PQconninfoOption*)>;
+
+// Collects the passwords written in `conninfo` (as written and percent-decoded) into `secrets`, so that every
+// message about it can be scrubbed of them, then parses it with libpq (PQconninfoParse). InvalidArgument,
+// scrubbed of the secrets, for a NUL byte or a string libpq rejects.
+absl::StatusOr<ConninfoOptions> ParseConninfo(std::string_view conninfo,
+                                              std::vector<base::SecretBytes>* secrets) {
   for (const Span& s : FindPasswordSpans(conninfo)) {
-    AddSecret(conninfo.substr(s.pos, s.len), &secrets);
-    AddSecret(PercentDecode(conninfo.substr(s.pos, s.len)), &secrets);
+    AddSecret(conninfo.substr(s.pos, s.len), secrets);
+    AddSecret(PercentDecode(conninfo.substr(s.pos, s.len)), secrets);
   }
   if (conninfo.find('\0') != std::string_view::npos) {
     return absl::InvalidArgumentError("invalid PostgreSQL connection string: it contains a NUL byte");
@@ -634,10 +641,18 @@ absl::StatusOr<std::string> PgConninfoWithoutPassword(std::string_view conninfo)
     std::string reason = parse_error != nullptr ? parse_error : "out of memory";
     if (parse_error != nullptr) PQfreemem(parse_error);
     return absl::InvalidArgumentError(
-        ScrubSecrets(absl::StrCat("invalid PostgreSQL connection string: ", OneLine(reason)), secrets));
+        ScrubSecrets(absl::StrCat("invalid PostgreSQL connection string: ", OneLine(reason)), *secrets));
   }
+  return ConninfoOptions(parsed, &PQconninfoFree);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> PgConninfoWithoutPassword(std::string_view conninfo) {
+  std::vector<base::SecretBytes> secrets;
+  VEIL_ASSIGN_OR_RETURN(ConninfoOptions parsed, ParseConninfo(conninfo, &secrets));
   std::vector<std::string> parts;
-  for (const PQconninfoOption* o = parsed; o->keyword != nullptr; ++o) {
+  for (const PQconninfoOption* o = parsed.get(); o->keyword != nullptr; ++o) {
     if (o->val == nullptr || o->val[0] == '\0' || std::string_view(o->keyword) == "password") continue;
     std::string value = "'";
     for (const char* c = o->val; *c != '\0'; ++c) {
@@ -647,7 +662,6 @@ absl::StatusOr<std::string> PgConninfoWithoutPassword(std::string_view conninfo)
     value.push_back('\'');
     parts.push_back(absl::StrCat(o->keyword, "=", value));
   }
-  PQconninfoFree(parsed);
   return absl::StrJoin(parts, " ");
 }
 
@@ -655,35 +669,20 @@ absl::StatusOr<std::string> PgConninfoWithoutPassword(std::string_view conninfo)
 
 absl::StatusOr<PgConnection> PgConnection::Connect(std::string_view conninfo,
                                                    const PgConnectOptions& options) {
-  // The secrets first, so that every message below can be scrubbed of them.
-  std::vector<base::SecretBytes> secrets;
-  for (const Span& s : FindPasswordSpans(conninfo)) {
-    AddSecret(conninfo.substr(s.pos, s.len), &secrets);
-    AddSecret(PercentDecode(conninfo.substr(s.pos, s.len)), &secrets);
-  }
-  if (conninfo.find('\0') != std::string_view::npos) {
-    return absl::InvalidArgumentError("invalid PostgreSQL connection string: it contains a NUL byte");
-  }
   if (options.connect_timeout_seconds < 0 || options.statement_timeout_ms < 0) {
     return absl::InvalidArgumentError("PgConnectOptions: timeouts must be >= 0");
   }
   if (options.application_name.find('\0') != std::string::npos) {
     return absl::InvalidArgumentError("PgConnectOptions: application_name contains a NUL byte");
   }
+  // The secrets first, so that every message below can be scrubbed of them. Parse once ourselves: a bad
+  // string is InvalidArgument (not a failed connection), the parsed password joins the secrets, and the
+  // location can be named even when connecting fails.
+  std::vector<base::SecretBytes> secrets;
+  VEIL_ASSIGN_OR_RETURN(ConninfoOptions parsed, ParseConninfo(conninfo, &secrets));
   const std::string conninfo_z(conninfo);
-
-  // Parse once ourselves: a bad string is InvalidArgument (not a failed connection), the parsed password
-  // joins the secrets, and the location can be named even when connecting fails.
-  char* parse_error = nullptr;
-  PQconninfoOption* parsed = PQconninfoParse(conninfo_z.c_str(), &parse_error);
-  if (parsed == nullptr) {
-    std::string reason = parse_error != nullptr ? parse_error : "out of memory";
-    if (parse_error != nullptr) PQfreemem(parse_error);
-    return absl::InvalidArgumentError(
-        ScrubSecrets(absl::StrCat("invalid PostgreSQL connection string: ", OneLine(reason)), secrets));
-  }
   std::string host, port, dbname;
-  for (PQconninfoOption* o = parsed; o->keyword != nullptr; ++o) {
+  for (PQconninfoOption* o = parsed.get(); o->keyword != nullptr; ++o) {
     if (o->val == nullptr) continue;
     const std::string_view key = o->keyword;
     if (key == "password") AddSecret(o->val, &secrets);
@@ -691,7 +690,7 @@ absl::StatusOr<PgConnection> PgConnection::Connect(std::string_view conninfo,
     if (key == "port") port = o->val;
     if (key == "dbname") dbname = o->val;
   }
-  PQconninfoFree(parsed);
+  parsed.reset();
   std::string location = "PostgreSQL";
   if (!host.empty()) absl::StrAppend(&location, " host=", host);
   if (!port.empty()) absl::StrAppend(&location, " port=", port);
