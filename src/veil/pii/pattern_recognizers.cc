@@ -3,9 +3,11 @@
 #include <hs/hs.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <set>
 #include <string>
 #include <utility>
@@ -15,6 +17,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "phonenumbers/logger.h"
+#include "phonenumbers/phonemetadata.pb.h"
 #include "phonenumbers/phonenumber.pb.h"
 #include "phonenumbers/phonenumberutil.h"
 #include "re2/re2.h"
@@ -214,6 +217,17 @@ struct Cluster {
   std::vector<std::pair<size_t, size_t>> matches;
 };
 
+// A region's national-number validity, IsValidNumberForRegion's test compiled once into RE2 (see
+// RegionValidity() below).
+struct RegionValidity {
+  bool ok = false;                     // false: ask libphonenumber
+  uint32_t general_lengths = 0;        // bit n: the general description allows n digits (all bits: no list)
+  std::unique_ptr<const RE2> general;  // the general description's national number pattern
+  // By national number length (0..15): the alternation of the patterns of every number type whose
+  // possible lengths allow that length; null if none does (no number of that length is valid).
+  std::array<std::unique_ptr<const RE2>, 16> types;
+};
+
 }  // namespace
 
 struct PatternRecognizers::Impl {
@@ -222,6 +236,7 @@ struct PatternRecognizers::Impl {
   std::vector<std::string> phone_regions;
   // Per region: its country calling code and national (trunk) prefix, for the parse-free validity check.
   std::vector<std::pair<int, std::string>> phone_region_codes;
+  std::vector<RegionValidity> phone_validity;  // by region
   std::vector<EntityType> entities;
   const i18n::phonenumbers::PhoneNumberUtil* phone = nullptr;
   // By database id: the pattern anchored at its end ("(?:regex)$"), to find the leftmost start of a match
@@ -233,6 +248,9 @@ struct PatternRecognizers::Impl {
                 std::vector<Span>& out) const;
   void ValidatePhone(std::string_view text, const Pattern& p, const Cluster& c, std::vector<Span>& out) const;
   bool PhoneScore(std::string_view candidate, double* score) const;
+  // IsValidNumberForRegion(number, phone_regions[r]) for `number` built from the digits `nsn` (its national
+  // significant number) under region r's calling code.
+  bool ValidForRegion(size_t r, std::string_view nsn, const i18n::phonenumbers::PhoneNumber& number) const;
 };
 
 namespace {
@@ -403,6 +421,15 @@ bool InNanpPlan(const i18n::phonenumbers::PhoneNumber& number) {
 }
 }  // namespace
 
+bool PatternRecognizers::Impl::ValidForRegion(size_t r, std::string_view nsn,
+                                              const i18n::phonenumbers::PhoneNumber& number) const {
+  const RegionValidity& v = phone_validity[r];
+  if (!v.ok) return phone->IsValidNumberForRegion(number, phone_regions[r]);
+  if (nsn.size() >= v.types.size() || (v.general_lengths >> nsn.size() & 1) == 0) return false;
+  const RE2* types = v.types[nsn.size()].get();
+  return types != nullptr && RE2::FullMatch(nsn, *v.general) && RE2::FullMatch(nsn, *types);
+}
+
 bool PatternRecognizers::Impl::PhoneScore(std::string_view candidate, double* score) const {
   using i18n::phonenumbers::PhoneNumber;
   using i18n::phonenumbers::PhoneNumberUtil;
@@ -446,9 +473,10 @@ bool PatternRecognizers::Impl::PhoneScore(std::string_view candidate, double* sc
       if (IsDigit(c)) digits_only.push_back(c);
     }
     // The number as region r's national number; false if its length cannot be one.
+    std::string_view nsn;
     const auto as_national = [&](size_t r) {
       const auto& [code, trunk] = phone_region_codes[r];
-      std::string_view nsn = digits_only;
+      nsn = digits_only;
       if (!trunk.empty() && nsn.substr(0, trunk.size()) == trunk) nsn.remove_prefix(trunk.size());
       if (nsn.size() < 4 || nsn.size() > 15) return false;
       number.Clear();
@@ -465,7 +493,7 @@ bool PatternRecognizers::Impl::PhoneScore(std::string_view candidate, double* sc
       return true;
     };
     for (size_t r = 0; r < phone_regions.size(); ++r) {
-      if (as_national(r) && phone->IsValidNumberForRegion(number, phone_regions[r])) {
+      if (as_national(r) && ValidForRegion(r, nsn, number)) {
         *score = valid_score;
         return true;
       }
@@ -992,6 +1020,69 @@ absl::StatusOr<const hs_database_t*> SharedDatabase() {
 PatternRecognizers::PatternRecognizers(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 PatternRecognizers::~PatternRecognizers() = default;
 
+namespace {
+
+// PhoneNumberUtil::GetMetadataForRegion is private; the address of a private member may be named in an
+// explicit template instantiation ([temp.spec.general]/6), which is how this reads a region's metadata.
+using MetadataForRegionFn = const i18n::phonenumbers::PhoneMetadata* (
+    i18n::phonenumbers::PhoneNumberUtil::*)(const std::string&) const;
+MetadataForRegionFn MetadataForRegion();
+template <MetadataForRegionFn F>
+struct MetadataForRegionAccess {
+  friend MetadataForRegionFn MetadataForRegion() { return F; }
+};
+template struct MetadataForRegionAccess<&i18n::phonenumbers::PhoneNumberUtil::GetMetadataForRegion>;
+
+// libphonenumber's IsValidNumberForRegion(number, region), for a number under the region's own calling code,
+// is GetNumberTypeHelper(national significant number, metadata) != UNKNOWN: the number must match the
+// general description, then any of premium rate, toll free, shared cost, VoIP, personal number, pager, UAN,
+// voicemail, fixed line or mobile. A description "matches" when its possible lengths (if it lists any)
+// include the number's length and its national number pattern (if not empty) matches the whole number.
+// libphonenumber runs each pattern through ICU with a regex cache keyed by the pattern text (half of the
+// phone time); the same patterns (plain regular expressions over digits: same language under RE2) are
+// compiled here once per region, the type patterns merged per length into one alternation.
+// ok is false (libphonenumber is asked) if the metadata or any pattern is unavailable.
+RegionValidity BuildRegionValidity(const i18n::phonenumbers::PhoneNumberUtil& phone,
+                                   const std::string& region) {
+  RegionValidity v;
+  const i18n::phonenumbers::PhoneMetadata* m = (phone.*MetadataForRegion())(region);
+  if (m == nullptr) return v;
+  using Desc = i18n::phonenumbers::PhoneNumberDesc;
+  const auto lengths = [](const Desc& d) {
+    if (d.possible_length_size() == 0) return ~uint32_t{0};
+    uint32_t bits = 0;
+    for (int n : d.possible_length()) {
+      if (n >= 0 && n < 32) bits |= uint32_t{1} << n;
+    }
+    return bits;
+  };
+  const Desc& g = m->general_desc();
+  if (g.national_number_pattern().empty()) {
+    v.ok = true;  // no number matches the general description: no national number is valid
+    return v;
+  }
+  v.general_lengths = lengths(g);
+  v.general = std::make_unique<const RE2>(g.national_number_pattern());
+  if (!v.general->ok()) return v;
+  const Desc* types[] = {&m->premium_rate(),    &m->toll_free(), &m->shared_cost(), &m->voip(),
+                         &m->personal_number(), &m->pager(),     &m->uan(),         &m->voicemail(),
+                         &m->fixed_line(),      &m->mobile()};
+  for (size_t n = 0; n < v.types.size(); ++n) {
+    std::string alternation;
+    for (const Desc* d : types) {
+      if (d->national_number_pattern().empty() || (lengths(*d) >> n & 1) == 0) continue;
+      absl::StrAppend(&alternation, alternation.empty() ? "" : "|", "(?:", d->national_number_pattern(), ")");
+    }
+    if (alternation.empty()) continue;
+    v.types[n] = std::make_unique<const RE2>(alternation);
+    if (!v.types[n]->ok()) return v;
+  }
+  v.ok = true;
+  return v;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<PatternRecognizers>> PatternRecognizers::Create(
     const PatternRecognizerOptions& options) {
   auto impl = std::make_unique<Impl>();
@@ -1013,6 +1104,7 @@ absl::StatusOr<std::unique_ptr<PatternRecognizers>> PatternRecognizers::Create(
     std::string trunk;
     impl->phone->GetNddPrefixForRegion(r, /*strip_non_digits=*/true, &trunk);
     impl->phone_region_codes.emplace_back(impl->phone->GetCountryCodeForRegion(r), trunk);
+    impl->phone_validity.push_back(BuildRegionValidity(*impl->phone, r));
   }
   const auto wanted = [&](EntityType t) {
     return options.entities.empty() ||
