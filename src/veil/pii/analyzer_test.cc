@@ -175,7 +175,7 @@ TEST_F(AnalyzerTest, Phones) {
   ExpectNone("card number 4111 1111 1111 1111 2");
 }
 
-// The rules against phone false positives (docs/pii-parts/recognizers.md), each with the positives that must
+// The rules against phone false positives (docs/pii.md section 1), each with the positives that must
 // stay. The numbers are ones libphonenumber considers valid (415-555-2671, 020 7946 0958).
 TEST_F(AnalyzerTest, PhoneInsideALongerDigitGroupRunIsNone) {
   ExpectNone("Reference number 5414 6119 3844 4251");

@@ -16,7 +16,7 @@
 namespace veil::pii::internal {
 namespace {
 
-// Closed classes of the grammar (our own compilation; see docs/pii-parts/names.md).
+// Closed classes of the grammar (our own compilation; see docs/pii.md section 2).
 constexpr std::string_view kStreetPrefixes[] = {
     "rue",     "rua",    "via",      "viale",    "vicolo",   "corso",   "largo",   "piazza",  "piazzale",
     "strada",  "calle",  "c",        "carrer",   "paseo",    "passeig", "plaza",   "praça",   "praca",

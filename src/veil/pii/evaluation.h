@@ -28,7 +28,7 @@
 // predicted non-O and gold O, FN = gold non-O and predicted O; its F2 is the figure presidio-research reports
 // as pii_f (beta 2 in the notebooks), Presidio's published 0.618 (vanilla) and 0.845 (tuned).
 //
-// Differences from presidio-research's published figures (docs/pii-parts/eval.md): its notebooks 4 and 5
+// Differences from presidio-research's published figures (docs/pii.md section 4): its notebooks 4 and 5
 // (Evaluator) score tokens (each spaCy token of the text counted as PII or O, type-agnostic for the "PII"
 // figure), and its SpanEvaluator matches on normalized text (lowercased, punctuation and skip words
 // removed). Veil scores raw spans with IoU >= 0.9, which is stricter.
