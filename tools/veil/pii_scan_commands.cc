@@ -149,7 +149,8 @@ absl::Status RunScan(const ScanArgs& args, const GlobalOptions& options) {
   }
   if (!options.quiet) {
     std::string summary;
-    for (const auto& [type, n] : counts) absl::StrAppend(&summary, summary.empty() ? "" : ", ", std::string(type), " ", n);
+    for (const auto& [type, n] : counts)
+      absl::StrAppend(&summary, summary.empty() ? "" : ", ", std::string(type), " ", n);
     std::cerr << absl::StrFormat("%s: %s, %d span%s%s%s\n", args.file == "-" ? "stdin" : args.file,
                                  FormatBytes(text.size()), spans.size(), spans.size() == 1 ? "" : "s",
                                  summary.empty() ? "" : ": ", summary);
