@@ -68,7 +68,8 @@ TEST_F(PiiScanCliTest, EntitiesMinScoreAndStdin) {
 
   Result high = Veil("--json pii scan --no-dictionaries --min-score 0.99 " + Q(file));
   ASSERT_EQ(high.exit_code, 0) << high.err;
-  for (const auto& s : ParseJson(high.out)["spans"]) EXPECT_GE(s["score"].get<double>(), 0.99);
+  const nlohmann::json high_doc = ParseJson(high.out);  // named: a temporary would die before the loop
+  for (const auto& s : high_doc["spans"]) EXPECT_GE(s["score"].get<double>(), 0.99);
 }
 
 TEST_F(PiiScanCliTest, Errors) {
