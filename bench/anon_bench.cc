@@ -18,6 +18,7 @@
 #include "veil/base/bytes.h"
 #include "veil/crypto/aead.h"
 #include "veil/crypto/random.h"
+#include "veil/pii/checksums.h"
 
 namespace veil::bench {
 namespace {
@@ -47,7 +48,7 @@ int Main(int argc, char** argv) {
   for (size_t i = 0; i < cards.size(); ++i) {
     // Luhn-valid (the ff1 operator refuses cards failing Luhn: their check digit could not be restored).
     for (int d = 0; d < 15; ++d) cards[i].push_back(static_cast<char>('0' + rnd.Below(10)));
-    cards[i].push_back(static_cast<char>('0' + anon::LuhnCheckDigit(cards[i])));
+    cards[i].push_back(static_cast<char>('0' + pii::internal::LuhnCheckDigit(cards[i])));
     dashed[i] = cards[i].substr(0, 4) + "-" + cards[i].substr(4, 4) + "-" + cards[i].substr(8, 4) + "-" +
                 cards[i].substr(12, 4);
   }

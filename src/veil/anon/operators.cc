@@ -179,22 +179,6 @@ Ff1Alphabet Ff1AlphabetFor(ValueType type, Ff1Alphabet untyped) {
   }
 }
 
-int LuhnCheckDigit(std::string_view payload) {
-  // Doubling starts with the payload's last digit (it sits next to the check digit).
-  int sum = 0;
-  bool twice = true;
-  for (size_t i = payload.size(); i-- > 0;) {
-    int d = payload[i] - '0';
-    if (twice) {
-      d *= 2;
-      if (d > 9) d -= 9;
-    }
-    sum += d;
-    twice = !twice;
-  }
-  return (10 - sum % 10) % 10;
-}
-
 namespace {
 
 // ---- Class-preserving FF1 (see operators.h, "ff1"). ----
@@ -303,31 +287,6 @@ size_t CountryCodeLength(std::string_view digits) {
   for (int c : kTwo)
     if (c == two) return 2;
   return std::min<size_t>(3, digits.size());
-}
-
-// ISO 7064 MOD 97-10 of an IBAN's rearranged form (BBAN, country, "00") for the check digits: 98 - mod.
-int IbanCheck(std::string_view country, std::string_view bban) {
-  int mod = 0;
-  const auto feed = [&](char c) {
-    const unsigned char u = static_cast<unsigned char>(absl::ascii_toupper(static_cast<unsigned char>(c)));
-    if (u >= 'A' && u <= 'Z') {
-      mod = (mod * 100 + (u - 'A' + 10)) % 97;
-    } else {
-      mod = (mod * 10 + (u - '0')) % 97;
-    }
-  };
-  for (char c : bban) feed(c);
-  for (char c : country) feed(c);
-  feed('0');
-  feed('0');
-  return 98 - mod;
-}
-
-int NhsCheck(std::string_view nine) {  // 0-9, or 10 (no valid check digit)
-  int sum = 0;
-  for (size_t i = 0; i < 9; ++i) sum += (nine[i] - '0') * static_cast<int>(10 - i);
-  const int r = 11 - sum % 11;
-  return r == 11 ? 0 : r;
 }
 
 std::string DigitsOf(std::string_view v) {
@@ -450,7 +409,8 @@ absl::StatusOr<std::string> Ff1Operator::Crypt(bool encrypt, ValueType type, std
     VEIL_ASSIGN_OR_RETURN(out, CryptPositions(encrypt, type, std::string(value), positions, recomputed,
                                               digits_only, acceptable, refusal));
     const std::string d = DigitsOf(out);
-    out[recomputed[0]] = static_cast<char>('0' + LuhnCheckDigit(std::string_view(d).substr(0, d.size() - 1)));
+    out[recomputed[0]] =
+        static_cast<char>('0' + pii::internal::LuhnCheckDigit(std::string_view(d).substr(0, d.size() - 1)));
     return out;
   }
   if (typed && t == EntityType::kIbanCode) {
@@ -471,7 +431,7 @@ absl::StatusOr<std::string> Ff1Operator::Crypt(bool encrypt, ValueType type, std
     std::string country, bban;
     for (size_t k = 0; k < alnum.size(); ++k) (k < 2 ? country : bban).push_back(out[alnum[k]]);
     bban.erase(0, 2);
-    const int check = IbanCheck(country, bban);
+    const int check = pii::internal::IbanCheckDigits(country, bban);
     out[alnum[2]] = static_cast<char>('0' + check / 10);
     out[alnum[3]] = static_cast<char>('0' + check % 10);
     return out;
@@ -511,10 +471,10 @@ absl::StatusOr<std::string> Ff1Operator::Crypt(bool encrypt, ValueType type, std
       return invalid("is not a valid NHS number (10 digits, mod-11 check)");
     recomputed.push_back(positions.back());
     positions.pop_back();
-    acceptable = [](const std::string& v) { return NhsCheck(DigitsOf(v)) != 10; };
+    acceptable = [](const std::string& v) { return pii::internal::NhsCheckDigit(DigitsOf(v)) != 10; };
     VEIL_ASSIGN_OR_RETURN(out, CryptPositions(encrypt, type, std::string(value), positions, recomputed,
                                               digits_only, acceptable, refusal));
-    out[recomputed[0]] = static_cast<char>('0' + NhsCheck(DigitsOf(out)));
+    out[recomputed[0]] = static_cast<char>('0' + pii::internal::NhsCheckDigit(DigitsOf(out)));
     return out;
   }
   if (typed && t == EntityType::kEmailAddress) {
@@ -570,12 +530,8 @@ absl::StatusOr<AnonymizeResult> Anonymize(std::string_view text, std::span<const
   result.text.reserve(text.size());
   size_t pos = 0;
   for (const pii::Span& s : spans) {
-    // A phone number's "+" belongs to it (the recognizer may start the span at the country code's digits).
-    const size_t begin = s.type == EntityType::kPhoneNumber && s.begin > pos && text[s.begin - 1] == '+'
-                             ? s.begin - 1
-                             : s.begin;
-    result.text.append(text.substr(pos, begin - pos));
-    VEIL_ASSIGN_OR_RETURN(std::string replacement, op.Apply(s.type, text.substr(begin, s.end - begin)));
+    result.text.append(text.substr(pos, s.begin - pos));
+    VEIL_ASSIGN_OR_RETURN(std::string replacement, op.Apply(s.type, text.substr(s.begin, s.end - s.begin)));
     result.text += replacement;
     ++result.counts[static_cast<size_t>(s.type)];
     pos = s.end;

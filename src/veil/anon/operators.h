@@ -212,9 +212,6 @@ class Ff1Operator final : public ValueOperator {
   size_t invalid_count_ = 0;
 };
 
-// The Luhn check digit (0-9) that completes `payload` (digits only, without the check digit).
-int LuhnCheckDigit(std::string_view payload);
-
 // Checks that `spans` suit `text`: each within it, begin < end, both on code point boundaries (not inside a
 // UTF-8 sequence), sorted by begin and non-overlapping. Errors: InvalidArgument naming the span's index and
 // offsets.

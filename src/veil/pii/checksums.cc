@@ -44,12 +44,11 @@ int AsciiUpper(char c) { return (c >= 'a' && c <= 'z') ? c - 'a' + 'A' : c; }
 
 }  // namespace
 
-bool LuhnValid(std::string_view digits) {
-  if (!AllDigits(digits)) return false;
+int LuhnCheckDigit(std::string_view payload) {
   int sum = 0;
-  bool twice = false;
-  for (size_t i = digits.size(); i-- > 0;) {
-    int d = digits[i] - '0';
+  bool twice = true;  // the payload's last digit sits next to the check digit
+  for (size_t i = payload.size(); i-- > 0;) {
+    int d = payload[i] - '0';
     if (twice) {
       d *= 2;
       if (d > 9) d -= 9;
@@ -57,7 +56,12 @@ bool LuhnValid(std::string_view digits) {
     sum += d;
     twice = !twice;
   }
-  return sum % 10 == 0;
+  return (10 - sum % 10) % 10;
+}
+
+bool LuhnValid(std::string_view digits) {
+  if (digits.empty() || !AllDigits(digits)) return false;
+  return LuhnCheckDigit(digits.substr(0, digits.size() - 1)) == digits.back() - '0';
 }
 
 bool CardNumberValid(std::string_view digits, bool* known_issuer) {
@@ -102,31 +106,38 @@ bool IbanValid(std::string_view iban) {
   const std::string_view s(buf, n);
   if (!(s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z') || !AllDigits(s.substr(2, 2))) return false;
   if (IbanLength(s.substr(0, 2)) != static_cast<int>(n)) return false;
-  // ISO 7064 MOD 97-10 over BBAN + country + check digits, letters as 10..35, computed incrementally.
+  return IbanCheckDigits(s.substr(0, 2), s.substr(4)) == (s[2] - '0') * 10 + (s[3] - '0');
+}
+
+int IbanCheckDigits(std::string_view country, std::string_view bban) {
+  // ISO 7064 MOD 97-10, letters as 10..35, computed incrementally over BBAN + country + "00".
   int rem = 0;
-  for (size_t k = 0; k < n; ++k) {
-    const char c = s[(k + 4) % n];
-    if (c >= '0' && c <= '9') {
-      rem = (rem * 10 + (c - '0')) % 97;
-    } else {
-      rem = (rem * 100 + (c - 'A' + 10)) % 97;
-    }
-  }
-  return rem == 1;
+  const auto feed = [&rem](char c) {
+    const int u = AsciiUpper(c);
+    rem = u >= 'A' && u <= 'Z' ? (rem * 100 + (u - 'A' + 10)) % 97 : (rem * 10 + (u - '0')) % 97;
+  };
+  for (char c : bban) feed(c);
+  for (char c : country) feed(c);
+  feed('0');
+  feed('0');
+  return 98 - rem;
+}
+
+int NhsCheckDigit(std::string_view nine) {
+  int sum = 0;
+  for (int i = 0; i < 9; ++i) sum += (nine[i] - '0') * (10 - i);
+  const int check = 11 - sum % 11;
+  return check == 11 ? 0 : check;
 }
 
 bool NhsNumberValid(std::string_view d) {
   if (d.size() != 10 || !AllDigits(d)) return false;
-  int sum = 0;
-  for (int i = 0; i < 9; ++i) sum += (d[i] - '0') * (10 - i);
-  int check = 11 - sum % 11;
-  if (check == 11) check = 0;
-  if (check == 10) return false;
-  return check == d[9] - '0';
+  const int check = NhsCheckDigit(d.substr(0, 9));
+  return check != 10 && check == d[9] - '0';
 }
 
 bool UsSsnValid(int area, int group, int serial) {
-  if (area <= 0 || area == 666 || area >= 900 || area > 999) return false;
+  if (area <= 0 || area == 666 || area >= 900) return false;
   return group > 0 && group <= 99 && serial > 0 && serial <= 9999;
 }
 

@@ -13,6 +13,8 @@ namespace veil::pii::internal {
 // The Luhn (mod 10, ISO/IEC 7812-1 Annex B) check over a string of ASCII digits: true if the doubled-every-
 // second-digit-from-the-right sum is a multiple of 10. False for an empty string or any non-digit.
 bool LuhnValid(std::string_view digits);
+// The Luhn check digit to append to `payload` (ASCII digits; doubling starts at its last digit).
+int LuhnCheckDigit(std::string_view payload);
 
 // Payment card number (digits only, 12 to 19 of them): Luhn-valid and not a run of one repeated digit.
 // `known_issuer` is set when the prefix and length belong to a card scheme (Visa 4, Mastercard 51-55 and
@@ -29,10 +31,15 @@ int IbanLength(std::string_view country);
 // mod-97 of the rearranged number (ISO 7064 MOD 97-10) equal to 1. Spaces are ignored (the paper format
 // groups by 4); letters may be either case. False on anything else.
 bool IbanValid(std::string_view iban);
+// The two ISO 7064 MOD 97-10 check digits (2..98) of an IBAN with this country code and BBAN (uppercase
+// letters and digits): 98 - (BBAN + country + "00" mod 97).
+int IbanCheckDigits(std::string_view country, std::string_view bban);
 
 // NHS number (NHS Data Dictionary, "NHS Number"): 10 digits, the last a modulus-11 check digit over the
 // first nine with weights 10..2; a check value of 10 makes the number invalid, 11 means check digit 0.
 bool NhsNumberValid(std::string_view digits10);
+// The modulus-11 check digit of the first nine digits of an NHS number, 0-9, or 10 when none is valid.
+int NhsCheckDigit(std::string_view nine);
 
 // US Social Security number structure (SSA, since the 2011 randomisation): area not 000, 666 or 900-999,
 // group not 00, serial not 0000.

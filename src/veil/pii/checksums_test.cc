@@ -7,6 +7,16 @@
 namespace veil::pii::internal {
 namespace {
 
+TEST(LuhnTest, CheckDigits) {
+  EXPECT_EQ(LuhnCheckDigit("7992739871"), 3);  // the textbook example, 79927398713
+  EXPECT_EQ(LuhnCheckDigit("411111111111111"), 1);
+  EXPECT_EQ(LuhnCheckDigit(""), 0);
+  EXPECT_EQ(IbanCheckDigits("GB", "WEST12345698765432"), 82);  // the ISO 13616 / SWIFT registry example
+  EXPECT_EQ(IbanCheckDigits("DE", "370400440532013000"), 89);
+  EXPECT_EQ(NhsCheckDigit("943476591"), 9);
+  EXPECT_EQ(NhsCheckDigit("000000001"), 9);  // 11 - 2 % 11
+}
+
 TEST(LuhnTest, KnownAnswers) {
   // Test card numbers published by the schemes / payment processors.
   EXPECT_TRUE(LuhnValid("4111111111111111"));  // Visa 16

@@ -75,23 +75,6 @@ bool IouAtLeast(size_t a_begin, size_t a_end, size_t b_begin, size_t b_end, doub
   return static_cast<unsigned __int128>(intersection) * 1000000 >= ppm * union_size;
 }
 
-bool IbanMod97Valid(std::string_view iban) {
-  if (iban.size() < 5) return false;
-  // ISO 13616: move the first four characters to the end, letters to 10..35, the number mod 97 must be 1.
-  const std::string rearranged = absl::StrCat(Sv(iban.substr(4)), Sv(iban.substr(0, 4)));
-  int rem = 0;
-  for (char c : rearranged) {
-    if (c >= '0' && c <= '9') {
-      rem = (rem * 10 + (c - '0')) % 97;
-    } else if (c >= 'A' && c <= 'Z') {
-      rem = (rem * 100 + (c - 'A' + 10)) % 97;
-    } else {
-      return false;
-    }
-  }
-  return rem == 1;
-}
-
 bool HasLuhnValidDigitRun(std::string_view text) {
   auto is_digit = [&](size_t i) { return i < text.size() && text[i] >= '0' && text[i] <= '9'; };
   size_t i = 0;
@@ -652,7 +635,7 @@ HardNegative Generate(HardNegativeKind kind, SplitMix& rng) {
       std::string iban;
       do {
         iban = absl::StrCat(country, absl::StrFormat("%02d", rng.Below(100)), bban);
-      } while (internal::IbanMod97Valid(iban));
+      } while (internal::IbanValid(iban));
       return Fill(kind, rng.Pick(kT), rng.Below(2) == 0 ? iban : Grouped(iban, 4, ' '));
     }
     case HardNegativeKind::kSsnInvalidArea: {

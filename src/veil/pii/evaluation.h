@@ -213,10 +213,6 @@ struct Token {
 // Invalid UTF-8 bytes are taken one by one as word characters. Tokens are sorted, non-empty and disjoint.
 std::vector<Token> Tokenize(std::string_view text);
 
-// ISO 7064 MOD 97-10 as ISO 13616 applies it (the first four characters moved to the end, letters as 10..35,
-// the remainder must be 1), without the country-length check of checksums.h's IbanValid: the generator needs
-// exactly the check digits to fail. Letters (uppercase) and digits only, no spaces.
-bool IbanMod97Valid(std::string_view iban);
 // Whether `text` holds a run of 13 to 19 digits (groups joined by single spaces or hyphens count as one run)
 // that passes Luhn (checksums.h): what a card recognizer could rightly report.
 bool HasLuhnValidDigitRun(std::string_view text);
