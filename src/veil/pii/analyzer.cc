@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "veil/base/status_macros.h"
+#include "veil/base/utf8.h"
 #include "veil/pii/names.h"
 #include "veil/pii/pattern_recognizers.h"
 
@@ -18,45 +19,10 @@ namespace {
 
 bool IsContinuation(unsigned char c) { return (c & 0xC0) == 0x80; }
 
-// True if text[begin, end) is well-formed UTF-8 starting and ending on code point boundaries (RFC 3629:
-// no overlongs, no surrogates, nothing above U+10FFFF).
+// True if text[begin, end) is well-formed UTF-8 (base/utf8.h: RFC 3629) that does not continue a sequence
+// past `end` (a span starting inside one is not well-formed on its own).
 bool ValidUtf8Span(std::string_view text, size_t begin, size_t end) {
-  if (begin >= end || end > text.size()) return false;
-  size_t i = begin;
-  while (i < end) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t n;
-    uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-      n = 2;
-      cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      n = 3;
-      cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      n = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + n > end) return false;
-    for (size_t k = 1; k < n; ++k) {
-      const auto d = static_cast<unsigned char>(text[i + k]);
-      if (!IsContinuation(d)) return false;
-      cp = (cp << 6) | (d & 0x3F);
-    }
-    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-        (n == 4 && (cp < 0x10000 || cp > 0x10FFFF))) {
-      return false;
-    }
-    i += n;
-  }
-  // Not inside a sequence that started before `begin` or continues after `end`.
-  return !IsContinuation(static_cast<unsigned char>(text[begin])) &&
+  return begin < end && end <= text.size() && base::IsValidUtf8(text.substr(begin, end - begin)) &&
          (end == text.size() || !IsContinuation(static_cast<unsigned char>(text[end])));
 }
 
