@@ -25,6 +25,7 @@
 
 #include "absl/strings/str_format.h"
 #include "bench/bench_util.h"
+#include "bench/dp_bench_util.h"
 #include "veil/crypto/random.h"
 #include "veil/dp/aggregation.h"
 #include "veil/dp/random_bits.h"
@@ -82,24 +83,6 @@ Data Generate(int64_t rows, int32_t subjects, int32_t keys) {
   cols.push_back(*table::Column::FromDoubles(d.x));
   d.table = *table::Table::Make(*schema, std::move(cols));
   return d;
-}
-
-dp::QueryPlan Plan() {
-  dp::QueryPlan p;
-  p.privacy_unit_column = "subject";
-  p.group_by = {dp::GroupBy{"g", {}}};
-  dp::Aggregate count;
-  count.function = dp::AggregateFunction::kCountStar;
-  dp::Aggregate sum;
-  sum.function = dp::AggregateFunction::kSum;
-  sum.column = "x";
-  sum.bounds = dp::Bounds{0, 1000};
-  p.aggregates = {count, sum};
-  p.epsilon = 1;
-  p.delta = 1e-6;
-  p.max_groups_contributed = 4;
-  p.max_rows_per_group = 2;
-  return p;
 }
 
 bool Check(int rc, sqlite3* db) {
@@ -209,7 +192,7 @@ int Main(int argc, char** argv) {
               subjects, keys);
   std::fflush(stdout);
   const Data d = Generate(rows, subjects, keys);
-  const dp::QueryPlan plan = Plan();
+  const dp::QueryPlan plan = bench::CountSumGroupByPlan("subject", "g", "x");
   dp::RandomBits bits(crypto::SecureRandom());
 
   std::vector<double> dp_times, plain_times, dp_cpu, plain_cpu;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "bench/dp_bench_util.h"
 #include "veil/crypto/testing/deterministic_random.h"
 #include "veil/dp/aggregation.h"
 #include "veil/dp/random_bits.h"
@@ -60,20 +61,7 @@ int main(int argc, char** argv) {
   if (absl::Status s = pg->Execute(create).status(); !s.ok()) return Fail(s.ToString());
   if (absl::Status s = pg->Execute("ANALYZE visits").status(); !s.ok()) return Fail(s.ToString());
 
-  dp::QueryPlan plan;
-  plan.privacy_unit_column = "patient";
-  plan.group_by = {dp::GroupBy{"ward", {}}};
-  dp::Aggregate count;
-  count.function = dp::AggregateFunction::kCountStar;
-  dp::Aggregate sum;
-  sum.function = dp::AggregateFunction::kSum;
-  sum.column = "cost";
-  sum.bounds = dp::Bounds{0, 1000};
-  plan.aggregates = {count, sum};
-  plan.epsilon = 1;
-  plan.delta = 1e-6;
-  plan.max_groups_contributed = 4;
-  plan.max_rows_per_group = 2;
+  const dp::QueryPlan plan = bench::CountSumGroupByPlan("patient", "ward", "cost");
   const table::PgTableName name{"", "visits"};
 
   std::vector<double> push_s, read_s, engine_s;
