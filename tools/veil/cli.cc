@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <iostream>
+#include <sstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -189,6 +190,18 @@ std::optional<base::SecretBytes> PassphraseFromEnv() {
 
 absl::StatusOr<std::unique_ptr<gov::Session>> OpenSession(const GlobalOptions& options) {
   return gov::Session::Open(crypto::DefaultEnv(), options.workspace, ActorOf(options), PassphraseFromEnv());
+}
+
+absl::StatusOr<std::string> ReadTextInput(const std::string& path) {
+  if (path == "-") {
+    std::ostringstream buf;
+    buf << std::cin.rdbuf();
+    return buf.str();
+  }
+  base::Env& env = crypto::DefaultEnv();
+  if (!env.FileExists(path))
+    return absl::NotFoundError(absl::StrCat("cannot open '", path, "': no such file"));
+  return env.ReadFileToString(path);
 }
 
 }  // namespace veil::cli

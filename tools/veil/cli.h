@@ -99,6 +99,12 @@ std::optional<base::SecretBytes> PassphraseFromEnv();
 // with.
 absl::StatusOr<std::unique_ptr<gov::Session>> OpenSession(const GlobalOptions& options);
 
+// The whole of a text input: the file at `path`, or standard input for "-". Errors: NotFound naming the
+// file; the Env's read errors.
+absl::StatusOr<std::string> ReadTextInput(const std::string& path);
+// How messages name that input: the path, or "stdin" for "-".
+inline std::string InputName(const std::string& path) { return path == "-" ? "stdin" : path; }
+
 // Command groups.
 void RegisterInspect(CLI::App& app, Cli& cli);
 void RegisterWorkspace(CLI::App& app, Cli& cli);  // init, ingest, datasets, export, erase, grant, ...

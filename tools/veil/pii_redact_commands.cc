@@ -81,20 +81,6 @@ struct TransformArgs {
   std::string output;
 };
 
-std::string DisplayName(const std::string& path) { return path == "-" ? "stdin" : path; }
-
-absl::StatusOr<std::string> ReadInput(const std::string& path) {
-  if (path == "-") {
-    std::ostringstream buf;
-    buf << std::cin.rdbuf();
-    return buf.str();
-  }
-  base::Env& env = crypto::DefaultEnv();
-  if (!env.FileExists(path))
-    return absl::NotFoundError(absl::StrCat("cannot open '", path, "': no such file"));
-  return env.ReadFileToString(path);
-}
-
 // The text to stdout, or atomically to `path`.
 absl::Status WriteOutput(const std::string& path, std::string_view data) {
   if (path.empty() || path == "-") {
@@ -124,8 +110,7 @@ std::string Sha256Hex(std::string_view data) { return base::HexEncode(crypto::Sh
 absl::Status CheckUtf8(std::string_view text, const std::string& file) {
   const size_t bad = base::FindInvalidUtf8(text);
   if (bad == text.size()) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat(DisplayName(file), ": not valid UTF-8 at byte offset ", bad));
+  return absl::InvalidArgumentError(absl::StrCat(InputName(file), ": not valid UTF-8 at byte offset ", bad));
 }
 
 absl::StatusOr<std::vector<pii::EntityType>> ParseEntities(const std::vector<std::string>& names) {
@@ -197,7 +182,7 @@ absl::Status RunRedact(const RedactArgs& args, const GlobalOptions& options) {
     op = *std::move(mask);
   }
 
-  VEIL_ASSIGN_OR_RETURN(std::string text, ReadInput(args.file));
+  VEIL_ASSIGN_OR_RETURN(std::string text, ReadTextInput(args.file));
   VEIL_RETURN_IF_ERROR(CheckUtf8(text, args.file));
   VEIL_ASSIGN_OR_RETURN(std::unique_ptr<pii::Analyzer> analyzer, pii::Analyzer::Create(analyzer_options));
 
@@ -285,7 +270,7 @@ absl::Status RunRedact(const RedactArgs& args, const GlobalOptions& options) {
   VEIL_RETURN_IF_ERROR(WriteOutput(args.output, result.text));
   if (!options.quiet) {
     const std::string counts = CountsText(result.counts);
-    std::cerr << DisplayName(args.file) << ": " << spans.size() << " span" << (spans.size() == 1 ? "" : "s")
+    std::cerr << InputName(args.file) << ": " << spans.size() << " span" << (spans.size() == 1 ? "" : "s")
               << " " << (args.op == "redact" ? "removed" : "replaced") << " with " << args.op
               << (counts.empty() ? "" : " (" + counts + ")");
     if (ff1 != nullptr && ff1->small_domain_count() > 0) {
@@ -302,7 +287,7 @@ absl::Status RunRedact(const RedactArgs& args, const GlobalOptions& options) {
 }
 
 absl::Status RunRestore(const RestoreArgs& args, const GlobalOptions& options) {
-  VEIL_ASSIGN_OR_RETURN(std::string text, ReadInput(args.file));
+  VEIL_ASSIGN_OR_RETURN(std::string text, ReadTextInput(args.file));
   VEIL_RETURN_IF_ERROR(CheckUtf8(text, args.file));
   if (!crypto::DefaultEnv().FileExists(args.mapping)) {
     return absl::NotFoundError(absl::StrCat("cannot open mapping '", args.mapping, "': no such file"));
@@ -338,7 +323,7 @@ absl::Status RunRestore(const RestoreArgs& args, const GlobalOptions& options) {
   }
   VEIL_RETURN_IF_ERROR(WriteOutput(args.output, result.text));
   if (!options.quiet) {
-    std::cerr << DisplayName(args.file) << ": " << result.restored << " placeholder"
+    std::cerr << InputName(args.file) << ": " << result.restored << " placeholder"
               << (result.restored == 1 ? "" : "s") << " restored";
     if (!result.unknown.empty()) {
       std::cerr << "; not in the mapping, left as they are: " << absl::StrJoin(result.unknown, ", ");

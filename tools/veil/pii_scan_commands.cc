@@ -38,19 +38,6 @@ struct ScanArgs {
   bool show_values = false;
 };
 
-absl::StatusOr<std::string> ReadInput(const std::string& path) {
-  if (path == "-") {
-    std::ostringstream buf;
-    buf << std::cin.rdbuf();
-    return buf.str();
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open '", path, "': no such file or not readable"));
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) return absl::DataLossError(absl::StrCat("cannot read '", path, "'"));
-  return text;
-}
-
 bool IsContinuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
 
 // The first and last character of the value with the rest hidden ("b***m"); "***" for values of up to three
@@ -90,7 +77,7 @@ absl::Status RunScan(const ScanArgs& args, const GlobalOptions& options) {
   }
   analyzer_options.min_score = args.min_score;
   analyzer_options.dictionaries = !args.no_dictionaries;
-  VEIL_ASSIGN_OR_RETURN(std::string text, ReadInput(args.file));
+  VEIL_ASSIGN_OR_RETURN(std::string text, ReadTextInput(args.file));
   VEIL_ASSIGN_OR_RETURN(std::unique_ptr<pii::Analyzer> analyzer, pii::Analyzer::Create(analyzer_options));
   const std::vector<pii::Span> spans = analyzer->Analyze(text);
 
@@ -151,9 +138,9 @@ absl::Status RunScan(const ScanArgs& args, const GlobalOptions& options) {
     std::string summary;
     for (const auto& [type, n] : counts)
       absl::StrAppend(&summary, summary.empty() ? "" : ", ", std::string(type), " ", n);
-    std::cerr << absl::StrFormat("%s: %s, %d span%s%s%s\n", args.file == "-" ? "stdin" : args.file,
-                                 FormatBytes(text.size()), spans.size(), spans.size() == 1 ? "" : "s",
-                                 summary.empty() ? "" : ": ", summary);
+    std::cerr << absl::StrFormat("%s: %s, %d span%s%s%s\n", InputName(args.file), FormatBytes(text.size()),
+                                 spans.size(), spans.size() == 1 ? "" : "s", summary.empty() ? "" : ": ",
+                                 summary);
   }
   return absl::OkStatus();
 }
