@@ -398,9 +398,6 @@ absl::StatusOr<PushdownStatement> BuildPushdownStatement(const table::PgTableNam
                                                          const Expr* where, uint64_t seed) {
   VEIL_RETURN_IF_ERROR(dp::ValidatePlan(plan));
   if (seed >= kSeedLimit) return Invalid("the bounding seed must be below 2^62");
-  if (plan.max_groups_contributed < 1 || plan.max_rows_per_group < 1) {
-    return Invalid("max_groups_contributed and max_rows_per_group must be >= 1");
-  }
   if (sums.empty()) return Invalid("no bounded sums to compute");
   Builder b(columns);
   // T(v) of a base column: inline SQL, except for doubles, whose texts come from a per-column table

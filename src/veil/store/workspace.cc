@@ -1024,11 +1024,17 @@ absl::StatusOr<DatasetInfo> Workspace::Attach(const AttachRequest& request,
   }
   const ExternalSource& src = request.source;
   if (src.columns.size() != static_cast<size_t>(request.schema.num_fields())) {
-    return absl::InvalidArgumentError("the external columns do not match the schema");
+    return absl::InvalidArgumentError(absl::StrCat("dataset \"", name, "\": ", src.columns.size(),
+                                                   " external columns for ", request.schema.num_fields(),
+                                                   " schema fields"));
   }
   for (size_t i = 0; i < src.columns.size(); ++i) {
-    if (src.columns[i].name != request.schema.field(static_cast<int>(i)).name)
-      return absl::InvalidArgumentError("the external columns do not match the schema");
+    const std::string& field = request.schema.field(static_cast<int>(i)).name;
+    if (src.columns[i].name != field) {
+      return absl::InvalidArgumentError(absl::StrCat("dataset \"", name, "\": external column ", i, " is \"",
+                                                     src.columns[i].name, "\", the schema's is \"", field,
+                                                     "\""));
+    }
   }
   if (src.schema_name.empty() || src.table_name.empty()) {
     return absl::InvalidArgumentError("an attached table needs its schema and table name");
