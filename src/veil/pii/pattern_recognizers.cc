@@ -353,7 +353,7 @@ bool ContinuesAsNumber(std::string_view text, size_t begin, size_t end, char sep
     if (after == sep && IsDigit(At(text, end + 1))) return true;
     if (before == sep && IsDigit(Before(text, begin, 2))) return true;
   } else {
-    if ((after == '-' || after == ' ') && IsDigit(At(text, end + 1)) && after == '-') return true;
+    if (after == '-' && IsDigit(At(text, end + 1))) return true;
     if (before == '-' && IsDigit(Before(text, begin, 2))) return true;
   }
   return false;
@@ -364,10 +364,10 @@ bool MonthWordValid(std::string_view w) {
                                                  "may",       "june",     "july",     "august",
                                                  "september", "october",  "november", "december"};
   std::string lower = Lower(w);
+  if (lower == "sept") return true;
   for (std::string_view m : kMonths) {
     if (lower == m) return true;
     if (lower.size() == 3 && m.substr(0, 3) == lower) return IsUpper(w[0]);
-    if (lower == "sept") return true;
   }
   return false;
 }
@@ -713,9 +713,6 @@ void PatternRecognizers::Impl::Validate(std::string_view text, const Pattern& p,
           if (g.size() != 4 && i + g.size() != cand.size()) return;
           i += g.size() + 1;
         }
-      }
-      if (At(text, end) == ' ' && IsAlnum(At(text, end + 1)) && cand.find(' ') != cand.npos) {
-        // A further group may follow; only the longest valid reading counts, which the overlap rule picks.
       }
       const bool lower = std::any_of(cand.begin(), cand.end(), IsLower);
       const bool upper = std::any_of(cand.begin(), cand.end(), IsUpper);
