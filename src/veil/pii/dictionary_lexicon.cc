@@ -9,16 +9,16 @@ namespace veil::pii::internal {
 namespace {
 
 // Street-name endings in European languages (German, Dutch, Scandinavian, Finnish, Estonian, Icelandic,
-// Czech/Slovak, Polish, Hungarian, Slovenian), longest first is not needed: any match counts.
+// Czech/Slovak, Polish, Hungarian, Slovenian). Order does not matter: any suffix match counts, so an ending
+// that another one ends with ("straatweg" and "weg") is not listed.
 constexpr std::string_view kStreetMorphemes[] = {
-    "straße", "strasse", "str",       "gasse",    "weg",      "allee",  "platz",  "damm",   "ufer",
-    "steig",  "pfad",    "graben",    "chaussee", "straat",   "laan",   "plein",  "gracht", "kade",
-    "dreef",  "singel",  "steeg",     "vej",      "gade",     "vænget", "stræde", "allé",   "torv",
-    "gata",   "gatan",   "vägen",     "väg",      "gränd",    "stigen", "vegen",  "veien",  "vei",
-    "veg",    "gata",    "katu",      "tie",      "kuja",     "polku",  "raitti", "kaari",  "rinne",
-    "piha",   "tänav",   "maantee",   "põik",     "puiestee", "stræti", "braut",  "vegur",  "stígur",
-    "gata",   "ulice",   "třída",     "ulica",    "cesta",    "utca",   "út",     "útja",   "tér",
-    "körút",  "sétány",  "straatweg", "stræde",   "gården"};
+    "straße", "strasse", "str",      "gasse",  "weg",    "allee", "platz",   "damm", "ufer",     "steig",
+    "pfad",   "graben",  "chaussee", "straat", "laan",   "plein", "gracht",  "kade", "dreef",    "singel",
+    "steeg",  "vej",     "gade",     "vænget", "stræde", "allé",  "torv",    "gata", "gatan",    "vägen",
+    "väg",    "gränd",   "stigen",   "vegen",  "veien",  "vei",   "veg",     "katu", "tie",      "kuja",
+    "polku",  "raitti",  "kaari",    "rinne",  "piha",   "tänav", "maantee", "põik", "puiestee", "stræti",
+    "braut",  "vegur",   "stígur",   "ulice",  "třída",  "ulica", "cesta",   "utca", "út",       "útja",
+    "tér",    "körút",   "sétány",   "gården"};
 
 }  // namespace
 
