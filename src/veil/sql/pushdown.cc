@@ -36,28 +36,6 @@ bool NeedsColumn(dp::AggregateFunction f) {
   return f != dp::AggregateFunction::kCountStar && f != dp::AggregateFunction::kCountDistinctUnits;
 }
 
-// `identifier` quoted as PQescapeIdentifier quotes it on a UTF-8 connection: in double quotes, with each
-// double quote doubled.
-absl::StatusOr<std::string> QuoteIdentifier(std::string_view identifier) {
-  if (identifier.empty()) return Invalid("empty SQL identifier");
-  if (identifier.find('\0') != std::string_view::npos) return Invalid("SQL identifier contains a NUL byte");
-  if (!base::IsValidUtf8(identifier)) return Invalid("SQL identifier is not valid UTF-8");
-  std::string out = "\"";
-  for (char c : identifier) {
-    if (c == '"') out.push_back('"');
-    out.push_back(c);
-  }
-  out.push_back('"');
-  return out;
-}
-
-absl::StatusOr<std::string> QuoteTable(const table::PgTableName& table) {
-  VEIL_ASSIGN_OR_RETURN(std::string name, QuoteIdentifier(table.name));
-  if (table.schema.empty()) return name;
-  VEIL_ASSIGN_OR_RETURN(std::string schema, QuoteIdentifier(table.schema));
-  return absl::StrCat(schema, ".", name);
-}
-
 // Builds the statement: parameters, quoted names, and the SQL text of the pieces.
 class Builder {
  public:
@@ -97,7 +75,7 @@ class Builder {
   // The column as the in-memory table holds it: integers as int8, real and numeric as float8, char(n)
   // without its padding (the cast to text drops it), timestamps as they are.
   absl::StatusOr<std::string> Typed(const PgColumn& c) {
-    VEIL_ASSIGN_OR_RETURN(const std::string q, QuoteIdentifier(c.name));
+    VEIL_ASSIGN_OR_RETURN(const std::string q, table::QuotePgIdentifier(c.name));
     switch (c.type) {
       case DataType::kInt64:
         return absl::StrCat("(", q, ")::int8");
@@ -485,7 +463,7 @@ absl::StatusOr<PushdownStatement> BuildPushdownStatement(const table::PgTableNam
     conditions.push_back(absl::StrCat("(", w, ") IS TRUE"));
   }
   conditions.push_back(absl::StrCat(unit, " IS NOT NULL"));
-  VEIL_ASSIGN_OR_RETURN(const std::string quoted_table, QuoteTable(table));
+  VEIL_ASSIGN_OR_RETURN(const std::string quoted_table, table::QuotePgTable(table));
 
   // Public groups: rows whose key is not listed are dropped before bounding (NULL keys match NULL).
   std::string public_filter;

@@ -814,28 +814,36 @@ absl::StatusOr<int64_t> PgConnection::Execute(std::string_view sql, std::span<co
   return ExecuteInternal(sql, params, "running a statement");
 }
 
-absl::StatusOr<std::string> PgConnection::QuoteIdentifier(std::string_view identifier) const {
-  if (conn_ == nullptr) return absl::FailedPreconditionError("PgConnection: used after move");
+absl::StatusOr<std::string> QuotePgIdentifier(std::string_view identifier) {
   if (identifier.empty()) return absl::InvalidArgumentError("empty SQL identifier");
   if (identifier.find('\0') != std::string_view::npos) {
     return absl::InvalidArgumentError("SQL identifier contains a NUL byte");
   }
   if (!base::IsValidUtf8(identifier)) return absl::InvalidArgumentError("SQL identifier is not valid UTF-8");
-  char* quoted = PQescapeIdentifier(conn_, identifier.data(), identifier.size());
-  if (quoted == nullptr) {
-    return absl::InvalidArgumentError(
-        Scrub(absl::StrCat("cannot quote an identifier: ", OneLine(PQerrorMessage(conn_)))));
+  std::string out = "\"";
+  for (char c : identifier) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
   }
-  std::string out(quoted);
-  PQfreemem(quoted);
+  out.push_back('"');
   return out;
 }
 
-absl::StatusOr<std::string> PgConnection::QuoteTable(const PgTableName& table) const {
-  VEIL_ASSIGN_OR_RETURN(std::string name, QuoteIdentifier(table.name));
+absl::StatusOr<std::string> QuotePgTable(const PgTableName& table) {
+  VEIL_ASSIGN_OR_RETURN(std::string name, QuotePgIdentifier(table.name));
   if (table.schema.empty()) return name;
-  VEIL_ASSIGN_OR_RETURN(std::string schema, QuoteIdentifier(table.schema));
+  VEIL_ASSIGN_OR_RETURN(std::string schema, QuotePgIdentifier(table.schema));
   return absl::StrCat(schema, ".", name);
+}
+
+absl::StatusOr<std::string> PgConnection::QuoteIdentifier(std::string_view identifier) const {
+  if (conn_ == nullptr) return absl::FailedPreconditionError("PgConnection: used after move");
+  return QuotePgIdentifier(identifier);
+}
+
+absl::StatusOr<std::string> PgConnection::QuoteTable(const PgTableName& table) const {
+  if (conn_ == nullptr) return absl::FailedPreconditionError("PgConnection: used after move");
+  return QuotePgTable(table);
 }
 
 absl::Status PgConnection::QueryInternal(std::string_view sql, std::span<const Value> params,

@@ -128,6 +128,13 @@ std::string RedactPgConninfo(std::string_view conninfo);
 // never contains the password).
 absl::StatusOr<std::string> PgConninfoWithoutPassword(std::string_view conninfo);
 
+// `identifier` quoted for SQL text as PQescapeIdentifier quotes it on a UTF-8 connection: in double quotes,
+// each double quote doubled ("a""b" for a"b). Needs no connection (the push-down's --explain builds SQL
+// without one). Errors: InvalidArgument if it is empty, holds a NUL, or is not valid UTF-8.
+absl::StatusOr<std::string> QuotePgIdentifier(std::string_view identifier);
+// "schema"."name" or "name", each part through QuotePgIdentifier.
+absl::StatusOr<std::string> QuotePgTable(const PgTableName& table);
+
 // One open connection. Move-only; closes on destruction.
 class PgConnection {
  public:
@@ -180,10 +187,8 @@ class PgConnection {
   // or column; InvalidArgument if a value does not fit its column; others as in the file comment.
   absl::Status CopyIntoTable(const PgTableName& table, const Table& data);
 
-  // `identifier` quoted for SQL text with PQescapeIdentifier ("a""b" for a"b). Errors: InvalidArgument if
-  // it is empty, holds a NUL, or is not valid UTF-8.
+  // QuotePgIdentifier / QuotePgTable (above); every connection's client encoding is UTF8.
   absl::StatusOr<std::string> QuoteIdentifier(std::string_view identifier) const;
-  // "schema"."name" or "name", each part through QuoteIdentifier.
   absl::StatusOr<std::string> QuoteTable(const PgTableName& table) const;
 
  private:
