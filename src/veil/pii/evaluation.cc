@@ -12,6 +12,7 @@
 #include "nlohmann/json.hpp"
 #include "veil/base/splitmix.h"
 #include "veil/base/status_macros.h"
+#include "veil/base/utf8.h"
 #include "veil/pii/checksums.h"
 
 namespace veil::pii {
@@ -23,45 +24,16 @@ absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.
 namespace internal {
 
 absl::StatusOr<std::vector<size_t>> CodePointByteOffsets(std::string_view text) {
+  if (const size_t bad = base::FindInvalidUtf8(text); bad != text.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid UTF-8 at byte ", bad));
+  }
+  // Well-formed: every byte that is not a continuation byte starts a code point.
   std::vector<size_t> offsets;
   offsets.reserve(text.size() + 1);
-  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
-  const size_t n = text.size();
-  size_t i = 0;
-  while (i < n) {
-    offsets.push_back(i);
-    const unsigned char c = s[i];
-    size_t len;
-    uint32_t cp;
-    if (c < 0x80) {
-      len = 1;
-      cp = c;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
-      cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3;
-      cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("invalid UTF-8 at byte ", i));
-    }
-    if (i + len > n) return absl::InvalidArgumentError(absl::StrCat("truncated UTF-8 sequence at byte ", i));
-    for (size_t k = 1; k < len; ++k) {
-      if ((s[i + k] & 0xC0) != 0x80)
-        return absl::InvalidArgumentError(absl::StrCat("invalid UTF-8 at byte ", i));
-      cp = (cp << 6) | (s[i + k] & 0x3F);
-    }
-    // Overlong three- and four-byte forms, UTF-16 surrogates, and values past U+10FFFF.
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return absl::InvalidArgumentError(absl::StrCat("invalid UTF-8 at byte ", i));
-    }
-    i += len;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) offsets.push_back(i);
   }
-  offsets.push_back(n);
+  offsets.push_back(text.size());
   return offsets;
 }
 
