@@ -7,6 +7,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "veil/pii/names.h"
 #include "veil/pii/pattern_recognizers.h"
 
 namespace veil::pii {
@@ -222,13 +223,19 @@ TEST_F(AnalyzerTest, InternationalPhoneKeepsItsPlus) {
 
 TEST_F(AnalyzerTest, SpansStayOnUtf8Boundaries) {
   const std::string text = "Müller’s e-mail: jürgen@example.de — card 4111111111111111 ✓, IP 10.0.0.1 日本";
-  const std::vector<Span> spans = analyzer_->Analyze(text);
+  // The recognizers' own output, before the analyzer's filter drops any span that splits a character.
+  std::vector<std::unique_ptr<Recognizer>> recognizers = NewDictionaryRecognizers();
+  auto patterns = PatternRecognizers::Create({});
+  ASSERT_TRUE(patterns.ok()) << patterns.status();
+  recognizers.push_back(*std::move(patterns));
+  std::vector<Span> spans;
+  for (const auto& r : recognizers) r->Find(text, spans);
   ASSERT_FALSE(spans.empty());
   for (const Span& s : spans) {
     ASSERT_LE(s.end, text.size());
-    EXPECT_NE(static_cast<unsigned char>(text[s.begin]) & 0xC0, 0x80) << s.begin;
+    EXPECT_NE(static_cast<unsigned char>(text[s.begin]) & 0xC0, 0x80) << s.recognizer << " " << s.begin;
     if (s.end < text.size()) {
-      EXPECT_NE(static_cast<unsigned char>(text[s.end]) & 0xC0, 0x80) << s.end;
+      EXPECT_NE(static_cast<unsigned char>(text[s.end]) & 0xC0, 0x80) << s.recognizer << " " << s.end;
     }
   }
   EXPECT_THAT(Find(text), ::testing::Contains(Found{EntityType::kCreditCard, "4111111111111111"}));
@@ -257,11 +264,7 @@ TEST_F(AnalyzerTest, SortedAndNonOverlapping) {
   const std::vector<Span> spans = analyzer_->Analyze(text);
   ASSERT_EQ(spans.size(), 7u);
   for (size_t i = 1; i < spans.size(); ++i) EXPECT_LE(spans[i - 1].end, spans[i].begin);
-  for (const Span& s : spans) {
-    EXPECT_GE(s.score, 0.5);
-    EXPECT_LE(s.score, 1.0);
-    EXPECT_FALSE(s.recognizer.empty());
-  }
+  for (const Span& s : spans) EXPECT_FALSE(s.recognizer.empty());
 }
 
 TEST_F(AnalyzerTest, AdversarialInputIsLinear) {
