@@ -21,10 +21,13 @@ PACKAGES=(
   libvectorscan-dev                        # PII: multi-pattern prefilter (Hyperscan API, portable fork)
   libre2-dev                               # PII: linear-time validation regexes (no catastrophic backtracking)
   libphonenumber-dev                       # PII: phone number parsing and validation
+  libdcmtk-dev                             # DICOM: reading and writing files for `veil dicom deid`
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   sqlite3                                  # the baseline the CSV benchmark is measured against
   postgresql                               # the throwaway server of the push-down tests (scripts/pg-test-server.sh)
+  dcmtk                                    # dcmdump: the DICOM tests check that every output file parses
+  libgdcm-tools                            # gdcmanon: the comparison in docs/anonymization.md (scripts/)
 )
 
 missing=()

@@ -113,11 +113,17 @@ void RegisterBudget(CLI::App& app, Cli& cli);     // budget [NAME], budget set
 void RegisterQuery(CLI::App& app, Cli& cli);      // query "SQL" [--explain]
 void RegisterAttach(CLI::App& app, Cli& cli);     // attach postgresql://... (attach_commands.cc)
 void RegisterPii(CLI::App& app, Cli& cli);        // pii scan/redact/restore/classify/transform/eval
+void RegisterAnon(CLI::App& app, Cli& cli);       // anon kanon/risk (anon_commands.cc)
+void RegisterDicom(CLI::App& app, Cli& cli);      // dicom deid (dicom_commands.cc)
 
 // The `veil pii` subcommands, one file each (pii_commands.cc creates the group and calls them).
 void RegisterPiiScan(CLI::App& pii, Cli& cli);      // scan            (pii_scan_commands.cc)
 void RegisterPiiRedact(CLI::App& pii, Cli& cli);    // redact, restore, transform (pii_redact_commands.cc)
 void RegisterPiiClassify(CLI::App& pii, Cli& cli);  // classify, eval  (pii_classify_commands.cc)
+
+// The `veil anon` subcommands (anon_commands.cc creates the group and calls them).
+void RegisterAnonKanon(CLI::App& anon, Cli& cli);  // kanon (anon_kanon_commands.cc)
+void RegisterAnonRisk(CLI::App& anon, Cli& cli);   // risk  (anon_risk_commands.cc)
 
 }  // namespace veil::cli
 

@@ -44,6 +44,8 @@ int main(int argc, char** argv) {
   veil::cli::RegisterQuery(app, cli);
   veil::cli::RegisterAttach(app, cli);
   veil::cli::RegisterPii(app, cli);
+  veil::cli::RegisterAnon(app, cli);
+  veil::cli::RegisterDicom(app, cli);
 
   try {
     app.parse(argc, argv);
