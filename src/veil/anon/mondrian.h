@@ -22,7 +22,8 @@
 // When many records share the median value, that cut may leave one side with < k records; the cut just
 // below the run of equal values (< m and >= m) is then tried too, and the more balanced allowable one is
 // taken. Normalized range: (max - min) / (max - min over the whole table). The generalized value is the
-// partition's [min-max] ("[25-34]"; "25" when min = max). A hierarchy given for a numeric QI is not used:
+// partition's [min-max] ("[25-34]"; "25" when min = max; dates and timestamps as "[2024-01-01, 2024-03-02]",
+// their text having dashes of its own). A hierarchy given for a numeric QI is not used:
 // the median cuts are finer than any interval hierarchy.
 //
 // Categorical QIs (string and bool columns) are cut top-down along their generalization hierarchy (ARX's CSV
