@@ -1,1 +1,576 @@
-// Placeholder: being written (issue 6).
+#include "veil/anon/dicom_deid.h"
+
+// DCMTK's configuration header must come first.
+#include "dcmtk/config/osconfig.h"
+// Then DCMTK itself.
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/civil_time.h"
+#include "dcmtk/dcmdata/dcdeftag.h"
+#include "dcmtk/dcmdata/dcelem.h"
+#include "dcmtk/dcmdata/dcerror.h"
+#include "dcmtk/dcmdata/dcfilefo.h"
+#include "dcmtk/dcmdata/dcistrmb.h"
+#include "dcmtk/dcmdata/dcitem.h"
+#include "dcmtk/dcmdata/dcmetinf.h"
+#include "dcmtk/dcmdata/dcostrmb.h"
+#include "dcmtk/dcmdata/dcsequen.h"
+#include "dcmtk/dcmdata/dcxfer.h"
+#include "veil/base/bytes.h"
+#include "veil/base/status_macros.h"
+#include "veil/crypto/hmac.h"
+#include "veil/crypto/random.h"
+#include "veil/pii/analyzer.h"
+
+namespace veil::anon {
+namespace {
+
+constexpr char kUidLabel[] = "veil dicom uid v1";
+constexpr char kDateLabel[] = "veil dicom date shift v1";
+constexpr int kMaxShiftDays = 3650;
+constexpr char kDummy[] = "ANONYMIZED";
+
+std::string TagName(const DcmTagKey& t) {
+  return absl::StrFormat("(%04X,%04X)", t.getGroup(), t.getElement());
+}
+
+// absl here predates std::string_view support (absl::string_view is its own type).
+absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+// The values of a multi-valued string ('\\'-separated).
+std::vector<std::string_view> SplitValues(std::string_view s) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  while (true) {
+    const size_t end = s.find('\\', start);
+    out.push_back(s.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  return out;
+}
+
+bool IsTextVr(DcmEVR vr) {
+  switch (vr) {
+    case EVR_AE:
+    case EVR_CS:
+    case EVR_LO:
+    case EVR_LT:
+    case EVR_PN:
+    case EVR_SH:
+    case EVR_ST:
+    case EVR_UC:
+    case EVR_UT:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The free-text VRs cleaned inside structured content.
+bool IsFreeTextVr(DcmEVR vr) { return vr == EVR_LT || vr == EVR_ST || vr == EVR_UT || vr == EVR_UC; }
+
+bool IsBinaryNumberVr(DcmEVR vr) {
+  switch (vr) {
+    case EVR_US:
+    case EVR_SS:
+    case EVR_UL:
+    case EVR_SL:
+    case EVR_FL:
+    case EVR_FD:
+    case EVR_SV:
+    case EVR_UV:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Adds `days` to a "YYYYMMDD" date. false if `d` is not a valid date or the result leaves years 1..9999.
+bool ShiftDa(std::string_view d, int days, std::string& out) {
+  if (d.size() != 8 || !std::all_of(d.begin(), d.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return false;
+  }
+  const int y = std::stoi(std::string(d.substr(0, 4)));
+  const int m = std::stoi(std::string(d.substr(4, 2)));
+  const int dd = std::stoi(std::string(d.substr(6, 2)));
+  const absl::CivilDay day(y, m, dd);
+  if (day.year() != y || day.month() != m || day.day() != dd) return false;  // normalised: not a real date
+  const absl::CivilDay shifted = day + days;
+  if (shifted.year() < 1 || shifted.year() > 9999) return false;
+  out = absl::StrFormat("%04d%02d%02d", shifted.year(), shifted.month(), shifted.day());
+  return true;
+}
+
+}  // namespace
+
+DicomDeidStats& DicomDeidStats::operator+=(const DicomDeidStats& o) {
+  removed += o.removed;
+  private_removed += o.private_removed;
+  emptied += o.emptied;
+  replaced += o.replaced;
+  cleaned += o.cleaned;
+  uids_mapped += o.uids_mapped;
+  kept += o.kept;
+  return *this;
+}
+
+namespace internal {
+struct DicomDeidentifierImpl {
+  const DicomProfile* profile = nullptr;
+  DicomDeidOptions options;
+  base::SecretBytes uid_key;
+  base::SecretBytes date_key;
+  std::unique_ptr<pii::Analyzer> analyzer;  // only when an option cleans text
+};
+}  // namespace internal
+using internal::DicomDeidentifierImpl;
+
+namespace {
+
+// One de-identification of one object: the walk over its items.
+class Walker {
+ public:
+  Walker(const DicomDeidentifier& deid, const DicomDeidentifierImpl& impl, int date_offset,
+         DicomDeidStats& stats)
+      : deid_(deid), impl_(impl), date_offset_(date_offset), stats_(stats) {}
+
+  absl::Status ProcessItem(DcmItem& item, bool structured_content) {
+    // Backwards, so that removing element i leaves the indices still to visit unchanged.
+    for (unsigned long i = item.card(); i-- > 0;) {
+      DcmElement* e = item.getElement(i);
+      if (e == nullptr) continue;
+      const DcmTagKey key = e->getTag().getXTag();
+      const DicomProfileRow* row = impl_.profile->Find(key.getGroup(), key.getElement());
+      if (row == nullptr) {
+        VEIL_RETURN_IF_ERROR(Unlisted(*e, structured_content));
+        continue;
+      }
+      const DicomResolvedAction ra = DicomProfile::Resolve(*row, impl_.options.profile);
+      const DicomAction basic = DicomProfile::ResolveBasic(row->basic).value_or(DicomAction::kRemove);
+      VEIL_RETURN_IF_ERROR(Apply(item, i, *e, ra, basic, structured_content));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::Status Recurse(DcmElement& e, bool structured_content) {
+    auto& seq = static_cast<DcmSequenceOfItems&>(e);
+    for (unsigned long j = 0; j < seq.card(); ++j) {
+      if (DcmItem* it = seq.getItem(j); it != nullptr)
+        VEIL_RETURN_IF_ERROR(ProcessItem(*it, structured_content));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Unlisted(DcmElement& e, bool structured_content) {
+    if (e.ident() == EVR_SQ) return Recurse(e, structured_content);
+    if (structured_content && IsFreeTextVr(e.ident())) return CleanText(e);
+    return absl::OkStatus();
+  }
+
+  absl::Status Check(const OFCondition& c, const DcmElement& e, std::string_view what) {
+    if (c.good()) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrCat("DICOM attribute ", TagName(e.getTag().getXTag()),
+                                                   ": cannot ", Sv(what), ": ", c.text()));
+  }
+
+  absl::Status Apply(DcmItem& item, unsigned long index, DcmElement& e, DicomResolvedAction ra,
+                     DicomAction basic, bool structured_content) {
+    const DcmEVR vr = e.ident();
+    const bool sq = vr == EVR_SQ;
+    switch (ra.action) {
+      case DicomAction::kRemove: {
+        const bool is_private = (e.getTag().getGroup() & 1) != 0;
+        delete item.remove(index);
+        ++stats_.removed;
+        if (is_private) ++stats_.private_removed;
+        return absl::OkStatus();
+      }
+      case DicomAction::kEmpty:
+        ++stats_.emptied;
+        if (sq) {
+          static_cast<DcmSequenceOfItems&>(e).clear();
+          return absl::OkStatus();
+        }
+        return Check(e.clear(), e, "empty the value");
+      case DicomAction::kDummy:
+        return Dummy(e);
+      case DicomAction::kKeep:
+        ++stats_.kept;
+        return sq ? Recurse(e, structured_content) : absl::OkStatus();
+      case DicomAction::kUid:
+        if (sq) return Recurse(e, structured_content);
+        if (vr == EVR_UI) return MapUids(e);
+        return Dummy(e);  // a U on an attribute that holds no UID: a dummy of its VR
+      case DicomAction::kClean:
+        break;
+    }
+    // C, by the option it came from.
+    switch (ra.clean) {
+      case DicomCleanKind::kShiftDates:
+        if (vr == EVR_DA || vr == EVR_DT) return ShiftDates(e);
+        if (vr == EVR_TM) {
+          ++stats_.kept;  // whole days are shifted: the time of day stays
+          return absl::OkStatus();
+        }
+        if (sq) {
+          ++stats_.kept;
+          return Recurse(e, structured_content);
+        }
+        break;
+      case DicomCleanKind::kStructuredContent:
+        if (sq) {
+          ++stats_.kept;
+          return Recurse(e, /*structured_content=*/true);
+        }
+        if (IsTextVr(vr)) return CleanText(e);
+        break;
+      case DicomCleanKind::kText:
+        if (IsTextVr(vr)) return CleanText(e);
+        if (sq) {
+          ++stats_.kept;
+          return Recurse(e, structured_content);
+        }
+        break;
+      case DicomCleanKind::kGraphics:
+        if (IsTextVr(vr)) return CleanText(e);
+        basic = DicomAction::kRemove;  // binary overlay and curve data: Veil does not look into pixels
+        break;
+      case DicomCleanKind::kSafePrivate:
+        // The known-safe list is empty in this version (dicom_deid.h): remove.
+        basic = DicomAction::kRemove;
+        break;
+      case DicomCleanKind::kNone:
+        break;
+    }
+    // Nothing to clean in this VR: the basic profile's action.
+    return Apply(item, index, e, {basic, DicomCleanKind::kNone}, basic, structured_content);
+  }
+
+  absl::Status Dummy(DcmElement& e) {
+    ++stats_.replaced;
+    const DcmEVR vr = e.ident();
+    if (vr == EVR_SQ) {
+      auto& seq = static_cast<DcmSequenceOfItems&>(e);
+      seq.clear();
+      return Check(seq.append(new DcmItem()), e, "replace the sequence with an empty item");
+    }
+    if (vr == EVR_UI) {
+      --stats_.replaced;
+      return MapUids(e);
+    }
+    const char* value = nullptr;
+    switch (vr) {
+      case EVR_DA:
+        value = "19000101";
+        break;
+      case EVR_TM:
+        value = "000000";
+        break;
+      case EVR_DT:
+        value = "19000101000000";
+        break;
+      case EVR_AS:
+        value = "000Y";
+        break;
+      case EVR_IS:
+      case EVR_DS:
+        value = "0";
+        break;
+      default:
+        if (IsBinaryNumberVr(vr)) {
+          value = "0";
+        } else if (IsTextVr(vr) || vr == EVR_UR) {
+          value = kDummy;
+        }
+    }
+    if (value == nullptr) return Check(e.clear(), e, "empty the value");  // OB, OW, UN, AT, ...
+    return Check(e.putString(value), e, "write a dummy value");
+  }
+
+  absl::Status MapUids(DcmElement& e) {
+    OFString value;
+    if (e.getOFStringArray(value).bad() || value.empty()) return absl::OkStatus();
+    std::vector<std::string> out;
+    for (std::string_view uid : SplitValues(std::string_view(value.c_str(), value.size()))) {
+      // UI values are padded with NUL to even length; DCMTK strips it, but be safe about spaces too.
+      while (!uid.empty() && (uid.back() == ' ' || uid.back() == '\0')) uid.remove_suffix(1);
+      if (uid.empty()) {
+        out.emplace_back();
+        continue;
+      }
+      out.push_back(deid_.MapUid(uid));
+      ++stats_.uids_mapped;
+    }
+    return Check(e.putOFStringArray(OFString(absl::StrJoin(out, "\\").c_str())), e, "write the mapped UID");
+  }
+
+  absl::Status ShiftDates(DcmElement& e) {
+    OFString value;
+    if (e.getOFStringArray(value).bad() || value.empty()) {
+      ++stats_.kept;
+      return absl::OkStatus();
+    }
+    const bool dt = e.ident() == EVR_DT;
+    std::vector<std::string> out;
+    bool ok = true;
+    for (std::string_view v : SplitValues(std::string_view(value.c_str(), value.size()))) {
+      while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+      if (v.empty()) {
+        out.emplace_back();
+        continue;
+      }
+      std::string shifted;
+      // A DT must hold at least the whole date (YYYYMMDD) to be shifted by days; the rest is kept.
+      if (v.size() < 8 || !ShiftDa(v.substr(0, 8), date_offset_, shifted) || (!dt && v.size() != 8)) {
+        ok = false;
+        break;
+      }
+      out.push_back(absl::StrCat(shifted, Sv(v.substr(8))));
+    }
+    if (!ok) {
+      // Not a date we can shift (a partial DT, a legacy format): emptied rather than kept.
+      ++stats_.emptied;
+      return Check(e.clear(), e, "empty the value");
+    }
+    ++stats_.cleaned;
+    return Check(e.putOFStringArray(OFString(absl::StrJoin(out, "\\").c_str())), e, "write the shifted date");
+  }
+
+  absl::Status CleanText(DcmElement& e) {
+    OFString value;
+    if (impl_.analyzer == nullptr || e.getOFStringArray(value).bad() || value.empty()) {
+      ++stats_.kept;
+      return absl::OkStatus();
+    }
+    std::string text(value.c_str(), value.size());
+    const std::vector<pii::Span> spans = impl_.analyzer->Analyze(text);
+    if (spans.empty()) {
+      ++stats_.kept;
+      return absl::OkStatus();
+    }
+    for (const pii::Span& s : spans) {
+      std::fill(text.begin() + static_cast<std::ptrdiff_t>(s.begin),
+                text.begin() + static_cast<std::ptrdiff_t>(s.end), '*');
+    }
+    ++stats_.cleaned;
+    return Check(e.putOFStringArray(OFString(text.data(), text.size())), e, "write the cleaned text");
+  }
+
+  const DicomDeidentifier& deid_;
+  const DicomDeidentifierImpl& impl_;
+  const int date_offset_;
+  DicomDeidStats& stats_;
+};
+
+}  // namespace
+
+DicomDeidentifier::DicomDeidentifier(std::unique_ptr<DicomDeidentifierImpl> impl) : impl_(std::move(impl)) {}
+DicomDeidentifier::~DicomDeidentifier() = default;
+
+absl::StatusOr<std::unique_ptr<DicomDeidentifier>> DicomDeidentifier::Create(
+    const base::SecretBytes& key, const DicomDeidOptions& options) {
+  if (key.size() < 32) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("DICOM de-identification key must be at least 32 bytes, got ", key.size()));
+  }
+  VEIL_RETURN_IF_ERROR(options.profile.Validate());
+  auto impl = std::make_unique<DicomDeidentifierImpl>();
+  VEIL_ASSIGN_OR_RETURN(impl->profile, DicomProfile::Embedded());
+  impl->options = options;
+  const crypto::HmacSha256Tag uid_key = crypto::HmacSha256(key, std::string_view(kUidLabel));
+  const crypto::HmacSha256Tag date_key = crypto::HmacSha256(key, std::string_view(kDateLabel));
+  impl->uid_key = base::SecretBytes(std::span<const uint8_t>(uid_key));
+  impl->date_key = base::SecretBytes(std::span<const uint8_t>(date_key));
+  const DicomProfileOptions& o = options.profile;
+  if (o.Has(DicomOption::kCleanDescriptors) || o.Has(DicomOption::kCleanStructuredContent) ||
+      o.Has(DicomOption::kRetainPatientCharacteristics) || o.Has(DicomOption::kRetainDeviceIdentity) ||
+      o.Has(DicomOption::kCleanGraphics)) {
+    VEIL_ASSIGN_OR_RETURN(impl->analyzer, pii::Analyzer::Create({}));
+  }
+  return std::unique_ptr<DicomDeidentifier>(new DicomDeidentifier(std::move(impl)));
+}
+
+std::string DicomDeidentifier::MapUid(std::string_view uid) const {
+  crypto::HmacSha256Tag h = crypto::HmacSha256(impl_->uid_key, uid);
+  // RFC 9562 UUID version 8 (custom), variant 10.
+  h[6] = static_cast<uint8_t>((h[6] & 0x0F) | 0x80);
+  h[8] = static_cast<uint8_t>((h[8] & 0x3F) | 0x80);
+  // The 128-bit big-endian integer h[0..15] in decimal: long division of 32-bit limbs by 10.
+  std::array<uint32_t, 4> limbs{};
+  for (size_t i = 0; i < 16; ++i) limbs[i / 4] = (limbs[i / 4] << 8) | h[i];
+  std::string digits;
+  while (std::any_of(limbs.begin(), limbs.end(), [](uint32_t l) { return l != 0; })) {
+    uint64_t rem = 0;
+    for (uint32_t& l : limbs) {
+      const uint64_t cur = (rem << 32) | l;
+      l = static_cast<uint32_t>(cur / 10);
+      rem = cur % 10;
+    }
+    digits.push_back(static_cast<char>('0' + rem));
+  }
+  // Never empty: the version bits make the number non-zero.
+  std::reverse(digits.begin(), digits.end());
+  return absl::StrCat("2.25.", digits);
+}
+
+int DicomDeidentifier::DateOffsetDays(std::string_view patient_id) const {
+  const crypto::HmacSha256Tag h = crypto::HmacSha256(impl_->date_key, patient_id);
+  uint64_t v = 0;
+  for (size_t i = 0; i < 8; ++i) v = (v << 8) | h[i];
+  return -static_cast<int>(1 + v % kMaxShiftDays);
+}
+
+absl::Status DicomDeidentifier::DeidentifyDataset(DcmDataset& dataset, DcmMetaInfo* meta,
+                                                  DicomDeidStats* stats) const {
+  DicomDeidStats local;
+  // The patient's date offset, from Patient ID before it is changed.
+  OFString patient_id;
+  if (dataset.findAndGetOFStringArray(DCM_PatientID, patient_id, /*searchIntoSub=*/false).bad()) {
+    patient_id.clear();
+  }
+  const int offset = DateOffsetDays(std::string_view(patient_id.c_str(), patient_id.size()));
+  Walker walker(*this, *impl_, offset, local);
+  VEIL_RETURN_IF_ERROR(walker.ProcessItem(dataset, /*structured_content=*/false));
+
+  // The attributes that record what was done (PS3.15 E.1.1 (6), PS3.3 C.7.1.1).
+  const DicomProfileOptions& o = impl_->options.profile;
+  const auto check = [](const OFCondition& c, std::string_view what) -> absl::Status {
+    if (c.good()) return absl::OkStatus();
+    return absl::InternalError(absl::StrCat("cannot write ", Sv(what), ": ", c.text()));
+  };
+  VEIL_RETURN_IF_ERROR(check(dataset.putAndInsertString(DCM_PatientIdentityRemoved, "YES"), "(0012,0062)"));
+  VEIL_RETURN_IF_ERROR(
+      check(dataset.putAndInsertString(DCM_DeidentificationMethod, impl_->options.method_description.c_str()),
+            "(0012,0063)"));
+  delete dataset.remove(DCM_DeidentificationMethodCodeSequence);
+  std::vector<std::pair<std::string_view, std::string_view>> codes = {
+      {kBasicProfileCode, kBasicProfileMeaning}};
+  for (const DicomOptionInfo& info : DicomOptionInfos()) {
+    if (o.Has(info.option)) codes.emplace_back(info.code, info.meaning);
+  }
+  for (const auto& [code, meaning] : codes) {
+    DcmItem* item = nullptr;
+    VEIL_RETURN_IF_ERROR(check(
+        dataset.findOrCreateSequenceItem(DCM_DeidentificationMethodCodeSequence, item, -2), "(0012,0064)"));
+    VEIL_RETURN_IF_ERROR(
+        check(item->putAndInsertString(DCM_CodeValue, std::string(code).c_str()), "(0008,0100)"));
+    VEIL_RETURN_IF_ERROR(check(item->putAndInsertString(DCM_CodingSchemeDesignator, "DCM"), "(0008,0102)"));
+    VEIL_RETURN_IF_ERROR(
+        check(item->putAndInsertString(DCM_CodeMeaning, std::string(meaning).c_str()), "(0008,0104)"));
+  }
+  const char* longitudinal = o.Has(DicomOption::kRetainLongitudinalModifiedDates) ? "MODIFIED"
+                             : o.Has(DicomOption::kRetainLongitudinalFullDates)   ? "UNMODIFIED"
+                                                                                  : "REMOVED";
+  VEIL_RETURN_IF_ERROR(check(
+      dataset.putAndInsertString(DCM_LongitudinalTemporalInformationModified, longitudinal), "(0028,0303)"));
+
+  if (meta != nullptr) {
+    VEIL_RETURN_IF_ERROR(walker.ProcessItem(*meta, /*structured_content=*/false));
+    for (const DcmTagKey& t :
+         {DCM_SourceApplicationEntityTitle, DCM_SendingApplicationEntityTitle,
+          DCM_ReceivingApplicationEntityTitle, DCM_PrivateInformationCreatorUID, DCM_PrivateInformation}) {
+      if (DcmElement* e = meta->remove(t); e != nullptr) {
+        delete e;
+        ++local.removed;
+      }
+    }
+  }
+  if (stats != nullptr) *stats += local;
+  return absl::OkStatus();
+}
+
+absl::Status DicomDeidentifier::Deidentify(DcmFileFormat& file, DicomDeidStats* stats) const {
+  DcmDataset* dataset = file.getDataset();
+  if (dataset == nullptr) return absl::InvalidArgumentError("DICOM file has no dataset");
+  return DeidentifyDataset(*dataset, file.getMetaInfo(), stats);
+}
+
+absl::StatusOr<std::string> DeidentifyDicomBytes(const DicomDeidentifier& deid,
+                                                 std::span<const uint8_t> bytes, DicomDeidStats* stats) {
+  constexpr size_t kPreamble = 128;
+  const bool part10 = bytes.size() >= kPreamble + 4 && std::memcmp(bytes.data() + kPreamble, "DICM", 4) == 0;
+  // A bare dataset (no preamble and meta information, as some old files): accepted when it starts with a
+  // group 0008 attribute, little endian (DCMTK guesses the transfer syntax) and parses to its last byte.
+  const bool bare = !part10 && bytes.size() >= 8 && bytes[0] == 0x08 && bytes[1] == 0x00;
+  if (!part10 && !bare) {
+    return absl::InvalidArgumentError(
+        "not a DICOM file (neither the 'DICM' prefix after a 128-byte preamble nor a dataset starting with "
+        "group 0008)");
+  }
+  DcmInputBufferStream in;
+  in.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
+  in.setEos();
+  DcmFileFormat file;
+  file.transferInit();
+  const OFCondition read = file.read(in, EXS_Unknown, EGL_noChange, DCM_MaxReadLength);
+  file.transferEnd();
+  if (read.bad()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "malformed DICOM file", read == EC_StreamNotifyClient ? " (truncated)" : "", ": ", read.text()));
+  }
+  if (!in.eos()) {
+    // DCMTK stops at a delimiter it cannot place; what follows was not read.
+    return absl::InvalidArgumentError(
+        absl::StrCat("malformed DICOM file: parsing stopped at byte ", in.tell(), " of ", bytes.size()));
+  }
+  DicomDeidStats local;
+  VEIL_RETURN_IF_ERROR(deid.Deidentify(file, &local));
+
+  E_TransferSyntax xfer = file.getDataset()->getOriginalXfer();
+  if (xfer == EXS_Unknown) xfer = EXS_LittleEndianExplicit;
+  std::string out;
+  out.reserve(bytes.size() + 1024);
+  std::vector<char> buffer(64 * 1024);
+  DcmOutputBufferStream os(buffer.data(), static_cast<offile_off_t>(buffer.size()));
+  file.transferInit();
+  OFCondition cond;
+  const auto drain = [&] {
+    void* p = nullptr;
+    offile_off_t n = 0;
+    os.flushBuffer(p, n);
+    if (n > 0) out.append(static_cast<const char*>(p), static_cast<size_t>(n));
+  };
+  do {
+    // EWM_fileformat: DCMTK fills in only what the meta information lacks (a bare dataset gets a new header);
+    // the 4-argument write would build a new header and lose the mapped Media Storage SOP Instance UID of a
+    // dataset that has no SOP Instance UID.
+    cond = file.write(os, xfer, EET_ExplicitLength, /*wcache=*/nullptr, EGL_recalcGL, EPD_noChange, 0, 0, 0,
+                      EWM_fileformat);
+    drain();
+  } while (cond == EC_StreamNotifyClient);
+  file.transferEnd();
+  os.flush();
+  drain();
+  if (cond.bad())
+    return absl::InternalError(absl::StrCat("cannot encode the de-identified file: ", cond.text()));
+  if (stats != nullptr) *stats += local;
+  return out;
+}
+
+absl::Status DeidentifyDicomFile(const DicomDeidentifier& deid, const std::string& in_path,
+                                 const std::string& out_path, DicomDeidStats* stats) {
+  base::Env& env = crypto::DefaultEnv();
+  if (!env.FileExists(in_path)) return absl::NotFoundError(absl::StrCat(in_path, ": no such file"));
+  std::error_code ec;
+  if (std::filesystem::exists(out_path, ec) && std::filesystem::equivalent(in_path, out_path, ec)) {
+    return absl::InvalidArgumentError(absl::StrCat(out_path, ": the output would overwrite its input"));
+  }
+  VEIL_ASSIGN_OR_RETURN(std::string bytes, env.ReadFileToString(in_path));
+  absl::StatusOr<std::string> out = DeidentifyDicomBytes(deid, base::AsBytes(bytes), stats);
+  if (!out.ok())
+    return absl::Status(out.status().code(), absl::StrCat(in_path, ": ", out.status().message()));
+  return env.WriteFileAtomically(out_path, *out);
+}
+
+}  // namespace veil::anon
