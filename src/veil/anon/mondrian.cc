@@ -61,7 +61,7 @@ absl::Status EncodeNumeric(const table::Column& c, Encoded& e) {
   for (int64_t r = 0; r < n; ++r) {
     if (c.IsNull(r)) {
       return absl::InvalidArgumentError(
-          absl::StrFormat("quasi-identifier \"%s\" is null at row %d", e.name, r));
+          absl::StrFormat("quasi-identifier \"%s\" is null at row %d", e.name, r + 1));
     }
     switch (c.type()) {
       case DataType::kInt64:
@@ -71,7 +71,7 @@ absl::Status EncodeNumeric(const table::Column& c, Encoded& e) {
         v[r] = c.GetDouble(r);
         if (std::isnan(v[r])) {
           return absl::InvalidArgumentError(
-              absl::StrFormat("quasi-identifier \"%s\" is not a number at row %d", e.name, r));
+              absl::StrFormat("quasi-identifier \"%s\" is not a number at row %d", e.name, r + 1));
         }
         break;
       case DataType::kDate:
@@ -126,11 +126,11 @@ absl::Status EncodeCategorical(const table::Column& c, const std::vector<std::ve
     const std::vector<std::string>& row = (*rows)[i];
     if (row.size() != width) {
       return absl::InvalidArgumentError(absl::StrFormat(
-          "the hierarchy of \"%s\": row %d has %d levels, row 0 has %d", e.name, i, row.size(), width));
+          "the hierarchy of \"%s\": row %d has %d levels, row 1 has %d", e.name, i + 1, row.size(), width));
     }
     if (!leaf_of.try_emplace(row[0], static_cast<int32_t>(i)).second) {
-      return absl::InvalidArgumentError(
-          absl::StrFormat("the hierarchy of \"%s\": row %d lists a value an earlier row lists", e.name, i));
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "the hierarchy of \"%s\": row %d lists a value an earlier row lists", e.name, i + 1));
     }
   }
   // Levels of the given rows, plus a root "*" when the top level is not one node already.
@@ -155,7 +155,7 @@ absl::Status EncodeCategorical(const table::Column& c, const std::vector<std::ve
         if (!added && it->second != parent) {
           return absl::InvalidArgumentError(absl::StrFormat(
               "the hierarchy of \"%s\": row %d gives a level-%d node a different parent than an earlier row",
-              e.name, i, level));
+              e.name, i + 1, level));
         }
       }
       auto [it, added] = node_of.try_emplace(label, static_cast<int32_t>(e.label[level].size()));
@@ -171,13 +171,13 @@ absl::Status EncodeCategorical(const table::Column& c, const std::vector<std::ve
   for (int64_t r = 0; r < n; ++r) {
     if (c.IsNull(r)) {
       return absl::InvalidArgumentError(
-          absl::StrFormat("quasi-identifier \"%s\" is null at row %d", e.name, r));
+          absl::StrFormat("quasi-identifier \"%s\" is null at row %d", e.name, r + 1));
     }
     const std::string_view text = CellText(c, r, scratch);
     auto it = leaf_of.find(absl::string_view(text.data(), text.size()));
     if (it == leaf_of.end()) {
-      return absl::InvalidArgumentError(
-          absl::StrFormat("quasi-identifier \"%s\" at row %d: the value is not in its hierarchy", e.name, r));
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "quasi-identifier \"%s\" at row %d: the value is not in its hierarchy", e.name, r + 1));
     }
     e.code[r] = it->second;
   }
@@ -531,7 +531,7 @@ absl::StatusOr<table::Table> ApplyMondrian(const table::Table& table, const Mond
     for (size_t r = 0; r < codes.size(); ++r) {
       const int32_t k = result.class_of[r];
       if (k < 0 || static_cast<size_t>(k) >= result.classes.size()) {
-        return absl::InvalidArgumentError(absl::StrFormat("row %d: class %d out of range", r, k));
+        return absl::InvalidArgumentError(absl::StrFormat("row %d: class %d out of range", r + 1, k));
       }
       codes[r] = code_of_class[k];
     }

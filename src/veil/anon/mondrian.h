@@ -42,7 +42,8 @@
 // Cost: O(q n log n) time for n records and q QIs on integer-encoded columns, partitioned in place; the text
 // of the values is looked at only to encode them and to write the result.
 //
-// Errors never contain data values; they name columns and rows. Thread safety: the functions are thread-safe.
+// Errors never contain data values; they name columns and 1-based rows (of the table's records, or of a
+// hierarchy's rows, i.e. its file's lines). Thread safety: the functions are thread-safe.
 #ifndef VEIL_ANON_MONDRIAN_H_
 #define VEIL_ANON_MONDRIAN_H_
 

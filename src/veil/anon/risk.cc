@@ -113,7 +113,7 @@ absl::StatusOr<RiskReport> RiskFromKeys(const std::vector<int32_t>& sample,
       return absl::InvalidArgumentError(absl::StrFormat(
           "sample row %d: its quasi-identifier combination occurs %d times in the sample but %d times in the "
           "population; the population must contain the sample (same people, same generalization)",
-          row, sample_count[k], population_count[k]));
+          row + 1, sample_count[k], population_count[k]));
     }
     f.push_back(sample_count[k]);
     big_f.push_back(population_count[k]);
@@ -265,8 +265,8 @@ absl::StatusOr<RiskReport> AssessRiskOfRows(std::span<const std::vector<std::str
     for (size_t r = 0; r < rows.size(); ++r) {
       if (rows[r].size() != width || width == 0) {
         return absl::InvalidArgumentError(
-            absl::StrFormat("%s row %d has %d quasi-identifier values, expected %d", what, r, rows[r].size(),
-                            std::max<size_t>(width, 1)));
+            absl::StrFormat("%s row %d has %d quasi-identifier values, expected %d", what, r + 1,
+                            rows[r].size(), std::max<size_t>(width, 1)));
       }
     }
     return absl::OkStatus();

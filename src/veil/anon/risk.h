@@ -32,7 +32,8 @@
 //
 // Population. The population must contain the sample: every sample class must occur in the population at
 // least f_j times (F_j >= f_j). A sample combination the population lacks, or has fewer times than the
-// sample, is an error (InvalidArgument naming the first such sample record by its 0-based row), not a silent
+// sample, is an error (InvalidArgument naming the first such sample record by its
+// 1-based data row), not a silent
 // fallback to the prosecutor figures: it means the two files do not describe the same people (or were
 // generalized differently), and any journalist figure computed from them would understate the risk.
 // Suppressed population records ("*" in every QI) are ignored too.
@@ -41,7 +42,7 @@
 // columns were inferred with different types (int64 "39" and string "39") still match; null is a value of
 // its own, equal only to null (not to the text "NULL").
 //
-// Errors never contain data values: they name columns and row numbers only.
+// Errors never contain data values: they name columns and 1-based data rows (row 1 = the first record) only.
 //
 // Thread safety: all functions are thread-safe (no shared state).
 #ifndef VEIL_ANON_RISK_H_

@@ -82,11 +82,11 @@ TEST(RiskTest, JournalistAndMarketerByHand) {
 
 TEST(RiskTest, PopulationThatLacksTheSampleIsAnError) {
   Rows sample = kSample;
-  sample.push_back({"70", "500"});  // row 7
+  sample.push_back({"70", "500"});  // row 8 (1-based)
   const Rows population = Population();
   absl::StatusOr<RiskReport> r = AssessRiskOfRows(sample, {}, &population);
   ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(r.status().message(), HasSubstr("sample row 7"));
+  EXPECT_THAT(r.status().message(), HasSubstr("sample row 8:"));
   EXPECT_THAT(r.status().message(), HasSubstr("0 times in the population"));
   EXPECT_THAT(r.status().message(), ::testing::Not(HasSubstr("500")));  // no values in errors
 
@@ -128,11 +128,11 @@ TEST(RiskTest, BadRowsAndThreshold) {
   const Rows ragged = {{"1", "2"}, {"1"}};
   absl::StatusOr<RiskReport> r = AssessRiskOfRows(ragged);
   ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(r.status().message(), HasSubstr("sample row 1"));
+  EXPECT_THAT(r.status().message(), HasSubstr("sample row 2 has 1"));
   const Rows population = {{"1", "2", "3"}};
   r = AssessRiskOfRows(kSample, {}, &population);
   ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(r.status().message(), HasSubstr("population row 0"));
+  EXPECT_THAT(r.status().message(), HasSubstr("population row 1 has 3"));
   for (double t : {-0.1, 1.5, std::nan("")}) {
     r = AssessRiskOfRows(kSample, RiskOptions{.threshold = t});
     EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << t;
