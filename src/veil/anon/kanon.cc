@@ -578,7 +578,12 @@ absl::StatusOr<SearchResult> OptimalSearch(const EncodedTable& table, const Sear
   size_t i = 0;
   while (i < order.size()) {
     const int64_t node = order[i];
-    if (bound[node] > best_loss || (bound[node] == best_loss && best_node >= 0)) break;
+    // Sorted by bound: nothing from here on can beat the best, except an equal loss with a better tie-break.
+    if (bound[node] > best_loss ||
+        (bound[node] == best_loss && best_node >= 0 &&
+         std::make_pair(height[node], node) >= std::make_pair(height[best_node], best_node))) {
+      break;
+    }
     if (state[node] == kNonAnonymous) {
       ++i;
       continue;

@@ -224,6 +224,23 @@ TEST(SearchTest, RefusesHugeLattice) {
   EXPECT_THAT(OptimalSearch(Data().encoded, options).status().message(), HasSubstr("more than 10 nodes"));
 }
 
+TEST(SearchTest, EqualLossPrefersTheLowerNode) {
+  // Two zips under one parent covering the whole domain: level 1 and the top both have Loss 1.
+  auto t = table::ReadCsvFromString("zip\n12345\n12399\n", table::CsvReadOptions{});
+  auto h = Hierarchy::ParseArxCsv("12345;123**;*\n12399;123**;*\n", "zip.csv");
+  std::vector<std::string> qis = {"zip"};
+  auto e = EncodeTable(*t, qis, {*h});
+  ASSERT_TRUE(e.ok());
+  SearchOptions options;
+  options.model.k = 2;
+  options.metric = Metric::kLoss;
+  auto r = OptimalSearch(*e, options);
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r->found);
+  EXPECT_THAT(r->levels, ElementsAre(1));
+  EXPECT_DOUBLE_EQ(r->information_loss, 1);
+}
+
 TEST(MetricTest, NamesRoundTrip) {
   for (Metric m :
        {Metric::kNonUniformEntropy, Metric::kLoss, Metric::kDiscernibility, Metric::kAverageClassSize}) {
