@@ -155,7 +155,7 @@ std::vector<double> CkksContext::CenteredCoefficients(const RnsPoly& poly, int l
   for (size_t i = 0; i < half_q.size(); ++i) {
     half_q[i] = (half_q[i] >> 1) | (i + 1 < half_q.size() ? half_q[i + 1] << 63 : 0);
   }
-  Words acc(crt.q.size() + 2);
+  Words acc(crt.q.size() + 2), neg(crt.q.size() + 2);
   for (size_t c = 0; c < n; ++c) {
     std::fill(acc.begin(), acc.end(), 0);
     // x = sum_i y_i * (Q / q_i) - u * Q with 0 <= u < k.
@@ -166,8 +166,8 @@ std::vector<double> CkksContext::CenteredCoefficients(const RnsPoly& poly, int l
     }
     while (Compare(acc, crt.q) >= 0) SubInPlace(acc, crt.q);
     if (Compare(acc, half_q) > 0) {  // x > Q/2: the centered value is x - Q = -(Q - x)
-      Words neg = crt.q;
-      neg.resize(acc.size(), 0);
+      std::fill(neg.begin(), neg.end(), 0);
+      std::copy(crt.q.begin(), crt.q.end(), neg.begin());
       SubInPlace(neg, acc);
       out[c] = -ToDouble(neg);
     } else {
