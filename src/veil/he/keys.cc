@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -56,7 +57,7 @@ absl::Status CheckSecretKey(const CkksContext& ctx, const SecretKey& sk) {
   return absl::OkStatus();
 }
 
-absl::Status CheckPoly(const RnsPoly& p, size_t n, size_t limbs, const char* what) {
+absl::Status CheckPoly(const RnsPoly& p, size_t n, size_t limbs, const std::string& what) {
   if (p.n != n || p.limbs != limbs || p.data.size() != n * limbs || !p.ntt_form) {
     return absl::InvalidArgumentError(absl::StrCat(what, " has ", p.limbs, " limbs of ", p.n,
                                                    " coefficients (NTT form: ", p.ntt_form ? "yes" : "no",
@@ -126,15 +127,14 @@ absl::StatusOr<Ciphertext> Encrypt(const CkksContext& ctx, const PublicKey& pk, 
   Ciphertext ct;
   ct.level = pt.level;
   ct.scale = pt.scale;
-  ct.c0 = RnsPoly(n, limbs, true);
-  ct.c1 = RnsPoly(n, limbs, true);
-  ctx.SignedToRns(e0, 0, limbs, /*to_ntt=*/true, &ct.c0);
-  ctx.SignedToRns(e1, 0, limbs, /*to_ntt=*/true, &ct.c1);
+  ct.parts.assign(2, RnsPoly(n, limbs, true));
+  ctx.SignedToRns(e0, 0, limbs, /*to_ntt=*/true, &ct.parts[0]);
+  ctx.SignedToRns(e1, 0, limbs, /*to_ntt=*/true, &ct.parts[1]);
   RnsPoly u(n, limbs, true);
   ctx.SignedToRns(u_coefficients.get(), 0, limbs, /*to_ntt=*/true, &u);
   for (size_t i = 0; i < limbs; ++i) {
     const Modulus& q = ctx.modulus(i);
-    std::span<uint64_t> c0 = ct.c0.limb(i), c1 = ct.c1.limb(i);
+    std::span<uint64_t> c0 = ct.parts[0].limb(i), c1 = ct.parts[1].limb(i);
     std::span<const uint64_t> b = pk.b.limb(i), a = pk.a.limb(i), ui = u.limb(i), m = pt.poly.limb(i);
     for (size_t c = 0; c < n; ++c) {
       c0[c] = q.Add(q.Add(c0[c], q.Mul(b[c], ui[c])), m[c]);
@@ -153,19 +153,32 @@ absl::StatusOr<Plaintext> Decrypt(const CkksContext& ctx, const SecretKey& sk, c
   }
   const size_t n = ctx.n();
   const size_t limbs = static_cast<size_t>(ct.level) + 1;
-  VEIL_RETURN_IF_ERROR(CheckPoly(ct.c0, n, limbs, "the ciphertext's c0"));
-  VEIL_RETURN_IF_ERROR(CheckPoly(ct.c1, n, limbs, "the ciphertext's c1"));
+  if (ct.parts.size() < 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a ciphertext needs at least 2 parts, this one has ", ct.parts.size()));
+  }
+  for (size_t p = 0; p < ct.parts.size(); ++p) {
+    VEIL_RETURN_IF_ERROR(CheckPoly(ct.parts[p], n, limbs, absl::StrCat("ciphertext part ", p)));
+  }
   Plaintext pt;
   pt.level = ct.level;
   pt.scale = ct.scale;
   pt.poly = RnsPoly(n, limbs, true);
-  WipedWords s(n);
+  WipedWords s(n), s_power(n);
   for (size_t i = 0; i < limbs; ++i) {
     const Modulus& q = ctx.modulus(i);
     SecretLimb(sk, n, i, s.get());
     std::span<uint64_t> m = pt.poly.limb(i);
-    std::span<const uint64_t> c0 = ct.c0.limb(i), c1 = ct.c1.limb(i);
-    for (size_t c = 0; c < n; ++c) m[c] = q.Add(c0[c], q.Mul(c1[c], s.get()[c]));
+    std::copy(ct.parts[0].limb(i).begin(), ct.parts[0].limb(i).end(), m.begin());
+    // m = c_0 + c_1 s + c_2 s^2 + ...: s_power holds s^p.
+    std::copy(s.get().begin(), s.get().end(), s_power.get().begin());
+    for (size_t p = 1; p < ct.parts.size(); ++p) {
+      std::span<const uint64_t> c = ct.parts[p].limb(i);
+      for (size_t k = 0; k < n; ++k) m[k] = q.Add(m[k], q.Mul(c[k], s_power.get()[k]));
+      if (p + 1 < ct.parts.size()) {
+        for (size_t k = 0; k < n; ++k) s_power.get()[k] = q.Mul(s_power.get()[k], s.get()[k]);
+      }
+    }
   }
   return pt;
 }

@@ -22,6 +22,7 @@
 #define VEIL_HE_KEYS_H_
 
 #include <cstdint>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "veil/base/random.h"
@@ -54,8 +55,10 @@ struct PublicKey {
 // The ExpandUniform domain of the public key's a.
 inline constexpr uint64_t kPublicKeyDomain = 1;
 
+// A ciphertext: parts c_0, ..., c_{d} (NTT form, limbs q_0..q_level) that decrypt to sum_i c_i * s^i. Fresh
+// and relinearized ciphertexts have 2 parts; a product before relinearization has 3.
 struct Ciphertext {
-  RnsPoly c0, c1;  // NTT form, limbs q_0..q_level
+  std::vector<RnsPoly> parts;
   int level = 0;
   double scale = 1.0;
 };
@@ -72,9 +75,10 @@ absl::StatusOr<PublicKey> GeneratePublicKey(const CkksContext& ctx, const Secret
 absl::StatusOr<Ciphertext> Encrypt(const CkksContext& ctx, const PublicKey& pk, const Plaintext& pt,
                                    base::RandomSource& rng);
 
-// Decrypts to a plaintext (NTT form) at the ciphertext's level and scale. No noise flooding yet (docs/he.md,
-// section 6): do not share decrypted values with the party that computed on the ciphertext.
-// Errors: InvalidArgument if the ciphertext's shape does not match its level or ctx.
+// Decrypts (any number of parts >= 2) to a plaintext (NTT form) at the ciphertext's level and scale. No noise
+// flooding yet (docs/he.md, section 6): do not share decrypted values with the party that computed on the
+// ciphertext. Errors: InvalidArgument if the ciphertext has fewer than 2 parts or a part's shape does not
+// match its level or ctx.
 absl::StatusOr<Plaintext> Decrypt(const CkksContext& ctx, const SecretKey& sk, const Ciphertext& ct);
 
 }  // namespace veil::he

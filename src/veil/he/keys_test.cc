@@ -123,9 +123,9 @@ TEST(KeysTest, SameSeedSameCiphertextOtherSeedOther) {
     return Encrypt(ctx, pk, pt, rng).value();
   };
   const Ciphertext a = run(64), b = run(64), c = run(65);
-  EXPECT_EQ(a.c0.data, b.c0.data);
-  EXPECT_EQ(a.c1.data, b.c1.data);
-  EXPECT_NE(a.c0.data, c.c0.data);
+  EXPECT_EQ(a.parts[0].data, b.parts[0].data);
+  EXPECT_EQ(a.parts[1].data, b.parts[1].data);
+  EXPECT_NE(a.parts[0].data, c.parts[0].data);
 }
 
 TEST(KeysTest, ShapeErrors) {
@@ -139,11 +139,14 @@ TEST(KeysTest, ShapeErrors) {
   EXPECT_EQ(Encrypt(ctx, pk, bad, rng).status().code(), absl::StatusCode::kInvalidArgument);
   auto ct = Encrypt(ctx, pk, pt, rng).value();
   Ciphertext truncated = ct;
-  truncated.c1.data.pop_back();
+  truncated.parts[1].data.pop_back();
   EXPECT_EQ(Decrypt(ctx, sk, truncated).status().code(), absl::StatusCode::kInvalidArgument);
   Ciphertext wrong_level = ct;
   wrong_level.level = 5;
   EXPECT_EQ(Decrypt(ctx, sk, wrong_level).status().code(), absl::StatusCode::kInvalidArgument);
+  Ciphertext one_part = ct;
+  one_part.parts.pop_back();
+  EXPECT_EQ(Decrypt(ctx, sk, one_part).status().code(), absl::StatusCode::kInvalidArgument);
   // A key made for other parameters.
   auto small_params = CkksParametersBuilder()
                           .SetPolyDegree(4096)
