@@ -405,7 +405,44 @@ absl::StatusOr<std::vector<double>> TreeModel::PairMarginal(int a, int b) const 
   return m;
 }
 
-absl::StatusOr<DiscreteTable> TreeModel::Sample(base::RandomSource& random, int64_t rows) const {
+namespace {
+
+// Writes into out[0 .. m) the values 0 .. p.size()-1 with counts given by systematic rounding of m * p /
+// sum(p) (offset u uniform in [0, 1): count_i = floor(C_i + u) - floor(C_{i-1} + u) for the cumulative C),
+// then shuffles them. A zero-sum p falls back to uniform.
+void AllocateSystematic(dp::RandomBits& bits, std::span<const double> p, std::span<int32_t> out) {
+  const size_t m = out.size();
+  if (m == 0) return;
+  double sum = 0;
+  for (double x : p) sum += std::max(x, 0.0);
+  const double u = static_cast<double>(bits.Word() >> 11) * 0x1p-53;
+  const double scale = static_cast<double>(m);
+  double cumulative = 0;
+  int64_t prev = static_cast<int64_t>(std::floor(u));
+  size_t pos = 0;
+  for (size_t i = 0; i < p.size(); ++i) {
+    const double share = sum > 0 ? std::max(p[i], 0.0) / sum : 1.0 / static_cast<double>(p.size());
+    cumulative += share * scale;
+    int64_t next = static_cast<int64_t>(std::floor(cumulative + u));
+    if (i + 1 == p.size()) next = static_cast<int64_t>(m) + static_cast<int64_t>(std::floor(u));
+    for (int64_t c = prev; c < next && pos < m; ++c) out[pos++] = static_cast<int32_t>(i);
+    prev = std::max(prev, next);
+  }
+  // Rounding in the cumulative sum can leave a last slot or two: give them to the most likely value.
+  if (pos < m) {
+    size_t best = 0;
+    for (size_t i = 1; i < p.size(); ++i) {
+      if (p[i] > p[best]) best = i;
+    }
+    while (pos < m) out[pos++] = static_cast<int32_t>(best);
+  }
+  for (size_t i = m - 1; i > 0; --i) std::swap(out[i], out[bits.UniformFast(i + 1)]);
+}
+
+}  // namespace
+
+absl::StatusOr<DiscreteTable> TreeModel::Sample(base::RandomSource& random, int64_t rows,
+                                                SampleMethod method) const {
   if (rows < 0 || rows > (int64_t{1} << 31)) {
     return absl::InvalidArgumentError(
         absl::StrCat("TreeModel::Sample: rows must be in [0, 2^31], got ", rows));
@@ -421,6 +458,30 @@ absl::StatusOr<DiscreteTable> TreeModel::Sample(base::RandomSource& random, int6
   };
   for (int a : order_) {
     std::vector<int32_t>& out = codes[a];
+    if (method == SampleMethod::kSystematic) {
+      const int p = parent_[a];
+      if (p < 0) {
+        AllocateSystematic(bits, nodes_[a], out);
+        continue;
+      }
+      // Group the rows by parent value (counting sort), allocate each group, scatter back.
+      const std::vector<int32_t>& parent_codes = codes[p];
+      const int64_t kp = domain_.size(p);
+      const int64_t kc = domain_.size(a);
+      std::vector<int64_t> start(kp + 1, 0);
+      for (int64_t r = 0; r < rows; ++r) ++start[parent_codes[r] + 1];
+      for (int64_t v = 0; v < kp; ++v) start[v + 1] += start[v];
+      std::vector<int64_t> fill(start.begin(), start.end() - 1);
+      std::vector<int64_t> order(rows);
+      for (int64_t r = 0; r < rows; ++r) order[fill[parent_codes[r]]++] = r;
+      std::vector<int32_t> values(rows);
+      for (int64_t v = 0; v < kp; ++v) {
+        AllocateSystematic(bits, std::span<const double>(joint_[a]).subspan(v * kc, kc),
+                           std::span<int32_t>(values).subspan(start[v], start[v + 1] - start[v]));
+      }
+      for (int64_t i = 0; i < rows; ++i) out[order[i]] = values[i];
+      continue;
+    }
     const int p = parent_[a];
     if (p < 0) {
       const Alias& t = root_alias_[a];

@@ -93,10 +93,25 @@ class TreeModel {
   // tree by belief propagation along the path between them. Errors: InvalidArgument for bad indexes.
   absl::StatusOr<std::vector<double>> PairMarginal(int a, int b) const;
 
-  // `rows` rows drawn independently from the model (over output_domain()).
-  // Cost: about one 64-bit random word and a few table look-ups per cell.
+  // How Sample turns the model into rows.
+  enum class SampleMethod {
+    // Rows drawn independently from the model (exact i.i.d. sampling): counts fluctuate around N p with the
+    // multinomial's sampling error (about 0.004 average 1-way TVD at 48,842 rows on Adult).
+    kIndependent,
+    // Counts allocated deterministically up to rounding, as Private-PGM's synthetic_data does: the root
+    // attribute's counts are N p rounded by systematic sampling (each count is floor or ceil of its expected
+    // value, one uniform offset, the total exact), then, along the tree, each group of rows sharing a parent
+    // value gets child counts allocated the same way from p(child | parent); values are shuffled within each
+    // group (Fisher-Yates). Removes most sampling error; the rows are no longer independent draws.
+    kSystematic,
+  };
+
+  // `rows` rows from the model (over output_domain()), by `method`.
+  // Cost: kIndependent about one 64-bit random word and a few table look-ups per cell; kSystematic a
+  // counting sort of the rows by parent value and a shuffle per attribute.
   // Errors: InvalidArgument for rows < 0 or above 2^31; the source's error.
-  absl::StatusOr<DiscreteTable> Sample(base::RandomSource& random, int64_t rows) const;
+  absl::StatusOr<DiscreteTable> Sample(base::RandomSource& random, int64_t rows,
+                                       SampleMethod method = SampleMethod::kIndependent) const;
 
  private:
   struct Alias {

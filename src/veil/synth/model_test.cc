@@ -133,6 +133,39 @@ TEST(TreeModelTest, SamplingMatchesTheModel) {
   EXPECT_FALSE(model.Sample(random, -1).ok());
 }
 
+TEST(TreeModelTest, SystematicSamplingRoundsCountsWithinOne) {
+  // Root counts are floor or ceil of N p(a); within each group of rows with the same parent value, child
+  // counts are floor or ceil of (group size) p(child | parent); impossible values never appear.
+  Chain chain;
+  const std::vector<std::pair<int, int>> edges = {{0, 1}, {1, 2}};
+  TreeModel model = *TreeModel::Fit(chain.domain, chain.Measurements(), edges);
+  DeterministicRandom random(8);
+  const int64_t n = 1001;
+  absl::StatusOr<DiscreteTable> s = model.Sample(random, n, TreeModel::SampleMethod::kSystematic);
+  ASSERT_TRUE(s.ok()) << s.status();
+  const int a[] = {0};
+  std::vector<double> ca = *s->Marginal(a);
+  for (int v = 0; v < 2; ++v) EXPECT_LE(std::fabs(ca[v] - n * chain.pa[v]), 1.0) << v;
+  const int ab[] = {0, 1};
+  std::vector<double> cab = *s->Marginal(ab);
+  const int bc[] = {1, 2};
+  std::vector<double> cbc = *s->Marginal(bc);
+  for (int v = 0; v < 2; ++v) {
+    for (int b = 0; b < 3; ++b) EXPECT_LE(std::fabs(cab[v * 3 + b] - ca[v] * chain.pb_a[v][b]), 1.0 + 1e-6);
+  }
+  for (int b = 0; b < 3; ++b) {
+    const double group = cbc[b * 2] + cbc[b * 2 + 1];
+    for (int c = 0; c < 2; ++c) EXPECT_LE(std::fabs(cbc[b * 2 + c] - group * chain.pc_b[b][c]), 1.0 + 1e-6);
+  }
+  EXPECT_EQ(cbc[2 * 2 + 1], 0);
+  // The rows are shuffled: the first 100 rows are not all one root value (P < 2 * 0.7^100).
+  int ones = 0;
+  for (int r = 0; r < 100; ++r) ones += s->code(r, 0);
+  EXPECT_GT(ones, 0);
+  EXPECT_LT(ones, 100);
+  EXPECT_EQ(model.Sample(random, 0, TreeModel::SampleMethod::kSystematic)->num_rows(), 0);
+}
+
 TEST(TreeModelTest, DecoderSpreadsMergedCodesUniformly) {
   // Compressed a(2) where code 1 stands for original codes {1, 2}: P(original) = (0.4, 0.3, 0.3).
   // 30,000 rows; chi-square with 2 degrees of freedom, critical value 27.63 at significance 1e-6.
