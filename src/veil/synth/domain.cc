@@ -214,7 +214,7 @@ namespace internal {
 void CountInto(const DiscreteTable& t, std::span<const int> attrs, std::span<double> out) {
   const int64_t n = t.num_rows();
   // Counting in 32-bit integers first is faster than incrementing doubles (no store-to-load latency chain
-  // on the FP unit); counts fit since n < 2^31 is checked by the caller's use (fallback below otherwise).
+  // on the FP unit); Marginal() admits fewer than 2^32 rows, so the counts fit.
   std::vector<uint32_t> counts(out.size(), 0);
   if (attrs.size() == 1) {
     const int32_t* a = t.column(attrs[0]).data();

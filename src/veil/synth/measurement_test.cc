@@ -19,7 +19,7 @@ using ::testing::HasSubstr;
 TEST(ZcdpBudgetTest, FromApproxDpUsesTheAccountantConversion) {
   ZcdpBudget b = *ZcdpBudget::FromApproxDp(1.0, 1e-9);
   EXPECT_EQ(b.total_rho(), *dp::ApproxDpToZcdp({1.0, 1e-9}));
-  EXPECT_NEAR(b.total_rho(), 0.01497, 1e-4);  // as printed by synth_bench; cdp2adp's cdp_rho(1, 1e-9) agrees
+  EXPECT_NEAR(b.total_rho(), 0.01497, 1e-4);  // 0.014973, as printed by synth_bench
   EXPECT_EQ(b.delta(), 1e-9);
   EXPECT_FALSE(ZcdpBudget::FromApproxDp(0, 1e-9).ok());
   EXPECT_FALSE(ZcdpBudget::FromApproxDp(1, 0).ok());
