@@ -197,6 +197,23 @@ TEST(TreeModelTest, DecoderSpreadsMergedCodesUniformly) {
   EXPECT_LT(chi2, 27.63);
 }
 
+TEST(TreeModelTest, ForestAndUnmeasuredAttributes) {
+  // Edge (a, b) only; c is unmeasured (uniform) and in its own tree, so (a, c) is independent.
+  Chain chain;
+  std::vector<NoisyMarginal> ms = chain.Measurements();
+  ms.erase(ms.begin() + 4);  // drop (c, b)
+  ms.erase(ms.begin() + 2);  // drop c
+  const std::vector<std::pair<int, int>> edges = {{0, 1}};
+  TreeModel model = *TreeModel::Fit(chain.domain, ms, edges);
+  EXPECT_THAT(model.NodeMarginal(2), ::testing::ElementsAre(0.5, 0.5));
+  std::vector<double> ac = *model.PairMarginal(0, 2);
+  EXPECT_NEAR(ac[0], 0.15, 1e-12);
+  EXPECT_NEAR(ac[3], 0.35, 1e-12);
+  EXPECT_FALSE(model.PairMarginal(0, 0).ok());
+  DeterministicRandom random(4);
+  EXPECT_EQ(model.Sample(random, 10, TreeModel::SampleMethod::kSystematic)->num_rows(), 10);
+}
+
 TEST(TreeModelTest, FitErrors) {
   Chain chain;
   std::vector<NoisyMarginal> ms = chain.Measurements();
