@@ -98,6 +98,34 @@ TEST_F(AnonKanonCliTest, MondrianReportsClassesAndUtility) {
   EXPECT_LT(doc["utility"]["non_uniform_entropy"].get<double>(), 407289.0);
 }
 
+TEST_F(AnonKanonCliTest, BoundsAndDateHierarchies) {
+  const std::string csv = WriteFile("t.csv",
+                                    "age,dob,x\n"
+                                    "15,2001-03-04,a\n"
+                                    "17,2001-07-09,b\n"
+                                    "30,2002-01-01,c\n"
+                                    "31,2003-05-05,d\n"
+                                    "70,1999-12-31,e\n"
+                                    "72,1998-01-01,f\n");
+  Result r = Veil("--json anon kanon " + Q(csv) +
+                  " --quasi age,dob --bounds age=18,65:18 --date dob --k 2 -o " + Q(Path("o.csv")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json doc = ParseJson(r.out);
+  // Ages are all distinct and years nearly so: the cheapest 2-anonymous node is age by the cut points 18 and
+  // 65 (level 1) with dob by decade (level 3): classes of two in each.
+  EXPECT_EQ(doc["transformation"][0]["level"], 1);
+  EXPECT_EQ(doc["transformation"][0]["level_name"], "2 cut points");
+  EXPECT_EQ(doc["transformation"][1]["level"], 3);
+  EXPECT_EQ(doc["transformation"][1]["level_name"], "decade");
+  EXPECT_EQ(
+      Slurp(Path("o.csv")),
+      "age,dob,x\n<18,2000-2009,a\n<18,2000-2009,b\n\"[18, 65)\",2000-2009,c\n\"[18, 65)\",2000-2009,d\n"
+      ">=65,1990-1999,e\n>=65,1990-1999,f\n");
+  r = Veil("anon kanon " + Q(csv) + " --quasi age --bounds age=18,x --k 2 -o " + Q(Path("o.csv")));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("bound 'x' is not a number"));
+}
+
 TEST_F(AnonKanonCliTest, MissingHierarchyIsUsageErrorAndNoOutput) {
   const std::string out = Path("never.csv");
   Result r = Veil("anon kanon " + Adult() + " --separator ';' --quasi sex,age --k 5 -o " + Q(out));

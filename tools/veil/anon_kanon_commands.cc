@@ -1,4 +1,5 @@
-// veil anon kanon FILE.csv --quasi COLS --k K [--hierarchies DIR] [--interval COL=W1,W2,...] [--date COL]
+// veil anon kanon FILE.csv --quasi COLS --k K [--hierarchies DIR] [--interval COL=W1,W2,...]
+//     [--bounds COL=B1,B2,...[:B1,...]] [--date COL]
 //     [--l L --sensitive COL [--l-diversity distinct|entropy]] [--suppression S]
 //     [--algorithm optimal|mondrian] [--metric nue|loss|discernibility|aecs] [--separator C]
 //     [--hierarchy-separator C] -o OUT.csv [--json]
@@ -48,6 +49,7 @@ struct KanonArgs {
   std::vector<std::string> quasi;
   std::string hierarchies;
   std::vector<std::string> intervals;
+  std::vector<std::string> bounds;
   std::vector<std::string> dates;
   int64_t k = 2;
   double l = 0;
@@ -107,6 +109,28 @@ absl::StatusOr<std::map<std::string, LoadedHierarchy>> LoadHierarchies(const Kan
     }
     intervals[parts[0]] = std::move(widths);
   }
+  std::map<std::string, std::vector<std::vector<double>>> bounds;
+  for (const std::string& spec : args.bounds) {
+    std::vector<std::string> parts = absl::StrSplit(spec, absl::MaxSplits('=', 1));
+    if (parts.size() != 2 || parts[0].empty() || parts[1].empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--bounds: expected COL=B1,B2,...[:B1,...], got '", spec, "'"));
+    }
+    std::vector<std::vector<double>> levels;
+    for (absl::string_view level : absl::StrSplit(parts[1], ':')) {
+      std::vector<double> cuts;
+      for (absl::string_view b : absl::StrSplit(level, ',')) {
+        double x;
+        if (!absl::SimpleAtod(b, &x)) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("--bounds ", parts[0], ": bound '", std::string(b), "' is not a number"));
+        }
+        cuts.push_back(x);
+      }
+      levels.push_back(std::move(cuts));
+    }
+    bounds[parts[0]] = std::move(levels);
+  }
   std::vector<std::string> files;
   if (!args.hierarchies.empty()) {
     auto listed = env.ListDir(args.hierarchies);
@@ -153,6 +177,13 @@ absl::StatusOr<std::map<std::string, LoadedHierarchy>> LoadHierarchies(const Kan
       lh.level_names.push_back("original");
       for (double w : widths) lh.level_names.push_back(absl::StrCat("width ", FormatNumber(w)));
       lh.level_names.push_back("*");
+    } else if (bounds.contains(col)) {
+      VEIL_ASSIGN_OR_RETURN(lh.hierarchy,
+                            anon::MakeBoundsHierarchy(DistinctValues(t, *index), bounds[col], col));
+      lh.level_names.push_back("original");
+      for (const auto& level : bounds[col])
+        lh.level_names.push_back(absl::StrCat(level.size(), " cut points"));
+      lh.level_names.push_back("*");
     } else if (std::find(args.dates.begin(), args.dates.end(), col) != args.dates.end()) {
       VEIL_ASSIGN_OR_RETURN(lh.hierarchy, anon::MakeDateHierarchy(DistinctValues(t, *index), col));
       lh.level_names = {"day", "month", "year", "decade", "*"};
@@ -173,6 +204,11 @@ absl::StatusOr<std::map<std::string, LoadedHierarchy>> LoadHierarchies(const Kan
   for (const auto& [col, w] : intervals) {
     if (std::find(args.quasi.begin(), args.quasi.end(), col) == args.quasi.end()) {
       return absl::InvalidArgumentError(absl::StrCat("--interval: '", col, "' is not a --quasi column"));
+    }
+  }
+  for (const auto& [col, b] : bounds) {
+    if (std::find(args.quasi.begin(), args.quasi.end(), col) == args.quasi.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("--bounds: '", col, "' is not a --quasi column"));
     }
   }
   return out;
@@ -473,6 +509,10 @@ void RegisterAnonKanon(CLI::App& anon, Cli& cli) {
                   "Directory of ARX hierarchy files (<prefix>_hierarchy_<column>.csv or <column>.csv)");
   cmd->add_option("--interval", args->intervals,
                   "Built-in numeric hierarchy COL=W1,W2,... (interval widths, each a multiple of the last)");
+  cmd->add_option(
+      "--bounds", args->bounds,
+      "Built-in numeric hierarchy COL=B1,B2,...[:B1,...] (cut points per level, coarser levels drop "
+      "cut points)");
   cmd->add_option("--date", args->dates, "Built-in date hierarchy for COL (day, month, year, decade, *)");
   cmd->add_option("--k", args->k, "k of k-anonymity (default 2)");
   cmd->add_option("--l", args->l, "l of l-diversity (needs --sensitive)");
