@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <numeric>
 #include <utility>
 
@@ -479,36 +480,36 @@ absl::StatusOr<SearchResult> OptimalSearch(const EncodedTable& table, const Sear
   SearchStats stats;
   stats.lattice_nodes = total;
 
-  // Class-table cache for roll-ups.
-  std::vector<ClassTable> cache;
+  // Class-table cache for roll-ups (shared_ptr: a table is handed out and kept in the cache at once).
+  std::vector<std::shared_ptr<ClassTable>> cache;
   int64_t cache_bytes = 0;
   uint64_t clock = 0;
   {
     std::vector<int> bottom(m, 0);
-    cache.push_back(engine.FromRecords(bottom, nullptr));
-    cache_bytes += cache.back().Bytes();
+    cache.push_back(std::make_shared<ClassTable>(engine.FromRecords(bottom, nullptr)));
+    cache_bytes += cache.back()->Bytes();
   }
-  auto class_table = [&](const std::vector<int>& l) -> ClassTable {
+  auto class_table = [&](const std::vector<int>& l) -> std::shared_ptr<const ClassTable> {
     // The smallest cached table of a specialization of `l`.
     int best = -1;
     for (size_t i = 0; i < cache.size(); ++i) {
       bool below = true;
-      for (size_t q = 0; q < m && below; ++q) below = cache[i].levels[q] <= l[q];
-      if (below && (best < 0 || cache[i].keys.size() < cache[best].keys.size())) best = static_cast<int>(i);
+      for (size_t q = 0; q < m && below; ++q) below = cache[i]->levels[q] <= l[q];
+      if (below && (best < 0 || cache[i]->keys.size() < cache[best]->keys.size())) best = static_cast<int>(i);
     }
-    cache[best].last_used = ++clock;
-    if (cache[best].levels == l) return cache[best];
+    cache[best]->last_used = ++clock;
+    if (cache[best]->levels == l) return cache[best];
     ++stats.rollups;
-    ClassTable t = engine.RollUp(cache[best], l);
-    t.last_used = ++clock;
+    auto t = std::make_shared<ClassTable>(engine.RollUp(*cache[best], l));
+    t->last_used = ++clock;
     // Keep it (evicting the least recently used, never the bottom table at index 0).
-    const int64_t bytes = static_cast<int64_t>(t.Bytes());
+    const int64_t bytes = static_cast<int64_t>(t->Bytes());
     while (cache.size() > 1 && (cache_bytes + bytes > options.cache_bytes || cache.size() >= 512)) {
       size_t victim = 1;
       for (size_t i = 2; i < cache.size(); ++i) {
-        if (cache[i].last_used < cache[victim].last_used) victim = i;
+        if (cache[i]->last_used < cache[victim]->last_used) victim = i;
       }
-      cache_bytes -= static_cast<int64_t>(cache[victim].Bytes());
+      cache_bytes -= static_cast<int64_t>(cache[victim]->Bytes());
       cache[victim] = std::move(cache.back());
       cache.pop_back();
     }
@@ -561,20 +562,21 @@ absl::StatusOr<SearchResult> OptimalSearch(const EncodedTable& table, const Sear
   };
   auto check = [&](int64_t node) -> Evaluation {
     std::vector<int> l = levels_of(node);
-    ClassTable t = class_table(l);
+    std::shared_ptr<const ClassTable> t = class_table(l);
     ++stats.nodes_checked;
     if (state[node] != kUnknown) {
       // Counted as tagged before; now checked anyway (needed for its loss).
       if (state[node] == kAnonymous) --stats.tagged_anonymous;
     }
     checked[node] = 1;
-    Evaluation ev = engine.Evaluate(t, options.metric, true);
+    Evaluation ev = engine.Evaluate(*t, options.metric, true);
     state[node] = ev.anonymous ? kAnonymous : kNonAnonymous;
     if (monotone) tag(node, ev.anonymous ? kAnonymous : kNonAnonymous);
     if (ev.anonymous) consider(node, ev.loss);
     return ev;
   };
 
+  std::vector<int64_t> path;
   size_t i = 0;
   while (i < order.size()) {
     const int64_t node = order[i];
@@ -594,8 +596,12 @@ absl::StatusOr<SearchResult> OptimalSearch(const EncodedTable& table, const Sear
       continue;
     }
     if (state[node] == kUnknown && monotone) {
-      // Climb to a maximal generalization whose bound is below the best and whose state is unknown.
+      // Climb to a maximal generalization whose bound is below the best and whose state is unknown (the step
+      // with the largest bound first) and check it: non-anonymous tags its whole down-set, `node` included;
+      // anonymous tags its up-set and lowers the best loss, which shortens the next climb. (Checking the
+      // middle of the path instead, a binary search as in Flash, checked 2-10x more nodes on Adult.)
       int64_t top = node;
+      path.clear();
       for (;;) {
         int64_t next = -1;
         for (size_t q = 0; q < m; ++q) {
@@ -603,13 +609,14 @@ absl::StatusOr<SearchResult> OptimalSearch(const EncodedTable& table, const Sear
           if (lq + 1 >= radix[q]) continue;
           const int64_t y = top + stride[q];
           if (state[y] != kUnknown || !(bound[y] < best_loss)) continue;
-          if (next < 0 || bound[y] < bound[next]) next = y;
+          if (next < 0 || bound[y] > bound[next]) next = y;
         }
         if (next < 0) break;
         top = next;
+        path.push_back(top);
       }
-      if (top != node) {
-        check(top);
+      if (!path.empty()) {
+        check(path.back());
         continue;  // re-handle `node` with the new knowledge
       }
     }

@@ -81,8 +81,9 @@ absl::StatusOr<NodeCheck> CheckNode(const EncodedTable& table, absl::Span<const 
 struct SearchOptions {
   PrivacyModel model;
   Metric metric = Metric::kNonUniformEntropy;
-  // Upper bound of lattice nodes (product of the numbers of levels); larger lattices are refused.
-  int64_t max_nodes = int64_t{50'000'000};
+  // Upper bound of lattice nodes (product of the numbers of levels); larger lattices are refused. The search
+  // keeps about 25 bytes per node (bound, order, state).
+  int64_t max_nodes = int64_t{4'000'000};
   // Bytes of class tables kept for roll-up (the bottom node's table is always kept).
   int64_t cache_bytes = int64_t{256} << 20;
 };
