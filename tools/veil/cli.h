@@ -49,6 +49,9 @@ struct Cli {
   // The chosen command stores its work here during parsing; main() runs it after parsing succeeded, so a
   // usage error never leaves a command half-done.
   std::function<absl::Status()> action;
+  // An action that has already reported its outcome on stdout (e.g. one --json document listing the files
+  // that failed) sets this and returns OK; main() then exits with it without printing an error.
+  ExitCode exit_code = ExitCode::kOk;
 };
 
 // Prints `status` as "veil: error: <message>" on stderr (and as {"error": {...}} on stdout with --json) and

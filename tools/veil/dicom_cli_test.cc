@@ -98,11 +98,11 @@ TEST_F(DicomCliTest, WorkspaceKeyIsDeterministicAcrossRuns) {
   Result c = Veil("--workspace " + Q(Out("no-ws")) + " dicom deid " + ct + " -o " + Q(Out("c")));
   ASSERT_EQ(c.exit_code, 0) << c.err;
   EXPECT_NE(Slurp(Out("a/CT_small.dcm")), Slurp(Out("c/CT_small.dcm")));
-  // Each run on the workspace is an entry of the audit log (gate operation pii.redact; params by hash only).
+  // Each run on the workspace is an entry of the audit log (gate operation dicom.deid; params by hash only).
   const nlohmann::json log = AuditLog();
   ASSERT_EQ(log["entries"].size(), 3u);
-  EXPECT_EQ(log["entries"][1]["action"], "pii.redact");
-  EXPECT_EQ(log["entries"][2]["action"], "pii.redact");
+  EXPECT_EQ(log["entries"][1]["action"], "dicom.deid");
+  EXPECT_EQ(log["entries"][2]["action"], "dicom.deid");
 }
 
 TEST_F(DicomCliTest, UsageErrors) {

@@ -106,7 +106,8 @@ std::vector<Job> CollectJobs(const DeidArgs& args, const fs::path& out_dir, std:
   return jobs;
 }
 
-absl::Status RunDeid(const DeidArgs& args, const GlobalOptions& options) {
+absl::Status RunDeid(const DeidArgs& args, Cli& cli) {
+  const GlobalOptions& options = cli.options;
   // DCMTK's own log lines go to stderr by default; Veil reports errors itself.
   OFLog::configure(OFLogger::FATAL_LOG_LEVEL);
   const absl::Time start = absl::Now();
@@ -138,11 +139,11 @@ absl::Status RunDeid(const DeidArgs& args, const GlobalOptions& options) {
     params["files"] = jobs.size();
     params["options"] = args.options;
     VEIL_ASSIGN_OR_RETURN(gov::GateDecision decision,
-                          session->Authorize(gov::Operation::kPiiRedact, "", "", params));
+                          session->Authorize(gov::Operation::kDicomDeid, "", "", params));
     VEIL_ASSIGN_OR_RETURN(key, session->workspace().DeriveKey(kDicomKeyLabel));
     // The entry is durable before any output is written.
     VEIL_RETURN_IF_ERROR(
-        session->Record(gov::Operation::kPiiRedact, "", "", decision, params, std::nullopt, {}));
+        session->Record(gov::Operation::kDicomDeid, "", "", decision, params, std::nullopt, {}));
   } else {
     VEIL_ASSIGN_OR_RETURN(key, crypto::RandomKey(32, crypto::SecureRandom()));
   }
@@ -234,8 +235,8 @@ absl::Status RunDeid(const DeidArgs& args, const GlobalOptions& options) {
   if (!failures.empty()) {
     if (options.json) {
       // One JSON document on stdout: the summary above already lists the failures.
-      std::fflush(stdout);
-      std::exit(static_cast<int>(ExitCode::kBadInput));
+      cli.exit_code = ExitCode::kBadInput;
+      return absl::OkStatus();
     }
     return absl::InvalidArgumentError(
         absl::StrCat(failures.size(), " of ", ok + failures.size(), " files failed (listed above)"));
@@ -260,7 +261,7 @@ void RegisterDicom(CLI::App& app, Cli& cli) {
   }
   cmd->add_option("--option", args->options, option_help);
   cmd->add_option("--jobs", args->jobs, "Threads (default: the number of cores)");
-  cmd->callback([args, &cli] { cli.action = [args, &cli] { return RunDeid(*args, cli.options); }; });
+  cmd->callback([args, &cli] { cli.action = [args, &cli] { return RunDeid(*args, cli); }; });
 }
 
 }  // namespace veil::cli

@@ -73,5 +73,5 @@ int main(int argc, char** argv) {
     std::cerr << "veil: error: writing the output failed\n";
     return static_cast<int>(ExitCode::kFailure);
   }
-  return 0;
+  return static_cast<int>(cli.exit_code);
 }

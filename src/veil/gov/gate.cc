@@ -60,6 +60,8 @@ const char* OperationName(Operation op) {
       return "pii.redact";
     case Operation::kPiiRestore:
       return "pii.restore";
+    case Operation::kDicomDeid:
+      return "dicom.deid";
   }
   return "?";
 }
@@ -81,6 +83,7 @@ std::vector<Role> RolesAllowed(Operation op) {
       return {Role::kOwner, Role::kAnalyst, Role::kAuditor};
     case Operation::kQuery:
     case Operation::kPiiRedact:
+    case Operation::kDicomDeid:
       return {Role::kOwner, Role::kAnalyst};
     case Operation::kListGrants:
     case Operation::kAuditRead:

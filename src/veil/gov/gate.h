@@ -56,6 +56,8 @@ enum class Operation {
                      // pseudonyms with a sealed mapping)
   kPiiRestore,       // "pii.restore": put original values back from a sealed pseudonym mapping
                      // (re-identification)
+  kDicomDeid,        // "dicom.deid": de-identify DICOM files with keys derived from the workspace (UID
+                     // mapping, date shifts)
 };
 
 const char* OperationName(Operation op);

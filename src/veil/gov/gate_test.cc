@@ -13,7 +13,8 @@ constexpr Operation kAllOperations[] = {
     Operation::kInit,      Operation::kIngest,          Operation::kListDatasets, Operation::kExport,
     Operation::kErase,     Operation::kGrant,           Operation::kRevoke,       Operation::kListGrants,
     Operation::kAuditRead, Operation::kAuditCheckpoint, Operation::kBudgetSet,    Operation::kBudgetRead,
-    Operation::kQuery,     Operation::kAttach,          Operation::kPiiRedact,    Operation::kPiiRestore};
+    Operation::kQuery,     Operation::kAttach,          Operation::kPiiRedact,    Operation::kPiiRestore,
+    Operation::kDicomDeid};
 
 GateRequest Request(std::vector<Role> roles, Operation op) {
   GateRequest r;
@@ -47,6 +48,7 @@ TEST(GateTest, PolicyTable) {
       {Operation::kBudgetSet, true, false, false},  {Operation::kBudgetRead, true, true, true},
       {Operation::kQuery, true, true, false},       {Operation::kAttach, true, false, false},
       {Operation::kPiiRedact, true, true, false},   {Operation::kPiiRestore, true, false, false},
+      {Operation::kDicomDeid, true, true, false},
   };
   ASSERT_EQ(std::size(table), std::size(kAllOperations));
   for (const Row& row : table) {
