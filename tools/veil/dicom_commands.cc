@@ -11,7 +11,7 @@
 // The key: when the workspace (--workspace, VEIL_WORKSPACE, default ./veil-workspace) exists, the key is
 // derived from it (store::Workspace::DeriveKey("dicom deid v1")), so that UIDs and date shifts are the same
 // in every run on that workspace (objects de-identified in different runs still reference each other);
-// opening it goes through the gate (operation pii.redact) and records an audit entry before any file is
+// opening it goes through the gate (operation dicom.deid) and records an audit entry before any file is
 // written. Without a workspace a fresh random key is drawn for the run (consistent within the run only), and
 // the summary says so.
 #include <algorithm>
