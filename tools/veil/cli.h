@@ -118,6 +118,7 @@ void RegisterAttach(CLI::App& app, Cli& cli);     // attach postgresql://... (at
 void RegisterPii(CLI::App& app, Cli& cli);        // pii scan/redact/restore/classify/transform/eval
 void RegisterAnon(CLI::App& app, Cli& cli);       // anon kanon/risk (anon_commands.cc)
 void RegisterDicom(CLI::App& app, Cli& cli);      // dicom deid (dicom_commands.cc)
+void RegisterSynth(CLI::App& app, Cli& cli);      // synth, synth report (synth_commands.cc)
 
 // The `veil pii` subcommands, one file each (pii_commands.cc creates the group and calls them).
 void RegisterPiiScan(CLI::App& pii, Cli& cli);      // scan            (pii_scan_commands.cc)

@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   veil::cli::RegisterPii(app, cli);
   veil::cli::RegisterAnon(app, cli);
   veil::cli::RegisterDicom(app, cli);
+  veil::cli::RegisterSynth(app, cli);
 
   try {
     app.parse(argc, argv);
