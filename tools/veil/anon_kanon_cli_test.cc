@@ -126,6 +126,30 @@ TEST_F(AnonKanonCliTest, BoundsAndDateHierarchies) {
   EXPECT_THAT(r.err, HasSubstr("bound 'x' is not a number"));
 }
 
+TEST_F(AnonKanonCliTest, MondrianOnDatesAndNumbersIsScored) {
+  const std::string csv = WriteFile("t.csv",
+                                    "age,dob,x\n"
+                                    "15,2001-03-04,a\n"
+                                    "17,2001-07-09,b\n"
+                                    "30,2002-01-01,c\n"
+                                    "31,2003-05-05,d\n"
+                                    "70,1999-12-31,e\n"
+                                    "72,1998-01-01,f\n");
+  Result r = Veil("--json anon kanon " + Q(csv) +
+                  " --quasi age,dob --interval age=10 --date dob --k 2 "
+                  "--algorithm mondrian -o " +
+                  Q(Path("o.csv")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json doc = ParseJson(r.out);
+  // Median cuts: 6 records -> two classes of 3 (a class of 3 has no cut leaving >= 2 on both sides).
+  EXPECT_EQ(doc["mondrian"]["classes"], 2);
+  EXPECT_EQ(doc["utility"]["classes"], 2);
+  // The date ranges are scored like the numbers (cells made of the dates inside each range).
+  EXPECT_GT(doc["utility"]["non_uniform_entropy"].get<double>(), 0);
+  EXPECT_GT(doc["utility"]["loss"].get<double>(), 0);
+  EXPECT_DOUBLE_EQ(doc["risk"]["after"]["highest"].get<double>(), 1.0 / 3);
+}
+
 TEST_F(AnonKanonCliTest, MissingHierarchyIsUsageErrorAndNoOutput) {
   const std::string out = Path("never.csv");
   Result r = Veil("anon kanon " + Adult() + " --separator ';' --quasi sex,age --k 5 -o " + Q(out));

@@ -234,11 +234,24 @@ absl::StatusOr<Hierarchy> MakeIntervalHierarchy(absl::Span<const std::string> va
   for (const auto& p : numbers) integral = integral && IsIntegral(p.first);
   std::vector<std::vector<std::string>> rows;
   rows.reserve(numbers.size());
+  // Bins of the coarser levels are computed from the finest bin's index with integer ratios, so that they
+  // nest exactly whatever the rounding of (v - origin) / width.
+  std::vector<int64_t> ratio(widths.size(), 1);
+  for (size_t i = 1; i < widths.size(); ++i) ratio[i] = std::llround(widths[i] / widths[0]);
   for (const auto& [v, text] : numbers) {
     std::vector<std::string> row;
     row.push_back(text);
-    for (double w : widths) {
-      const double lo = origin + std::floor((v - origin) / w) * w;
+    const double finest = widths.empty() ? 0 : std::floor((v - origin) / widths[0]);
+    if (std::fabs(finest) > 9.0e15) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("column '%s': a value is too far from the origin for interval width %s", column,
+                          FormatNumber(widths[0])));
+    }
+    for (size_t i = 0; i < widths.size(); ++i) {
+      const double w = widths[i];
+      const int64_t f = static_cast<int64_t>(finest);
+      const int64_t idx = f >= 0 ? f / ratio[i] : -((-f + ratio[i] - 1) / ratio[i]);  // floor division
+      const double lo = origin + static_cast<double>(idx) * w;
       if (integral) {
         row.push_back(absl::StrCat(FormatNumber(lo), "-", FormatNumber(lo + w - 1)));
       } else {

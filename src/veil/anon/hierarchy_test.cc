@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "veil/table/csv_reader.h"
@@ -89,6 +90,19 @@ TEST(HierarchyTest, IntervalHierarchyNestsAndLabelsLikeArx) {
   auto bad = MakeIntervalHierarchy(std::vector<std::string>{"1", "secret"}, {5}, "age");
   EXPECT_THAT(bad.status().message(), HasSubstr("value number 2"));
   EXPECT_THAT(bad.status().message(), Not(HasSubstr("secret")));
+}
+
+TEST(HierarchyTest, IntervalHierarchyNestsWithFractionalWidthsAndNegatives) {
+  std::vector<std::string> values;
+  for (int i = -50; i <= 50; ++i) values.push_back(absl::StrCat(i / 10.0));
+  auto h = MakeIntervalHierarchy(values, {0.1, 0.2, 0.4, 1.2}, "x");
+  ASSERT_TRUE(h.ok()) << h.status();  // FromRows checked the nesting
+  EXPECT_EQ(h->num_leaves(), 101);
+  auto ints = MakeIntervalHierarchy(std::vector<std::string>{"-1", "-10", "-11", "0"}, {10, 20}, "t");
+  ASSERT_TRUE(ints.ok()) << ints.status();
+  EXPECT_THAT(ints->rows()[0], ElementsAre("-11", "-20--11", "-20--1", "*"));
+  EXPECT_THAT(ints->rows()[1], ElementsAre("-10", "-10--1", "-20--1", "*"));
+  EXPECT_THAT(ints->rows()[3], ElementsAre("0", "0-9", "0-19", "*"));
 }
 
 TEST(HierarchyTest, BoundsHierarchy) {
