@@ -87,6 +87,7 @@ class Engine {
     }
     max_suppressed_ =
         static_cast<int64_t>(std::floor(model_.suppression_limit * static_cast<double>(table_.num_rows)));
+    PrecomputeBounds();
     return absl::OkStatus();
   }
 
@@ -154,8 +155,9 @@ class Engine {
     return t;
   }
 
-  // Evaluates the model on `t`; `violating` (optional) receives the keys-without-sensitive of violating
-  // classes. Computes the loss under `metric` when `want_loss`.
+  // Evaluates the model on `t` and, when `want_loss`, the loss under `metric`. With l-diversity,
+  // `class_ok_out` (optional) receives for every class (key without the sensitive bits) whether it satisfies
+  // the model.
   Evaluation Evaluate(const ClassTable& t, Metric metric, bool want_loss,
                       absl::flat_hash_map<uint64_t, bool>* class_ok_out = nullptr) const {
     Evaluation ev;
@@ -213,10 +215,7 @@ class Engine {
     if (want_loss) {
       switch (metric) {
         case Metric::kNonUniformEntropy: {
-          double v = 0;
-          for (size_t q = 0; q < t.levels.size(); ++q)
-            v += NonUniformEntropyAtLevel(table_.qis[q], t.levels[q]);
-          ev.loss = v;
+          ev.loss = LowerBound(t.levels, metric);  // exact: NUE depends on the node only
           break;
         }
         case Metric::kDiscernibility:
@@ -289,6 +288,10 @@ class Engine {
     return 0;
   }
 
+  int sensitive_bits() const { return sensitive_bits_; }
+
+ private:
+  // Per QI and level: the NUE (exact, node-only) and the Loss sum without suppression (the lower bound).
   void PrecomputeBounds() {
     const size_t m = table_.qis.size();
     nue_cache_.resize(m);
@@ -307,9 +310,6 @@ class Engine {
     }
   }
 
-  int sensitive_bits() const { return sensitive_bits_; }
-
- private:
   const EncodedTable& table_;
   PrivacyModel model_;
   int sensitive_bits_ = 0;
@@ -449,7 +449,6 @@ absl::StatusOr<SearchResult> OptimalSearch(const EncodedTable& table, const Sear
   }
   Engine engine(table, model);
   VEIL_RETURN_IF_ERROR(engine.Init());
-  engine.PrecomputeBounds();
 
   auto levels_of = [&](int64_t node) {
     std::vector<int> l(m);
