@@ -1,1 +1,595 @@
-// Placeholder: being written (issue 8).
+#include "veil/synth/discretize.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string_view>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "veil/base/status_macros.h"
+#include "veil/dp/bounds.h"
+#include "veil/dp/partition_selection.h"
+
+namespace veil::synth {
+namespace {
+
+using table::DataType;
+
+bool IsBinnedType(DataType t) {
+  return t == DataType::kInt64 || t == DataType::kDouble || t == DataType::kDate || t == DataType::kTimestamp;
+}
+bool IsIntegerType(DataType t) { return t != DataType::kDouble; }
+
+std::string TypeName(DataType t) { return std::string(table::DataTypeName(t)); }
+
+// The value of a binned column's row as a number in the column's units.
+double NumericValue(const table::Column& c, int64_t row) {
+  switch (c.type()) {
+    case DataType::kInt64:
+      return static_cast<double>(c.GetInt64(row));
+    case DataType::kDouble:
+      return c.GetDouble(row);
+    case DataType::kDate:
+      return c.GetDate(row).days;
+    case DataType::kTimestamp:
+      return static_cast<double>(c.GetTimestamp(row).micros);
+    default:
+      return 0;
+  }
+}
+int64_t IntegerValue(const table::Column& c, int64_t row) {
+  switch (c.type()) {
+    case DataType::kInt64:
+      return c.GetInt64(row);
+    case DataType::kDate:
+      return c.GetDate(row).days;
+    case DataType::kTimestamp:
+      return c.GetTimestamp(row).micros;
+    default:
+      return 0;
+  }
+}
+
+// Integer bins: [lo, hi] split into b runs; run i starts at lo + floor(i n / b), n = hi - lo + 1.
+struct IntegerBins {
+  int64_t lo = 0;
+  int64_t hi = 0;
+  int64_t b = 1;
+  unsigned __int128 n() const { return static_cast<unsigned __int128>(static_cast<__int128>(hi) - lo) + 1; }
+  int64_t Start(int64_t i) const {
+    return static_cast<int64_t>(static_cast<__int128>(lo) +
+                                static_cast<__int128>(static_cast<unsigned __int128>(i) * n() / b));
+  }
+  // The bin of x (clamped into [lo, hi]): floor(((k + 1) b - 1) / n), k = x - lo.
+  int64_t BinOf(int64_t x) const {
+    x = std::clamp(x, lo, hi);
+    const unsigned __int128 k = static_cast<unsigned __int128>(static_cast<__int128>(x) - lo);
+    return static_cast<int64_t>(((k + 1) * static_cast<unsigned __int128>(b) - 1) / n());
+  }
+};
+
+// Clamps a bound to the int64 range (dates and timestamps are narrower still, see below).
+int64_t ClampToInt64(double v) {
+  if (!(v > -9.2e18)) return std::numeric_limits<int64_t>::min() / 2;
+  if (!(v < 9.2e18)) return std::numeric_limits<int64_t>::max() / 2;
+  return static_cast<int64_t>(v);
+}
+
+IntegerBins MakeIntegerBins(const ColumnCoding& c) {
+  IntegerBins ib;
+  ib.lo = ClampToInt64(std::ceil(c.lower));
+  ib.hi = ClampToInt64(std::floor(c.upper));
+  if (c.type == DataType::kDate) {
+    // Dates are int32 days: keep the bounds in range.
+    ib.lo =
+        std::clamp<int64_t>(ib.lo, std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max());
+    ib.hi =
+        std::clamp<int64_t>(ib.hi, std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max());
+  }
+  if (ib.hi < ib.lo) ib.hi = ib.lo;  // e.g. [0.2, 0.8]: no integer inside; one bin at ceil(lower)
+  const unsigned __int128 n = ib.n();
+  ib.b = static_cast<int64_t>(std::min<unsigned __int128>(n, static_cast<unsigned __int128>(c.bins)));
+  return ib;
+}
+
+// The number of value codes (bins) of a binned coding after resolving its bounds.
+int64_t BinCount(const ColumnCoding& c) {
+  if (IsIntegerType(c.type)) return MakeIntegerBins(c).b;
+  return c.lower == c.upper ? 1 : c.bins;
+}
+
+int64_t DoubleBinOf(const ColumnCoding& c, int64_t bins, double x) {
+  if (bins <= 1 || !(x > c.lower)) return 0;  // NaN lands in the lowest bin
+  if (x >= c.upper) return bins - 1;
+  const double w = (c.upper - c.lower) / static_cast<double>(bins);
+  return std::clamp<int64_t>(static_cast<int64_t>(std::floor((x - c.lower) / w)), 0, bins - 1);
+}
+
+absl::Status ColumnError(const std::string& column, const std::string& what) {
+  return absl::InvalidArgumentError(absl::StrCat("column \"", column, "\": ", what));
+}
+
+// Sets size (values + other + null) once the value codes are known.
+void FinishSize(ColumnCoding& c) {
+  const int64_t value_codes = c.categorical ? static_cast<int64_t>(c.values.size()) : BinCount(c);
+  c.size = value_codes + (c.has_other ? 1 : 0) + (c.nullable ? 1 : 0);
+}
+
+// Checks that a fully resolved coding is consistent (FromCodings and the end of FitCodec).
+absl::Status ValidateCoding(const ColumnCoding& c) {
+  if (c.name.empty()) return absl::InvalidArgumentError("a coded column has an empty name");
+  if (c.categorical) {
+    if (c.type != DataType::kString && c.type != DataType::kBool && c.type != DataType::kInt64)
+      return ColumnError(
+          c.name,
+          absl::StrCat("a categorical coding needs a string, bool or int64 column, not ", TypeName(c.type)));
+    if (c.type == DataType::kInt64 && c.has_other)
+      return ColumnError(c.name, "an int64 categorical coding has no other code");
+    absl::flat_hash_set<std::string> seen;
+    for (const std::string& v : c.values) {
+      if (!seen.insert(v).second) return ColumnError(c.name, "a value is listed twice");
+      if (c.type == DataType::kBool && !table::ParseBool(v).has_value())
+        return ColumnError(c.name, "a listed value is not a boolean");
+      if (c.type == DataType::kInt64 && !table::ParseInt64(v).has_value())
+        return ColumnError(c.name, "a listed value is not an integer");
+    }
+  } else {
+    if (!IsBinnedType(c.type)) return ColumnError(c.name, "only numbers, dates and timestamps are binned");
+    if (!std::isfinite(c.lower) || !std::isfinite(c.upper) || c.lower > c.upper)
+      return ColumnError(c.name, "bounds must be finite with lower <= upper");
+    if (c.bins < 1 || c.bins > kMaxAttributeSize)
+      return ColumnError(c.name, absl::StrCat("bins must be in [1, ", kMaxAttributeSize, "]"));
+  }
+  int64_t want = c.size;
+  ColumnCoding copy = c;
+  FinishSize(copy);
+  if (copy.size != want) return ColumnError(c.name, "the coding's size does not match its values or bins");
+  if (c.size < 1 || c.size > kMaxAttributeSize)
+    return ColumnError(c.name, absl::StrCat("a column may have at most ", kMaxAttributeSize, " codes"));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+const char* ColumnRuleName(ColumnRule rule) {
+  switch (rule) {
+    case ColumnRule::kAuto:
+      return "auto";
+    case ColumnRule::kPublicValues:
+      return "public values";
+    case ColumnRule::kPublicMinCount:
+      return "public min count";
+    case ColumnRule::kDpValues:
+      return "dp values";
+    case ColumnRule::kPublicBounds:
+      return "public bounds";
+    case ColumnRule::kDpBounds:
+      return "dp bounds";
+  }
+  return "?";
+}
+
+absl::StatusOr<DiscretizePlan> PlanDiscretization(const table::Schema& schema,
+                                                  const DiscretizeOptions& options) {
+  if (options.default_bins < 1 || options.default_bins > kMaxAttributeSize)
+    return absl::InvalidArgumentError(
+        absl::StrCat("the default number of bins must be in [1, ", kMaxAttributeSize, "]"));
+  if (options.max_categories < 1 || options.max_categories >= kMaxAttributeSize)
+    return absl::InvalidArgumentError("max_categories must be in [1, 2^24)");
+  absl::flat_hash_map<std::string, const ColumnSpec*> specs;
+  for (const ColumnSpec& s : options.columns) {
+    const std::optional<int> i = schema.FindField(s.name);
+    if (!i.has_value()) return ColumnError(s.name, "the spec names a column the table does not have");
+    if (std::find(options.drop.begin(), options.drop.end(), s.name) != options.drop.end())
+      return ColumnError(s.name, "the spec names a column that is left out");
+    if (!specs.emplace(s.name, &s).second) return ColumnError(s.name, "two specs for the same column");
+  }
+  for (const std::string& d : options.drop) {
+    if (!schema.FindField(d).has_value())
+      return ColumnError(d, "cannot leave out a column the table does not have");
+  }
+  DiscretizePlan plan;
+  for (int i = 0; i < schema.num_fields(); ++i) {
+    const table::Field& f = schema.field(i);
+    if (std::find(options.drop.begin(), options.drop.end(), f.name) != options.drop.end()) continue;
+    const auto it = specs.find(f.name);
+    const ColumnSpec empty;
+    const ColumnSpec& s = it == specs.end() ? empty : *it->second;
+    ColumnCoding c;
+    c.name = f.name;
+    c.type = f.type;
+    c.nullable = f.nullable;
+    ColumnRule rule = s.rule;
+    const bool binned = IsBinnedType(f.type);
+    if (rule == ColumnRule::kAuto) {
+      if (f.type == DataType::kBool) {
+        rule = ColumnRule::kPublicValues;
+      } else if (f.type == DataType::kString) {
+        rule = !s.values.empty() ? ColumnRule::kPublicValues
+               : s.min_count > 0 ? ColumnRule::kPublicMinCount
+                                 : ColumnRule::kDpValues;
+      } else {
+        rule = s.lower.has_value() || s.upper.has_value() ? ColumnRule::kPublicBounds : ColumnRule::kDpBounds;
+      }
+    }
+    const bool rule_binned = rule == ColumnRule::kPublicBounds || rule == ColumnRule::kDpBounds;
+    if (binned != rule_binned) {
+      return ColumnError(f.name, absl::StrCat("the rule \"", ColumnRuleName(rule), "\" does not apply to a ",
+                                              TypeName(f.type), " column"));
+    }
+    if (f.type == DataType::kBool && rule != ColumnRule::kPublicValues)
+      return ColumnError(f.name, "a bool column's values are public (false, true): only \"public values\"");
+    c.rule = rule;
+    c.categorical = !binned;
+    if (binned) {
+      c.bins = s.bins == 0 ? options.default_bins : s.bins;
+      if (c.bins < 1 || c.bins > kMaxAttributeSize)
+        return ColumnError(f.name, absl::StrCat("bins must be in [1, ", kMaxAttributeSize, "]"));
+      if (!s.values.empty() || s.min_count != 0)
+        return ColumnError(f.name, "values are for categorical columns");
+      if (rule == ColumnRule::kPublicBounds) {
+        if (!s.lower.has_value() || !s.upper.has_value())
+          return ColumnError(f.name, "public bounds need both lower and upper");
+        if (!std::isfinite(*s.lower) || !std::isfinite(*s.upper) || *s.lower > *s.upper)
+          return ColumnError(f.name, "bounds must be finite with lower <= upper");
+        c.lower = *s.lower;
+        c.upper = *s.upper;
+      } else {
+        if (s.lower.has_value() || s.upper.has_value())
+          return ColumnError(f.name, "bounds are given but the rule is \"dp bounds\"");
+        ++plan.dp_bounds_steps;
+      }
+    } else {
+      if (s.lower.has_value() || s.upper.has_value() || s.bins != 0)
+        return ColumnError(f.name, "bounds and bins are for numeric, date and timestamp columns");
+      if (f.type == DataType::kBool) {
+        c.values = {"false", "true"};
+        if (!s.values.empty()) {
+          c.values.clear();
+          for (const std::string& v : s.values) {
+            const std::optional<bool> b = table::ParseBool(v);
+            if (!b.has_value()) return ColumnError(f.name, "a listed value is not a boolean");
+            c.values.push_back(*b ? "true" : "false");
+          }
+          std::sort(c.values.begin(), c.values.end());
+          c.values.erase(std::unique(c.values.begin(), c.values.end()), c.values.end());
+          c.has_other = c.values.size() < 2;
+        }
+      } else {
+        c.has_other = true;
+        if (rule == ColumnRule::kPublicValues) {
+          if (s.values.empty()) return ColumnError(f.name, "\"public values\" needs the list of values");
+          c.values = s.values;
+          std::sort(c.values.begin(), c.values.end());
+          if (std::adjacent_find(c.values.begin(), c.values.end()) != c.values.end())
+            return ColumnError(f.name, "a value is listed twice");
+        } else if (rule == ColumnRule::kPublicMinCount) {
+          if (s.min_count < 1) return ColumnError(f.name, "\"public min count\" needs min_count >= 1");
+          if (!s.values.empty()) return ColumnError(f.name, "values are listed but the rule is a min count");
+        } else {
+          if (!s.values.empty() || s.min_count != 0)
+            return ColumnError(f.name, "values or a min count are given but the rule is \"dp values\"");
+          ++plan.dp_values_steps;
+        }
+      }
+    }
+    plan.columns.push_back(std::move(c));
+  }
+  if (plan.columns.empty()) return absl::InvalidArgumentError("no column is left to synthesize");
+  return plan;
+}
+
+absl::StatusOr<Codec> FitCodec(const table::Table& data, const DiscretizeOptions& options, ZcdpBudget* budget,
+                               double selection_delta, dp::RandomBits& bits) {
+  VEIL_ASSIGN_OR_RETURN(DiscretizePlan plan, PlanDiscretization(data.schema(), options));
+  double rho_step = 0;
+  double delta_step = 0;
+  if (plan.dp_steps() > 0) {
+    if (budget == nullptr) return absl::InvalidArgumentError("the discretization has DP steps but no budget");
+    if (budget->remaining_rho() <= 0)
+      return absl::ResourceExhaustedError("the discretization's budget is spent");
+    VEIL_ASSIGN_OR_RETURN(rho_step, EqualShare(budget->remaining_rho(), plan.dp_steps()));
+  }
+  if (plan.dp_values_steps > 0) {
+    if (!(selection_delta > 0 && selection_delta < 1))
+      return absl::InvalidArgumentError("DP value selection needs a delta in (0, 1)");
+    delta_step = selection_delta / plan.dp_values_steps;
+  }
+  // Pure epsilon-DP costs epsilon^2 / 2 in zCDP (BS16 Prop. 1.4): the epsilon a step may spend.
+  const double epsilon_step = std::sqrt(2 * rho_step);
+
+  for (ColumnCoding& c : plan.columns) {
+    const int col = *data.schema().FindField(c.name);
+    const table::Column& column = data.column(col);
+    const int64_t n = data.num_rows();
+    if (c.rule == ColumnRule::kDpBounds) {
+      std::vector<int64_t> counts(dp::kLogHistogramBins, 0);
+      for (int64_t r = 0; r < n; ++r) {
+        if (column.IsNull(r)) continue;
+        const double x = NumericValue(column, r);
+        if (std::isnan(x)) continue;
+        ++counts[dp::LogHistogramBin(x)];
+      }
+      VEIL_RETURN_IF_ERROR(budget->Charge(absl::StrCat("bounds (", c.name, ")"), rho_step));
+      VEIL_ASSIGN_OR_RETURN(const dp::Bounds b,
+                            dp::ChooseBoundsFromLogHistogram(counts, epsilon_step, 1, bits));
+      c.lower = std::max(b.lo, -1e300);
+      c.upper = std::min(b.hi, 1e300);
+      if (c.lower > c.upper) std::swap(c.lower, c.upper);
+    } else if (c.rule == ColumnRule::kDpValues || c.rule == ColumnRule::kPublicMinCount) {
+      // Rows per distinct string (dictionary codes first, then merged by text: a dictionary holds each
+      // string once, so codes and strings correspond one to one).
+      std::vector<int64_t> per_code(column.dictionary().size(), 0);
+      for (int64_t r = 0; r < n; ++r) {
+        const int32_t code = column.GetStringCode(r);
+        if (code >= 0) ++per_code[code];
+      }
+      std::vector<std::string> kept;
+      if (c.rule == ColumnRule::kDpValues) {
+        VEIL_RETURN_IF_ERROR(budget->Charge(absl::StrCat("values (", c.name, ")"), rho_step));
+        VEIL_ASSIGN_OR_RETURN(const dp::PartitionSelector selector,
+                              dp::PartitionSelector::Create(epsilon_step, delta_step, 1));
+        for (int32_t code = 0; code < column.dictionary().size(); ++code) {
+          if (per_code[code] == 0) continue;
+          VEIL_ASSIGN_OR_RETURN(const bool keep, selector.ShouldKeep(per_code[code], bits));
+          if (keep) kept.emplace_back(column.dictionary().value(code));
+        }
+      } else {
+        int64_t min_count = 1;
+        for (const ColumnSpec& s : options.columns) {
+          if (s.name == c.name) min_count = s.min_count;
+        }
+        for (int32_t code = 0; code < column.dictionary().size(); ++code) {
+          if (per_code[code] >= min_count) kept.emplace_back(column.dictionary().value(code));
+        }
+      }
+      std::sort(kept.begin(), kept.end());
+      if (static_cast<int64_t>(kept.size()) > options.max_categories) kept.resize(options.max_categories);
+      c.values = std::move(kept);
+    }
+    FinishSize(c);
+    VEIL_RETURN_IF_ERROR(ValidateCoding(c));
+  }
+  VEIL_ASSIGN_OR_RETURN(Codec codec, Codec::FromCodings(std::move(plan.columns)));
+  codec.other_value_ = options.other_value;
+  return codec;
+}
+
+absl::StatusOr<Codec> Codec::FromCodings(std::vector<ColumnCoding> columns) {
+  if (columns.empty()) return absl::InvalidArgumentError("no column is left to synthesize");
+  std::vector<Attribute> attrs;
+  std::vector<table::Field> fields;
+  for (ColumnCoding& c : columns) {
+    if (c.size == 0) FinishSize(c);
+    VEIL_RETURN_IF_ERROR(ValidateCoding(c));
+    attrs.push_back({c.name, c.size});
+    fields.push_back({c.name, c.type, c.nullable});
+  }
+  Codec codec;
+  VEIL_ASSIGN_OR_RETURN(codec.domain_, Domain::Create(std::move(attrs)));
+  VEIL_ASSIGN_OR_RETURN(codec.schema_, table::Schema::Make(std::move(fields)));
+  codec.columns_ = std::move(columns);
+  return codec;
+}
+
+absl::StatusOr<Codec> IdentityCodec(const Domain& domain) {
+  std::vector<ColumnCoding> columns;
+  for (const Attribute& a : domain.attributes()) {
+    ColumnCoding c;
+    c.name = a.name;
+    c.type = DataType::kInt64;
+    c.nullable = false;
+    c.rule = ColumnRule::kPublicValues;
+    c.categorical = true;
+    for (int64_t v = 0; v < a.size; ++v) c.values.push_back(absl::StrCat(v));
+    c.size = a.size;
+    columns.push_back(std::move(c));
+  }
+  return Codec::FromCodings(std::move(columns));
+}
+
+absl::StatusOr<DiscreteTable> Codec::Encode(const table::Table& t) const {
+  std::vector<std::vector<int32_t>> codes(columns_.size());
+  const int64_t n = t.num_rows();
+  for (size_t a = 0; a < columns_.size(); ++a) {
+    const ColumnCoding& c = columns_[a];
+    const std::optional<int> col = t.schema().FindField(c.name);
+    if (!col.has_value()) return ColumnError(c.name, "missing from the table to encode");
+    const table::Column& column = t.column(*col);
+    if (column.type() != c.type)
+      return ColumnError(
+          c.name, absl::StrCat("is ", TypeName(column.type()), ", the coding expects ", TypeName(c.type)));
+    std::vector<int32_t>& out = codes[a];
+    out.resize(n);
+    const int32_t other =
+        c.has_other ? static_cast<int32_t>(c.categorical ? c.values.size() : BinCount(c)) : -1;
+    const int32_t null_code = c.null_code();
+    const auto null_or = [&](int64_t row) -> absl::StatusOr<int32_t> {
+      if (null_code >= 0) return null_code;
+      if (other >= 0) return other;
+      return absl::InvalidArgumentError(
+          absl::StrCat("column \"", c.name, "\", row ", row + 1, ": null, but the coding has no null code"));
+    };
+    if (c.categorical && c.type == DataType::kString) {
+      // One lookup per dictionary entry, then a gather.
+      absl::flat_hash_map<std::string_view, int32_t> index;
+      for (size_t i = 0; i < c.values.size(); ++i) index.emplace(c.values[i], static_cast<int32_t>(i));
+      std::vector<int32_t> by_dict(column.dictionary().size());
+      for (int32_t d = 0; d < column.dictionary().size(); ++d) {
+        const auto it = index.find(column.dictionary().value(d));
+        by_dict[d] = it == index.end() ? other : it->second;
+      }
+      for (int64_t r = 0; r < n; ++r) {
+        const int32_t d = column.GetStringCode(r);
+        if (d < 0) {
+          VEIL_ASSIGN_OR_RETURN(out[r], null_or(r));
+        } else {
+          out[r] = by_dict[d];
+        }
+      }
+    } else if (c.categorical) {
+      absl::flat_hash_map<std::string, int32_t> index;
+      for (size_t i = 0; i < c.values.size(); ++i) index.emplace(c.values[i], static_cast<int32_t>(i));
+      for (int64_t r = 0; r < n; ++r) {
+        if (column.IsNull(r)) {
+          VEIL_ASSIGN_OR_RETURN(out[r], null_or(r));
+          continue;
+        }
+        const std::string text = c.type == DataType::kBool ? (column.GetBool(r) ? "true" : "false")
+                                                           : absl::StrCat(column.GetInt64(r));
+        const auto it = index.find(text);
+        if (it != index.end()) {
+          out[r] = it->second;
+        } else if (other >= 0) {
+          out[r] = other;
+        } else {
+          return absl::InvalidArgumentError(absl::StrCat("column \"", c.name, "\", row ", r + 1, ": value ",
+                                                         text, " is outside the domain (0 .. ", c.size - 1,
+                                                         ")"));
+        }
+      }
+    } else if (IsIntegerType(c.type)) {
+      const IntegerBins ib = MakeIntegerBins(c);
+      for (int64_t r = 0; r < n; ++r) {
+        if (column.IsNull(r)) {
+          VEIL_ASSIGN_OR_RETURN(out[r], null_or(r));
+        } else {
+          out[r] = static_cast<int32_t>(ib.BinOf(IntegerValue(column, r)));
+        }
+      }
+    } else {
+      const int64_t bins = BinCount(c);
+      for (int64_t r = 0; r < n; ++r) {
+        if (column.IsNull(r)) {
+          VEIL_ASSIGN_OR_RETURN(out[r], null_or(r));
+        } else {
+          out[r] = static_cast<int32_t>(DoubleBinOf(c, bins, column.GetDouble(r)));
+        }
+      }
+    }
+  }
+  return DiscreteTable::Create(domain_, std::move(codes));
+}
+
+absl::StatusOr<table::Table> Codec::Decode(const DiscreteTable& codes, base::RandomSource& random) const {
+  if (!(codes.domain() == domain_))
+    return absl::InvalidArgumentError("the codes are over another domain than the codec's");
+  dp::RandomBits bits(random);
+  const int64_t n = codes.num_rows();
+  std::vector<table::Column> out;
+  for (size_t a = 0; a < columns_.size(); ++a) {
+    const ColumnCoding& c = columns_[a];
+    const std::span<const int32_t> in = codes.column(static_cast<int>(a));
+    const int32_t null_code = c.null_code();
+    const int64_t value_codes = c.categorical ? static_cast<int64_t>(c.values.size()) : BinCount(c);
+    table::ColumnBuilder b(c.type);
+    b.Reserve(n);
+    if (c.categorical && c.type == DataType::kString) {
+      // Build the dictionary once: value codes, then the other value.
+      table::StringDictionary dict;
+      std::vector<int32_t> dict_code(static_cast<size_t>(c.size), -1);
+      for (int64_t v = 0; v < value_codes; ++v) dict_code[v] = dict.Insert(c.values[v]);
+      if (c.has_other) dict_code[value_codes] = dict.Insert(other_value_);
+      std::vector<int32_t> rows(n);
+      table::ValidityBitmap validity;
+      validity.Reserve(n);
+      for (int64_t r = 0; r < n; ++r) {
+        rows[r] = in[r] == null_code ? -1 : dict_code[in[r]];
+        validity.Append(rows[r] >= 0);
+      }
+      VEIL_ASSIGN_OR_RETURN(table::Column col, table::Column::FromStrings(std::move(rows), std::move(dict),
+                                                                          std::move(validity)));
+      out.push_back(std::move(col));
+      continue;
+    }
+    if (c.categorical) {
+      std::vector<std::optional<int64_t>> ints(c.values.size());
+      for (size_t v = 0; v < c.values.size(); ++v) {
+        if (c.type == DataType::kBool) {
+          ints[v] = table::ParseBool(c.values[v]).value_or(false) ? 1 : 0;
+        } else {
+          ints[v] = table::ParseInt64(c.values[v]);
+        }
+      }
+      for (int64_t r = 0; r < n; ++r) {
+        const int32_t code = in[r];
+        if (code == null_code) {
+          b.AppendNull();
+        } else if (code >= value_codes) {
+          // The other code exists only for a bool column with one listed value: the other boolean.
+          b.AppendBool(*ints[0] == 0);
+        } else if (c.type == DataType::kBool) {
+          b.AppendBool(*ints[code] != 0);
+        } else {
+          b.AppendInt64(*ints[code]);
+        }
+      }
+    } else if (IsIntegerType(c.type)) {
+      const IntegerBins ib = MakeIntegerBins(c);
+      for (int64_t r = 0; r < n; ++r) {
+        if (in[r] == null_code) {
+          b.AppendNull();
+          continue;
+        }
+        const int64_t start = ib.Start(in[r]);
+        const int64_t end = in[r] + 1 >= ib.b ? ib.hi : ib.Start(in[r] + 1) - 1;
+        const uint64_t width = static_cast<uint64_t>(end) - static_cast<uint64_t>(start) + 1;
+        uint64_t offset = 0;
+        if (width > 1) {
+          VEIL_ASSIGN_OR_RETURN(offset, bits.Uniform(width));
+        }
+        const int64_t v = static_cast<int64_t>(static_cast<uint64_t>(start) + offset);
+        if (c.type == DataType::kInt64) {
+          b.AppendInt64(v);
+        } else if (c.type == DataType::kDate) {
+          b.AppendDate(table::Date{static_cast<int32_t>(v)});
+        } else {
+          b.AppendTimestamp(table::Timestamp{v});
+        }
+      }
+    } else {
+      const double w = value_codes <= 1 ? 0 : (c.upper - c.lower) / static_cast<double>(value_codes);
+      for (int64_t r = 0; r < n; ++r) {
+        if (in[r] == null_code) {
+          b.AppendNull();
+          continue;
+        }
+        double v = c.lower;
+        if (w > 0) {
+          VEIL_ASSIGN_OR_RETURN(const uint64_t u53, bits.Uniform(uint64_t{1} << 53));
+          const double u = static_cast<double>(u53) * 0x1p-53;
+          v = c.lower + (static_cast<double>(in[r]) + u) * w;
+          v = std::min(v, c.upper);
+        }
+        b.AppendDouble(v);
+      }
+    }
+    VEIL_ASSIGN_OR_RETURN(table::Column col, b.Finish());
+    out.push_back(std::move(col));
+  }
+  return table::Table::Make(schema_, std::move(out));
+}
+
+std::vector<std::string> Codec::Describe() const {
+  std::vector<std::string> out;
+  for (const ColumnCoding& c : columns_) {
+    std::string d = absl::StrCat(c.name, ": ", TypeName(c.type), ", ");
+    if (c.categorical) {
+      absl::StrAppend(&d, c.values.size(), " values", c.has_other ? " + other" : "");
+    } else {
+      absl::StrAppend(&d, BinCount(c), " bins over [", absl::StrFormat("%.6g", c.lower), ", ",
+                      absl::StrFormat("%.6g", c.upper), "]");
+    }
+    if (c.nullable) absl::StrAppend(&d, " + null");
+    absl::StrAppend(&d, " (", ColumnRuleName(c.rule), ")");
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+}  // namespace veil::synth

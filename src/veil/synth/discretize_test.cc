@@ -1,1 +1,239 @@
-// Placeholder: being written (issue 8).
+#include "veil/synth/discretize.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "veil/crypto/testing/deterministic_random.h"
+#include "veil/table/csv_reader.h"
+
+namespace veil::synth {
+namespace {
+
+using table::DataType;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+table::Table Read(const std::string& csv, std::map<std::string, DataType, std::less<>> types = {}) {
+  table::CsvReadOptions o;
+  o.column_types = std::move(types);
+  absl::StatusOr<table::Table> t = table::ReadCsvFromString(csv, o);
+  EXPECT_TRUE(t.ok()) << t.status();
+  return *std::move(t);
+}
+
+// 200 rows: age 20..69, income, a date in 2020, city (A, B, C common; D once), smoker, a nullable note.
+table::Table Mixed() {
+  std::string csv = "age,income,day,city,smoker,note\n";
+  const char* cities[] = {"A", "B", "C"};
+  for (int i = 0; i < 200; ++i) {
+    const int day = 1 + (i * 7) % 28;
+    csv += std::to_string(20 + i % 50) + "," + std::to_string(1000 + 37.5 * i) + ",2020-03-" +
+           (day < 10 ? "0" : "") + std::to_string(day) + "," + (i == 199 ? "D" : cities[i % 3]) + "," +
+           (i % 4 == 0 ? "true" : "false") + "," + (i % 5 == 0 ? "" : "x") + "\n";
+  }
+  return Read(csv, {{"income", DataType::kDouble}});
+}
+
+DiscretizeOptions PublicSpec() {
+  DiscretizeOptions o;
+  o.columns = {
+      {.name = "age", .rule = ColumnRule::kPublicBounds, .lower = 0, .upper = 99, .bins = 10},
+      {.name = "income", .lower = 0, .upper = 10000, .bins = 8},
+      {.name = "day", .lower = 18322, .upper = 18352, .bins = 4},  // 2020-03-01 .. 2020-03-31
+      {.name = "city", .values = {"A", "B", "C"}},
+      {.name = "note", .min_count = 1},
+  };
+  return o;
+}
+
+TEST(DiscretizeTest, PlanResolvesRulesFromTypesAndSpecs) {
+  const table::Table t = Mixed();
+  absl::StatusOr<DiscretizePlan> plan = PlanDiscretization(t.schema(), {});
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  std::vector<ColumnRule> rules;
+  for (const ColumnCoding& c : plan->columns) rules.push_back(c.rule);
+  EXPECT_THAT(rules, ElementsAre(ColumnRule::kDpBounds, ColumnRule::kDpBounds, ColumnRule::kDpBounds,
+                                 ColumnRule::kDpValues, ColumnRule::kPublicValues, ColumnRule::kDpValues));
+  EXPECT_EQ(plan->dp_bounds_steps, 3);
+  EXPECT_EQ(plan->dp_values_steps, 2);
+  plan = PlanDiscretization(t.schema(), PublicSpec());
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->dp_steps(), 0);
+}
+
+TEST(DiscretizeTest, PublicRulesEncodeAndDecodeKeepTypesAndDomains) {
+  const table::Table t = Mixed();
+  crypto::testing::DeterministicRandom random(1);
+  dp::RandomBits bits(random);
+  absl::StatusOr<Codec> codec = FitCodec(t, PublicSpec(), nullptr, 0, bits);
+  ASSERT_TRUE(codec.ok()) << codec.status();
+  // Sizes (the CSV reader makes every field nullable, so each has a null code): age 10 bins; income 8; day
+  // 4; city A, B, C + other; smoker false, true; note "x" + other; each + null.
+  std::vector<int64_t> sizes;
+  for (const Attribute& a : codec->domain().attributes()) sizes.push_back(a.size);
+  EXPECT_THAT(sizes, ElementsAre(11, 9, 5, 5, 3, 3));
+  absl::StatusOr<DiscreteTable> codes = codec->Encode(t);
+  ASSERT_TRUE(codes.ok()) << codes.status();
+  EXPECT_EQ(codes->code(0, 0), 2);    // age 20 in [20, 29]
+  EXPECT_EQ(codes->code(199, 3), 3);  // D -> other
+  EXPECT_EQ(codes->code(0, 5), 2);    // null note -> null code
+  absl::StatusOr<table::Table> back = codec->Decode(*codes, random);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->schema(), t.schema());
+  ASSERT_EQ(back->num_rows(), t.num_rows());
+  for (int64_t r = 0; r < t.num_rows(); ++r) {
+    // Integers: a whole number within the row's bin of 10 years.
+    const int64_t age = back->column(0).GetInt64(r);
+    EXPECT_EQ(age / 10, t.column(0).GetInt64(r) / 10) << r;
+    // Doubles: within the row's bin of width 1250.
+    EXPECT_EQ(static_cast<int>(back->column(1).GetDouble(r) / 1250),
+              static_cast<int>(t.column(1).GetDouble(r) / 1250));
+    // Dates: within the bin (31 days in 4 runs: 1-7, 8-15, 16-23, 24-31).
+    const int32_t day = back->column(2).GetDate(r).days - 18322;
+    const int32_t want = t.column(2).GetDate(r).days - 18322;
+    const auto run = [](int32_t d) { return d < 7 ? 0 : d < 15 ? 1 : d < 23 ? 2 : 3; };
+    EXPECT_EQ(run(day), run(want)) << r;
+    // Categorical: exact, the rare D as "(other)".
+    EXPECT_EQ(back->column(3).GetString(r), r == 199 ? "(other)" : t.column(3).GetString(r));
+    EXPECT_EQ(back->column(4).GetBool(r), t.column(4).GetBool(r));
+    EXPECT_EQ(back->column(5).IsNull(r), t.column(5).IsNull(r));
+  }
+  EXPECT_EQ(codec->Describe()[0], "age: int64, 10 bins over [0, 99] + null (public bounds)");
+}
+
+TEST(DiscretizeTest, IntegerBinsAreRunsOfNearlyEqualLength) {
+  // [0, 9] in 3 bins: starts floor(i * 10 / 3) = 0, 3, 6.
+  ColumnCoding c{.name = "x",
+                 .type = DataType::kInt64,
+                 .nullable = false,
+                 .rule = ColumnRule::kPublicBounds,
+                 .lower = 0,
+                 .upper = 9,
+                 .bins = 3};
+  absl::StatusOr<Codec> codec = Codec::FromCodings({c});
+  ASSERT_TRUE(codec.ok()) << codec.status();
+  const table::Table t = Read("x\n-5\n0\n2\n3\n5\n6\n9\n40\n");
+  absl::StatusOr<DiscreteTable> codes = codec->Encode(t);
+  ASSERT_TRUE(codes.ok()) << codes.status();
+  std::vector<int32_t> got(codes->column(0).begin(), codes->column(0).end());
+  EXPECT_THAT(got, ElementsAre(0, 0, 0, 1, 1, 2, 2, 2));
+  // Decoding bin 2 many times covers exactly 6..9, uniformly enough to see all four.
+  std::vector<std::vector<int32_t>> many(1, std::vector<int32_t>(400, 2));
+  absl::StatusOr<DiscreteTable> bins = DiscreteTable::Create(codec->domain(), many);
+  ASSERT_TRUE(bins.ok());
+  crypto::testing::DeterministicRandom random(2);
+  absl::StatusOr<table::Table> back = codec->Decode(*bins, random);
+  ASSERT_TRUE(back.ok()) << back.status();
+  std::set<int64_t> seen;
+  for (int64_t r = 0; r < back->num_rows(); ++r) seen.insert(back->column(0).GetInt64(r));
+  EXPECT_THAT(seen, ElementsAre(6, 7, 8, 9));
+}
+
+TEST(DiscretizeTest, DpRulesAreChargedAndKeepCommonValues) {
+  const table::Table t = Mixed();
+  crypto::testing::DeterministicRandom random(3);
+  dp::RandomBits bits(random);
+  absl::StatusOr<ZcdpBudget> budget = ZcdpBudget::FromRho(0.5, 1e-6);
+  ASSERT_TRUE(budget.ok());
+  absl::StatusOr<Codec> codec = FitCodec(t, {}, &*budget, 1e-6, bits);
+  ASSERT_TRUE(codec.ok()) << codec.status();
+  std::vector<std::string> names;
+  for (const ZcdpBudget::Entry& e : budget->entries()) names.push_back(e.name);
+  EXPECT_THAT(names, ElementsAre("bounds (age)", "bounds (income)", "bounds (day)", "values (city)",
+                                 "values (note)"));
+  EXPECT_LE(budget->spent_rho(), budget->total_rho());
+  EXPECT_GT(budget->spent_rho(), 0.999 * budget->total_rho());
+  // Each step: rho 0.1, epsilon sqrt(0.2) = 0.447; 66 rows per common city are kept with probability ~1,
+  // the single D is dropped (delta 5e-7 keeps it with probability < 1e-6).
+  const ColumnCoding& city = codec->columns()[3];
+  EXPECT_THAT(city.values, ElementsAre("A", "B", "C"));
+  // DP bounds of age 20..69 at this epsilon: powers of two containing most of the data.
+  const ColumnCoding& age = codec->columns()[0];
+  EXPECT_LE(age.lower, 32);
+  EXPECT_GE(age.upper, 64);
+  absl::StatusOr<DiscreteTable> codes = codec->Encode(t);
+  ASSERT_TRUE(codes.ok()) << codes.status();
+  absl::StatusOr<table::Table> back = codec->Decode(*codes, random);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->schema(), t.schema());
+}
+
+TEST(DiscretizeTest, DegenerateInputs) {
+  crypto::testing::DeterministicRandom random(4);
+  dp::RandomBits bits(random);
+  // One constant column: public bounds lower == upper give one bin, decoded to that value.
+  const table::Table constant = Read("x\n7\n7\n7\n");
+  DiscretizeOptions o;
+  o.columns = {{.name = "x", .lower = 7, .upper = 7}};
+  absl::StatusOr<Codec> codec = FitCodec(constant, o, nullptr, 0, bits);
+  ASSERT_TRUE(codec.ok()) << codec.status();
+  EXPECT_EQ(codec->domain().size(0), 2) << "one bin and the null code";
+  absl::StatusOr<DiscreteTable> codes = codec->Encode(constant);
+  ASSERT_TRUE(codes.ok());
+  absl::StatusOr<table::Table> back = codec->Decode(*codes, random);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(*back, constant);
+  // A constant string column under the DP rule: its one value, plus other.
+  const table::Table letters =
+      Read("s\nq\nq\nq\nq\nq\nq\nq\nq\nq\nq\nq\nq\nq\nq\nq\nq\nq\nq\nq\nq\nq\nq\nq\nq\nq\nq\nq\nq\n");
+  absl::StatusOr<ZcdpBudget> budget = ZcdpBudget::FromRho(2, 1e-6);
+  ASSERT_TRUE(budget.ok());
+  codec = FitCodec(letters, {}, &*budget, 1e-6, bits);
+  ASSERT_TRUE(codec.ok()) << codec.status();
+  EXPECT_THAT(codec->columns()[0].values, ElementsAre("q"));
+  // An empty table (header only): the DP steps still run (noise only); decoding 0 rows gives an empty table
+  // of the same schema.
+  const table::Table empty = Read("a,b\n", {{"a", DataType::kInt64}, {"b", DataType::kString}});
+  budget = ZcdpBudget::FromRho(1, 1e-6);
+  codec = FitCodec(empty, {}, &*budget, 1e-6, bits);
+  ASSERT_TRUE(codec.ok()) << codec.status();
+  codes = codec->Encode(empty);
+  ASSERT_TRUE(codes.ok());
+  EXPECT_EQ(codes->num_rows(), 0);
+  back = codec->Decode(*codes, random);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->num_rows(), 0);
+  EXPECT_EQ(back->schema(), empty.schema());
+  // No column left, and errors naming the column.
+  o = {};
+  o.drop = {"x"};
+  EXPECT_THAT(PlanDiscretization(constant.schema(), o).status().message(), HasSubstr("no column is left"));
+  o = {};
+  o.columns = {{.name = "nope", .lower = 0, .upper = 1}};
+  EXPECT_THAT(PlanDiscretization(constant.schema(), o).status().message(), HasSubstr("column \"nope\""));
+  o.columns = {{.name = "x", .values = {"1"}}};
+  EXPECT_THAT(PlanDiscretization(constant.schema(), o).status().message(),
+              HasSubstr("column \"x\": values are for categorical columns"));
+  o.columns = {{.name = "x", .rule = ColumnRule::kDpValues}};
+  EXPECT_THAT(PlanDiscretization(constant.schema(), o).status().message(),
+              HasSubstr("the rule \"dp values\" does not apply to a int64 column"));
+  o.columns = {{.name = "x", .lower = 3, .upper = 1}};
+  EXPECT_THAT(PlanDiscretization(constant.schema(), o).status().message(), HasSubstr("lower <= upper"));
+  o.columns = {{.name = "x", .lower = 0}};
+  EXPECT_THAT(PlanDiscretization(constant.schema(), o).status().message(), HasSubstr("both lower and upper"));
+  // DP steps without a budget are refused.
+  EXPECT_EQ(FitCodec(constant, {}, nullptr, 0, bits).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(DiscretizeTest, IdentityCodecReadsAndWritesCodes) {
+  absl::StatusOr<Domain> domain = Domain::Create({{"a", 3}, {"b", 2}});
+  ASSERT_TRUE(domain.ok());
+  absl::StatusOr<Codec> codec = IdentityCodec(*domain);
+  ASSERT_TRUE(codec.ok()) << codec.status();
+  const table::Table t = Read("a,b\n0,1\n2,0\n1,1\n");
+  absl::StatusOr<DiscreteTable> codes = codec->Encode(t);
+  ASSERT_TRUE(codes.ok()) << codes.status();
+  crypto::testing::DeterministicRandom random(5);
+  absl::StatusOr<table::Table> back = codec->Decode(*codes, random);
+  ASSERT_TRUE(back.ok());
+  for (int c = 0; c < 2; ++c) {
+    for (int64_t r = 0; r < 3; ++r) EXPECT_EQ(back->column(c).GetInt64(r), t.column(c).GetInt64(r));
+  }
+  EXPECT_THAT(codec->Encode(Read("a,b\n3,1\n")).status().message(), HasSubstr("row 1: value 3 is outside"));
+}
+
+}  // namespace
+}  // namespace veil::synth
