@@ -62,6 +62,8 @@ const char* OperationName(Operation op) {
       return "pii.restore";
     case Operation::kDicomDeid:
       return "dicom.deid";
+    case Operation::kSynth:
+      return "synth";
   }
   return "?";
 }
@@ -84,6 +86,7 @@ std::vector<Role> RolesAllowed(Operation op) {
     case Operation::kQuery:
     case Operation::kPiiRedact:
     case Operation::kDicomDeid:
+    case Operation::kSynth:
       return {Role::kOwner, Role::kAnalyst};
     case Operation::kListGrants:
     case Operation::kAuditRead:
@@ -93,9 +96,11 @@ std::vector<Role> RolesAllowed(Operation op) {
   return {};
 }
 
-bool NeedsPurpose(Operation op) { return op == Operation::kExport || op == Operation::kQuery; }
+bool NeedsPurpose(Operation op) {
+  return op == Operation::kExport || op == Operation::kQuery || op == Operation::kSynth;
+}
 
-bool IsDpOperation(Operation op) { return op == Operation::kQuery; }
+bool IsDpOperation(Operation op) { return op == Operation::kQuery || op == Operation::kSynth; }
 
 std::optional<Role> RoleFor(Operation op, const std::vector<Role>& roles) {
   for (Role r : RolesAllowed(op)) {

@@ -7,7 +7,7 @@
 //   audit
 //            log, restore pseudonymized text to its original values
 //   analyst  population-level use of datasets through privacy-preserving techniques (DP queries; training and
-//            synthetic data later), within each dataset's privacy budget; sees the catalog and the budgets;
+//            synthetic data), within each dataset's privacy budget; sees the catalog and the budgets;
 //            de-identifies text and tables with the workspace's keys; never raw records, never re-identifies
 //   auditor  reads the catalog, the budgets and the audit log, verifies it, asks for proofs and checkpoints;
 //            never data
@@ -58,6 +58,7 @@ enum class Operation {
                      // (re-identification)
   kDicomDeid,        // "dicom.deid": de-identify DICOM files with keys derived from the workspace (UID
                      // mapping, date shifts)
+  kSynth,            // "synth": differentially private synthetic data from a dataset, charged to its budget
 };
 
 const char* OperationName(Operation op);
@@ -80,7 +81,7 @@ struct GateDecision {
 std::vector<Role> RolesAllowed(Operation op);
 bool NeedsPurpose(Operation op);
 // Whether `op` is differentially private: it runs through Session::RunCharged and is charged to the dataset's
-// privacy budget (today: query).
+// privacy budget (today: query and synth).
 bool IsDpOperation(Operation op);
 // The first of `roles`, in RolesAllowed(op) order, that may perform `op`; nullopt if none may.
 std::optional<Role> RoleFor(Operation op, const std::vector<Role>& roles);

@@ -9,12 +9,15 @@
 namespace veil::gov {
 namespace {
 
-constexpr Operation kAllOperations[] = {
-    Operation::kInit,      Operation::kIngest,          Operation::kListDatasets, Operation::kExport,
-    Operation::kErase,     Operation::kGrant,           Operation::kRevoke,       Operation::kListGrants,
-    Operation::kAuditRead, Operation::kAuditCheckpoint, Operation::kBudgetSet,    Operation::kBudgetRead,
-    Operation::kQuery,     Operation::kAttach,          Operation::kPiiRedact,    Operation::kPiiRestore,
-    Operation::kDicomDeid};
+constexpr Operation kAllOperations[] = {Operation::kInit,         Operation::kIngest,
+                                        Operation::kListDatasets, Operation::kExport,
+                                        Operation::kErase,        Operation::kGrant,
+                                        Operation::kRevoke,       Operation::kListGrants,
+                                        Operation::kAuditRead,    Operation::kAuditCheckpoint,
+                                        Operation::kBudgetSet,    Operation::kBudgetRead,
+                                        Operation::kQuery,        Operation::kAttach,
+                                        Operation::kPiiRedact,    Operation::kPiiRestore,
+                                        Operation::kDicomDeid,    Operation::kSynth};
 
 GateRequest Request(std::vector<Role> roles, Operation op) {
   GateRequest r;
@@ -48,7 +51,7 @@ TEST(GateTest, PolicyTable) {
       {Operation::kBudgetSet, true, false, false},  {Operation::kBudgetRead, true, true, true},
       {Operation::kQuery, true, true, false},       {Operation::kAttach, true, false, false},
       {Operation::kPiiRedact, true, true, false},   {Operation::kPiiRestore, true, false, false},
-      {Operation::kDicomDeid, true, true, false},
+      {Operation::kDicomDeid, true, true, false},   {Operation::kSynth, true, true, false},
   };
   ASSERT_EQ(std::size(table), std::size(kAllOperations));
   for (const Row& row : table) {
@@ -139,8 +142,10 @@ TEST(GateTest, OperationsWithoutPurposeIgnoreIt) {
   r.dataset_purposes = {};
   EXPECT_TRUE(Decide(r).allowed);
   for (Operation op : kAllOperations) {
-    EXPECT_EQ(NeedsPurpose(op), op == Operation::kExport || op == Operation::kQuery) << OperationName(op);
-    EXPECT_EQ(IsDpOperation(op), op == Operation::kQuery) << OperationName(op);
+    EXPECT_EQ(NeedsPurpose(op),
+              op == Operation::kExport || op == Operation::kQuery || op == Operation::kSynth)
+        << OperationName(op);
+    EXPECT_EQ(IsDpOperation(op), op == Operation::kQuery || op == Operation::kSynth) << OperationName(op);
   }
 }
 
@@ -168,6 +173,7 @@ TEST(GateTest, OperationNamesAreDistinct) {
   EXPECT_EQ(std::string(OperationName(Operation::kBudgetSet)), "budget.set");
   EXPECT_EQ(std::string(OperationName(Operation::kBudgetRead)), "budget.read");
   EXPECT_EQ(std::string(OperationName(Operation::kQuery)), "query");
+  EXPECT_EQ(std::string(OperationName(Operation::kSynth)), "synth");
 }
 
 }  // namespace
