@@ -143,7 +143,7 @@ void BenchScheme(int iterations) {
     if (!he::Encrypt(*ctx, *pk, *pt, rng).ok()) std::abort();
   });
   const Timing decrypt = MicrosPerCall(n, [&] {
-    absl::StatusOr<he::Plaintext> d = he::Decrypt(*ctx, *sk, *ct);
+    absl::StatusOr<he::Plaintext> d = he::Decrypt(*ctx, *sk, *ct, he::KeyOwnerOnly());
     if (!d.ok() || !ctx->Decode(*d).ok()) std::abort();
   });
   const Timing add = MicrosPerCall(n, [&] {

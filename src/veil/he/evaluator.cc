@@ -3,12 +3,16 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "veil/base/status_macros.h"
 
 namespace veil::he {
@@ -41,53 +45,6 @@ absl::Status CheckCiphertext(const CkksContext& ctx, const Ciphertext& a, const 
   return absl::OkStatus();
 }
 
-bool SameScale(double a, double b) { return std::fabs(a - b) <= 1e-9 * std::max(a, b); }
-
-absl::Status CheckSameLevel(int a, int b, const char* op) {
-  if (a != b) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        op, ": operands at levels ", a, " and ", b,
-        " (bring the higher one down with Rescale or modulus switching so that both are at the same level)"));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckSameScale(double a, double b, const char* op) {
-  if (!SameScale(a, b)) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: operands have scales 2^%.4f and 2^%.4f (rescale the product first, or multiply the "
-        "other operand by a constant to match)",
-        op, std::log2(a), std::log2(b)));
-  }
-  return absl::OkStatus();
-}
-
-// The residue of a signed 64-bit value modulo q.
-uint64_t SignedMod(int64_t v, const Modulus& q) {
-  const uint64_t magnitude = q.Reduce(v < 0 ? static_cast<uint64_t>(-(v + 1)) + 1 : static_cast<uint64_t>(v));
-  return v < 0 ? q.Neg(magnitude) : magnitude;
-}
-
-absl::StatusOr<Ciphertext> AddOrSub(const CkksContext& ctx, const Ciphertext& a, const Ciphertext& b,
-                                    bool sub) {
-  const char* op = sub ? "Sub" : "Add";
-  VEIL_RETURN_IF_ERROR(CheckCiphertext(ctx, a, "first operand"));
-  VEIL_RETURN_IF_ERROR(CheckCiphertext(ctx, b, "second operand"));
-  VEIL_RETURN_IF_ERROR(CheckSameLevel(a.level, b.level, op));
-  VEIL_RETURN_IF_ERROR(CheckSameScale(a.scale, b.scale, op));
-  Ciphertext r = a;
-  while (r.parts.size() < b.parts.size()) r.parts.emplace_back(ctx.n(), a.parts[0].limbs, /*ntt=*/true);
-  for (size_t p = 0; p < b.parts.size(); ++p) {
-    for (size_t i = 0; i < r.parts[p].limbs; ++i) {
-      const Modulus& q = ctx.modulus(i);
-      std::span<uint64_t> x = r.parts[p].limb(i);
-      std::span<const uint64_t> y = b.parts[p].limb(i);
-      for (size_t k = 0; k < x.size(); ++k) x[k] = sub ? q.Sub(x[k], y[k]) : q.Add(x[k], y[k]);
-    }
-  }
-  return r;
-}
-
 absl::Status CheckPlaintext(const CkksContext& ctx, const Plaintext& p) {
   const size_t limbs = static_cast<size_t>(p.level) + 1;
   if (p.level < 0 || p.level > ctx.max_level() || p.poly.n != ctx.n() || p.poly.limbs != limbs ||
@@ -99,82 +56,196 @@ absl::Status CheckPlaintext(const CkksContext& ctx, const Plaintext& p) {
   return absl::OkStatus();
 }
 
+bool SameScale(double a, double b) { return std::fabs(a - b) <= 1e-9 * std::max(a, b); }
+
+absl::Status CheckSameScale(double a, double b, const char* op) {
+  if (!SameScale(a, b)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: operands have scales 2^%.4f and 2^%.4f (rescale the product first, or bring one operand to the "
+        "other's level and scale with MatchLevelAndScale)",
+        op, std::log2(a), std::log2(b)));
+  }
+  return absl::OkStatus();
+}
+
+// The residue of a signed 64-bit value modulo q.
+uint64_t SignedMod(int64_t v, const Modulus& q) {
+  const uint64_t magnitude = q.Reduce(v < 0 ? static_cast<uint64_t>(-(v + 1)) + 1 : static_cast<uint64_t>(v));
+  return v < 0 ? q.Neg(magnitude) : magnitude;
+}
+
+// Modulus switching: keeps limbs 0..level.
+void Drop(Ciphertext* a, int level) {
+  if (a->level == level) return;
+  const size_t limbs = static_cast<size_t>(level) + 1;
+  for (RnsPoly& p : a->parts) {
+    p.data.resize(limbs * p.n);
+    p.limbs = limbs;
+  }
+  a->level = level;
+}
+
+absl::Status AddOrSubInplace(const CkksContext& ctx, const Ciphertext& b, Ciphertext* a, bool sub) {
+  const char* op = sub ? "Sub" : "Add";
+  VEIL_RETURN_IF_ERROR(CheckCiphertext(ctx, *a, "first operand"));
+  VEIL_RETURN_IF_ERROR(CheckCiphertext(ctx, b, "second operand"));
+  VEIL_RETURN_IF_ERROR(CheckSameScale(a->scale, b.scale, op));
+  Drop(a, std::min(a->level, b.level));
+  const size_t n = ctx.n();
+  const size_t limbs = static_cast<size_t>(a->level) + 1;
+  while (a->parts.size() < b.parts.size()) a->parts.emplace_back(n, limbs, /*ntt=*/true);
+  for (size_t p = 0; p < b.parts.size(); ++p) {
+    for (size_t i = 0; i < limbs; ++i) {
+      const uint64_t q = ctx.modulus(i).value();
+      uint64_t* x = a->parts[p].data.data() + i * n;
+      const uint64_t* y = b.parts[p].data.data() + i * n;
+      if (sub) {
+        for (size_t k = 0; k < n; ++k) {
+          const uint64_t d = x[k] - y[k];
+          x[k] = x[k] >= y[k] ? d : d + q;
+        }
+      } else {
+        for (size_t k = 0; k < n; ++k) {
+          const uint64_t s = x[k] + y[k];
+          x[k] = s >= q ? s - q : s;
+        }
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+// x[k] = x[k] * y[k] mod q over n values.
+void MulPointwise(const Modulus& q, uint64_t* x, const uint64_t* y, size_t n) {
+  for (size_t k = 0; k < n; ++k) x[k] = q.Mul(x[k], y[k]);
+}
+
+// Cached NTT permutations of Galois automorphisms, per thread (N words each).
+const std::vector<uint32_t>& Permutation(const CkksContext& ctx, uint64_t g) {
+  thread_local std::map<std::pair<size_t, uint64_t>, std::vector<uint32_t>> cache;
+  auto it = cache.find({ctx.n(), g});
+  if (it == cache.end()) {
+    it = cache.emplace(std::make_pair(ctx.n(), g), GaloisNttPermutation(ctx, g).value()).first;
+  }
+  return it->second;
+}
+
+// Non-adjacent form of r: digits in {-1, 0, 1}, least significant first.
+std::vector<int> NonAdjacentForm(uint64_t r) {
+  std::vector<int> digits;
+  while (r != 0) {
+    if (r & 1) {
+      const int d = (r & 3) == 3 ? -1 : 1;
+      digits.push_back(d);
+      r = d == 1 ? r - 1 : r + 1;
+    } else {
+      digits.push_back(0);
+    }
+    r >>= 1;
+  }
+  return digits;
+}
+
 }  // namespace
 
-absl::StatusOr<Ciphertext> Add(const CkksContext& ctx, const Ciphertext& a, const Ciphertext& b) {
-  return AddOrSub(ctx, a, b, /*sub=*/false);
+absl::Status AddInplace(const CkksContext& ctx, const Ciphertext& b, Ciphertext* a) {
+  return AddOrSubInplace(ctx, b, a, /*sub=*/false);
+}
+absl::Status SubInplace(const CkksContext& ctx, const Ciphertext& b, Ciphertext* a) {
+  return AddOrSubInplace(ctx, b, a, /*sub=*/true);
 }
 
-absl::StatusOr<Ciphertext> Sub(const CkksContext& ctx, const Ciphertext& a, const Ciphertext& b) {
-  return AddOrSub(ctx, a, b, /*sub=*/true);
-}
-
-absl::StatusOr<Ciphertext> Negate(const CkksContext& ctx, const Ciphertext& a) {
-  VEIL_RETURN_IF_ERROR(CheckCiphertext(ctx, a, "operand"));
-  Ciphertext r = a;
-  for (RnsPoly& p : r.parts) {
+absl::Status NegateInplace(const CkksContext& ctx, Ciphertext* a) {
+  VEIL_RETURN_IF_ERROR(CheckCiphertext(ctx, *a, "operand"));
+  for (RnsPoly& p : a->parts) {
     for (size_t i = 0; i < p.limbs; ++i) {
       const Modulus& q = ctx.modulus(i);
       for (uint64_t& v : p.limb(i)) v = q.Neg(v);
     }
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Ciphertext> Add(const CkksContext& ctx, const Ciphertext& a, const Ciphertext& b) {
+  Ciphertext r = a;
+  VEIL_RETURN_IF_ERROR(AddInplace(ctx, b, &r));
+  return r;
+}
+absl::StatusOr<Ciphertext> Sub(const CkksContext& ctx, const Ciphertext& a, const Ciphertext& b) {
+  Ciphertext r = a;
+  VEIL_RETURN_IF_ERROR(SubInplace(ctx, b, &r));
+  return r;
+}
+absl::StatusOr<Ciphertext> Negate(const CkksContext& ctx, const Ciphertext& a) {
+  Ciphertext r = a;
+  VEIL_RETURN_IF_ERROR(NegateInplace(ctx, &r));
   return r;
 }
 
-absl::StatusOr<Ciphertext> AddPlain(const CkksContext& ctx, const Ciphertext& a, const Plaintext& p) {
-  VEIL_RETURN_IF_ERROR(CheckCiphertext(ctx, a, "ciphertext"));
+absl::Status AddPlainInplace(const CkksContext& ctx, const Plaintext& p, Ciphertext* a) {
+  VEIL_RETURN_IF_ERROR(CheckCiphertext(ctx, *a, "ciphertext"));
   VEIL_RETURN_IF_ERROR(CheckPlaintext(ctx, p));
-  VEIL_RETURN_IF_ERROR(CheckSameLevel(a.level, p.level, "AddPlain"));
-  VEIL_RETURN_IF_ERROR(CheckSameScale(a.scale, p.scale, "AddPlain"));
-  Ciphertext r = a;
-  for (size_t i = 0; i < r.parts[0].limbs; ++i) {
+  VEIL_RETURN_IF_ERROR(CheckSameScale(a->scale, p.scale, "AddPlain"));
+  Drop(a, std::min(a->level, p.level));
+  for (size_t i = 0; i < a->parts[0].limbs; ++i) {
     const Modulus& q = ctx.modulus(i);
-    std::span<uint64_t> x = r.parts[0].limb(i);
+    std::span<uint64_t> x = a->parts[0].limb(i);
     std::span<const uint64_t> y = p.poly.limb(i);
     for (size_t k = 0; k < x.size(); ++k) x[k] = q.Add(x[k], y[k]);
   }
-  return r;
+  return absl::OkStatus();
 }
 
-absl::StatusOr<Ciphertext> MultiplyPlain(const CkksContext& ctx, const Ciphertext& a, const Plaintext& p) {
-  VEIL_RETURN_IF_ERROR(CheckCiphertext(ctx, a, "ciphertext"));
+absl::Status MultiplyPlainInplace(const CkksContext& ctx, const Plaintext& p, Ciphertext* a) {
+  VEIL_RETURN_IF_ERROR(CheckCiphertext(ctx, *a, "ciphertext"));
   VEIL_RETURN_IF_ERROR(CheckPlaintext(ctx, p));
-  VEIL_RETURN_IF_ERROR(CheckSameLevel(a.level, p.level, "MultiplyPlain"));
-  Ciphertext r = a;
-  for (RnsPoly& part : r.parts) {
+  Drop(a, std::min(a->level, p.level));
+  for (RnsPoly& part : a->parts) {
     for (size_t i = 0; i < part.limbs; ++i) {
-      const Modulus& q = ctx.modulus(i);
-      std::span<uint64_t> x = part.limb(i);
-      std::span<const uint64_t> y = p.poly.limb(i);
-      for (size_t k = 0; k < x.size(); ++k) x[k] = q.Mul(x[k], y[k]);
+      MulPointwise(ctx.modulus(i), part.data.data() + i * ctx.n(), p.poly.data.data() + i * ctx.n(), ctx.n());
     }
   }
-  r.scale = a.scale * p.scale;
+  a->scale *= p.scale;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Ciphertext> AddPlain(const CkksContext& ctx, const Ciphertext& a, const Plaintext& p) {
+  Ciphertext r = a;
+  VEIL_RETURN_IF_ERROR(AddPlainInplace(ctx, p, &r));
+  return r;
+}
+absl::StatusOr<Ciphertext> MultiplyPlain(const CkksContext& ctx, const Ciphertext& a, const Plaintext& p) {
+  Ciphertext r = a;
+  VEIL_RETURN_IF_ERROR(MultiplyPlainInplace(ctx, p, &r));
   return r;
 }
 
-absl::StatusOr<Ciphertext> AddConstant(const CkksContext& ctx, const Ciphertext& a, double c) {
-  VEIL_RETURN_IF_ERROR(CheckCiphertext(ctx, a, "ciphertext"));
-  const double scaled = std::round(c * a.scale);
+absl::Status AddConstantInplace(const CkksContext& ctx, double c, Ciphertext* a) {
+  VEIL_RETURN_IF_ERROR(CheckCiphertext(ctx, *a, "ciphertext"));
+  const double scaled = std::round(c * a->scale);
   if (!(std::fabs(scaled) < kTwoTo62)) {
     return absl::InvalidArgumentError(
         absl::StrFormat("AddConstant: the constant times the scale 2^%.2f is not finite or reaches 2^62",
-                        std::log2(a.scale)));
+                        std::log2(a->scale)));
   }
   const int64_t v = static_cast<int64_t>(scaled);
-  Ciphertext r = a;
   // The NTT of the constant polynomial v is v at every evaluation point.
-  for (size_t i = 0; i < r.parts[0].limbs; ++i) {
+  for (size_t i = 0; i < a->parts[0].limbs; ++i) {
     const Modulus& q = ctx.modulus(i);
     const uint64_t vi = SignedMod(v, q);
-    for (uint64_t& x : r.parts[0].limb(i)) x = q.Add(x, vi);
+    for (uint64_t& x : a->parts[0].limb(i)) x = q.Add(x, vi);
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Ciphertext> AddConstant(const CkksContext& ctx, const Ciphertext& a, double c) {
+  Ciphertext r = a;
+  VEIL_RETURN_IF_ERROR(AddConstantInplace(ctx, c, &r));
   return r;
 }
 
-absl::StatusOr<Ciphertext> MultiplyConstant(const CkksContext& ctx, const Ciphertext& a, double c,
-                                            double constant_scale) {
-  VEIL_RETURN_IF_ERROR(CheckCiphertext(ctx, a, "ciphertext"));
+absl::Status MultiplyConstantInplace(const CkksContext& ctx, double c, double constant_scale, Ciphertext* a) {
+  VEIL_RETURN_IF_ERROR(CheckCiphertext(ctx, *a, "ciphertext"));
   if (!std::isfinite(constant_scale) || constant_scale <= 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("MultiplyConstant: constant scale ", constant_scale, " is not finite and > 0"));
@@ -186,82 +257,266 @@ absl::StatusOr<Ciphertext> MultiplyConstant(const CkksContext& ctx, const Cipher
                         std::log2(constant_scale)));
   }
   const int64_t v = static_cast<int64_t>(scaled);
-  Ciphertext r = a;
-  for (RnsPoly& part : r.parts) {
+  for (RnsPoly& part : a->parts) {
     for (size_t i = 0; i < part.limbs; ++i) {
       const Modulus& q = ctx.modulus(i);
       const uint64_t w = SignedMod(v, q), w_shoup = ShoupPrecompute(w, q.value());
       for (uint64_t& x : part.limb(i)) x = MulShoup(x, w, w_shoup, q.value());
     }
   }
-  r.scale = a.scale * constant_scale;
+  a->scale *= constant_scale;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Ciphertext> MultiplyConstant(const CkksContext& ctx, const Ciphertext& a, double c,
+                                            double constant_scale) {
+  Ciphertext r = a;
+  VEIL_RETURN_IF_ERROR(MultiplyConstantInplace(ctx, c, constant_scale, &r));
   return r;
+}
+
+absl::Status MultiplyInplace(const CkksContext& ctx, const Ciphertext& b, Ciphertext* a) {
+  VEIL_RETURN_IF_ERROR(CheckCiphertext(ctx, *a, "first operand"));
+  VEIL_RETURN_IF_ERROR(CheckCiphertext(ctx, b, "second operand"));
+  if (a->parts.size() != 2 || b.parts.size() != 2) {
+    return absl::InvalidArgumentError(absl::StrCat("Multiply: operands have ", a->parts.size(), " and ",
+                                                   b.parts.size(), " parts; relinearize to 2 parts first"));
+  }
+  Drop(a, std::min(a->level, b.level));
+  const size_t n = ctx.n();
+  const size_t limbs = static_cast<size_t>(a->level) + 1;
+  a->parts.emplace_back(n, limbs, /*ntt=*/true);
+  for (size_t i = 0; i < limbs; ++i) {
+    const Modulus& q = ctx.modulus(i);
+    uint64_t* a0 = a->parts[0].data.data() + i * n;
+    uint64_t* a1 = a->parts[1].data.data() + i * n;
+    uint64_t* a2 = a->parts[2].data.data() + i * n;
+    const uint64_t* b0 = b.parts[0].data.data() + i * n;
+    const uint64_t* b1 = b.parts[1].data.data() + i * n;
+    for (size_t k = 0; k < n; ++k) {
+      const uint64_t x0 = a0[k], x1 = a1[k], y0 = b0[k], y1 = b1[k];
+      a0[k] = q.Mul(x0, y0);
+      // Lazy: one reduction of the 128-bit sum (each product < q^2 < q * 2^61).
+      a1[k] = q.Reduce128(static_cast<uint128_t>(x0) * y1 + static_cast<uint128_t>(x1) * y0);
+      a2[k] = q.Mul(x1, y1);
+    }
+  }
+  a->scale *= b.scale;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Ciphertext> Multiply(const CkksContext& ctx, const Ciphertext& a, const Ciphertext& b) {
-  VEIL_RETURN_IF_ERROR(CheckCiphertext(ctx, a, "first operand"));
-  VEIL_RETURN_IF_ERROR(CheckCiphertext(ctx, b, "second operand"));
-  VEIL_RETURN_IF_ERROR(CheckSameLevel(a.level, b.level, "Multiply"));
-  if (a.parts.size() != 2 || b.parts.size() != 2) {
-    return absl::InvalidArgumentError(absl::StrCat("Multiply: operands have ", a.parts.size(), " and ",
-                                                   b.parts.size(), " parts; relinearize to 2 parts first"));
-  }
-  const size_t n = ctx.n();
-  const size_t limbs = static_cast<size_t>(a.level) + 1;
-  Ciphertext r;
-  r.level = a.level;
-  r.scale = a.scale * b.scale;
-  r.parts.assign(3, RnsPoly(n, limbs, true));
-  for (size_t i = 0; i < limbs; ++i) {
-    const Modulus& q = ctx.modulus(i);
-    std::span<const uint64_t> a0 = a.parts[0].limb(i), a1 = a.parts[1].limb(i);
-    std::span<const uint64_t> b0 = b.parts[0].limb(i), b1 = b.parts[1].limb(i);
-    std::span<uint64_t> d0 = r.parts[0].limb(i), d1 = r.parts[1].limb(i), d2 = r.parts[2].limb(i);
-    for (size_t k = 0; k < n; ++k) {
-      d0[k] = q.Mul(a0[k], b0[k]);
-      d1[k] = q.Add(q.Mul(a0[k], b1[k]), q.Mul(a1[k], b0[k]));
-      d2[k] = q.Mul(a1[k], b1[k]);
-    }
-  }
+  Ciphertext r = a;
+  VEIL_RETURN_IF_ERROR(MultiplyInplace(ctx, b, &r));
   return r;
 }
 
-absl::StatusOr<Ciphertext> Rescale(const CkksContext& ctx, const Ciphertext& a) {
-  VEIL_RETURN_IF_ERROR(CheckCiphertext(ctx, a, "operand"));
-  if (a.level == 0) {
+absl::Status RelinearizeInplace(const CkksContext& ctx, const RelinKeys& rk, Ciphertext* a) {
+  VEIL_RETURN_IF_ERROR(CheckCiphertext(ctx, *a, "Relinearize"));
+  if (a->parts.size() == 2) return absl::OkStatus();
+  if (a->parts.size() != 3) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Relinearize: a ciphertext of ", a->parts.size(), " parts (only 3 are supported)"));
+  }
+  VEIL_RETURN_IF_ERROR(CheckKeySwitchKey(ctx, rk.key, "the relinearization key"));
+  internal::KeySwitch(ctx, rk.key, a->parts[2].data, a->level, &a->parts[0], &a->parts[1],
+                      /*accumulate=*/true);
+  a->parts.pop_back();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Ciphertext> Relinearize(const CkksContext& ctx, const RelinKeys& rk, const Ciphertext& a) {
+  Ciphertext r = a;
+  VEIL_RETURN_IF_ERROR(RelinearizeInplace(ctx, rk, &r));
+  return r;
+}
+
+absl::StatusOr<Ciphertext> MultiplyRelinRescale(const CkksContext& ctx, const RelinKeys& rk,
+                                                const Ciphertext& a, const Ciphertext& b) {
+  Ciphertext r = a;
+  VEIL_RETURN_IF_ERROR(MultiplyInplace(ctx, b, &r));
+  VEIL_RETURN_IF_ERROR(RelinearizeInplace(ctx, rk, &r));
+  VEIL_RETURN_IF_ERROR(RescaleInplace(ctx, &r));
+  return r;
+}
+
+absl::Status RescaleInplace(const CkksContext& ctx, Ciphertext* a) {
+  VEIL_RETURN_IF_ERROR(CheckCiphertext(ctx, *a, "operand"));
+  if (a->level == 0) {
     return absl::FailedPreconditionError(
         "Rescale: the ciphertext is at level 0, no prime is left to divide by");
   }
   const size_t n = ctx.n();
-  const size_t last = static_cast<size_t>(a.level);
+  const size_t last = static_cast<size_t>(a->level);
   const Modulus& q_last = ctx.modulus(last);
   const uint64_t half = q_last.value() / 2;
-  std::vector<uint64_t> inv(last), inv_shoup(last);
-  for (size_t i = 0; i < last; ++i) {
-    VEIL_ASSIGN_OR_RETURN(inv[i], InvertMod(q_last.value(), ctx.modulus(i)));
-    inv_shoup[i] = ShoupPrecompute(inv[i], ctx.modulus(i).value());
-  }
-  Ciphertext r = a;
-  std::vector<uint64_t> top(n), t(n);
-  for (RnsPoly& part : r.parts) {
-    std::copy(part.limb(last).begin(), part.limb(last).end(), top.begin());
+  thread_local std::vector<uint64_t> top, t;
+  top.resize(n);
+  t.resize(n);
+  for (RnsPoly& part : a->parts) {
+    std::memcpy(top.data(), part.data.data() + last * n, n * sizeof(uint64_t));
     InverseNtt(ctx.ntt(last), top);
     for (size_t i = 0; i < last; ++i) {
       const Modulus& q = ctx.modulus(i);
+      const uint64_t qv = q.value();
+      const uint64_t inv = ctx.rescale_inverse(last, i), inv_shoup = ctx.rescale_inverse_shoup(last, i);
+      const uint64_t q_last_mod = q.Reduce(q_last.value());
       // The centered representative of the last limb, modulo q_i.
       for (size_t k = 0; k < n; ++k) {
-        t[k] = top[k] > half ? q.Neg(q.Reduce(q_last.value() - top[k])) : q.Reduce(top[k]);
+        const uint64_t r = q.Reduce(top[k]);
+        t[k] = top[k] > half ? (r >= q_last_mod ? r - q_last_mod : r + qv - q_last_mod) : r;
       }
       ForwardNtt(ctx.ntt(i), t);
-      std::span<uint64_t> x = part.limb(i);
-      for (size_t k = 0; k < n; ++k) x[k] = MulShoup(q.Sub(x[k], t[k]), inv[i], inv_shoup[i], q.value());
+      uint64_t* x = part.data.data() + i * n;
+      for (size_t k = 0; k < n; ++k) x[k] = MulShoup(x[k] + qv - t[k], inv, inv_shoup, qv);
     }
     part.data.resize(last * n);
     part.limbs = last;
   }
-  r.level = a.level - 1;
-  r.scale = a.scale / static_cast<double>(q_last.value());
+  a->level -= 1;
+  a->scale /= static_cast<double>(q_last.value());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Ciphertext> Rescale(const CkksContext& ctx, const Ciphertext& a) {
+  Ciphertext r = a;
+  VEIL_RETURN_IF_ERROR(RescaleInplace(ctx, &r));
   return r;
+}
+
+absl::Status DropToLevelInplace(const CkksContext& ctx, int level, Ciphertext* a) {
+  VEIL_RETURN_IF_ERROR(CheckCiphertext(ctx, *a, "operand"));
+  if (level < 0 || level > a->level) {
+    return absl::InvalidArgumentError(absl::StrCat("DropToLevel: target level ", level, " is not in [0, ",
+                                                   a->level, "] (the ciphertext's level)"));
+  }
+  Drop(a, level);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Ciphertext> DropToLevel(const CkksContext& ctx, const Ciphertext& a, int level) {
+  Ciphertext r = a;
+  VEIL_RETURN_IF_ERROR(DropToLevelInplace(ctx, level, &r));
+  return r;
+}
+
+absl::Status MatchLevelAndScale(const CkksContext& ctx, int level, double scale, Ciphertext* a) {
+  VEIL_RETURN_IF_ERROR(CheckCiphertext(ctx, *a, "operand"));
+  if (a->level == level && SameScale(a->scale, scale)) return absl::OkStatus();
+  if (a->level <= level) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "MatchLevelAndScale: the ciphertext is at level %d with scale 2^%.4f; reaching level %d with scale "
+        "2^%.4f needs a rescale, so the ciphertext must start above level %d",
+        a->level, std::log2(a->scale), level, std::log2(scale), level));
+  }
+  Drop(a, level + 1);
+  const double constant_scale = scale * static_cast<double>(ctx.modulus(level + 1).value()) / a->scale;
+  if (!(constant_scale >= 0x1p20 && constant_scale < 0x1p62)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "MatchLevelAndScale: scale 2^%.4f at level %d needs a constant at scale 2^%.2f from 2^%.4f, outside "
+        "[2^20, 2^62)",
+        std::log2(scale), level, std::log2(constant_scale), std::log2(a->scale)));
+  }
+  VEIL_RETURN_IF_ERROR(MultiplyConstantInplace(ctx, 1.0, constant_scale, a));
+  VEIL_RETURN_IF_ERROR(RescaleInplace(ctx, a));
+  a->scale = scale;  // exact up to the rounding of the constant (relative 2^-21 at most)
+  return absl::OkStatus();
+}
+
+absl::Status ApplyGaloisInplace(const CkksContext& ctx, const GaloisKeys& gk, uint64_t g, Ciphertext* a) {
+  VEIL_RETURN_IF_ERROR(CheckCiphertext(ctx, *a, "operand"));
+  if (a->parts.size() != 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a Galois automorphism needs a 2-part ciphertext; this one has ", a->parts.size(),
+                     " parts (relinearize first)"));
+  }
+  auto it = gk.keys.find(g);
+  if (it == gk.keys.end()) {
+    return absl::NotFoundError(absl::StrCat("no Galois key for the element ", g));
+  }
+  VEIL_RETURN_IF_ERROR(CheckKeySwitchKey(ctx, it->second, "the Galois key"));
+  if (g % 2 == 0 || g >= 2 * ctx.n()) {
+    return absl::InvalidArgumentError(absl::StrCat("Galois element ", g, " is not odd and below 2N"));
+  }
+  const std::vector<uint32_t>& perm = Permutation(ctx, g);
+  const size_t n = ctx.n();
+  const size_t limbs = static_cast<size_t>(a->level) + 1;
+  thread_local std::vector<uint64_t> c1g, tmp;
+  c1g.resize(limbs * n);
+  tmp.resize(n);
+  for (size_t i = 0; i < limbs; ++i) {
+    const uint64_t* c1 = a->parts[1].data.data() + i * n;
+    uint64_t* dst = c1g.data() + i * n;
+    for (size_t k = 0; k < n; ++k) dst[k] = c1[perm[k]];
+    uint64_t* c0 = a->parts[0].data.data() + i * n;
+    for (size_t k = 0; k < n; ++k) tmp[k] = c0[perm[k]];
+    std::memcpy(c0, tmp.data(), n * sizeof(uint64_t));
+  }
+  std::fill(a->parts[1].data.begin(), a->parts[1].data.end(), 0);
+  internal::KeySwitch(ctx, it->second, {c1g.data(), limbs * n}, a->level, &a->parts[0], &a->parts[1],
+                      /*accumulate=*/true);
+  return absl::OkStatus();
+}
+
+absl::Status RotateInplace(const CkksContext& ctx, const GaloisKeys& gk, int64_t steps, Ciphertext* a) {
+  const int64_t slots = static_cast<int64_t>(ctx.slot_count());
+  int64_t r = steps % slots;
+  if (r < 0) r += slots;
+  if (r == 0) return CheckCiphertext(ctx, *a, "operand");
+  const uint64_t g = GaloisElementForRotation(ctx, r);
+  if (gk.Has(g)) return ApplyGaloisInplace(ctx, gk, g, a);
+  // Compose signed powers of two (non-adjacent form of r; a digit at 2^log2(slots) is a full turn).
+  std::vector<int64_t> parts;
+  std::vector<std::string> missing;
+  const std::vector<int> naf = NonAdjacentForm(static_cast<uint64_t>(r));
+  for (size_t i = 0; i < naf.size(); ++i) {
+    if (naf[i] == 0) continue;
+    const int64_t step = naf[i] * (int64_t{1} << i);
+    if (step % slots == 0) continue;
+    parts.push_back(step);
+    if (!gk.Has(GaloisElementForRotation(ctx, step))) missing.push_back(absl::StrCat(step));
+  }
+  if (!missing.empty()) {
+    return absl::NotFoundError(absl::StrCat("Rotate by ", steps, ": no Galois key for this step nor for ",
+                                            absl::StrJoin(missing, ", "),
+                                            " (its decomposition into signed powers of two); generate keys "
+                                            "for these steps or for the default powers of two"));
+  }
+  for (int64_t step : parts) {
+    VEIL_RETURN_IF_ERROR(ApplyGaloisInplace(ctx, gk, GaloisElementForRotation(ctx, step), a));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Ciphertext> Rotate(const CkksContext& ctx, const GaloisKeys& gk, const Ciphertext& a,
+                                  int64_t steps) {
+  Ciphertext r = a;
+  VEIL_RETURN_IF_ERROR(RotateInplace(ctx, gk, steps, &r));
+  return r;
+}
+
+absl::Status ConjugateInplace(const CkksContext& ctx, const GaloisKeys& gk, Ciphertext* a) {
+  const uint64_t g = GaloisElementForConjugation(ctx);
+  if (!gk.Has(g)) return absl::NotFoundError("Conjugate: the Galois keys have no conjugation key");
+  return ApplyGaloisInplace(ctx, gk, g, a);
+}
+
+absl::StatusOr<Ciphertext> Conjugate(const CkksContext& ctx, const GaloisKeys& gk, const Ciphertext& a) {
+  Ciphertext r = a;
+  VEIL_RETURN_IF_ERROR(ConjugateInplace(ctx, gk, &r));
+  return r;
+}
+
+absl::Status RotateAndSumInplace(const CkksContext& ctx, const GaloisKeys& gk, size_t count, Ciphertext* a) {
+  if (count == 0 || count > ctx.slot_count() || (count & (count - 1)) != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("RotateAndSum: count ", count, " is not a power of two in [1, ", ctx.slot_count(), "]"));
+  }
+  for (size_t step = 1; step < count; step *= 2) {
+    VEIL_ASSIGN_OR_RETURN(Ciphertext rotated, Rotate(ctx, gk, *a, static_cast<int64_t>(step)));
+    VEIL_RETURN_IF_ERROR(AddInplace(ctx, rotated, a));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace veil::he

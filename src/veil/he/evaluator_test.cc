@@ -54,7 +54,7 @@ class EvaluatorTest : public ::testing::Test {
     return Encrypt(ctx_, pk_, ctx_.Encode(v, kScale, level).value(), rng_).value();
   }
   std::vector<Complex> Dec(const Ciphertext& ct) {
-    return ctx_.Decode(Decrypt(ctx_, sk_, ct).value()).value();
+    return ctx_.Decode(Decrypt(ctx_, sk_, ct, KeyOwnerOnly()).value()).value();
   }
   static double MaxError(const std::vector<Complex>& a, const std::vector<Complex>& b) {
     double worst = 0;
@@ -135,21 +135,46 @@ TEST_F(EvaluatorTest, MultiplyAndRescale) {
 TEST_F(EvaluatorTest, MismatchesAreReportedWithWhatToDo) {
   const auto x = Values(8);
   const Ciphertext a = Enc(x, 2), b = Enc(x, 1);
-  auto level = Add(ctx_, a, b);
-  EXPECT_EQ(level.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(level.status().message()), HasSubstr("levels 2 and 1"));
+  // Different levels: the higher operand is switched down (exactly), the result is at the lower level.
+  const Ciphertext sum = Add(ctx_, a, b).value();
+  EXPECT_EQ(sum.level, 1);
+  std::vector<Complex> twice(x.size());
+  for (size_t i = 0; i < x.size(); ++i) twice[i] = 2.0 * x[i];
+  EXPECT_LT(MaxError(Dec(sum), twice), 2 * kFresh);
+  EXPECT_EQ(MultiplyPlain(ctx_, a, ctx_.Encode(x, kScale, 1).value()).value().level, 1);
+  EXPECT_EQ(DropToLevel(ctx_, b, 2).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_LT(MaxError(Dec(DropToLevel(ctx_, a, 0).value()), x), kFresh);
   const Ciphertext squared = Multiply(ctx_, a, a).value();
   auto scale = Add(ctx_, squared, a);
   EXPECT_EQ(scale.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(scale.status().message()), HasSubstr("scales 2^80.0000 and 2^40.0000"));
   EXPECT_THAT(std::string(scale.status().message()), HasSubstr("rescale"));
-  EXPECT_EQ(MultiplyPlain(ctx_, a, ctx_.Encode(x, kScale, 1).value()).status().code(),
-            absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(AddConstant(ctx_, a, 1e30).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(MultiplyConstant(ctx_, a, 1.0, 0.0).status().code(), absl::StatusCode::kInvalidArgument);
   Ciphertext broken = a;
   broken.parts[1].data.resize(10);
   EXPECT_EQ(Negate(ctx_, broken).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// MatchLevelAndScale brings x (level 2, scale 2^40) to the level and scale of a rescaled product, so that
+// x * y + x can be added; it refuses what would need a rescale below the target.
+TEST_F(EvaluatorTest, MatchLevelAndScale) {
+  const auto x = Values(9), y = Values(10);
+  const Ciphertext cx = Enc(x), cy = Enc(y);
+  Ciphertext xy = Rescale(ctx_, MultiplyPlain(ctx_, cx, ctx_.Encode(y, kScale, 2).value()).value()).value();
+  auto mismatch = Add(ctx_, xy, cx);
+  EXPECT_THAT(std::string(mismatch.status().message()), HasSubstr("MatchLevelAndScale"));
+  Ciphertext matched = cx;
+  ASSERT_TRUE(MatchLevelAndScale(ctx_, xy.level, xy.scale, &matched).ok());
+  EXPECT_EQ(matched.level, 1);
+  std::vector<Complex> expected(x.size());
+  for (size_t i = 0; i < x.size(); ++i) expected[i] = x[i] * y[i] + x[i];
+  // Product (3 fresh errors), the matched x (a fresh error and a rescale), the rescale of the product.
+  EXPECT_LT(MaxError(Dec(Add(ctx_, xy, matched).value()), expected), 5 * kFresh);
+  Ciphertext same_level = xy;
+  EXPECT_EQ(MatchLevelAndScale(ctx_, 1, kScale * 3, &same_level).code(),
+            absl::StatusCode::kFailedPrecondition);
+  (void)cy;
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -11,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "veil/base/status_macros.h"
 #include "veil/crypto/random.h"
 
@@ -145,7 +147,70 @@ absl::StatusOr<Ciphertext> Encrypt(const CkksContext& ctx, const PublicKey& pk, 
   return ct;
 }
 
-absl::StatusOr<Plaintext> Decrypt(const CkksContext& ctx, const SecretKey& sk, const Ciphertext& ct) {
+absl::StatusOr<SeededCiphertext> EncryptSymmetric(const CkksContext& ctx, const SecretKey& sk,
+                                                  const Plaintext& pt, base::RandomSource& rng) {
+  VEIL_RETURN_IF_ERROR(CheckSecretKey(ctx, sk));
+  const size_t n = ctx.n();
+  if (pt.level < 0 || pt.level > ctx.max_level()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("plaintext level ", pt.level, " is outside [0, ", ctx.max_level(), "]"));
+  }
+  const size_t limbs = static_cast<size_t>(pt.level) + 1;
+  VEIL_RETURN_IF_ERROR(CheckPoly(pt.poly, n, limbs, "the plaintext"));
+  SeededCiphertext out;
+  VEIL_ASSIGN_OR_RETURN(std::vector<uint8_t> seed, crypto::RandomBytes(kSeedBytes, rng));
+  std::copy(seed.begin(), seed.end(), out.c1_seed.begin());
+  Ciphertext& ct = out.ciphertext;
+  ct.level = pt.level;
+  ct.scale = pt.scale;
+  ct.parts.assign(2, RnsPoly(n, limbs, true));
+  VEIL_RETURN_IF_ERROR(ExpandUniform(out.c1_seed, kSymmetricDomain, ctx, 0, &ct.parts[1]));
+  VEIL_ASSIGN_OR_RETURN(std::vector<int64_t> e, SampleCenteredBinomial(n, rng));
+  ctx.SignedToRns(e, 0, limbs, /*to_ntt=*/true, &ct.parts[0]);
+  WipedWords s(n);
+  for (size_t i = 0; i < limbs; ++i) {
+    const Modulus& q = ctx.modulus(i);
+    SecretLimb(sk, n, i, s.get());
+    std::span<uint64_t> c0 = ct.parts[0].limb(i);
+    std::span<const uint64_t> a = ct.parts[1].limb(i), m = pt.poly.limb(i);
+    for (size_t c = 0; c < n; ++c) c0[c] = q.Add(q.Sub(c0[c], q.Mul(a[c], s.get()[c])), m[c]);
+  }
+  return out;
+}
+
+double FloodingStddev(const CkksContext& ctx, const DecryptOptions& options) {
+  return std::sqrt(static_cast<double>(ctx.n())) *
+         std::exp2(options.error_bound_bits + options.statistical_security_bits - 1);
+}
+
+double FloodingSlotStddev(const CkksContext& ctx, const DecryptOptions& options, double scale) {
+  return FloodingStddev(ctx, options) * std::sqrt(static_cast<double>(ctx.n()) / 2) / scale;
+}
+
+namespace {
+
+// n rounded Gaussian samples of standard deviation sigma (Box-Muller on 53-bit uniforms from rng).
+absl::StatusOr<std::vector<int64_t>> SampleRoundedGaussian(size_t n, double sigma, base::RandomSource& rng) {
+  std::vector<uint8_t> bytes(16 * ((n + 1) / 2));
+  VEIL_RETURN_IF_ERROR(rng.Fill(bytes));
+  std::vector<int64_t> out(n);
+  for (size_t i = 0; i < n; i += 2) {
+    uint64_t w[2] = {0, 0};
+    std::memcpy(w, bytes.data() + 8 * i, 16);
+    const double u1 = (static_cast<double>(w[0] >> 11) + 1) * 0x1p-53;  // (0, 1]
+    const double u2 = static_cast<double>(w[1] >> 11) * 0x1p-53;        // [0, 1)
+    const double r = sigma * std::sqrt(-2 * std::log(u1));
+    out[i] = static_cast<int64_t>(std::llround(r * std::cos(2 * M_PI * u2)));
+    if (i + 1 < n) out[i + 1] = static_cast<int64_t>(std::llround(r * std::sin(2 * M_PI * u2)));
+  }
+  OPENSSL_cleanse(bytes.data(), bytes.size());
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<Plaintext> Decrypt(const CkksContext& ctx, const SecretKey& sk, const Ciphertext& ct,
+                                  const DecryptOptions& options) {
   VEIL_RETURN_IF_ERROR(CheckSecretKey(ctx, sk));
   if (ct.level < 0 || ct.level > ctx.max_level()) {
     return absl::InvalidArgumentError(
@@ -159,6 +224,36 @@ absl::StatusOr<Plaintext> Decrypt(const CkksContext& ctx, const SecretKey& sk, c
   }
   for (size_t p = 0; p < ct.parts.size(); ++p) {
     VEIL_RETURN_IF_ERROR(CheckPoly(ct.parts[p], n, limbs, absl::StrCat("ciphertext part ", p)));
+  }
+  const bool flood = options.use == DecryptOptions::Use::kShared;
+  double sigma = 0;
+  if (flood) {
+    if (options.statistical_security_bits < 0 || options.statistical_security_bits > 128 ||
+        !(options.error_bound_bits >= 0 && options.error_bound_bits <= 60)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Decrypt: statistical security ", options.statistical_security_bits,
+                       " bits (allowed 0..128) or error ", "bound 2^", options.error_bound_bits,
+                       " (allowed 2^0..2^60) out of range"));
+    }
+    sigma = FloodingStddev(ctx, options);
+    const double slot_stddev = FloodingSlotStddev(ctx, options, ct.scale);
+    // The log2 of Q_level: the flooded value must stay far below Q/2 (16 sigma, 2^-180 tail).
+    double log_q = 0;
+    for (size_t i = 0; i < limbs; ++i) log_q += std::log2(static_cast<double>(ctx.modulus(i).value()));
+    if (!(slot_stddev <= options.max_slot_stddev) || std::log2(16 * sigma) >= log_q - 2 ||
+        16 * sigma >= 0x1p62) {
+      const double needed =
+          std::log2(sigma * std::sqrt(static_cast<double>(n) / 2) / options.max_slot_stddev);
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "Decrypt: noise flooding for a shared result (statistical distance 2^-%d, ciphertext error <= "
+          "2^%.1f per coefficient) adds a slot noise of standard deviation 2^%.1f at the ciphertext's scale "
+          "2^%.1f, above the allowed 2^%.1f; end the computation at a scale of at least 2^%.1f (with room "
+          "below the %.0f-bit modulus at level %d, e.g. multiply by a constant at a larger scale before the "
+          "last rescale), lower max_slot_stddev, or decrypt with KeyOwnerOnly() if the value never leaves "
+          "the key owner",
+          options.statistical_security_bits, options.error_bound_bits, std::log2(slot_stddev),
+          std::log2(ct.scale), std::log2(options.max_slot_stddev), needed, log_q, ct.level));
+    }
   }
   Plaintext pt;
   pt.level = ct.level;
@@ -178,6 +273,19 @@ absl::StatusOr<Plaintext> Decrypt(const CkksContext& ctx, const SecretKey& sk, c
       if (p + 1 < ct.parts.size()) {
         for (size_t k = 0; k < n; ++k) s_power.get()[k] = q.Mul(s_power.get()[k], s.get()[k]);
       }
+    }
+  }
+  if (flood) {
+    base::RandomSource& rng = options.rng != nullptr ? *options.rng : crypto::SecureRandom();
+    VEIL_ASSIGN_OR_RETURN(std::vector<int64_t> noise, SampleRoundedGaussian(n, sigma, rng));
+    RnsPoly flood_poly(n, limbs, true);
+    ctx.SignedToRns(noise, 0, limbs, /*to_ntt=*/true, &flood_poly);
+    OPENSSL_cleanse(noise.data(), noise.size() * sizeof(int64_t));
+    for (size_t i = 0; i < limbs; ++i) {
+      const Modulus& q = ctx.modulus(i);
+      std::span<uint64_t> m = pt.poly.limb(i);
+      std::span<const uint64_t> f = flood_poly.limb(i);
+      for (size_t k = 0; k < n; ++k) m[k] = q.Add(m[k], f[k]);
     }
   }
   return pt;

@@ -105,10 +105,10 @@ TEST(KeysTest, EncryptDecryptRoundTrip) {
     ASSERT_TRUE(ct.ok()) << ct.status();
     EXPECT_EQ(ct->level, level);
     EXPECT_EQ(ct->scale, 0x1p40);
-    auto decrypted = Decrypt(ctx, sk, *ct).value();
+    auto decrypted = Decrypt(ctx, sk, *ct, KeyOwnerOnly()).value();
     const auto decoded = ctx.Decode(decrypted).value();
     EXPECT_LT(MaxError(decoded, values), 1e-6) << "level " << level;
-    const auto wrong = ctx.Decode(Decrypt(ctx, other, *ct).value()).value();
+    const auto wrong = ctx.Decode(Decrypt(ctx, other, *ct, KeyOwnerOnly()).value()).value();
     EXPECT_GT(MaxError(wrong, values), 1.0) << "level " << level;
   }
 }
