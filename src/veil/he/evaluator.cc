@@ -305,6 +305,43 @@ absl::Status MultiplyInplace(const CkksContext& ctx, const Ciphertext& b, Cipher
   return absl::OkStatus();
 }
 
+absl::Status MultiplyInto(const CkksContext& ctx, const Ciphertext& a, const Ciphertext& b, Ciphertext* out) {
+  VEIL_RETURN_IF_ERROR(CheckCiphertext(ctx, a, "first operand"));
+  VEIL_RETURN_IF_ERROR(CheckCiphertext(ctx, b, "second operand"));
+  if (a.parts.size() != 2 || b.parts.size() != 2) {
+    return absl::InvalidArgumentError(absl::StrCat("Multiply: operands have ", a.parts.size(), " and ",
+                                                   b.parts.size(), " parts; relinearize to 2 parts first"));
+  }
+  const size_t n = ctx.n();
+  const int level = std::min(a.level, b.level);
+  const size_t limbs = static_cast<size_t>(level) + 1;
+  out->parts.resize(3);
+  for (RnsPoly& p : out->parts) {
+    p.n = n;
+    p.limbs = limbs;
+    p.ntt_form = true;
+    p.data.resize(n * limbs);
+  }
+  for (size_t i = 0; i < limbs; ++i) {
+    const Modulus& q = ctx.modulus(i);
+    const uint64_t* a0 = a.parts[0].data.data() + i * n;
+    const uint64_t* a1 = a.parts[1].data.data() + i * n;
+    const uint64_t* b0 = b.parts[0].data.data() + i * n;
+    const uint64_t* b1 = b.parts[1].data.data() + i * n;
+    uint64_t* d0 = out->parts[0].data.data() + i * n;
+    uint64_t* d1 = out->parts[1].data.data() + i * n;
+    uint64_t* d2 = out->parts[2].data.data() + i * n;
+    for (size_t k = 0; k < n; ++k) {
+      d0[k] = q.Mul(a0[k], b0[k]);
+      d1[k] = q.Reduce128(static_cast<uint128_t>(a0[k]) * b1[k] + static_cast<uint128_t>(a1[k]) * b0[k]);
+      d2[k] = q.Mul(a1[k], b1[k]);
+    }
+  }
+  out->level = level;
+  out->scale = a.scale * b.scale;
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Ciphertext> Multiply(const CkksContext& ctx, const Ciphertext& a, const Ciphertext& b) {
   Ciphertext r = a;
   VEIL_RETURN_IF_ERROR(MultiplyInplace(ctx, b, &r));

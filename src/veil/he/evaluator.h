@@ -65,6 +65,9 @@ absl::StatusOr<Ciphertext> MultiplyConstant(const CkksContext& ctx, const Cipher
 // b.scale. Errors: an operand that does not have 2 parts (the message says to relinearize).
 absl::StatusOr<Ciphertext> Multiply(const CkksContext& ctx, const Ciphertext& a, const Ciphertext& b);
 absl::Status MultiplyInplace(const CkksContext& ctx, const Ciphertext& b, Ciphertext* a);
+// a * b into *out, reusing out's storage (no allocation when out already holds a 3-part ciphertext of at
+// least this size). out must not alias a or b.
+absl::Status MultiplyInto(const CkksContext& ctx, const Ciphertext& a, const Ciphertext& b, Ciphertext* out);
 
 // A 3-part ciphertext back to 2 parts with the relinearization key (2-part input: unchanged).
 // Errors: more than 3 parts; a key that does not match ctx.
