@@ -86,6 +86,51 @@ absl::StatusOr<SecretKey> GenerateSecretKey(const CkksContext& ctx, base::Random
   return SecretKey(std::move(bytes));
 }
 
+absl::StatusOr<base::SecretBytes> SecretKeyToTernary(const CkksContext& ctx, const SecretKey& sk) {
+  VEIL_RETURN_IF_ERROR(CheckSecretKey(ctx, sk));
+  const size_t n = ctx.n();
+  WipedWords s(n);
+  SecretLimb(sk, n, 0, s.get());
+  InverseNtt(ctx.ntt(0), s.get());
+  const uint64_t q = ctx.modulus(0).value();
+  base::SecretBytes out(n);
+  for (size_t c = 0; c < n; ++c) {
+    const uint64_t v = s.get()[c];
+    if (v != 0 && v != 1 && v != q - 1) {
+      return absl::InvalidArgumentError("the secret key is not ternary (corrupted key)");
+    }
+    out.data()[c] = static_cast<uint8_t>(v == q - 1 ? 0 : v + 1);
+  }
+  return out;
+}
+
+absl::StatusOr<SecretKey> SecretKeyFromTernary(const CkksContext& ctx, std::span<const uint8_t> ternary) {
+  const size_t n = ctx.n();
+  if (ternary.size() != n) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a ternary secret key needs ", n, " coefficients, got ", ternary.size()));
+  }
+  std::vector<int64_t> coefficients(n);
+  for (size_t c = 0; c < n; ++c) {
+    if (ternary[c] > 2) {
+      OPENSSL_cleanse(coefficients.data(), coefficients.size() * sizeof(int64_t));
+      return absl::InvalidArgumentError("secret key coefficient byte above 2 (not ternary)");
+    }
+    coefficients[c] = static_cast<int64_t>(ternary[c]) - 1;
+  }
+  WipedCoefficients s(std::move(coefficients));
+  const size_t limbs = ctx.prime_count();
+  base::SecretBytes bytes(limbs * n * sizeof(uint64_t));
+  RnsPoly one_limb;
+  for (size_t i = 0; i < limbs; ++i) {
+    one_limb = RnsPoly(n, 1, false);
+    ctx.SignedToRns(s.get(), i, 1, /*to_ntt=*/true, &one_limb);
+    std::memcpy(bytes.data() + i * n * sizeof(uint64_t), one_limb.data.data(), n * sizeof(uint64_t));
+    OPENSSL_cleanse(one_limb.data.data(), n * sizeof(uint64_t));
+  }
+  return SecretKey(std::move(bytes));
+}
+
 absl::StatusOr<PublicKey> GeneratePublicKey(const CkksContext& ctx, const SecretKey& sk,
                                             base::RandomSource& rng) {
   VEIL_RETURN_IF_ERROR(CheckSecretKey(ctx, sk));

@@ -39,6 +39,7 @@
 #define VEIL_HE_KEYS_H_
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -59,6 +60,8 @@ class SecretKey {
 
  private:
   friend absl::StatusOr<SecretKey> GenerateSecretKey(const CkksContext& ctx, base::RandomSource& rng);
+  friend absl::StatusOr<SecretKey> SecretKeyFromTernary(const CkksContext& ctx,
+                                                        std::span<const uint8_t> ternary);
   explicit SecretKey(base::SecretBytes limbs) : ntt_limbs_(std::move(limbs)) {}
   base::SecretBytes ntt_limbs_;
 };
@@ -84,6 +87,12 @@ struct Ciphertext {
 
 // A fresh ternary secret key. Propagates rng's error.
 absl::StatusOr<SecretKey> GenerateSecretKey(const CkksContext& ctx, base::RandomSource& rng);
+
+// The secret key's N coefficients as bytes 0, 1, 2 for -1, 0, 1 (for serialization to the owner's disk), and
+// back. Errors: InvalidArgument if sk does not match ctx, if `ternary` does not have N bytes or has a byte
+// above 2, or if the key is not ternary (a corrupted key).
+absl::StatusOr<base::SecretBytes> SecretKeyToTernary(const CkksContext& ctx, const SecretKey& sk);
+absl::StatusOr<SecretKey> SecretKeyFromTernary(const CkksContext& ctx, std::span<const uint8_t> ternary);
 
 // A public key for `sk`. Errors: InvalidArgument if sk does not have ctx's shape; rng's and OpenSSL's errors.
 absl::StatusOr<PublicKey> GeneratePublicKey(const CkksContext& ctx, const SecretKey& sk,
