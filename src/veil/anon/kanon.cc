@@ -472,6 +472,10 @@ absl::StatusOr<SearchResult> OptimalSearch(const EncodedTable& table, const Sear
   const bool bound_exact = options.metric == Metric::kNonUniformEntropy ||
                            (options.metric == Metric::kLoss && model.suppression_limit == 0);
   const bool monotone = IsMonotone(model);
+  // Climbing (below) pays when a climbed-to node can be non-anonymous, which tags its whole down-set. With a
+  // suppression limit of 100% every node is anonymous, and for a bound that is not exact each climbed-to node
+  // is one more check (on Adult's Loss search: 4,484 checks with climbing, 1,673 without).
+  const bool climb = monotone && (bound_exact || model.suppression_limit < 1);
 
   enum State : uint8_t { kUnknown = 0, kAnonymous = 1, kNonAnonymous = 2 };
   std::vector<uint8_t> state(total, kUnknown);
@@ -594,7 +598,7 @@ absl::StatusOr<SearchResult> OptimalSearch(const EncodedTable& table, const Sear
       ++i;
       continue;
     }
-    if (state[node] == kUnknown && monotone) {
+    if (state[node] == kUnknown && climb) {
       // Climb to a maximal generalization whose bound is below the best and whose state is unknown (the step
       // with the largest bound first) and check it: non-anonymous tags its whole down-set, `node` included;
       // anonymous tags its up-set and lowers the best loss, which shortens the next climb. (Checking the

@@ -122,15 +122,16 @@ TEST(ArxLossTest, LossMetricAtArxHeuristicResults) {
 }
 
 TEST(ArxLossTest, OptimalLossSearchFindsArxResults) {
-  // ARX's heuristic searches found these nodes; the optimal search finds the same ones (so they are optimal).
+  // ARX's heuristic search found this node; the optimal search finds the same one (so it is optimal). The
+  // 100% suppression case (also ARX's node, 1,696 nodes checked) runs in anon_kanon_bench: its Loss bound is
+  // weak, which makes it the slowest search here (0.7 s in Release, ~20 s under the sanitizers).
   const EncodedTable& adult = Adult(Columns());
   struct Case {
     double suppression;
     std::vector<int> levels;
     double loss;
   };
-  for (const Case& c : {Case{1.0, {0, 3, 0, 0, 2, 1, 1, 1, 0}, 0.22041192847984292},
-                        Case{0.04, {0, 3, 0, 1, 1, 1, 1, 2, 0}, 0.26611081915757495}}) {
+  for (const Case& c : {Case{0.04, {0, 3, 0, 1, 1, 1, 1, 2, 0}, 0.26611081915757495}}) {
     SearchOptions options;
     options.model.k = 5;
     options.model.suppression_limit = c.suppression;
