@@ -18,10 +18,12 @@
 // or without suppression, and entropy l-diversity without suppression, are monotone: if a node is anonymous,
 // so are all its generalizations) uses predictive tagging as in ARX's Flash/OLA (Kohlmayer et al. 2012; El
 // Emam et al. 2009): before checking a node, the search climbs to a generalization whose bound is still below
-// the best, checks it, and tags all its specializations non-anonymous (or its generalizations anonymous) at
-// once. Checking a node groups records by packed integer keys (all QI ids packed into 64 bits) and "rolls up"
-// the equivalence classes of an already grouped specialization (a class table of the lower node is mapped
-// through the level maps and merged), instead of re-scanning the records.
+// the best (taking the step of largest bound), checks it, and tags all its specializations non-anonymous (or
+// its generalizations anonymous) at once; it does not climb when every node is anonymous anyway (a 100%
+// suppression limit with a bound that is not exact). Checking a node groups records by packed integer keys
+// (all QI ids packed into 64 bits) and "rolls up" the equivalence classes of an already grouped
+// specialization (a class table of the lower node is mapped through the level maps and merged), instead of
+// re-scanning the records.
 //
 // Ties in loss are broken by the smaller sum of levels, then the lexicographically smaller level vector.
 //
