@@ -258,7 +258,7 @@ absl::StatusOr<TreeModel> TreeModel::Fit(const Domain& domain, std::span<const N
   for (int a = 0; a < d; ++a) {
     const int p = model.parent_[a];
     if (p < 0) {
-      model.root_alias_[a] = BuildAlias(model.nodes_[a]);
+      model.root_alias_[a] = internal::BuildAliasTable(model.nodes_[a]);
       continue;
     }
     const int64_t kp = domain.size(p);
@@ -266,13 +266,15 @@ absl::StatusOr<TreeModel> TreeModel::Fit(const Domain& domain, std::span<const N
     model.child_alias_[a].reserve(kp);
     for (int64_t i = 0; i < kp; ++i) {
       model.child_alias_[a].push_back(
-          BuildAlias(std::span<const double>(model.joint_[a]).subspan(i * kc, kc)));
+          internal::BuildAliasTable(std::span<const double>(model.joint_[a]).subspan(i * kc, kc)));
     }
   }
   return model;
 }
 
-TreeModel::Alias TreeModel::BuildAlias(std::span<const double> p) {
+namespace internal {
+
+AliasTable BuildAliasTable(std::span<const double> p) {
   // Vose's alias method ("A linear algorithm for generating random numbers with a given distribution", 1991).
   const size_t k = p.size();
   double sum = 0;
@@ -281,7 +283,7 @@ TreeModel::Alias TreeModel::BuildAlias(std::span<const double> p) {
   for (size_t i = 0; i < k; ++i) {
     scaled[i] = sum > 0 ? std::max(p[i], 0.0) / sum * static_cast<double>(k) : 1.0;
   }
-  Alias out;
+  AliasTable out;
   out.threshold.assign(k, uint64_t{1} << 32);
   out.alias.resize(k);
   std::iota(out.alias.begin(), out.alias.end(), 0);
@@ -303,6 +305,8 @@ TreeModel::Alias TreeModel::BuildAlias(std::span<const double> p) {
   // Whatever is left is 1 up to rounding: keep itself always (threshold 2^32, set above).
   return out;
 }
+
+}  // namespace internal
 
 absl::Status TreeModel::SetDecoder(Decoder decoder) {
   if (static_cast<int>(decoder.groups.size()) != domain_.num_attributes() ||
@@ -405,11 +409,9 @@ absl::StatusOr<std::vector<double>> TreeModel::PairMarginal(int a, int b) const 
   return m;
 }
 
-namespace {
+namespace internal {
 
-// Writes into out[0 .. m) the values 0 .. p.size()-1 with counts given by systematic rounding of m * p /
-// sum(p) (offset u uniform in [0, 1): count_i = floor(C_i + u) - floor(C_{i-1} + u) for the cumulative C),
-// then shuffles them. A zero-sum p falls back to uniform.
+// Offset u uniform in [0, 1): count_i = floor(C_i + u) - floor(C_{i-1} + u) for the cumulative C.
 void AllocateSystematic(dp::RandomBits& bits, std::span<const double> p, std::span<int32_t> out) {
   const size_t m = out.size();
   if (m == 0) return;
@@ -439,7 +441,7 @@ void AllocateSystematic(dp::RandomBits& bits, std::span<const double> p, std::sp
   for (size_t i = m - 1; i > 0; --i) std::swap(out[i], out[bits.UniformFast(i + 1)]);
 }
 
-}  // namespace
+}  // namespace internal
 
 absl::StatusOr<DiscreteTable> TreeModel::Sample(base::RandomSource& random, int64_t rows,
                                                 SampleMethod method) const {
@@ -461,7 +463,7 @@ absl::StatusOr<DiscreteTable> TreeModel::Sample(base::RandomSource& random, int6
     if (method == SampleMethod::kSystematic) {
       const int p = parent_[a];
       if (p < 0) {
-        AllocateSystematic(bits, nodes_[a], out);
+        internal::AllocateSystematic(bits, nodes_[a], out);
         continue;
       }
       // Group the rows by parent value (counting sort), allocate each group, scatter back.
@@ -476,8 +478,8 @@ absl::StatusOr<DiscreteTable> TreeModel::Sample(base::RandomSource& random, int6
       for (int64_t r = 0; r < rows; ++r) order[fill[parent_codes[r]]++] = r;
       std::vector<int32_t> values(rows);
       for (int64_t v = 0; v < kp; ++v) {
-        AllocateSystematic(bits, std::span<const double>(joint_[a]).subspan(v * kc, kc),
-                           std::span<int32_t>(values).subspan(start[v], start[v + 1] - start[v]));
+        internal::AllocateSystematic(bits, std::span<const double>(joint_[a]).subspan(v * kc, kc),
+                                     std::span<int32_t>(values).subspan(start[v], start[v + 1] - start[v]));
       }
       for (int64_t i = 0; i < rows; ++i) out[order[i]] = values[i];
       continue;

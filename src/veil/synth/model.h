@@ -44,10 +44,34 @@
 
 #include "absl/status/statusor.h"
 #include "veil/base/random.h"
+#include "veil/dp/random_bits.h"
 #include "veil/synth/domain.h"
 #include "veil/synth/measurement.h"
 
 namespace veil::synth {
+
+namespace internal {
+// Euclidean projection of v onto {x >= 0, sum x = total} (total > 0), in place (Duchi et al. 2008).
+void ProjectOntoSimplex(std::span<double> v, double total);
+
+// Walker/Vose alias table: one 64-bit word per draw (32 bits pick the column, 32 bits the coin, so
+// probabilities are quantized to 2^-32).
+struct AliasTable {
+  std::vector<uint64_t> threshold;  // in [0, 2^32]: keep column k if the coin < threshold[k]
+  std::vector<int32_t> alias;
+};
+// The table of p (negative entries count as 0; an all-zero p gives the uniform distribution).
+AliasTable BuildAliasTable(std::span<const double> p);
+inline int32_t DrawAlias(const AliasTable& t, uint64_t word) {
+  const uint64_t k = t.threshold.size();
+  const uint64_t col = ((word & 0xffffffffu) * k) >> 32;
+  return (word >> 32) < t.threshold[col] ? static_cast<int32_t>(col) : t.alias[col];
+}
+// Writes into out[0 .. m) the values 0 .. p.size()-1 with counts given by systematic rounding of m * p /
+// sum(p) (one uniform offset; each count is the floor or ceiling of its expectation, the total exact), then
+// shuffles them (Fisher-Yates). A zero-sum p falls back to uniform.
+void AllocateSystematic(dp::RandomBits& bits, std::span<const double> p, std::span<int32_t> out);
+}  // namespace internal
 
 // Maps codes of a compressed domain back to an original domain: groups[a][c] lists the original codes of
 // attribute a's compressed code c (one code, or several merged ones). Every original code appears exactly
@@ -114,11 +138,7 @@ class TreeModel {
                                        SampleMethod method = SampleMethod::kIndependent) const;
 
  private:
-  struct Alias {
-    std::vector<uint64_t> threshold;  // in [0, 2^32]: keep column k if the coin < threshold[k]
-    std::vector<int32_t> alias;
-  };
-  static Alias BuildAlias(std::span<const double> p);
+  using Alias = internal::AliasTable;
 
   Domain domain_;
   std::vector<std::pair<int, int>> edges_;
@@ -134,11 +154,6 @@ class TreeModel {
   bool has_decoder_ = false;
   Decoder decoder_;
 };
-
-namespace internal {
-// Euclidean projection of v onto {x >= 0, sum x = total} (total > 0), in place (Duchi et al. 2008).
-void ProjectOntoSimplex(std::span<double> v, double total);
-}  // namespace internal
 
 }  // namespace veil::synth
 
