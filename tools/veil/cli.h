@@ -119,6 +119,7 @@ void RegisterPii(CLI::App& app, Cli& cli);        // pii scan/redact/restore/cla
 void RegisterAnon(CLI::App& app, Cli& cli);       // anon kanon/risk (anon_commands.cc)
 void RegisterDicom(CLI::App& app, Cli& cli);      // dicom deid (dicom_commands.cc)
 void RegisterSynth(CLI::App& app, Cli& cli);      // synth, synth report (synth_commands.cc)
+void RegisterHe(CLI::App& app, Cli& cli);         // he keygen/encrypt/score/decrypt (he_commands.cc)
 
 // The `veil pii` subcommands, one file each (pii_commands.cc creates the group and calls them).
 void RegisterPiiScan(CLI::App& pii, Cli& cli);      // scan            (pii_scan_commands.cc)

@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   veil::cli::RegisterAnon(app, cli);
   veil::cli::RegisterDicom(app, cli);
   veil::cli::RegisterSynth(app, cli);
+  veil::cli::RegisterHe(app, cli);
 
   try {
     app.parse(argc, argv);
