@@ -1,5 +1,6 @@
 #include "veil/dp/selection.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <numeric>
@@ -8,6 +9,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "veil/base/status_macros.h"
+#include "veil/dp/accountant.h"
+#include "veil/dp/samplers.h"
 #include "veil/dp/samplers_internal.h"
 
 namespace veil::dp {
@@ -108,6 +112,64 @@ absl::StatusOr<size_t> PermuteAndFlip(RandomBits& bits, std::span<const double> 
     return absl::InternalError("PermuteAndFlip: no candidate selected");
   }
   return winner;
+}
+
+absl::StatusOr<size_t> ExponentialMechanism(dp::RandomBits& bits, std::span<const double> scores,
+                                            double sensitivity, double epsilon) {
+  if (scores.empty()) return absl::InvalidArgumentError("ExponentialMechanism: scores must not be empty");
+  if (!std::isfinite(sensitivity) || !(sensitivity > 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ExponentialMechanism: sensitivity must be finite and > 0, got ", sensitivity));
+  }
+  VEIL_RETURN_IF_ERROR(ValidateEpsilon(epsilon));
+  for (size_t i = 0; i < scores.size(); ++i) {
+    if (!std::isfinite(scores[i])) {
+      return absl::InvalidArgumentError(absl::StrCat("ExponentialMechanism: score ", i, " is not finite"));
+    }
+  }
+  // Granularity g = 2^(ceil(log2 u0) - 41) for the unrounded unit u0 = 2 D / epsilon; the mechanism is then
+  // calibrated for sensitivity D + g: u = 2 (D + g) / epsilon, rounded up by a relative 2^-50 against the
+  // floating-point roundings of this expression.
+  const double u0 = 2.0 * sensitivity / epsilon;
+  if (!std::isfinite(u0) || !(u0 > 0)) {
+    return absl::InvalidArgumentError(
+        "ExponentialMechanism: 2 * sensitivity / epsilon is not finite and > 0");
+  }
+  const int g_exp = internal::CeilLog2(u0) - 41;
+  const double g = std::ldexp(1.0, g_exp);
+  const double u = 2.0 * (sensitivity + g) / epsilon * (1.0 + 0x1p-50);
+  // gamma_r = gap_r * g / u = gap_r / (u / g); the denominator u / g (about 2^41) is rounded UP to an
+  // integer, which only lowers every gamma_r, i.e. behaves as a slightly smaller epsilon.
+  const double den_d = std::ceil(std::ldexp(u, -g_exp));
+  if (!(den_d >= 1) || den_d >= 0x1p62) return absl::InternalError("ExponentialMechanism: bad noise unit");
+  const uint64_t den = static_cast<uint64_t>(den_d);
+  std::vector<int64_t> n(scores.size());
+  int64_t best = INT64_MIN;
+  for (size_t i = 0; i < scores.size(); ++i) {
+    const double scaled = std::ldexp(scores[i], -g_exp);  // exact (a power-of-two scaling)
+    if (std::fabs(scaled) >= 0x1p62) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("ExponentialMechanism: score ", i, " is too large for the noise unit"));
+    }
+    n[i] = std::llround(scaled);
+    best = std::max(best, n[i]);
+  }
+  constexpr int64_t kMaxGap = int64_t{1} << 51;
+  const uint64_t count = scores.size();
+  const uint64_t cap = 128 * count;
+  for (uint64_t round = 0; round < cap; ++round) {
+    VEIL_ASSIGN_OR_RETURN(uint64_t r, bits.Uniform(count));
+    const int64_t gap = std::min<int64_t>(best - n[r], kMaxGap);
+    VEIL_ASSIGN_OR_RETURN(bool accept, SampleBernoulliExp(bits, static_cast<uint64_t>(gap), den));
+    if (accept) return static_cast<size_t>(r);
+  }
+  return absl::InternalError("ExponentialMechanism: round cap reached");
+}
+
+absl::StatusOr<double> ExponentialMechanismEpsilonForRho(double rho) {
+  VEIL_RETURN_IF_ERROR(ValidateRho(rho));
+  // Shaved by 2^-40 so that epsilon^2 / 8 stays <= rho after the roundings of sqrt and squaring.
+  return std::sqrt(8.0 * rho * (1.0 - 0x1p-40));
 }
 
 }  // namespace veil::dp

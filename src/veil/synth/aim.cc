@@ -14,6 +14,7 @@
 #include "veil/base/status_macros.h"
 #include "veil/dp/calibration.h"
 #include "veil/dp/random_bits.h"
+#include "veil/dp/selection.h"
 
 namespace veil::synth {
 namespace {
@@ -118,7 +119,7 @@ absl::StatusOr<AimResult> FitAim(const DiscreteTable& data, ZcdpBudget budget, b
   } else {
     VEIL_ASSIGN_OR_RETURN(sigma, Sigma(alpha * rho / rounds));
   }
-  VEIL_ASSIGN_OR_RETURN(double epsilon, ExponentialMechanismEpsilonForRho((1 - alpha) * rho / rounds));
+  VEIL_ASSIGN_OR_RETURN(double epsilon, dp::ExponentialMechanismEpsilonForRho((1 - alpha) * rho / rounds));
   for (int a = 0; a < d; ++a) {
     const int attrs[] = {a};
     VEIL_ASSIGN_OR_RETURN(
@@ -141,7 +142,7 @@ absl::StatusOr<AimResult> FitAim(const DiscreteTable& data, ZcdpBudget budget, b
       last = true;
       terminate = true;
       select_rho = (1 - alpha) * budget.remaining_rho();
-      VEIL_ASSIGN_OR_RETURN(epsilon, ExponentialMechanismEpsilonForRho(select_rho));
+      VEIL_ASSIGN_OR_RETURN(epsilon, dp::ExponentialMechanismEpsilonForRho(select_rho));
     }
     const double spent_after = last ? rho : budget.spent_rho() + round_rho;
     const double size_limit = static_cast<double>(options.max_model_cells) * spent_after / rho;
@@ -176,7 +177,7 @@ absl::StatusOr<AimResult> FitAim(const DiscreteTable& data, ZcdpBudget budget, b
     }
     if (open.empty()) return absl::InternalError("AIM: no candidate fits the model size limit");
     VEIL_RETURN_IF_ERROR(budget.Charge(absl::StrCat("select marginal ", result.rounds + 1), select_rho));
-    VEIL_ASSIGN_OR_RETURN(size_t pick, ExponentialMechanism(bits, scores, sensitivity, epsilon));
+    VEIL_ASSIGN_OR_RETURN(size_t pick, dp::ExponentialMechanism(bits, scores, sensitivity, epsilon));
     const std::vector<int>& chosen = candidates[open[pick]];
     if (last) {
       // What remains measures, sigma slightly above the exact value so that rounding cannot overspend.

@@ -1,6 +1,6 @@
 // Measurement under zero-concentrated differential privacy (zCDP) for the marginal-based synthesizers:
 // the zCDP budget of one synthesis run (ZcdpBudget), noisy marginals with the discrete Gaussian mechanism
-// (MeasureMarginal) and the exponential mechanism for selecting what to measure (ExponentialMechanism).
+// (MeasureMarginal); selections of what to measure use dp::ExponentialMechanism (veil/dp/selection.h).
 //
 // Neighbouring datasets differ by adding or removing one row, one row per person (the setting of MST and AIM,
 // McKenna et al. 2021 and 2022). A marginal then has L2 sensitivity 1 (one cell changes by 1), so discrete
@@ -101,26 +101,7 @@ absl::StatusOr<NoisyMarginal> MeasureMarginal(dp::RandomBits& bits, const Discre
                                               std::span<const int> attrs, double sigma, std::string_view name,
                                               ZcdpBudget& budget);
 
-// The exponential mechanism (McSherry & Talwar 2007): returns index r with probability proportional to
-// exp(epsilon * score_r / (2 * sensitivity)). Guarantee: epsilon-DP, and, since the exponential mechanism is
-// epsilon-bounded-range, (epsilon^2 / 8)-zCDP (Cesar & Rogers 2021, "Bounding, Concentrating, and
-// Truncating", Lemma 3.2; the accounting MST and AIM use), when each score changes by at most `sensitivity`
-// between neighbouring datasets. Exactness: scores are rounded to multiples of a power-of-two granularity g
-// <= u 2^-40 (u = 2 sensitivity / epsilon), and the mechanism is calibrated for sensitivity + g (as
-// dp::PermuteAndFlip does); the draw is then exact: a uniform candidate r is accepted with probability
-// exp(-(n* - n_r) g / u') exactly (dp::SampleBernoulliExp, integer arithmetic), else a new candidate is
-// drawn; the accepted index has exactly the stated distribution. Gaps beyond 2^51 g are clamped (probability
-// below exp(-2^10) either way). Timing: the number of rounds is geometric with mean n / sum_r exp(-gamma_r)
-// <= n, so it depends on the scores: do not release timing finer than a whole synthesis run. Capped at 128 n
-// rounds (probability below e^-128), which returns Internal. Errors: InvalidArgument for empty scores, a
-// non-finite score, sensitivity or epsilon not finite > 0, or scores too large for the noise unit (|score| /
-// g >= 2^62); the source's error; Internal at a cap.
-absl::StatusOr<size_t> ExponentialMechanism(dp::RandomBits& bits, std::span<const double> scores,
-                                            double sensitivity, double epsilon);
-
-// The epsilon of an exponential mechanism that costs exactly `rho` in zCDP: sqrt(8 rho) (inverse of
-// epsilon^2 / 8). Errors: InvalidArgument for rho not finite > 0.
-absl::StatusOr<double> ExponentialMechanismEpsilonForRho(double rho);
+// Selections use dp::ExponentialMechanism and dp::ExponentialMechanismEpsilonForRho (veil/dp/selection.h).
 
 }  // namespace veil::synth
 

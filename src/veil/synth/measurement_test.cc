@@ -109,52 +109,5 @@ TEST(MeasureMarginalTest, ReproducibleUnderASeedAndRefusedWithoutBudget) {
   EXPECT_FALSE(MeasureMarginal(bits, t, attrs, 0.0, "bad", small).ok());
 }
 
-TEST(ExponentialMechanismTest, MatchesTheExponentialDistribution) {
-  // Scores 0..3, sensitivity 1, epsilon 2: P(r) = exp(r) / sum exp(j). 20,000 draws; chi-square with 3
-  // degrees of freedom, critical value 30.66 at significance 1e-6 (fixed seed).
-  const std::vector<double> scores = {0, 1, 2, 3};
-  DeterministicRandom random(2024);
-  dp::RandomBits bits(random);
-  std::vector<int64_t> counts(4, 0);
-  const int n = 20000;
-  for (int i = 0; i < n; ++i) {
-    absl::StatusOr<size_t> r = ExponentialMechanism(bits, scores, 1.0, 2.0);
-    ASSERT_TRUE(r.ok()) << r.status();
-    ++counts[*r];
-  }
-  double z = 0;
-  for (int j = 0; j < 4; ++j) z += std::exp(j);
-  double chi2 = 0;
-  for (int j = 0; j < 4; ++j) {
-    const double expected = n * std::exp(j) / z;
-    chi2 += (counts[j] - expected) * (counts[j] - expected) / expected;
-  }
-  EXPECT_LT(chi2, 30.66);
-  // A candidate far below the best is (practically) never chosen.
-  const std::vector<double> far = {0, 1e6};
-  for (int i = 0; i < 100; ++i) EXPECT_EQ(*ExponentialMechanism(bits, far, 1.0, 1.0), 1u);
-}
-
-TEST(ExponentialMechanismTest, Errors) {
-  DeterministicRandom random(1);
-  dp::RandomBits bits(random);
-  EXPECT_FALSE(ExponentialMechanism(bits, {}, 1.0, 1.0).ok());
-  const std::vector<double> nan = {0, std::nan("")};
-  EXPECT_THAT(ExponentialMechanism(bits, nan, 1.0, 1.0).status().message(), HasSubstr("score 1"));
-  const std::vector<double> ok = {0, 1};
-  EXPECT_FALSE(ExponentialMechanism(bits, ok, 0.0, 1.0).ok());
-  EXPECT_FALSE(ExponentialMechanism(bits, ok, 1.0, -1.0).ok());
-  const std::vector<double> huge = {0, 1e300};
-  EXPECT_FALSE(ExponentialMechanism(bits, huge, 1.0, 1.0).ok());
-}
-
-TEST(ExponentialMechanismTest, EpsilonForRhoStaysWithinRho) {
-  for (double rho : {1e-6, 0.004991, 0.1, 1.0, 3.3}) {
-    const double eps = *ExponentialMechanismEpsilonForRho(rho);
-    EXPECT_LE(eps * eps / 8, rho);
-    EXPECT_GT(eps * eps / 8, rho * (1 - 1e-9));
-  }
-}
-
 }  // namespace
 }  // namespace veil::synth

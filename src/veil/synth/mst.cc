@@ -12,6 +12,7 @@
 #include "veil/base/status_macros.h"
 #include "veil/dp/calibration.h"
 #include "veil/dp/random_bits.h"
+#include "veil/dp/selection.h"
 
 namespace veil::synth {
 namespace {
@@ -138,7 +139,7 @@ absl::StatusOr<MstResult> FitMst(const DiscreteTable& data, ZcdpBudget budget, b
       }
     }
     VEIL_ASSIGN_OR_RETURN(double rho_select, EqualShare(rho_part, d - 1));
-    VEIL_ASSIGN_OR_RETURN(double eps_select, ExponentialMechanismEpsilonForRho(rho_select));
+    VEIL_ASSIGN_OR_RETURN(double eps_select, dp::ExponentialMechanismEpsilonForRho(rho_select));
     std::vector<int> uf(d);
     std::iota(uf.begin(), uf.end(), 0);
     for (int step = 0; step < d - 1; ++step) {
@@ -151,7 +152,7 @@ absl::StatusOr<MstResult> FitMst(const DiscreteTable& data, ZcdpBudget budget, b
         }
       }
       VEIL_RETURN_IF_ERROR(budget.Charge(absl::StrCat("select edge ", step + 1, " of ", d - 1), rho_select));
-      VEIL_ASSIGN_OR_RETURN(size_t pick, ExponentialMechanism(bits, open_scores, 1.0, eps_select));
+      VEIL_ASSIGN_OR_RETURN(size_t pick, dp::ExponentialMechanism(bits, open_scores, 1.0, eps_select));
       const auto [a, b] = candidates[open[pick]];
       uf[FindRoot(uf, a)] = FindRoot(uf, b);
       result.edges.push_back({a, b});
