@@ -123,8 +123,8 @@ TEST(ArxLossTest, LossMetricAtArxHeuristicResults) {
 
 TEST(ArxLossTest, OptimalLossSearchFindsArxResults) {
   // ARX's heuristic search found this node; the optimal search finds the same one (so it is optimal). The
-  // 100% suppression case (also ARX's node, 1,696 nodes checked) runs in anon_kanon_bench: its Loss bound is
-  // weak, which makes it the slowest search here (0.7 s in Release, ~20 s under the sanitizers).
+  // 100% suppression case (also ARX's node; 1,673 nodes checked) runs in anon_kanon_bench: its Loss bound
+  // ignores suppression, which makes it the slowest search here (0.4 s in Release, many seconds under ASan).
   const EncodedTable& adult = Adult(Columns());
   struct Case {
     double suppression;
