@@ -1,15 +1,18 @@
-// synth_bench: MST (veil::synth) on UCI Adult as discretized for the AIM paper, at epsilon 1 and 10
-// (delta 1e-9), 3 runs each (fresh CSPRNG randomness per run): fit time, sampling rate, and the average and
-// worst total variation distance over all 1-, 2- and 3-way marginals of a sample of 48,842 rows (systematic
-// sampling, as private-pgm's synthetic_data; i.i.d. sampling is printed too), printed next
-// to the reference figures of issue 8 (private-pgm's MST at epsilon 1: 0.0045 / 0.042 / 0.091, fit + sample
-// 70-90 s) as ratios, and next to two baselines measured in this run:
+// synth_bench: MST and AIM (veil::synth) on UCI Adult as discretized for the AIM paper, at epsilon 1 and 10
+// (delta 1e-9), 3 runs each (fresh CSPRNG randomness per run): fit time (wall and thread CPU: the machine is
+// shared), sampling rate, and the average and worst total variation distance over all 1-, 2- and 3-way
+// marginals of a sample of 48,842 rows (systematic sampling, as private-pgm's synthetic_data; i.i.d. sampling
+// is printed too), next to the reference figures of issue 8 (private-pgm's MST at epsilon 1: 0.0045 / 0.042 /
+// 0.091, fit + sample 70-90 s) as ratios, the issue's targets, and two baselines measured in this run:
 //   - the independent model (product of the EXACT 1-way marginals, no noise): what ignoring correlations
-//     costs; MST must beat it on 2- and 3-way marginals;
-//   - the time to compute all 455 3-way marginals of the real table once (the cost of a single pass of the
-//     workload).
-// Run from the repository root: build/<dir>/bench/synth_bench [--rows-per-second-rows N]
-// Exit status: 0; 1 if the data cannot be read or a run fails.
+//   costs;
+//   - the time to compute all 455 3-way marginals of the real table once (one pass of the workload).
+// Then the NIST CRC k-marginal score on national2019 (see RunNist) for MST and AIM at epsilon 1, next to the
+// published scores and to random real subsamples.
+// Run from the repository root:
+//   build/<dir>/bench/synth_bench [--method mst|aim] [--epsilon E] [--runs N] [--no-nist | --nist-only]
+//       [--max-model-cells C] [--round-iterations I] [--final-iterations I]
+// Exit status: 0; 1 if the data cannot be read or a run fails; 2 for a bad argument.
 #include <time.h>
 
 #include <chrono>
