@@ -22,6 +22,7 @@ PACKAGES=(
   libre2-dev                               # PII: linear-time validation regexes (no catastrophic backtracking)
   libphonenumber-dev                       # PII: phone number parsing and validation
   libdcmtk-dev                             # DICOM: reading and writing files for `veil dicom deid`
+  libeigen3-dev                            # ML: dense linear algebra for the models and DP-SGD
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   sqlite3                                  # the baseline the CSV benchmark is measured against
