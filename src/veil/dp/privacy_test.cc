@@ -236,6 +236,25 @@ TEST(SelectionPrivacyTest, PermuteAndFlip) {
   }
 }
 
+// The exponential mechanism (selection.h) under the same pair: epsilon-DP (its zCDP cost epsilon^2 / 8 rests
+// on the same bounded-range property, which this pair also exercises).
+TEST(SelectionPrivacyTest, ExponentialMechanism) {
+  using Scores = std::vector<double>;
+  const Scores d = {1, 0, 0, 0}, d_prime = {0, 1, 1, 1};
+  for (const double epsilon : {0.5, 2.0}) {
+    auto mechanism = [epsilon](const Scores& scores, RandomBits& bits) -> absl::StatusOr<int64_t> {
+      auto r = ExponentialMechanism(bits, scores, /*sensitivity=*/1.0, epsilon);
+      if (!r.ok()) return r.status();
+      return static_cast<int64_t>(*r);
+    };
+    DpTestOptions options = Claim(epsilon);
+    options.ordered_outputs = false;  // candidate indices have no order
+    ExpectPasses(absl::StrCat("exponential mechanism eps=", epsilon),
+                 TestMechanism(
+                     d, d_prime, mechanism, [](int64_t r) { return r; }, 4, options));
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Partition selection (partition_selection.h). delta is large here (0.05) so that the delta part of the
 // guarantee is visible with 200,000 runs; the rule is the same for any delta.
