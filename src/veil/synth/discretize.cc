@@ -575,6 +575,37 @@ absl::StatusOr<table::Table> Codec::Decode(const DiscreteTable& codes, base::Ran
   return table::Table::Make(schema_, std::move(out));
 }
 
+std::vector<std::string> Codec::Labels(int attr) const {
+  const ColumnCoding& c = columns_[attr];
+  std::vector<std::string> out;
+  if (c.categorical) {
+    out = c.values;
+  } else if (IsIntegerType(c.type)) {
+    const IntegerBins ib = MakeIntegerBins(c);
+    const auto text = [&](int64_t v) {
+      if (c.type == DataType::kDate) return table::FormatDate(table::Date{static_cast<int32_t>(v)});
+      if (c.type == DataType::kTimestamp) return table::FormatTimestamp(table::Timestamp{v});
+      return absl::StrCat(v);
+    };
+    for (int64_t i = 0; i < ib.b; ++i) {
+      const int64_t start = ib.Start(i);
+      const int64_t end = i + 1 >= ib.b ? ib.hi : ib.Start(i + 1) - 1;
+      out.push_back(start == end ? text(start) : absl::StrCat(text(start), "..", text(end)));
+    }
+  } else {
+    const int64_t bins = BinCount(c);
+    const double w = bins <= 1 ? 0 : (c.upper - c.lower) / static_cast<double>(bins);
+    for (int64_t i = 0; i < bins; ++i) {
+      out.push_back(absl::StrFormat("[%.4g, %.4g%s", c.lower + i * w,
+                                    i + 1 == bins ? c.upper : c.lower + (i + 1) * w,
+                                    i + 1 == bins ? "]" : ")"));
+    }
+  }
+  if (c.has_other) out.push_back("(other)");
+  if (c.nullable) out.push_back("null");
+  return out;
+}
+
 std::vector<std::string> Codec::Describe() const {
   std::vector<std::string> out;
   for (const ColumnCoding& c : columns_) {

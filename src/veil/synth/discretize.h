@@ -155,6 +155,10 @@ class Codec {
   // differs; the source's error.
   absl::StatusOr<table::Table> Decode(const DiscreteTable& codes, base::RandomSource& random) const;
 
+  // A label per code of attribute `attr` (for plots): the value, "(other)", "null", or the bin's range
+  // ("20..29", "2020-03-01..2020-03-07", "[0, 1250)").
+  std::vector<std::string> Labels(int attr) const;
+
   // A one-line description per column for the privacy report, e.g. "age: int64, 16 bins over [16, 128]
   // (dp bounds)". Never lists the kept values of a DP rule (they are DP outputs but may be numerous).
   std::vector<std::string> Describe() const;
