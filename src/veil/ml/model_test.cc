@@ -1,0 +1,352 @@
+#include "veil/ml/model.h"
+
+#include <cmath>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "veil/crypto/testing/deterministic_random.h"
+#include "veil/ml/train.h"
+#include "veil/table/csv_reader.h"
+
+// Designated initializers leave the other fields at their defaults, which is what these tests mean.
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+namespace veil::ml {
+namespace {
+
+using ::testing::HasSubstr;
+
+// A random design matrix and targets from a planted model (uniform features in [-1, 1]).
+struct Data {
+  Matrix x;
+  Targets y;
+};
+
+double Uniform(dp::RandomBits& bits) { return static_cast<double>(bits.Word() >> 11) * 0x1p-53; }
+
+Data Planted(Task task, int n, int d, uint64_t seed, int classes = 3) {
+  crypto::testing::DeterministicRandom rng(seed);
+  dp::RandomBits bits(rng);
+  Data data;
+  data.x.resize(n, d);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < d; ++j) data.x(i, j) = 2 * Uniform(bits) - 1;
+  Vector w(d);
+  for (int j = 0; j < d; ++j) w[j] = (j % 2 == 0 ? 2.0 : -1.5) / (1 + j / 2);
+  const Vector z = data.x * w;
+  if (task == Task::kRegression) {
+    data.y.values = z.array() + 0.5;
+  } else if (task == Task::kBinary) {
+    for (int i = 0; i < n; ++i)
+      data.y.classes.push_back(Uniform(bits) < 1 / (1 + std::exp(-3 * z[i])) ? 1 : 0);
+  } else {
+    for (int i = 0; i < n; ++i) {
+      const double t = z[i] + 0.3 * (Uniform(bits) - 0.5);
+      data.y.classes.push_back(t < -0.4 ? 0 : (t < 0.4 ? 1 : classes - 1));
+    }
+  }
+  return data;
+}
+
+Model RandomModel(const ModelConfig& config, uint64_t seed) {
+  auto m = Model::Create(config);
+  EXPECT_TRUE(m.ok()) << m.status();
+  crypto::testing::DeterministicRandom rng(seed);
+  EXPECT_TRUE(m->InitializeRandom(rng).ok());
+  // Non-zero output layer and biases too, so that every gradient entry is exercised.
+  dp::RandomBits bits(rng);
+  for (int64_t k = 0; k < m->num_params(); ++k) m->params()[k] += 0.3 * (Uniform(bits) - 0.5);
+  return *m;
+}
+
+std::vector<int64_t> AllRows(int64_t n) {
+  std::vector<int64_t> rows(n);
+  std::iota(rows.begin(), rows.end(), 0);
+  return rows;
+}
+
+// The analytic batch gradient equals the central finite difference of the summed loss (every task, with and
+// without hidden layers). Tolerance: central differences have error O(h^2) ~ 1e-10 times the third
+// derivative.
+TEST(ModelTest, BatchGradientMatchesFiniteDifferences) {
+  struct Case {
+    Task task;
+    std::vector<int> hidden;
+  };
+  for (const Case& c : std::vector<Case>{{Task::kRegression, {}},
+                                         {Task::kBinary, {}},
+                                         {Task::kMulticlass, {}},
+                                         {Task::kBinary, {5}},
+                                         {Task::kMulticlass, {4, 3}},
+                                         {Task::kRegression, {6}}}) {
+    const Data data = Planted(c.task, 7, 4, 11);
+    Model m = RandomModel({.task = c.task, .num_inputs = 4, .num_classes = 3, .hidden = c.hidden}, 5);
+    GradientWorkspace ws;
+    Vector grad;
+    const auto rows = AllRows(7);
+    m.BatchGradient(data.x, data.y, rows, 0, ws, grad);
+    for (int64_t k = 0; k < m.num_params(); ++k) {
+      const double h = 1e-5, saved = m.params()[k];
+      Vector unused;
+      m.params()[k] = saved + h;
+      const double up = m.BatchGradient(data.x, data.y, rows, 0, ws, unused);
+      m.params()[k] = saved - h;
+      const double down = m.BatchGradient(data.x, data.y, rows, 0, ws, unused);
+      m.params()[k] = saved;
+      EXPECT_NEAR(grad[k], (up - down) / (2 * h), 1e-6)
+          << TaskName(c.task) << " hidden " << c.hidden.size() << " param " << k;
+    }
+  }
+}
+
+// Clipped batch gradient == sum over examples of each example's own gradient (a batch of one), scaled to norm
+// <= C. Checks the |delta| |h| norm identity and the diag(c) trick, for logistic regression and an MLP.
+TEST(ModelTest, PerExampleClippingEqualsClippingEachExampleAlone) {
+  for (const std::vector<int>& hidden : {std::vector<int>{}, std::vector<int>{5, 4}}) {
+    const Data data = Planted(Task::kBinary, 9, 6, 3);
+    Model m = RandomModel({.task = Task::kBinary, .num_inputs = 6, .hidden = hidden}, 8);
+    GradientWorkspace ws;
+    Vector clipped, single;
+    const double clip = 0.3;
+    m.BatchGradient(data.x, data.y, AllRows(9), clip, ws, clipped);
+    Vector expected = Vector::Zero(m.num_params());
+    int clipped_count = 0;
+    for (int64_t i = 0; i < 9; ++i) {
+      const int64_t row[1] = {i};
+      GradientWorkspace ws1;
+      m.BatchGradient(data.x, data.y, row, 0, ws1, single);
+      const double norm = single.norm();
+      if (norm > clip) ++clipped_count;
+      expected += norm > clip ? Vector(single * (clip / norm)) : single;
+    }
+    EXPECT_GT(clipped_count, 0);  // the test exercises clipping
+    EXPECT_LT((clipped - expected).norm(), 1e-12 * (1 + expected.norm()));
+  }
+}
+
+TEST(ModelTest, LogisticRegressionLearnsAndIsDeterministicUnderASeed) {
+  const Data train = Planted(Task::kBinary, 4000, 5, 1);
+  const Data test = Planted(Task::kBinary, 2000, 5, 2);
+  auto run = [&](Optimizer opt) {
+    Model m = *Model::Create({.task = Task::kBinary, .num_inputs = 5});
+    crypto::testing::DeterministicRandom rng(42);
+    TrainOptions o;
+    o.optimizer = opt;
+    o.learning_rate = opt == Optimizer::kAdam ? 0.05 : 0.1;
+    o.epochs = 20;
+    o.batch_size = 64;
+    EXPECT_TRUE(Train(m, train.x, train.y, o, rng).ok());
+    return m;
+  };
+  for (Optimizer opt : {Optimizer::kSgd, Optimizer::kAdam}) {
+    const Model a = run(opt), b = run(opt);
+    EXPECT_EQ(a.params(), b.params());  // bit-identical under the same seed
+    // The planted model (logit 3 z) has a Bayes log loss well below the 0.693 of a constant predictor; a
+    // fitted model must come close to the planted weights (2, -1.5, 1, -0.75, 0.67 times 3).
+    EXPECT_LT(a.MeanLoss(test.x, test.y), 0.45);
+    EXPECT_NEAR(a.Weights(0)(0, 0), 6.0, 1.0);
+    EXPECT_NEAR(a.Weights(0)(0, 1), -4.5, 1.0);
+  }
+}
+
+TEST(ModelTest, LinearRegressionRecoversCoefficients) {
+  const Data train = Planted(Task::kRegression, 2000, 3, 4);
+  Model m = *Model::Create({.task = Task::kRegression, .num_inputs = 3});
+  crypto::testing::DeterministicRandom rng(1);
+  TrainOptions o;
+  o.epochs = 60;
+  o.learning_rate = 0.02;
+  o.batch_size = 32;
+  ASSERT_TRUE(Train(m, train.x, train.y, o, rng).ok());
+  EXPECT_NEAR(m.Weights(0)(0, 0), 2.0, 0.02);
+  EXPECT_NEAR(m.Weights(0)(0, 1), -1.5, 0.02);
+  EXPECT_NEAR(m.Weights(0)(0, 2), 1.0, 0.02);
+  EXPECT_NEAR(m.Bias(0)[0], 0.5, 0.02);
+}
+
+TEST(ModelTest, MultinomialAndMlpLearn) {
+  const Data train = Planted(Task::kMulticlass, 3000, 4, 5);
+  Model m = *Model::Create({.task = Task::kMulticlass, .num_inputs = 4, .num_classes = 3});
+  crypto::testing::DeterministicRandom rng(1);
+  TrainOptions o;
+  o.epochs = 30;
+  o.learning_rate = 0.05;
+  ASSERT_TRUE(Train(m, train.x, train.y, o, rng).ok());
+  const Matrix p = m.Predict(train.x);
+  int correct = 0;
+  for (int i = 0; i < 3000; ++i) {
+    Eigen::Index k;
+    p.row(i).maxCoeff(&k);
+    correct += k == train.y.classes[i];
+  }
+  EXPECT_GT(correct, 0.85 * 3000);
+  EXPECT_NEAR(p.row(0).sum(), 1.0, 1e-12);
+
+  // XOR: not linearly separable; a one-hidden-layer MLP must fit it.
+  Matrix x(400, 2);
+  Targets y;
+  crypto::testing::DeterministicRandom r2(9);
+  dp::RandomBits bits(r2);
+  for (int i = 0; i < 400; ++i) {
+    x(i, 0) = 2 * Uniform(bits) - 1;
+    x(i, 1) = 2 * Uniform(bits) - 1;
+    y.classes.push_back((x(i, 0) > 0) != (x(i, 1) > 0));
+  }
+  Model mlp = *Model::Create({.task = Task::kBinary, .num_inputs = 2, .hidden = {16}});
+  ASSERT_TRUE(mlp.InitializeRandom(r2).ok());
+  o.epochs = 300;
+  o.learning_rate = 0.02;
+  o.batch_size = 32;
+  ASSERT_TRUE(Train(mlp, x, y, o, r2).ok());
+  const Matrix q = mlp.Predict(x);
+  int ok = 0;
+  for (int i = 0; i < 400; ++i) ok += (q(i, 0) > 0.5) == (y.classes[i] == 1);
+  EXPECT_GT(ok, 0.95 * 400);
+  Model linear = *Model::Create({.task = Task::kBinary, .num_inputs = 2});
+  ASSERT_TRUE(Train(linear, x, y, o, r2).ok());
+  EXPECT_GT(linear.MeanLoss(x, y), 0.6);  // a linear model cannot
+}
+
+TEST(ModelTest, JsonRoundTripIsExactAndValidated) {
+  Model m = RandomModel({.task = Task::kMulticlass, .num_inputs = 3, .num_classes = 4, .hidden = {5}}, 2);
+  auto back = Model::FromJson(m.ToJson());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->params(), m.params());
+  EXPECT_EQ(back->kind(), "mlp");
+  std::string bad = m.ToJson();
+  bad.replace(bad.find("\"num_inputs\": 3"), 15, "\"num_inputs\": 4");
+  EXPECT_THAT(Model::FromJson(bad).status().message(), HasSubstr("params"));
+  EXPECT_FALSE(Model::FromJson("[1,2]").ok());
+  EXPECT_FALSE(Model::Create({.task = Task::kBinary, .num_inputs = 2, .hidden = {2, 2, 2}}).ok());
+}
+
+TEST(ModelTest, ExportLinearModelJsonHasTheHeFormat) {
+  auto t = table::ReadCsvFromString("age,job\n30,a\n40,b\n50,a\n");
+  ASSERT_TRUE(t.ok());
+  auto p = FitFeaturePipeline(*t);
+  ASSERT_TRUE(p.ok());
+  Model m = RandomModel({.task = Task::kBinary, .num_inputs = p->num_features()}, 1);
+  auto text = ExportLinearModelJson(m, *p, {"no", "yes"});
+  ASSERT_TRUE(text.ok()) << text.status();
+  const nlohmann::json j = nlohmann::json::parse(*text);
+  EXPECT_EQ(j["format"], "veil-linear-model");
+  EXPECT_EQ(j["version"], 1);
+  EXPECT_EQ(j["kind"], "logistic");
+  EXPECT_EQ(j["features"], nlohmann::json({"age", "job=a", "job=b"}));
+  EXPECT_EQ(j["weights"].size(), 3u);
+  EXPECT_EQ(j["bias"].get<double>(), m.Bias(0)[0]);
+  EXPECT_EQ(j["standardization"]["means"][0].get<double>(), 40.0);
+  EXPECT_EQ(j["standardization"]["scales"][1].get<double>(), 1.0);
+  // The format's logit: bias + sum w (x - mean) / scale on the raw inputs equals the model's logit.
+  const Matrix x = *p->Transform(*t);
+  const double raw[3] = {30, 1, 0};
+  double logit = j["bias"].get<double>();
+  for (int f = 0; f < 3; ++f) {
+    logit += j["weights"][f].get<double>() * (raw[f] - j["standardization"]["means"][f].get<double>()) /
+             j["standardization"]["scales"][f].get<double>();
+  }
+  EXPECT_NEAR(logit, m.Logits(x)(0, 0), 1e-12);
+  Model mlp = RandomModel({.task = Task::kBinary, .num_inputs = 3, .hidden = {2}}, 1);
+  EXPECT_FALSE(ExportLinearModelJson(mlp, *p).ok());
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// DP-SGD.
+
+TEST(DpSgdTest, PlanCalibratesToTheTargetWithTheAccountant) {
+  TrainOptions o;
+  o.epochs = 5;
+  o.batch_size = 500;
+  auto plan = PlanDpSgd(30000, 100, o, {.epsilon = 1, .delta = 1e-5, .clip_norm = 1});
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_NEAR(plan->sampling_rate, 500.0 / 30000, 1e-9);
+  EXPECT_EQ(plan->steps, 300);
+  EXPECT_LE(plan->cost.epsilon, 1.0);
+  EXPECT_GT(plan->cost.epsilon, 0.999);  // calibrated to within the bisection's accuracy
+  EXPECT_EQ(plan->cost.delta, 1e-5);
+  auto eps = dp::DpSgdEpsilon(plan->sampling_rate, plan->noise_multiplier, plan->steps, 1e-5);
+  ASSERT_TRUE(eps.ok());
+  EXPECT_DOUBLE_EQ(*eps, plan->cost.epsilon);
+  EXPECT_GE(plan->noise_sigma, plan->noise_multiplier * plan->clip_norm);
+  EXPECT_LT(plan->noise_sigma, plan->noise_multiplier * plan->clip_norm * (1 + 1e-4));
+  EXPECT_EQ(plan->privacy.total.epsilon, plan->cost.epsilon);
+  // A smaller epsilon needs more noise.
+  auto tighter = PlanDpSgd(30000, 100, o, {.epsilon = 0.5, .delta = 1e-5, .clip_norm = 1});
+  ASSERT_TRUE(tighter.ok());
+  EXPECT_GT(tighter->noise_multiplier, plan->noise_multiplier);
+  EXPECT_FALSE(PlanDpSgd(30000, 100, o, {.epsilon = 0, .delta = 1e-5, .clip_norm = 1}).ok());
+  EXPECT_FALSE(PlanDpSgd(30000, 100, o, {.epsilon = 1, .delta = 0, .clip_norm = 1}).ok());
+  EXPECT_FALSE(PlanDpSgd(30000, 100, o, {.epsilon = 1, .delta = 1e-5, .clip_norm = -1}).ok());
+  o.batch_size = 40000;
+  EXPECT_FALSE(PlanDpSgd(30000, 100, o, {.epsilon = 1, .delta = 1e-5, .clip_norm = 1}).ok());
+}
+
+// Poisson sampling: over many draws, each index is included with probability q. With n = 1000, q = 0.1 and
+// 400 draws, the total count is Binomial(400000, 0.1): mean 40000, sd 190; 5 sd = 950. Per-index counts are
+// Binomial(400, 0.1) (sd 6): the first and last index must not be systematically off (+-30 = 5 sd).
+TEST(DpSgdTest, PoissonSamplingIncludesEachRecordWithProbabilityQ) {
+  crypto::testing::DeterministicRandom rng(3);
+  dp::RandomBits bits(rng);
+  const uint64_t s = internal::GeometricScaleForRate(0.1);
+  std::vector<int64_t> batch, counts(1000, 0);
+  int64_t total = 0;
+  for (int draw = 0; draw < 400; ++draw) {
+    ASSERT_TRUE(internal::PoissonSample(bits, 1000, s, batch).ok());
+    for (size_t k = 1; k < batch.size(); ++k) ASSERT_LT(batch[k - 1], batch[k]);
+    for (int64_t i : batch) ++counts[i];
+    total += static_cast<int64_t>(batch.size());
+  }
+  EXPECT_NEAR(total, 40000, 950);
+  EXPECT_NEAR(counts[0], 40, 30);
+  EXPECT_NEAR(counts[999], 40, 30);
+}
+
+TEST(DpSgdTest, TrainsAUsefulModelDeterministicallyUnderATestSeed) {
+  const Data train = Planted(Task::kBinary, 20000, 5, 1);
+  const Data test = Planted(Task::kBinary, 4000, 5, 2);
+  auto run = [&] {
+    Model m = *Model::Create({.task = Task::kBinary, .num_inputs = 5});
+    crypto::testing::DeterministicRandom rng(77);
+    TrainOptions o;
+    o.epochs = 5;
+    o.batch_size = 500;
+    o.learning_rate = 0.1;
+    auto plan = TrainDpSgd(m, train.x, train.y, o, {.epsilon = 1, .delta = 1e-5, .clip_norm = 1}, rng);
+    EXPECT_TRUE(plan.ok()) << plan.status();
+    return m;
+  };
+  const Model a = run(), b = run();
+  EXPECT_EQ(a.params(), b.params());
+  EXPECT_LT(a.MeanLoss(test.x, test.y), 0.5);  // constant predictor: 0.693
+  EXPECT_GT(a.Weights(0)(0, 0), 1.0);          // planted +6
+  EXPECT_LT(a.Weights(0)(0, 1), -1.0);         // planted -4.5
+}
+
+// With an enormous noise multiplier the result is noise: the noise really is added (a test of the wiring).
+TEST(DpSgdTest, NoiseIsAddedWithTheRequestedSigma) {
+  const Data train = Planted(Task::kBinary, 1000, 2, 1);
+  Model m = *Model::Create({.task = Task::kBinary, .num_inputs = 2});
+  crypto::testing::DeterministicRandom rng(5);
+  TrainOptions o;
+  o.epochs = 1;
+  o.batch_size = 1000;  // q = 1: one step, the full batch
+  o.optimizer = Optimizer::kSgd;
+  o.momentum = 0;
+  o.learning_rate = 1;
+  auto plan = TrainDpSgd(m, train.x, train.y, o,
+                         {.epsilon = 1, .delta = 1e-5, .clip_norm = 1, .noise_multiplier = 1e4}, rng);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->steps, 1);
+  // params = -(sum + N(0, (1e4)^2)) / 1000: sd 10 per coordinate, the clipped sum contributes at most 1.
+  // Three coordinates all below 0.05 in magnitude has probability < (0.05 / 10)^3.
+  EXPECT_GT(m.params().cwiseAbs().maxCoeff(), 0.05);
+  EXPECT_GT(plan->cost.epsilon, 0);
+  EXPECT_LT(plan->cost.epsilon, 0.05);  // the RDP conversion's floor at the largest order, 512
+}
+
+}  // namespace
+}  // namespace veil::ml
