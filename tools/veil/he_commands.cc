@@ -448,6 +448,16 @@ absl::Status RunEncrypt(const EncryptArgs& args, const GlobalOptions& global) {
             absl::StrCat(file, ":", csv.lines[r], ":", columns[i] + 1, " (", names[i],
                          "): ", field.empty() ? "empty" : "not a finite number"));
       }
+      const double x =
+          model.has_value() && !model->means.empty() ? (v - model->means[i]) / model->scales[i] : v;
+      if (std::abs(x) > he::kMaxQueryValue) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            file, ":", csv.lines[r], ":", columns[i] + 1, " (", names[i],
+            "): ", model.has_value() && !model->means.empty() ? "the standardized value" : "the value",
+            " is above ", he::kMaxQueryValue,
+            " in magnitude, beyond the precision of encrypted scoring: standardize the feature (a model with "
+            "standardization, given with --model, is applied before encryption)"));
+      }
       records[r][i] = v;
     }
   }
