@@ -109,7 +109,7 @@ absl::Status Model::InitializeRandom(base::RandomSource& rng) {
       params_[offsets_[l] + k] = a * (2 * u - 1);
     }
   }
-  // Small positive output weights for an MLP so that every hidden unit gets a gradient at the start.
+  // An MLP's output layer is random too (zero output weights would give the hidden units no gradient).
   if (num_layers() > 1) {
     const int l = num_layers() - 1;
     const double a = std::sqrt(6.0 / InputsOf(l));
