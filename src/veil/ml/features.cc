@@ -239,7 +239,7 @@ std::string FeaturePipeline::ToJson() const {
     cols.push_back(std::move(c));
   }
   json j = {{"format", "veil-feature-pipeline"}, {"version", 1}, {"columns", std::move(cols)}};
-  return j.dump(2);
+  return j.dump(2, ' ', false, json::error_handler_t::replace);
 }
 
 absl::StatusOr<FeaturePipeline> FeaturePipeline::FromJson(std::string_view text) {
@@ -264,6 +264,12 @@ absl::StatusOr<FeaturePipeline> FeaturePipeline::FromJson(std::string_view text)
     ColumnSpec spec;
     spec.name = c["name"].get<std::string>();
     const std::string kind = c["kind"].get<std::string>();
+    // value() would throw on a non-string; check the types first (no exception leaves the module).
+    for (const char* key : {"missing", "transform"}) {
+      if (c.contains(key) && !c[key].is_string()) {
+        return absl::InvalidArgumentError(absl::StrCat(where, ": \"", key, "\" must be a string"));
+      }
+    }
     const std::string missing = c.value("missing", std::string("indicator"));
     if (missing == "indicator") {
       spec.missing = MissingPolicy::kIndicator;

@@ -72,6 +72,9 @@ TEST(FeaturesTest, FromJsonRejectsBadInputNamingTheField) {
       R"({"format":"veil-feature-pipeline","version":1,"columns":[{"name":"a","kind":"numeric","mean":0,"scale":-1}]})");
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(bad.status().message(), HasSubstr("scale must be finite and > 0"));
+  auto typed = FeaturePipeline::FromJson(
+      R"({"format":"veil-feature-pipeline","version":1,"columns":[{"name":"a","kind":"numeric","missing":3}]})");
+  EXPECT_THAT(typed.status().message(), HasSubstr("\"missing\" must be a string"));
 }
 
 TEST(FeaturesTest, PublicMetadataMapsBoundsOntoMinusOneOne) {

@@ -271,7 +271,7 @@ std::string Model::ToJson() const {
             {"num_classes", config_.task == Task::kMulticlass ? config_.num_classes : 2},
             {"hidden", config_.hidden},
             {"params", std::vector<double>(params_.data(), params_.data() + params_.size())}};
-  return j.dump(2);
+  return j.dump(2, ' ', false, json::error_handler_t::replace);
 }
 
 absl::StatusOr<Model> Model::FromJson(std::string_view text) {
@@ -344,7 +344,8 @@ absl::StatusOr<std::string> ExportLinearModelJson(const Model& model, const Feat
     }
   }
   const auto w = model.Weights(0);
-  json metadata = {{"pipeline", json::parse(pipeline.ToJson())}, {"classes", classes}};
+  json metadata = {{"pipeline", json::parse(pipeline.ToJson(), nullptr, /*allow_exceptions=*/false)},
+                   {"classes", classes}};
   json j = {{"format", "veil-linear-model"},
             {"version", 1},
             {"kind", model.task() == Task::kRegression ? "linear" : "logistic"},
@@ -353,7 +354,7 @@ absl::StatusOr<std::string> ExportLinearModelJson(const Model& model, const Feat
             {"bias", model.Bias(0)[0]},
             {"standardization", {{"means", means}, {"scales", scales}}},
             {"metadata", std::move(metadata)}};
-  return j.dump(2);
+  return j.dump(2, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace veil::ml
