@@ -120,6 +120,7 @@ void RegisterAnon(CLI::App& app, Cli& cli);       // anon kanon/risk (anon_comma
 void RegisterDicom(CLI::App& app, Cli& cli);      // dicom deid (dicom_commands.cc)
 void RegisterSynth(CLI::App& app, Cli& cli);      // synth, synth report (synth_commands.cc)
 void RegisterHe(CLI::App& app, Cli& cli);         // he keygen/encrypt/score/decrypt (he_commands.cc)
+void RegisterMl(CLI::App& app, Cli& cli);         // train, evaluate, fairness, decide, model (ml_commands.cc)
 
 // The `veil pii` subcommands, one file each (pii_commands.cc creates the group and calls them).
 void RegisterPiiScan(CLI::App& pii, Cli& cli);      // scan            (pii_scan_commands.cc)

@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   veil::cli::RegisterDicom(app, cli);
   veil::cli::RegisterSynth(app, cli);
   veil::cli::RegisterHe(app, cli);
+  veil::cli::RegisterMl(app, cli);
 
   try {
     app.parse(argc, argv);
