@@ -9,17 +9,24 @@
 #include <functional>
 #include <iterator>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
 #include "dcmtk/dcmdata/dcistrmb.h"
 #include "dcmtk/dcmdata/dcitem.h"
 #include "dcmtk/dcmdata/dcmetinf.h"
+#include "dcmtk/dcmdata/dcostrmb.h"
 #include "dcmtk/dcmdata/dcsequen.h"
+#include "dcmtk/dcmdata/dcvrlo.h"
+#include "dcmtk/dcmdata/dcvrlt.h"
+#include "dcmtk/dcmdata/dcvrobow.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "veil/base/bytes.h"
@@ -110,28 +117,107 @@ Output Deid(const DicomDeidentifier& d, const std::string& name) {
   return out;
 }
 
-TEST(DicomDeidTest, NothingMarkedXAndNoPrivateTagSurvivesAtAnyDepth) {
-  auto d = Make('k');
-  const DicomProfile& profile = **DicomProfile::Embedded();
-  for (const std::string& name : kFiles) {
-    SCOPED_TRACE(name);
-    Output out = Deid(*d, name);
-    auto file = Parse(out.bytes);
-    int checked = 0;
-    for (DcmItem* item :
-         {static_cast<DcmItem*>(file->getMetaInfo()), static_cast<DcmItem*>(file->getDataset())}) {
-      Walk(*item, [&](DcmElement& e, int depth) {
-        const DcmTagKey t = e.getTag().getXTag();
-        ++checked;
-        EXPECT_EQ(t.getGroup() & 1, 0) << "private attribute " << t.toString() << " at depth " << depth;
-        const DicomProfileRow* row = profile.Find(t.getGroup(), t.getElement());
-        if (row != nullptr) {
-          EXPECT_NE(DicomProfile::Resolve(*row, {}).action, DicomAction::kRemove)
-              << row->name << " " << t.toString() << " at depth " << depth;
-        }
-      });
+// The option sets the invariant below is checked under: none, each option alone, and every option at once
+// (with one or the other of the two exclusive longitudinal date options).
+std::vector<DicomProfileOptions> OptionSets() {
+  std::vector<DicomProfileOptions> sets = {DicomProfileOptions()};
+  for (const DicomOptionInfo& info : DicomOptionInfos())
+    sets.push_back(DicomProfileOptions().Set(info.option));
+  for (DicomOption excluded :
+       {DicomOption::kRetainLongitudinalFullDates, DicomOption::kRetainLongitudinalModifiedDates}) {
+    DicomProfileOptions all;
+    for (const DicomOptionInfo& info : DicomOptionInfos()) {
+      if (info.option != excluded) all.Set(info.option);
     }
-    EXPECT_GT(checked, 5);
+    sets.push_back(all);
+  }
+  return sets;
+}
+
+// CT_small with private attributes in the odd groups next to the repeating curve (50xx) and overlay (60xx)
+// groups, at the top level and inside a sequence, next to a real (even) overlay.
+std::string WithOddRepeatingGroups() {
+  auto file = std::make_unique<DcmFileFormat>();
+  const std::string ct = Slurp(std::string(kDir) + "CT_small.dcm");
+  EXPECT_FALSE(ct.empty());
+  DcmInputBufferStream in;
+  in.setBuffer(ct.data(), static_cast<offile_off_t>(ct.size()));
+  in.setEos();
+  file->transferInit();
+  EXPECT_TRUE(file->read(in).good());
+  file->transferEnd();
+  const auto add = [](DcmItem& item) {
+    // Private elements have no dictionary VR: make them with an explicit one.
+    const auto text = [&](uint16_t g, uint16_t e, DcmEVR vr, const char* v) {
+      DcmElement* el = vr == EVR_LT ? static_cast<DcmElement*>(new DcmLongText(DcmTag(g, e, vr)))
+                                    : static_cast<DcmElement*>(new DcmLongString(DcmTag(g, e, vr)));
+      EXPECT_TRUE(el->putString(v).good());
+      EXPECT_TRUE(item.insert(el, /*replaceOld=*/true).good());
+    };
+    const Uint16 words[2] = {0x1234, 0x5678};
+    const auto words_at = [&](uint16_t g, uint16_t e) {
+      DcmElement* el = new DcmOtherByteOtherWord(DcmTag(g, e, EVR_OW));
+      EXPECT_TRUE(el->putUint16Array(words, 2).good());
+      EXPECT_TRUE(item.insert(el, /*replaceOld=*/true).good());
+    };
+    text(0x5001, 0x0010, EVR_LO, "ACME CURVES");
+    text(0x5001, 0x1000, EVR_LO, "Doe^John");
+    text(0x6001, 0x0010, EVR_LO, "ACME OVERLAY");
+    words_at(0x6001, 0x3000);
+    text(0x60FF, 0x4000, EVR_LT, "Patient JohnDoe");
+    words_at(0x6000, 0x3000);
+  };
+  DcmDataset& ds = *file->getDataset();
+  add(ds);
+  DcmItem* nested = nullptr;
+  EXPECT_TRUE(ds.findOrCreateSequenceItem(DCM_ReferencedImageSequence, nested, -2).good());
+  add(*nested);
+  DcmItem* deeper = nullptr;
+  EXPECT_TRUE(nested->findOrCreateSequenceItem(DCM_ReferencedSeriesSequence, deeper, -2).good());
+  add(*deeper);
+  std::vector<char> buffer(1 << 20);
+  DcmOutputBufferStream os(buffer.data(), static_cast<offile_off_t>(buffer.size()));
+  file->transferInit();
+  EXPECT_TRUE(file->write(os, EXS_LittleEndianExplicit, EET_ExplicitLength, nullptr).good());
+  file->transferEnd();
+  void* p = nullptr;
+  offile_off_t n = 0;
+  os.flushBuffer(p, n);
+  return std::string(static_cast<const char*>(p), static_cast<size_t>(n));
+}
+
+TEST(DicomDeidTest, NothingMarkedXAndNoPrivateTagSurvivesAtAnyDepth) {
+  const DicomProfile& profile = **DicomProfile::Embedded();
+  std::vector<std::pair<std::string, std::string>> inputs;
+  for (const std::string& name : kFiles) inputs.emplace_back(name, Slurp(std::string(kDir) + name));
+  inputs.emplace_back("CT_small.dcm with odd 50xx/60xx groups", WithOddRepeatingGroups());
+  for (const auto& [name, bytes] : inputs) ASSERT_FALSE(bytes.empty()) << name;
+  int set_index = 0;
+  for (const DicomProfileOptions& o : OptionSets()) {
+    auto d = Make('k', o);
+    ASSERT_NE(d, nullptr);
+    for (const auto& [name, bytes] : inputs) {
+      SCOPED_TRACE(absl::StrCat(name, ", option set ", set_index));
+      absl::StatusOr<std::string> out = DeidentifyDicomBytes(*d, base::AsBytes(bytes));
+      ASSERT_TRUE(out.ok()) << out.status();
+      auto file = Parse(*out);
+      int checked = 0;
+      for (DcmItem* item :
+           {static_cast<DcmItem*>(file->getMetaInfo()), static_cast<DcmItem*>(file->getDataset())}) {
+        Walk(*item, [&](DcmElement& e, int depth) {
+          const DcmTagKey t = e.getTag().getXTag();
+          ++checked;
+          EXPECT_EQ(t.getGroup() & 1, 0) << "private attribute " << t.toString() << " at depth " << depth;
+          const DicomProfileRow* row = profile.Find(t.getGroup(), t.getElement());
+          if (row != nullptr) {
+            EXPECT_NE(DicomProfile::Resolve(*row, o).action, DicomAction::kRemove)
+                << row->name << " " << t.toString() << " at depth " << depth;
+          }
+        });
+      }
+      EXPECT_GT(checked, 5);
+    }
+    ++set_index;
   }
 }
 

@@ -208,12 +208,14 @@ absl::StatusOr<DicomProfile> DicomProfile::Parse(std::string_view json) {
 }
 
 const DicomProfileRow* DicomProfile::Find(uint16_t group, uint16_t element) const {
+  // Odd groups are private (PS3.5 7.8) whatever their number: the repeating groups (50xx curves, 60xx
+  // overlays, PS3.5 7.6) are even groups only, so a wildcard row never governs (5001,0010) or (6001,3000).
+  if ((group & 1) != 0) return private_row_.has_value() ? &rows_[*private_row_] : nullptr;
   const uint32_t tag = (static_cast<uint32_t>(group) << 16) | element;
   if (auto it = exact_.find(tag); it != exact_.end()) return &rows_[it->second];
   for (size_t i : wildcards_) {
     if ((tag & rows_[i].mask) == rows_[i].value) return &rows_[i];
   }
-  if ((group & 1) != 0 && private_row_.has_value()) return &rows_[*private_row_];
   return nullptr;
 }
 

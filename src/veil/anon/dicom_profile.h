@@ -146,9 +146,10 @@ class DicomProfile {
 
   const std::vector<DicomProfileRow>& rows() const { return rows_; }
 
-  // The row governing the attribute (group, element): the exact row, else a wildcard row ((50XX,XXXX),
-  // (60XX,4000), (60XX,3000)), else the private row if the group is odd. nullptr if the table does not list
-  // it.
+  // The row governing the attribute (group, element): for an odd (private) group the private row, always
+  // (the repeating groups 50xx and 60xx are even only, PS3.5 7.6, so (5001,0010) is a private creator, not
+  // curve data); otherwise the exact row, else a wildcard row ((50XX,XXXX), (60XX,4000), (60XX,3000)).
+  // nullptr if the table does not list it.
   const DicomProfileRow* Find(uint16_t group, uint16_t element) const;
 
   // The action for `row` under `options` (see the file comment for the rules).

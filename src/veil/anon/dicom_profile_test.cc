@@ -98,6 +98,16 @@ TEST(DicomProfileTest, WildcardAndPrivateRows) {
   EXPECT_EQ(p.Find(0x0008, 0x0016), nullptr);        // SOP Class UID: not listed, kept
   EXPECT_EQ(ResolveTag(0x0009, 0x1001), kX);
   EXPECT_EQ(ResolveTag(0x6000, 0x3000), kX);
+  // Odd groups inside the repeating-group ranges are private, never curve or overlay data: under Clean
+  // Graphics (which has a C for the wildcard rows) they still resolve by the private row.
+  for (uint32_t g : {0x5001u, 0x50FFu, 0x6001u, 0x601Fu, 0x60FFu}) {
+    for (uint16_t e : {uint16_t{0x0010}, uint16_t{0x3000}, uint16_t{0x4000}, uint16_t{0x1000}}) {
+      const DicomProfileRow* row = p.Find(static_cast<uint16_t>(g), e);
+      ASSERT_NE(row, nullptr) << std::hex << g << "," << e;
+      EXPECT_TRUE(row->private_row) << std::hex << g << "," << e;
+      EXPECT_EQ(DicomProfile::Resolve(*row, DicomProfileOptions().Set(DicomOption::kCleanGraphics)), kX);
+    }
+  }
 }
 
 TEST(DicomProfileTest, OptionsSelectTheirColumn) {
