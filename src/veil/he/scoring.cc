@@ -347,7 +347,7 @@ absl::StatusOr<CkksParameters> MakeScoringParameters(const ScoringParameterOptio
     }
     std::vector<int> bits = {61};
     for (int i = 0; i < 7; ++i) bits.push_back(37);
-    bits.push_back(52);
+    bits.push_back(49);
     return CkksParametersBuilder()
         .SetPolyDegree(n)
         .SetCiphertextPrimeBits(bits)
@@ -360,8 +360,8 @@ absl::StatusOr<CkksParameters> MakeScoringParameters(const ScoringParameterOptio
   }
   return CkksParametersBuilder()
       .SetPolyDegree(n)
-      .SetCiphertextPrimeBits({61, 52})
-      .SetSpecialPrimeBits({61})
+      .SetCiphertextPrimeBits({61, 49})
+      .SetSpecialPrimeBits({49})
       .Build();
 }
 
@@ -411,7 +411,7 @@ absl::StatusOr<EncryptedQuery> EncryptQuery(const CkksContext& ctx, const Secret
   EncryptedQuery query;
   query.header = {key_id, feature_names, means, scales, records.size(), r_per};
   const int level = ctx.max_level();
-  const double scale = static_cast<double>(ctx.params().ciphertext_primes()[level]);
+  const double scale = kQueryScale;
   std::vector<double> slots(ctx.slot_count());
   for (size_t first = 0; first < records.size(); first += r_per) {
     std::fill(slots.begin(), slots.end(), 0.0);
@@ -601,8 +601,16 @@ absl::StatusOr<EncryptedScores> ScoreQuery(const CkksContext& ctx, const Scoring
     const double fresh = kQueryNoiseStddev * kLogitScale / in_scale * std::sqrt(norm2);
     const double rounding = std::sqrt(1.0 / 12) * kAssumedQueryRms * std::sqrt(p) * in_scale / q_top;
     const double rescale = std::sqrt((1 + 2 * n / 3) / 12);
+    // Key switching at the top level (keyswitch.h): sum_j d_j e_j / P with d_j uniform below q_j, for each
+    // of the P - 1 rotated copies, divided by q_top by the rescale.
+    double q2 = 0;
+    for (int i = 0; i <= top; ++i)
+      q2 += std::pow(static_cast<double>(ctx.params().ciphertext_primes()[i]), 2);
+    double special = 1;
+    for (uint64_t sp : ctx.params().special_primes()) special *= static_cast<double>(sp);
+    const double ks = std::sqrt(p - 1) * std::sqrt(n / 12 * q2) * kQueryNoiseStddev / special / q_top;
     out.header.error_bound_bits =
-        std::log2(8 * std::sqrt(fresh * fresh + rounding * rounding + rescale * rescale + 1));
+        std::log2(8 * std::sqrt(fresh * fresh + rounding * rounding + rescale * rescale + ks * ks + 1));
   }
   if (sigmoid.has_value()) {
     out.header.has_probability = true;

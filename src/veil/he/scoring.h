@@ -31,18 +31,22 @@
 // spent a level on masking; one ciphertext per feature needs no rotation but P ciphertexts per query (P times
 // the upload for fewer than N/2 records). Here the customer decrypts only the scores.
 //
-// Parameters (MakeScoringParameters). Logit key sets: ciphertext primes {61, 52} bits + special {61} (174
+// Parameters (MakeScoringParameters). Logit key sets: ciphertext primes {61, 49} bits + special {49} (159
 // bits, N = 8192 by default; 16384 or 32768 also work and pack more records). The query is encrypted with
-// seeded secret-key encryption (half-size upload) at level 1 and scale q_1 (the 52-bit prime; per-coefficient
-// noise standard deviation 3.24); the weights are encoded at scale 2^53 * q_1 / query scale, so after one
-// rescale the logit is at level 0 and scale 2^53. That final scale is what makes noise flooding affordable
-// (keys.h): the decrypted logits can be shared (flooding noise about 2^-11.5 in the logit with the defaults,
-// see ScoresHeader::error_bound_bits). Values must stay below 128 in magnitude: every product weight *
-// feature, every partial sum and the logit (the 61-bit q_0 holds |value| * 2^53 < 2^60), and query values
-// below 256 (the encoder's 2^62 limit at scale 2^52): standardize inputs (the model's standardization,
-// applied by the customer when encrypting with the model).
+// seeded secret-key encryption (half-size upload) at level 1 and scale 2^52 (kQueryScale; per-coefficient
+// noise standard deviation 3.24); the weights are encoded at scale 2^53 * q_1 / 2^52 (about 2^50). The P
+// rotations run at level 1 BEFORE the rescale, so their key-switching errors (large: the 49-bit special prime
+// is below q_0, which keeps every prime but q_0 on the IFMA NTT path) are divided by q_1; one rescale then
+// leaves the logit at level 0 and scale 2^53. That final scale, with an error of about 2^10 per coefficient,
+// is what makes noise flooding affordable (keys.h): the decrypted logits can be shared (flooding noise about
+// 2^-11.7 in the logit at 32 features; ScoresHeader::error_bound_bits carries the server's bound, computed
+// from the weights' norm). Values must stay below 128 in magnitude: every product weight * feature, every
+// partial sum and the logit (q_0 q_1 ~ 2^110 holds |value| * 2^102 < 2^109, and the 61-bit q_0 |value| *
+// 2^53), and query values below 256 (kMaxQueryValue, well within the encoder's 2^62 limit at scale 2^52):
+// standardize inputs (the model's standardization, applied by the customer when encrypting with the model).
+// The error estimate assumes query values of root mean square at most 8 (standardized features: about 1).
 //
-// Probability key sets (probability = true, N = 16384): {61, 37 x 7, 52} + {61} (433 bits, below the 438
+// Probability key sets (probability = true, N = 16384): {61, 37 x 7, 49} + {61} (430 bits, below the 438
 // bound): the logit as above (level 7, scale 2^53), then MatchLevelAndScale to scale 2^37 and a Chebyshev
 // sigmoid (polyeval.h; default degree 15 on [-12, 12], max fit error returned in the header) evaluated under
 // encryption. The probability's CKKS error is of order 1e-7, far above what flooding at 20 bits of
@@ -119,7 +123,8 @@ struct ScoringParameterOptions {
 // Errors: InvalidArgument for an unsupported N (naming it and the choices).
 absl::StatusOr<CkksParameters> MakeScoringParameters(const ScoringParameterOptions& options);
 
-// The scale of a logit (2^53) and of the probability evaluation (2^37).
+// The scale of the query's values (2^52), of a logit (2^53) and of the probability evaluation (2^37).
+inline constexpr double kQueryScale = 0x1p52;
 inline constexpr double kLogitScale = 0x1p53;
 inline constexpr double kProbabilityScale = 0x1p37;
 // The largest |value| a query may hold (after the customer's standardization).
