@@ -1,0 +1,610 @@
+#include "veil/fl/secagg.h"
+
+#include <algorithm>
+#include <string_view>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "veil/base/status_macros.h"
+#include "veil/crypto/aead.h"
+#include "veil/crypto/hkdf.h"
+#include "veil/crypto/random.h"
+#include "veil/fl/mask_prg.h"
+#include "veil/fl/shamir.h"
+
+namespace veil::fl {
+namespace {
+
+constexpr std::string_view kShareKeyLabel = "veil fl secagg share v1";
+constexpr std::string_view kMaskSeedLabel = "veil fl secagg mask v1";
+constexpr std::string_view kShareAadLabel = "veil fl secagg share aad v1";
+
+std::vector<uint8_t> Context(std::string_view label, uint64_t round, uint32_t a, uint32_t b) {
+  std::vector<uint8_t> out(label.begin(), label.end());
+  out.push_back(kSecAggWireVersion);
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<uint8_t>(round >> (8 * i)));
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<uint8_t>(a >> (8 * i)));
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<uint8_t>(b >> (8 * i)));
+  return out;
+}
+
+// The single-use AEAD key for the shares `sender` sends `recipient` in `round`.
+absl::StatusOr<base::SecretBytes> ShareKey(const base::SecretBytes& own_c_sk,
+                                           std::span<const uint8_t> peer_c_pk, uint64_t round,
+                                           uint32_t sender, uint32_t recipient) {
+  VEIL_ASSIGN_OR_RETURN(base::SecretBytes shared, crypto::X25519(own_c_sk, peer_c_pk));
+  return crypto::HkdfSha256(shared, {}, Context(kShareKeyLabel, round, sender, recipient), 32);
+}
+
+// The pairwise mask seed s_uv (symmetric in u, v).
+absl::StatusOr<base::SecretBytes> PairSeed(const base::SecretBytes& own_s_sk,
+                                           std::span<const uint8_t> peer_s_pk, uint64_t round, uint32_t u,
+                                           uint32_t v) {
+  VEIL_ASSIGN_OR_RETURN(base::SecretBytes shared, crypto::X25519(own_s_sk, peer_s_pk));
+  return crypto::HkdfSha256(shared, {}, Context(kMaskSeedLabel, round, std::min(u, v), std::max(u, v)),
+                            kMaskSeedBytes);
+}
+
+const std::array<uint8_t, crypto::kAes256GcmNonceSize>& ZeroNonce() {
+  static const std::array<uint8_t, crypto::kAes256GcmNonceSize> zero{};
+  return zero;
+}
+
+absl::Status CheckSortedUnique(std::span<const uint32_t> ids, uint32_t n, const char* what) {
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] >= n)
+      return absl::InvalidArgumentError(absl::StrCat(what, ": client id ", ids[i], " out of range"));
+    if (i > 0 && ids[i] <= ids[i - 1]) {
+      return absl::InvalidArgumentError(absl::StrCat(what, ": ids not sorted and unique"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool Contains(std::span<const uint32_t> sorted, uint32_t id) {
+  return std::binary_search(sorted.begin(), sorted.end(), id);
+}
+
+absl::Status TooFew(const char* step, size_t have, uint32_t need) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("aborted: ", have, " clients remain at ", step, ", fewer than min_clients = ", need));
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------------
+// Setup
+// ---------------------------------------------------------------------------------------------------------
+
+absl::StatusOr<std::shared_ptr<const SecAggSetup>> SecAggSetup::Create(
+    const SecAggConfig& c, std::vector<crypto::Ed25519PublicKey> identities) {
+  if (c.num_clients < 3 || c.num_clients > kSecAggMaxClients) {
+    return absl::InvalidArgumentError(absl::StrCat("secagg config: num_clients ", c.num_clients,
+                                                   " is outside [3, ", kSecAggMaxClients, "]"));
+  }
+  if (c.vector_length == 0 || c.vector_length > kSecAggMaxVectorLength) {
+    return absl::InvalidArgumentError(absl::StrCat("secagg config: vector_length ", c.vector_length,
+                                                   " is outside [1, ", kSecAggMaxVectorLength, "]"));
+  }
+  if (identities.size() != c.num_clients) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("secagg config: ", identities.size(), " identity keys for ", c.num_clients, " clients"));
+  }
+  NeighbourGraph graph;
+  if (c.degree == 0) {
+    VEIL_ASSIGN_OR_RETURN(graph, NeighbourGraph::Complete(c.num_clients));
+  } else {
+    VEIL_ASSIGN_OR_RETURN(graph, NeighbourGraph::Harary(c.num_clients, c.degree, c.graph_seed));
+  }
+  const uint32_t k = graph.degree();
+  if (c.threshold == 0 || c.threshold > k || 2 * c.threshold <= k) {
+    return absl::InvalidArgumentError(absl::StrCat("secagg config: threshold ", c.threshold,
+                                                   " must satisfy degree / 2 < threshold <= degree = ", k));
+  }
+  if (c.min_clients < c.threshold || c.min_clients > c.num_clients) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("secagg config: min_clients ", c.min_clients, " is outside [threshold, num_clients]"));
+  }
+  return std::shared_ptr<const SecAggSetup>(new SecAggSetup(c, std::move(graph), std::move(identities)));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Client
+// ---------------------------------------------------------------------------------------------------------
+
+absl::StatusOr<std::unique_ptr<SecAggClient>> SecAggClient::Create(std::shared_ptr<const SecAggSetup> setup,
+                                                                   uint32_t client_id,
+                                                                   crypto::Ed25519PrivateKey identity,
+                                                                   base::RandomSource& rng) {
+  if (setup == nullptr) return absl::InvalidArgumentError("secagg client: no setup");
+  if (client_id >= setup->config().num_clients) {
+    return absl::InvalidArgumentError(absl::StrCat("secagg client: id ", client_id, " out of range"));
+  }
+  if (!(identity.public_key() == setup->identity(client_id))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("secagg client: identity key does not match the registered key of client ", client_id));
+  }
+  return std::unique_ptr<SecAggClient>(
+      new SecAggClient(std::move(setup), client_id, std::move(identity), rng));
+}
+
+absl::StatusOr<AdvertiseKeys> SecAggClient::Advertise() {
+  if (state_ != State::kAdvertise)
+    return absl::FailedPreconditionError("secagg client: Advertise out of order");
+  auto c = crypto::GenerateX25519KeyPair(rng_);
+  if (!c.ok()) return Fail(c.status());
+  auto s = crypto::GenerateX25519KeyPair(rng_);
+  if (!s.ok()) return Fail(s.status());
+  c_ = std::move(*c);
+  s_ = std::move(*s);
+  AdvertiseKeys m;
+  m.round_id = setup_->config().round_id;
+  m.client_id = id_;
+  m.c_pk = c_->public_key;
+  m.s_pk = s_->public_key;
+  auto sig = identity_.Sign(SignedKeyBytes(m.round_id, id_, m.c_pk, m.s_pk));
+  if (!sig.ok()) return Fail(sig.status());
+  m.signature = *sig;
+  state_ = State::kShareKeys;
+  return m;
+}
+
+absl::StatusOr<ShareKeys> SecAggClient::ShareKeysRound(const KeyDirectory& dir) {
+  if (state_ != State::kShareKeys)
+    return absl::FailedPreconditionError("secagg client: ShareKeys out of order");
+  const SecAggConfig& cfg = setup_->config();
+  if (dir.round_id != cfg.round_id) {
+    return Fail(
+        absl::InvalidArgumentError(absl::StrCat("secagg client ", id_, ": key directory for another round")));
+  }
+  std::vector<uint32_t> ids;
+  ids.reserve(dir.clients.size());
+  for (const AdvertiseKeys& a : dir.clients) ids.push_back(a.client_id);
+  if (absl::Status st = CheckSortedUnique(ids, cfg.num_clients, "key directory"); !st.ok()) return Fail(st);
+  if (dir.clients.size() < cfg.min_clients)
+    return Fail(TooFew("ShareKeys", dir.clients.size(), cfg.min_clients));
+  bool self_seen = false;
+  peers_.clear();
+  for (const AdvertiseKeys& a : dir.clients) {
+    const absl::Status verified =
+        setup_->identity(a.client_id)
+            .Verify(SignedKeyBytes(cfg.round_id, a.client_id, a.c_pk, a.s_pk), a.signature);
+    if (!verified.ok()) {
+      return Fail(absl::PermissionDeniedError(
+          absl::StrCat("secagg client ", id_, ": the keys of client ", a.client_id,
+                       " are not signed by its identity key (key substitution)")));
+    }
+    if (a.client_id == id_) {
+      if (a.c_pk != c_->public_key || a.s_pk != s_->public_key) {
+        return Fail(absl::PermissionDeniedError(
+            absl::StrCat("secagg client ", id_, ": the directory holds altered keys for this client")));
+      }
+      self_seen = true;
+    } else if (setup_->graph().Adjacent(id_, a.client_id)) {
+      peers_[a.client_id] = Peer{a.c_pk, a.s_pk};
+    }
+  }
+  if (!self_seen) {
+    return Fail(
+        absl::InvalidArgumentError(absl::StrCat("secagg client ", id_, ": key directory omits this client")));
+  }
+  if (peers_.size() < cfg.threshold) {
+    return Fail(absl::FailedPreconditionError(
+        absl::StrCat("aborted: client ", id_, " has ", peers_.size(),
+                     " neighbours left, fewer than threshold = ", cfg.threshold)));
+  }
+  std::vector<uint32_t> recipients;
+  for (const auto& [v, peer] : peers_) recipients.push_back(v);
+  std::sort(recipients.begin(), recipients.end());
+  std::vector<uint32_t> xs(recipients.size());
+  for (size_t i = 0; i < recipients.size(); ++i) xs[i] = recipients[i] + 1;
+
+  auto b = crypto::RandomKey(kSecAggSecretBytes, rng_);
+  if (!b.ok()) return Fail(b.status());
+  b_ = std::move(*b);
+  auto b_shares = ShamirSplit(b_.span(), cfg.threshold, xs, rng_);
+  if (!b_shares.ok()) return Fail(b_shares.status());
+  auto s_shares = ShamirSplit(s_->private_key.span(), cfg.threshold, xs, rng_);
+  if (!s_shares.ok()) return Fail(s_shares.status());
+
+  ShareKeys out;
+  out.round_id = cfg.round_id;
+  out.client_id = id_;
+  out.shares.reserve(recipients.size());
+  base::SecretBytes plaintext(kSecAggSharePlaintextBytes);
+  for (size_t i = 0; i < recipients.size(); ++i) {
+    const uint32_t v = recipients[i];
+    std::copy((*b_shares)[i].y.span().begin(), (*b_shares)[i].y.span().end(), plaintext.data());
+    std::copy((*s_shares)[i].y.span().begin(), (*s_shares)[i].y.span().end(),
+              plaintext.data() + kSecAggShareBytes);
+    auto key = ShareKey(c_->private_key, peers_[v].c_pk, cfg.round_id, id_, v);
+    if (!key.ok()) return Fail(key.status());
+    auto ct = crypto::SealWithNonce(*key, ZeroNonce(), plaintext.span(),
+                                    Context(kShareAadLabel, cfg.round_id, id_, v));
+    if (!ct.ok()) return Fail(ct.status());
+    out.shares.push_back(EncryptedShare{id_, v, std::move(*ct)});
+  }
+  state_ = State::kMaskInput;
+  return out;
+}
+
+absl::StatusOr<MaskedInput> SecAggClient::MaskInput(const ShareBundle& bundle,
+                                                    std::span<const uint32_t> input) {
+  if (state_ != State::kMaskInput)
+    return absl::FailedPreconditionError("secagg client: MaskInput out of order");
+  const SecAggConfig& cfg = setup_->config();
+  if (input.size() != cfg.vector_length) {
+    // The caller's mistake, not the server's: the client stays usable.
+    return absl::InvalidArgumentError(
+        absl::StrCat("secagg client: input has ", input.size(), " values, expected ", cfg.vector_length));
+  }
+  if (bundle.round_id != cfg.round_id || bundle.recipient != id_) {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("secagg client ", id_, ": share bundle for another round or client")));
+  }
+  if (absl::Status st = CheckSortedUnique(bundle.u2, cfg.num_clients, "share bundle U2"); !st.ok())
+    return Fail(st);
+  if (!Contains(bundle.u2, id_)) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat("secagg client ", id_, ": U2 omits this client")));
+  }
+  if (bundle.u2.size() < cfg.min_clients)
+    return Fail(TooFew("MaskedInput", bundle.u2.size(), cfg.min_clients));
+  std::vector<uint32_t> expected;  // neighbours in U2, sorted
+  for (uint32_t v : bundle.u2) {
+    if (v == id_) continue;
+    if (setup_->graph().Adjacent(id_, v)) {
+      if (!peers_.contains(v)) {
+        return Fail(absl::InvalidArgumentError(
+            absl::StrCat("secagg client ", id_, ": U2 lists client ", v, " which was not in U1")));
+      }
+      expected.push_back(v);
+    }
+  }
+  if (bundle.shares.size() != expected.size()) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat("secagg client ", id_, ": share bundle holds ",
+                                                        bundle.shares.size(), " shares, expected ",
+                                                        expected.size())));
+  }
+  held_.clear();
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const EncryptedShare& s = bundle.shares[i];
+    const uint32_t v = expected[i];
+    if (s.sender != v || s.recipient != id_) {
+      return Fail(absl::InvalidArgumentError(
+          absl::StrCat("secagg client ", id_, ": share bundle entry ", i, " is not from neighbour ", v)));
+    }
+    auto key = ShareKey(c_->private_key, peers_[v].c_pk, cfg.round_id, v, id_);
+    if (!key.ok()) return Fail(key.status());
+    auto pt =
+        crypto::OpenWithNonce(*key, ZeroNonce(), s.ciphertext, Context(kShareAadLabel, cfg.round_id, v, id_));
+    if (!pt.ok() || pt->size() != kSecAggSharePlaintextBytes) {
+      return Fail(absl::DataLossError(
+          absl::StrCat("secagg client ", id_, ": the share from client ", v, " failed authentication")));
+    }
+    std::span<const uint8_t> p(*pt);
+    held_.emplace(v, std::make_pair(base::SecretBytes(p.first(kSecAggShareBytes)),
+                                    base::SecretBytes(p.subspan(kSecAggShareBytes))));
+    OPENSSL_cleanse(pt->data(), pt->size());
+  }
+  MaskedInput out;
+  out.round_id = cfg.round_id;
+  out.client_id = id_;
+  out.masked.assign(input.begin(), input.end());
+  if (absl::Status st = AddMask(b_, out.masked); !st.ok()) return Fail(st);
+  for (uint32_t v : expected) {
+    auto seed = PairSeed(s_->private_key, peers_[v].s_pk, cfg.round_id, id_, v);
+    if (!seed.ok()) return Fail(seed.status());
+    if (absl::Status st = AddMask(*seed, out.masked, /*subtract=*/v < id_); !st.ok()) return Fail(st);
+  }
+  u2_ = bundle.u2;
+  state_ = State::kUnmask;
+  return out;
+}
+
+absl::StatusOr<UnmaskResponse> SecAggClient::Unmask(const UnmaskRequest& req) {
+  if (state_ == State::kDone || state_ == State::kFailed) {
+    state_ = State::kFailed;
+    return absl::PermissionDeniedError(
+        absl::StrCat("secagg client ", id_, ": refusing to reveal shares again in this round"));
+  }
+  if (state_ != State::kUnmask) return absl::FailedPreconditionError("secagg client: Unmask out of order");
+  const SecAggConfig& cfg = setup_->config();
+  if (req.round_id != cfg.round_id) {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("secagg client ", id_, ": unmask request for another round")));
+  }
+  if (absl::Status st = CheckSortedUnique(req.survivors, cfg.num_clients, "unmask request survivors");
+      !st.ok()) {
+    return Fail(st);
+  }
+  if (absl::Status st = CheckSortedUnique(req.dropped, cfg.num_clients, "unmask request dropped"); !st.ok()) {
+    return Fail(st);
+  }
+  for (uint32_t v : req.dropped) {
+    if (Contains(req.survivors, v)) {
+      return Fail(
+          absl::PermissionDeniedError(absl::StrCat("secagg client ", id_,
+                                                   ": refusing to reveal both the self-mask seed and the "
+                                                   "masking key of client ",
+                                                   v)));
+    }
+  }
+  if (Contains(req.dropped, id_) || !Contains(req.survivors, id_)) {
+    return Fail(absl::PermissionDeniedError(
+        absl::StrCat("secagg client ", id_, ": the request does not list this client as a survivor")));
+  }
+  std::vector<uint32_t> all(req.survivors);
+  all.insert(all.end(), req.dropped.begin(), req.dropped.end());
+  std::sort(all.begin(), all.end());
+  if (all != u2_) {
+    return Fail(absl::PermissionDeniedError(
+        absl::StrCat("secagg client ", id_, ": the request does not partition U2; refusing to reveal")));
+  }
+  if (req.survivors.size() < cfg.min_clients)
+    return Fail(TooFew("Unmasking", req.survivors.size(), cfg.min_clients));
+  std::vector<uint32_t> owners;
+  for (const auto& [v, shares] : held_) owners.push_back(v);
+  std::sort(owners.begin(), owners.end());
+  UnmaskResponse out;
+  out.round_id = cfg.round_id;
+  out.client_id = id_;
+  for (uint32_t v : owners) {
+    auto& [b_share, s_share] = held_[v];
+    const bool survived = Contains(req.survivors, v);
+    out.shares.push_back(RevealedShare{v, survived ? ShareKind::kSelfMaskSeed : ShareKind::kMaskingKey,
+                                       survived ? std::move(b_share) : std::move(s_share)});
+  }
+  held_.clear();
+  b_.Reset();
+  state_ = State::kDone;
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Server
+// ---------------------------------------------------------------------------------------------------------
+
+SecAggServer::SecAggServer(std::shared_ptr<const SecAggSetup> setup) : setup_(std::move(setup)) {
+  const uint32_t n = setup_->config().num_clients;
+  keys_.resize(n);
+  share_keys_.resize(n);
+  masked_received_.assign(n, false);
+  responses_.resize(n);
+}
+
+absl::Status SecAggServer::Expect(State s, const char* phase) const {
+  if (state_ == State::kAborted) return absl::FailedPreconditionError("secagg server: the round was aborted");
+  if (state_ != s) return absl::FailedPreconditionError(absl::StrCat("secagg server: not in phase ", phase));
+  return absl::OkStatus();
+}
+
+absl::Status SecAggServer::ReceiveAdvertise(const AdvertiseKeys& m) {
+  VEIL_RETURN_IF_ERROR(Expect(State::kAdvertise, "AdvertiseKeys"));
+  const SecAggConfig& cfg = setup_->config();
+  if (m.round_id != cfg.round_id)
+    return absl::InvalidArgumentError("secagg server: advertisement for another round");
+  if (m.client_id >= cfg.num_clients) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("secagg server: client id ", m.client_id, " out of range"));
+  }
+  if (keys_[m.client_id].has_value()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("secagg server: duplicate advertisement from client ", m.client_id));
+  }
+  VEIL_RETURN_IF_ERROR(
+      setup_->identity(m.client_id)
+              .Verify(SignedKeyBytes(m.round_id, m.client_id, m.c_pk, m.s_pk), m.signature)
+              .ok()
+          ? absl::OkStatus()
+          : absl::PermissionDeniedError(absl::StrCat("secagg server: the advertisement of client ",
+                                                     m.client_id, " has a bad signature")));
+  keys_[m.client_id] = m;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<KeyDirectory> SecAggServer::FinishAdvertise() {
+  VEIL_RETURN_IF_ERROR(Expect(State::kAdvertise, "AdvertiseKeys"));
+  const SecAggConfig& cfg = setup_->config();
+  KeyDirectory dir;
+  dir.round_id = cfg.round_id;
+  for (uint32_t u = 0; u < cfg.num_clients; ++u) {
+    if (keys_[u].has_value()) {
+      u1_.push_back(u);
+      dir.clients.push_back(*keys_[u]);
+    }
+  }
+  if (u1_.size() < cfg.min_clients) return Abort(TooFew("AdvertiseKeys", u1_.size(), cfg.min_clients));
+  state_ = State::kShareKeys;
+  return dir;
+}
+
+absl::Status SecAggServer::ReceiveShareKeys(const ShareKeys& m) {
+  VEIL_RETURN_IF_ERROR(Expect(State::kShareKeys, "ShareKeys"));
+  const SecAggConfig& cfg = setup_->config();
+  if (m.round_id != cfg.round_id)
+    return absl::InvalidArgumentError("secagg server: shares for another round");
+  if (m.client_id >= cfg.num_clients || !Contains(u1_, m.client_id)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("secagg server: shares from client ", m.client_id, " not in U1"));
+  }
+  if (share_keys_[m.client_id].has_value()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("secagg server: duplicate shares from client ", m.client_id));
+  }
+  // Exactly one share for each neighbour in U1, in order.
+  size_t i = 0;
+  for (uint32_t v : setup_->graph().neighbours(m.client_id)) {
+    if (!Contains(u1_, v)) continue;
+    if (i >= m.shares.size() || m.shares[i].recipient != v || m.shares[i].sender != m.client_id ||
+        m.shares[i].ciphertext.size() != kSecAggShareCiphertextBytes) {
+      return absl::InvalidArgumentError(absl::StrCat("secagg server: the shares of client ", m.client_id,
+                                                     " do not match its neighbours in U1"));
+    }
+    ++i;
+  }
+  if (i != m.shares.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("secagg server: client ", m.client_id, " sent extra shares"));
+  }
+  share_keys_[m.client_id] = m;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<ShareBundle>> SecAggServer::FinishShareKeys() {
+  VEIL_RETURN_IF_ERROR(Expect(State::kShareKeys, "ShareKeys"));
+  const SecAggConfig& cfg = setup_->config();
+  for (uint32_t u : u1_) {
+    if (share_keys_[u].has_value()) u2_.push_back(u);
+  }
+  if (u2_.size() < cfg.min_clients) return Abort(TooFew("ShareKeys", u2_.size(), cfg.min_clients));
+  std::vector<ShareBundle> bundles(u2_.size());
+  std::vector<int64_t> index(cfg.num_clients, -1);
+  for (size_t i = 0; i < u2_.size(); ++i) {
+    index[u2_[i]] = static_cast<int64_t>(i);
+    bundles[i].round_id = cfg.round_id;
+    bundles[i].recipient = u2_[i];
+    bundles[i].u2 = u2_;
+  }
+  for (uint32_t u : u2_) {
+    for (EncryptedShare& s : share_keys_[u]->shares) {
+      if (index[s.recipient] >= 0) bundles[index[s.recipient]].shares.push_back(std::move(s));
+    }
+    share_keys_[u].reset();
+  }
+  sum_.assign(cfg.vector_length, 0);
+  state_ = State::kMaskedInput;
+  return bundles;
+}
+
+absl::Status SecAggServer::ReceiveMaskedInput(const MaskedInput& m) {
+  VEIL_RETURN_IF_ERROR(Expect(State::kMaskedInput, "MaskedInput"));
+  const SecAggConfig& cfg = setup_->config();
+  if (m.round_id != cfg.round_id)
+    return absl::InvalidArgumentError("secagg server: masked input for another round");
+  if (m.client_id >= cfg.num_clients || !Contains(u2_, m.client_id)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("secagg server: masked input from client ", m.client_id, " not in U2"));
+  }
+  if (masked_received_[m.client_id]) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("secagg server: duplicate masked input from client ", m.client_id));
+  }
+  if (m.masked.size() != cfg.vector_length) {
+    return absl::InvalidArgumentError(absl::StrCat("secagg server: masked input of client ", m.client_id,
+                                                   " has ", m.masked.size(), " values, expected ",
+                                                   cfg.vector_length));
+  }
+  VEIL_RETURN_IF_ERROR(AddVectors(sum_, m.masked));
+  masked_received_[m.client_id] = true;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<UnmaskRequest> SecAggServer::FinishMaskedInput() {
+  VEIL_RETURN_IF_ERROR(Expect(State::kMaskedInput, "MaskedInput"));
+  const SecAggConfig& cfg = setup_->config();
+  UnmaskRequest req;
+  req.round_id = cfg.round_id;
+  for (uint32_t u : u2_) (masked_received_[u] ? req.survivors : req.dropped).push_back(u);
+  u3_ = req.survivors;
+  if (u3_.size() < cfg.min_clients) return Abort(TooFew("MaskedInput", u3_.size(), cfg.min_clients));
+  state_ = State::kUnmask;
+  return req;
+}
+
+absl::Status SecAggServer::ReceiveUnmaskResponse(const UnmaskResponse& m) {
+  VEIL_RETURN_IF_ERROR(Expect(State::kUnmask, "Unmasking"));
+  const SecAggConfig& cfg = setup_->config();
+  if (m.round_id != cfg.round_id)
+    return absl::InvalidArgumentError("secagg server: unmask response for another round");
+  if (m.client_id >= cfg.num_clients || !Contains(u3_, m.client_id)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("secagg server: unmask response from client ", m.client_id, " not in U3"));
+  }
+  if (responses_[m.client_id].has_value()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("secagg server: duplicate unmask response from client ", m.client_id));
+  }
+  for (size_t i = 0; i < m.shares.size(); ++i) {
+    const RevealedShare& s = m.shares[i];
+    const bool ok_owner = s.owner < cfg.num_clients && Contains(u2_, s.owner) &&
+                          setup_->graph().Adjacent(m.client_id, s.owner) &&
+                          (i == 0 || s.owner > m.shares[i - 1].owner);
+    const ShareKind want = Contains(u3_, s.owner) ? ShareKind::kSelfMaskSeed : ShareKind::kMaskingKey;
+    if (!ok_owner || s.kind != want || s.value.size() != kSecAggShareBytes) {
+      return absl::InvalidArgumentError(absl::StrCat("secagg server: unmask response of client ", m.client_id,
+                                                     " holds an unexpected share (entry ", i, ")"));
+    }
+  }
+  UnmaskResponse copy;
+  copy.round_id = m.round_id;
+  copy.client_id = m.client_id;
+  for (const RevealedShare& s : m.shares)
+    copy.shares.push_back(RevealedShare{s.owner, s.kind, s.value.Clone()});
+  responses_[m.client_id] = std::move(copy);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SecAggResult> SecAggServer::FinishUnmasking() {
+  VEIL_RETURN_IF_ERROR(Expect(State::kUnmask, "Unmasking"));
+  const SecAggConfig& cfg = setup_->config();
+  for (uint32_t u : u3_) {
+    if (responses_[u].has_value()) u4_.push_back(u);
+  }
+  if (u4_.size() < cfg.min_clients) return Abort(TooFew("Unmasking", u4_.size(), cfg.min_clients));
+  // Shares per owner, x = responder id + 1.
+  std::vector<std::vector<ShamirShare>> shares(cfg.num_clients);
+  for (uint32_t v : u4_) {
+    for (RevealedShare& s : responses_[v]->shares)
+      shares[s.owner].push_back(ShamirShare{v + 1, std::move(s.value)});
+    responses_[v].reset();
+  }
+  std::vector<uint32_t> dropped;
+  for (uint32_t u : u2_) {
+    if (!Contains(u3_, u)) dropped.push_back(u);
+  }
+  auto reconstruct = [&](uint32_t u, const char* what) -> absl::StatusOr<base::SecretBytes> {
+    if (shares[u].size() < cfg.threshold) {
+      return absl::FailedPreconditionError(absl::StrCat("aborted: ", shares[u].size(), " shares of the ",
+                                                        what, " of client ", u,
+                                                        ", fewer than threshold = ", cfg.threshold));
+    }
+    auto secret = ShamirReconstruct(shares[u], cfg.threshold, kSecAggSecretBytes);
+    if (!secret.ok()) {
+      return absl::Status(secret.status().code(),
+                          absl::StrCat("secagg server: reconstructing the ", what, " of client ", u, ": ",
+                                       secret.status().message()));
+    }
+    return secret;
+  };
+  for (uint32_t u : u3_) {
+    auto b = reconstruct(u, "self-mask seed");
+    if (!b.ok()) return Abort(b.status());
+    if (absl::Status st = AddMask(*b, sum_, /*subtract=*/true); !st.ok()) return Abort(st);
+  }
+  for (uint32_t u : dropped) {
+    auto s_sk = reconstruct(u, "masking key");
+    if (!s_sk.ok()) return Abort(s_sk.status());
+    auto pk = crypto::X25519PublicFromPrivate(*s_sk);
+    if (!pk.ok()) return Abort(pk.status());
+    if (*pk != keys_[u]->s_pk) {
+      return Abort(absl::DataLossError(absl::StrCat("secagg server: the reconstructed masking key of client ",
+                                                    u, " does not match its advertised public key")));
+    }
+    for (uint32_t v : setup_->graph().neighbours(u)) {
+      if (!Contains(u3_, v)) continue;
+      auto seed = PairSeed(*s_sk, keys_[v]->s_pk, cfg.round_id, u, v);
+      if (!seed.ok()) return Abort(seed.status());
+      // v added +PRG(s_uv) if u > v, -PRG(s_uv) if u < v.
+      if (absl::Status st = AddMask(*seed, sum_, /*subtract=*/u > v); !st.ok()) return Abort(st);
+    }
+  }
+  state_ = State::kDone;
+  SecAggResult result;
+  result.sum = std::move(sum_);
+  result.included = u3_;
+  result.dropped = std::move(dropped);
+  return result;
+}
+
+}  // namespace veil::fl

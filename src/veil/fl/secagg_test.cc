@@ -1,0 +1,249 @@
+#include "veil/fl/secagg.h"
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "veil/base/splitmix.h"
+#include "veil/crypto/testing/deterministic_random.h"
+#include "veil/fl/secagg_test_util.h"
+
+namespace veil::fl {
+namespace {
+
+using crypto::testing::DeterministicRandom;
+using testing::Dropouts;
+using ::testing::HasSubstr;
+using testing::MakeCohort;
+using testing::RunRound;
+
+std::vector<std::vector<uint32_t>> Inputs(uint32_t n, uint32_t len, uint64_t seed) {
+  base::SplitMix64 r(seed);
+  std::vector<std::vector<uint32_t>> x(n, std::vector<uint32_t>(len));
+  for (auto& v : x)
+    for (uint32_t& w : v) w = static_cast<uint32_t>(r.Next());
+  return x;
+}
+
+std::vector<uint32_t> PlainSum(const std::vector<std::vector<uint32_t>>& x,
+                               const std::vector<uint32_t>& ids) {
+  std::vector<uint32_t> s(x[0].size(), 0);
+  for (uint32_t u : ids)
+    for (size_t i = 0; i < s.size(); ++i) s[i] += x[u][i];
+  return s;
+}
+
+SecAggConfig Config(uint32_t n, uint32_t t, uint32_t min_clients, uint32_t degree = 0, uint32_t len = 37) {
+  SecAggConfig c;
+  c.round_id = 42;
+  c.num_clients = n;
+  c.vector_length = len;
+  c.threshold = t;
+  c.min_clients = min_clients;
+  c.degree = degree;
+  c.graph_seed[3] = 9;
+  return c;
+}
+
+struct Case {
+  uint32_t n, t, min_clients, degree;
+  std::vector<uint32_t> drop_advertise, drop_share, drop_masked, drop_unmask;
+};
+
+TEST(SecAggTest, SumEqualsPlaintextSumOfSurvivorsWithDropoutsAtEveryPhase) {
+  const std::vector<Case> cases = {
+      {3, 2, 3, 0, {}, {}, {}, {}},         {5, 3, 3, 0, {}, {}, {4}, {}},
+      {10, 5, 5, 0, {9}, {0}, {3}, {5}},     // dropouts at every phase
+      {10, 6, 6, 0, {}, {}, {1, 2, 3}, {}},  // 30% after sharing keys
+      {20, 5, 10, 8, {}, {}, {0, 11}, {2}},  // SecAgg+ graph
+      {30, 5, 12, 8, {1}, {20}, {3}, {}},
+  };
+  for (const Case& cs : cases) {
+    SCOPED_TRACE(::testing::Message() << "n=" << cs.n << " t=" << cs.t << " k=" << cs.degree);
+    DeterministicRandom rng(cs.n * 100 + cs.t);
+    auto cohort = MakeCohort(Config(cs.n, cs.t, cs.min_clients, cs.degree), rng);
+    ASSERT_TRUE(cohort.ok()) << cohort.status();
+    const auto x = Inputs(cs.n, 37, cs.n);
+    Dropouts d;
+    d.before_advertise.insert(cs.drop_advertise.begin(), cs.drop_advertise.end());
+    d.before_share_keys.insert(cs.drop_share.begin(), cs.drop_share.end());
+    d.before_masked_input.insert(cs.drop_masked.begin(), cs.drop_masked.end());
+    d.before_unmask.insert(cs.drop_unmask.begin(), cs.drop_unmask.end());
+    auto result = RunRound(*cohort, x, d);
+    ASSERT_TRUE(result.ok()) << result.status();
+    std::vector<uint32_t> expected_ids;
+    for (uint32_t u = 0; u < cs.n; ++u) {
+      if (!d.before_advertise.contains(u) && !d.before_share_keys.contains(u) &&
+          !d.before_masked_input.contains(u))
+        expected_ids.push_back(u);
+    }
+    EXPECT_EQ(result->included, expected_ids);
+    EXPECT_EQ(result->dropped, cs.drop_masked);
+    EXPECT_EQ(result->sum, PlainSum(x, expected_ids));
+  }
+}
+
+TEST(SecAggTest, FewerThanQuorumAbortsCleanly) {
+  for (int phase = 0; phase < 4; ++phase) {
+    DeterministicRandom rng(7 + phase);
+    auto cohort = MakeCohort(Config(6, 4, 5), rng);
+    ASSERT_TRUE(cohort.ok());
+    Dropouts d;
+    absl::flat_hash_set<uint32_t>* set[] = {&d.before_advertise, &d.before_share_keys, &d.before_masked_input,
+                                            &d.before_unmask};
+    set[phase]->insert({1, 4});  // 4 of 6 remain, min_clients = 5
+    auto result = RunRound(*cohort, Inputs(6, 37, 1), d);
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition) << phase;
+    EXPECT_THAT(result.status().message(), HasSubstr("aborted: 4 clients remain")) << phase;
+  }
+}
+
+TEST(SecAggTest, TooFewSharesForADroppedClientAborts) {
+  // Sparse graph: a client whose neighbours mostly drop before unmasking cannot be reconstructed.
+  DeterministicRandom rng(11);
+  auto cohort = MakeCohort(Config(20, 3, 5, 4), rng);
+  ASSERT_TRUE(cohort.ok());
+  const auto nb = cohort->setup->graph().neighbours(0);
+  Dropouts d;
+  d.before_masked_input.insert(0);
+  d.before_unmask.insert(nb.begin(), nb.begin() + 2);  // 2 of 4 neighbours gone: 2 < t = 3 shares
+  auto result = RunRound(*cohort, Inputs(20, 37, 2), d);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(result.status().message(), HasSubstr("fewer than threshold"));
+}
+
+// Runs advertise and returns the directory.
+KeyDirectory Advertise(testing::Cohort& c, SecAggServer& server) {
+  for (auto& client : c.clients) EXPECT_TRUE(server.ReceiveAdvertise(*client->Advertise()).ok());
+  return *server.FinishAdvertise();
+}
+
+TEST(SecAggTest, ServerSubstitutingAKeyIsDetected) {
+  DeterministicRandom rng(12);
+  auto cohort = MakeCohort(Config(5, 3, 4), rng);
+  ASSERT_TRUE(cohort.ok());
+  SecAggServer server(cohort->setup);
+  KeyDirectory dir = Advertise(*cohort, server);
+  // The server replaces client 3's masking key with one of its own (it cannot sign it).
+  auto evil = crypto::GenerateX25519KeyPair(rng);
+  dir.clients[3].s_pk = evil->public_key;
+  for (uint32_t u = 0; u < 5; ++u) {
+    auto r = cohort->clients[u]->ShareKeysRound(dir);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied) << u;
+    EXPECT_THAT(r.status().message(), HasSubstr("key substitution"));
+  }
+  // The server-side check rejects a forged advertisement too.
+  DeterministicRandom rng2(13);
+  auto cohort2 = MakeCohort(Config(5, 3, 4), rng2);
+  SecAggServer server2(cohort2->setup);
+  AdvertiseKeys a = *cohort2->clients[0]->Advertise();
+  a.c_pk[0] ^= 1;
+  EXPECT_EQ(server2.ReceiveAdvertise(a).code(), absl::StatusCode::kPermissionDenied);
+}
+
+TEST(SecAggTest, TamperedOrMisroutedShareCiphertextIsRejected) {
+  for (int variant = 0; variant < 2; ++variant) {
+    DeterministicRandom rng(14);
+    auto cohort = MakeCohort(Config(5, 3, 4), rng);
+    ASSERT_TRUE(cohort.ok());
+    SecAggServer server(cohort->setup);
+    KeyDirectory dir = Advertise(*cohort, server);
+    for (auto& c : cohort->clients) ASSERT_TRUE(server.ReceiveShareKeys(*c->ShareKeysRound(dir)).ok());
+    auto bundles = *server.FinishShareKeys();
+    if (variant == 0) {
+      bundles[2].shares[1].ciphertext[5] ^= 0x10;  // flipped bit
+    } else {
+      bundles[2].shares[1].ciphertext = bundles[3].shares[1].ciphertext;  // a share meant for another client
+    }
+    auto r = cohort->clients[2]->MaskInput(bundles[2], std::vector<uint32_t>(37, 1));
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << variant;
+    EXPECT_THAT(r.status().message(), HasSubstr("failed authentication"));
+  }
+}
+
+TEST(SecAggTest, ClientRefusesToRevealBothSharesOfAPeer) {
+  DeterministicRandom rng(15);
+  auto cohort = MakeCohort(Config(5, 3, 3), rng);
+  ASSERT_TRUE(cohort.ok());
+  SecAggServer server(cohort->setup);
+  KeyDirectory dir = Advertise(*cohort, server);
+  for (auto& c : cohort->clients) ASSERT_TRUE(server.ReceiveShareKeys(*c->ShareKeysRound(dir)).ok());
+  auto bundles = *server.FinishShareKeys();
+  for (uint32_t u = 0; u < 5; ++u) {
+    ASSERT_TRUE(cohort->clients[u]->MaskInput(bundles[u], std::vector<uint32_t>(37, u)).ok());
+  }
+  // A request naming client 4 as both survivor and dropped.
+  UnmaskRequest both{42, {0, 1, 2, 3, 4}, {4}};
+  auto r = cohort->clients[0]->Unmask(both);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(r.status().message(), HasSubstr("refusing to reveal both"));
+  // A request that omits a client of U2 (so that a later one could ask for the other share) is refused too.
+  UnmaskRequest partial{42, {0, 1, 2, 3}, {}};
+  EXPECT_EQ(cohort->clients[1]->Unmask(partial).status().code(), absl::StatusCode::kPermissionDenied);
+  // After an honest answer, a second request (e.g. now calling 4 dropped) is refused.
+  UnmaskRequest first{42, {0, 1, 2, 3, 4}, {}};
+  ASSERT_TRUE(cohort->clients[2]->Unmask(first).ok());
+  UnmaskRequest second{42, {0, 1, 2, 3}, {4}};
+  auto again = cohort->clients[2]->Unmask(second);
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(again.status().message(), HasSubstr("again"));
+}
+
+TEST(SecAggTest, ServerRejectsMalformedRoundMessages) {
+  DeterministicRandom rng(16);
+  auto cohort = MakeCohort(Config(4, 2, 3), rng);
+  ASSERT_TRUE(cohort.ok());
+  SecAggServer server(cohort->setup);
+  AdvertiseKeys a = *cohort->clients[0]->Advertise();
+  ASSERT_TRUE(server.ReceiveAdvertise(a).ok());
+  EXPECT_EQ(server.ReceiveAdvertise(a).code(), absl::StatusCode::kInvalidArgument);  // duplicate
+  a.client_id = 99;
+  EXPECT_EQ(server.ReceiveAdvertise(a).code(), absl::StatusCode::kInvalidArgument);  // out of range
+  for (uint32_t u = 1; u < 4; ++u)
+    ASSERT_TRUE(server.ReceiveAdvertise(*cohort->clients[u]->Advertise()).ok());
+  KeyDirectory dir = *server.FinishAdvertise();
+  ShareKeys s = *cohort->clients[1]->ShareKeysRound(dir);
+  ShareKeys missing = s;
+  missing.shares.pop_back();
+  EXPECT_EQ(server.ReceiveShareKeys(missing).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(server.ReceiveShareKeys(s).ok());
+  MaskedInput early{42, 1, std::vector<uint32_t>(37)};
+  EXPECT_EQ(server.ReceiveMaskedInput(early).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(SecAggTest, SetupValidatesParameters) {
+  std::vector<crypto::Ed25519PublicKey> ids;
+  DeterministicRandom rng(17);
+  for (int i = 0; i < 10; ++i) ids.push_back(crypto::Ed25519PrivateKey::Generate(rng)->public_key());
+  EXPECT_FALSE(SecAggSetup::Create(Config(10, 4, 5), ids).ok());     // t <= (n - 1) / 2
+  EXPECT_FALSE(SecAggSetup::Create(Config(10, 10, 10), ids).ok());   // t > degree
+  EXPECT_FALSE(SecAggSetup::Create(Config(10, 5, 4), ids).ok());     // min_clients < t
+  EXPECT_FALSE(SecAggSetup::Create(Config(10, 3, 5, 5), ids).ok());  // odd degree
+  EXPECT_FALSE(SecAggSetup::Create(Config(11, 6, 6), ids).ok());     // identity count
+  EXPECT_TRUE(SecAggSetup::Create(Config(10, 5, 5), ids).ok());
+}
+
+TEST(SecAggTest, DeterministicUnderTestDrbg) {
+  std::vector<uint32_t> first;
+  for (int run = 0; run < 2; ++run) {
+    DeterministicRandom rng(18);
+    auto cohort = MakeCohort(Config(4, 2, 3), rng);
+    SecAggServer server(cohort->setup);
+    KeyDirectory dir = Advertise(*cohort, server);
+    for (auto& c : cohort->clients) ASSERT_TRUE(server.ReceiveShareKeys(*c->ShareKeysRound(dir)).ok());
+    auto bundles = *server.FinishShareKeys();
+    auto m = cohort->clients[0]->MaskInput(bundles[0], std::vector<uint32_t>(37, 5));
+    ASSERT_TRUE(m.ok());
+    if (run == 0) {
+      first = m->masked;
+      EXPECT_NE(first, std::vector<uint32_t>(37, 5));  // masked
+    } else {
+      EXPECT_EQ(m->masked, first);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace veil::fl
