@@ -609,7 +609,8 @@ absl::Status RunDecrypt(const DecryptArgs& args, const GlobalOptions& global) {
                                 {"flooding_stddev", d->flooding_stddev}};
   if (args.probability) doc["fit_error"] = scores->header.fit_error;
   std::string text =
-      absl::StrCat(WithThousands(d->values.size()), " ", column, "s decrypted: ", args.output, "\n");
+      absl::StrCat(WithThousands(d->values.size()), " ", args.probability ? "probabilities" : "logits",
+                   " decrypted: ", args.output, "\n");
   if (d->flooded) {
     absl::StrAppendFormat(
         &text,
