@@ -25,6 +25,7 @@
 #include "dcmtk/dcmdata/dcostrmb.h"
 #include "dcmtk/dcmdata/dcsequen.h"
 #include "dcmtk/dcmdata/dcxfer.h"
+#include "veil/anon/dicom_internal.h"
 #include "veil/base/bytes.h"
 #include "veil/base/status_macros.h"
 #include "veil/crypto/hmac.h"
@@ -43,8 +44,7 @@ std::string TagName(const DcmTagKey& t) {
   return absl::StrFormat("(%04X,%04X)", t.getGroup(), t.getElement());
 }
 
-// absl here predates std::string_view support (absl::string_view is its own type).
-absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+using internal::Sv;
 
 // The values of a multi-valued string ('\\'-separated).
 std::vector<std::string_view> SplitValues(std::string_view s) {
@@ -152,7 +152,7 @@ class Walker {
       const DcmTagKey key = e->getTag().getXTag();
       const DicomProfileRow* row = impl_.profile->Find(key.getGroup(), key.getElement());
       if (row == nullptr) {
-        VEIL_RETURN_IF_ERROR(Unlisted(*e, structured_content));
+        VEIL_RETURN_IF_ERROR(Unlisted(item, i, *e, structured_content));
         continue;
       }
       const DicomResolvedAction ra = DicomProfile::Resolve(*row, impl_.options.profile);
@@ -172,9 +172,19 @@ class Walker {
     return absl::OkStatus();
   }
 
-  absl::Status Unlisted(DcmElement& e, bool structured_content) {
+  absl::Status Unlisted(DcmItem& item, unsigned long index, DcmElement& e, bool structured_content) {
     if (e.ident() == EVR_SQ) return Recurse(e, structured_content);
     if (structured_content && IsFreeTextVr(e.ident())) return CleanText(e);
+    // Inside structured content, a value of unknown VR (UN) may be text Veil cannot clean: removed.
+    if (structured_content && e.ident() == EVR_UN) return Remove(item, index, e);
+    return absl::OkStatus();
+  }
+
+  absl::Status Remove(DcmItem& item, unsigned long index, DcmElement& e) {
+    const bool is_private = (e.getTag().getGroup() & 1) != 0;
+    delete item.remove(index);
+    ++stats_.removed;
+    if (is_private) ++stats_.private_removed;
     return absl::OkStatus();
   }
 
@@ -189,13 +199,8 @@ class Walker {
     const DcmEVR vr = e.ident();
     const bool sq = vr == EVR_SQ;
     switch (ra.action) {
-      case DicomAction::kRemove: {
-        const bool is_private = (e.getTag().getGroup() & 1) != 0;
-        delete item.remove(index);
-        ++stats_.removed;
-        if (is_private) ++stats_.private_removed;
-        return absl::OkStatus();
-      }
+      case DicomAction::kRemove:
+        return Remove(item, index, e);
       case DicomAction::kEmpty:
         ++stats_.emptied;
         if (sq) {
@@ -215,7 +220,9 @@ class Walker {
       case DicomAction::kClean:
         break;
     }
-    // C, by the option it came from.
+    // C, by the option it came from. A value of unknown VR (UN, e.g. text written by a sender that did not
+    // know the attribute) cannot be cleaned as what it is: removed (fail closed), whatever the option.
+    if (vr == EVR_UN) return Remove(item, index, e);
     switch (ra.clean) {
       case DicomCleanKind::kShiftDates:
         if (vr == EVR_DA || vr == EVR_DT) return ShiftDates(e);
@@ -298,9 +305,17 @@ class Walker {
     return Check(e.putString(value), e, "write a dummy value");
   }
 
+  // A value DCMTK cannot give back as a string (a defective element) is not kept as it is: it is emptied
+  // (fail closed), since what it holds cannot be checked.
+  absl::Status Unreadable(DcmElement& e) {
+    ++stats_.emptied;
+    return Check(e.clear(), e, "empty the unreadable value");
+  }
+
   absl::Status MapUids(DcmElement& e) {
     OFString value;
-    if (e.getOFStringArray(value).bad() || value.empty()) return absl::OkStatus();
+    if (e.getOFStringArray(value).bad()) return Unreadable(e);
+    if (value.empty()) return absl::OkStatus();
     std::vector<std::string> out;
     for (std::string_view uid : SplitValues(std::string_view(value.c_str(), value.size()))) {
       // UI values are padded with NUL to even length; DCMTK strips it, but be safe about spaces too.
@@ -317,7 +332,8 @@ class Walker {
 
   absl::Status ShiftDates(DcmElement& e) {
     OFString value;
-    if (e.getOFStringArray(value).bad() || value.empty()) {
+    if (e.getOFStringArray(value).bad()) return Unreadable(e);
+    if (value.empty()) {
       ++stats_.kept;
       return absl::OkStatus();
     }
@@ -349,7 +365,8 @@ class Walker {
 
   absl::Status CleanText(DcmElement& e) {
     OFString value;
-    if (impl_.analyzer == nullptr || e.getOFStringArray(value).bad() || value.empty()) {
+    if (e.getOFStringArray(value).bad()) return Unreadable(e);
+    if (impl_.analyzer == nullptr || value.empty()) {
       ++stats_.kept;
       return absl::OkStatus();
     }

@@ -17,11 +17,17 @@
 //        holds; dates (Retain Longitudinal Modified Dates) are shifted by the patient's offset (DA, the date
 //        part of DT; TM is kept, since whole days are shifted); Clean Structured Content keeps the content
 //        tree, with each item processed by the profile and the free text (LT, ST, UT, UC, e.g. Text Value) of
-//        its unlisted attributes cleaned as descriptors; Clean Graphics cleans text (Overlay Comments) and
-//        removes binary overlay and curve data (Veil does not look into pixels); Retain Safe Private keeps a
-//        private attribute only if it is on Veil's known-safe list, which is empty in this version
-//        (conservative: every private attribute is removed). A C on an attribute whose VR has nothing to
-//        clean falls back to the basic profile's action.
+//        its unlisted attributes cleaned as descriptors (and its unlisted UN values removed); Clean Graphics
+//        cleans text (Overlay Comments) and removes binary overlay and curve data (Veil does not look into
+//        pixels); Retain Safe Private keeps a private attribute only if it is on Veil's known-safe list,
+//        which is empty in this version (conservative: every private attribute is removed). A C on an
+//        attribute whose VR has nothing to clean falls back to the basic profile's action. A C on a value of
+//        unknown VR (UN: bytes Veil cannot interpret as text or a date) removes it (fail closed).
+//     Cleaning is best effort: the PII analyzer finds what its recognizers know (names in context, phone
+//     numbers, e-mail addresses, dates, ...) and misses bare identifiers ("MRN 884422") and run-together
+//     names ("JohnDoe"). When descriptors cannot be trusted, do not select the options that keep them.
+//   A value DCMTK cannot return as a string (a defective element) where U or C needs to read it is emptied
+//   (fail closed) and counted as emptied.
 // - Not listed: kept (PS3.15 E.1.1: the profile lists what to change; standard attributes not listed are
 //   retained), except that a sequence's items are still processed. Private attributes (odd groups,
 //   including private creators) are covered by the table's private row: removed.

@@ -24,9 +24,11 @@
 #include "dcmtk/dcmdata/dcmetinf.h"
 #include "dcmtk/dcmdata/dcostrmb.h"
 #include "dcmtk/dcmdata/dcsequen.h"
+#include "dcmtk/dcmdata/dcvrda.h"
 #include "dcmtk/dcmdata/dcvrlo.h"
 #include "dcmtk/dcmdata/dcvrlt.h"
 #include "dcmtk/dcmdata/dcvrobow.h"
+#include "dcmtk/dcmdata/dcvrui.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "veil/base/bytes.h"
@@ -417,6 +419,63 @@ TEST(DicomDeidTest, CleanDescriptorsRunsThePiiAnalyzer) {
   EXPECT_EQ(Top(*in->getDataset(), DCM_ImageComments), "Uncompressed");
 }
 
+// An element whose value DCMTK cannot return (as a defective element in a damaged file): reading it fails.
+template <typename Base>
+class Unreadable : public Base {
+ public:
+  using Base::Base;
+  OFCondition getOFStringArray(OFString&, OFBool) override { return EC_IllegalCall; }
+  OFCondition getOFString(OFString&, const unsigned long, OFBool) override { return EC_IllegalCall; }
+};
+
+// The length of the value, or -1 if the attribute is absent.
+long LengthAt(DcmItem& item, const DcmTagKey& key) {
+  DcmElement* e = nullptr;
+  if (item.findAndGetElement(key, e, /*searchIntoSub=*/false).bad() || e == nullptr) return -1;
+  return static_cast<long>(e->getLength());
+}
+
+TEST(DicomDeidTest, UnreadableValuesAreEmptiedNotKept) {
+  DicomProfileOptions o;
+  o.Set(DicomOption::kRetainLongitudinalModifiedDates).Set(DicomOption::kCleanDescriptors);
+  auto d = Make('k', o);
+  auto in = Parse(Slurp(std::string(kDir) + "MR_small.dcm"));
+  DcmDataset& ds = *in->getDataset();
+  auto* uid = new Unreadable<DcmUniqueIdentifier>(DcmTag(DCM_SOPInstanceUID));
+  ASSERT_TRUE(uid->putString("1.2.3.4.5.6.7").good());
+  ASSERT_TRUE(ds.insert(uid, /*replaceOld=*/true).good());
+  auto* date = new Unreadable<DcmDate>(DcmTag(DCM_StudyDate));
+  ASSERT_TRUE(date->putString("20040826").good());
+  ASSERT_TRUE(ds.insert(date, /*replaceOld=*/true).good());
+  auto* text = new Unreadable<DcmLongString>(DcmTag(DCM_StudyDescription));
+  ASSERT_TRUE(text->putString("Exam of John Smith").good());
+  ASSERT_TRUE(ds.insert(text, /*replaceOld=*/true).good());
+  DicomDeidStats stats;
+  ASSERT_TRUE(d->Deidentify(*in, &stats).ok());
+  EXPECT_EQ(LengthAt(ds, DCM_SOPInstanceUID), 0);    // U could not map it: emptied
+  EXPECT_EQ(LengthAt(ds, DCM_StudyDate), 0);         // C (date shift) could not read it: emptied
+  EXPECT_EQ(LengthAt(ds, DCM_StudyDescription), 0);  // C (descriptor) could not read it: emptied
+  EXPECT_GE(stats.emptied, 3);
+}
+
+TEST(DicomDeidTest, UnknownVrTextInStructuredContentIsRemoved) {
+  auto d = Make('k', DicomProfileOptions().Set(DicomOption::kCleanStructuredContent));
+  auto in = Parse(Slurp(std::string(kDir) + "test-SR.dcm"));
+  DcmItem* item = nullptr;
+  ASSERT_TRUE(in->getDataset()->findOrCreateSequenceItem(DCM_ContentSequence, item, 0).good());
+  // Text Value written by a sender that did not know its VR.
+  auto* un = new DcmOtherByteOtherWord(DcmTag(0x0040, 0xA160, EVR_UN));
+  const std::string secret = "Patient JohnDoe MRN 884422";
+  ASSERT_TRUE(un->putUint8Array(reinterpret_cast<const Uint8*>(secret.data()), secret.size()).good());
+  ASSERT_TRUE(item->insert(un, /*replaceOld=*/true).good());
+  ASSERT_TRUE(d->Deidentify(*in).ok());
+  bool found = false;
+  Walk(*in->getDataset(), [&](DcmElement& e, int) {
+    if (e.ident() == EVR_UN) found = true;
+  });
+  EXPECT_FALSE(found);
+}
+
 TEST(DicomDeidTest, CorruptInputIsAClearError) {
   auto d = Make('k');
   const std::string ct = Slurp(std::string(kDir) + "CT_small.dcm");
@@ -452,6 +511,7 @@ TEST(DicomDeidTest, MutatedInputsGiveOutputOrInvalidArgument) {
   };
   for (const std::string& name : kFiles) {
     const std::string original = Slurp(std::string(kDir) + name);
+    ASSERT_FALSE(original.empty()) << name << ": sample file missing (run from the repository root)";
     for (int i = 0; i < 60; ++i) {
       std::string m = original;
       for (int k = 0; k < 1 + i % 4; ++k) m[next() % m.size()] = static_cast<char>(next());

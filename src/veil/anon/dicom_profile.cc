@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "veil/anon/dicom_internal.h"
 
 namespace veil::anon {
 namespace internal {
@@ -50,8 +51,7 @@ DicomCleanKind CleanKindOf(DicomOption o) {
   }
 }
 
-// absl here predates std::string_view support (absl::string_view is its own type).
-absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+using internal::Sv;
 
 int HexDigit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
