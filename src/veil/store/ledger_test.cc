@@ -287,21 +287,20 @@ TEST_F(LedgerTest, ConcurrentConnectionsCannotOverspend) {
 }
 
 // A workspace.db of schema version 1 (before the ledger and attached datasets) gains the ledger's tables and
-// the external-source catalog when opened.
+// the external-source catalog (and the model registry) when opened.
 TEST_F(LedgerTest, VersionOneWorkspaceIsMigrated) {
   ws_.reset();
   {
     auto db = Database::Open(dir_ + "/workspace.db", {.create = false});
     ASSERT_TRUE(db.ok());
     ASSERT_TRUE(
-        db->Exec(
-              "DROP TABLE external_source; ALTER TABLE dataset DROP COLUMN kind; DROP TABLE privacy_charge; "
-              "DROP TABLE privacy_budget; PRAGMA user_version = 1;")
+        db->Exec("DROP TABLE model; DROP TABLE external_source; ALTER TABLE dataset DROP COLUMN kind; "
+                 "DROP TABLE privacy_charge; DROP TABLE privacy_budget; PRAGMA user_version = 1;")
             .ok());
   }
   auto ws = Workspace::Open(*env_, dir_, std::nullopt);
   ASSERT_TRUE(ws.ok()) << ws.status();
-  EXPECT_EQ(*(*ws)->metadata().UserVersion(), 3);
+  EXPECT_EQ(*(*ws)->metadata().UserVersion(), 4);
   EXPECT_TRUE((*ws)->ledger().SetTotal("people", {1, 0}, "alice", env_->Now(), Allow).ok());
   EXPECT_EQ((*ws)->GetDataset("people")->rows, 3) << "the catalog is untouched";
 }

@@ -130,6 +130,20 @@ const Migration kMetadataSchema[] = {
      "  attached_by TEXT NOT NULL,"
      "  attached_ns INTEGER NOT NULL"
      ");"},
+    // The model registry (model_registry.h): each version of a trained model, its card (JSON, no personal
+    // data) and the model itself sealed under a key derived from the master key. `dataset` is a name, not a
+    // reference: a model stays registered (and its audited decisions traceable) if its dataset is replaced.
+    {"model registry",
+     "CREATE TABLE model ("
+     "  name TEXT NOT NULL,"
+     "  version INTEGER NOT NULL,"
+     "  created_ns INTEGER NOT NULL,"
+     "  created_by TEXT NOT NULL,"
+     "  dataset TEXT NOT NULL,"
+     "  card TEXT NOT NULL,"
+     "  sealed BLOB NOT NULL,"
+     "  PRIMARY KEY (name, version)"
+     ") WITHOUT ROWID;"},
 };
 
 constexpr char kSigningKeyInfo[] = "veil audit signing key v1";

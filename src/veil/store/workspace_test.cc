@@ -112,7 +112,8 @@ TEST_F(WorkspaceTest, CreateLaysOutTheWorkspace) {
   EXPECT_EQ(ws_->id().size(), 32u);
   EXPECT_THAT(*env_->ListDir(tmp_.path()), ElementsAre("ws")) << "no staging directory left behind";
   auto version = ws_->metadata().UserVersion();
-  EXPECT_EQ(*version, 3) << "1: the catalog; 2: the privacy-budget ledger; 3: attached datasets";
+  EXPECT_EQ(*version, 4)
+      << "1: the catalog; 2: the privacy-budget ledger; 3: attached datasets; 4: the model registry";
 }
 
 TEST_F(WorkspaceTest, ReopensWithTheSameIdentityAndSigningKey) {
