@@ -167,6 +167,9 @@ absl::StatusOr<ShareKeys> SecAggClient::ShareKeysRound(const KeyDirectory& dir) 
   bool self_seen = false;
   peers_.clear();
   for (const AdvertiseKeys& a : dir.clients) {
+    // Only this client's and its neighbours' keys are ever used: those are the signatures that matter (with
+    // the complete graph, all of them). Other entries are ignored, so a transport may trim the directory.
+    if (a.client_id != id_ && !setup_->graph().Adjacent(id_, a.client_id)) continue;
     const absl::Status verified =
         setup_->identity(a.client_id)
             .Verify(SignedKeyBytes(cfg.round_id, a.client_id, a.c_pk, a.s_pk), a.signature);
@@ -182,7 +185,7 @@ absl::StatusOr<ShareKeys> SecAggClient::ShareKeysRound(const KeyDirectory& dir) 
       }
       self_seen = true;
     } else if (setup_->graph().Adjacent(id_, a.client_id)) {
-      peers_[a.client_id] = Peer{a.c_pk, a.s_pk};
+      peers_[a.client_id] = Peer{a.c_pk, a.s_pk, base::SecretBytes(), base::SecretBytes()};
     }
   }
   if (!self_seen) {
@@ -218,8 +221,15 @@ absl::StatusOr<ShareKeys> SecAggClient::ShareKeysRound(const KeyDirectory& dir) 
     std::copy((*b_shares)[i].y.span().begin(), (*b_shares)[i].y.span().end(), plaintext.data());
     std::copy((*s_shares)[i].y.span().begin(), (*s_shares)[i].y.span().end(),
               plaintext.data() + kSecAggShareBytes);
-    auto key = ShareKey(c_->private_key, peers_[v].c_pk, cfg.round_id, id_, v);
+    Peer& peer = peers_[v];
+    auto key = ShareKey(c_->private_key, peer.c_pk, cfg.round_id, id_, v);
     if (!key.ok()) return Fail(key.status());
+    auto receive_key = ShareKey(c_->private_key, peer.c_pk, cfg.round_id, v, id_);
+    if (!receive_key.ok()) return Fail(receive_key.status());
+    peer.receive_key = std::move(*receive_key);
+    auto seed = PairSeed(s_->private_key, peer.s_pk, cfg.round_id, id_, v);
+    if (!seed.ok()) return Fail(seed.status());
+    peer.pair_seed = std::move(*seed);
     auto ct = crypto::SealWithNonce(*key, ZeroNonce(), plaintext.span(),
                                     Context(kShareAadLabel, cfg.round_id, id_, v));
     if (!ct.ok()) return Fail(ct.status());
@@ -274,10 +284,8 @@ absl::StatusOr<MaskedInput> SecAggClient::MaskInput(const ShareBundle& bundle,
       return Fail(absl::InvalidArgumentError(
           absl::StrCat("secagg client ", id_, ": share bundle entry ", i, " is not from neighbour ", v)));
     }
-    auto key = ShareKey(c_->private_key, peers_[v].c_pk, cfg.round_id, v, id_);
-    if (!key.ok()) return Fail(key.status());
-    auto pt =
-        crypto::OpenWithNonce(*key, ZeroNonce(), s.ciphertext, Context(kShareAadLabel, cfg.round_id, v, id_));
+    auto pt = crypto::OpenWithNonce(peers_[v].receive_key, ZeroNonce(), s.ciphertext,
+                                    Context(kShareAadLabel, cfg.round_id, v, id_));
     if (!pt.ok() || pt->size() != kSecAggSharePlaintextBytes) {
       return Fail(absl::DataLossError(
           absl::StrCat("secagg client ", id_, ": the share from client ", v, " failed authentication")));
@@ -293,9 +301,8 @@ absl::StatusOr<MaskedInput> SecAggClient::MaskInput(const ShareBundle& bundle,
   out.masked.assign(input.begin(), input.end());
   if (absl::Status st = AddMask(b_, out.masked); !st.ok()) return Fail(st);
   for (uint32_t v : expected) {
-    auto seed = PairSeed(s_->private_key, peers_[v].s_pk, cfg.round_id, id_, v);
-    if (!seed.ok()) return Fail(seed.status());
-    if (absl::Status st = AddMask(*seed, out.masked, /*subtract=*/v < id_); !st.ok()) return Fail(st);
+    if (absl::Status st = AddMask(peers_[v].pair_seed, out.masked, /*subtract=*/v < id_); !st.ok())
+      return Fail(st);
   }
   u2_ = bundle.u2;
   state_ = State::kUnmask;

@@ -9,7 +9,8 @@
 //   0 AdvertiseKeys: each client draws two X25519 key pairs, c (share encryption) and s (masking), and signs
 //     (round id, client id, c_pk, s_pk) with its long-term Ed25519 identity key. Identity public keys are
 //     known to everyone in advance (bound to the clients' TLS certificates by the deployment), so the server
-//     cannot forge or substitute keys: every client verifies every signature in the KeyDirectory and aborts
+//     cannot forge or substitute keys: every client verifies the signatures of its own and its neighbours'
+//     entries in the KeyDirectory (the only keys it uses; all entries with the complete graph) and aborts
 //     on any failure. The server also verifies them, to reject garbage early.
 //   1 ShareKeys: client u draws a self-mask seed b_u (32 bytes) and Shamir-shares b_u and s_sk_u t-of-|N(u) ∩
 //   U1|
@@ -133,6 +134,9 @@ class SecAggClient {
   struct Peer {
     crypto::X25519PublicKey c_pk;
     crypto::X25519PublicKey s_pk;
+    // Derived in round 1 (they do not depend on the input), so that round 2 only decrypts and expands.
+    base::SecretBytes receive_key;  // AEAD key for the shares this peer sends us
+    base::SecretBytes pair_seed;    // s_uv
   };
   SecAggClient(std::shared_ptr<const SecAggSetup> setup, uint32_t id, crypto::Ed25519PrivateKey identity,
                base::RandomSource& rng)
