@@ -29,6 +29,7 @@ PACKAGES=(
   postgresql                               # the throwaway server of the push-down tests (scripts/pg-test-server.sh)
   dcmtk                                    # dcmdump: the DICOM tests check that every output file parses
   libgdcm-tools                            # gdcmanon: the comparison in docs/anonymization.md (scripts/)
+  python3                                  # small checks in the walkthrough (examples/demo.sh, examples/loan/run.sh)
 )
 
 missing=()
