@@ -259,6 +259,12 @@ else
   echo "skipped: $CT or dcmdump not found (scripts/install-deps.sh installs dcmtk)"
 fi
 
+step "21. Homomorphic encryption: a bank scores a loan model on a customer's encrypted data"
+echo "The customer keeps the secret key; the bank gets only public keys and ciphertexts (RNS-CKKS, N = 8192,"
+echo "128-bit security by the HomomorphicEncryption.org bound), computes the model's score without seeing any"
+echo "feature, and only the customer can decrypt it. examples/loan/run.sh plays both sides:"
+VEIL="$VEIL" sh examples/loan/run.sh | sed 's/^/    /'
+
 step "What comes next"
 cat <<'TXT'
 Today: the foundation (crypto primitives with standard test vectors, the columnar table and CSV reader), the
