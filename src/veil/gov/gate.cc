@@ -64,6 +64,20 @@ const char* OperationName(Operation op) {
       return "dicom.deid";
     case Operation::kSynth:
       return "synth";
+    case Operation::kTrain:
+      return "train";
+    case Operation::kTrainNonPrivate:
+      return "train.nonprivate";
+    case Operation::kModelRead:
+      return "model.read";
+    case Operation::kModelExport:
+      return "model.export";
+    case Operation::kModelEvaluate:
+      return "model.evaluate";
+    case Operation::kModelFairness:
+      return "model.fairness";
+    case Operation::kDecide:
+      return "decide";
   }
   return "?";
 }
@@ -79,14 +93,21 @@ std::vector<Role> RolesAllowed(Operation op) {
     case Operation::kBudgetSet:
     case Operation::kAttach:
     case Operation::kPiiRestore:
+    case Operation::kTrainNonPrivate:
+    case Operation::kModelEvaluate:
+    case Operation::kModelFairness:
       return {Role::kOwner};
     case Operation::kListDatasets:
     case Operation::kBudgetRead:
+    case Operation::kModelRead:
       return {Role::kOwner, Role::kAnalyst, Role::kAuditor};
     case Operation::kQuery:
     case Operation::kPiiRedact:
     case Operation::kDicomDeid:
     case Operation::kSynth:
+    case Operation::kTrain:
+    case Operation::kModelExport:
+    case Operation::kDecide:
       return {Role::kOwner, Role::kAnalyst};
     case Operation::kListGrants:
     case Operation::kAuditRead:
@@ -97,10 +118,14 @@ std::vector<Role> RolesAllowed(Operation op) {
 }
 
 bool NeedsPurpose(Operation op) {
-  return op == Operation::kExport || op == Operation::kQuery || op == Operation::kSynth;
+  return op == Operation::kExport || op == Operation::kQuery || op == Operation::kSynth ||
+         op == Operation::kTrain || op == Operation::kTrainNonPrivate || op == Operation::kModelEvaluate ||
+         op == Operation::kModelFairness;
 }
 
-bool IsDpOperation(Operation op) { return op == Operation::kQuery || op == Operation::kSynth; }
+bool IsDpOperation(Operation op) {
+  return op == Operation::kQuery || op == Operation::kSynth || op == Operation::kTrain;
+}
 
 std::optional<Role> RoleFor(Operation op, const std::vector<Role>& roles) {
   for (Role r : RolesAllowed(op)) {

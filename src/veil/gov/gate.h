@@ -9,8 +9,14 @@
 //   analyst  population-level use of datasets through privacy-preserving techniques (DP queries; training and
 //            synthetic data), within each dataset's privacy budget; sees the catalog and the budgets;
 //            de-identifies text and tables with the workspace's keys; never raw records, never re-identifies
-//   auditor  reads the catalog, the budgets and the audit log, verifies it, asks for proofs and checkpoints;
-//            never data
+//   auditor  reads the catalog, the budgets and the audit log, verifies it, asks for proofs and checkpoints,
+//            reads the model registry's cards; never data
+//
+// Models (issue 9; docs/ml.md "Who may do what"). DP training (train) is for owners and analysts, charged. A
+// non-private model is derived from the records without any bound on what it reveals about one of them, so
+// training one (train.nonprivate), and computing exact metrics or per-group rates on a dataset's records
+// (model.evaluate, model.fairness), are owner operations with a declared purpose, like an export. Scoring
+// (decide) and exporting a registered model are for owners and analysts.
 //
 // Owners set each dataset's privacy budget; differentially private operations (IsDpOperation) run only
 // through gov::Session::RunCharged, which adds the budget check to the gate's decision.
@@ -59,6 +65,15 @@ enum class Operation {
   kDicomDeid,        // "dicom.deid": de-identify DICOM files with keys derived from the workspace (UID
                      // mapping, date shifts)
   kSynth,            // "synth": differentially private synthetic data from a dataset, charged to its budget
+  kTrain,            // "train": DP-SGD training on a dataset, charged to its budget (the model is registered)
+  kTrainNonPrivate,  // "train.nonprivate": training without DP on a dataset: the model may memorise records,
+                     // so it is treated like an export of personal data (owner, declared purpose)
+  kModelRead,        // "model.read": the model registry: list, cards, and loading a model to score
+  kModelExport,      // "model.export": a registered model's parameters written out (HE scoring format)
+  kModelEvaluate,    // "model.evaluate": exact metrics of a model on a dataset's records (not DP)
+  kModelFairness,    // "model.fairness": exact per-group rates of a model on a dataset's records (not DP)
+  kDecide,           // "decide": automated decisions on records the caller supplies, each audited under the
+                     // subject's pseudonym (GDPR Art. 22)
 };
 
 const char* OperationName(Operation op);
@@ -81,7 +96,7 @@ struct GateDecision {
 std::vector<Role> RolesAllowed(Operation op);
 bool NeedsPurpose(Operation op);
 // Whether `op` is differentially private: it runs through Session::RunCharged and is charged to the dataset's
-// privacy budget (today: query and synth).
+// privacy budget (today: query, synth and train).
 bool IsDpOperation(Operation op);
 // The first of `roles`, in RolesAllowed(op) order, that may perform `op`; nullopt if none may.
 std::optional<Role> RoleFor(Operation op, const std::vector<Role>& roles);

@@ -9,15 +9,19 @@
 namespace veil::gov {
 namespace {
 
-constexpr Operation kAllOperations[] = {Operation::kInit,         Operation::kIngest,
-                                        Operation::kListDatasets, Operation::kExport,
-                                        Operation::kErase,        Operation::kGrant,
-                                        Operation::kRevoke,       Operation::kListGrants,
-                                        Operation::kAuditRead,    Operation::kAuditCheckpoint,
-                                        Operation::kBudgetSet,    Operation::kBudgetRead,
-                                        Operation::kQuery,        Operation::kAttach,
-                                        Operation::kPiiRedact,    Operation::kPiiRestore,
-                                        Operation::kDicomDeid,    Operation::kSynth};
+constexpr Operation kAllOperations[] = {Operation::kInit,          Operation::kIngest,
+                                        Operation::kListDatasets,  Operation::kExport,
+                                        Operation::kErase,         Operation::kGrant,
+                                        Operation::kRevoke,        Operation::kListGrants,
+                                        Operation::kAuditRead,     Operation::kAuditCheckpoint,
+                                        Operation::kBudgetSet,     Operation::kBudgetRead,
+                                        Operation::kQuery,         Operation::kAttach,
+                                        Operation::kPiiRedact,     Operation::kPiiRestore,
+                                        Operation::kDicomDeid,     Operation::kSynth,
+                                        Operation::kTrain,         Operation::kTrainNonPrivate,
+                                        Operation::kModelRead,     Operation::kModelExport,
+                                        Operation::kModelEvaluate, Operation::kModelFairness,
+                                        Operation::kDecide};
 
 GateRequest Request(std::vector<Role> roles, Operation op) {
   GateRequest r;
@@ -43,15 +47,19 @@ TEST(GateTest, PolicyTable) {
     bool owner, analyst, auditor;
   };
   const Row table[] = {
-      {Operation::kInit, true, false, false},       {Operation::kIngest, true, false, false},
-      {Operation::kListDatasets, true, true, true}, {Operation::kExport, true, false, false},
-      {Operation::kErase, true, false, false},      {Operation::kGrant, true, false, false},
-      {Operation::kRevoke, true, false, false},     {Operation::kListGrants, true, false, true},
-      {Operation::kAuditRead, true, false, true},   {Operation::kAuditCheckpoint, true, false, true},
-      {Operation::kBudgetSet, true, false, false},  {Operation::kBudgetRead, true, true, true},
-      {Operation::kQuery, true, true, false},       {Operation::kAttach, true, false, false},
-      {Operation::kPiiRedact, true, true, false},   {Operation::kPiiRestore, true, false, false},
-      {Operation::kDicomDeid, true, true, false},   {Operation::kSynth, true, true, false},
+      {Operation::kInit, true, false, false},          {Operation::kIngest, true, false, false},
+      {Operation::kListDatasets, true, true, true},    {Operation::kExport, true, false, false},
+      {Operation::kErase, true, false, false},         {Operation::kGrant, true, false, false},
+      {Operation::kRevoke, true, false, false},        {Operation::kListGrants, true, false, true},
+      {Operation::kAuditRead, true, false, true},      {Operation::kAuditCheckpoint, true, false, true},
+      {Operation::kBudgetSet, true, false, false},     {Operation::kBudgetRead, true, true, true},
+      {Operation::kQuery, true, true, false},          {Operation::kAttach, true, false, false},
+      {Operation::kPiiRedact, true, true, false},      {Operation::kPiiRestore, true, false, false},
+      {Operation::kDicomDeid, true, true, false},      {Operation::kSynth, true, true, false},
+      {Operation::kTrain, true, true, false},          {Operation::kTrainNonPrivate, true, false, false},
+      {Operation::kModelRead, true, true, true},       {Operation::kModelExport, true, true, false},
+      {Operation::kModelEvaluate, true, false, false}, {Operation::kModelFairness, true, false, false},
+      {Operation::kDecide, true, true, false},
   };
   ASSERT_EQ(std::size(table), std::size(kAllOperations));
   for (const Row& row : table) {
@@ -142,10 +150,14 @@ TEST(GateTest, OperationsWithoutPurposeIgnoreIt) {
   r.dataset_purposes = {};
   EXPECT_TRUE(Decide(r).allowed);
   for (Operation op : kAllOperations) {
-    EXPECT_EQ(NeedsPurpose(op),
-              op == Operation::kExport || op == Operation::kQuery || op == Operation::kSynth)
+    EXPECT_EQ(NeedsPurpose(op), op == Operation::kExport || op == Operation::kQuery ||
+                                    op == Operation::kSynth || op == Operation::kTrain ||
+                                    op == Operation::kTrainNonPrivate || op == Operation::kModelEvaluate ||
+                                    op == Operation::kModelFairness)
         << OperationName(op);
-    EXPECT_EQ(IsDpOperation(op), op == Operation::kQuery || op == Operation::kSynth) << OperationName(op);
+    EXPECT_EQ(IsDpOperation(op),
+              op == Operation::kQuery || op == Operation::kSynth || op == Operation::kTrain)
+        << OperationName(op);
   }
 }
 

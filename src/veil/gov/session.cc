@@ -466,4 +466,63 @@ absl::StatusOr<ChargeReceipt> Session::RunChargedErased(
   return receipt;
 }
 
+// --- Audited operations and the model registry ---
+
+absl::StatusOr<uint64_t> Session::RunAuditedErased(
+    Operation op, std::string_view dataset, std::string_view purpose, const nlohmann::ordered_json& params,
+    absl::FunctionRef<absl::StatusOr<crypto::Sha256Digest>(const store::DatasetContents&)> run) {
+  if (IsDpOperation(op)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "\"", OperationName(op), "\" is differentially private: it must be charged (RunCharged)"));
+  }
+  VEIL_ASSIGN_OR_RETURN(GateDecision decision, Authorize(op, dataset, purpose, params));
+  VEIL_ASSIGN_OR_RETURN(store::DatasetContents data, workspace_->Read(dataset));
+  VEIL_ASSIGN_OR_RETURN(crypto::Sha256Digest result_hash, run(data));
+  audit::AuditEntry entry = MakeEntry(actor_, op, dataset, purpose, decision, params);
+  entry.result_hash = result_hash;
+  return AppendEntry(std::move(entry));
+}
+
+absl::StatusOr<std::vector<store::ModelVersionInfo>> Session::ListModels() {
+  VEIL_RETURN_IF_ERROR(Authorize(Operation::kModelRead, "", "", nlohmann::ordered_json::object()).status());
+  return store::ModelRegistry(*workspace_).List();
+}
+
+absl::StatusOr<std::vector<store::ModelVersionInfo>> Session::ModelVersions(std::string_view name) {
+  VEIL_RETURN_IF_ERROR(Authorize(Operation::kModelRead, "", "", {{"model", name}}).status());
+  return store::ModelRegistry(*workspace_).Versions(name);
+}
+
+absl::StatusOr<store::StoredModel> Session::GetModel(const store::ModelRef& ref) {
+  VEIL_RETURN_IF_ERROR(Authorize(Operation::kModelRead, "", "", {{"model", ref.name}}).status());
+  return store::ModelRegistry(*workspace_).Get(ref);
+}
+
+absl::StatusOr<store::ModelVersionInfo> Session::RegisterModel(Operation trained_by, std::string_view name,
+                                                               std::string_view dataset,
+                                                               std::string_view purpose,
+                                                               const nlohmann::ordered_json& card,
+                                                               std::string_view payload) {
+  if (trained_by != Operation::kTrain && trained_by != Operation::kTrainNonPrivate)
+    return absl::InvalidArgumentError("RegisterModel takes a training operation");
+  VEIL_RETURN_IF_ERROR(
+      Authorize(trained_by, dataset, purpose, {{"model", name}, {"dataset", dataset}}).status());
+  return store::ModelRegistry(*workspace_)
+      .Put(name, dataset, actor_, card, payload,
+           [](const store::ModelVersionInfo&) { return absl::OkStatus(); });
+}
+
+absl::StatusOr<store::ModelVersionInfo> Session::UpdateModelCard(Operation op, std::string_view dataset,
+                                                                 std::string_view purpose,
+                                                                 std::string_view name, int64_t version,
+                                                                 const nlohmann::ordered_json& card) {
+  if (op != Operation::kModelEvaluate && op != Operation::kModelFairness)
+    return absl::InvalidArgumentError("UpdateModelCard takes model.evaluate or model.fairness");
+  VEIL_RETURN_IF_ERROR(
+      Authorize(op, dataset, purpose, {{"model", name}, {"version", version}, {"dataset", dataset}})
+          .status());
+  return store::ModelRegistry(*workspace_)
+      .UpdateCard(name, version, card, [](const store::ModelVersionInfo&) { return absl::OkStatus(); });
+}
+
 }  // namespace veil::gov

@@ -40,6 +40,7 @@
 #include "veil/crypto/sha256.h"
 #include "veil/gov/gate.h"
 #include "veil/store/ledger.h"
+#include "veil/store/model_registry.h"
 #include "veil/store/workspace.h"
 #include "veil/table/table.h"
 
@@ -89,6 +90,13 @@ struct ChargeReceipt {
   store::EpsilonDelta total;      // the dataset's budget
   store::EpsilonDelta spent;      // including this charge
   store::EpsilonDelta remaining;  // after this charge
+};
+
+// An audited (not charged) operation's value and the seq of its audit entry.
+template <typename T>
+struct Audited {
+  T value;
+  uint64_t audit_seq = 0;
 };
 
 // A charged operation's value, releasable, and its receipt.
@@ -222,6 +230,53 @@ class Session {
     return Charged<T>{*std::move(value), *std::move(receipt)};
   }
 
+  // The path of a gated, audited, NOT differentially private operation on a dataset's records (non-private
+  // training, exact metrics and fairness rates of a model): the gate (role, declared purpose; a denial is
+  // audited), the rows read and decrypted, `run`, then the audit entry (params, result hash), durable before
+  // the value is returned. Errors: PermissionDenied (audited); InvalidArgument if `op` is a DP operation
+  // (those go through RunCharged); NotFound for an unknown dataset; FailedPrecondition for an attached one;
+  // `run`'s error (nothing audited: nothing was released); the audit log's (the value is withheld).
+  template <typename T>
+  absl::StatusOr<Audited<T>> RunAudited(
+      Operation op, std::string_view dataset, std::string_view purpose, const nlohmann::ordered_json& params,
+      absl::FunctionRef<absl::StatusOr<ChargedResult<T>>(const store::DatasetContents&)> run) {
+    std::optional<T> value;
+    absl::StatusOr<uint64_t> seq =
+        RunAuditedErased(op, dataset, purpose, params,
+                         [&](const store::DatasetContents& data) -> absl::StatusOr<crypto::Sha256Digest> {
+                           absl::StatusOr<ChargedResult<T>> r = run(data);
+                           if (!r.ok()) return r.status();
+                           value.emplace(std::move(r->value));
+                           return r->result_hash;
+                         });
+    if (!seq.ok()) return seq.status();
+    return Audited<T>{*std::move(value), *seq};
+  }
+
+  // The model registry (store/model_registry.h). Reading it (list, cards, loading a model to score or
+  // export) is model.read: gated, not audited when allowed (the operation that uses the model audits itself).
+  absl::StatusOr<std::vector<store::ModelVersionInfo>> ListModels();
+  absl::StatusOr<std::vector<store::ModelVersionInfo>> ModelVersions(std::string_view name);
+  absl::StatusOr<store::StoredModel> GetModel(const store::ModelRef& ref);
+  // Registers a new version of a model that `trained_by` (train or train.nonprivate) produced and audited
+  // (RunCharged / RunAudited): the gate is asked again for that operation on the model's dataset and purpose;
+  // the registration itself is covered by the training's audit entry, whose params name the model.
+  // Errors: PermissionDenied (audited); the registry's.
+  absl::StatusOr<store::ModelVersionInfo> RegisterModel(Operation trained_by, std::string_view name,
+                                                        std::string_view dataset, std::string_view purpose,
+                                                        const nlohmann::ordered_json& card,
+                                                        std::string_view payload);
+  // Replaces a version's card after `op` (model.evaluate or model.fairness, already audited) added its
+  // results. Errors: PermissionDenied (audited); the registry's.
+  absl::StatusOr<store::ModelVersionInfo> UpdateModelCard(Operation op, std::string_view dataset,
+                                                          std::string_view purpose, std::string_view name,
+                                                          int64_t version,
+                                                          const nlohmann::ordered_json& card);
+
+  // The keyed pseudonym of a subject id (store::Workspace::Pseudonym): how audit entries name a subject, so
+  // that the subject's access request finds every entry that concerns them.
+  std::string Pseudonym(std::string_view subject_id) const { return workspace_->Pseudonym(subject_id); }
+
   // Settles every reservation left unsettled by a failure or a crash (see RunCharged): one whose audit entry
   // exists becomes a committed charge, the others are released. Errors: the ledger's and the audit log's.
   absl::Status SettleReservations();
@@ -250,6 +305,9 @@ class Session {
       Operation op, std::string_view dataset, std::string_view purpose, const ChargeRequest& cost,
       const nlohmann::ordered_json& params, bool external,
       absl::FunctionRef<absl::StatusOr<crypto::Sha256Digest>(const store::DatasetInfo&)> run);
+  absl::StatusOr<uint64_t> RunAuditedErased(
+      Operation op, std::string_view dataset, std::string_view purpose, const nlohmann::ordered_json& params,
+      absl::FunctionRef<absl::StatusOr<crypto::Sha256Digest>(const store::DatasetContents&)> run);
   // Appends `entry`; an error says the operation was not done.
   absl::StatusOr<uint64_t> AppendEntry(audit::AuditEntry entry);
   // Audits a refusal and returns it as `code` with "refused: <reason>".

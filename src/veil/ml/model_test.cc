@@ -348,5 +348,29 @@ TEST(DpSgdTest, NoiseIsAddedWithTheRequestedSigma) {
   EXPECT_LT(plan->cost.epsilon, 0.05);  // the RDP conversion's floor at the largest order, 512
 }
 
+// A plan charged for N public records holds when per-record filtering left fewer rows: q, T and the noise
+// are those of N, never of x.rows(); more rows than N are refused.
+TEST(DpSgdTest, PublicNumberOfRecordsFixesThePlan) {
+  const Data train = Planted(Task::kBinary, 900, 3, 1);
+  TrainOptions o;
+  o.epochs = 2;
+  o.batch_size = 100;
+  DpSgdOptions charged;
+  charged.epsilon = 2;
+  auto planned = PlanDpSgd(1000, 4, o, charged);
+  ASSERT_TRUE(planned.ok()) << planned.status();
+  Model m = *Model::Create({.task = Task::kBinary, .num_inputs = 3});
+  crypto::testing::DeterministicRandom rng(3);
+  auto ran = TrainDpSgd(m, train.x, train.y, o, charged, rng, /*public_num_records=*/1000);
+  ASSERT_TRUE(ran.ok()) << ran.status();
+  EXPECT_EQ(ran->num_records, 1000);
+  EXPECT_EQ(ran->steps, planned->steps);
+  EXPECT_EQ(ran->sampling_rate, planned->sampling_rate);
+  EXPECT_EQ(ran->noise_multiplier, planned->noise_multiplier);
+  EXPECT_EQ(ran->cost.epsilon, planned->cost.epsilon);
+  EXPECT_EQ(TrainDpSgd(m, train.x, train.y, o, charged, rng, /*public_num_records=*/800).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace veil::ml

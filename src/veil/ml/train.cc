@@ -231,12 +231,18 @@ absl::Status Train(Model& model, const Matrix& x, const Targets& y, const TrainO
 
 absl::StatusOr<DpSgdPlan> TrainDpSgd(Model& model, const Matrix& x, const Targets& y,
                                      const TrainOptions& options, const DpSgdOptions& dp_options,
-                                     base::RandomSource& rng) {
+                                     base::RandomSource& rng, std::optional<int64_t> public_num_records) {
   VEIL_RETURN_IF_ERROR(ValidateTrain(x, y, model, options));
-  VEIL_ASSIGN_OR_RETURN(DpSgdPlan plan, PlanDpSgd(x.rows(), model.num_params(), options, dp_options));
   const int64_t n = x.rows();
-  const uint64_t s = internal::GeometricScaleForRate(static_cast<double>(options.batch_size) / n);
-  const double expected_batch = plan.sampling_rate * static_cast<double>(n);
+  const int64_t n_public = public_num_records.value_or(n);
+  if (n > n_public) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "DP-SGD: the training data has ", n, " rows, more than the public number of records ", n_public));
+  }
+  VEIL_ASSIGN_OR_RETURN(DpSgdPlan plan, PlanDpSgd(n_public, model.num_params(), options, dp_options));
+  const uint64_t s = internal::GeometricScaleForRate(static_cast<double>(options.batch_size) /
+                                                     static_cast<double>(n_public));
+  const double expected_batch = plan.sampling_rate * static_cast<double>(n_public);
   dp::RandomBits bits(rng);
   GradientWorkspace ws;
   Vector grad(model.num_params());

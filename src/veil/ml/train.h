@@ -105,11 +105,20 @@ absl::StatusOr<DpSgdPlan> PlanDpSgd(int64_t num_records, int64_t num_params, con
 absl::Status Train(Model& model, const Matrix& x, const Targets& y, const TrainOptions& options,
                    base::RandomSource& rng);
 
-// DP-SGD training (see the file comment); returns the plan it ran (same as PlanDpSgd). `rng` is the source of
-// the sampling and noise: crypto::SecureRandom() in production. Errors: as PlanDpSgd and Train.
+// DP-SGD training (see the file comment); returns the plan it ran (same as PlanDpSgd for public_num_records,
+// or x.rows(), records).
+//
+// `public_num_records`: the public number of records N that fixes q = batch_size / N, T and the
+// normalisation q N, when it is not x.rows(). A caller that charged a plan for N records before reading the
+// data (gov::Session::RunCharged) and then removed some records by a per-record rule (e.g. an undeclared
+// label) trains on x.rows() <= N records with exactly the charged q and T, and no data-dependent count enters
+// the plan. Each remaining record is still included with probability q per step, so the guarantee holds.
+// `rng` is the source of the sampling and noise: crypto::SecureRandom() in production. Errors: as PlanDpSgd
+// and Train; InvalidArgument if x has more rows than public_num_records.
 absl::StatusOr<DpSgdPlan> TrainDpSgd(Model& model, const Matrix& x, const Targets& y,
                                      const TrainOptions& options, const DpSgdOptions& dp_options,
-                                     base::RandomSource& rng);
+                                     base::RandomSource& rng,
+                                     std::optional<int64_t> public_num_records = std::nullopt);
 
 namespace internal {
 // The integer s for which the Poisson sampler's rate 1 - exp(-s / 2^40) is nearest to q (s >= 1).
