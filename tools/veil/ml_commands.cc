@@ -897,12 +897,12 @@ absl::Status RunModelExport(const std::string& ref_text, const std::string& outp
   VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenSession(g));
   VEIL_ASSIGN_OR_RETURN(const LoadedModel m, LoadModel(*session, ref_text));
   if (m.model.kind() == "mlp")
-    return absl::FailedPreconditionError(
+    return absl::InvalidArgumentError(
         absl::StrCat("model \"", m.info.name,
                      "\" is an MLP: the encrypted-scoring format (veil-linear-model) holds linear and "
                      "logistic models only; train a logreg or linreg to score under HE"));
   if (m.model.task() == ml::Task::kMulticlass)
-    return absl::FailedPreconditionError(absl::StrCat(
+    return absl::InvalidArgumentError(absl::StrCat(
         "model \"", m.info.name, "\" is a multinomial model: the encrypted-scoring format holds one logit"));
   const Json params = {{"model", m.info.name}, {"version", m.info.version}, {"format", "veil-linear-model"}};
   VEIL_ASSIGN_OR_RETURN(const gov::GateDecision decision,
@@ -1023,7 +1023,7 @@ absl::Status RunFairness(const EvalArgs& a, const GlobalOptions& g) {
   VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenSession(g));
   VEIL_ASSIGN_OR_RETURN(const LoadedModel m, LoadModel(*session, a.model));
   if (m.model.task() != ml::Task::kBinary)
-    return absl::FailedPreconditionError(
+    return absl::InvalidArgumentError(
         absl::StrCat("model \"", m.info.name,
                      "\" is not a binary classifier: the fairness audit compares selection "
                      "rates of a yes/no decision"));
