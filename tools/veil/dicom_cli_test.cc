@@ -1,4 +1,5 @@
 // End-to-end tests of `veil dicom deid` (dicom_commands.cc).
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
@@ -103,6 +104,28 @@ TEST_F(DicomCliTest, WorkspaceKeyIsDeterministicAcrossRuns) {
   ASSERT_EQ(log["entries"].size(), 3u);
   EXPECT_EQ(log["entries"][1]["action"], "dicom.deid");
   EXPECT_EQ(log["entries"][2]["action"], "dicom.deid");
+}
+
+TEST_F(DicomCliTest, BurnedInAnnotationWarnsPerFile) {
+  const fs::path in = dir_ / "in";
+  fs::create_directories(in);
+  fs::copy_file(fs::path(kSamples) / "MR_small.dcm", in / "MR_small.dcm");
+  fs::copy_file(fs::path(kSamples) / "CT_small.dcm", in / "CT_small.dcm");
+  // dcmodify: the same file with Burned In Annotation = YES.
+  ASSERT_EQ(std::system(("dcmodify -nb -i '(0028,0301)=YES' " + Q((in / "CT_small.dcm").string())).c_str()),
+            0);
+  Result r =
+      Veil("--workspace " + Q(Out("no-ws")) + " dicom deid " + Q(in.string()) + " -o " + Q(Out("out")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("warning: " + (in / "CT_small.dcm").string() + ": Burned In Annotation"));
+  EXPECT_THAT(r.err, Not(HasSubstr("MR_small.dcm")));
+  r = Veil("--json --workspace " + Q(Out("no-ws")) + " dicom deid " + Q(in.string()) + " -o " +
+           Q(Out("out2")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json doc = ParseJson(r.out);
+  ASSERT_EQ(doc["warnings"].size(), 1u);
+  EXPECT_EQ(doc["warnings"][0]["path"], (in / "CT_small.dcm").string());
+  EXPECT_THAT(doc["warnings"][0]["warnings"][0].get<std::string>(), HasSubstr("pixel data"));
 }
 
 TEST_F(DicomCliTest, UsageErrors) {

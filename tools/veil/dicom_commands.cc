@@ -14,6 +14,9 @@
 // opening it goes through the gate (operation dicom.deid) and records an audit entry before any file is
 // written. Without a workspace a fresh random key is drawn for the run (consistent within the run only), and
 // the summary says so.
+//
+// A file whose Burned In Annotation (0028,0301) is YES gets a warning (stderr; in --json, "warnings": a list
+// of {path, warnings}): its pixels may show identifying text, which Veil does not clean.
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
@@ -156,6 +159,7 @@ absl::Status RunDeid(const DeidArgs& args, Cli& cli) {
       1, std::min<int>(args.jobs > 0 ? args.jobs : static_cast<int>(std::thread::hardware_concurrency()),
                        static_cast<int>(std::max<size_t>(jobs.size(), 1))));
   std::vector<std::optional<std::string>> errors(jobs.size());
+  std::vector<char> burned_in(jobs.size(), 0);  // Burned In Annotation = YES (not vector<bool>: threads)
   std::vector<anon::DicomDeidStats> stats(static_cast<size_t>(threads));
   std::atomic<size_t> next{0};
   const auto work = [&](size_t t) {
@@ -167,6 +171,7 @@ absl::Status RunDeid(const DeidArgs& args, Cli& cli) {
                                : anon::DeidentifyDicomFile(*deid, jobs[i].in, jobs[i].out, &s);
       if (st.ok()) {
         stats[t] += s;
+        burned_in[i] = s.burned_in_annotation > 0 ? 1 : 0;
       } else {
         // DeidentifyDicomFile's messages start with the input path; keep the reason only.
         std::string reason(st.message());
@@ -182,6 +187,15 @@ absl::Status RunDeid(const DeidArgs& args, Cli& cli) {
 
   anon::DicomDeidStats total;
   for (const anon::DicomDeidStats& s : stats) total += s;
+  // Files whose pixels may show identifying text (Burned In Annotation = YES): Veil does not clean pixels.
+  constexpr char kBurnedInWarning[] =
+      "Burned In Annotation (0028,0301) is YES: the pixel data may show identifying text (names, dates, "
+      "IDs), "
+      "which Veil does not detect or remove; check or mask the pixels before release";
+  std::vector<Failure> warnings;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    if (burned_in[i] != 0) warnings.push_back({jobs[i].in, kBurnedInWarning});
+  }
   size_t ok = 0;
   for (size_t i = 0; i < jobs.size(); ++i) {
     if (errors[i].has_value()) {
@@ -205,12 +219,16 @@ absl::Status RunDeid(const DeidArgs& args, Cli& cli) {
                          {"kept", total.kept}};
     doc["failures"] = nlohmann::ordered_json::array();
     for (const Failure& f : failures) doc["failures"].push_back({{"path", f.path}, {"error", f.reason}});
+    doc["warnings"] = nlohmann::ordered_json::array();
+    for (const Failure& w : warnings) doc["warnings"].push_back({{"path", w.path}, {"warnings", {w.reason}}});
     doc["threads"] = threads;
     doc["seconds"] = absl::ToDoubleSeconds(elapsed);
     PrintJson(doc);
   } else {
     for (const Failure& f : failures)
       std::fprintf(stderr, "veil: %s: %s\n", f.path.c_str(), f.reason.c_str());
+    for (const Failure& w : warnings)
+      std::fprintf(stderr, "veil: warning: %s: %s\n", w.path.c_str(), w.reason.c_str());
     if (!options.quiet) {
       std::printf("de-identified %s of %s files into %s in %s (%d threads)\n", WithThousands(ok).c_str(),
                   WithThousands(static_cast<int64_t>(ok + failures.size())).c_str(), out_dir.c_str(),

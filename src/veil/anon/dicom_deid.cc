@@ -121,6 +121,7 @@ DicomDeidStats& DicomDeidStats::operator+=(const DicomDeidStats& o) {
   cleaned += o.cleaned;
   uids_mapped += o.uids_mapped;
   kept += o.kept;
+  burned_in_annotation += o.burned_in_annotation;
   return *this;
 }
 
@@ -451,6 +452,13 @@ int DicomDeidentifier::DateOffsetDays(std::string_view patient_id) const {
 absl::Status DicomDeidentifier::DeidentifyDataset(DcmDataset& dataset, DcmMetaInfo* meta,
                                                   DicomDeidStats* stats) const {
   DicomDeidStats local;
+  // Burned In Annotation (0028,0301) = YES: the pixels may show identifying text, which Veil does not clean.
+  OFString burned_in;
+  if (dataset.findAndGetOFString(DCM_BurnedInAnnotation, burned_in, 0, /*searchIntoSub=*/false).good()) {
+    std::string v(burned_in.c_str(), burned_in.size());
+    while (!v.empty() && v.back() == ' ') v.pop_back();
+    if (v == "YES") local.burned_in_annotation = 1;
+  }
   // The patient's date offset, from Patient ID before it is changed.
   OFString patient_id;
   if (dataset.findAndGetOFStringArray(DCM_PatientID, patient_id, /*searchIntoSub=*/false).bad()) {

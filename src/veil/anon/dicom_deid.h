@@ -97,6 +97,10 @@ struct DicomDeidStats {
   int64_t cleaned = 0;          // C (text cleaned, dates shifted)
   int64_t uids_mapped = 0;      // U (values)
   int64_t kept = 0;             // K, and listed C attributes with nothing to clean
+  // Objects whose Burned In Annotation (0028,0301) is YES: their pixel data may show identifying text (names,
+  // dates, IDs burned into the image), which Veil does not detect or clean (it never looks into pixels). The
+  // attribute itself is kept; callers should warn (veil dicom deid does, per file).
+  int64_t burned_in_annotation = 0;
 
   DicomDeidStats& operator+=(const DicomDeidStats& o);
 };

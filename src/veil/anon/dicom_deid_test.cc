@@ -476,6 +476,19 @@ TEST(DicomDeidTest, UnknownVrTextInStructuredContentIsRemoved) {
   EXPECT_FALSE(found);
 }
 
+TEST(DicomDeidTest, BurnedInAnnotationIsCounted) {
+  auto d = Make('k');
+  DicomDeidStats none;
+  auto in = Parse(Slurp(std::string(kDir) + "CT_small.dcm"));
+  ASSERT_TRUE(d->Deidentify(*in, &none).ok());
+  EXPECT_EQ(none.burned_in_annotation, 0);
+  auto yes = Parse(Slurp(std::string(kDir) + "CT_small.dcm"));
+  ASSERT_TRUE(yes->getDataset()->putAndInsertString(DCM_BurnedInAnnotation, "YES").good());
+  DicomDeidStats stats;
+  ASSERT_TRUE(d->Deidentify(*yes, &stats).ok());
+  EXPECT_EQ(stats.burned_in_annotation, 1);
+}
+
 TEST(DicomDeidTest, CorruptInputIsAClearError) {
   auto d = Make('k');
   const std::string ct = Slurp(std::string(kDir) + "CT_small.dcm");
