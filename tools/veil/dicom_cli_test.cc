@@ -106,6 +106,16 @@ TEST_F(DicomCliTest, WorkspaceKeyIsDeterministicAcrossRuns) {
   EXPECT_EQ(log["entries"][2]["action"], "dicom.deid");
 }
 
+TEST_F(DicomCliTest, GateDenialLeavesNoOutputDirectory) {
+  ASSERT_EQ(Ws("init --quiet").exit_code, 0);
+  ASSERT_EQ(Ws("grant carol auditor").exit_code, 0);
+  const std::string ct = std::string(kSamples) + "/CT_small.dcm";
+  Result r = Ws("dicom deid " + ct + " -o " + Q(Out("denied/deeper")), "carol");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("refused"));
+  EXPECT_FALSE(fs::exists(Out("denied")));
+}
+
 TEST_F(DicomCliTest, BurnedInAnnotationWarnsPerFile) {
   const fs::path in = dir_ / "in";
   fs::create_directories(in);

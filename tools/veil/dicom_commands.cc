@@ -13,7 +13,7 @@
 // in every run on that workspace (objects de-identified in different runs still reference each other);
 // opening it goes through the gate (operation dicom.deid) and records an audit entry before any file is
 // written. Without a workspace a fresh random key is drawn for the run (consistent within the run only), and
-// the summary says so.
+// the summary says so. The output directory is created only after the gate has allowed the run.
 //
 // A file whose Burned In Annotation (0028,0301) is YES gets a warning (stderr; in --json, "warnings": a list
 // of {path, warnings}): its pixels may show identifying text, which Veil does not clean.
@@ -123,11 +123,11 @@ absl::Status RunDeid(const DeidArgs& args, Cli& cli) {
   VEIL_RETURN_IF_ERROR(deid_options.profile.Validate());
   if (args.jobs < 0) return absl::InvalidArgumentError("--jobs must be at least 1");
 
+  // The output directory may not exist yet: it is created only once the gate has allowed the run, so that a
+  // refused run leaves nothing behind. weakly_canonical resolves what exists of the path.
   std::error_code ec;
-  fs::create_directories(args.out_dir, ec);
-  if (ec)
-    return absl::InvalidArgumentError(absl::StrCat(args.out_dir, ": cannot create the output directory"));
-  const fs::path out_dir = fs::weakly_canonical(args.out_dir);
+  const fs::path out_dir = fs::weakly_canonical(args.out_dir, ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat(args.out_dir, ": not a usable output path"));
 
   std::vector<Failure> failures;
   const std::vector<Job> jobs = CollectJobs(args, out_dir, failures);
@@ -153,6 +153,9 @@ absl::Status RunDeid(const DeidArgs& args, Cli& cli) {
   VEIL_ASSIGN_OR_RETURN(std::unique_ptr<anon::DicomDeidentifier> deid,
                         anon::DicomDeidentifier::Create(key, deid_options));
   key.Reset();
+  fs::create_directories(out_dir, ec);
+  if (ec)
+    return absl::InvalidArgumentError(absl::StrCat(args.out_dir, ": cannot create the output directory"));
 
   // The pool: each thread takes the next file; results land in per-file slots.
   const int threads = std::max(
