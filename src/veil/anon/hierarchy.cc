@@ -84,16 +84,31 @@ std::string FormatNumber(double v) {
   return absl::StrFormat("%.10g", v);
 }
 
-// Distinct values of `values` parsed as finite numbers, sorted by number (ties by text).
+// The row of the missing value in a built-in hierarchy with `levels` levels: empty up to the last level,
+// then "*" (its own branch: a missing value is never merged with a real one before the top).
+std::vector<std::string> MissingRow(size_t levels) {
+  std::vector<std::string> row(levels > 0 ? levels - 1 : 0);
+  row.emplace_back(1, '*');
+  return row;
+}
+
+// Distinct values of `values` parsed as finite numbers, sorted by number (ties by text). Empty values (the
+// missing value) are skipped and reported in `has_missing`.
 absl::StatusOr<std::vector<std::pair<double, std::string>>> ParseNumbers(absl::Span<const std::string> values,
-                                                                         std::string_view column) {
+                                                                         std::string_view column,
+                                                                         bool* has_missing) {
   std::vector<std::pair<double, std::string>> out;
   out.reserve(values.size());
+  *has_missing = false;
   for (size_t i = 0; i < values.size(); ++i) {
+    if (values[i].empty()) {
+      *has_missing = true;
+      continue;
+    }
     double v;
     if (!absl::SimpleAtod(values[i], &v) || !std::isfinite(v)) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "column '%s': value number %d is not a finite number (numeric hierarchy)", column, i + 1));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("column '%s', row %d: not a finite number (numeric hierarchy)", column, i + 1));
     }
     out.emplace_back(v, values[i]);
   }
@@ -132,9 +147,16 @@ absl::StatusOr<Hierarchy> Hierarchy::Build(std::vector<std::vector<std::string>>
           "%s:%d: row has %d levels, but the first row has %d (every row needs the same number)", source,
           lines[r], rows[r].size(), levels));
     }
-    for (size_t l = 0; l < levels; ++l) {
-      if (rows[r][l].empty()) {
-        return absl::InvalidArgumentError(absl::StrFormat("%s:%d: level %d is empty", source, lines[r], l));
+    // The empty leaf is the missing value; its row may keep it empty at higher levels (its own branch).
+    // Any other row needs a label at every level.
+    if (!rows[r][0].empty()) {
+      for (size_t l = 1; l < levels; ++l) {
+        if (rows[r][l].empty()) {
+          return absl::InvalidArgumentError(absl::StrFormat(
+              "%s:%d: level %d is empty (only the missing value's row, whose level 0 is empty, may have "
+              "empty levels)",
+              source, lines[r], l));
+        }
       }
     }
     auto [it, inserted] = leaf_index.emplace(rows[r][0], static_cast<int>(r));
@@ -228,7 +250,8 @@ absl::StatusOr<Hierarchy> MakeIntervalHierarchy(absl::Span<const std::string> va
       }
     }
   }
-  VEIL_ASSIGN_OR_RETURN(auto numbers, ParseNumbers(values, column));
+  bool has_missing = false;
+  VEIL_ASSIGN_OR_RETURN(auto numbers, ParseNumbers(values, column, &has_missing));
   bool integral = IsIntegral(origin);
   for (double w : widths) integral = integral && IsIntegral(w);
   for (const auto& p : numbers) integral = integral && IsIntegral(p.first);
@@ -264,6 +287,7 @@ absl::StatusOr<Hierarchy> MakeIntervalHierarchy(absl::Span<const std::string> va
   if (rows.empty()) {
     return absl::InvalidArgumentError(absl::StrFormat("column '%s': no values for the hierarchy", column));
   }
+  if (has_missing) rows.push_back(MissingRow(widths.size() + 2));
   return Hierarchy::FromRows(std::move(rows),
                              absl::StrCat("interval hierarchy of '", std::string(column), "'"));
 }
@@ -294,7 +318,8 @@ absl::StatusOr<Hierarchy> MakeBoundsHierarchy(absl::Span<const std::string> valu
       }
     }
   }
-  VEIL_ASSIGN_OR_RETURN(auto numbers, ParseNumbers(values, column));
+  bool has_missing = false;
+  VEIL_ASSIGN_OR_RETURN(auto numbers, ParseNumbers(values, column, &has_missing));
   std::vector<std::vector<std::string>> rows;
   for (const auto& [v, text] : numbers) {
     std::vector<std::string> row;
@@ -315,6 +340,7 @@ absl::StatusOr<Hierarchy> MakeBoundsHierarchy(absl::Span<const std::string> valu
   if (rows.empty()) {
     return absl::InvalidArgumentError(absl::StrFormat("column '%s': no values for the hierarchy", column));
   }
+  if (has_missing) rows.push_back(MissingRow(levels.size() + 2));
   return Hierarchy::FromRows(std::move(rows),
                              absl::StrCat("bounds hierarchy of '", std::string(column), "'"));
 }
@@ -326,12 +352,17 @@ absl::StatusOr<Hierarchy> MakeDateHierarchy(absl::Span<const std::string> values
   };
   std::vector<DateLeaf> leaves;
   absl::flat_hash_map<std::string, int> seen;
+  bool has_missing = false;
   for (size_t i = 0; i < values.size(); ++i) {
     const std::string& v = values[i];
+    if (v.empty()) {
+      has_missing = true;
+      continue;
+    }
     if (!seen.emplace(v, 1).second) continue;
     auto bad = [&] {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "column '%s': value number %d is not an ISO date YYYY-MM-DD (date hierarchy)", column, i + 1));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("column '%s', row %d: not an ISO date YYYY-MM-DD (date hierarchy)", column, i + 1));
     };
     if (v.size() < 10 || v[4] != '-' || v[7] != '-' || (v.size() > 10 && v[10] != 'T' && v[10] != ' ')) {
       return bad();
@@ -366,6 +397,7 @@ absl::StatusOr<Hierarchy> MakeDateHierarchy(absl::Span<const std::string> values
     rows.push_back({l.text, absl::StrFormat("%04d-%02d", l.y, l.m), absl::StrFormat("%04d", l.y),
                     absl::StrFormat("%04d-%04d", decade, decade + 9), "*"});
   }
+  if (has_missing) rows.push_back(MissingRow(5));
   return Hierarchy::FromRows(std::move(rows), absl::StrCat("date hierarchy of '", std::string(column), "'"));
 }
 
@@ -402,14 +434,17 @@ absl::StatusOr<EncodedTable> EncodeTable(const table::Table& table, absl::Span<c
       // Cache the lookup per distinct dictionary string (the formatted value).
       absl::flat_hash_map<std::string, int32_t> cache;
       for (int64_t r = 0; r < n; ++r) {
-        if (table.IsNull(r, *col)) {
-          return absl::InvalidArgumentError(
-              absl::StrFormat("column '%s', row %d: null value (not in its hierarchy)", name, r + 1));
-        }
-        std::string v = table.FormatValue(r, *col);
+        // A null cell is the missing value, the empty leaf.
+        std::string v = table.IsNull(r, *col) ? std::string() : table.FormatValue(r, *col);
         auto it = cache.find(v);
         if (it == cache.end()) {
           std::optional<int> leaf = h.FindLeaf(v);
+          if (!leaf && v.empty()) {
+            return absl::InvalidArgumentError(absl::StrFormat(
+                "column '%s', row %d: empty value; its hierarchy has no row for the missing value (add a "
+                "row whose first field is empty, e.g. \"\";*)",
+                name, r + 1));
+          }
           if (!leaf) {
             return absl::InvalidArgumentError(
                 absl::StrFormat("column '%s', row %d: value not found in its hierarchy", name, r + 1));

@@ -8,7 +8,9 @@
 // ';'-separated by default, no header, e.g. for age
 //   39;35-39;30-39;20-39;*
 // Validation (as ARX requires of a hierarchy):
-//   * every row has the same number of levels (>= 1) and no empty value;
+//   * every row has the same number of levels (>= 1) and no empty value, except the row of the missing
+//     value: a leaf that is the empty string ("" or an empty field) stands for an empty or null cell, and
+//     its row may stay empty at higher levels (its own branch) before its top, e.g. "";"";* or "";*;
 //   * an original value (column 0) is listed once;
 //   * levels are consistent: two leaves that are equal at level i are equal at level i+1 (a generalized value
 //     has exactly one parent), so the levels form a tree.
@@ -16,7 +18,11 @@
 // (hierarchy values are domain labels, not personal data).
 //
 // Built-in hierarchies for columns without a file: numeric intervals of growing width (MakeIntervalHierarchy)
-// and dates day -> month -> year -> decade -> * (MakeDateHierarchy), built from the values present.
+// and dates day -> month -> year -> decade -> * (MakeDateHierarchy), built from the values present. An empty
+// value among them (a missing cell) gets the missing value's row: "" at every level but the last, "*", so
+// a missing value forms its own class until the column is fully generalized.
+// Pass the column's values in row order (duplicates are fine): errors name the 1-based position of a bad
+// value in `values`, which is then its data row.
 //
 // EncodeTable turns the QI columns of a table::Table into integer ids with per-level parent maps, so that the
 // searches run on ints. Every data value must be a leaf of its column's hierarchy; otherwise InvalidArgument
@@ -86,8 +92,8 @@ class Hierarchy {
 // lo+width-1 when all values and widths are integers (ARX's style, e.g. "30-39"), otherwise "[lo, hi)"; last
 // level "*". Leaves are sorted by numeric value. Requirements: widths finite, > 0 and each a multiple of the
 // previous one (so that intervals nest and the hierarchy is consistent). Errors: InvalidArgument naming
-// `column` if a value does not parse as a finite number (names the 1-based position of the value in `values`,
-// not the value) or the widths are invalid.
+// `column` if a value does not parse as a finite number ("column 'age', row 2: ...", the 1-based position
+// in `values`, never the value) or the widths are invalid.
 absl::StatusOr<Hierarchy> MakeIntervalHierarchy(absl::Span<const std::string> values,
                                                 absl::Span<const double> widths, std::string_view column,
                                                 double origin = 0);
@@ -155,8 +161,10 @@ struct EncodedTable {
 // with Table::FormatValue) is looked up among the leaves of `hierarchies[i]` (same order as `qi_columns`).
 // `sensitive_column`, when non-empty, is encoded as dense ids.
 // Errors: InvalidArgument if the sizes differ, a column does not exist or is listed twice (as QI and
-// sensitive, too), no QI is given, a QI cell is null, or a value is not in the hierarchy
-// ("column 'age', row 17: value not found in its hierarchy" - the row is 1-based among data rows).
+// sensitive, too), no QI is given, or a value is not in the hierarchy ("column 'age', row 17: value not
+// found in its hierarchy" - the row is 1-based among data rows). A null cell is the missing value: it is
+// looked up as the empty leaf "", and if the hierarchy has none the error says "column 'q', row 2: empty
+// value; ...".
 absl::StatusOr<EncodedTable> EncodeTable(const table::Table& table, absl::Span<const std::string> qi_columns,
                                          std::vector<Hierarchy> hierarchies,
                                          std::string_view sensitive_column = "");

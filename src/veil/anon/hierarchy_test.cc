@@ -88,7 +88,7 @@ TEST(HierarchyTest, IntervalHierarchyNestsAndLabelsLikeArx) {
   EXPECT_THAT(MakeIntervalHierarchy(values, {5, 7}, "age").status().message(), HasSubstr("not a multiple"));
   EXPECT_THAT(MakeIntervalHierarchy(values, {0}, "age").status().message(), HasSubstr("> 0"));
   auto bad = MakeIntervalHierarchy(std::vector<std::string>{"1", "secret"}, {5}, "age");
-  EXPECT_THAT(bad.status().message(), HasSubstr("value number 2"));
+  EXPECT_THAT(bad.status().message(), HasSubstr("column 'age', row 2: not a finite number"));
   EXPECT_THAT(bad.status().message(), Not(HasSubstr("secret")));
 }
 
@@ -122,7 +122,31 @@ TEST(HierarchyTest, DateHierarchy) {
   EXPECT_THAT(h->rows()[0], ElementsAre("1999-12-31", "1999-12", "1999", "1990-1999", "*"));
   EXPECT_THAT(h->rows()[1], ElementsAre("2024-02-29", "2024-02", "2024", "2020-2029", "*"));
   EXPECT_THAT(MakeDateHierarchy(std::vector<std::string>{"2023-02-29"}, "dob").status().message(),
-              HasSubstr("value number 1"));
+              HasSubstr("column 'dob', row 1: not an ISO date"));
+}
+
+// A missing value (empty cell) is a leaf of its own: "" in a hierarchy file, and the built-in hierarchies
+// give it its own branch up to '*'.
+TEST(HierarchyTest, MissingValueIsALeafOfItsOwn) {
+  auto file = Hierarchy::ParseArxCsv("\"\";*\nx;*\n", "q.csv");
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ(file->FindLeaf(""), 0);
+  auto unquoted = Hierarchy::ParseArxCsv(";;*\nx;X;*\n", "q.csv");
+  ASSERT_TRUE(unquoted.ok()) << unquoted.status();
+  EXPECT_THAT(unquoted->rows()[0], ElementsAre("", "", "*"));
+  // Only the missing value's row may have empty levels.
+  EXPECT_THAT(Hierarchy::ParseArxCsv("x;;*\n", "q.csv").status().message(), HasSubstr("q.csv:1: level 1"));
+
+  auto age = MakeIntervalHierarchy(std::vector<std::string>{"39", "", "41", ""}, {10, 20}, "age");
+  ASSERT_TRUE(age.ok()) << age.status();
+  ASSERT_EQ(age->num_leaves(), 3);
+  EXPECT_THAT(age->rows()[2], ElementsAre("", "", "", "*"));
+  auto bounds = MakeBoundsHierarchy(std::vector<std::string>{"", "30"}, {{18}}, "age");
+  ASSERT_TRUE(bounds.ok()) << bounds.status();
+  EXPECT_THAT(bounds->rows()[1], ElementsAre("", "", "*"));
+  auto dob = MakeDateHierarchy(std::vector<std::string>{"", "2024-02-29"}, "dob");
+  ASSERT_TRUE(dob.ok()) << dob.status();
+  EXPECT_THAT(dob->rows()[1], ElementsAre("", "", "", "", "*"));
 }
 
 table::Table SmallTable() {
@@ -171,6 +195,22 @@ TEST(EncodeTableTest, MissingValueNamesColumnAndRowNotValue) {
   EXPECT_EQ(e.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(e.status().message(), HasSubstr("column 'zip', row 3"));
   EXPECT_THAT(e.status().message(), Not(HasSubstr("9999")));
+}
+
+TEST(EncodeTableTest, NullCellIsTheMissingLeaf) {
+  auto t = table::ReadCsvFromString("q\nx\n\nx\n", table::CsvReadOptions{});
+  ASSERT_TRUE(t.ok()) << t.status();
+  ASSERT_TRUE(t->IsNull(1, 0));
+  std::vector<std::string> qis = {"q"};
+  auto with = Hierarchy::ParseArxCsv("x;*\n\"\";*\n", "q.csv");
+  ASSERT_TRUE(with.ok()) << with.status();
+  auto e = EncodeTable(*t, qis, {*with});
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_THAT(e->qis[0].leaf, ElementsAre(0, 1, 0));
+  auto without = Hierarchy::ParseArxCsv("x;*\n", "q.csv");
+  ASSERT_TRUE(without.ok());
+  auto bad = EncodeTable(*t, qis, {*without});
+  EXPECT_THAT(bad.status().message(), HasSubstr("column 'q', row 2: empty value;"));
 }
 
 TEST(EncodeTableTest, RejectsBadColumns) {

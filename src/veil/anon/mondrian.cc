@@ -60,8 +60,11 @@ absl::Status EncodeNumeric(const table::Column& c, Encoded& e) {
   std::vector<double> v(static_cast<size_t>(n));
   for (int64_t r = 0; r < n; ++r) {
     if (c.IsNull(r)) {
-      return absl::InvalidArgumentError(
-          absl::StrFormat("quasi-identifier \"%s\" is null at row %d", e.name, r + 1));
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "column '%s', row %d: empty value; Mondrian cuts a numeric column at medians and cannot place a "
+          "missing value: read the column as text (it is then categorical, the missing value a category of "
+          "its own) or fill the value",
+          e.name, r + 1));
     }
     switch (c.type()) {
       case DataType::kInt64:
@@ -109,8 +112,7 @@ absl::Status EncodeCategorical(const table::Column& c, const std::vector<std::ve
   if (rows == nullptr) {
     absl::flat_hash_set<std::string> seen;
     for (int64_t r = 0; r < n; ++r) {
-      if (c.IsNull(r)) continue;  // reported below
-      std::string v(CellText(c, r, scratch));
+      std::string v(c.IsNull(r) ? std::string_view() : CellText(c, r, scratch));  // null: the missing value
       if (seen.insert(v).second) flat.push_back({v});
     }
     rows = &flat;
@@ -169,12 +171,15 @@ absl::Status EncodeCategorical(const table::Column& c, const std::vector<std::ve
   }
   e.code.assign(static_cast<size_t>(n), 0);
   for (int64_t r = 0; r < n; ++r) {
-    if (c.IsNull(r)) {
-      return absl::InvalidArgumentError(
-          absl::StrFormat("quasi-identifier \"%s\" is null at row %d", e.name, r + 1));
-    }
-    const std::string_view text = CellText(c, r, scratch);
+    // A null cell is the missing value: the leaf "" (a category of its own).
+    const std::string_view text = c.IsNull(r) ? std::string_view() : CellText(c, r, scratch);
     auto it = leaf_of.find(absl::string_view(text.data(), text.size()));
+    if (it == leaf_of.end() && text.empty()) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "column '%s', row %d: empty value; its hierarchy has no row for the missing value (add a row whose "
+          "first field is empty, e.g. \"\";*)",
+          e.name, r + 1));
+    }
     if (it == leaf_of.end()) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "quasi-identifier \"%s\" at row %d: the value is not in its hierarchy", e.name, r + 1));

@@ -35,9 +35,11 @@
 // frequency) is arbitrary, so median cuts along it group unrelated values ("Adm-clerical" with
 // "Armed-Forces"); a hierarchy's nodes are the groupings the data owner considers meaningful, the same
 // generalizations the full-domain search uses, so both algorithms' outputs read alike and are scored by the
-// same utility metrics. A categorical QI with no hierarchy gets the flat one (every value -> "*"): it is cut
-// into its single values when every value is frequent enough, else kept whole as "*". When the hierarchy's
-// top level has more than one label, a root "*" is added above it.
+// same utility metrics. Missing values: a null (or empty) cell of a categorical QI is the value "", a
+// category of its own (the flat hierarchy lists it; a given hierarchy needs a row for it); a null in a
+// numeric QI is an error (median cuts cannot place it). A categorical QI with no hierarchy gets the flat one
+// (every value -> "*"): it is cut into its single values when every value is frequent enough, else kept whole
+// as "*". When the hierarchy's top level has more than one label, a root "*" is added above it.
 //
 // Cost: O(q n log n) time for n records and q QIs on integer-encoded columns, partitioned in place; the text
 // of the values is looked at only to encode them and to write the result.
@@ -115,9 +117,10 @@ struct MondrianResult {
 // Partitions `table` on the columns named in `quasi_identifiers` as described above.
 // Errors: InvalidArgument for an empty or repeated QI list, a name that is not a column, k < 1, a table
 // with fewer than k records (or fewer than l distinct sensitive values), a sensitive column that is missing
-// or is a QI, a null in a QI (naming column and row), a categorical value the QI's hierarchy does not list
-// (naming column and row), a malformed hierarchy (rows of different lengths, a value listed twice, a node
-// with two different parents; naming the hierarchy's column and row).
+// or is a QI, a null in a numeric QI or a null the categorical QI's hierarchy has no "" row for (naming
+// column and row: "column 'q', row 2: empty value; ..."), a categorical value the QI's hierarchy does not
+// list (naming column and row), a malformed hierarchy (rows of different lengths, a value listed twice, a
+// node with two different parents; naming the hierarchy's column and row).
 absl::StatusOr<MondrianResult> Mondrian(const table::Table& table,
                                         std::span<const std::string> quasi_identifiers,
                                         const MondrianOptions& options);

@@ -198,6 +198,22 @@ TEST(MondrianTest, DatesUseACommaInIntervals) {
                                         "[2024-03-01, 2024-03-02]", "[2024-03-01, 2024-03-02]"));
 }
 
+TEST(MondrianTest, MissingCategoricalValueIsACategoryOfItsOwn) {
+  const table::Table t = Csv("q\na\n\na\n\nb\nb\n");
+  ASSERT_TRUE(t.IsNull(1, 0));
+  MondrianOptions opt;
+  opt.k = 2;
+  const std::vector<std::string> quasi = {"q"};
+  absl::StatusOr<MondrianResult> m = Mondrian(t, quasi, opt);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_THAT(Texts(*m, 0), ElementsAre("a", "", "a", "", "b", "b"));
+  // A given hierarchy needs a row for it.
+  opt.hierarchies["q"] = {{"a", "*"}, {"b", "*"}};
+  EXPECT_THAT(Mondrian(t, quasi, opt).status().message(), HasSubstr("column 'q', row 2: empty value;"));
+  opt.hierarchies["q"] = {{"a", "*"}, {"b", "*"}, {"", "*"}};
+  ASSERT_TRUE(Mondrian(t, quasi, opt).ok());
+}
+
 TEST(MondrianTest, Errors) {
   const table::Table t = Csv("age,x,s\n1,a1,u\n2,a2,u\n,b1,v\n");
   const std::vector<std::string> age = {"age"};
@@ -208,7 +224,7 @@ TEST(MondrianTest, Errors) {
     EXPECT_EQ(m.status().code(), absl::StatusCode::kInvalidArgument);
     return std::string(m.status().message());
   };
-  EXPECT_THAT(message(age), HasSubstr("\"age\" is null at row 3"));
+  EXPECT_THAT(message(age), HasSubstr("column 'age', row 3: empty value;"));
   opt.hierarchies["x"] = {{"a1", "A"}, {"a2", "A"}};
   EXPECT_THAT(message(x), HasSubstr("\"x\" at row 3: the value is not in its hierarchy"));
   EXPECT_THAT(message(x), ::testing::Not(HasSubstr("b1")));
