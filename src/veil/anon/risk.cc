@@ -35,7 +35,10 @@ class ClassKeys {
  public:
   static constexpr int32_t kSuppressedKey = -1;
 
-  explicit ClassKeys(size_t num_qis) : values_(num_qis), pairs_(num_qis) {}
+  // `star_is_class`: rows with "*" in every QI keep their ordinary key (one class) instead of
+  // kSuppressedKey; they are still counted in last_star_rows().
+  explicit ClassKeys(size_t num_qis, bool star_is_class = false)
+      : values_(num_qis), pairs_(num_qis), star_is_class_(star_is_class) {}
 
   // get(row, qi) returns the value's text, or nullopt for null. Returns one key per row; kSuppressedKey for
   // rows with "*" in every QI.
@@ -61,8 +64,12 @@ class ClassKeys {
       }
     }
     int32_t num_keys = 0;
+    last_star_rows_ = 0;
     for (size_t r = 0; r < key.size(); ++r) {
-      if (all_star[r]) key[r] = kSuppressedKey;
+      if (all_star[r]) {
+        ++last_star_rows_;
+        if (!star_is_class_) key[r] = kSuppressedKey;
+      }
       num_keys = std::max(num_keys, key[r] + 1);
     }
     num_keys_ = std::max(num_keys_, num_keys);
@@ -70,11 +77,15 @@ class ClassKeys {
   }
 
   int32_t num_keys() const { return num_keys_; }
+  // Rows with "*" in every QI in the last Add().
+  int64_t last_star_rows() const { return last_star_rows_; }
 
  private:
   std::vector<absl::flat_hash_map<std::string, int32_t>> values_;
   std::vector<absl::flat_hash_map<uint64_t, int32_t>> pairs_;
   int32_t num_keys_ = 0;
+  bool star_is_class_ = false;
+  int64_t last_star_rows_ = 0;
 };
 
 absl::StatusOr<RiskReport> ComputeRisk(std::span<const int64_t> sample_class_sizes,
@@ -238,16 +249,21 @@ absl::StatusOr<RiskReport> AssessRisk(const table::Table& sample,
   if (population != nullptr) {
     VEIL_ASSIGN_OR_RETURN(population_columns, FindColumns(*population, quasi_identifiers, "population"));
   }
-  ClassKeys keys(quasi_identifiers.size());
+  ClassKeys keys(quasi_identifiers.size(), options.suppressed_form_a_class);
   std::string scratch;
   const std::vector<int32_t> sample_keys = keys.Add(
       sample.num_rows(), [&](int64_t r, size_t q) { return CellText(*sample_columns[q], r, scratch); });
-  if (population == nullptr) return RiskFromKeys(sample_keys, nullptr, keys.num_keys(), options);
-  const std::vector<int32_t> population_keys = keys.Add(population->num_rows(), [&](int64_t r, size_t q) {
-    return CellText(*population_columns[q], r, scratch);
-  });
-  VEIL_ASSIGN_OR_RETURN(RiskReport report,
-                        RiskFromKeys(sample_keys, &population_keys, keys.num_keys(), options));
+  const int64_t star_rows = keys.last_star_rows();
+  RiskReport report;
+  if (population == nullptr) {
+    VEIL_ASSIGN_OR_RETURN(report, RiskFromKeys(sample_keys, nullptr, keys.num_keys(), options));
+  } else {
+    const std::vector<int32_t> population_keys = keys.Add(population->num_rows(), [&](int64_t r, size_t q) {
+      return CellText(*population_columns[q], r, scratch);
+    });
+    VEIL_ASSIGN_OR_RETURN(report, RiskFromKeys(sample_keys, &population_keys, keys.num_keys(), options));
+  }
+  report.suppressed = star_rows;
   return report;
 }
 
@@ -273,7 +289,7 @@ absl::StatusOr<RiskReport> AssessRiskOfRows(std::span<const std::vector<std::str
   };
   VEIL_RETURN_IF_ERROR(check(sample, "sample"));
   if (population != nullptr) VEIL_RETURN_IF_ERROR(check(*population, "population"));
-  ClassKeys keys(std::max<size_t>(width, 1));
+  ClassKeys keys(std::max<size_t>(width, 1), options.suppressed_form_a_class);
   auto getter = [](std::span<const std::vector<std::string>> rows) {
     return [rows](int64_t r, size_t q) -> std::optional<std::string_view> {
       if (q >= rows[r].size()) return std::nullopt;
@@ -281,10 +297,17 @@ absl::StatusOr<RiskReport> AssessRiskOfRows(std::span<const std::vector<std::str
     };
   };
   const std::vector<int32_t> sample_keys = keys.Add(static_cast<int64_t>(sample.size()), getter(sample));
-  if (population == nullptr) return RiskFromKeys(sample_keys, nullptr, keys.num_keys(), options);
-  const std::vector<int32_t> population_keys =
-      keys.Add(static_cast<int64_t>(population->size()), getter(*population));
-  return RiskFromKeys(sample_keys, &population_keys, keys.num_keys(), options);
+  const int64_t star_rows = keys.last_star_rows();
+  RiskReport report;
+  if (population == nullptr) {
+    VEIL_ASSIGN_OR_RETURN(report, RiskFromKeys(sample_keys, nullptr, keys.num_keys(), options));
+  } else {
+    const std::vector<int32_t> population_keys =
+        keys.Add(static_cast<int64_t>(population->size()), getter(*population));
+    VEIL_ASSIGN_OR_RETURN(report, RiskFromKeys(sample_keys, &population_keys, keys.num_keys(), options));
+  }
+  report.suppressed = star_rows;
+  return report;
 }
 
 }  // namespace veil::anon

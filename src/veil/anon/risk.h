@@ -25,8 +25,9 @@
 //     with a population      (1/n) sum_j f_j / F_j              (equals the journalist average)
 //     without a population   J / n                              (equals the prosecutor average)
 //
-// Suppressed records. A record whose every QI value is "*" (kSuppressed, as ARX and `veil anon kanon` write
-// suppressed records) is excluded from n, from the classes and from every figure above;
+// Suppressed records. A record whose every QI value is "*" (kSuppressed, as ARX and `veil anon kanon
+// --suppressed keep-star` write suppressed records) is excluded from n, from the classes and from every
+// figure above, unless RiskOptions::suppressed_form_a_class is set (then they are one class of their own);
 // RiskReport::suppressed counts them. A "*" in only some QIs is an ordinary (generalized) value. With n = 0
 // every risk is 0 (as in ARX).
 //
@@ -68,6 +69,12 @@ struct RiskOptions {
   // prosecutor when its class has fewer than 1/T records. Must be in [0, 1]. Default 0.2: records in
   // classes smaller than 5, El Emam's threshold for data released to the public.
   double threshold = 0.2;
+  // How records with "*" in every QI (suppressed records) count. false (default, ARX's risk analysis): they
+  // are left out of n and of every figure. true: they are released rows like any other, and together they
+  // form one equivalence class (an attacker sees a class of "*" rows); RiskReport::suppressed still counts
+  // them, and they are in records, classes and every figure. Use true to assess a file that still holds its
+  // suppressed rows (`veil anon kanon --suppressed keep-star`): a small '*' class is a real risk.
+  bool suppressed_form_a_class = false;
 };
 
 struct ProsecutorRisk {
@@ -88,7 +95,8 @@ struct JournalistRisk {
 
 struct RiskReport {
   int64_t records = 0;     // n: the sample's records that are not suppressed
-  int64_t suppressed = 0;  // sample records with "*" in every QI (excluded from everything else)
+  int64_t suppressed = 0;  // sample records with "*" in every QI (excluded from everything else, unless
+                           // RiskOptions::suppressed_form_a_class)
   int64_t classes = 0;     // J: equivalence classes among the n records
   double threshold = 0;    // T used for "records at risk"
   ProsecutorRisk prosecutor;

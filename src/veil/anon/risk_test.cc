@@ -107,6 +107,32 @@ TEST(RiskTest, OnlyAllStarRecordsAreSuppressed) {
   EXPECT_EQ(r->classes, 2);
 }
 
+// Released '*' rows are a class an attacker sees: with suppressed_form_a_class they count as one.
+TEST(RiskTest, SuppressedRecordsCanFormOneClass) {
+  const Rows rows = {{"30", "1"}, {"30", "1"}, {"30", "1"}, {"*", "*"}, {"*", "*"}, {"*", "100"}};
+  RiskOptions o;
+  o.suppressed_form_a_class = true;
+  absl::StatusOr<RiskReport> r = AssessRiskOfRows(rows, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->suppressed, 2);
+  EXPECT_EQ(r->records, 6);
+  EXPECT_EQ(r->classes, 3);
+  EXPECT_EQ(r->prosecutor.smallest_class, 1);
+  EXPECT_DOUBLE_EQ(r->prosecutor.records_at_risk, 1.0);  // classes of 3, 2 and 1 are all below 5
+  absl::StatusOr<table::Table> t = table::ReadCsvFromString("a,b\n30,1\n30,1\n*,*\n*,*\n");
+  ASSERT_TRUE(t.ok()) << t.status();
+  const std::vector<std::string> quasi = {"a", "b"};
+  absl::StatusOr<RiskReport> tr = AssessRisk(*t, quasi, o);
+  ASSERT_TRUE(tr.ok()) << tr.status();
+  EXPECT_EQ(tr->records, 4);
+  EXPECT_EQ(tr->suppressed, 2);
+  EXPECT_EQ(tr->classes, 2);
+  absl::StatusOr<RiskReport> excluded = AssessRisk(*t, quasi);
+  ASSERT_TRUE(excluded.ok());
+  EXPECT_EQ(excluded->records, 2);
+  EXPECT_EQ(excluded->suppressed, 2);
+}
+
 TEST(RiskTest, EmptyOrAllSuppressedGivesZeroRisk) {
   const Rows rows = {{"*", "*"}, {"*", "*"}};
   absl::StatusOr<RiskReport> r = AssessRiskOfRows(rows);
