@@ -1,4 +1,5 @@
 // End-to-end tests of `veil anon kanon` (anon_kanon_commands.cc).
+#include <algorithm>
 #include <filesystem>
 #include <string>
 
@@ -22,7 +23,7 @@ class AnonKanonCliTest : public VeilCliTest {
 TEST_F(AnonKanonCliTest, AdultK5ReproducesArxAndWritesSuppressedAsStars) {
   const std::string out = Path("out.csv");
   Result r = Veil("--json anon kanon " + Adult() + " --separator ';' --quasi " + kAllQis + " --hierarchies " +
-                  kAdultDir + " --k 5 --suppression 0.04 -o " + Q(out));
+                  kAdultDir + " --k 5 --suppression 0.04 --suppressed keep-star -o " + Q(out));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   nlohmann::json doc = ParseJson(r.out);
   EXPECT_NEAR(doc["information_loss"].get<double>(), 255559.85455731067, 1e-6);
@@ -39,6 +40,11 @@ TEST_F(AnonKanonCliTest, AdultK5ReproducesArxAndWritesSuppressedAsStars) {
   EXPECT_LE(doc["risk"]["after"]["highest"].get<double>(), 0.2 + 1e-12);
   EXPECT_GT(doc["risk"]["before"]["highest"].get<double>(), 0.2);
   EXPECT_EQ(doc["risk"]["after"]["suppressed"].get<int64_t>(), suppressed);
+  // keep-star: the '*' rows are released, one class counted in the risk after.
+  EXPECT_EQ(doc["risk"]["after"]["records"].get<int64_t>(), 30162);
+  EXPECT_EQ(doc["suppressed"]["mode"], "keep-star");
+  EXPECT_EQ(doc["suppressed"]["star_class"]["size"].get<int64_t>(), suppressed);
+  EXPECT_EQ(doc["suppressed"]["star_class"]["violates_k"], false);
   // Output: header kept, ';' kept, suppressed rows all '*' in the nine QIs.
   const std::string csv = Slurp(out);
   EXPECT_EQ(csv.substr(0, csv.find('\n')),
@@ -50,6 +56,111 @@ TEST_F(AnonKanonCliTest, AdultK5ReproducesArxAndWritesSuppressedAsStars) {
     ++pos;
   }
   EXPECT_EQ(star_rows, suppressed);
+}
+
+// By default suppressed records are not released: the output leaves them out, the ARX metrics stay ARX's.
+TEST_F(AnonKanonCliTest, AdultSuppressedRecordsAreRemovedByDefault) {
+  const std::string out = Path("out.csv");
+  Result r = Veil("--json anon kanon " + Adult() + " --separator ';' --quasi " + kAllQis + " --hierarchies " +
+                  kAdultDir + " --k 5 --suppression 0.04 -o " + Q(out));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json doc = ParseJson(r.out);
+  EXPECT_NEAR(doc["information_loss"].get<double>(), 255559.85455731067, 1e-6);
+  const int64_t suppressed = doc["utility"]["suppressed"].get<int64_t>();
+  ASSERT_GT(suppressed, 0);
+  EXPECT_EQ(doc["suppressed"]["mode"], "remove");
+  EXPECT_EQ(doc["suppressed"]["removed_from_output"].get<int64_t>(), suppressed);
+  EXPECT_EQ(doc["risk"]["after"]["records"].get<int64_t>(), 30162 - suppressed);
+  EXPECT_EQ(doc["risk"]["after"]["suppressed"].get<int64_t>(), 0);
+  const std::string csv = Slurp(out);
+  EXPECT_EQ(csv.find("*;*;*;*;*;*;*;*;*"), std::string::npos);
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1 + 30162 - suppressed);
+}
+
+// The review's case: the two suppressed records share their disease, so as '*' rows they are a class of 2
+// with k=3 and l=2 violated. Default: they are gone. keep-star: they stay, counted as a class, with a
+// warning.
+TEST_F(AnonKanonCliTest, SuppressedStarClassIsReportedAndWarned) {
+  const std::string csv =
+      WriteFile("t2.csv",
+                "age,sex,disease\n30,M,flu\n31,M,flu\n32,M,cancer\n33,M,hiv\n34,M,flu\n"
+                "35,F,flu\n36,F,hiv\n37,F,flu\n38,F,cancer\n39,F,flu\n70,M,hiv\n90,F,hiv\n");
+  WriteFile("sex.csv", "M;*\nF;*\n");
+  const std::string base = "anon kanon " + Q(csv) + " --quasi age,sex --hierarchies " + Q(Path("")) +
+                           " --interval age=10,20 --k 3 --l 2 --sensitive disease --suppression 0.2 -o " +
+                           Q(Path("o.csv"));
+  Result r = Veil(base);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("2 records removed from the output"));
+  EXPECT_THAT(Slurp(Path("o.csv")), Not(HasSubstr("*")));
+  EXPECT_THAT(Slurp(Path("o.csv")), Not(HasSubstr("70")));
+  r = Veil("--json " + base + " --suppressed keep-star");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(Slurp(Path("o.csv")), HasSubstr("*,*,hiv\n*,*,hiv\n"));
+  nlohmann::json doc = ParseJson(r.out);
+  EXPECT_EQ(doc["suppressed"]["star_class"]["size"], 2);
+  EXPECT_EQ(doc["suppressed"]["star_class"]["distinct_sensitive"], 1);
+  EXPECT_EQ(doc["suppressed"]["star_class"]["violates_k"], true);
+  EXPECT_EQ(doc["suppressed"]["star_class"]["violates_l"], true);
+  // The risk after counts the '*' class of 2: highest risk 1/2, not the 1/5 of the other classes.
+  EXPECT_DOUBLE_EQ(doc["risk"]["after"]["highest"].get<double>(), 0.5);
+  EXPECT_EQ(doc["risk"]["after"]["records"], 12);
+  EXPECT_THAT(r.err, HasSubstr("warning"));
+  r = Veil(base + " --suppressed keep-star");
+  EXPECT_THAT(r.err, HasSubstr("violates k=3 and l=2"));
+  EXPECT_THAT(r.out, HasSubstr("one class of 2, 1 distinct disease values"));
+  r = Veil(base + " --suppressed drop");
+  EXPECT_EQ(r.exit_code, 2);
+}
+
+// An empty cell in a QI is the missing value: a leaf of its own.
+TEST_F(AnonKanonCliTest, MissingValuesAreLeavesOfTheirOwn) {
+  const std::string csv = WriteFile("m.csv", "age,q\n30,x\n,x\n31,\n,\n");
+  WriteFile("q.csv", "x;*\n\"\";*\n");
+  Result r = Veil("anon kanon " + Q(csv) + " --quasi age,q --hierarchies " + Q(Path("")) +
+                  " --interval age=10 --k 1 -o " + Q(Path("o.csv")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Slurp(Path("o.csv")), "age,q\n30,x\n\"\",x\n31,\"\"\n\"\",\"\"\n");
+  r = Veil("anon kanon " + Q(csv) + " --quasi age,q --hierarchies " + Q(Path("")) +
+           " --interval age=10 --k 2 -o " + Q(Path("o.csv")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // Dates, Mondrian (flat categorical) too.
+  const std::string dates = WriteFile("d.csv", "d\n2024-01-02\n\n2024-01-03\n\n");
+  r = Veil("anon kanon " + Q(dates) + " --quasi d --date d --k 2 -o " + Q(Path("o.csv")));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  r = Veil("anon kanon " + Q(csv) + " --quasi q --k 2 --algorithm mondrian -o " + Q(Path("o.csv")));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  // A hierarchy file without a row for it: one clear error naming column and row.
+  WriteFile("q.csv", "x;*\n");
+  r = Veil("anon kanon " + Q(csv) + " --quasi q --hierarchies " + Q(Path("")) + " --k 1 -o " +
+           Q(Path("o.csv")));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("column 'q', row 3: empty value;"));
+}
+
+// Errors of the built-in hierarchies name the data row (not the index among distinct values).
+TEST_F(AnonKanonCliTest, BadNumberNamesTheDataRow) {
+  const std::string csv = WriteFile("a.csv", "age\n30\n30\n30\nsecret\n");
+  Result r = Veil("anon kanon " + Q(csv) + " --quasi age --interval age=10 --k 1 -o " + Q(Path("o.csv")));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("column 'age', row 4:"));
+  EXPECT_THAT(r.err, Not(HasSubstr("secret")));
+}
+
+// kanon and risk read a file the same way: the same classes ("NULL", "?" and "" are three values; " sex"
+// is the column sex).
+TEST_F(AnonKanonCliTest, KanonAndRiskSeeTheSameClasses) {
+  const std::string csv = WriteFile("r.csv", "sex,v\nNULL,1\n?,2\n,3\nM,4\nM,5\n39.0,6\n39,7\n");
+  Result risk = Veil("--json anon risk " + Q(csv) + " --quasi ' sex'");
+  ASSERT_EQ(risk.exit_code, 0) << risk.err;
+  nlohmann::json rd = ParseJson(risk.out);
+  Result kanon = Veil("--json anon kanon " + Q(csv) + " --quasi ' sex' --k 1 --algorithm mondrian -o " +
+                      Q(Path("o.csv")));
+  ASSERT_EQ(kanon.exit_code, 0) << kanon.err;
+  nlohmann::json kd = ParseJson(kanon.out);
+  EXPECT_EQ(rd["classes"], 6);
+  EXPECT_EQ(kd["risk"]["before"]["classes"], 6);
+  EXPECT_EQ(rd["records"], kd["risk"]["before"]["records"]);
 }
 
 TEST_F(AnonKanonCliTest, HumanReportShowsLevelsMetricsAndRisk) {
@@ -200,6 +311,10 @@ TEST_F(AnonKanonCliTest, BadOptions) {
   r = Veil(base + " --l 2");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("--sensitive"));
+  // --sensitive without --l would be silently ignored: a usage error.
+  r = Veil(base + " --sensitive d");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--sensitive needs --l"));
   r = Veil(base + " --suppression 2");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("suppression limit"));

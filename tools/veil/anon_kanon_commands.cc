@@ -1,17 +1,26 @@
 // veil anon kanon FILE.csv --quasi COLS --k K [--hierarchies DIR] [--interval COL=W1,W2,...]
 //     [--bounds COL=B1,B2,...[:B1,...]] [--date COL]
-//     [--l L --sensitive COL [--l-diversity distinct|entropy]] [--suppression S]
+//     [--l L --sensitive COL [--l-diversity distinct|entropy]] [--suppression S [--suppressed
+//     remove|keep-star]]
 //     [--algorithm optimal|mondrian] [--metric nue|loss|discernibility|aecs] [--separator C]
 //     [--hierarchy-separator C] -o OUT.csv [--json]
 //
 // Anonymizes a CSV file (src/veil/anon/kanon.h, mondrian.h) and writes the result atomically (a temporary
 // file beside OUT renamed over it: no half-written output on error). Hierarchies: for each QI column COL, the
 // file DIR/<prefix>_hierarchy_COL.csv (ARX's naming) or DIR/COL.csv; else --interval COL=5,10,20 (numeric
-// intervals of those widths, then '*') or --date COL (day, month, year, decade, '*'). Suppressed records get
-// '*' in every QI column (as ARX). The report (a table, or one JSON document with --json) gives the
-// transformation (level per QI, with its name), the search statistics, the utility metrics, the suppressed
-// records and classes, and the prosecutor re-identification risk of the input and of the output.
-// Errors: bad options, files or values exit 2 naming what and where (never a data value).
+// intervals of those widths, then '*') or --date COL (day, month, year, decade, '*'). An empty cell in a QI
+// is the missing value: a leaf of its own ("" in a hierarchy file; its own branch up to '*' in the built-in
+// ones). The file is read as anon_cli_util.h says (the same way as `veil anon risk`).
+//
+// Suppressed records (--suppressed): by default (remove) they are left out of the output: suppression means
+// the record is not released, and the risk after is that of the released rows. With keep-star they are
+// written with '*' in every QI column (as ARX); those rows are one class an attacker sees, so the risk after
+// counts them as one class, the report gives its size and sensitive diversity, and a warning says when it
+// violates k or l (the search, as ARX's, does not require it to satisfy the model). The utility metrics are
+// ARX's either way (computed as ARX does, with the suppressed records). The report (a table, or one JSON
+// document with --json) gives the transformation (level per QI, with its name), the search statistics, the
+// utility metrics, the suppressed records and classes, and the prosecutor re-identification risk of the input
+// and of the output. Errors: bad options, files or values exit 2 naming what and where (never a data value).
 #include <algorithm>
 #include <cmath>
 #include <iostream>
@@ -31,6 +40,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "tools/veil/anon_cli_util.h"
 #include "tools/veil/cli.h"
 #include "veil/anon/hierarchy.h"
 #include "veil/anon/kanon.h"
@@ -61,7 +71,33 @@ struct KanonArgs {
   std::string metric = "nue";
   std::string separator = ",";
   std::string hierarchy_separator = ";";
+  std::string suppressed = "remove";
   std::string output;
+};
+
+// The rows of `t` whose `drop` flag is 0 (all columns kept as they are: strings).
+absl::StatusOr<table::Table> KeepRows(const table::Table& t, const std::vector<uint8_t>& drop) {
+  table::TableBuilder b(t.schema());
+  for (int c = 0; c < t.num_columns(); ++c) {
+    for (int64_t r = 0; r < t.num_rows(); ++r) {
+      if (drop[static_cast<size_t>(r)] != 0) continue;
+      if (t.IsNull(r, c)) {
+        b.column(c).AppendNull();
+      } else {
+        b.column(c).AppendString(t.FormatValue(r, c));
+      }
+    }
+  }
+  return b.Finish();
+}
+
+// The class of the suppressed records when they are kept as '*' rows: its size and sensitive diversity.
+struct StarClass {
+  int64_t size = 0;
+  int64_t distinct = 0;  // distinct sensitive values (0 without a sensitive column)
+  double entropy_l = 0;  // exp(entropy) of the sensitive values (0 without a sensitive column)
+  bool violates_k = false;
+  bool violates_l = false;
 };
 
 absl::StatusOr<char> OneChar(const std::string& s, const std::string& option) {
@@ -78,7 +114,17 @@ struct LoadedHierarchy {
   bool from_file = false;
 };
 
-// Distinct values of column `col` as text.
+// The values of column `col` as text, in row order (null: ""), so that the built-in hierarchies' errors
+// name the data row.
+std::vector<std::string> ColumnValues(const table::Table& t, int col) {
+  std::vector<std::string> out;
+  out.reserve(static_cast<size_t>(t.num_rows()));
+  for (int64_t r = 0; r < t.num_rows(); ++r)
+    out.push_back(t.IsNull(r, col) ? std::string() : t.FormatValue(r, col));
+  return out;
+}
+
+// Distinct values of column `col` as text (null: "").
 std::vector<std::string> DistinctValues(const table::Table& t, int col) {
   std::vector<std::string> out;
   absl::flat_hash_map<std::string, int> seen;
@@ -173,20 +219,19 @@ absl::StatusOr<std::map<std::string, LoadedHierarchy>> LoadHierarchies(const Kan
       }
     } else if (intervals.contains(col)) {
       const auto& widths = intervals[col];
-      VEIL_ASSIGN_OR_RETURN(lh.hierarchy,
-                            anon::MakeIntervalHierarchy(DistinctValues(t, *index), widths, col));
+      VEIL_ASSIGN_OR_RETURN(lh.hierarchy, anon::MakeIntervalHierarchy(ColumnValues(t, *index), widths, col));
       lh.level_names.push_back("original");
       for (double w : widths) lh.level_names.push_back(absl::StrCat("width ", FormatNumber(w)));
       lh.level_names.push_back("*");
     } else if (bounds.contains(col)) {
       VEIL_ASSIGN_OR_RETURN(lh.hierarchy,
-                            anon::MakeBoundsHierarchy(DistinctValues(t, *index), bounds[col], col));
+                            anon::MakeBoundsHierarchy(ColumnValues(t, *index), bounds[col], col));
       lh.level_names.push_back("original");
       for (const auto& level : bounds[col])
         lh.level_names.push_back(absl::StrCat(level.size(), " cut points"));
       lh.level_names.push_back("*");
     } else if (std::find(args.dates.begin(), args.dates.end(), col) != args.dates.end()) {
-      VEIL_ASSIGN_OR_RETURN(lh.hierarchy, anon::MakeDateHierarchy(DistinctValues(t, *index), col));
+      VEIL_ASSIGN_OR_RETURN(lh.hierarchy, anon::MakeDateHierarchy(ColumnValues(t, *index), col));
       lh.level_names = {"day", "month", "year", "decade", "*"};
     } else if (flat_fallback) {
       std::vector<std::vector<std::string>> rows;
@@ -302,9 +347,20 @@ absl::StatusOr<anon::GeneralizedTable> MondrianCells(const anon::EncodedTable& e
   return g;
 }
 
-absl::Status RunKanon(const KanonArgs& args, const GlobalOptions& options) {
+absl::Status RunKanon(const KanonArgs& raw_args, const GlobalOptions& options) {
   const absl::Time start = absl::Now();
+  KanonArgs args = raw_args;
+  VEIL_ASSIGN_OR_RETURN(args.quasi, anon_cli::ParseColumnNames(raw_args.quasi, "--quasi"));
   if (args.quasi.empty()) return absl::InvalidArgumentError("--quasi: no column given");
+  if (args.suppressed != "remove" && args.suppressed != "keep-star") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--suppressed: expected remove or keep-star, got '", args.suppressed, "'"));
+  }
+  if (!args.sensitive.empty() && args.l <= 0) {
+    return absl::InvalidArgumentError(
+        "--sensitive needs --l L (the sensitive column is only used by l-diversity; without --l it would be "
+        "ignored)");
+  }
   if (args.algorithm != "optimal" && args.algorithm != "mondrian") {
     return absl::InvalidArgumentError(
         absl::StrCat("--algorithm: expected optimal or mondrian, got '", args.algorithm, "'"));
@@ -331,13 +387,8 @@ absl::Status RunKanon(const KanonArgs& args, const GlobalOptions& options) {
   // they were). A first pass finds the column names.
   base::Env& env = crypto::DefaultEnv();
   VEIL_ASSIGN_OR_RETURN(std::string data, ReadTextInput(args.file));
-  table::CsvReadOptions read;
-  read.delimiter = sep;
-  read.null_tokens = {};
-  VEIL_ASSIGN_OR_RETURN(table::Table inferred, table::ReadCsvFromString(data, read, args.file));
-  for (const table::Field& f : inferred.schema().fields())
-    read.column_types[f.name] = table::DataType::kString;
-  VEIL_ASSIGN_OR_RETURN(table::Table input, table::ReadCsvFromString(data, read, args.file));
+  table::Table inferred;
+  VEIL_ASSIGN_OR_RETURN(table::Table input, anon_cli::ReadAnonCsv(data, sep, args.file, &inferred));
   data.clear();
 
   const bool mondrian = args.algorithm == "mondrian";
@@ -356,6 +407,9 @@ absl::Status RunKanon(const KanonArgs& args, const GlobalOptions& options) {
   anon::UtilityMetrics utility;
   std::optional<anon::SearchResult> search;
   int64_t mondrian_classes = 0;
+  const bool keep_star = args.suppressed == "keep-star";
+  std::optional<StarClass> star;  // keep-star with suppressed records
+  int64_t removed = 0;            // remove: suppressed records left out of the output
   if (!mondrian) {
     anon::SearchOptions so;
     so.model = model;
@@ -368,6 +422,36 @@ absl::Status RunKanon(const KanonArgs& args, const GlobalOptions& options) {
           model.suppression_limit));
     }
     VEIL_ASSIGN_OR_RETURN(output, anon::ApplyFullDomain(input, encoded, r.levels, r.suppressed));
+    for (uint8_t s : r.suppressed) removed += s != 0;
+    if (!keep_star) {
+      // Suppression means the record is not released.
+      VEIL_ASSIGN_OR_RETURN(output, KeepRows(output, r.suppressed));
+    } else if (removed > 0) {
+      // The '*' rows are released and form one class: is it k-anonymous and l-diverse?
+      StarClass sc;
+      sc.size = removed;
+      sc.violates_k = sc.size < model.k;
+      if (encoded.sensitive.has_value()) {
+        absl::flat_hash_map<int32_t, int64_t> counts;
+        for (int64_t i = 0; i < encoded.num_rows; ++i) {
+          if (r.suppressed[static_cast<size_t>(i)] != 0) ++counts[encoded.sensitive->value[i]];
+        }
+        sc.distinct = static_cast<int64_t>(counts.size());
+        double h = 0;
+        for (const auto& [v, c] : counts) {
+          const double p = static_cast<double>(c) / static_cast<double>(sc.size);
+          h -= p * std::log(p);
+        }
+        sc.entropy_l = std::exp(h);
+        if (model.l_diversity == anon::LDiversity::kDistinct) {
+          sc.violates_l = static_cast<double>(sc.distinct) < model.l;
+        } else if (model.l_diversity == anon::LDiversity::kEntropy) {
+          sc.violates_l = h < std::log(model.l) - 1e-12;
+        }
+      }
+      star = sc;
+    }
+    if (keep_star) removed = 0;
     utility = r.utility;
     search = std::move(r);
   } else {
@@ -412,7 +496,10 @@ absl::Status RunKanon(const KanonArgs& args, const GlobalOptions& options) {
     VEIL_ASSIGN_OR_RETURN(utility, anon::ScoreGeneralized(encoded, g));
     mondrian_classes = static_cast<int64_t>(m.classes.size());
   }
-  VEIL_ASSIGN_OR_RETURN(anon::RiskReport risk_after, anon::AssessRisk(output, args.quasi));
+  // The risk of what is released: without the removed records, or with the '*' rows as one class.
+  anon::RiskOptions after_options;
+  after_options.suppressed_form_a_class = keep_star;
+  VEIL_ASSIGN_OR_RETURN(anon::RiskReport risk_after, anon::AssessRisk(output, args.quasi, after_options));
 
   table::CsvWriteOptions write;
   write.delimiter = sep;
@@ -436,6 +523,19 @@ absl::Status RunKanon(const KanonArgs& args, const GlobalOptions& options) {
     }
     jm["suppression_limit"] = model.suppression_limit;
     doc["model"] = jm;
+    nlohmann::ordered_json js;
+    js["mode"] = args.suppressed;
+    js["records"] = utility.suppressed;
+    js["removed_from_output"] = removed;
+    if (star.has_value()) {
+      js["star_class"] = {{"size", star->size}, {"violates_k", star->violates_k}};
+      if (encoded.sensitive.has_value()) {
+        js["star_class"]["distinct_sensitive"] = star->distinct;
+        js["star_class"]["entropy_l"] = star->entropy_l;
+        js["star_class"]["violates_l"] = star->violates_l;
+      }
+    }
+    doc["suppressed"] = js;
     doc["metric"] = std::string(anon::MetricName(metric));
     if (search) {
       nlohmann::ordered_json tr = nlohmann::ordered_json::array();
@@ -461,6 +561,11 @@ absl::Status RunKanon(const KanonArgs& args, const GlobalOptions& options) {
     }
     doc["utility"] = UtilityJson(utility);
     doc["risk"] = {{"before", RiskJson(risk_before)}, {"after", RiskJson(risk_after)}};
+    if (star.has_value() && (star->violates_k || star->violates_l)) {
+      std::cerr << "veil: warning: the " << star->size
+                << " suppressed records kept as '*' rows form a class that violates the model (see "
+                   "suppressed.star_class)\n";
+    }
     doc["seconds"] = seconds;
     PrintJson(doc);
     return absl::OkStatus();
@@ -514,6 +619,30 @@ absl::Status RunKanon(const KanonArgs& args, const GlobalOptions& options) {
               {"sample uniques", pct(risk_before.prosecutor.sample_uniques),
                pct(risk_after.prosecutor.sample_uniques)}},
              {false, true, true});
+  if (removed > 0) {
+    std::cout << absl::StrFormat(
+        "\nsuppressed: %s records removed from the output (not released; --suppressed keep-star writes them "
+        "as '*' rows instead)\n",
+        WithThousands(removed));
+  }
+  if (star.has_value()) {
+    std::string l_text;
+    if (encoded.sensitive.has_value()) {
+      l_text = absl::StrCat(", ", star->distinct, " distinct ", args.sensitive, " values (entropy l ",
+                            FormatNumber(star->entropy_l), ")");
+    }
+    std::cout << absl::StrFormat(
+        "\nsuppressed: %s records written as '*' rows: one class of %s%s, counted in the risk after\n",
+        WithThousands(star->size), WithThousands(star->size), l_text);
+    if (star->violates_k || star->violates_l) {
+      std::cerr << "veil: warning: the '*' class of " << star->size << " records violates "
+                << (star->violates_k ? absl::StrCat("k=", model.k) : std::string())
+                << (star->violates_k && star->violates_l ? " and " : "")
+                << (star->violates_l ? absl::StrCat("l=", FormatNumber(model.l)) : std::string())
+                << ": anyone can see which records were suppressed and what they share; use --suppressed "
+                   "remove (the default) to leave them out\n";
+    }
+  }
   std::cout << absl::StrFormat("\ntotal %s\n", FormatElapsed(absl::Seconds(seconds)));
   return absl::OkStatus();
 }
@@ -526,8 +655,7 @@ void RegisterAnonKanon(CLI::App& anon, Cli& cli) {
       "kanon",
       "Anonymize a CSV file: k-anonymity / l-diversity by generalization (ARX-compatible) or Mondrian");
   cmd->add_option("file", args->file, "The CSV file (or - for standard input)")->required();
-  cmd->add_option("--quasi", args->quasi, "Quasi-identifier columns, comma-separated")
-      ->delimiter(',')
+  cmd->add_option("--quasi", args->quasi, "Quasi-identifier columns (comma-separated or repeated)")
       ->required();
   cmd->add_option("--hierarchies", args->hierarchies,
                   "Directory of ARX hierarchy files (<prefix>_hierarchy_<column>.csv or <column>.csv)");
@@ -543,7 +671,11 @@ void RegisterAnonKanon(CLI::App& anon, Cli& cli) {
   cmd->add_option("--sensitive", args->sensitive, "The sensitive column for l-diversity");
   cmd->add_option("--l-diversity", args->l_diversity, "distinct (default) or entropy");
   cmd->add_option("--suppression", args->suppression,
-                  "Fraction of records that may be suppressed, 0..1 (default 0)");
+                  "Fraction of records that may be suppressed, 0..1 (default 0); see --suppressed");
+  cmd->add_option("--suppressed", args->suppressed,
+                  "What happens to suppressed records: remove (default: left out of the output, not "
+                  "released) or keep-star (written with '*' in every QI, as ARX; they form one class, "
+                  "counted in the risk after, and a warning says if it violates k or l)");
   cmd->add_option("--algorithm", args->algorithm,
                   "optimal (default, full-domain lattice search) or mondrian");
   cmd->add_option(

@@ -2,8 +2,10 @@
 //   The re-identification risk of a table (anon::AssessRisk, risk.h) with COLS as quasi-identifiers: the
 //   prosecutor model (highest and average risk, records at risk above T, sample uniques), the journalist
 //   model when a population file is given, and the marketer model. Records with "*" in every quasi-identifier
-//   (suppressed by `veil anon kanon` or ARX) are left out and counted. Reads the files locally; nothing goes
-//   to a workspace and no value is printed.
+//   (suppressed by `veil anon kanon --suppressed keep-star` or ARX) are left out and counted, or with
+//   --suppressed-class counted as one class. The file is read as `veil anon kanon` reads it
+//   (anon_cli_util.h: every cell as text, an empty cell the missing value, no null tokens). Reads the files
+//   locally; nothing goes to a workspace and no value is printed.
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -15,6 +17,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "tools/veil/anon_cli_util.h"
 #include "tools/veil/cli.h"
 #include "veil/anon/risk.h"
 #include "veil/base/status_macros.h"
@@ -29,21 +32,9 @@ struct RiskArgs {
   std::vector<std::string> quasi;
   std::string population;
   double threshold = anon::RiskOptions().threshold;
-  CsvArgs csv;
+  std::string delimiter = ",";
+  bool suppressed_class = false;
 };
-
-// "a,b" "c" -> {a, b, c}; spaces around names are dropped.
-absl::StatusOr<std::vector<std::string>> SplitNames(const std::vector<std::string>& args) {
-  std::vector<std::string> out;
-  for (const std::string& arg : args) {
-    for (absl::string_view part : absl::StrSplit(arg, ',')) {
-      part = absl::StripAsciiWhitespace(part);
-      if (part.empty()) return absl::InvalidArgumentError("--quasi: an empty column name");
-      out.emplace_back(part);
-    }
-  }
-  return out;
-}
 
 // The error of `status` with `prefix` in front of its message (the file it is about), code unchanged.
 absl::Status WithPrefix(const absl::Status& status, const std::string& prefix) {
@@ -53,13 +44,21 @@ absl::Status WithPrefix(const absl::Status& status, const std::string& prefix) {
 std::string Percent(double fraction) { return absl::StrFormat("%.2f%%", 100 * fraction); }
 
 absl::Status RunRisk(const RiskArgs& args, const GlobalOptions& global) {
-  VEIL_ASSIGN_OR_RETURN(std::vector<std::string> quasi, SplitNames(args.quasi));
-  VEIL_ASSIGN_OR_RETURN(table::CsvReadOptions options, MakeReadOptions(args.csv));
-  base::Env& env = crypto::DefaultEnv();
-  VEIL_ASSIGN_OR_RETURN(table::Table sample, table::ReadCsv(env, args.file, options));
+  VEIL_ASSIGN_OR_RETURN(std::vector<std::string> quasi, anon_cli::ParseColumnNames(args.quasi, "--quasi"));
+  std::string delimiter = args.delimiter;
+  if (delimiter == "\\t" || delimiter == "tab") delimiter = "\t";
+  if (delimiter.size() != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--delimiter: expected one character (or \\t), got '", args.delimiter, "'"));
+  }
+  // Read as `veil anon kanon` reads (anon_cli_util.h): the same file gives the same classes.
+  VEIL_ASSIGN_OR_RETURN(std::string sample_text, ReadTextInput(args.file));
+  VEIL_ASSIGN_OR_RETURN(table::Table sample, anon_cli::ReadAnonCsv(sample_text, delimiter[0], args.file));
+  sample_text.clear();
   std::optional<table::Table> population;
   if (!args.population.empty()) {
-    VEIL_ASSIGN_OR_RETURN(population, table::ReadCsv(env, args.population, options));
+    VEIL_ASSIGN_OR_RETURN(std::string population_text, ReadTextInput(args.population));
+    VEIL_ASSIGN_OR_RETURN(population, anon_cli::ReadAnonCsv(population_text, delimiter[0], args.population));
     // Name the file whose columns are missing (AssessRisk says "the population").
     for (const std::string& name : quasi) {
       if (population->FindColumn(name) == nullptr && sample.FindColumn(name) != nullptr) {
@@ -70,6 +69,7 @@ absl::Status RunRisk(const RiskArgs& args, const GlobalOptions& global) {
   }
   anon::RiskOptions risk_options;
   risk_options.threshold = args.threshold;
+  risk_options.suppressed_form_a_class = args.suppressed_class;
   absl::StatusOr<anon::RiskReport> report =
       anon::AssessRisk(sample, quasi, risk_options, population.has_value() ? &*population : nullptr);
   if (!report.ok()) return WithPrefix(report.status(), args.file);
@@ -143,8 +143,11 @@ void RegisterAnonRisk(CLI::App& anon, Cli& cli) {
   cmd->add_option("--threshold", args->threshold, "Records at risk: those whose risk exceeds this")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
-  AddCsvOptions(cmd, args->csv);
-  cmd->add_option("--separator", args->csv.delimiter, "Same as --delimiter (ARX's files use ';')");
+  cmd->add_option("--delimiter,--separator", args->delimiter,
+                  "Field separator (default ',', \\t for tab; ARX's files use ';')");
+  cmd->add_flag("--suppressed-class", args->suppressed_class,
+                "Count the records with '*' in every quasi-identifier as one class (they are released rows, "
+                "as `veil anon kanon --suppressed keep-star` writes them) instead of leaving them out");
   cmd->callback([args, &cli] { cli.action = [args, &cli] { return RunRisk(*args, cli.options); }; });
 }
 
