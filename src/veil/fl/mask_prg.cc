@@ -93,6 +93,55 @@ absl::Status AddMask(const base::SecretBytes& seed, std::span<uint32_t> acc, boo
   return absl::OkStatus();
 }
 
+struct MaskExpander::Impl {
+  std::vector<CtxPtr> ctxs;
+  alignas(64) uint32_t chunk[kMaskBlockWords];
+};
+
+MaskExpander::MaskExpander() : impl_(new Impl) {}
+MaskExpander::~MaskExpander() {
+  OPENSSL_cleanse(impl_->chunk, sizeof(impl_->chunk));
+  delete impl_;  // EVP_CIPHER_CTX_free wipes the key schedules
+}
+
+absl::Status MaskExpander::AddMasks(std::span<const SignedSeed> seeds, std::span<uint32_t> acc) {
+  const EVP_CIPHER* cipher = Aes256Ctr();
+  if (cipher == nullptr) return absl::InternalError("mask PRG: OpenSSL has no AES-256-CTR");
+  while (impl_->ctxs.size() < seeds.size()) {
+    CtxPtr ctx(EVP_CIPHER_CTX_new());
+    if (ctx == nullptr) return absl::InternalError("mask PRG: OpenSSL context allocation failed");
+    impl_->ctxs.push_back(std::move(ctx));
+  }
+  for (size_t j = 0; j < seeds.size(); ++j) {
+    if (seeds[j].seed == nullptr || seeds[j].seed->size() != kMaskSeedBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("mask PRG: seed ", j, " must be ", kMaskSeedBytes, " bytes"));
+    }
+    if (EVP_EncryptInit_ex2(impl_->ctxs[j].get(), cipher, seeds[j].seed->data(), ZeroBlock().data(),
+                            nullptr) != 1) {
+      return absl::InternalError("mask PRG: OpenSSL AES-256-CTR initialisation failed");
+    }
+  }
+  uint32_t* chunk = impl_->chunk;
+  absl::Status status = absl::OkStatus();
+  for (size_t off = 0; off < acc.size() && status.ok(); off += kMaskBlockWords) {
+    const size_t m = std::min(kMaskBlockWords, acc.size() - off);
+    uint32_t* __restrict a = acc.data() + off;
+    for (size_t j = 0; j < seeds.size(); ++j) {
+      status = Keystream(impl_->ctxs[j].get(), reinterpret_cast<uint8_t*>(chunk), m * 4);
+      if (!status.ok()) break;
+      const uint32_t* __restrict c = chunk;
+      if (seeds[j].subtract) {
+        for (size_t i = 0; i < m; ++i) a[i] -= c[i];
+      } else {
+        for (size_t i = 0; i < m; ++i) a[i] += c[i];
+      }
+    }
+  }
+  OPENSSL_cleanse(chunk, sizeof(impl_->chunk));
+  return status;
+}
+
 absl::StatusOr<std::vector<uint32_t>> ExpandMask(const base::SecretBytes& seed, size_t length) {
   std::vector<uint32_t> out(length, 0);
   VEIL_RETURN_IF_ERROR(AddMask(seed, out));

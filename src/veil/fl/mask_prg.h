@@ -36,6 +36,40 @@ absl::Status AddMask(const base::SecretBytes& seed, std::span<uint32_t> acc, boo
 // The first `length` words of the expansion of `seed`. Errors: as AddMask.
 absl::StatusOr<std::vector<uint32_t>> ExpandMask(const base::SecretBytes& seed, size_t length);
 
+// One term of a signed sum of masks: +PRG(seed), or -PRG(seed) if `subtract`. The seed must outlive the call.
+struct SignedSeed {
+  const base::SecretBytes* seed = nullptr;
+  bool subtract = false;
+};
+
+// acc += sum_i (+-PRG(seed_i)) (mod 2^32) in one pass over acc: for each block of kMaskBlockWords words of
+// acc (kept in L1), the keystream block of every seed is generated with AES-256-CTR (OpenSSL EVP, AES-NI)
+// into one reused buffer and added or subtracted with a loop the compiler vectorises. This is what the server
+// does for each dropped client (its pairwise masks with all surviving neighbours) and for the survivors' self
+// masks, and what a client does for its own masks; it reads and writes acc once instead of once per seed.
+// The result equals calling AddMask for every seed in turn.
+//
+// The object keeps its cipher contexts and buffer between calls (no allocation per seed once it has seen
+// the largest batch); it wipes its buffer after each call. Not thread-safe: use one per thread.
+// Errors: InvalidArgument if a seed is null or not 32 bytes; Internal on an unexpected OpenSSL failure.
+class MaskExpander {
+ public:
+  MaskExpander();
+  ~MaskExpander();
+  MaskExpander(const MaskExpander&) = delete;
+  MaskExpander& operator=(const MaskExpander&) = delete;
+
+  absl::Status AddMasks(std::span<const SignedSeed> seeds, std::span<uint32_t> acc);
+
+ private:
+  struct Impl;
+  Impl* impl_;
+};
+
+// Words of acc processed per block by MaskExpander (8 KiB: the block, the keystream and the
+// cipher's zero input fit in L1 together).
+inline constexpr size_t kMaskBlockWords = 2048;
+
 // acc[i] += x[i] (mod 2^32). Errors: InvalidArgument if the lengths differ.
 absl::Status AddVectors(std::span<uint32_t> acc, std::span<const uint32_t> x);
 

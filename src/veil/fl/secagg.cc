@@ -1,6 +1,11 @@
 #include "veil/fl/secagg.h"
 
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+
 #include <algorithm>
+#include <array>
+#include <memory>
 #include <string_view>
 #include <utility>
 
@@ -37,15 +42,6 @@ absl::StatusOr<base::SecretBytes> ShareKey(const base::SecretBytes& own_c_sk,
   return crypto::HkdfSha256(shared, {}, Context(kShareKeyLabel, round, sender, recipient), 32);
 }
 
-// The pairwise mask seed s_uv (symmetric in u, v).
-absl::StatusOr<base::SecretBytes> PairSeed(const base::SecretBytes& own_s_sk,
-                                           std::span<const uint8_t> peer_s_pk, uint64_t round, uint32_t u,
-                                           uint32_t v) {
-  VEIL_ASSIGN_OR_RETURN(base::SecretBytes shared, crypto::X25519(own_s_sk, peer_s_pk));
-  return crypto::HkdfSha256(shared, {}, Context(kMaskSeedLabel, round, std::min(u, v), std::max(u, v)),
-                            kMaskSeedBytes);
-}
-
 const std::array<uint8_t, crypto::kAes256GcmNonceSize>& ZeroNonce() {
   static const std::array<uint8_t, crypto::kAes256GcmNonceSize> zero{};
   return zero;
@@ -72,6 +68,83 @@ absl::Status TooFew(const char* step, size_t have, uint32_t need) {
 }
 
 }  // namespace
+
+namespace internal {
+namespace {
+struct PkeyDeleter {
+  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
+};
+struct PkeyCtxDeleter {
+  void operator()(EVP_PKEY_CTX* p) const { EVP_PKEY_CTX_free(p); }
+};
+struct MacCtxDeleter {
+  void operator()(EVP_MAC_CTX* p) const { EVP_MAC_CTX_free(p); }
+};
+absl::Status SeedError(const char* what) {
+  return absl::InternalError(absl::StrCat("secagg: pair seeds: OpenSSL ", what, " failed"));
+}
+EVP_MAC* HmacMac() {
+  static EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  return mac;
+}
+}  // namespace
+
+// The same values as PairSeed (X25519 through EVP_PKEY_X25519, then HKDF-SHA-256 of RFC 5869 with an empty
+// salt: PRK = HMAC(0^32, Z), OKM = HMAC(PRK, info || 0x01)), with the private key loaded once and the HMAC
+// context reused: the per-call provider lookups of the generic helpers cost several times the scalar
+// multiplication itself. The test PairSeedsMatchTheGenericDerivation checks the equality.
+absl::Status PairSeeds(const base::SecretBytes& own_s_sk, uint32_t own_id,
+                       std::span<const crypto::X25519PublicKey* const> peers,
+                       std::span<const uint32_t> peer_ids, uint64_t round,
+                       std::vector<base::SecretBytes>& out) {
+  if (peers.size() != peer_ids.size())
+    return absl::InvalidArgumentError("secagg: pair seeds: peer keys and ids differ in number");
+  if (own_s_sk.size() != crypto::kX25519KeySize)
+    return absl::InvalidArgumentError("secagg: pair seeds: the private key must be 32 bytes");
+  out.resize(peers.size());
+  if (peers.empty()) return absl::OkStatus();
+  std::unique_ptr<EVP_PKEY, PkeyDeleter> own(
+      EVP_PKEY_new_raw_private_key_ex(nullptr, "X25519", nullptr, own_s_sk.data(), own_s_sk.size()));
+  if (own == nullptr) return SeedError("X25519 private key");
+  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, own.get(), nullptr));
+  if (ctx == nullptr || EVP_PKEY_derive_init(ctx.get()) != 1) return SeedError("X25519 derive init");
+  EVP_MAC* mac = HmacMac();
+  if (mac == nullptr) return SeedError("HMAC fetch");
+  std::unique_ptr<EVP_MAC_CTX, MacCtxDeleter> hmac(EVP_MAC_CTX_new(mac));
+  if (hmac == nullptr) return SeedError("HMAC context");
+  char digest[] = "SHA256";
+  const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                               OSSL_PARAM_construct_end()};
+  if (EVP_MAC_CTX_set_params(hmac.get(), params) != 1) return SeedError("HMAC digest");
+  static const std::array<uint8_t, 32> kZeroSalt{};
+  base::SecretBytes shared(32), prk(32);
+  std::vector<uint8_t> info;
+  for (size_t i = 0; i < peers.size(); ++i) {
+    std::unique_ptr<EVP_PKEY, PkeyDeleter> peer(
+        EVP_PKEY_new_raw_public_key_ex(nullptr, "X25519", nullptr, peers[i]->data(), peers[i]->size()));
+    if (peer == nullptr) return SeedError("X25519 public key");
+    size_t len = shared.size();
+    if (EVP_PKEY_derive_set_peer(ctx.get(), peer.get()) != 1 ||
+        EVP_PKEY_derive(ctx.get(), shared.data(), &len) != 1 || len != shared.size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("secagg: X25519 with the masking key of client ", peer_ids[i], " failed"));
+    }
+    info = Context(kMaskSeedLabel, round, std::min(own_id, peer_ids[i]), std::max(own_id, peer_ids[i]));
+    info.push_back(0x01);
+    size_t prk_len = 0, okm_len = 0;
+    if (out[i].size() != kMaskSeedBytes) out[i] = base::SecretBytes(kMaskSeedBytes);
+    if (EVP_MAC_init(hmac.get(), kZeroSalt.data(), kZeroSalt.size(), nullptr) != 1 ||
+        EVP_MAC_update(hmac.get(), shared.data(), shared.size()) != 1 ||
+        EVP_MAC_final(hmac.get(), prk.data(), &prk_len, prk.size()) != 1 || prk_len != 32 ||
+        EVP_MAC_init(hmac.get(), prk.data(), prk.size(), nullptr) != 1 ||
+        EVP_MAC_update(hmac.get(), info.data(), info.size()) != 1 ||
+        EVP_MAC_final(hmac.get(), out[i].data(), &okm_len, kMaskSeedBytes) != 1 || okm_len != 32) {
+      return SeedError("HKDF");
+    }
+  }
+  return absl::OkStatus();
+}
+}  // namespace internal
 
 // ---------------------------------------------------------------------------------------------------------
 // Setup
@@ -211,6 +284,14 @@ absl::StatusOr<ShareKeys> SecAggClient::ShareKeysRound(const KeyDirectory& dir) 
   auto s_shares = ShamirSplit(s_->private_key.span(), cfg.threshold, xs, rng_);
   if (!s_shares.ok()) return Fail(s_shares.status());
 
+  std::vector<const crypto::X25519PublicKey*> peer_keys;
+  for (uint32_t v : recipients) peer_keys.push_back(&peers_[v].s_pk);
+  std::vector<base::SecretBytes> pair_seeds;
+  if (absl::Status st =
+          internal::PairSeeds(s_->private_key, id_, peer_keys, recipients, cfg.round_id, pair_seeds);
+      !st.ok()) {
+    return Fail(st);
+  }
   ShareKeys out;
   out.round_id = cfg.round_id;
   out.client_id = id_;
@@ -227,9 +308,7 @@ absl::StatusOr<ShareKeys> SecAggClient::ShareKeysRound(const KeyDirectory& dir) 
     auto receive_key = ShareKey(c_->private_key, peer.c_pk, cfg.round_id, v, id_);
     if (!receive_key.ok()) return Fail(receive_key.status());
     peer.receive_key = std::move(*receive_key);
-    auto seed = PairSeed(s_->private_key, peer.s_pk, cfg.round_id, id_, v);
-    if (!seed.ok()) return Fail(seed.status());
-    peer.pair_seed = std::move(*seed);
+    peer.pair_seed = std::move(pair_seeds[i]);
     auto ct = crypto::SealWithNonce(*key, ZeroNonce(), plaintext.span(),
                                     Context(kShareAadLabel, cfg.round_id, id_, v));
     if (!ct.ok()) return Fail(ct.status());
@@ -299,11 +378,13 @@ absl::StatusOr<MaskedInput> SecAggClient::MaskInput(const ShareBundle& bundle,
   out.round_id = cfg.round_id;
   out.client_id = id_;
   out.masked.assign(input.begin(), input.end());
-  if (absl::Status st = AddMask(b_, out.masked); !st.ok()) return Fail(st);
-  for (uint32_t v : expected) {
-    if (absl::Status st = AddMask(peers_[v].pair_seed, out.masked, /*subtract=*/v < id_); !st.ok())
-      return Fail(st);
-  }
+  // One pass over the vector for the self mask and every pairwise mask.
+  std::vector<SignedSeed> seeds;
+  seeds.reserve(expected.size() + 1);
+  seeds.push_back(SignedSeed{&b_, false});
+  for (uint32_t v : expected) seeds.push_back(SignedSeed{&peers_[v].pair_seed, /*subtract=*/v < id_});
+  MaskExpander expander;
+  if (absl::Status st = expander.AddMasks(seeds, out.masked); !st.ok()) return Fail(st);
   u2_ = bundle.u2;
   state_ = State::kUnmask;
   return out;
@@ -584,11 +665,26 @@ absl::StatusOr<SecAggResult> SecAggServer::FinishUnmasking() {
     }
     return secret;
   };
-  for (uint32_t u : u3_) {
-    auto b = reconstruct(u, "self-mask seed");
-    if (!b.ok()) return Abort(b.status());
-    if (absl::Status st = AddMask(*b, sum_, /*subtract=*/true); !st.ok()) return Abort(st);
+  // Self masks of the survivors: reconstruct every b_u, then remove all of them in one pass.
+  MaskExpander expander;
+  {
+    std::vector<base::SecretBytes> b_seeds;
+    b_seeds.reserve(u3_.size());
+    for (uint32_t u : u3_) {
+      auto b = reconstruct(u, "self-mask seed");
+      if (!b.ok()) return Abort(b.status());
+      b_seeds.push_back(std::move(*b));
+    }
+    std::vector<SignedSeed> seeds;
+    seeds.reserve(b_seeds.size());
+    for (const base::SecretBytes& b : b_seeds) seeds.push_back(SignedSeed{&b, /*subtract=*/true});
+    if (absl::Status st = expander.AddMasks(seeds, sum_); !st.ok()) return Abort(st);
   }
+  // Pairwise masks of each dropped client with its surviving neighbours, one pass per dropped client.
+  std::vector<base::SecretBytes> pair_seeds;
+  std::vector<SignedSeed> seeds;
+  std::vector<const crypto::X25519PublicKey*> peer_keys;
+  std::vector<uint32_t> peer_ids;
   for (uint32_t u : dropped) {
     auto s_sk = reconstruct(u, "masking key");
     if (!s_sk.ok()) return Abort(s_sk.status());
@@ -598,13 +694,22 @@ absl::StatusOr<SecAggResult> SecAggServer::FinishUnmasking() {
       return Abort(absl::DataLossError(absl::StrCat("secagg server: the reconstructed masking key of client ",
                                                     u, " does not match its advertised public key")));
     }
+    peer_keys.clear();
+    peer_ids.clear();
     for (uint32_t v : setup_->graph().neighbours(u)) {
       if (!Contains(u3_, v)) continue;
-      auto seed = PairSeed(*s_sk, keys_[v]->s_pk, cfg.round_id, u, v);
-      if (!seed.ok()) return Abort(seed.status());
-      // v added +PRG(s_uv) if u > v, -PRG(s_uv) if u < v.
-      if (absl::Status st = AddMask(*seed, sum_, /*subtract=*/u > v); !st.ok()) return Abort(st);
+      peer_keys.push_back(&keys_[v]->s_pk);
+      peer_ids.push_back(v);
     }
+    if (absl::Status st = internal::PairSeeds(*s_sk, u, peer_keys, peer_ids, cfg.round_id, pair_seeds);
+        !st.ok()) {
+      return Abort(st);
+    }
+    seeds.clear();
+    // v added +PRG(s_uv) if u > v, -PRG(s_uv) if u < v: remove it.
+    for (size_t i = 0; i < peer_ids.size(); ++i)
+      seeds.push_back(SignedSeed{&pair_seeds[i], /*subtract=*/u > peer_ids[i]});
+    if (absl::Status st = expander.AddMasks(seeds, sum_); !st.ok()) return Abort(st);
   }
   state_ = State::kDone;
   SecAggResult result;

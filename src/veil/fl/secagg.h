@@ -206,6 +206,18 @@ class SecAggServer {
   std::vector<std::optional<UnmaskResponse>> responses_;  // by responder
 };
 
+namespace internal {
+// The pairwise mask seeds s_{u,v} = HKDF-SHA-256(X25519(s_sk_u, s_pk_v), info = "veil fl secagg mask v1" ||
+// version || round || min(u, v) || max(u, v)) of client u (private masking key own_s_sk) with each peer
+// (peers[i] is the masking public key of client peer_ids[i]), written to out[i] (out is resized; its
+// elements' storage is reused). Used by both sides. Errors: InvalidArgument if the spans differ in length;
+// the X25519/HKDF errors (e.g. a low-order public key).
+absl::Status PairSeeds(const base::SecretBytes& own_s_sk, uint32_t own_id,
+                       std::span<const crypto::X25519PublicKey* const> peers,
+                       std::span<const uint32_t> peer_ids, uint64_t round,
+                       std::vector<base::SecretBytes>& out);
+}  // namespace internal
+
 }  // namespace veil::fl
 
 #endif  // VEIL_FL_SECAGG_H_

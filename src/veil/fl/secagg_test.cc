@@ -1,13 +1,18 @@
 #include "veil/fl/secagg.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "veil/base/splitmix.h"
+#include "veil/crypto/hkdf.h"
 #include "veil/crypto/testing/deterministic_random.h"
+#include "veil/crypto/x25519.h"
+#include "veil/fl/mask_prg.h"
 #include "veil/fl/secagg_test_util.h"
 
 namespace veil::fl {
@@ -243,6 +248,64 @@ TEST(SecAggTest, DeterministicUnderTestDrbg) {
       EXPECT_EQ(m->masked, first);
     }
   }
+}
+
+TEST(SecAggTest, PairSeedsMatchTheGenericDerivation) {
+  crypto::testing::DeterministicRandom rng(77);
+  auto own = crypto::GenerateX25519KeyPair(rng);
+  ASSERT_TRUE(own.ok());
+  std::vector<crypto::X25519PublicKey> pks;
+  std::vector<uint32_t> ids = {0, 3, 9};
+  for (int i = 0; i < 3; ++i) pks.push_back(crypto::GenerateX25519KeyPair(rng)->public_key);
+  std::vector<const crypto::X25519PublicKey*> ptrs = {&pks[0], &pks[1], &pks[2]};
+  std::vector<base::SecretBytes> seeds;
+  ASSERT_TRUE(internal::PairSeeds(own->private_key, 5, ptrs, ids, 1234, seeds).ok());
+  ASSERT_EQ(seeds.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    // HKDF-SHA-256(X25519(sk, pk), salt = empty, info = label || version || round || min || max), 32 bytes.
+    auto shared = crypto::X25519(own->private_key, pks[i]);
+    ASSERT_TRUE(shared.ok());
+    std::string label = "veil fl secagg mask v1";
+    std::vector<uint8_t> info(label.begin(), label.end());
+    info.push_back(kSecAggWireVersion);
+    const uint64_t round = 1234;
+    for (int b = 0; b < 8; ++b) info.push_back(static_cast<uint8_t>(round >> (8 * b)));
+    const uint32_t lo = std::min<uint32_t>(5, ids[i]), hi = std::max<uint32_t>(5, ids[i]);
+    for (int b = 0; b < 4; ++b) info.push_back(static_cast<uint8_t>(lo >> (8 * b)));
+    for (int b = 0; b < 4; ++b) info.push_back(static_cast<uint8_t>(hi >> (8 * b)));
+    auto want = crypto::HkdfSha256(*shared, {}, info, 32);
+    ASSERT_TRUE(want.ok());
+    EXPECT_TRUE(std::equal(want->span().begin(), want->span().end(), seeds[i].span().begin())) << i;
+  }
+  // A low-order peer key (all zeros) is refused, not turned into a predictable seed.
+  crypto::X25519PublicKey zero{};
+  std::vector<const crypto::X25519PublicKey*> bad = {&zero};
+  std::vector<uint32_t> bad_id = {1};
+  EXPECT_FALSE(internal::PairSeeds(own->private_key, 5, bad, bad_id, 1, seeds).ok());
+}
+
+TEST(SecAggTest, MaskExpanderEqualsSeedBySeedMasks) {
+  std::vector<base::SecretBytes> seeds;
+  for (int i = 0; i < 5; ++i) {
+    seeds.emplace_back(32);
+    seeds.back().data()[0] = static_cast<uint8_t>(i + 1);
+  }
+  std::vector<SignedSeed> signed_seeds;
+  for (int i = 0; i < 5; ++i) signed_seeds.push_back(SignedSeed{&seeds[i], i % 2 == 1});
+  for (size_t len : {size_t{1}, kMaskBlockWords - 1, kMaskBlockWords, 3 * kMaskBlockWords + 17}) {
+    std::vector<uint32_t> a(len), b(len);
+    for (size_t i = 0; i < len; ++i) a[i] = b[i] = static_cast<uint32_t>(i * 2654435761u);
+    MaskExpander expander;
+    ASSERT_TRUE(expander.AddMasks(signed_seeds, a).ok());
+    ASSERT_TRUE(expander.AddMasks(std::span<const SignedSeed>(signed_seeds).first(2), b).ok());  // reuse
+    for (int i = 2; i < 5; ++i) ASSERT_TRUE(AddMask(seeds[i], b, i % 2 == 1).ok());
+    EXPECT_EQ(a, b) << len;
+  }
+  base::SecretBytes short_seed(16);
+  std::vector<SignedSeed> bad = {SignedSeed{&short_seed, false}};
+  std::vector<uint32_t> v(4);
+  MaskExpander expander;
+  EXPECT_EQ(expander.AddMasks(bad, v).code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
