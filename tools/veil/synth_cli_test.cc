@@ -199,6 +199,18 @@ TEST_F(SynthCliTest, ReportWritesHtmlAndJson) {
   EXPECT_THAT(html, HasSubstr("plain-CSV mode: not charged to any ledger"));
   EXPECT_THAT(html, HasSubstr("Membership check"));
   EXPECT_THAT(html, Not(HasSubstr("<script")));
+  // The sidecar carries the synthesizer's coding, which the report uses by default; --coding real bins the
+  // numbers at the real table's quantiles instead.
+  const nlohmann::json sidecar = ParseJson(Slurp(Path("syn.csv") + ".synth.json"));
+  ASSERT_TRUE(sidecar["coding"].is_array());
+  EXPECT_EQ(sidecar["coding"].size(), sidecar["columns"].size());
+  EXPECT_EQ(doc["coding_source"], "the synthesizer's coding (sidecar)");
+  Result real = Veil("--json synth report " + csv + " " + Path("syn.csv") + " --coding real --target smoker");
+  ASSERT_EQ(real.exit_code, 0) << real.err;
+  EXPECT_THAT(ParseJson(real.out)["coding_source"].get<std::string>(), HasSubstr("quantiles"));
+  EXPECT_EQ(
+      Veil("synth report " + csv + " " + Path("syn.csv") + " --coding nope -o " + Path("r3.html")).exit_code,
+      2);
   // Text mode prints a summary.
   Result text = Veil("synth report " + csv + " " + Path("syn.csv") + " -o " + Path("r2.html"));
   ASSERT_EQ(text.exit_code, 0) << text.err;

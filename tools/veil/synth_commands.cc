@@ -1,8 +1,8 @@
 // veil synth --dataset NAME --epsilon E --delta D [--rows N] [--method mst|aim] [--spec FILE | --domain FILE]
 //            [--purpose P] -o OUT.csv
 // veil synth FILE.csv --epsilon E --delta D ... -o OUT.csv [--seed S]        (plain-CSV mode, no workspace)
-// veil synth report REAL.csv SYNTH.csv [--target COL] [--test TEST.csv] [--domain FILE] -o report.html
-// [--json]
+// veil synth report REAL.csv SYNTH.csv [--target COL] [--test TEST.csv] [--domain FILE]
+//                   [--coding sidecar|real] -o report.html [--json]
 //
 // Differentially private synthetic data (src/veil/synth, docs/synth.md, docs/synth-parts/cli.md). On a
 // workspace dataset the run takes the path of every DP operation (gov::Session::RunCharged): the gate (owner
@@ -163,6 +163,13 @@ absl::StatusOr<synth::DiscretizeOptions> ReadSpec(const std::string& path, const
     if (!doc["bins"].is_number_integer()) return bad("\"bins\" must be an integer");
     o.default_bins = doc["bins"].get<int64_t>();
   }
+  if (doc.contains("binning")) {
+    const std::optional<synth::Binning> b =
+        doc["binning"].is_string() ? synth::ParseBinning(doc["binning"].get<std::string>()) : std::nullopt;
+    if (!b.has_value() || *b == synth::Binning::kEdges)
+      return bad("\"binning\" must be \"quantiles\" or \"equal-width\"");
+    o.default_binning = *b;
+  }
   if (!doc.contains("columns")) return o;
   if (!doc["columns"].is_object()) return bad("\"columns\" must be an object");
   for (const auto& [name, c] : doc["columns"].items()) {
@@ -198,6 +205,26 @@ absl::StatusOr<synth::DiscretizeOptions> ReadSpec(const std::string& path, const
       if (!c["bins"].is_number_integer()) return bad(where + "\"bins\" must be an integer");
       s.bins = c["bins"].get<int64_t>();
       if (s.bins < 1) return bad(where + "\"bins\" must be >= 1");
+    }
+    if (c.contains("binning")) {
+      const std::optional<synth::Binning> b =
+          c["binning"].is_string() ? synth::ParseBinning(c["binning"].get<std::string>()) : std::nullopt;
+      if (!b.has_value())
+        return bad(where + "\"binning\" must be \"quantiles\", \"equal-width\" or \"edges\"");
+      s.binning = *b;
+    }
+    if (c.contains("edges")) {
+      if (!c["edges"].is_array()) return bad(where + "\"edges\" must be an array of numbers");
+      for (const nlohmann::json& v : c["edges"]) {
+        if (v.is_number()) {
+          s.edges.push_back(v.get<double>());
+        } else if (v.is_string() && type == table::DataType::kDate &&
+                   table::ParseDate(v.get<std::string>()).has_value()) {
+          s.edges.push_back(table::ParseDate(v.get<std::string>())->days);
+        } else {
+          return bad(where + "\"edges\" must be an array of numbers (or dates for a date column)");
+        }
+      }
     }
     if (c.contains("values")) {
       if (!c["values"].is_array()) return bad(where + "\"values\" must be an array of strings");
@@ -320,6 +347,7 @@ absl::StatusOr<SynthOutput> Synthesize(const table::Table& data, const SynthArgs
       {"rows", rows},
       {"estimated_input_rows", estimated_rows},
       {"columns", codec.Describe()},
+      {"coding", nlohmann::ordered_json::parse(synth::CodingsToJson(codec.columns()))},
       {"measurements", measured},
       {"seeded", args.seed.has_value()},
   };
@@ -522,11 +550,15 @@ struct ReportArgs {
   std::string target;
   std::string domain;
   std::string output;
+  std::string coding = "sidecar";
 };
 
 absl::Status RunReport(const ReportArgs& args, const GlobalOptions& global) {
   if (args.output.empty() && !global.json)
     return absl::InvalidArgumentError("-o report.html is required (or --json for the metrics on stdout)");
+  if (args.coding != "sidecar" && args.coding != "real")
+    return absl::InvalidArgumentError(
+        absl::StrCat("--coding must be sidecar or real, not \"", args.coding, "\""));
   base::Env& env = crypto::DefaultEnv();
   synth::ReportInputs in;
   VEIL_ASSIGN_OR_RETURN(in.real, table::ReadCsv(env, args.real));
@@ -563,6 +595,12 @@ absl::Status RunReport(const ReportArgs& args, const GlobalOptions& global) {
       for (const auto& c : doc["columns"]) {
         if (c.is_string()) p.columns.push_back(c.get<std::string>());
       }
+    }
+    if (doc.contains("coding") && args.coding == "sidecar") {
+      absl::StatusOr<std::vector<synth::ColumnCoding>> coding = synth::CodingsFromJson(doc["coding"].dump());
+      if (!coding.ok())
+        return absl::InvalidArgumentError(absl::StrCat(sidecar_path, ": ", coding.status().message()));
+      in.coding = *std::move(coding);
     }
     if (doc.contains("measurements") && doc["measurements"].is_array()) {
       for (const auto& m : doc["measurements"]) {
@@ -601,7 +639,8 @@ void RegisterSynth(CLI::App& app, Cli& cli) {
   cmd->add_option("--domain", args->domain,
                   "Already discretized data: an AIM-style domain file (attribute,size); columns are codes");
   cmd->add_option("--spec", args->spec, "Discretization spec (JSON): per column bounds, bins, public values");
-  cmd->add_option("--bins", args->bins, "Bins of numeric and date columns without a spec (default 16)");
+  cmd->add_option("--bins", args->bins,
+                  "Bins of numeric and date columns without a spec (default 16; DP quantile bins)");
   cmd->add_option(
       "--subject-column", args->subject_column,
       "Plain-CSV mode: the column identifying a person (one row kept per person; not synthesized)");
@@ -619,6 +658,10 @@ void RegisterSynth(CLI::App& app, Cli& cli) {
       "Real rows held out from synthesis (default: every third real row is held out from training)");
   rep->add_option("--domain", report->domain, "Both files are codes over this AIM-style domain");
   rep->add_option("-o,--output", report->output, "The HTML report");
+  rep->add_option(
+      "--coding", report->coding,
+      "sidecar (default: the synthesizer's bins and values from SYNTH.csv.synth.json when present) "
+      "or real (bins at the real table's quantiles: a yardstick independent of the synthesizer)");
   cmd->callback([args, report, rep, &cli] {
     if (rep->parsed()) {
       cli.action = [report, &cli] { return RunReport(*report, cli.options); };

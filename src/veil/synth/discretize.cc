@@ -11,9 +11,11 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "nlohmann/json.hpp"
 #include "veil/base/status_macros.h"
 #include "veil/dp/bounds.h"
 #include "veil/dp/partition_selection.h"
+#include "veil/dp/quantile_tree.h"
 
 namespace veil::synth {
 namespace {
@@ -99,6 +101,7 @@ IntegerBins MakeIntegerBins(const ColumnCoding& c) {
 
 // The number of value codes (bins) of a binned coding after resolving its bounds.
 int64_t BinCount(const ColumnCoding& c) {
+  if (!c.starts.empty()) return static_cast<int64_t>(c.starts.size());
   if (IsIntegerType(c.type)) return MakeIntegerBins(c).b;
   return c.lower == c.upper ? 1 : c.bins;
 }
@@ -112,6 +115,27 @@ int64_t DoubleBinOf(const ColumnCoding& c, int64_t bins, double x) {
 
 absl::Status ColumnError(const std::string& column, const std::string& what) {
   return absl::InvalidArgumentError(absl::StrCat("column \"", column, "\": ", what));
+}
+
+// The bin of x among explicit starts (x below starts[0] -> 0, NaN -> 0).
+int64_t StartsBinOf(const std::vector<double>& starts, double x) {
+  if (!(x >= starts.front())) return 0;
+  return static_cast<int64_t>(std::upper_bound(starts.begin(), starts.end(), x) - starts.begin()) - 1;
+}
+
+// Checks explicit bin starts (binning kQuantiles after fitting, or kEdges).
+absl::Status ValidateStarts(const ColumnCoding& c) {
+  if (c.starts.empty()) return ColumnError(c.name, "quantile or edge bins need their bin starts");
+  if (static_cast<int64_t>(c.starts.size()) > kMaxAttributeSize) return ColumnError(c.name, "too many bins");
+  if (c.starts.front() != c.lower) return ColumnError(c.name, "the first bin must start at the lower bound");
+  for (size_t i = 0; i < c.starts.size(); ++i) {
+    const double v = c.starts[i];
+    if (!std::isfinite(v) || v > c.upper) return ColumnError(c.name, "a bin starts outside the bounds");
+    if (i > 0 && !(v > c.starts[i - 1])) return ColumnError(c.name, "bin starts must increase strictly");
+    if (IsIntegerType(c.type) && v != std::floor(v))
+      return ColumnError(c.name, "bins of an integer column must start at integers");
+  }
+  return absl::OkStatus();
 }
 
 // Sets size (values + other + null) once the value codes are known.
@@ -144,6 +168,12 @@ absl::Status ValidateCoding(const ColumnCoding& c) {
       return ColumnError(c.name, "bounds must be finite with lower <= upper");
     if (c.bins < 1 || c.bins > kMaxAttributeSize)
       return ColumnError(c.name, absl::StrCat("bins must be in [1, ", kMaxAttributeSize, "]"));
+    if (c.binning == Binning::kAuto) return ColumnError(c.name, "the binning is not resolved");
+    if (c.binning == Binning::kEqualWidth) {
+      if (!c.starts.empty()) return ColumnError(c.name, "equal-width bins have no bin starts");
+    } else {
+      VEIL_RETURN_IF_ERROR(ValidateStarts(c));
+    }
   }
   int64_t want = c.size;
   ColumnCoding copy = c;
@@ -173,6 +203,54 @@ const char* ColumnRuleName(ColumnRule rule) {
   }
   return "?";
 }
+
+const char* BinningName(Binning binning) {
+  switch (binning) {
+    case Binning::kAuto:
+      return "auto";
+    case Binning::kQuantiles:
+      return "quantiles";
+    case Binning::kEqualWidth:
+      return "equal-width";
+    case Binning::kEdges:
+      return "edges";
+  }
+  return "?";
+}
+
+std::optional<Binning> ParseBinning(std::string_view name) {
+  for (Binning b : {Binning::kQuantiles, Binning::kEqualWidth, Binning::kEdges}) {
+    if (name == BinningName(b)) return b;
+  }
+  return std::nullopt;
+}
+
+namespace internal {
+
+std::pair<double, double> ExactCell(double v, bool integer) {
+  return {v, integer ? v + 1 : std::nextafter(v, std::numeric_limits<double>::infinity())};
+}
+
+std::vector<double> BinStartsFromCells(std::vector<std::pair<double, double>> cells, double lower,
+                                       double upper) {
+  std::sort(cells.begin(), cells.end());
+  std::vector<double> cuts;
+  for (size_t i = 0; i < cells.size();) {
+    size_t j = i;
+    while (j < cells.size() && cells[j] == cells[i]) ++j;
+    if (j - i >= 2) cuts.push_back(cells[i].first);  // a bin of its own
+    cuts.push_back(cells[i].second);
+    i = j;
+  }
+  std::vector<double> starts = {lower};
+  std::sort(cuts.begin(), cuts.end());
+  for (double v : cuts) {
+    if (v > starts.back() && v <= upper) starts.push_back(v);
+  }
+  return starts;
+}
+
+}  // namespace internal
 
 absl::StatusOr<DiscretizePlan> PlanDiscretization(const table::Schema& schema,
                                                   const DiscretizeOptions& options) {
@@ -232,6 +310,30 @@ absl::StatusOr<DiscretizePlan> PlanDiscretization(const table::Schema& schema,
         return ColumnError(f.name, absl::StrCat("bins must be in [1, ", kMaxAttributeSize, "]"));
       if (!s.values.empty() || s.min_count != 0)
         return ColumnError(f.name, "values are for categorical columns");
+      c.binning = s.binning != Binning::kAuto ? s.binning
+                  : !s.edges.empty()          ? Binning::kEdges
+                                              : options.default_binning;
+      if (c.binning == Binning::kAuto) c.binning = Binning::kQuantiles;
+      if (c.binning == Binning::kEdges) {
+        if (s.edges.size() < 2) return ColumnError(f.name, "edges need at least two values");
+        if (s.lower.has_value() || s.upper.has_value() || s.bins != 0)
+          return ColumnError(f.name, "edges exclude lower, upper and bins (the edges are the bins)");
+        for (size_t e = 0; e < s.edges.size(); ++e) {
+          if (!std::isfinite(s.edges[e]) || (e > 0 && !(s.edges[e] > s.edges[e - 1])))
+            return ColumnError(f.name, "edges must be finite and strictly increasing");
+          if (IsIntegerType(f.type) && s.edges[e] != std::floor(s.edges[e]))
+            return ColumnError(f.name, "edges of an integer column must be integers");
+        }
+        c.rule = ColumnRule::kPublicBounds;
+        c.lower = s.edges.front();
+        c.upper = s.edges.back();
+        c.starts.assign(s.edges.begin(), s.edges.end() - 1);
+        c.bins = static_cast<int64_t>(c.starts.size());
+        plan.columns.push_back(std::move(c));
+        continue;
+      }
+      if (!s.edges.empty()) return ColumnError(f.name, "edges are given but the binning is not \"edges\"");
+      if (c.binning == Binning::kQuantiles) ++plan.dp_quantile_steps;
       if (rule == ColumnRule::kPublicBounds) {
         if (!s.lower.has_value() || !s.upper.has_value())
           return ColumnError(f.name, "public bounds need both lower and upper");
@@ -245,7 +347,8 @@ absl::StatusOr<DiscretizePlan> PlanDiscretization(const table::Schema& schema,
         ++plan.dp_bounds_steps;
       }
     } else {
-      if (s.lower.has_value() || s.upper.has_value() || s.bins != 0)
+      if (s.lower.has_value() || s.upper.has_value() || s.bins != 0 || !s.edges.empty() ||
+          s.binning != Binning::kAuto)
         return ColumnError(f.name, "bounds and bins are for numeric, date and timestamp columns");
       if (f.type == DataType::kBool) {
         c.values = {"false", "true"};
@@ -284,6 +387,63 @@ absl::StatusOr<DiscretizePlan> PlanDiscretization(const table::Schema& schema,
   return plan;
 }
 
+namespace internal {
+namespace {
+
+// The quantile step of one column (see the header): a quantile tree over [c.lower, c.upper] with discrete
+// Gaussian node noise for `rho` zCDP; sets c.lower / c.upper to integers for integer types. Returns the
+// bin starts.
+absl::StatusOr<std::vector<double>> DpBinStarts(const table::Column& column, ColumnCoding& c, double rho,
+                                                dp::RandomBits& bits) {
+  const bool integer = IsIntegerType(c.type);
+  if (integer) {
+    const IntegerBins ib = MakeIntegerBins(c);
+    c.lower = static_cast<double>(ib.lo);
+    c.upper = static_cast<double>(ib.hi);
+  }
+  // The tree's grid: integer types unit leaves when 16^height (height <= 6) covers the range, else leaves
+  // of an integer width; doubles 16^4 leaves over the bounds.
+  constexpr int kBranching = 16;
+  int height = 4;
+  double width = 0;
+  if (integer) {
+    const double range = c.upper - c.lower + 1;
+    height = 1;
+    while (height < 6 && std::pow(kBranching, height) < range) ++height;
+    width = std::max(1.0, std::ceil(range / std::pow(kBranching, height)));
+  } else {
+    width = (c.upper - c.lower) / std::pow(kBranching, height);
+  }
+  const double tree_hi = c.lower + width * std::pow(kBranching, height);
+  if (!(tree_hi > c.lower) || !std::isfinite(tree_hi)) return std::vector<double>{c.lower};
+  VEIL_ASSIGN_OR_RETURN(const dp::QuantileTreeShape shape,
+                        dp::QuantileTreeShape::Create({c.lower, tree_hi}, {kBranching, height}));
+  std::vector<uint32_t> leaves;
+  leaves.reserve(column.size());
+  for (int64_t r = 0; r < column.size(); ++r) {
+    if (column.IsNull(r)) continue;
+    const double x = NumericValue(column, r);
+    if (std::isnan(x)) continue;
+    leaves.push_back(shape.LeafOf(std::clamp(x, c.lower, c.upper)));
+  }
+  std::sort(leaves.begin(), leaves.end());
+  // One value per row changes one node per level: L2 sensitivity sqrt(height); rho = height / (2 sigma^2).
+  const double sigma = std::sqrt(static_cast<double>(height) / (2 * rho));
+  dp::GroupQuantileTree tree(shape, leaves, {dp::NoiseKind::kGaussian, sigma});
+  std::vector<std::pair<double, double>> cells;
+  for (int64_t j = 1; j < c.bins; ++j) {
+    VEIL_ASSIGN_OR_RETURN(const double q,
+                          tree.Quantile(static_cast<double>(j) / static_cast<double>(c.bins), bits));
+    const double leaf = shape.LeafOf(std::clamp(q, c.lower, c.upper));
+    const double start = c.lower + leaf * width;
+    cells.emplace_back(start, start + width);
+  }
+  return BinStartsFromCells(std::move(cells), c.lower, c.upper);
+}
+
+}  // namespace
+}  // namespace internal
+
 absl::StatusOr<Codec> FitCodec(const table::Table& data, const DiscretizeOptions& options, ZcdpBudget* budget,
                                double selection_delta, dp::RandomBits& bits) {
   VEIL_ASSIGN_OR_RETURN(DiscretizePlan plan, PlanDiscretization(data.schema(), options));
@@ -321,6 +481,10 @@ absl::StatusOr<Codec> FitCodec(const table::Table& data, const DiscretizeOptions
       c.lower = std::max(b.lo, -1e300);
       c.upper = std::min(b.hi, 1e300);
       if (c.lower > c.upper) std::swap(c.lower, c.upper);
+    }
+    if (c.binning == Binning::kQuantiles) {
+      VEIL_RETURN_IF_ERROR(budget->Charge(absl::StrCat("quantiles (", c.name, ")"), rho_step));
+      VEIL_ASSIGN_OR_RETURN(c.starts, internal::DpBinStarts(column, c, rho_step, bits));
     } else if (c.rule == ColumnRule::kDpValues || c.rule == ColumnRule::kPublicMinCount) {
       // Rows per distinct string (dictionary codes first, then merged by text: a dictionary holds each
       // string once, so codes and strings correspond one to one).
@@ -453,6 +617,14 @@ absl::StatusOr<DiscreteTable> Codec::Encode(const table::Table& t) const {
                                                          ")"));
         }
       }
+    } else if (!c.starts.empty()) {
+      for (int64_t r = 0; r < n; ++r) {
+        if (column.IsNull(r)) {
+          VEIL_ASSIGN_OR_RETURN(out[r], null_or(r));
+        } else {
+          out[r] = static_cast<int32_t>(StartsBinOf(c.starts, NumericValue(column, r)));
+        }
+      }
     } else if (IsIntegerType(c.type)) {
       const IntegerBins ib = MakeIntegerBins(c);
       for (int64_t r = 0; r < n; ++r) {
@@ -531,13 +703,21 @@ absl::StatusOr<table::Table> Codec::Decode(const DiscreteTable& codes, base::Ran
       }
     } else if (IsIntegerType(c.type)) {
       const IntegerBins ib = MakeIntegerBins(c);
+      const bool explicit_bins = !c.starts.empty();
+      const int64_t hi = ClampToInt64(std::floor(c.upper));
       for (int64_t r = 0; r < n; ++r) {
         if (in[r] == null_code) {
           b.AppendNull();
           continue;
         }
-        const int64_t start = ib.Start(in[r]);
-        const int64_t end = in[r] + 1 >= ib.b ? ib.hi : ib.Start(in[r] + 1) - 1;
+        int64_t start = 0, end = 0;
+        if (explicit_bins) {
+          start = static_cast<int64_t>(c.starts[in[r]]);
+          end = in[r] + 1 >= value_codes ? hi : static_cast<int64_t>(c.starts[in[r] + 1]) - 1;
+        } else {
+          start = ib.Start(in[r]);
+          end = in[r] + 1 >= ib.b ? ib.hi : ib.Start(in[r] + 1) - 1;
+        }
         const uint64_t width = static_cast<uint64_t>(end) - static_cast<uint64_t>(start) + 1;
         uint64_t offset = 0;
         if (width > 1) {
@@ -560,7 +740,19 @@ absl::StatusOr<table::Table> Codec::Decode(const DiscreteTable& codes, base::Ran
           continue;
         }
         double v = c.lower;
-        if (w > 0) {
+        if (!c.starts.empty()) {
+          // [start, next): a point bin (next is the double after start) gives start itself.
+          const double start = c.starts[in[r]];
+          const bool last = in[r] + 1 >= value_codes;
+          const double next = last ? c.upper : c.starts[in[r] + 1];
+          v = start;
+          if (next > std::nextafter(start, next + 1)) {
+            VEIL_ASSIGN_OR_RETURN(const uint64_t u53, bits.Uniform(uint64_t{1} << 53));
+            v = start + static_cast<double>(u53) * 0x1p-53 * (next - start);
+            if (!last && v >= next) v = std::nextafter(next, start);
+            v = std::min(v, c.upper);
+          }
+        } else if (w > 0) {
           VEIL_ASSIGN_OR_RETURN(const uint64_t u53, bits.Uniform(uint64_t{1} << 53));
           const double u = static_cast<double>(u53) * 0x1p-53;
           v = c.lower + (static_cast<double>(in[r]) + u) * w;
@@ -578,8 +770,28 @@ absl::StatusOr<table::Table> Codec::Decode(const DiscreteTable& codes, base::Ran
 std::vector<std::string> Codec::Labels(int attr) const {
   const ColumnCoding& c = columns_[attr];
   std::vector<std::string> out;
+  const auto number = [&](double v) {
+    if (c.type == DataType::kDate) return table::FormatDate(table::Date{static_cast<int32_t>(v)});
+    if (c.type == DataType::kTimestamp)
+      return table::FormatTimestamp(table::Timestamp{static_cast<int64_t>(v)});
+    return absl::StrFormat("%.6g", v);
+  };
   if (c.categorical) {
     out = c.values;
+  } else if (!c.starts.empty()) {
+    const int64_t k = static_cast<int64_t>(c.starts.size());
+    for (int64_t i = 0; i < k; ++i) {
+      const double start = c.starts[i];
+      const double next = i + 1 < k ? c.starts[i + 1] : c.upper;
+      if (IsIntegerType(c.type)) {
+        const double end = i + 1 < k ? next - 1 : next;
+        out.push_back(end <= start ? number(start) : absl::StrCat(number(start), "..", number(end)));
+      } else if (i + 1 < k && next <= std::nextafter(start, next + 1)) {
+        out.push_back(number(start));
+      } else {
+        out.push_back(absl::StrCat("[", number(start), ", ", number(next), i + 1 < k ? ")" : "]"));
+      }
+    }
   } else if (IsIntegerType(c.type)) {
     const IntegerBins ib = MakeIntegerBins(c);
     const auto text = [&](int64_t v) {
@@ -613,12 +825,103 @@ std::vector<std::string> Codec::Describe() const {
     if (c.categorical) {
       absl::StrAppend(&d, c.values.size(), " values", c.has_other ? " + other" : "");
     } else {
-      absl::StrAppend(&d, BinCount(c), " bins over [", absl::StrFormat("%.6g", c.lower), ", ",
-                      absl::StrFormat("%.6g", c.upper), "]");
+      absl::StrAppend(&d, BinCount(c), " bins (", BinningName(c.binning), ") over [",
+                      absl::StrFormat("%.6g", c.lower), ", ", absl::StrFormat("%.6g", c.upper), "]");
     }
     if (c.nullable) absl::StrAppend(&d, " + null");
     absl::StrAppend(&d, " (", ColumnRuleName(c.rule), ")");
     out.push_back(std::move(d));
+  }
+  return out;
+}
+
+std::string CodingsToJson(const std::vector<ColumnCoding>& columns) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (const ColumnCoding& c : columns) {
+    nlohmann::ordered_json j = {{"name", c.name},
+                                {"type", std::string(table::DataTypeName(c.type))},
+                                {"nullable", c.nullable},
+                                {"rule", ColumnRuleName(c.rule)},
+                                {"categorical", c.categorical}};
+    if (c.categorical) {
+      j["values"] = c.values;
+      j["has_other"] = c.has_other;
+    } else {
+      j["lower"] = c.lower;
+      j["upper"] = c.upper;
+      j["bins"] = c.bins;
+      j["binning"] = BinningName(c.binning);
+      if (!c.starts.empty()) j["starts"] = c.starts;
+    }
+    out.push_back(std::move(j));
+  }
+  return out.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+absl::StatusOr<std::vector<ColumnCoding>> CodingsFromJson(std::string_view json) {
+  const nlohmann::json doc = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_array())
+    return absl::InvalidArgumentError("the coding is not a JSON array");
+  std::vector<ColumnCoding> out;
+  for (size_t i = 0; i < doc.size(); ++i) {
+    const nlohmann::json& j = doc[i];
+    const auto bad = [&](const std::string& what) {
+      return absl::InvalidArgumentError(absl::StrCat("coding entry ", i + 1, ": ", what));
+    };
+    if (!j.is_object() || !j.contains("name") || !j["name"].is_string()) return bad("needs a name");
+    ColumnCoding c;
+    c.name = j["name"].get<std::string>();
+    const std::optional<DataType> type = j.contains("type") && j["type"].is_string()
+                                             ? table::ParseDataType(j["type"].get<std::string>())
+                                             : std::nullopt;
+    if (!type.has_value()) return bad("unknown type");
+    c.type = *type;
+    if (!j.value("nullable", nlohmann::json(false)).is_boolean() ||
+        !j.value("categorical", nlohmann::json(false)).is_boolean())
+      return bad("nullable and categorical must be booleans");
+    c.nullable = j.value("nullable", false);
+    c.categorical = j.value("categorical", false);
+    const std::string rule = j.contains("rule") && j["rule"].is_string() ? j["rule"].get<std::string>() : "";
+    bool rule_found = false;
+    for (ColumnRule r : {ColumnRule::kPublicValues, ColumnRule::kPublicMinCount, ColumnRule::kDpValues,
+                         ColumnRule::kPublicBounds, ColumnRule::kDpBounds}) {
+      if (rule == ColumnRuleName(r)) {
+        c.rule = r;
+        rule_found = true;
+      }
+    }
+    if (!rule_found) return bad("unknown rule");
+    if (c.categorical) {
+      if (!j.contains("values") || !j["values"].is_array()) return bad("values must be an array");
+      for (const nlohmann::json& v : j["values"]) {
+        if (!v.is_string()) return bad("values must be strings");
+        c.values.push_back(v.get<std::string>());
+      }
+      if (j.contains("has_other") && !j["has_other"].is_boolean()) return bad("has_other must be a boolean");
+      c.has_other = j.value("has_other", false);
+    } else {
+      if (!j.contains("lower") || !j["lower"].is_number() || !j.contains("upper") ||
+          !j["upper"].is_number() || !j.contains("bins") || !j["bins"].is_number_integer())
+        return bad("a binned column needs lower, upper and bins");
+      c.lower = j["lower"].get<double>();
+      c.upper = j["upper"].get<double>();
+      c.bins = j["bins"].get<int64_t>();
+      const std::optional<Binning> binning = j.contains("binning") && j["binning"].is_string()
+                                                 ? ParseBinning(j["binning"].get<std::string>())
+                                                 : std::nullopt;
+      if (!binning.has_value()) return bad("unknown binning");
+      c.binning = *binning;
+      if (j.contains("starts")) {
+        if (!j["starts"].is_array()) return bad("starts must be an array of numbers");
+        for (const nlohmann::json& v : j["starts"]) {
+          if (!v.is_number()) return bad("starts must be an array of numbers");
+          c.starts.push_back(v.get<double>());
+        }
+      }
+    }
+    FinishSize(c);
+    if (absl::Status st = ValidateCoding(c); !st.ok()) return bad(std::string(st.message()));
+    out.push_back(std::move(c));
   }
   return out;
 }

@@ -21,25 +21,45 @@
 //                                     rest of the run by adding rho and delta. At most max_categories kept
 //                                     values (the first in sorted order: post-processing).
 //   int64, double, date, timestamp
-//                  binned into `bins` equal-width bins over [lower, upper] (values outside are clamped into
-//                  the end bins), plus a null code if nullable. Integer-valued types (int64, date in days,
-//                  timestamp in microseconds) use integer bins: [lo, hi] = [ceil(lower), floor(upper)] split
-//                  into min(bins, hi - lo + 1) runs of consecutive integers whose lengths differ by at most
-//                  one. Bounds:
+//                  binned, plus a null code if nullable. Bounds [lower, upper] (values outside are clamped
+//                  into the end bins):
 //                    kPublicBounds    given by the user (public);
 //                    kDpBounds        (default) dp::ChooseBoundsFromLogHistogram (Google's ApproxBounds:
-//                    noisy
-//                                     log-histogram, discrete Laplace; pure epsilon_b-DP, L1 sensitivity 1),
-//                                     charged as rho_b = epsilon_b^2 / 2. The bounds are powers of two (e.g.
-//                                     age in [16, 128]): give public bounds for a tighter domain.
+//                                     noisy log-histogram, discrete Laplace; pure epsilon_b-DP, L1
+//                                     sensitivity 1), charged as rho_b = epsilon_b^2 / 2. The bounds are
+//                                     powers of two (e.g. age in [16, 128]).
+//                  Bins (Binning):
+//                    kQuantiles       (default) bins from `bins` - 1 DP quantiles (ranks j / bins) of the
+//                                     column, estimated with a quantile tree (dp::GroupQuantileTree,
+//                                     branching 16) over the bounds, discrete Gaussian node noise, L2
+//                                     sensitivity sqrt(height), charged rho_q = height / (2 sigma^2)
+//                                     ("quantiles (COL)"). Integer types get unit-width leaves when the range
+//                                     allows (at most 16^6 leaves, else leaves of an integer width). Each
+//                                     estimated quantile is snapped to its leaf; a leaf hit by two or more
+//                                     quantiles (it holds at least about 1/bins of the rows, e.g.
+//                                     capital-loss = 0) becomes a bin of its own - a point bin when the leaf
+//                                     is one value - and every other quantile cuts at its leaf's end. So the
+//                                     bins follow the distribution (equal-mass where it is continuous, exact
+//                                     values where mass concentrates) and there are at most 2 bins - 1 of
+//                                     them.
+//                    kEqualWidth      `bins` equal-width bins over [lower, upper]; integer-valued types
+//                                     (int64, date in days, timestamp in microseconds) use integer bins:
+//                                     [ceil(lower), floor(upper)] split into min(bins, width) runs of
+//                                     consecutive integers whose lengths differ by at most one.
+//                    kEdges           public bins given by the user: edges e_0 < e_1 < ... < e_k, bins
+//                                     [e_i, e_{i+1}) and the last [e_{k-1}, e_k]; the bounds are e_0, e_k
+//                                     (nothing is charged). For integers [0, 1, 100] is the bins {0} and
+//                                     1..100.
+//                  Quantile and edge bins are held as bin starts (ColumnCoding::starts).
 // Every DP step gets an equal share of the ZcdpBudget handed to FitCodec (EqualShare), and the
 // partition selections share `selection_delta` equally.
 //
 // Decoding (Codec::Decode): categorical codes give back the exact value (the other code gives
 // DiscretizeOptions::other_value for strings); a bin gives a value drawn uniformly within the bin (integers:
-// a uniform integer of the bin's run; doubles: lower edge + U * width), so that the synthetic column has a
-// spread within each bin rather than spikes at midpoints (a choice: midpoints would make every synthetic
-// value one of `bins` numbers); the null code gives null. The output schema is the input's (names, types,
+// a uniform integer of the bin's run, so a point bin gives exactly its value; doubles: lower edge + U *
+// width, a point bin its value), so that the synthetic column has a spread within each bin rather than
+// spikes at midpoints (a choice: midpoints would make every synthetic value one of `bins` numbers); the null
+// code gives null. The output schema is the input's (names, types,
 // nullability) minus the dropped columns, so integers stay integers and dates stay dates.
 //
 // Privacy: the rows handled must be one per person (the caller bounds contributions first). Decoding uses
@@ -53,6 +73,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -78,6 +100,19 @@ enum class ColumnRule {
 // "auto", "public values", "public min count", "dp values", "public bounds", "dp bounds".
 const char* ColumnRuleName(ColumnRule rule);
 
+// How a binned column is cut (see the file comment).
+enum class Binning {
+  kAuto,        // kEdges when edges are given, else kQuantiles
+  kQuantiles,   // DP quantiles (charged)
+  kEqualWidth,  // equal-width bins over the bounds
+  kEdges,       // public edges
+};
+
+// "auto", "quantiles", "equal-width", "edges".
+const char* BinningName(Binning binning);
+// The inverse of BinningName (except "auto"); nullopt for an unknown name.
+std::optional<Binning> ParseBinning(std::string_view name);
+
 // What the user says about one column (all optional).
 struct ColumnSpec {
   std::string name;
@@ -90,8 +125,12 @@ struct ColumnSpec {
   // microseconds since the epoch). lower <= upper, both finite.
   std::optional<double> lower = std::nullopt;
   std::optional<double> upper = std::nullopt;
-  // Binned columns: the number of bins; 0 = DiscretizeOptions::default_bins.
+  // Binned columns: the number of bins (kQuantiles: bins - 1 quantiles); 0 = DiscretizeOptions::default_bins.
   int64_t bins = 0;
+  Binning binning = Binning::kAuto;
+  // kEdges: strictly increasing finite edges, at least two (in the column's units, integers for integer
+  // types). Excludes lower, upper and bins.
+  std::vector<double> edges = {};
 };
 
 struct DiscretizeOptions {
@@ -101,6 +140,8 @@ struct DiscretizeOptions {
   std::vector<std::string> drop;
   // Bins of numeric, date and timestamp columns without a spec (or with bins = 0).
   int64_t default_bins = 16;
+  // Binning of numeric, date and timestamp columns whose spec names none (and gives no edges).
+  Binning default_binning = Binning::kEqualWidth;
   // At most this many values kept per categorical column by kDpValues / kPublicMinCount.
   int64_t max_categories = 1000;
   // The decoded value of a string column's "other" code.
@@ -117,9 +158,14 @@ struct ColumnCoding {
   // Categorical: code i < values.size() is values[i] (text form); then the other code if has_other.
   std::vector<std::string> values = {};
   bool has_other = false;
-  // Binned: the bounds used (after DP estimation) and the number of bins.
+  // Binned: the bounds used (after DP estimation), the number of bins asked for, and how they are cut.
   double lower = 0, upper = 0;
   int64_t bins = 0;
+  Binning binning = Binning::kEqualWidth;
+  // kQuantiles (after fitting) and kEdges: the start of each bin, strictly increasing, starts[0] == lower,
+  // all <= upper (integers for integer types); bin i holds [starts[i], starts[i + 1]) and the last bin
+  // [starts.back(), upper]. Empty for kEqualWidth.
+  std::vector<double> starts = {};
   // The number of codes, including other and null codes.
   int64_t size = 0;
   // The null code (size - 1) if nullable, else -1.
@@ -130,8 +176,9 @@ struct ColumnCoding {
 struct DiscretizePlan {
   std::vector<ColumnCoding> columns;  // rule, type, nullability set; nothing data-dependent
   int dp_bounds_steps = 0;
+  int dp_quantile_steps = 0;
   int dp_values_steps = 0;
-  int dp_steps() const { return dp_bounds_steps + dp_values_steps; }
+  int dp_steps() const { return dp_bounds_steps + dp_quantile_steps + dp_values_steps; }
 };
 
 // Errors: InvalidArgument naming the column for a spec of an unknown or dropped column, a rule that does not
@@ -176,13 +223,14 @@ class Codec {
   std::string other_value_ = "(other)";
 };
 
-// Resolves the plan for `data`'s schema and runs its data-dependent steps: DP bounds and DP value selection
-// charged to `budget` (each step an equal share of budget->remaining_rho() at the call, named "bounds (COL)"
-// / "values (COL)"), the partition selections sharing `selection_delta` (0 < selection_delta < 1 when there
-// is such a step), and the exact public min-count rule. `budget` may be null when the plan has no DP step.
-// Guarantee: the DP steps together are selection_delta-approximate rho-zCDP with rho = what was charged.
-// Errors: PlanDiscretization's; InvalidArgument for a missing budget or delta when the plan needs them;
-// ResourceExhausted from the budget; the samplers' errors. No error depends on the data's values.
+// Resolves the plan for `data`'s schema and runs its data-dependent steps: DP bounds, DP quantiles and DP
+// value selection charged to `budget` (each step an equal share of budget->remaining_rho() at the call,
+// named "bounds (COL)" / "quantiles (COL)" / "values (COL)"), the partition selections sharing
+// `selection_delta` (0 < selection_delta < 1 when there is such a step), and the exact public min-count rule.
+// `budget` may be null when the plan has no DP step. Guarantee: the DP steps together are
+// selection_delta-approximate rho-zCDP with rho = what was charged. Errors: PlanDiscretization's;
+// InvalidArgument for a missing budget or delta when the plan needs them; ResourceExhausted from the budget;
+// the samplers' errors. No error depends on the data's values.
 absl::StatusOr<Codec> FitCodec(const table::Table& data, const DiscretizeOptions& options, ZcdpBudget* budget,
                                double selection_delta, dp::RandomBits& bits);
 
@@ -190,6 +238,25 @@ absl::StatusOr<Codec> FitCodec(const table::Table& data, const DiscretizeOptions
 // column whose codes are the values 0 .. size-1 (no other code, no null code). Encode then reads the
 // integer codes (DiscreteTable::FromTable) and Decode writes them back.
 absl::StatusOr<Codec> IdentityCodec(const Domain& domain);
+
+// The codings as JSON text (an array of objects: name, type, nullable, rule, categorical, values, has_other,
+// lower, upper, bins, binning, starts), for the sidecar of `veil synth`; and back. The codings are DP
+// outputs (or public), so writing them out is post-processing. Errors (parsing): InvalidArgument naming the
+// entry for malformed JSON, an unknown type, rule or binning, or an inconsistent coding.
+std::string CodingsToJson(const std::vector<ColumnCoding>& columns);
+absl::StatusOr<std::vector<ColumnCoding>> CodingsFromJson(std::string_view json);
+
+namespace internal {
+// Bin starts from quantile estimates snapped to cells of the column's grid: `cells` holds, for each
+// estimate, the cell [start, end) it fell in. A cell hit by two or more estimates becomes a bin of its own
+// (a point bin when the cell holds one value); every other hit cuts at its cell's end. The result is
+// `lower` followed by the cuts in (lower, upper], strictly increasing.
+std::vector<double> BinStartsFromCells(std::vector<std::pair<double, double>> cells, double lower,
+                                       double upper);
+// The cell of one exact value (for quantiles of exact data): [v, v + 1) for integer types, [v, next double)
+// for doubles.
+std::pair<double, double> ExactCell(double v, bool integer);
+}  // namespace internal
 
 }  // namespace veil::synth
 

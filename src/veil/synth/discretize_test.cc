@@ -101,7 +101,7 @@ TEST(DiscretizeTest, PublicRulesEncodeAndDecodeKeepTypesAndDomains) {
     EXPECT_EQ(back->column(4).GetBool(r), t.column(4).GetBool(r));
     EXPECT_EQ(back->column(5).IsNull(r), t.column(5).IsNull(r));
   }
-  EXPECT_EQ(codec->Describe()[0], "age: int64, 10 bins over [0, 99] + null (public bounds)");
+  EXPECT_EQ(codec->Describe()[0], "age: int64, 10 bins (equal-width) over [0, 99] + null (public bounds)");
 }
 
 TEST(DiscretizeTest, IntegerBinsAreRunsOfNearlyEqualLength) {
@@ -233,6 +233,94 @@ TEST(DiscretizeTest, IdentityCodecReadsAndWritesCodes) {
     for (int64_t r = 0; r < 3; ++r) EXPECT_EQ(back->column(c).GetInt64(r), t.column(c).GetInt64(r));
   }
   EXPECT_THAT(codec->Encode(Read("a,b\n3,1\n")).status().message(), HasSubstr("row 1: value 3 is outside"));
+}
+
+TEST(DiscretizeTest, BinStartsCollapseRepeatedCellsIntoPointBins) {
+  // Three estimates in cell [0, 1) (a mass at 0), one in [5, 6), one in [9, 10): bins {0}, 1..5, 6..9,
+  // 10..20.
+  EXPECT_THAT(internal::BinStartsFromCells({{0, 1}, {5, 6}, {0, 1}, {9, 10}, {0, 1}}, 0, 20),
+              ElementsAre(0, 1, 6, 10));
+  // A mass inside the range: a bin of its own on both sides; cuts beyond upper are dropped.
+  EXPECT_THAT(internal::BinStartsFromCells({{7, 8}, {7, 8}, {20, 21}}, 0, 20), ElementsAre(0, 7, 8));
+  // A mass at the upper bound is the last (point) bin.
+  EXPECT_THAT(internal::BinStartsFromCells({{20, 21}, {20, 21}}, 0, 20), ElementsAre(0, 20));
+  EXPECT_THAT(internal::BinStartsFromCells({}, 3, 3), ElementsAre(3));
+  EXPECT_EQ(internal::ExactCell(4, true), std::make_pair(4.0, 5.0));
+  EXPECT_GT(internal::ExactCell(0.5, false).second, 0.5);
+  EXPECT_LT(internal::ExactCell(0.5, false).second, 0.5 + 1e-15);
+}
+
+TEST(DiscretizeTest, PublicEdgesGivePointBinsDecodedExactly) {
+  // capital-loss like: mostly 0, some 1000..4000; a double column with a point bin at 0.5.
+  std::string csv = "loss,rate\n";
+  for (int i = 0; i < 100; ++i)
+    csv += std::to_string(i % 10 == 0 ? 1000 + 30 * i : 0) + "," + (i % 2 == 0 ? "0.5" : "0.75") + "\n";
+  const table::Table t = Read(csv, {{"rate", DataType::kDouble}});
+  DiscretizeOptions o;
+  o.columns = {{.name = "loss", .edges = {0, 1, 2000, 5000}}, {.name = "rate", .edges = {0, 0.5, 0.6, 1}}};
+  crypto::testing::DeterministicRandom random(41);
+  dp::RandomBits bits(random);
+  absl::StatusOr<Codec> codec = FitCodec(t, o, nullptr, 0, bits);
+  ASSERT_TRUE(codec.ok()) << codec.status();
+  EXPECT_THAT(codec->Labels(0), ElementsAre("0", "1..1999", "2000..5000", "null"));
+  EXPECT_THAT(codec->Labels(1), ElementsAre("[0, 0.5)", "[0.5, 0.6)", "[0.6, 1]", "null"));
+  EXPECT_THAT(codec->Describe()[0], HasSubstr("3 bins (edges) over [0, 5000]"));
+  absl::StatusOr<DiscreteTable> codes = codec->Encode(t);
+  ASSERT_TRUE(codes.ok()) << codes.status();
+  EXPECT_EQ(codes->code(0, 0), 1);   // 1000
+  EXPECT_EQ(codes->code(1, 0), 0);   // 0
+  EXPECT_EQ(codes->code(20, 0), 1);  // 1600
+  EXPECT_EQ(codes->code(40, 0), 2);  // 2200
+  absl::StatusOr<table::Table> back = codec->Decode(*codes, random);
+  ASSERT_TRUE(back.ok()) << back.status();
+  for (int64_t r = 0; r < back->num_rows(); ++r) {
+    const int64_t v = back->column(0).GetInt64(r);
+    if (codes->code(r, 0) == 0) {
+      EXPECT_EQ(v, 0) << "a point bin decodes to its value";
+    } else if (codes->code(r, 0) == 1) {
+      EXPECT_GE(v, 1);
+      EXPECT_LE(v, 1999);
+    } else {
+      EXPECT_GE(v, 2000);
+      EXPECT_LE(v, 5000);
+    }
+  }
+  // Errors: edges not increasing, edges with bounds, non-integer edges of an integer column.
+  o.columns = {{.name = "loss", .edges = {0, 0, 5}}};
+  EXPECT_THAT(PlanDiscretization(t.schema(), o).status().message(), HasSubstr("strictly increasing"));
+  o.columns = {{.name = "loss", .lower = 0, .edges = {0, 5}}};
+  EXPECT_THAT(PlanDiscretization(t.schema(), o).status().message(), HasSubstr("edges exclude"));
+  o.columns = {{.name = "loss", .edges = {0, 0.5, 5}}};
+  EXPECT_THAT(PlanDiscretization(t.schema(), o).status().message(), HasSubstr("must be integers"));
+}
+
+TEST(DiscretizeTest, CodingsRoundTripThroughJson) {
+  const table::Table t = Mixed();
+  DiscretizeOptions o = PublicSpec();
+  o.columns[0] = {.name = "age", .edges = {0, 20, 21, 40, 100}};
+  crypto::testing::DeterministicRandom random(42);
+  dp::RandomBits bits(random);
+  absl::StatusOr<Codec> codec = FitCodec(t, o, nullptr, 0, bits);
+  ASSERT_TRUE(codec.ok()) << codec.status();
+  const std::string json = CodingsToJson(codec->columns());
+  absl::StatusOr<std::vector<ColumnCoding>> back = CodingsFromJson(json);
+  ASSERT_TRUE(back.ok()) << back.status();
+  absl::StatusOr<Codec> again = Codec::FromCodings(*back);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->Describe(), codec->Describe());
+  absl::StatusOr<DiscreteTable> a = codec->Encode(t), b = again->Encode(t);
+  ASSERT_TRUE(a.ok() && b.ok());
+  for (int at = 0; at < a->num_attributes(); ++at) {
+    for (int64_t r = 0; r < t.num_rows(); ++r) ASSERT_EQ(a->code(r, at), b->code(r, at)) << at << " " << r;
+  }
+  EXPECT_THAT(CodingsFromJson("{").status().message(), HasSubstr("not a JSON array"));
+  EXPECT_THAT(CodingsFromJson(R"([{"name": "x", "type": "nope"}])").status().message(),
+              HasSubstr("coding entry 1: unknown type"));
+  EXPECT_THAT(CodingsFromJson(R"([{"name": "x", "type": "int64", "rule": "public bounds", "lower": 0,
+      "upper": 9, "bins": 2, "binning": "edges", "starts": [0, 0]}])")
+                  .status()
+                  .message(),
+              HasSubstr("increase strictly"));
 }
 
 }  // namespace

@@ -21,8 +21,7 @@ namespace {
 using table::DataType;
 
 constexpr int kMaxPlotCells = 30;
-constexpr int64_t kMaxExactIntegers = 100;
-constexpr int64_t kReportBins = 10;
+constexpr int64_t kReportQuantileBins = 20;
 constexpr int64_t kMaxFeatures = 4000;
 
 bool IsNumericType(DataType t) {
@@ -44,8 +43,47 @@ double Number(const table::Column& c, int64_t r) {
   }
 }
 
-// The report's common coding (see the header), from the real table's columns named in `names`.
-absl::StatusOr<Codec> ReportCodec(const table::Table& real, const std::vector<std::string>& names) {
+// Exact quantile bins of the real values (see the header): bin starts over [min, max].
+void RealQuantileBins(const table::Column& c, ColumnCoding& coding) {
+  const bool integer = c.type() != DataType::kDouble;
+  std::vector<double> v;
+  v.reserve(c.size());
+  for (int64_t r = 0; r < c.size(); ++r) {
+    if (c.IsNull(r)) continue;
+    const double x = Number(c, r);
+    if (!std::isnan(x)) v.push_back(x);
+  }
+  std::sort(v.begin(), v.end());
+  coding.binning = Binning::kEdges;
+  coding.rule = ColumnRule::kPublicBounds;
+  coding.lower = v.empty() ? 0 : v.front();
+  coding.upper = v.empty() ? 0 : v.back();
+  std::vector<std::pair<double, double>> cells;
+  int64_t distinct = 0;
+  for (size_t i = 0; i < v.size(); ++i) distinct += i == 0 || v[i] != v[i - 1];
+  if (distinct <= kReportQuantileBins) {
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (i > 0 && v[i] == v[i - 1]) continue;
+      cells.push_back(internal::ExactCell(v[i], integer));
+      cells.push_back(cells.back());
+    }
+  } else {
+    const size_t n = v.size();
+    for (int64_t j = 1; j < kReportQuantileBins; ++j) {
+      const size_t at = std::min(n - 1, static_cast<size_t>(j) * n / kReportQuantileBins);
+      cells.push_back(internal::ExactCell(v[at], integer));
+    }
+  }
+  coding.starts = internal::BinStartsFromCells(std::move(cells), coding.lower, coding.upper);
+  coding.bins = static_cast<int64_t>(coding.starts.size());
+  coding.size = 0;  // recomputed by Codec::FromCodings
+}
+
+// The report's common coding (see the header) of the real table's columns named in `names`; `source` says
+// where it came from.
+absl::StatusOr<Codec> ReportCodec(const table::Table& real, const std::vector<std::string>& names,
+                                  const std::optional<std::vector<ColumnCoding>>& sidecar,
+                                  std::string& source) {
   DiscretizeOptions o;
   o.max_categories = 1000;
   for (int i = 0; i < real.num_columns(); ++i) {
@@ -61,23 +99,12 @@ absl::StatusOr<Codec> ReportCodec(const table::Table& real, const std::vector<st
       s.rule = ColumnRule::kPublicMinCount;
       s.min_count = 1;
     } else {
-      const table::Column& c = real.column(i);
-      double lo = 0, hi = 0;
-      bool any = false;
-      for (int64_t r = 0; r < real.num_rows(); ++r) {
-        if (c.IsNull(r)) continue;
-        const double x = Number(c, r);
-        if (std::isnan(x)) continue;
-        lo = any ? std::min(lo, x) : x;
-        hi = any ? std::max(hi, x) : x;
-        any = true;
-      }
+      // Placeholder bounds and bins, replaced by the real quantile bins below.
       s.rule = ColumnRule::kPublicBounds;
-      s.lower = lo;
-      s.upper = hi;
-      s.bins = kReportBins;
-      if (f.type == DataType::kInt64 && hi - lo + 1 <= kMaxExactIntegers)
-        s.bins = static_cast<int64_t>(hi - lo + 1);
+      s.binning = Binning::kEqualWidth;
+      s.lower = 0;
+      s.upper = 0;
+      s.bins = 1;
     }
     o.columns.push_back(std::move(s));
   }
@@ -86,7 +113,38 @@ absl::StatusOr<Codec> ReportCodec(const table::Table& real, const std::vector<st
     absl::Status Fill(std::span<uint8_t>) override { return absl::InternalError("the report draws nothing"); }
   } no_random;
   dp::RandomBits bits(no_random);
-  return FitCodec(real, o, nullptr, 0, bits);
+  VEIL_ASSIGN_OR_RETURN(const Codec fitted, FitCodec(real, o, nullptr, 0, bits));
+  std::vector<ColumnCoding> columns = fitted.columns();
+  int from_sidecar = 0;
+  for (ColumnCoding& c : columns) {
+    if (sidecar.has_value()) {
+      const auto it = std::find_if(sidecar->begin(), sidecar->end(), [&](const ColumnCoding& s) {
+        return s.name == c.name && s.type == c.type;
+      });
+      if (it != sidecar->end()) {
+        const bool nullable = c.nullable;
+        c = *it;
+        // The real table may have nulls the synthesizer's input had not: keep a null code if either has one.
+        if (nullable && !c.nullable) {
+          c.nullable = true;
+          c.size = 0;
+        }
+        ++from_sidecar;
+        continue;
+      }
+    }
+    if (!c.categorical) RealQuantileBins(real.column(*real.schema().FindField(c.name)), c);
+  }
+  const int total = static_cast<int>(columns.size());
+  if (from_sidecar == total) {
+    source = "the synthesizer's coding (sidecar)";
+  } else if (from_sidecar > 0) {
+    source = absl::StrCat("the synthesizer's coding (sidecar) for ", from_sidecar, " of ", total,
+                          " columns; the others by the real table's values and quantiles");
+  } else {
+    source = "the real table: categorical values as they are, numbers in bins at its quantiles";
+  }
+  return Codec::FromCodings(std::move(columns));
 }
 
 // Rows of `t` whose index satisfies `keep`.
@@ -338,10 +396,15 @@ absl::StatusOr<QualityReport> BuildReport(const ReportInputs& in) {
   Codec codec;
   if (in.domain.has_value()) {
     VEIL_ASSIGN_OR_RETURN(codec, IdentityCodec(*in.domain));
+    rep.coding_source = "the domain file (both tables are codes)";
   } else {
-    VEIL_ASSIGN_OR_RETURN(codec, ReportCodec(in.real, names));
+    VEIL_ASSIGN_OR_RETURN(codec, ReportCodec(in.real, names, in.coding, rep.coding_source));
   }
   rep.coding = codec.Describe();
+  for (size_t a = 0; a < codec.columns().size(); ++a) {
+    if (!codec.columns()[a].categorical)
+      rep.bins.emplace_back(codec.columns()[a].name, codec.Labels(static_cast<int>(a)));
+  }
   const int d = codec.domain().num_attributes();
   VEIL_ASSIGN_OR_RETURN(const DiscreteTable real, codec.Encode(in.real));
   VEIL_ASSIGN_OR_RETURN(const DiscreteTable synth, codec.Encode(in.synthetic));
@@ -596,12 +659,25 @@ std::string RenderHtml(const QualityReport& r) {
                     " (TVD ", Fixed(p.tvd), ")</h3>\n", BarChart(p), "\n");
   }
   absl::StrAppend(&h,
-                  "<h3>Per column</h3>\n<table><tr><th>column</th><th>coding</th><th>1-way TVD</th></tr>\n");
+                  "<h3>Per column</h3>\n<p class=\"small\">Both tables are coded the same way before "
+                  "any marginal is computed; coding from ",
+                  HtmlEscape(r.coding_source), ".</p>\n",
+                  "<table><tr><th>column</th><th>coding</th><th>1-way TVD</th></tr>\n");
   for (size_t i = 0; i < r.coding.size(); ++i) {
     absl::StrAppend(
         &h, Row({HtmlEscape(r.associations.columns[i]), HtmlEscape(r.coding[i]), Fixed(r.column_tvd[i])}));
   }
   absl::StrAppend(&h, "</table>\n");
+  if (!r.bins.empty()) {
+    absl::StrAppend(&h,
+                    "<h3>Bins of the numeric columns</h3>\n<table><tr><th>column</th><th>bins</th></tr>\n");
+    for (const auto& [column, labels] : r.bins) {
+      std::vector<std::string> esc;
+      for (const std::string& l : labels) esc.push_back(HtmlEscape(l));
+      absl::StrAppend(&h, Row({HtmlEscape(column), absl::StrJoin(esc, " &nbsp;|&nbsp; ")}));
+    }
+    absl::StrAppend(&h, "</table>\n");
+  }
 
   const AssociationSummary& as = r.associations;
   absl::StrAppend(&h, "<h2>Associations</h2>\n<p>Mean |difference| over pairs: ", Fixed(as.mean_diff),
@@ -650,7 +726,12 @@ std::string RenderHtml(const QualityReport& r) {
       "</table>\n<p class=\"small\">Held-out real rows come from the same population without being copied: a "
       "synthetic rate well above theirs would mean real rows are being reproduced.</p>\n");
 
-  absl::StrAppend(&h, "<h2>Privacy</h2>\n");
+  absl::StrAppend(&h,
+                  "<h2>Privacy</h2>\n<p>This report is a post-hoc utility measurement by the data owner: it "
+                  "reads the real data exactly (marginals, bins at the real quantiles when the synthesizer's "
+                  "coding is not used, model accuracy, row matches) and is <strong>not</strong> a "
+                  "differentially private release. Keep it with the real data; only the synthetic data and "
+                  "its sidecar carry the guarantee below.</p>\n");
   if (!r.privacy.has_value()) {
     absl::StrAppend(
         &h, "<p>No sidecar (SYNTH.csv.synth.json) was found: the privacy parameters are unknown.</p>\n");
@@ -680,6 +761,10 @@ absl::StatusOr<std::string> ReportJson(const QualityReport& r) {
   j["synthetic"] = {{"file", r.synthetic_name}, {"rows", r.synthetic_rows}};
   j["ignored_columns"] = r.ignored;
   j["coding"] = r.coding;
+  j["coding_source"] = r.coding_source;
+  nlohmann::ordered_json bins = nlohmann::ordered_json::object();
+  for (const auto& [column, labels] : r.bins) bins[column] = labels;
+  j["bins"] = bins;
   nlohmann::ordered_json tvd = nlohmann::ordered_json::array();
   for (const MarginalErrorSummary& s : r.tvd) {
     tvd.push_back({{"k", s.way},

@@ -2,11 +2,21 @@
 // a real one, and whether it copies real rows. Not a privacy mechanism: it reads the real data exactly and is
 // meant for whoever holds it (its output describes the real data).
 //
-// Common coding. Both tables are coded over one domain built from the real table with public rules
-// (discretize.h): strings and bools by their real values (the first 1000 in sorted order; others and values
-// only the synthetic table has go to "other"); int64 columns with at most 100 distinct integers in [min, max]
-// one code per integer; other numbers, dates and timestamps 10 equal-width bins over the real [min, max];
-// a null code per column. Given a domain (AIM-style file), both tables are codes already and are read as is.
+// Common coding: both tables are coded the same way before any marginal is computed (TVD over raw values
+// with many distinct values would measure nothing). In order of precedence:
+//   * a domain (AIM-style file): both tables are codes already and are read as is;
+//   * the synthesizer's own coding, from the sidecar (ReportInputs::coding, read from OUT.csv.synth.json):
+//     its bins (bounds, quantile or equal-width cuts) and its categorical values, so that real values the
+//     synthesizer merged ("(other)": rare values dropped by partition selection) or clamped are counted the
+//     way the synthesizer saw them; columns the sidecar does not code fall back to the next rule;
+//   * otherwise, public rules fitted on the REAL table (discretize.h): strings and bools by their real values
+//     (the first 1000 in sorted order; others and values only the synthetic table has go to "other");
+//     numbers, dates and timestamps in bins cut at the exact quantiles j / 20 (j = 1..19) of the real values
+//     over [min, max], a value hit by two or more of those quantiles (holding >= 5% of the rows) being a bin
+//     of its own, and columns with at most 20 distinct values one bin per value; a null code per column.
+//     This reads the real data exactly: the report is a post-hoc utility measurement by the data owner, not
+//     a DP release (nor is the report itself DP).
+// The bins used are listed in the report (QualityReport::bins).
 //
 // Metrics (definitions in docs/synth-parts/cli.md):
 //   * TVD: for k = 1, 2, 3, the average and worst total variation distance over all k-way marginals of the
@@ -38,9 +48,11 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "veil/synth/discretize.h"
 #include "veil/synth/domain.h"
 #include "veil/synth/measurement.h"
 #include "veil/synth/metrics.h"
@@ -64,6 +76,8 @@ struct ReportInputs {
   table::Table synthetic;  // its columns must be columns of `real`, of the same types
   std::optional<table::Table> test;
   std::optional<Domain> domain;
+  // The synthesizer's coding (the sidecar's "coding"), used for the columns it codes.
+  std::optional<std::vector<ColumnCoding>> coding;
   std::string real_name, synthetic_name;
   std::string target;  // empty: the synthetic table's last column
   std::optional<PrivacyInfo> privacy;
@@ -103,7 +117,10 @@ struct MembershipSummary {
 struct QualityReport {
   std::string real_name, synthetic_name;
   int64_t real_rows = 0, synthetic_rows = 0;
-  std::vector<std::string> coding;        // one line per column (Codec::Describe)
+  std::vector<std::string> coding;  // one line per column (Codec::Describe)
+  std::string coding_source;        // where the common coding comes from (see the file comment)
+  // The bins of each binned column: (column, one label per bin).
+  std::vector<std::pair<std::string, std::vector<std::string>>> bins;
   std::vector<std::string> ignored;       // real columns absent from the synthetic table
   std::vector<MarginalErrorSummary> tvd;  // k = 1, 2, 3 (as many as there are columns)
   std::vector<double> column_tvd;         // 1-way TVD per column

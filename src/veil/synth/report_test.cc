@@ -107,5 +107,80 @@ TEST(ReportTest, ShiftedTableDiffersAndErrorsNameTheColumn) {
   EXPECT_THAT(BuildReport(in).status().message(), HasSubstr("synth.csv: no row"));
 }
 
+TEST(ReportTest, NumbersAreBinnedAtRealQuantilesWithPointBins) {
+  // loss: 90% zeros, the rest spread over 1000..3970; the synthetic table spreads its non-zero share wrong
+  // (uniform 0..99) but has the same 90% of zeros.
+  std::string real = "loss,group\n", synth = "loss,group\n";
+  for (int i = 0; i < 400; ++i) {
+    real += std::to_string(i % 10 == 0 ? 1000 + 3 * (i % 991) : 0) + "," + (i % 2 ? "a" : "b") + "\n";
+    synth += std::to_string(i % 10 == 0 ? i % 100 : 0) + "," + (i % 2 ? "a" : "b") + "\n";
+  }
+  ReportInputs in;
+  in.real = Read(real);
+  in.synthetic = Read(synth);
+  in.real_name = "real.csv";
+  in.synthetic_name = "synth.csv";
+  absl::StatusOr<QualityReport> r = BuildReport(in);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->bins.size(), 1u);
+  EXPECT_EQ(r->bins[0].first, "loss");
+  // Quantiles j/20 of the real values: 18 of 19 fall on 0 (a point bin), then one cut inside the tail.
+  ASSERT_GE(r->bins[0].second.size(), 2u);
+  EXPECT_EQ(r->bins[0].second[0], "0");
+  EXPECT_THAT(r->coding_source, HasSubstr("quantiles"));
+  // The synthetic non-zero values all fall in the first non-zero bin: 1-way TVD = the share of real
+  // non-zeros outside it (> 0), and below 0.1 (the non-zero share).
+  EXPECT_GT(r->column_tvd[0], 0);
+  EXPECT_LE(r->column_tvd[0], 0.1 + 1e-12);
+  EXPECT_THAT(RenderHtml(*r), HasSubstr("not</strong> a differentially private release"));
+  EXPECT_THAT(RenderHtml(*r), HasSubstr("Bins of the numeric columns"));
+}
+
+TEST(ReportTest, SidecarCodingCountsRareRealValuesAsOther) {
+  // Real: cities A, B common, R1..R9 rare. Synthetic (as a synthesizer that kept A and B writes it): the
+  // rare share as "(other)".
+  std::string real = "city,n\n", synth = "city,n\n";
+  for (int i = 0; i < 300; ++i) {
+    const std::string city = i % 10 == 9 ? "R" + std::to_string(i % 9 + 1) : (i % 2 ? "A" : "B");
+    real += city + "," + std::to_string(i % 50) + "\n";
+    synth += (i % 10 == 9 ? std::string("(other)") : city) + "," + std::to_string(i % 50) + "\n";
+  }
+  ReportInputs in;
+  in.real = Read(real);
+  in.synthetic = Read(synth);
+  in.real_name = "real.csv";
+  in.synthetic_name = "synth.csv";
+  absl::StatusOr<QualityReport> plain = BuildReport(in);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_NEAR(plain->column_tvd[0], 0.1, 1e-12) << "each rare value against (other)";
+  ColumnCoding city{.name = "city",
+                    .type = table::DataType::kString,
+                    .rule = ColumnRule::kDpValues,
+                    .categorical = true,
+                    .values = {"A", "B"},
+                    .has_other = true};
+  ColumnCoding n{.name = "n",
+                 .type = table::DataType::kInt64,
+                 .rule = ColumnRule::kDpBounds,
+                 .lower = 0,
+                 .upper = 63,
+                 .bins = 4,
+                 .binning = Binning::kQuantiles,
+                 .starts = {0, 10, 30}};
+  in.coding = std::vector<ColumnCoding>{city, n};
+  absl::StatusOr<QualityReport> r = BuildReport(in);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->column_tvd[0], 0) << "rare real values are (other), as the synthesizer saw them";
+  EXPECT_EQ(r->coding_source, "the synthesizer's coding (sidecar)");
+  ASSERT_EQ(r->bins.size(), 1u);
+  EXPECT_THAT(r->bins[0].second, ::testing::ElementsAre("0..9", "10..29", "30..63", "null"));
+  // A sidecar coding of another column only: the other column falls back to the real table's rules.
+  in.coding = std::vector<ColumnCoding>{n};
+  r = BuildReport(in);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(r->coding_source, HasSubstr("for 1 of 2 columns"));
+  EXPECT_NEAR(r->column_tvd[0], 0.1, 1e-12);
+}
+
 }  // namespace
 }  // namespace veil::synth
