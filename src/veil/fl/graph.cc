@@ -113,15 +113,15 @@ double Log2BinomialTailAtLeast(uint32_t k, double p, uint32_t t) {
 }
 
 absl::StatusOr<SecAggPlusParameters> ChooseSecAggPlusParameters(uint32_t n, double dropout, double corrupt,
-                                                                double correctness_bits,
-                                                                double security_bits) {
+                                                                double correctness_bits, double security_bits,
+                                                                SecAggThreatModel model) {
   if (n < 3 || !(dropout >= 0 && dropout < 1) || !(corrupt > 0 && corrupt < 1)) {
     return absl::InvalidArgumentError(
         "SecAgg+ parameters: need n >= 3, dropout in [0, 1) and corrupt in (0, 1)");
   }
   const double log2_n = std::log2(static_cast<double>(n));
   for (uint32_t k = 2; k < n; k += 2) {
-    for (uint32_t t = k / 2 + 1; t <= k; ++t) {
+    for (uint32_t t = model == SecAggThreatModel::kActive ? k / 2 + 1 : 1; t <= k; ++t) {
       const double corr = log2_n + Log2BinomialCdfBelow(k, 1 - dropout, t);
       const double sec = log2_n + Log2BinomialTailAtLeast(k, corrupt, t);
       if (corr <= -correctness_bits && sec <= -security_bits) {

@@ -59,6 +59,15 @@ class NeighbourGraph {
   std::vector<std::vector<uint32_t>> adjacency_;
 };
 
+// What the threshold must withstand (Bell et al. 2020, Section 3 and the malicious variant of Section 4):
+//   kSemiHonest: the server follows the protocol and colludes with the corrupt clients; a client's secrets
+//     stay hidden if fewer than t of its k neighbours are corrupt, so any 1 <= t <= k is allowed and t is
+//     chosen near the expected corrupt count plus a tail margin (t much smaller than k/2);
+//   kActive: the server may also lie (tell different neighbours different survivor sets); then t must
+//     exceed k/2 so that no two disjoint groups of t honest neighbours exist, and the consistency round
+//     (secagg.h) detects the lie. This costs a much larger k for the same correctness target.
+enum class SecAggThreatModel { kSemiHonest, kActive };
+
 struct SecAggPlusParameters {
   uint32_t degree = 0;     // k
   uint32_t threshold = 0;  // t
@@ -66,11 +75,16 @@ struct SecAggPlusParameters {
   double log2_security_failure = 0;
 };
 
-// See the header comment. dropout, corrupt in [0, 1). Errors: InvalidArgument for bad arguments, NotFound
-// if no k < n meets the targets (use the complete graph).
-absl::StatusOr<SecAggPlusParameters> ChooseSecAggPlusParameters(uint32_t n, double dropout, double corrupt,
-                                                                double correctness_bits = 20,
-                                                                double security_bits = 40);
+// See the header comment: the smallest even k (and the smallest t for it) meeting both targets, with t > k/2
+// for kActive and t >= 1 for kSemiHonest. Bell et al. state their bounds with sigma = 40 (security) and
+// eta = 20..30 (correctness) bits; these are the defaults. Examples (dropout 0.3, corrupt 0.05, 2^-20 /
+// 2^-40; graph_test.cc checks them): kSemiHonest: n = 100: k = 66, t = 24; n = 500: k = 72, t = 26; n = 10^4:
+// k = 80, t = 28 (k grows like log n). kActive: n = 500: k = 204, t = 103; n = 100: none below 99.
+// dropout in [0, 1), corrupt in (0, 1). Errors: InvalidArgument for bad arguments, NotFound if no k < n meets
+// the targets (use the complete graph).
+absl::StatusOr<SecAggPlusParameters> ChooseSecAggPlusParameters(
+    uint32_t n, double dropout, double corrupt, double correctness_bits = 20, double security_bits = 40,
+    SecAggThreatModel model = SecAggThreatModel::kActive);
 
 // log2 P[Binomial(k, p) < t] and log2 P[Binomial(k, p) >= t] (exact sums in log space).
 double Log2BinomialCdfBelow(uint32_t k, double p, uint32_t t);

@@ -60,5 +60,34 @@ TEST(GraphTest, ChooseParametersMeetsTargets) {
   EXPECT_LT(p->degree, 499u);
 }
 
+TEST(GraphTest, SecAggPlusParametersGrowLogarithmically) {
+  // Dropout 0.3, corrupt 0.05, failure 2^-20 (correctness) and 2^-40 (security); values recomputed
+  // independently (exact binomial sums) when the header comment was written.
+  struct Want {
+    uint32_t n, k, t;
+  };
+  for (const Want& w : {Want{100, 66, 24}, Want{500, 72, 26}, Want{10000, 80, 28}}) {
+    auto p = ChooseSecAggPlusParameters(w.n, 0.3, 0.05, 20, 40, SecAggThreatModel::kSemiHonest);
+    ASSERT_TRUE(p.ok()) << w.n;
+    EXPECT_EQ(p->degree, w.k) << w.n;
+    EXPECT_EQ(p->threshold, w.t) << w.n;
+    EXPECT_LE(p->log2_correctness_failure, -20);
+    EXPECT_LE(p->log2_security_failure, -40);
+    // One degree less fails a target for every threshold.
+    for (uint32_t t = 1; t <= w.k - 2; ++t) {
+      const double lg = std::log2(static_cast<double>(w.n));
+      EXPECT_TRUE(lg + Log2BinomialCdfBelow(w.k - 2, 0.7, t) > -20 ||
+                  lg + Log2BinomialTailAtLeast(w.k - 2, 0.05, t) > -40)
+          << w.n << " " << t;
+    }
+  }
+  auto active = ChooseSecAggPlusParameters(500, 0.3, 0.05, 20, 40, SecAggThreatModel::kActive);
+  ASSERT_TRUE(active.ok());
+  EXPECT_EQ(active->degree, 204u);
+  EXPECT_EQ(active->threshold, 103u);
+  EXPECT_EQ(ChooseSecAggPlusParameters(100, 0.3, 0.05, 20, 40, SecAggThreatModel::kActive).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace veil::fl

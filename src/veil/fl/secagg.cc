@@ -171,9 +171,11 @@ absl::StatusOr<std::shared_ptr<const SecAggSetup>> SecAggSetup::Create(
     VEIL_ASSIGN_OR_RETURN(graph, NeighbourGraph::Harary(c.num_clients, c.degree, c.graph_seed));
   }
   const uint32_t k = graph.degree();
-  if (c.threshold == 0 || c.threshold > k || 2 * c.threshold <= k) {
-    return absl::InvalidArgumentError(absl::StrCat("secagg config: threshold ", c.threshold,
-                                                   " must satisfy degree / 2 < threshold <= degree = ", k));
+  const bool active = c.threat_model == SecAggThreatModel::kActive;
+  if (c.threshold == 0 || c.threshold > k || (active && 2 * c.threshold <= k)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("secagg config: threshold ", c.threshold, " must satisfy ",
+                     active ? "degree / 2 < threshold <= degree = " : "1 <= threshold <= degree = ", k));
   }
   if (c.min_clients < c.threshold || c.min_clients > c.num_clients) {
     return absl::InvalidArgumentError(

@@ -66,14 +66,20 @@ struct SecAggConfig {
   // Length of every input vector, in [1, kSecAggMaxVectorLength].
   uint32_t vector_length = 0;
   // Shamir threshold t: shares needed to reconstruct a client's secret, among its neighbours.
-  // Requires degree / 2 < t <= degree.
+  // Requires degree / 2 < t <= degree for kActive, 1 <= t <= degree for kSemiHonest (graph.h).
+  SecAggThreatModel threat_model = SecAggThreatModel::kActive;
   uint32_t threshold = 0;
   // Quorum: the round aborts when fewer clients remain at any step. In [threshold, num_clients]; a sum is
   // never over fewer than min_clients inputs.
   uint32_t min_clients = 0;
   // 0: complete graph (degree num_clients - 1). Otherwise the even degree k of the SecAgg+ Harary graph.
   uint32_t degree = 0;
-  // Public seed of the SecAgg+ graph (ignored for the complete graph).
+  // Public seed of the SecAgg+ graph (ignored for the complete graph). It is fixed in the configuration,
+  // which every client holds before round 0, so the graph is fixed before any of the round's keys exist:
+  // the server cannot choose it after seeing them. It can still pick it knowing the clients' identities;
+  // a deployment should derive it from public randomness the server cannot bias (e.g. a beacon value, or
+  // a hash of commitments from the clients of the previous round). docs/fl.md discusses deriving it from
+  // the KeyDirectory instead, and why this library does not (grinding by excluding clients).
   std::array<uint8_t, 32> graph_seed{};
 };
 

@@ -55,20 +55,26 @@ SecAggConfig Config(uint32_t n, uint32_t t, uint32_t min_clients, uint32_t degre
 struct Case {
   uint32_t n, t, min_clients, degree;
   std::vector<uint32_t> drop_advertise, drop_share, drop_masked, drop_unmask;
+  SecAggThreatModel model = SecAggThreatModel::kActive;
 };
 
 TEST(SecAggTest, SumEqualsPlaintextSumOfSurvivorsWithDropoutsAtEveryPhase) {
   const std::vector<Case> cases = {
-      {3, 2, 3, 0, {}, {}, {}, {}},         {5, 3, 3, 0, {}, {}, {4}, {}},
+      {3, 2, 3, 0, {}, {}, {}, {}},
+      {5, 3, 3, 0, {}, {}, {4}, {}},
       {10, 5, 5, 0, {9}, {0}, {3}, {5}},     // dropouts at every phase
       {10, 6, 6, 0, {}, {}, {1, 2, 3}, {}},  // 30% after sharing keys
       {20, 5, 10, 8, {}, {}, {0, 11}, {2}},  // SecAgg+ graph
       {30, 5, 12, 8, {1}, {20}, {3}, {}},
+      // Semi-honest SecAgg+ parameters: t well below k / 2.
+      {40, 3, 12, 10, {}, {}, {0, 5, 17, 33}, {}, SecAggThreatModel::kSemiHonest},
   };
   for (const Case& cs : cases) {
     SCOPED_TRACE(::testing::Message() << "n=" << cs.n << " t=" << cs.t << " k=" << cs.degree);
     DeterministicRandom rng(cs.n * 100 + cs.t);
-    auto cohort = MakeCohort(Config(cs.n, cs.t, cs.min_clients, cs.degree), rng);
+    SecAggConfig config = Config(cs.n, cs.t, cs.min_clients, cs.degree);
+    config.threat_model = cs.model;
+    auto cohort = MakeCohort(config, rng);
     ASSERT_TRUE(cohort.ok()) << cohort.status();
     const auto x = Inputs(cs.n, 37, cs.n);
     Dropouts d;
@@ -228,6 +234,9 @@ TEST(SecAggTest, SetupValidatesParameters) {
   EXPECT_FALSE(SecAggSetup::Create(Config(10, 3, 5, 5), ids).ok());  // odd degree
   EXPECT_FALSE(SecAggSetup::Create(Config(11, 6, 6), ids).ok());     // identity count
   EXPECT_TRUE(SecAggSetup::Create(Config(10, 5, 5), ids).ok());
+  SecAggConfig semi = Config(10, 4, 5);
+  semi.threat_model = SecAggThreatModel::kSemiHonest;  // t <= k / 2 allowed only here
+  EXPECT_TRUE(SecAggSetup::Create(semi, ids).ok());
 }
 
 TEST(SecAggTest, DeterministicUnderTestDrbg) {
