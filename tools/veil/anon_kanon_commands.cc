@@ -284,69 +284,6 @@ nlohmann::ordered_json UtilityJson(const anon::UtilityMetrics& u) {
   return j;
 }
 
-// The number Mondrian compared for a cell of a numeric QI (units of MondrianAttribute::min/max: dates as
-// days, timestamps as microseconds), or nullopt for null and non-numeric cells.
-std::optional<double> NumericValue(const table::Table& t, int64_t row, int col) {
-  const table::Value v = t.GetValue(row, col);
-  if (const auto* i = std::get_if<int64_t>(&v)) return static_cast<double>(*i);
-  if (const auto* d = std::get_if<double>(&v)) return *d;
-  if (const auto* date = std::get_if<table::Date>(&v)) return static_cast<double>(date->days);
-  if (const auto* ts = std::get_if<table::Timestamp>(&v)) return static_cast<double>(ts->micros);
-  return std::nullopt;
-}
-
-// The GeneralizedTable of a Mondrian result, for scoring it with the same metrics: a numeric class value
-// [low, high] covers every leaf whose value lies in it (the leaf's value as Mondrian saw it, taken from a
-// record holding it; leaves absent from the data by parsing their text), a categorical one the leaves below
-// its hierarchy node.
-absl::StatusOr<anon::GeneralizedTable> MondrianCells(const anon::EncodedTable& e,
-                                                     const anon::MondrianResult& m,
-                                                     const table::Table& typed) {
-  anon::GeneralizedTable g;
-  const size_t nq = e.qis.size();
-  g.cells.resize(nq);
-  g.record_cell.resize(nq);
-  for (size_t q = 0; q < nq; ++q) {
-    const anon::EncodedQi& qi = e.qis[q];
-    const anon::MondrianAttribute& attr = m.attributes[q];
-    std::vector<std::optional<double>> leaf_num(qi.num_leaves());
-    if (attr.numeric) {
-      for (int64_t r = 0; r < e.num_rows; ++r) {
-        if (!leaf_num[qi.leaf[r]]) leaf_num[qi.leaf[r]] = NumericValue(typed, r, qi.table_column);
-      }
-      for (int leaf = 0; leaf < qi.num_leaves(); ++leaf) {
-        double x;
-        if (!leaf_num[leaf] && absl::SimpleAtod(qi.hierarchy.Label(leaf, 0), &x)) leaf_num[leaf] = x;
-      }
-    }
-    for (const anon::MondrianClass& c : m.classes) {
-      const anon::MondrianValue& v = c.values[q];
-      std::vector<int32_t> cell;
-      if (attr.numeric) {
-        for (int leaf = 0; leaf < qi.num_leaves(); ++leaf) {
-          if (leaf_num[leaf] && *leaf_num[leaf] >= v.low && *leaf_num[leaf] <= v.high) cell.push_back(leaf);
-        }
-      } else if (v.level >= qi.num_levels()) {
-        for (int leaf = 0; leaf < qi.num_leaves(); ++leaf) cell.push_back(leaf);
-      } else {
-        const auto& labels = qi.labels[v.level];
-        auto it = std::find(labels.begin(), labels.end(), v.text);
-        if (it == labels.end()) {
-          return absl::InternalError(
-              absl::StrCat("Mondrian node of '", qi.name, "' not found in its hierarchy"));
-        }
-        const int32_t node = static_cast<int32_t>(it - labels.begin());
-        for (int leaf = 0; leaf < qi.num_leaves(); ++leaf) {
-          if (qi.parent[v.level][leaf] == node) cell.push_back(leaf);
-        }
-      }
-      g.cells[q].push_back(std::move(cell));
-    }
-    g.record_cell[q].assign(m.class_of.begin(), m.class_of.end());
-  }
-  return g;
-}
-
 absl::Status RunKanon(const KanonArgs& raw_args, const GlobalOptions& options) {
   const absl::Time start = absl::Now();
   KanonArgs args = raw_args;
@@ -492,7 +429,7 @@ absl::Status RunKanon(const KanonArgs& raw_args, const GlobalOptions& options) {
       }
     }
     VEIL_ASSIGN_OR_RETURN(output, b.Finish());
-    VEIL_ASSIGN_OR_RETURN(anon::GeneralizedTable g, MondrianCells(encoded, m, inferred));
+    VEIL_ASSIGN_OR_RETURN(anon::GeneralizedTable g, anon::MondrianGeneralizedTable(encoded, m, inferred));
     VEIL_ASSIGN_OR_RETURN(utility, anon::ScoreGeneralized(encoded, g));
     mondrian_classes = static_cast<int64_t>(m.classes.size());
   }

@@ -13,11 +13,13 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
@@ -547,6 +549,100 @@ absl::StatusOr<table::Table> ApplyMondrian(const table::Table& table, const Mond
   }
   VEIL_ASSIGN_OR_RETURN(table::Schema schema, table::Schema::Make(std::move(fields)));
   return table::Table::Make(std::move(schema), std::move(columns));
+}
+
+namespace {
+
+// The number Mondrian compared for a cell of a numeric QI (units of MondrianAttribute::min/max: dates as
+// days, timestamps as microseconds), or nullopt for null and non-numeric cells.
+std::optional<double> NumericValue(const table::Table& t, int64_t row, int col) {
+  if (t.IsNull(row, col)) return std::nullopt;
+  const table::Value v = t.GetValue(row, col);
+  if (const auto* i = std::get_if<int64_t>(&v)) return static_cast<double>(*i);
+  if (const auto* d = std::get_if<double>(&v)) return *d;
+  if (const auto* date = std::get_if<table::Date>(&v)) return static_cast<double>(date->days);
+  if (const auto* ts = std::get_if<table::Timestamp>(&v)) return static_cast<double>(ts->micros);
+  return std::nullopt;
+}
+
+}  // namespace
+
+absl::StatusOr<GeneralizedTable> MondrianGeneralizedTable(const EncodedTable& e, const MondrianResult& m,
+                                                          const table::Table& typed) {
+  const size_t nq = e.qis.size();
+  if (m.attributes.size() != nq) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("Mondrian result has %d quasi-identifiers, the table %d", m.attributes.size(), nq));
+  }
+  if (static_cast<int64_t>(m.class_of.size()) != e.num_rows || typed.num_rows() != e.num_rows) {
+    return absl::InvalidArgumentError("Mondrian result, encoded table and table differ in rows");
+  }
+  GeneralizedTable g;
+  g.cells.resize(nq);
+  g.record_cell.resize(nq);
+  for (size_t q = 0; q < nq; ++q) {
+    const EncodedQi& qi = e.qis[q];
+    const MondrianAttribute& attr = m.attributes[q];
+    const int num_leaves = qi.num_leaves();
+    g.cells[q].reserve(m.classes.size());
+    if (attr.numeric) {
+      // Leaves with a value, sorted by it: a class's cell is a contiguous run, found by binary search.
+      std::vector<std::optional<double>> leaf_num(static_cast<size_t>(num_leaves));
+      for (int64_t r = 0; r < e.num_rows; ++r) {
+        auto& slot = leaf_num[static_cast<size_t>(qi.leaf[r])];
+        if (!slot) slot = NumericValue(typed, r, qi.table_column);
+      }
+      std::vector<std::pair<double, int32_t>> sorted;
+      sorted.reserve(static_cast<size_t>(num_leaves));
+      for (int leaf = 0; leaf < num_leaves; ++leaf) {
+        double x;
+        if (!leaf_num[leaf] && absl::SimpleAtod(qi.hierarchy.Label(leaf, 0), &x) && std::isfinite(x)) {
+          leaf_num[leaf] = x;
+        }
+        if (leaf_num[leaf]) sorted.emplace_back(*leaf_num[leaf], leaf);
+      }
+      std::sort(sorted.begin(), sorted.end());
+      for (const MondrianClass& c : m.classes) {
+        const MondrianValue& v = c.values[q];
+        auto lo = std::lower_bound(sorted.begin(), sorted.end(), std::make_pair(v.low, INT32_MIN));
+        auto hi = std::upper_bound(sorted.begin(), sorted.end(), std::make_pair(v.high, INT32_MAX));
+        std::vector<int32_t> cell;
+        cell.reserve(static_cast<size_t>(hi - lo));
+        for (auto it = lo; it != hi; ++it) cell.push_back(it->second);
+        g.cells[q].push_back(std::move(cell));
+      }
+    } else {
+      // The leaves under each node, per level, built once; labels -> node by hash.
+      std::vector<int32_t> all(static_cast<size_t>(num_leaves));
+      std::iota(all.begin(), all.end(), 0);
+      std::vector<std::vector<std::vector<int32_t>>> under(static_cast<size_t>(qi.num_levels()));
+      std::vector<absl::flat_hash_map<std::string_view, int32_t>> node_of(
+          static_cast<size_t>(qi.num_levels()));
+      for (const MondrianClass& c : m.classes) {
+        const MondrianValue& v = c.values[q];
+        if (v.level >= qi.num_levels()) {
+          g.cells[q].push_back(all);
+          continue;
+        }
+        const size_t level = static_cast<size_t>(v.level);
+        if (under[level].empty()) {
+          under[level].resize(static_cast<size_t>(qi.num_nodes(v.level)));
+          for (int leaf = 0; leaf < num_leaves; ++leaf) under[level][qi.parent[level][leaf]].push_back(leaf);
+          for (size_t node = 0; node < qi.labels[level].size(); ++node) {
+            node_of[level].emplace(qi.labels[level][node], static_cast<int32_t>(node));
+          }
+        }
+        auto it = node_of[level].find(v.text);
+        if (it == node_of[level].end()) {
+          return absl::InternalError(
+              absl::StrCat("Mondrian node of '", qi.name, "' not found in its hierarchy"));
+        }
+        g.cells[q].push_back(under[level][it->second]);
+      }
+    }
+    g.record_cell[q].assign(m.class_of.begin(), m.class_of.end());
+  }
+  return g;
 }
 
 }  // namespace veil::anon

@@ -57,6 +57,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "veil/anon/hierarchy.h"
+#include "veil/anon/utility.h"
 #include "veil/table/table.h"
 
 namespace veil::anon {
@@ -129,6 +131,19 @@ absl::StatusOr<MondrianResult> Mondrian(const table::Table& table,
 // the same name), the other columns unchanged. Errors: InvalidArgument if `result` does not fit `table`
 // (row count, a QI column missing).
 absl::StatusOr<table::Table> ApplyMondrian(const table::Table& table, const MondrianResult& result);
+
+// The GeneralizedTable of a Mondrian result (utility.h), so that it is scored with the same metrics as a
+// full-domain result (ScoreGeneralized). `encoded` is `typed` encoded against the QIs' hierarchies
+// (EncodeTable, same QIs in the same order as `result.attributes`); `typed` is the table Mondrian ran on.
+// Cells: a numeric class value [low, high] covers every hierarchy leaf whose value lies in it (a leaf's
+// value as Mondrian saw it, taken from a record holding it; leaves absent from the data by parsing their
+// text; leaves with neither are in no numeric cell); a categorical one covers the leaves below its hierarchy
+// node (all leaves for Mondrian's added root). O((leaves + classes) log leaves) per QI.
+// Errors: InvalidArgument if the shapes differ (QI count, rows); Internal if a categorical class value is
+// not a node of the encoded hierarchy.
+absl::StatusOr<GeneralizedTable> MondrianGeneralizedTable(const EncodedTable& encoded,
+                                                          const MondrianResult& result,
+                                                          const table::Table& typed);
 
 }  // namespace veil::anon
 

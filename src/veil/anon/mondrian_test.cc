@@ -214,6 +214,52 @@ TEST(MondrianTest, MissingCategoricalValueIsACategoryOfItsOwn) {
   ASSERT_TRUE(Mondrian(t, quasi, opt).ok());
 }
 
+// The cells for utility scoring: a numeric class [low, high] covers the leaves with values in it (also leaves
+// absent from the data, by their text), a categorical class the leaves under its node.
+TEST(MondrianTest, GeneralizedTableCoversTheRightLeaves) {
+  const table::Table typed = Csv("age,job\n20,a1\n21,a2\n22,a1\n40,b1\n41,b2\n42,b1\n");
+  absl::StatusOr<table::Table> text =
+      table::ReadCsvFromString("age,job\n20,a1\n21,a2\n22,a1\n40,b1\n41,b2\n42,b1\n", [] {
+        table::CsvReadOptions o;
+        o.column_types = {{"age", table::DataType::kString}, {"job", table::DataType::kString}};
+        return o;
+      }());
+  ASSERT_TRUE(text.ok()) << text.status();
+  const Rows job_rows = {{"a1", "A"}, {"a2", "A"}, {"b1", "B"}, {"b2", "B"}, {"c1", "C"}};
+  MondrianOptions opt;
+  opt.k = 3;
+  opt.hierarchies["job"] = job_rows;
+  const std::vector<std::string> quasi = {"age", "job"};
+  absl::StatusOr<MondrianResult> m = Mondrian(typed, quasi, opt);
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_EQ(m->classes.size(), 2u);
+  // The age hierarchy lists 30, which no record has: it falls in no class's range [20-22] / [40-42].
+  auto age = Hierarchy::FromRows(
+      {{"20", "*"}, {"21", "*"}, {"22", "*"}, {"30", "*"}, {"40", "*"}, {"41", "*"}, {"42", "*"}}, "age");
+  auto job = Hierarchy::FromRows(job_rows, "job");
+  ASSERT_TRUE(age.ok() && job.ok());
+  absl::StatusOr<EncodedTable> e = EncodeTable(*text, quasi, {*age, *job});
+  ASSERT_TRUE(e.ok()) << e.status();
+  absl::StatusOr<GeneralizedTable> g = MondrianGeneralizedTable(*e, *m, typed);
+  ASSERT_TRUE(g.ok()) << g.status();
+  const int32_t first = m->class_of[0];
+  const int32_t second = m->class_of[3];
+  std::multiset<int32_t> age_first(g->cells[0][first].begin(), g->cells[0][first].end());
+  std::multiset<int32_t> age_second(g->cells[0][second].begin(), g->cells[0][second].end());
+  EXPECT_EQ(age_first, (std::multiset<int32_t>{0, 1, 2}));
+  EXPECT_EQ(age_second, (std::multiset<int32_t>{4, 5, 6}));
+  std::multiset<int32_t> job_first(g->cells[1][first].begin(), g->cells[1][first].end());
+  EXPECT_EQ(job_first, (std::multiset<int32_t>{0, 1}));  // node A: a1, a2
+  EXPECT_THAT(g->record_cell[0], ElementsAre(first, first, first, second, second, second));
+  absl::StatusOr<UtilityMetrics> u = ScoreGeneralized(*e, *g);
+  ASSERT_TRUE(u.ok()) << u.status();
+  EXPECT_EQ(u->num_classes, 2);
+  // Shapes must fit.
+  EncodedTable one = *e;
+  one.qis.pop_back();
+  EXPECT_EQ(MondrianGeneralizedTable(one, *m, typed).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(MondrianTest, Errors) {
   const table::Table t = Csv("age,x,s\n1,a1,u\n2,a2,u\n,b1,v\n");
   const std::vector<std::string> age = {"age"};
