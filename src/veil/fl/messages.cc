@@ -160,11 +160,6 @@ absl::Status ReadShares(Reader& r, std::vector<EncryptedShare>* shares, bool by_
   return absl::OkStatus();
 }
 
-void WriteWords(Writer& w, std::span<const uint32_t> words) {
-  w.U32(static_cast<uint32_t>(words.size()));
-  w.Bytes({reinterpret_cast<const uint8_t*>(words.data()), words.size() * 4});  // little-endian host
-}
-
 }  // namespace
 
 std::vector<uint8_t> SignedKeyBytes(uint64_t round_id, uint32_t client_id,
@@ -210,9 +205,33 @@ std::vector<uint8_t> Serialize(const ShareBundle& m) {
 
 std::vector<uint8_t> Serialize(const MaskedInput& m) {
   Writer w(MessageType::kMaskedInput, m.round_id);
-  w.Reserve(kHeaderBytes + 8 + m.masked.size() * 4);
+  const uint32_t bits = m.bits;
+  const size_t packed = (static_cast<uint64_t>(m.masked.size()) * bits + 7) / 8;
+  w.Reserve(kHeaderBytes + 9 + packed);
   w.U32(m.client_id);
-  WriteWords(w, m.masked);
+  w.U8(m.bits);
+  w.U32(static_cast<uint32_t>(m.masked.size()));
+  if (bits == 32) {
+    w.Bytes({reinterpret_cast<const uint8_t*>(m.masked.data()), m.masked.size() * 4});  // little-endian host
+    return w.Take();
+  }
+  // Bit packing, least significant bits first. Words are assumed < 2^bits (the client reduces them).
+  std::vector<uint8_t> out(packed, 0);
+  uint64_t acc = 0;
+  int have = 0;
+  size_t pos = 0;
+  const uint64_t mask = (uint64_t{1} << bits) - 1;
+  for (uint32_t word : m.masked) {
+    acc |= (word & mask) << have;
+    have += static_cast<int>(bits);
+    while (have >= 8) {
+      out[pos++] = static_cast<uint8_t>(acc);
+      acc >>= 8;
+      have -= 8;
+    }
+  }
+  if (have > 0) out[pos++] = static_cast<uint8_t>(acc);
+  w.Bytes(out);
   return w.Take();
 }
 
@@ -290,10 +309,42 @@ absl::StatusOr<MaskedInput> ParseMaskedInput(std::span<const uint8_t> bytes) {
   MaskedInput m;
   VEIL_RETURN_IF_ERROR(r.Header(MessageType::kMaskedInput, &m.round_id));
   VEIL_RETURN_IF_ERROR(r.U32(&m.client_id, "client_id"));
+  VEIL_RETURN_IF_ERROR(r.U8(&m.bits, "bits"));
+  if (m.bits < kSecAggMinRingBits || m.bits > 32) {
+    return absl::InvalidArgumentError(absl::StrCat("malformed MaskedInput message: bits ", m.bits,
+                                                   " outside [", kSecAggMinRingBits, ", 32]"));
+  }
+  const uint32_t bits = m.bits;
   uint32_t n = 0;
-  VEIL_RETURN_IF_ERROR(r.Count(&n, kSecAggMaxVectorLength, 4, "masked"));
+  VEIL_RETURN_IF_ERROR(r.U32(&n, "masked"));
+  const uint64_t packed = (static_cast<uint64_t>(n) * bits + 7) / 8;
+  if (n > kSecAggMaxVectorLength || packed != r.Remaining()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("malformed MaskedInput message: masked count ", n, " does not match the message size"));
+  }
+  std::vector<uint8_t> raw(packed);
+  VEIL_RETURN_IF_ERROR(r.Bytes(raw, "masked"));
   m.masked.resize(n);
-  VEIL_RETURN_IF_ERROR(r.Bytes({reinterpret_cast<uint8_t*>(m.masked.data()), size_t{n} * 4}, "masked"));
+  if (bits == 32) {
+    std::memcpy(m.masked.data(), raw.data(), raw.size());
+  } else {
+    uint64_t acc = 0;
+    int have = 0;
+    size_t pos = 0;
+    const uint64_t mask = (uint64_t{1} << bits) - 1;
+    for (uint32_t i = 0; i < n; ++i) {
+      while (have < static_cast<int>(bits)) {
+        acc |= uint64_t{raw[pos++]} << have;
+        have += 8;
+      }
+      m.masked[i] = static_cast<uint32_t>(acc & mask);
+      acc >>= bits;
+      have -= static_cast<int>(bits);
+    }
+    if (acc != 0) {
+      return absl::InvalidArgumentError("malformed MaskedInput message: nonzero padding bits");
+    }
+  }
   VEIL_RETURN_IF_ERROR(r.End());
   return m;
 }

@@ -89,10 +89,15 @@ struct ShareBundle {
   std::vector<EncryptedShare> shares;
 };
 
-// Round 2, client -> server: y_u = x_u + PRG(b_u) + sum_v +-PRG(s_uv) (mod 2^32).
+// Round 2, client -> server: y_u = x_u + PRG(b_u) + sum_v +-PRG(s_uv) (mod 2^bits), bits = the round's
+// ring_bits (secagg.h). Encoded as bits (u8, in [kSecAggMinRingBits, 32]) || count (u32) || the words packed
+// little-endian, `bits` bits each, into ceil(count * bits / 8) bytes (unused high bits of the last byte
+// zero): a 24-bit ring costs 3 bytes per coordinate instead of 4. Every word must be < 2^bits.
+inline constexpr uint32_t kSecAggMinRingBits = 8;
 struct MaskedInput {
   uint64_t round_id = 0;
   uint32_t client_id = 0;
+  uint8_t bits = 32;
   std::vector<uint32_t> masked;
 };
 

@@ -137,5 +137,26 @@ TEST(MessagesTest, RandomByteFlipsNeverCrash) {
   }
 }
 
+TEST(MessagesTest, MaskedInputPacksRingBits) {
+  for (uint8_t bits : {uint8_t{8}, uint8_t{13}, uint8_t{24}, uint8_t{31}, uint8_t{32}}) {
+    MaskedInput m{3, 2, bits, {}};
+    const uint64_t mask = (uint64_t{1} << bits) - 1;
+    for (uint32_t i = 0; i < 37; ++i) m.masked.push_back(static_cast<uint32_t>((i * 2654435761ull) & mask));
+    const std::vector<uint8_t> enc = Serialize(m);
+    EXPECT_EQ(enc.size(), 10 + 4 + 1 + 4 + (37u * bits + 7) / 8) << int{bits};
+    auto back = ParseMaskedInput(enc);
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_EQ(back->bits, bits);
+    EXPECT_EQ(back->masked, m.masked) << int{bits};
+    if (37u * bits % 8 != 0) {  // a nonzero padding bit is rejected
+      std::vector<uint8_t> bad = enc;
+      bad.back() |= 0x80;
+      EXPECT_EQ(ParseMaskedInput(bad).status().code(), absl::StatusCode::kInvalidArgument);
+    }
+  }
+  MaskedInput m{3, 2, 7, {1, 2}};
+  EXPECT_EQ(ParseMaskedInput(Serialize(m)).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace veil::fl

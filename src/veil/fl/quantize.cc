@@ -13,7 +13,6 @@
 namespace veil::fl {
 namespace {
 
-constexpr int64_t kMaxSigned = (int64_t{1} << 31) - 1;
 // Random bytes drawn per RandomSource call while encoding.
 constexpr size_t kRandomBatch = 4096;
 
@@ -33,8 +32,13 @@ absl::StatusOr<Quantizer> Quantizer::Create(const QuantizationOptions& o) {
   if (!(o.noise_stddev >= 0) || !std::isfinite(o.noise_stddev)) {
     return absl::InvalidArgumentError("quantization: noise_stddev must be finite and non-negative");
   }
+  if (o.ring_bits < 8 || o.ring_bits > 32) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("quantization: ring_bits ", o.ring_bits, " is outside [8, 32]"));
+  }
+  const int64_t max_signed = (int64_t{1} << (o.ring_bits - 1)) - 1;
   const double noise_headroom = std::ceil(kNoiseTailSigmas * o.noise_stddev);
-  const double budget = static_cast<double>(kMaxSigned) - noise_headroom;
+  const double budget = static_cast<double>(max_signed) - noise_headroom;
   // Largest B with max_clients * B <= budget, then the largest power-of-two scale with ceil(clip * s) <= B.
   const double max_b = std::floor(budget / o.max_clients);
   double scale = o.scale;
@@ -58,12 +62,13 @@ absl::StatusOr<Quantizer> Quantizer::Create(const QuantizationOptions& o) {
     std::frexp(std::max(max_b, 1.0) / o.clip, &exp);
     return absl::InvalidArgumentError(absl::StrFormat(
         "quantization: the sum of %u clients with clip %g and scale %g (plus noise headroom %g) could "
-        "overflow the signed 32-bit ring; the largest admissible scale is 2^%d",
-        o.max_clients, o.clip, scale, noise_headroom, exp - 1));
+        "overflow the signed %u-bit ring; the largest admissible scale is 2^%d",
+        o.max_clients, o.clip, scale, noise_headroom, o.ring_bits, exp - 1));
   }
   const int64_t max_abs = static_cast<int64_t>(b);
   return Quantizer(o.clip, scale, o.max_clients, max_abs,
-                   static_cast<int64_t>(o.max_clients) * max_abs + static_cast<int64_t>(noise_headroom));
+                   static_cast<int64_t>(o.max_clients) * max_abs + static_cast<int64_t>(noise_headroom),
+                   o.ring_bits);
 }
 
 int Quantizer::headroom_bits() const {
@@ -110,7 +115,13 @@ absl::StatusOr<std::vector<uint32_t>> Quantizer::Encode(std::span<const float> x
 absl::StatusOr<std::vector<double>> Quantizer::DecodeSum(std::span<const uint32_t> sum) const {
   std::vector<double> out(sum.size());
   for (size_t i = 0; i < sum.size(); ++i) {
-    const int64_t v = static_cast<int32_t>(sum[i]);
+    if (ring_bits_ < 32 && (sum[i] >> ring_bits_) != 0) {
+      return absl::DataLossError(
+          absl::StrCat("quantization: sum at index ", i, " is not a ", ring_bits_, "-bit ring element"));
+    }
+    // Sign-extend from ring_bits bits.
+    const uint32_t shift = 32 - ring_bits_;
+    const int64_t v = static_cast<int32_t>(sum[i] << shift) >> shift;
     if (v > max_abs_sum_ || -v > max_abs_sum_) {
       return absl::DataLossError(absl::StrCat("quantization: sum at index ", i,
                                               " exceeds the declared range (overflow or foreign encoding)"));

@@ -8,10 +8,10 @@
 //
 // Headroom: a sum of up to max_clients encodings, plus optional noise (distributed DP, distributed_dp.h),
 // must stay inside the signed range so that it decodes unambiguously. Every |q| <= B = ceil(clip * scale),
-// so the parameters are accepted only if max_clients * B + noise_headroom <= 2^31 - 1, where noise_headroom
-// is kNoiseTailSigmas times the standard deviation of the summed noise (in integer units). With scale = 0
-// the largest power of two satisfying this is chosen. headroom_bits() = ceil(log2(max_clients)) is the number
-// of top bits reserved for the sum, reported for documentation.
+// so the parameters are accepted only if max_clients * B + noise_headroom <= 2^(ring_bits-1) - 1, where
+// noise_headroom is kNoiseTailSigmas times the standard deviation of the summed noise (in integer units).
+// With scale = 0 the largest power of two satisfying this is chosen. headroom_bits() =
+// ceil(log2(max_clients)) is the number of top bits reserved for the sum, reported for documentation.
 //
 // Thread safety: a Quantizer is immutable; Encode is thread-safe if the RandomSource is.
 #ifndef VEIL_FL_QUANTIZE_H_
@@ -42,6 +42,10 @@ struct QuantizationOptions {
   uint32_t max_clients = 1;
   // Standard deviation of the noise the sum may carry, in integer units (0 = none). >= 0 and finite.
   double noise_stddev = 0;
+  // The ring Z_{2^ring_bits} of secure aggregation (SecAggConfig::ring_bits), in [8, 32]: the sum must fit
+  // in the signed range (-2^(ring_bits-1), 2^(ring_bits-1)); DecodeSum reads words as signed ring_bits-bit
+  // integers (words must be < 2^ring_bits).
+  uint32_t ring_bits = 32;
 };
 
 class Quantizer {
@@ -70,14 +74,21 @@ class Quantizer {
   absl::StatusOr<std::vector<double>> DecodeSum(std::span<const uint32_t> sum) const;
 
  private:
-  Quantizer(double clip, double scale, uint32_t max_clients, int64_t max_abs, int64_t max_abs_sum)
-      : clip_(clip), scale_(scale), max_clients_(max_clients), max_abs_(max_abs), max_abs_sum_(max_abs_sum) {}
+  Quantizer(double clip, double scale, uint32_t max_clients, int64_t max_abs, int64_t max_abs_sum,
+            uint32_t ring_bits)
+      : clip_(clip),
+        scale_(scale),
+        max_clients_(max_clients),
+        max_abs_(max_abs),
+        max_abs_sum_(max_abs_sum),
+        ring_bits_(ring_bits) {}
 
   double clip_;
   double scale_;
   uint32_t max_clients_;
   int64_t max_abs_;
   int64_t max_abs_sum_;
+  uint32_t ring_bits_;
 };
 
 }  // namespace veil::fl

@@ -86,5 +86,25 @@ TEST(QuantizeTest, RejectsNonFinite) {
   EXPECT_NE(e.status().message().find("index 1"), std::string::npos);
 }
 
+TEST(QuantizeTest, SmallerRingLeavesLessHeadroomAndDecodesSigned) {
+  QuantizationOptions o;
+  o.clip = 1;
+  o.max_clients = 100;
+  o.ring_bits = 24;
+  auto q = Quantizer::Create(o);
+  ASSERT_TRUE(q.ok()) << q.status();
+  // 100 * B <= 2^23 - 1: B <= 83886, so the scale is 2^16.
+  EXPECT_EQ(q->scale(), 65536.0);
+  EXPECT_LE(q->max_abs_sum(), (int64_t{1} << 23) - 1);
+  // -3 in a 24-bit ring is 2^24 - 3.
+  auto d = q->DecodeSum(std::vector<uint32_t>{(1u << 24) - 3, 5});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ((*d)[0], -3.0 / 65536);
+  EXPECT_EQ((*d)[1], 5.0 / 65536);
+  EXPECT_EQ(q->DecodeSum(std::vector<uint32_t>{1u << 24}).status().code(), absl::StatusCode::kDataLoss);
+  o.ring_bits = 7;
+  EXPECT_EQ(Quantizer::Create(o).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace veil::fl

@@ -62,6 +62,14 @@ bool Contains(std::span<const uint32_t> sorted, uint32_t id) {
   return std::binary_search(sorted.begin(), sorted.end(), id);
 }
 
+// x mod 2^bits for every word: reduction mod 2^bits is a ring homomorphism from Z_{2^32}, so masks expanded
+// and summed mod 2^32 and reduced at the end cancel exactly as in Z_{2^bits}.
+void ReduceToRing(std::span<uint32_t> v, uint32_t bits) {
+  if (bits >= 32) return;
+  const uint32_t mask = (uint32_t{1} << bits) - 1;
+  for (uint32_t& w : v) w &= mask;
+}
+
 absl::Status TooFew(const char* step, size_t have, uint32_t need) {
   return absl::FailedPreconditionError(
       absl::StrCat("aborted: ", have, " clients remain at ", step, ", fewer than min_clients = ", need));
@@ -159,6 +167,10 @@ absl::StatusOr<std::shared_ptr<const SecAggSetup>> SecAggSetup::Create(
   if (c.vector_length == 0 || c.vector_length > kSecAggMaxVectorLength) {
     return absl::InvalidArgumentError(absl::StrCat("secagg config: vector_length ", c.vector_length,
                                                    " is outside [1, ", kSecAggMaxVectorLength, "]"));
+  }
+  if (c.ring_bits < kSecAggMinRingBits || c.ring_bits > 32) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("secagg config: ring_bits ", c.ring_bits, " is outside [", kSecAggMinRingBits, ", 32]"));
   }
   if (identities.size() != c.num_clients) {
     return absl::InvalidArgumentError(
@@ -387,6 +399,8 @@ absl::StatusOr<MaskedInput> SecAggClient::MaskInput(const ShareBundle& bundle,
   for (uint32_t v : expected) seeds.push_back(SignedSeed{&peers_[v].pair_seed, /*subtract=*/v < id_});
   MaskExpander expander;
   if (absl::Status st = expander.AddMasks(seeds, out.masked); !st.ok()) return Fail(st);
+  out.bits = static_cast<uint8_t>(cfg.ring_bits);
+  ReduceToRing(out.masked, cfg.ring_bits);
   u2_ = bundle.u2;
   state_ = State::kUnmask;
   return out;
@@ -585,6 +599,20 @@ absl::Status SecAggServer::ReceiveMaskedInput(const MaskedInput& m) {
                                                    " has ", m.masked.size(), " values, expected ",
                                                    cfg.vector_length));
   }
+  if (m.bits != cfg.ring_bits) {
+    return absl::InvalidArgumentError(absl::StrCat("secagg server: masked input of client ", m.client_id,
+                                                   " uses a ", m.bits, "-bit ring, expected ",
+                                                   cfg.ring_bits));
+  }
+  if (cfg.ring_bits < 32) {
+    const uint32_t limit = uint32_t{1} << cfg.ring_bits;
+    for (uint32_t w : m.masked) {
+      if (w >= limit) {
+        return absl::InvalidArgumentError(absl::StrCat("secagg server: masked input of client ", m.client_id,
+                                                       " holds a word outside the ring"));
+      }
+    }
+  }
   VEIL_RETURN_IF_ERROR(AddVectors(sum_, m.masked));
   masked_received_[m.client_id] = true;
   return absl::OkStatus();
@@ -713,6 +741,7 @@ absl::StatusOr<SecAggResult> SecAggServer::FinishUnmasking() {
       seeds.push_back(SignedSeed{&pair_seeds[i], /*subtract=*/u > peer_ids[i]});
     if (absl::Status st = expander.AddMasks(seeds, sum_); !st.ok()) return Abort(st);
   }
+  ReduceToRing(sum_, cfg.ring_bits);
   state_ = State::kDone;
   SecAggResult result;
   result.sum = std::move(sum_);

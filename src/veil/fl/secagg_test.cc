@@ -220,7 +220,7 @@ TEST(SecAggTest, ServerRejectsMalformedRoundMessages) {
   missing.shares.pop_back();
   EXPECT_EQ(server.ReceiveShareKeys(missing).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(server.ReceiveShareKeys(s).ok());
-  MaskedInput early{42, 1, std::vector<uint32_t>(37)};
+  MaskedInput early{42, 1, 32, std::vector<uint32_t>(37)};
   EXPECT_EQ(server.ReceiveMaskedInput(early).code(), absl::StatusCode::kFailedPrecondition);
 }
 
@@ -315,6 +315,26 @@ TEST(SecAggTest, MaskExpanderEqualsSeedBySeedMasks) {
   std::vector<uint32_t> v(4);
   MaskExpander expander;
   EXPECT_EQ(expander.AddMasks(bad, v).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(SecAggTest, SmallerRingGivesTheSumModuloItsSize) {
+  DeterministicRandom rng(24);
+  SecAggConfig config = Config(10, 6, 6);
+  config.ring_bits = 24;
+  auto cohort = MakeCohort(config, rng);
+  ASSERT_TRUE(cohort.ok()) << cohort.status();
+  const auto x = Inputs(10, 37, 5);  // full 32-bit words: the client reduces them
+  Dropouts d;
+  d.before_masked_input = {2, 7};
+  auto result = RunRound(*cohort, x, d);
+  ASSERT_TRUE(result.ok()) << result.status();
+  std::vector<uint32_t> want = PlainSum(x, result->included);
+  for (uint32_t& w : want) w &= (1u << 24) - 1;
+  EXPECT_EQ(result->sum, want);
+  config.ring_bits = 33;
+  std::vector<crypto::Ed25519PublicKey> ids;
+  for (int i = 0; i < 10; ++i) ids.push_back(crypto::Ed25519PrivateKey::Generate(rng)->public_key());
+  EXPECT_EQ(SecAggSetup::Create(config, ids).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
