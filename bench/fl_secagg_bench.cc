@@ -105,10 +105,17 @@ absl::StatusOr<Figures> OneRound(uint32_t n, uint32_t d, uint32_t degree, uint32
     VEIL_RETURN_IF_ERROR(server.ReceiveMaskedInput(m));
   }
   VEIL_ASSIGN_OR_RETURN(UnmaskRequest req, server.FinishMaskedInput());
-  std::vector<UnmaskResponse> responses;
   for (uint32_t u : req.survivors) {
     bytes[u] += Serialize(req).size();
-    VEIL_ASSIGN_OR_RETURN(UnmaskResponse r, clients[u]->Unmask(req));
+    VEIL_ASSIGN_OR_RETURN(SurvivorSignature sig, clients[u]->SignSurvivors(req));
+    bytes[u] += Serialize(sig).size();
+    VEIL_RETURN_IF_ERROR(server.ReceiveSurvivorSignature(sig));
+  }
+  VEIL_ASSIGN_OR_RETURN(ConsistencyProof proof, server.FinishConsistency());
+  std::vector<UnmaskResponse> responses;
+  for (uint32_t u : req.survivors) {
+    bytes[u] += Serialize(proof).size();
+    VEIL_ASSIGN_OR_RETURN(UnmaskResponse r, clients[u]->Unmask(proof));
     bytes[u] += Serialize(r).size();
     responses.push_back(std::move(r));
   }

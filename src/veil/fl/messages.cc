@@ -244,6 +244,43 @@ std::vector<uint8_t> Serialize(const UnmaskRequest& m) {
   return w.Take();
 }
 
+std::vector<uint8_t> SignedSurvivorBytes(uint64_t round_id, std::span<const uint32_t> survivors,
+                                         std::span<const uint32_t> dropped) {
+  constexpr std::string_view kLabel = "veil fl secagg survivors v1";
+  std::vector<uint8_t> out(kLabel.begin(), kLabel.end());
+  out.push_back(kSecAggWireVersion);
+  auto put = [&](uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+  };
+  put(round_id, 8);
+  for (std::span<const uint32_t> list : {survivors, dropped}) {
+    put(list.size(), 4);
+    for (uint32_t id : list) put(id, 4);
+  }
+  return out;
+}
+
+std::vector<uint8_t> Serialize(const SurvivorSignature& m) {
+  Writer w(MessageType::kSurvivorSignature, m.round_id);
+  w.U32(m.client_id);
+  w.Bytes(m.signature);
+  return w.Take();
+}
+
+std::vector<uint8_t> Serialize(const ConsistencyProof& m) {
+  Writer w(MessageType::kConsistencyProof, m.round_id);
+  for (const std::vector<uint32_t>* list : {&m.survivors, &m.dropped}) {
+    w.U32(static_cast<uint32_t>(list->size()));
+    for (uint32_t id : *list) w.U32(id);
+  }
+  w.U32(static_cast<uint32_t>(m.signatures.size()));
+  for (const SignerSignature& s : m.signatures) {
+    w.U32(s.client_id);
+    w.Bytes(s.signature);
+  }
+  return w.Take();
+}
+
 std::vector<uint8_t> Serialize(const UnmaskResponse& m) {
   Writer w(MessageType::kUnmaskResponse, m.round_id);
   w.U32(m.client_id);
@@ -359,6 +396,35 @@ absl::StatusOr<UnmaskRequest> ParseUnmaskRequest(std::span<const uint8_t> bytes)
   return m;
 }
 
+absl::StatusOr<SurvivorSignature> ParseSurvivorSignature(std::span<const uint8_t> bytes) {
+  Reader r(bytes, "SurvivorSignature");
+  SurvivorSignature m;
+  VEIL_RETURN_IF_ERROR(r.Header(MessageType::kSurvivorSignature, &m.round_id));
+  VEIL_RETURN_IF_ERROR(r.U32(&m.client_id, "client_id"));
+  VEIL_RETURN_IF_ERROR(r.Bytes(m.signature, "signature"));
+  VEIL_RETURN_IF_ERROR(r.End());
+  return m;
+}
+
+absl::StatusOr<ConsistencyProof> ParseConsistencyProof(std::span<const uint8_t> bytes) {
+  Reader r(bytes, "ConsistencyProof");
+  ConsistencyProof m;
+  VEIL_RETURN_IF_ERROR(r.Header(MessageType::kConsistencyProof, &m.round_id));
+  VEIL_RETURN_IF_ERROR(r.Ids(&m.survivors, "survivors"));
+  VEIL_RETURN_IF_ERROR(r.Ids(&m.dropped, "dropped"));
+  uint32_t n = 0;
+  VEIL_RETURN_IF_ERROR(r.Count(&n, kSecAggMaxClients, 4 + crypto::kEd25519SignatureSize, "signatures"));
+  m.signatures.resize(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    VEIL_RETURN_IF_ERROR(r.U32(&m.signatures[i].client_id, "signer"));
+    if (i > 0 && m.signatures[i].client_id <= m.signatures[i - 1].client_id)
+      return r.Error("signers not sorted and unique");
+    VEIL_RETURN_IF_ERROR(r.Bytes(m.signatures[i].signature, "signature"));
+  }
+  VEIL_RETURN_IF_ERROR(r.End());
+  return m;
+}
+
 absl::StatusOr<UnmaskResponse> ParseUnmaskResponse(std::span<const uint8_t> bytes) {
   Reader r(bytes, "UnmaskResponse");
   UnmaskResponse m;
@@ -390,7 +456,7 @@ absl::StatusOr<MessageType> PeekMessageType(std::span<const uint8_t> bytes) {
   if (bytes[0] != kSecAggWireVersion) {
     return absl::InvalidArgumentError(absl::StrCat("malformed message: unsupported wire version ", bytes[0]));
   }
-  if (bytes[1] < 1 || bytes[1] > 7) {
+  if (bytes[1] < 1 || bytes[1] > 9) {
     return absl::InvalidArgumentError(absl::StrCat("malformed message: unknown type ", bytes[1]));
   }
   return static_cast<MessageType>(bytes[1]);

@@ -49,6 +49,8 @@ enum class MessageType : uint8_t {
   kMaskedInput = 5,
   kUnmaskRequest = 6,
   kUnmaskResponse = 7,
+  kSurvivorSignature = 8,
+  kConsistencyProof = 9,
 };
 
 // Round 0, client -> server (and relayed to all clients in a KeyDirectory). The signature is the client's
@@ -108,6 +110,30 @@ struct UnmaskRequest {
   std::vector<uint32_t> dropped;
 };
 
+// Round 2.5 (consistency check, Bonawitz et al. 2017 Fig. 4 "ConsistencyCheck"), client -> server: the
+// client's Ed25519 identity signature over SignedSurvivorBytes(round_id, survivors, dropped) of the one
+// UnmaskRequest it accepted.
+struct SurvivorSignature {
+  uint64_t round_id = 0;
+  uint32_t client_id = 0;
+  crypto::Ed25519Signature signature{};
+};
+
+struct SignerSignature {
+  uint32_t client_id = 0;
+  crypto::Ed25519Signature signature{};
+};
+
+// Round 3 input, server -> clients that signed: the request again and the signatures collected, sorted by
+// signer, unique. A client reveals shares only if the request is the one it signed and enough of its
+// neighbours signed the same request (secagg.h).
+struct ConsistencyProof {
+  uint64_t round_id = 0;
+  std::vector<uint32_t> survivors;
+  std::vector<uint32_t> dropped;
+  std::vector<SignerSignature> signatures;
+};
+
 enum class ShareKind : uint8_t { kSelfMaskSeed = 1, kMaskingKey = 2 };
 
 struct RevealedShare {
@@ -128,7 +154,14 @@ struct UnmaskResponse {
 std::vector<uint8_t> SignedKeyBytes(uint64_t round_id, uint32_t client_id,
                                     const crypto::X25519PublicKey& c_pk, const crypto::X25519PublicKey& s_pk);
 
+// The bytes signed in round 2.5: "veil fl secagg survivors v1" || version || round_id || |survivors| ||
+// survivors || |dropped| || dropped (u32 little-endian each).
+std::vector<uint8_t> SignedSurvivorBytes(uint64_t round_id, std::span<const uint32_t> survivors,
+                                         std::span<const uint32_t> dropped);
+
 std::vector<uint8_t> Serialize(const AdvertiseKeys& m);
+std::vector<uint8_t> Serialize(const SurvivorSignature& m);
+std::vector<uint8_t> Serialize(const ConsistencyProof& m);
 std::vector<uint8_t> Serialize(const KeyDirectory& m);
 std::vector<uint8_t> Serialize(const ShareKeys& m);
 std::vector<uint8_t> Serialize(const ShareBundle& m);
@@ -137,6 +170,8 @@ std::vector<uint8_t> Serialize(const UnmaskRequest& m);
 std::vector<uint8_t> Serialize(const UnmaskResponse& m);
 
 absl::StatusOr<AdvertiseKeys> ParseAdvertiseKeys(std::span<const uint8_t> bytes);
+absl::StatusOr<SurvivorSignature> ParseSurvivorSignature(std::span<const uint8_t> bytes);
+absl::StatusOr<ConsistencyProof> ParseConsistencyProof(std::span<const uint8_t> bytes);
 absl::StatusOr<KeyDirectory> ParseKeyDirectory(std::span<const uint8_t> bytes);
 absl::StatusOr<ShareKeys> ParseShareKeys(std::span<const uint8_t> bytes);
 absl::StatusOr<ShareBundle> ParseShareBundle(std::span<const uint8_t> bytes);

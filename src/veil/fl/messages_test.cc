@@ -47,8 +47,15 @@ std::vector<std::vector<uint8_t>> RoundMessages() {
   }
   UnmaskRequest req = *server.FinishMaskedInput();
   out.push_back(Serialize(req));
+  const UnmaskRequest parsed_req = *ParseUnmaskRequest(out.back());
   for (uint32_t u = 0; u < 3; ++u) {
-    out.push_back(Serialize(*cohort->clients[u]->Unmask(*ParseUnmaskRequest(out[out.size() - 1 - u]))));
+    out.push_back(Serialize(*cohort->clients[u]->SignSurvivors(parsed_req)));
+    EXPECT_TRUE(server.ReceiveSurvivorSignature(*ParseSurvivorSignature(out.back())).ok());
+  }
+  out.push_back(Serialize(*server.FinishConsistency()));
+  const ConsistencyProof proof = *ParseConsistencyProof(out.back());
+  for (uint32_t u = 0; u < 3; ++u) {
+    out.push_back(Serialize(*cohort->clients[u]->Unmask(proof)));
     EXPECT_TRUE(server.ReceiveUnmaskResponse(*ParseUnmaskResponse(out.back())).ok());
   }
   auto result = server.FinishUnmasking();
@@ -77,12 +84,17 @@ absl::Status ParseAny(std::span<const uint8_t> b) {
       return ParseUnmaskRequest(b).status();
     case MessageType::kUnmaskResponse:
       return ParseUnmaskResponse(b).status();
+    case MessageType::kSurvivorSignature:
+      return ParseSurvivorSignature(b).status();
+    case MessageType::kConsistencyProof:
+      return ParseConsistencyProof(b).status();
   }
   return absl::InternalError("unreachable");
 }
 
 TEST(MessagesTest, RoundTripThroughEncodingsGivesTheSum) {
-  EXPECT_EQ(RoundMessages().size(), 4u + 1 + 4 + 6 + 1 + 3);
+  // advertise, directory, share keys, bundle + masked, request, survivor signatures, proof, responses
+  EXPECT_EQ(RoundMessages().size(), 4u + 1 + 4 + 6 + 1 + 3 + 1 + 3);
 }
 
 TEST(MessagesTest, EveryTruncationAndExtensionIsRejected) {
@@ -104,12 +116,13 @@ TEST(MessagesTest, AlteredHeadersAndCountsAreRejected) {
     v[0] = 2;  // version
     EXPECT_EQ(ParseAny(v).code(), absl::StatusCode::kInvalidArgument);
     v = m;
-    v[1] = 9;  // type
+    v[1] = 10;  // type
     EXPECT_EQ(ParseAny(v).code(), absl::StatusCode::kInvalidArgument);
   }
   // A huge count must fail before allocating.
   std::vector<uint8_t> huge = {kSecAggWireVersion, static_cast<uint8_t>(MessageType::kMaskedInput)};
   huge.resize(10 + 4, 0);
+  huge.push_back(32);  // bits
   for (uint8_t b : {0xff, 0xff, 0xff, 0x07}) huge.push_back(b);
   auto r = ParseMaskedInput(huge);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);

@@ -406,13 +406,14 @@ absl::StatusOr<MaskedInput> SecAggClient::MaskInput(const ShareBundle& bundle,
   return out;
 }
 
-absl::StatusOr<UnmaskResponse> SecAggClient::Unmask(const UnmaskRequest& req) {
-  if (state_ == State::kDone || state_ == State::kFailed) {
+absl::StatusOr<SurvivorSignature> SecAggClient::SignSurvivors(const UnmaskRequest& req) {
+  if (state_ == State::kConsistency || state_ == State::kDone || state_ == State::kFailed) {
     state_ = State::kFailed;
     return absl::PermissionDeniedError(
-        absl::StrCat("secagg client ", id_, ": refusing to reveal shares again in this round"));
+        absl::StrCat("secagg client ", id_, ": refusing to sign a second survivor list in this round"));
   }
-  if (state_ != State::kUnmask) return absl::FailedPreconditionError("secagg client: Unmask out of order");
+  if (state_ != State::kUnmask)
+    return absl::FailedPreconditionError("secagg client: SignSurvivors out of order");
   const SecAggConfig& cfg = setup_->config();
   if (req.round_id != cfg.round_id) {
     return Fail(absl::InvalidArgumentError(
@@ -447,6 +448,53 @@ absl::StatusOr<UnmaskResponse> SecAggClient::Unmask(const UnmaskRequest& req) {
   }
   if (req.survivors.size() < cfg.min_clients)
     return Fail(TooFew("Unmasking", req.survivors.size(), cfg.min_clients));
+  auto sig = identity_.Sign(SignedSurvivorBytes(cfg.round_id, req.survivors, req.dropped));
+  if (!sig.ok()) return Fail(sig.status());
+  signed_request_ = req;
+  state_ = State::kConsistency;
+  return SurvivorSignature{cfg.round_id, id_, *sig};
+}
+
+absl::StatusOr<UnmaskResponse> SecAggClient::Unmask(const ConsistencyProof& proof) {
+  if (state_ == State::kDone || state_ == State::kFailed) {
+    state_ = State::kFailed;
+    return absl::PermissionDeniedError(
+        absl::StrCat("secagg client ", id_, ": refusing to reveal shares again in this round"));
+  }
+  if (state_ != State::kConsistency)
+    return absl::FailedPreconditionError("secagg client: Unmask out of order");
+  const SecAggConfig& cfg = setup_->config();
+  if (proof.round_id != cfg.round_id) {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("secagg client ", id_, ": consistency proof for another round")));
+  }
+  const UnmaskRequest& req = signed_request_;
+  if (proof.survivors != req.survivors || proof.dropped != req.dropped) {
+    return Fail(absl::PermissionDeniedError(absl::StrCat(
+        "secagg client ", id_,
+        ": consistency check failed: the proof names another survivor list than the one signed")));
+  }
+  const std::vector<uint8_t> signed_bytes = SignedSurvivorBytes(cfg.round_id, req.survivors, req.dropped);
+  uint32_t neighbour_signatures = 0;
+  for (size_t i = 0; i < proof.signatures.size(); ++i) {
+    const SignerSignature& s = proof.signatures[i];
+    if (s.client_id >= cfg.num_clients || !Contains(req.survivors, s.client_id) ||
+        (i > 0 && s.client_id <= proof.signatures[i - 1].client_id)) {
+      return Fail(absl::PermissionDeniedError(absl::StrCat(
+          "secagg client ", id_, ": consistency check failed: signer ", s.client_id, " is not a survivor")));
+    }
+    if (!setup_->identity(s.client_id).Verify(signed_bytes, s.signature).ok()) {
+      return Fail(absl::PermissionDeniedError(
+          absl::StrCat("secagg client ", id_, ": consistency check failed: the signature of client ",
+                       s.client_id, " is not over this survivor list (equivocation)")));
+    }
+    if (s.client_id != id_ && setup_->graph().Adjacent(id_, s.client_id)) ++neighbour_signatures;
+  }
+  if (neighbour_signatures < cfg.threshold) {
+    return Fail(absl::PermissionDeniedError(
+        absl::StrCat("secagg client ", id_, ": consistency check failed: ", neighbour_signatures,
+                     " neighbours signed this survivor list, fewer than threshold = ", cfg.threshold)));
+  }
   std::vector<uint32_t> owners;
   for (const auto& [v, shares] : held_) owners.push_back(v);
   std::sort(owners.begin(), owners.end());
@@ -626,8 +674,52 @@ absl::StatusOr<UnmaskRequest> SecAggServer::FinishMaskedInput() {
   for (uint32_t u : u2_) (masked_received_[u] ? req.survivors : req.dropped).push_back(u);
   u3_ = req.survivors;
   if (u3_.size() < cfg.min_clients) return Abort(TooFew("MaskedInput", u3_.size(), cfg.min_clients));
-  state_ = State::kUnmask;
+  request_ = req;
+  survivor_signatures_.assign(cfg.num_clients, std::nullopt);
+  state_ = State::kConsistency;
   return req;
+}
+
+absl::Status SecAggServer::ReceiveSurvivorSignature(const SurvivorSignature& m) {
+  VEIL_RETURN_IF_ERROR(Expect(State::kConsistency, "ConsistencyCheck"));
+  const SecAggConfig& cfg = setup_->config();
+  if (m.round_id != cfg.round_id)
+    return absl::InvalidArgumentError("secagg server: survivor signature for another round");
+  if (m.client_id >= cfg.num_clients || !Contains(u3_, m.client_id)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("secagg server: survivor signature from client ", m.client_id, " not in U3"));
+  }
+  if (survivor_signatures_[m.client_id].has_value()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("secagg server: duplicate survivor signature from client ", m.client_id));
+  }
+  if (!setup_->identity(m.client_id)
+           .Verify(SignedSurvivorBytes(cfg.round_id, request_.survivors, request_.dropped), m.signature)
+           .ok()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("secagg server: the survivor signature of client ", m.client_id, " is invalid"));
+  }
+  survivor_signatures_[m.client_id] = m.signature;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ConsistencyProof> SecAggServer::FinishConsistency() {
+  VEIL_RETURN_IF_ERROR(Expect(State::kConsistency, "ConsistencyCheck"));
+  const SecAggConfig& cfg = setup_->config();
+  ConsistencyProof proof;
+  proof.round_id = cfg.round_id;
+  proof.survivors = request_.survivors;
+  proof.dropped = request_.dropped;
+  for (uint32_t u : u3_) {
+    if (survivor_signatures_[u].has_value()) {
+      signers_.push_back(u);
+      proof.signatures.push_back(SignerSignature{u, *survivor_signatures_[u]});
+    }
+  }
+  if (signers_.size() < cfg.min_clients)
+    return Abort(TooFew("ConsistencyCheck", signers_.size(), cfg.min_clients));
+  state_ = State::kUnmask;
+  return proof;
 }
 
 absl::Status SecAggServer::ReceiveUnmaskResponse(const UnmaskResponse& m) {
@@ -635,9 +727,9 @@ absl::Status SecAggServer::ReceiveUnmaskResponse(const UnmaskResponse& m) {
   const SecAggConfig& cfg = setup_->config();
   if (m.round_id != cfg.round_id)
     return absl::InvalidArgumentError("secagg server: unmask response for another round");
-  if (m.client_id >= cfg.num_clients || !Contains(u3_, m.client_id)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("secagg server: unmask response from client ", m.client_id, " not in U3"));
+  if (m.client_id >= cfg.num_clients || !Contains(signers_, m.client_id)) {
+    return absl::InvalidArgumentError(absl::StrCat("secagg server: unmask response from client ", m.client_id,
+                                                   " which did not sign the survivor list"));
   }
   if (responses_[m.client_id].has_value()) {
     return absl::InvalidArgumentError(
@@ -666,7 +758,7 @@ absl::Status SecAggServer::ReceiveUnmaskResponse(const UnmaskResponse& m) {
 absl::StatusOr<SecAggResult> SecAggServer::FinishUnmasking() {
   VEIL_RETURN_IF_ERROR(Expect(State::kUnmask, "Unmasking"));
   const SecAggConfig& cfg = setup_->config();
-  for (uint32_t u : u3_) {
+  for (uint32_t u : signers_) {
     if (responses_[u].has_value()) u4_.push_back(u);
   }
   if (u4_.size() < cfg.min_clients) return Abort(TooFew("Unmasking", u4_.size(), cfg.min_clients));

@@ -132,16 +132,25 @@ class SecAggClient {
   // that is inconsistent (wrong recipient or round, U2 not a subset of U1 or missing this client, a share
   // missing from or not expected of a neighbour in U2, wrong input length); FailedPrecondition as above.
   absl::StatusOr<MaskedInput> MaskInput(const ShareBundle& bundle, std::span<const uint32_t> input);
-  // Round 3. Errors: PermissionDenied if the request lists a client as both survivor and dropped, lists
-  // this client as dropped, does not partition U2, or is a second request ("refusing to reveal ...");
+  // Round 2.5 (consistency check): checks the server's survivor list and signs it. Signs at most one request
+  // per round. Errors: PermissionDenied if the request lists a client as both survivor and dropped, lists
+  // this client as dropped, does not partition U2, or is a second request ("refusing to sign ...");
   // FailedPrecondition if fewer than min_clients survive or called out of order; InvalidArgument for a
   // wrong round.
-  absl::StatusOr<UnmaskResponse> Unmask(const UnmaskRequest& request);
+  absl::StatusOr<SurvivorSignature> SignSurvivors(const UnmaskRequest& request);
+  // Round 3: reveals shares only if `proof` repeats exactly the request this client signed and carries
+  // valid signatures over it from at least `threshold` of this client's neighbours among the survivors
+  // (Bonawitz et al.'s check that at least t clients saw the same survivor set). Answers once.
+  // Errors: PermissionDenied ("consistency check failed: ...") if the proof names another survivor set
+  // (equivocation), holds an invalid signature, a signer that is not a survivor, or too few neighbour
+  // signatures; PermissionDenied for a second call; FailedPrecondition if called before SignSurvivors;
+  // InvalidArgument for a wrong round.
+  absl::StatusOr<UnmaskResponse> Unmask(const ConsistencyProof& proof);
 
   uint32_t id() const { return id_; }
 
  private:
-  enum class State { kAdvertise, kShareKeys, kMaskInput, kUnmask, kDone, kFailed };
+  enum class State { kAdvertise, kShareKeys, kMaskInput, kConsistency, kUnmask, kDone, kFailed };
   struct Peer {
     crypto::X25519PublicKey c_pk;
     crypto::X25519PublicKey s_pk;
@@ -167,6 +176,7 @@ class SecAggClient {
   base::SecretBytes b_;
   absl::flat_hash_map<uint32_t, Peer> peers_;  // neighbours in U1
   std::vector<uint32_t> u2_;
+  UnmaskRequest signed_request_;  // the one survivor list this client signed
   // Shares received in round 2 from neighbours in U2: owner -> (b-share, s-share).
   absl::flat_hash_map<uint32_t, std::pair<base::SecretBytes, base::SecretBytes>> held_;
 };
@@ -191,6 +201,13 @@ class SecAggServer {
   absl::StatusOr<std::vector<ShareBundle>> FinishShareKeys();
   absl::Status ReceiveMaskedInput(const MaskedInput& m);
   absl::StatusOr<UnmaskRequest> FinishMaskedInput();
+  // Round 2.5: verifies the client's signature over the request it was sent. Errors: PermissionDenied for
+  // a bad signature; InvalidArgument for a client not in U3, a duplicate or another round.
+  absl::Status ReceiveSurvivorSignature(const SurvivorSignature& m);
+  // The proof sent to every signer. Errors: FailedPrecondition ("aborted: ...") if fewer than min_clients
+  // signed.
+  absl::StatusOr<ConsistencyProof> FinishConsistency();
+  // Only signers may respond.
   absl::Status ReceiveUnmaskResponse(const UnmaskResponse& m);
   // Reconstructs the secrets and removes the masks. Errors: FailedPrecondition ("aborted: ...") if fewer
   // than min_clients responded or a needed secret has fewer than threshold shares; DataLoss if shares are
@@ -200,7 +217,7 @@ class SecAggServer {
   bool aborted() const { return state_ == State::kAborted; }
 
  private:
-  enum class State { kAdvertise, kShareKeys, kMaskedInput, kUnmask, kDone, kAborted };
+  enum class State { kAdvertise, kShareKeys, kMaskedInput, kConsistency, kUnmask, kDone, kAborted };
   absl::Status Abort(absl::Status s) {
     state_ = State::kAborted;
     return s;
@@ -214,6 +231,9 @@ class SecAggServer {
   std::vector<std::optional<ShareKeys>> share_keys_;  // by sender
   std::vector<bool> masked_received_;
   std::vector<uint32_t> sum_;
+  UnmaskRequest request_;
+  std::vector<std::optional<crypto::Ed25519Signature>> survivor_signatures_;  // by signer
+  std::vector<uint32_t> signers_;
   std::vector<std::optional<UnmaskResponse>> responses_;  // by responder
 };
 

@@ -187,19 +187,19 @@ TEST(SecAggTest, ClientRefusesToRevealBothSharesOfAPeer) {
   }
   // A request naming client 4 as both survivor and dropped.
   UnmaskRequest both{42, {0, 1, 2, 3, 4}, {4}};
-  auto r = cohort->clients[0]->Unmask(both);
+  auto r = cohort->clients[0]->SignSurvivors(both);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(r.status().message(), HasSubstr("refusing to reveal both"));
   // A request that omits a client of U2 (so that a later one could ask for the other share) is refused too.
   UnmaskRequest partial{42, {0, 1, 2, 3}, {}};
-  EXPECT_EQ(cohort->clients[1]->Unmask(partial).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(cohort->clients[1]->SignSurvivors(partial).status().code(), absl::StatusCode::kPermissionDenied);
   // After an honest answer, a second request (e.g. now calling 4 dropped) is refused.
   UnmaskRequest first{42, {0, 1, 2, 3, 4}, {}};
-  ASSERT_TRUE(cohort->clients[2]->Unmask(first).ok());
+  ASSERT_TRUE(cohort->clients[2]->SignSurvivors(first).ok());
   UnmaskRequest second{42, {0, 1, 2, 3}, {4}};
-  auto again = cohort->clients[2]->Unmask(second);
+  auto again = cohort->clients[2]->SignSurvivors(second);
   EXPECT_EQ(again.status().code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_THAT(again.status().message(), HasSubstr("again"));
+  EXPECT_THAT(again.status().message(), HasSubstr("second survivor list"));
 }
 
 TEST(SecAggTest, ServerRejectsMalformedRoundMessages) {
@@ -335,6 +335,75 @@ TEST(SecAggTest, SmallerRingGivesTheSumModuloItsSize) {
   std::vector<crypto::Ed25519PublicKey> ids;
   for (int i = 0; i < 10; ++i) ids.push_back(crypto::Ed25519PrivateKey::Generate(rng)->public_key());
   EXPECT_EQ(SecAggSetup::Create(config, ids).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// An active server tells clients 0-4 that client 9 survived (to collect b-shares of 9) and clients 5-8 that
+// it dropped (to collect its masking-key shares). The consistency round detects it at every client: neither
+// story gathers threshold = 6 neighbour signatures, and signatures over one story do not verify for the
+// other.
+TEST(SecAggTest, EquivocatingServerIsDetectedByTheConsistencyRound) {
+  DeterministicRandom rng(99);
+  auto cohort = MakeCohort(Config(10, 6, 6), rng);
+  ASSERT_TRUE(cohort.ok());
+  SecAggServer server(cohort->setup);
+  for (auto& c : cohort->clients) ASSERT_TRUE(server.ReceiveAdvertise(*c->Advertise()).ok());
+  KeyDirectory dir = *server.FinishAdvertise();
+  for (auto& c : cohort->clients) ASSERT_TRUE(server.ReceiveShareKeys(*c->ShareKeysRound(dir)).ok());
+  auto bundles = *server.FinishShareKeys();
+  for (uint32_t u = 0; u < 10; ++u) {
+    auto m = cohort->clients[u]->MaskInput(bundles[u], std::vector<uint32_t>(37, u));
+    ASSERT_TRUE(m.ok());
+    ASSERT_TRUE(server.ReceiveMaskedInput(*m).ok());
+  }
+  const UnmaskRequest story_a{42, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, {}};
+  const UnmaskRequest story_b{42, {0, 1, 2, 3, 4, 5, 6, 7, 8}, {9}};
+  ConsistencyProof proof_a{42, story_a.survivors, story_a.dropped, {}};
+  ConsistencyProof proof_b{42, story_b.survivors, story_b.dropped, {}};
+  std::vector<SignerSignature> sigs_b;
+  for (uint32_t u = 0; u < 5; ++u) {
+    auto s = cohort->clients[u]->SignSurvivors(story_a);
+    ASSERT_TRUE(s.ok()) << s.status();
+    proof_a.signatures.push_back(SignerSignature{u, s->signature});
+  }
+  for (uint32_t u = 5; u < 9; ++u) {
+    auto s = cohort->clients[u]->SignSurvivors(story_b);
+    ASSERT_TRUE(s.ok()) << s.status();
+    proof_b.signatures.push_back(SignerSignature{u, s->signature});
+  }
+  // Each group sees only its own story's signatures: too few.
+  auto r0 = cohort->clients[0]->Unmask(proof_a);
+  EXPECT_EQ(r0.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(r0.status().message(), HasSubstr("consistency check failed"));
+  auto r5 = cohort->clients[5]->Unmask(proof_b);
+  EXPECT_EQ(r5.status().code(), absl::StatusCode::kPermissionDenied);
+  // Padding story A's proof with the signatures over story B: they do not verify.
+  ConsistencyProof mixed = proof_a;
+  for (const SignerSignature& s : proof_b.signatures) mixed.signatures.push_back(s);
+  auto r1 = cohort->clients[1]->Unmask(mixed);
+  EXPECT_EQ(r1.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(r1.status().message(), HasSubstr("equivocation"));
+  // Showing client 6 story A (which it did not sign) is refused as well.
+  auto r6 = cohort->clients[6]->Unmask(mixed);
+  EXPECT_EQ(r6.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(r6.status().message(), HasSubstr("another survivor list"));
+  // The server's own check rejects a signature over another list.
+  auto s9 = cohort->clients[9]->SignSurvivors(story_a);
+  ASSERT_TRUE(s9.ok());
+  ASSERT_TRUE(server.FinishMaskedInput().ok());  // the honest request (all 10 survived) is story A
+  SurvivorSignature forged{42, 5, proof_b.signatures[0].signature};
+  EXPECT_EQ(server.ReceiveSurvivorSignature(forged).code(), absl::StatusCode::kPermissionDenied);
+}
+
+TEST(SecAggTest, ConsistencyRoundAbortsBelowQuorumOfSigners) {
+  DeterministicRandom rng(5);
+  auto cohort = MakeCohort(Config(6, 4, 5), rng);
+  ASSERT_TRUE(cohort.ok());
+  const auto x = Inputs(6, 37, 1);
+  Dropouts d;
+  d.before_consistency = {1, 4};
+  auto result = RunRound(*cohort, x, d);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(result.status().message(), HasSubstr("ConsistencyCheck"));
 }
 
 }  // namespace

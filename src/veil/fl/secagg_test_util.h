@@ -16,7 +16,8 @@ namespace veil::fl::testing {
 
 // Clients that stop responding before the given phase (ids).
 struct Dropouts {
-  absl::flat_hash_set<uint32_t> before_advertise, before_share_keys, before_masked_input, before_unmask;
+  absl::flat_hash_set<uint32_t> before_advertise, before_share_keys, before_masked_input, before_consistency,
+      before_unmask;
 };
 
 struct Cohort {
@@ -67,8 +68,15 @@ inline absl::StatusOr<SecAggResult> RunRound(Cohort& cohort, const std::vector<s
   }
   VEIL_ASSIGN_OR_RETURN(UnmaskRequest req, server.FinishMaskedInput());
   for (uint32_t u : req.survivors) {
+    if (drop.before_consistency.contains(u)) continue;
+    VEIL_ASSIGN_OR_RETURN(SurvivorSignature s, cohort.clients[u]->SignSurvivors(req));
+    VEIL_RETURN_IF_ERROR(server.ReceiveSurvivorSignature(s));
+  }
+  VEIL_ASSIGN_OR_RETURN(ConsistencyProof proof, server.FinishConsistency());
+  for (const SignerSignature& s : proof.signatures) {
+    const uint32_t u = s.client_id;
     if (drop.before_unmask.contains(u)) continue;
-    VEIL_ASSIGN_OR_RETURN(UnmaskResponse r, cohort.clients[u]->Unmask(req));
+    VEIL_ASSIGN_OR_RETURN(UnmaskResponse r, cohort.clients[u]->Unmask(proof));
     VEIL_RETURN_IF_ERROR(server.ReceiveUnmaskResponse(r));
   }
   return server.FinishUnmasking();
