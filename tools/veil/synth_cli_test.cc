@@ -33,8 +33,8 @@ std::string PeopleCsv() {
   return csv;
 }
 
-// Public facts about the columns: no DP step is needed for the coding.
-constexpr char kSpec[] = R"({"bins": 8, "columns": {
+// Public facts about the columns, equal-width bins: no DP step is needed for the coding.
+constexpr char kSpec[] = R"({"bins": 8, "binning": "equal-width", "columns": {
   "age": {"lower": 18, "upper": 80},
   "income": {"lower": 0, "upper": 5000, "bins": 10},
   "visit": {"lower": "2024-01-01", "upper": "2024-12-31", "bins": 12},
@@ -137,8 +137,14 @@ TEST_F(SynthCliTest, DefaultDpDiscretizationIsChargedToo) {
   const nlohmann::json side = ParseJson(r.out)["privacy"];
   std::vector<std::string> names;
   for (const auto& m : side["measurements"]) names.push_back(m["name"]);
-  EXPECT_THAT(names,
-              ::testing::IsSupersetOf({"bounds (age)", "values (sex)", "values (city)", "bounds (visit)"}));
+  EXPECT_THAT(names, ::testing::IsSupersetOf({"bounds (age)", "quantiles (age)", "values (sex)",
+                                              "values (city)", "bounds (visit)", "quantiles (visit)"}));
+  // Quantile bins of integer columns decode to integers of the column inside the DP bounds.
+  const nlohmann::json age = side["coding"][0];
+  ASSERT_EQ(age["name"], "age");
+  EXPECT_EQ(age["binning"], "quantiles");
+  ASSERT_TRUE(age["starts"].is_array());
+  EXPECT_EQ(age["starts"][0].get<double>(), age["lower"].get<double>());
   EXPECT_GT(side["rho"]["discretization"].get<double>(), 0);
   EXPECT_GT(side["selection_delta"].get<double>(), 0);
   EXPECT_LE(side["rho"]["spent"].get<double>(), side["rho"]["total"].get<double>());

@@ -13,7 +13,8 @@
 // The budget (epsilon, delta) is split as follows, from the parameters and the schema alone:
 //   delta_sel = delta / 10 if some string column's values are chosen by DP partition selection, else 0;
 //   rho = dp::ApproxDpToZcdp(epsilon, delta - delta_sel) (the largest rho whose conversion is <= epsilon);
-//   rho_disc = rho / 10 if the discretization has DP steps (bounds, values), else 0; rho_model = the rest.
+//   rho_disc = rho / 4 if the discretization has DP steps (bounds, quantiles, values), else 0 (the spec's
+//   "discretization_share" sets the fraction); rho_model = the rest.
 // The run is delta_sel-approximate rho-zCDP (BS16 Def. 8.1), hence (epsilon', delta)-DP with epsilon' =
 // ZcdpToEpsilon(rho, delta - delta_sel) <= epsilon: that is the charge. Rows are bounded to one per subject
 // (the first row of each subject in storage order), the subject column is never synthesized.
@@ -123,6 +124,9 @@ struct SynthArgs {
   int64_t bins = 16;
 };
 
+// The default share of rho spent on the discretization's DP steps (spec: "discretization_share").
+constexpr double kDefaultDiscretizationShare = 0.25;
+
 // The split of the budget (see the file comment), from the parameters and the plan.
 struct BudgetSplit {
   double delta_sel = 0;
@@ -132,7 +136,10 @@ struct BudgetSplit {
   double charged_epsilon = 0;
 };
 
-absl::StatusOr<BudgetSplit> SplitBudget(double epsilon, double delta, const synth::DiscretizePlan* plan) {
+absl::StatusOr<BudgetSplit> SplitBudget(double epsilon, double delta, const synth::DiscretizePlan* plan,
+                                        double disc_share) {
+  if (!(disc_share > 0 && disc_share < 1))
+    return absl::InvalidArgumentError("the discretization share must be in (0, 1)");
   if (!(epsilon > 0) || !std::isfinite(epsilon))
     return absl::InvalidArgumentError("--epsilon must be a finite number > 0");
   if (!(delta > 0 && delta < 1)) return absl::InvalidArgumentError("--delta must be in (0, 1)");
@@ -141,7 +148,7 @@ absl::StatusOr<BudgetSplit> SplitBudget(double epsilon, double delta, const synt
   const bool dp_steps = plan != nullptr && plan->dp_steps() > 0;
   s.delta_sel = dp_values ? delta / 10 : 0;
   VEIL_ASSIGN_OR_RETURN(s.rho_total, dp::ApproxDpToZcdp({epsilon, delta - s.delta_sel}));
-  s.rho_disc = dp_steps ? s.rho_total / 10 : 0;
+  s.rho_disc = dp_steps ? s.rho_total * disc_share : 0;
   s.rho_model = s.rho_total - s.rho_disc;
   while (s.rho_disc + s.rho_model > s.rho_total) s.rho_model = std::nextafter(s.rho_model, 0.0);
   VEIL_ASSIGN_OR_RETURN(s.charged_epsilon, dp::ZcdpToEpsilon(s.rho_disc + s.rho_model, delta - s.delta_sel));
@@ -151,7 +158,8 @@ absl::StatusOr<BudgetSplit> SplitBudget(double epsilon, double delta, const synt
 // Reads a spec file (JSON): {"bins": 16, "columns": {"age": {"lower": 17, "upper": 90, "bins": 8}, "sex":
 // {"values": ["F", "M"]}, "city": {"min_count": 20, "public": true}, "day": {"lower": "2020-01-01", "upper":
 // "2024-12-31"}, "id": {"drop": true}}}. Errors: InvalidArgument "<file>: column \"c\": ...".
-absl::StatusOr<synth::DiscretizeOptions> ReadSpec(const std::string& path, const table::Schema& schema) {
+absl::StatusOr<synth::DiscretizeOptions> ReadSpec(const std::string& path, const table::Schema& schema,
+                                                  double* disc_share) {
   VEIL_ASSIGN_OR_RETURN(const std::string text, ReadTextInput(path));
   const nlohmann::json doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   const auto bad = [&](const std::string& what) {
@@ -162,6 +170,12 @@ absl::StatusOr<synth::DiscretizeOptions> ReadSpec(const std::string& path, const
   if (doc.contains("bins")) {
     if (!doc["bins"].is_number_integer()) return bad("\"bins\" must be an integer");
     o.default_bins = doc["bins"].get<int64_t>();
+  }
+  if (doc.contains("discretization_share")) {
+    const nlohmann::json& v = doc["discretization_share"];
+    if (!v.is_number() || !(v.get<double>() > 0 && v.get<double>() < 1))
+      return bad("\"discretization_share\" must be a number in (0, 1)");
+    *disc_share = v.get<double>();
   }
   if (doc.contains("binning")) {
     const std::optional<synth::Binning> b =
@@ -435,11 +449,12 @@ absl::Status RunSynth(const SynthArgs& args, const GlobalOptions& global) {
   base::RandomSource& random = seeded ? *seeded : crypto::SecureRandom();
 
   // Options and plan from the schema alone.
+  double disc_share = kDefaultDiscretizationShare;
   const auto plan_for = [&](const table::Schema& schema, std::vector<std::string> drop)
       -> absl::StatusOr<std::pair<synth::DiscretizeOptions, std::optional<synth::DiscretizePlan>>> {
     synth::DiscretizeOptions options;
     if (!args.spec.empty()) {
-      VEIL_ASSIGN_OR_RETURN(options, ReadSpec(args.spec, schema));
+      VEIL_ASSIGN_OR_RETURN(options, ReadSpec(args.spec, schema, &disc_share));
     } else {
       options.default_bins = args.bins;
     }
@@ -470,8 +485,9 @@ absl::Status RunSynth(const SynthArgs& args, const GlobalOptions& global) {
       drop.push_back(args.subject_column);
     }
     VEIL_ASSIGN_OR_RETURN(auto planned, plan_for(t.schema(), drop));
-    VEIL_ASSIGN_OR_RETURN(const BudgetSplit split,
-                          SplitBudget(args.epsilon, args.delta, planned.second ? &*planned.second : nullptr));
+    VEIL_ASSIGN_OR_RETURN(
+        const BudgetSplit split,
+        SplitBudget(args.epsilon, args.delta, planned.second ? &*planned.second : nullptr, disc_share));
     VEIL_ASSIGN_OR_RETURN(SynthOutput out,
                           Synthesize(t, args, planned.first, domain, split, random, progress));
     progress.Done();
@@ -495,8 +511,9 @@ absl::Status RunSynth(const SynthArgs& args, const GlobalOptions& global) {
   if (info.external.has_value())
     return absl::UnimplementedError("veil synth reads ingested datasets only, not attached ones");
   VEIL_ASSIGN_OR_RETURN(auto planned, plan_for(info.schema, {info.subject_column}));
-  VEIL_ASSIGN_OR_RETURN(const BudgetSplit split,
-                        SplitBudget(args.epsilon, args.delta, planned.second ? &*planned.second : nullptr));
+  VEIL_ASSIGN_OR_RETURN(
+      const BudgetSplit split,
+      SplitBudget(args.epsilon, args.delta, planned.second ? &*planned.second : nullptr, disc_share));
   gov::ChargeRequest charge;
   charge.epsilon = split.charged_epsilon;
   charge.delta = args.delta;

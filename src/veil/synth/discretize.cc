@@ -453,15 +453,20 @@ absl::StatusOr<Codec> FitCodec(const table::Table& data, const DiscretizeOptions
     if (budget == nullptr) return absl::InvalidArgumentError("the discretization has DP steps but no budget");
     if (budget->remaining_rho() <= 0)
       return absl::ResourceExhaustedError("the discretization's budget is spent");
-    VEIL_ASSIGN_OR_RETURN(rho_step, EqualShare(budget->remaining_rho(), plan.dp_steps()));
+    // Shares: bounds and value selections 2 each (a noisy count must clear a threshold), quantiles 1 (the
+    // tree's top levels hold large counts).
+    const int64_t shares = 2 * (plan.dp_bounds_steps + plan.dp_values_steps) + plan.dp_quantile_steps;
+    VEIL_ASSIGN_OR_RETURN(rho_step, EqualShare(budget->remaining_rho(), shares));
+    rho_step *= 1.0 - 0x1p-30;
   }
   if (plan.dp_values_steps > 0) {
     if (!(selection_delta > 0 && selection_delta < 1))
       return absl::InvalidArgumentError("DP value selection needs a delta in (0, 1)");
     delta_step = selection_delta / plan.dp_values_steps;
   }
-  // Pure epsilon-DP costs epsilon^2 / 2 in zCDP (BS16 Prop. 1.4): the epsilon a step may spend.
-  const double epsilon_step = std::sqrt(2 * rho_step);
+  // Pure epsilon-DP costs epsilon^2 / 2 in zCDP (BS16 Prop. 1.4): the epsilon a two-share step may spend.
+  const double rho_threshold_step = 2 * rho_step;
+  const double epsilon_step = std::sqrt(2 * rho_threshold_step);
 
   for (ColumnCoding& c : plan.columns) {
     const int col = *data.schema().FindField(c.name);
@@ -475,7 +480,7 @@ absl::StatusOr<Codec> FitCodec(const table::Table& data, const DiscretizeOptions
         if (std::isnan(x)) continue;
         ++counts[dp::LogHistogramBin(x)];
       }
-      VEIL_RETURN_IF_ERROR(budget->Charge(absl::StrCat("bounds (", c.name, ")"), rho_step));
+      VEIL_RETURN_IF_ERROR(budget->Charge(absl::StrCat("bounds (", c.name, ")"), rho_threshold_step));
       VEIL_ASSIGN_OR_RETURN(const dp::Bounds b,
                             dp::ChooseBoundsFromLogHistogram(counts, epsilon_step, 1, bits));
       c.lower = std::max(b.lo, -1e300);
@@ -495,7 +500,7 @@ absl::StatusOr<Codec> FitCodec(const table::Table& data, const DiscretizeOptions
       }
       std::vector<std::string> kept;
       if (c.rule == ColumnRule::kDpValues) {
-        VEIL_RETURN_IF_ERROR(budget->Charge(absl::StrCat("values (", c.name, ")"), rho_step));
+        VEIL_RETURN_IF_ERROR(budget->Charge(absl::StrCat("values (", c.name, ")"), rho_threshold_step));
         VEIL_ASSIGN_OR_RETURN(const dp::PartitionSelector selector,
                               dp::PartitionSelector::Create(epsilon_step, delta_step, 1));
         for (int32_t code = 0; code < column.dictionary().size(); ++code) {

@@ -51,8 +51,9 @@
 //                                     (nothing is charged). For integers [0, 1, 100] is the bins {0} and
 //                                     1..100.
 //                  Quantile and edge bins are held as bin starts (ColumnCoding::starts).
-// Every DP step gets an equal share of the ZcdpBudget handed to FitCodec (EqualShare), and the
-// partition selections share `selection_delta` equally.
+// The ZcdpBudget handed to FitCodec is split in shares (EqualShare): each DP bounds step and each DP value
+// selection gets two shares (their noisy counts must clear a threshold, so they need the larger epsilon),
+// each quantile step one share; the partition selections share `selection_delta` equally.
 //
 // Decoding (Codec::Decode): categorical codes give back the exact value (the other code gives
 // DiscretizeOptions::other_value for strings); a bin gives a value drawn uniformly within the bin (integers:
@@ -141,7 +142,7 @@ struct DiscretizeOptions {
   // Bins of numeric, date and timestamp columns without a spec (or with bins = 0).
   int64_t default_bins = 16;
   // Binning of numeric, date and timestamp columns whose spec names none (and gives no edges).
-  Binning default_binning = Binning::kEqualWidth;
+  Binning default_binning = Binning::kQuantiles;
   // At most this many values kept per categorical column by kDpValues / kPublicMinCount.
   int64_t max_categories = 1000;
   // The decoded value of a string column's "other" code.

@@ -40,9 +40,15 @@ table::Table Mixed() {
 DiscretizeOptions PublicSpec() {
   DiscretizeOptions o;
   o.columns = {
-      {.name = "age", .rule = ColumnRule::kPublicBounds, .lower = 0, .upper = 99, .bins = 10},
-      {.name = "income", .lower = 0, .upper = 10000, .bins = 8},
-      {.name = "day", .lower = 18322, .upper = 18352, .bins = 4},  // 2020-03-01 .. 2020-03-31
+      {.name = "age",
+       .rule = ColumnRule::kPublicBounds,
+       .lower = 0,
+       .upper = 99,
+       .bins = 10,
+       .binning = Binning::kEqualWidth},
+      {.name = "income", .lower = 0, .upper = 10000, .bins = 8, .binning = Binning::kEqualWidth},
+      // 2020-03-01 .. 2020-03-31
+      {.name = "day", .lower = 18322, .upper = 18352, .bins = 4, .binning = Binning::kEqualWidth},
       {.name = "city", .values = {"A", "B", "C"}},
       {.name = "note", .min_count = 1},
   };
@@ -58,7 +64,9 @@ TEST(DiscretizeTest, PlanResolvesRulesFromTypesAndSpecs) {
   EXPECT_THAT(rules, ElementsAre(ColumnRule::kDpBounds, ColumnRule::kDpBounds, ColumnRule::kDpBounds,
                                  ColumnRule::kDpValues, ColumnRule::kPublicValues, ColumnRule::kDpValues));
   EXPECT_EQ(plan->dp_bounds_steps, 3);
+  EXPECT_EQ(plan->dp_quantile_steps, 3) << "quantile binning is the default";
   EXPECT_EQ(plan->dp_values_steps, 2);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(plan->columns[i].binning, Binning::kQuantiles);
   plan = PlanDiscretization(t.schema(), PublicSpec());
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_EQ(plan->dp_steps(), 0);
@@ -142,8 +150,8 @@ TEST(DiscretizeTest, DpRulesAreChargedAndKeepCommonValues) {
   ASSERT_TRUE(codec.ok()) << codec.status();
   std::vector<std::string> names;
   for (const ZcdpBudget::Entry& e : budget->entries()) names.push_back(e.name);
-  EXPECT_THAT(names, ElementsAre("bounds (age)", "bounds (income)", "bounds (day)", "values (city)",
-                                 "values (note)"));
+  EXPECT_THAT(names, ElementsAre("bounds (age)", "quantiles (age)", "bounds (income)", "quantiles (income)",
+                                 "bounds (day)", "quantiles (day)", "values (city)", "values (note)"));
   EXPECT_LE(budget->spent_rho(), budget->total_rho());
   EXPECT_GT(budget->spent_rho(), 0.999 * budget->total_rho());
   // Each step: rho 0.1, epsilon sqrt(0.2) = 0.447; 66 rows per common city are kept with probability ~1,
@@ -167,7 +175,7 @@ TEST(DiscretizeTest, DegenerateInputs) {
   // One constant column: public bounds lower == upper give one bin, decoded to that value.
   const table::Table constant = Read("x\n7\n7\n7\n");
   DiscretizeOptions o;
-  o.columns = {{.name = "x", .lower = 7, .upper = 7}};
+  o.columns = {{.name = "x", .lower = 7, .upper = 7, .binning = Binning::kEqualWidth}};
   absl::StatusOr<Codec> codec = FitCodec(constant, o, nullptr, 0, bits);
   ASSERT_TRUE(codec.ok()) << codec.status();
   EXPECT_EQ(codec->domain().size(0), 2) << "one bin and the null code";
@@ -321,6 +329,68 @@ TEST(DiscretizeTest, CodingsRoundTripThroughJson) {
                   .status()
                   .message(),
               HasSubstr("increase strictly"));
+}
+
+TEST(DiscretizeTest, DpQuantileBinsFollowTheDistributionWithPointBins) {
+  // 5000 rows: loss is 0 in 90% of rows, else 1000..2990 (zero-inflated like Adult's capital-loss); hours
+  // is 40 in half the rows, else spread over 1..99.
+  std::string csv = "loss,hours\n";
+  for (int i = 0; i < 5000; ++i) {
+    csv += std::to_string(i % 10 == 0 ? 1000 + (i * 7) % 1991 : 0) + "," +
+           std::to_string(i % 2 == 0 ? 40 : 1 + (i * 13) % 99) + "\n";
+  }
+  const table::Table t = Read(csv);
+  DiscretizeOptions o;
+  o.columns = {{.name = "loss", .lower = 0, .upper = 4000, .bins = 16}, {.name = "hours", .bins = 16}};
+  crypto::testing::DeterministicRandom random(43);
+  dp::RandomBits bits(random);
+  absl::StatusOr<ZcdpBudget> budget = ZcdpBudget::FromRho(0.5, 1e-6);
+  ASSERT_TRUE(budget.ok());
+  absl::StatusOr<Codec> codec = FitCodec(t, o, &*budget, 0, bits);
+  ASSERT_TRUE(codec.ok()) << codec.status();
+  std::vector<std::string> names;
+  for (const ZcdpBudget::Entry& e : budget->entries()) names.push_back(e.name);
+  EXPECT_THAT(names, ElementsAre("quantiles (loss)", "bounds (hours)", "quantiles (hours)"));
+  // Shares: bounds 2, quantiles 1 each: 0.5 / 4 per share.
+  EXPECT_NEAR(budget->entries()[0].rho, 0.125, 1e-9);
+  EXPECT_NEAR(budget->entries()[1].rho, 0.25, 1e-9);
+  EXPECT_LE(budget->spent_rho(), budget->total_rho());
+  const ColumnCoding& loss = codec->columns()[0];
+  EXPECT_EQ(loss.binning, Binning::kQuantiles);
+  ASSERT_GE(loss.starts.size(), 2u);
+  EXPECT_LE(loss.starts.size(), 31u) << "at most 2 bins - 1";
+  EXPECT_EQ(loss.starts[0], 0);
+  EXPECT_EQ(loss.starts[1], 1) << "the mass at 0 is a point bin";
+  EXPECT_EQ(codec->Labels(0)[0], "0");
+  const ColumnCoding& hours = codec->columns()[1];
+  const std::vector<std::string> labels = codec->Labels(1);
+  EXPECT_THAT(labels, ::testing::Contains("40")) << "the mass at 40 is a point bin";
+  EXPECT_GE(hours.starts.size(), 8u);
+  // Decoding: zeros stay exactly zero, every value is an integer of its bin.
+  absl::StatusOr<DiscreteTable> codes = codec->Encode(t);
+  ASSERT_TRUE(codes.ok()) << codes.status();
+  absl::StatusOr<table::Table> back = codec->Decode(*codes, random);
+  ASSERT_TRUE(back.ok()) << back.status();
+  int64_t zeros = 0, forties = 0;
+  for (int64_t r = 0; r < t.num_rows(); ++r) {
+    zeros += back->column(0).GetInt64(r) == 0;
+    forties += back->column(1).GetInt64(r) == 40;
+    const int32_t code = codes->code(r, 0);
+    const int64_t v = back->column(0).GetInt64(r);
+    EXPECT_GE(v, static_cast<int64_t>(loss.starts[code]));
+    if (code + 1 < static_cast<int32_t>(loss.starts.size())) {
+      EXPECT_LT(v, static_cast<int64_t>(loss.starts[code + 1]));
+    }
+  }
+  EXPECT_EQ(zeros, 4500);
+  EXPECT_GE(forties, 2500);
+  // Equal-width stays available: the zeros then share a bin with other values and decode spread.
+  o.columns[0].binning = Binning::kEqualWidth;
+  budget = ZcdpBudget::FromRho(0.5, 1e-6);
+  codec = FitCodec(t, o, &*budget, 0, bits);
+  ASSERT_TRUE(codec.ok()) << codec.status();
+  EXPECT_EQ(codec->columns()[0].binning, Binning::kEqualWidth);
+  EXPECT_TRUE(codec->columns()[0].starts.empty());
 }
 
 }  // namespace
