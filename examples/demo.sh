@@ -265,6 +265,22 @@ echo "128-bit security by the HomomorphicEncryption.org bound), computes the mod
 echo "feature, and only the customer can decrypt it. examples/loan/run.sh plays both sides:"
 VEIL="$VEIL" sh examples/loan/run.sh | sed 's/^/    /'
 
+step "22. DP synthetic data: an artificial Adult that mirrors the real one, and a report on how well"
+if [ -f "$ADULT" ]; then
+  export VEIL_WORKSPACE=$CENSUS VEIL_ACTOR=dana
+  echo "AIM (McKenna et al. 2022) measures the marginals that matter with Gaussian noise, fits a graphical model"
+  echo "and samples from it. The run is charged to the census dataset's budget like a query:"
+  show "$VEIL" --actor alex synth --dataset adult --purpose research --epsilon 1 --delta 1e-6 --method aim \
+    -o build/demo/adult-synth.csv
+  head -n 3 build/demo/adult-synth.csv | cut -c1-150 | sed 's/^/    /'
+  echo
+  echo "How close is it? Marginal distances, associations, a model trained on synthetic rows tested on real ones,"
+  echo "and how many synthetic rows copy a real one (build/demo/synth-report.html has the plots):"
+  show "$VEIL" synth report "$ADULT" build/demo/adult-synth.csv --target income -o build/demo/synth-report.html
+else
+  echo "skipped: $ADULT not found (it ships in ../shared/data beside the repository)"
+fi
+
 step "23. Private machine learning: a loan model trained with DP-SGD, audited for fairness, explained per decision"
 TRAIN=../shared/data/adult/adult_train.csv TEST=../shared/data/adult/adult_test.csv
 if [ -f "$TRAIN" ] && [ -f "$TEST" ]; then
@@ -301,8 +317,10 @@ Today: the foundation (crypto primitives with standard test vectors, the columna
 workspace (encrypted vault with per-subject keys, the gate, the Merkle audit log, erasure by crypto-shredding),
 differential privacy (DP SQL on exact noise, contribution bounding per person, a budget per dataset, PostgreSQL
 tables attached and queried by push-down), PII discovery and pseudonymization (text and tables, keyed
-tokens, FF1, the sealed pseudonym mapping of the privacy proxy) and anonymization (k-anonymity and
-l-diversity with ARX's optimal search, Mondrian, re-identification risk, DICOM de-identification).
-In progress: homomorphic encryption (RNS-CKKS library: docs/he.md), DP synthetic data (MST and AIM:
-docs/synth.md), private ML. Then federated learning and governance. Each extends this walkthrough.
+tokens, FF1, the sealed pseudonym mapping of the privacy proxy), anonymization (k-anonymity and l-diversity
+with ARX's optimal search, Mondrian, re-identification risk, DICOM de-identification), homomorphic encryption
+(RNS-CKKS, encrypted scoring), DP synthetic data (MST, AIM, quality report) and private ML (DP-SGD, fairness,
+explained decisions, a model registry).
+Next: federated learning with secure aggregation (the protocol library exists: docs/fl.md), then governance
+(data map, consent, retention, subject requests, DPIA reports).
 TXT
