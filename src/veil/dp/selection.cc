@@ -154,7 +154,6 @@ absl::StatusOr<size_t> ExponentialMechanism(dp::RandomBits& bits, std::span<cons
     n[i] = std::llround(scaled);
     best = std::max(best, n[i]);
   }
-  constexpr int64_t kMaxGap = int64_t{1} << 51;
   const uint64_t count = scores.size();
   const uint64_t cap = 128 * count;
   for (uint64_t round = 0; round < cap; ++round) {
