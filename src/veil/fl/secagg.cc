@@ -13,7 +13,6 @@
 #include "absl/strings/str_cat.h"
 #include "veil/base/status_macros.h"
 #include "veil/crypto/aead.h"
-#include "veil/crypto/hkdf.h"
 #include "veil/crypto/random.h"
 #include "veil/fl/mask_prg.h"
 #include "veil/fl/shamir.h"
@@ -32,14 +31,6 @@ std::vector<uint8_t> Context(std::string_view label, uint64_t round, uint32_t a,
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<uint8_t>(a >> (8 * i)));
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<uint8_t>(b >> (8 * i)));
   return out;
-}
-
-// The single-use AEAD key for the shares `sender` sends `recipient` in `round`.
-absl::StatusOr<base::SecretBytes> ShareKey(const base::SecretBytes& own_c_sk,
-                                           std::span<const uint8_t> peer_c_pk, uint64_t round,
-                                           uint32_t sender, uint32_t recipient) {
-  VEIL_ASSIGN_OR_RETURN(base::SecretBytes shared, crypto::X25519(own_c_sk, peer_c_pk));
-  return crypto::HkdfSha256(shared, {}, Context(kShareKeyLabel, round, sender, recipient), 32);
 }
 
 const std::array<uint8_t, crypto::kAes256GcmNonceSize>& ZeroNonce() {
@@ -97,22 +88,22 @@ EVP_MAC* HmacMac() {
 }
 }  // namespace
 
-// The same values as PairSeed (X25519 through EVP_PKEY_X25519, then HKDF-SHA-256 of RFC 5869 with an empty
-// salt: PRK = HMAC(0^32, Z), OKM = HMAC(PRK, info || 0x01)), with the private key loaded once and the HMAC
-// context reused: the per-call provider lookups of the generic helpers cost several times the scalar
-// multiplication itself. The test PairSeedsMatchTheGenericDerivation checks the equality.
-absl::Status PairSeeds(const base::SecretBytes& own_s_sk, uint32_t own_id,
-                       std::span<const crypto::X25519PublicKey* const> peers,
-                       std::span<const uint32_t> peer_ids, uint64_t round,
-                       std::vector<base::SecretBytes>& out) {
-  if (peers.size() != peer_ids.size())
-    return absl::InvalidArgumentError("secagg: pair seeds: peer keys and ids differ in number");
-  if (own_s_sk.size() != crypto::kX25519KeySize)
-    return absl::InvalidArgumentError("secagg: pair seeds: the private key must be 32 bytes");
-  out.resize(peers.size());
+// HKDF-SHA-256(X25519(own_sk, peers[i]), salt = empty, info_of(i, j)) for j < per_peer, into
+// out[i * per_peer + j]: the same values as crypto::X25519 + crypto::HkdfSha256 (RFC 5869 with an empty salt:
+// PRK = HMAC(0^32, Z), OKM = HMAC(PRK, info || 0x01)), with the private key loaded once and one HMAC context
+// reused: the per-call provider lookups of the generic helpers cost several times the scalar multiplication
+// itself. The test PairSeedsMatchTheGenericDerivation checks the equality.
+template <typename InfoOf>
+absl::Status X25519HkdfBatch(const base::SecretBytes& own_sk,
+                             std::span<const crypto::X25519PublicKey* const> peers,
+                             std::span<const uint32_t> peer_ids, size_t per_peer, InfoOf info_of,
+                             std::vector<base::SecretBytes>& out) {
+  if (own_sk.size() != crypto::kX25519KeySize)
+    return absl::InvalidArgumentError("secagg: key derivation: the private key must be 32 bytes");
+  out.resize(peers.size() * per_peer);
   if (peers.empty()) return absl::OkStatus();
   std::unique_ptr<EVP_PKEY, PkeyDeleter> own(
-      EVP_PKEY_new_raw_private_key_ex(nullptr, "X25519", nullptr, own_s_sk.data(), own_s_sk.size()));
+      EVP_PKEY_new_raw_private_key_ex(nullptr, "X25519", nullptr, own_sk.data(), own_sk.size()));
   if (own == nullptr) return SeedError("X25519 private key");
   std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, own.get(), nullptr));
   if (ctx == nullptr || EVP_PKEY_derive_init(ctx.get()) != 1) return SeedError("X25519 derive init");
@@ -126,7 +117,6 @@ absl::Status PairSeeds(const base::SecretBytes& own_s_sk, uint32_t own_id,
   if (EVP_MAC_CTX_set_params(hmac.get(), params) != 1) return SeedError("HMAC digest");
   static const std::array<uint8_t, 32> kZeroSalt{};
   base::SecretBytes shared(32), prk(32);
-  std::vector<uint8_t> info;
   for (size_t i = 0; i < peers.size(); ++i) {
     std::unique_ptr<EVP_PKEY, PkeyDeleter> peer(
         EVP_PKEY_new_raw_public_key_ex(nullptr, "X25519", nullptr, peers[i]->data(), peers[i]->size()));
@@ -135,22 +125,42 @@ absl::Status PairSeeds(const base::SecretBytes& own_s_sk, uint32_t own_id,
     if (EVP_PKEY_derive_set_peer(ctx.get(), peer.get()) != 1 ||
         EVP_PKEY_derive(ctx.get(), shared.data(), &len) != 1 || len != shared.size()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("secagg: X25519 with the masking key of client ", peer_ids[i], " failed"));
+          absl::StrCat("secagg: X25519 with the public key of client ", peer_ids[i], " failed"));
     }
-    info = Context(kMaskSeedLabel, round, std::min(own_id, peer_ids[i]), std::max(own_id, peer_ids[i]));
-    info.push_back(0x01);
-    size_t prk_len = 0, okm_len = 0;
-    if (out[i].size() != kMaskSeedBytes) out[i] = base::SecretBytes(kMaskSeedBytes);
+    size_t prk_len = 0;
     if (EVP_MAC_init(hmac.get(), kZeroSalt.data(), kZeroSalt.size(), nullptr) != 1 ||
         EVP_MAC_update(hmac.get(), shared.data(), shared.size()) != 1 ||
-        EVP_MAC_final(hmac.get(), prk.data(), &prk_len, prk.size()) != 1 || prk_len != 32 ||
-        EVP_MAC_init(hmac.get(), prk.data(), prk.size(), nullptr) != 1 ||
-        EVP_MAC_update(hmac.get(), info.data(), info.size()) != 1 ||
-        EVP_MAC_final(hmac.get(), out[i].data(), &okm_len, kMaskSeedBytes) != 1 || okm_len != 32) {
-      return SeedError("HKDF");
+        EVP_MAC_final(hmac.get(), prk.data(), &prk_len, prk.size()) != 1 || prk_len != 32) {
+      return SeedError("HKDF extract");
+    }
+    for (size_t j = 0; j < per_peer; ++j) {
+      std::vector<uint8_t> info = info_of(i, j);
+      info.push_back(0x01);
+      base::SecretBytes& o = out[i * per_peer + j];
+      if (o.size() != 32) o = base::SecretBytes(32);
+      size_t okm_len = 0;
+      if (EVP_MAC_init(hmac.get(), prk.data(), prk.size(), nullptr) != 1 ||
+          EVP_MAC_update(hmac.get(), info.data(), info.size()) != 1 ||
+          EVP_MAC_final(hmac.get(), o.data(), &okm_len, 32) != 1 || okm_len != 32) {
+        return SeedError("HKDF expand");
+      }
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status PairSeeds(const base::SecretBytes& own_s_sk, uint32_t own_id,
+                       std::span<const crypto::X25519PublicKey* const> peers,
+                       std::span<const uint32_t> peer_ids, uint64_t round,
+                       std::vector<base::SecretBytes>& out) {
+  if (peers.size() != peer_ids.size())
+    return absl::InvalidArgumentError("secagg: pair seeds: peer keys and ids differ in number");
+  return X25519HkdfBatch(
+      own_s_sk, peers, peer_ids, 1,
+      [&](size_t i, size_t) {
+        return Context(kMaskSeedLabel, round, std::min(own_id, peer_ids[i]), std::max(own_id, peer_ids[i]));
+      },
+      out);
 }
 }  // namespace internal
 
@@ -300,6 +310,21 @@ absl::StatusOr<ShareKeys> SecAggClient::ShareKeysRound(const KeyDirectory& dir) 
 
   std::vector<const crypto::X25519PublicKey*> peer_keys;
   for (uint32_t v : recipients) peer_keys.push_back(&peers_[v].s_pk);
+  // The AEAD keys for the shares sent to (j = 0) and received from (j = 1) each recipient: single-use keys
+  // per (round, sender, recipient), from one X25519 per peer.
+  std::vector<const crypto::X25519PublicKey*> peer_c_keys;
+  for (uint32_t v : recipients) peer_c_keys.push_back(&peers_[v].c_pk);
+  std::vector<base::SecretBytes> share_keys;
+  if (absl::Status st = internal::X25519HkdfBatch(
+          c_->private_key, peer_c_keys, recipients, 2,
+          [&](size_t i, size_t j) {
+            return j == 0 ? Context(kShareKeyLabel, cfg.round_id, id_, recipients[i])
+                          : Context(kShareKeyLabel, cfg.round_id, recipients[i], id_);
+          },
+          share_keys);
+      !st.ok()) {
+    return Fail(st);
+  }
   std::vector<base::SecretBytes> pair_seeds;
   if (absl::Status st =
           internal::PairSeeds(s_->private_key, id_, peer_keys, recipients, cfg.round_id, pair_seeds);
@@ -317,13 +342,10 @@ absl::StatusOr<ShareKeys> SecAggClient::ShareKeysRound(const KeyDirectory& dir) 
     std::copy((*s_shares)[i].y.span().begin(), (*s_shares)[i].y.span().end(),
               plaintext.data() + kSecAggShareBytes);
     Peer& peer = peers_[v];
-    auto key = ShareKey(c_->private_key, peer.c_pk, cfg.round_id, id_, v);
-    if (!key.ok()) return Fail(key.status());
-    auto receive_key = ShareKey(c_->private_key, peer.c_pk, cfg.round_id, v, id_);
-    if (!receive_key.ok()) return Fail(receive_key.status());
-    peer.receive_key = std::move(*receive_key);
+    const base::SecretBytes& key = share_keys[2 * i];
+    peer.receive_key = std::move(share_keys[2 * i + 1]);
     peer.pair_seed = std::move(pair_seeds[i]);
-    auto ct = crypto::SealWithNonce(*key, ZeroNonce(), plaintext.span(),
+    auto ct = crypto::SealWithNonce(key, ZeroNonce(), plaintext.span(),
                                     Context(kShareAadLabel, cfg.round_id, id_, v));
     if (!ct.ok()) return Fail(ct.status());
     out.shares.push_back(EncryptedShare{id_, v, std::move(*ct)});
