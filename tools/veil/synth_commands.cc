@@ -186,7 +186,10 @@ absl::StatusOr<synth::DiscretizeOptions> ReadSpec(const std::string& path, const
   }
   if (!doc.contains("columns")) return o;
   if (!doc["columns"].is_object()) return bad("\"columns\" must be an object");
-  for (const auto& [name, c] : doc["columns"].items()) {
+  for (const auto& item : doc["columns"].items()) {
+    // Not a structured binding: clang 14 cannot capture one in the lambdas below.
+    const std::string& name = item.key();
+    const nlohmann::json& c = item.value();
     const std::string where = absl::StrCat("column \"", name, "\": ");
     if (!c.is_object()) return bad(where + "must be an object");
     const std::optional<int> field = schema.FindField(name);

@@ -177,9 +177,9 @@ TEST(TreeModelTest, DecoderSpreadsMergedCodesUniformly) {
   TreeModel model = *TreeModel::Fit(compressed, std::vector<NoisyMarginal>{m}, {});
   Decoder bad;
   bad.original = *Domain::Create({{"a", 3}});
-  bad.groups = {{{{0}}, {{1}}}};
+  bad.groups = {{{0}, {1}}};
   EXPECT_THAT(model.SetDecoder(bad).message(), HasSubstr("original code 2 is in no group"));
-  bad.groups = {{{{0}}, {{1, 1}}}};
+  bad.groups = {{{0}, {1, 1}}};
   EXPECT_FALSE(model.SetDecoder(bad).ok());
   Decoder decoder;
   decoder.original = *Domain::Create({{"a", 3}});
