@@ -3,8 +3,8 @@
 // The first byte picks the separator (';', ',', '\t' or '|'); the rest is the hierarchy text. For every
 // input:
 //   - ParseArxCsv returns a hierarchy or InvalidArgument, never crashes or hangs;
-//   - a parsed hierarchy satisfies its invariants (every row as long as the first, leaves unique and found by
-//     FindLeaf, levels consistent), and ToArxCsv parses back to the same rows;
+//   - a parsed hierarchy satisfies its invariants (every row as long as the first, every label valid UTF-8,
+//     leaves unique and found by FindLeaf, levels consistent), and ToArxCsv parses back to the same rows;
 //   - for a small one, a table made of its leaves encodes, and the optimal k=2 search either finds a node
 //     that CheckNode confirms or reports that none exists.
 // Any violation calls __builtin_trap() so that libFuzzer records the input.
@@ -17,6 +17,7 @@
 
 #include "veil/anon/hierarchy.h"
 #include "veil/anon/kanon.h"
+#include "veil/base/utf8.h"
 #include "veil/table/csv_reader.h"
 #include "veil/table/schema.h"
 #include "veil/table/table.h"
@@ -32,6 +33,7 @@ void CheckInvariants(const veil::anon::Hierarchy& h) {
   for (int i = 0; i < h.num_leaves(); ++i) {
     Check(static_cast<int>(h.rows()[i].size()) == h.num_levels());
     Check(h.FindLeaf(h.Label(i, 0)) == i);
+    for (int l = 0; l < h.num_levels(); ++l) Check(veil::base::IsValidUtf8(h.Label(i, l)));
   }
   for (int l = 0; l + 1 < h.num_levels(); ++l) {
     std::map<std::string, std::string> parent;

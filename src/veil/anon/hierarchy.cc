@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "veil/base/status_macros.h"
+#include "veil/base/utf8.h"
 
 namespace veil::anon {
 namespace {
@@ -146,6 +147,13 @@ absl::StatusOr<Hierarchy> Hierarchy::Build(std::vector<std::vector<std::string>>
       return absl::InvalidArgumentError(absl::StrFormat(
           "%s:%d: row has %d levels, but the first row has %d (every row needs the same number)", source,
           lines[r], rows[r].size(), levels));
+    }
+    // Labels end up in tables (generalized cells) and in messages, which hold UTF-8 only.
+    for (size_t l = 0; l < levels; ++l) {
+      if (const size_t bad = base::FindInvalidUtf8(rows[r][l]); bad != rows[r][l].size()) {
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "%s:%d: level %d is not valid UTF-8 (at byte %d of the value)", source, lines[r], l, bad + 1));
+      }
     }
     // The empty leaf is the missing value; its row may keep it empty at higher levels (its own branch).
     // Any other row needs a label at every level.

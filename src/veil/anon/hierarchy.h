@@ -11,6 +11,7 @@
 //   * every row has the same number of levels (>= 1) and no empty value, except the row of the missing
 //     value: a leaf that is the empty string ("" or an empty field) stands for an empty or null cell, and
 //     its row may stay empty at higher levels (its own branch) before its top, e.g. "";"";* or "";*;
+//   * every value is valid UTF-8 (labels become table cells, see table/column.h);
 //   * an original value (column 0) is listed once;
 //   * levels are consistent: two leaves that are equal at level i are equal at level i+1 (a generalized value
 //     has exactly one parent), so the levels form a tree.

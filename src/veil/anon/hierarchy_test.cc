@@ -61,6 +61,29 @@ TEST(HierarchyTest, RejectsEmptyValueAndUnterminatedQuote) {
   EXPECT_FALSE(Hierarchy::ParseArxCsv("", "h.csv").ok());
 }
 
+// Found by arx_hierarchy_fuzz (separator '\t', so each line is one leaf): a quoted field followed by text, a
+// quote inside an unquoted field, and a leaf ending in a lone UTF-8 lead byte. The parse used to succeed, and
+// a table holding that leaf could then not be built (tables hold UTF-8 only).
+TEST(HierarchyTest, RejectsInvalidUtf8NamingLineAndLevel) {
+  const std::string text = "\"spou&se vres\"entq\n1\";\"\";*\nX;*\xc2\n;X;*\ny;X;*\n";
+  auto h = Hierarchy::ParseArxCsv(text, "fuzz.csv", '\t');
+  ASSERT_FALSE(h.ok());
+  EXPECT_EQ(h.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(h.status().message(),
+              HasSubstr("fuzz.csv:3: level 0 is not valid UTF-8 (at byte 4 of the value)"));
+  // Without the stray byte the same text is a valid one-level hierarchy, parsed as the fuzzer read it.
+  std::string fixed = text;
+  fixed.erase(fixed.find('\xc2'), 1);
+  auto ok = Hierarchy::ParseArxCsv(fixed, "fuzz.csv", '\t');
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_THAT(ok->rows(), ElementsAre(ElementsAre("spou&se vresentq"), ElementsAre("1\";\"\";*"),
+                                      ElementsAre("X;*"), ElementsAre(";X;*"), ElementsAre("y;X;*")));
+  // A generalized label is checked too (it becomes a cell of the anonymized table).
+  EXPECT_THAT(Hierarchy::ParseArxCsv("a;x\xff;*\n", "h.csv").status().message(),
+              HasSubstr("h.csv:1: level 1 is not valid UTF-8 (at byte 2 of the value)"));
+  EXPECT_FALSE(Hierarchy::FromRows({{"a", "\xe2\x82", "*"}}, "rows").ok());
+}
+
 TEST(HierarchyTest, AdultHierarchiesParse) {
   for (const char* name : {"age", "education", "marital-status", "native-country", "occupation", "race",
                            "salary-class", "sex", "workclass"}) {
