@@ -8,6 +8,8 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <span>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -24,6 +26,8 @@
 #include "dcmtk/dcmdata/dcmetinf.h"
 #include "dcmtk/dcmdata/dcostrmb.h"
 #include "dcmtk/dcmdata/dcsequen.h"
+#include "dcmtk/dcmdata/dctag.h"
+#include "dcmtk/dcmdata/dcvr.h"
 #include "dcmtk/dcmdata/dcxfer.h"
 #include "veil/anon/dicom_internal.h"
 #include "veil/base/bytes.h"
@@ -521,6 +525,164 @@ absl::Status DicomDeidentifier::Deidentify(DcmFileFormat& file, DicomDeidStats* 
   return DeidentifyDataset(*dataset, file.getMetaInfo(), stats);
 }
 
+namespace {
+
+// A pre-scan of the element headers of a DICOM byte string, before DCMTK reads it: DCMTK allocates each
+// value with the length its header declares (DcmElement::newValueField, up to 4 GB), before it finds that the
+// bytes are not there, so a tiny file could make it allocate gigabytes. The scan follows the encoding as
+// DCMTK reads it (meta information in explicit VR little endian, then the dataset in the transfer syntax the
+// meta information names, or guessed for a bare dataset), walks sequences and items of defined and undefined
+// length, and rejects any defined length larger than the bytes left in the file. Anything else malformed is
+// left to DCMTK's parser.
+class LengthScanner {
+ public:
+  explicit LengthScanner(std::span<const uint8_t> bytes) : b_(bytes) {}
+
+  absl::Status Scan(bool part10) {
+    size_t pos = 0;
+    if (part10) {
+      pos = 132;
+      std::string_view xfer;
+      // Meta information: explicit VR little endian, group 0002.
+      while (pos + 8 <= b_.size() && U16(pos, false) == 0x0002) {
+        size_t value = 0;
+        uint32_t len = 0;
+        VEIL_RETURN_IF_ERROR(Header(pos, /*explicit_vr=*/true, /*big_endian=*/false, &value, &len));
+        if (len == kUndefined) return absl::OkStatus();  // not valid in the meta information: DCMTK's error
+        if (U16(pos + 2, false) == 0x0010) {
+          xfer = std::string_view(reinterpret_cast<const char*>(b_.data() + value), len);
+          while (!xfer.empty() && (xfer.back() == '\0' || xfer.back() == ' ')) xfer.remove_suffix(1);
+        }
+        pos = value + len;
+      }
+      if (xfer == "1.2.840.10008.1.2.1.99") return absl::OkStatus();  // deflated: lengths are inside zlib
+      if (xfer == "1.2.840.10008.1.2") return ScanItems(pos, b_.size(), false, false, false, 0);
+      if (xfer == "1.2.840.10008.1.2.2") return ScanItems(pos, b_.size(), true, true, false, 0);
+      if (!xfer.empty()) return ScanItems(pos, b_.size(), true, false, false, 0);
+    }
+    // No transfer syntax given: DCMTK guesses explicit VR when the first element has two letters for a VR.
+    const bool explicit_vr = pos + 6 <= b_.size() && IsUpper(b_[pos + 4]) && IsUpper(b_[pos + 5]);
+    return ScanItems(pos, b_.size(), explicit_vr, false, false, 0);
+  }
+
+ private:
+  static constexpr uint32_t kUndefined = 0xffffffffu;
+  static constexpr int kMaxDepth = 200;
+  static bool IsUpper(uint8_t c) { return c >= 'A' && c <= 'Z'; }
+
+  uint16_t U16(size_t p, bool be) const {
+    return be ? static_cast<uint16_t>(b_[p] << 8 | b_[p + 1]) : static_cast<uint16_t>(b_[p] | b_[p + 1] << 8);
+  }
+  uint32_t U32(size_t p, bool be) const {
+    return be ? (uint32_t{U16(p, true)} << 16 | U16(p + 2, true))
+              : (U16(p, false) | uint32_t{U16(p + 2, false)} << 16);
+  }
+
+  // Reads the header at `pos` (precondition: 8 bytes there). Sets the value's offset and its declared
+  // length; InvalidArgument if a defined length exceeds the bytes left. A header cut short: kUndefined
+  // length and value = end of input (DCMTK reports the truncation).
+  absl::Status Header(size_t pos, bool explicit_vr, bool be, size_t* value, uint32_t* len, bool* sq = nullptr,
+                      bool* un = nullptr) const {
+    const uint16_t group = U16(pos, be), element = U16(pos + 2, be);
+    const bool delimitation = group == 0xfffe;
+    bool is_sq = false, is_un = false;
+    if (explicit_vr && !delimitation) {
+      const char vr[3] = {static_cast<char>(b_[pos + 4]), static_cast<char>(b_[pos + 5]), '\0'};
+      const DcmEVR evr = DcmVR(vr).getEVR();
+      is_sq = evr == EVR_SQ;
+      is_un = evr == EVR_UN;
+      if (DcmVR(vr).usesExtendedLengthEncoding()) {  // as DcmItem::readTagAndLength decides
+        if (pos + 12 > b_.size()) {
+          *value = b_.size();
+          *len = kUndefined;
+          return absl::OkStatus();
+        }
+        *len = U32(pos + 8, be);
+        *value = pos + 12;
+      } else {
+        *len = U16(pos + 6, be);
+        *value = pos + 8;
+      }
+    } else {
+      *len = U32(pos + 4, be);
+      *value = pos + 8;
+      if (!delimitation) is_sq = DcmTag(group, element).getEVR() == EVR_SQ;
+    }
+    if (sq != nullptr) *sq = is_sq;
+    if (un != nullptr) *un = is_un;
+    if (*len != kUndefined && *len > b_.size() - *value) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "malformed DICOM file: element (%04x,%04x) at byte %d declares %d bytes, the file has %d left",
+          group, element, pos, *len, b_.size() - *value));
+    }
+    return absl::OkStatus();
+  }
+
+  // The elements of a dataset or item in [pos, end); with `in_item`, up to an item delimitation.
+  absl::Status ScanItems(size_t pos, size_t end, bool explicit_vr, bool be, bool in_item, int depth) {
+    return ScanElements(pos, end, explicit_vr, be, in_item, depth).status();
+  }
+
+  // Returns the position after what was scanned.
+  absl::StatusOr<size_t> ScanElements(size_t pos, size_t end, bool explicit_vr, bool be, bool in_item,
+                                      int depth) {
+    if (depth > kMaxDepth) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("malformed DICOM file: sequences nested more than ", kMaxDepth, " deep"));
+    }
+    while (pos + 8 <= end) {
+      const uint16_t group = U16(pos, be), element = U16(pos + 2, be);
+      size_t value = 0;
+      uint32_t len = 0;
+      bool sq = false, un = false;
+      VEIL_RETURN_IF_ERROR(Header(pos, explicit_vr, be, &value, &len, &sq, &un));
+      if (group == 0xfffe) {
+        if (in_item && (element == 0xe00d || element == 0xe0dd)) return element == 0xe00d ? value : pos;
+        pos = len == kUndefined ? value : value + len;  // a stray delimiter or item: DCMTK's business
+        continue;
+      }
+      if (len == kUndefined) {
+        // A sequence (or encapsulated pixel data, or UN holding implicit VR little endian items).
+        VEIL_ASSIGN_OR_RETURN(pos, ScanSequence(value, end, un ? false : explicit_vr, un ? false : be,
+                                                /*fragments=*/!sq && !un, depth + 1));
+        continue;
+      }
+      const size_t value_end = std::min(end, value + len);
+      if (sq)
+        VEIL_RETURN_IF_ERROR(ScanSequence(value, value_end, explicit_vr, be, false, depth + 1).status());
+      pos = value_end;
+    }
+    return end;
+  }
+
+  // The items of a sequence in [pos, end), up to a sequence delimitation. `fragments`: the items are opaque
+  // (encapsulated pixel data), otherwise each holds a dataset.
+  absl::StatusOr<size_t> ScanSequence(size_t pos, size_t end, bool explicit_vr, bool be, bool fragments,
+                                      int depth) {
+    while (pos + 8 <= end) {
+      const uint16_t group = U16(pos, be), element = U16(pos + 2, be);
+      if (group != 0xfffe) return pos;  // not an item: DCMTK's error
+      size_t value = 0;
+      uint32_t len = 0;
+      VEIL_RETURN_IF_ERROR(Header(pos, /*explicit_vr=*/false, be, &value, &len));
+      if (element == 0xe0dd) return value;  // end of the sequence
+      if (len == kUndefined) {
+        if (fragments) return value;  // DCMTK's error
+        VEIL_ASSIGN_OR_RETURN(pos, ScanElements(value, end, explicit_vr, be, /*in_item=*/true, depth + 1));
+        continue;
+      }
+      const size_t value_end = std::min(end, value + len);
+      if (!fragments) VEIL_RETURN_IF_ERROR(ScanItems(value, value_end, explicit_vr, be, false, depth + 1));
+      pos = value_end;
+    }
+    return end;
+  }
+
+  std::span<const uint8_t> b_;
+};
+
+}  // namespace
+
 absl::StatusOr<std::string> DeidentifyDicomBytes(const DicomDeidentifier& deid,
                                                  std::span<const uint8_t> bytes, DicomDeidStats* stats) {
   constexpr size_t kPreamble = 128;
@@ -533,6 +695,7 @@ absl::StatusOr<std::string> DeidentifyDicomBytes(const DicomDeidentifier& deid,
         "not a DICOM file (neither the 'DICM' prefix after a 128-byte preamble nor a dataset starting with "
         "group 0008)");
   }
+  VEIL_RETURN_IF_ERROR(LengthScanner(bytes).Scan(part10));
   DcmInputBufferStream in;
   in.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
   in.setEos();

@@ -511,6 +511,73 @@ TEST(DicomDeidTest, CorruptInputIsAClearError) {
   EXPECT_FALSE(DeidentifyDicomBytes(*d, base::AsBytes(fake)).ok());
 }
 
+// Little-endian element headers for crafted files.
+std::string Le16(uint16_t v) { return std::string{static_cast<char>(v & 0xff), static_cast<char>(v >> 8)}; }
+std::string Le32(uint32_t v) {
+  return Le16(static_cast<uint16_t>(v & 0xffff)) + Le16(static_cast<uint16_t>(v >> 16));
+}
+std::string Implicit(uint16_t g, uint16_t e, uint32_t len) { return Le16(g) + Le16(e) + Le32(len); }
+std::string ExplicitShort(uint16_t g, uint16_t e, const char* vr, std::string_view value) {
+  return Le16(g) + Le16(e) + vr + Le16(static_cast<uint16_t>(value.size())) + std::string(value);
+}
+std::string ExplicitLong(uint16_t g, uint16_t e, const char* vr, uint32_t len) {
+  return Le16(g) + Le16(e) + vr + std::string(2, '\0') + Le32(len);
+}
+
+// A declared value length beyond the end of the input is rejected before DCMTK allocates it (it would
+// allocate up to 4 GB for a few bytes: found by dicom_deid_fuzz as an out-of-memory).
+TEST(DicomDeidTest, DeclaredLengthBeyondTheInputIsRejectedBeforeAllocating) {
+  auto d = Make('k');
+  // A bare dataset in implicit VR little endian: (0008,0005) then Pixel Data declaring 4294836224 bytes.
+  const std::string bare = Implicit(0x0008, 0x0005, 10) + "ISO_IR 100" +
+                           Implicit(0x7fe0, 0x0010, 0xfffe0000u) + std::string(4, 'x');
+  absl::StatusOr<std::string> r = DeidentifyDicomBytes(*d, base::AsBytes(bare));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status().message(),
+              HasSubstr("element (7fe0,0010) at byte 18 declares 4294836224 bytes, the file has 4 left"));
+
+  // A Part 10 file in explicit VR little endian, the long length inside an item of a sequence of undefined
+  // length (nested in a defined-length item of an undefined-length sequence).
+  const std::string uid = std::string("1.2.840.10008.1.2.1") + '\0';
+  std::string part10 = std::string(128, '\0') + "DICM" + ExplicitShort(0x0002, 0x0010, "UI", uid);
+  const size_t dataset = part10.size();
+  const std::string inner = ExplicitShort(0x0008, 0x0100, "SH", "CODE01") +
+                            ExplicitLong(0x0009, 0x1010, "OB", 0x00100000u) + std::string(16, '\0');
+  part10 +=
+      ExplicitShort(0x0008, 0x0005, "CS", "ISO_IR 100") + ExplicitLong(0x0040, 0xa730, "SQ", 0xffffffffu) +
+      Implicit(0xfffe, 0xe000, static_cast<uint32_t>(inner.size())) + inner + Implicit(0xfffe, 0xe0dd, 0);
+  const size_t ob = dataset + 18 + 12 + 8 + 14;
+  r = DeidentifyDicomBytes(*d, base::AsBytes(part10));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status().message(), HasSubstr(absl::StrCat("element (0009,1010) at byte ", ob,
+                                                           " declares 1048576 bytes, the file has ",
+                                                           part10.size() - ob - 12, " left")));
+  // The same file with the length it really has parses (the scan does not reject good files).
+  std::string fixed = part10;
+  fixed.replace(ob + 8, 4, Le32(16));
+  EXPECT_TRUE(DeidentifyDicomBytes(*d, base::AsBytes(fixed)).ok());
+
+  // The fuzzer's reproducer (a bare implicit-VR RT dataset, 1532 bytes) and the file path of veil dicom deid.
+  const std::string repro = Slurp("fuzz/corpus/dicom_deid/oom_declared_length");
+  ASSERT_FALSE(repro.empty());
+  r = DeidentifyDicomBytes(*d, base::AsBytes(repro));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status().message(), HasSubstr("declares"));
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("veil_dicom_len_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string in = (dir / "in.dcm").string();
+  std::ofstream(in, std::ios::binary) << bare;
+  const absl::Status s = DeidentifyDicomFile(*d, in, (dir / "out.dcm").string());
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr(": malformed DICOM file: element (7fe0,0010) at byte 18 declares"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "out.dcm"));
+  std::filesystem::remove_all(dir);
+}
+
 // A poor man's fuzz run in the unit tests (the real one is fuzz/dicom_deid_fuzz.cc): byte flips and cuts of
 // every sample give either an output or InvalidArgument, never a crash or another code.
 TEST(DicomDeidTest, MutatedInputsGiveOutputOrInvalidArgument) {
