@@ -220,8 +220,11 @@ std::string Hierarchy::ToArxCsv(char separator) const {
     for (size_t l = 0; l < row.size(); ++l) {
       if (l > 0) out.push_back(separator);
       const std::string& v = row[l];
-      const bool quote = v.find_first_of(std::string{separator, '"', '\n', '\r'}) != std::string::npos ||
-                         (!v.empty() && v.front() == '"');
+      // The empty value is written "" (unquoted, the missing value's row of a one-level hierarchy would be a
+      // blank line, which the parser skips).
+      const bool quote = v.empty() ||
+                         v.find_first_of(std::string{separator, '"', '\n', '\r'}) != std::string::npos ||
+                         v.front() == '"';
       if (!quote) {
         out += v;
         continue;

@@ -74,7 +74,7 @@ class Hierarchy {
   // The index of the leaf whose original value is `value`, or nullopt.
   std::optional<int> FindLeaf(std::string_view value) const;
   // Serializes to ARX CSV (inverse of ParseArxCsv; values containing the separator, '"' or a line break
-  // are quoted).
+  // are quoted, and the empty value is written "").
   std::string ToArxCsv(char separator = ';') const;
 
  private:

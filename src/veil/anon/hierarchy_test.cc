@@ -84,6 +84,20 @@ TEST(HierarchyTest, RejectsInvalidUtf8NamingLineAndLevel) {
   EXPECT_FALSE(Hierarchy::FromRows({{"a", "\xe2\x82", "*"}}, "rows").ok());
 }
 
+// Found by arx_hierarchy_fuzz (input ';' + "\"\""): a one-level hierarchy holding only the missing value was
+// written as a blank line, which parses as an empty hierarchy.
+TEST(HierarchyTest, EmptyValueRoundTripsQuoted) {
+  for (const std::string text : {"\"\"", "\"\"\nx\n", "\"\";\"\";*\nx;X;*\n"}) {
+    auto h = Hierarchy::ParseArxCsv(text, "q.csv");
+    ASSERT_TRUE(h.ok()) << h.status();
+    EXPECT_EQ(h->Label(0, 0), "");
+    auto again = Hierarchy::ParseArxCsv(h->ToArxCsv(), "again.csv");
+    ASSERT_TRUE(again.ok()) << text << ": " << again.status();
+    EXPECT_EQ(again->rows(), h->rows()) << text;
+  }
+  EXPECT_EQ(Hierarchy::ParseArxCsv("\"\";*\n", "q.csv")->ToArxCsv(), "\"\";*\n");
+}
+
 TEST(HierarchyTest, AdultHierarchiesParse) {
   for (const char* name : {"age", "education", "marital-status", "native-country", "occupation", "race",
                            "salary-class", "sex", "workclass"}) {
