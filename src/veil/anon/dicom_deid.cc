@@ -5,6 +5,7 @@
 // Then DCMTK itself.
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -555,20 +556,31 @@ class LengthScanner {
         }
         pos = value + len;
       }
-      if (xfer == "1.2.840.10008.1.2.1.99") return absl::OkStatus();  // deflated: lengths are inside zlib
-      if (xfer == "1.2.840.10008.1.2") return ScanItems(pos, b_.size(), false, false, false, 0);
-      if (xfer == "1.2.840.10008.1.2.2") return ScanItems(pos, b_.size(), true, true, false, 0);
-      if (!xfer.empty()) return ScanItems(pos, b_.size(), true, false, false, 0);
+      if (!xfer.empty()) {
+        const DcmXfer x(std::string(xfer).c_str());
+        if (x.getXfer() != EXS_Unknown) {
+          if (x.getStreamCompression() != ESC_none)
+            return absl::OkStatus();  // the lengths are inside the zlib stream
+          return ScanItems(pos, b_.size(), x.isExplicitVR(), x.isBigEndian(), false, 0);
+        }
+      }
     }
-    // No transfer syntax given: DCMTK guesses explicit VR when the first element has two letters for a VR.
-    const bool explicit_vr = pos + 6 <= b_.size() && IsUpper(b_[pos + 4]) && IsUpper(b_[pos + 5]);
-    return ScanItems(pos, b_.size(), explicit_vr, false, false, 0);
+    // No (known) transfer syntax: guessed as DcmItem::checkTransferSyntax does. Explicit VR when the bytes
+    // after the first tag are a standard VR; big endian when only the big endian reading of the tag is in
+    // the dictionary, or both or neither are and only the big endian group is below 0x0100.
+    if (pos + 6 > b_.size()) return absl::OkStatus();
+    const char vr[3] = {static_cast<char>(b_[pos + 4]), static_cast<char>(b_[pos + 5]), '\0'};
+    const bool explicit_vr = std::isalpha(b_[pos + 4]) && std::isalpha(b_[pos + 5]) && DcmVR(vr).isStandard();
+    const uint16_t g_le = U16(pos, false), g_be = U16(pos, true);
+    const bool known_le = DcmTag(g_le, U16(pos + 2, false)).error().good();
+    const bool known_be = DcmTag(g_be, U16(pos + 2, true)).error().good();
+    const bool big_endian = known_be != known_le ? known_be : (g_le > 0xff && g_be <= 0xff);
+    return ScanItems(pos, b_.size(), explicit_vr, big_endian, false, 0);
   }
 
  private:
   static constexpr uint32_t kUndefined = 0xffffffffu;
   static constexpr int kMaxDepth = 200;
-  static bool IsUpper(uint8_t c) { return c >= 'A' && c <= 'Z'; }
 
   uint16_t U16(size_t p, bool be) const {
     return be ? static_cast<uint16_t>(b_[p] << 8 | b_[p + 1]) : static_cast<uint16_t>(b_[p] | b_[p + 1] << 8);

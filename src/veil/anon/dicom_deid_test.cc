@@ -566,6 +566,11 @@ TEST(DicomDeidTest, DeclaredLengthBeyondTheInputIsRejectedBeforeAllocating) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(r.status().message(), HasSubstr("declares"));
+  // A Part 10 file whose meta information lost its transfer syntax (inside a long OB): the dataset's syntax
+  // is guessed as DCMTK guesses it (implicit VR here, since "HA" is no VR).
+  r = DeidentifyDicomBytes(*d, base::AsBytes(Slurp("fuzz/corpus/dicom_deid/oom_guessed_implicit")));
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("element (5343,0010) at byte 668 declares 2740142408 bytes"));
   const std::filesystem::path dir =
       std::filesystem::temp_directory_path() / ("veil_dicom_len_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
