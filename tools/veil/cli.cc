@@ -204,4 +204,22 @@ absl::StatusOr<std::string> ReadTextInput(const std::string& path) {
   return env.ReadFileToString(path);
 }
 
+ProgressBar::ProgressBar(const GlobalOptions& options)
+    : on_(!options.quiet && !options.json && ::isatty(STDERR_FILENO) == 1) {}
+
+void ProgressBar::Update(double fraction, const std::string& stage) {
+  if (!on_) return;
+  const int width = 30;
+  const int filled = static_cast<int>(std::clamp(fraction, 0.0, 1.0) * width);
+  std::cerr << "\r[" << std::string(filled, '#') << std::string(width - filled, ' ') << "] "
+            << absl::StrFormat("%3d%% ", static_cast<int>(fraction * 100)) << absl::StrFormat("%-30s", stage)
+            << std::flush;
+  shown_ = true;
+}
+
+void ProgressBar::Done() {
+  if (on_ && shown_) std::cerr << "\r" << std::string(70, ' ') << "\r" << std::flush;
+  shown_ = false;
+}
+
 }  // namespace veil::cli

@@ -108,6 +108,23 @@ absl::StatusOr<std::string> ReadTextInput(const std::string& path);
 // How messages name that input: the path, or "stdin" for "-".
 inline std::string InputName(const std::string& path) { return path == "-" ? "stdin" : path; }
 
+// A progress bar on stderr for long commands, shown only when stderr is a terminal and never with --quiet or
+// --json; Done() (or the destructor) erases it.
+class ProgressBar {
+ public:
+  explicit ProgressBar(const GlobalOptions& options);
+  ~ProgressBar() { Done(); }
+  ProgressBar(const ProgressBar&) = delete;
+  ProgressBar& operator=(const ProgressBar&) = delete;
+  // fraction in [0, 1]; stage is a short label ("measuring", "epoch 3/10").
+  void Update(double fraction, const std::string& stage);
+  void Done();
+
+ private:
+  bool on_;
+  bool shown_ = false;
+};
+
 // Command groups.
 void RegisterInspect(CLI::App& app, Cli& cli);
 void RegisterWorkspace(CLI::App& app, Cli& cli);  // init, ingest, datasets, export, erase, grant, ...

@@ -62,30 +62,6 @@ using Json = nlohmann::ordered_json;
 constexpr double kHeldOutFraction = 0.2;
 constexpr char kPayloadFormat[] = "veil-registered-model";
 
-// --- Progress on stderr: only when stderr is a terminal, never with --quiet or --json.
-class Progress {
- public:
-  explicit Progress(const GlobalOptions& g) : on_(!g.quiet && !g.json && ::isatty(STDERR_FILENO) == 1) {}
-  ~Progress() { Done(); }
-  void Update(double fraction, const std::string& stage) {
-    if (!on_) return;
-    const int width = 30;
-    const int filled = static_cast<int>(std::clamp(fraction, 0.0, 1.0) * width);
-    std::cerr << "\r[" << std::string(filled, '#') << std::string(width - filled, ' ') << "] "
-              << absl::StrFormat("%3d%% ", static_cast<int>(fraction * 100))
-              << absl::StrFormat("%-30s", stage) << std::flush;
-    shown_ = true;
-  }
-  void Done() {
-    if (on_ && shown_) std::cerr << "\r" << std::string(70, ' ') << "\r" << std::flush;
-    shown_ = false;
-  }
-
- private:
-  bool on_;
-  bool shown_ = false;
-};
-
 std::string Sha256Hex(std::string_view bytes) { return base::HexEncode(crypto::Sha256(bytes)); }
 
 Json ParseOrdered(std::string_view text) {
@@ -477,7 +453,7 @@ void PrintTrainSummary(const TrainArgs& a, const store::ModelVersionInfo& info, 
 absl::Status RunTrain(const TrainArgs& a, const GlobalOptions& g) {
   VEIL_RETURN_IF_ERROR(ValidateTrainArgs(a));
   const bool dp = a.epsilon.has_value();
-  Progress progress(g);
+  ProgressBar progress(g);
   VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenSession(g));
   VEIL_ASSIGN_OR_RETURN(const store::DatasetInfo info, session->GetDataset(a.dataset));
   if (info.external.has_value())

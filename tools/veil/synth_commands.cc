@@ -59,31 +59,6 @@
 namespace veil::cli {
 namespace {
 
-// --- Progress on stderr: only when stderr is a terminal, never with --quiet or --json.
-class Progress {
- public:
-  explicit Progress(const GlobalOptions& g) : on_(!g.quiet && !g.json && ::isatty(STDERR_FILENO) == 1) {}
-  ~Progress() { Done(); }
-  // fraction in [0, 1].
-  void Update(double fraction, const std::string& stage) {
-    if (!on_) return;
-    const int width = 30;
-    const int filled = static_cast<int>(std::clamp(fraction, 0.0, 1.0) * width);
-    std::cerr << "\r[" << std::string(filled, '#') << std::string(width - filled, ' ') << "] "
-              << absl::StrFormat("%3d%% ", static_cast<int>(fraction * 100))
-              << absl::StrFormat("%-30s", stage) << std::flush;
-    shown_ = true;
-  }
-  void Done() {
-    if (on_ && shown_) std::cerr << "\r" << std::string(70, ' ') << "\r" << std::flush;
-    shown_ = false;
-  }
-
- private:
-  bool on_;
-  bool shown_ = false;
-};
-
 // --- The test-only seeded source: HMAC-SHA256(key = "veil synth test seed" || S, counter) blocks.
 class SeededTestRandom final : public base::RandomSource {
  public:
@@ -290,7 +265,7 @@ struct SynthOutput {
 absl::StatusOr<SynthOutput> Synthesize(const table::Table& data, const SynthArgs& args,
                                        const synth::DiscretizeOptions& options,
                                        const std::optional<synth::Domain>& domain, const BudgetSplit& split,
-                                       base::RandomSource& random, Progress& progress) {
+                                       base::RandomSource& random, ProgressBar& progress) {
   const absl::Time start = absl::Now();
   dp::RandomBits bits(random);
   std::optional<synth::ZcdpBudget> disc_budget;
@@ -446,7 +421,7 @@ absl::Status RunSynth(const SynthArgs& args, const GlobalOptions& global) {
   if (!args.domain.empty()) {
     VEIL_ASSIGN_OR_RETURN(domain, synth::ReadDomainCsv(crypto::DefaultEnv(), args.domain));
   }
-  Progress progress(global);
+  ProgressBar progress(global);
   std::unique_ptr<base::RandomSource> seeded;
   if (args.seed.has_value()) seeded = std::make_unique<SeededTestRandom>(*args.seed);
   base::RandomSource& random = seeded ? *seeded : crypto::SecureRandom();
