@@ -284,7 +284,7 @@ absl::StatusOr<Json> Metrics(const ml::Model& model, const ml::FeaturePipeline& 
                              {"mean_score", b.mean_score},
                              {"positive_rate", b.positive_rate}});
     }
-    return Json{{"task", "binary"},
+    Json out = {{"task", "binary"},
                 {"n", r.n},
                 {"positive_class", classes.size() > 1 ? classes[1] : ""},
                 {"accuracy", r.accuracy},
@@ -297,6 +297,9 @@ absl::StatusOr<Json> Metrics(const ml::Model& model, const ml::FeaturePipeline& 
                 {"confusion", {{"tp", r.tp}, {"fp", r.fp}, {"tn", r.tn}, {"fn", r.fn}}},
                 {"ece", r.ece},
                 {"calibration", calibration}};
+    // AUC is undefined (NaN) when one class only is present; JSON has no NaN, so it is left out.
+    if (!std::isfinite(r.auc)) out.erase("auc");
+    return out;
   }
   if (model.task() == ml::Task::kMulticlass) {
     VEIL_ASSIGN_OR_RETURN(const ml::MulticlassMetrics r, ml::EvaluateMulticlass(p, data.y.classes));
@@ -311,21 +314,30 @@ absl::StatusOr<Json> Metrics(const ml::Model& model, const ml::FeaturePipeline& 
   return Json{{"task", "regression"}, {"n", r.n}, {"rmse", r.rmse}, {"mae", r.mae}, {"r2", r.r2}};
 }
 
+// A number of a metrics object, or `fallback` when it is absent or not a number (e.g. an AUC left out
+// because the data held one class only).
+double Num(const Json& m, const char* key, double fallback = 0.0) {
+  const auto it = m.find(key);
+  return it != m.end() && it->is_number() ? it->get<double>() : fallback;
+}
+
 std::string MetricsLine(const Json& m) {
+  if (!m.is_object() || !m.contains("n")) return "none";
   const std::string task = m.value("task", "");
   if (task == "binary") {
     return absl::StrFormat(
-        "accuracy %.4f  AUC %.4f  log loss %.4f  precision %.4f  recall %.4f  ECE %.4f  (n %s)",
-        m.value("accuracy", 0.0), m.value("auc", 0.0), m.value("log_loss", 0.0), m.value("precision", 0.0),
-        m.value("recall", 0.0), m.value("ece", 0.0), WithThousands(m.value("n", int64_t{0})));
+        "accuracy %.4f  AUC %s  log loss %.4f  precision %.4f  recall %.4f  ECE %.4f  (n %s)",
+        Num(m, "accuracy"),
+        m.contains("auc") && m["auc"].is_number() ? absl::StrFormat("%.4f", Num(m, "auc")) : "n/a",
+        Num(m, "log_loss"), Num(m, "precision"), Num(m, "recall"), Num(m, "ece"),
+        WithThousands(m.value("n", int64_t{0})));
   }
   if (task == "multiclass") {
-    return absl::StrFormat("accuracy %.4f  log loss %.4f  (n %s)", m.value("accuracy", 0.0),
-                           m.value("log_loss", 0.0), WithThousands(m.value("n", int64_t{0})));
+    return absl::StrFormat("accuracy %.4f  log loss %.4f  (n %s)", Num(m, "accuracy"), Num(m, "log_loss"),
+                           WithThousands(m.value("n", int64_t{0})));
   }
-  return absl::StrFormat("RMSE %s  MAE %s  R^2 %.4f  (n %s)", FormatNumber(m.value("rmse", 0.0)),
-                         FormatNumber(m.value("mae", 0.0)), m.value("r2", 0.0),
-                         WithThousands(m.value("n", int64_t{0})));
+  return absl::StrFormat("RMSE %s  MAE %s  R^2 %.4f  (n %s)", FormatNumber(Num(m, "rmse")),
+                         FormatNumber(Num(m, "mae")), Num(m, "r2"), WithThousands(m.value("n", int64_t{0})));
 }
 
 Json PipelineSummary(const ml::FeaturePipeline& p) {
@@ -446,8 +458,13 @@ void PrintTrainSummary(const TrainArgs& a, const store::ModelVersionInfo& info, 
   } else {
     std::cout << "  Non-private: no privacy guarantee for the people in the training data\n";
   }
-  std::cout << "  " << (a.test.empty() ? "Held-out 20%" : "Test file") << ": " << MetricsLine(out.metrics)
-            << "\n";
+  if (!a.test.empty()) {
+    std::cout << "  Test file: " << MetricsLine(out.metrics) << "\n";
+  } else if (receipt == nullptr) {
+    std::cout << "  Held-out 20%: " << MetricsLine(out.metrics) << "\n";
+  } else {
+    std::cout << "  No metrics: DP training uses every subject; pass --test FILE to evaluate\n";
+  }
 }
 
 absl::Status RunTrain(const TrainArgs& a, const GlobalOptions& g) {
@@ -537,8 +554,9 @@ absl::Status RunTrain(const TrainArgs& a, const GlobalOptions& g) {
   int64_t public_train_records = 0;
   if (dp) {
     const int64_t subjects = info.subjects;
-    const int64_t held_out = test_table.has_value() ? 0 : std::llround(subjects * kHeldOutFraction);
-    public_train_records = subjects - held_out;
+    // DP training holds nothing out: exact metrics on held-out subjects would be a non-private release.
+    // Metrics come only from an analyst's own --test file.
+    public_train_records = subjects;
     if (public_train_records < 10)
       return absl::InvalidArgumentError(
           absl::StrCat("dataset \"", a.dataset, "\" has too few subjects for DP-SGD"));
@@ -590,7 +608,7 @@ absl::Status RunTrain(const TrainArgs& a, const GlobalOptions& g) {
       VEIL_ASSIGN_OR_RETURN(rows, OneRowPerSubject(data.table, info.subject_column));
     }
     table::Table train_rows = rows, held_rows;
-    if (!test_table.has_value()) {
+    if (!dp && !test_table.has_value()) {
       VEIL_ASSIGN_OR_RETURN(const ml::Split split,
                             ml::TrainTestSplit(rows.num_rows(), kHeldOutFraction, rng));
       VEIL_ASSIGN_OR_RETURN(train_rows, rows.Take(split.train));
@@ -646,15 +664,20 @@ absl::Status RunTrain(const TrainArgs& a, const GlobalOptions& g) {
       VEIL_RETURN_IF_ERROR(ml::Train(model, x, train.y, o, rng));
     }
     progress.Update(0.93, "evaluating");
-    VEIL_ASSIGN_OR_RETURN(
-        Labeled test, Label(test_table.has_value() ? *test_table : held_rows, a.target, real_task, classes));
-    VEIL_ASSIGN_OR_RETURN(out.metrics, Metrics(model, pipeline, test, classes));
-    out.metrics["on"] =
-        test_table.has_value()
-            ? absl::StrCat(
-                  "test file ", a.test, " (sha256 ",
-                  Sha256Hex(crypto::DefaultEnv().ReadFileToString(a.test).value_or("")).substr(0, 16), ")")
-            : absl::StrCat("held-out ", static_cast<int>(kHeldOutFraction * 100), "% of dataset ", a.dataset);
+    if (dp && !test_table.has_value()) {
+      out.metrics = {{"on", "none: DP training evaluates only on a --test file"}};
+    } else {
+      VEIL_ASSIGN_OR_RETURN(Labeled test, Label(test_table.has_value() ? *test_table : held_rows, a.target,
+                                                real_task, classes));
+      VEIL_ASSIGN_OR_RETURN(out.metrics, Metrics(model, pipeline, test, classes));
+      out.metrics["on"] =
+          test_table.has_value()
+              ? absl::StrCat(
+                    "test file ", a.test, " (sha256 ",
+                    Sha256Hex(crypto::DefaultEnv().ReadFileToString(a.test).value_or("")).substr(0, 16), ")")
+              : absl::StrCat("held-out ", static_cast<int>(kHeldOutFraction * 100), "% of dataset ",
+                             a.dataset);
+    }
     out.training = {{"optimizer", "adam"},        {"epochs", o.epochs},
                     {"batch_size", o.batch_size}, {"learning_rate", o.learning_rate},
                     {"hidden", hidden},           {"features_encoded", pipeline.num_features()}};
