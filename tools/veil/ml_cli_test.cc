@@ -305,6 +305,48 @@ TEST_F(MlCliTest, ExportIsTheHeScoringFormatAndScoresTheSameUnderEncryption) {
   EXPECT_EQ(ParseJson(ig.out)["decisions"][0]["method"], "integrated gradients");
 }
 
+// A DP run that finds nothing to learn (no row has a declared class) still ran on the data: it is charged and
+// audited like any other, so a failure or an empty run is no free oracle on the rows.
+TEST_F(MlCliTest, DpRunWhoseClassesDoNotOccurIsChargedAndAudited) {
+  InitAdult(500);
+  ASSERT_EQ(Ws("budget set adult --epsilon 2 --delta 1e-5 --quiet").exit_code, 0);
+  const std::string meta =
+      WriteFile("nomatch.json",
+                "{\"columns\": {\"age\": {\"lower\": 17, \"upper\": 90}}, \"target\": {\"classes\": "
+                "[\"never-a\", \"never-b\"]}}");
+  const uint64_t before = AuditSize();
+  Result r =
+      Ws("--json train --dataset adult --target income --features age --epsilon 1 --delta 1e-6 "
+         "--metadata " +
+         Q(meta) + " --purpose credit.scoring -o m");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json budget = ParseJson(Ws("--json budget adult").out);
+  ASSERT_EQ(budget["charges"].size(), 1u) << budget.dump();
+  EXPECT_GT(budget["charges"][0]["epsilon"].get<double>(), 0.99);
+  const nlohmann::json log = AuditLog();
+  ASSERT_EQ(log["entries"].size(), before + 1);
+  EXPECT_EQ(log["entries"][before]["action"], "train");
+  EXPECT_EQ(log["entries"][before]["decision"], "allowed");
+}
+
+// Metadata with a mean and scale but no bounds would let one record's value make (x - mean) / scale overflow
+// (and the run fail on it): refused before anything is reserved or read.
+TEST_F(MlCliTest, DpTrainingNeedsBoundsForEveryNumericFeature) {
+  InitAdult(500);
+  ASSERT_EQ(Ws("budget set adult --epsilon 2 --delta 1e-5 --quiet").exit_code, 0);
+  const std::string meta =
+      WriteFile("oracle.json",
+                "{\"columns\": {\"age\": {\"mean\": 50, \"scale\": 1e-300}}, \"target\": {\"classes\": "
+                "[\"<=50K\", \">50K\"]}}");
+  const uint64_t before = AuditSize();
+  Result r = Ws("train --dataset adult --target income --features age --epsilon 1 --delta 1e-6 --metadata " +
+                Q(meta) + " --purpose credit.scoring -o m");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("needs public bounds"));
+  EXPECT_EQ(AuditSize(), before);
+  EXPECT_TRUE(ParseJson(Ws("--json budget adult").out)["charges"].empty());
+}
+
 TEST_F(MlCliTest, BadInputExitsTwo) {
   InitAdult(500);
   EXPECT_EQ(

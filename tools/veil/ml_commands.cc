@@ -455,6 +455,9 @@ void PrintTrainSummary(const TrainArgs& a, const store::ModelVersionInfo& info, 
     std::cout << "  Charged to dataset \"" << a.dataset << "\"; remaining: epsilon "
               << FormatNumber(receipt->remaining.epsilon) << ", delta "
               << FormatNumber(receipt->remaining.delta) << "\n";
+    if (p.diverged)
+      std::cout << "  WARNING: training diverged; the model was reset to zero (constant). Lower the learning "
+                   "rate\n";
   } else {
     std::cout << "  Non-private: no privacy guarantee for the people in the training data\n";
   }
@@ -519,6 +522,15 @@ absl::Status RunTrain(const TrainArgs& a, const GlobalOptions& g) {
       if (it == meta->columns.end())
         return absl::InvalidArgumentError(absl::StrCat(
             a.metadata, ": feature \"", f, "\" is not declared (every input needs its public metadata)"));
+      // DP: nothing the run does on the rows may fail or overflow on a value. Bounds clip every numeric
+      // input (a declared mean/scale alone leaves (x - mean) / scale unbounded: one record could make the
+      // noise or the parameters non-finite), and a null must be imputed, not an error.
+      if (dp && it->kind == ml::ColumnKind::kNumeric && !(it->lower.has_value() && it->upper.has_value()))
+        return absl::InvalidArgumentError(absl::StrCat(
+            a.metadata, ": numeric feature \"", f, "\" needs public bounds (lower, upper) for DP training"));
+      if (dp && it->missing == ml::MissingPolicy::kError)
+        return absl::InvalidArgumentError(absl::StrCat(
+            a.metadata, ": feature \"", f, "\" has missing policy \"error\", which DP training cannot use"));
       specs.push_back(*it);
     }
     VEIL_ASSIGN_OR_RETURN(public_pipeline, ml::PublicFeaturePipeline(std::move(specs)));
@@ -698,6 +710,7 @@ absl::Status RunTrain(const TrainArgs& a, const GlobalOptions& g) {
     charge.epsilon = plan->cost.epsilon;
     charge.delta = plan->cost.delta;
     charge.privacy_unit_column = info.subject_column;
+    charge.failure_keeps_charge = true;  // the run reads the rows: a failure is charged and audited
     charge.description = Shorten(absl::StrCat("DP-SGD ", a.kind, " \"", a.output, "\" predicting ", a.target,
                                               " from ", inputs.size(), " columns, ", plan->steps, " steps"),
                                  store::kMaxChargeDescriptionBytes);
@@ -729,6 +742,7 @@ absl::Status RunTrain(const TrainArgs& a, const GlobalOptions& g) {
                {"clip_norm", p.clip_norm},
                {"noise_sigma", p.noise_sigma},
                {"rdp_order", p.rdp_order},
+               {"diverged", p.diverged},
                {"records", p.num_records},
                {"unit", absl::StrCat("one row per subject (", info.subject_column, ")")},
                {"charge_id", receipt->charge_id},

@@ -432,10 +432,33 @@ absl::StatusOr<ChargeReceipt> Session::RunChargedErased(
   VEIL_RETURN_IF_ERROR(reservation.status());
   const int64_t charge_id = reservation->charge.id;
 
-  // 5, 6. Run, and audit. On failure the charge is released; if even that fails, it stays reserved (counted
-  // as spent) until SettleReservations releases it.
+  // 5, 6. Run, and audit. On failure the charge is released (if even that fails, it stays reserved, counted
+  // as spent, until SettleReservations releases it), except a run that failed on the rows with
+  // failure_keeps_charge: that failure is audited and charged.
+  run_started_ = false;
+  absl::StatusOr<crypto::Sha256Digest> ran = run(info);
+  if (!ran.ok() && run_started_ && cost.failure_keeps_charge) {
+    audit::AuditEntry entry = MakeEntry(actor_, op, dataset, purpose, decision, audited);
+    entry.reason = absl::StrCat(decision.reason, "; the run failed after reading the data (",
+                                absl::StatusCodeToString(ran.status().code()),
+                                "), so the reserved privacy charge is kept; nothing was released");
+    entry.cost = store::FormatEpsilonDelta(amount);
+    absl::StatusOr<uint64_t> failed_seq = AppendEntry(std::move(entry));
+    if (!failed_seq.ok()) {
+      // The reservation stays (counted as spent) until SettleReservations.
+      return absl::Status(ran.status().code(), absl::StrCat(ran.status().message(),
+                                                            " (the privacy charge stays "
+                                                            "reserved: ",
+                                                            failed_seq.status().message(), ")"));
+    }
+    ledger.Settle(charge_id, *failed_seq).IgnoreError();  // if not, settled by the next command
+    return absl::Status(
+        ran.status().code(),
+        absl::StrCat(ran.status().message(), " (the ", OperationName(op),
+                     " read the data, so its privacy charge is kept; audit entry #", *failed_seq, ")"));
+  }
   absl::StatusOr<uint64_t> seq = [&]() -> absl::StatusOr<uint64_t> {
-    VEIL_ASSIGN_OR_RETURN(crypto::Sha256Digest result_hash, run(info));
+    VEIL_ASSIGN_OR_RETURN(crypto::Sha256Digest result_hash, std::move(ran));
     audit::AuditEntry entry = MakeEntry(actor_, op, dataset, purpose, decision, audited);
     entry.reason = absl::StrCat(decision.reason, "; within the privacy budget (remaining after: ",
                                 store::FormatEpsilonDelta(reservation->remaining), ")");

@@ -72,6 +72,13 @@ struct ChargeRequest {
   // What is computed, for the ledger and `veil budget`, without personal data: e.g. "COUNT(*), AVG(age)
   // GROUP BY sex", or the parameters' hash. 1 to 256 bytes, no control characters.
   std::string description;
+  // Whether a failure of `run` after the dataset's rows were handed to it keeps the charge (settled) and is
+  // audited (an "allowed" entry whose reason says the run failed, with the cost and no result hash). Set it
+  // for every operation whose run can fail on the data (DP-SGD training): a failure that is free and
+  // unaudited would be an oracle on the rows, answered outside the budget. A failure before the rows are
+  // read (the vault cannot be read) still releases the reservation. Default false: the run's errors are
+  // promised not to depend on the data (see RunCharged), and a failure charges nothing.
+  bool failure_keeps_charge = false;
 };
 
 // What a charged operation's `run` returns: the value the caller will release and the SHA-256 of exactly the
@@ -167,7 +174,13 @@ class Session {
   //                                                                    and what remains (or that no budget
   //                                                                    is set)
   //   5. Read and decrypt the dataset; `run` it.                       its error; the reservation is
-  //                                                                    released (no charge)
+  //                                                                    released (no charge), except a
+  //                                                                    `run` failure with
+  //                                                                    cost.failure_keeps_charge: then an
+  //                                                                    audit entry records the failure and
+  //                                                                    the cost, the charge is settled, and
+  //                                                                    the error is returned with the
+  //                                                                    entry's number
   //   6. Append the audit entry: cost, params hash (the parameters, the cost, the description and a random
   //      charge id), result hash. Durable (fdatasync) on return.       its error; the reservation is
   //                                                                    released (no charge)
@@ -198,6 +211,7 @@ class Session {
         RunChargedErased(op, dataset, purpose, cost, params, /*external=*/false,
                          [&](const store::DatasetInfo&) -> absl::StatusOr<crypto::Sha256Digest> {
                            VEIL_ASSIGN_OR_RETURN(store::DatasetContents data, workspace_->Read(dataset));
+                           run_started_ = true;
                            absl::StatusOr<ChargedResult<T>> r = run(data);
                            if (!r.ok()) return r.status();
                            value.emplace(std::move(r->value));
@@ -221,6 +235,7 @@ class Session {
     absl::StatusOr<ChargeReceipt> receipt =
         RunChargedErased(op, dataset, purpose, cost, params, /*external=*/true,
                          [&](const store::DatasetInfo& info) -> absl::StatusOr<crypto::Sha256Digest> {
+                           run_started_ = true;
                            absl::StatusOr<ChargedResult<T>> r = run(info);
                            if (!r.ok()) return r.status();
                            value.emplace(std::move(r->value));
@@ -318,7 +333,8 @@ class Session {
   std::unique_ptr<store::Workspace> workspace_;
   std::unique_ptr<audit::AuditLog> log_;
   std::string actor_;
-  bool charging_ = false;  // inside RunCharged
+  bool charging_ = false;     // inside RunCharged
+  bool run_started_ = false;  // inside RunCharged: `run` was handed the rows
 };
 
 // OK if `privacy_unit_column` is the dataset's subject column, so that a DP guarantee for that unit protects

@@ -65,6 +65,38 @@ class SessionTest : public ::testing::Test {
   std::unique_ptr<Session> owner_;
 };
 
+// With failure_keeps_charge, a run that fails after it was handed the rows keeps its charge (settled) and
+// is audited with the cost and no result; without it, the reservation is released and nothing is audited.
+TEST_F(SessionTest, ARunThatFailsOnTheDataKeepsItsChargeWhenAsked) {
+  IngestPatients(*owner_);
+  ASSERT_TRUE(owner_->SetBudget("patients", {1.0, 1e-5}).ok());
+  auto failing = [&](bool keep) {
+    ChargeRequest cost{0.25, 0, "mrn", "DP-SGD"};
+    cost.failure_keeps_charge = keep;
+    return owner_->RunCharged<int>(Operation::kTrain, "patients", "research", cost, {{"model", "m"}},
+                                   [](const store::DatasetContents&) -> absl::StatusOr<ChargedResult<int>> {
+                                     return absl::InvalidArgumentError("training data is empty");
+                                   });
+  };
+  const size_t before = Entries(*owner_).size();
+  EXPECT_EQ(failing(false).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Entries(*owner_).size(), before);
+  EXPECT_EQ(owner_->GetBudget("patients")->spent.epsilon, 0);
+  absl::Status kept = failing(true).status();
+  EXPECT_EQ(kept.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(kept.message(), HasSubstr("privacy charge is kept"));
+  const std::vector<audit::AuditEntry> entries = Entries(*owner_);
+  ASSERT_EQ(entries.size(), before + 1);
+  EXPECT_EQ(entries.back().action, "train");
+  EXPECT_EQ(entries.back().cost, "epsilon=0.25 delta=0");
+  EXPECT_FALSE(entries.back().result_hash.has_value());
+  EXPECT_THAT(entries.back().reason, HasSubstr("failed after reading the data"));
+  auto budget = owner_->GetBudget("patients");
+  EXPECT_EQ(budget->spent.epsilon, 0.25);
+  ASSERT_EQ(budget->charges.size(), 1u);
+  EXPECT_EQ(budget->charges[0].audit_seq, entries.back().seq) << "settled with the failure's entry";
+}
+
 TEST_F(SessionTest, InitMakesTheCreatorOwnerAndStartsTheLog) {
   EXPECT_THAT(*owner_->Roles(), ElementsAre(Role::kOwner));
   const auto entries = Entries(*owner_);

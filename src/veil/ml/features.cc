@@ -178,11 +178,15 @@ absl::StatusOr<Matrix> FeaturePipeline::Transform(const table::Table& table) con
           continue;
         }
         const double v = Prepare(spec, NumericValue(*column, row));
+        if (!std::isfinite(v) && spec.lower.has_value()) {
+          VEIL_RETURN_IF_ERROR(handle_null(row));  // a NaN in a bounded column: treated as missing
+          continue;
+        }
         if (!std::isfinite(v)) {
           return absl::InvalidArgumentError(
               absl::StrCat("column \"", spec.name, "\", row ", row, ": value is not finite after transform"));
         }
-        x(row, first) = (v - mean) * inv_scale;
+        x(row, first) = std::clamp((v - mean) * inv_scale, -kMaxStandardized, kMaxStandardized);
       }
       continue;
     }

@@ -100,6 +100,9 @@ class FeaturePipeline {
   // cannot read (numeric needs int64/double/bool), or holds a null under MissingPolicy::kError (the message
   // names the column and the row index, never the value).
   absl::StatusOr<Matrix> Transform(const table::Table& table) const;
+  // Every standardized numeric value is clamped to [-kMaxStandardized, kMaxStandardized], so a tiny declared
+  // scale cannot make an input overflow; in a column with bounds a NaN is treated as missing (its policy).
+  static constexpr double kMaxStandardized = 1e6;
 
   // The pipeline as JSON ({"format": "veil-feature-pipeline", "version": 1, "columns": [...]}) and back.
   // FromJson errors: InvalidArgument naming the field, or the JSON syntax error.

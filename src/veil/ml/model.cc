@@ -235,6 +235,13 @@ double Model::BatchGradient(const Matrix& x, const Targets& y, std::span<const i
     for (int64_t i = 0; i < b; ++i) {
       const double norm = std::sqrt(n2[i]);
       f[i] = norm > clip_norm ? clip_norm / norm : 1.0;
+      if (!std::isfinite(norm)) {
+        // A record whose gradient is not finite contributes zero (0 * inf would be NaN, so zero the rows).
+        f[i] = 0;
+        xb.row(i).setZero();
+        for (int l = 0; l < layers; ++l) ws.deltas[l].row(i).setZero();
+        for (int l = 0; l + 1 < layers; ++l) ws.activations[l].row(i).setZero();
+      }
     }
     for (int l = 0; l < layers; ++l) ws.deltas[l].topRows(b).array().colwise() *= f.array();
   }

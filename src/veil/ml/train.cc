@@ -18,7 +18,8 @@ namespace {
 // The geometric sampler's scale: gaps have ratio exp(-s / kGeomT).
 constexpr uint64_t kGeomT = uint64_t{1} << 40;
 
-absl::Status ValidateTrain(const Matrix& x, const Targets& y, const Model& model, const TrainOptions& o) {
+absl::Status ValidateTrain(const Matrix& x, const Targets& y, const Model& model, const TrainOptions& o,
+                           bool allow_empty = false) {
   if (x.cols() != model.num_inputs()) {
     return absl::InvalidArgumentError(
         absl::StrCat("training data has ", x.cols(), " features, the model ", model.num_inputs()));
@@ -27,8 +28,9 @@ absl::Status ValidateTrain(const Matrix& x, const Targets& y, const Model& model
     return absl::InvalidArgumentError(
         absl::StrCat("training data has ", x.rows(), " rows but ", y.size(), " targets"));
   }
-  if (x.rows() == 0) return absl::InvalidArgumentError("training data is empty");
-  if (model.task() == Task::kRegression ? y.values.size() != x.rows() : y.classes.empty()) {
+  if (x.rows() == 0 && !allow_empty) return absl::InvalidArgumentError("training data is empty");
+  if (model.task() == Task::kRegression ? y.values.size() != x.rows()
+                                        : static_cast<int64_t>(y.classes.size()) != x.rows()) {
     return absl::InvalidArgumentError("targets do not match the model's task");
   }
   for (int c : y.classes) {
@@ -232,7 +234,7 @@ absl::Status Train(Model& model, const Matrix& x, const Targets& y, const TrainO
 absl::StatusOr<DpSgdPlan> TrainDpSgd(Model& model, const Matrix& x, const Targets& y,
                                      const TrainOptions& options, const DpSgdOptions& dp_options,
                                      base::RandomSource& rng, std::optional<int64_t> public_num_records) {
-  VEIL_RETURN_IF_ERROR(ValidateTrain(x, y, model, options));
+  VEIL_RETURN_IF_ERROR(ValidateTrain(x, y, model, options, /*allow_empty=*/true));
   const int64_t n = x.rows();
   const int64_t n_public = public_num_records.value_or(n);
   if (n > n_public) {
@@ -252,7 +254,7 @@ absl::StatusOr<DpSgdPlan> TrainDpSgd(Model& model, const Matrix& x, const Target
   const int64_t steps_per_epoch = std::max<int64_t>(1, plan.steps / options.epochs);
   for (int64_t step = 0; step < plan.steps; ++step) {
     // Poisson sampling: gaps between included records.
-    VEIL_RETURN_IF_ERROR(internal::PoissonSample(bits, n, s, batch));
+    VEIL_RETURN_IF_ERROR(internal::PoissonSample(bits, n, s, batch));  // empty when n == 0
     model.BatchGradient(x, y, batch, plan.clip_norm, ws, grad);
     for (int64_t k = 0; k < grad.size(); ++k) {
       VEIL_ASSIGN_OR_RETURN(grad[k], dp::AddSecureGaussianNoise(bits, grad[k], plan.noise_sigma));
@@ -266,7 +268,8 @@ absl::StatusOr<DpSgdPlan> TrainDpSgd(Model& model, const Matrix& x, const Target
     }
   }
   if (!model.params().allFinite()) {
-    return absl::FailedPreconditionError("DP-SGD diverged (non-finite parameters): lower the learning rate");
+    model.params().setZero();
+    plan.diverged = true;
   }
   return plan;
 }

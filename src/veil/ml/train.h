@@ -90,6 +90,9 @@ struct DpSgdPlan {
   double rdp_order = 0;         // the Renyi order that gave epsilon
   int64_t num_records = 0;      // N (public)
   int64_t expected_batch_size = 0;
+  // Set by TrainDpSgd when the parameters became non-finite: they are reset to zero (a constant model) and
+  // the run still succeeds, since an error there would depend on the data. The caller flags the model.
+  bool diverged = false;
   dp::PrivacyCost privacy;  // one kApproxDp component "DP-SGD", for the ledger and --explain
 };
 
@@ -113,8 +116,12 @@ absl::Status Train(Model& model, const Matrix& x, const Targets& y, const TrainO
 // data (gov::Session::RunCharged) and then removed some records by a per-record rule (e.g. an undeclared
 // label) trains on x.rows() <= N records with exactly the charged q and T, and no data-dependent count enters
 // the plan. Each remaining record is still included with probability q per step, so the guarantee holds.
-// `rng` is the source of the sampling and noise: crypto::SecureRandom() in production. Errors: as PlanDpSgd
-// and Train; InvalidArgument if x has more rows than public_num_records.
+// `rng` is the source of the sampling and noise: crypto::SecureRandom() in production.
+// No error depends on the data once it is validated against the model's shape: x may have no rows (every
+// batch is then empty and only noise moves the parameters), a record whose per-example gradient is not finite
+// contributes zero (Model::BatchGradient), and divergence sets DpSgdPlan::diverged instead of failing.
+// Errors: as PlanDpSgd; InvalidArgument for bad options, mismatched shapes, a class label outside the model's
+// classes, or x having more rows than public_num_records; rng's errors.
 absl::StatusOr<DpSgdPlan> TrainDpSgd(Model& model, const Matrix& x, const Targets& y,
                                      const TrainOptions& options, const DpSgdOptions& dp_options,
                                      base::RandomSource& rng,
