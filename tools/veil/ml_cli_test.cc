@@ -1,5 +1,6 @@
 // End-to-end tests of `veil train`, `evaluate`, `fairness`, `decide` and `model` on a sample of UCI Adult
 // (../shared/data/adult, read from the repository root) with a generated subject id column.
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -151,6 +152,28 @@ TEST_F(MlCliTest, NonPrivateTrainingAndExactMetricsAreForOwners) {
   EXPECT_EQ(Ws("train --dataset adult --target income -o m2").exit_code, 3) << "a purpose is required";
   // The analyst may read cards and evaluate on a file of their own.
   EXPECT_EQ(Ws("model show m", "bob").exit_code, 0);
+  // A non-private model's parameters and pipeline (category lists, exact means) are for owners: an analyst
+  // may neither export it nor run decisions with it (refused with 3 and audited, before the input is read).
+  const uint64_t before = AuditSize();
+  Result exported = Ws("model export m -o " + Q(Path("m.json")), "bob");
+  EXPECT_EQ(exported.exit_code, 3) << exported.err;
+  EXPECT_THAT(exported.err, HasSubstr("trained without differential privacy needs the role owner"));
+  EXPECT_FALSE(std::filesystem::exists(Path("m.json")));
+  Result decided = Ws("decide --model m " + Q(test_), "bob");
+  EXPECT_EQ(decided.exit_code, 3) << decided.err;
+  const nlohmann::json denials = AuditLog();
+  ASSERT_EQ(denials["entries"].size(), before + 2);
+  EXPECT_EQ(denials["entries"][before]["action"], "model.export");
+  EXPECT_EQ(denials["entries"][before]["decision"], "denied");
+  EXPECT_EQ(denials["entries"][before + 1]["action"], "decide");
+  EXPECT_EQ(denials["entries"][before + 1]["decision"], "denied");
+  // decide needs a purpose declared for the model's dataset, checked before the input is transformed.
+  Result undeclared = Ws("decide --model m --purpose marketing " + Q(test_));
+  EXPECT_EQ(undeclared.exit_code, 3) << undeclared.err;
+  EXPECT_THAT(undeclared.err, HasSubstr("purpose \"marketing\" is not declared"));
+  const std::string bad = WriteFile("bad_rows.csv", "person_id,age\nX1,notanumber\n");
+  EXPECT_EQ(Ws("decide --model m --purpose marketing " + Q(bad)).exit_code, 3)
+      << "refused for the purpose before the input is transformed";
   Result file = Ws("--json evaluate --model m " + Q(test_), "bob");
   ASSERT_EQ(file.exit_code, 0) << file.err;
   EXPECT_EQ(ParseJson(file.out)["metrics"]["n"], 1500);

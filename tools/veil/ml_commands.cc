@@ -340,6 +340,12 @@ std::string MetricsLine(const Json& m) {
                          FormatNumber(Num(m, "mae")), Num(m, "r2"), WithThousands(m.value("n", int64_t{0})));
 }
 
+// Whether a card's model was trained without DP (then export and decide are for owners only).
+bool NonPrivate(const Json& card) {
+  const auto it = card.find("privacy");
+  return it == card.end() || !it->is_object() || it->value("mode", "") != "dp-sgd";
+}
+
 Json PipelineSummary(const ml::FeaturePipeline& p) {
   Json cols = Json::array();
   for (const ml::ColumnSpec& c : p.columns()) {
@@ -918,8 +924,9 @@ absl::Status RunModelExport(const std::string& ref_text, const std::string& outp
     return absl::InvalidArgumentError(absl::StrCat(
         "model \"", m.info.name, "\" is a multinomial model: the encrypted-scoring format holds one logit"));
   const Json params = {{"model", m.info.name}, {"version", m.info.version}, {"format", "veil-linear-model"}};
-  VEIL_ASSIGN_OR_RETURN(const gov::GateDecision decision,
-                        session->Authorize(gov::Operation::kModelExport, m.info.dataset, "", params));
+  VEIL_ASSIGN_OR_RETURN(
+      const gov::GateDecision decision,
+      session->Authorize(gov::Operation::kModelExport, m.info.dataset, "", params, NonPrivate(m.info.card)));
   VEIL_ASSIGN_OR_RETURN(const std::string json, ml::ExportLinearModelJson(m.model, m.pipeline, m.classes));
   VEIL_RETURN_IF_ERROR(session->Record(gov::Operation::kModelExport, m.info.dataset, "", decision, params,
                                        crypto::Sha256(json), {}));
@@ -1143,15 +1150,17 @@ absl::Status RunDecide(const DecideArgs& a, const GlobalOptions& g) {
       return absl::InvalidArgumentError(
           absl::StrCat(InputName(a.input), ": row ", r + 1, " has no subject id"));
   }
-  VEIL_ASSIGN_OR_RETURN(const ml::Matrix x, m.pipeline.Transform(t));
   const std::string purpose = a.purpose.empty() ? m.info.card.value("purpose", "") : a.purpose;
   const std::string input_sha = Sha256Hex(text);
   const Json params = {{"model", m.info.name},
                        {"version", m.info.version},
                        {"input_sha256", input_sha},
                        {"rows", t.num_rows()}};
-  VEIL_ASSIGN_OR_RETURN(const gov::GateDecision decision,
-                        session->Authorize(gov::Operation::kDecide, m.info.dataset, purpose, params));
+  VEIL_ASSIGN_OR_RETURN(
+      const gov::GateDecision decision,
+      session->Authorize(gov::Operation::kDecide, m.info.dataset, purpose, params, NonPrivate(m.info.card)));
+  // Only now, authorized, is the input transformed (its errors would otherwise answer unaudited).
+  VEIL_ASSIGN_OR_RETURN(const ml::Matrix x, m.pipeline.Transform(t));
   const ml::Matrix p = m.model.Predict(x);
   Json decisions = Json::array();
   std::vector<std::vector<std::string>> rows;

@@ -120,7 +120,7 @@ std::vector<Role> RolesAllowed(Operation op) {
 bool NeedsPurpose(Operation op) {
   return op == Operation::kExport || op == Operation::kQuery || op == Operation::kSynth ||
          op == Operation::kTrain || op == Operation::kTrainNonPrivate || op == Operation::kModelEvaluate ||
-         op == Operation::kModelFairness;
+         op == Operation::kModelFairness || op == Operation::kDecide;
 }
 
 bool IsDpOperation(Operation op) {
@@ -154,6 +154,13 @@ GateDecision Decide(const GateRequest& request) {
                                 request.actor, "\" has ",
                                 held.empty() ? std::string("no role in this workspace")
                                              : absl::StrCat("the role ", absl::StrJoin(held, ", ")))};
+  }
+  if (request.non_private_model && *via != Role::kOwner &&
+      (request.op == Operation::kModelExport || request.op == Operation::kDecide)) {
+    return {false, absl::StrCat(op,
+                                " of a model trained without differential privacy needs the role owner; "
+                                "actor \"",
+                                request.actor, "\" has the role ", RoleName(*via))};
   }
   std::string reason = absl::StrCat("role ", RoleName(*via));
   if (NeedsPurpose(request.op)) {

@@ -85,6 +85,10 @@ struct GateRequest {
   std::string dataset;                        // "" if the operation is not on one dataset
   std::string purpose;                        // "" if none was declared
   std::vector<std::string> dataset_purposes;  // the dataset's declared purposes
+  // The operation (model.export, decide) uses a model trained WITHOUT differential privacy (its card's
+  // privacy mode is not "dp-sgd"). Such a model's parameters and pipeline are exact statistics of the data
+  // (category lists holding personal values, exact means), so only the role owner may export it or run it.
+  bool non_private_model = false;
 };
 
 struct GateDecision {

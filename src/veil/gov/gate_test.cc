@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace veil::gov {
@@ -153,12 +154,28 @@ TEST(GateTest, OperationsWithoutPurposeIgnoreIt) {
     EXPECT_EQ(NeedsPurpose(op), op == Operation::kExport || op == Operation::kQuery ||
                                     op == Operation::kSynth || op == Operation::kTrain ||
                                     op == Operation::kTrainNonPrivate || op == Operation::kModelEvaluate ||
-                                    op == Operation::kModelFairness)
+                                    op == Operation::kModelFairness || op == Operation::kDecide)
         << OperationName(op);
     EXPECT_EQ(IsDpOperation(op),
               op == Operation::kQuery || op == Operation::kSynth || op == Operation::kTrain)
         << OperationName(op);
   }
+}
+
+TEST(GateTest, NonPrivateModelsAreExportedAndRunByOwnersOnly) {
+  for (Operation op : {Operation::kModelExport, Operation::kDecide}) {
+    GateRequest r = Request({Role::kAnalyst}, op);
+    EXPECT_TRUE(Decide(r).allowed) << OperationName(op) << ": a DP model";
+    r.non_private_model = true;
+    const GateDecision d = Decide(r);
+    EXPECT_FALSE(d.allowed) << OperationName(op);
+    EXPECT_THAT(d.reason, ::testing::HasSubstr("trained without differential privacy needs the role owner"));
+    r.roles = {Role::kOwner};
+    EXPECT_TRUE(Decide(r).allowed) << OperationName(op);
+  }
+  GateRequest decide = Request({Role::kOwner}, Operation::kDecide);
+  decide.purpose = "marketing";
+  EXPECT_FALSE(Decide(decide).allowed) << "decide needs a declared purpose";
 }
 
 TEST(GateTest, QueriesNeedADeclaredPurposeLikeExports) {

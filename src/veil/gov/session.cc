@@ -137,9 +137,11 @@ absl::StatusOr<std::vector<Role>> Session::Roles() { return LoadRoles(workspace_
 
 absl::StatusOr<GateDecision> Session::Authorize(Operation op, std::string_view dataset,
                                                 std::string_view purpose,
-                                                const nlohmann::ordered_json& params) {
+                                                const nlohmann::ordered_json& params,
+                                                bool non_private_model) {
   GateRequest request;
   request.actor = actor_;
+  request.non_private_model = non_private_model;
   VEIL_ASSIGN_OR_RETURN(request.roles, Roles());
   request.op = op;
   request.dataset = dataset;

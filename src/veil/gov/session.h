@@ -299,8 +299,11 @@ class Session {
   // The general path, for operations of later modules: decides, audits a denial (returning
   // PermissionDenied), and on success returns the decision; the caller then runs the operation and calls
   // Record before releasing or committing its result.
+  // `non_private_model`: see GateRequest::non_private_model (model.export and decide of a model trained
+  // without DP need the role owner).
   absl::StatusOr<GateDecision> Authorize(Operation op, std::string_view dataset, std::string_view purpose,
-                                         const nlohmann::ordered_json& params);
+                                         const nlohmann::ordered_json& params,
+                                         bool non_private_model = false);
   // Appends the entry of an allowed operation. Errors: the audit log's (the caller must then not release or
   // commit the result).
   absl::Status Record(Operation op, std::string_view dataset, std::string_view purpose,
