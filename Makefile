@@ -16,6 +16,9 @@ ASAN_DIR     ?= build/asan
 FUZZ_DIR     ?= $(ASAN_DIR)
 JOBS         ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
+# BENCH=OFF leaves bench/ out of the release tree (CI does, to stay within its 30 minutes; `make bench` and
+# `make run` build them).
+BENCH        ?= ON
 CMAKE_QUIET  := --log-level=WARNING
 
 # ccache: paths relative to the checkout, so that two clones of the repository (a developer's and CI's) share
@@ -31,7 +34,7 @@ deps:
 	@scripts/install-deps.sh
 
 build: deps
-	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_QUIET)
+	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DVEIL_BUILD_BENCH=$(BENCH) $(CMAKE_QUIET)
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
 run: build
