@@ -20,8 +20,11 @@ constexpr char kKeyLabel[] = "model registry v1";
 
 // The AEAD's associated data: everything the payload must stay bound to.
 std::string Aad(const std::string& workspace_id, const ModelVersionInfo& info, const std::string& card_text) {
-  return absl::StrCat("veil model v1\n", workspace_id, "\n", info.name, "\n", info.version, "\n",
-                      info.dataset, "\n", base::HexEncode(crypto::Sha256(card_text)));
+  // Every field shown with the model is bound: the names are validated (no newline), the card is hashed.
+  return absl::StrCat("veil model v2\n", workspace_id, "\n", info.name, "\n", info.version, "\n",
+                      info.dataset, "\n", absl::ToUnixNanos(info.created_at), "\n",
+                      base::HexEncode(crypto::Sha256(info.created_by)), "\n",
+                      base::HexEncode(crypto::Sha256(card_text)));
 }
 
 absl::StatusOr<nlohmann::ordered_json> ParseCard(const std::string& text, std::string_view name,
@@ -123,6 +126,13 @@ absl::StatusOr<ModelVersionInfo> ModelRegistry::Put(
   return info;
 }
 
+absl::Status ModelRegistry::VerifyAll(const std::vector<ModelVersionInfo>& infos) {
+  for (const ModelVersionInfo& info : infos) {
+    VEIL_RETURN_IF_ERROR(Get({info.name, info.version}).status());
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<ModelVersionInfo>> ModelRegistry::List() {
   VEIL_ASSIGN_OR_RETURN(Statement st, ws_->metadata().Prepare(absl::StrCat(
                                           "SELECT ", kColumns,
@@ -135,6 +145,7 @@ absl::StatusOr<std::vector<ModelVersionInfo>> ModelRegistry::List() {
     VEIL_ASSIGN_OR_RETURN(ModelVersionInfo info, InfoFromRow(st));
     out.push_back(std::move(info));
   }
+  VEIL_RETURN_IF_ERROR(VerifyAll(out));
   return out;
 }
 
@@ -154,6 +165,7 @@ absl::StatusOr<std::vector<ModelVersionInfo>> ModelRegistry::Versions(std::strin
     return absl::NotFoundError(absl::StrCat("no model \"", std::string(name.substr(0, 80)),
                                             "\" in the workspace (see `veil model list`)"));
   }
+  VEIL_RETURN_IF_ERROR(VerifyAll(out));
   return out;
 }
 

@@ -8,7 +8,8 @@
 //   duty: only aggregate figures and column names), so it is readable for listing.
 // - `sealed` is the model itself (an opaque payload: the ml module's pipeline and parameters, as JSON),
 //   sealed with AES-256-GCM under a key derived from the master key (Workspace::DeriveKey("model registry
-//   v1")). Its associated data binds the workspace id, the name, the version and the SHA-256 of the card, so
+//   v1")). Its associated data ("veil model v2") binds the workspace id, the name, the version, the dataset,
+//   the creation time and creator and the SHA-256 of the card (List and Versions check it too), so
 //   a payload moved to another name or version, or a card altered in the database, fails to open (DataLoss).
 //   A model's parameters are derived from personal data (a non-private model can memorise records), so they
 //   are kept encrypted at rest like the vault.
@@ -80,9 +81,11 @@ class ModelRegistry {
       const nlohmann::ordered_json& card, std::string_view payload,
       absl::FunctionRef<absl::Status(const ModelVersionInfo&)> before_commit);
 
-  // The latest version of every model, in name order.
+  // The latest version of every model, in name order. Each listed version's seal is checked (as Get does),
+  // so a card, creator or time edited in workspace.db is never shown. Errors: DataLoss as Get's.
   absl::StatusOr<std::vector<ModelVersionInfo>> List();
-  // Every version of one model, oldest first. Errors: NotFound naming the model.
+  // Every version of one model, oldest first, each seal checked. Errors: NotFound naming the model;
+  // DataLoss as Get's.
   absl::StatusOr<std::vector<ModelVersionInfo>> Versions(std::string_view name);
 
   // One version (the latest if unset), its card checked and its payload opened. Errors: NotFound naming the
@@ -97,6 +100,7 @@ class ModelRegistry {
       absl::FunctionRef<absl::Status(const ModelVersionInfo&)> before_commit);
 
  private:
+  absl::Status VerifyAll(const std::vector<ModelVersionInfo>& infos);
   absl::StatusOr<std::vector<uint8_t>> Seal(const ModelVersionInfo& info, const std::string& card_text,
                                             std::string_view payload);
   Workspace* ws_;

@@ -90,6 +90,23 @@ TEST_F(ModelRegistryTest, PayloadIsEncryptedAndBoundToItsCard) {
           .ok());
   EXPECT_EQ(reg2.Get({"other", 2}).status().code(), absl::StatusCode::kDataLoss);
   EXPECT_TRUE(reg2.Get({"other", 1}).ok());
+  // Listing checks the seals too: the tampered card and the moved payload are never shown.
+  EXPECT_EQ(reg2.List().status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(reg2.Versions("loans").status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(reg2.Versions("other").status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST_F(ModelRegistryTest, CreatorAndTimeAreSealed) {
+  ModelRegistry reg(*ws_);
+  ASSERT_TRUE(reg.Put("m", "adult", "alice", {{"a", 1}}, "payload", Allow).ok());
+  ASSERT_TRUE(reg.Versions("m").ok());
+  ASSERT_TRUE(ws_->metadata().Exec("UPDATE model SET created_by = 'bob' WHERE name = 'm'").ok());
+  EXPECT_EQ(reg.Versions("m").status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(reg.Get({"m", std::nullopt}).status().code(), absl::StatusCode::kDataLoss);
+  ASSERT_TRUE(ws_->metadata().Exec("UPDATE model SET created_by = 'alice' WHERE name = 'm'").ok());
+  ASSERT_TRUE(reg.List().ok());
+  ASSERT_TRUE(ws_->metadata().Exec("UPDATE model SET created_ns = created_ns + 1 WHERE name = 'm'").ok());
+  EXPECT_EQ(reg.List().status().code(), absl::StatusCode::kDataLoss);
 }
 
 TEST_F(ModelRegistryTest, HookErrorStoresNothingAndUpdateCardReseals) {
