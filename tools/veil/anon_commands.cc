@@ -1,5 +1,5 @@
-// `veil anon`: anonymize tables (k-anonymity, l-diversity) and measure re-identification risk. Each subcommand
-// lives in its own file.
+// `veil anon`: anonymize tables (k-anonymity, l-diversity) and measure re-identification risk. Each
+// subcommand lives in its own file.
 #include "tools/veil/cli.h"
 
 namespace veil::cli {
