@@ -190,7 +190,7 @@ show "$VEIL" pii scan "$LETTER"
 step "16. The privacy proxy: pseudonymize the prompt, let the AI answer, put the names back"
 echo "Keyed operators use the workspace (a fresh one here, since step 9 tampered with the first one's log):"
 PIIWS=build/demo/pii-workspace
-rm -rf "$PIIWS"
+rm -rf "$PIIWS" build/demo/letter.map  # a mapping sealed by an earlier run's workspace would not open
 export VEIL_WORKSPACE=$PIIWS VEIL_ACTOR=dana
 show "$VEIL" --quiet init
 show "$VEIL" grant alex analyst
