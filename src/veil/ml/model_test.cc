@@ -327,25 +327,45 @@ TEST(DpSgdTest, TrainsAUsefulModelDeterministicallyUnderATestSeed) {
 }
 
 // With an enormous noise multiplier the result is noise: the noise really is added (a test of the wiring).
+// The noise of one step, alone: no rows (the clipped sum is 0), q = 1 over N = 100 public records, plain SGD
+// with learning rate N, so each parameter is minus one draw of N(0, sigma^2) (times 1 / q). With P = 4001
+// parameters, the sample standard deviation s has relative standard error 1 / sqrt(2 (P - 1)) = 0.0112 and
+// the sample mean standard error sigma / sqrt(P) = 0.0158 sigma: both are checked at 5 standard errors, so a
+// sigma off by 6% (let alone 100 times too large) or noise biased by 0.08 sigma fails.
 TEST(DpSgdTest, NoiseIsAddedWithTheRequestedSigma) {
-  const Data train = Planted(Task::kBinary, 1000, 2, 1);
-  Model m = *Model::Create({.task = Task::kBinary, .num_inputs = 2});
+  constexpr int kInputs = 4000;
+  constexpr int kRecords = 100;
+  constexpr double kMultiplier = 2, kClip = 1.5;
+  const Matrix none(0, kInputs);
+  const Targets no_targets;
+  Model m = *Model::Create({.task = Task::kBinary, .num_inputs = kInputs});
   crypto::testing::DeterministicRandom rng(5);
   TrainOptions o;
   o.epochs = 1;
-  o.batch_size = 1000;  // q = 1: one step, the full batch
+  o.batch_size = kRecords;  // q = 1: one step
   o.optimizer = Optimizer::kSgd;
   o.momentum = 0;
-  o.learning_rate = 1;
-  auto plan = TrainDpSgd(m, train.x, train.y, o,
-                         {.epsilon = 1, .delta = 1e-5, .clip_norm = 1, .noise_multiplier = 1e4}, rng);
+  o.learning_rate = kRecords;  // params = -(0 + noise) / (q N) * learning rate = -noise / q
+  auto plan = TrainDpSgd(m, none, no_targets, o,
+                         {.epsilon = 1, .delta = 1e-5, .clip_norm = kClip, .noise_multiplier = kMultiplier},
+                         rng, /*public_num_records=*/kRecords);
   ASSERT_TRUE(plan.ok()) << plan.status();
-  EXPECT_EQ(plan->steps, 1);
-  // params = -(sum + N(0, (1e4)^2)) / 1000: sd 10 per coordinate, the clipped sum contributes at most 1.
-  // Three coordinates all below 0.05 in magnitude has probability < (0.05 / 10)^3.
-  EXPECT_GT(m.params().cwiseAbs().maxCoeff(), 0.05);
+  ASSERT_EQ(plan->steps, 1);
+  ASSERT_NEAR(plan->sampling_rate, 1, 1e-6);  // as realised by the sampler: the expected batch is q N
+  EXPECT_FALSE(plan->diverged);
+  // The sampler's sigma is z C, rounded up only for the granularity (slack z sqrt(P) 2^-19 = 2.4e-4).
+  const double sigma = plan->noise_sigma;
+  EXPECT_GE(sigma, kMultiplier * kClip);
+  EXPECT_LE(sigma, kMultiplier * kClip * 1.001);
+
+  const Vector p = -m.params() * (plan->sampling_rate * kRecords / o.learning_rate);  // the noise drawn
+  const double k = static_cast<double>(p.size());
+  ASSERT_EQ(p.size(), kInputs + 1);
+  const double mean = p.mean();
+  const double sd = std::sqrt((p.array() - mean).square().sum() / (k - 1));
+  EXPECT_NEAR(sd / sigma, 1, 5 / std::sqrt(2 * (k - 1))) << "sd " << sd << ", sigma " << sigma;
+  EXPECT_NEAR(mean / sigma, 0, 5 / std::sqrt(k)) << "mean " << mean;
   EXPECT_GT(plan->cost.epsilon, 0);
-  EXPECT_LT(plan->cost.epsilon, 0.05);  // the RDP conversion's floor at the largest order, 512
 }
 
 // A plan charged for N public records holds when per-record filtering left fewer rows: q, T and the noise
