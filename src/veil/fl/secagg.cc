@@ -1,6 +1,5 @@
 #include "veil/fl/secagg.h"
 
-#include <openssl/core_names.h>
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -13,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "veil/base/status_macros.h"
 #include "veil/crypto/aead.h"
+#include "veil/crypto/hmac.h"
 #include "veil/crypto/random.h"
 #include "veil/fl/mask_prg.h"
 #include "veil/fl/shamir.h"
@@ -76,23 +76,16 @@ struct PkeyDeleter {
 struct PkeyCtxDeleter {
   void operator()(EVP_PKEY_CTX* p) const { EVP_PKEY_CTX_free(p); }
 };
-struct MacCtxDeleter {
-  void operator()(EVP_MAC_CTX* p) const { EVP_MAC_CTX_free(p); }
-};
 absl::Status SeedError(const char* what) {
   return absl::InternalError(absl::StrCat("secagg: pair seeds: OpenSSL ", what, " failed"));
-}
-EVP_MAC* HmacMac() {
-  static EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-  return mac;
 }
 }  // namespace
 
 // HKDF-SHA-256(X25519(own_sk, peers[i]), salt = empty, info_of(i, j)) for j < per_peer, into
 // out[i * per_peer + j]: the same values as crypto::X25519 + crypto::HkdfSha256 (RFC 5869 with an empty salt:
-// PRK = HMAC(0^32, Z), OKM = HMAC(PRK, info || 0x01)), with the private key loaded once and one HMAC context
-// reused: the per-call provider lookups of the generic helpers cost several times the scalar multiplication
-// itself. The test PairSeedsMatchTheGenericDerivation checks the equality.
+// PRK = HMAC(0^32, Z), OKM = HMAC(PRK, info || 0x01)), with the private key loaded once (raw EVP: the generic
+// crypto::X25519 imports it, and so recomputes its public key, on every call) and one HMAC-SHA-256 hasher
+// reused for both HKDF steps. The test PairSeedsMatchTheGenericDerivation checks the equality.
 template <typename InfoOf>
 absl::Status X25519HkdfBatch(const base::SecretBytes& own_sk,
                              std::span<const crypto::X25519PublicKey* const> peers,
@@ -107,16 +100,10 @@ absl::Status X25519HkdfBatch(const base::SecretBytes& own_sk,
   if (own == nullptr) return SeedError("X25519 private key");
   std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, own.get(), nullptr));
   if (ctx == nullptr || EVP_PKEY_derive_init(ctx.get()) != 1) return SeedError("X25519 derive init");
-  EVP_MAC* mac = HmacMac();
-  if (mac == nullptr) return SeedError("HMAC fetch");
-  std::unique_ptr<EVP_MAC_CTX, MacCtxDeleter> hmac(EVP_MAC_CTX_new(mac));
-  if (hmac == nullptr) return SeedError("HMAC context");
-  char digest[] = "SHA256";
-  const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-                               OSSL_PARAM_construct_end()};
-  if (EVP_MAC_CTX_set_params(hmac.get(), params) != 1) return SeedError("HMAC digest");
   static const std::array<uint8_t, 32> kZeroSalt{};
-  base::SecretBytes shared(32), prk(32);
+  crypto::HmacSha256Hasher hmac(kZeroSalt);
+  base::SecretBytes shared(32);
+  crypto::HmacSha256Tag prk, okm;
   for (size_t i = 0; i < peers.size(); ++i) {
     std::unique_ptr<EVP_PKEY, PkeyDeleter> peer(
         EVP_PKEY_new_raw_public_key_ex(nullptr, "X25519", nullptr, peers[i]->data(), peers[i]->size()));
@@ -127,25 +114,22 @@ absl::Status X25519HkdfBatch(const base::SecretBytes& own_sk,
       return absl::InvalidArgumentError(
           absl::StrCat("secagg: X25519 with the public key of client ", peer_ids[i], " failed"));
     }
-    size_t prk_len = 0;
-    if (EVP_MAC_init(hmac.get(), kZeroSalt.data(), kZeroSalt.size(), nullptr) != 1 ||
-        EVP_MAC_update(hmac.get(), shared.data(), shared.size()) != 1 ||
-        EVP_MAC_final(hmac.get(), prk.data(), &prk_len, prk.size()) != 1 || prk_len != 32) {
-      return SeedError("HKDF extract");
-    }
+    hmac.Reset(kZeroSalt);  // HKDF-Extract
+    hmac.Update(shared.span());
+    prk = hmac.Final();
+    hmac.Reset(prk);  // HKDF-Expand, one block per output; Final keeps the key for the next j
     for (size_t j = 0; j < per_peer; ++j) {
       std::vector<uint8_t> info = info_of(i, j);
       info.push_back(0x01);
+      hmac.Update(info);
+      okm = hmac.Final();
       base::SecretBytes& o = out[i * per_peer + j];
-      if (o.size() != 32) o = base::SecretBytes(32);
-      size_t okm_len = 0;
-      if (EVP_MAC_init(hmac.get(), prk.data(), prk.size(), nullptr) != 1 ||
-          EVP_MAC_update(hmac.get(), info.data(), info.size()) != 1 ||
-          EVP_MAC_final(hmac.get(), o.data(), &okm_len, 32) != 1 || okm_len != 32) {
-        return SeedError("HKDF expand");
-      }
+      if (o.size() != okm.size()) o = base::SecretBytes(okm.size());
+      std::copy(okm.begin(), okm.end(), o.data());
     }
   }
+  OPENSSL_cleanse(prk.data(), prk.size());
+  OPENSSL_cleanse(okm.data(), okm.size());
   return absl::OkStatus();
 }
 
