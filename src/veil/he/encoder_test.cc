@@ -13,6 +13,7 @@
 namespace veil::he {
 namespace {
 
+using testing::MaxError;
 using testing::TestRng;
 using Complex = std::complex<double>;
 
@@ -36,12 +37,6 @@ std::vector<Complex> NaiveSlots(const std::vector<double>& coefficients, double 
 }
 
 std::vector<double> ToDouble(const std::vector<int64_t>& v) { return {v.begin(), v.end()}; }
-
-double MaxError(const std::vector<Complex>& a, const std::vector<Complex>& b) {
-  double worst = 0;
-  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
-  return worst;
-}
 
 TEST(CkksEncoderTest, DecodeMatchesTheCanonicalEmbedding) {
   TestRng rng(30);

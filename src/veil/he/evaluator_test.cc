@@ -18,6 +18,7 @@ namespace {
 
 using crypto::testing::DeterministicRandom;
 using ::testing::HasSubstr;
+using testing::MaxError;
 using Complex = std::complex<double>;
 
 constexpr double kScale = 0x1p40;
@@ -41,25 +42,12 @@ class EvaluatorTest : public ::testing::Test {
         sk_(GenerateSecretKey(ctx_, rng_).value()),
         pk_(GeneratePublicKey(ctx_, sk_, rng_).value()) {}
 
-  std::vector<Complex> Values(uint64_t seed) {
-    testing::TestRng r(seed);
-    std::vector<Complex> v(ctx_.slot_count());
-    for (auto& x : v) {
-      x = {static_cast<double>(r.Next() >> 11) * 0x1p-52 - 1,
-           static_cast<double>(r.Next() >> 11) * 0x1p-52 - 1};
-    }
-    return v;
-  }
+  std::vector<Complex> Values(uint64_t seed) { return testing::RandomSlots(ctx_.slot_count(), seed); }
   Ciphertext Enc(const std::vector<Complex>& v, int level = 2) {
     return Encrypt(ctx_, pk_, ctx_.Encode(v, kScale, level).value(), rng_).value();
   }
   std::vector<Complex> Dec(const Ciphertext& ct) {
     return ctx_.Decode(Decrypt(ctx_, sk_, ct, KeyOwnerOnly()).value()).value();
-  }
-  static double MaxError(const std::vector<Complex>& a, const std::vector<Complex>& b) {
-    double worst = 0;
-    for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
-    return worst;
   }
 
   CkksContext ctx_;

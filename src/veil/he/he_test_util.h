@@ -5,6 +5,8 @@
 
 #include <openssl/bn.h>
 
+#include <algorithm>
+#include <complex>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -72,6 +74,26 @@ inline uint64_t BnModWord(const BIGNUM* x, uint64_t m) { return BN_mod_word(x, m
 
 // Reproducible test data (not privacy randomness).
 using TestRng = ::veil::base::SplitMix64;
+
+// `count` slot values from `seed`, real and imaginary parts uniform in [-1, 1) (imaginary parts 0 for
+// `real_only`).
+inline std::vector<std::complex<double>> RandomSlots(size_t count, uint64_t seed, bool real_only = false) {
+  TestRng rng(seed);
+  std::vector<std::complex<double>> v(count);
+  for (auto& x : v) {
+    const double re = static_cast<double>(rng.Next() >> 11) * 0x1p-52 - 1;
+    x = {re, real_only ? 0.0 : static_cast<double>(rng.Next() >> 11) * 0x1p-52 - 1};
+  }
+  return v;
+}
+
+// The largest |a[i] - b[i]|.
+inline double MaxError(const std::vector<std::complex<double>>& a,
+                       const std::vector<std::complex<double>>& b) {
+  double worst = 0;
+  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
+  return worst;
+}
 
 }  // namespace veil::he::testing
 

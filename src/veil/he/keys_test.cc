@@ -16,7 +16,7 @@ namespace veil::he {
 namespace {
 
 using crypto::testing::DeterministicRandom;
-using testing::TestRng;
+using testing::MaxError;
 
 CkksContext MakeContext() {
   auto params = CkksParametersBuilder()
@@ -25,22 +25,6 @@ CkksContext MakeContext() {
                     .SetSpecialPrimeBits({60})
                     .Build();
   return CkksContext::Create(params.value()).value();
-}
-
-std::vector<std::complex<double>> RandomValues(size_t count, uint64_t seed) {
-  TestRng rng(seed);
-  std::vector<std::complex<double>> v(count);
-  for (auto& x : v) {
-    x = {static_cast<double>(rng.Next() >> 11) * 0x1p-52 - 1,
-         static_cast<double>(rng.Next() >> 11) * 0x1p-52 - 1};
-  }
-  return v;
-}
-
-double MaxError(const std::vector<std::complex<double>>& a, const std::vector<std::complex<double>>& b) {
-  double worst = 0;
-  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
-  return worst;
 }
 
 // The secret key's coefficients (inverse NTT of its first limb) are ternary.
@@ -98,7 +82,7 @@ TEST(KeysTest, EncryptDecryptRoundTrip) {
   auto sk = GenerateSecretKey(ctx, rng).value();
   auto pk = GeneratePublicKey(ctx, sk, rng).value();
   auto other = GenerateSecretKey(ctx, rng).value();
-  const auto values = RandomValues(ctx.slot_count(), 63);
+  const auto values = testing::RandomSlots(ctx.slot_count(), 63);
   for (int level = 0; level <= ctx.max_level(); ++level) {
     auto pt = ctx.Encode(values, 0x1p40, level).value();
     auto ct = Encrypt(ctx, pk, pt, rng);

@@ -19,6 +19,7 @@ namespace {
 
 using crypto::testing::DeterministicRandom;
 using ::testing::HasSubstr;
+using testing::MaxError;
 using Complex = std::complex<double>;
 
 constexpr double kScale = 0x1p40;
@@ -52,25 +53,12 @@ class KeySwitchTest : public ::testing::TestWithParam<Setup> {
         pk_(GeneratePublicKey(ctx_, sk_, rng_).value()),
         rk_(GenerateRelinKeys(ctx_, sk_, rng_).value()) {}
 
-  std::vector<Complex> Values(uint64_t seed) {
-    testing::TestRng r(seed);
-    std::vector<Complex> v(ctx_.slot_count());
-    for (auto& x : v) {
-      x = {static_cast<double>(r.Next() >> 11) * 0x1p-52 - 1,
-           static_cast<double>(r.Next() >> 11) * 0x1p-52 - 1};
-    }
-    return v;
-  }
+  std::vector<Complex> Values(uint64_t seed) { return testing::RandomSlots(ctx_.slot_count(), seed); }
   Ciphertext Enc(const std::vector<Complex>& v, int level, double scale = kScale) {
     return Encrypt(ctx_, pk_, ctx_.Encode(v, scale, level).value(), rng_).value();
   }
   std::vector<Complex> Dec(const Ciphertext& ct) {
     return ctx_.Decode(Decrypt(ctx_, sk_, ct, KeyOwnerOnly()).value()).value();
-  }
-  static double MaxError(const std::vector<Complex>& a, const std::vector<Complex>& b) {
-    double worst = 0;
-    for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
-    return worst;
   }
   std::vector<Complex> Rotated(const std::vector<Complex>& v, int64_t steps) {
     const int64_t s = static_cast<int64_t>(v.size());

@@ -22,6 +22,7 @@ namespace {
 
 using crypto::testing::DeterministicRandom;
 using ::testing::HasSubstr;
+using testing::MaxError;
 using Complex = std::complex<double>;
 
 constexpr double kFresh = 1e-6;  // fresh-encryption slot error bound at N = 8192, scale 2^40 (keys.h)
@@ -50,18 +51,10 @@ class SerializeTest : public ::testing::Test {
         pk_(GeneratePublicKey(ctx_, sk_, rng_).value()) {}
 
   std::vector<Complex> Values(uint64_t seed) {
-    testing::TestRng r(seed);
-    std::vector<Complex> v(ctx_.slot_count());
-    for (auto& x : v) x = {static_cast<double>(r.Next() >> 11) * 0x1p-52 - 1, 0};
-    return v;
+    return testing::RandomSlots(ctx_.slot_count(), seed, /*real_only=*/true);
   }
   std::vector<Complex> Dec(const Ciphertext& ct) {
     return ctx_.Decode(Decrypt(ctx_, sk_, ct, KeyOwnerOnly()).value()).value();
-  }
-  static double MaxError(const std::vector<Complex>& a, const std::vector<Complex>& b) {
-    double worst = 0;
-    for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
-    return worst;
   }
 
   CkksContext ctx_;
