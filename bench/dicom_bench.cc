@@ -20,9 +20,8 @@
 #include "dcmtk/config/osconfig.h"
 // Then DCMTK itself.
 #include "dcmtk/dcmdata/dcfilefo.h"
-#include "dcmtk/dcmdata/dcistrmb.h"
-#include "dcmtk/dcmdata/dcostrmb.h"
 #include "veil/anon/dicom_deid.h"
+#include "veil/anon/dicom_internal.h"
 #include "veil/base/bytes.h"
 #include "veil/base/secret_bytes.h"
 
@@ -31,36 +30,14 @@ namespace {
 
 constexpr char kFile[] = "../shared/data/dicom/pydicom/CT_small.dcm";
 
-// DCMTK load + save from and to memory: what any DICOM tool pays per file.
+// DCMTK load + save from and to memory, through the same read and write as DeidentifyDicomBytes: what any
+// DICOM tool pays per file.
 size_t LoadSave(const std::string& bytes) {
-  DcmInputBufferStream in;
-  in.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
-  in.setEos();
   DcmFileFormat file;
-  file.transferInit();
-  if (file.read(in).bad()) std::abort();
-  file.transferEnd();
-  std::string out;
-  std::vector<char> buffer(64 * 1024);
-  DcmOutputBufferStream os(buffer.data(), static_cast<offile_off_t>(buffer.size()));
-  file.transferInit();
-  OFCondition cond;
-  const auto drain = [&] {
-    void* p = nullptr;
-    offile_off_t n = 0;
-    os.flushBuffer(p, n);
-    out.append(static_cast<const char*>(p), static_cast<size_t>(n));
-  };
-  do {
-    cond = file.write(os, file.getDataset()->getOriginalXfer(), EET_ExplicitLength, nullptr, EGL_recalcGL,
-                      EPD_noChange, 0, 0, 0, EWM_fileformat);
-    drain();
-  } while (cond == EC_StreamNotifyClient);
-  file.transferEnd();
-  os.flush();
-  drain();
-  if (cond.bad()) std::abort();
-  return out.size();
+  if (!anon::internal::ReadDicom(base::AsBytes(bytes), file).ok()) std::abort();
+  absl::StatusOr<std::string> out = anon::internal::WriteDicom(file, bytes.size() + 1024);
+  if (!out.ok()) std::abort();
+  return out->size();
 }
 
 template <typename F>

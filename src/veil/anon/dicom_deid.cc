@@ -695,23 +695,12 @@ class LengthScanner {
 
 }  // namespace
 
-absl::StatusOr<std::string> DeidentifyDicomBytes(const DicomDeidentifier& deid,
-                                                 std::span<const uint8_t> bytes, DicomDeidStats* stats) {
-  constexpr size_t kPreamble = 128;
-  const bool part10 = bytes.size() >= kPreamble + 4 && std::memcmp(bytes.data() + kPreamble, "DICM", 4) == 0;
-  // A bare dataset (no preamble and meta information, as some old files): accepted when it starts with a
-  // group 0008 attribute, little endian (DCMTK guesses the transfer syntax) and parses to its last byte.
-  const bool bare = !part10 && bytes.size() >= 8 && bytes[0] == 0x08 && bytes[1] == 0x00;
-  if (!part10 && !bare) {
-    return absl::InvalidArgumentError(
-        "not a DICOM file (neither the 'DICM' prefix after a 128-byte preamble nor a dataset starting with "
-        "group 0008)");
-  }
-  VEIL_RETURN_IF_ERROR(LengthScanner(bytes).Scan(part10));
+namespace internal {
+
+absl::Status ReadDicom(std::span<const uint8_t> bytes, DcmFileFormat& file) {
   DcmInputBufferStream in;
   in.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
   in.setEos();
-  DcmFileFormat file;
   file.transferInit();
   const OFCondition read = file.read(in, EXS_Unknown, EGL_noChange, DCM_MaxReadLength);
   file.transferEnd();
@@ -724,13 +713,14 @@ absl::StatusOr<std::string> DeidentifyDicomBytes(const DicomDeidentifier& deid,
     return absl::InvalidArgumentError(
         absl::StrCat("malformed DICOM file: parsing stopped at byte ", in.tell(), " of ", bytes.size()));
   }
-  DicomDeidStats local;
-  VEIL_RETURN_IF_ERROR(deid.Deidentify(file, &local));
+  return absl::OkStatus();
+}
 
+absl::StatusOr<std::string> WriteDicom(DcmFileFormat& file, size_t size_hint) {
   E_TransferSyntax xfer = file.getDataset()->getOriginalXfer();
   if (xfer == EXS_Unknown) xfer = EXS_LittleEndianExplicit;
   std::string out;
-  out.reserve(bytes.size() + 1024);
+  out.reserve(size_hint);
   std::vector<char> buffer(64 * 1024);
   DcmOutputBufferStream os(buffer.data(), static_cast<offile_off_t>(buffer.size()));
   file.transferInit();
@@ -752,8 +742,30 @@ absl::StatusOr<std::string> DeidentifyDicomBytes(const DicomDeidentifier& deid,
   file.transferEnd();
   os.flush();
   drain();
-  if (cond.bad())
-    return absl::InternalError(absl::StrCat("cannot encode the de-identified file: ", cond.text()));
+  if (cond.bad()) return absl::InternalError(absl::StrCat("cannot encode the DICOM file: ", cond.text()));
+  return out;
+}
+
+}  // namespace internal
+
+absl::StatusOr<std::string> DeidentifyDicomBytes(const DicomDeidentifier& deid,
+                                                 std::span<const uint8_t> bytes, DicomDeidStats* stats) {
+  constexpr size_t kPreamble = 128;
+  const bool part10 = bytes.size() >= kPreamble + 4 && std::memcmp(bytes.data() + kPreamble, "DICM", 4) == 0;
+  // A bare dataset (no preamble and meta information, as some old files): accepted when it starts with a
+  // group 0008 attribute, little endian (DCMTK guesses the transfer syntax) and parses to its last byte.
+  const bool bare = !part10 && bytes.size() >= 8 && bytes[0] == 0x08 && bytes[1] == 0x00;
+  if (!part10 && !bare) {
+    return absl::InvalidArgumentError(
+        "not a DICOM file (neither the 'DICM' prefix after a 128-byte preamble nor a dataset starting with "
+        "group 0008)");
+  }
+  VEIL_RETURN_IF_ERROR(LengthScanner(bytes).Scan(part10));
+  DcmFileFormat file;
+  VEIL_RETURN_IF_ERROR(internal::ReadDicom(bytes, file));
+  DicomDeidStats local;
+  VEIL_RETURN_IF_ERROR(deid.Deidentify(file, &local));
+  VEIL_ASSIGN_OR_RETURN(std::string out, internal::WriteDicom(file, bytes.size() + 1024));
   if (stats != nullptr) *stats += local;
   return out;
 }
