@@ -1,6 +1,7 @@
 #include "veil/fl/messages.h"
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -169,6 +170,32 @@ TEST(MessagesTest, MaskedInputPacksRingBits) {
   }
   MaskedInput m{3, 2, 7, {1, 2}};
   EXPECT_EQ(ParseMaskedInput(Serialize(m)).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// The signed byte strings are part of the protocol (a client and a server of different builds must agree):
+// pinned here byte for byte as messages.h documents them.
+TEST(MessagesTest, SignedBytesFollowTheDocumentedLayout) {
+  crypto::X25519PublicKey c_pk, s_pk;
+  for (uint8_t i = 0; i < 32; ++i) {
+    c_pk[i] = i;
+    s_pk[i] = static_cast<uint8_t>(0x80 + i);
+  }
+  const std::string key_label = "veil fl secagg keys v1";
+  std::vector<uint8_t> want(key_label.begin(), key_label.end());
+  for (uint8_t b : {0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01}) want.push_back(b);  // round_id
+  for (uint8_t b : {0x0d, 0x0c, 0x0b, 0x0a}) want.push_back(b);                          // client_id
+  want.insert(want.end(), c_pk.begin(), c_pk.end());
+  want.insert(want.end(), s_pk.begin(), s_pk.end());
+  EXPECT_EQ(SignedKeyBytes(0x0102030405060708, 0x0a0b0c0d, c_pk, s_pk), want);
+
+  const std::string survivors_label = "veil fl secagg survivors v1";
+  want.assign(survivors_label.begin(), survivors_label.end());
+  want.push_back(kSecAggWireVersion);
+  for (uint8_t b : {9, 0, 0, 0, 0, 0, 0, 0}) want.push_back(b);              // round_id
+  for (uint8_t b : {2, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0}) want.push_back(b);  // |survivors|, 1, 256
+  for (uint8_t b : {1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff}) want.push_back(b);  // |dropped|, 2^32 - 1
+  const std::vector<uint32_t> survivors = {1, 256}, dropped = {0xffffffff};
+  EXPECT_EQ(SignedSurvivorBytes(9, survivors, dropped), want);
 }
 
 }  // namespace
