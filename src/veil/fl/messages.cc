@@ -16,6 +16,8 @@ constexpr std::string_view kSignContext = "veil fl secagg keys v1";
 constexpr size_t kHeaderBytes = 1 + 1 + 8;
 constexpr size_t kAdvertiseBody = 4 + 32 + 32 + 64;
 
+// Little-endian fields appended to a message (after its header) or to a byte string to be signed (after its
+// label).
 class Writer {
  public:
   Writer(MessageType type, uint64_t round_id) {
@@ -23,6 +25,7 @@ class Writer {
     out_.push_back(static_cast<uint8_t>(type));
     U64(round_id);
   }
+  explicit Writer(std::string_view label) : out_(label.begin(), label.end()) {}
   void U8(uint8_t v) { out_.push_back(v); }
   void U32(uint32_t v) {
     for (int i = 0; i < 4; ++i) out_.push_back(static_cast<uint8_t>(v >> (8 * i)));
@@ -31,6 +34,11 @@ class Writer {
     for (int i = 0; i < 8; ++i) out_.push_back(static_cast<uint8_t>(v >> (8 * i)));
   }
   void Bytes(std::span<const uint8_t> b) { out_.insert(out_.end(), b.begin(), b.end()); }
+  // A list of ids: count, then the ids.
+  void Ids(std::span<const uint32_t> ids) {
+    U32(static_cast<uint32_t>(ids.size()));
+    for (uint32_t id : ids) U32(id);
+  }
   void Reserve(size_t n) { out_.reserve(n); }
   std::vector<uint8_t> Take() { return std::move(out_); }
 
@@ -165,12 +173,12 @@ absl::Status ReadShares(Reader& r, std::vector<EncryptedShare>* shares, bool by_
 std::vector<uint8_t> SignedKeyBytes(uint64_t round_id, uint32_t client_id,
                                     const crypto::X25519PublicKey& c_pk,
                                     const crypto::X25519PublicKey& s_pk) {
-  std::vector<uint8_t> out(kSignContext.begin(), kSignContext.end());
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<uint8_t>(round_id >> (8 * i)));
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<uint8_t>(client_id >> (8 * i)));
-  out.insert(out.end(), c_pk.begin(), c_pk.end());
-  out.insert(out.end(), s_pk.begin(), s_pk.end());
-  return out;
+  Writer w(kSignContext);
+  w.U64(round_id);
+  w.U32(client_id);
+  w.Bytes(c_pk);
+  w.Bytes(s_pk);
+  return w.Take();
 }
 
 std::vector<uint8_t> Serialize(const AdvertiseKeys& m) {
@@ -197,8 +205,7 @@ std::vector<uint8_t> Serialize(const ShareKeys& m) {
 std::vector<uint8_t> Serialize(const ShareBundle& m) {
   Writer w(MessageType::kShareBundle, m.round_id);
   w.U32(m.recipient);
-  w.U32(static_cast<uint32_t>(m.u2.size()));
-  for (uint32_t id : m.u2) w.U32(id);
+  w.Ids(m.u2);
   WriteShares(w, m.shares);
   return w.Take();
 }
@@ -237,27 +244,20 @@ std::vector<uint8_t> Serialize(const MaskedInput& m) {
 
 std::vector<uint8_t> Serialize(const UnmaskRequest& m) {
   Writer w(MessageType::kUnmaskRequest, m.round_id);
-  for (const std::vector<uint32_t>* list : {&m.survivors, &m.dropped}) {
-    w.U32(static_cast<uint32_t>(list->size()));
-    for (uint32_t id : *list) w.U32(id);
-  }
+  w.Ids(m.survivors);
+  w.Ids(m.dropped);
   return w.Take();
 }
 
 std::vector<uint8_t> SignedSurvivorBytes(uint64_t round_id, std::span<const uint32_t> survivors,
                                          std::span<const uint32_t> dropped) {
   constexpr std::string_view kLabel = "veil fl secagg survivors v1";
-  std::vector<uint8_t> out(kLabel.begin(), kLabel.end());
-  out.push_back(kSecAggWireVersion);
-  auto put = [&](uint64_t v, int bytes) {
-    for (int i = 0; i < bytes; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
-  };
-  put(round_id, 8);
-  for (std::span<const uint32_t> list : {survivors, dropped}) {
-    put(list.size(), 4);
-    for (uint32_t id : list) put(id, 4);
-  }
-  return out;
+  Writer w(kLabel);
+  w.U8(kSecAggWireVersion);
+  w.U64(round_id);
+  w.Ids(survivors);
+  w.Ids(dropped);
+  return w.Take();
 }
 
 std::vector<uint8_t> Serialize(const SurvivorSignature& m) {
@@ -269,10 +269,8 @@ std::vector<uint8_t> Serialize(const SurvivorSignature& m) {
 
 std::vector<uint8_t> Serialize(const ConsistencyProof& m) {
   Writer w(MessageType::kConsistencyProof, m.round_id);
-  for (const std::vector<uint32_t>* list : {&m.survivors, &m.dropped}) {
-    w.U32(static_cast<uint32_t>(list->size()));
-    for (uint32_t id : *list) w.U32(id);
-  }
+  w.Ids(m.survivors);
+  w.Ids(m.dropped);
   w.U32(static_cast<uint32_t>(m.signatures.size()));
   for (const SignerSignature& s : m.signatures) {
     w.U32(s.client_id);
