@@ -346,16 +346,14 @@ absl::StatusOr<MaskedInput> ParseMaskedInput(std::span<const uint8_t> bytes) {
   VEIL_RETURN_IF_ERROR(r.U32(&m.client_id, "client_id"));
   VEIL_RETURN_IF_ERROR(r.U8(&m.bits, "bits"));
   if (m.bits < kSecAggMinRingBits || m.bits > 32) {
-    return absl::InvalidArgumentError(absl::StrCat("malformed MaskedInput message: bits ", m.bits,
-                                                   " outside [", kSecAggMinRingBits, ", 32]"));
+    return r.Error(absl::StrCat("bits ", m.bits, " outside [", kSecAggMinRingBits, ", 32]"));
   }
   const uint32_t bits = m.bits;
   uint32_t n = 0;
   VEIL_RETURN_IF_ERROR(r.U32(&n, "masked"));
   const uint64_t packed = (static_cast<uint64_t>(n) * bits + 7) / 8;
   if (n > kSecAggMaxVectorLength || packed != r.Remaining()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("malformed MaskedInput message: masked count ", n, " does not match the message size"));
+    return r.Error(absl::StrCat("masked count ", n, " does not match the message size"));
   }
   std::vector<uint8_t> raw(packed);
   VEIL_RETURN_IF_ERROR(r.Bytes(raw, "masked"));
@@ -377,7 +375,7 @@ absl::StatusOr<MaskedInput> ParseMaskedInput(std::span<const uint8_t> bytes) {
       have -= static_cast<int>(bits);
     }
     if (acc != 0) {
-      return absl::InvalidArgumentError("malformed MaskedInput message: nonzero padding bits");
+      return r.Error("nonzero padding bits");
     }
   }
   VEIL_RETURN_IF_ERROR(r.End());
@@ -454,7 +452,7 @@ absl::StatusOr<MessageType> PeekMessageType(std::span<const uint8_t> bytes) {
   if (bytes[0] != kSecAggWireVersion) {
     return absl::InvalidArgumentError(absl::StrCat("malformed message: unsupported wire version ", bytes[0]));
   }
-  if (bytes[1] < 1 || bytes[1] > 9) {
+  if (bytes[1] < 1 || bytes[1] > static_cast<uint8_t>(MessageType::kConsistencyProof)) {
     return absl::InvalidArgumentError(absl::StrCat("malformed message: unknown type ", bytes[1]));
   }
   return static_cast<MessageType>(bytes[1]);
