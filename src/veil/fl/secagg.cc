@@ -550,13 +550,12 @@ absl::Status SecAggServer::ReceiveAdvertise(const AdvertiseKeys& m) {
     return absl::InvalidArgumentError(
         absl::StrCat("secagg server: duplicate advertisement from client ", m.client_id));
   }
-  VEIL_RETURN_IF_ERROR(
-      setup_->identity(m.client_id)
-              .Verify(SignedKeyBytes(m.round_id, m.client_id, m.c_pk, m.s_pk), m.signature)
-              .ok()
-          ? absl::OkStatus()
-          : absl::PermissionDeniedError(absl::StrCat("secagg server: the advertisement of client ",
-                                                     m.client_id, " has a bad signature")));
+  if (!setup_->identity(m.client_id)
+           .Verify(SignedKeyBytes(m.round_id, m.client_id, m.c_pk, m.s_pk), m.signature)
+           .ok()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("secagg server: the advertisement of client ", m.client_id, " has a bad signature"));
+  }
   keys_[m.client_id] = m;
   return absl::OkStatus();
 }
