@@ -161,9 +161,8 @@ class Walker {
         VEIL_RETURN_IF_ERROR(Unlisted(item, i, *e, structured_content));
         continue;
       }
-      const DicomResolvedAction ra = DicomProfile::Resolve(*row, impl_.options.profile);
-      const DicomAction basic = DicomProfile::ResolveBasic(row->basic).value_or(DicomAction::kRemove);
-      VEIL_RETURN_IF_ERROR(Apply(item, i, *e, ra, basic, structured_content));
+      VEIL_RETURN_IF_ERROR(Apply(item, i, *e, DicomProfile::Resolve(*row, impl_.options.profile),
+                                 row->basic_action, structured_content));
     }
     return absl::OkStatus();
   }

@@ -144,8 +144,7 @@ DicomResolvedAction DicomProfile::Resolve(const DicomProfileRow& row, const Dico
     if (c == 'K') keep = DicomResolvedAction{DicomAction::kKeep, DicomCleanKind::kNone};
   }
   if (keep.has_value()) return *keep;
-  // Parse() checked the code.
-  return {ResolveBasic(row.basic).value_or(DicomAction::kRemove), DicomCleanKind::kNone};
+  return {row.basic_action, DicomCleanKind::kNone};
 }
 
 absl::StatusOr<DicomProfile> DicomProfile::Parse(std::string_view json) {
@@ -170,10 +169,12 @@ absl::StatusOr<DicomProfile> DicomProfile::Parse(std::string_view json) {
     row.name = r["name"].get<std::string>();
     row.tag = r["tag"].get<std::string>();
     row.basic = r["basicProfile"].get<std::string>();
-    if (!ResolveBasic(row.basic).has_value()) {
+    const std::optional<DicomAction> basic_action = ResolveBasic(row.basic);
+    if (!basic_action.has_value()) {
       return absl::InvalidArgumentError(
           absl::StrCat(where(row.tag), ": unknown basic profile action '", row.basic, "'"));
     }
+    row.basic_action = *basic_action;
     if (row.tag == "(GGGG,EEEE) WHERE GGGG IS ODD") {
       row.private_row = true;
     } else if (!ParseTag(row.tag, row.value, row.mask)) {

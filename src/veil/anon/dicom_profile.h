@@ -129,6 +129,7 @@ struct DicomProfileRow {
   uint32_t mask = 0;         // the bits of `value` that must match: 0xFFFFFFFF except for wildcard digits
   bool private_row = false;  // the "(GGGG,EEEE) WHERE GGGG IS ODD" row
   std::string basic;         // the basicProfile code as written: "X", "X/Z/D", "X/Z/U*", ...
+  DicomAction basic_action = DicomAction::kRemove;   // `basic` resolved (ResolveBasic), once, by Parse
   std::array<char, kNumDicomOptions> option_code{};  // 'K', 'C' or 0 per option column
 };
 
