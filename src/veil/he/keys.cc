@@ -15,48 +15,31 @@
 #include "absl/strings/str_format.h"
 #include "veil/base/status_macros.h"
 #include "veil/crypto/random.h"
+#include "veil/he/wiped.h"
 
 namespace veil::he {
 
 namespace {
-
-// A vector of words that is wiped when it goes out of scope (scratch copies of secret values).
-class WipedWords {
- public:
-  explicit WipedWords(size_t n) : v_(n, 0) {}
-  WipedWords(const WipedWords&) = delete;
-  WipedWords& operator=(const WipedWords&) = delete;
-  ~WipedWords() { OPENSSL_cleanse(v_.data(), v_.size() * sizeof(uint64_t)); }
-  std::vector<uint64_t>& get() { return v_; }
-
- private:
-  std::vector<uint64_t> v_;
-};
-
-class WipedCoefficients {
- public:
-  explicit WipedCoefficients(std::vector<int64_t> v) : v_(std::move(v)) {}
-  WipedCoefficients(const WipedCoefficients&) = delete;
-  WipedCoefficients& operator=(const WipedCoefficients&) = delete;
-  ~WipedCoefficients() { OPENSSL_cleanse(v_.data(), v_.size() * sizeof(int64_t)); }
-  const std::vector<int64_t>& get() const { return v_; }
-
- private:
-  std::vector<int64_t> v_;
-};
 
 // Copies limb `prime_index` of the secret key into `out` (N words).
 void SecretLimb(const SecretKey& sk, size_t n, size_t prime_index, std::vector<uint64_t>& out) {
   std::memcpy(out.data(), sk.ntt_limbs().data() + prime_index * n * sizeof(uint64_t), n * sizeof(uint64_t));
 }
 
-absl::Status CheckSecretKey(const CkksContext& ctx, const SecretKey& sk) {
-  if (sk.ntt_limbs().size() != ctx.prime_count() * ctx.n() * sizeof(uint64_t)) {
-    return absl::InvalidArgumentError(absl::StrCat("secret key of ", sk.ntt_limbs().size(),
-                                                   " bytes does not match the parameters (N = ", ctx.n(),
-                                                   ", ", ctx.prime_count(), " primes)"));
+// The key of ternary coefficients s: s modulo every prime in NTT form, one limb at a time (each wiped after
+// its copy into the key).
+base::SecretBytes NttLimbs(const CkksContext& ctx, const std::vector<int64_t>& s) {
+  const size_t n = ctx.n();
+  const size_t limbs = ctx.prime_count();
+  base::SecretBytes bytes(limbs * n * sizeof(uint64_t));
+  RnsPoly one_limb;
+  for (size_t i = 0; i < limbs; ++i) {
+    one_limb = RnsPoly(n, 1, false);
+    ctx.SignedToRns(s, i, 1, /*to_ntt=*/true, &one_limb);
+    std::memcpy(bytes.data() + i * n * sizeof(uint64_t), one_limb.data.data(), n * sizeof(uint64_t));
+    OPENSSL_cleanse(one_limb.data.data(), n * sizeof(uint64_t));
   }
-  return absl::OkStatus();
+  return bytes;
 }
 
 absl::Status CheckPoly(const RnsPoly& p, size_t n, size_t limbs, const std::string& what) {
@@ -70,26 +53,25 @@ absl::Status CheckPoly(const RnsPoly& p, size_t n, size_t limbs, const std::stri
 
 }  // namespace
 
+absl::Status CheckSecretKey(const CkksContext& ctx, const SecretKey& sk) {
+  if (sk.ntt_limbs().size() != ctx.prime_count() * ctx.n() * sizeof(uint64_t)) {
+    return absl::InvalidArgumentError(absl::StrCat("secret key of ", sk.ntt_limbs().size(),
+                                                   " bytes does not match the parameters (N = ", ctx.n(),
+                                                   ", ", ctx.prime_count(), " primes)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<SecretKey> GenerateSecretKey(const CkksContext& ctx, base::RandomSource& rng) {
   VEIL_ASSIGN_OR_RETURN(std::vector<int64_t> sampled, SampleTernary(ctx.n(), rng));
-  WipedCoefficients s(std::move(sampled));
-  const size_t n = ctx.n();
-  const size_t limbs = ctx.prime_count();
-  base::SecretBytes bytes(limbs * n * sizeof(uint64_t));
-  RnsPoly one_limb;  // one limb at a time, wiped after its copy into the key
-  for (size_t i = 0; i < limbs; ++i) {
-    one_limb = RnsPoly(n, 1, false);
-    ctx.SignedToRns(s.get(), i, 1, /*to_ntt=*/true, &one_limb);
-    std::memcpy(bytes.data() + i * n * sizeof(uint64_t), one_limb.data.data(), n * sizeof(uint64_t));
-    OPENSSL_cleanse(one_limb.data.data(), n * sizeof(uint64_t));
-  }
-  return SecretKey(std::move(bytes));
+  const WipedVector<int64_t> s(std::move(sampled));
+  return SecretKey(NttLimbs(ctx, s.get()));
 }
 
 absl::StatusOr<base::SecretBytes> SecretKeyToTernary(const CkksContext& ctx, const SecretKey& sk) {
   VEIL_RETURN_IF_ERROR(CheckSecretKey(ctx, sk));
   const size_t n = ctx.n();
-  WipedWords s(n);
+  WipedVector<uint64_t> s(n);
   SecretLimb(sk, n, 0, s.get());
   InverseNtt(ctx.ntt(0), s.get());
   const uint64_t q = ctx.modulus(0).value();
@@ -110,25 +92,13 @@ absl::StatusOr<SecretKey> SecretKeyFromTernary(const CkksContext& ctx, std::span
     return absl::InvalidArgumentError(
         absl::StrCat("a ternary secret key needs ", n, " coefficients, got ", ternary.size()));
   }
-  std::vector<int64_t> coefficients(n);
+  WipedVector<int64_t> s(n);
   for (size_t c = 0; c < n; ++c) {
-    if (ternary[c] > 2) {
-      OPENSSL_cleanse(coefficients.data(), coefficients.size() * sizeof(int64_t));
+    if (ternary[c] > 2)
       return absl::InvalidArgumentError("secret key coefficient byte above 2 (not ternary)");
-    }
-    coefficients[c] = static_cast<int64_t>(ternary[c]) - 1;
+    s.get()[c] = static_cast<int64_t>(ternary[c]) - 1;
   }
-  WipedCoefficients s(std::move(coefficients));
-  const size_t limbs = ctx.prime_count();
-  base::SecretBytes bytes(limbs * n * sizeof(uint64_t));
-  RnsPoly one_limb;
-  for (size_t i = 0; i < limbs; ++i) {
-    one_limb = RnsPoly(n, 1, false);
-    ctx.SignedToRns(s.get(), i, 1, /*to_ntt=*/true, &one_limb);
-    std::memcpy(bytes.data() + i * n * sizeof(uint64_t), one_limb.data.data(), n * sizeof(uint64_t));
-    OPENSSL_cleanse(one_limb.data.data(), n * sizeof(uint64_t));
-  }
-  return SecretKey(std::move(bytes));
+  return SecretKey(NttLimbs(ctx, s.get()));
 }
 
 absl::StatusOr<PublicKey> GeneratePublicKey(const CkksContext& ctx, const SecretKey& sk,
@@ -144,7 +114,7 @@ absl::StatusOr<PublicKey> GeneratePublicKey(const CkksContext& ctx, const Secret
   VEIL_ASSIGN_OR_RETURN(std::vector<int64_t> e, SampleCenteredBinomial(n, rng));
   pk.b = RnsPoly(n, limbs, true);
   ctx.SignedToRns(e, 0, limbs, /*to_ntt=*/true, &pk.b);
-  WipedWords s(n);
+  WipedVector<uint64_t> s(n);
   for (size_t i = 0; i < limbs; ++i) {
     const Modulus& q = ctx.modulus(i);
     SecretLimb(sk, n, i, s.get());
@@ -168,7 +138,7 @@ absl::StatusOr<Ciphertext> Encrypt(const CkksContext& ctx, const PublicKey& pk, 
   VEIL_RETURN_IF_ERROR(CheckPoly(pk.b, n, key_limbs, "the public key's b"));
   VEIL_RETURN_IF_ERROR(CheckPoly(pk.a, n, key_limbs, "the public key's a"));
   VEIL_ASSIGN_OR_RETURN(std::vector<int64_t> u_sampled, SampleTernary(n, rng));
-  WipedCoefficients u_coefficients(std::move(u_sampled));
+  const WipedVector<int64_t> u_coefficients(std::move(u_sampled));
   VEIL_ASSIGN_OR_RETURN(std::vector<int64_t> e0, SampleCenteredBinomial(n, rng));
   VEIL_ASSIGN_OR_RETURN(std::vector<int64_t> e1, SampleCenteredBinomial(n, rng));
   Ciphertext ct;
@@ -212,7 +182,7 @@ absl::StatusOr<SeededCiphertext> EncryptSymmetric(const CkksContext& ctx, const 
   VEIL_RETURN_IF_ERROR(ExpandUniform(out.c1_seed, kSymmetricDomain, ctx, 0, &ct.parts[1]));
   VEIL_ASSIGN_OR_RETURN(std::vector<int64_t> e, SampleCenteredBinomial(n, rng));
   ctx.SignedToRns(e, 0, limbs, /*to_ntt=*/true, &ct.parts[0]);
-  WipedWords s(n);
+  WipedVector<uint64_t> s(n);
   for (size_t i = 0; i < limbs; ++i) {
     const Modulus& q = ctx.modulus(i);
     SecretLimb(sk, n, i, s.get());
@@ -304,7 +274,7 @@ absl::StatusOr<Plaintext> Decrypt(const CkksContext& ctx, const SecretKey& sk, c
   pt.level = ct.level;
   pt.scale = ct.scale;
   pt.poly = RnsPoly(n, limbs, true);
-  WipedWords s(n), s_power(n);
+  WipedVector<uint64_t> s(n), s_power(n);
   for (size_t i = 0; i < limbs; ++i) {
     const Modulus& q = ctx.modulus(i);
     SecretLimb(sk, n, i, s.get());

@@ -85,6 +85,9 @@ struct Ciphertext {
   double scale = 1.0;
 };
 
+// InvalidArgument (saying the key's size and ctx's N and prime count) unless sk has ctx's shape.
+absl::Status CheckSecretKey(const CkksContext& ctx, const SecretKey& sk);
+
 // A fresh ternary secret key. Propagates rng's error.
 absl::StatusOr<SecretKey> GenerateSecretKey(const CkksContext& ctx, base::RandomSource& rng);
 

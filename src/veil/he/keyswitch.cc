@@ -1,7 +1,5 @@
 #include "veil/he/keyswitch.h"
 
-#include <openssl/crypto.h>
-
 #include <algorithm>
 #include <bit>
 #include <cstdint>
@@ -14,35 +12,13 @@
 #include "veil/base/status_macros.h"
 #include "veil/crypto/random.h"
 #include "veil/he/rns.h"
+#include "veil/he/wiped.h"
 
 namespace veil::he {
 
 namespace {
 
-// Words wiped on destruction (copies of secret-key limbs).
-class WipedWords {
- public:
-  explicit WipedWords(size_t n) : v_(n, 0) {}
-  WipedWords(const WipedWords&) = delete;
-  WipedWords& operator=(const WipedWords&) = delete;
-  ~WipedWords() { OPENSSL_cleanse(v_.data(), v_.size() * sizeof(uint64_t)); }
-  uint64_t* data() { return v_.data(); }
-  const uint64_t* data() const { return v_.data(); }
-
- private:
-  std::vector<uint64_t> v_;
-};
-
 size_t SpecialCount(const CkksContext& ctx) { return ctx.params().special_primes().size(); }
-
-absl::Status CheckSecret(const CkksContext& ctx, const SecretKey& sk) {
-  if (sk.ntt_limbs().size() != ctx.prime_count() * ctx.n() * sizeof(uint64_t)) {
-    return absl::InvalidArgumentError(absl::StrCat("secret key of ", sk.ntt_limbs().size(),
-                                                   " bytes does not match the parameters (N = ", ctx.n(),
-                                                   ", ", ctx.prime_count(), " primes)"));
-  }
-  return absl::OkStatus();
-}
 
 // P mod prime i for every prime (0 for the special primes themselves).
 std::vector<uint64_t> PModPrimes(const CkksContext& ctx) {
@@ -171,9 +147,9 @@ absl::StatusOr<std::vector<uint32_t>> GaloisNttPermutation(const CkksContext& ct
 
 absl::StatusOr<RelinKeys> GenerateRelinKeys(const CkksContext& ctx, const SecretKey& sk,
                                             base::RandomSource& rng) {
-  VEIL_RETURN_IF_ERROR(CheckSecret(ctx, sk));
+  VEIL_RETURN_IF_ERROR(CheckSecretKey(ctx, sk));
   const size_t n = ctx.n();
-  WipedWords s2(ctx.prime_count() * n);
+  WipedVector<uint64_t> s2(ctx.prime_count() * n);
   const uint64_t* s = reinterpret_cast<const uint64_t*>(sk.ntt_limbs().data());
   for (size_t i = 0; i < ctx.prime_count(); ++i) {
     const Modulus& q = ctx.modulus(i);
@@ -187,7 +163,7 @@ absl::StatusOr<RelinKeys> GenerateRelinKeys(const CkksContext& ctx, const Secret
 absl::StatusOr<GaloisKeys> GenerateGaloisKeys(const CkksContext& ctx, const SecretKey& sk,
                                               base::RandomSource& rng, std::span<const int64_t> steps,
                                               bool conjugation) {
-  VEIL_RETURN_IF_ERROR(CheckSecret(ctx, sk));
+  VEIL_RETURN_IF_ERROR(CheckSecretKey(ctx, sk));
   std::vector<uint64_t> elements;
   for (int64_t step : steps) {
     const uint64_t g = GaloisElementForRotation(ctx, step);
@@ -196,7 +172,7 @@ absl::StatusOr<GaloisKeys> GenerateGaloisKeys(const CkksContext& ctx, const Secr
   if (conjugation) elements.push_back(GaloisElementForConjugation(ctx));
   const size_t n = ctx.n();
   const uint64_t* s = reinterpret_cast<const uint64_t*>(sk.ntt_limbs().data());
-  WipedWords s_g(ctx.prime_count() * n);
+  WipedVector<uint64_t> s_g(ctx.prime_count() * n);
   GaloisKeys keys;
   for (uint64_t g : elements) {
     if (keys.Has(g)) continue;
