@@ -270,16 +270,13 @@ class Walker {
   }
 
   absl::Status Dummy(DcmElement& e) {
-    ++stats_.replaced;
     const DcmEVR vr = e.ident();
+    if (vr == EVR_UI) return MapUids(e);  // counted as UIDs mapped
+    ++stats_.replaced;
     if (vr == EVR_SQ) {
       auto& seq = static_cast<DcmSequenceOfItems&>(e);
       seq.clear();
       return Check(seq.append(new DcmItem()), e, "replace the sequence with an empty item");
-    }
-    if (vr == EVR_UI) {
-      --stats_.replaced;
-      return MapUids(e);
     }
     const char* value = nullptr;
     switch (vr) {

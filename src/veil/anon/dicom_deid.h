@@ -46,9 +46,8 @@
 //   UUID-derived UIDs): the same input UID gives the same output UID in every file processed under the same
 //   key, so references between objects (Referenced SOP Instance UID, ...) stay valid.
 // - DateOffsetDays(patient_id) = -(1 + (first 8 bytes of HMAC-SHA-256(date key, patient_id) mod 3650)): a
-// shift
-//   of 1 to 3650 days into the past, the same for every date of one patient (Patient ID (0010,0020) of the
-//   top-level dataset, read before anything is changed), so intervals within a patient are preserved.
+//   shift of 1 to 3650 days into the past, the same for every date of one patient (Patient ID (0010,0020) of
+//   the top-level dataset, read before anything is changed), so intervals within a patient are preserved.
 //
 // Errors name the attribute by tag and never quote a value (values are personal data).
 // Thread safety: a DicomDeidentifier is immutable after Create; Deidentify* may run concurrently on
