@@ -135,9 +135,9 @@ absl::StatusOr<size_t> ExponentialMechanism(dp::RandomBits& bits, std::span<cons
     return absl::InvalidArgumentError(
         "ExponentialMechanism: 2 * sensitivity / epsilon is not finite and > 0");
   }
-  const int g_exp = internal::CeilLog2(u0) - 41;
+  const int g_exp = ScoreGranularityExp(u0);
   const double g = std::ldexp(1.0, g_exp);
-  const double u = 2.0 * (sensitivity + g) / epsilon * (1.0 + 0x1p-50);
+  const double u = 2.0 * (sensitivity + g) / epsilon * kRoundUp;
   // gamma_r = gap_r * g / u = gap_r / (u / g); the denominator u / g (about 2^41) is rounded UP to an
   // integer, which only lowers every gamma_r, i.e. behaves as a slightly smaller epsilon.
   const double den_d = std::ceil(std::ldexp(u, -g_exp));
