@@ -22,28 +22,10 @@ namespace {
 
 using table::DataType;
 
-bool IsBinnedType(DataType t) {
-  return t == DataType::kInt64 || t == DataType::kDouble || t == DataType::kDate || t == DataType::kTimestamp;
-}
 bool IsIntegerType(DataType t) { return t != DataType::kDouble; }
 
 std::string TypeName(DataType t) { return std::string(table::DataTypeName(t)); }
 
-// The value of a binned column's row as a number in the column's units.
-double NumericValue(const table::Column& c, int64_t row) {
-  switch (c.type()) {
-    case DataType::kInt64:
-      return static_cast<double>(c.GetInt64(row));
-    case DataType::kDouble:
-      return c.GetDouble(row);
-    case DataType::kDate:
-      return c.GetDate(row).days;
-    case DataType::kTimestamp:
-      return static_cast<double>(c.GetTimestamp(row).micros);
-    default:
-      return 0;
-  }
-}
 int64_t IntegerValue(const table::Column& c, int64_t row) {
   switch (c.type()) {
     case DataType::kInt64:
@@ -163,7 +145,8 @@ absl::Status ValidateCoding(const ColumnCoding& c) {
         return ColumnError(c.name, "a listed value is not an integer");
     }
   } else {
-    if (!IsBinnedType(c.type)) return ColumnError(c.name, "only numbers, dates and timestamps are binned");
+    if (!internal::IsBinnedType(c.type))
+      return ColumnError(c.name, "only numbers, dates and timestamps are binned");
     if (!std::isfinite(c.lower) || !std::isfinite(c.upper) || c.lower > c.upper)
       return ColumnError(c.name, "bounds must be finite with lower <= upper");
     if (c.bins < 1 || c.bins > kMaxAttributeSize)
@@ -227,6 +210,25 @@ std::optional<Binning> ParseBinning(std::string_view name) {
 
 namespace internal {
 
+bool IsBinnedType(DataType t) {
+  return t == DataType::kInt64 || t == DataType::kDouble || t == DataType::kDate || t == DataType::kTimestamp;
+}
+
+double NumericValue(const table::Column& c, int64_t row) {
+  switch (c.type()) {
+    case DataType::kInt64:
+      return static_cast<double>(c.GetInt64(row));
+    case DataType::kDouble:
+      return c.GetDouble(row);
+    case DataType::kDate:
+      return c.GetDate(row).days;
+    case DataType::kTimestamp:
+      return static_cast<double>(c.GetTimestamp(row).micros);
+    default:
+      return 0;
+  }
+}
+
 std::pair<double, double> ExactCell(double v, bool integer) {
   return {v, integer ? v + 1 : std::nextafter(v, std::numeric_limits<double>::infinity())};
 }
@@ -283,7 +285,7 @@ absl::StatusOr<DiscretizePlan> PlanDiscretization(const table::Schema& schema,
     c.type = f.type;
     c.nullable = f.nullable;
     ColumnRule rule = s.rule;
-    const bool binned = IsBinnedType(f.type);
+    const bool binned = internal::IsBinnedType(f.type);
     if (rule == ColumnRule::kAuto) {
       if (f.type == DataType::kBool) {
         rule = ColumnRule::kPublicValues;
@@ -422,7 +424,7 @@ absl::StatusOr<std::vector<double>> DpBinStarts(const table::Column& column, Col
   leaves.reserve(column.size());
   for (int64_t r = 0; r < column.size(); ++r) {
     if (column.IsNull(r)) continue;
-    const double x = NumericValue(column, r);
+    const double x = internal::NumericValue(column, r);
     if (std::isnan(x)) continue;
     leaves.push_back(shape.LeafOf(std::clamp(x, c.lower, c.upper)));
   }
@@ -476,7 +478,7 @@ absl::StatusOr<Codec> FitCodec(const table::Table& data, const DiscretizeOptions
       std::vector<int64_t> counts(dp::kLogHistogramBins, 0);
       for (int64_t r = 0; r < n; ++r) {
         if (column.IsNull(r)) continue;
-        const double x = NumericValue(column, r);
+        const double x = internal::NumericValue(column, r);
         if (std::isnan(x)) continue;
         ++counts[dp::LogHistogramBin(x)];
       }
@@ -627,7 +629,7 @@ absl::StatusOr<DiscreteTable> Codec::Encode(const table::Table& t) const {
         if (column.IsNull(r)) {
           VEIL_ASSIGN_OR_RETURN(out[r], null_or(r));
         } else {
-          out[r] = static_cast<int32_t>(StartsBinOf(c.starts, NumericValue(column, r)));
+          out[r] = static_cast<int32_t>(StartsBinOf(c.starts, internal::NumericValue(column, r)));
         }
       }
     } else if (IsIntegerType(c.type)) {

@@ -257,6 +257,10 @@ std::vector<double> BinStartsFromCells(std::vector<std::pair<double, double>> ce
 // The cell of one exact value (for quantiles of exact data): [v, v + 1) for integer types, [v, next double)
 // for doubles.
 std::pair<double, double> ExactCell(double v, bool integer);
+// True for the types that are binned (int64, double, date, timestamp).
+bool IsBinnedType(table::DataType t);
+// A binned column's value at `row` as a number in the column's units (days, microseconds); 0 for other types.
+double NumericValue(const table::Column& c, int64_t row);
 }  // namespace internal
 
 }  // namespace veil::synth

@@ -24,25 +24,6 @@ constexpr int kMaxPlotCells = 30;
 constexpr int64_t kReportQuantileBins = 20;
 constexpr int64_t kMaxFeatures = 4000;
 
-bool IsNumericType(DataType t) {
-  return t == DataType::kInt64 || t == DataType::kDouble || t == DataType::kDate || t == DataType::kTimestamp;
-}
-
-double Number(const table::Column& c, int64_t r) {
-  switch (c.type()) {
-    case DataType::kInt64:
-      return static_cast<double>(c.GetInt64(r));
-    case DataType::kDouble:
-      return c.GetDouble(r);
-    case DataType::kDate:
-      return c.GetDate(r).days;
-    case DataType::kTimestamp:
-      return static_cast<double>(c.GetTimestamp(r).micros);
-    default:
-      return 0;
-  }
-}
-
 // Exact quantile bins of the real values (see the header): bin starts over [min, max].
 void RealQuantileBins(const table::Column& c, ColumnCoding& coding) {
   const bool integer = c.type() != DataType::kDouble;
@@ -50,7 +31,7 @@ void RealQuantileBins(const table::Column& c, ColumnCoding& coding) {
   v.reserve(c.size());
   for (int64_t r = 0; r < c.size(); ++r) {
     if (c.IsNull(r)) continue;
-    const double x = Number(c, r);
+    const double x = internal::NumericValue(c, r);
     if (!std::isnan(x)) v.push_back(x);
   }
   std::sort(v.begin(), v.end());
@@ -147,7 +128,7 @@ absl::StatusOr<Codec> ReportCodec(const table::Table& real, const std::vector<st
   return Codec::FromCodings(std::move(columns));
 }
 
-// Rows of `t` whose index satisfies `keep`.
+// The training part of `t` (test_part false) or the held-out part: every third row, from row 2.
 absl::StatusOr<table::Table> Rows(const table::Table& t, bool test_part) {
   std::vector<int64_t> rows;
   for (int64_t r = 0; r < t.num_rows(); ++r) {
@@ -268,7 +249,7 @@ double Pearson(const table::Column& x, const table::Column& y) {
   double n = 0, sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
   for (int64_t r = 0; r < x.size(); ++r) {
     if (x.IsNull(r) || y.IsNull(r)) continue;
-    const double a = Number(x, r), b = Number(y, r);
+    const double a = internal::NumericValue(x, r), b = internal::NumericValue(y, r);
     if (!std::isfinite(a) || !std::isfinite(b)) continue;
     n += 1;
     sx += a;
@@ -466,8 +447,8 @@ absl::StatusOr<QualityReport> BuildReport(const ReportInputs& in) {
                 sj = *in.synthetic.schema().FindField(names[j]);
       double vr = 0, vs = 0;
       std::string measure;
-      if (!in.domain.has_value() && IsNumericType(in.real.schema().field(ci).type) &&
-          IsNumericType(in.real.schema().field(cj).type)) {
+      if (!in.domain.has_value() && internal::IsBinnedType(in.real.schema().field(ci).type) &&
+          internal::IsBinnedType(in.real.schema().field(cj).type)) {
         measure = "pearson";
         vr = Pearson(in.real.column(ci), in.real.column(cj));
         vs = Pearson(in.synthetic.column(si), in.synthetic.column(sj));
