@@ -752,20 +752,13 @@ absl::StatusOr<DiscreteTable> JunctionTreeModel::Sample(base::RandomSource& rand
     std::vector<double> cond(n_rest);
     std::vector<int32_t> drawn(rows);
     if (method == TreeModel::SampleMethod::kSystematic) {
-      std::vector<int64_t> start(n_sep + 1, 0);
-      for (int64_t r = 0; r < rows; ++r) ++start[sep_index[r] + 1];
-      for (int64_t v = 0; v < n_sep; ++v) start[v + 1] += start[v];
-      std::vector<int64_t> fill(start.begin(), start.end() - 1);
-      std::vector<int64_t> order(rows);
-      for (int64_t r = 0; r < rows; ++r) order[fill[sep_index[r]]++] = r;
-      std::vector<int32_t> values(rows);
-      for (int64_t v = 0; v < n_sep; ++v) {
-        if (start[v + 1] == start[v]) continue;
-        for (int64_t t = 0; t < n_rest; ++t) cond[t] = f.values[sep_off[v] + rest_off[t]];
-        internal::AllocateSystematic(bits, cond,
-                                     std::span<int32_t>(values).subspan(start[v], start[v + 1] - start[v]));
-      }
-      for (int64_t i = 0; i < rows; ++i) drawn[order[i]] = values[i];
+      internal::AllocateSystematicByGroup(
+          bits, sep_index, n_sep,
+          [&](int64_t v) {
+            for (int64_t t = 0; t < n_rest; ++t) cond[t] = f.values[sep_off[v] + rest_off[t]];
+            return std::span<const double>(cond);
+          },
+          drawn);
     } else {
       std::vector<internal::AliasTable> tables(n_sep);
       std::vector<char> built(n_sep, 0);

@@ -452,12 +452,6 @@ absl::StatusOr<DiscreteTable> TreeModel::Sample(base::RandomSource& random, int6
   dp::RandomBits bits(random);
   const int d = domain_.num_attributes();
   std::vector<std::vector<int32_t>> codes(d, std::vector<int32_t>(rows));
-  auto draw = [&bits](const Alias& t) -> int32_t {
-    const uint64_t w = bits.Word();
-    const uint64_t k = t.threshold.size();
-    const uint64_t col = ((w & 0xffffffffu) * k) >> 32;
-    return (w >> 32) < t.threshold[col] ? static_cast<int32_t>(col) : t.alias[col];
-  };
   for (int a : order_) {
     std::vector<int32_t>& out = codes[a];
     if (method == SampleMethod::kSystematic) {
@@ -466,32 +460,21 @@ absl::StatusOr<DiscreteTable> TreeModel::Sample(base::RandomSource& random, int6
         internal::AllocateSystematic(bits, nodes_[a], out);
         continue;
       }
-      // Group the rows by parent value (counting sort), allocate each group, scatter back.
-      const std::vector<int32_t>& parent_codes = codes[p];
-      const int64_t kp = domain_.size(p);
+      // Each group of rows sharing a parent value gets its children allocated from p(child | parent).
       const int64_t kc = domain_.size(a);
-      std::vector<int64_t> start(kp + 1, 0);
-      for (int64_t r = 0; r < rows; ++r) ++start[parent_codes[r] + 1];
-      for (int64_t v = 0; v < kp; ++v) start[v + 1] += start[v];
-      std::vector<int64_t> fill(start.begin(), start.end() - 1);
-      std::vector<int64_t> order(rows);
-      for (int64_t r = 0; r < rows; ++r) order[fill[parent_codes[r]]++] = r;
-      std::vector<int32_t> values(rows);
-      for (int64_t v = 0; v < kp; ++v) {
-        internal::AllocateSystematic(bits, std::span<const double>(joint_[a]).subspan(v * kc, kc),
-                                     std::span<int32_t>(values).subspan(start[v], start[v + 1] - start[v]));
-      }
-      for (int64_t i = 0; i < rows; ++i) out[order[i]] = values[i];
+      const std::span<const double> joint(joint_[a]);
+      internal::AllocateSystematicByGroup(
+          bits, codes[p], domain_.size(p), [&](int64_t v) { return joint.subspan(v * kc, kc); }, out);
       continue;
     }
     const int p = parent_[a];
     if (p < 0) {
       const Alias& t = root_alias_[a];
-      for (int64_t r = 0; r < rows; ++r) out[r] = draw(t);
+      for (int64_t r = 0; r < rows; ++r) out[r] = internal::DrawAlias(t, bits.Word());
     } else {
       const std::vector<int32_t>& parent_codes = codes[p];
       const std::vector<Alias>& tables = child_alias_[a];
-      for (int64_t r = 0; r < rows; ++r) out[r] = draw(tables[parent_codes[r]]);
+      for (int64_t r = 0; r < rows; ++r) out[r] = internal::DrawAlias(tables[parent_codes[r]], bits.Word());
     }
   }
   if (!bits.ok()) return bits.status();

@@ -71,6 +71,26 @@ inline int32_t DrawAlias(const AliasTable& t, uint64_t word) {
 // sum(p) (one uniform offset; each count is the floor or ceiling of its expectation, the total exact), then
 // shuffles them (Fisher-Yates). A zero-sum p falls back to uniform.
 void AllocateSystematic(dp::RandomBits& bits, std::span<const double> p, std::span<int32_t> out);
+// AllocateSystematic within groups: the rows r with key[r] == v (0 <= v < groups) get values allocated from
+// probs(v) (a std::span<const double>), groups in increasing v; out[r] is row r's value (out.size() ==
+// key.size()). Rows are grouped by a counting sort.
+template <typename Key, typename Probs>
+void AllocateSystematicByGroup(dp::RandomBits& bits, const std::vector<Key>& key, int64_t groups,
+                               Probs&& probs, std::span<int32_t> out) {
+  const int64_t rows = static_cast<int64_t>(key.size());
+  std::vector<int64_t> start(groups + 1, 0);
+  for (int64_t r = 0; r < rows; ++r) ++start[key[r] + 1];
+  for (int64_t v = 0; v < groups; ++v) start[v + 1] += start[v];
+  std::vector<int64_t> fill(start.begin(), start.end() - 1);
+  std::vector<int64_t> order(rows);
+  for (int64_t r = 0; r < rows; ++r) order[fill[key[r]]++] = r;
+  std::vector<int32_t> values(rows);
+  for (int64_t v = 0; v < groups; ++v) {
+    if (start[v + 1] == start[v]) continue;
+    AllocateSystematic(bits, probs(v), std::span<int32_t>(values).subspan(start[v], start[v + 1] - start[v]));
+  }
+  for (int64_t i = 0; i < rows; ++i) out[order[i]] = values[i];
+}
 }  // namespace internal
 
 // Maps codes of a compressed domain back to an original domain: groups[a][c] lists the original codes of
