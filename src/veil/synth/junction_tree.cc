@@ -358,14 +358,10 @@ absl::StatusOr<JunctionTree> BuildJunctionTree(const Domain& domain,
   std::stable_sort(edges.begin(), edges.end(), [](const Edge& a, const Edge& b) { return a.w > b.w; });
   std::vector<int> uf(m);
   std::iota(uf.begin(), uf.end(), 0);
-  auto find = [&uf](int x) {
-    while (uf[x] != x) x = uf[x] = uf[uf[x]];
-    return x;
-  };
   std::vector<std::vector<int>> nbrs(m);
   for (const Edge& e : edges) {
-    const int a = find(e.i);
-    const int b = find(e.j);
+    const int a = internal::FindRoot(uf, e.i);
+    const int b = internal::FindRoot(uf, e.j);
     if (a == b) continue;
     uf[a] = b;
     nbrs[e.i].push_back(e.j);

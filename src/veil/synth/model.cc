@@ -36,15 +36,6 @@ void ProjectOntoSimplex(std::span<double> v, double total) {
 
 namespace {
 
-// Union-find for cycle detection.
-int FindRoot(std::vector<int>& parent, int x) {
-  while (parent[x] != x) {
-    parent[x] = parent[parent[x]];
-    x = parent[x];
-  }
-  return x;
-}
-
 // Rakes `t` (rows x cols, row-major) so that its row sums are `r` and column sums `c` (both summing to 1).
 void Rake(std::vector<double>& t, const std::vector<double>& r, const std::vector<double>& c,
           const TreeFitOptions& options) {
@@ -91,8 +82,8 @@ absl::StatusOr<TreeModel> TreeModel::Fit(const Domain& domain, std::span<const N
       return absl::InvalidArgumentError(absl::StrCat("TreeModel::Fit: edge ", e, " (", a, ", ", b,
                                                      ") is not a pair of distinct attributes"));
     }
-    const int ra = FindRoot(uf, a);
-    const int rb = FindRoot(uf, b);
+    const int ra = internal::FindRoot(uf, a);
+    const int rb = internal::FindRoot(uf, b);
     if (ra == rb) {
       return absl::InvalidArgumentError(absl::StrCat("TreeModel::Fit: edge ", e, " (",
                                                      domain.attribute(a).name, ", ", domain.attribute(b).name,

@@ -51,6 +51,16 @@
 namespace veil::synth {
 
 namespace internal {
+// Union-find with path halving: the representative of x's set in the forest `parent` (parent[r] == r for a
+// representative); merge sets by parent[FindRoot(parent, a)] = FindRoot(parent, b).
+inline int FindRoot(std::vector<int>& parent, int x) {
+  while (parent[x] != x) {
+    parent[x] = parent[parent[x]];
+    x = parent[x];
+  }
+  return x;
+}
+
 // Euclidean projection of v onto {x >= 0, sum x = total} (total > 0), in place (Duchi et al. 2008).
 void ProjectOntoSimplex(std::span<double> v, double total);
 

@@ -27,14 +27,6 @@ absl::StatusOr<double> SigmaForRho(double rho, std::string_view what) {
   return sigma;
 }
 
-int FindRoot(std::vector<int>& parent, int x) {
-  while (parent[x] != x) {
-    parent[x] = parent[parent[x]];
-    x = parent[x];
-  }
-  return x;
-}
-
 }  // namespace
 
 absl::StatusOr<MstResult> FitMst(const DiscreteTable& data, ZcdpBudget budget, base::RandomSource& random,
@@ -146,7 +138,7 @@ absl::StatusOr<MstResult> FitMst(const DiscreteTable& data, ZcdpBudget budget, b
       std::vector<size_t> open;
       std::vector<double> open_scores;
       for (size_t c = 0; c < candidates.size(); ++c) {
-        if (FindRoot(uf, candidates[c].first) != FindRoot(uf, candidates[c].second)) {
+        if (internal::FindRoot(uf, candidates[c].first) != internal::FindRoot(uf, candidates[c].second)) {
           open.push_back(c);
           open_scores.push_back(scores[c]);
         }
@@ -154,7 +146,7 @@ absl::StatusOr<MstResult> FitMst(const DiscreteTable& data, ZcdpBudget budget, b
       VEIL_RETURN_IF_ERROR(budget.Charge(absl::StrCat("select edge ", step + 1, " of ", d - 1), rho_select));
       VEIL_ASSIGN_OR_RETURN(size_t pick, dp::ExponentialMechanism(bits, open_scores, 1.0, eps_select));
       const auto [a, b] = candidates[open[pick]];
-      uf[FindRoot(uf, a)] = FindRoot(uf, b);
+      uf[internal::FindRoot(uf, a)] = internal::FindRoot(uf, b);
       result.edges.push_back({a, b});
     }
 
