@@ -2,9 +2,9 @@
 # Compares what `veil dicom deid` and Debian's gdcmanon (GDCM, PS3.15 E.1 mode -e) leave in the five pydicom
 # sample files (../shared/data/dicom/pydicom): per file and tool, the attributes left that Table E.1-1 marks X
 # (resolved with no options), private attributes left, original UIDs and identifying values still in the bytes.
-# Usage (from the repository root): scripts/compare-gdcmanon.sh [VEIL_BINARY]   (default build/dicom/tools/veil/veil)
+# Usage (from the repository root): scripts/compare-gdcmanon.sh [VEIL_BINARY]   (default build/release/tools/veil/veil)
 set -euo pipefail
-VEIL=${1:-build/dicom/tools/veil/veil}
+VEIL=${1:-build/release/tools/veil/veil}
 SAMPLES=../shared/data/dicom/pydicom
 TABLE=data/dicom/ps315/confidentiality_profile_attributes.json
 WORK=$(mktemp -d)
