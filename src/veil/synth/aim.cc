@@ -12,21 +12,11 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "veil/base/status_macros.h"
-#include "veil/dp/calibration.h"
 #include "veil/dp/random_bits.h"
 #include "veil/dp/selection.h"
 
 namespace veil::synth {
 namespace {
-
-absl::StatusOr<double> Sigma(double rho) {
-  VEIL_ASSIGN_OR_RETURN(double sigma, dp::GaussianSigmaForRho(1.0, rho));
-  if (!(sigma <= 0x1p24)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("AIM: the budget is too small (noise sigma ", sigma, " exceeds 2^24)"));
-  }
-  return sigma;
-}
 
 std::string Names(const Domain& domain, const std::vector<int>& attrs) {
   std::string out;
@@ -115,9 +105,9 @@ absl::StatusOr<AimResult> FitAim(const DiscreteTable& data, ZcdpBudget budget, b
   // 1. One-way marginals.
   double sigma = 0;
   if (d == 1) {
-    VEIL_ASSIGN_OR_RETURN(sigma, Sigma(rho * (1 - 1e-12)));
+    VEIL_ASSIGN_OR_RETURN(sigma, MarginalSigmaForRho(rho * (1 - 1e-12), "AIM"));
   } else {
-    VEIL_ASSIGN_OR_RETURN(sigma, Sigma(alpha * rho / rounds));
+    VEIL_ASSIGN_OR_RETURN(sigma, MarginalSigmaForRho(alpha * rho / rounds, "AIM"));
   }
   VEIL_ASSIGN_OR_RETURN(double epsilon, dp::ExponentialMechanismEpsilonForRho((1 - alpha) * rho / rounds));
   for (int a = 0; a < d; ++a) {
@@ -181,7 +171,7 @@ absl::StatusOr<AimResult> FitAim(const DiscreteTable& data, ZcdpBudget budget, b
     const std::vector<int>& chosen = candidates[open[pick]];
     if (last) {
       // What remains measures, sigma slightly above the exact value so that rounding cannot overspend.
-      VEIL_ASSIGN_OR_RETURN(sigma, Sigma(budget.remaining_rho()));
+      VEIL_ASSIGN_OR_RETURN(sigma, MarginalSigmaForRho(budget.remaining_rho(), "AIM"));
       sigma *= 1 + 0x1p-40;
     }
     VEIL_ASSIGN_OR_RETURN(

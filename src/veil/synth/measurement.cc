@@ -70,6 +70,15 @@ absl::StatusOr<double> EqualShare(double rho, int64_t parts) {
   return absl::InternalError("EqualShare: could not split the budget");
 }
 
+absl::StatusOr<double> MarginalSigmaForRho(double rho, std::string_view what) {
+  VEIL_ASSIGN_OR_RETURN(double sigma, dp::GaussianSigmaForRho(1.0, rho));
+  if (!(sigma <= 0x1p24)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(std::string(what), ": the budget is too small (noise sigma ", sigma, " exceeds 2^24)"));
+  }
+  return sigma;
+}
+
 absl::StatusOr<NoisyMarginal> MeasureMarginal(dp::RandomBits& bits, const DiscreteTable& t,
                                               std::span<const int> attrs, double sigma, std::string_view name,
                                               ZcdpBudget& budget) {

@@ -77,6 +77,11 @@ class ZcdpBudget {
 // Errors: InvalidArgument for rho not finite > 0 or parts < 1.
 absl::StatusOr<double> EqualShare(double rho, int64_t parts);
 
+// The noise sigma of a marginal measurement that costs `rho` (dp::GaussianSigmaForRho, L2 sensitivity 1).
+// Errors: rho's validation; FailedPrecondition "<what>: the budget is too small (noise sigma s exceeds 2^24)"
+// when sigma is beyond what MeasureMarginal accepts.
+absl::StatusOr<double> MarginalSigmaForRho(double rho, std::string_view what);
+
 // A marginal measured with noise.
 struct NoisyMarginal {
   std::vector<int> attrs;      // attribute indexes in the measured table's domain, in the dense layout order

@@ -10,25 +10,10 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "veil/base/status_macros.h"
-#include "veil/dp/calibration.h"
 #include "veil/dp/random_bits.h"
 #include "veil/dp/selection.h"
 
 namespace veil::synth {
-namespace {
-
-absl::StatusOr<double> SigmaForRho(double rho, std::string_view what) {
-  VEIL_ASSIGN_OR_RETURN(double sigma, dp::GaussianSigmaForRho(1.0, rho));
-  if (!(sigma <= 0x1p24)) {
-    return absl::FailedPreconditionError(absl::StrCat("MST: the budget is too small for the ",
-                                                      std::string(what), " (noise sigma ", sigma,
-                                                      " exceeds 2^24)"));
-  }
-  return sigma;
-}
-
-}  // namespace
-
 absl::StatusOr<MstResult> FitMst(const DiscreteTable& data, ZcdpBudget budget, base::RandomSource& random,
                                  const MstOptions& options) {
   const int d = data.num_attributes();
@@ -43,7 +28,7 @@ absl::StatusOr<MstResult> FitMst(const DiscreteTable& data, ZcdpBudget budget, b
 
   // 1. All 1-way marginals.
   VEIL_ASSIGN_OR_RETURN(double rho1, EqualShare(rho_part, d));
-  VEIL_ASSIGN_OR_RETURN(double sigma1, SigmaForRho(rho1, "1-way marginals"));
+  VEIL_ASSIGN_OR_RETURN(double sigma1, MarginalSigmaForRho(rho1, "MST, 1-way marginals"));
   std::vector<NoisyMarginal> one_way;
   for (int a = 0; a < d; ++a) {
     const int attrs[] = {a};
@@ -152,7 +137,7 @@ absl::StatusOr<MstResult> FitMst(const DiscreteTable& data, ZcdpBudget budget, b
 
     // 4. The selected 2-way marginals.
     VEIL_ASSIGN_OR_RETURN(double rho2, EqualShare(rho_part, d - 1));
-    VEIL_ASSIGN_OR_RETURN(double sigma2, SigmaForRho(rho2, "2-way marginals"));
+    VEIL_ASSIGN_OR_RETURN(double sigma2, MarginalSigmaForRho(rho2, "MST, 2-way marginals"));
     for (const auto& [a, b] : result.edges) {
       const int attrs[] = {a, b};
       VEIL_ASSIGN_OR_RETURN(NoisyMarginal m,
