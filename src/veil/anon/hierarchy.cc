@@ -3,15 +3,15 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <map>
-#include <tuple>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "veil/base/status_macros.h"
 #include "veil/base/utf8.h"
+#include "veil/table/types.h"
 
 namespace veil::anon {
 namespace {
@@ -99,13 +99,14 @@ absl::StatusOr<std::vector<std::pair<double, std::string>>> ParseNumbers(absl::S
                                                                          std::string_view column,
                                                                          bool* has_missing) {
   std::vector<std::pair<double, std::string>> out;
-  out.reserve(values.size());
+  absl::flat_hash_set<std::string_view> seen;
   *has_missing = false;
   for (size_t i = 0; i < values.size(); ++i) {
     if (values[i].empty()) {
       *has_missing = true;
       continue;
     }
+    if (!seen.insert(values[i]).second) continue;
     double v;
     if (!absl::SimpleAtod(values[i], &v) || !std::isfinite(v)) {
       return absl::InvalidArgumentError(
@@ -114,17 +115,7 @@ absl::StatusOr<std::vector<std::pair<double, std::string>>> ParseNumbers(absl::S
     out.emplace_back(v, values[i]);
   }
   std::sort(out.begin(), out.end());
-  out.erase(
-      std::unique(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second == b.second; }),
-      out.end());
-  // Distinct texts may still share a text after sorting by number ("5" and "5.0" differ; fine). Remove exact
-  // duplicate texts that are not adjacent.
-  absl::flat_hash_map<std::string, int> seen;
-  std::vector<std::pair<double, std::string>> dedup;
-  for (auto& p : out) {
-    if (seen.emplace(p.second, 1).second) dedup.push_back(std::move(p));
-  }
-  return dedup;
+  return out;
 }
 
 }  // namespace
@@ -357,12 +348,8 @@ absl::StatusOr<Hierarchy> MakeBoundsHierarchy(absl::Span<const std::string> valu
 }
 
 absl::StatusOr<Hierarchy> MakeDateHierarchy(absl::Span<const std::string> values, std::string_view column) {
-  struct DateLeaf {
-    int y, m, d;
-    std::string text;
-  };
-  std::vector<DateLeaf> leaves;
-  absl::flat_hash_map<std::string, int> seen;
+  std::vector<std::pair<int32_t, std::string_view>> leaves;  // (days since 1970-01-01, text)
+  absl::flat_hash_set<std::string_view> seen;
   bool has_missing = false;
   for (size_t i = 0; i < values.size(); ++i) {
     const std::string& v = values[i];
@@ -370,43 +357,24 @@ absl::StatusOr<Hierarchy> MakeDateHierarchy(absl::Span<const std::string> values
       has_missing = true;
       continue;
     }
-    if (!seen.emplace(v, 1).second) continue;
-    auto bad = [&] {
+    if (!seen.insert(v).second) continue;
+    const std::optional<table::Date> date = table::ParseDate(std::string_view(v).substr(0, 10));
+    if (!date || (v.size() > 10 && v[10] != 'T' && v[10] != ' ')) {
       return absl::InvalidArgumentError(
           absl::StrFormat("column '%s', row %d: not an ISO date YYYY-MM-DD (date hierarchy)", column, i + 1));
-    };
-    if (v.size() < 10 || v[4] != '-' || v[7] != '-' || (v.size() > 10 && v[10] != 'T' && v[10] != ' ')) {
-      return bad();
     }
-    int y = 0, m = 0, d = 0;
-    auto digits = [&](size_t pos, size_t len, int* out) {
-      int x = 0;
-      for (size_t k = pos; k < pos + len; ++k) {
-        if (v[k] < '0' || v[k] > '9') return false;
-        x = x * 10 + (v[k] - '0');
-      }
-      *out = x;
-      return true;
-    };
-    if (!digits(0, 4, &y) || !digits(5, 2, &m) || !digits(8, 2, &d)) {
-      return bad();
-    }
-    static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (y < 0 || m < 1 || m > 12 || d < 1 || d > kDays[m - 1] || (m == 2 && d == 29 && !leap)) return bad();
-    leaves.push_back({y, m, d, v});
+    leaves.emplace_back(date->days, v);
   }
   if (leaves.empty()) {
     return absl::InvalidArgumentError(absl::StrFormat("column '%s': no values for the hierarchy", column));
   }
-  std::sort(leaves.begin(), leaves.end(), [](const DateLeaf& a, const DateLeaf& b) {
-    return std::tie(a.y, a.m, a.d, a.text) < std::tie(b.y, b.m, b.d, b.text);
-  });
+  std::sort(leaves.begin(), leaves.end());
   std::vector<std::vector<std::string>> rows;
-  for (const auto& l : leaves) {
-    const int decade = l.y - l.y % 10;
-    rows.push_back({l.text, absl::StrFormat("%04d-%02d", l.y, l.m), absl::StrFormat("%04d", l.y),
-                    absl::StrFormat("%04d-%04d", decade, decade + 9), "*"});
+  for (const auto& [days, text] : leaves) {
+    // text starts with YYYY-MM-DD (checked by ParseDate): month, year and decade are its prefixes.
+    const std::string decade(text.substr(0, 3));
+    rows.push_back({std::string(text), std::string(text.substr(0, 7)), std::string(text.substr(0, 4)),
+                    absl::StrCat(decade, "0-", decade, "9"), "*"});
   }
   if (has_missing) rows.push_back(MissingRow(5));
   return Hierarchy::FromRows(std::move(rows), absl::StrCat("date hierarchy of '", std::string(column), "'"));

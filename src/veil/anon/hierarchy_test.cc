@@ -160,6 +160,13 @@ TEST(HierarchyTest, DateHierarchy) {
   EXPECT_THAT(h->rows()[1], ElementsAre("2024-02-29", "2024-02", "2024", "2020-2029", "*"));
   EXPECT_THAT(MakeDateHierarchy(std::vector<std::string>{"2023-02-29"}, "dob").status().message(),
               HasSubstr("column 'dob', row 1: not an ISO date"));
+  // A timestamp uses its date part; a date not written YYYY-MM-DD is refused with its row.
+  auto ts = MakeDateHierarchy(std::vector<std::string>{"2024-01-05T10:00:00Z"}, "dob");
+  ASSERT_TRUE(ts.ok()) << ts.status();
+  EXPECT_THAT(ts->rows()[0], ElementsAre("2024-01-05T10:00:00Z", "2024-01", "2024", "2020-2029", "*"));
+  EXPECT_THAT(
+      MakeDateHierarchy(std::vector<std::string>{"2024-01-05", "2024-1-05"}, "dob").status().message(),
+      HasSubstr("column 'dob', row 2: not an ISO date"));
 }
 
 // A missing value (empty cell) is a leaf of its own: "" in a hierarchy file, and the built-in hierarchies
