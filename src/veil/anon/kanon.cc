@@ -336,6 +336,21 @@ absl::Status ValidateLevels(const EncodedTable& table, absl::Span<const int> lev
   return absl::OkStatus();
 }
 
+// The figure of `metric` among the metrics `u`.
+double MetricValue(const UtilityMetrics& u, Metric metric) {
+  switch (metric) {
+    case Metric::kNonUniformEntropy:
+      return u.non_uniform_entropy;
+    case Metric::kLoss:
+      return u.loss;
+    case Metric::kDiscernibility:
+      return u.discernibility;
+    case Metric::kAverageClassSize:
+      return u.average_class_size;
+  }
+  return 0.0;
+}
+
 bool IsMonotone(const PrivacyModel& model) {
   return !(model.l_diversity == LDiversity::kEntropy && model.suppression_limit > 0);
 }
@@ -414,17 +429,7 @@ absl::StatusOr<double> NodeLoss(const EncodedTable& table, absl::Span<const int>
                                 absl::Span<const uint8_t> suppressed, Metric metric) {
   VEIL_ASSIGN_OR_RETURN(GeneralizedTable g, FullDomainCells(table, levels, suppressed));
   VEIL_ASSIGN_OR_RETURN(UtilityMetrics u, ScoreGeneralized(table, g));
-  switch (metric) {
-    case Metric::kNonUniformEntropy:
-      return u.non_uniform_entropy;
-    case Metric::kLoss:
-      return u.loss;
-    case Metric::kDiscernibility:
-      return u.discernibility;
-    case Metric::kAverageClassSize:
-      return u.average_class_size;
-  }
-  return 0.0;
+  return MetricValue(u, metric);
 }
 
 absl::StatusOr<SearchResult> OptimalSearch(const EncodedTable& table, const SearchOptions& options) {
@@ -646,20 +651,7 @@ absl::StatusOr<SearchResult> OptimalSearch(const EncodedTable& table, const Sear
   result.suppressed = std::move(nc.suppressed_records);
   VEIL_ASSIGN_OR_RETURN(GeneralizedTable g, FullDomainCells(table, result.levels, result.suppressed));
   VEIL_ASSIGN_OR_RETURN(result.utility, ScoreGeneralized(table, g));
-  switch (options.metric) {
-    case Metric::kNonUniformEntropy:
-      result.information_loss = result.utility.non_uniform_entropy;
-      break;
-    case Metric::kLoss:
-      result.information_loss = result.utility.loss;
-      break;
-    case Metric::kDiscernibility:
-      result.information_loss = result.utility.discernibility;
-      break;
-    case Metric::kAverageClassSize:
-      result.information_loss = result.utility.average_class_size;
-      break;
-  }
+  result.information_loss = MetricValue(result.utility, options.metric);
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   result.stats = stats;
   return result;
