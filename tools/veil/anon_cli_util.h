@@ -42,6 +42,17 @@ inline absl::StatusOr<std::vector<std::string>> ParseColumnNames(const std::vect
   return out;
 }
 
+// A one-character field separator given to `option`; "\\t" or "tab" is a tab. Errors: InvalidArgument
+// "<option>: expected one character (or \\t), got '<text>'".
+inline absl::StatusOr<char> ParseSeparator(const std::string& text, std::string_view option) {
+  if (text == "\\t" || text == "tab") return '\t';
+  if (text.size() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(absl::string_view(option.data(), option.size()),
+                                                   ": expected one character (or \\t), got '", text, "'"));
+  }
+  return text[0];
+}
+
 // The reader options of both commands (see the file comment); column types are set by ReadAnonCsv.
 inline table::CsvReadOptions AnonCsvOptions(char delimiter) {
   table::CsvReadOptions read;

@@ -100,14 +100,6 @@ struct StarClass {
   bool violates_l = false;
 };
 
-absl::StatusOr<char> OneChar(const std::string& s, const std::string& option) {
-  if (s == "\\t" || s == "tab") return '\t';
-  if (s.size() != 1) {
-    return absl::InvalidArgumentError(absl::StrCat(option, ": expected one character, got '", s, "'"));
-  }
-  return s[0];
-}
-
 struct LoadedHierarchy {
   anon::Hierarchy hierarchy;
   std::vector<std::string> level_names;
@@ -303,8 +295,9 @@ absl::Status RunKanon(const KanonArgs& raw_args, const GlobalOptions& options) {
         absl::StrCat("--algorithm: expected optimal or mondrian, got '", args.algorithm, "'"));
   }
   VEIL_ASSIGN_OR_RETURN(anon::Metric metric, anon::ParseMetric(args.metric));
-  VEIL_ASSIGN_OR_RETURN(char sep, OneChar(args.separator, "--separator"));
-  VEIL_ASSIGN_OR_RETURN(char hsep, OneChar(args.hierarchy_separator, "--hierarchy-separator"));
+  VEIL_ASSIGN_OR_RETURN(char sep, anon_cli::ParseSeparator(args.separator, "--separator"));
+  VEIL_ASSIGN_OR_RETURN(char hsep,
+                        anon_cli::ParseSeparator(args.hierarchy_separator, "--hierarchy-separator"));
   anon::PrivacyModel model;
   model.k = args.k;
   model.suppression_limit = args.suppression;

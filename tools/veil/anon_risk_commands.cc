@@ -45,20 +45,15 @@ std::string Percent(double fraction) { return absl::StrFormat("%.2f%%", 100 * fr
 
 absl::Status RunRisk(const RiskArgs& args, const GlobalOptions& global) {
   VEIL_ASSIGN_OR_RETURN(std::vector<std::string> quasi, anon_cli::ParseColumnNames(args.quasi, "--quasi"));
-  std::string delimiter = args.delimiter;
-  if (delimiter == "\\t" || delimiter == "tab") delimiter = "\t";
-  if (delimiter.size() != 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--delimiter: expected one character (or \\t), got '", args.delimiter, "'"));
-  }
+  VEIL_ASSIGN_OR_RETURN(const char delimiter, anon_cli::ParseSeparator(args.delimiter, "--delimiter"));
   // Read as `veil anon kanon` reads (anon_cli_util.h): the same file gives the same classes.
   VEIL_ASSIGN_OR_RETURN(std::string sample_text, ReadTextInput(args.file));
-  VEIL_ASSIGN_OR_RETURN(table::Table sample, anon_cli::ReadAnonCsv(sample_text, delimiter[0], args.file));
+  VEIL_ASSIGN_OR_RETURN(table::Table sample, anon_cli::ReadAnonCsv(sample_text, delimiter, args.file));
   sample_text.clear();
   std::optional<table::Table> population;
   if (!args.population.empty()) {
     VEIL_ASSIGN_OR_RETURN(std::string population_text, ReadTextInput(args.population));
-    VEIL_ASSIGN_OR_RETURN(population, anon_cli::ReadAnonCsv(population_text, delimiter[0], args.population));
+    VEIL_ASSIGN_OR_RETURN(population, anon_cli::ReadAnonCsv(population_text, delimiter, args.population));
     // Name the file whose columns are missing (AssessRisk says "the population").
     for (const std::string& name : quasi) {
       if (population->FindColumn(name) == nullptr && sample.FindColumn(name) != nullptr) {
