@@ -15,6 +15,16 @@ constexpr char kAdultDir[] = "../shared/data/adult/arx";
 constexpr char kAllQis[] =
     "sex,age,race,marital-status,education,native-country,workclass,occupation,salary-class";
 
+// Six people with distinct ages and birth dates (for the built-in numeric and date hierarchies).
+constexpr char kAgesAndDates[] =
+    "age,dob,x\n"
+    "15,2001-03-04,a\n"
+    "17,2001-07-09,b\n"
+    "30,2002-01-01,c\n"
+    "31,2003-05-05,d\n"
+    "70,1999-12-31,e\n"
+    "72,1998-01-01,f\n";
+
 class AnonKanonCliTest : public VeilCliTest {
  protected:
   std::string Adult() const { return std::string(kAdultDir) + "/adult.csv"; }
@@ -210,14 +220,7 @@ TEST_F(AnonKanonCliTest, MondrianReportsClassesAndUtility) {
 }
 
 TEST_F(AnonKanonCliTest, BoundsAndDateHierarchies) {
-  const std::string csv = WriteFile("t.csv",
-                                    "age,dob,x\n"
-                                    "15,2001-03-04,a\n"
-                                    "17,2001-07-09,b\n"
-                                    "30,2002-01-01,c\n"
-                                    "31,2003-05-05,d\n"
-                                    "70,1999-12-31,e\n"
-                                    "72,1998-01-01,f\n");
+  const std::string csv = WriteFile("t.csv", kAgesAndDates);
   Result r = Veil("--json anon kanon " + Q(csv) +
                   " --quasi age,dob --bounds age=18,65:18 --date dob --k 2 -o " + Q(Path("o.csv")));
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -238,14 +241,7 @@ TEST_F(AnonKanonCliTest, BoundsAndDateHierarchies) {
 }
 
 TEST_F(AnonKanonCliTest, MondrianOnDatesAndNumbersIsScored) {
-  const std::string csv = WriteFile("t.csv",
-                                    "age,dob,x\n"
-                                    "15,2001-03-04,a\n"
-                                    "17,2001-07-09,b\n"
-                                    "30,2002-01-01,c\n"
-                                    "31,2003-05-05,d\n"
-                                    "70,1999-12-31,e\n"
-                                    "72,1998-01-01,f\n");
+  const std::string csv = WriteFile("t.csv", kAgesAndDates);
   Result r = Veil("--json anon kanon " + Q(csv) +
                   " --quasi age,dob --interval age=10 --date dob --k 2 "
                   "--algorithm mondrian -o " +
@@ -271,13 +267,12 @@ TEST_F(AnonKanonCliTest, MissingHierarchyIsUsageErrorAndNoOutput) {
 
 TEST_F(AnonKanonCliTest, ValueMissingFromHierarchyNamesRowAndColumnNotValue) {
   const std::string csv = WriteFile("t.csv", "zip,city\n12345,Oslo\n99999,Bergen\n");
-  const std::string h = WriteFile("zip.csv", "12345;123**;*\n");
+  WriteFile("zip.csv", "12345;123**;*\n");
   Result r =
       Veil("anon kanon " + Q(csv) + " --quasi zip --hierarchies " + Q(Path("")) + " -o " + Q(Path("o.csv")));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("column 'zip', row 2"));
   EXPECT_THAT(r.err, Not(HasSubstr("99999")));
-  (void)h;
 }
 
 TEST_F(AnonKanonCliTest, BadHierarchyNamesFileAndLine) {
