@@ -68,8 +68,7 @@ struct Failure {
 
 // Is `p` inside (or equal to) `dir`? Both canonical.
 bool Under(const fs::path& p, const fs::path& dir) {
-  auto [d, q] = std::mismatch(dir.begin(), dir.end(), p.begin(), p.end());
-  return d == dir.end();
+  return std::mismatch(dir.begin(), dir.end(), p.begin(), p.end()).first == dir.end();
 }
 
 // The files to process, each with its output path. Inputs that do not exist are failures.
@@ -155,7 +154,8 @@ absl::Status RunDeid(const DeidArgs& args, Cli& cli) {
   key.Reset();
   fs::create_directories(out_dir, ec);
   if (ec)
-    return absl::InvalidArgumentError(absl::StrCat(args.out_dir, ": cannot create the output directory"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(args.out_dir, ": cannot create the output directory: ", ec.message()));
 
   // The pool: each thread takes the next file; results land in per-file slots.
   const int threads = std::max(
@@ -168,9 +168,11 @@ absl::Status RunDeid(const DeidArgs& args, Cli& cli) {
   const auto work = [&](size_t t) {
     for (size_t i = next++; i < jobs.size(); i = next++) {
       std::error_code dir_ec;
-      fs::create_directories(fs::path(jobs[i].out).parent_path(), dir_ec);
+      const fs::path parent = fs::path(jobs[i].out).parent_path();
+      fs::create_directories(parent, dir_ec);
       anon::DicomDeidStats s;
-      absl::Status st = dir_ec ? absl::InternalError("cannot create the output directory")
+      absl::Status st = dir_ec ? absl::InternalError(absl::StrCat("cannot create the output directory ",
+                                                                  parent.string(), ": ", dir_ec.message()))
                                : anon::DeidentifyDicomFile(*deid, jobs[i].in, jobs[i].out, &s);
       if (st.ok()) {
         stats[t] += s;
