@@ -219,6 +219,18 @@ TEST_F(MlCliTest, FairnessPrintsGroupsAndVerdictsAndStoresThemInTheCard) {
   const nlohmann::json card = ParseJson(Ws("--json model show loans").out);
   EXPECT_EQ(card["fairness"]["attributes"][0]["attribute"], "sex");
   EXPECT_THAT(Ws("model show loans").out, HasSubstr("sex: FAIL"));
+  // The owner sees every group; the card, which analysts and auditors read, keeps only the compared ones
+  // (the sample holds 29 Amer-Indian-Eskimo and 13 Other: below min_group_size 30).
+  Result race = Ws("--json fairness --model loans --dataset adult --protected race --purpose credit.scoring");
+  ASSERT_EQ(race.exit_code, 0) << race.err;
+  EXPECT_EQ(ParseJson(race.out)["fairness"]["attributes"][0]["groups"].size(), 5u);
+  const nlohmann::json stored = ParseJson(Ws("--json model show loans").out)["fairness"];
+  ASSERT_EQ(stored["min_group_size"], 30) << stored.dump();
+  const nlohmann::json& groups = stored["attributes"][0]["groups"];
+  EXPECT_EQ(groups.size(), 3u) << groups.dump();
+  EXPECT_EQ(stored["attributes"][0]["suppressed_groups"], 2);
+  for (const auto& group : groups) EXPECT_GE(group["count"].get<int64_t>(), 30) << group.dump();
+  EXPECT_THAT(stored.dump(), Not(HasSubstr("Amer-Indian-Eskimo")));
   EXPECT_EQ(
       Ws("fairness --model loans --dataset adult --protected religion --purpose credit.scoring").exit_code,
       2);

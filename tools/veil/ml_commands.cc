@@ -597,7 +597,6 @@ absl::Status RunTrain(const TrainArgs& a, const GlobalOptions& g) {
     options.batch_size = a.batch_size.value_or(128);
   }
 
-  const std::string op_name = dp ? "train" : "train.nonprivate";
   Json params = {{"model", a.output},
                  {"kind", a.kind},
                  {"target", a.target},
@@ -716,7 +715,6 @@ absl::Status RunTrain(const TrainArgs& a, const GlobalOptions& g) {
     charge.epsilon = plan->cost.epsilon;
     charge.delta = plan->cost.delta;
     charge.privacy_unit_column = info.subject_column;
-    charge.failure_keeps_charge = true;  // the run reads the rows: a failure is charged and audited
     charge.description = Shorten(absl::StrCat("DP-SGD ", a.kind, " \"", a.output, "\" predicting ", a.target,
                                               " from ", inputs.size(), " columns, ", plan->steps, " steps"),
                                  store::kMaxChargeDescriptionBytes);
@@ -772,7 +770,6 @@ absl::Status RunTrain(const TrainArgs& a, const GlobalOptions& g) {
   VEIL_ASSIGN_OR_RETURN(const store::ModelVersionInfo registered,
                         session->RegisterModel(dp ? gov::Operation::kTrain : gov::Operation::kTrainNonPrivate,
                                                a.output, a.dataset, a.purpose, card, out.payload));
-  (void)op_name;
   PrintTrainSummary(a, registered, out, receipt ? &*receipt : nullptr, audit_seq, g);
   return absl::OkStatus();
 }
@@ -1013,9 +1010,18 @@ absl::Status RunEvaluate(const EvalArgs& a, const GlobalOptions& g) {
   return absl::OkStatus();
 }
 
-Json AuditJson(const ml::AttributeAudit& a) {
+// `for_card`: the copy stored in the model card, which model.read opens to analysts and auditors, keeps only
+// the groups that were compared (at least FairnessOptions::min_group_size records): a smaller group's value
+// and rates would tell them about a handful of people (a group of one: that person's label and decision).
+// The groups left out are counted in "suppressed_groups".
+Json AuditJson(const ml::AttributeAudit& a, bool for_card) {
   Json groups = Json::array();
+  int64_t suppressed = 0;
   for (const ml::GroupRates& gr : a.groups) {
+    if (for_card && !gr.compared) {
+      ++suppressed;
+      continue;
+    }
     groups.push_back({{"group", gr.group},
                       {"count", gr.count},
                       {"positives", gr.positives},
@@ -1025,15 +1031,28 @@ Json AuditJson(const ml::AttributeAudit& a) {
                       {"fpr", gr.fpr},
                       {"compared", gr.compared}});
   }
-  return {{"attribute", a.attribute},
-          {"groups", groups},
-          {"demographic_parity_difference", a.demographic_parity_difference},
-          {"disparate_impact_ratio", a.disparate_impact_ratio},
-          {"equal_opportunity_difference", a.equal_opportunity_difference},
-          {"fpr_difference", a.fpr_difference},
-          {"verdict", a.verdict},
-          {"verdict_line", a.verdict_line}};
+  Json out = {{"attribute", a.attribute},
+              {"groups", groups},
+              {"demographic_parity_difference", a.demographic_parity_difference},
+              {"disparate_impact_ratio", a.disparate_impact_ratio},
+              {"equal_opportunity_difference", a.equal_opportunity_difference},
+              {"fpr_difference", a.fpr_difference},
+              {"verdict", a.verdict},
+              {"verdict_line", a.verdict_line}};
+  if (for_card) out["suppressed_groups"] = suppressed;
+  return out;
 }
+
+Json AuditsJson(const std::vector<ml::AttributeAudit>& audits, bool for_card) {
+  Json out = Json::array();
+  for (const ml::AttributeAudit& au : audits) out.push_back(AuditJson(au, for_card));
+  return out;
+}
+
+struct FairnessRun {
+  Json released;  // rows, threshold, every group of every attribute (what the result hash covers)
+  std::vector<ml::AttributeAudit> audits;
+};
 
 absl::Status RunFairness(const EvalArgs& a, const GlobalOptions& g) {
   if (a.model.empty()) return absl::InvalidArgumentError("--model NAME is required");
@@ -1058,30 +1077,32 @@ absl::Status RunFairness(const EvalArgs& a, const GlobalOptions& g) {
                        {"dataset", a.dataset},
                        {"protected", a.protected_columns}};
   VEIL_ASSIGN_OR_RETURN(
-      gov::Audited<Json> r,
-      session->RunAudited<Json>(
+      gov::Audited<FairnessRun> r,
+      session->RunAudited<FairnessRun>(
           gov::Operation::kModelFairness, a.dataset, a.purpose, params,
-          [&](const store::DatasetContents& data) -> absl::StatusOr<gov::ChargedResult<Json>> {
+          [&](const store::DatasetContents& data) -> absl::StatusOr<gov::ChargedResult<FairnessRun>> {
             VEIL_ASSIGN_OR_RETURN(const Labeled l, Label(data.table, m.target, ml::Task::kBinary, m.classes));
             VEIL_ASSIGN_OR_RETURN(const ml::Matrix x, m.pipeline.Transform(l.table));
             const ml::Matrix p = m.model.Predict(x);
             const std::vector<double> scores(p.data(), p.data() + p.rows());
-            VEIL_ASSIGN_OR_RETURN(const std::vector<ml::AttributeAudit> audits,
+            VEIL_ASSIGN_OR_RETURN(std::vector<ml::AttributeAudit> audits,
                                   ml::AuditFairness(l.table, a.protected_columns, scores, l.y.classes));
-            Json attrs = Json::array();
-            for (const ml::AttributeAudit& au : audits) attrs.push_back(AuditJson(au));
-            Json out = {{"rows", l.table.num_rows()}, {"threshold", 0.5}, {"attributes", attrs}};
+            Json out = {{"rows", l.table.num_rows()},
+                        {"threshold", 0.5},
+                        {"attributes", AuditsJson(audits, /*for_card=*/false)}};
             const crypto::Sha256Digest h = crypto::Sha256(out.dump());
-            return gov::ChargedResult<Json>{std::move(out), h};
+            return gov::ChargedResult<FairnessRun>{{std::move(out), std::move(audits)}, h};
           }));
-  Json fairness = std::move(r.value);
+  Json fairness = std::move(r.value.released);
   fairness["on"] = absl::StrCat("all rows of dataset ", a.dataset);
   fairness["at"] = FormatUtc(absl::Now());
   fairness["by"] = session->actor();
   fairness["audit_seq"] = r.audit_seq;
   fairness["positive_class"] = m.classes.size() > 1 ? m.classes[1] : "";
+  fairness["min_group_size"] = ml::FairnessOptions().min_group_size;
   Json card = m.info.card;
-  card["fairness"] = fairness;
+  card["fairness"] = fairness;  // the owner who ran the audit sees every group, the card only compared ones
+  card["fairness"]["attributes"] = AuditsJson(r.value.audits, /*for_card=*/true);
   VEIL_RETURN_IF_ERROR(session
                            ->UpdateModelCard(gov::Operation::kModelFairness, a.dataset, a.purpose,
                                              m.info.name, m.info.version, card)

@@ -146,7 +146,8 @@ TEST_F(BudgetTest, AttachedDatasetsAreChargedWithoutTheVault) {
   EXPECT_EQ(last.action, "query");
   EXPECT_EQ(last.dataset, "pgpatients");
   EXPECT_EQ(last.result_hash, crypto::Sha256(std::string("patients")));
-  // A failing run charges nothing; over budget is refused before the run.
+  // A failing run charges nothing (the session cannot tell whether an external run read rows: see
+  // RunChargedExternal); over budget is refused before the run.
   run_error_ = absl::UnavailableError("server gone");
   EXPECT_EQ(external(*owner_, 0.25).status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(owner_->GetBudget("pgpatients")->remaining.epsilon, 0.5);
@@ -316,13 +317,25 @@ TEST_F(BudgetTest, RefusedBeforeTouchingTheData) {
   EXPECT_TRUE(budget->charges.empty()) << "a failed read leaves no charge";
 }
 
-TEST_F(BudgetTest, AFailedRunLeavesNoChargeAndNoEntry) {
+// A run that fails once it has the rows could fail because of a value: it is charged and audited, never a
+// free oracle on the data. (A failure before the rows are read is free: RefusedBeforeTouchingTheData.)
+TEST_F(BudgetTest, AFailedRunKeepsItsChargeAndIsAudited) {
   ASSERT_TRUE(owner_->SetBudget("patients", {1.0, 0}).ok());
   const uint64_t before = AuditSize(*owner_);
   run_error_ = absl::InvalidArgumentError("no column \"x\"");
-  EXPECT_EQ(Query(*owner_, 0.5).status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(AuditSize(*owner_), before);
-  EXPECT_TRUE(owner_->GetBudget("patients")->charges.empty());
+  absl::Status failed = Query(*owner_, 0.5).status();
+  EXPECT_EQ(failed.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(failed.message(), HasSubstr("no column \"x\""));
+  EXPECT_THAT(failed.message(), HasSubstr(absl::StrCat("audit entry #", before)));
+  ASSERT_EQ(AuditSize(*owner_), before + 1);
+  const audit::AuditEntry e = Entries(*owner_).back();
+  EXPECT_EQ(e.decision, audit::Decision::kAllowed);
+  EXPECT_EQ(e.cost, "epsilon=0.5 delta=0");
+  EXPECT_FALSE(e.result_hash.has_value()) << "nothing was released";
+  auto budget = owner_->GetBudget("patients");
+  ASSERT_EQ(budget->charges.size(), 1u);
+  EXPECT_EQ(budget->charges[0].audit_seq, e.seq);
+  EXPECT_EQ(budget->spent, (store::EpsilonDelta{0.5, 0}));
 }
 
 TEST_F(BudgetTest, NoAuditEntryNoChargeNoResult) {

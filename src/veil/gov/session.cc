@@ -434,12 +434,12 @@ absl::StatusOr<ChargeReceipt> Session::RunChargedErased(
   VEIL_RETURN_IF_ERROR(reservation.status());
   const int64_t charge_id = reservation->charge.id;
 
-  // 5, 6. Run, and audit. On failure the charge is released (if even that fails, it stays reserved, counted
-  // as spent, until SettleReservations releases it), except a run that failed on the rows with
-  // failure_keeps_charge: that failure is audited and charged.
-  run_started_ = false;
+  // 5, 6. Run, and audit. A run that failed after the rows were read is audited and charged; any other
+  // failure releases the charge (if even that fails, it stays reserved, counted as spent, until
+  // SettleReservations releases it).
+  rows_read_ = false;
   absl::StatusOr<crypto::Sha256Digest> ran = run(info);
-  if (!ran.ok() && run_started_ && cost.failure_keeps_charge) {
+  if (!ran.ok() && rows_read_) {
     audit::AuditEntry entry = MakeEntry(actor_, op, dataset, purpose, decision, audited);
     entry.reason = absl::StrCat(decision.reason, "; the run failed after reading the data (",
                                 absl::StatusCodeToString(ran.status().code()),

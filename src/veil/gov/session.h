@@ -72,13 +72,6 @@ struct ChargeRequest {
   // What is computed, for the ledger and `veil budget`, without personal data: e.g. "COUNT(*), AVG(age)
   // GROUP BY sex", or the parameters' hash. 1 to 256 bytes, no control characters.
   std::string description;
-  // Whether a failure of `run` after the dataset's rows were handed to it keeps the charge (settled) and is
-  // audited (an "allowed" entry whose reason says the run failed, with the cost and no result hash). Set it
-  // for every operation whose run can fail on the data (DP-SGD training): a failure that is free and
-  // unaudited would be an oracle on the rows, answered outside the budget. A failure before the rows are
-  // read (the vault cannot be read) still releases the reservation. Default false: the run's errors are
-  // promised not to depend on the data (see RunCharged), and a failure charges nothing.
-  bool failure_keeps_charge = false;
 };
 
 // What a charged operation's `run` returns: the value the caller will release and the SHA-256 of exactly the
@@ -173,14 +166,12 @@ class Session {
   //                                                                    denial whose reason gives the cost
   //                                                                    and what remains (or that no budget
   //                                                                    is set)
-  //   5. Read and decrypt the dataset; `run` it.                       its error; the reservation is
-  //                                                                    released (no charge), except a
-  //                                                                    `run` failure with
-  //                                                                    cost.failure_keeps_charge: then an
-  //                                                                    audit entry records the failure and
-  //                                                                    the cost, the charge is settled, and
-  //                                                                    the error is returned with the
-  //                                                                    entry's number
+  //   5. Read and decrypt the dataset; `run` it.                       a read error: the reservation is
+  //                                                                    released (no charge). A `run` error
+  //                                                                    (the rows were read): an audit entry
+  //                                                                    records the failure and the cost, the
+  //                                                                    charge is settled, and the error is
+  //                                                                    returned with the entry's number
   //   6. Append the audit entry: cost, params hash (the parameters, the cost, the description and a random
   //      charge id), result hash. Durable (fdatasync) on return.       its error; the reservation is
   //                                                                    released (no charge)
@@ -198,9 +189,10 @@ class Session {
   // durable, and an unsettled reservation always counts as spent. (As the audit log documents, an entry
   // whose Append failed may reappear after a crash; it then records an operation that released nothing.)
   //
-  // `run` must not call back into this Session (FailedPrecondition), and its errors must not depend on the
-  // data (a data-dependent error would leak what the noise protects): validate everything against the
-  // schema before calling RunCharged. `params` are the operation's canonical parameters (no personal data).
+  // A failure of `run` is charged because it saw the rows: a failure that is free and unaudited would be an
+  // oracle on them, answered outside the budget. So validate everything against the schema before calling
+  // RunCharged (those errors are free), and make `run` fail on no value. `run` must not call back into this
+  // Session (FailedPrecondition). `params` are the operation's canonical parameters (no personal data).
   template <typename T>
   absl::StatusOr<Charged<T>> RunCharged(
       Operation op, std::string_view dataset, std::string_view purpose, const ChargeRequest& cost,
@@ -211,7 +203,7 @@ class Session {
         RunChargedErased(op, dataset, purpose, cost, params, /*external=*/false,
                          [&](const store::DatasetInfo&) -> absl::StatusOr<crypto::Sha256Digest> {
                            VEIL_ASSIGN_OR_RETURN(store::DatasetContents data, workspace_->Read(dataset));
-                           run_started_ = true;
+                           rows_read_ = true;
                            absl::StatusOr<ChargedResult<T>> r = run(data);
                            if (!r.ok()) return r.status();
                            value.emplace(std::move(r->value));
@@ -226,6 +218,9 @@ class Session {
   // the same crash points, except that step 5 does not read the vault: `run` gets the catalog entry and
   // reads (or pushes the query down to) the external database itself. Errors: those of RunCharged;
   // FailedPrecondition (nothing recorded) if the dataset is not attached, and RunCharged's for one that is.
+  // One difference: the session cannot tell whether a failing `run` got as far as reading rows (a refused
+  // connection reads none), so a `run` error releases the reservation (no charge, nothing audited), and
+  // `run`'s errors must not depend on the rows' values.
   template <typename T>
   absl::StatusOr<Charged<T>> RunChargedExternal(
       Operation op, std::string_view dataset, std::string_view purpose, const ChargeRequest& cost,
@@ -235,7 +230,6 @@ class Session {
     absl::StatusOr<ChargeReceipt> receipt =
         RunChargedErased(op, dataset, purpose, cost, params, /*external=*/true,
                          [&](const store::DatasetInfo& info) -> absl::StatusOr<crypto::Sha256Digest> {
-                           run_started_ = true;
                            absl::StatusOr<ChargedResult<T>> r = run(info);
                            if (!r.ok()) return r.status();
                            value.emplace(std::move(r->value));
@@ -336,8 +330,8 @@ class Session {
   std::unique_ptr<store::Workspace> workspace_;
   std::unique_ptr<audit::AuditLog> log_;
   std::string actor_;
-  bool charging_ = false;     // inside RunCharged
-  bool run_started_ = false;  // inside RunCharged: `run` was handed the rows
+  bool charging_ = false;   // inside RunCharged
+  bool rows_read_ = false;  // inside RunCharged: the vault was read and `run` handed the rows
 };
 
 // OK if `privacy_unit_column` is the dataset's subject column, so that a DP guarantee for that unit protects

@@ -65,36 +65,34 @@ class SessionTest : public ::testing::Test {
   std::unique_ptr<Session> owner_;
 };
 
-// With failure_keeps_charge, a run that fails after it was handed the rows keeps its charge (settled) and
-// is audited with the cost and no result; without it, the reservation is released and nothing is audited.
-TEST_F(SessionTest, ARunThatFailsOnTheDataKeepsItsChargeWhenAsked) {
+// A run that fails after it was handed the rows keeps its charge (settled) and is audited with the cost and
+// no result, whatever the operation; a failure to read the vault (before any row reached the run) is free.
+TEST_F(SessionTest, ARunThatFailsOnTheDataKeepsItsCharge) {
   IngestPatients(*owner_);
   ASSERT_TRUE(owner_->SetBudget("patients", {1.0, 1e-5}).ok());
-  auto failing = [&](bool keep) {
-    ChargeRequest cost{0.25, 0, "mrn", "DP-SGD"};
-    cost.failure_keeps_charge = keep;
-    return owner_->RunCharged<int>(Operation::kTrain, "patients", "research", cost, {{"model", "m"}},
-                                   [](const store::DatasetContents&) -> absl::StatusOr<ChargedResult<int>> {
-                                     return absl::InvalidArgumentError("training data is empty");
-                                   });
-  };
-  const size_t before = Entries(*owner_).size();
-  EXPECT_EQ(failing(false).status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(Entries(*owner_).size(), before);
-  EXPECT_EQ(owner_->GetBudget("patients")->spent.epsilon, 0);
-  absl::Status kept = failing(true).status();
-  EXPECT_EQ(kept.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(kept.message(), HasSubstr("privacy charge is kept"));
-  const std::vector<audit::AuditEntry> entries = Entries(*owner_);
-  ASSERT_EQ(entries.size(), before + 1);
-  EXPECT_EQ(entries.back().action, "train");
-  EXPECT_EQ(entries.back().cost, "epsilon=0.25 delta=0");
-  EXPECT_FALSE(entries.back().result_hash.has_value());
-  EXPECT_THAT(entries.back().reason, HasSubstr("failed after reading the data"));
-  auto budget = owner_->GetBudget("patients");
-  EXPECT_EQ(budget->spent.epsilon, 0.25);
-  ASSERT_EQ(budget->charges.size(), 1u);
-  EXPECT_EQ(budget->charges[0].audit_seq, entries.back().seq) << "settled with the failure's entry";
+  for (Operation op : {Operation::kTrain, Operation::kQuery}) {
+    SCOPED_TRACE(OperationName(op));
+    const double spent = owner_->GetBudget("patients")->spent.epsilon;
+    absl::Status kept =
+        owner_
+            ->RunCharged<int>(op, "patients", "research", {0.25, 0, "mrn", "failing run"}, {{"x", 1}},
+                              [](const store::DatasetContents&) -> absl::StatusOr<ChargedResult<int>> {
+                                return absl::InvalidArgumentError("training data is empty");
+                              })
+            .status();
+    EXPECT_EQ(kept.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(kept.message(), HasSubstr("privacy charge is kept"));
+    const std::vector<audit::AuditEntry> entries = Entries(*owner_);
+    EXPECT_EQ(entries.back().action, OperationName(op));
+    EXPECT_EQ(entries.back().decision, audit::Decision::kAllowed);
+    EXPECT_EQ(entries.back().cost, "epsilon=0.25 delta=0");
+    EXPECT_FALSE(entries.back().result_hash.has_value());
+    EXPECT_THAT(entries.back().reason, HasSubstr("failed after reading the data"));
+    auto budget = owner_->GetBudget("patients");
+    EXPECT_EQ(budget->spent.epsilon, spent + 0.25);
+    ASSERT_FALSE(budget->charges.empty());
+    EXPECT_EQ(budget->charges.back().audit_seq, entries.back().seq) << "settled with the failure's entry";
+  }
 }
 
 TEST_F(SessionTest, InitMakesTheCreatorOwnerAndStartsTheLog) {
