@@ -27,6 +27,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -45,6 +46,7 @@
 #include "veil/he/keyswitch.h"
 #include "veil/he/scoring.h"
 #include "veil/he/serialize.h"
+#include "veil/table/csv_parser.h"
 
 namespace veil::cli {
 namespace {
@@ -188,77 +190,33 @@ struct FeatureCsv {
   std::vector<size_t> lines;                   // 1-based line of each row
 };
 
-// RFC 4180 fields of one record starting at `pos` (advanced past the record). Errors: an unterminated quote.
-absl::StatusOr<std::vector<std::string>> ReadRecord(std::string_view text, size_t& pos, size_t& line,
-                                                    const std::string& file) {
-  std::vector<std::string> fields;
-  std::string field;
-  bool quoted = false, was_quoted = false;
-  const size_t start_line = line;
-  while (pos < text.size()) {
-    const char c = text[pos];
-    if (quoted) {
-      if (c == '"') {
-        if (pos + 1 < text.size() && text[pos + 1] == '"') {
-          field += '"';
-          pos += 2;
-          continue;
-        }
-        quoted = false;
-      } else {
-        if (c == '\n') ++line;
-        field += c;
-      }
-      ++pos;
-      continue;
-    }
-    if (c == '"' && field.find_first_not_of(" \t") == std::string::npos) {
-      quoted = was_quoted = true;
-      field.clear();
-      ++pos;
-    } else if (c == ',') {
-      fields.push_back(std::move(field));
-      field.clear();
-      was_quoted = false;
-      ++pos;
-    } else if (c == '\n' || c == '\r') {
-      if (c == '\r' && pos + 1 < text.size() && text[pos + 1] == '\n') ++pos;
-      ++pos;
-      ++line;
-      fields.push_back(std::move(field));
-      return fields;
-    } else {
-      field += c;
-      ++pos;
-    }
-  }
-  if (quoted) return absl::InvalidArgumentError(absl::StrCat(file, ":", start_line, ": unterminated quote"));
-  (void)was_quoted;
-  fields.push_back(std::move(field));
-  ++line;
-  return fields;
-}
-
-std::string Trim(std::string s) {
-  const size_t b = s.find_first_not_of(" \t");
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(" \t") - b + 1);
-}
-
+// Reads FEATURES.csv with the table module's record scanner (RFC 4180 quoting, CRLF, fields trimmed).
 absl::StatusOr<FeatureCsv> ReadFeatureCsv(const std::string& file) {
   VEIL_ASSIGN_OR_RETURN(std::string text, ReadTextInput(file));
   const std::string name = InputName(file);
+  const table::internal::CsvDialect dialect =
+      table::internal::CsvDialect::Make(',', '"', /*trim=*/true, /*null_tokens=*/{});
+  std::string_view rest(text);
+  if (rest.starts_with("\xEF\xBB\xBF")) rest.remove_prefix(3);  // UTF-8 byte order mark
   FeatureCsv csv;
-  size_t pos = 0, line = 1;
-  if (text.size() >= 3 && text.compare(0, 3, "\xEF\xBB\xBF") == 0) pos = 3;  // UTF-8 byte order mark
   bool have_header = false;
-  while (pos < text.size()) {
+  size_t line = 1;
+  std::vector<std::string> fields;
+  while (!rest.empty()) {
+    size_t consumed = 0;
+    int64_t lines = 0;
+    table::internal::ChunkError error;
+    if (!table::internal::ReadRecordFields(rest, dialect, &fields, &consumed, &lines, &error)) {
+      return absl::InvalidArgumentError(absl::StrCat(name, ":", line + static_cast<size_t>(error.line), ":",
+                                                     error.column + 1, ": ", error.message));
+    }
+    if (consumed == 0) break;
     const size_t record_line = line;
-    VEIL_ASSIGN_OR_RETURN(std::vector<std::string> fields, ReadRecord(text, pos, line, name));
-    if (fields.size() == 1 && Trim(fields[0]).empty()) continue;  // blank line
-    for (std::string& f : fields) f = Trim(std::move(f));
+    rest.remove_prefix(consumed);
+    line += static_cast<size_t>(lines);
+    if (fields.size() <= 1 && (fields.empty() || fields[0].empty())) continue;  // blank line
     if (!have_header) {
-      csv.header = std::move(fields);
+      csv.header = fields;
       have_header = true;
       continue;
     }
@@ -266,7 +224,7 @@ absl::StatusOr<FeatureCsv> ReadFeatureCsv(const std::string& file) {
       return absl::InvalidArgumentError(absl::StrCat(name, ":", record_line, ": ", fields.size(),
                                                      " fields; the header has ", csv.header.size()));
     }
-    csv.rows.push_back(std::move(fields));
+    csv.rows.push_back(fields);
     csv.lines.push_back(record_line);
   }
   if (!have_header) return absl::InvalidArgumentError(absl::StrCat(name, ": empty (no header)"));
