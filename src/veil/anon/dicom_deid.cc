@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <utility>
@@ -524,13 +525,14 @@ absl::Status DicomDeidentifier::Deidentify(DcmFileFormat& file, DicomDeidStats* 
 
 namespace {
 
-// A pre-scan of the element headers of a DICOM byte string, before DCMTK reads it: DCMTK allocates each
-// value with the length its header declares (DcmElement::newValueField, up to 4 GB), before it finds that the
-// bytes are not there, so a tiny file could make it allocate gigabytes. The scan follows the encoding as
+// A pre-scan of the element headers of a DICOM byte string, before DCMTK reads it. It bounds the nesting of
+// sequences (DCMTK's reader recurses once per level, and a few bytes per level would overflow the stack) and
+// names the element whose declared length runs past the end of the file. The scan follows the encoding as
 // DCMTK reads it (meta information in explicit VR little endian, then the dataset in the transfer syntax the
-// meta information names, or guessed for a bare dataset), walks sequences and items of defined and undefined
-// length, and rejects any defined length larger than the bytes left in the file. Anything else malformed is
-// left to DCMTK's parser.
+// meta information names, or guessed for a bare dataset) and walks sequences and items of defined and
+// undefined length; it does not look inside a deflated dataset. Where it loses track of DCMTK (a malformed
+// meta information group, say), DCMTK's own length check through ReopenableBufferStream (below) still
+// refuses any length beyond the end. Anything else malformed is left to DCMTK's parser.
 class LengthScanner {
  public:
   explicit LengthScanner(std::span<const uint8_t> bytes) : b_(bytes) {}
@@ -689,20 +691,103 @@ class LengthScanner {
   std::span<const uint8_t> b_;
 };
 
+// DCMTK's buffer stream, made reopenable. DCMTK reads a value longer than its maxReadLength only when the
+// stream can give it a factory to reopen the stream there later; it then skips the value, and a skip that
+// falls short of the declared length is its "larger than remaining bytes" error. A plain buffer stream has no
+// factory, so DCMTK allocates the declared length (up to 4 GB) before it finds the bytes missing: a tiny file
+// would make it allocate gigabytes. With this stream the check is DCMTK's own, at the position where its
+// parser is, whatever the encoding (a deflated dataset included: the factory reopens the stream with the same
+// filter and skips inflated bytes). `ReadDicom` loads every value before it returns, so the factories never
+// outlive the call.
+class ReopenableBufferStream : public DcmInputBufferStream {
+ public:
+  explicit ReopenableBufferStream(std::span<const uint8_t> bytes) : bytes_(bytes) {
+    setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
+    setEos();
+  }
+
+  DcmInputStreamFactory* newFactory() const override { return new Factory(bytes_, filter_, tell()); }
+
+  OFCondition installCompressionFilter(E_StreamCompression type) override {
+    filter_ = {type, tell()};
+    return DcmInputBufferStream::installCompressionFilter(type);
+  }
+
+  // Records a skip that falls short (a declared length beyond the end), for the error message.
+  offile_off_t skip(offile_off_t length) override {
+    const offile_off_t at = tell();
+    const offile_off_t skipped = DcmInputBufferStream::skip(length);
+    if (skipped < length && !short_skip_) {
+      const bool inflated = filter_.type != ESC_none;
+      short_skip_ = ShortSkip{inflated ? at - filter_.from : at, length, skipped, inflated};
+    }
+    return skipped;
+  }
+
+  struct ShortSkip {
+    offile_off_t at, declared, left;
+    bool inflated;  // `at` is an offset in the inflated dataset of a deflated file
+  };
+  const std::optional<ShortSkip>& short_skip() const { return short_skip_; }
+
+ private:
+  struct Filter {
+    E_StreamCompression type = ESC_none;
+    offile_off_t from = 0;  // stream position where the filter was installed
+  };
+
+  class Factory : public DcmInputStreamFactory {
+   public:
+    Factory(std::span<const uint8_t> bytes, Filter filter, offile_off_t at)
+        : bytes_(bytes), filter_(filter), at_(at) {}
+    DcmInputStream* create() const override {
+      auto stream = std::make_unique<ReopenableBufferStream>(bytes_);
+      offile_off_t at = at_;
+      if (filter_.type != ESC_none) {
+        if (stream->skip(filter_.from) != filter_.from) return nullptr;
+        if (stream->installCompressionFilter(filter_.type).bad()) return nullptr;
+        at -= filter_.from;
+      }
+      if (stream->skip(at) != at) return nullptr;
+      return stream.release();
+    }
+    DcmInputStreamFactory* clone() const override { return new Factory(*this); }
+    DcmInputStreamFactoryType ident() const override { return DFT_DcmInputFileStreamFactory; }
+
+   private:
+    std::span<const uint8_t> bytes_;
+    Filter filter_;
+    offile_off_t at_;
+  };
+
+  std::span<const uint8_t> bytes_;
+  Filter filter_;
+  std::optional<ShortSkip> short_skip_;
+};
+
 }  // namespace
 
 namespace internal {
 
 absl::Status ReadDicom(std::span<const uint8_t> bytes, DcmFileFormat& file) {
-  DcmInputBufferStream in;
-  in.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
-  in.setEos();
+  ReopenableBufferStream in(bytes);
   file.transferInit();
   const OFCondition read = file.read(in, EXS_Unknown, EGL_noChange, DCM_MaxReadLength);
   file.transferEnd();
+  if (const auto& s = in.short_skip(); s.has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "malformed DICOM file: a value at byte ", s->at, s->inflated ? " of the inflated dataset" : "",
+        " declares ", s->declared, " bytes; only ", s->left, " are left"));
+  }
   if (read.bad()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "malformed DICOM file", read == EC_StreamNotifyClient ? " (truncated)" : "", ": ", read.text()));
+  }
+  // The values DCMTK skipped (longer than DCM_MaxReadLength) are read now, from `bytes`, so that `file` does
+  // not depend on them once this returns.
+  if (const OFCondition load = file.loadAllDataIntoMemory(); load.bad()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("malformed DICOM file: cannot read a value: ", load.text()));
   }
   if (!in.eos()) {
     // DCMTK stops at a delimiter it cannot place; what follows was not read.

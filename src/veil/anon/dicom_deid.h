@@ -136,13 +136,13 @@ class DicomDeidentifier {
 // de-identifies it and returns the new file's bytes, a Part 10 file in the input's transfer syntax. A bare
 // dataset without preamble and meta information (as in some old files) is accepted when it starts with a
 // group 0008 attribute in little endian and parses to its last byte; its output gets a new meta header.
-// Before DCMTK reads anything, the element headers are scanned (meta information, then the dataset in its
-// transfer syntax, through sequences and items of defined and undefined length; not inside a deflated
-// dataset): an element declaring more bytes than the input has left is rejected, since DCMTK would allocate
-// the declared length (up to 4 GB) first.
+// An element declaring more bytes than the input has left is rejected before anything is allocated for it
+// (DCMTK would otherwise allocate the declared length, up to 4 GB, first), deflated datasets included, and
+// sequences nested more than 200 deep are rejected (DCMTK's reader would overflow the stack).
 // Errors: InvalidArgument "not a DICOM file" (neither form) or "malformed DICOM file" with DCMTK's parse
-// error (truncated, malformed, stopped before the end) or "element (7fe0,0010) at byte 1234 declares
-// 4294836224 bytes, the file has 5000 left"; Deidentify's errors.
+// error (truncated, malformed, stopped before the end), "element (7fe0,0010) at byte 1234 declares
+// 4294836224 bytes, the file has 5000 left" (found by the pre-scan) or "a value at byte 1246 declares
+// 4294836224 bytes; only 5000 are left" (found by DCMTK's parser); Deidentify's errors.
 absl::StatusOr<std::string> DeidentifyDicomBytes(const DicomDeidentifier& deid,
                                                  std::span<const uint8_t> bytes,
                                                  DicomDeidStats* stats = nullptr);

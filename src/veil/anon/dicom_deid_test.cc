@@ -4,6 +4,7 @@
 #include "dcmtk/config/osconfig.h"
 // Then DCMTK itself.
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -20,6 +21,7 @@
 #include "dcmtk/dcmdata/dcfilefo.h"
 #include "dcmtk/dcmdata/dcitem.h"
 #include "dcmtk/dcmdata/dcmetinf.h"
+#include "dcmtk/dcmdata/dcostrmb.h"
 #include "dcmtk/dcmdata/dcsequen.h"
 #include "dcmtk/dcmdata/dcvrda.h"
 #include "dcmtk/dcmdata/dcvrlo.h"
@@ -558,6 +560,93 @@ TEST(DicomDeidTest, DeclaredLengthBeyondTheInputIsRejectedBeforeAllocating) {
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(), HasSubstr(": malformed DICOM file: element (7fe0,0010) at byte 18 declares"));
   EXPECT_FALSE(std::filesystem::exists(dir / "out.dcm"));
+}
+
+// DCMTK's raw deflate (RFC 1951) of `raw`, as it writes a deflated dataset.
+std::string DeflateWithDcmtk(const std::string& raw) {
+  std::vector<char> buffer(64 * 1024);
+  DcmOutputBufferStream os(buffer.data(), static_cast<offile_off_t>(buffer.size()));
+  EXPECT_TRUE(os.installCompressionFilter(ESC_zlib).good());
+  std::string out;
+  const auto drain = [&] {
+    void* p = nullptr;
+    offile_off_t n = 0;
+    os.flushBuffer(p, n);
+    if (n > 0) out.append(static_cast<const char*>(p), static_cast<size_t>(n));
+  };
+  for (size_t done = 0; done < raw.size(); drain()) {
+    done += static_cast<size_t>(os.write(raw.data() + done, static_cast<offile_off_t>(raw.size() - done)));
+  }
+  while (!os.isFlushed()) {
+    os.flush();
+    drain();
+  }
+  return out;
+}
+
+// The check against the bytes left is DCMTK's own (its stream can be reopened, so it skips a long value
+// instead of allocating it): it holds where the pre-scan loses track of the encoding, and inside a deflated
+// dataset, where the pre-scan cannot look.
+TEST(DicomDeidTest, DeclaredLengthBeyondTheInputIsRejectedWhereverTheParserIs) {
+  auto d = Make('k');
+  // The fuzzer's reproducer: a meta information group length that takes dataset elements into the meta
+  // information, so the dataset starts where the pre-scan does not expect it.
+  absl::StatusOr<std::string> r =
+      DeidentifyDicomBytes(*d, base::AsBytes(FileContents("fuzz/corpus/dicom_deid/oom_meta_group_length")));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status().message(), HasSubstr("declares 4264570926 bytes; only"));
+
+  // A deflated dataset (explicit VR little endian inside) whose OB value (after 18 + 12 header bytes)
+  // declares 4026531840 bytes.
+  const std::string uid = std::string("1.2.840.10008.1.2.1.99") + '\0';
+  const std::string meta = std::string(128, '\0') + "DICM" + ExplicitShort(0x0002, 0x0010, "UI", uid);
+  const std::string raw = ExplicitShort(0x0008, 0x0005, "CS", "ISO_IR 100") +
+                          ExplicitLong(0x0009, 0x1010, "OB", 0xf0000000u) + std::string(64, '\0');
+  r = DeidentifyDicomBytes(*d, base::AsBytes(meta + DeflateWithDcmtk(raw)));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(
+      std::string(r.status().message()),
+      HasSubstr("a value at byte 30 of the inflated dataset declares 4026531840 bytes; only 64 are left"));
+
+  // A good deflated file (CT_small with its pixel data, far above the 4 KB read in one go) is de-identified
+  // and stays deflated, its long values read back through the reopened stream.
+  const base::testing::ScopedTempDir tmp("veil_dicom_deflate");
+  DcmFileFormat ct;
+  ASSERT_TRUE(ct.loadFile((std::string(kDir) + "CT_small.dcm").c_str()).good());
+  const std::string deflated_path = tmp.path() + "/deflated.dcm";
+  ASSERT_TRUE(ct.saveFile(deflated_path.c_str(), EXS_DeflatedLittleEndianExplicit).good());
+  r = DeidentifyDicomBytes(*d, base::AsBytes(FileContents(deflated_path)));
+  ASSERT_TRUE(r.ok()) << r.status();
+  std::unique_ptr<DcmFileFormat> out = Parse(*r);
+  EXPECT_EQ(out->getDataset()->getOriginalXfer(), EXS_DeflatedLittleEndianExplicit);
+  const Uint8* in_pixels = nullptr;
+  const Uint8* out_pixels = nullptr;
+  unsigned long in_count = 0, out_count = 0;
+  ASSERT_TRUE(ct.getDataset()->findAndGetUint8Array(DCM_PixelData, in_pixels, &in_count).good());
+  ASSERT_TRUE(out->getDataset()->findAndGetUint8Array(DCM_PixelData, out_pixels, &out_count).good());
+  ASSERT_EQ(in_count, out_count);
+  EXPECT_EQ(std::memcmp(in_pixels, out_pixels, in_count), 0);
+}
+
+// DCMTK's reader recurses once per nesting level (dcmdump crashes on a 6 MB file nested 200000 deep): the
+// pre-scan refuses more than 200 levels before DCMTK reads anything.
+TEST(DicomDeidTest, DeepNestingIsRefusedBeforeDcmtkRecurses) {
+  auto d = Make('k');
+  const auto nested = [](int levels) {
+    std::string b = Implicit(0x0008, 0x0005, 10) + "ISO_IR 100";
+    for (int i = 0; i < levels; ++i)
+      b += Implicit(0x0040, 0xa730, 0xffffffffu) + Implicit(0xfffe, 0xe000, 0xffffffffu);
+    b += Implicit(0x0008, 0x0100, 6) + "CODE01";
+    for (int i = 0; i < levels; ++i) b += Implicit(0xfffe, 0xe00d, 0) + Implicit(0xfffe, 0xe0dd, 0);
+    return b;
+  };
+  EXPECT_TRUE(DeidentifyDicomBytes(*d, base::AsBytes(nested(40))).ok());
+  const absl::StatusOr<std::string> r = DeidentifyDicomBytes(*d, base::AsBytes(nested(100000)));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("nested more than 200 deep"));
 }
 
 // A poor man's fuzz run in the unit tests (the real one is fuzz/dicom_deid_fuzz.cc): byte flips and cuts of

@@ -21,8 +21,10 @@ namespace veil::anon::internal {
 inline absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 // DCMTK's read of `bytes` (a Part 10 file, or a bare dataset whose transfer syntax DCMTK guesses) into
-// `file`, which must be empty. Errors: InvalidArgument "malformed DICOM file" with DCMTK's parse error, or
-// when parsing stopped before the last byte. No length pre-scan: that is DeidentifyDicomBytes's business.
+// `file`, which must be empty. Every value is in memory on return (`file` does not refer to `bytes`); a
+// declared length beyond the end is refused by DCMTK's own check, before it allocates. Errors:
+// InvalidArgument "malformed DICOM file" with DCMTK's parse error or the value that runs past the end, or
+// when parsing stopped before the last byte. No nesting-depth pre-scan: that is DeidentifyDicomBytes's.
 absl::Status ReadDicom(std::span<const uint8_t> bytes, DcmFileFormat& file);
 
 // DCMTK's write of `file` to memory as a Part 10 file, in its dataset's original transfer syntax (explicit VR
