@@ -23,6 +23,9 @@ PACKAGES=(
   libphonenumber-dev                       # PII: phone number parsing and validation
   libdcmtk-dev                             # DICOM: reading and writing files for `veil dicom deid`
   libeigen3-dev                            # ML: dense linear algebra for the models and DP-SGD
+  libgrpc++-dev libprotobuf-dev            # FL: the coordinator/client transport (gRPC, mutual TLS)
+  protobuf-compiler protobuf-compiler-grpc # FL: protoc and grpc_cpp_plugin for src/veil/fl/*.proto
+  iproute2                                 # FL: ip netns + veth for the multi-host test
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   sqlite3                                  # the baseline the CSV benchmark is measured against

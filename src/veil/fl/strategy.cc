@@ -1,0 +1,1 @@
+// Placeholder (issue 10, helper fl-lib is writing this file).
