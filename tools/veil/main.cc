@@ -49,6 +49,8 @@ int main(int argc, char** argv) {
   veil::cli::RegisterSynth(app, cli);
   veil::cli::RegisterHe(app, cli);
   veil::cli::RegisterMl(app, cli);
+  veil::cli::RegisterFl(app, cli);
+  veil::cli::RegisterGov(app, cli);
 
   try {
     app.parse(argc, argv);
