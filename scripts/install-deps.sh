@@ -26,6 +26,7 @@ PACKAGES=(
   libgrpc++-dev libprotobuf-dev            # FL: the coordinator/client transport (gRPC, mutual TLS)
   protobuf-compiler protobuf-compiler-grpc # FL: protoc and grpc_cpp_plugin for src/veil/fl/*.proto
   iproute2                                 # FL: ip netns + veth for the multi-host test
+  graphviz                                 # governance: `veil catalog graph` draws the data map with dot
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   sqlite3                                  # the baseline the CSV benchmark is measured against
