@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "bench/bench_util.h"
 #include "veil/audit/audit_entry.h"
 #include "veil/audit/audit_log.h"
 #include "veil/audit/encoding.h"
@@ -30,11 +31,7 @@ namespace veil::audit {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+using bench::Median;
 
 crypto::Ed25519PrivateKey Key() {
   // A fixed seed: the bench's signatures are not secret.

@@ -19,6 +19,7 @@
 // DCMTK's configuration header must come first.
 #include "dcmtk/config/osconfig.h"
 // Then DCMTK itself.
+#include "bench/bench_util.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
 #include "veil/anon/dicom_deid.h"
 #include "veil/anon/dicom_internal.h"
@@ -48,11 +49,6 @@ double FilesPerSecond(int iterations, F&& f) {
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (sink == 0) std::abort();
   return iterations / s;
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
 }
 
 int Main(int argc, char** argv) {

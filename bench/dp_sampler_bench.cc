@@ -47,6 +47,7 @@ using veil::bench::Clock;
 using veil::bench::Join;
 using veil::bench::Median;
 using veil::bench::SecondsSince;
+using veil::bench::ThreadCpuSeconds;
 
 constexpr double kTarget = 10'000'000;  // discrete Laplace samples per second per core (issue 4)
 
@@ -88,12 +89,6 @@ struct Result {
   double bytes_per_sample = 0;
   bool ok = true;
 };
-
-double ThreadCpuSeconds() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
 
 // Runs `draw` (which returns false on a sampler error) `samples` times per run; a fresh RandomBits per run.
 Result Measure(const Flags& flags, const std::function<bool(veil::dp::RandomBits&)>& draw) {

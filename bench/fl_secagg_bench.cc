@@ -49,12 +49,7 @@ namespace {
 using bench::Clock;
 using bench::Median;
 using bench::SecondsSince;
-
-double ThreadCpuSeconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + ts.tv_nsec * 1e-9;
-}
+using bench::ThreadCpuSeconds;
 
 struct Figures {
   double unmask_s = 0, unmask_cpu_s = 0, mask_ms = 0, baseline_s = 0;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "bench/bench_util.h"
 #include "bench/dp_bench_util.h"
 #include "veil/crypto/testing/deterministic_random.h"
 #include "veil/dp/aggregation.h"
@@ -25,14 +26,10 @@
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using veil::bench::Median;
 
 double Seconds(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
 }
 
 int Fail(const std::string& what) {

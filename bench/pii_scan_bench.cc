@@ -76,12 +76,6 @@ std::string Prose(DataRandom& rng, size_t bytes) {
 
 // CPU seconds of this thread: on a shared, loaded machine the wall clock measures the other processes too,
 // so throughput is computed from thread CPU time (wall time is printed beside it).
-double ThreadCpuSeconds() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 // Prevents the baseline from being optimised away.
 volatile size_t sink;
 
