@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "veil/base/status_macros.h"
@@ -84,6 +85,7 @@ absl::Status Quantizer::Encode(std::span<const float> x, base::RandomSource& rng
         absl::StrCat("quantization: input has ", x.size(), " values, output ", out.size()));
   }
   uint64_t random[kRandomBatch / 8];
+  absl::Cleanup wipe = [&random] { OPENSSL_cleanse(random, sizeof(random)); };  // on every return
   for (size_t off = 0; off < x.size(); off += kRandomBatch / 8) {
     const size_t m = std::min(kRandomBatch / 8, x.size() - off);
     VEIL_RETURN_IF_ERROR(rng.Fill({reinterpret_cast<uint8_t*>(random), m * 8}));
@@ -101,7 +103,6 @@ absl::Status Quantizer::Encode(std::span<const float> x, base::RandomSource& rng
       out[off + i] = static_cast<uint32_t>(q);
     }
   }
-  OPENSSL_cleanse(random, sizeof(random));
   return absl::OkStatus();
 }
 
