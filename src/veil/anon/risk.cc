@@ -238,6 +238,23 @@ absl::StatusOr<RiskReport> RiskFromClassSizes(std::span<const int64_t> sample_cl
                      options);
 }
 
+// Keys the sample's rows (and the population's, when `population_rows` >= 0) and computes the report.
+// `sample_cell` and `population_cell` give a row's quasi-identifier values as ClassKeys::Add wants them.
+template <typename SampleCell, typename PopulationCell>
+absl::StatusOr<RiskReport> RiskOfCells(ClassKeys& keys, int64_t sample_rows, SampleCell sample_cell,
+                                       int64_t population_rows, PopulationCell population_cell,
+                                       const RiskOptions& options) {
+  const std::vector<int32_t> sample_keys = keys.Add(sample_rows, sample_cell);
+  const int64_t star_rows = keys.last_star_rows();
+  std::optional<std::vector<int32_t>> population_keys;
+  if (population_rows >= 0) population_keys = keys.Add(population_rows, population_cell);
+  VEIL_ASSIGN_OR_RETURN(
+      RiskReport report,
+      RiskFromKeys(sample_keys, population_keys ? &*population_keys : nullptr, keys.num_keys(), options));
+  report.suppressed = star_rows;
+  return report;
+}
+
 absl::StatusOr<RiskReport> AssessRisk(const table::Table& sample,
                                       std::span<const std::string> quasi_identifiers,
                                       const RiskOptions& options, const table::Table* population) {
@@ -251,20 +268,10 @@ absl::StatusOr<RiskReport> AssessRisk(const table::Table& sample,
   }
   ClassKeys keys(quasi_identifiers.size(), options.suppressed_form_a_class);
   std::string scratch;
-  const std::vector<int32_t> sample_keys = keys.Add(
-      sample.num_rows(), [&](int64_t r, size_t q) { return CellText(*sample_columns[q], r, scratch); });
-  const int64_t star_rows = keys.last_star_rows();
-  RiskReport report;
-  if (population == nullptr) {
-    VEIL_ASSIGN_OR_RETURN(report, RiskFromKeys(sample_keys, nullptr, keys.num_keys(), options));
-  } else {
-    const std::vector<int32_t> population_keys = keys.Add(population->num_rows(), [&](int64_t r, size_t q) {
-      return CellText(*population_columns[q], r, scratch);
-    });
-    VEIL_ASSIGN_OR_RETURN(report, RiskFromKeys(sample_keys, &population_keys, keys.num_keys(), options));
-  }
-  report.suppressed = star_rows;
-  return report;
+  return RiskOfCells(
+      keys, sample.num_rows(), [&](int64_t r, size_t q) { return CellText(*sample_columns[q], r, scratch); },
+      population == nullptr ? -1 : population->num_rows(),
+      [&](int64_t r, size_t q) { return CellText(*population_columns[q], r, scratch); }, options);
 }
 
 absl::StatusOr<RiskReport> AssessRiskOfRows(std::span<const std::vector<std::string>> sample,
@@ -296,18 +303,10 @@ absl::StatusOr<RiskReport> AssessRiskOfRows(std::span<const std::vector<std::str
       return std::string_view(rows[r][q]);
     };
   };
-  const std::vector<int32_t> sample_keys = keys.Add(static_cast<int64_t>(sample.size()), getter(sample));
-  const int64_t star_rows = keys.last_star_rows();
-  RiskReport report;
-  if (population == nullptr) {
-    VEIL_ASSIGN_OR_RETURN(report, RiskFromKeys(sample_keys, nullptr, keys.num_keys(), options));
-  } else {
-    const std::vector<int32_t> population_keys =
-        keys.Add(static_cast<int64_t>(population->size()), getter(*population));
-    VEIL_ASSIGN_OR_RETURN(report, RiskFromKeys(sample_keys, &population_keys, keys.num_keys(), options));
-  }
-  report.suppressed = star_rows;
-  return report;
+  return RiskOfCells(
+      keys, static_cast<int64_t>(sample.size()), getter(sample),
+      population == nullptr ? -1 : static_cast<int64_t>(population->size()),
+      getter(population == nullptr ? std::span<const std::vector<std::string>>() : *population), options);
 }
 
 }  // namespace veil::anon
