@@ -47,6 +47,22 @@ absl::Status ValidateTrain(const Matrix& x, const Targets& y, const Model& model
       !(o.beta1 >= 0 && o.beta1 < 1) || !(o.beta2 >= 0 && o.beta2 < 1) || !(o.adam_epsilon > 0)) {
     return absl::InvalidArgumentError("l2, decay >= 0; momentum, beta1, beta2 in [0, 1); adam_epsilon > 0");
   }
+  if (!(o.proximal_mu >= 0) || !std::isfinite(o.proximal_mu)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("proximal_mu must be finite and >= 0, got ", o.proximal_mu));
+  }
+  if (o.proximal_mu > 0) {
+    if (static_cast<int64_t>(o.proximal_center.size()) != model.num_params()) {
+      return absl::InvalidArgumentError(absl::StrCat("proximal_center has ", o.proximal_center.size(),
+                                                     " values, the model ", model.num_params(),
+                                                     " parameters"));
+    }
+    for (size_t i = 0; i < o.proximal_center.size(); ++i) {
+      if (!std::isfinite(o.proximal_center[i])) {
+        return absl::InvalidArgumentError(absl::StrCat("proximal_center[", i, "] is not finite"));
+      }
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -65,9 +81,13 @@ class Stepper {
     }
   }
 
-  // One step with the mean gradient `g` (modified: the L2 term is added).
+  // One step with the mean gradient `g` (modified: the L2 and proximal terms are added).
   void Step(Vector& params, Vector& g, int epoch) {
     if (options_.l2 > 0) g.array() += options_.l2 * weight_mask_.array() * params.array();
+    if (options_.proximal_mu > 0) {
+      const Eigen::Map<const Vector> center(options_.proximal_center.data(), params.size());
+      g += options_.proximal_mu * (params - center);
+    }
     const double lr = options_.learning_rate / (1 + options_.decay * epoch);
     if (options_.optimizer == Optimizer::kSgd) {
       m_ = options_.momentum * m_ + g;

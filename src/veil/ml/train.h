@@ -64,6 +64,14 @@ struct TrainOptions {
   double adam_epsilon = 1e-8;
   // Learning rate decay: the step size at epoch e is learning_rate / (1 + decay * e).
   double decay = 0;
+  // FedProx proximal term (Li et al. 2020, "Federated Optimization in Heterogeneous Networks"): with
+  // proximal_mu > 0 the objective gains proximal_mu / 2 |w - proximal_center|^2 over ALL parameters (weights
+  // and biases), i.e. proximal_mu (w - proximal_center) is added to every step's gradient. proximal_center
+  // has one entry per parameter (the global model of the round; fl::TrainLocally sets both). The centre is
+  // public (the model every client received), so the term is data-independent and also allowed under DP-SGD.
+  // proximal_mu = 0 (default) disables it and proximal_center is then ignored.
+  double proximal_mu = 0;
+  std::vector<double> proximal_center;
   // Called after each epoch with (epoch, epochs, mean training loss); the loss is NaN under DP-SGD (it is
   // data-dependent and not covered by the guarantee).
   std::function<void(int, int, double)> progress;
