@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "veil/base/status_macros.h"
+#include "veil/he/kernels.h"
 
 namespace veil::he {
 
@@ -115,11 +116,6 @@ absl::Status AddOrSubInplace(const CkksContext& ctx, const Ciphertext& b, Cipher
   return absl::OkStatus();
 }
 
-// x[k] = x[k] * y[k] mod q over n values.
-void MulPointwise(const Modulus& q, uint64_t* x, const uint64_t* y, size_t n) {
-  for (size_t k = 0; k < n; ++k) x[k] = q.Mul(x[k], y[k]);
-}
-
 // Cached NTT permutations of Galois automorphisms, per thread (N words each).
 const std::vector<uint32_t>& Permutation(const CkksContext& ctx, uint64_t g) {
   thread_local std::map<std::pair<size_t, uint64_t>, std::vector<uint32_t>> cache;
@@ -202,7 +198,8 @@ absl::Status MultiplyPlainInplace(const CkksContext& ctx, const Plaintext& p, Ci
   Drop(a, std::min(a->level, p.level));
   for (RnsPoly& part : a->parts) {
     for (size_t i = 0; i < part.limbs; ++i) {
-      MulPointwise(ctx.modulus(i), part.data.data() + i * ctx.n(), p.poly.data.data() + i * ctx.n(), ctx.n());
+      uint64_t* x = part.data.data() + i * ctx.n();
+      MulPointwise(ctx.modulus(i), x, p.poly.data.data() + i * ctx.n(), x, ctx.n());
     }
   }
   a->scale *= p.scale;
@@ -287,19 +284,10 @@ absl::Status MultiplyInplace(const CkksContext& ctx, const Ciphertext& b, Cipher
   const size_t limbs = static_cast<size_t>(a->level) + 1;
   a->parts.emplace_back(n, limbs, /*ntt=*/true);
   for (size_t i = 0; i < limbs; ++i) {
-    const Modulus& q = ctx.modulus(i);
     uint64_t* a0 = a->parts[0].data.data() + i * n;
     uint64_t* a1 = a->parts[1].data.data() + i * n;
-    uint64_t* a2 = a->parts[2].data.data() + i * n;
-    const uint64_t* b0 = b.parts[0].data.data() + i * n;
-    const uint64_t* b1 = b.parts[1].data.data() + i * n;
-    for (size_t k = 0; k < n; ++k) {
-      const uint64_t x0 = a0[k], x1 = a1[k], y0 = b0[k], y1 = b1[k];
-      a0[k] = q.Mul(x0, y0);
-      // Lazy: one reduction of the 128-bit sum (each product < q^2 < q * 2^61).
-      a1[k] = q.Reduce128(static_cast<uint128_t>(x0) * y1 + static_cast<uint128_t>(x1) * y0);
-      a2[k] = q.Mul(x1, y1);
-    }
+    TensorProduct(ctx.modulus(i), a0, a1, b.parts[0].data.data() + i * n, b.parts[1].data.data() + i * n, a0,
+                  a1, a->parts[2].data.data() + i * n, n);
   }
   a->scale *= b.scale;
   return absl::OkStatus();
@@ -323,19 +311,10 @@ absl::Status MultiplyInto(const CkksContext& ctx, const Ciphertext& a, const Cip
     p.data.resize(n * limbs);
   }
   for (size_t i = 0; i < limbs; ++i) {
-    const Modulus& q = ctx.modulus(i);
-    const uint64_t* a0 = a.parts[0].data.data() + i * n;
-    const uint64_t* a1 = a.parts[1].data.data() + i * n;
-    const uint64_t* b0 = b.parts[0].data.data() + i * n;
-    const uint64_t* b1 = b.parts[1].data.data() + i * n;
-    uint64_t* d0 = out->parts[0].data.data() + i * n;
-    uint64_t* d1 = out->parts[1].data.data() + i * n;
-    uint64_t* d2 = out->parts[2].data.data() + i * n;
-    for (size_t k = 0; k < n; ++k) {
-      d0[k] = q.Mul(a0[k], b0[k]);
-      d1[k] = q.Reduce128(static_cast<uint128_t>(a0[k]) * b1[k] + static_cast<uint128_t>(a1[k]) * b0[k]);
-      d2[k] = q.Mul(a1[k], b1[k]);
-    }
+    TensorProduct(ctx.modulus(i), a.parts[0].data.data() + i * n, a.parts[1].data.data() + i * n,
+                  b.parts[0].data.data() + i * n, b.parts[1].data.data() + i * n,
+                  out->parts[0].data.data() + i * n, out->parts[1].data.data() + i * n,
+                  out->parts[2].data.data() + i * n, n);
   }
   out->level = level;
   out->scale = a.scale * b.scale;

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "veil/base/status_macros.h"
 #include "veil/crypto/random.h"
+#include "veil/he/kernels.h"
 #include "veil/he/rns.h"
 #include "veil/he/wiped.h"
 
@@ -86,6 +87,7 @@ struct Scratch {
   std::vector<uint64_t> acc;    // 2 x ext limbs
   std::vector<uint64_t> down;   // alpha limbs (ModDown input) and one converted limb
   std::vector<const uint64_t*> digit_src;
+  std::vector<const uint64_t*> terms;  // the inner product's operands for one limb
 };
 
 Scratch& ThreadScratch() {
@@ -275,26 +277,18 @@ void KeySwitch(const CkksContext& ctx, const KeySwitchKey& key, std::span<const 
     }
   }
 
-  // 2. Inner product with the key, 128-bit accumulation, one reduction per 8 terms.
+  // 2. Inner product with the key (kernels.h: lazy reduction, IFMA for primes below 2^50).
+  sc.terms.resize(3 * dnum);
+  const std::span<const uint64_t*> x(sc.terms.data(), dnum), kb(sc.terms.data() + dnum, dnum),
+      ka(sc.terms.data() + 2 * dnum, dnum);
   for (size_t t = 0; t < ext; ++t) {
     const size_t prime = prime_of(t);
-    const Modulus& q = ctx.modulus(prime);
-    uint64_t* acc0 = sc.acc.data() + t * n;
-    uint64_t* acc1 = sc.acc.data() + (ext + t) * n;
-    for (size_t c = 0; c < n; ++c) {
-      uint128_t s0 = 0, s1 = 0;
-      for (size_t j = 0; j < dnum; ++j) {
-        const uint64_t x = sc.digit_src[j * ext + t][c];
-        s0 += static_cast<uint128_t>(x) * key.b[j].data[prime * n + c];
-        s1 += static_cast<uint128_t>(x) * key.a[j].data[prime * n + c];
-        if ((j & 7) == 7) {
-          s0 = q.Reduce128(s0);
-          s1 = q.Reduce128(s1);
-        }
-      }
-      acc0[c] = q.Reduce128(s0);
-      acc1[c] = q.Reduce128(s1);
+    for (size_t j = 0; j < dnum; ++j) {
+      x[j] = sc.digit_src[j * ext + t];
+      kb[j] = key.b[j].data.data() + prime * n;
+      ka[j] = key.a[j].data.data() + prime * n;
     }
+    InnerProductPair(ctx.modulus(prime), x, kb, ka, sc.acc.data() + t * n, sc.acc.data() + (ext + t) * n, n);
   }
 
   // 3. ModDown: divide by P with rounding.

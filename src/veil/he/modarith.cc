@@ -17,7 +17,10 @@ absl::StatusOr<Modulus> Modulus::Create(uint64_t q) {
   const uint128_t all_ones = ~uint128_t{0};
   uint128_t ratio = all_ones / q;
   if (std::has_single_bit(q)) ratio += 1;
-  return Modulus(q, std::bit_width(q), static_cast<uint64_t>(ratio), static_cast<uint64_t>(ratio >> 64));
+  const int bits = std::bit_width(q);
+  const uint128_t shifted = ((uint128_t{1} << (bits + 63)) - 1) / q;  // < 2^64: q >= 2^(bits - 1)
+  return Modulus(q, bits, static_cast<uint64_t>(ratio), static_cast<uint64_t>(ratio >> 64),
+                 static_cast<uint64_t>(shifted));
 }
 
 uint64_t PowMod(uint64_t base, uint64_t exponent, const Modulus& q) {

@@ -48,12 +48,19 @@ TEST(ModulusTest, ReduceAndMulMatchNaiveForManySizes) {
       // Any 128-bit value below q * 2^64.
       const uint128_t wide = (static_cast<uint128_t>(rng.Below(q)) << 64) | rng.Next();
       ASSERT_EQ(m.Reduce128(wide), static_cast<uint64_t>(wide % q));
+      // Any 128-bit value below 2^(bits + 63), ReduceProduct's range.
+      const uint128_t shifted = ((static_cast<uint128_t>(rng.Next()) << 64) | rng.Next()) >> (65 - m.bits());
+      ASSERT_EQ(m.ReduceProduct(shifted), static_cast<uint64_t>(shifted % q));
       EXPECT_EQ(m.Add(a, b), (a + b) % q);
       EXPECT_EQ(m.Sub(a, b), (a + q - b) % q);
       EXPECT_EQ(m.Add(m.Neg(a), a), 0u);
     }
-    // The largest operands.
+    // The largest operands, and the top of ReduceProduct's range.
     EXPECT_EQ(m.Mul(q - 1, q - 1), NaiveMulMod(q - 1, q - 1, q));
+    for (uint128_t x : {(uint128_t{1} << (m.bits() + 63)) - 1, (uint128_t{1} << (m.bits() + 63)) - q,
+                        static_cast<uint128_t>(q) * q - 1}) {
+      EXPECT_EQ(m.ReduceProduct(x), static_cast<uint64_t>(x % q)) << q;
+    }
   }
 }
 

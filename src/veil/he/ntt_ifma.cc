@@ -1,6 +1,5 @@
-// The AVX-512 IFMA kernels of the negacyclic NTT (see ntt.h). Only the functions marked VEIL_IFMA_TARGET use
-// AVX-512 instructions, and they are called only after CpuHasIfma() said yes; the rest of the library is
-// compiled for the baseline x86-64 (no global -mavx512 flags).
+// The AVX-512 IFMA kernels of the negacyclic NTT (see ntt.h; the shared helpers and the rules for target
+// attributes are in ifma.h).
 //
 // Arithmetic: every lane holds a value below 2^52 (4q < 2^52 for q < 2^50). A Shoup product with the 2^52
 // quotient w' = floor(w * 2^52 / q) is
@@ -13,18 +12,12 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "veil/he/ifma.h"
 #include "veil/he/ntt.h"
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define VEIL_HE_HAVE_IFMA_BACKEND 1
-#include <immintrin.h>
-#endif
 
 namespace veil::he::internal {
 
 #ifdef VEIL_HE_HAVE_IFMA_BACKEND
-
-#define VEIL_IFMA_TARGET __attribute__((target("avx512f,avx512ifma")))
 
 bool CpuHasIfmaUncached() {
   __builtin_cpu_init();
@@ -43,12 +36,6 @@ VEIL_IFMA_TARGET inline __m512i MulShoupLazy52(__m512i x, __m512i w, __m512i w52
   const __m512i prod = _mm512_madd52lo_epu64(zero, x, w);
   const __m512i qq = _mm512_madd52lo_epu64(zero, quot, c.q);
   return _mm512_and_si512(_mm512_sub_epi64(prod, qq), c.mask52);
-}
-
-// x - m if x >= m else x, for x < 2m (unsigned: x - m wraps above x when x < m). The maskz_ forms of the
-// intrinsics here avoid GCC 12's false maybe-uninitialized warning on the plain ones (_mm512_undefined).
-VEIL_IFMA_TARGET inline __m512i ReduceOnce(__m512i x, __m512i m) {
-  return _mm512_maskz_min_epu64(0xFF, x, _mm512_sub_epi64(x, m));
 }
 
 // Cooley-Tukey butterfly: x, y in [0, 4q) -> x + w*y, x - w*y + 2q in [0, 4q).
@@ -127,8 +114,7 @@ VEIL_IFMA_TARGET void SmallStage(uint64_t* a, size_t n, size_t t, const uint64_t
 
 VEIL_IFMA_TARGET Consts MakeConsts(uint64_t q) {
   return Consts{_mm512_set1_epi64(static_cast<long long>(q)),
-                _mm512_set1_epi64(static_cast<long long>(2 * q)),
-                _mm512_set1_epi64(static_cast<long long>((uint64_t{1} << 52) - 1))};
+                _mm512_set1_epi64(static_cast<long long>(2 * q)), _mm512_set1_epi64(kMask52)};
 }
 
 }  // namespace

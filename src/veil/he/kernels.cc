@@ -1,0 +1,94 @@
+#include "veil/he/kernels.h"
+
+#include <cassert>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace veil::he {
+
+namespace {
+
+// Sums of this many products of residues (plus one residue) stay below 2^(bits + 63), the input range of
+// ReduceProduct: (2^(63 - b) - 1) * 2^(2b) + 2^b < 2^(b + 63). 7 for a 60-bit prime, 3 for 61 bits.
+size_t TermsPerReduction(const Modulus& q) { return (size_t{1} << (63 - q.bits())) - 1; }
+
+void MulPointwisePortable(const Modulus& q, const uint64_t* x, const uint64_t* y, uint64_t* out, size_t n) {
+  for (size_t k = 0; k < n; ++k) out[k] = q.Mul(x[k], y[k]);
+}
+
+void TensorProductPortable(const Modulus& q, const uint64_t* a0, const uint64_t* a1, const uint64_t* b0,
+                           const uint64_t* b1, uint64_t* d0, uint64_t* d1, uint64_t* d2, size_t n) {
+  for (size_t k = 0; k < n; ++k) {
+    const uint64_t x0 = a0[k], x1 = a1[k], y0 = b0[k], y1 = b1[k];
+    d0[k] = q.Mul(x0, y0);
+    // One reduction of the sum: 2 q^2 < 2^(bits + 63).
+    d1[k] = q.ReduceProduct(static_cast<uint128_t>(x0) * y1 + static_cast<uint128_t>(x1) * y0);
+    d2[k] = q.Mul(x1, y1);
+  }
+}
+
+void InnerProductPairPortable(const Modulus& q, std::span<const uint64_t* const> x,
+                              std::span<const uint64_t* const> b, std::span<const uint64_t* const> a,
+                              uint64_t* out0, uint64_t* out1, size_t begin, size_t end) {
+  const size_t k = x.size();
+  const size_t per_reduction = TermsPerReduction(q);
+  for (size_t c = begin; c < end; ++c) {
+    uint128_t s0 = 0, s1 = 0;
+    size_t pending = 0;
+    for (size_t j = 0; j < k; ++j) {
+      const uint64_t v = x[j][c];
+      s0 += static_cast<uint128_t>(v) * b[j][c];
+      s1 += static_cast<uint128_t>(v) * a[j][c];
+      if (++pending == per_reduction && j + 1 < k) {
+        s0 = q.ReduceProduct(s0);
+        s1 = q.ReduceProduct(s1);
+        pending = 0;
+      }
+    }
+    out0[c] = q.ReduceProduct(s0);
+    out1[c] = q.ReduceProduct(s1);
+  }
+}
+
+}  // namespace
+
+bool KernelsUseIfma(const Modulus& q, NttBackend backend) {
+  return backend != NttBackend::kPortable && q.value() < (uint64_t{1} << 50) && CpuHasIfma();
+}
+
+void MulPointwise(const Modulus& q, const uint64_t* x, const uint64_t* y, uint64_t* out, size_t n,
+                  NttBackend backend) {
+  size_t done = 0;
+  if (KernelsUseIfma(q, backend)) {
+    done = n & ~size_t{7};
+    internal::MulPointwiseIfma(q, x, y, out, done);
+  }
+  MulPointwisePortable(q, x + done, y + done, out + done, n - done);
+}
+
+void TensorProduct(const Modulus& q, const uint64_t* a0, const uint64_t* a1, const uint64_t* b0,
+                   const uint64_t* b1, uint64_t* d0, uint64_t* d1, uint64_t* d2, size_t n,
+                   NttBackend backend) {
+  size_t done = 0;
+  if (KernelsUseIfma(q, backend)) {
+    done = n & ~size_t{7};
+    internal::TensorProductIfma(q, a0, a1, b0, b1, d0, d1, d2, done);
+  }
+  TensorProductPortable(q, a0 + done, a1 + done, b0 + done, b1 + done, d0 + done, d1 + done, d2 + done,
+                        n - done);
+}
+
+void InnerProductPair(const Modulus& q, std::span<const uint64_t* const> x,
+                      std::span<const uint64_t* const> b, std::span<const uint64_t* const> a, uint64_t* out0,
+                      uint64_t* out1, size_t n, NttBackend backend) {
+  assert(!x.empty() && b.size() == x.size() && a.size() == x.size());
+  size_t done = 0;
+  if (KernelsUseIfma(q, backend)) {
+    done = n & ~size_t{7};
+    internal::InnerProductPairIfma(q, x, b, a, out0, out1, done);
+  }
+  InnerProductPairPortable(q, x, b, a, out0, out1, done, n);
+}
+
+}  // namespace veil::he

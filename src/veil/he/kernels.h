@@ -1,0 +1,65 @@
+// Element-wise modular kernels on one RNS limb (n values modulo one prime): the pointwise products of
+// ciphertext and plaintext multiplication, the tensor product of two ciphertexts, and the inner product of
+// key switching. They are the hot loops of Multiply and of every key switch (Relinearize, Rotate), so each
+// has two implementations:
+//
+//   - portable C++: a 128-bit product reduced with Modulus::ReduceProduct (Barrett with a shifted dividend),
+//     sums of products accumulated in 128 bits and reduced once per 2^(63 - bits(q)) - 1 terms;
+//   - AVX-512 IFMA, for primes below 2^50 on CPUs that have it (kernels_ifma.cc, dispatched at run time like
+//     the NTT): 8 lanes at a time, products as two 52-bit halves (vpmadd52luq / vpmadd52huq) accumulated in
+//     64-bit lanes, reduced with a Barrett step in 52-bit arithmetic (kernels_ifma.cc derives its bound).
+//
+// Both compute exact residues, so they return the same values bit for bit (kernels_test.cc compares them
+// with each other and with a schoolbook reference for random and extreme inputs). Inputs must be below q;
+// outputs are in [0, q).
+//
+// Thread safety: pure functions of their arguments.
+#ifndef VEIL_HE_KERNELS_H_
+#define VEIL_HE_KERNELS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "veil/he/modarith.h"
+#include "veil/he/ntt.h"
+
+namespace veil::he {
+
+// Whether `backend` (kAuto or kIfma; the same choice as for the NTT) runs the IFMA kernels for q: the CPU
+// has AVX-512 IFMA and q < 2^50.
+bool KernelsUseIfma(const Modulus& q, NttBackend backend = NttBackend::kAuto);
+
+// out[k] = x[k] * y[k] mod q for k < n. `out` may be `x` or `y`.
+void MulPointwise(const Modulus& q, const uint64_t* x, const uint64_t* y, uint64_t* out, size_t n,
+                  NttBackend backend = NttBackend::kAuto);
+
+// The tensor product of two 2-part ciphertexts' limbs: d0 = a0 b0, d1 = a0 b1 + a1 b0, d2 = a1 b1 mod q
+// (element-wise, n values). Outputs may be inputs (in place: d0 = a0, d1 = a1; squaring: a = b), since each
+// index is read before it is written; arrays must not overlap otherwise.
+void TensorProduct(const Modulus& q, const uint64_t* a0, const uint64_t* a1, const uint64_t* b0,
+                   const uint64_t* b1, uint64_t* d0, uint64_t* d1, uint64_t* d2, size_t n,
+                   NttBackend backend = NttBackend::kAuto);
+
+// The key-switching inner product over k = x.size() terms (k >= 1, the same count in b and a):
+// out0[c] = sum_j x[j][c] * b[j][c] mod q and out1[c] = sum_j x[j][c] * a[j][c] mod q for c < n. The
+// outputs must not overlap the inputs.
+void InnerProductPair(const Modulus& q, std::span<const uint64_t* const> x,
+                      std::span<const uint64_t* const> b, std::span<const uint64_t* const> a, uint64_t* out0,
+                      uint64_t* out1, size_t n, NttBackend backend = NttBackend::kAuto);
+
+namespace internal {
+
+// The IFMA kernels (kernels_ifma.cc). Preconditions: CpuHasIfma(), q < 2^50, n a multiple of 8.
+void MulPointwiseIfma(const Modulus& q, const uint64_t* x, const uint64_t* y, uint64_t* out, size_t n);
+void TensorProductIfma(const Modulus& q, const uint64_t* a0, const uint64_t* a1, const uint64_t* b0,
+                       const uint64_t* b1, uint64_t* d0, uint64_t* d1, uint64_t* d2, size_t n);
+void InnerProductPairIfma(const Modulus& q, std::span<const uint64_t* const> x,
+                          std::span<const uint64_t* const> b, std::span<const uint64_t* const> a,
+                          uint64_t* out0, uint64_t* out1, size_t n);
+
+}  // namespace internal
+
+}  // namespace veil::he
+
+#endif  // VEIL_HE_KERNELS_H_
