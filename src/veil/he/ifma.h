@@ -11,7 +11,7 @@
 #define VEIL_HE_HAVE_IFMA_BACKEND 1
 #include <immintrin.h>
 
-#define VEIL_IFMA_TARGET __attribute__((target("avx512f,avx512ifma")))
+#define VEIL_IFMA_TARGET __attribute__((target("avx512f,avx512dq,avx512ifma")))
 
 namespace veil::he::internal {
 

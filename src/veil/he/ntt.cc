@@ -139,8 +139,10 @@ absl::StatusOr<NttTables> NttTables::Create(size_t n, const Modulus& q) {
 void ForwardNtt(const NttTables& tables, std::span<uint64_t> values, NttBackend backend) {
   assert(values.size() == tables.n_);
   if (backend != NttBackend::kPortable && tables.ifma_applies()) {
+    const bool wide = tables.root_powers_shoup52_.empty();
     internal::ForwardNttIfma(values.data(), tables.n_, tables.q_.value(), tables.root_powers_.data(),
-                             tables.root_powers_shoup52_.data());
+                             wide ? tables.root_powers_shoup_.data() : tables.root_powers_shoup52_.data(),
+                             wide);
     return;
   }
   ForwardPortable(values.data(), tables.n_, tables.q_.value(), tables.root_powers_.data(),
@@ -150,9 +152,15 @@ void ForwardNtt(const NttTables& tables, std::span<uint64_t> values, NttBackend 
 void InverseNtt(const NttTables& tables, std::span<uint64_t> values, NttBackend backend) {
   assert(values.size() == tables.n_);
   if (backend != NttBackend::kPortable && tables.ifma_applies()) {
-    internal::InverseNttIfma(values.data(), tables.n_, tables.q_.value(), tables.inv_root_powers_.data(),
-                             tables.inv_root_powers_shoup52_.data(), tables.inv_n_, tables.inv_n_shoup52_,
-                             tables.inv_n_root_, tables.inv_n_root_shoup52_);
+    if (tables.root_powers_shoup52_.empty()) {  // wide: q >= 2^50
+      internal::InverseNttIfma(values.data(), tables.n_, tables.q_.value(), tables.inv_root_powers_.data(),
+                               tables.inv_root_powers_shoup_.data(), tables.inv_n_, tables.inv_n_shoup_,
+                               tables.inv_n_root_, tables.inv_n_root_shoup_, /*wide=*/true);
+    } else {
+      internal::InverseNttIfma(values.data(), tables.n_, tables.q_.value(), tables.inv_root_powers_.data(),
+                               tables.inv_root_powers_shoup52_.data(), tables.inv_n_, tables.inv_n_shoup52_,
+                               tables.inv_n_root_, tables.inv_n_root_shoup52_, /*wide=*/false);
+    }
     return;
   }
   InversePortable(values.data(), tables.n_, tables.q_.value(), tables.inv_root_powers_.data(),

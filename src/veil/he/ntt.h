@@ -17,11 +17,14 @@
 // values stay in [0, 4q) between stages (q < 2^61, so 4q fits a word); the last step reduces to [0, q). The
 // inverse folds N^-1 into its last stage.
 //
-// Backends. The portable backend is plain C++. The AVX-512 IFMA backend (x86-64 with avx512f and avx512ifma,
-// detected at run time with __builtin_cpu_supports; compiled with function target attributes, not global
-// flags) handles primes below 2^50 and N >= 16: it computes Shoup products with 52-bit multiply-add
-// (vpmadd52luq / vpmadd52huq) on 8 lanes, which needs every lazy value below 2^52 (4q < 2^52). Both backends
-// return the same fully reduced values, bit for bit (intermediate lazy representatives may differ).
+// Backends. The portable backend is plain C++. The AVX-512 IFMA backend (x86-64 with avx512f, avx512dq and
+// avx512ifma, detected at run time with __builtin_cpu_supports; compiled with function target attributes,
+// not global flags) handles N >= 16 and every prime, 8 lanes at a time: for primes below 2^50 it computes
+// Shoup products with 52-bit multiply-add (vpmadd52luq / vpmadd52huq), which needs every lazy value below
+// 2^52 (4q < 2^52); for larger primes (the 60-bit first and special primes) it computes the portable code's
+// 64-bit Shoup products, the high word from four 52-bit products and the low words with vpmullq
+// (ntt_ifma.cc). Both backends return the same fully reduced values, bit for bit (intermediate lazy
+// representatives may differ).
 //
 // Thread safety: NttTables is immutable after creation; any number of threads may transform different arrays
 // with the same tables. Timing depends only on N and the backend, not on the data.
@@ -44,7 +47,7 @@ enum class NttBackend {
   kIfma,      // IFMA when IfmaApplies(tables); otherwise falls back to portable (check IfmaApplies first).
 };
 
-// Whether this CPU supports AVX-512 F and IFMA and the library was built with the IFMA backend.
+// Whether this CPU supports AVX-512 F, DQ and IFMA and the library was built with the IFMA backend.
 bool CpuHasIfma();
 
 // Precomputed powers of psi (and psi^-1) in bit-reversed order with their Shoup quotients, for one prime and
@@ -59,8 +62,8 @@ class NttTables {
   const Modulus& modulus() const { return q_; }
   // psi: the smallest primitive 2N-th root of unity mod q.
   uint64_t root() const { return root_; }
-  // True if the IFMA backend can transform with these tables on this CPU (CpuHasIfma(), q < 2^50, N >= 16).
-  bool ifma_applies() const { return !root_powers_shoup52_.empty() && CpuHasIfma(); }
+  // True if the IFMA backend can transform with these tables on this CPU (CpuHasIfma(), N >= 16).
+  bool ifma_applies() const { return n_ >= 16 && CpuHasIfma(); }
 
   // psi^bitrev(i) and psi^-bitrev(i) (index 0 unused by the transforms), their Shoup quotients for 2^64 and,
   // when q < 2^50, for 2^52. Exposed for the transforms and for tests.
@@ -94,13 +97,14 @@ void InverseNtt(const NttTables& tables, std::span<uint64_t> values, NttBackend 
 
 namespace internal {
 
-// The IFMA kernels (ntt_ifma.cc). Preconditions: CpuHasIfma(), n >= 16 a power of two, q < 2^50, the tables'
-// 2^52 Shoup quotients. Same input and output ranges as ForwardNtt / InverseNtt.
+// The IFMA kernels (ntt_ifma.cc). Preconditions: CpuHasIfma(), n >= 16 a power of two; `wide` iff
+// q >= 2^50, with the tables' 2^64 Shoup quotients if `wide` and their 2^52 quotients otherwise. Same input
+// and output ranges as ForwardNtt / InverseNtt.
 void ForwardNttIfma(uint64_t* values, size_t n, uint64_t q, const uint64_t* root_powers,
-                    const uint64_t* root_powers_shoup52);
+                    const uint64_t* root_powers_shoup, bool wide);
 void InverseNttIfma(uint64_t* values, size_t n, uint64_t q, const uint64_t* inv_root_powers,
-                    const uint64_t* inv_root_powers_shoup52, uint64_t inv_n, uint64_t inv_n_shoup52,
-                    uint64_t inv_n_root, uint64_t inv_n_root_shoup52);
+                    const uint64_t* inv_root_powers_shoup, uint64_t inv_n, uint64_t inv_n_shoup,
+                    uint64_t inv_n_root, uint64_t inv_n_root_shoup, bool wide);
 bool CpuHasIfmaUncached();
 
 // floor(w * 2^52 / q) for w < q < 2^50.

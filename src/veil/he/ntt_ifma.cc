@@ -1,11 +1,18 @@
 // The AVX-512 IFMA kernels of the negacyclic NTT (see ntt.h; the shared helpers and the rules for target
-// attributes are in ifma.h).
+// attributes are in ifma.h). Two variants of the same code, chosen by the template parameter kWide:
 //
-// Arithmetic: every lane holds a value below 2^52 (4q < 2^52 for q < 2^50). A Shoup product with the 2^52
-// quotient w' = floor(w * 2^52 / q) is
+// Narrow (q < 2^50): every lane holds a value below 2^52 (4q < 2^52). A Shoup product with the 2^52 quotient
+// w' = floor(w * 2^52 / q) is
 //     quot = hi52(x * w'),  r = (lo52(x * w) - lo52(quot * q)) mod 2^52,  r in [0, 2q),
 // since x * w - quot * q lies in [0, 2q) (Harvey 2014, section 2, with 2^52 in place of the word size) and is
 // therefore equal to its residue mod 2^52.
+//
+// Wide (2^50 <= q < 2^61, e.g. the 60-bit first and special primes): lanes hold values below 4q < 2^63 and
+// the Shoup product is the portable one, with the 2^64 quotient w' = floor(w * 2^64 / q):
+//     quot = hi64(x * w'),  r = (x * w - quot * q) mod 2^64,  r in [0, 2q).
+// The low words come from vpmullq (AVX-512 DQ); hi64 from four 52-bit IFMA products (MulHi64). Both variants
+// compute the portable code's exact values stage by stage (the narrow one up to the lazy representatives,
+// which the final reduction removes), so the outputs are identical.
 //
 // Stages with a butterfly distance t >= 8 work on whole vectors; the three stages with t = 4, 2, 1 gather the
 // butterfly pairs of two adjacent vectors with vpermt2q, and scatter them back the same way.
@@ -21,7 +28,8 @@ namespace veil::he::internal {
 
 bool CpuHasIfmaUncached() {
   __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512ifma");
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+         __builtin_cpu_supports("avx512ifma");
 }
 
 namespace {
@@ -30,30 +38,56 @@ struct Consts {
   __m512i q, two_q, mask52;
 };
 
-VEIL_IFMA_TARGET inline __m512i MulShoupLazy52(__m512i x, __m512i w, __m512i w52, const Consts& c) {
+// hi64(x * y) for any 64-bit lanes x, y. With x = x1 2^52 + x0 and y = y1 2^52 + y0 (x0, y0 < 2^52;
+// x1, y1 < 2^12), x y = lo52(x0 y0) + M 2^52 + H 2^104 where M = hi52(x0 y0) + lo52(x0 y1) + lo52(x1 y0)
+// and H = hi52(x0 y1) + hi52(x1 y0) + x1 y1; since lo52(x0 y0) < 2^52, floor(x y / 2^64) =
+// H 2^40 + floor(M / 2^12).
+VEIL_IFMA_TARGET inline __m512i MulHi64(__m512i x, __m512i y, const Consts& c) {
   const __m512i zero = _mm512_setzero_si512();
-  const __m512i quot = _mm512_madd52hi_epu64(zero, x, w52);
-  const __m512i prod = _mm512_madd52lo_epu64(zero, x, w);
-  const __m512i qq = _mm512_madd52lo_epu64(zero, quot, c.q);
-  return _mm512_and_si512(_mm512_sub_epi64(prod, qq), c.mask52);
+  const __m512i x0 = _mm512_and_si512(x, c.mask52), x1 = _mm512_maskz_srli_epi64(0xFF, x, 52);
+  const __m512i y0 = _mm512_and_si512(y, c.mask52), y1 = _mm512_maskz_srli_epi64(0xFF, y, 52);
+  __m512i m = _mm512_madd52hi_epu64(zero, x0, y0);
+  m = _mm512_madd52lo_epu64(m, x0, y1);
+  m = _mm512_madd52lo_epu64(m, x1, y0);
+  __m512i h = _mm512_madd52lo_epu64(zero, x1, y1);
+  h = _mm512_madd52hi_epu64(h, x0, y1);
+  h = _mm512_madd52hi_epu64(h, x1, y0);
+  return _mm512_add_epi64(_mm512_maskz_slli_epi64(0xFF, h, 40), _mm512_maskz_srli_epi64(0xFF, m, 12));
+}
+
+// w * x mod q up to q (in [0, 2q)), for a twiddle w and its Shoup quotient w' (narrow: 2^52; wide: 2^64).
+template <bool kWide>
+VEIL_IFMA_TARGET inline __m512i MulShoupLazy(__m512i x, __m512i w, __m512i w_shoup, const Consts& c) {
+  if constexpr (kWide) {
+    const __m512i quot = MulHi64(x, w_shoup, c);
+    return _mm512_sub_epi64(_mm512_mullo_epi64(x, w), _mm512_mullo_epi64(quot, c.q));
+  } else {
+    const __m512i zero = _mm512_setzero_si512();
+    const __m512i quot = _mm512_madd52hi_epu64(zero, x, w_shoup);
+    const __m512i prod = _mm512_madd52lo_epu64(zero, x, w);
+    const __m512i qq = _mm512_madd52lo_epu64(zero, quot, c.q);
+    return _mm512_and_si512(_mm512_sub_epi64(prod, qq), c.mask52);
+  }
 }
 
 // Cooley-Tukey butterfly: x, y in [0, 4q) -> x + w*y, x - w*y + 2q in [0, 4q).
-VEIL_IFMA_TARGET inline void ForwardButterfly(__m512i& x, __m512i& y, __m512i w, __m512i w52,
+template <bool kWide>
+VEIL_IFMA_TARGET inline void ForwardButterfly(__m512i& x, __m512i& y, __m512i w, __m512i w_shoup,
                                               const Consts& c) {
   const __m512i u = ReduceOnce(x, c.two_q);
-  const __m512i v = MulShoupLazy52(y, w, w52, c);
+  const __m512i v = MulShoupLazy<kWide>(y, w, w_shoup, c);
   x = _mm512_add_epi64(u, v);
   y = _mm512_add_epi64(_mm512_sub_epi64(u, v), c.two_q);
 }
 
 // Gentleman-Sande butterfly: u, v in [0, 2q) -> u + v, w * (u - v + 2q) in [0, 2q).
-VEIL_IFMA_TARGET inline void InverseButterfly(__m512i& x, __m512i& y, __m512i w, __m512i w52,
+template <bool kWide>
+VEIL_IFMA_TARGET inline void InverseButterfly(__m512i& x, __m512i& y, __m512i w, __m512i w_shoup,
                                               const Consts& c) {
   const __m512i u = x;
   const __m512i v = y;
   x = ReduceOnce(_mm512_add_epi64(u, v), c.two_q);
-  y = MulShoupLazy52(_mm512_add_epi64(_mm512_sub_epi64(u, v), c.two_q), w, w52, c);
+  y = MulShoupLazy<kWide>(_mm512_add_epi64(_mm512_sub_epi64(u, v), c.two_q), w, w_shoup, c);
 }
 
 // Index vectors for a stage with butterfly distance t in {1, 2, 4} over 16 consecutive values (two vectors):
@@ -86,8 +120,8 @@ constexpr SmallStageIndex kSmallStage[3] = {MakeSmallStageIndex(1), MakeSmallSta
                                             MakeSmallStageIndex(4)};
 
 // One stage with distance t in {1, 2, 4}; `m` = n / (2t) is the index of the stage's first twiddle.
-template <bool kForward>
-VEIL_IFMA_TARGET void SmallStage(uint64_t* a, size_t n, size_t t, const uint64_t* w, const uint64_t* w52,
+template <bool kForward, bool kWide>
+VEIL_IFMA_TARGET void SmallStage(uint64_t* a, size_t n, size_t t, const uint64_t* w, const uint64_t* ws,
                                  const Consts& c) {
   const SmallStageIndex& s = kSmallStage[t == 1 ? 0 : (t == 2 ? 1 : 2)];
   const __m512i ix = _mm512_load_si512(s.x), iy = _mm512_load_si512(s.y);
@@ -101,11 +135,11 @@ VEIL_IFMA_TARGET void SmallStage(uint64_t* a, size_t n, size_t t, const uint64_t
     __m512i y = _mm512_permutex2var_epi64(v0, iy, v1);
     const size_t first = m + 8 * chunk / t;  // twiddle of the chunk's first block; 8 loaded stay below n
     const __m512i wv = _mm512_maskz_permutexvar_epi64(0xFF, itw, _mm512_loadu_si512(w + first));
-    const __m512i w52v = _mm512_maskz_permutexvar_epi64(0xFF, itw, _mm512_loadu_si512(w52 + first));
+    const __m512i wsv = _mm512_maskz_permutexvar_epi64(0xFF, itw, _mm512_loadu_si512(ws + first));
     if constexpr (kForward) {
-      ForwardButterfly(x, y, wv, w52v, c);
+      ForwardButterfly<kWide>(x, y, wv, wsv, c);
     } else {
-      InverseButterfly(x, y, wv, w52v, c);
+      InverseButterfly<kWide>(x, y, wv, wsv, c);
     }
     _mm512_storeu_si512(p, _mm512_permutex2var_epi64(x, ib0, y));
     _mm512_storeu_si512(p + 8, _mm512_permutex2var_epi64(x, ib1, y));
@@ -117,54 +151,53 @@ VEIL_IFMA_TARGET Consts MakeConsts(uint64_t q) {
                 _mm512_set1_epi64(static_cast<long long>(2 * q)), _mm512_set1_epi64(kMask52)};
 }
 
-}  // namespace
-
-VEIL_IFMA_TARGET void ForwardNttIfma(uint64_t* a, size_t n, uint64_t q, const uint64_t* w,
-                                     const uint64_t* w52) {
+template <bool kWide>
+VEIL_IFMA_TARGET void Forward(uint64_t* a, size_t n, uint64_t q, const uint64_t* w, const uint64_t* ws) {
   const Consts c = MakeConsts(q);
   size_t t = n;
   for (size_t m = 1; t > 8; m <<= 1) {
     t >>= 1;
     for (size_t i = 0; i < m; ++i) {
       const __m512i wv = _mm512_set1_epi64(static_cast<long long>(w[m + i]));
-      const __m512i w52v = _mm512_set1_epi64(static_cast<long long>(w52[m + i]));
+      const __m512i wsv = _mm512_set1_epi64(static_cast<long long>(ws[m + i]));
       uint64_t* x = a + 2 * i * t;
       uint64_t* y = x + t;
       for (size_t j = 0; j < t; j += 8) {
         __m512i xv = _mm512_loadu_si512(x + j), yv = _mm512_loadu_si512(y + j);
-        ForwardButterfly(xv, yv, wv, w52v, c);
+        ForwardButterfly<kWide>(xv, yv, wv, wsv, c);
         _mm512_storeu_si512(x + j, xv);
         _mm512_storeu_si512(y + j, yv);
       }
     }
   }
-  SmallStage<true>(a, n, 4, w, w52, c);
-  SmallStage<true>(a, n, 2, w, w52, c);
-  SmallStage<true>(a, n, 1, w, w52, c);
+  SmallStage<true, kWide>(a, n, 4, w, ws, c);
+  SmallStage<true, kWide>(a, n, 2, w, ws, c);
+  SmallStage<true, kWide>(a, n, 1, w, ws, c);
   for (size_t j = 0; j < n; j += 8) {
     const __m512i v = _mm512_loadu_si512(a + j);
     _mm512_storeu_si512(a + j, ReduceOnce(ReduceOnce(v, c.two_q), c.q));
   }
 }
 
-VEIL_IFMA_TARGET void InverseNttIfma(uint64_t* a, size_t n, uint64_t q, const uint64_t* w,
-                                     const uint64_t* w52, uint64_t inv_n, uint64_t inv_n_shoup52,
-                                     uint64_t inv_n_root, uint64_t inv_n_root_shoup52) {
+template <bool kWide>
+VEIL_IFMA_TARGET void Inverse(uint64_t* a, size_t n, uint64_t q, const uint64_t* w, const uint64_t* ws,
+                              uint64_t inv_n, uint64_t inv_n_shoup, uint64_t inv_n_root,
+                              uint64_t inv_n_root_shoup) {
   const Consts c = MakeConsts(q);
-  SmallStage<false>(a, n, 1, w, w52, c);
-  SmallStage<false>(a, n, 2, w, w52, c);
-  SmallStage<false>(a, n, 4, w, w52, c);
+  SmallStage<false, kWide>(a, n, 1, w, ws, c);
+  SmallStage<false, kWide>(a, n, 2, w, ws, c);
+  SmallStage<false, kWide>(a, n, 4, w, ws, c);
   size_t t = 8;
   for (size_t m = n / 8; m > 2; m >>= 1) {
     const size_t h = m >> 1;
     for (size_t i = 0; i < h; ++i) {
       const __m512i wv = _mm512_set1_epi64(static_cast<long long>(w[h + i]));
-      const __m512i w52v = _mm512_set1_epi64(static_cast<long long>(w52[h + i]));
+      const __m512i wsv = _mm512_set1_epi64(static_cast<long long>(ws[h + i]));
       uint64_t* x = a + 2 * i * t;
       uint64_t* y = x + t;
       for (size_t j = 0; j < t; j += 8) {
         __m512i xv = _mm512_loadu_si512(x + j), yv = _mm512_loadu_si512(y + j);
-        InverseButterfly(xv, yv, wv, w52v, c);
+        InverseButterfly<kWide>(xv, yv, wv, wsv, c);
         _mm512_storeu_si512(x + j, xv);
         _mm512_storeu_si512(y + j, yv);
       }
@@ -173,27 +206,51 @@ VEIL_IFMA_TARGET void InverseNttIfma(uint64_t* a, size_t n, uint64_t q, const ui
   }
   // Last stage with N^-1 folded in (t = n / 2 >= 8).
   const __m512i inv_n_v = _mm512_set1_epi64(static_cast<long long>(inv_n));
-  const __m512i inv_n52_v = _mm512_set1_epi64(static_cast<long long>(inv_n_shoup52));
+  const __m512i inv_ns_v = _mm512_set1_epi64(static_cast<long long>(inv_n_shoup));
   const __m512i inv_n_root_v = _mm512_set1_epi64(static_cast<long long>(inv_n_root));
-  const __m512i inv_n_root52_v = _mm512_set1_epi64(static_cast<long long>(inv_n_root_shoup52));
+  const __m512i inv_n_roots_v = _mm512_set1_epi64(static_cast<long long>(inv_n_root_shoup));
   uint64_t* x = a;
   uint64_t* y = a + t;
   for (size_t j = 0; j < t; j += 8) {
     const __m512i u = _mm512_loadu_si512(x + j), v = _mm512_loadu_si512(y + j);
-    const __m512i s = MulShoupLazy52(_mm512_add_epi64(u, v), inv_n_v, inv_n52_v, c);
-    const __m512i d =
-        MulShoupLazy52(_mm512_add_epi64(_mm512_sub_epi64(u, v), c.two_q), inv_n_root_v, inv_n_root52_v, c);
+    const __m512i s = MulShoupLazy<kWide>(_mm512_add_epi64(u, v), inv_n_v, inv_ns_v, c);
+    const __m512i d = MulShoupLazy<kWide>(_mm512_add_epi64(_mm512_sub_epi64(u, v), c.two_q), inv_n_root_v,
+                                          inv_n_roots_v, c);
     _mm512_storeu_si512(x + j, ReduceOnce(s, c.q));
     _mm512_storeu_si512(y + j, ReduceOnce(d, c.q));
+  }
+}
+
+}  // namespace
+
+VEIL_IFMA_TARGET void ForwardNttIfma(uint64_t* values, size_t n, uint64_t q, const uint64_t* root_powers,
+                                     const uint64_t* root_powers_shoup, bool wide) {
+  if (wide) {
+    Forward<true>(values, n, q, root_powers, root_powers_shoup);
+  } else {
+    Forward<false>(values, n, q, root_powers, root_powers_shoup);
+  }
+}
+
+VEIL_IFMA_TARGET void InverseNttIfma(uint64_t* values, size_t n, uint64_t q, const uint64_t* inv_root_powers,
+                                     const uint64_t* inv_root_powers_shoup, uint64_t inv_n,
+                                     uint64_t inv_n_shoup, uint64_t inv_n_root, uint64_t inv_n_root_shoup,
+                                     bool wide) {
+  if (wide) {
+    Inverse<true>(values, n, q, inv_root_powers, inv_root_powers_shoup, inv_n, inv_n_shoup, inv_n_root,
+                  inv_n_root_shoup);
+  } else {
+    Inverse<false>(values, n, q, inv_root_powers, inv_root_powers_shoup, inv_n, inv_n_shoup, inv_n_root,
+                   inv_n_root_shoup);
   }
 }
 
 #else  // no IFMA backend on this platform
 
 bool CpuHasIfmaUncached() { return false; }
-void ForwardNttIfma(uint64_t*, size_t, uint64_t, const uint64_t*, const uint64_t*) {}
+void ForwardNttIfma(uint64_t*, size_t, uint64_t, const uint64_t*, const uint64_t*, bool) {}
 void InverseNttIfma(uint64_t*, size_t, uint64_t, const uint64_t*, const uint64_t*, uint64_t, uint64_t,
-                    uint64_t, uint64_t) {}
+                    uint64_t, uint64_t, bool) {}
 
 #endif
 
