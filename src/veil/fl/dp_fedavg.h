@@ -113,9 +113,10 @@ class DpFedAvg {
   double update_noise_multiplier() const { return update_noise_multiplier_; }
   double clipped_count_stddev() const { return count_stddev_; }
 
-  // One round (steps 3 and 4 above): sum_of_clipped = sum of the round's ClipUpdate outputs,
-  // within_clip_count = how many were within_clip, num_clients = how many were summed. Returns the noisy mean
-  // update (length of the sum) for Strategy::Apply; then, when adaptive, updates C; then counts the round.
+  // One round (steps 3 and 4 above): sum_of_clipped = sum of the round's ClipUpdate outputs (clipped with
+  // clip_norm() as it is before this call), within_clip_count = how many were within_clip, num_clients = how
+  // many were summed. Returns the noisy mean update (length of the sum) for Strategy::Apply; then, when
+  // adaptive, updates C; then counts the round.
   // Atomic: on error nothing changes. `rng` is crypto::SecureRandom() in production.
   // Errors: InvalidArgument for an empty or non-finite sum, num_clients < 0, within_clip_count outside
   // [0, num_clients]; the sampler's and rng's errors.
