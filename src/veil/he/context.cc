@@ -107,13 +107,11 @@ absl::StatusOr<CkksContext> CkksContext::Create(const CkksParameters& params) {
     ctx.crt_.push_back(std::move(crt));
   }
   ctx.rescale_inv_.resize(primes.size());
-  ctx.rescale_inv_shoup_.resize(primes.size());
   for (int last = 1; last <= params.max_level(); ++last) {
     for (int i = 0; i < last; ++i) {
       const Modulus& qi = ctx.moduli_[i];
       VEIL_ASSIGN_OR_RETURN(const uint64_t inv, InvertMod(qi.Reduce(primes[last]), qi));
       ctx.rescale_inv_[last].push_back(inv);
-      ctx.rescale_inv_shoup_[last].push_back(ShoupPrecompute(inv, qi.value()));
     }
   }
   return ctx;

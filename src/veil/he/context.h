@@ -64,9 +64,8 @@ class CkksContext {
   const Modulus& modulus(size_t i) const { return moduli_[i]; }
   const NttTables& ntt(size_t i) const { return ntt_[i]; }
   const CkksEncoder& encoder() const { return encoder_; }
-  // [q_last^-1]_{q_i} for 0 <= i < last <= max_level() (rescaling from level `last`), and its Shoup quotient.
+  // [q_last^-1]_{q_i} for 0 <= i < last <= max_level() (rescaling from level `last`).
   uint64_t rescale_inverse(size_t last, size_t i) const { return rescale_inv_[last][i]; }
-  uint64_t rescale_inverse_shoup(size_t last, size_t i) const { return rescale_inv_shoup_[last][i]; }
 
   // Encodes up to slot_count() complex (or real) values at `scale` into a plaintext at `level`.
   // Errors: InvalidArgument for a level outside [0, max_level()], and the encoder's errors (too many values,
@@ -107,7 +106,7 @@ class CkksContext {
   std::vector<Modulus> moduli_;
   std::vector<NttTables> ntt_;
   std::vector<LevelCrt> crt_;  // indexed by level
-  std::vector<std::vector<uint64_t>> rescale_inv_, rescale_inv_shoup_;
+  std::vector<std::vector<uint64_t>> rescale_inv_;
 };
 
 }  // namespace veil::he

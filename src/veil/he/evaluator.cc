@@ -365,7 +365,6 @@ absl::Status RescaleInplace(const CkksContext& ctx, Ciphertext* a) {
   const size_t n = ctx.n();
   const size_t last = static_cast<size_t>(a->level);
   const Modulus& q_last = ctx.modulus(last);
-  const uint64_t half = q_last.value() / 2;
   thread_local std::vector<uint64_t> top, t;
   top.resize(n);
   t.resize(n);
@@ -374,17 +373,11 @@ absl::Status RescaleInplace(const CkksContext& ctx, Ciphertext* a) {
     InverseNtt(ctx.ntt(last), top);
     for (size_t i = 0; i < last; ++i) {
       const Modulus& q = ctx.modulus(i);
-      const uint64_t qv = q.value();
-      const uint64_t inv = ctx.rescale_inverse(last, i), inv_shoup = ctx.rescale_inverse_shoup(last, i);
-      const uint64_t q_last_mod = q.Reduce(q_last.value());
-      // The centered representative of the last limb, modulo q_i.
-      for (size_t k = 0; k < n; ++k) {
-        const uint64_t r = q.Reduce(top[k]);
-        t[k] = top[k] > half ? (r >= q_last_mod ? r - q_last_mod : r + qv - q_last_mod) : r;
-      }
+      // x <- (x - [x]_q_last) / q_last with the centered representative of the last limb, modulo q_i.
+      CenteredFrom(q, q_last.value(), top.data(), t.data(), n);
       ForwardNtt(ctx.ntt(i), t);
       uint64_t* x = part.data.data() + i * n;
-      for (size_t k = 0; k < n; ++k) x[k] = MulShoup(x[k] + qv - t[k], inv, inv_shoup, qv);
+      SubMulConstant(q, x, t.data(), ctx.rescale_inverse(last, i), x, /*accumulate=*/false, n);
     }
     part.data.resize(last * n);
     part.limbs = last;

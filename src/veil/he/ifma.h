@@ -23,6 +23,40 @@ VEIL_IFMA_TARGET inline __m512i ReduceOnce(__m512i x, __m512i m) {
 
 inline constexpr long long kMask52 = (1LL << 52) - 1;
 
+// hi64(x * y) for any 64-bit lanes x, y. With x = x1 2^52 + x0 and y = y1 2^52 + y0 (x0, y0 < 2^52;
+// x1, y1 < 2^12), x y = lo52(x0 y0) + M 2^52 + H 2^104 where M = hi52(x0 y0) + lo52(x0 y1) + lo52(x1 y0)
+// and H = hi52(x0 y1) + hi52(x1 y0) + x1 y1; since lo52(x0 y0) < 2^52, floor(x y / 2^64) =
+// H 2^40 + floor(M / 2^12).
+VEIL_IFMA_TARGET inline __m512i MulHi64(__m512i x, __m512i y) {
+  const __m512i zero = _mm512_setzero_si512(), mask52 = _mm512_set1_epi64(kMask52);
+  const __m512i x0 = _mm512_and_si512(x, mask52), x1 = _mm512_maskz_srli_epi64(0xFF, x, 52);
+  const __m512i y0 = _mm512_and_si512(y, mask52), y1 = _mm512_maskz_srli_epi64(0xFF, y, 52);
+  __m512i m = _mm512_madd52hi_epu64(zero, x0, y0);
+  m = _mm512_madd52lo_epu64(m, x0, y1);
+  m = _mm512_madd52lo_epu64(m, x1, y0);
+  __m512i h = _mm512_madd52lo_epu64(zero, x1, y1);
+  h = _mm512_madd52hi_epu64(h, x0, y1);
+  h = _mm512_madd52hi_epu64(h, x1, y0);
+  return _mm512_add_epi64(_mm512_maskz_slli_epi64(0xFF, h, 40), _mm512_maskz_srli_epi64(0xFF, m, 12));
+}
+
+// w * x mod q up to q, in [0, 2q), for x < 2^52, w < q < 2^50 and w52 = floor(w * 2^52 / q): Shoup's product
+// with 2^52 in place of the word size (Harvey 2014, section 2): x w - hi52(x w52) q lies in [0, 2q) and is
+// therefore its own residue mod 2^52.
+VEIL_IFMA_TARGET inline __m512i MulShoupLazy52(__m512i x, __m512i w, __m512i w52, __m512i q) {
+  const __m512i zero = _mm512_setzero_si512();
+  const __m512i quot = _mm512_madd52hi_epu64(zero, x, w52);
+  const __m512i diff =
+      _mm512_sub_epi64(_mm512_madd52lo_epu64(zero, x, w), _mm512_madd52lo_epu64(zero, quot, q));
+  return _mm512_and_si512(diff, _mm512_set1_epi64(kMask52));
+}
+
+// w * x mod q up to q, in [0, 2q), for any 64-bit x, w < q < 2^63 and ws = floor(w * 2^64 / q): the portable
+// MulShoupLazy (modarith.h), with the low words from vpmullq (AVX-512 DQ).
+VEIL_IFMA_TARGET inline __m512i MulShoupLazy64(__m512i x, __m512i w, __m512i ws, __m512i q) {
+  return _mm512_sub_epi64(_mm512_mullo_epi64(x, w), _mm512_mullo_epi64(MulHi64(x, ws), q));
+}
+
 }  // namespace veil::he::internal
 
 #endif

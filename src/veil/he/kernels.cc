@@ -1,5 +1,6 @@
 #include "veil/he/kernels.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
@@ -33,23 +34,60 @@ void InnerProductPairPortable(const Modulus& q, std::span<const uint64_t* const>
                               uint64_t* out0, uint64_t* out1, size_t begin, size_t end) {
   const size_t k = x.size();
   const size_t per_reduction = TermsPerReduction(q);
-  for (size_t c = begin; c < end; ++c) {
-    uint128_t s0 = 0, s1 = 0;
+  // Blocks of coefficients with the terms in the outer loop: each inner loop streams three arrays, with
+  // independent iterations (a coefficient-major loop over k terms waits on k scattered loads per step).
+  constexpr size_t kBlock = 256;
+  uint128_t s0[kBlock], s1[kBlock];
+  for (size_t start = begin; start < end; start += kBlock) {
+    const size_t len = std::min(kBlock, end - start);
+    for (size_t c = 0; c < len; ++c) s0[c] = s1[c] = 0;
     size_t pending = 0;
     for (size_t j = 0; j < k; ++j) {
-      const uint64_t v = x[j][c];
-      s0 += static_cast<uint128_t>(v) * b[j][c];
-      s1 += static_cast<uint128_t>(v) * a[j][c];
+      const uint64_t* xj = x[j] + start;
+      const uint64_t* bj = b[j] + start;
+      const uint64_t* aj = a[j] + start;
+      for (size_t c = 0; c < len; ++c) {
+        s0[c] += static_cast<uint128_t>(xj[c]) * bj[c];
+        s1[c] += static_cast<uint128_t>(xj[c]) * aj[c];
+      }
       if (++pending == per_reduction && j + 1 < k) {
-        s0 = q.ReduceProduct(s0);
-        s1 = q.ReduceProduct(s1);
+        for (size_t c = 0; c < len; ++c) {
+          s0[c] = q.ReduceProduct(s0[c]);
+          s1[c] = q.ReduceProduct(s1[c]);
+        }
         pending = 0;
       }
     }
-    out0[c] = q.ReduceProduct(s0);
-    out1[c] = q.ReduceProduct(s1);
+    for (size_t c = 0; c < len; ++c) {
+      out0[start + c] = q.ReduceProduct(s0[c]);
+      out1[start + c] = q.ReduceProduct(s1[c]);
+    }
   }
 }
+
+void ReduceFromPortable(const Modulus& q, const uint64_t* x, uint64_t* out, size_t n) {
+  for (size_t c = 0; c < n; ++c) out[c] = q.Reduce(x[c]);
+}
+
+void CenteredFromPortable(const Modulus& q, uint64_t p, const uint64_t* x, uint64_t* out, size_t n) {
+  const uint64_t half = p / 2, p_mod_q = q.Reduce(p);
+  for (size_t c = 0; c < n; ++c) {
+    const uint64_t r = q.Reduce(x[c]);
+    out[c] = x[c] > half ? q.Sub(r, p_mod_q) : r;
+  }
+}
+
+void SubMulConstantPortable(const Modulus& q, const uint64_t* a, const uint64_t* t, uint64_t w, uint64_t* out,
+                            bool accumulate, size_t n) {
+  const uint64_t qv = q.value(), ws = ShoupPrecompute(w, qv);
+  if (accumulate) {
+    for (size_t c = 0; c < n; ++c) out[c] = q.Add(out[c], MulShoup(a[c] + qv - t[c], w, ws, qv));
+  } else {
+    for (size_t c = 0; c < n; ++c) out[c] = MulShoup(a[c] + qv - t[c], w, ws, qv);
+  }
+}
+
+bool UseIfma(NttBackend backend) { return backend != NttBackend::kPortable && CpuHasIfma(); }
 
 }  // namespace
 
@@ -84,11 +122,40 @@ void InnerProductPair(const Modulus& q, std::span<const uint64_t* const> x,
                       uint64_t* out1, size_t n, NttBackend backend) {
   assert(!x.empty() && b.size() == x.size() && a.size() == x.size());
   size_t done = 0;
-  if (KernelsUseIfma(q, backend)) {
+  if (UseIfma(backend)) {
     done = n & ~size_t{7};
     internal::InnerProductPairIfma(q, x, b, a, out0, out1, done);
   }
   InnerProductPairPortable(q, x, b, a, out0, out1, done, n);
+}
+
+void ReduceFrom(const Modulus& q, const uint64_t* x, uint64_t* out, size_t n, NttBackend backend) {
+  size_t done = 0;
+  if (UseIfma(backend) && q.value() >= (uint64_t{1} << 9)) {
+    done = n & ~size_t{7};
+    internal::ReduceFromIfma(q, x, out, done);
+  }
+  ReduceFromPortable(q, x + done, out + done, n - done);
+}
+
+void CenteredFrom(const Modulus& q, uint64_t p, const uint64_t* x, uint64_t* out, size_t n,
+                  NttBackend backend) {
+  size_t done = 0;
+  if (UseIfma(backend) && q.value() >= (uint64_t{1} << 9)) {
+    done = n & ~size_t{7};
+    internal::CenteredFromIfma(q, p, x, out, done);
+  }
+  CenteredFromPortable(q, p, x + done, out + done, n - done);
+}
+
+void SubMulConstant(const Modulus& q, const uint64_t* a, const uint64_t* t, uint64_t w, uint64_t* out,
+                    bool accumulate, size_t n, NttBackend backend) {
+  size_t done = 0;
+  if (UseIfma(backend)) {
+    done = n & ~size_t{7};
+    internal::SubMulConstantIfma(q, a, t, w, out, accumulate, done);
+  }
+  SubMulConstantPortable(q, a + done, t + done, w, out + done, accumulate, n - done);
 }
 
 }  // namespace veil::he

@@ -12,6 +12,16 @@
 // then two conditional subtractions. A product of two residues is below 2^(2b) <= 2^(b + 51), the tensor
 // product's sum of two below 2^(2b + 1) <= 2^(b + 51); the inner product reduces after every
 // 2^(51 - b) - 1 terms, carrying the reduced value: (2^(51 - b) - 1) * 2^(2b) + 2^b < 2^(b + 51).
+//
+// Wide primes (50 < b <= 61; the inner product only, for the 60-bit first and special primes of key
+// switching). Operands are split as x = x0 + x1 2^52 (x0 < 2^52, x1 < 2^9), and a sum of products is held in
+// three columns, V = c0 + c1 2^52 + c2 2^104:
+//     x y = lo52(x0 y0) + (hi52(x0 y0) + lo52(x0 y1) + lo52(x1 y0)) 2^52 + (hi52(x0 y1) + hi52(x1 y0) + x1
+//     y1) 2^104.
+// After the column carries, V = lo + hi 2^64 with lo = c0 + (c1 mod 2^12) 2^52 and hi = c1 / 2^12 + c2 2^40,
+// and V is reduced exactly as Modulus::ReduceProduct does (the same bound V < 2^(b + 63), the same
+// floor(V / 2^(b - 1)), ratio and error), with the high product from ifma.h's MulHi64 and the low ones from
+// vpmullq. The sums are reduced every 2^(63 - b) - 1 terms, as in the portable code.
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -48,6 +58,45 @@ VEIL_IFMA_TARGET inline __m512i Reduce52(__m512i hi, __m512i lo, const Barrett52
   return ReduceOnce(ReduceOnce(r, c.q), c.q);
 }
 
+struct BarrettWide {
+  __m512i q, mu, mask52;
+  __m128i shift_hi, shift_lo;  // 65 - b and b - 1
+};
+
+VEIL_IFMA_TARGET BarrettWide MakeBarrettWide(const Modulus& q) {
+  return BarrettWide{_mm512_set1_epi64(static_cast<long long>(q.value())),
+                     _mm512_set1_epi64(static_cast<long long>(q.barrett_shifted())),
+                     _mm512_set1_epi64(kMask52), _mm_cvtsi32_si128(65 - q.bits()),
+                     _mm_cvtsi32_si128(q.bits() - 1)};
+}
+
+// (c0 + c1 2^52 + c2 2^104) mod q for a value below 2^(b + 63) (the file comment).
+VEIL_IFMA_TARGET inline __m512i ReduceColumns(__m512i c0, __m512i c1, __m512i c2, const BarrettWide& c) {
+  c1 = _mm512_add_epi64(c1, _mm512_maskz_srli_epi64(0xFF, c0, 52));
+  c0 = _mm512_and_si512(c0, c.mask52);
+  c2 = _mm512_add_epi64(c2, _mm512_maskz_srli_epi64(0xFF, c1, 52));
+  c1 = _mm512_and_si512(c1, c.mask52);
+  const __m512i lo = _mm512_or_si512(c0, _mm512_maskz_slli_epi64(0xFF, c1, 52));
+  const __m512i hi =
+      _mm512_add_epi64(_mm512_maskz_srli_epi64(0xFF, c1, 12), _mm512_maskz_slli_epi64(0xFF, c2, 40));
+  const __m512i t = _mm512_or_si512(_mm512_maskz_sll_epi64(0xFF, hi, c.shift_hi),
+                                    _mm512_maskz_srl_epi64(0xFF, lo, c.shift_lo));
+  const __m512i r = _mm512_sub_epi64(lo, _mm512_mullo_epi64(MulHi64(t, c.mu), c.q));
+  return ReduceOnce(ReduceOnce(r, c.q), c.q);
+}
+
+// Adds x y to the columns (x = x0 + x1 2^52, y = y0 + y1 2^52).
+VEIL_IFMA_TARGET inline void AddProductColumns(__m512i x0, __m512i x1, __m512i y0, __m512i y1, __m512i& c0,
+                                               __m512i& c1, __m512i& c2) {
+  c0 = _mm512_madd52lo_epu64(c0, x0, y0);
+  c1 = _mm512_madd52hi_epu64(c1, x0, y0);
+  c1 = _mm512_madd52lo_epu64(c1, x0, y1);
+  c1 = _mm512_madd52lo_epu64(c1, x1, y0);
+  c2 = _mm512_madd52hi_epu64(c2, x0, y1);
+  c2 = _mm512_madd52hi_epu64(c2, x1, y0);
+  c2 = _mm512_madd52lo_epu64(c2, x1, y1);
+}
+
 VEIL_IFMA_TARGET inline __m512i MulMod52(__m512i x, __m512i y, const Barrett52& c) {
   const __m512i zero = _mm512_setzero_si512();
   return Reduce52(_mm512_madd52hi_epu64(zero, x, y), _mm512_madd52lo_epu64(zero, x, y), c);
@@ -79,10 +128,52 @@ VEIL_IFMA_TARGET void TensorProductIfma(const Modulus& q, const uint64_t* a0, co
   }
 }
 
+namespace {
+
+VEIL_IFMA_TARGET void InnerProductPairWide(const Modulus& q, std::span<const uint64_t* const> x,
+                                           std::span<const uint64_t* const> b,
+                                           std::span<const uint64_t* const> a, uint64_t* out0, uint64_t* out1,
+                                           size_t n) {
+  const BarrettWide c = MakeBarrettWide(q);
+  const size_t k = x.size();
+  const size_t per_reduction = (size_t{1} << (63 - q.bits())) - 1;
+  const __m512i zero = _mm512_setzero_si512();
+  for (size_t i = 0; i < n; i += 8) {
+    __m512i s0 = zero, s1 = zero, s2 = zero, t0 = zero, t1 = zero, t2 = zero;  // columns of out0, out1
+    size_t pending = 0;
+    for (size_t j = 0; j < k; ++j) {
+      const __m512i v = _mm512_loadu_si512(x[j] + i);
+      const __m512i bv = _mm512_loadu_si512(b[j] + i), av = _mm512_loadu_si512(a[j] + i);
+      const __m512i v0 = _mm512_and_si512(v, c.mask52), v1 = _mm512_maskz_srli_epi64(0xFF, v, 52);
+      AddProductColumns(v0, v1, _mm512_and_si512(bv, c.mask52), _mm512_maskz_srli_epi64(0xFF, bv, 52), s0, s1,
+                        s2);
+      AddProductColumns(v0, v1, _mm512_and_si512(av, c.mask52), _mm512_maskz_srli_epi64(0xFF, av, 52), t0, t1,
+                        t2);
+      if (++pending == per_reduction && j + 1 < k) {
+        const __m512i r0 = ReduceColumns(s0, s1, s2, c), r1 = ReduceColumns(t0, t1, t2, c);
+        s0 = _mm512_and_si512(r0, c.mask52);
+        s1 = _mm512_maskz_srli_epi64(0xFF, r0, 52);
+        t0 = _mm512_and_si512(r1, c.mask52);
+        t1 = _mm512_maskz_srli_epi64(0xFF, r1, 52);
+        s2 = t2 = zero;
+        pending = 0;
+      }
+    }
+    _mm512_storeu_si512(out0 + i, ReduceColumns(s0, s1, s2, c));
+    _mm512_storeu_si512(out1 + i, ReduceColumns(t0, t1, t2, c));
+  }
+}
+
+}  // namespace
+
 VEIL_IFMA_TARGET void InnerProductPairIfma(const Modulus& q, std::span<const uint64_t* const> x,
                                            std::span<const uint64_t* const> b,
                                            std::span<const uint64_t* const> a, uint64_t* out0, uint64_t* out1,
                                            size_t n) {
+  if (q.value() >= (uint64_t{1} << 50)) {
+    InnerProductPairWide(q, x, b, a, out0, out1, n);
+    return;
+  }
   const Barrett52 c = MakeBarrett52(q);
   const size_t k = x.size();
   const size_t per_reduction = (size_t{1} << (51 - q.bits())) - 1;
@@ -108,6 +199,63 @@ VEIL_IFMA_TARGET void InnerProductPairIfma(const Modulus& q, std::span<const uin
   }
 }
 
+namespace {
+
+// x mod q for x < 2^61 (narrow: q >= 2^9, so that x < 2^(b + 51); wide: x < 2^(b + 63)).
+VEIL_IFMA_TARGET inline __m512i ReduceWord(__m512i x, bool wide, const Barrett52& narrow_c,
+                                           const BarrettWide& wide_c) {
+  if (wide) {
+    return ReduceColumns(_mm512_and_si512(x, wide_c.mask52), _mm512_maskz_srli_epi64(0xFF, x, 52),
+                         _mm512_setzero_si512(), wide_c);
+  }
+  return Reduce52(_mm512_setzero_si512(), x, narrow_c);  // V = x: lo may use all 64 bits
+}
+
+}  // namespace
+
+VEIL_IFMA_TARGET void ReduceFromIfma(const Modulus& q, const uint64_t* x, uint64_t* out, size_t n) {
+  const bool wide = q.value() >= (uint64_t{1} << 50);
+  const Barrett52 nc = MakeBarrett52(q);
+  const BarrettWide wc = MakeBarrettWide(q);
+  for (size_t c = 0; c < n; c += 8) {
+    _mm512_storeu_si512(out + c, ReduceWord(_mm512_loadu_si512(x + c), wide, nc, wc));
+  }
+}
+
+VEIL_IFMA_TARGET void CenteredFromIfma(const Modulus& q, uint64_t p, const uint64_t* x, uint64_t* out,
+                                       size_t n) {
+  const bool wide = q.value() >= (uint64_t{1} << 50);
+  const Barrett52 nc = MakeBarrett52(q);
+  const BarrettWide wc = MakeBarrettWide(q);
+  const __m512i half = _mm512_set1_epi64(static_cast<long long>(p / 2));
+  // r + q - (p mod q) in [0, 2q): r - p modulo q.
+  const __m512i q_minus_p = _mm512_set1_epi64(static_cast<long long>(q.value() - q.Reduce(p)));
+  for (size_t c = 0; c < n; c += 8) {
+    const __m512i v = _mm512_loadu_si512(x + c);
+    const __m512i r = ReduceWord(v, wide, nc, wc);
+    const __m512i shifted = ReduceOnce(_mm512_add_epi64(r, q_minus_p), nc.q);
+    _mm512_storeu_si512(out + c, _mm512_mask_blend_epi64(_mm512_cmpgt_epu64_mask(v, half), r, shifted));
+  }
+}
+
+VEIL_IFMA_TARGET void SubMulConstantIfma(const Modulus& q, const uint64_t* a, const uint64_t* t, uint64_t w,
+                                         uint64_t* out, bool accumulate, size_t n) {
+  const uint64_t qv = q.value();
+  const bool wide = qv >= (uint64_t{1} << 50);
+  const __m512i qq = _mm512_set1_epi64(static_cast<long long>(qv));
+  const __m512i wv = _mm512_set1_epi64(static_cast<long long>(w));
+  const __m512i ws =
+      _mm512_set1_epi64(static_cast<long long>(wide ? ShoupPrecompute(w, qv) : ShoupPrecompute52(w, qv)));
+  for (size_t c = 0; c < n; c += 8) {
+    // a - t + q in (0, 2q): below 2^52 for a narrow q.
+    const __m512i v =
+        _mm512_add_epi64(_mm512_sub_epi64(_mm512_loadu_si512(a + c), _mm512_loadu_si512(t + c)), qq);
+    __m512i r = ReduceOnce(wide ? MulShoupLazy64(v, wv, ws, qq) : MulShoupLazy52(v, wv, ws, qq), qq);
+    if (accumulate) r = ReduceOnce(_mm512_add_epi64(r, _mm512_loadu_si512(out + c)), qq);
+    _mm512_storeu_si512(out + c, r);
+  }
+}
+
 #else  // no IFMA backend on this platform (KernelsUseIfma is then false)
 
 void MulPointwiseIfma(const Modulus&, const uint64_t*, const uint64_t*, uint64_t*, size_t) {}
@@ -115,6 +263,10 @@ void TensorProductIfma(const Modulus&, const uint64_t*, const uint64_t*, const u
                        uint64_t*, uint64_t*, uint64_t*, size_t) {}
 void InnerProductPairIfma(const Modulus&, std::span<const uint64_t* const>, std::span<const uint64_t* const>,
                           std::span<const uint64_t* const>, uint64_t*, uint64_t*, size_t) {}
+void ReduceFromIfma(const Modulus&, const uint64_t*, uint64_t*, size_t) {}
+void CenteredFromIfma(const Modulus&, uint64_t, const uint64_t*, uint64_t*, size_t) {}
+void SubMulConstantIfma(const Modulus&, const uint64_t*, const uint64_t*, uint64_t, uint64_t*, bool, size_t) {
+}
 
 #endif
 

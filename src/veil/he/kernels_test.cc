@@ -165,5 +165,62 @@ TEST(KernelsTest, InnerProductPairOfLargestValues) {
   }
 }
 
+TEST(KernelsTest, ReduceFromAndCenteredFromMatchReference) {
+  TestRng rng(14);
+  const size_t n = 301;
+  // Sources: the 60- and 61-bit primes (values above every target) and a 40-bit one.
+  for (uint64_t p :
+       std::vector<uint64_t>{1152921504606830593ULL, (uint64_t{1} << 61) - 1, 1099511480321ULL}) {
+    std::vector<uint64_t> x = Residues(n, p, rng);
+    x[3] = p / 2;  // the centering threshold and its neighbour
+    x[4] = p / 2 + 1;
+    for (uint64_t qv : Moduli()) {
+      if (qv == p || qv % 2 == 0) continue;
+      const Modulus q = Modulus::Create(qv).value();
+      for (NttBackend backend : Backends()) {
+        std::vector<uint64_t> out(n), centered(n);
+        ReduceFrom(q, x.data(), out.data(), n, backend);
+        CenteredFrom(q, p, x.data(), centered.data(), n, backend);
+        for (size_t c = 0; c < n; ++c) {
+          ASSERT_EQ(out[c], x[c] % qv) << p << " -> " << qv << " at " << c;
+          // x - p modulo q for the upper half.
+          const uint64_t want =
+              x[c] > p / 2 ? static_cast<uint64_t>((x[c] % qv + qv - p % qv) % qv) : x[c] % qv;
+          ASSERT_EQ(centered[c], want) << p << " -> " << qv << " at " << c;
+        }
+        std::vector<uint64_t> in_place = x;
+        ReduceFrom(q, in_place.data(), in_place.data(), n, backend);
+        EXPECT_EQ(in_place, out);
+      }
+    }
+  }
+}
+
+TEST(KernelsTest, SubMulConstantMatchesReference) {
+  TestRng rng(15);
+  const size_t n = 333;
+  for (uint64_t qv : Moduli()) {
+    const Modulus q = Modulus::Create(qv).value();
+    const std::vector<uint64_t> a = Residues(n, qv, rng), t = Residues(n, qv, rng),
+                                prior = Residues(n, qv, rng);
+    for (uint64_t w : {uint64_t{0}, uint64_t{1}, qv - 1, rng.Below(qv)}) {
+      for (NttBackend backend : Backends()) {
+        for (bool accumulate : {false, true}) {
+          std::vector<uint64_t> out = prior;
+          SubMulConstant(q, a.data(), t.data(), w, out.data(), accumulate, n, backend);
+          for (size_t c = 0; c < n; ++c) {
+            uint64_t want = RefMul((a[c] + qv - t[c]) % qv, w, qv);
+            if (accumulate) want = RefAdd(want, prior[c], qv);
+            ASSERT_EQ(out[c], want) << qv << " w=" << w << " at " << c;
+          }
+        }
+        std::vector<uint64_t> in_place = a;  // out = a
+        SubMulConstant(q, in_place.data(), t.data(), w, in_place.data(), false, n, backend);
+        for (size_t c = 0; c < n; ++c) ASSERT_EQ(in_place[c], RefMul((a[c] + qv - t[c]) % qv, w, qv));
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace veil::he

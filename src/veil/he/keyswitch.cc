@@ -265,9 +265,14 @@ void KeySwitch(const CkksContext& ctx, const KeySwitchKey& key, std::span<const 
       uint64_t* dst = sc.modup.data() + (j * ext + t) * n;
       const size_t prime = prime_of(t);
       if (cnt == 1) {
-        const Modulus& q = ctx.modulus(prime);
-        const uint64_t* x = sc.coeff.data();
-        for (size_t c = 0; c < n; ++c) dst[c] = q.Reduce(x[c]);
+        // The forward NTT takes inputs below 4p and returns them fully reduced: residues of a prime up to 4p
+        // need no reduction.
+        const Modulus& p = ctx.modulus(prime);
+        if (ctx.modulus(first).value() <= 4 * p.value()) {
+          std::memcpy(dst, sc.coeff.data(), n * sizeof(uint64_t));
+        } else {
+          ReduceFrom(p, sc.coeff.data(), dst, n);
+        }
       } else {
         std::memcpy(dst, sc.conv.data() + target_index * n, n * sizeof(uint64_t));
       }
@@ -296,13 +301,12 @@ void KeySwitch(const CkksContext& ctx, const KeySwitchKey& key, std::span<const 
     *out0 = RnsPoly(n, l1, true);
     *out1 = RnsPoly(n, l1, true);
   }
-  std::vector<uint64_t> p_inv(l1), p_inv_shoup(l1);
+  std::vector<uint64_t> p_inv(l1);
   for (size_t i = 0; i < l1; ++i) {
     const Modulus& q = ctx.modulus(i);
     uint64_t p = 1;
     for (size_t s = 0; s < alpha; ++s) p = q.Mul(p, q.Reduce(ctx.modulus(first_special + s).value()));
     p_inv[i] = InvertMod(p, q).value();  // P is coprime to q_i (distinct primes)
-    p_inv_shoup[i] = ShoupPrecompute(p_inv[i], q.value());
   }
   std::optional<BaseConverter> down_conv;
   if (alpha > 1) {
@@ -324,28 +328,16 @@ void KeySwitch(const CkksContext& ctx, const KeySwitchKey& key, std::span<const 
       InverseNtt(ctx.ntt(first_special + s), {top + s * n, n});
     }
     if (alpha > 1) (void)down_conv->FastConvert({top, alpha * n}, n, {sc.conv.data(), l1 * n});
-    const uint64_t p0 = ctx.modulus(first_special).value(), half = p0 / 2;
+    const uint64_t p0 = ctx.modulus(first_special).value();
     for (size_t i = 0; i < l1; ++i) {
       const Modulus& q = ctx.modulus(i);
       if (alpha == 1) {
-        // The centered representative of C mod p, modulo q_i.
-        const uint64_t p_mod_q = q.Reduce(p0);
-        for (size_t c = 0; c < n; ++c) {
-          const uint64_t r = q.Reduce(top[c]);
-          t[c] = top[c] > half ? q.Sub(r, p_mod_q) : r;
-        }
+        CenteredFrom(q, p0, top, t, n);  // the centered representative of C mod p, modulo q_i
       } else {
         std::memcpy(t, sc.conv.data() + i * n, n * sizeof(uint64_t));
       }
       ForwardNtt(ctx.ntt(i), {t, n});
-      const uint64_t* a = acc + i * n;
-      uint64_t* o = out->data.data() + i * n;
-      const uint64_t qv = q.value(), w = p_inv[i], ws = p_inv_shoup[i];
-      if (accumulate) {
-        for (size_t c = 0; c < n; ++c) o[c] = q.Add(o[c], MulShoup(a[c] + qv - t[c], w, ws, qv));
-      } else {
-        for (size_t c = 0; c < n; ++c) o[c] = MulShoup(a[c] + qv - t[c], w, ws, qv);
-      }
+      SubMulConstant(q, acc + i * n, t, p_inv[i], out->data.data() + i * n, accumulate, n);
     }
   }
 }

@@ -10,9 +10,9 @@
 // Wide (2^50 <= q < 2^61, e.g. the 60-bit first and special primes): lanes hold values below 4q < 2^63 and
 // the Shoup product is the portable one, with the 2^64 quotient w' = floor(w * 2^64 / q):
 //     quot = hi64(x * w'),  r = (x * w - quot * q) mod 2^64,  r in [0, 2q).
-// The low words come from vpmullq (AVX-512 DQ); hi64 from four 52-bit IFMA products (MulHi64). Both variants
-// compute the portable code's exact values stage by stage (the narrow one up to the lazy representatives,
-// which the final reduction removes), so the outputs are identical.
+// The low words come from vpmullq (AVX-512 DQ); hi64 from four 52-bit IFMA products (ifma.h, MulHi64). Both
+// variants compute the portable code's exact values stage by stage (the narrow one up to the lazy
+// representatives, which the final reduction removes), so the outputs are identical.
 //
 // Stages with a butterfly distance t >= 8 work on whole vectors; the three stages with t = 4, 2, 1 gather the
 // butterfly pairs of two adjacent vectors with vpermt2q, and scatter them back the same way.
@@ -35,38 +35,16 @@ bool CpuHasIfmaUncached() {
 namespace {
 
 struct Consts {
-  __m512i q, two_q, mask52;
+  __m512i q, two_q;
 };
-
-// hi64(x * y) for any 64-bit lanes x, y. With x = x1 2^52 + x0 and y = y1 2^52 + y0 (x0, y0 < 2^52;
-// x1, y1 < 2^12), x y = lo52(x0 y0) + M 2^52 + H 2^104 where M = hi52(x0 y0) + lo52(x0 y1) + lo52(x1 y0)
-// and H = hi52(x0 y1) + hi52(x1 y0) + x1 y1; since lo52(x0 y0) < 2^52, floor(x y / 2^64) =
-// H 2^40 + floor(M / 2^12).
-VEIL_IFMA_TARGET inline __m512i MulHi64(__m512i x, __m512i y, const Consts& c) {
-  const __m512i zero = _mm512_setzero_si512();
-  const __m512i x0 = _mm512_and_si512(x, c.mask52), x1 = _mm512_maskz_srli_epi64(0xFF, x, 52);
-  const __m512i y0 = _mm512_and_si512(y, c.mask52), y1 = _mm512_maskz_srli_epi64(0xFF, y, 52);
-  __m512i m = _mm512_madd52hi_epu64(zero, x0, y0);
-  m = _mm512_madd52lo_epu64(m, x0, y1);
-  m = _mm512_madd52lo_epu64(m, x1, y0);
-  __m512i h = _mm512_madd52lo_epu64(zero, x1, y1);
-  h = _mm512_madd52hi_epu64(h, x0, y1);
-  h = _mm512_madd52hi_epu64(h, x1, y0);
-  return _mm512_add_epi64(_mm512_maskz_slli_epi64(0xFF, h, 40), _mm512_maskz_srli_epi64(0xFF, m, 12));
-}
 
 // w * x mod q up to q (in [0, 2q)), for a twiddle w and its Shoup quotient w' (narrow: 2^52; wide: 2^64).
 template <bool kWide>
 VEIL_IFMA_TARGET inline __m512i MulShoupLazy(__m512i x, __m512i w, __m512i w_shoup, const Consts& c) {
   if constexpr (kWide) {
-    const __m512i quot = MulHi64(x, w_shoup, c);
-    return _mm512_sub_epi64(_mm512_mullo_epi64(x, w), _mm512_mullo_epi64(quot, c.q));
+    return MulShoupLazy64(x, w, w_shoup, c.q);
   } else {
-    const __m512i zero = _mm512_setzero_si512();
-    const __m512i quot = _mm512_madd52hi_epu64(zero, x, w_shoup);
-    const __m512i prod = _mm512_madd52lo_epu64(zero, x, w);
-    const __m512i qq = _mm512_madd52lo_epu64(zero, quot, c.q);
-    return _mm512_and_si512(_mm512_sub_epi64(prod, qq), c.mask52);
+    return MulShoupLazy52(x, w, w_shoup, c.q);
   }
 }
 
@@ -148,7 +126,7 @@ VEIL_IFMA_TARGET void SmallStage(uint64_t* a, size_t n, size_t t, const uint64_t
 
 VEIL_IFMA_TARGET Consts MakeConsts(uint64_t q) {
   return Consts{_mm512_set1_epi64(static_cast<long long>(q)),
-                _mm512_set1_epi64(static_cast<long long>(2 * q)), _mm512_set1_epi64(kMask52)};
+                _mm512_set1_epi64(static_cast<long long>(2 * q))};
 }
 
 template <bool kWide>
