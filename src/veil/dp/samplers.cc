@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "veil/base/status_macros.h"
 #include "veil/dp/samplers_internal.h"
 
@@ -386,6 +387,25 @@ absl::StatusOr<double> SecureGaussianSigma(double sigma) {
   VEIL_RETURN_IF_ERROR(CheckNoiseScale(sigma, "SecureGaussianSigma: sigma"));
   const internal::SecureGaussianParams p = internal::GaussianParams(sigma);
   return static_cast<double>(p.s16) * internal::Pow2(p.k - 4);
+}
+
+absl::StatusOr<CalibratedGaussian> CalibrateSecureGaussian(double z, double sensitivity, size_t dims,
+                                                           const char* what) {
+  const double root = std::sqrt(static_cast<double>(dims));
+  const double slack = z * root * 0x1p-19;  // g <= sigma' 2^-19
+  if (!(slack < 0.5)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: noise multiplier %g is too large for %d coordinates at the sampler's granularity", what, z,
+        dims));
+  }
+  double sigma = z * sensitivity / (1 - slack);
+  for (int iter = 0; iter < 8; ++iter) {
+    VEIL_ASSIGN_OR_RETURN(const double actual, SecureGaussianSigma(sigma));
+    VEIL_ASSIGN_OR_RETURN(const double g, SecureGaussianGranularity(sigma));
+    if (actual / (sensitivity + root * g) >= z) return CalibratedGaussian{sigma, actual};
+    sigma *= 1 + 1e-6;
+  }
+  return absl::InternalError(absl::StrCat(what, ": could not calibrate the noise sigma"));
 }
 
 absl::StatusOr<double> AddSecureGaussianNoise(RandomBits& bits, double value, double sigma) {

@@ -24,6 +24,7 @@
 #ifndef VEIL_DP_SAMPLERS_H_
 #define VEIL_DP_SAMPLERS_H_
 
+#include <cstddef>
 #include <cstdint>
 
 #include "absl/status/statusor.h"
@@ -137,6 +138,21 @@ absl::StatusOr<double> SecureGaussianGranularity(double sigma);
 // times g (so at most a relative 2^-23 larger than sigma; the noise is never smaller than asked). Same
 // errors.
 absl::StatusOr<double> SecureGaussianSigma(double sigma);
+
+// The sigma to ask AddSecureGaussianNoise for, so that each of `dims` coordinates of a sum whose L2
+// sensitivity is `sensitivity` gets noise multiplier at least z AFTER the sampler's rounding: rounding every
+// coordinate to the granularity g moves neighbouring sums up to sqrt(dims) g further apart, so the sampler's
+// actual sigma' must satisfy sigma' / (sensitivity + sqrt(dims) g) >= z. `requested` is that sigma and
+// `actual` the sigma' the sampler uses for it (SecureGaussianSigma). Used by DP-SGD (dims = parameters) and
+// DP-FedAvg. Errors: InvalidArgument if z sqrt(dims) 2^-19 >= 1/2 (z too large for that many coordinates
+// at the sampler's granularity; `what` names the caller) or for a bad scale; Internal if no sigma within
+// 8 relative steps of 1e-6 satisfies the bound (not expected).
+struct CalibratedGaussian {
+  double requested = 0;
+  double actual = 0;
+};
+absl::StatusOr<CalibratedGaussian> CalibrateSecureGaussian(double z, double sensitivity, size_t dims,
+                                                           const char* what);
 
 // value rounded to a multiple of g = SecureGaussianGranularity(sigma), plus g times discrete Gaussian noise
 // with sigma' / g = SecureGaussianSigma(sigma) / g exactly (a multiple of 2^-4 in (2^19, 2^20]).

@@ -5,6 +5,7 @@
 #include <limits>
 #include <span>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -321,6 +322,24 @@ TEST(SecureNoiseTest, Granularities) {
     EXPECT_EQ(SecureGaussianGranularity(s).status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_EQ(SecureGaussianSigma(s).status().code(), absl::StatusCode::kInvalidArgument);
   }
+}
+
+// The calibrated sigma keeps the noise multiplier after rounding: sigma' / (D + sqrt(dims) g) >= z, with
+// sigma' no more than a relative 2^-18 above the unrounded z D (the slack z sqrt(dims) 2^-19 is tiny here).
+TEST(SecureNoiseTest, CalibrateSecureGaussianKeepsTheMultiplierAfterRounding) {
+  for (const auto& [z, d, dims] : {std::tuple{1.1, 1.0, size_t{1}}, std::tuple{0.7, 0.5, size_t{100000}},
+                                   std::tuple{4.0, 3.0, size_t{123}}}) {
+    const absl::StatusOr<CalibratedGaussian> c = CalibrateSecureGaussian(z, d, dims, "test");
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_EQ(c->actual, *SecureGaussianSigma(c->requested));
+    const double g = *SecureGaussianGranularity(c->requested);
+    EXPECT_GE(c->actual / (d + std::sqrt(static_cast<double>(dims)) * g), z);
+    EXPECT_LE(c->actual, z * d * (1 + z * std::sqrt(static_cast<double>(dims)) * 0x1p-18 + 0x1p-18));
+  }
+  // z sqrt(dims) 2^-19 >= 1/2: no sigma can absorb the rounding.
+  const absl::StatusOr<CalibratedGaussian> bad = CalibrateSecureGaussian(1e3, 1, size_t{1} << 40, "DP-SGD");
+  ASSERT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("DP-SGD: noise multiplier 1000 is too large"), std::string::npos);
 }
 
 TEST(SecureNoiseTest, RoundsToNearestTiesToEven) {

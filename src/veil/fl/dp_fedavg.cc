@@ -39,26 +39,12 @@ double L2Norm(std::span<const double> v) {
   return scale * std::sqrt(sum);
 }
 
-// The sigma to pass to dp::AddSecureGaussianNoise for multiplier z on a query of L2 sensitivity
-// `sensitivity` over `dims` coordinates: rounding each coordinate to the sampler's granularity g moves
-// neighbouring outputs up to sqrt(dims) g further apart, so the sampler's actual sigma' must satisfy
-// sigma' / (sensitivity + sqrt(dims) g) >= z (the calibration of ml::PlanDpSgd, with g <= sigma' 2^-19).
+// The sigma to request for noise multiplier z on a sum of `dims` coordinates with L2 sensitivity
+// `sensitivity`, after the sampler's rounding (dp::CalibrateSecureGaussian, as DP-SGD calibrates).
 absl::StatusOr<double> CalibratedSigma(double z, double sensitivity, size_t dims) {
-  const double root = std::sqrt(static_cast<double>(dims));
-  const double slack = z * root * 0x1p-19;
-  if (!(slack < 0.5)) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "DP-FedAvg: noise multiplier %g is too large for %d parameters at the sampler's granularity", z,
-        dims));
-  }
-  double sigma = z * sensitivity / (1 - slack);
-  for (int iter = 0; iter < 8; ++iter) {
-    VEIL_ASSIGN_OR_RETURN(const double actual, dp::SecureGaussianSigma(sigma));
-    VEIL_ASSIGN_OR_RETURN(const double g, dp::SecureGaussianGranularity(sigma));
-    if (actual / (sensitivity + root * g) >= z) return sigma;
-    sigma *= 1 + 1e-6;
-  }
-  return absl::InternalError("DP-FedAvg: could not calibrate the noise sigma");
+  VEIL_ASSIGN_OR_RETURN(const dp::CalibratedGaussian noise,
+                        dp::CalibrateSecureGaussian(z, sensitivity, dims, "DP-FedAvg"));
+  return noise.requested;
 }
 
 // Rounds of the Poisson-subsampled Gaussian, composed in RDP: the DP-SGD accountant of the dp module (a

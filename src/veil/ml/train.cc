@@ -197,24 +197,11 @@ absl::StatusOr<DpSgdPlan> PlanDpSgd(int64_t num_records, int64_t num_params, con
   VEIL_ASSIGN_OR_RETURN(dp::RdpConversion conv, dp::RdpToApproxDp(all, dp_options.delta));
   plan.cost = {conv.epsilon, dp_options.delta};
   plan.rdp_order = conv.order;
-  // sigma such that sigma' / (C + sqrt(P) g) >= z, with g <= sigma' 2^-19 (samplers.h).
-  const double slack = plan.noise_multiplier * std::sqrt(static_cast<double>(num_params)) * 0x1p-19;
-  if (!(slack < 0.5)) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("noise multiplier %g is too large for %d parameters at the sampler's granularity",
-                        plan.noise_multiplier, num_params));
-  }
-  double sigma = plan.noise_multiplier * plan.clip_norm / (1 - slack);
-  for (int iter = 0; iter < 8; ++iter) {
-    VEIL_ASSIGN_OR_RETURN(const double actual, dp::SecureGaussianSigma(sigma));
-    VEIL_ASSIGN_OR_RETURN(const double g, dp::SecureGaussianGranularity(sigma));
-    if (actual / (plan.clip_norm + std::sqrt(static_cast<double>(num_params)) * g) >= plan.noise_multiplier) {
-      plan.noise_sigma = actual;
-      break;
-    }
-    sigma *= 1 + 1e-6;
-  }
-  if (plan.noise_sigma == 0) return absl::InternalError("DP-SGD: could not calibrate the noise sigma");
+  // The sampler's sigma' with sigma' / (C + sqrt(P) g) >= z after its rounding (samplers.h).
+  VEIL_ASSIGN_OR_RETURN(const dp::CalibratedGaussian noise,
+                        dp::CalibrateSecureGaussian(plan.noise_multiplier, plan.clip_norm,
+                                                    static_cast<size_t>(num_params), "DP-SGD"));
+  plan.noise_sigma = noise.actual;
   dp::QueryAccountant accountant;
   VEIL_RETURN_IF_ERROR(accountant.AddApproxDp("DP-SGD", plan.cost));
   VEIL_ASSIGN_OR_RETURN(plan.privacy, accountant.Total());
