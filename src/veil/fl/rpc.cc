@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "veil/crypto/constant_time.h"
@@ -159,6 +160,33 @@ absl::Duration Backoff::Next() {
   absl::StatusOr<uint64_t> u = crypto::UniformUint64(rng_, uint64_t{1} << 53);
   const double f = u.ok() ? static_cast<double>(*u) / static_cast<double>(uint64_t{1} << 53) : 0.5;
   return absl::Seconds(top * f);
+}
+
+std::string EncodeDoubles(std::span<const double> values) {
+  std::string out(values.size() * 8, '\0');
+  for (size_t i = 0; i < values.size(); ++i) {
+    uint64_t bits;
+    std::memcpy(&bits, &values[i], 8);
+    for (int b = 0; b < 8; ++b) out[8 * i + b] = static_cast<char>(bits >> (8 * b));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<double>> DecodeDoubles(std::string_view bytes, int64_t expected,
+                                                  std::string_view what) {
+  if (bytes.size() % 8 != 0 || (expected >= 0 && bytes.size() != static_cast<uint64_t>(expected) * 8))
+    return absl::InvalidArgumentError(
+        absl::StrCat(std::string(what), ": ", bytes.size(), " bytes, expected ",
+                     expected >= 0 ? absl::StrCat(expected * 8) : "a multiple of 8"));
+  std::vector<double> out(bytes.size() / 8);
+  for (size_t i = 0; i < out.size(); ++i) {
+    uint64_t bits = 0;
+    for (int b = 0; b < 8; ++b) bits |= uint64_t{static_cast<uint8_t>(bytes[8 * i + b])} << (8 * b);
+    std::memcpy(&out[i], &bits, 8);
+    if (!std::isfinite(out[i]))
+      return absl::InvalidArgumentError(absl::StrCat(std::string(what), ": value ", i, " is not finite"));
+  }
+  return out;
 }
 
 bool IsTransient(const absl::Status& s) {

@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -118,6 +119,14 @@ class Backoff {
   base::RandomSource& rng_;
   int failures_ = 0;
 };
+
+// Vectors in payloads: IEEE-754 float64 bit patterns, little-endian (exact, so a resumed or repeated run
+// reproduces models bit for bit).
+std::string EncodeDoubles(std::span<const double> values);
+// Errors: InvalidArgument naming `what` if the size is not 8 * expected (expected < 0: any multiple of 8) or
+// a value is not finite.
+absl::StatusOr<std::vector<double>> DecodeDoubles(std::string_view bytes, int64_t expected,
+                                                  std::string_view what);
 
 // Whether a failed call may succeed if retried after a wait (the coordinator is down or restarting, the
 // network dropped, a deadline passed).
