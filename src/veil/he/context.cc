@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "veil/base/status_macros.h"
+#include "veil/he/kernels.h"
 
 namespace veil::he {
 
@@ -67,10 +68,75 @@ void SubInPlace(Words& a, const Words& b) {
   }
 }
 
-double ToDouble(const Words& a) {
+// acc += a * m modulo 2^(64 w) (a and acc of w words).
+void AddMulWordsWrapping(uint64_t* acc, const uint64_t* a, size_t w, uint64_t m) {
+  uint64_t carry = 0;
+  for (size_t i = 0; i < w; ++i) {
+    const uint128_t p = static_cast<uint128_t>(a[i]) * m + acc[i] + carry;
+    acc[i] = static_cast<uint64_t>(p);
+    carry = static_cast<uint64_t>(p >> 64);
+  }
+}
+
+// acc -= a * m modulo 2^(64 w).
+void SubMulWordsWrapping(uint64_t* acc, const uint64_t* a, size_t w, uint64_t m) {
+  uint64_t carry = 0, borrow = 0;
+  for (size_t i = 0; i < w; ++i) {
+    const uint128_t p = static_cast<uint128_t>(a[i]) * m + carry;
+    carry = static_cast<uint64_t>(p >> 64);
+    const uint64_t lo = static_cast<uint64_t>(p);
+    const uint64_t d = acc[i] - lo;
+    const uint64_t b = (acc[i] < lo) | (d < borrow);
+    acc[i] = d - borrow;
+    borrow = b;
+  }
+}
+
+// acc = -acc modulo 2^(64 w) (two's complement).
+void NegateWrapping(uint64_t* acc, size_t w) {
+  uint64_t carry = 1;
+  for (size_t i = 0; i < w; ++i) {
+    const uint64_t v = ~acc[i] + carry;
+    carry = carry & (v == 0);
+    acc[i] = v;
+  }
+}
+
+// The first `words` words of a as a double: Horner from the top word, r = r * 2^64 + a[i], starting at the
+// top nonzero word (leading zero words leave r = 0 exactly, so skipping them changes nothing).
+double ToDouble(const uint64_t* a, size_t words) {
+  size_t top = words;
+  while (top > 0 && a[top - 1] == 0) --top;
   double r = 0;
-  for (size_t i = a.size(); i-- > 0;) r = r * 0x1p64 + static_cast<double>(a[i]);
+  for (size_t i = top; i-- > 0;) r = r * 0x1p64 + static_cast<double>(a[i]);
   return r;
+}
+double ToDouble(const Words& a, size_t words) { return ToDouble(a.data(), words); }
+
+// The fast path of CenteredCoefficients for every coefficient c (kWords = w, or 0 for a run-time w up to
+// kMaxWords): `out[c]` holds sum_i y_i / q_i on entry and the centered value on return, except for the
+// coefficients appended to `exact`. y is limb-major (k limbs of n), q_hat_words k values of w words.
+constexpr size_t kMaxWords = 16;  // 1024 bits: above the largest modulus the security bound allows (881 bits)
+
+template <size_t kWords>
+void CenteredFastPath(const uint64_t* y, size_t n, size_t k, const uint64_t* q_hat_words,
+                      const uint64_t* q_words, size_t w, double* out, std::vector<size_t>* exact) {
+  const size_t words = kWords == 0 ? w : kWords;
+  for (size_t c = 0; c < n; ++c) {
+    const double sum = out[c];
+    const double v = std::floor(sum + 0.5);
+    if (!(std::fabs(sum - v) < 0.5 - 0x1p-40)) {
+      exact->push_back(c);
+      continue;
+    }
+    // sum_i y_i (Q/q_i) - v Q modulo 2^(64 w).
+    uint64_t acc[kWords == 0 ? kMaxWords : kWords] = {};
+    for (size_t i = 0; i < k; ++i) AddMulWordsWrapping(acc, q_hat_words + i * words, words, y[i * n + c]);
+    SubMulWordsWrapping(acc, q_words, words, static_cast<uint64_t>(v));
+    const bool negative = (acc[words - 1] >> 63) != 0;
+    if (negative) NegateWrapping(acc, words);
+    out[c] = negative ? -ToDouble(acc, words) : ToDouble(acc, words);
+  }
 }
 
 }  // namespace
@@ -84,6 +150,7 @@ absl::StatusOr<CkksContext> CkksContext::Create(const CkksParameters& params) {
     VEIL_ASSIGN_OR_RETURN(Modulus m, Modulus::Create(p));
     VEIL_ASSIGN_OR_RETURN(NttTables t, NttTables::Create(params.poly_degree(), m));
     ctx.moduli_.push_back(m);
+    ctx.inv_primes_.push_back(1.0 / static_cast<double>(p));
     ctx.ntt_.push_back(std::move(t));
   }
   for (int level = 0; level <= params.max_level(); ++level) {
@@ -100,9 +167,10 @@ absl::StatusOr<CkksContext> CkksContext::Create(const CkksParameters& params) {
         q_hat_mod = qi.Mul(q_hat_mod, qi.Reduce(primes[l]));
       }
       VEIL_ASSIGN_OR_RETURN(const uint64_t inv, InvertMod(q_hat_mod, qi));
+      q_hat.resize(crt.q.size(), 0);  // Q / q_i < Q
+      crt.q_hat_words.insert(crt.q_hat_words.end(), q_hat.begin(), q_hat.end());
       crt.q_hat.push_back(std::move(q_hat));
       crt.q_hat_inv.push_back(inv);
-      crt.q_hat_inv_shoup.push_back(ShoupPrecompute(inv, qi.value()));
     }
     ctx.crt_.push_back(std::move(crt));
   }
@@ -154,32 +222,65 @@ absl::StatusOr<Plaintext> CkksContext::Encode(std::span<const double> values, do
   return Encode(std::span<const std::complex<double>>(complex_values), scale, level);
 }
 
+// Centered CRT. With y_i = [x_i (Q/q_i)^-1]_{q_i}, sum_i y_i / q_i = u + x / Q for the integer x in [0, Q)
+// and an integer u in [0, k) (rns.h), so v = round(sum_i y_i / q_i) is u + [x > Q/2] and sum_i y_i (Q/q_i) -
+// v Q is the centered value x - [x > Q/2] Q (Halevi, Polyakov, Shoup, CT-RSA 2019). Fast path: v from the sum
+// in double precision (error below k 2^-52, far below the 2^-40 margin kept from the rounding boundary), and
+// the integer computed modulo 2^(64 W) with W = the words of Q: the centered value is below Q/2 < 2^(64 W -
+// 1) in magnitude, so its two's complement in W words is exact and no carry past W words matters.
+// Coefficients with x / Q within 2^-40 of 1/2 (never the case for decryptions of meaningful ciphertexts) take
+// the exact path: x in multi-word arithmetic, compared with Q/2. Both give the same integer, converted to
+// double by the same Horner evaluation.
 std::vector<double> CkksContext::CenteredCoefficients(const RnsPoly& poly, int level) const {
   const LevelCrt& crt = crt_[level];
   const size_t k = static_cast<size_t>(level) + 1;
   const size_t n = this->n();
-  std::vector<double> out(n);
+  const size_t w = crt.q.size();
+  // y, limb by limb, and sum_i y_i / q_i (in `out` until the coefficient is known).
+  thread_local std::vector<uint64_t> y;  // per-thread scratch: no allocation (and page faults) per call
+  y.resize(k * n);
+  std::vector<double> out(n, 0.0);
+  for (size_t i = 0; i < k; ++i) {
+    MulConstant(moduli_[i], poly.data.data() + i * n, crt.q_hat_inv[i], y.data() + i * n, n);
+    const double inv = inv_primes_[i];
+    const uint64_t* yi = y.data() + i * n;
+    for (size_t c = 0; c < n; ++c) out[c] += static_cast<double>(yi[c]) * inv;
+  }
   Words half_q = crt.q;  // floor(Q / 2)
   for (size_t i = 0; i < half_q.size(); ++i) {
     half_q[i] = (half_q[i] >> 1) | (i + 1 < half_q.size() ? half_q[i + 1] << 63 : 0);
   }
-  Words acc(crt.q.size() + 2), neg(crt.q.size() + 2);
-  for (size_t c = 0; c < n; ++c) {
+  std::vector<size_t> exact;
+  const uint64_t* hats = crt.q_hat_words.data();
+  switch (w) {  // a word count known at compile time keeps the words in registers
+    case 1:
+      CenteredFastPath<1>(y.data(), n, k, hats, crt.q.data(), w, out.data(), &exact);
+      break;
+    case 2:
+      CenteredFastPath<2>(y.data(), n, k, hats, crt.q.data(), w, out.data(), &exact);
+      break;
+    case 3:
+      CenteredFastPath<3>(y.data(), n, k, hats, crt.q.data(), w, out.data(), &exact);
+      break;
+    case 4:
+      CenteredFastPath<4>(y.data(), n, k, hats, crt.q.data(), w, out.data(), &exact);
+      break;
+    default:
+      CenteredFastPath<0>(y.data(), n, k, hats, crt.q.data(), w, out.data(), &exact);
+  }
+  Words acc(w + 2), neg(w + 2);
+  for (size_t c : exact) {
     std::fill(acc.begin(), acc.end(), 0);
     // x = sum_i y_i * (Q / q_i) - u * Q with 0 <= u < k.
-    for (size_t i = 0; i < k; ++i) {
-      const uint64_t y =
-          MulShoup(poly.data[i * n + c], crt.q_hat_inv[i], crt.q_hat_inv_shoup[i], moduli_[i].value());
-      AddMulWord(acc, crt.q_hat[i], y);
-    }
+    for (size_t i = 0; i < k; ++i) AddMulWord(acc, crt.q_hat[i], y[i * n + c]);
     while (Compare(acc, crt.q) >= 0) SubInPlace(acc, crt.q);
     if (Compare(acc, half_q) > 0) {  // x > Q/2: the centered value is x - Q = -(Q - x)
       std::fill(neg.begin(), neg.end(), 0);
       std::copy(crt.q.begin(), crt.q.end(), neg.begin());
       SubInPlace(neg, acc);
-      out[c] = -ToDouble(neg);
+      out[c] = -ToDouble(neg, neg.size());
     } else {
-      out[c] = ToDouble(acc);
+      out[c] = ToDouble(acc, acc.size());
     }
   }
   return out;

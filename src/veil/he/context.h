@@ -86,7 +86,7 @@ class CkksContext {
                    RnsPoly* out) const;
 
   // The centered integer values of a coefficient-form polynomial at `level` (limbs q_0..q_level), as doubles
-  // (exact CRT with multi-word integers, then rounded to double).
+  // (the exact integer, from a CRT with multi-word integers, then rounded to double; context.cc).
   std::vector<double> CenteredCoefficients(const RnsPoly& coefficient_form, int level) const;
 
  private:
@@ -97,15 +97,16 @@ class CkksContext {
   struct LevelCrt {
     std::vector<uint64_t> q;                   // Q_l = q_0 ... q_l
     std::vector<std::vector<uint64_t>> q_hat;  // Q_l / q_i
+    std::vector<uint64_t> q_hat_words;         // the same, each padded to q.size() words, one after the other
     std::vector<uint64_t> q_hat_inv;           // [(Q_l / q_i)^-1]_{q_i}
-    std::vector<uint64_t> q_hat_inv_shoup;
   };
 
   CkksParameters params_;
   CkksEncoder encoder_;
   std::vector<Modulus> moduli_;
   std::vector<NttTables> ntt_;
-  std::vector<LevelCrt> crt_;  // indexed by level
+  std::vector<LevelCrt> crt_;       // indexed by level
+  std::vector<double> inv_primes_;  // 1 / q_i in double precision
   std::vector<std::vector<uint64_t>> rescale_inv_;
 };
 

@@ -18,6 +18,12 @@ void MulPointwisePortable(const Modulus& q, const uint64_t* x, const uint64_t* y
   for (size_t k = 0; k < n; ++k) out[k] = q.Mul(x[k], y[k]);
 }
 
+void MulAddPointwisePortable(const Modulus& q, const uint64_t* x, const uint64_t* y, uint64_t* acc,
+                             size_t n) {
+  // acc + x y < q + q^2 < 2^(bits + 63).
+  for (size_t k = 0; k < n; ++k) acc[k] = q.ReduceProduct(static_cast<uint128_t>(x[k]) * y[k] + acc[k]);
+}
+
 void TensorProductPortable(const Modulus& q, const uint64_t* a0, const uint64_t* a1, const uint64_t* b0,
                            const uint64_t* b1, uint64_t* d0, uint64_t* d1, uint64_t* d2, size_t n) {
   for (size_t k = 0; k < n; ++k) {
@@ -77,6 +83,11 @@ void CenteredFromPortable(const Modulus& q, uint64_t p, const uint64_t* x, uint6
   }
 }
 
+void MulConstantPortable(const Modulus& q, const uint64_t* x, uint64_t w, uint64_t* out, size_t n) {
+  const uint64_t qv = q.value(), ws = ShoupPrecompute(w, qv);
+  for (size_t c = 0; c < n; ++c) out[c] = MulShoup(x[c], w, ws, qv);
+}
+
 void SubMulConstantPortable(const Modulus& q, const uint64_t* a, const uint64_t* t, uint64_t w, uint64_t* out,
                             bool accumulate, size_t n) {
   const uint64_t qv = q.value(), ws = ShoupPrecompute(w, qv);
@@ -103,6 +114,16 @@ void MulPointwise(const Modulus& q, const uint64_t* x, const uint64_t* y, uint64
     internal::MulPointwiseIfma(q, x, y, out, done);
   }
   MulPointwisePortable(q, x + done, y + done, out + done, n - done);
+}
+
+void MulAddPointwise(const Modulus& q, const uint64_t* x, const uint64_t* y, uint64_t* acc, size_t n,
+                     NttBackend backend) {
+  size_t done = 0;
+  if (UseIfma(backend)) {
+    done = n & ~size_t{7};
+    internal::MulAddPointwiseIfma(q, x, y, acc, done);
+  }
+  MulAddPointwisePortable(q, x + done, y + done, acc + done, n - done);
 }
 
 void TensorProduct(const Modulus& q, const uint64_t* a0, const uint64_t* a1, const uint64_t* b0,
@@ -146,6 +167,16 @@ void CenteredFrom(const Modulus& q, uint64_t p, const uint64_t* x, uint64_t* out
     internal::CenteredFromIfma(q, p, x, out, done);
   }
   CenteredFromPortable(q, p, x + done, out + done, n - done);
+}
+
+void MulConstant(const Modulus& q, const uint64_t* x, uint64_t w, uint64_t* out, size_t n,
+                 NttBackend backend) {
+  size_t done = 0;
+  if (UseIfma(backend)) {
+    done = n & ~size_t{7};
+    internal::MulConstantIfma(q, x, w, out, done);
+  }
+  MulConstantPortable(q, x + done, w, out + done, n - done);
 }
 
 void SubMulConstant(const Modulus& q, const uint64_t* a, const uint64_t* t, uint64_t w, uint64_t* out,

@@ -38,6 +38,10 @@ bool KernelsUseIfma(const Modulus& q, NttBackend backend = NttBackend::kAuto);
 void MulPointwise(const Modulus& q, const uint64_t* x, const uint64_t* y, uint64_t* out, size_t n,
                   NttBackend backend = NttBackend::kAuto);
 
+// acc[k] = acc[k] + x[k] * y[k] mod q for k < n (decryption's c0 + c1 s). IFMA for every q.
+void MulAddPointwise(const Modulus& q, const uint64_t* x, const uint64_t* y, uint64_t* acc, size_t n,
+                     NttBackend backend = NttBackend::kAuto);
+
 // The tensor product of two 2-part ciphertexts' limbs: d0 = a0 b0, d1 = a0 b1 + a1 b0, d2 = a1 b1 mod q
 // (element-wise, n values). Outputs may be inputs (in place: d0 = a0, d1 = a1; squaring: a = b), since each
 // index is read before it is written; arrays must not overlap otherwise.
@@ -61,6 +65,10 @@ void ReduceFrom(const Modulus& q, const uint64_t* x, uint64_t* out, size_t n,
 void CenteredFrom(const Modulus& q, uint64_t p, const uint64_t* x, uint64_t* out, size_t n,
                   NttBackend backend = NttBackend::kAuto);
 
+// out[c] = x[c] * w mod q for x[c], w < q (a constant factor). `out` may be `x`.
+void MulConstant(const Modulus& q, const uint64_t* x, uint64_t w, uint64_t* out, size_t n,
+                 NttBackend backend = NttBackend::kAuto);
+
 // out[c] = (a[c] - t[c]) * w mod q, plus out[c] if `accumulate`, for a[c], t[c], w < q: the last step of
 // ModDown and Rescale ((x - [x]_p) / p with w = p^-1). `out` may be `a`.
 void SubMulConstant(const Modulus& q, const uint64_t* a, const uint64_t* t, uint64_t w, uint64_t* out,
@@ -71,6 +79,7 @@ namespace internal {
 // The IFMA kernels (kernels_ifma.cc). Preconditions: CpuHasIfma(), n a multiple of 8, q < 2^50 for
 // MulPointwiseIfma and TensorProductIfma, q >= 2^9 for ReduceFromIfma and CenteredFromIfma.
 void MulPointwiseIfma(const Modulus& q, const uint64_t* x, const uint64_t* y, uint64_t* out, size_t n);
+void MulAddPointwiseIfma(const Modulus& q, const uint64_t* x, const uint64_t* y, uint64_t* acc, size_t n);
 void TensorProductIfma(const Modulus& q, const uint64_t* a0, const uint64_t* a1, const uint64_t* b0,
                        const uint64_t* b1, uint64_t* d0, uint64_t* d1, uint64_t* d2, size_t n);
 void InnerProductPairIfma(const Modulus& q, std::span<const uint64_t* const> x,
@@ -78,6 +87,7 @@ void InnerProductPairIfma(const Modulus& q, std::span<const uint64_t* const> x,
                           uint64_t* out0, uint64_t* out1, size_t n);
 void ReduceFromIfma(const Modulus& q, const uint64_t* x, uint64_t* out, size_t n);
 void CenteredFromIfma(const Modulus& q, uint64_t p, const uint64_t* x, uint64_t* out, size_t n);
+void MulConstantIfma(const Modulus& q, const uint64_t* x, uint64_t w, uint64_t* out, size_t n);
 void SubMulConstantIfma(const Modulus& q, const uint64_t* a, const uint64_t* t, uint64_t w, uint64_t* out,
                         bool accumulate, size_t n);
 

@@ -113,6 +113,31 @@ VEIL_IFMA_TARGET void MulPointwiseIfma(const Modulus& q, const uint64_t* x, cons
   }
 }
 
+VEIL_IFMA_TARGET void MulAddPointwiseIfma(const Modulus& q, const uint64_t* x, const uint64_t* y,
+                                          uint64_t* acc, size_t n) {
+  if (q.value() >= (uint64_t{1} << 50)) {
+    const BarrettWide c = MakeBarrettWide(q);
+    for (size_t k = 0; k < n; k += 8) {
+      const __m512i a = _mm512_loadu_si512(acc + k);
+      const __m512i xv = _mm512_loadu_si512(x + k), yv = _mm512_loadu_si512(y + k);
+      __m512i c0 = _mm512_and_si512(a, c.mask52), c1 = _mm512_maskz_srli_epi64(0xFF, a, 52),
+              c2 = _mm512_setzero_si512();
+      AddProductColumns(_mm512_and_si512(xv, c.mask52), _mm512_maskz_srli_epi64(0xFF, xv, 52),
+                        _mm512_and_si512(yv, c.mask52), _mm512_maskz_srli_epi64(0xFF, yv, 52), c0, c1, c2);
+      _mm512_storeu_si512(acc + k, ReduceColumns(c0, c1, c2, c));  // q + q^2 < 2^(b + 63)
+    }
+    return;
+  }
+  const Barrett52 c = MakeBarrett52(q);
+  for (size_t k = 0; k < n; k += 8) {
+    const __m512i xv = _mm512_loadu_si512(x + k), yv = _mm512_loadu_si512(y + k);
+    // acc + x y < q + q^2 < 2^(b + 51), acc in the low column.
+    const __m512i lo = _mm512_madd52lo_epu64(_mm512_loadu_si512(acc + k), xv, yv);
+    const __m512i hi = _mm512_madd52hi_epu64(_mm512_setzero_si512(), xv, yv);
+    _mm512_storeu_si512(acc + k, Reduce52(hi, lo, c));
+  }
+}
+
 VEIL_IFMA_TARGET void TensorProductIfma(const Modulus& q, const uint64_t* a0, const uint64_t* a1,
                                         const uint64_t* b0, const uint64_t* b1, uint64_t* d0, uint64_t* d1,
                                         uint64_t* d2, size_t n) {
@@ -238,6 +263,21 @@ VEIL_IFMA_TARGET void CenteredFromIfma(const Modulus& q, uint64_t p, const uint6
   }
 }
 
+VEIL_IFMA_TARGET void MulConstantIfma(const Modulus& q, const uint64_t* x, uint64_t w, uint64_t* out,
+                                      size_t n) {
+  const uint64_t qv = q.value();
+  const bool wide = qv >= (uint64_t{1} << 50);
+  const __m512i qq = _mm512_set1_epi64(static_cast<long long>(qv));
+  const __m512i wv = _mm512_set1_epi64(static_cast<long long>(w));
+  const __m512i ws =
+      _mm512_set1_epi64(static_cast<long long>(wide ? ShoupPrecompute(w, qv) : ShoupPrecompute52(w, qv)));
+  for (size_t c = 0; c < n; c += 8) {
+    const __m512i v = _mm512_loadu_si512(x + c);
+    _mm512_storeu_si512(out + c,
+                        ReduceOnce(wide ? MulShoupLazy64(v, wv, ws, qq) : MulShoupLazy52(v, wv, ws, qq), qq));
+  }
+}
+
 VEIL_IFMA_TARGET void SubMulConstantIfma(const Modulus& q, const uint64_t* a, const uint64_t* t, uint64_t w,
                                          uint64_t* out, bool accumulate, size_t n) {
   const uint64_t qv = q.value();
@@ -259,12 +299,14 @@ VEIL_IFMA_TARGET void SubMulConstantIfma(const Modulus& q, const uint64_t* a, co
 #else  // no IFMA backend on this platform (KernelsUseIfma is then false)
 
 void MulPointwiseIfma(const Modulus&, const uint64_t*, const uint64_t*, uint64_t*, size_t) {}
+void MulAddPointwiseIfma(const Modulus&, const uint64_t*, const uint64_t*, uint64_t*, size_t) {}
 void TensorProductIfma(const Modulus&, const uint64_t*, const uint64_t*, const uint64_t*, const uint64_t*,
                        uint64_t*, uint64_t*, uint64_t*, size_t) {}
 void InnerProductPairIfma(const Modulus&, std::span<const uint64_t* const>, std::span<const uint64_t* const>,
                           std::span<const uint64_t* const>, uint64_t*, uint64_t*, size_t) {}
 void ReduceFromIfma(const Modulus&, const uint64_t*, uint64_t*, size_t) {}
 void CenteredFromIfma(const Modulus&, uint64_t, const uint64_t*, uint64_t*, size_t) {}
+void MulConstantIfma(const Modulus&, const uint64_t*, uint64_t, uint64_t*, size_t) {}
 void SubMulConstantIfma(const Modulus&, const uint64_t*, const uint64_t*, uint64_t, uint64_t*, bool, size_t) {
 }
 

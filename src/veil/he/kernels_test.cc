@@ -69,6 +69,21 @@ TEST(KernelsTest, MulPointwiseMatchesReference) {
   }
 }
 
+TEST(KernelsTest, MulAddPointwiseMatchesReference) {
+  TestRng rng(18);
+  const size_t n = 1001;
+  for (uint64_t qv : Moduli()) {
+    const Modulus q = Modulus::Create(qv).value();
+    const std::vector<uint64_t> x = Residues(n, qv, rng), y = Residues(n, qv, rng), a = Residues(n, qv, rng);
+    for (NttBackend backend : Backends()) {
+      std::vector<uint64_t> acc = a;
+      MulAddPointwise(q, x.data(), y.data(), acc.data(), n, backend);
+      for (size_t k = 0; k < n; ++k)
+        ASSERT_EQ(acc[k], RefAdd(a[k], RefMul(x[k], y[k], qv), qv)) << qv << " at " << k;
+    }
+  }
+}
+
 TEST(KernelsTest, TensorProductMatchesReferenceInPlaceAndSquaring) {
   TestRng rng(12);
   const size_t n = 517;
@@ -191,6 +206,23 @@ TEST(KernelsTest, ReduceFromAndCenteredFromMatchReference) {
         std::vector<uint64_t> in_place = x;
         ReduceFrom(q, in_place.data(), in_place.data(), n, backend);
         EXPECT_EQ(in_place, out);
+      }
+    }
+  }
+}
+
+TEST(KernelsTest, MulConstantMatchesReference) {
+  TestRng rng(16);
+  const size_t n = 77;
+  for (uint64_t qv : Moduli()) {
+    const Modulus q = Modulus::Create(qv).value();
+    const std::vector<uint64_t> x = Residues(n, qv, rng);
+    for (uint64_t w : {uint64_t{0}, uint64_t{1}, qv - 1, rng.Below(qv)}) {
+      for (NttBackend backend : Backends()) {
+        std::vector<uint64_t> out = x;  // in place
+        MulConstant(q, out.data(), w, out.data(), n, backend);
+        for (size_t c = 0; c < n; ++c)
+          ASSERT_EQ(out[c], RefMul(x[c], w, qv)) << qv << " w=" << w << " at " << c;
       }
     }
   }

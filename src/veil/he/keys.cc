@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "veil/base/status_macros.h"
 #include "veil/crypto/random.h"
+#include "veil/he/kernels.h"
 #include "veil/he/wiped.h"
 
 namespace veil::he {
@@ -283,11 +284,9 @@ absl::StatusOr<Plaintext> Decrypt(const CkksContext& ctx, const SecretKey& sk, c
     // m = c_0 + c_1 s + c_2 s^2 + ...: s_power holds s^p.
     std::copy(s.get().begin(), s.get().end(), s_power.get().begin());
     for (size_t p = 1; p < ct.parts.size(); ++p) {
-      std::span<const uint64_t> c = ct.parts[p].limb(i);
-      for (size_t k = 0; k < n; ++k) m[k] = q.Add(m[k], q.Mul(c[k], s_power.get()[k]));
-      if (p + 1 < ct.parts.size()) {
-        for (size_t k = 0; k < n; ++k) s_power.get()[k] = q.Mul(s_power.get()[k], s.get()[k]);
-      }
+      MulAddPointwise(q, ct.parts[p].limb(i).data(), s_power.get().data(), m.data(), n);
+      if (p + 1 < ct.parts.size())
+        MulPointwise(q, s_power.get().data(), s.get().data(), s_power.get().data(), n);
     }
   }
   if (flood) {
