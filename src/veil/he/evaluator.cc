@@ -97,19 +97,12 @@ absl::Status AddOrSubInplace(const CkksContext& ctx, const Ciphertext& b, Cipher
   while (a->parts.size() < b.parts.size()) a->parts.emplace_back(n, limbs, /*ntt=*/true);
   for (size_t p = 0; p < b.parts.size(); ++p) {
     for (size_t i = 0; i < limbs; ++i) {
-      const uint64_t q = ctx.modulus(i).value();
       uint64_t* x = a->parts[p].data.data() + i * n;
       const uint64_t* y = b.parts[p].data.data() + i * n;
       if (sub) {
-        for (size_t k = 0; k < n; ++k) {
-          const uint64_t d = x[k] - y[k];
-          x[k] = x[k] >= y[k] ? d : d + q;
-        }
+        SubPointwise(ctx.modulus(i), x, y, x, n);
       } else {
-        for (size_t k = 0; k < n; ++k) {
-          const uint64_t s = x[k] + y[k];
-          x[k] = s >= q ? s - q : s;
-        }
+        AddPointwise(ctx.modulus(i), x, y, x, n);
       }
     }
   }
@@ -184,10 +177,8 @@ absl::Status AddPlainInplace(const CkksContext& ctx, const Plaintext& p, Ciphert
   VEIL_RETURN_IF_ERROR(CheckSameScale(a->scale, p.scale, "AddPlain"));
   Drop(a, std::min(a->level, p.level));
   for (size_t i = 0; i < a->parts[0].limbs; ++i) {
-    const Modulus& q = ctx.modulus(i);
     std::span<uint64_t> x = a->parts[0].limb(i);
-    std::span<const uint64_t> y = p.poly.limb(i);
-    for (size_t k = 0; k < x.size(); ++k) x[k] = q.Add(x[k], y[k]);
+    AddPointwise(ctx.modulus(i), x.data(), p.poly.limb(i).data(), x.data(), x.size());
   }
   return absl::OkStatus();
 }
@@ -257,8 +248,8 @@ absl::Status MultiplyConstantInplace(const CkksContext& ctx, double c, double co
   for (RnsPoly& part : a->parts) {
     for (size_t i = 0; i < part.limbs; ++i) {
       const Modulus& q = ctx.modulus(i);
-      const uint64_t w = SignedMod(v, q), w_shoup = ShoupPrecompute(w, q.value());
-      for (uint64_t& x : part.limb(i)) x = MulShoup(x, w, w_shoup, q.value());
+      uint64_t* x = part.limb(i).data();
+      MulConstant(q, x, SignedMod(v, q), x, ctx.n());
     }
   }
   a->scale *= constant_scale;

@@ -14,6 +14,14 @@ namespace {
 // ReduceProduct: (2^(63 - b) - 1) * 2^(2b) + 2^b < 2^(b + 63). 7 for a 60-bit prime, 3 for 61 bits.
 size_t TermsPerReduction(const Modulus& q) { return (size_t{1} << (63 - q.bits())) - 1; }
 
+void AddPointwisePortable(const Modulus& q, const uint64_t* x, const uint64_t* y, uint64_t* out, size_t n) {
+  for (size_t k = 0; k < n; ++k) out[k] = q.Add(x[k], y[k]);
+}
+
+void SubPointwisePortable(const Modulus& q, const uint64_t* x, const uint64_t* y, uint64_t* out, size_t n) {
+  for (size_t k = 0; k < n; ++k) out[k] = q.Sub(x[k], y[k]);
+}
+
 void MulPointwisePortable(const Modulus& q, const uint64_t* x, const uint64_t* y, uint64_t* out, size_t n) {
   for (size_t k = 0; k < n; ++k) out[k] = q.Mul(x[k], y[k]);
 }
@@ -104,6 +112,26 @@ bool UseIfma(NttBackend backend) { return backend != NttBackend::kPortable && Cp
 
 bool KernelsUseIfma(const Modulus& q, NttBackend backend) {
   return backend != NttBackend::kPortable && q.value() < (uint64_t{1} << 50) && CpuHasIfma();
+}
+
+void AddPointwise(const Modulus& q, const uint64_t* x, const uint64_t* y, uint64_t* out, size_t n,
+                  NttBackend backend) {
+  size_t done = 0;
+  if (UseIfma(backend)) {
+    done = n & ~size_t{7};
+    internal::AddPointwiseIfma(q.value(), x, y, out, done);
+  }
+  AddPointwisePortable(q, x + done, y + done, out + done, n - done);
+}
+
+void SubPointwise(const Modulus& q, const uint64_t* x, const uint64_t* y, uint64_t* out, size_t n,
+                  NttBackend backend) {
+  size_t done = 0;
+  if (UseIfma(backend)) {
+    done = n & ~size_t{7};
+    internal::SubPointwiseIfma(q.value(), x, y, out, done);
+  }
+  SubPointwisePortable(q, x + done, y + done, out + done, n - done);
 }
 
 void MulPointwise(const Modulus& q, const uint64_t* x, const uint64_t* y, uint64_t* out, size_t n,

@@ -34,6 +34,13 @@ namespace veil::he {
 // the CPU has IFMA.)
 bool KernelsUseIfma(const Modulus& q, NttBackend backend = NttBackend::kAuto);
 
+// out[k] = x[k] + y[k] mod q and out[k] = x[k] - y[k] mod q for k < n (AVX-512 for every q when the CPU has
+// IFMA). `out` may be `x` or `y`.
+void AddPointwise(const Modulus& q, const uint64_t* x, const uint64_t* y, uint64_t* out, size_t n,
+                  NttBackend backend = NttBackend::kAuto);
+void SubPointwise(const Modulus& q, const uint64_t* x, const uint64_t* y, uint64_t* out, size_t n,
+                  NttBackend backend = NttBackend::kAuto);
+
 // out[k] = x[k] * y[k] mod q for k < n. `out` may be `x` or `y`.
 void MulPointwise(const Modulus& q, const uint64_t* x, const uint64_t* y, uint64_t* out, size_t n,
                   NttBackend backend = NttBackend::kAuto);
@@ -78,6 +85,8 @@ namespace internal {
 
 // The IFMA kernels (kernels_ifma.cc). Preconditions: CpuHasIfma(), n a multiple of 8, q < 2^50 for
 // MulPointwiseIfma and TensorProductIfma, q >= 2^9 for ReduceFromIfma and CenteredFromIfma.
+void AddPointwiseIfma(uint64_t q, const uint64_t* x, const uint64_t* y, uint64_t* out, size_t n);
+void SubPointwiseIfma(uint64_t q, const uint64_t* x, const uint64_t* y, uint64_t* out, size_t n);
 void MulPointwiseIfma(const Modulus& q, const uint64_t* x, const uint64_t* y, uint64_t* out, size_t n);
 void MulAddPointwiseIfma(const Modulus& q, const uint64_t* x, const uint64_t* y, uint64_t* acc, size_t n);
 void TensorProductIfma(const Modulus& q, const uint64_t* a0, const uint64_t* a1, const uint64_t* b0,

@@ -104,6 +104,25 @@ VEIL_IFMA_TARGET inline __m512i MulMod52(__m512i x, __m512i y, const Barrett52& 
 
 }  // namespace
 
+VEIL_IFMA_TARGET void AddPointwiseIfma(uint64_t q, const uint64_t* x, const uint64_t* y, uint64_t* out,
+                                       size_t n) {
+  const __m512i qq = _mm512_set1_epi64(static_cast<long long>(q));
+  for (size_t k = 0; k < n; k += 8) {
+    const __m512i s = _mm512_add_epi64(_mm512_loadu_si512(x + k), _mm512_loadu_si512(y + k));
+    _mm512_storeu_si512(out + k, ReduceOnce(s, qq));
+  }
+}
+
+VEIL_IFMA_TARGET void SubPointwiseIfma(uint64_t q, const uint64_t* x, const uint64_t* y, uint64_t* out,
+                                       size_t n) {
+  const __m512i qq = _mm512_set1_epi64(static_cast<long long>(q));
+  for (size_t k = 0; k < n; k += 8) {
+    const __m512i d =
+        _mm512_add_epi64(_mm512_sub_epi64(_mm512_loadu_si512(x + k), _mm512_loadu_si512(y + k)), qq);
+    _mm512_storeu_si512(out + k, ReduceOnce(d, qq));
+  }
+}
+
 VEIL_IFMA_TARGET void MulPointwiseIfma(const Modulus& q, const uint64_t* x, const uint64_t* y, uint64_t* out,
                                        size_t n) {
   const Barrett52 c = MakeBarrett52(q);
@@ -298,6 +317,8 @@ VEIL_IFMA_TARGET void SubMulConstantIfma(const Modulus& q, const uint64_t* a, co
 
 #else  // no IFMA backend on this platform (KernelsUseIfma is then false)
 
+void AddPointwiseIfma(uint64_t, const uint64_t*, const uint64_t*, uint64_t*, size_t) {}
+void SubPointwiseIfma(uint64_t, const uint64_t*, const uint64_t*, uint64_t*, size_t) {}
 void MulPointwiseIfma(const Modulus&, const uint64_t*, const uint64_t*, uint64_t*, size_t) {}
 void MulAddPointwiseIfma(const Modulus&, const uint64_t*, const uint64_t*, uint64_t*, size_t) {}
 void TensorProductIfma(const Modulus&, const uint64_t*, const uint64_t*, const uint64_t*, const uint64_t*,

@@ -52,6 +52,24 @@ TEST(KernelsTest, IfmaAppliesBelow2To50) {
   EXPECT_EQ(KernelsUseIfma(Modulus::Create((uint64_t{1} << 50) - 27).value()), CpuHasIfma());
 }
 
+TEST(KernelsTest, AddAndSubPointwiseMatchReference) {
+  TestRng rng(10);
+  const size_t n = 1003;
+  for (uint64_t qv : Moduli()) {
+    const Modulus q = Modulus::Create(qv).value();
+    const std::vector<uint64_t> x = Residues(n, qv, rng), y = Residues(n, qv, rng);
+    for (NttBackend backend : Backends()) {
+      std::vector<uint64_t> sum = x, diff = x;  // in place
+      AddPointwise(q, sum.data(), y.data(), sum.data(), n, backend);
+      SubPointwise(q, diff.data(), y.data(), diff.data(), n, backend);
+      for (size_t k = 0; k < n; ++k) {
+        ASSERT_EQ(sum[k], RefAdd(x[k], y[k], qv)) << qv << " at " << k;
+        ASSERT_EQ(diff[k], RefAdd(x[k], qv - y[k], qv)) << qv << " at " << k;
+      }
+    }
+  }
+}
+
 TEST(KernelsTest, MulPointwiseMatchesReference) {
   TestRng rng(11);
   const size_t n = 1003;
