@@ -149,8 +149,17 @@ absl::StatusOr<FeaturePipeline> FeaturePipeline::Create(std::vector<ColumnSpec> 
 }
 
 absl::StatusOr<Matrix> FeaturePipeline::Transform(const table::Table& table) const {
+  return Transform(table, nullptr);
+}
+
+absl::StatusOr<Matrix> FeaturePipeline::Transform(const table::Table& table,
+                                                  std::vector<std::vector<int>>* unknown) const {
   const int64_t n = table.num_rows();
   Matrix x = Matrix::Zero(n, num_features());
+  if (unknown != nullptr) unknown->assign(n, {});
+  const auto note_unknown = [&](int64_t row, int column) {
+    if (unknown != nullptr) (*unknown)[row].push_back(column);
+  };
   for (int c = 0; c < static_cast<int>(columns_.size()); ++c) {
     const ColumnSpec& spec = columns_[c];
     VEIL_ASSIGN_OR_RETURN(const table::Column* column, FindColumn(table, spec.name));
@@ -207,7 +216,11 @@ absl::StatusOr<Matrix> FeaturePipeline::Transform(const table::Table& table) con
           continue;
         }
         const int k = code_to_category[codes[row]];
-        if (k >= 0) x(row, first + k) = 1;
+        if (k >= 0) {
+          x(row, first + k) = 1;
+        } else {
+          note_unknown(row, c);
+        }
       }
     } else {
       for (int64_t row = 0; row < n; ++row) {
@@ -216,7 +229,11 @@ absl::StatusOr<Matrix> FeaturePipeline::Transform(const table::Table& table) con
           continue;
         }
         auto it = index.find(CategoryText(*column, row));
-        if (it != index.end()) x(row, first + it->second) = 1;
+        if (it != index.end()) {
+          x(row, first + it->second) = 1;
+        } else {
+          note_unknown(row, c);
+        }
       }
     }
   }

@@ -100,6 +100,11 @@ class FeaturePipeline {
   // cannot read (numeric needs int64/double/bool), or holds a null under MissingPolicy::kError (the message
   // names the column and the row index, never the value).
   absl::StatusOr<Matrix> Transform(const table::Table& table) const;
+  // As above; also fills `unknown` (one entry per row) with the indexes into columns() of the categorical
+  // columns whose value in that row is not null and not among the column's categories. Such a value encodes
+  // as all zeros, exactly like a record of no listed category: scoring (`veil decide`) tells the caller which
+  // columns of a decision were outside what the model knows, without repeating the value.
+  absl::StatusOr<Matrix> Transform(const table::Table& table, std::vector<std::vector<int>>* unknown) const;
   // Every standardized numeric value is clamped to [-kMaxStandardized, kMaxStandardized], so a tiny declared
   // scale cannot make an input overflow; in a column with bounds a NaN is treated as missing (its policy).
   static constexpr double kMaxStandardized = 1e6;

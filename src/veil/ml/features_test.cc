@@ -65,6 +65,44 @@ TEST(FeaturesTest, JsonRoundTripReproducesTheEncodingExactly) {
   EXPECT_EQ(*q->Transform(t), *p->Transform(t));  // bit-exact
 }
 
+// A category the pipeline never saw encodes as no category (all zeros, not the missing indicator), and the
+// Transform overload names, per row, the columns where that happened; nulls and known values are not listed.
+// Both a string column (dictionary path) and an int64 column read as categories (text path) are covered.
+TEST(FeaturesTest, UnknownCategoriesEncodeAsZerosAndAreReportedPerRow) {
+  auto t = table::ReadCsvFromString(
+      "job,grade\n"
+      "clerk,1\n"
+      "pilot,2\n"    // job unknown
+      ",7\n"         // job null (missing, not unknown); grade unknown
+      "manager,9\n"  // grade unknown
+      "clerk,2\n");
+  ASSERT_TRUE(t.ok()) << t.status();
+  ColumnSpec job;
+  job.name = "job";
+  job.kind = ColumnKind::kCategorical;
+  job.categories = {"clerk", "manager"};
+  ColumnSpec grade = job;
+  grade.name = "grade";
+  grade.categories = {"1", "2"};
+  grade.missing = MissingPolicy::kImpute;
+  auto p = PublicFeaturePipeline({job, grade});
+  ASSERT_TRUE(p.ok()) << p.status();
+  std::vector<std::vector<int>> unknown;
+  auto x = p->Transform(*t, &unknown);
+  ASSERT_TRUE(x.ok()) << x.status();
+  EXPECT_EQ(*x, *p->Transform(*t));  // the report does not change the encoding
+  ASSERT_EQ(unknown.size(), 5u);
+  EXPECT_TRUE(unknown[0].empty());
+  EXPECT_THAT(unknown[1], ElementsAre(0));
+  EXPECT_THAT(unknown[2], ElementsAre(1));
+  EXPECT_THAT(unknown[3], ElementsAre(1));
+  EXPECT_TRUE(unknown[4].empty());
+  // Row 1 (pilot): job=clerk, job=manager, job:missing all 0; row 2 (null job): only job:missing set.
+  EXPECT_THAT(std::vector<double>(x->row(1).data(), x->row(1).data() + 3), ElementsAre(0, 0, 0));
+  EXPECT_THAT(std::vector<double>(x->row(2).data(), x->row(2).data() + 3), ElementsAre(0, 0, 1));
+  EXPECT_EQ((*x)(3, 3) + (*x)(3, 4), 0);  // grade 9: no grade feature set
+}
+
 TEST(FeaturesTest, FromJsonRejectsBadInputNamingTheField) {
   EXPECT_THAT(FeaturePipeline::FromJson("{").status().message(), HasSubstr("not valid JSON"));
   EXPECT_THAT(FeaturePipeline::FromJson(R"({"format":"x"})").status().message(), HasSubstr("format"));

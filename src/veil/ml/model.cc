@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
 #include "veil/base/status_macros.h"
 #include "veil/dp/random_bits.h"
@@ -316,11 +317,38 @@ absl::StatusOr<Model> Model::FromJson(std::string_view text) {
     }
     config.hidden.push_back(w.get<int>());
   }
+  if (config.hidden.size() > 2)
+    return absl::InvalidArgumentError("model: \"hidden\" has more than two layers");
+  if (config.task != Task::kMulticlass && config.num_classes != 2) {
+    return absl::InvalidArgumentError("model: \"num_classes\" must be 2 for a regression or binary model");
+  }
+  // The parameter count the shapes imply, checked against "params" BEFORE anything is allocated: a damaged or
+  // hostile file declaring 2^24 inputs and 2^20 hidden units must not make Create allocate 2^44 doubles. The
+  // count fits in int64 (at most 2^24 * (2^24 + 1) per layer, three layers); equal to the array's size, the
+  // allocation is no larger than the text that was parsed.
+  int64_t expected = 0;
+  {
+    int64_t in = config.num_inputs;
+    for (int width : config.hidden) {
+      expected += static_cast<int64_t>(width) * (in + 1);
+      in = width;
+    }
+    const int64_t outputs = config.task == Task::kMulticlass ? config.num_classes : 1;
+    expected += outputs * (in + 1);
+  }
+  if (!j.contains("params") || !j["params"].is_array()) {
+    return absl::InvalidArgumentError("model: \"params\" must be an array of numbers");
+  }
+  if (static_cast<int64_t>(j["params"].size()) != expected) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model: \"params\" has ", j["params"].size(), " numbers, but \"num_inputs\" ", config.num_inputs,
+        ", \"hidden\" [", absl::StrJoin(config.hidden, ", "), "] and ",
+        config.task == Task::kMulticlass ? config.num_classes : 1, " output(s) need ", expected));
+  }
   VEIL_ASSIGN_OR_RETURN(Model model, Create(config));
-  if (!j.contains("params") || !j["params"].is_array() ||
-      static_cast<int64_t>(j["params"].size()) != model.num_params()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("model: \"params\" must be an array of ", model.num_params(), " numbers"));
+  if (j.contains("kind") && j["kind"] != std::string(model.kind())) {
+    return absl::InvalidArgumentError(absl::StrCat("model: \"kind\" does not match the shapes (they make a ",
+                                                   std::string(model.kind()), ")"));
   }
   for (int64_t k = 0; k < model.num_params(); ++k) {
     const json& v = j["params"][k];
@@ -330,6 +358,24 @@ absl::StatusOr<Model> Model::FromJson(std::string_view text) {
     model.params_[k] = v.get<double>();
   }
   return model;
+}
+
+absl::Status CheckModelParts(const Model& model, const FeaturePipeline& pipeline,
+                             const std::vector<std::string>& classes) {
+  if (pipeline.num_features() != model.num_inputs()) {
+    return absl::InvalidArgumentError(absl::StrCat("model: \"num_inputs\" is ", model.num_inputs(),
+                                                   " but the pipeline encodes ", pipeline.num_features(),
+                                                   " features"));
+  }
+  const size_t want = model.task() == Task::kBinary       ? 2
+                      : model.task() == Task::kMulticlass ? static_cast<size_t>(model.config().num_classes)
+                                                          : 0;
+  if (classes.size() != want) {
+    return absl::InvalidArgumentError(absl::StrCat("model: \"classes\" has ", classes.size(), " names, a ",
+                                                   std::string(TaskName(model.task())), " model needs ",
+                                                   want));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> ExportLinearModelJson(const Model& model, const FeaturePipeline& pipeline,

@@ -114,8 +114,11 @@ class Model {
   // Mean loss over all rows (for tests and progress reporting).
   double MeanLoss(const Matrix& x, const Targets& y) const;
 
-  // JSON {"format": "veil-model", "version": 1, "task", "num_inputs", "num_classes", "hidden", "params"}
-  // (doubles printed to round-trip exactly) and back. FromJson errors: InvalidArgument naming the field.
+  // JSON {"format": "veil-model", "version": 1, "task", "kind", "num_inputs", "num_classes", "hidden",
+  // "params"} (doubles printed to round-trip exactly) and back. FromJson checks every size before it
+  // allocates: "params" must hold exactly the count the shapes imply (so a file declaring huge layers with a
+  // short "params" is refused without allocating them), num_classes is 2 unless multiclass, "kind" (if
+  // present) matches the shapes. Errors: InvalidArgument naming the field.
   std::string ToJson() const;
   static absl::StatusOr<Model> FromJson(std::string_view json);
 
@@ -128,6 +131,13 @@ class Model {
   Vector params_;
   std::vector<int64_t> offsets_;  // per layer, the offset of W_l in params_ (b_l follows it)
 };
+
+// Checks that a model, its feature pipeline and its class names belong together (a model read back from
+// storage): the pipeline encodes exactly model.num_inputs() features, and there are 2 class names for a
+// binary model, num_classes for a multiclass one, none for a regression. Errors: InvalidArgument naming the
+// field and both sizes.
+absl::Status CheckModelParts(const Model& model, const FeaturePipeline& pipeline,
+                             const std::vector<std::string>& classes);
 
 // Exports a linear or binary logistic model (no hidden layers) with its feature pipeline in the JSON format
 // that the HE module scores (src/veil/he/scoring.h, "veil-linear-model" version 1): "features" are the

@@ -1,6 +1,8 @@
 #include "veil/ml/model.h"
 
+#include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -224,6 +226,109 @@ TEST(ModelTest, JsonRoundTripIsExactAndValidated) {
   EXPECT_FALSE(Model::Create({.task = Task::kBinary, .num_inputs = 2, .hidden = {2, 2, 2}}).ok());
 }
 
+// Sizes are checked before allocation, with errors naming the field: shapes declaring 2^24 inputs and two
+// hidden layers of 2^20 units (2^44 + 2^40 + 2^20 parameters, 140 TB) with a short "params" must be refused
+// without allocating them (the test would abort with bad_alloc otherwise).
+TEST(ModelTest, FromJsonChecksSizesBeforeAllocating) {
+  nlohmann::json j =
+      nlohmann::json::parse(RandomModel({.task = Task::kBinary, .num_inputs = 2, .hidden = {3}}, 1).ToJson());
+  const auto error = [](const nlohmann::json& doc) { return Model::FromJson(doc.dump()).status(); };
+  nlohmann::json huge = j;
+  huge["num_inputs"] = 1 << 24;
+  huge["hidden"] = {1 << 20, 1 << 20};
+  EXPECT_EQ(error(huge).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(error(huge).message(), HasSubstr("\"params\" has 13 numbers"));
+  EXPECT_THAT(error(huge).message(),
+              HasSubstr("need 18691700817921"));  // 2^20 (2^24+1) + 2^20 (2^20+1) + 2^20 + 1
+  nlohmann::json three = j;
+  three["hidden"] = {1, 1, 1};
+  EXPECT_THAT(error(three).message(), HasSubstr("\"hidden\" has more than two layers"));
+  nlohmann::json kind = j;
+  kind["kind"] = "logreg";
+  EXPECT_THAT(error(kind).message(), HasSubstr("\"kind\""));
+  nlohmann::json classes = j;
+  classes["num_classes"] = 5;
+  EXPECT_THAT(error(classes).message(), HasSubstr("\"num_classes\" must be 2"));
+  nlohmann::json multi = j;
+  multi["task"] = "multiclass";
+  multi["num_classes"] = 3;  // output layer 3 x 4 instead of 1 x 4: 8 parameters short
+  EXPECT_THAT(error(multi).message(), HasSubstr("need 21"));
+  nlohmann::json nan = j;
+  nan["params"][4] = "x";
+  EXPECT_THAT(error(nan).message(), HasSubstr("params[4]"));
+}
+
+// Fuzz-style: every truncation of a valid model's JSON, and 3,000 seeded mutations (a byte replaced by one of
+// the characters that change JSON structure or numbers, a byte deleted, a number replaced by an extreme
+// one), never crash and never allocate beyond the text: each either fails with InvalidArgument or yields a
+// model whose parameter count is what its own shapes imply and which round-trips.
+TEST(ModelTest, FromJsonSurvivesTruncatedAndMutatedInput) {
+  const std::string text =
+      RandomModel({.task = Task::kMulticlass, .num_inputs = 3, .num_classes = 3, .hidden = {4}}, 9).ToJson();
+  const auto check = [](const std::string& candidate) {
+    absl::StatusOr<Model> m = Model::FromJson(candidate);
+    if (!m.ok()) {
+      EXPECT_EQ(m.status().code(), absl::StatusCode::kInvalidArgument) << m.status();
+      return false;
+    }
+    int64_t want = 0, in = m->num_inputs();
+    for (int h : m->config().hidden) {
+      want += static_cast<int64_t>(h) * (in + 1);
+      in = h;
+    }
+    want += static_cast<int64_t>(m->num_outputs()) * (in + 1);
+    EXPECT_EQ(m->num_params(), want);
+    absl::StatusOr<Model> again = Model::FromJson(m->ToJson());
+    EXPECT_TRUE(again.ok() && again->params() == m->params());
+    return true;
+  };
+  for (size_t n = 0; n < text.size(); ++n) EXPECT_FALSE(check(text.substr(0, n))) << "prefix " << n;
+  EXPECT_TRUE(check(text));
+  crypto::testing::DeterministicRandom rng(2024);
+  dp::RandomBits bits(rng);
+  const std::string alphabet = "{}[]\",:-.e9012 tn";
+  const char* extremes[] = {"16777216", "1048576", "-1", "0", "1e308", "4294967297", "18446744073709551615"};
+  int accepted = 0;
+  for (int trial = 0; trial < 3000; ++trial) {
+    std::string t = text;
+    const size_t pos = bits.UniformFast(t.size());
+    switch (trial % 3) {
+      case 0:
+        t[pos] = alphabet[bits.UniformFast(alphabet.size())];
+        break;
+      case 1:
+        t.erase(pos, 1);
+        break;
+      default: {
+        // Replace the number starting at or after pos (if any) by an extreme value.
+        const size_t start = t.find_first_of("-0123456789", pos);
+        if (start == std::string::npos) break;
+        const size_t end = t.find_first_not_of("-+.e0123456789", start);
+        t.replace(start, end - start, extremes[bits.UniformFast(std::size(extremes))]);
+      }
+    }
+    accepted += check(t) ? 1 : 0;
+  }
+  // Most mutations break the document; some (a digit of a parameter changed) leave a valid model.
+  EXPECT_GT(accepted, 0);
+  EXPECT_LT(accepted, 3000);
+}
+
+TEST(ModelTest, CheckModelPartsMatchesPipelineWidthAndClasses) {
+  auto t = table::ReadCsvFromString("age,job\n30,a\n40,b\n");
+  ASSERT_TRUE(t.ok());
+  auto p = FitFeaturePipeline(*t);  // age, job=a, job=b: 3 features
+  ASSERT_TRUE(p.ok());
+  const Model binary = *Model::Create({.task = Task::kBinary, .num_inputs = 3});
+  EXPECT_TRUE(CheckModelParts(binary, *p, {"no", "yes"}).ok());
+  EXPECT_THAT(CheckModelParts(binary, *p, {"no"}).message(), HasSubstr("\"classes\" has 1 names"));
+  const Model wide = *Model::Create({.task = Task::kRegression, .num_inputs = 4});
+  EXPECT_THAT(CheckModelParts(wide, *p, {}).message(),
+              HasSubstr("\"num_inputs\" is 4 but the pipeline encodes 3 features"));
+  const Model multi = *Model::Create({.task = Task::kMulticlass, .num_inputs = 3, .num_classes = 3});
+  EXPECT_EQ(CheckModelParts(multi, *p, {"a", "b"}).code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(ModelTest, ExportLinearModelJsonHasTheHeFormat) {
   auto t = table::ReadCsvFromString("age,job\n30,a\n40,b\n50,a\n");
   ASSERT_TRUE(t.ok());
@@ -326,46 +431,87 @@ TEST(DpSgdTest, TrainsAUsefulModelDeterministicallyUnderATestSeed) {
   EXPECT_LT(a.Weights(0)(0, 1), -1.0);         // planted -4.5
 }
 
-// With an enormous noise multiplier the result is noise: the noise really is added (a test of the wiring).
-// The noise of one step, alone: no rows (the clipped sum is 0), q = 1 over N = 100 public records, plain SGD
-// with learning rate N, so each parameter is minus one draw of N(0, sigma^2) (times 1 / q). With P = 4001
-// parameters, the sample standard deviation s has relative standard error 1 / sqrt(2 (P - 1)) = 0.0112 and
-// the sample mean standard error sigma / sqrt(P) = 0.0158 sigma: both are checked at 5 standard errors, so a
-// sigma off by 6% (let alone 100 times too large) or noise biased by 0.08 sigma fails.
-TEST(DpSgdTest, NoiseIsAddedWithTheRequestedSigma) {
+// The noise of EVERY step, through the public API: no rows (the clipped sum is exactly 0), q = 1 over N = 100
+// public records, T = 5 epochs = 5 steps (one per epoch, so the progress callback runs after each step and
+// records the parameters), plain SGD with learning rate N and no momentum, decay or penalty: step t moves the
+// parameters by -noise_t / q exactly. So z_t = noise_t / sigma, P = 4001 values per step, should be i.i.d.
+// N(0, 1) with sigma = plan.noise_sigma.
+// Tolerances (critical values computed with mpmath's regularized incomplete gamma, two-sided, 1e-7 per
+// test, so the whole test has a false-failure probability below 1e-6 for this fixed seed's family):
+//   per step   sum_i z_ti^2 ~ chi^2(4001): in [3542.61, 4495.88] (a step without noise, or with twice the
+//              noise, fails);
+//   pooled     sum_t sum_i z_ti^2 ~ chi^2(20005): in [18957.71, 21088.79], i.e. the sample variance within
+//              -5.2% / +5.4% of sigma^2: a sigma 4% too large or too small fails with probability > 0.99;
+//   mean       sum z / sqrt(20005) ~ N(0, 1): |.| < 5.327;
+//   steps independent: the correlation of consecutive steps' noise ~ N(0, 1 / 4001): |r| < 5.327 / sqrt(4001)
+//              (noise reused across steps fails);
+//   shape      the 20005 values in the 10 deciles of N(0, 1): chi^2 with 9 df < 44.81 (1e-6; uniform or
+//              Laplace noise of the right variance fails).
+TEST(DpSgdTest, EveryStepAddsGaussianNoiseWithTheCalibratedSigma) {
   constexpr int kInputs = 4000;
   constexpr int kRecords = 100;
-  constexpr double kMultiplier = 2, kClip = 1.5;
+  constexpr int kSteps = 5;
+  constexpr double kMultiplier = 1.3, kClip = 0.7;
   const Matrix none(0, kInputs);
   const Targets no_targets;
   Model m = *Model::Create({.task = Task::kBinary, .num_inputs = kInputs});
-  crypto::testing::DeterministicRandom rng(5);
+  crypto::testing::DeterministicRandom rng(11);
   TrainOptions o;
-  o.epochs = 1;
-  o.batch_size = kRecords;  // q = 1: one step
+  o.epochs = kSteps;
+  o.batch_size = kRecords;  // q = 1: one step per epoch
   o.optimizer = Optimizer::kSgd;
   o.momentum = 0;
-  o.learning_rate = kRecords;  // params = -(0 + noise) / (q N) * learning rate = -noise / q
+  o.learning_rate = kRecords;
+  std::vector<Vector> after;  // the parameters after each step
+  o.progress = [&](int, int, double loss) {
+    EXPECT_TRUE(std::isnan(loss));  // DP mode reports no data-dependent loss
+    after.push_back(m.params());
+  };
   auto plan = TrainDpSgd(m, none, no_targets, o,
                          {.epsilon = 1, .delta = 1e-5, .clip_norm = kClip, .noise_multiplier = kMultiplier},
                          rng, /*public_num_records=*/kRecords);
   ASSERT_TRUE(plan.ok()) << plan.status();
-  ASSERT_EQ(plan->steps, 1);
-  ASSERT_NEAR(plan->sampling_rate, 1, 1e-6);  // as realised by the sampler: the expected batch is q N
-  EXPECT_FALSE(plan->diverged);
-  // The sampler's sigma is z C, rounded up only for the granularity (slack z sqrt(P) 2^-19 = 2.4e-4).
+  ASSERT_EQ(plan->steps, kSteps);
+  ASSERT_EQ(after.size(), static_cast<size_t>(kSteps));
+  ASSERT_NEAR(plan->sampling_rate, 1, 1e-6);
   const double sigma = plan->noise_sigma;
   EXPECT_GE(sigma, kMultiplier * kClip);
   EXPECT_LE(sigma, kMultiplier * kClip * 1.001);
+  const int64_t p = m.num_params();
+  ASSERT_EQ(p, kInputs + 1);
 
-  const Vector p = -m.params() * (plan->sampling_rate * kRecords / o.learning_rate);  // the noise drawn
-  const double k = static_cast<double>(p.size());
-  ASSERT_EQ(p.size(), kInputs + 1);
-  const double mean = p.mean();
-  const double sd = std::sqrt((p.array() - mean).square().sum() / (k - 1));
-  EXPECT_NEAR(sd / sigma, 1, 5 / std::sqrt(2 * (k - 1))) << "sd " << sd << ", sigma " << sigma;
-  EXPECT_NEAR(mean / sigma, 0, 5 / std::sqrt(k)) << "mean " << mean;
-  EXPECT_GT(plan->cost.epsilon, 0);
+  std::vector<Vector> z;
+  Vector previous = Vector::Zero(p);  // the model starts at zero
+  for (const Vector& now : after) {
+    z.push_back(-(now - previous) * plan->sampling_rate / sigma);  // noise_t / sigma
+    previous = now;
+  }
+  const double deciles[9] = {
+      -1.2815515655446006, -0.8416212335729142, -0.5244005127080407, -0.2533471031357997, 0.0,
+      0.2533471031357997,  0.5244005127080407,  0.8416212335729142,  1.2815515655446006};
+  double pooled = 0, sum = 0;
+  std::vector<int64_t> cells(10, 0);
+  for (int t = 0; t < kSteps; ++t) {
+    const double squares = z[t].squaredNorm();
+    EXPECT_GT(squares, 3542.61) << "step " << t + 1;
+    EXPECT_LT(squares, 4495.88) << "step " << t + 1;
+    pooled += squares;
+    sum += z[t].sum();
+    for (int64_t i = 0; i < p; ++i) {
+      ++cells[std::upper_bound(std::begin(deciles), std::end(deciles), z[t][i]) - std::begin(deciles)];
+    }
+    if (t > 0) {
+      const double r = z[t].dot(z[t - 1]) / std::sqrt(z[t].squaredNorm() * z[t - 1].squaredNorm());
+      EXPECT_LT(std::abs(r), 5.327 / std::sqrt(static_cast<double>(p))) << "steps " << t << ", " << t + 1;
+    }
+  }
+  const double n = static_cast<double>(kSteps * p);
+  EXPECT_GT(pooled, 18957.71) << "sample variance / sigma^2 = " << pooled / n;
+  EXPECT_LT(pooled, 21088.79) << "sample variance / sigma^2 = " << pooled / n;
+  EXPECT_LT(std::abs(sum / std::sqrt(n)), 5.327);
+  double chi2 = 0;
+  for (int64_t c : cells) chi2 += (c - n / 10) * (c - n / 10) / (n / 10);
+  EXPECT_LT(chi2, 44.81);
 }
 
 // A plan charged for N public records holds when per-record filtering left fewer rows: q, T and the noise
