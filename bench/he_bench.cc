@@ -9,11 +9,11 @@
 // decryption + decoding, add, multiply without relinearization, relinearize, rescale and rotate, in place,
 // against SEAL's figures from issue 7 (N = 8192: 0.46, 2.7, 0.81, 0.04, 0.23, 1.87, 0.46, 1.86 ms; N = 16384:
 // multiply 1.2, relinearize 15.7, rotate 15.4 ms) as the ratio SEAL / Veil. Each figure is the
-// median over kRuns runs of `iterations` calls, with the best run beside it, in THREAD CPU time
+// median over RUNS runs of `iterations` calls, with the best run beside it, in THREAD CPU time
 // (CLOCK_THREAD_CPUTIME_ID), so that other processes on a shared machine do not inflate it (they still share
-// caches and memory bandwidth).
+// caches, memory bandwidth and, with SMT, the core), and the median wall-clock time beside it.
 //
-//   build/he/bench/he_bench [ITERATIONS]    (default 2000 per run)
+//   build/he/bench/he_bench [ITERATIONS] [--runs RUNS]    (defaults 2000 per run, 7 runs)
 #include <time.h>
 
 #include <algorithm>
@@ -37,12 +37,13 @@
 namespace veil::bench {
 namespace {
 
-constexpr int kRuns = 7;
+int g_runs = 7;
 constexpr double kSealForwardNttN8192Us = 83.0;
 
 struct Timing {
-  double median_us;
-  double best_us;  // the fastest run: less sensitive to other processes on a shared machine
+  double median_us;       // thread CPU time
+  double best_us;         // the fastest run: less sensitive to other processes on a shared machine
+  double wall_median_us;  // wall-clock time
 };
 
 // This thread's CPU time in seconds: on a machine shared with other processes (load above the core count),
@@ -53,16 +54,19 @@ double ThreadCpuSeconds() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
-// Microseconds of thread CPU time per call of f() over kRuns runs of `iterations` calls.
+// Microseconds of thread CPU time (and wall-clock time) per call of f() over g_runs runs of `iterations`
+// calls.
 template <typename F>
 Timing MicrosPerCall(int iterations, F&& f) {
-  std::vector<double> us;
-  for (int run = 0; run < kRuns; ++run) {
+  std::vector<double> us, wall_us;
+  for (int run = 0; run < g_runs; ++run) {
+    const Clock::time_point wall_start = Clock::now();
     const double start = ThreadCpuSeconds();
     for (int i = 0; i < iterations; ++i) f();
     us.push_back((ThreadCpuSeconds() - start) * 1e6 / iterations);
+    wall_us.push_back(SecondsSince(wall_start) * 1e6 / iterations);
   }
-  return Timing{Median(us), *std::min_element(us.begin(), us.end())};
+  return Timing{Median(us), *std::min_element(us.begin(), us.end()), Median(wall_us)};
 }
 
 void Die(const absl::Status& s) {
@@ -106,10 +110,10 @@ void BenchLimb(size_t n, int bits, int iterations) {
       seal = absl::StrFormat(", SEAL 83 us / Veil = %.2fx, best run %.2fx",
                              kSealForwardNttN8192Us / fwd.median_us, kSealForwardNttN8192Us / fwd.best_us);
     }
-    std::printf("  %-8s forward NTT %8.2f us, best %8.2f us (%.1f baselines%s)\n", name, fwd.median_us,
-                fwd.best_us, fwd.median_us / baseline_us, seal.c_str());
-    std::printf("  %-8s inverse NTT %8.2f us, best %8.2f us (%.1f baselines)\n", name, inv.median_us,
-                inv.best_us, inv.median_us / baseline_us);
+    std::printf("  %-8s forward NTT %8.2f us, best %8.2f us, wall %8.2f us (%.1f baselines%s)\n", name,
+                fwd.median_us, fwd.best_us, fwd.wall_median_us, fwd.median_us / baseline_us, seal.c_str());
+    std::printf("  %-8s inverse NTT %8.2f us, best %8.2f us, wall %8.2f us (%.1f baselines)\n", name,
+                inv.median_us, inv.best_us, inv.wall_median_us, inv.median_us / baseline_us);
   }
 }
 
@@ -187,19 +191,24 @@ void BenchScheme(const SchemeSetup& setup, int calls) {
   const Timing rotate = MicrosPerCall(calls, [&] {
     if (!he::RotateInplace(*ctx, *gk, 1, &rotating).ok()) std::abort();
   });
-  const Timing relinearize{relin_copy.median_us - copy3.median_us, relin_copy.best_us - copy3.best_us};
-  const Timing rescale{rescale_copy.median_us - copy2.median_us, rescale_copy.best_us - copy2.best_us};
+  const Timing relinearize{relin_copy.median_us - copy3.median_us, relin_copy.best_us - copy3.best_us,
+                           relin_copy.wall_median_us - copy3.wall_median_us};
+  const Timing rescale{rescale_copy.median_us - copy2.median_us, rescale_copy.best_us - copy2.best_us,
+                       rescale_copy.wall_median_us - copy2.wall_median_us};
 
   std::string bits;
   for (int b : setup.ciphertext_bits) bits += absl::StrFormat("%s%d", bits.empty() ? "" : ", ", b);
-  std::printf("N = %zu, {%s} + special {60}, %zu slots, median of %d runs of %d calls:\n", setup.n,
-              bits.c_str(), ctx->slot_count(), kRuns, calls);
+  std::printf(
+      "N = %zu, {%s} + special {60}, %zu slots, median of %d runs of %d calls (thread CPU time; wall "
+      "beside):\n",
+      setup.n, bits.c_str(), ctx->slot_count(), g_runs, calls);
   auto row = [](const char* what, const Timing& t, double seal_ms) {
-    std::string seal =
-        seal_ms > 0 ? absl::StrFormat("(SEAL %.2f ms / Veil = %.2fx)", seal_ms, seal_ms * 1000 / t.median_us)
-                    : std::string("(no SEAL figure)");
-    std::printf("  %-28s %8.3f ms, best %8.3f ms %s\n", what, t.median_us / 1000, t.best_us / 1000,
-                seal.c_str());
+    std::string seal = seal_ms > 0
+                           ? absl::StrFormat("(SEAL %.2f ms / Veil = %.2fx; wall %.2fx)", seal_ms,
+                                             seal_ms * 1000 / t.median_us, seal_ms * 1000 / t.wall_median_us)
+                           : std::string("(no SEAL figure)");
+    std::printf("  %-28s %8.3f ms, best %8.3f ms, wall %8.3f ms %s\n", what, t.median_us / 1000,
+                t.best_us / 1000, t.wall_median_us / 1000, seal.c_str());
   };
   row("encode", encode, setup.encode);
   row("public-key encrypt", encrypt, setup.encrypt);
@@ -225,14 +234,25 @@ void BenchScheme(const SchemeSetup& setup, int calls) {
 }
 
 int Main(int argc, char** argv) {
-  const int iterations = argc > 1 ? std::atoi(argv[1]) : 2000;
-  if (iterations <= 0) {
-    std::fprintf(stderr, "usage: he_bench [ITERATIONS > 0]\n");
+  int iterations = 2000;
+  bool ok = true;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--runs" && i + 1 < argc) {
+      g_runs = std::atoi(argv[++i]);
+      ok = ok && g_runs > 0;
+    } else {
+      iterations = std::atoi(argv[i]);
+      ok = ok && iterations > 0;
+    }
+  }
+  if (!ok) {
+    std::fprintf(stderr, "usage: he_bench [ITERATIONS > 0] [--runs RUNS > 0]\n");
     return 2;
   }
   PrintMachine();
   std::printf("AVX-512 IFMA: %s; median of %d runs of %d transforms, one thread, thread CPU time\n",
-              he::CpuHasIfma() ? "yes" : "no", kRuns, iterations);
+              he::CpuHasIfma() ? "yes" : "no", g_runs, iterations);
   for (size_t n : {8192u, 16384u}) {
     for (int bits : {60, 40}) BenchLimb(n, bits, iterations);
   }
