@@ -60,6 +60,24 @@ absl::Status ReadDouble(std::string_view in, size_t& pos, std::string_view what,
   return absl::OkStatus();
 }
 
+void AppendStateHeader(std::string& out, std::string_view magic, uint64_t version) {
+  out.append(magic);
+  AppendU64(out, version);
+}
+
+absl::StatusOr<size_t> ReadStateHeader(std::string_view in, std::string_view magic, uint64_t version,
+                                       std::string_view what) {
+  if (in.substr(0, magic.size()) != magic) {
+    return absl::DataLossError(
+        absl::StrCat(std::string(what), ": not a ", std::string(what), " (bad magic)"));
+  }
+  size_t pos = magic.size();
+  uint64_t v = 0;
+  VEIL_RETURN_IF_ERROR(ReadU64(in, pos, what, "version", v));
+  if (v != version) return absl::DataLossError(absl::StrCat(std::string(what), ": unsupported version ", v));
+  return pos;
+}
+
 }  // namespace internal
 
 absl::StatusOr<StrategyKind> ParseStrategyKind(std::string_view name) {
@@ -155,6 +173,31 @@ absl::StatusOr<std::vector<float>> SecAggInput(const ClientUpdate& update, int64
   return out;
 }
 
+absl::StatusOr<std::vector<float>> SecAggWeightedInput(const ClientUpdate& update, int64_t max_examples) {
+  VEIL_ASSIGN_OR_RETURN(std::vector<float> out, SecAggInput(update, max_examples));
+  VEIL_ASSIGN_OR_RETURN(const double w, SecAggWeight(update.num_examples, max_examples));
+  out.push_back(static_cast<float>(w));
+  return out;
+}
+
+absl::StatusOr<std::vector<double>> MeanFromWeightedSecAggSum(std::span<const double> decoded_sum) {
+  if (decoded_sum.size() < 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("secagg mean: the weighted sum needs the updates and their weight, got ",
+                     decoded_sum.size(), " values"));
+  }
+  VEIL_RETURN_IF_ERROR(CheckFinite(decoded_sum, "secagg mean: sum"));
+  const double total = decoded_sum.back();
+  if (!(total > 0)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "secagg mean: the decoded weight sum is ", total,
+        "; the weights were quantized to 0 (raise the quantizer's scale or lower max_examples)"));
+  }
+  std::vector<double> mean(decoded_sum.begin(), decoded_sum.end() - 1);
+  for (double& m : mean) m /= total;
+  return mean;
+}
+
 absl::StatusOr<std::vector<double>> MeanFromSecAggSum(std::span<const double> decoded_sum,
                                                       std::span<const int64_t> survivor_num_examples,
                                                       int64_t max_examples) {
@@ -248,8 +291,8 @@ absl::Status Strategy::Apply(std::span<const double> mean_update, std::vector<do
 }
 
 std::string Strategy::SerializeState() const {
-  std::string out(kStateMagic);
-  internal::AppendU64(out, kStateVersion);
+  std::string out;
+  internal::AppendStateHeader(out, kStateMagic, kStateVersion);
   internal::AppendU64(out, static_cast<uint64_t>(options_.kind));
   internal::AppendDouble(out, options_.server_learning_rate);
   internal::AppendDouble(out, options_.beta1);
@@ -266,16 +309,9 @@ std::string Strategy::SerializeState() const {
 
 absl::Status Strategy::RestoreState(std::string_view state) {
   constexpr std::string_view kWhat = "strategy state";
-  if (state.substr(0, kStateMagic.size()) != kStateMagic) {
-    return absl::DataLossError("strategy state: not a strategy state (bad magic)");
-  }
-  size_t pos = kStateMagic.size();
-  uint64_t version = 0, kind = 0, num_params = 0, steps = 0;
+  VEIL_ASSIGN_OR_RETURN(size_t pos, internal::ReadStateHeader(state, kStateMagic, kStateVersion, kWhat));
+  uint64_t kind = 0, num_params = 0, steps = 0;
   double eta = 0, b1 = 0, b2 = 0, tau = 0, mu = 0;
-  VEIL_RETURN_IF_ERROR(internal::ReadU64(state, pos, kWhat, "version", version));
-  if (version != kStateVersion) {
-    return absl::DataLossError(absl::StrCat("strategy state: unsupported version ", version));
-  }
   VEIL_RETURN_IF_ERROR(internal::ReadU64(state, pos, kWhat, "kind", kind));
   VEIL_RETURN_IF_ERROR(internal::ReadDouble(state, pos, kWhat, "server_learning_rate", eta));
   VEIL_RETURN_IF_ERROR(internal::ReadDouble(state, pos, kWhat, "beta1", b1));

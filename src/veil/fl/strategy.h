@@ -20,7 +20,9 @@
 //                 Adam:    v_t = beta2 v_{t-1} + (1 - beta2) Delta_t^2
 //                 x_{t+1} = x_t + eta m_t / (sqrt(v_t) + tau)
 //               with m_{-1} = 0 and v_{-1} = tau^2 (Algorithm 2 requires v_{-1} >= tau^2; this is the
-//               smallest such value). No bias correction (Algorithm 2 has none). Reddi et al. tune eta on a
+//               smallest such value). No bias correction (Algorithm 2 has none). Algorithm 2 averages the
+//               clients' updates uniformly; here Delta_t is the example-weighted mean (as FedAvg), which is
+//               the same when the clients hold equally many examples. Reddi et al. tune eta on a
 //               log grid; values around 1e-2 to 1e-1 are typical for these optimizers (eta = 1, the FedAvg
 //               default, makes every early step about +-1 per coordinate).
 //
@@ -80,17 +82,35 @@ struct ClientUpdate {
 absl::StatusOr<std::vector<double>> WeightedMean(std::span<const ClientUpdate> updates);
 
 // Example-weighted FedAvg through secure aggregation (secagg.h, quantize.h), where the server sees only the
-// sum. Each client k sends y_k = w_k update_k with w_k = min(n_k, max_examples) / max_examples in (0, 1]
-// (SecAggInput, to be quantized with Quantizer::Encode and masked) and n_k in the clear, as plain FedAvg
-// does; the server decodes the sum over the survivors U3 and divides it by sum_{k in U3} w_k
-// (MeanFromSecAggSum). That is WeightedMean with each count capped at max_examples (a public bound from the
-// round's configuration, as Flower's SecAgg+ max_weight; a larger client then counts as max_examples).
-// Since |y_kj| <= |update_kj|, a Quantizer whose clip bounds the updates' coordinates never clips y_k.
-// Quantization error of the mean, per coordinate: below sum_{k in U3} (|y_kj - float(y_kj)| + 1 / scale) /
-// sum_{k in U3} w_k (float(y) is the float Quantizer::Encode takes; stochastic rounding moves each term by
-// less than 1 / scale).
-// Errors: InvalidArgument for max_examples < 1, num_examples < 1, or a non-finite value (naming the index).
+// sum. The weights go into the inputs: client k's weight is w_k = min(n_k, max_examples) / max_examples in
+// (0, 1] (SecAggWeight; max_examples is a public bound from the round's configuration, as Flower's SecAgg+
+// max_weight; a larger client counts as max_examples), so the mean is WeightedMean with each count capped at
+// max_examples.
+//
+// Preferred: n_k never leaves the client. It encodes SecAggWeightedInput = [w_k update_k, w_k] (P + 1
+// floats, for Quantizer::Encode; the weight rides in the secure sum as the last coordinate), and the server
+// divides the decoded sum's first P coordinates by its last (MeanFromWeightedSecAggSum). Requirements: the
+// Quantizer's clip is >= 1 (w_k <= 1 is then never clipped) and bounds |update_kj| (|w_k update_kj| <=
+// |update_kj|). Quantization error of the mean, per coordinate j, with W~ the decoded weight sum and
+// exact_j = sum_k w_k update_kj / sum_k w_k:
+//   |mean_j - exact_j| <= (a_j + |exact_j| b) / W~,  a_j = sum_{k in U3} (|y_kj - w_k update_kj| + 1/scale),
+//                                                    b   = sum_{k in U3} (|float(w_k) - w_k| + 1/scale),
+// y_kj = float(w_k update_kj) (stochastic rounding moves each encoded value by less than 1/scale; the
+// identity mean - exact = ((N - A) - exact (W~ - W)) / W~ with N, A the decoded and exact numerators gives
+// the bound).
+//
+// Older variant, which REVEALS n_k to the server: SecAggInput (P floats w_k update_k) with n_k sent in the
+// clear, and MeanFromSecAggSum dividing by sum_{k in U3} w_k. The example count is a site's data size, not
+// an individual's record, but secure aggregation is there to hide per-site facts; use the weighted variant.
+// (Kept until the coordinator and client have switched.) Its error bound: a_j / sum_{k in U3} w_k.
+// Errors: InvalidArgument for max_examples < 1, num_examples < 1, an empty update or a non-finite value
+// (naming the index).
 absl::StatusOr<double> SecAggWeight(int64_t num_examples, int64_t max_examples);
+absl::StatusOr<std::vector<float>> SecAggWeightedInput(const ClientUpdate& update, int64_t max_examples);
+// decoded_sum = Quantizer::DecodeSum of the SecAggResult (P + 1 values). Errors: InvalidArgument for fewer
+// than 2 values or a non-finite one; FailedPrecondition if the decoded weight sum is not positive (all
+// weights rounded to 0: raise the scale or lower max_examples).
+absl::StatusOr<std::vector<double>> MeanFromWeightedSecAggSum(std::span<const double> decoded_sum);
 absl::StatusOr<std::vector<float>> SecAggInput(const ClientUpdate& update, int64_t max_examples);
 // decoded_sum = Quantizer::DecodeSum of the SecAggResult; survivor_num_examples = n_k of SecAggResult::
 // included. Errors: InvalidArgument for an empty sum or survivor list, a bad count or non-finite value.
@@ -153,6 +173,11 @@ absl::Status ReadU64(std::string_view in, size_t& pos, std::string_view what, st
                      uint64_t& v);
 absl::Status ReadDouble(std::string_view in, size_t& pos, std::string_view what, std::string_view field,
                         double& v);
+// A serialized state's header: `magic` then `version` as a u64. ReadStateHeader returns the position after
+// it. Errors: DataLoss "<what>: not a <what> (bad magic)", truncation, or "unsupported version".
+void AppendStateHeader(std::string& out, std::string_view magic, uint64_t version);
+absl::StatusOr<size_t> ReadStateHeader(std::string_view in, std::string_view magic, uint64_t version,
+                                       std::string_view what);
 }  // namespace internal
 
 }  // namespace veil::fl
