@@ -170,7 +170,7 @@ absl::StatusOr<DpFedAvg> DpFedAvg::Create(const DpFedAvgOptions& options) {
 
 absl::StatusOr<std::vector<double>> DpFedAvg::Aggregate(std::span<const double> sum_of_clipped,
                                                         int64_t within_clip_count, int64_t num_clients,
-                                                        base::RandomSource& rng) {
+                                                        base::RandomSource& rng, double encoding_scale) {
   if (sum_of_clipped.empty()) return absl::InvalidArgumentError("DP-FedAvg: empty sum of updates");
   for (size_t j = 0; j < sum_of_clipped.size(); ++j) {
     if (!std::isfinite(sum_of_clipped[j])) {
@@ -181,30 +181,55 @@ absl::StatusOr<std::vector<double>> DpFedAvg::Aggregate(std::span<const double> 
     return absl::InvalidArgumentError(absl::StrCat("DP-FedAvg: within_clip_count ", within_clip_count,
                                                    " must be in [0, num_clients = ", num_clients, "]"));
   }
+  if (!(encoding_scale >= 0) || !std::isfinite(encoding_scale)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("DP-FedAvg: encoding_scale must be finite and >= 0, got ", encoding_scale));
+  }
+  // Everything that can fail is computed before the first noise draw (see the header).
+  const size_t dims = sum_of_clipped.size();
+  const double sensitivity = encoding_scale == 0
+                                 ? clip_norm_
+                                 : clip_norm_ * (1 + 0x1p-24) +
+                                       std::sqrt(static_cast<double>(dims)) * (1 / encoding_scale + 0x1p-149);
+  VEIL_ASSIGN_OR_RETURN(const double sigma, CalibratedSigma(update_noise_multiplier_, sensitivity, dims));
+  // The sampler refuses |value| / g >= 2^100; a sum of clipped updates stays far below (|S_j| <= n D_t, g <=
+  // z D_t 2^-19), so this only rejects sums that clients did not clip, before any noise is spent on them.
+  VEIL_ASSIGN_OR_RETURN(const double g, dp::SecureGaussianGranularity(sigma));
+  for (size_t j = 0; j < dims; ++j) {
+    if (!(std::abs(sum_of_clipped[j]) < 0x1p99 * g)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("DP-FedAvg: sum of updates [", j, "] is far larger than clipped updates can produce"));
+    }
+  }
+  double sigma_b = 0;
+  const double centred = static_cast<double>(within_clip_count) - static_cast<double>(num_clients) / 2;
+  if (options_.adaptive_clipping) {
+    // The centred bits b_k - 1/2 have L2 sensitivity 1/2; their noise multiplier is 2 sigma_b.
+    VEIL_ASSIGN_OR_RETURN(sigma_b, CalibratedSigma(2 * count_stddev_, 0.5, 1));
+    VEIL_ASSIGN_OR_RETURN(const double g_b, dp::SecureGaussianGranularity(sigma_b));
+    if (!(std::abs(centred) < 0x1p99 * g_b)) {
+      return absl::InvalidArgumentError("DP-FedAvg: num_clients is too large for clipped_count_stddev");
+    }
+  }
+  VEIL_ASSIGN_OR_RETURN(const dp::ApproxDp spent,
+                        Convert(sampling_rate_, options_.noise_multiplier, rounds_ + 1, options_.delta));
+
   const double m = static_cast<double>(options_.clients_per_round);
-  VEIL_ASSIGN_OR_RETURN(const double sigma,
-                        CalibratedSigma(update_noise_multiplier_, clip_norm_, sum_of_clipped.size()));
   dp::RandomBits bits(rng);
-  std::vector<double> out(sum_of_clipped.size());
-  for (size_t j = 0; j < out.size(); ++j) {
+  std::vector<double> out(dims);
+  for (size_t j = 0; j < dims; ++j) {
     VEIL_ASSIGN_OR_RETURN(const double noisy, dp::AddSecureGaussianNoise(bits, sum_of_clipped[j], sigma));
     out[j] = noisy / m;  // the public expected count, never the actual one (McMahan et al. 2018)
   }
   double next_clip = clip_norm_;
   if (options_.adaptive_clipping) {
-    // The centred bits b_k - 1/2 have L2 sensitivity 1/2; their noise multiplier is 2 sigma_b.
-    VEIL_ASSIGN_OR_RETURN(const double sigma_b, CalibratedSigma(2 * count_stddev_, 0.5, 1));
-    const double centred = static_cast<double>(within_clip_count) - static_cast<double>(num_clients) / 2;
     VEIL_ASSIGN_OR_RETURN(const double noisy, dp::AddSecureGaussianNoise(bits, centred, sigma_b));
     const double fraction = noisy / m + 0.5;
-    next_clip = clip_norm_ * std::exp(-options_.clip_learning_rate * (fraction - options_.target_quantile));
-    if (!(next_clip > 0) || !std::isfinite(next_clip)) {
-      return absl::FailedPreconditionError(
-          "DP-FedAvg: the adaptive clip norm left the range of doubles; lower clip_learning_rate");
-    }
+    // Clamped, never an error (see kMaxAdaptiveClip); exp overflows to infinity and underflows to 0 cleanly.
+    next_clip = std::clamp(
+        clip_norm_ * std::exp(-options_.clip_learning_rate * (fraction - options_.target_quantile)),
+        kMinAdaptiveClip, kMaxAdaptiveClip);
   }
-  VEIL_ASSIGN_OR_RETURN(const dp::ApproxDp spent,
-                        Convert(sampling_rate_, options_.noise_multiplier, rounds_ + 1, options_.delta));
   clip_norm_ = next_clip;
   ++rounds_;
   spent_ = spent;
@@ -230,8 +255,8 @@ void AppendOptions(std::string& out, const DpFedAvgOptions& o) {
 }  // namespace
 
 std::string DpFedAvg::SerializeState() const {
-  std::string out(kStateMagic);
-  internal::AppendU64(out, kStateVersion);
+  std::string out;
+  internal::AppendStateHeader(out, kStateMagic, kStateVersion);
   AppendOptions(out, options_);
   internal::AppendU64(out, static_cast<uint64_t>(rounds_));
   internal::AppendDouble(out, clip_norm_);
@@ -240,15 +265,7 @@ std::string DpFedAvg::SerializeState() const {
 
 absl::Status DpFedAvg::RestoreState(std::string_view state) {
   constexpr std::string_view kWhat = "DP-FedAvg state";
-  if (state.substr(0, kStateMagic.size()) != kStateMagic) {
-    return absl::DataLossError("DP-FedAvg state: not a DP-FedAvg state (bad magic)");
-  }
-  size_t pos = kStateMagic.size();
-  uint64_t version = 0;
-  VEIL_RETURN_IF_ERROR(internal::ReadU64(state, pos, kWhat, "version", version));
-  if (version != kStateVersion) {
-    return absl::DataLossError(absl::StrCat("DP-FedAvg state: unsupported version ", version));
-  }
+  VEIL_ASSIGN_OR_RETURN(size_t pos, internal::ReadStateHeader(state, kStateMagic, kStateVersion, kWhat));
   std::string expected;
   AppendOptions(expected, options_);
   if (state.size() - pos < expected.size())

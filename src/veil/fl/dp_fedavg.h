@@ -11,13 +11,21 @@
 //      b_k = 1 if it was already within C_t.
 //   3. The server gets S = sum_k clip(Delta_k) (plainly, or as the sum of a secure-aggregation round) and the
 //      count B = sum_k b_k, and releases (Aggregate)
-//        Delta_t = (S + N(0, sigma_Delta^2 I)) / m,   sigma_Delta = z_Delta C_t
-//      (Gaussian noise from dp::AddSecureGaussianNoise, never inverse CDF; the rounding of that sampler to
-//      its granularity g is covered by raising sigma_Delta until sigma_Delta / (C_t + sqrt(P) g) >= z_Delta,
-//      as DP-SGD does in ml/train.cc), then Delta_t goes to the Strategy as the mean update.
+//        Delta_t = (S + N(0, sigma_Delta^2 I)) / m,   sigma_Delta = z_Delta D_t
+//      where D_t is the L2 sensitivity of S: C_t for a plain sum; for the decoded sum of a secure-aggregation
+//      round, in which each client encoded its clipped update as floats with Quantizer::Encode at scale s,
+//        D_t = C_t (1 + 2^-24) + sqrt(P) (1/s + 2^-149)
+//      (the float conversion moves a coordinate by at most 2^-24 of itself, or 2^-149 below the normal range,
+//      and stochastic rounding by less than 1/s; per-coordinate clipping only shrinks it). Gaussian noise
+//      from dp::AddSecureGaussianNoise, never inverse CDF; the rounding of that sampler to its granularity g
+//      is covered by raising sigma_Delta until sigma_Delta / (D_t + sqrt(P) g) >= z_Delta (dp::
+//      CalibrateSecureGaussian, as DP-SGD). Then Delta_t goes to the Strategy as the mean update.
 //   4. Adaptive clipping: b~ = (B - n/2 + N(0, sigma_b^2)) / m + 1/2 (the count of centred bits b_k - 1/2,
-//      L2 sensitivity 1/2, n the clients of the round), and C_{t+1} = C_t exp(-eta_C (b~ - gamma)): C moves
-//      geometrically towards the gamma-quantile of the update norms (b~ = gamma is its fixed point).
+//      L2 sensitivity 1/2; n is the number of clients whose bits are in B and whose updates are in S), and
+//      C_{t+1} = C_t exp(-eta_C (b~ - gamma)), kept within [kMinAdaptiveClip, kMaxAdaptiveClip]: C moves
+//      geometrically towards the gamma-quantile of the update norms (b~ = gamma is its fixed point). B must
+//      be the exact count (with secure aggregation, a coordinate C_t b_k summed with the updates decodes to
+//      C_t B within n/s, so rounding it recovers B when n/s < C_t/2).
 //
 // Privacy (Andrew et al. Theorem 1): one round releases two Gaussian queries of one client's contribution,
 // the clipped update (sensitivity C_t, noise multiplier z_Delta) and the centred bit (sensitivity 1/2,
@@ -27,14 +35,16 @@
 // Accounting: each round is the Poisson-subsampled Gaussian mechanism with rate q and multiplier z (Mironov,
 // Talwar, Zhang 2019; dp::SubsampledGaussianRdp), composed over the rounds in RDP and converted to
 // (epsilon, delta) with dp::RdpToApproxDp (dp::DpSgdEpsilon, clients in the place of records): Spent() after
-// the rounds so far. q is the rate actually realised
-// by SampleClients, rounded up (as ml::PlanDpSgd does). Guarantee: the sequence of released Delta_t (hence
-// every model) is (Spent().epsilon, delta)-DP with respect to adding or removing one client, provided the
-// clients are sampled by SampleClients (or independently with probability <= q), each client's update is
-// clipped by ClipUpdate before it leaves the client, the denominator is the public m (never the actual
-// count), and only this class's output is released (not S, not B). With secure aggregation the server
-// never sees an individual update, but it sees S before the noise: in this central mode the server is
-// trusted to add the noise.
+// the rounds so far. q is the rate actually realised by SampleClients, rounded up (as ml::PlanDpSgd does).
+// Guarantee: the sequence of released Delta_t and C_t (hence every model) is (Spent().epsilon, delta)-DP with
+// respect to adding or removing one client of the N, provided the clients are sampled by SampleClients (or
+// independently with probability <= q), each client's update is clipped by ClipUpdate with clip_norm()
+// before it leaves the client, Aggregate is told how the sum was encoded (encoding_scale), the denominator
+// is the public m (never the actual count), and only this class's output is released (not S, not B, not
+// the actual number of clients). Once noise is drawn Aggregate cannot fail on the data (its only later
+// errors are the random source's), so a round is never redone on the same data without being charged.
+// With secure aggregation the server never sees an individual update, but it sees S before the noise: in
+// this central mode the server is trusted to add the noise.
 //
 // Distributed DP (distributed_dp.h) removes that trust: clients clip (ClipUpdate, fixed C), quantize,
 // add discrete Gaussian noise (AddDistributedNoise) inside secure aggregation, and the server only decodes
@@ -60,6 +70,11 @@
 #include "veil/fl/distributed_dp.h"
 
 namespace veil::fl {
+
+// The range C_t is kept in under adaptive clipping (a clamp, not an error: the step depends on the noisy
+// count, and an error after the noise is drawn would reveal it uncharged).
+inline constexpr double kMinAdaptiveClip = 1e-100;
+inline constexpr double kMaxAdaptiveClip = 1e100;
 
 struct DpFedAvgOptions {
   // z: the total noise multiplier of a round (update and, when adaptive, clipped count). Finite, > 0.
@@ -115,14 +130,20 @@ class DpFedAvg {
 
   // One round (steps 3 and 4 above): sum_of_clipped = sum of the round's ClipUpdate outputs (clipped with
   // clip_norm() as it is before this call), within_clip_count = how many were within_clip, num_clients = how
-  // many were summed. Returns the noisy mean update (length of the sum) for Strategy::Apply; then, when
-  // adaptive, updates C; then counts the round.
+  // many were summed. encoding_scale: 0 when the sum is of the ClipUpdate outputs themselves (plain
+  // transport); the Quantizer's scale s when it is the decoded sum of a secure-aggregation round in which
+  // each client sent its ClipUpdate output as floats through Quantizer::Encode (the noise is then calibrated
+  // to the sensitivity D_t above, not C_t). Returns the noisy mean update (length of the sum) for
+  // Strategy::Apply; then, when adaptive, updates C; then counts the round.
   // Atomic: on error nothing changes. `rng` is crypto::SecureRandom() in production.
-  // Errors: InvalidArgument for an empty or non-finite sum, num_clients < 0, within_clip_count outside
-  // [0, num_clients]; the sampler's and rng's errors.
+  // Errors (all before any noise is drawn, and none depends on an honest client's data): InvalidArgument
+  // for an empty or non-finite sum, num_clients < 0, within_clip_count outside [0, num_clients], an
+  // encoding_scale that is negative or not finite, or a noise multiplier too large for the sum's length;
+  // afterwards only the sampler's and rng's errors (the sampler's for a sum too large for its noise, which
+  // clipped updates never produce).
   absl::StatusOr<std::vector<double>> Aggregate(std::span<const double> sum_of_clipped,
                                                 int64_t within_clip_count, int64_t num_clients,
-                                                base::RandomSource& rng);
+                                                base::RandomSource& rng, double encoding_scale = 0);
 
   // Cumulative (epsilon, delta) after rounds() rounds ((0, 0) before the first).
   dp::ApproxDp Spent() const { return spent_; }
