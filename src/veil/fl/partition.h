@@ -2,8 +2,9 @@
 // iid|dirichlet:ALPHA`, and the accuracy benchmark).
 //
 //   iid             rows shuffled uniformly and dealt into `sites` parts whose sizes differ by at most one.
-//   dirichlet:ALPHA label skew as in Hsu, Qi, Brown 2019 ("Measuring the Effects of Non-Identical Data
-//                   Distribution for Federated Visual Classification"): for each label c independently,
+//   dirichlet:ALPHA label skew as in Yurochkin et al. 2019 ("Bayesian Nonparametric Federated Learning of
+//                   Neural Networks", and Flower Datasets' DirichletPartitioner; Hsu, Qi, Brown 2019 draw
+//                   each site's label mix instead): for each label c independently,
 //                   site proportions p_c ~ Dirichlet(ALPHA, ..., ALPHA) (normalised Gamma(ALPHA, 1)
 //                   variates), and the rows of label c, shuffled, are cut at the cumulative proportions (site
 //                   k gets floor(P_k n_c) - floor(P_{k-1} n_c) of them, P_k = p_1 + ... + p_k). Small ALPHA
