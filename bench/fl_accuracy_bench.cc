@@ -28,11 +28,14 @@
 //   (fl/secagg.h
 //                state machines through fl/secagg_test_util.h's in-memory driver: 4 clients, complete graph,
 //                threshold 3, ring Z_2^32, keys and masks from crypto::SecureRandom()). Each site encodes
-//                y_k = w_k Delta_k (fl::SecAggInput, w_k = n_k / 32,561) with fl::Quantizer (clip 8,
-//                automatic scale, stochastic rounding from SecureRandom()). Checked every round: the secure
-//                sum EQUALS the plaintext integer sum of the same encodings mod 2^32, and the model differs
-//                from the float FedAvg model of the same updates by at most the quantization bound of
-//                strategy.h, per coordinate: eta * sum_k (|y_kj - float(y_kj)| + 1 / scale) / sum_k w_k.
+//                [w_k Delta_k, w_k] (fl::SecAggWeightedInput, w_k = n_k / 32,561: the example count stays
+//                on the site, its weight rides in the secure sum) with fl::Quantizer (clip 8, automatic
+//                scale, stochastic rounding from SecureRandom()), and the coordinator divides by the decoded
+//                weight sum (fl::MeanFromWeightedSecAggSum). Checked every round: the secure sum EQUALS the
+//                plaintext integer sum of the same encodings mod 2^32, and the model differs from the float
+//                FedAvg model of the same updates by at most the quantization bound of strategy.h, per
+//                coordinate: eta (a_j + |mean_j| b) / W~ with a_j = sum_k (|y_kj - w_k Delta_kj| + 1/scale),
+//                b = sum_k (|float(w_k) - w_k| + 1/scale) and W~ the decoded weight sum.
 // Printed: median test accuracy over the runs, the gap to centralized in points against the 1-point target
 // (FedAvg and FedAvg + secure aggregation), the worst run, and the secure-aggregation check. Seeded
 // randomness (partition, local shuffles) comes from bench::DataRandom, so every row of a run sees the same
@@ -188,40 +191,38 @@ struct SecAggCheck {
 };
 
 // The mean of one round's updates through secure aggregation. Checks that the round's sum equals the
-// plaintext integer sum of the encodings, and writes each coordinate's quantization bound (see the file
-// comment).
-std::vector<double> SecureMean(const std::vector<ClientUpdate>& updates, uint64_t round, SecAggCheck& check,
-                               std::vector<double>& bound) {
+// plaintext integer sum of the encodings, and writes each coordinate's quantization bound against the float
+// mean `exact` (see the file comment).
+std::vector<double> SecureMean(const std::vector<ClientUpdate>& updates, std::span<const double> exact,
+                               uint64_t round, SecAggCheck& check, std::vector<double>& bound) {
   base::RandomSource& rng = crypto::SecureRandom();
   const size_t p = updates[0].update.size();
   const Quantizer q = OrDie(
       Quantizer::Create({.clip = 8, .scale = 0, .max_clients = kSites, .noise_stddev = 0, .ring_bits = 32}),
       "quantizer");
   std::vector<std::vector<uint32_t>> inputs;
-  std::vector<uint32_t> plain(p, 0);
-  bound.assign(p, 0.0);
-  std::vector<int64_t> counts;
-  double total_w = 0;
+  std::vector<uint32_t> plain(p + 1, 0);
+  std::vector<double> a(p, 0.0);
+  double b = 0;
   for (const ClientUpdate& u : updates) {
-    const std::vector<float> y = OrDie(SecAggInput(u, kTrainRows), "secagg input");
+    const std::vector<float> y = OrDie(SecAggWeightedInput(u, kTrainRows), "secagg input");
     const double w = OrDie(SecAggWeight(u.num_examples, kTrainRows), "weight");
-    total_w += w;
-    counts.push_back(u.num_examples);
     std::vector<uint32_t> enc = OrDie(q.Encode(y, rng), "encode");
-    for (size_t j = 0; j < p; ++j) {
+    for (size_t j = 0; j <= p; ++j) {
       plain[j] += enc[j];  // the plaintext integer sum, mod 2^32
       if (std::abs(y[j]) > q.clip()) ++check.clipped;
-      bound[j] += std::abs(w * u.update[j] - static_cast<double>(y[j])) + 1 / q.scale();
     }
+    for (size_t j = 0; j < p; ++j)
+      a[j] += std::abs(static_cast<double>(y[j]) - w * u.update[j]) + 1 / q.scale();
+    b += std::abs(static_cast<double>(y[p]) - w) + 1 / q.scale();
     inputs.push_back(std::move(enc));
   }
-  for (double& b : bound) b /= total_w;
   check.scale = q.scale();
   SecAggConfig config;
   config.round_id = round;
   config.num_clients = kSites;
   config.ring_bits = 32;
-  config.vector_length = static_cast<uint32_t>(p);
+  config.vector_length = static_cast<uint32_t>(p + 1);
   config.threat_model = SecAggThreatModel::kActive;
   config.threshold = 3;
   config.min_clients = 3;
@@ -232,7 +233,9 @@ std::vector<double> SecureMean(const std::vector<ClientUpdate>& updates, uint64_
   ++check.rounds;
   if (result.sum != plain || result.included.size() != updates.size()) check.exact = false;
   const std::vector<double> decoded = OrDie(q.DecodeSum(result.sum), "decode");
-  return OrDie(MeanFromSecAggSum(decoded, counts, kTrainRows), "secure mean");
+  bound.resize(p);
+  for (size_t j = 0; j < p; ++j) bound[j] = (a[j] + std::abs(exact[j]) * b) / decoded[p];
+  return OrDie(MeanFromWeightedSecAggSum(decoded), "secure mean");
 }
 
 // Local training of one round r: one epoch of `optimizer` with batch `batch` and step lr / (1 + decay r).
@@ -279,7 +282,7 @@ double Federated(const Data& d, const std::vector<Site>& sites, const Row& row, 
       Strategy float_strategy = strategy;
       OrDie(float_strategy.Apply(mean, float_params), "float step");
       std::vector<double> bound;
-      mean = SecureMean(updates, static_cast<uint64_t>(r), *secure, bound);
+      mean = SecureMean(updates, mean, static_cast<uint64_t>(r), *secure, bound);
       OrDie(strategy.Apply(mean, params), "secure step");
       // The FedAvg step is x + eta * mean, so the models differ by eta * (mean difference) <= eta * bound, up
       // to the double rounding of the two computations (slack: relative 1e-12, far below the bound).
