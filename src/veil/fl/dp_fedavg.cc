@@ -19,8 +19,6 @@ namespace {
 
 constexpr std::string_view kStateMagic = "VFLDPAVG";
 constexpr uint64_t kStateVersion = 1;
-// ml::internal::PoissonSample realises the rate 1 - exp(-s / 2^40) (ml/train.h).
-constexpr double kGeomT = 0x1p40;
 
 double DerivedCountStddev(const DpFedAvgOptions& o) {
   return o.clipped_count_stddev > 0 ? o.clipped_count_stddev : static_cast<double>(o.clients_per_round) / 20;
@@ -151,10 +149,8 @@ absl::StatusOr<DpFedAvg> DpFedAvg::Create(const DpFedAvgOptions& options) {
     d.sampling_rate_ = 1;
   } else {
     // The rate PoissonSample realises, rounded up (as ml::PlanDpSgd).
-    const double q =
-        static_cast<double>(options.clients_per_round) / static_cast<double>(options.total_clients);
-    const double s = static_cast<double>(ml::internal::GeometricScaleForRate(q));
-    d.sampling_rate_ = std::min(1.0, std::nextafter(-std::expm1(-s / kGeomT), 2.0));
+    d.sampling_rate_ = ml::internal::RealisedPoissonRate(static_cast<double>(options.clients_per_round) /
+                                                         static_cast<double>(options.total_clients));
   }
   const double z = options.noise_multiplier;
   if (options.adaptive_clipping) {

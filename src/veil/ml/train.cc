@@ -142,6 +142,11 @@ uint64_t GeometricScaleForRate(double q) {
   return static_cast<uint64_t>(std::max(1.0, std::round(-std::log1p(-std::min(q, 1 - 1e-12)) * kGeomT)));
 }
 
+double RealisedPoissonRate(double q) {
+  const double s = static_cast<double>(GeometricScaleForRate(q));
+  return std::min(1.0, std::nextafter(-std::expm1(-s / static_cast<double>(kGeomT)), 2.0));
+}
+
 absl::Status PoissonSample(dp::RandomBits& bits, int64_t n, uint64_t s, std::vector<int64_t>& out) {
   out.clear();
   int64_t next = -1;
@@ -175,9 +180,7 @@ absl::StatusOr<DpSgdPlan> PlanDpSgd(int64_t num_records, int64_t num_params, con
   plan.clip_norm = dp_options.clip_norm;
   const double q_target = static_cast<double>(options.batch_size) / static_cast<double>(num_records);
   // The sampler realises q = 1 - exp(-s / 2^40); the accountant sees that value rounded up.
-  const double s_real = static_cast<double>(internal::GeometricScaleForRate(q_target));
-  const double q = std::nextafter(-std::expm1(-s_real / static_cast<double>(kGeomT)), 2.0);
-  plan.sampling_rate = std::min(q, 1.0);
+  plan.sampling_rate = internal::RealisedPoissonRate(q_target);
   // T from the requested rate (the realised q differs from it by about 2^-40 relative).
   plan.steps = static_cast<int64_t>(std::ceil(options.epochs / q_target - 1e-9));
   if (dp_options.noise_multiplier.has_value()) {

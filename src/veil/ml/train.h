@@ -138,6 +138,9 @@ absl::StatusOr<DpSgdPlan> TrainDpSgd(Model& model, const Matrix& x, const Target
 namespace internal {
 // The integer s for which the Poisson sampler's rate 1 - exp(-s / 2^40) is nearest to q (s >= 1).
 uint64_t GeometricScaleForRate(double q);
+// The rate the Poisson sampler realises for a requested q, 1 - exp(-s / 2^40) with s =
+// GeometricScaleForRate(q), rounded up and capped at 1: what an accountant must see.
+double RealisedPoissonRate(double q);
 // Poisson sampling of [0, n): `out` gets the included indices in increasing order, each included
 // independently with probability 1 - exp(-s / 2^40). Errors: bits' error.
 absl::Status PoissonSample(dp::RandomBits& bits, int64_t n, uint64_t s, std::vector<int64_t>& out);
