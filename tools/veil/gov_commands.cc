@@ -1,8 +1,513 @@
-// Governance commands (issue 11). Placeholder: the helper gov is writing this file.
+// The governance commands (issue 11; docs/governance.md):
+//
+//   veil catalog [DATASET] [--json]                 the data map: columns and their categories, declarations,
+//                                                   special categories, findings
+//   veil catalog annotate DATASET COLUMN ...        confirm or correct a column's categories (owner, audited)
+//   veil catalog declare DATASET --purpose P ...    a processing declaration: legal basis, Art. 9 condition,
+//                                                   subject types, recipients, transfers, retention, Art. 22
+//   veil catalog taxonomy [--kind K]                the taxonomy; `taxonomy add KIND KEY` extends it
+//   veil catalog graph -o map.svg                   the map drawn by Graphviz (dot)
+//
+// Every command opens the workspace through gov::Session: the gate decides, the audit log records.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "tools/veil/cli.h"
+#include "veil/base/status_macros.h"
+#include "veil/crypto/random.h"
+#include "veil/gov/catalog.h"
+#include "veil/gov/session.h"
+#include "veil/gov/taxonomy.h"
+
+extern char** environ;
 
 namespace veil::cli {
+namespace {
 
-void RegisterGov(CLI::App&, Cli&) {}
+std::string YesNo(bool b) { return b ? "yes" : "no"; }
+
+// --- veil catalog [DATASET] ---
+
+struct CatalogArgs {
+  std::string dataset;
+};
+
+void PrintMappedDataset(const gov::MappedDataset& m) {
+  const store::DatasetInfo& d = m.info;
+  std::cout << "Dataset \"" << d.name << "\"";
+  if (d.external.has_value()) {
+    std::cout << ": attached (" << d.kind << ")";
+  } else {
+    std::cout << ": " << WithThousands(d.subjects) << " subjects, " << WithThousands(d.rows) << " rows";
+  }
+  std::cout << "; subject column \"" << d.subject_column << "\"; subject types: "
+            << (m.subject_types.empty() ? "(none declared)" : absl::StrJoin(m.subject_types, ", ")) << "\n\n";
+  std::vector<std::vector<std::string>> rows;
+  for (size_t i = 0; i < m.columns.size(); ++i) {
+    const gov::MappedColumn& c = m.columns[i];
+    if (!c.annotation.has_value()) {
+      rows.push_back({absl::StrCat(i + 1), c.name, "(not classified)", "", "", "", ""});
+      continue;
+    }
+    const store::ColumnAnnotation& a = *c.annotation;
+    std::string cats = a.categories.empty() ? "(no personal data)" : absl::StrJoin(a.categories, ", ");
+    if (c.special == gov::Special::kArt9) absl::StrAppend(&cats, " [Art. 9]");
+    if (c.special == gov::Special::kArt10) absl::StrAppend(&cats, " [Art. 10]");
+    rows.push_back({absl::StrCat(i + 1), c.name + (c.subject_column ? " (subject id)" : ""), cats, a.role,
+                    a.source, absl::StrFormat("%.2f", a.confidence), YesNo(a.confirmed)});
+  }
+  PrintTable({"#", "column", "categories", "role", "source", "confidence", "confirmed"}, rows,
+             {true, false, false, false, false, true});
+  if (!m.special.empty())
+    std::cout << "\nSpecial categories held: " << absl::StrJoin(m.special, ", ") << "\n";
+  std::cout << "\nProcessing declarations:\n";
+  if (m.declarations.empty()) {
+    std::cout << "  (none: declare each purpose with veil catalog declare " << d.name
+              << " --purpose P --basis B)\n";
+  } else {
+    rows.clear();
+    for (const gov::Declaration& x : m.declarations) {
+      std::vector<std::string> transfers;
+      for (const gov::Transfer& t : x.transfers)
+        transfers.push_back(absl::StrCat(t.to, " (", t.safeguard, ")"));
+      rows.push_back({x.purpose,
+                      absl::StrCat(gov::LegalBasisName(x.basis), " (", gov::LegalBasisArticle(x.basis), ")"),
+                      x.special_basis == gov::SpecialBasis::kNone
+                          ? "-"
+                          : absl::StrCat(gov::SpecialBasisName(x.special_basis), " (",
+                                         gov::SpecialBasisArticle(x.special_basis), ")"),
+                      x.recipients.empty() ? "-" : absl::StrJoin(x.recipients, ", "),
+                      transfers.empty() ? "-" : absl::StrJoin(transfers, ", "),
+                      x.retention.empty() ? "-" : x.retention, YesNo(x.automated_decisions)});
+    }
+    PrintTable({"purpose", "legal basis", "Art. 9/10 condition", "recipients", "transfers", "retention",
+                "automated decisions"},
+               rows);
+  }
+  if (!m.findings.empty()) {
+    std::cout << "\nFindings:\n";
+    for (const std::string& f : m.findings) std::cout << "  - " << f << "\n";
+  }
+}
+
+absl::Status RunCatalog(const CatalogArgs& args, const GlobalOptions& global) {
+  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenSession(global));
+  std::optional<std::string_view> one;
+  if (!args.dataset.empty()) one = args.dataset;
+  VEIL_ASSIGN_OR_RETURN(gov::DataMap map, gov::Catalog(*session).Map(one));
+  if (global.json) {
+    PrintJson(gov::DataMapToJson(map));
+    return absl::OkStatus();
+  }
+  if (global.quiet) return absl::OkStatus();
+  if (map.datasets.empty()) {
+    std::cout << "The data map is empty: no datasets yet (veil ingest or veil attach).\n";
+    return absl::OkStatus();
+  }
+  std::cout << "Data map: " << map.datasets.size() << " dataset(s)\n\n";
+  for (size_t i = 0; i < map.datasets.size(); ++i) {
+    if (i > 0) std::cout << "\n";
+    PrintMappedDataset(map.datasets[i]);
+  }
+  return absl::OkStatus();
+}
+
+// --- veil catalog annotate DATASET COLUMN ---
+
+struct AnnotateArgs {
+  std::string dataset;
+  std::string column;
+  std::vector<std::string> categories;
+  bool not_personal = false;
+  std::string role;
+  bool confirm = false;
+  std::string note;
+};
+
+absl::Status RunAnnotate(const AnnotateArgs& args, const GlobalOptions& global) {
+  gov::AnnotateRequest request;
+  if (args.not_personal && !args.categories.empty())
+    return absl::InvalidArgumentError("--not-personal and --category exclude each other");
+  if (args.not_personal) request.categories = std::vector<std::string>{};
+  if (!args.categories.empty()) request.categories = args.categories;
+  if (!args.role.empty()) request.role = args.role;
+  request.confirm = args.confirm;
+  request.note = args.note;
+  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenSession(global));
+  VEIL_ASSIGN_OR_RETURN(store::ColumnAnnotation a,
+                        gov::Catalog(*session).Annotate(args.dataset, args.column, request));
+  if (global.json) {
+    PrintJson({{"dataset", args.dataset},
+               {"column", a.column},
+               {"categories", a.categories},
+               {"role", a.role},
+               {"source", a.source},
+               {"confirmed", a.confirmed}});
+  } else if (!global.quiet) {
+    std::cout << "Column \"" << a.column << "\" of dataset \"" << args.dataset
+              << "\": " << (a.categories.empty() ? "no personal data" : absl::StrJoin(a.categories, ", "))
+              << " (role " << a.role << ", " << (a.source == "user" ? "set" : "confirmed") << " by "
+              << a.set_by << "; audited)\n";
+  }
+  return absl::OkStatus();
+}
+
+// --- veil catalog declare DATASET --purpose P --basis B ... ---
+
+struct DeclareArgs {
+  std::string dataset;
+  std::string purpose;
+  std::string basis;
+  std::string special_basis;
+  std::vector<std::string> subject_types;
+  std::vector<std::string> recipients;
+  std::vector<std::string> transfers;
+  std::string retention;
+  bool automated_decisions = false;
+  std::string description;
+  bool remove = false;
+};
+
+absl::Status RunDeclare(const DeclareArgs& args, const GlobalOptions& global) {
+  if (args.remove) {
+    VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenSession(global));
+    VEIL_RETURN_IF_ERROR(gov::Catalog(*session).Undeclare(args.dataset, args.purpose));
+    if (global.json) {
+      PrintJson({{"dataset", args.dataset}, {"purpose", args.purpose}, {"removed", true}});
+    } else if (!global.quiet) {
+      std::cout << "Removed the declaration of dataset \"" << args.dataset << "\" for \"" << args.purpose
+                << "\" (audited); the purpose stays declared for the gate\n";
+    }
+    return absl::OkStatus();
+  }
+  gov::Declaration d;
+  d.dataset = args.dataset;
+  d.purpose = args.purpose;
+  if (args.basis.empty())
+    return absl::InvalidArgumentError("--basis is required (the Art. 6(1) legal basis)");
+  const std::optional<gov::LegalBasis> basis = gov::ParseLegalBasis(args.basis);
+  if (!basis) {
+    return absl::InvalidArgumentError(absl::StrCat("unknown legal basis \"", Shorten(args.basis, 40),
+                                                   "\"; one of consent, contract, legal_obligation, "
+                                                   "vital_interests, public_task, legitimate_interests"));
+  }
+  d.basis = *basis;
+  if (!args.special_basis.empty()) {
+    const std::optional<gov::SpecialBasis> special = gov::ParseSpecialBasis(args.special_basis);
+    if (!special || *special == gov::SpecialBasis::kNone) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown Art. 9(2) / Art. 10 condition \"", Shorten(args.special_basis, 40),
+          "\"; one of explicit_consent, employment, vital_interests, not_for_profit, made_public, "
+          "legal_claims, "
+          "substantial_public_interest, health_care, public_health, research, official_authority, "
+          "authorised_by_law"));
+    }
+    d.special_basis = *special;
+  }
+  d.subject_types = args.subject_types;
+  d.recipients = args.recipients;
+  for (const std::string& t : args.transfers) {
+    VEIL_ASSIGN_OR_RETURN(gov::Transfer transfer, gov::ParseTransfer(t));
+    d.transfers.push_back(std::move(transfer));
+  }
+  d.retention = args.retention;
+  d.automated_decisions = args.automated_decisions;
+  d.description = args.description;
+  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenSession(global));
+  VEIL_ASSIGN_OR_RETURN(gov::Declaration out, gov::Catalog(*session).Declare(std::move(d)));
+  if (global.json) {
+    nlohmann::ordered_json doc = gov::DeclarationToJson(out);
+    doc["dataset"] = out.dataset;
+    PrintJson(doc);
+  } else if (!global.quiet) {
+    std::cout << "Declared the processing of dataset \"" << out.dataset << "\" for \"" << out.purpose
+              << "\": " << gov::LegalBasisName(out.basis) << " (" << gov::LegalBasisArticle(out.basis) << ")";
+    if (out.special_basis != gov::SpecialBasis::kNone) {
+      std::cout << ", " << gov::SpecialBasisName(out.special_basis) << " ("
+                << gov::SpecialBasisArticle(out.special_basis) << ")";
+    }
+    std::cout << " (audited)\n";
+    if (gov::NeedsConsent(out)) {
+      std::cout << "  consent is the basis: operations for \"" << out.purpose
+                << "\" use only the rows of subjects with a recorded, unexpired consent (veil consent)\n";
+    }
+  }
+  return absl::OkStatus();
+}
+
+// --- veil catalog taxonomy [--kind K] / taxonomy add KIND KEY ---
+
+struct TaxonomyArgs {
+  std::string kind;
+};
+
+absl::Status RunTaxonomy(const TaxonomyArgs& args, const GlobalOptions& global) {
+  std::vector<gov::TaxonomyKind> kinds = {gov::TaxonomyKind::kCategory, gov::TaxonomyKind::kUse,
+                                          gov::TaxonomyKind::kSubject};
+  if (!args.kind.empty()) {
+    const std::optional<gov::TaxonomyKind> k = gov::ParseTaxonomyKind(args.kind);
+    if (!k) return absl::InvalidArgumentError("--kind is one of category, use, subject");
+    kinds = {*k};
+  }
+  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenSession(global));
+  VEIL_ASSIGN_OR_RETURN(gov::Taxonomy taxonomy, gov::Catalog(*session).GetTaxonomy());
+  if (global.json) {
+    nlohmann::ordered_json doc = nlohmann::ordered_json::object();
+    for (gov::TaxonomyKind k : kinds) {
+      nlohmann::ordered_json list = nlohmann::ordered_json::array();
+      for (const gov::TaxonomyEntry* e : taxonomy.Entries(k)) {
+        nlohmann::ordered_json item = {
+            {"key", e->key},
+            {"description", e->description},
+            {"special", gov::SpecialName(k == gov::TaxonomyKind::kCategory ? taxonomy.SpecialOf(e->key)
+                                                                           : gov::Special::kNone)},
+            {"builtin", e->builtin}};
+        if (!e->builtin) {
+          item["added_by"] = e->added_by;
+          item["added_at"] = FormatUtc(e->added_at);
+        }
+        list.push_back(std::move(item));
+      }
+      doc[k == gov::TaxonomyKind::kCategory ? "categories"
+          : k == gov::TaxonomyKind::kUse    ? "uses"
+                                            : "subjects"] = std::move(list);
+    }
+    PrintJson(doc);
+    return absl::OkStatus();
+  }
+  if (global.quiet) return absl::OkStatus();
+  for (size_t i = 0; i < kinds.size(); ++i) {
+    const gov::TaxonomyKind k = kinds[i];
+    if (i > 0) std::cout << "\n";
+    std::cout << (k == gov::TaxonomyKind::kCategory ? "Data categories"
+                  : k == gov::TaxonomyKind::kUse    ? "Data uses (purposes)"
+                                                    : "Data subject types")
+              << ":\n";
+    std::vector<std::vector<std::string>> rows;
+    for (const gov::TaxonomyEntry* e : taxonomy.Entries(k)) {
+      const gov::Special s =
+          k == gov::TaxonomyKind::kCategory ? taxonomy.SpecialOf(e->key) : gov::Special::kNone;
+      rows.push_back({e->key,
+                      s == gov::Special::kArt9    ? "Art. 9"
+                      : s == gov::Special::kArt10 ? "Art. 10"
+                                                  : "",
+                      e->builtin ? "" : absl::StrCat("added by ", e->added_by), e->description});
+    }
+    PrintTable({"key", "special", "origin", "description"}, rows);
+  }
+  return absl::OkStatus();
+}
+
+struct TaxonomyAddArgs {
+  std::string kind;
+  std::string key;
+  std::string description;
+  std::string special;
+};
+
+absl::Status RunTaxonomyAdd(const TaxonomyAddArgs& args, const GlobalOptions& global) {
+  gov::TaxonomyEntry e;
+  const std::optional<gov::TaxonomyKind> kind = gov::ParseTaxonomyKind(args.kind);
+  if (!kind) return absl::InvalidArgumentError("KIND is one of category, use, subject");
+  e.kind = *kind;
+  e.key = args.key;
+  e.description = args.description;
+  if (!args.special.empty()) {
+    const std::optional<gov::Special> s = gov::ParseSpecial(args.special);
+    if (!s) return absl::InvalidArgumentError("--special is art9 or art10");
+    e.special = *s;
+  }
+  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenSession(global));
+  VEIL_ASSIGN_OR_RETURN(gov::TaxonomyEntry added, gov::Catalog(*session).AddTaxonomyKey(std::move(e)));
+  if (global.json) {
+    PrintJson({{"kind", gov::TaxonomyKindName(added.kind)},
+               {"key", added.key},
+               {"description", added.description},
+               {"special", gov::SpecialName(added.special)}});
+  } else if (!global.quiet) {
+    std::cout << "Added " << gov::TaxonomyKindName(added.kind) << " \"" << added.key
+              << "\" to the taxonomy (audited)\n";
+  }
+  return absl::OkStatus();
+}
+
+// --- veil catalog graph -o FILE ---
+
+struct GraphArgs {
+  std::string output;
+  std::string format;  // svg, png, pdf or dot; default from the output's extension, else svg
+  std::string dataset;
+};
+
+// Runs Graphviz's dot on `dot_file`, writing `format` to `output` (no shell: the arguments go to execvp).
+absl::Status RunGraphviz(const std::string& dot_file, const std::string& format, const std::string& output) {
+  const std::string type = "-T" + format;
+  std::vector<std::string> args = {"dot", type, "-o", output, dot_file};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  pid_t pid = 0;
+  const int rc = ::posix_spawnp(&pid, "dot", &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot run Graphviz's dot (", std::strerror(rc),
+        "): install graphviz (scripts/install-deps.sh), or write the graph source with --format dot"));
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return absl::InternalError(absl::StrCat("waiting for dot: ", std::strerror(errno)));
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return absl::InternalError(
+        absl::StrCat("Graphviz's dot failed (",
+                     WIFEXITED(status) ? absl::StrCat("exit ", WEXITSTATUS(status)) : std::string("killed"),
+                     ") drawing ", output, "; its message is above"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunGraph(const GraphArgs& args, const GlobalOptions& global) {
+  if (args.output.empty()) return absl::InvalidArgumentError("-o FILE is required");
+  std::string format = args.format;
+  if (format.empty()) {
+    const size_t dot = args.output.rfind('.');
+    format = dot == std::string::npos ? "svg" : args.output.substr(dot + 1);
+  }
+  if (format != "svg" && format != "png" && format != "pdf" && format != "dot") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown graph format \"", Shorten(format, 20), "\"; one of svg, png, pdf, dot"));
+  }
+  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenSession(global));
+  std::optional<std::string_view> one;
+  if (!args.dataset.empty()) one = args.dataset;
+  VEIL_ASSIGN_OR_RETURN(gov::DataMap map, gov::Catalog(*session).Map(one));
+  const std::string source = gov::DataMapToDot(map);
+  base::Env& env = crypto::DefaultEnv();
+  if (format == "dot") {
+    VEIL_RETURN_IF_ERROR(env.WriteFileAtomically(args.output, source));
+  } else {
+    // dot reads a file written beside the output and draws into another, renamed over the output once
+    // complete: an interrupted run never leaves half a picture.
+    const std::string input = args.output + ".dot.tmp";
+    const std::string drawn = args.output + ".tmp";
+    VEIL_RETURN_IF_ERROR(env.WriteFileAtomically(input, source));
+    absl::Status s = RunGraphviz(input, format, drawn);
+    env.DeleteFile(input).IgnoreError();
+    if (s.ok()) s = env.RenameFile(drawn, args.output);
+    if (!s.ok()) {
+      env.DeleteFile(drawn).IgnoreError();
+      return s;
+    }
+  }
+  if (global.json) {
+    PrintJson({{"file", args.output}, {"format", format}, {"datasets", map.datasets.size()}});
+  } else if (!global.quiet) {
+    std::cout << "Drew the data map of " << map.datasets.size() << " dataset(s) to " << args.output << " ("
+              << format << ")\n";
+  }
+  return absl::OkStatus();
+}
+
+void RegisterCatalog(CLI::App& app, Cli& cli) {
+  auto args = std::make_shared<CatalogArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "catalog",
+      "The data map: what each dataset holds, about whom, for which purposes, on which legal basis");
+  cmd->add_option("dataset", args->dataset, "Show only this dataset");
+  std::vector<CLI::App*> subs;
+
+  auto annotate = std::make_shared<AnnotateArgs>();
+  CLI::App* an = cmd->add_subcommand("annotate", "Confirm or correct a column's data categories (owner)");
+  an->add_option("dataset", annotate->dataset, "Dataset")->required();
+  an->add_option("column", annotate->column, "Column")->required();
+  an->add_option("--category", annotate->categories,
+                 "A data category of the taxonomy (repeatable), e.g. user.health.diagnosis");
+  an->add_flag("--not-personal", annotate->not_personal, "The column holds no personal data");
+  an->add_option("--role", annotate->role, "direct_identifier, quasi_identifier, free_text or none");
+  an->add_flag("--confirm", annotate->confirm, "Confirm the classifier's categories as they are");
+  an->add_option("--note", annotate->note, "Why (no personal data), kept as the evidence");
+  an->callback(
+      [annotate, &cli] { cli.action = [annotate, &cli] { return RunAnnotate(*annotate, cli.options); }; });
+  subs.push_back(an);
+
+  auto declare = std::make_shared<DeclareArgs>();
+  CLI::App* de = cmd->add_subcommand(
+      "declare", "Declare the processing of a dataset for a purpose: legal basis, recipients, ... (owner)");
+  de->add_option("dataset", declare->dataset, "Dataset")->required();
+  de->add_option("--purpose", declare->purpose, "The purpose (a use of the taxonomy, or below one)")
+      ->required();
+  de->add_option("--basis", declare->basis,
+                 "Art. 6(1) basis: consent, contract, legal_obligation, vital_interests, public_task, "
+                 "legitimate_interests");
+  de->add_option("--special-basis", declare->special_basis,
+                 "Art. 9(2) condition (explicit_consent, health_care, research, ...) or Art. 10 basis "
+                 "(official_authority, authorised_by_law), where special categories are held");
+  de->add_option("--subject-type", declare->subject_types, "A data subject type (repeatable), e.g. patient");
+  de->add_option("--recipient", declare->recipients, "Who receives the data (repeatable)");
+  de->add_option("--transfer", declare->transfers,
+                 "A transfer outside the EEA: DESTINATION:SAFEGUARD (adequacy, scc, bcr, derogation, other)");
+  de->add_option("--retention", declare->retention, "The envisaged time limit, in words");
+  de->add_flag("--automated-decisions", declare->automated_decisions,
+               "The purpose makes decisions based solely on automated processing (Art. 22)");
+  de->add_option("--description", declare->description, "What the processing is, in words");
+  de->add_flag("--remove", declare->remove, "Remove the declaration instead");
+  de->callback(
+      [declare, &cli] { cli.action = [declare, &cli] { return RunDeclare(*declare, cli.options); }; });
+  subs.push_back(de);
+
+  auto taxonomy = std::make_shared<TaxonomyArgs>();
+  CLI::App* tx = cmd->add_subcommand("taxonomy", "The taxonomy of data categories, uses and subject types");
+  tx->add_option("--kind", taxonomy->kind, "Only this kind: category, use or subject");
+  auto add = std::make_shared<TaxonomyAddArgs>();
+  CLI::App* tx_add = tx->add_subcommand("add", "Add a key to the workspace's taxonomy (owner)");
+  tx_add->add_option("kind", add->kind, "category, use or subject")->required();
+  tx_add->add_option("key", add->key, "A dotted key below an existing one, e.g. user.health.allergy")
+      ->required();
+  tx_add->add_option("--description", add->description, "What it is")->required();
+  tx_add->add_option("--special", add->special, "art9 or art10 (categories only; inherited below it)");
+  tx_add->callback([add, &cli] { cli.action = [add, &cli] { return RunTaxonomyAdd(*add, cli.options); }; });
+  tx->callback([taxonomy, tx_add, &cli] {
+    if (tx_add->parsed()) return;
+    cli.action = [taxonomy, &cli] { return RunTaxonomy(*taxonomy, cli.options); };
+  });
+  subs.push_back(tx);
+
+  auto graph = std::make_shared<GraphArgs>();
+  CLI::App* gr = cmd->add_subcommand("graph", "Draw the data map with Graphviz");
+  gr->add_option("-o,--output", graph->output, "The picture to write (map.svg, map.png, map.pdf or map.dot)")
+      ->required();
+  gr->add_option("--format", graph->format, "svg, png, pdf or dot (default: from the file name)");
+  gr->add_option("--dataset", graph->dataset, "Only this dataset");
+  gr->callback([graph, &cli] { cli.action = [graph, &cli] { return RunGraph(*graph, cli.options); }; });
+  subs.push_back(gr);
+
+  cmd->callback([args, subs, &cli] {
+    for (CLI::App* s : subs) {
+      if (s->parsed()) return;
+    }
+    cli.action = [args, &cli] { return RunCatalog(*args, cli.options); };
+  });
+}
+
+}  // namespace
+
+void RegisterGov(CLI::App& app, Cli& cli) { RegisterCatalog(app, cli); }
 
 }  // namespace veil::cli

@@ -16,6 +16,9 @@
 #include "veil/crypto/random.h"
 #include "veil/crypto/sha256.h"
 #include "veil/gov/session.h"
+#include "veil/gov/taxonomy.h"
+#include "veil/pii/analyzer.h"
+#include "veil/pii/classifier.h"
 #include "veil/table/csv_reader.h"
 
 namespace veil::cli {
@@ -25,6 +28,35 @@ namespace {
 std::string BaseName(const std::string& path) {
   const size_t slash = path.find_last_of('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// The data map's first draft of each column: the PII classifier's kind of data as a taxonomy category, its
+// role, confidence and evidence (never a value), for a person to confirm with `veil catalog annotate`.
+absl::StatusOr<std::vector<store::ColumnAnnotation>> ClassifyColumns(const table::Table& table,
+                                                                     const std::string& actor) {
+  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<pii::Analyzer> analyzer, pii::Analyzer::Create({}));
+  VEIL_ASSIGN_OR_RETURN(std::vector<pii::ColumnClassification> columns, pii::ClassifyTable(table, *analyzer));
+  const absl::Time now = absl::Now();
+  std::vector<store::ColumnAnnotation> out;
+  for (const pii::ColumnClassification& c : columns) {
+    store::ColumnAnnotation a;
+    a.column = c.name;
+    a.role = std::string(pii::ColumnRoleName(c.role));
+    if (c.role == pii::ColumnRole::kFreeText) {
+      a.categories = {"user.content"};
+    } else if (c.role != pii::ColumnRole::kNone) {
+      if (std::optional<std::string> category = gov::CategoryForClassifierLabel(c.category, c.name)) {
+        a.categories = {*category};
+      }
+    }
+    a.source = "classifier";
+    a.confidence = c.confidence;
+    a.evidence = c.evidence;
+    a.set_by = actor;
+    a.set_at = now;
+    out.push_back(std::move(a));
+  }
+  return out;
 }
 
 // --- init ---
@@ -83,6 +115,7 @@ struct IngestArgs {
   std::vector<std::string> purposes;
   bool replace = false;
   bool append = false;
+  bool no_classify = false;
   CsvArgs csv;
 };
 
@@ -103,6 +136,9 @@ absl::Status RunIngest(const IngestArgs& args, const GlobalOptions& global) {
   request.source.file_name = BaseName(args.file);
   request.source.sha256 = base::HexEncode(crypto::Sha256(bytes));
   request.source.bytes = static_cast<int64_t>(bytes.size());
+  if (!args.no_classify) {
+    VEIL_ASSIGN_OR_RETURN(request.annotations, ClassifyColumns(table, ActorOf(global)));
+  }
   VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenSession(global));
   VEIL_ASSIGN_OR_RETURN(store::IngestResult result, session->Ingest(table, request));
   const absl::Duration elapsed = absl::Now() - start;
@@ -127,6 +163,13 @@ absl::Status RunIngest(const IngestArgs& args, const GlobalOptions& global) {
               << (d.purposes.empty() ? "(none: no purpose-bound use is possible)"
                                      : absl::StrJoin(d.purposes, ", "))
               << "\n";
+    if (!args.no_classify) {
+      int personal = 0;
+      for (const store::ColumnAnnotation& a : request.annotations) personal += a.categories.empty() ? 0 : 1;
+      std::cout << "  data map: " << personal << " of " << d.schema.num_fields()
+                << " columns hold personal data according to the classifier; review with `veil catalog "
+                << d.name << "` and confirm or correct with `veil catalog annotate`\n";
+    }
     if (result.removed_subjects > 0) {
       std::cout << "  " << WithThousands(result.removed_subjects)
                 << " subjects of the replaced version are gone, and their data keys destroyed\n";
@@ -362,6 +405,8 @@ void RegisterWorkspace(CLI::App& app, Cli& cli) {
     auto* replace = cmd->add_flag("--replace", args->replace, "Replace the dataset's contents");
     auto* append = cmd->add_flag("--append", args->append, "Add the rows to the dataset");
     replace->excludes(append);
+    cmd->add_flag("--no-classify", args->no_classify,
+                  "Do not classify the columns for the data map (veil catalog annotate sets them by hand)");
     AddCsvOptions(cmd, args->csv);
     cmd->callback([args, &cli] { cli.action = [args, &cli] { return RunIngest(*args, cli.options); }; });
   }

@@ -78,6 +78,28 @@ const char* OperationName(Operation op) {
       return "model.fairness";
     case Operation::kDecide:
       return "decide";
+    case Operation::kCatalogAnnotate:
+      return "catalog.annotate";
+    case Operation::kCatalogDeclare:
+      return "catalog.declare";
+    case Operation::kTaxonomyAdd:
+      return "taxonomy.add";
+    case Operation::kConsentGrant:
+      return "consent.grant";
+    case Operation::kConsentWithdraw:
+      return "consent.withdraw";
+    case Operation::kConsentImport:
+      return "consent.import";
+    case Operation::kConsentRead:
+      return "consent.read";
+    case Operation::kObjection:
+      return "objection";
+    case Operation::kObjectionLift:
+      return "objection.lift";
+    case Operation::kRestriction:
+      return "restriction";
+    case Operation::kRestrictionLift:
+      return "restriction.lift";
   }
   return "?";
 }
@@ -96,6 +118,16 @@ std::vector<Role> RolesAllowed(Operation op) {
     case Operation::kTrainNonPrivate:
     case Operation::kModelEvaluate:
     case Operation::kModelFairness:
+    case Operation::kCatalogAnnotate:
+    case Operation::kCatalogDeclare:
+    case Operation::kTaxonomyAdd:
+    case Operation::kConsentGrant:
+    case Operation::kConsentWithdraw:
+    case Operation::kConsentImport:
+    case Operation::kObjection:
+    case Operation::kObjectionLift:
+    case Operation::kRestriction:
+    case Operation::kRestrictionLift:
       return {Role::kOwner};
     case Operation::kListDatasets:
     case Operation::kBudgetRead:
@@ -110,6 +142,7 @@ std::vector<Role> RolesAllowed(Operation op) {
     case Operation::kDecide:
       return {Role::kOwner, Role::kAnalyst};
     case Operation::kListGrants:
+    case Operation::kConsentRead:
     case Operation::kAuditRead:
     case Operation::kAuditCheckpoint:
       return {Role::kOwner, Role::kAuditor};

@@ -74,6 +74,18 @@ enum class Operation {
   kModelFairness,    // "model.fairness": exact per-group rates of a model on a dataset's records (not DP)
   kDecide,           // "decide": automated decisions on records the caller supplies, each audited under the
                      // subject's pseudonym (GDPR Art. 22)
+  // Governance (issue 11; catalog.h, consent.h, retention.h, dsr.h, report.h).
+  kCatalogAnnotate,  // "catalog.annotate": set or confirm the data categories of a column
+  kCatalogDeclare,   // "catalog.declare": record a processing declaration (purpose, legal basis, ...)
+  kTaxonomyAdd,      // "taxonomy.add": extend the taxonomy of categories, uses or subject types
+  kConsentGrant,     // "consent.grant": record a subject's consent to a purpose
+  kConsentWithdraw,  // "consent.withdraw": record its withdrawal (Art. 7(3))
+  kConsentImport,    // "consent.import": record consents and withdrawals from a file
+  kConsentRead,      // "consent.read": a subject's consent history, restrictions; summaries
+  kObjection,        // "objection": record a subject's objection to processing (Art. 21)
+  kObjectionLift,    // "objection.lift": lift it
+  kRestriction,      // "restriction": restrict the processing of a subject's data (Art. 18)
+  kRestrictionLift,  // "restriction.lift": lift it
 };
 
 const char* OperationName(Operation op);

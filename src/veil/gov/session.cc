@@ -9,6 +9,7 @@
 #include "veil/base/hex.h"
 #include "veil/base/status_macros.h"
 #include "veil/crypto/random.h"
+#include "veil/gov/consent.h"
 #include "veil/store/sqlite.h"
 #include "veil/table/csv_writer.h"
 
@@ -133,7 +134,44 @@ absl::StatusOr<std::unique_ptr<Session>> Session::Open(base::Env& env, const std
   return std::unique_ptr<Session>(new Session(std::move(ws), std::move(log), actor));
 }
 
+Session::Session(std::unique_ptr<store::Workspace> workspace, std::unique_ptr<audit::AuditLog> log,
+                 std::string actor)
+    : workspace_(std::move(workspace)), log_(std::move(log)), actor_(std::move(actor)) {}
+
+Session::~Session() = default;
+
 absl::StatusOr<std::vector<Role>> Session::Roles() { return LoadRoles(workspace_->metadata(), actor_); }
+
+// --- Consent, objection and restriction where the rows are read ---
+
+absl::Status Session::PrepareFilter(std::string_view dataset, std::string_view purpose) {
+  excluded_subjects_ = 0;
+  VEIL_ASSIGN_OR_RETURN(SubjectFilter f,
+                        ComputeSubjectFilter(*workspace_, dataset, purpose, workspace_->env().Now()));
+  filter_ = std::make_unique<SubjectFilter>(std::move(f));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<store::DatasetContents> Session::ReadRows(std::string_view dataset) {
+  if (filter_ == nullptr || filter_->passes_all()) return workspace_->Read(dataset);
+  const SubjectFilter& f = *filter_;
+  VEIL_ASSIGN_OR_RETURN(store::DatasetContents data,
+                        workspace_->Read(dataset, [&f](std::string_view p) { return f.Keep(p); }));
+  excluded_subjects_ = data.excluded_subjects;
+  return data;
+}
+
+std::string Session::ExclusionNote() const {
+  if (filter_ == nullptr || filter_->passes_all()) return "";
+  std::string note;
+  if (filter_->opt_in) {
+    absl::StrAppend(&note, "; consent is the legal basis of \"", filter_->governing_purpose, "\"");
+  }
+  absl::StrAppend(&note, "; ", excluded_subjects_, " subject(s) left out (",
+                  filter_->opt_in ? "without consent, objected or restricted" : "objected or restricted",
+                  ")");
+  return note;
+}
 
 absl::StatusOr<GateDecision> Session::Authorize(Operation op, std::string_view dataset,
                                                 std::string_view purpose,
@@ -185,10 +223,36 @@ absl::Status Session::Record(Operation op, std::string_view dataset, std::string
                              const GateDecision& decision, const nlohmann::ordered_json& params,
                              std::optional<crypto::Sha256Digest> result_hash,
                              std::vector<std::string> pseudonyms) {
+  return RecordEntry(op, dataset, purpose, decision, params, result_hash, std::move(pseudonyms)).status();
+}
+
+absl::StatusOr<uint64_t> Session::RecordEntry(Operation op, std::string_view dataset,
+                                              std::string_view purpose, const GateDecision& decision,
+                                              const nlohmann::ordered_json& params,
+                                              std::optional<crypto::Sha256Digest> result_hash,
+                                              std::vector<std::string> pseudonyms) {
+  if (op == Operation::kDecide) {
+    // No automated decision about a subject who objected, is restricted or did not consent (Art. 18, 21, 22).
+    for (const std::string& p : pseudonyms) {
+      VEIL_ASSIGN_OR_RETURN(const std::string why,
+                            SubjectExclusion(*workspace_, p, dataset, purpose, workspace_->env().Now()));
+      if (why.empty()) continue;
+      audit::AuditEntry denial = MakeEntry(
+          actor_, op, dataset, purpose,
+          GateDecision{false, absl::StrCat("decision about subject ", p.substr(0, 16), "…: ", why)}, params);
+      denial.subject_pseudonyms = {p};
+      absl::StatusOr<uint64_t> seq = log_->Append(std::move(denial));
+      return absl::PermissionDeniedError(absl::StrCat(
+          "refused: no automated decision about subject ", p.substr(0, 16), "…: ", why,
+          seq.ok() ? std::string()
+                   : absl::StrCat(
+                         " (and the audit log could not record the refusal: ", seq.status().message(), ")")));
+    }
+  }
   audit::AuditEntry entry = MakeEntry(actor_, op, dataset, purpose, decision, params);
   entry.result_hash = result_hash;
   entry.subject_pseudonyms = std::move(pseudonyms);
-  return AppendEntry(std::move(entry)).status();
+  return AppendEntry(std::move(entry));
 }
 
 absl::StatusOr<store::IngestResult> Session::Ingest(const table::Table& table,
@@ -211,9 +275,13 @@ absl::StatusOr<store::IngestResult> Session::Ingest(const table::Table& table,
 absl::StatusOr<ExportResult> Session::Export(std::string_view dataset, std::string_view purpose) {
   const nlohmann::ordered_json params = {{"dataset", dataset}, {"purpose", purpose}, {"format", "csv"}};
   VEIL_ASSIGN_OR_RETURN(GateDecision decision, Authorize(Operation::kExport, dataset, purpose, params));
-  VEIL_ASSIGN_OR_RETURN(store::DatasetContents contents, workspace_->Read(dataset));
+  VEIL_RETURN_IF_ERROR(PrepareFilter(dataset, purpose));
+  VEIL_ASSIGN_OR_RETURN(store::DatasetContents contents, ReadRows(dataset));
+  decision.reason += ExclusionNote();
   ExportResult result;
   VEIL_ASSIGN_OR_RETURN(result.csv, table::WriteCsvToString(contents.table));
+  result.rows = contents.table.num_rows();
+  result.excluded_subjects = contents.excluded_subjects;
   result.dataset = std::move(contents.info);
   VEIL_RETURN_IF_ERROR(
       Record(Operation::kExport, dataset, purpose, decision, params, crypto::Sha256(result.csv), {}));
@@ -413,6 +481,21 @@ absl::StatusOr<ChargeReceipt> Session::RunChargedErased(
                  : absl::StrCat("dataset \"", info.name, "\" is attached from ", info.external->location,
                                 "; its rows are not in the vault"));
   }
+  // Whose rows the run may use (consent, objection, restriction), decided before anything is reserved.
+  VEIL_RETURN_IF_ERROR(PrepareFilter(dataset, purpose));
+  if (external && !filter_->passes_all()) {
+    // The rows stay in the external database, where Veil cannot leave anyone's out.
+    return AuditDenial(
+        op, dataset, purpose,
+        absl::StrCat("dataset \"", info.name, "\" is attached: its rows are read in ",
+                     info.external->location, ", where Veil cannot leave out the subjects ",
+                     filter_->opt_in
+                         ? absl::StrCat("who have not consented to \"", filter_->governing_purpose, "\" or ")
+                         : std::string(),
+                     "who objected or are restricted; ingest it into the vault to use it for \"",
+                     std::string(purpose), "\""),
+        audited, absl::StatusCode::kFailedPrecondition);
+  }
 
   // 3, 4. The budget, before any data is touched.
   VEIL_RETURN_IF_ERROR(SettleReservations());
@@ -441,7 +524,7 @@ absl::StatusOr<ChargeReceipt> Session::RunChargedErased(
   absl::StatusOr<crypto::Sha256Digest> ran = run(info);
   if (!ran.ok() && rows_read_) {
     audit::AuditEntry entry = MakeEntry(actor_, op, dataset, purpose, decision, audited);
-    entry.reason = absl::StrCat(decision.reason, "; the run failed after reading the data (",
+    entry.reason = absl::StrCat(decision.reason, ExclusionNote(), "; the run failed after reading the data (",
                                 absl::StatusCodeToString(ran.status().code()),
                                 "), so the reserved privacy charge is kept; nothing was released");
     entry.cost = store::FormatEpsilonDelta(amount);
@@ -462,8 +545,9 @@ absl::StatusOr<ChargeReceipt> Session::RunChargedErased(
   absl::StatusOr<uint64_t> seq = [&]() -> absl::StatusOr<uint64_t> {
     VEIL_ASSIGN_OR_RETURN(crypto::Sha256Digest result_hash, std::move(ran));
     audit::AuditEntry entry = MakeEntry(actor_, op, dataset, purpose, decision, audited);
-    entry.reason = absl::StrCat(decision.reason, "; within the privacy budget (remaining after: ",
-                                store::FormatEpsilonDelta(reservation->remaining), ")");
+    entry.reason =
+        absl::StrCat(decision.reason, ExclusionNote(), "; within the privacy budget (remaining after: ",
+                     store::FormatEpsilonDelta(reservation->remaining), ")");
     entry.cost = store::FormatEpsilonDelta(amount);
     entry.result_hash = result_hash;
     return AppendEntry(std::move(entry));
@@ -501,8 +585,10 @@ absl::StatusOr<uint64_t> Session::RunAuditedErased(
         "\"", OperationName(op), "\" is differentially private: it must be charged (RunCharged)"));
   }
   VEIL_ASSIGN_OR_RETURN(GateDecision decision, Authorize(op, dataset, purpose, params));
-  VEIL_ASSIGN_OR_RETURN(store::DatasetContents data, workspace_->Read(dataset));
+  VEIL_RETURN_IF_ERROR(PrepareFilter(dataset, purpose));
+  VEIL_ASSIGN_OR_RETURN(store::DatasetContents data, ReadRows(dataset));
   VEIL_ASSIGN_OR_RETURN(crypto::Sha256Digest result_hash, run(data));
+  decision.reason += ExclusionNote();
   audit::AuditEntry entry = MakeEntry(actor_, op, dataset, purpose, decision, params);
   entry.result_hash = result_hash;
   return AppendEntry(std::move(entry));

@@ -58,7 +58,9 @@ struct RoleGrant {
 
 struct ExportResult {
   store::DatasetInfo dataset;
-  std::string csv;  // the released bytes; their SHA-256 is the audit entry's result hash
+  std::string csv;                // the released bytes; their SHA-256 is the audit entry's result hash
+  int64_t rows = 0;               // rows released
+  int64_t excluded_subjects = 0;  // subjects left out (consent, objection, restriction: consent.h)
 };
 
 // What a differentially private operation costs, declared before it runs. The cost must follow from the
@@ -106,8 +108,14 @@ struct Charged {
   ChargeReceipt receipt;
 };
 
+struct SubjectFilter;  // consent.h
+
 class Session {
  public:
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
   // Creates a workspace at `dir` (store::Workspace::Create) whose first owner is `actor`, and starts its
   // audit log with an "init" entry. Errors: as Workspace::Create; InvalidArgument for a bad actor name.
   static absl::StatusOr<std::unique_ptr<Session>> Init(base::Env& env, const std::string& dir,
@@ -202,7 +210,7 @@ class Session {
     absl::StatusOr<ChargeReceipt> receipt =
         RunChargedErased(op, dataset, purpose, cost, params, /*external=*/false,
                          [&](const store::DatasetInfo&) -> absl::StatusOr<crypto::Sha256Digest> {
-                           VEIL_ASSIGN_OR_RETURN(store::DatasetContents data, workspace_->Read(dataset));
+                           VEIL_ASSIGN_OR_RETURN(store::DatasetContents data, ReadRows(dataset));
                            rows_read_ = true;
                            absl::StatusOr<ChargedResult<T>> r = run(data);
                            if (!r.ok()) return r.status();
@@ -300,16 +308,25 @@ class Session {
                                          bool non_private_model = false);
   // Appends the entry of an allowed operation. Errors: the audit log's (the caller must then not release or
   // commit the result).
+  //
+  // An automated decision (decide) about a subject who objected to the purpose, whose processing is
+  // restricted, or who has not consented where consent is the purpose's legal basis (consent.h) is refused
+  // here: PermissionDenied, audited as a denial naming the subject's pseudonym, and the decision must not be
+  // released.
   absl::Status Record(Operation op, std::string_view dataset, std::string_view purpose,
                       const GateDecision& decision, const nlohmann::ordered_json& params,
                       std::optional<crypto::Sha256Digest> result_hash, std::vector<std::string> pseudonyms);
+  // Record, returning the entry's seq.
+  absl::StatusOr<uint64_t> RecordEntry(Operation op, std::string_view dataset, std::string_view purpose,
+                                       const GateDecision& decision, const nlohmann::ordered_json& params,
+                                       std::optional<crypto::Sha256Digest> result_hash,
+                                       std::vector<std::string> pseudonyms);
 
   store::Workspace& workspace() { return *workspace_; }
 
  private:
   Session(std::unique_ptr<store::Workspace> workspace, std::unique_ptr<audit::AuditLog> log,
-          std::string actor)
-      : workspace_(std::move(workspace)), log_(std::move(log)), actor_(std::move(actor)) {}
+          std::string actor);
 
   // The one implementation of both: `run` (step 5) reads the data itself; `external` says which kind of
   // dataset the caller expects.
@@ -322,6 +339,12 @@ class Session {
       absl::FunctionRef<absl::StatusOr<crypto::Sha256Digest>(const store::DatasetContents&)> run);
   // Appends `entry`; an error says the operation was not done.
   absl::StatusOr<uint64_t> AppendEntry(audit::AuditEntry entry);
+  // Computes the subject filter (consent.h) of an allowed operation on `dataset` for `purpose`; ReadRows then
+  // reads the dataset through it and notes how many subjects it left out, which ExclusionNote puts into the
+  // operation's audit reason.
+  absl::Status PrepareFilter(std::string_view dataset, std::string_view purpose);
+  absl::StatusOr<store::DatasetContents> ReadRows(std::string_view dataset);
+  std::string ExclusionNote() const;
   // Audits a refusal and returns it as `code` with "refused: <reason>".
   absl::Status AuditDenial(Operation op, std::string_view dataset, std::string_view purpose,
                            const std::string& reason, const nlohmann::ordered_json& params,
@@ -332,6 +355,9 @@ class Session {
   std::string actor_;
   bool charging_ = false;   // inside RunCharged
   bool rows_read_ = false;  // inside RunCharged: the vault was read and `run` handed the rows
+  // The subject filter of the operation in progress (PrepareFilter), and what its read left out.
+  std::unique_ptr<SubjectFilter> filter_;
+  int64_t excluded_subjects_ = 0;
 };
 
 // OK if `privacy_unit_column` is the dataset's subject column, so that a DP guarantee for that unit protects

@@ -12,11 +12,14 @@
 #include "gtest/gtest.h"
 #include "veil/base/test_util.h"
 #include "veil/crypto/random.h"
+#include "veil/store/test_util.h"
 #include "veil/store/workspace.h"
 #include "veil/table/csv_reader.h"
 
 namespace veil::store {
 namespace {
+
+using ::veil::store::testing::kDropAfterV4;
 
 using ::testing::HasSubstr;
 
@@ -294,13 +297,15 @@ TEST_F(LedgerTest, VersionOneWorkspaceIsMigrated) {
     auto db = Database::Open(dir_ + "/workspace.db", {.create = false});
     ASSERT_TRUE(db.ok());
     ASSERT_TRUE(
-        db->Exec("DROP TABLE model; DROP TABLE external_source; ALTER TABLE dataset DROP COLUMN kind; "
-                 "DROP TABLE privacy_charge; DROP TABLE privacy_budget; PRAGMA user_version = 1;")
+        db->Exec(absl::StrCat(
+                     kDropAfterV4,
+                     "DROP TABLE model; DROP TABLE external_source; ALTER TABLE dataset DROP COLUMN kind; "
+                     "DROP TABLE privacy_charge; DROP TABLE privacy_budget; PRAGMA user_version = 1;"))
             .ok());
   }
   auto ws = Workspace::Open(*env_, dir_, std::nullopt);
   ASSERT_TRUE(ws.ok()) << ws.status();
-  EXPECT_EQ(*(*ws)->metadata().UserVersion(), 4);
+  EXPECT_EQ(*(*ws)->metadata().UserVersion(), Workspace::SchemaVersion());
   EXPECT_TRUE((*ws)->ledger().SetTotal("people", {1, 0}, "alice", env_->Now(), Allow).ok());
   EXPECT_EQ((*ws)->GetDataset("people")->rows, 3) << "the catalog is untouched";
 }

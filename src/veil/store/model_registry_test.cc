@@ -3,13 +3,17 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "veil/base/test_util.h"
 #include "veil/crypto/random.h"
+#include "veil/store/test_util.h"
 
 namespace veil::store {
 namespace {
+
+using ::veil::store::testing::kDropAfterV4;
 
 using ::testing::HasSubstr;
 
@@ -136,10 +140,10 @@ TEST_F(ModelRegistryTest, VersionThreeWorkspaceIsMigrated) {
   {
     auto db = Database::Open(dir_ + "/workspace.db", {.create = false});
     ASSERT_TRUE(db.ok());
-    ASSERT_TRUE(db->Exec("DROP TABLE model; PRAGMA user_version = 3;").ok());
+    ASSERT_TRUE(db->Exec(absl::StrCat(kDropAfterV4, "DROP TABLE model; PRAGMA user_version = 3;")).ok());
   }
   Reopen();
-  EXPECT_EQ(*ws_->metadata().UserVersion(), 4);
+  EXPECT_EQ(*ws_->metadata().UserVersion(), Workspace::SchemaVersion());
   ModelRegistry reg(*ws_);
   EXPECT_TRUE(reg.List()->empty());
   EXPECT_TRUE(reg.Put("loans", "", "alice", nlohmann::ordered_json::object(), "p", Allow).ok());

@@ -144,6 +144,91 @@ const Migration kMetadataSchema[] = {
      "  sealed BLOB NOT NULL,"
      "  PRIMARY KEY (name, version)"
      ") WITHOUT ROWID;"},
+    // The data map (veil::gov's catalog.h): what each column holds (taxonomy keys, from the PII classifier at
+    // ingest or set by a person), each dataset's processing declarations (purpose, Art. 6 basis, Art. 9
+    // condition, recipients, transfers, retention, automated decisions), and the workspace's additions to
+    // the built-in taxonomy. Lists are JSON arrays of strings (transfers: of {"to", "safeguard"} objects).
+    {"data map: column annotations, processing declarations, taxonomy additions",
+     "CREATE TABLE column_annotation ("
+     "  dataset_id INTEGER NOT NULL REFERENCES dataset(id) ON DELETE CASCADE,"
+     "  column_name TEXT NOT NULL,"
+     "  categories TEXT NOT NULL,"  // JSON array of category keys; [] = no personal data
+     "  role TEXT NOT NULL,"        // direct_identifier | quasi_identifier | free_text | none
+     "  source TEXT NOT NULL,"      // classifier | user
+     "  confidence REAL NOT NULL,"
+     "  evidence TEXT NOT NULL,"
+     "  confirmed INTEGER NOT NULL,"
+     "  set_by TEXT NOT NULL,"
+     "  set_ns INTEGER NOT NULL,"
+     "  PRIMARY KEY (dataset_id, column_name)"
+     ") WITHOUT ROWID;"
+     "CREATE TABLE processing_declaration ("
+     "  dataset_id INTEGER NOT NULL REFERENCES dataset(id) ON DELETE CASCADE,"
+     "  purpose TEXT NOT NULL,"
+     "  legal_basis TEXT NOT NULL,"
+     "  special_basis TEXT NOT NULL,"  // '' when none
+     "  subject_types TEXT NOT NULL,"
+     "  recipients TEXT NOT NULL,"
+     "  transfers TEXT NOT NULL,"
+     "  retention TEXT NOT NULL,"
+     "  automated_decisions INTEGER NOT NULL,"
+     "  description TEXT NOT NULL,"
+     "  declared_by TEXT NOT NULL,"
+     "  declared_ns INTEGER NOT NULL,"
+     "  PRIMARY KEY (dataset_id, purpose)"
+     ") WITHOUT ROWID;"
+     "CREATE TABLE taxonomy_key ("
+     "  kind TEXT NOT NULL,"
+     "  key TEXT NOT NULL,"
+     "  description TEXT NOT NULL,"
+     "  special TEXT NOT NULL,"
+     "  added_by TEXT NOT NULL,"
+     "  added_ns INTEGER NOT NULL,"
+     "  PRIMARY KEY (kind, key)"
+     ") WITHOUT ROWID;"},
+    // Consent, objection and restriction (veil::gov's consent.h). consent_event is the versioned history of
+    // each (subject, purpose): every grant and withdrawal, never updated or deleted except by erasure of the
+    // subject; consent_state is the latest of them per (purpose, subject), what the gate reads, keyed by
+    // purpose so that one purpose's subjects are one range scan. subject_restriction holds objections
+    // (Art. 21) and restrictions of processing (Art. 18), in force while lifted_ns is NULL.
+    {"consent, objection and restriction of processing",
+     "CREATE TABLE consent_event ("
+     "  id INTEGER PRIMARY KEY,"
+     "  pseudonym BLOB NOT NULL,"
+     "  purpose TEXT NOT NULL,"
+     "  version INTEGER NOT NULL,"  // 1, 2, ... per (pseudonym, purpose), in the order recorded
+     "  state TEXT NOT NULL,"       // granted | withdrawn
+     "  at_ns INTEGER NOT NULL,"    // when the subject granted or withdrew it
+     "  source TEXT NOT NULL,"
+     "  notice_version TEXT NOT NULL,"
+     "  expires_ns INTEGER,"  // a grant's end; NULL: until withdrawn
+     "  recorded_by TEXT NOT NULL,"
+     "  recorded_ns INTEGER NOT NULL,"
+     "  UNIQUE (pseudonym, purpose, version)"
+     ");"
+     "CREATE TABLE consent_state ("
+     "  purpose TEXT NOT NULL,"
+     "  pseudonym BLOB NOT NULL,"
+     "  version INTEGER NOT NULL,"
+     "  granted INTEGER NOT NULL,"
+     "  at_ns INTEGER NOT NULL,"
+     "  expires_ns INTEGER,"
+     "  PRIMARY KEY (purpose, pseudonym)"
+     ") WITHOUT ROWID;"
+     "CREATE INDEX consent_state_by_subject ON consent_state(pseudonym);"
+     "CREATE TABLE subject_restriction ("
+     "  id INTEGER PRIMARY KEY,"
+     "  pseudonym BLOB NOT NULL,"
+     "  kind TEXT NOT NULL,"     // objection | restriction
+     "  purpose TEXT NOT NULL,"  // '' = every purpose
+     "  dataset TEXT NOT NULL,"  // '' = every dataset
+     "  reason TEXT NOT NULL,"
+     "  since_ns INTEGER NOT NULL,"
+     "  recorded_by TEXT NOT NULL,"
+     "  lifted_ns INTEGER,"
+     "  lifted_by TEXT"
+     ");"
+     "CREATE INDEX subject_restriction_by_subject ON subject_restriction(pseudonym);"},
 };
 
 constexpr char kSigningKeyInfo[] = "veil audit signing key v1";
@@ -356,6 +441,40 @@ bool SameColumns(const table::Schema& a, const table::Schema& b) {
   return true;
 }
 
+// Inserts or replaces a column annotation. kOnlyClassifier: an existing person's annotation is kept;
+// kOnlyNew: an existing annotation of any kind is kept.
+enum class AnnotationWrite { kReplace, kOnlyClassifier, kOnlyNew };
+
+absl::Status WriteAnnotation(Database& db, int64_t dataset_id, const ColumnAnnotation& a,
+                             AnnotationWrite how) {
+  std::string sql =
+      "INSERT INTO column_annotation(dataset_id, column_name, categories, role, source, confidence, "
+      "evidence, "
+      "confirmed, set_by, set_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT(dataset_id, "
+      "column_name) DO ";
+  if (how == AnnotationWrite::kOnlyNew) {
+    sql += "NOTHING";
+  } else {
+    sql +=
+        "UPDATE SET categories = excluded.categories, role = excluded.role, source = excluded.source, "
+        "confidence = excluded.confidence, evidence = excluded.evidence, confirmed = excluded.confirmed, "
+        "set_by = excluded.set_by, set_ns = excluded.set_ns";
+    if (how == AnnotationWrite::kOnlyClassifier) sql += " WHERE column_annotation.source = 'classifier'";
+  }
+  VEIL_ASSIGN_OR_RETURN(Statement st, db.Prepare(sql));
+  VEIL_RETURN_IF_ERROR(st.Bind(1, dataset_id));
+  VEIL_RETURN_IF_ERROR(st.Bind(2, a.column));
+  VEIL_RETURN_IF_ERROR(st.Bind(3, nlohmann::json(a.categories).dump()));
+  VEIL_RETURN_IF_ERROR(st.Bind(4, a.role));
+  VEIL_RETURN_IF_ERROR(st.Bind(5, a.source));
+  VEIL_RETURN_IF_ERROR(st.Bind(6, a.confidence));
+  VEIL_RETURN_IF_ERROR(st.Bind(7, a.evidence));
+  VEIL_RETURN_IF_ERROR(st.Bind(8, int64_t{a.confirmed ? 1 : 0}));
+  VEIL_RETURN_IF_ERROR(st.Bind(9, a.set_by));
+  VEIL_RETURN_IF_ERROR(st.Bind(10, absl::ToUnixNanos(a.set_at)));
+  return st.Run();
+}
+
 }  // namespace
 
 nlohmann::ordered_json DatasetInfoToJson(const DatasetInfo& info) {
@@ -458,6 +577,8 @@ absl::StatusOr<base::SecretBytes> Workspace::DeriveKey(std::string_view label) c
 }
 
 Workspace::~Workspace() = default;
+
+int Workspace::SchemaVersion() { return static_cast<int>(std::size(kMetadataSchema)); }
 
 absl::StatusOr<std::unique_ptr<Workspace>> Workspace::Create(
     base::Env& env, const std::string& dir, const WorkspaceCreateOptions& options,
@@ -745,6 +866,51 @@ absl::StatusOr<DatasetInfo> Workspace::GetDataset(std::string_view name) {
   return info;
 }
 
+absl::StatusOr<std::vector<ColumnAnnotation>> Workspace::Annotations(std::string_view dataset) {
+  VEIL_ASSIGN_OR_RETURN(const int64_t id, DatasetId(dataset));
+  VEIL_ASSIGN_OR_RETURN(Statement st,
+                        db_.Prepare("SELECT column_name, categories, role, source, confidence, evidence, "
+                                    "confirmed, set_by, set_ns FROM column_annotation WHERE dataset_id = ?1 "
+                                    "ORDER BY column_name"));
+  VEIL_RETURN_IF_ERROR(st.Bind(1, id));
+  std::vector<ColumnAnnotation> out;
+  while (true) {
+    VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    ColumnAnnotation a;
+    a.column = st.ColumnText(0);
+    const nlohmann::json cats = nlohmann::json::parse(st.ColumnText(1), nullptr, /*allow_exceptions=*/false);
+    const auto damaged = [&] {
+      return absl::DataLossError(absl::StrCat("workspace.db: the annotation of column \"", a.column,
+                                              "\" of dataset \"", std::string(dataset), "\" is damaged"));
+    };
+    if (!cats.is_array()) return damaged();
+    for (const nlohmann::json& c : cats) {
+      if (!c.is_string()) return damaged();
+      a.categories.push_back(c.get<std::string>());
+    }
+    a.role = st.ColumnText(2);
+    a.source = st.ColumnText(3);
+    a.confidence = st.ColumnDouble(4);
+    a.evidence = st.ColumnText(5);
+    a.confirmed = st.ColumnInt64(6) != 0;
+    a.set_by = st.ColumnText(7);
+    a.set_at = FromNanos(st.ColumnInt64(8));
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+absl::Status Workspace::PutAnnotation(std::string_view dataset, const ColumnAnnotation& annotation) {
+  VEIL_ASSIGN_OR_RETURN(const DatasetInfo info, GetDataset(dataset));
+  if (!info.schema.FindField(annotation.column)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dataset \"", info.name, "\" has no column \"", annotation.column, "\""));
+  }
+  VEIL_ASSIGN_OR_RETURN(const int64_t id, DatasetId(dataset));
+  return WriteAnnotation(db_, id, annotation, AnnotationWrite::kReplace);
+}
+
 absl::StatusOr<std::vector<DatasetInfo>> Workspace::ListDatasets() {
   std::vector<std::string> names;
   {
@@ -780,6 +946,13 @@ absl::StatusOr<IngestResult> Workspace::Ingest(const table::Table& table, const 
     return absl::InvalidArgumentError(absl::StrCat(
         "data row ", row + 1, " has no value in the subject column \"", request.subject_column,
         "\": every row must belong to a data subject (rows without one: ", subject_column.null_count(), ")"));
+  }
+
+  for (const ColumnAnnotation& a : request.annotations) {
+    if (!table.schema().FindField(a.column)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("an annotation names column \"", a.column, "\", which the table does not have"));
+    }
   }
 
   // The dataset as it is now.
@@ -998,6 +1171,32 @@ absl::StatusOr<IngestResult> Workspace::Ingest(const table::Table& table, const 
         VEIL_RETURN_IF_ERROR(st.Run());
       }
     }
+    // The data map's column annotations (after a replace, those of columns that are gone go).
+    if (existing && !append) {
+      VEIL_ASSIGN_OR_RETURN(Statement st,
+                            db_.Prepare("SELECT column_name FROM column_annotation WHERE dataset_id = ?1"));
+      VEIL_RETURN_IF_ERROR(st.Bind(1, dataset_id));
+      std::vector<std::string> gone;
+      while (true) {
+        VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
+        if (!row) break;
+        if (!info.schema.FindField(st.ColumnText(0))) gone.push_back(st.ColumnText(0));
+      }
+      for (const std::string& column : gone) {
+        VEIL_ASSIGN_OR_RETURN(Statement del,
+                              db_.Prepare("DELETE FROM column_annotation WHERE dataset_id = ?1 "
+                                          "AND column_name = ?2"));
+        VEIL_RETURN_IF_ERROR(del.Bind(1, dataset_id));
+        VEIL_RETURN_IF_ERROR(del.Bind(2, column));
+        VEIL_RETURN_IF_ERROR(del.Run());
+      }
+    }
+    for (const ColumnAnnotation& a : request.annotations) {
+      VEIL_RETURN_IF_ERROR(WriteAnnotation(db_, dataset_id, a,
+                                           !existing ? AnnotationWrite::kReplace
+                                           : append  ? AnnotationWrite::kOnlyNew
+                                                     : AnnotationWrite::kOnlyClassifier));
+    }
     // The keys created above are now those of listed subjects: no sweep is needed.
     {
       VEIL_ASSIGN_OR_RETURN(Statement st,
@@ -1145,6 +1344,10 @@ absl::Status NotInVault(const DatasetInfo& info, std::string_view what) {
 }  // namespace
 
 absl::StatusOr<DatasetContents> Workspace::Read(std::string_view dataset) {
+  return Read(dataset, [](std::string_view) { return true; });
+}
+
+absl::StatusOr<DatasetContents> Workspace::Read(std::string_view dataset, SubjectPredicate keep) {
   VEIL_ASSIGN_OR_RETURN(DatasetInfo info, GetDataset(dataset));
   if (info.kind != "vault") return NotInVault(info, "they cannot be read from it");
   VEIL_ASSIGN_OR_RETURN(const int64_t id, DatasetId(dataset));
@@ -1158,10 +1361,16 @@ absl::StatusOr<DatasetContents> Workspace::Read(std::string_view dataset) {
   std::vector<uint64_t> row_ids;
   row_ids.reserve(info.rows);
   const std::string name(dataset);
+  // Subjects left out, and (below) their rows as the catalog counts them.
+  std::vector<std::string> excluded;
   for (const VaultFileRow& f : files) {
     VEIL_RETURN_IF_ERROR(
         ReadVaultFile(env_, VaultPath(name, f.file), name, &f.summary,
                       [&](std::string_view pseudonym, std::span<const uint8_t> sealed) -> absl::Status {
+                        if (!keep(pseudonym)) {
+                          excluded.emplace_back(pseudonym);
+                          return absl::OkStatus();
+                        }
                         auto key = keys.find(std::string(pseudonym));
                         if (key == keys.end()) {
                           return absl::DataLossError(absl::StrCat(
@@ -1174,8 +1383,31 @@ absl::StatusOr<DatasetContents> Workspace::Read(std::string_view dataset) {
                         return DecodeSubjectRows(plaintext, info.schema, builders, &row_ids);
                       }));
   }
-  if (static_cast<int64_t>(row_ids.size()) != info.rows) {
-    return absl::DataLossError(absl::StrCat("dataset \"", name, "\": the vault holds ", row_ids.size(),
+  // A subject appended in several files has a record in each: count each subject's rows once.
+  std::sort(excluded.begin(), excluded.end());
+  excluded.erase(std::unique(excluded.begin(), excluded.end()), excluded.end());
+  int64_t excluded_rows = 0;
+  if (!excluded.empty()) {
+    VEIL_ASSIGN_OR_RETURN(Statement st,
+                          db_.Prepare("SELECT rows FROM subject WHERE dataset_id = ?1 AND pseudonym = ?2"));
+    std::vector<uint8_t> raw(32);
+    for (const std::string& p : excluded) {
+      base::HexDecode(p, raw);
+      VEIL_RETURN_IF_ERROR(st.Reset());
+      VEIL_RETURN_IF_ERROR(st.Bind(1, id));
+      VEIL_RETURN_IF_ERROR(st.BindBlob(2, raw));
+      VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) {
+        return absl::DataLossError(absl::StrCat("dataset \"", name,
+                                                "\": the vault holds a record of subject ", p.substr(0, 16),
+                                                "… whom the catalog does not list"));
+      }
+      excluded_rows += st.ColumnInt64(0);
+    }
+  }
+  if (static_cast<int64_t>(row_ids.size()) + excluded_rows != info.rows) {
+    return absl::DataLossError(absl::StrCat("dataset \"", name, "\": the vault holds ",
+                                            static_cast<int64_t>(row_ids.size()) + excluded_rows,
                                             " rows but the catalog says ", info.rows));
   }
   std::vector<table::Column> columns;
@@ -1194,7 +1426,8 @@ absl::StatusOr<DatasetContents> Workspace::Read(std::string_view dataset) {
           absl::StrCat("dataset \"", name, "\": row id ", row_ids[order[i]], " appears twice in the vault"));
   }
   VEIL_ASSIGN_OR_RETURN(table::Table ordered, unordered.Take(order));
-  return DatasetContents{std::move(info), std::move(ordered)};
+  return DatasetContents{std::move(info), std::move(ordered), static_cast<int64_t>(excluded.size()),
+                         excluded_rows};
 }
 
 absl::StatusOr<EraseResult> Workspace::Erase(std::string_view pseudonym,

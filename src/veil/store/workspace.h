@@ -119,6 +119,22 @@ struct DatasetInfo {
 // attached_at}. Times are RFC 3339 UTC.
 nlohmann::ordered_json DatasetInfoToJson(const DatasetInfo& info);
 
+// What one column of a dataset holds, for the data map (veil::gov's catalog.h): data categories as taxonomy
+// keys, and the column's role for re-identification. Set by the PII classifier at ingest (source
+// "classifier", with its confidence and evidence, unconfirmed) or by a person (`veil catalog annotate`:
+// source "user", confirmed). Never holds a value from the data.
+struct ColumnAnnotation {
+  std::string column;
+  std::vector<std::string> categories;  // taxonomy keys ("user.contact.email"); empty: no personal data
+  std::string role = "none";            // "direct_identifier", "quasi_identifier", "free_text" or "none"
+  std::string source = "classifier";    // "classifier" or "user"
+  double confidence = 0;                // in [0, 1]; 1 for a person's annotation
+  std::string evidence;                 // the classifier's explanation in words, or the person's note
+  bool confirmed = false;               // a person confirmed (or set) it
+  std::string set_by;                   // the actor (the ingesting actor for the classifier's)
+  absl::Time set_at;
+};
+
 enum class IngestMode { kCreate, kReplace, kAppend };
 
 // "create", "replace", "append".
@@ -132,6 +148,11 @@ struct IngestRequest {
   std::vector<std::string> purposes;
   IngestMode mode = IngestMode::kCreate;
   DatasetSource source;  // what the catalog records of the file (mode, rows and time are filled in)
+  // The classifier's annotations of the file's columns (each names a column of the table), committed with
+  // the ingest. kCreate: stored. kReplace: replace the classifier's annotations; a person's annotation of a
+  // column that is still there is kept, and annotations of columns that are gone are dropped. kAppend: added
+  // only for columns that have none.
+  std::vector<ColumnAnnotation> annotations;
 };
 
 // What an ingest did, handed to the before_commit hook and returned.
@@ -162,7 +183,13 @@ struct AttachRequest {
 struct DatasetContents {
   DatasetInfo info;
   table::Table table;
+  // A filtered read (Read with `keep`): the subjects whose records were left out, and their rows.
+  int64_t excluded_subjects = 0;
+  int64_t excluded_rows = 0;
 };
+
+// Whether a read returns the records of the subject with this pseudonym (64 hex digits).
+using SubjectPredicate = absl::FunctionRef<bool(std::string_view pseudonym)>;
 
 // Called after an operation is fully prepared and before it commits; an error abandons the operation.
 template <typename T>
@@ -220,6 +247,11 @@ class Workspace {
   // and row counts). Errors: NotFound; FailedPrecondition for an attached dataset (its rows are not in the
   // vault); DataLoss for a tampered, missing or undecryptable vault file.
   absl::StatusOr<DatasetContents> Read(std::string_view dataset);
+  // The same, with only the records of subjects for whom `keep` is true: the others are neither decrypted
+  // nor returned (veil::gov leaves out subjects without consent, or who objected or are restricted). Every
+  // vault file is still checked whole against the catalog's hash, and the rows returned plus the rows left
+  // out (as the catalog counts them per subject) against the dataset's row count.
+  absl::StatusOr<DatasetContents> Read(std::string_view dataset, SubjectPredicate keep);
 
   // Erasure by crypto-shredding (GDPR Art. 17): removes the subject's records from `dataset` (or from every
   // dataset) and destroys their data keys, so that no copy of the vault files, including one taken before
@@ -229,6 +261,12 @@ class Workspace {
   // external database: erase the subject there); DataLoss for a tampered vault file; I/O errors.
   absl::StatusOr<EraseResult> Erase(std::string_view pseudonym, std::optional<std::string_view> dataset,
                                     BeforeCommit<EraseResult> before_commit);
+
+  // The dataset's column annotations, in column name order. Errors: NotFound; DataLoss for a damaged row.
+  absl::StatusOr<std::vector<ColumnAnnotation>> Annotations(std::string_view dataset);
+  // Stores (inserts or replaces) one column's annotation, in the caller's transaction if one is open.
+  // Errors: NotFound for an unknown dataset; InvalidArgument for a column the dataset does not have.
+  absl::Status PutAnnotation(std::string_view dataset, const ColumnAnnotation& annotation);
 
   absl::StatusOr<std::vector<DatasetInfo>> ListDatasets();
   // Errors: NotFound naming the dataset.
@@ -256,6 +294,10 @@ class Workspace {
   KeyStore& key_store() { return keys_; }
   // The privacy-budget ledger, on workspace.db (for veil::gov, whose Session is its only writer).
   Ledger& ledger() { return ledger_; }
+
+  // The version of workspace.db's schema this program writes (PRAGMA user_version); older workspaces are
+  // migrated when opened (docs/workspace.md lists what each version added).
+  static int SchemaVersion();
 
   static constexpr char kMetadataFile[] = "workspace.db";
   static constexpr char kKeyStoreFile[] = "keys/keys.db";

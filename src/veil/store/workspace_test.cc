@@ -112,8 +112,10 @@ TEST_F(WorkspaceTest, CreateLaysOutTheWorkspace) {
   EXPECT_EQ(ws_->id().size(), 32u);
   EXPECT_THAT(*env_->ListDir(tmp_.path()), ElementsAre("ws")) << "no staging directory left behind";
   auto version = ws_->metadata().UserVersion();
-  EXPECT_EQ(*version, 4)
-      << "1: the catalog; 2: the privacy-budget ledger; 3: attached datasets; 4: the model registry";
+  EXPECT_EQ(*version, 6)
+      << "1: the catalog; 2: the privacy-budget ledger; 3: attached datasets; 4: the model "
+         "registry; 5: the data map; 6: consent, objection, restriction";
+  EXPECT_EQ(*version, Workspace::SchemaVersion());
 }
 
 TEST_F(WorkspaceTest, ReopensWithTheSameIdentityAndSigningKey) {

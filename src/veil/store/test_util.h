@@ -1,0 +1,16 @@
+// Test helpers of veil::store (header-only; included by tests, never by the library).
+#ifndef VEIL_STORE_TEST_UTIL_H_
+#define VEIL_STORE_TEST_UTIL_H_
+
+namespace veil::store::testing {
+
+// SQL that takes a current workspace.db back to schema version 4 (the model registry) by dropping what the
+// later migrations created, so that a test can go further back and check that opening migrates it. Keep it
+// in step with kMetadataSchema (workspace.cc).
+inline constexpr char kDropAfterV4[] =
+    "DROP TABLE column_annotation; DROP TABLE processing_declaration; DROP TABLE taxonomy_key; "
+    "DROP TABLE consent_event; DROP TABLE consent_state; DROP TABLE subject_restriction;";
+
+}  // namespace veil::store::testing
+
+#endif  // VEIL_STORE_TEST_UTIL_H_
