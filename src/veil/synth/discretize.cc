@@ -14,8 +14,8 @@
 #include "nlohmann/json.hpp"
 #include "veil/base/status_macros.h"
 #include "veil/dp/bounds.h"
-#include "veil/dp/partition_selection.h"
 #include "veil/dp/quantile_tree.h"
+#include "veil/dp/samplers.h"
 
 namespace veil::synth {
 namespace {
@@ -157,6 +157,17 @@ absl::Status ValidateCoding(const ColumnCoding& c) {
     } else {
       VEIL_RETURN_IF_ERROR(ValidateStarts(c));
     }
+    if (!c.quantiles.empty()) {
+      if (c.binning != Binning::kQuantiles) return ColumnError(c.name, "only quantile bins have quantiles");
+      if (c.quantiles.size() < 2 || c.quantiles.size() > 4097)
+        return ColumnError(c.name, "quantiles must hold 2 to 4097 knots");
+      const double hi_end = IsIntegerType(c.type) ? c.upper + 1 : c.upper;
+      for (size_t i = 0; i < c.quantiles.size(); ++i) {
+        const double q = c.quantiles[i];
+        if (!std::isfinite(q) || q < c.lower || q > hi_end || (i > 0 && q < c.quantiles[i - 1]))
+          return ColumnError(c.name, "quantiles must be non-decreasing within the bounds");
+      }
+    }
   }
   int64_t want = c.size;
   ColumnCoding copy = c;
@@ -165,6 +176,15 @@ absl::Status ValidateCoding(const ColumnCoding& c) {
   if (c.size < 1 || c.size > kMaxAttributeSize)
     return ColumnError(c.name, absl::StrCat("a column may have at most ", kMaxAttributeSize, " codes"));
   return absl::OkStatus();
+}
+
+// A bin to which the tree gives less rank than this (noise) is decoded uniformly.
+constexpr double kMinBinRank = 1e-9;
+
+// A uniform rank in [range.first, range.second) (53 random bits).
+absl::StatusOr<double> UniformBetween(dp::RandomBits& bits, std::pair<double, double> range) {
+  VEIL_ASSIGN_OR_RETURN(const uint64_t u53, bits.Uniform(uint64_t{1} << 53));
+  return range.first + static_cast<double>(u53) * 0x1p-53 * (range.second - range.first);
 }
 
 }  // namespace
@@ -227,6 +247,36 @@ double NumericValue(const table::Column& c, int64_t row) {
     default:
       return 0;
   }
+}
+
+GaussianThreshold GaussianThresholdFor(double rho, double delta) {
+  GaussianThreshold g;
+  // sigma = 1 / sqrt(2 rho), nudged up so that the zCDP cost 1 / (2 sigma^2) never exceeds rho.
+  g.sigma = std::sqrt(1 / (2 * rho)) * (1 + 0x1p-30);
+  // The sampler may round sigma^2 up by a relative 2^-40: bound the tail with a slightly larger sigma. The
+  // discrete Gaussian is sub-Gaussian with variance proxy sigma^2 (CKS20, Section 5), so
+  // P(Z >= k) <= exp(-k^2 / (2 sigma^2)) <= delta for k = tau - 1.
+  const double s = g.sigma * (1 + 0x1p-39);
+  g.tau = 1 + static_cast<int64_t>(std::ceil(s * std::sqrt(2 * std::log(1 / delta))));
+  return g;
+}
+
+double QuantileRankBelow(const std::vector<double>& knots, double x) {
+  const size_t m = knots.size() - 1;
+  if (!(x > knots.front())) return 0;
+  if (x > knots.back()) return 1;
+  // The first knot at or above x (j >= 1); between knots j - 1 and j the function is linear.
+  const size_t j = static_cast<size_t>(std::lower_bound(knots.begin(), knots.end(), x) - knots.begin());
+  const double below = knots[j - 1], above = knots[j];
+  const double within = above > below ? (x - below) / (above - below) : 1.0;
+  return (static_cast<double>(j - 1) + within) / static_cast<double>(m);
+}
+
+double QuantileAt(const std::vector<double>& knots, double u) {
+  const size_t m = knots.size() - 1;
+  const double t = std::clamp(u, 0.0, 1.0) * static_cast<double>(m);
+  const size_t j = std::min(static_cast<size_t>(t), m - 1);
+  return knots[j] + (t - static_cast<double>(j)) * (knots[j + 1] - knots[j]);
 }
 
 std::pair<double, double> ExactCell(double v, bool integer) {
@@ -392,11 +442,14 @@ absl::StatusOr<DiscretizePlan> PlanDiscretization(const table::Schema& schema,
 namespace internal {
 namespace {
 
+// Knots of the quantile function kept per column for decoding: 16 per bin (the top bin of Adult's ages gets
+// 16 ranks of resolution 1 / 256), at most 1024.
+int64_t QuantileKnots(int64_t bins) { return std::clamp<int64_t>(16 * bins, 16, 1024); }
+
 // The quantile step of one column (see the header): a quantile tree over [c.lower, c.upper] with discrete
-// Gaussian node noise for `rho` zCDP; sets c.lower / c.upper to integers for integer types. Returns the
-// bin starts.
-absl::StatusOr<std::vector<double>> DpBinStarts(const table::Column& column, ColumnCoding& c, double rho,
-                                                dp::RandomBits& bits) {
+// Gaussian node noise for `rho` zCDP; sets c.lower / c.upper to integers for integer types, c.starts (the
+// bins) and c.quantiles (the decoding knots, from the same noisy tree).
+absl::Status FitDpBins(const table::Column& column, ColumnCoding& c, double rho, dp::RandomBits& bits) {
   const bool integer = IsIntegerType(c.type);
   if (integer) {
     const IntegerBins ib = MakeIntegerBins(c);
@@ -417,7 +470,10 @@ absl::StatusOr<std::vector<double>> DpBinStarts(const table::Column& column, Col
     width = (c.upper - c.lower) / std::pow(kBranching, height);
   }
   const double tree_hi = c.lower + width * std::pow(kBranching, height);
-  if (!(tree_hi > c.lower) || !std::isfinite(tree_hi)) return std::vector<double>{c.lower};
+  if (!(tree_hi > c.lower) || !std::isfinite(tree_hi)) {
+    c.starts = {c.lower};
+    return absl::OkStatus();
+  }
   VEIL_ASSIGN_OR_RETURN(const dp::QuantileTreeShape shape,
                         dp::QuantileTreeShape::Create({c.lower, tree_hi}, {kBranching, height}));
   std::vector<uint32_t> leaves;
@@ -440,7 +496,19 @@ absl::StatusOr<std::vector<double>> DpBinStarts(const table::Column& column, Col
     const double start = c.lower + leaf * width;
     cells.emplace_back(start, start + width);
   }
-  return BinStartsFromCells(std::move(cells), c.lower, c.upper);
+  c.starts = BinStartsFromCells(std::move(cells), c.lower, c.upper);
+  // Decoding knots: more quantiles of the same noisy tree (post-processing). Cells above the upper bound
+  // are empty by construction (values were clamped), so what the noise puts there is cut off at the end of
+  // the upper bound's cell.
+  const double hi_end = integer ? c.upper + 1 : c.upper;
+  const int64_t m = QuantileKnots(c.bins);
+  c.quantiles.clear();
+  for (int64_t j = 0; j <= m; ++j) {
+    VEIL_ASSIGN_OR_RETURN(const double q,
+                          tree.Quantile(static_cast<double>(j) / static_cast<double>(m), bits));
+    c.quantiles.push_back(std::clamp(q, c.lower, hi_end));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -491,7 +559,7 @@ absl::StatusOr<Codec> FitCodec(const table::Table& data, const DiscretizeOptions
     }
     if (c.binning == Binning::kQuantiles) {
       VEIL_RETURN_IF_ERROR(budget->Charge(absl::StrCat("quantiles (", c.name, ")"), rho_step));
-      VEIL_ASSIGN_OR_RETURN(c.starts, internal::DpBinStarts(column, c, rho_step, bits));
+      VEIL_RETURN_IF_ERROR(internal::FitDpBins(column, c, rho_step, bits));
     } else if (c.rule == ColumnRule::kDpValues || c.rule == ColumnRule::kPublicMinCount) {
       // Rows per distinct string (dictionary codes first, then merged by text: a dictionary holds each
       // string once, so codes and strings correspond one to one).
@@ -503,12 +571,12 @@ absl::StatusOr<Codec> FitCodec(const table::Table& data, const DiscretizeOptions
       std::vector<std::string> kept;
       if (c.rule == ColumnRule::kDpValues) {
         VEIL_RETURN_IF_ERROR(budget->Charge(absl::StrCat("values (", c.name, ")"), rho_threshold_step));
-        VEIL_ASSIGN_OR_RETURN(const dp::PartitionSelector selector,
-                              dp::PartitionSelector::Create(epsilon_step, delta_step, 1));
+        const internal::GaussianThreshold g = internal::GaussianThresholdFor(rho_threshold_step, delta_step);
+        c.keep_rows = g.tau;
         for (int32_t code = 0; code < column.dictionary().size(); ++code) {
           if (per_code[code] == 0) continue;
-          VEIL_ASSIGN_OR_RETURN(const bool keep, selector.ShouldKeep(per_code[code], bits));
-          if (keep) kept.emplace_back(column.dictionary().value(code));
+          VEIL_ASSIGN_OR_RETURN(const int64_t z, dp::SampleDiscreteGaussianWithSigma(bits, g.sigma));
+          if (per_code[code] + z >= g.tau) kept.emplace_back(column.dictionary().value(code));
         }
       } else {
         int64_t min_count = 1;
@@ -712,25 +780,40 @@ absl::StatusOr<table::Table> Codec::Decode(const DiscreteTable& codes, base::Ran
       const IntegerBins ib = MakeIntegerBins(c);
       const bool explicit_bins = !c.starts.empty();
       const int64_t hi = ClampToInt64(std::floor(c.upper));
+      const auto bin_range = [&](int32_t code) -> std::pair<int64_t, int64_t> {
+        if (explicit_bins) {
+          return {static_cast<int64_t>(c.starts[code]),
+                  code + 1 >= value_codes ? hi : static_cast<int64_t>(c.starts[code + 1]) - 1};
+        }
+        return {ib.Start(code), code + 1 >= ib.b ? ib.hi : ib.Start(code + 1) - 1};
+      };
+      // Per bin, the ranks [G(start), G(end + 1)) of the tree's distribution (integer v is [v, v + 1)).
+      std::vector<std::pair<double, double>> ranks;
+      if (!c.quantiles.empty()) {
+        for (int32_t code = 0; code < value_codes; ++code) {
+          const auto [start, end] = bin_range(code);
+          ranks.emplace_back(internal::QuantileRankBelow(c.quantiles, static_cast<double>(start)),
+                             internal::QuantileRankBelow(c.quantiles, static_cast<double>(end) + 1));
+        }
+      }
       for (int64_t r = 0; r < n; ++r) {
         if (in[r] == null_code) {
           b.AppendNull();
           continue;
         }
-        int64_t start = 0, end = 0;
-        if (explicit_bins) {
-          start = static_cast<int64_t>(c.starts[in[r]]);
-          end = in[r] + 1 >= value_codes ? hi : static_cast<int64_t>(c.starts[in[r] + 1]) - 1;
-        } else {
-          start = ib.Start(in[r]);
-          end = in[r] + 1 >= ib.b ? ib.hi : ib.Start(in[r] + 1) - 1;
-        }
+        const auto [start, end] = bin_range(in[r]);
         const uint64_t width = static_cast<uint64_t>(end) - static_cast<uint64_t>(start) + 1;
-        uint64_t offset = 0;
-        if (width > 1) {
-          VEIL_ASSIGN_OR_RETURN(offset, bits.Uniform(width));
+        int64_t v = start;
+        if (width > 1 && !ranks.empty() && ranks[in[r]].second - ranks[in[r]].first > kMinBinRank) {
+          VEIL_ASSIGN_OR_RETURN(const double u, UniformBetween(bits, ranks[in[r]]));
+          const double x = std::floor(internal::QuantileAt(c.quantiles, u));
+          v = std::clamp(
+              static_cast<int64_t>(std::clamp(x, static_cast<double>(start), static_cast<double>(end))),
+              start, end);
+        } else if (width > 1) {
+          VEIL_ASSIGN_OR_RETURN(const uint64_t offset, bits.Uniform(width));
+          v = static_cast<int64_t>(static_cast<uint64_t>(start) + offset);
         }
-        const int64_t v = static_cast<int64_t>(static_cast<uint64_t>(start) + offset);
         if (c.type == DataType::kInt64) {
           b.AppendInt64(v);
         } else if (c.type == DataType::kDate) {
@@ -753,7 +836,16 @@ absl::StatusOr<table::Table> Codec::Decode(const DiscreteTable& codes, base::Ran
           const bool last = in[r] + 1 >= value_codes;
           const double next = last ? c.upper : c.starts[in[r] + 1];
           v = start;
-          if (next > std::nextafter(start, next + 1)) {
+          const std::pair<double, double> rank =
+              c.quantiles.empty() ? std::pair<double, double>{0, 0}
+                                  : std::pair<double, double>{internal::QuantileRankBelow(c.quantiles, start),
+                                                              internal::QuantileRankBelow(c.quantiles, next)};
+          if (next > std::nextafter(start, next + 1) && rank.second - rank.first > kMinBinRank) {
+            // From the tree's distribution within the bin (see the file comment).
+            VEIL_ASSIGN_OR_RETURN(const double u, UniformBetween(bits, rank));
+            v = std::clamp(internal::QuantileAt(c.quantiles, u), start, next);
+            if (!last && v >= next) v = std::nextafter(next, start);
+          } else if (next > std::nextafter(start, next + 1)) {
             VEIL_ASSIGN_OR_RETURN(const uint64_t u53, bits.Uniform(uint64_t{1} << 53));
             v = start + static_cast<double>(u53) * 0x1p-53 * (next - start);
             if (!last && v >= next) v = std::nextafter(next, start);
@@ -831,6 +923,8 @@ std::vector<std::string> Codec::Describe() const {
     std::string d = absl::StrCat(c.name, ": ", TypeName(c.type), ", ");
     if (c.categorical) {
       absl::StrAppend(&d, c.values.size(), " values", c.has_other ? " + other" : "");
+      if (c.keep_rows > 0)
+        absl::StrAppend(&d, " (a value needs about ", c.keep_rows, " rows to be kept at this budget)");
     } else {
       absl::StrAppend(&d, BinCount(c), " bins (", BinningName(c.binning), ") over [",
                       absl::StrFormat("%.6g", c.lower), ", ", absl::StrFormat("%.6g", c.upper), "]");
@@ -838,6 +932,19 @@ std::vector<std::string> Codec::Describe() const {
     if (c.nullable) absl::StrAppend(&d, " + null");
     absl::StrAppend(&d, " (", ColumnRuleName(c.rule), ")");
     out.push_back(std::move(d));
+  }
+  return out;
+}
+
+std::vector<std::string> Codec::Warnings() const {
+  std::vector<std::string> out;
+  for (const ColumnCoding& c : columns_) {
+    if (c.rule != ColumnRule::kDpValues || !c.values.empty()) continue;
+    out.push_back(absl::StrCat(
+        "column \"", c.name, "\": the DP value selection kept no value, so every synthetic value is \"",
+        other_value_, "\" (at this budget a value needs about ", c.keep_rows,
+        " rows to be kept); if the column's values are public, list them in a spec (\"values\": [...]) "
+        "or raise epsilon"));
   }
   return out;
 }
@@ -853,12 +960,14 @@ std::string CodingsToJson(const std::vector<ColumnCoding>& columns) {
     if (c.categorical) {
       j["values"] = c.values;
       j["has_other"] = c.has_other;
+      if (c.keep_rows > 0) j["keep_rows"] = c.keep_rows;
     } else {
       j["lower"] = c.lower;
       j["upper"] = c.upper;
       j["bins"] = c.bins;
       j["binning"] = BinningName(c.binning);
       if (!c.starts.empty()) j["starts"] = c.starts;
+      if (!c.quantiles.empty()) j["quantiles"] = c.quantiles;
     }
     out.push_back(std::move(j));
   }
@@ -906,6 +1015,11 @@ absl::StatusOr<std::vector<ColumnCoding>> CodingsFromJson(std::string_view json)
       }
       if (j.contains("has_other") && !j["has_other"].is_boolean()) return bad("has_other must be a boolean");
       c.has_other = j.value("has_other", false);
+      if (j.contains("keep_rows")) {
+        if (!j["keep_rows"].is_number_integer() || j["keep_rows"].get<int64_t>() < 0)
+          return bad("keep_rows must be a non-negative integer");
+        c.keep_rows = j["keep_rows"].get<int64_t>();
+      }
     } else {
       if (!j.contains("lower") || !j["lower"].is_number() || !j.contains("upper") ||
           !j["upper"].is_number() || !j.contains("bins") || !j["bins"].is_number_integer())
@@ -923,6 +1037,14 @@ absl::StatusOr<std::vector<ColumnCoding>> CodingsFromJson(std::string_view json)
         for (const nlohmann::json& v : j["starts"]) {
           if (!v.is_number()) return bad("starts must be an array of numbers");
           c.starts.push_back(v.get<double>());
+        }
+      }
+      if (j.contains("quantiles")) {
+        if (!j["quantiles"].is_array() || j["quantiles"].size() > 4097)
+          return bad("quantiles must be an array of at most 4097 numbers");
+        for (const nlohmann::json& v : j["quantiles"]) {
+          if (!v.is_number()) return bad("quantiles must be an array of numbers");
+          c.quantiles.push_back(v.get<double>());
         }
       }
     }

@@ -11,15 +11,23 @@
 //                    kPublicMinCount  the values with at least min_count rows, counted exactly: the user
 //                                     declares the column's value set public (not protected; recorded as
 //                                     such in the codec's description);
-//                    kDpValues        (default for strings) private partition selection
-//                    (dp::PartitionSelector,
-//                                     Desfontaines et al. 2022), one unit = one row = one value per column:
-//                                     (epsilon_c, delta_c)-DP per column with epsilon_c = sqrt(2 rho_c),
-//                                     charged as rho_c = epsilon_c^2 / 2 zCDP (pure epsilon-DP implies
-//                                     epsilon^2/2-zCDP, Bun & Steinke 2016 Prop. 1.4) plus delta_c, i.e.
-//                                     delta_c-approximate rho_c-zCDP (BS16 Def. 8.1), which composes with the
-//                                     rest of the run by adding rho and delta. At most max_categories kept
-//                                     values (the first in sorted order: post-processing).
+//                    kDpValues        (default for strings) private partition selection by Gaussian
+//                                     thresholding, one unit = one row = one value per column: each value
+//                                     present gets its count plus discrete Gaussian noise of sigma =
+//                                     1 / sqrt(2 rho_c) (dp::SampleDiscreteGaussianWithSigma) and is kept
+//                                     when that reaches tau = 1 + ceil(sigma sqrt(2 ln(1 / delta_c))). Values
+//                                     in both neighbours: a Gaussian mechanism of sensitivity 1, rho_c-zCDP;
+//                                     the value only one neighbour has (count 1) is kept with probability P(Z
+//                                     >= tau - 1) <= exp(-(tau - 1)^2 / (2 sigma^2)) <= delta_c (the discrete
+//                                     Gaussian is sub-Gaussian, CKS20 Section 5): delta_c-approximate
+//                                     rho_c-zCDP (Bun & Steinke 2016, Def. 8.1), which composes with the rest
+//                                     of the run by adding rho and delta. At the same rho_c and delta_c this
+//                                     keeps a value from about tau rows, 2 to 3 times fewer than the
+//                                     pure-epsilon rule of dp::PartitionSelector at epsilon = sqrt(2 rho_c)
+//                                     (its ln(1 / delta) / epsilon grows faster than sqrt(ln(1 / delta))): at
+//                                     epsilon 1 on Adult about 280 rows instead of 640. At most
+//                                     max_categories kept values (the first in sorted order:
+//                                     post-processing).
 //   int64, double, date, timestamp
 //                  binned, plus a null code if nullable. Bounds [lower, upper] (values outside are clamped
 //                  into the end bins):
@@ -56,12 +64,21 @@
 // each quantile step one share; the partition selections share `selection_delta` equally.
 //
 // Decoding (Codec::Decode): categorical codes give back the exact value (the other code gives
-// DiscretizeOptions::other_value for strings); a bin gives a value drawn uniformly within the bin (integers:
-// a uniform integer of the bin's run, so a point bin gives exactly its value; doubles: lower edge + U *
-// width, a point bin its value), so that the synthetic column has a spread within each bin rather than
-// spikes at midpoints (a choice: midpoints would make every synthetic value one of `bins` numbers); the null
-// code gives null. The output schema is the input's (names, types,
-// nullability) minus the dropped columns, so integers stay integers and dates stay dates.
+// DiscretizeOptions::other_value for strings); the null code gives null; a point bin gives exactly its value.
+// Any other bin gives a value drawn WITHIN THE BIN from the column's distribution as the DP quantile tree
+// estimated it (ColumnCoding::quantiles, kQuantiles only): the tree's quantile function Q at ranks j / M is
+// linear between those ranks, its inverse G (G(x) = the rank below x) gives the bin [s, e) the ranks
+// [G(s), G(e)), and a uniform rank u there decodes to Q(u) (integers: floor, kept within the bin). So the top
+// bin of ages [75, 128] (DP bounds are powers of two) decodes like the ages the tree saw there (mostly 75 to
+// 90), not uniformly up to 128, and a tail clamped at a bound keeps its mass AT the bound. The tree's noise
+// on cells above the upper bound (empty by construction: values are clamped to the bounds first) is outside
+// every bin and never used. When the tree gives a bin no mass (noise), and for equal-width and public-edge
+// bins (no tree; nothing is spent to learn their inside), the value is uniform within the bin (integers: a
+// uniform integer of the bin's run; doubles: lower edge + U * width). Never a midpoint: that would make every
+// synthetic value one of `bins` numbers. The output schema is the input's (names, types, nullability) minus
+// the dropped columns, so integers stay integers and dates stay dates. Values outside the bounds cannot be
+// produced: a tail the bounds clamp (DP bounds are chosen where the noisy log-histogram clears a threshold,
+// e.g. capital-gain above 16384 in Adult at epsilon 1) comes back at the bound; public bounds keep it.
 //
 // Privacy: the rows handled must be one per person (the caller bounds contributions first). Decoding uses
 // fresh randomness and no data: it is post-processing.
@@ -159,6 +176,10 @@ struct ColumnCoding {
   // Categorical: code i < values.size() is values[i] (text form); then the other code if has_other.
   std::vector<std::string> values = {};
   bool has_other = false;
+  // kDpValues (after fitting): the threshold tau of the Gaussian thresholding, the number of rows at which a
+  // value is kept with probability 1/2: a property of the budget share, not of the data. Values with far
+  // fewer rows are merged into the other code.
+  int64_t keep_rows = 0;
   // Binned: the bounds used (after DP estimation), the number of bins asked for, and how they are cut.
   double lower = 0, upper = 0;
   int64_t bins = 0;
@@ -167,6 +188,13 @@ struct ColumnCoding {
   // all <= upper (integers for integer types); bin i holds [starts[i], starts[i + 1]) and the last bin
   // [starts.back(), upper]. Empty for kEqualWidth.
   std::vector<double> starts = {};
+  // kQuantiles (after fitting): the column's quantile function as the noisy quantile tree estimates it, at
+  // the ranks j / M, j = 0 .. M (M = quantiles.size() - 1), read from the same tree as `starts`
+  // (post-processing: nothing more is charged), in the tree's units (an integer v is the cell [v, v + 1)),
+  // within [lower, upper (+ 1 for integer types)]. Decode draws a value within its bin from this distribution
+  // restricted to the bin (see the file comment). Empty: uniform within each bin (equal-width and edge bins
+  // have no tree).
+  std::vector<double> quantiles = {};
   // The number of codes, including other and null codes.
   int64_t size = 0;
   // The null code (size - 1) if nullable, else -1.
@@ -211,6 +239,11 @@ class Codec {
   // (dp bounds)". Never lists the kept values of a DP rule (they are DP outputs but may be numerous).
   std::vector<std::string> Describe() const;
 
+  // What a user should know about the coding (DP outputs and parameters only): a string column whose DP
+  // value selection kept no value (every synthetic value is the other value), with the rows a value needs at
+  // this budget and the remedy (public values in a spec). Empty if nothing.
+  std::vector<std::string> Warnings() const;
+
   // Builds a codec from fully resolved codings (for tests and for a codec read back from a description).
   // Errors: InvalidArgument for an inconsistent coding.
   static absl::StatusOr<Codec> FromCodings(std::vector<ColumnCoding> columns);
@@ -254,6 +287,19 @@ namespace internal {
 // `lower` followed by the cuts in (lower, upper], strictly increasing.
 std::vector<double> BinStartsFromCells(std::vector<std::pair<double, double>> cells, double lower,
                                        double upper);
+// Gaussian thresholding for kDpValues (see the file comment): the noise sigma for zCDP cost `rho` (at most
+// rho) and the threshold tau at which a value present in one neighbour only is kept with probability at most
+// `delta`.
+struct GaussianThreshold {
+  double sigma = 0;
+  int64_t tau = 0;
+};
+GaussianThreshold GaussianThresholdFor(double rho, double delta);
+// Within-bin decoding from a quantile function known at the ranks j / M (knots x_0 <= ... <= x_M, M >= 1):
+// QuantileRankBelow(knots, x) is G(x), the rank at which the piecewise-linear function reaches x (0 at or
+// below x_0, 1 above x_M); QuantileAt(knots, u) is Q(u), the linear interpolation at rank u in [0, 1].
+double QuantileRankBelow(const std::vector<double>& knots, double x);
+double QuantileAt(const std::vector<double>& knots, double u);
 // The cell of one exact value (for quantiles of exact data): [v, v + 1) for integer types, [v, next double)
 // for doubles.
 std::pair<double, double> ExactCell(double v, bool integer);

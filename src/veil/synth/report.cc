@@ -347,6 +347,52 @@ double CramersV(const std::vector<double>& t, int64_t rows, int64_t cols) {
 
 }  // namespace internal
 
+absl::StatusOr<MlSummary> TrainOnSyntheticTestOnReal(const DiscreteTable& train_real,
+                                                     const DiscreteTable& synthetic,
+                                                     const DiscreteTable& test, int target,
+                                                     const std::vector<std::string>& target_labels) {
+  const Domain& domain = train_real.domain();
+  if (!(synthetic.domain() == domain) || !(test.domain() == domain))
+    return absl::InvalidArgumentError("train on synthetic: the three tables must be coded over one domain");
+  const int d = domain.num_attributes();
+  if (target < 0 || target >= d) return absl::InvalidArgumentError("train on synthetic: no such target");
+  MlSummary ml;
+  std::vector<int64_t> offsets(d, 0);
+  int64_t p = 1;
+  for (int a = 0; a < d; ++a) {
+    offsets[a] = p;
+    if (a != target) p += domain.size(a);
+  }
+  const int tv[] = {target};
+  VEIL_ASSIGN_OR_RETURN(const std::vector<double> counts, train_real.Marginal(tv));
+  const int32_t mode = static_cast<int32_t>(std::max_element(counts.begin(), counts.end()) - counts.begin());
+  ml.target = domain.attribute(target).name;
+  ml.positive = absl::StrCat(
+      "not ", static_cast<size_t>(mode) < target_labels.size() ? target_labels[mode] : absl::StrCat(mode));
+  ml.features = p;
+  ml.train_real_rows = train_real.num_rows();
+  ml.train_synthetic_rows = synthetic.num_rows();
+  ml.test_rows = test.num_rows();
+  if (d < 2) {
+    ml.note = "skipped: no feature column besides the target";
+  } else if (p > kMaxFeatures) {
+    ml.note = absl::StrCat("skipped: ", p, " one-hot features (more than ", kMaxFeatures, ")");
+  } else if (test.num_rows() == 0) {
+    ml.note = "skipped: no test row";
+  } else {
+    const Dataset real = OneHot(train_real, target, offsets, mode);
+    const Dataset synth = OneHot(synthetic, target, offsets, mode);
+    const Dataset held = OneHot(test, target, offsets, mode);
+    Score(held, FitLogistic(real, static_cast<int>(p)), ml.real_accuracy, ml.real_auc);
+    Score(held, FitLogistic(synth, static_cast<int>(p)), ml.synthetic_accuracy, ml.synthetic_auc);
+    int64_t negatives = 0;
+    for (int y : held.y) negatives += y == 0;
+    ml.majority_accuracy = static_cast<double>(negatives) / static_cast<double>(held.y.size());
+    ml.ran = true;
+  }
+  return ml;
+}
+
 absl::StatusOr<QualityReport> BuildReport(const ReportInputs& in) {
   QualityReport rep;
   rep.real_name = in.real_name;
@@ -515,46 +561,16 @@ absl::StatusOr<QualityReport> BuildReport(const ReportInputs& in) {
     share(holdout_raw, holdout, m.holdout_raw, m.holdout_coded);
   }
   {
-    MlSummary& ml = rep.ml;
     const std::string target = in.target.empty() ? names.back() : in.target;
     const auto it = std::find(names.begin(), names.end(), target);
     if (it == names.end())
       return absl::InvalidArgumentError(absl::StrCat("--target: no column \"", target, "\" in both files"));
     const int t = static_cast<int>(it - names.begin());
-    ml.target = target;
-    ml.note = in.test.has_value() ? "trained on the real table, tested on the --test table"
-                                  : "real rows 3, 6, 9, ... held out for testing; the others train";
-    std::vector<int64_t> offsets(d, 0);
-    int64_t p = 1;
-    for (int a = 0; a < d; ++a) {
-      offsets[a] = p;
-      if (a != t) p += codec.domain().size(a);
-    }
-    const int tv[] = {t};
-    VEIL_ASSIGN_OR_RETURN(const std::vector<double> counts, reference.Marginal(tv));
-    const int32_t mode =
-        static_cast<int32_t>(std::max_element(counts.begin(), counts.end()) - counts.begin());
-    ml.positive = absl::StrCat("not ", codec.Labels(t)[mode]);
-    ml.features = p;
-    ml.train_real_rows = reference.num_rows();
-    ml.train_synthetic_rows = synth.num_rows();
-    ml.test_rows = holdout.num_rows();
-    if (d < 2) {
-      ml.note = "skipped: no feature column besides the target";
-    } else if (p > kMaxFeatures) {
-      ml.note = absl::StrCat("skipped: ", p, " one-hot features (more than ", kMaxFeatures, ")");
-    } else if (holdout.num_rows() == 0) {
-      ml.note = "skipped: no test row";
-    } else {
-      const Dataset train_real = OneHot(reference, t, offsets, mode);
-      const Dataset train_synth = OneHot(synth, t, offsets, mode);
-      const Dataset test = OneHot(holdout, t, offsets, mode);
-      Score(test, FitLogistic(train_real, static_cast<int>(p)), ml.real_accuracy, ml.real_auc);
-      Score(test, FitLogistic(train_synth, static_cast<int>(p)), ml.synthetic_accuracy, ml.synthetic_auc);
-      int64_t negatives = 0;
-      for (int y : test.y) negatives += y == 0;
-      ml.majority_accuracy = static_cast<double>(negatives) / static_cast<double>(test.y.size());
-      ml.ran = true;
+    VEIL_ASSIGN_OR_RETURN(rep.ml, TrainOnSyntheticTestOnReal(reference, synth, holdout, t, codec.Labels(t)));
+    rep.ml.target = target;
+    if (rep.ml.ran) {
+      rep.ml.note = in.test.has_value() ? "trained on the real table, tested on the --test table"
+                                        : "real rows 3, 6, 9, ... held out for testing; the others train";
     }
   }
   return rep;

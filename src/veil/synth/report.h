@@ -131,6 +131,17 @@ struct QualityReport {
   std::optional<PrivacyInfo> privacy;
 };
 
+// The machine-learning section alone (also used by bench/synth_bench.cc): a logistic regression on one-hot
+// codes trained on `train_real` and on `synthetic`, both scored on `test` (all three coded over one domain),
+// label positive = any code of attribute `target` but the most frequent one in `train_real`; see the file
+// comment. `target_labels` (the target's code labels) only name the positive class. ml.ran is false, with a
+// note, when there is no feature, no test row or too many features. Errors: InvalidArgument for different
+// domains or a target out of range.
+absl::StatusOr<MlSummary> TrainOnSyntheticTestOnReal(const DiscreteTable& train_real,
+                                                     const DiscreteTable& synthetic,
+                                                     const DiscreteTable& test, int target,
+                                                     const std::vector<std::string>& target_labels);
+
 // Errors: InvalidArgument naming the column for a synthetic column the real table lacks or has with another
 // type, a missing target, an empty real or synthetic table; the coding's errors.
 absl::StatusOr<QualityReport> BuildReport(const ReportInputs& in);
