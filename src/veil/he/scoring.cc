@@ -715,6 +715,12 @@ absl::StatusOr<EncryptedScores> ParseScores(const CkksContext& ctx, std::span<co
                           NumberAt(p.value("degree", Json()), "scores header: probability.degree"));
     VEIL_ASSIGN_OR_RETURN(h.fit_error,
                           NumberAt(p.value("fit_error", Json()), "scores header: probability.fit_error"));
+    if (!(h.interval > 0)) return FieldError("scores header: probability.interval", "must be > 0");
+    // FitChebyshev's degrees; checked before the conversion (a double outside int's range is undefined).
+    if (!(degree >= 1 && degree <= 255 && degree == std::floor(degree))) {
+      return FieldError("scores header: probability.degree", "must be an integer in [1, 255]");
+    }
+    if (!(h.fit_error >= 0)) return FieldError("scores header: probability.fit_error", "must be >= 0");
     h.degree = static_cast<int>(degree);
   }
   const size_t per_list = (h.records + h.records_per_ciphertext - 1) / h.records_per_ciphertext;

@@ -309,6 +309,20 @@ TEST_F(ScoringTest, ErrorsAndWrongKeys) {
   dp.probability = true;
   EXPECT_THAT(std::string(DecryptScores(*ctx_, *sk_, key_id_, s, dp).status().message()),
               HasSubstr("no probability"));
+  // A result header's sigmoid fields out of range are refused, naming the field.
+  for (int field = 0; field < 3; ++field) {
+    EncryptedScores bad = s;
+    bad.header.has_probability = true;
+    bad.probabilities = bad.logits;
+    bad.header.interval = field == 0 ? -1 : 12;
+    bad.header.degree = field == 1 ? 0 : 15;
+    bad.header.fit_error = field == 2 ? -0.5 : 0.01;
+    absl::Status parsed_bad = ParseScores(*ctx_, SerializeScores(*ctx_, bad).value()).status();
+    EXPECT_EQ(parsed_bad.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(parsed_bad.message()), HasSubstr(field == 0   ? "probability.interval"
+                                                             : field == 1 ? "probability.degree"
+                                                                          : "fit_error"));
+  }
   // Large effective weights are refused (the logit would overflow the modulus).
   LinearModel big = model;
   big.weights[0] = 1000;
