@@ -55,7 +55,6 @@ using he::CkksContext;
 using he::KeySetId;
 
 constexpr char kSecretMagic[8] = {'V', 'E', 'I', 'L', 'H', 'E', 'S', 'K'};
-constexpr char kKeysetFormat[] = "veil-he-keyset";
 
 std::string Join(const std::string& dir, const std::string& name) {
   return (std::filesystem::path(dir) / name).string();
@@ -88,7 +87,6 @@ struct PublicDir {
   KeySetId key_id{};
   bool probability = false;
   size_t max_features = 0;
-  nlohmann::json manifest;
 };
 
 // Reads KEYDIR/public (or the public directory itself): params, the manifest, the key-set ID (checked against
@@ -101,24 +99,17 @@ absl::StatusOr<PublicDir> LoadPublicDir(const std::string& dir) {
         absl::StrCat(dir, ": not a key directory (no keyset.json; make one with veil he keygen)"));
   }
   VEIL_ASSIGN_OR_RETURN(std::string manifest_text, env.ReadFileToString(manifest_path));
-  PublicDir out;
-  out.manifest = nlohmann::json::parse(manifest_text, nullptr, /*allow_exceptions=*/false);
-  const nlohmann::json& m = out.manifest;
-  if (m.is_discarded() || !m.is_object() || m.value("format", "") != kKeysetFormat || !m.contains("files") ||
-      !m["files"].is_object() || !m.contains("key_id") || !m["key_id"].is_string()) {
-    return absl::InvalidArgumentError(absl::StrCat(manifest_path, ": not a valid key-set manifest"));
-  }
+  absl::StatusOr<he::KeySetManifest> manifest = he::ParseKeySetManifest(manifest_text);
+  if (!manifest.ok()) return WithPrefix(manifest.status(), manifest_path);
   // Every file listed must match its SHA-256 (a file copied from another key set would compute garbage).
-  for (const auto& [name, digest] : m["files"].items()) {
-    if (name.find('/') != std::string::npos || !digest.is_string()) {
-      return absl::InvalidArgumentError(absl::StrCat(manifest_path, ": bad entry \"", name, "\""));
-    }
+  for (const auto& [name, digest] : manifest->files) {
     VEIL_ASSIGN_OR_RETURN(std::string content, env.ReadFileToString(Join(dir, name)));
-    if (Sha256Hex(Bytes(content)) != digest.get<std::string>()) {
+    if (Sha256Hex(Bytes(content)) != digest) {
       return absl::DataLossError(
           absl::StrCat(Join(dir, name), ": does not match keyset.json (altered, or from another key set)"));
     }
   }
+  PublicDir out;
   VEIL_ASSIGN_OR_RETURN(std::string params_bytes, env.ReadFileToString(Join(dir, "params")));
   absl::StatusOr<he::CkksParameters> params = he::ParseParameters(Bytes(params_bytes));
   if (!params.ok()) return WithPrefix(params.status(), Join(dir, "params"));
@@ -126,12 +117,12 @@ absl::StatusOr<PublicDir> LoadPublicDir(const std::string& dir) {
   out.ctx = std::make_unique<CkksContext>(std::move(ctx));
   VEIL_ASSIGN_OR_RETURN(std::string pk_bytes, env.ReadFileToString(Join(dir, "public_key")));
   out.key_id = crypto::Sha256(Bytes(pk_bytes));
-  if (he::KeySetIdHex(out.key_id) != m["key_id"].get<std::string>()) {
+  if (out.key_id != manifest->key_id) {
     return absl::DataLossError(
         absl::StrCat(Join(dir, "public_key"), ": does not match keyset.json's key_id"));
   }
-  out.probability = m.value("probability", false);
-  out.max_features = m.value("max_features", size_t{0});
+  out.probability = manifest->probability;
+  out.max_features = manifest->max_features;
   return out;
 }
 
@@ -293,15 +284,13 @@ absl::Status RunKeygen(const KeygenArgs& args, const GlobalOptions& global) {
     files.emplace_back("relin_keys", he::SerializeRelinKeys(ctx, rk));
   }
   const KeySetId key_id = crypto::Sha256(std::span<const uint8_t>(files[1].second));
-  nlohmann::ordered_json manifest = {{"format", kKeysetFormat},
-                                     {"version", 1},
-                                     {"key_id", he::KeySetIdHex(key_id)},
-                                     {"poly_degree", ctx.n()},
-                                     {"modulus_bits", params.total_modulus_bits()},
-                                     {"probability", args.probability},
-                                     {"max_features", args.max_features},
-                                     {"files", nlohmann::ordered_json::object()}};
-  for (const auto& [name, bytes] : files) manifest["files"][name] = Sha256Hex(bytes);
+  he::KeySetManifest manifest;
+  manifest.key_id = key_id;
+  manifest.poly_degree = ctx.n();
+  manifest.modulus_bits = params.total_modulus_bits();
+  manifest.probability = args.probability;
+  manifest.max_features = args.max_features;
+  for (const auto& [name, bytes] : files) manifest.files.emplace_back(name, Sha256Hex(bytes));
 
   VEIL_RETURN_IF_ERROR(env.CreateDirs(pub));
   uint64_t public_bytes = 0;
@@ -309,7 +298,7 @@ absl::Status RunKeygen(const KeygenArgs& args, const GlobalOptions& global) {
     VEIL_RETURN_IF_ERROR(WriteOutput(Join(pub, name), AsText(bytes)));
     public_bytes += bytes.size();
   }
-  VEIL_RETURN_IF_ERROR(WriteOutput(Join(pub, "keyset.json"), manifest.dump(2) + "\n"));
+  VEIL_RETURN_IF_ERROR(WriteOutput(Join(pub, "keyset.json"), he::KeySetManifestToJson(manifest)));
   {
     VEIL_ASSIGN_OR_RETURN(base::SecretBytes sk_bytes, he::SerializeSecretKey(ctx, sk));
     base::SecretBytes file(8 + 32 + sk_bytes.size());

@@ -28,6 +28,7 @@ using OrderedJson = nlohmann::ordered_json;
 constexpr char kModelFormat[] = "veil-linear-model";
 constexpr char kQueryFormat[] = "veil-he-query";
 constexpr char kScoresFormat[] = "veil-he-scores";
+constexpr char kKeySetFormat[] = "veil-he-keyset";
 constexpr char kQueryMagic[8] = {'V', 'E', 'I', 'L', 'H', 'E', 'Q', '1'};
 constexpr char kScoresMagic[8] = {'V', 'E', 'I', 'L', 'H', 'E', 'R', '1'};
 // The root mean square of the query values over a ciphertext's slots that the error estimate assumes
@@ -392,6 +393,59 @@ KeySetId MakeKeySetId(const CkksContext& ctx, const PublicKey& pk) {
 }
 
 std::string KeySetIdHex(const KeySetId& id) { return base::HexEncode(id); }
+
+std::string KeySetManifestToJson(const KeySetManifest& manifest) {
+  OrderedJson j = {{"format", kKeySetFormat},
+                   {"version", 1},
+                   {"key_id", KeySetIdHex(manifest.key_id)},
+                   {"poly_degree", manifest.poly_degree},
+                   {"modulus_bits", manifest.modulus_bits},
+                   {"probability", manifest.probability},
+                   {"max_features", manifest.max_features},
+                   {"files", OrderedJson::object()}};
+  for (const auto& [name, digest] : manifest.files) j["files"][name] = digest;
+  return j.dump(2) + "\n";
+}
+
+absl::StatusOr<KeySetManifest> ParseKeySetManifest(std::string_view json) {
+  VEIL_ASSIGN_OR_RETURN(Json j, ParseJsonText(json, "key-set manifest"));
+  VEIL_RETURN_IF_ERROR(CheckKeys(
+      j,
+      {"format", "version", "key_id", "poly_degree", "modulus_bits", "probability", "max_features", "files"},
+      "key-set manifest"));
+  VEIL_RETURN_IF_ERROR(CheckFormat(j, kKeySetFormat, "key-set manifest"));
+  KeySetManifest m;
+  VEIL_ASSIGN_OR_RETURN(m.key_id, KeyIdFromJson(j.value("key_id", Json()), "key-set manifest: key_id"));
+  VEIL_ASSIGN_OR_RETURN(m.poly_degree,
+                        CountAt(j.value("poly_degree", Json()), "key-set manifest: poly_degree"));
+  VEIL_ASSIGN_OR_RETURN(m.modulus_bits,
+                        NumberAt(j.value("modulus_bits", Json()), "key-set manifest: modulus_bits"));
+  VEIL_ASSIGN_OR_RETURN(m.max_features,
+                        CountAt(j.value("max_features", Json()), "key-set manifest: max_features"));
+  const Json probability = j.value("probability", Json());
+  if (!probability.is_boolean()) return FieldError("key-set manifest: probability", "must be true or false");
+  m.probability = probability.get<bool>();
+  const Json files = j.value("files", Json());
+  if (!files.is_object()) return FieldError("key-set manifest: files", "must be an object");
+  for (const auto& [name, digest] : files.items()) {
+    const std::string where = absl::StrCat("key-set manifest: files[\"", name, "\"]");
+    if (name.empty() || name == "." || name == ".." || name.find_first_of("/\\") != std::string::npos) {
+      return FieldError(where, "must be a file name without a path");
+    }
+    if (!digest.is_string()) return FieldError(where, "must be a SHA-256 in hex");
+    // The same 64-digit lowercase hex check as key IDs.
+    if (!KeyIdFromJson(digest, where).ok()) return FieldError(where, "must be a SHA-256 in hex");
+    m.files.emplace_back(name, digest.get<std::string>());
+  }
+  std::vector<std::string> required = {"params", "public_key", "galois_keys"};
+  if (m.probability) required.push_back("relin_keys");
+  for (const std::string& name : required) {
+    if (!files.contains(name)) {
+      return FieldError("key-set manifest: files", absl::StrCat("does not list \"", name, "\""));
+    }
+  }
+  return m;
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // Query.

@@ -71,6 +71,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -156,6 +157,28 @@ struct ScoringKeys {
 using KeySetId = std::array<uint8_t, 32>;
 KeySetId MakeKeySetId(const CkksContext& ctx, const PublicKey& pk);
 std::string KeySetIdHex(const KeySetId& id);
+
+// The manifest of a public key directory (KEYDIR/public/keyset.json, written by `veil he keygen`, read by the
+// server from the customer's directory, so it is untrusted input):
+//
+//   {"format": "veil-he-keyset", "version": 1, "key_id": "<64 hex digits>", "poly_degree": 8192,
+//    "modulus_bits": 159.0, "probability": false, "max_features": 256,
+//    "files": {"params": "<SHA-256 hex>", "public_key": "...", "galois_keys": "...", "relin_keys": "..."}}
+//
+// Every field is required; "files" must list params, public_key and galois_keys (and relin_keys for a
+// probability key set), each name without a path separator, each digest 64 lowercase hex digits.
+struct KeySetManifest {
+  KeySetId key_id{};
+  size_t poly_degree = 0;
+  double modulus_bits = 0;
+  bool probability = false;
+  size_t max_features = 0;
+  std::vector<std::pair<std::string, std::string>> files;  // name, SHA-256 of the file's bytes in hex
+};
+// The JSON above (pretty-printed, 2 spaces, the fields in that order), which ParseKeySetManifest reads back.
+std::string KeySetManifestToJson(const KeySetManifest& manifest);
+// Errors: InvalidArgument naming the field (or the JSON syntax error's byte offset).
+absl::StatusOr<KeySetManifest> ParseKeySetManifest(std::string_view json);
 
 // ---------------------------------------------------------------------------------------------------------
 // The query (customer side).

@@ -1,5 +1,6 @@
 #include "veil/he/scoring.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -165,6 +166,49 @@ TEST(ScoringModelTest, ErrorsNameTheField) {
               HasSubstr("not valid JSON"));
   EXPECT_THAT(std::string(ParseLinearModelJson(R"({"format": "other", "version": 1})").status().message()),
               HasSubstr("\"format\" must be \"veil-linear-model\""));
+}
+
+TEST(KeySetManifestTest, RoundTripsAndRefusesBadEntries) {
+  KeySetManifest m;
+  m.key_id.fill(0xab);
+  m.poly_degree = 8192;
+  m.modulus_bits = 159;
+  m.probability = true;
+  m.max_features = 256;
+  const std::string digest(64, 'c');
+  for (const char* name : {"params", "public_key", "galois_keys", "relin_keys"})
+    m.files.emplace_back(name, digest);
+  const std::string json = KeySetManifestToJson(m);
+  const KeySetManifest back = ParseKeySetManifest(json).value();
+  EXPECT_EQ(back.key_id, m.key_id);
+  EXPECT_EQ(back.poly_degree, 8192u);
+  EXPECT_EQ(back.modulus_bits, 159);
+  EXPECT_TRUE(back.probability);
+  EXPECT_EQ(back.max_features, 256u);
+  // The files come back by name (JSON objects are unordered).
+  std::vector<std::pair<std::string, std::string>> sorted = m.files;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(back.files, sorted);
+
+  // Each edit of the valid manifest is refused with the field named.
+  const auto err = [&](const std::string& from, const std::string& to) {
+    std::string edited = json;
+    const size_t at = edited.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    edited.replace(at, from.size(), to);
+    return std::string(ParseKeySetManifest(edited).status().message());
+  };
+  EXPECT_THAT(err("\"params\"", "\"../params\""), HasSubstr("must be a file name without a path"));
+  EXPECT_THAT(err("\"params\"", "\"dir/params\""), HasSubstr("must be a file name without a path"));
+  EXPECT_THAT(err("\"params\"", "\"parameters\""), HasSubstr("does not list \"params\""));
+  EXPECT_THAT(err("\"relin_keys\"", "\"other\""), HasSubstr("does not list \"relin_keys\""));
+  EXPECT_THAT(err(digest, "xyz"), HasSubstr("must be a SHA-256 in hex"));
+  EXPECT_THAT(err("\"probability\": true", "\"probability\": 1"), HasSubstr("probability"));
+  EXPECT_THAT(err("\"max_features\": 256", "\"max_features\": -1"), HasSubstr("max_features"));
+  EXPECT_THAT(err("veil-he-keyset", "veil-he-other"), HasSubstr("format"));
+  EXPECT_THAT(err("\"version\"", "\"extra\": 1, \"version\""), HasSubstr("unknown field \"extra\""));
+  EXPECT_THAT(std::string(ParseKeySetManifest(json.substr(0, json.size() / 2)).status().message()),
+              HasSubstr("not valid JSON"));
 }
 
 TEST_F(ScoringTest, LayoutAndParameters) {
