@@ -150,6 +150,43 @@ TEST_F(SynthCliTest, DefaultDpDiscretizationIsChargedToo) {
   EXPECT_LE(side["rho"]["spent"].get<double>(), side["rho"]["total"].get<double>());
 }
 
+// Few categories and no spec on a small table: at epsilon 0.1 the DP value selection needs a value to have
+// about 2,250 rows to keep it (Gaussian threshold tau; the noise sigma is ~tau / 5.3, so a value of 100 or
+// 150 rows is kept with probability below 1e-20), so nothing is released and the user is told (stderr and the
+// sidecar's "warnings"); at epsilon 8 the same values (300 people, 150 per sex, 100 per city; tau about 60)
+// are kept. The sidecar carries the decoding knots of the quantile bins.
+TEST_F(SynthCliTest, FewCategoriesWithoutASpecAreKeptOrWarnedAbout) {
+  const std::string csv = WriteFile("people.csv", PeopleCsv());
+  // Seeded (tests only) so that the noisy selection is reproducible.
+  const std::string base = "synth " + csv + " --subject-column pid --delta 1e-6 --seed 3 ";
+  Result low = Run("VEIL_TEST_SEED_OK=1 ", base + "--epsilon 0.1 -o " + Path("low.csv"), "");
+  ASSERT_EQ(low.exit_code, 0) << low.err;
+  EXPECT_THAT(low.err, HasSubstr("warning: column \"city\": the DP value selection kept no value"));
+  EXPECT_THAT(low.err, HasSubstr("warning: column \"sex\": the DP value selection kept no value"));
+  EXPECT_THAT(low.err, HasSubstr("rows to be kept"));
+  const nlohmann::json low_side = ParseJson(Slurp(Path("low.csv.synth.json")));
+  ASSERT_TRUE(low_side["warnings"].is_array());
+  EXPECT_EQ(low_side["warnings"].size(), 2u);
+  Result high = Run("VEIL_TEST_SEED_OK=1 ", base + "--epsilon 8 -o " + Path("high.csv"), "");
+  ASSERT_EQ(high.exit_code, 0) << high.err;
+  EXPECT_THAT(high.err, Not(HasSubstr("warning")));
+  const nlohmann::json side = ParseJson(Slurp(Path("high.csv.synth.json")));
+  EXPECT_TRUE(side["warnings"].empty());
+  for (const auto& c : side["coding"]) {
+    if (c["name"] == "city") {
+      EXPECT_EQ(c["values"], nlohmann::json({"Lyon", "Nice", "Paris"}));
+    }
+    if (c["name"] == "sex") {
+      EXPECT_EQ(c["values"], nlohmann::json({"F", "M"}));
+    }
+    if (c["name"] == "age") {
+      ASSERT_TRUE(c["quantiles"].is_array());
+      EXPECT_GE(c["quantiles"].size(), 17u);
+    }
+  }
+  EXPECT_THAT(Slurp(Path("high.csv")), HasSubstr(",Paris,"));
+}
+
 TEST_F(SynthCliTest, PlainCsvModeHasNoLedgerAndTheTestSeedReproduces) {
   const std::string csv = WriteFile("people.csv", PeopleCsv());
   const std::string spec = WriteFile("spec.json", kSpec);

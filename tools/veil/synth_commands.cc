@@ -259,6 +259,7 @@ struct SynthOutput {
   nlohmann::ordered_json sidecar;
   int64_t rows = 0;
   double seconds = 0;
+  std::vector<std::string> warnings;  // Codec::Warnings: printed to stderr, also in the sidecar
 };
 
 // Discretize, fit, sample, decode. `data` holds one row per person; no error depends on its values.
@@ -316,6 +317,7 @@ absl::StatusOr<SynthOutput> Synthesize(const table::Table& data, const SynthArgs
   progress.Update(0.96, "decoding");
   VEIL_ASSIGN_OR_RETURN(const table::Table out, codec.Decode(sampled, random));
   SynthOutput result;
+  result.warnings = codec.Warnings();
   VEIL_ASSIGN_OR_RETURN(result.csv, table::WriteCsvToString(out));
   result.rows = rows;
   double spent = 0;
@@ -339,6 +341,7 @@ absl::StatusOr<SynthOutput> Synthesize(const table::Table& data, const SynthArgs
       {"rows", rows},
       {"estimated_input_rows", estimated_rows},
       {"columns", codec.Describe()},
+      {"warnings", codec.Warnings()},
       {"coding", nlohmann::ordered_json::parse(synth::CodingsToJson(codec.columns()))},
       {"measurements", measured},
       {"seeded", args.seed.has_value()},
@@ -381,6 +384,7 @@ absl::Status ValidateArgs(const SynthArgs& args) {
 
 void PrintSummary(const SynthArgs& args, const SynthOutput& out, const GlobalOptions& global,
                   const gov::ChargeReceipt* receipt) {
+  for (const std::string& w : out.warnings) std::cerr << "veil: warning: " << w << "\n";
   if (global.json) {
     nlohmann::ordered_json doc = {{"output", args.output},
                                   {"sidecar", args.output + ".synth.json"},

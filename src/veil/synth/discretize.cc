@@ -254,8 +254,8 @@ GaussianThreshold GaussianThresholdFor(double rho, double delta) {
   // sigma = 1 / sqrt(2 rho), nudged up so that the zCDP cost 1 / (2 sigma^2) never exceeds rho.
   g.sigma = std::sqrt(1 / (2 * rho)) * (1 + 0x1p-30);
   // The sampler may round sigma^2 up by a relative 2^-40: bound the tail with a slightly larger sigma. The
-  // discrete Gaussian is sub-Gaussian with variance proxy sigma^2 (CKS20, Section 5), so
-  // P(Z >= k) <= exp(-k^2 / (2 sigma^2)) <= delta for k = tau - 1.
+  // discrete Gaussian is sub-Gaussian with variance proxy sigma^2 (CKS20: E exp(tZ) <= exp(t^2 sigma^2 / 2)),
+  // so P(Z >= k) <= exp(-k^2 / (2 sigma^2)) <= delta for k = tau - 1.
   const double s = g.sigma * (1 + 0x1p-39);
   g.tau = 1 + static_cast<int64_t>(std::ceil(s * std::sqrt(2 * std::log(1 / delta))));
   return g;

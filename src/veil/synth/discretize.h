@@ -19,7 +19,7 @@
 //                                     in both neighbours: a Gaussian mechanism of sensitivity 1, rho_c-zCDP;
 //                                     the value only one neighbour has (count 1) is kept with probability P(Z
 //                                     >= tau - 1) <= exp(-(tau - 1)^2 / (2 sigma^2)) <= delta_c (the discrete
-//                                     Gaussian is sub-Gaussian, CKS20 Section 5): delta_c-approximate
+//                                     Gaussian is sigma^2-sub-Gaussian, CKS20): delta_c-approximate
 //                                     rho_c-zCDP (Bun & Steinke 2016, Def. 8.1), which composes with the rest
 //                                     of the run by adding rho and delta. At the same rho_c and delta_c this
 //                                     keeps a value from about tau rows, 2 to 3 times fewer than the
