@@ -285,6 +285,71 @@ TEST_F(MlCliTest, DecisionsAreExplainedAndAuditedUnderPseudonymsOnly) {
   EXPECT_EQ(AuditSize(), size);
 }
 
+// The subject's pseudonym (the audit log's key for the person) is printed to owners only: to an analyst it
+// would be an oracle from ids to pseudonyms. A category the model never saw still gets a decision (encoded
+// as no category) and is said per row: in the record (JSON), the text table's note column, and the audit
+// entry's reason, by column name only (never the value).
+TEST_F(MlCliTest, PseudonymsAreForOwnersAndUnknownCategoriesAreSaidPerDecision) {
+  InitAdult(1000);
+  ASSERT_EQ(Ws("budget set adult --epsilon 2 --delta 1e-5 --quiet").exit_code, 0);
+  ASSERT_EQ(TrainDp("loans", "1").exit_code, 0);
+  ASSERT_EQ(Ws("grant bob analyst --quiet").exit_code, 0);
+  std::string csv = AdultCsv("../shared/data/adult/adult_test.csv", 3, "T");
+  // Row 2: an unknown workclass and an unknown native country.
+  const size_t second = csv.find("\nT10001,") + 1;
+  const size_t end = csv.find('\n', second);
+  std::vector<std::string> cells;
+  std::stringstream row(csv.substr(second, end - second));
+  for (std::string cell; std::getline(row, cell, ',');) cells.push_back(cell);
+  ASSERT_EQ(cells.size(), 16u);
+  cells[2] = "Astronaut";
+  cells[14] = "Atlantis";
+  std::string replaced;
+  for (const std::string& cell : cells) replaced += (replaced.empty() ? "" : ",") + cell;
+  csv.replace(second, end - second, replaced);
+  const std::string applicants = WriteFile("applicants.csv", csv);
+
+  const uint64_t before = AuditSize();
+  Result owner = Ws("--json decide --model loans " + Q(applicants));
+  ASSERT_EQ(owner.exit_code, 0) << owner.err;
+  const nlohmann::json o = ParseJson(owner.out);
+  ASSERT_EQ(o["decisions"].size(), 3u);
+  EXPECT_EQ(o["unknown_category_rows"], 1);
+  EXPECT_TRUE(o["decisions"][0]["unknown_categories"].empty());
+  EXPECT_EQ(o["decisions"][1]["unknown_categories"], nlohmann::json({"workclass", "native-country"}));
+  EXPECT_TRUE(o["decisions"][1]["decision"] == "<=50K" || o["decisions"][1]["decision"] == ">50K");
+  const std::string pseudonym = o["decisions"][1]["pseudonym"];
+  EXPECT_TRUE(IsLowerHex(pseudonym, 64));
+  const nlohmann::json log = AuditLog();
+  ASSERT_EQ(log["entries"].size(), before + 3);
+  EXPECT_THAT(log["entries"][before + 1]["reason"].get<std::string>(),
+              HasSubstr("unknown category in column workclass, native-country (encoded as no category)"));
+  EXPECT_THAT(log["entries"][before]["reason"].get<std::string>(), Not(HasSubstr("unknown")));
+  EXPECT_THAT(log.dump(), Not(HasSubstr("Astronaut")));
+  EXPECT_THAT(log.dump(), Not(HasSubstr("Atlantis")));
+
+  Result text = Ws("decide --model loans " + Q(applicants));
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_THAT(text.out, HasSubstr("unknown category in workclass, native-country"));
+  EXPECT_THAT(text.out, HasSubstr("1 of them had a category the model never saw"));
+  EXPECT_THAT(text.out, Not(HasSubstr("Astronaut")));
+
+  // The analyst gets the same decisions without any pseudonym; the entries still carry it.
+  Result analyst = Ws("--json decide --model loans " + Q(applicants), "bob");
+  ASSERT_EQ(analyst.exit_code, 0) << analyst.err;
+  const nlohmann::json a = ParseJson(analyst.out);
+  ASSERT_EQ(a["decisions"].size(), 3u);
+  for (const auto& d : a["decisions"]) EXPECT_FALSE(d.contains("pseudonym")) << d;
+  EXPECT_THAT(analyst.out, Not(HasSubstr(pseudonym)));
+  EXPECT_EQ(a["decisions"][1]["subject"], "T10001");
+  EXPECT_EQ(a["decisions"][1]["unknown_categories"], o["decisions"][1]["unknown_categories"]);
+  EXPECT_THAT(Ws("decide --model loans " + Q(applicants), "bob").out, Not(HasSubstr(pseudonym)));
+  const nlohmann::json after = AuditLog();
+  EXPECT_EQ(after["entries"].back()["actor"], "bob");
+  EXPECT_EQ(after["entries"].back()["subject_pseudonyms"][0],
+            ParseJson(Ws("--json decide --model loans " + Q(applicants)).out)["decisions"][2]["pseudonym"]);
+}
+
 TEST_F(MlCliTest, ExportIsTheHeScoringFormatAndScoresTheSameUnderEncryption) {
   InitAdult(1500);
   ASSERT_EQ(TrainPlain("small", "--features age,hours-per-week,education-num").exit_code, 0);

@@ -89,9 +89,10 @@ absl::StatusOr<LoadedModel> LoadModel(gov::Session& session, const std::string& 
   VEIL_ASSIGN_OR_RETURN(const store::ModelRef ref, store::ParseModelRef(ref_text));
   VEIL_ASSIGN_OR_RETURN(store::StoredModel stored, session.GetModel(ref));
   const Json doc = ParseOrdered(stored.payload);
-  const auto damaged = [&](const char* what) {
-    return absl::DataLossError(absl::StrCat("model \"", stored.info.name, "\" version ", stored.info.version,
-                                            ": the stored model is damaged (", what, ")"));
+  // Name and version copied: stored.info is moved into the result below.
+  const auto damaged = [name = stored.info.name, version = stored.info.version](const std::string& what) {
+    return absl::DataLossError(
+        absl::StrCat("model \"", name, "\" version ", version, ": the stored model is damaged (", what, ")"));
   };
   if (doc.is_discarded() || !doc.is_object() || doc.value("format", "") != kPayloadFormat)
     return damaged("not a registered model");
@@ -105,12 +106,16 @@ absl::StatusOr<LoadedModel> LoadModel(gov::Session& session, const std::string& 
   if (!pipeline.ok()) return damaged("pipeline");
   m.pipeline = *std::move(pipeline);
   absl::StatusOr<ml::Model> model = ml::Model::FromJson(doc["model"].get<std::string>());
-  if (!model.ok()) return damaged("parameters");
+  // Model::FromJson's messages name fields and sizes only (a pipeline's may quote a category: not shown).
+  if (!model.ok()) return damaged(std::string(model.status().message()));
   m.model = *std::move(model);
   for (const auto& c : doc["classes"]) {
     if (!c.is_string()) return damaged("classes");
     m.classes.push_back(c.get<std::string>());
   }
+  // The parts must fit together before anything indexes one with the other (a class id, a feature).
+  if (const absl::Status st = ml::CheckModelParts(m.model, m.pipeline, m.classes); !st.ok())
+    return damaged(std::string(st.message()));
   m.target = doc.value("target", "");
   return m;
 }
@@ -267,12 +272,9 @@ absl::StatusOr<Labeled> Label(const table::Table& t, const std::string& target, 
   return out;
 }
 
-// Metrics of `m` on labeled rows, as the card stores them.
-absl::StatusOr<Json> Metrics(const ml::Model& model, const ml::FeaturePipeline& pipeline, const Labeled& data,
-                             const std::vector<std::string>& classes) {
-  if (data.table.num_rows() == 0) return absl::InvalidArgumentError("no labeled rows to evaluate on");
-  VEIL_ASSIGN_OR_RETURN(const ml::Matrix x, pipeline.Transform(data.table));
-  const ml::Matrix p = model.Predict(x);
+// Metrics of the predictions `p` of `model` on labeled rows.
+absl::StatusOr<Json> MetricsOf(const ml::Model& model, const ml::Matrix& p, const Labeled& data,
+                               const std::vector<std::string>& classes) {
   if (model.task() == ml::Task::kBinary) {
     std::vector<double> scores(p.data(), p.data() + p.rows());
     VEIL_ASSIGN_OR_RETURN(const ml::BinaryMetrics r, ml::EvaluateBinary(scores, data.y.classes));
@@ -312,6 +314,21 @@ absl::StatusOr<Json> Metrics(const ml::Model& model, const ml::FeaturePipeline& 
   std::vector<double> truth(data.y.values.data(), data.y.values.data() + data.y.values.size());
   VEIL_ASSIGN_OR_RETURN(const ml::RegressionMetrics r, ml::EvaluateRegression(pred, truth));
   return Json{{"task", "regression"}, {"n", r.n}, {"rmse", r.rmse}, {"mae", r.mae}, {"r2", r.r2}};
+}
+
+// Metrics of `m` on labeled rows, as the card stores them.
+absl::StatusOr<Json> Metrics(const ml::Model& model, const ml::FeaturePipeline& pipeline, const Labeled& data,
+                             const std::vector<std::string>& classes) {
+  if (data.table.num_rows() == 0) return absl::InvalidArgumentError("no labeled rows to evaluate on");
+  std::vector<std::vector<int>> unknown;
+  VEIL_ASSIGN_OR_RETURN(const ml::Matrix x, pipeline.Transform(data.table, &unknown));
+  const ml::Matrix p = model.Predict(x);
+  // Rows holding a category the model never saw (scored as no category of that column): a count only.
+  int64_t unknown_rows = 0;
+  for (const auto& u : unknown) unknown_rows += u.empty() ? 0 : 1;
+  VEIL_ASSIGN_OR_RETURN(Json out, MetricsOf(model, p, data, classes));
+  if (unknown_rows > 0) out["unknown_category_rows"] = unknown_rows;
+  return out;
 }
 
 // A number of a metrics object, or `fallback` when it is absent or not a number (e.g. an AUC left out
@@ -1005,6 +1022,9 @@ absl::Status RunEvaluate(const EvalArgs& a, const GlobalOptions& g) {
                 << c.value("tp", 0) << "  FP " << c.value("fp", 0) << "  TN " << c.value("tn", 0) << "  FN "
                 << c.value("fn", 0) << "\n";
     }
+    if (metrics.contains("unknown_category_rows"))
+      std::cout << "  " << WithThousands(metrics.value("unknown_category_rows", int64_t{0}))
+                << " row(s) held a category the model never saw (scored as no category of that column)\n";
     if (!a.dataset.empty()) std::cout << "  Stored in the model card.\n";
   }
   return absl::OkStatus();
@@ -1180,12 +1200,25 @@ absl::Status RunDecide(const DecideArgs& a, const GlobalOptions& g) {
   VEIL_ASSIGN_OR_RETURN(
       const gov::GateDecision decision,
       session->Authorize(gov::Operation::kDecide, m.info.dataset, purpose, params, NonPrivate(m.info.card)));
-  // Only now, authorized, is the input transformed (its errors would otherwise answer unaudited).
-  VEIL_ASSIGN_OR_RETURN(const ml::Matrix x, m.pipeline.Transform(t));
+  // The subject's pseudonym is the key under which the audit log names the person (and their erasure, and
+  // every other decision about them): shown to owners only. To an analyst it would be a pseudonym oracle
+  // (any id in, its pseudonym out), linking a copy of the audit log, which workspace.md says links nothing
+  // to a person without the master key, to the ids the analyst knows.
+  VEIL_ASSIGN_OR_RETURN(const std::vector<gov::Role> roles, session->Roles());
+  const bool show_pseudonym = gov::RoleFor(gov::Operation::kDecide, roles) == gov::Role::kOwner;
+  // Only now, authorized, is the input transformed (its errors would otherwise answer unaudited). A
+  // category the model never saw encodes as no category (all zeros): the decision is still made, and the
+  // record, the output and the audit entry say which columns were unknown (never the value).
+  std::vector<std::vector<int>> unknown;
+  VEIL_ASSIGN_OR_RETURN(const ml::Matrix x, m.pipeline.Transform(t, &unknown));
   const ml::Matrix p = m.model.Predict(x);
   Json decisions = Json::array();
   std::vector<std::vector<std::string>> rows;
+  int64_t rows_with_unknown = 0;
   for (int64_t r = 0; r < t.num_rows(); ++r) {
+    std::vector<std::string> unknown_columns;
+    for (int c : unknown[r]) unknown_columns.push_back(m.pipeline.columns()[c].name);
+    rows_with_unknown += unknown_columns.empty() ? 0 : 1;
     VEIL_ASSIGN_OR_RETURN(const ml::Explanation e, ml::Explain(m.model, m.pipeline, x.row(r).transpose()));
     std::string label;
     double score = 0;
@@ -1216,21 +1249,36 @@ absl::Status RunDecide(const DecideArgs& a, const GlobalOptions& g) {
                    {"base", e.base},
                    {"method", e.method == ml::AttributionMethod::kExactLinear ? "exact linear contributions"
                                                                               : "integrated gradients"},
-                   {"top", top}};
-    // The audit entry: the subject's pseudonym, the model, hashes; no value of the input, no score.
+                   {"top", top},
+                   {"unknown_categories", unknown_columns}};
+    // The audit entry: the subject's pseudonym, the model, hashes, the names of the columns whose category
+    // was unknown; no value of the input, no score.
     const std::string record_text = record.dump();
-    const Json row_params = {{"model", m.info.name},
-                             {"version", m.info.version},
-                             {"input_sha256", input_sha},
-                             {"row", r + 1},
-                             {"decision_sha256", Sha256Hex(record_text)}};
-    VEIL_RETURN_IF_ERROR(session->Record(gov::Operation::kDecide, m.info.dataset, purpose, decision,
+    Json row_params = {{"model", m.info.name},
+                       {"version", m.info.version},
+                       {"input_sha256", input_sha},
+                       {"row", r + 1},
+                       {"decision_sha256", Sha256Hex(record_text)}};
+    // An unknown category is also said in the entry's readable text (the params are only hashed), so an
+    // auditor or the subject's request sees that this decision was made on a value the model never saw.
+    gov::GateDecision row_decision = decision;
+    if (!unknown_columns.empty()) {
+      row_params["unknown_categories"] = unknown_columns;
+      row_decision.reason =
+          Shorten(absl::StrCat(row_decision.reason, "; unknown category in column ",
+                               absl::StrJoin(unknown_columns, ", "), " (encoded as no category)"),
+                  2048);  // an entry's text field holds at most 4 KiB
+    }
+    VEIL_RETURN_IF_ERROR(session->Record(gov::Operation::kDecide, m.info.dataset, purpose, row_decision,
                                          row_params, crypto::Sha256(record_text), {pseudonym}));
     Json out = record;
     out["subject"] = subject;
-    out["pseudonym"] = pseudonym;
+    if (show_pseudonym) out["pseudonym"] = pseudonym;
     decisions.push_back(std::move(out));
-    rows.push_back({subject, label, absl::StrFormat("%.4f", score), absl::StrJoin(top_text, ", ")});
+    rows.push_back({subject, label, absl::StrFormat("%.4f", score), absl::StrJoin(top_text, ", "),
+                    unknown_columns.empty()
+                        ? std::string()
+                        : absl::StrCat("unknown category in ", absl::StrJoin(unknown_columns, ", "))});
   }
   if (g.json) {
     PrintJson({{"model", m.info.name},
@@ -1238,16 +1286,33 @@ absl::Status RunDecide(const DecideArgs& a, const GlobalOptions& g) {
                {"purpose", purpose},
                {"attribution", m.model.kind() == "mlp" ? "integrated gradients (logit units, mean baseline)"
                                                        : "exact linear contributions (logit units)"},
+               {"unknown_category_rows", rows_with_unknown},
                {"decisions", decisions}});
     return absl::OkStatus();
   }
-  if (g.quiet) return absl::OkStatus();
-  PrintTable({subject_column, "decision", "score",
-              absl::StrCat("top contributions (", m.model.kind() == "mlp" ? "integrated gradients" : "exact",
-                           ", log-odds)")},
-             rows, {false, false, true, false});
+  if (g.quiet) {
+    if (rows_with_unknown > 0)
+      std::cerr << "veil: warning: " << WithThousands(rows_with_unknown)
+                << " decision(s) had a category the model never saw (encoded as no category; see --json)\n";
+    return absl::OkStatus();
+  }
+  std::vector<std::string> header = {
+      subject_column, "decision", "score",
+      absl::StrCat("top contributions (", m.model.kind() == "mlp" ? "integrated gradients" : "exact",
+                   ", log-odds)")};
+  if (rows_with_unknown > 0) {
+    header.push_back("note");
+  } else {
+    for (auto& row : rows) row.pop_back();
+  }
+  PrintTable(header, rows, {false, false, true, false, false});
   std::cout << WithThousands(t.num_rows()) << " decisions by \"" << m.info.name << "\" version "
             << m.info.version << ", each audited under the subject's pseudonym (purpose " << purpose << ")\n";
+  if (rows_with_unknown > 0)
+    std::cout << WithThousands(rows_with_unknown)
+              << " of them had a category the model never saw: it was encoded as no category of that column "
+                 "(all one-hot features 0), which the decision's explanation reflects; the audit entry names "
+                 "the column\n";
   return absl::OkStatus();
 }
 
