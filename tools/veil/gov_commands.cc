@@ -7,6 +7,8 @@
 //                                                   subject types, recipients, transfers, retention, Art. 22
 //   veil catalog taxonomy [--kind K]                the taxonomy; `taxonomy add KIND KEY` extends it
 //   veil catalog graph -o map.svg                   the map drawn by Graphviz (dot)
+//   veil consent grant|withdraw|import|show         consent records per subject and purpose (versioned)
+//   veil consent object|restrict|lift               objections (Art. 21) and restrictions (Art. 18)
 //
 // Every command opens the workspace through gov::Session: the gate decides, the audit log records.
 #include <fcntl.h>
@@ -26,9 +28,12 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "tools/veil/cli.h"
+#include "veil/base/hex.h"
 #include "veil/base/status_macros.h"
 #include "veil/crypto/random.h"
+#include "veil/crypto/sha256.h"
 #include "veil/gov/catalog.h"
+#include "veil/gov/consent.h"
 #include "veil/gov/session.h"
 #include "veil/gov/taxonomy.h"
 
@@ -506,8 +511,298 @@ void RegisterCatalog(CLI::App& app, Cli& cli) {
   });
 }
 
+// --- veil consent ... ---
+
+// The subject id is never echoed: only its pseudonym's first 16 hex digits.
+std::string Short(const std::string& pseudonym) { return pseudonym.substr(0, 16) + "…"; }
+
+struct ConsentArgs {
+  std::string subject;
+  std::string purpose;
+  bool all = false;
+  std::string source = "cli";
+  std::string notice_version;
+  std::string expires;
+  std::string at;
+  std::string file;
+  std::string dataset;
+  std::string reason;
+  bool objection = false;
+  bool restriction = false;
+};
+
+absl::StatusOr<absl::Time> AtOrNow(const ConsentArgs& args) {
+  if (args.at.empty()) return absl::Now();
+  absl::StatusOr<absl::Time> t = gov::ParseInstant(args.at);
+  if (!t.ok()) return absl::InvalidArgumentError(absl::StrCat("--at: ", t.status().message()));
+  return t;
+}
+
+absl::Status RunConsentRecord(const ConsentArgs& args, gov::ConsentState state, const GlobalOptions& global) {
+  if (args.subject.empty()) return absl::InvalidArgumentError("--subject ID is required");
+  VEIL_ASSIGN_OR_RETURN(const absl::Time at, AtOrNow(args));
+  if (state == gov::ConsentState::kWithdrawn && args.all) {
+    if (!args.purpose.empty()) return absl::InvalidArgumentError("--all and --purpose exclude each other");
+    VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenSession(global));
+    VEIL_ASSIGN_OR_RETURN(std::vector<gov::ConsentRecord> out,
+                          gov::ConsentRegistry(*session).WithdrawAll(args.subject, args.source, at));
+    if (global.json) {
+      nlohmann::ordered_json list = nlohmann::ordered_json::array();
+      for (const gov::ConsentRecord& r : out) list.push_back(gov::ConsentRecordToJson(r));
+      PrintJson({{"withdrawn", list}});
+    } else if (!global.quiet) {
+      std::vector<std::string> purposes;
+      for (const gov::ConsentRecord& r : out) purposes.push_back(r.purpose);
+      std::cout << "Withdrew every consent of subject " << Short(session->Pseudonym(args.subject)) << ": "
+                << (purposes.empty() ? "(none was granted)" : absl::StrJoin(purposes, ", "))
+                << " (audited)\n";
+    }
+    return absl::OkStatus();
+  }
+  if (args.purpose.empty()) {
+    return absl::InvalidArgumentError(state == gov::ConsentState::kGranted
+                                          ? "--purpose P is required"
+                                          : "--purpose P is required (or --all to withdraw every purpose)");
+  }
+  gov::ConsentInput in;
+  in.subject_id = args.subject;
+  in.purpose = args.purpose;
+  in.state = state;
+  in.at = at;
+  in.source = args.source;
+  in.notice_version = args.notice_version;
+  if (!args.expires.empty()) {
+    absl::StatusOr<absl::Time> e = gov::ParseInstant(args.expires);
+    if (!e.ok()) return absl::InvalidArgumentError(absl::StrCat("--expires: ", e.status().message()));
+    in.expires = *e;
+  }
+  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenSession(global));
+  VEIL_ASSIGN_OR_RETURN(gov::ConsentRecord r, gov::ConsentRegistry(*session).Record(std::move(in)));
+  if (global.json) {
+    PrintJson(gov::ConsentRecordToJson(r));
+  } else if (!global.quiet) {
+    std::cout << (state == gov::ConsentState::kGranted ? "Recorded the consent" : "Recorded the withdrawal")
+              << " of subject " << Short(r.pseudonym) << " to \"" << r.purpose << "\" (version " << r.version
+              << (r.expires ? absl::StrCat(", expires ", FormatUtc(*r.expires)) : std::string())
+              << "; audited)\n";
+    if (!r.current) {
+      std::cout << "  it is older than the subject's current record for that purpose, which stays in force\n";
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunConsentImport(const ConsentArgs& args, const GlobalOptions& global) {
+  VEIL_ASSIGN_OR_RETURN(const std::string text, ReadTextInput(args.file));
+  const std::string default_source = args.source == "cli" ? "import" : args.source;
+  VEIL_RETURN_IF_ERROR(gov::ValidateToken("--source", default_source));
+  VEIL_ASSIGN_OR_RETURN(std::vector<gov::ConsentInput> records,
+                        gov::ParseConsentFile(text, InputName(args.file), default_source));
+  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenSession(global));
+  VEIL_ASSIGN_OR_RETURN(gov::ImportResult r, gov::ConsentRegistry(*session).Import(
+                                                 std::move(records), base::HexEncode(crypto::Sha256(text))));
+  if (global.json) {
+    PrintJson({{"records", r.records},
+               {"subjects", r.subjects},
+               {"state_changes", r.state_changes},
+               {"audit_entries", r.audit_seqs}});
+  } else if (!global.quiet) {
+    std::cout << "Imported " << WithThousands(r.records) << " consent records of "
+              << WithThousands(r.subjects) << " subjects from " << InputName(args.file) << " ("
+              << WithThousands(r.state_changes) << " became the current state; " << r.audit_seqs.size()
+              << " audit entr" << (r.audit_seqs.size() == 1 ? "y" : "ies") << ")\n";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunConsentShow(const ConsentArgs& args, const GlobalOptions& global) {
+  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenSession(global));
+  gov::ConsentRegistry reg(*session);
+  if (args.subject.empty()) {
+    VEIL_ASSIGN_OR_RETURN(std::vector<gov::ConsentSummary> summary, reg.Summary());
+    VEIL_ASSIGN_OR_RETURN(gov::RestrictionCounts counts, gov::CountRestrictions(session->workspace()));
+    if (global.json) {
+      nlohmann::ordered_json list = nlohmann::ordered_json::array();
+      for (const gov::ConsentSummary& s : summary) {
+        list.push_back({{"purpose", s.purpose},
+                        {"granted", s.granted},
+                        {"expired", s.expired},
+                        {"withdrawn", s.withdrawn}});
+      }
+      PrintJson(
+          {{"purposes", list}, {"objections", counts.objections}, {"restrictions", counts.restrictions}});
+      return absl::OkStatus();
+    }
+    if (global.quiet) return absl::OkStatus();
+    if (summary.empty()) {
+      std::cout << "No consent recorded yet (veil consent grant / import)\n";
+    } else {
+      std::vector<std::vector<std::string>> rows;
+      for (const gov::ConsentSummary& s : summary) {
+        rows.push_back(
+            {s.purpose, WithThousands(s.granted), WithThousands(s.expired), WithThousands(s.withdrawn)});
+      }
+      std::cout << "Subjects by purpose and current state of their consent:\n";
+      PrintTable({"purpose", "granted", "expired", "withdrawn"}, rows, {false, true, true, true});
+    }
+    std::cout << "Objections in force: " << WithThousands(counts.objections)
+              << "; restrictions in force: " << WithThousands(counts.restrictions) << "\n";
+    return absl::OkStatus();
+  }
+  VEIL_ASSIGN_OR_RETURN(gov::ConsentRegistry::SubjectView v, reg.Show(args.subject));
+  if (global.json) {
+    nlohmann::ordered_json history = nlohmann::ordered_json::array();
+    for (const gov::ConsentRecord& r : v.history) history.push_back(gov::ConsentRecordToJson(r));
+    nlohmann::ordered_json restrictions = nlohmann::ordered_json::array();
+    for (const gov::SubjectRestriction& r : v.restrictions)
+      restrictions.push_back(gov::SubjectRestrictionToJson(r));
+    PrintJson({{"subject", v.pseudonym}, {"consent", history}, {"restrictions", restrictions}});
+    return absl::OkStatus();
+  }
+  if (global.quiet) return absl::OkStatus();
+  std::cout << "Subject " << Short(v.pseudonym) << "\n\nConsent history:\n";
+  if (v.history.empty()) {
+    std::cout << "  (none)\n";
+  } else {
+    std::vector<std::vector<std::string>> rows;
+    for (const gov::ConsentRecord& r : v.history) {
+      rows.push_back({r.purpose, absl::StrCat(r.version), gov::ConsentStateName(r.state), FormatUtc(r.at),
+                      r.source, r.notice_version.empty() ? "-" : r.notice_version,
+                      r.expires ? FormatUtc(*r.expires) : "-", r.current ? "current" : ""});
+    }
+    PrintTable({"purpose", "version", "state", "when", "source", "notice", "expires", ""}, rows,
+               {false, true});
+  }
+  std::cout << "\nObjections and restrictions:\n";
+  if (v.restrictions.empty()) {
+    std::cout << "  (none)\n";
+  } else {
+    std::vector<std::vector<std::string>> rows;
+    for (const gov::SubjectRestriction& r : v.restrictions) {
+      rows.push_back({gov::RestrictionKindName(r.kind), r.purpose.empty() ? "(every purpose)" : r.purpose,
+                      r.dataset.empty() ? "(every dataset)" : r.dataset, r.reason, FormatUtc(r.since),
+                      r.lifted ? absl::StrCat("lifted ", FormatUtc(*r.lifted)) : "in force"});
+    }
+    PrintTable({"kind", "purpose", "dataset", "reason", "since", "state"}, rows);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunRestrict(const ConsentArgs& args, gov::RestrictionKind kind, const GlobalOptions& global) {
+  if (args.subject.empty()) return absl::InvalidArgumentError("--subject ID is required");
+  const std::string reason = !args.reason.empty()                       ? args.reason
+                             : kind == gov::RestrictionKind::kObjection ? "art21"
+                                                                        : "art18";
+  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenSession(global));
+  VEIL_ASSIGN_OR_RETURN(
+      gov::SubjectRestriction r,
+      gov::ConsentRegistry(*session).Restrict(kind, args.subject, args.purpose, args.dataset, reason));
+  if (global.json) {
+    PrintJson(gov::SubjectRestrictionToJson(r));
+  } else if (!global.quiet) {
+    std::cout << "Recorded "
+              << (kind == gov::RestrictionKind::kObjection ? "the objection" : "the restriction")
+              << " of subject " << Short(r.pseudonym) << " ("
+              << (r.purpose.empty() ? std::string("every purpose") : "purpose \"" + r.purpose + "\"") << ", "
+              << (r.dataset.empty() ? std::string("every dataset") : "dataset \"" + r.dataset + "\"")
+              << "; audited): their rows are left out of every operation it covers until it is lifted\n";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunLift(const ConsentArgs& args, const GlobalOptions& global) {
+  if (args.subject.empty()) return absl::InvalidArgumentError("--subject ID is required");
+  if (args.objection == args.restriction)
+    return absl::InvalidArgumentError("give one of --objection, --restriction");
+  const gov::RestrictionKind kind =
+      args.objection ? gov::RestrictionKind::kObjection : gov::RestrictionKind::kRestriction;
+  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenSession(global));
+  VEIL_ASSIGN_OR_RETURN(int64_t lifted,
+                        gov::ConsentRegistry(*session).Lift(kind, args.subject, args.purpose, args.dataset));
+  if (global.json) {
+    PrintJson({{"kind", gov::RestrictionKindName(kind)}, {"lifted", lifted}});
+  } else if (!global.quiet) {
+    std::cout << "Lifted " << lifted << " " << gov::RestrictionKindName(kind) << "(s) of subject "
+              << Short(session->Pseudonym(args.subject)) << " (audited)\n";
+  }
+  return absl::OkStatus();
+}
+
+void RegisterConsent(CLI::App& app, Cli& cli) {
+  CLI::App* cmd = app.add_subcommand(
+      "consent", "Consent records, objections and restrictions of processing (the gate applies them)");
+  cmd->require_subcommand(1);
+  const auto subject = [](CLI::App* c, ConsentArgs& a) {
+    c->add_option("--subject", a.subject, "The subject's id (pseudonymised at once, never stored)")
+        ->required();
+  };
+  for (const bool grant : {true, false}) {
+    auto a = std::make_shared<ConsentArgs>();
+    CLI::App* c =
+        cmd->add_subcommand(grant ? "grant" : "withdraw",
+                            grant ? "Record a subject's consent to a purpose (owner)"
+                                  : "Record the withdrawal of a consent (owner): as easy as granting");
+    subject(c, *a);
+    c->add_option("--purpose", a->purpose, "The purpose (covers the purposes below it)");
+    if (!grant) c->add_flag("--all", a->all, "Withdraw every purpose the subject has granted");
+    c->add_option("--source", a->source,
+                  "Where it was given: a code such as web_form, paper, crm (default cli)");
+    if (grant) {
+      c->add_option("--notice-version", a->notice_version, "The version of the privacy notice shown");
+      c->add_option("--expires", a->expires, "When the consent ends (RFC 3339 or YYYY-MM-DD)");
+    }
+    c->add_option("--at", a->at, "When the subject acted (default now)");
+    const gov::ConsentState state = grant ? gov::ConsentState::kGranted : gov::ConsentState::kWithdrawn;
+    c->callback([a, state, &cli] {
+      cli.action = [a, state, &cli] { return RunConsentRecord(*a, state, cli.options); };
+    });
+  }
+  {
+    auto a = std::make_shared<ConsentArgs>();
+    CLI::App* c = cmd->add_subcommand("import", "Import consent records from a CSV or JSON file (owner)");
+    c->add_option("file", a->file, "CSV (subject,purpose,state,time[,source,notice_version,expires]) or JSON")
+        ->required();
+    c->add_option("--source", a->source, "The source of records that name none (default import)");
+    c->callback([a, &cli] { cli.action = [a, &cli] { return RunConsentImport(*a, cli.options); }; });
+  }
+  {
+    auto a = std::make_shared<ConsentArgs>();
+    CLI::App* c = cmd->add_subcommand("show", "A subject's consent history and restrictions, or a summary");
+    c->add_option("--subject", a->subject, "The subject's id (default: a summary by purpose)");
+    c->callback([a, &cli] { cli.action = [a, &cli] { return RunConsentShow(*a, cli.options); }; });
+  }
+  for (const gov::RestrictionKind kind :
+       {gov::RestrictionKind::kObjection, gov::RestrictionKind::kRestriction}) {
+    auto a = std::make_shared<ConsentArgs>();
+    const bool objection = kind == gov::RestrictionKind::kObjection;
+    CLI::App* c =
+        cmd->add_subcommand(objection ? "object" : "restrict",
+                            objection ? "Record a subject's objection to processing (Art. 21; owner)"
+                                      : "Restrict the processing of a subject's data (Art. 18; owner)");
+    subject(c, *a);
+    if (objection) c->add_option("--purpose", a->purpose, "The purpose objected to (default: every purpose)");
+    c->add_option("--dataset", a->dataset, "Only this dataset (default: every dataset)");
+    c->add_option("--reason", a->reason, "A reason code (default art21 / art18)");
+    c->callback(
+        [a, kind, &cli] { cli.action = [a, kind, &cli] { return RunRestrict(*a, kind, cli.options); }; });
+  }
+  {
+    auto a = std::make_shared<ConsentArgs>();
+    CLI::App* c = cmd->add_subcommand("lift", "Lift a subject's objection or restriction (owner)");
+    subject(c, *a);
+    c->add_flag("--objection", a->objection, "Lift an objection");
+    c->add_flag("--restriction", a->restriction, "Lift a restriction");
+    c->add_option("--purpose", a->purpose, "The objection's purpose (as recorded)");
+    c->add_option("--dataset", a->dataset, "The dataset (as recorded)");
+    c->callback([a, &cli] { cli.action = [a, &cli] { return RunLift(*a, cli.options); }; });
+  }
+}
+
 }  // namespace
 
-void RegisterGov(CLI::App& app, Cli& cli) { RegisterCatalog(app, cli); }
+void RegisterGov(CLI::App& app, Cli& cli) {
+  RegisterCatalog(app, cli);
+  RegisterConsent(app, cli);
+}
 
 }  // namespace veil::cli

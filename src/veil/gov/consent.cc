@@ -382,9 +382,7 @@ absl::StatusOr<RestrictionCounts> CountRestrictions(store::Workspace& ws) {
 
 // --- Reading a file of records ---
 
-namespace {
-
-absl::StatusOr<absl::Time> ParseTime(std::string_view text) {
+absl::StatusOr<absl::Time> ParseInstant(std::string_view text) {
   const std::optional<table::Timestamp> ts = table::ParseTimestamp(text);
   if (ts.has_value()) return absl::FromUnixMicros(ts->micros);
   absl::Time t;
@@ -392,6 +390,8 @@ absl::StatusOr<absl::Time> ParseTime(std::string_view text) {
   if (absl::ParseTime(absl::RFC3339_full, std::string(text), &t, &err)) return t;
   return absl::InvalidArgumentError("not a time (RFC 3339, e.g. 2026-03-01T09:30:00Z, or YYYY-MM-DD)");
 }
+
+namespace {
 
 struct FieldGetter {
   // The value of a field, or "" if absent or null.
@@ -420,7 +420,7 @@ absl::StatusOr<ConsentInput> ToInput(const FieldGetter& f, std::string_view name
   }
   const std::string time = f.get("time");
   if (time.empty()) return bad("time", "missing");
-  absl::StatusOr<absl::Time> at = ParseTime(time);
+  absl::StatusOr<absl::Time> at = ParseInstant(time);
   if (!at.ok()) return bad("time", std::string(at.status().message()));
   in.at = *at;
   in.source = f.get("source");
@@ -428,7 +428,7 @@ absl::StatusOr<ConsentInput> ToInput(const FieldGetter& f, std::string_view name
   in.notice_version = f.get("notice_version");
   const std::string expires = f.get("expires");
   if (!expires.empty()) {
-    absl::StatusOr<absl::Time> e = ParseTime(expires);
+    absl::StatusOr<absl::Time> e = ParseInstant(expires);
     if (!e.ok()) return bad("expires", std::string(e.status().message()));
     in.expires = *e;
   }

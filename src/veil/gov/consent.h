@@ -148,6 +148,10 @@ struct RestrictionCounts {
 };
 absl::StatusOr<RestrictionCounts> CountRestrictions(store::Workspace& ws);
 
+// An instant as commands and files give it: RFC 3339 ("2026-03-01T09:30:00Z", "...+02:00") or a date
+// ("2026-03-01", midnight UTC). Errors: InvalidArgument.
+absl::StatusOr<absl::Time> ParseInstant(std::string_view text);
+
 // Reads consent records from a file: CSV with a header naming the columns subject, purpose, state (granted or
 // withdrawn), time, and optionally source, notice_version, expires (times RFC 3339 or YYYY-MM-DD, UTC); or
 // JSON, an array of objects with the same keys (or {"records": [...]}). `default_source` fills an empty

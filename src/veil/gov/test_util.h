@@ -5,6 +5,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -39,7 +40,19 @@ class AuditFaultEnv final : public base::Env {
     after_sync_ = std::move(callback);
   }
 
-  absl::Time Now() override { return real_->Now(); }
+  // The clock: real, until a test freezes it (retention, deadlines, consent expiry).
+  void SetNow(absl::Time t) {
+    absl::MutexLock lock(&mu_);
+    frozen_ = t;
+  }
+  void AdvanceClock(absl::Duration d) {
+    absl::MutexLock lock(&mu_);
+    frozen_ = frozen_.value_or(real_->Now()) + d;
+  }
+  absl::Time Now() override {
+    absl::MutexLock lock(&mu_);
+    return frozen_.has_value() ? *frozen_ : real_->Now();
+  }
   absl::StatusOr<std::unique_ptr<base::SequentialFile>> NewSequentialFile(const std::string& p) override {
     return real_->NewSequentialFile(p);
   }
@@ -104,6 +117,7 @@ class AuditFaultEnv final : public base::Env {
   std::unique_ptr<base::Env> real_;
   absl::Mutex mu_;
   std::function<void()> after_sync_;
+  std::optional<absl::Time> frozen_;
 };
 
 }  // namespace veil::gov::testing

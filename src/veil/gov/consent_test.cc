@@ -1,0 +1,326 @@
+#include "veil/gov/consent.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "veil/base/test_util.h"
+#include "veil/crypto/random.h"
+#include "veil/gov/catalog.h"
+#include "veil/gov/test_util.h"
+#include "veil/table/csv_reader.h"
+
+namespace veil::gov {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::veil::gov::testing::AuditFaultEnv;
+using ::veil::gov::testing::kPatients;
+
+const absl::Time kT0 = absl::FromCivil(absl::CivilDay(2026, 3, 1), absl::UTCTimeZone());
+
+class ConsentTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    env_.SetNow(kT0);
+    auto s = Session::Init(env_, dir_, "alice", {});
+    ASSERT_TRUE(s.ok()) << s.status();
+    owner_ = *std::move(s);
+    store::IngestRequest req;
+    req.dataset = "patients";
+    req.subject_column = "mrn";
+    req.purposes = {"care", "research"};
+    req.source = {"", "patients.csv", std::string(64, '0'), 123, 0, {}};
+    ASSERT_TRUE(owner_->Ingest(*table::ReadCsvFromString(kPatients), req).ok());
+    Declare("research", LegalBasis::kConsent);
+    Declare("care", LegalBasis::kContract);
+  }
+
+  void Declare(const std::string& purpose, LegalBasis basis) {
+    Declaration d;
+    d.dataset = "patients";
+    d.purpose = purpose;
+    d.basis = basis;
+    d.subject_types = {"patient"};
+    ASSERT_TRUE(Catalog(*owner_).Declare(d).ok());
+  }
+
+  ConsentInput Input(const std::string& subject, const std::string& purpose, ConsentState state,
+                     absl::Duration after = absl::ZeroDuration()) {
+    ConsentInput in;
+    in.subject_id = subject;
+    in.purpose = purpose;
+    in.state = state;
+    in.at = env_.Now() + after;
+    in.source = "web_form";
+    in.notice_version = "notice-v3";
+    return in;
+  }
+
+  void Grant(const std::string& subject, const std::string& purpose) {
+    auto r = ConsentRegistry(*owner_).Record(Input(subject, purpose, ConsentState::kGranted));
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+  void Withdraw(const std::string& subject, const std::string& purpose) {
+    auto r = ConsentRegistry(*owner_).Record(Input(subject, purpose, ConsentState::kWithdrawn));
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+
+  // The subject ids (mrn) of the rows an export for `purpose` releases.
+  std::vector<std::string> Exported(const std::string& purpose) {
+    auto r = owner_->Export("patients", purpose);
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (!r.ok()) return {};
+    auto t = table::ReadCsvFromString(r->csv);
+    std::vector<std::string> ids;
+    for (int64_t i = 0; i < t->num_rows(); ++i) ids.push_back(std::string(t->column(0).GetString(i)));
+    return ids;
+  }
+
+  std::vector<audit::AuditEntry> Entries() {
+    auto log = owner_->AuditLogFor(Operation::kAuditRead);
+    EXPECT_TRUE(log.ok()) << log.status();
+    return *(*log)->ReadEntries(0);
+  }
+
+  base::testing::ScopedTempDir tmp_{"veil_consent_test"};
+  const std::string dir_ = tmp_.File("ws");
+  AuditFaultEnv env_{crypto::SecureRandom()};
+  std::unique_ptr<Session> owner_;
+};
+
+// Where consent is the purpose's basis, only consenting subjects' rows are read; elsewhere everyone's.
+TEST_F(ConsentTest, TheGateUsesOnlyConsentingSubjectsWhereConsentIsTheBasis) {
+  EXPECT_TRUE(Exported("research").empty()) << "nobody has consented yet";
+  Grant("MRN-1001", "research");
+  Grant("MRN-1002", "research");
+  Withdraw("MRN-1002", "research");
+  EXPECT_EQ(Exported("research"), (std::vector<std::string>{"MRN-1001", "MRN-1001"}));
+  EXPECT_EQ(Exported("care").size(), 4u) << "a contract basis needs no consent";
+  const std::vector<audit::AuditEntry> log = Entries();
+  const audit::AuditEntry& care = log.back();
+  const audit::AuditEntry& research = log[log.size() - 2];
+  EXPECT_EQ(research.action, "export");
+  EXPECT_THAT(research.reason,
+              HasSubstr("consent is the legal basis of \"research\"; 2 subject(s) left out"));
+  EXPECT_THAT(care.reason, Not(HasSubstr("left out")));
+}
+
+// The most specific key with a record decides; broader consent covers narrower purposes.
+TEST_F(ConsentTest, TheMostSpecificRecordDecides) {
+  Grant("MRN-1001", "research");
+  Grant("MRN-1003", "research");
+  Withdraw("MRN-1003", "research.cohort");
+  Grant("MRN-1002", "research.cohort");
+  EXPECT_EQ(Exported("research.cohort"), (std::vector<std::string>{"MRN-1001", "MRN-1002", "MRN-1001"}));
+  EXPECT_EQ(Exported("research.genetics"), (std::vector<std::string>{"MRN-1001", "MRN-1001", "MRN-1003"}));
+  // A declaration for the narrower purpose with another basis governs it instead.
+  Declare("research.cohort", LegalBasis::kPublicTask);
+  EXPECT_EQ(Exported("research.cohort").size(), 4u);
+}
+
+TEST_F(ConsentTest, ConsentExpiresOnTheFrozenClock) {
+  ConsentInput in = Input("MRN-1001", "research", ConsentState::kGranted);
+  in.expires = kT0 + absl::Hours(24);
+  ASSERT_TRUE(ConsentRegistry(*owner_).Record(in).ok());
+  EXPECT_EQ(Exported("research").size(), 2u);
+  env_.AdvanceClock(absl::Hours(25));
+  EXPECT_TRUE(Exported("research").empty()) << "expired";
+  auto summary = ConsentRegistry(*owner_).Summary();
+  ASSERT_TRUE(summary.ok());
+  ASSERT_EQ(summary->size(), 1u);
+  EXPECT_EQ((*summary)[0].expired, 1);
+  EXPECT_EQ((*summary)[0].granted, 0);
+  in.expires = in.at - absl::Hours(1);
+  EXPECT_EQ(ConsentRegistry(*owner_).Record(in).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ConsentTest, ObjectionsAndRestrictionsAlwaysExclude) {
+  Grant("MRN-1001", "research");
+  Grant("MRN-1002", "research");
+  ConsentRegistry reg(*owner_);
+  ASSERT_TRUE(reg.Restrict(RestrictionKind::kObjection, "MRN-1001", "research", "", "art21").ok());
+  EXPECT_EQ(Exported("research"), (std::vector<std::string>{"MRN-1002"}));
+  EXPECT_EQ(Exported("care").size(), 4u) << "the objection is to research only";
+  ASSERT_TRUE(
+      reg.Restrict(RestrictionKind::kRestriction, "MRN-1003", "", "patients", "accuracy_contested").ok());
+  EXPECT_EQ(Exported("care"), (std::vector<std::string>{"MRN-1001", "MRN-1002", "MRN-1001"}));
+  EXPECT_THAT(Entries().back().reason, HasSubstr("1 subject(s) left out (objected or restricted)"));
+  // Lifted: back in.
+  ASSERT_TRUE(reg.Lift(RestrictionKind::kObjection, "MRN-1001", "research", "").ok());
+  EXPECT_EQ(reg.Lift(RestrictionKind::kObjection, "MRN-1001", "research", "").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(Exported("research").size(), 3u);
+  EXPECT_EQ(reg.Restrict(RestrictionKind::kRestriction, "MRN-1", "research", "", "x").status().code(),
+            absl::StatusCode::kInvalidArgument)
+      << "a restriction covers every purpose";
+  EXPECT_EQ(reg.Restrict(RestrictionKind::kObjection, "MRN-1", "", "", "free text!").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto counts = CountRestrictions(owner_->workspace());
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(counts->objections, 0);
+  EXPECT_EQ(counts->restrictions, 1);
+}
+
+// DP queries (RunCharged) and audited reads (RunAudited) read through the same filter.
+TEST_F(ConsentTest, ChargedAndAuditedRunsSeeOnlyTheKeptRows) {
+  Grant("MRN-1003", "research");
+  ASSERT_TRUE(owner_->SetBudget("patients", {1.0, 1e-6}).ok());
+  auto charged = owner_->RunCharged<int64_t>(
+      Operation::kQuery, "patients", "research", {0.1, 0, "mrn", "COUNT(*)"}, {{"q", 1}},
+      [](const store::DatasetContents& d) -> absl::StatusOr<ChargedResult<int64_t>> {
+        EXPECT_EQ(d.excluded_subjects, 2);
+        EXPECT_EQ(d.excluded_rows, 3);
+        return ChargedResult<int64_t>{d.table.num_rows(), {}};
+      });
+  ASSERT_TRUE(charged.ok()) << charged.status();
+  EXPECT_EQ(charged->value, 1);
+  EXPECT_THAT(Entries().back().reason, HasSubstr("2 subject(s) left out"));
+  EXPECT_THAT(Entries().back().reason, HasSubstr("within the privacy budget"));
+  auto audited = owner_->RunAudited<int64_t>(
+      Operation::kModelEvaluate, "patients", "research", {{"m", 1}},
+      [](const store::DatasetContents& d) -> absl::StatusOr<ChargedResult<int64_t>> {
+        return ChargedResult<int64_t>{d.table.num_rows(), {}};
+      });
+  ASSERT_TRUE(audited.ok()) << audited.status();
+  EXPECT_EQ(audited->value, 1);
+}
+
+// An automated decision about a subject who objected or did not consent is refused and audited.
+TEST_F(ConsentTest, NoAutomatedDecisionAboutAnExcludedSubject) {
+  Grant("MRN-1001", "research");
+  const std::string p1 = owner_->Pseudonym("MRN-1001"), p2 = owner_->Pseudonym("MRN-1002");
+  auto decision = owner_->Authorize(Operation::kDecide, "patients", "research", {{"model", "m"}});
+  ASSERT_TRUE(decision.ok());
+  EXPECT_TRUE(
+      owner_->Record(Operation::kDecide, "patients", "research", *decision, {{"row", 1}}, {}, {p1}).ok());
+  absl::Status refused =
+      owner_->Record(Operation::kDecide, "patients", "research", *decision, {{"row", 2}}, {}, {p2});
+  EXPECT_EQ(refused.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(refused.message(), HasSubstr("has not consented"));
+  const audit::AuditEntry last = Entries().back();
+  EXPECT_EQ(last.decision, audit::Decision::kDenied);
+  EXPECT_EQ(last.subject_pseudonyms, std::vector<std::string>{p2});
+  ASSERT_TRUE(
+      ConsentRegistry(*owner_).Restrict(RestrictionKind::kObjection, "MRN-1001", "", "", "art21").ok());
+  EXPECT_THAT(
+      owner_->Record(Operation::kDecide, "patients", "care", *decision, {{"row", 3}}, {}, {p1}).message(),
+      HasSubstr("objected"));
+}
+
+// Versions count up per (subject, purpose); an older record joins the history without changing the state.
+TEST_F(ConsentTest, HistoryIsVersionedAndAudited) {
+  ConsentRegistry reg(*owner_);
+  Grant("MRN-1001", "research");
+  env_.AdvanceClock(absl::Hours(1));
+  Withdraw("MRN-1001", "research");
+  ConsentInput late = Input("MRN-1001", "research", ConsentState::kGranted, -absl::Hours(5));
+  auto r = reg.Record(late);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->version, 3);
+  EXPECT_FALSE(r->current) << "older than the withdrawal";
+  auto view = reg.Show("MRN-1001");
+  ASSERT_TRUE(view.ok());
+  ASSERT_EQ(view->history.size(), 3u);
+  EXPECT_TRUE(view->history[1].current);
+  EXPECT_EQ(view->history[1].state, ConsentState::kWithdrawn);
+  EXPECT_TRUE(Exported("research").empty());
+
+  // Withdraw everything at once: as easy as granting.
+  Grant("MRN-1002", "research");
+  Grant("MRN-1002", "marketing.direct");
+  auto all = reg.WithdrawAll("MRN-1002", "phone", env_.Now());
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(all->size(), 2u);
+  EXPECT_TRUE(Exported("research").empty());
+
+  // Every change is audited under the pseudonym; no subject id is in the log.
+  int grants = 0, withdrawals = 0;
+  for (const audit::AuditEntry& e : Entries()) {
+    if (e.action == "consent.grant") ++grants;
+    if (e.action == "consent.withdraw") ++withdrawals;
+    if (e.action == "consent.grant" || e.action == "consent.withdraw") {
+      EXPECT_EQ(e.subject_pseudonyms.size(), 1u);
+    }
+  }
+  EXPECT_EQ(grants, 4);
+  EXPECT_EQ(withdrawals, 2);
+  const std::string log = base::testing::FileContents(dir_ + "/audit/audit.log");
+  EXPECT_EQ(log.find("MRN-100"), std::string::npos);
+}
+
+TEST_F(ConsentTest, ImportParsesCsvAndJsonAndNamesBadRecords) {
+  const std::string csv =
+      "subject,purpose,state,time,source,notice_version,expires\n"
+      "MRN-1001,research,granted,2026-02-01T10:00:00Z,crm,v3,2027-02-01\n"
+      "MRN-1002,research,granted,2026-02-01,,v3,\n"
+      "MRN-1002,research,withdrawn,2026-02-10T08:00:00Z,crm,v3,\n"
+      "007,research,granted,2026-02-01,crm,v3,\n";
+  auto parsed = ParseConsentFile(csv, "c.csv", "import");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  ASSERT_EQ(parsed->size(), 4u);
+  EXPECT_EQ((*parsed)[1].source, "import");
+  EXPECT_EQ((*parsed)[3].subject_id, "007") << "ids are text";
+  EXPECT_TRUE((*parsed)[0].expires.has_value());
+  auto imported = ConsentRegistry(*owner_).Import(*parsed, std::string(64, 'a'));
+  ASSERT_TRUE(imported.ok()) << imported.status();
+  EXPECT_EQ(imported->records, 4);
+  EXPECT_EQ(imported->subjects, 3);
+  EXPECT_EQ(imported->audit_seqs.size(), 1u);
+  EXPECT_EQ(Exported("research"), (std::vector<std::string>{"MRN-1001", "MRN-1001"}));
+  const audit::AuditEntry last = Entries().back();
+  EXPECT_EQ(last.action, "export");
+  bool found = false;
+  for (const audit::AuditEntry& e : Entries()) {
+    if (e.action != "consent.import") continue;
+    found = true;
+    EXPECT_EQ(e.subject_pseudonyms.size(), 3u);
+  }
+  EXPECT_TRUE(found);
+
+  const std::string json =
+      R"([{"subject": "MRN-1003", "purpose": "research", "state": "granted", "time": "2026-02-01"}])";
+  auto j = ParseConsentFile(json, "c.json", "import");
+  ASSERT_TRUE(j.ok()) << j.status();
+  EXPECT_EQ((*j)[0].subject_id, "MRN-1003");
+
+  auto bad = ParseConsentFile("subject,purpose,state,time\nMRN-1,research,maybe,2026-01-01\n", "c.csv", "x");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(), HasSubstr("c.csv: record 1, field \"state\""));
+  EXPECT_THAT(bad.status().message(), Not(HasSubstr("MRN-1")));
+  EXPECT_EQ(ParseConsentFile("subject,purpose,state\nA,research,granted\n", "c.csv", "x").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseConsentFile("[1]", "c.json", "x").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseConsentFile("{\"x\": 1}", "c.json", "x").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto bad_time = ParseConsentFile(
+      R"([{"subject":"A","purpose":"research","state":"granted","time":"soon"}])", "c.json", "x");
+  EXPECT_THAT(bad_time.status().message(), HasSubstr("record 1, field \"time\""));
+}
+
+// Only owners record consent; owners and auditors read it; analysts neither.
+TEST_F(ConsentTest, RolesAreEnforced) {
+  ASSERT_TRUE(owner_->Grant("alex", Role::kAnalyst).ok());
+  ASSERT_TRUE(owner_->Grant("ines", Role::kAuditor).ok());
+  owner_.reset();
+  auto alex = Session::Open(env_, dir_, "alex", std::nullopt);
+  ASSERT_TRUE(alex.ok());
+  EXPECT_EQ(
+      ConsentRegistry(**alex).Record(Input("MRN-1001", "research", ConsentState::kGranted)).status().code(),
+      absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(ConsentRegistry(**alex).Summary().status().code(), absl::StatusCode::kPermissionDenied);
+  alex->reset();
+  auto ines = Session::Open(env_, dir_, "ines", std::nullopt);
+  ASSERT_TRUE(ines.ok());
+  EXPECT_TRUE(ConsentRegistry(**ines).Show("MRN-1001").ok());
+  EXPECT_EQ(
+      ConsentRegistry(**ines).Record(Input("MRN-1001", "research", ConsentState::kWithdrawn)).status().code(),
+      absl::StatusCode::kPermissionDenied);
+}
+
+}  // namespace
+}  // namespace veil::gov
