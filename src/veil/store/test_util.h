@@ -9,7 +9,8 @@ namespace veil::store::testing {
 // in step with kMetadataSchema (workspace.cc).
 inline constexpr char kDropAfterV4[] =
     "DROP TABLE column_annotation; DROP TABLE processing_declaration; DROP TABLE taxonomy_key; "
-    "DROP TABLE consent_event; DROP TABLE consent_state; DROP TABLE subject_restriction;";
+    "DROP TABLE consent_event; DROP TABLE consent_state; DROP TABLE subject_restriction; "
+    "DROP TABLE retention_rule; DROP TABLE legal_hold; ALTER TABLE subject DROP COLUMN ingested_ns;";
 
 }  // namespace veil::store::testing
 

@@ -229,6 +229,36 @@ const Migration kMetadataSchema[] = {
      "  lifted_by TEXT"
      ");"
      "CREATE INDEX subject_restriction_by_subject ON subject_restriction(pseudonym);"},
+    // Retention (veil::gov's retention.h). subject.ingested_ns is when the subject's rows last arrived (the
+    // `ingest` trigger); subjects of older workspaces get their dataset's latest ingest, which never makes
+    // anything due earlier than it is. retention_rule: per dataset and data category ('' = the whole
+    // dataset) a period in days from a trigger (`ingest`, or `column` with a date or timestamp column).
+    // legal_hold: erasure by retention suspended for a dataset (pseudonym NULL) or one subject, in force
+    // while released_ns is NULL.
+    {"retention rules, legal holds, subjects' ingest times",
+     "ALTER TABLE subject ADD COLUMN ingested_ns INTEGER;"
+     "UPDATE subject SET ingested_ns = (SELECT MAX(s.ingested_ns) FROM dataset_source s WHERE "
+     "s.dataset_id = subject.dataset_id);"
+     "CREATE TABLE retention_rule ("
+     "  dataset_id INTEGER NOT NULL REFERENCES dataset(id) ON DELETE CASCADE,"
+     "  category TEXT NOT NULL,"  // '' = every column of the dataset
+     "  days INTEGER NOT NULL,"
+     "  trigger TEXT NOT NULL,"      // ingest | column
+     "  column_name TEXT NOT NULL,"  // the date column of a `column` trigger, else ''
+     "  set_by TEXT NOT NULL,"
+     "  set_ns INTEGER NOT NULL,"
+     "  PRIMARY KEY (dataset_id, category)"
+     ") WITHOUT ROWID;"
+     "CREATE TABLE legal_hold ("
+     "  id INTEGER PRIMARY KEY,"
+     "  dataset_id INTEGER NOT NULL REFERENCES dataset(id) ON DELETE CASCADE,"
+     "  pseudonym BLOB,"  // NULL = every subject of the dataset
+     "  reason TEXT NOT NULL,"
+     "  placed_by TEXT NOT NULL,"
+     "  placed_ns INTEGER NOT NULL,"
+     "  released_ns INTEGER,"
+     "  released_by TEXT"
+     ");"},
 };
 
 constexpr char kSigningKeyInfo[] = "veil audit signing key v1";
@@ -1151,10 +1181,11 @@ absl::StatusOr<IngestResult> Workspace::Ingest(const table::Table& table, const 
     }
     VEIL_RETURN_IF_ERROR(InsertVaultFile(db_, dataset_id, file, summary));
     {
-      VEIL_ASSIGN_OR_RETURN(Statement st,
-                            db_.Prepare("INSERT INTO subject(dataset_id, pseudonym, rows) VALUES "
-                                        "(?1, ?2, ?3) ON CONFLICT(dataset_id, pseudonym) DO "
-                                        "UPDATE SET rows = rows + excluded.rows"));
+      VEIL_ASSIGN_OR_RETURN(
+          Statement st, db_.Prepare("INSERT INTO subject(dataset_id, pseudonym, rows, ingested_ns) VALUES "
+                                    "(?1, ?2, ?3, ?4) ON CONFLICT(dataset_id, pseudonym) DO "
+                                    "UPDATE SET rows = rows + excluded.rows, "
+                                    "ingested_ns = excluded.ingested_ns"));
       // In pseudonym order: random keys inserted in key order fill B-tree pages one after the other instead
       // of touching a random page each (about 3x faster for 100,000 subjects).
       std::vector<int64_t> by_pseudonym(groups.size());
@@ -1168,6 +1199,7 @@ absl::StatusOr<IngestResult> Workspace::Ingest(const table::Table& table, const 
         VEIL_RETURN_IF_ERROR(st.Bind(1, dataset_id));
         VEIL_RETURN_IF_ERROR(st.BindBlob(2, raw));
         VEIL_RETURN_IF_ERROR(st.Bind(3, static_cast<int64_t>(groups.rows(g).size())));
+        VEIL_RETURN_IF_ERROR(st.Bind(4, ToNanos(source.ingested_at)));
         VEIL_RETURN_IF_ERROR(st.Run());
       }
     }

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <cctype>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -112,10 +113,56 @@ TEST_F(WorkspaceTest, CreateLaysOutTheWorkspace) {
   EXPECT_EQ(ws_->id().size(), 32u);
   EXPECT_THAT(*env_->ListDir(tmp_.path()), ElementsAre("ws")) << "no staging directory left behind";
   auto version = ws_->metadata().UserVersion();
-  EXPECT_EQ(*version, 6)
+  EXPECT_EQ(*version, 7)
       << "1: the catalog; 2: the privacy-budget ledger; 3: attached datasets; 4: the model "
-         "registry; 5: the data map; 6: consent, objection, restriction";
+         "registry; 5: the data map; 6: consent, objection, restriction; 7: retention";
   EXPECT_EQ(*version, Workspace::SchemaVersion());
+}
+
+// Each subject records when its rows last arrived (the retention trigger `ingest`); a workspace of schema
+// version 6 gains that, the retention rules and the legal holds when opened, its subjects dated by their
+// dataset's latest ingest.
+TEST_F(WorkspaceTest, SubjectsRecordTheirIngestTimeAndVersionSixIsMigrated) {
+  MustIngest(kVisits, Request("visits"));
+  MustIngest(kMoreVisits, Request("visits", IngestMode::kAppend));
+  const auto ingest_times = [&] {
+    std::map<std::string, int64_t> times;  // pseudonym -> ingested_ns (-1 for NULL)
+    auto st = ws_->metadata().Prepare("SELECT hex(pseudonym), ingested_ns FROM subject");
+    EXPECT_TRUE(st.ok()) << st.status();
+    while (st.ok() && *st->Step()) times[st->ColumnText(0)] = st->IsNull(1) ? -1 : st->ColumnInt64(1);
+    return times;
+  };
+  const auto source_times = [&] {
+    std::vector<int64_t> times;
+    auto st = ws_->metadata().Prepare("SELECT ingested_ns FROM dataset_source ORDER BY seq");
+    while (st.ok() && *st->Step()) times.push_back(st->ColumnInt64(0));
+    return times;
+  };
+  const std::vector<int64_t> sources = source_times();
+  ASSERT_EQ(sources.size(), 2u);
+  const auto upper = [](std::string hex) {
+    for (char& c : hex) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return hex;
+  };
+  std::map<std::string, int64_t> times = ingest_times();
+  ASSERT_EQ(times.size(), 5u);
+  EXPECT_EQ(times[upper(ws_->Pseudonym("p2"))], sources[0]) << "p2 came with the first file only";
+  EXPECT_EQ(times[upper(ws_->Pseudonym("p1"))], sources[1]) << "p1's rows last arrived with the append";
+  EXPECT_EQ(times[upper(ws_->Pseudonym("p5"))], sources[1]);
+
+  ws_.reset();
+  {
+    auto db = Database::Open(dir_ + "/workspace.db", {.create = false});
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(db->Exec("DROP TABLE retention_rule; DROP TABLE legal_hold; "
+                         "ALTER TABLE subject DROP COLUMN ingested_ns; PRAGMA user_version = 6;")
+                    .ok());
+  }
+  Reopen();
+  EXPECT_EQ(*ws_->metadata().UserVersion(), Workspace::SchemaVersion());
+  for (const auto& [pseudonym, ns] : ingest_times()) EXPECT_EQ(ns, sources[1]) << pseudonym;
+  EXPECT_TRUE(ws_->metadata().Exec("SELECT days FROM retention_rule; SELECT reason FROM legal_hold;").ok());
+  EXPECT_EQ(ws_->GetDataset("visits")->rows, 8) << "the catalog is untouched";
 }
 
 TEST_F(WorkspaceTest, ReopensWithTheSameIdentityAndSigningKey) {
