@@ -184,12 +184,13 @@ absl::StatusOr<Contribution> MakeContribution(const RoundPlan& plan, const Clien
   Contribution c;
   std::vector<double> v;
   if (plan.dp == DpMode::kNone) {
-    c.examples = update.num_examples;
     if (!plan.secure) {
+      c.examples = update.num_examples;
       c.plain = update.update;
       return c;
     }
-    VEIL_ASSIGN_OR_RETURN(const std::vector<float> weighted, SecAggInput(update, plan.max_examples));
+    // [w_k update, w_k]: the weight rides in the secure sum, so the example count stays on the site.
+    VEIL_ASSIGN_OR_RETURN(const std::vector<float> weighted, SecAggWeightedInput(update, plan.max_examples));
     VEIL_ASSIGN_OR_RETURN(c.quantized, quantizer->Encode(weighted, rng));
     return c;
   }

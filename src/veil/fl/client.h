@@ -43,7 +43,8 @@ namespace veil::fl {
 
 // What a site releases in one round (before masking).
 struct Contribution {
-  // Without DP: the site's example count (its FedAvg weight, sent in the clear). 0 under DP.
+  // Plain aggregation without DP: the site's example count (its FedAvg weight, sent in the clear). 0 under
+  // secure aggregation (the weight is inside the masked sum) and under DP.
   int64_t examples = 0;
   std::vector<double> plain;        // plain aggregation: the contribution vector
   std::vector<uint32_t> quantized;  // secure aggregation: its ring encoding (with distributed DP noise)
@@ -54,8 +55,8 @@ struct Contribution {
 };
 
 // From a local update to what the plan asks for:
-//   no DP     plain: the update and its example count; secure: SecAggInput (the update weighted by
-//             min(n, max_examples) / max_examples, strategy.h) quantized, and the count;
+//   no DP     plain: the update and its example count; secure: SecAggWeightedInput quantized: the update
+//             weighted by w = min(n, max_examples) / max_examples, followed by w (strategy.h), no count;
 //   central   ClipUpdate to the plan's C_t (dp_fedavg.h), then, with adaptive clipping, C_t * b (b = 1 if the
 //             update was within C_t); quantized under secure aggregation;
 //   distributed  ClipUpdate to the plan's clip norm, quantized, plus the client's discrete Gaussian noise

@@ -322,7 +322,11 @@ absl::StatusOr<ModelSpec> ModelSpec::FromJson(const Json& j) {
 }
 
 int64_t RoundPlan::ContributionLength(int64_t num_params) const {
-  return num_params + (dp == DpMode::kCentral && central.adaptive_clipping ? 1 : 0);
+  // One coordinate more: the FedAvg weight w_k riding in the secure sum without DP (SecAggWeightedInput, so
+  // the example count never leaves the site), or C_t b_k with adaptive clipping.
+  const bool weight = secure && dp == DpMode::kNone;
+  const bool clipped_bit = dp == DpMode::kCentral && central.adaptive_clipping;
+  return num_params + (weight || clipped_bit ? 1 : 0);
 }
 
 Json RoundPlan::ToJson() const {
@@ -601,6 +605,11 @@ absl::StatusOr<CoordinatorConfig> ParseCoordinatorConfig(std::string_view text, 
                      "own noise inside the secure sum)");
     }
   }
+  if (c.secagg.enabled && c.dp.mode == DpMode::kNone && c.secagg.clip < 1)
+    return absl::InvalidArgumentError(absl::StrCat(
+        std::string(where),
+        ": \"secure_aggregation.clip\" must be at least 1 without DP (each site's FedAvg weight, up to 1, "
+        "is summed beside its update and must not be clipped)"));
   if (c.secagg.enabled && c.min_clients < 3)
     return f.Bad("min_clients", "must be at least 3 with secure aggregation (the protocol needs 3 parties)");
 

@@ -96,11 +96,12 @@ struct SecAggSettings {
   // 0: complete graph; otherwise the even degree of the SecAgg+ Harary graph.
   uint32_t degree = 0;
   uint32_t ring_bits = 32;
-  // Without DP: each coordinate of a (weighted) update is clipped to [-clip, clip] before quantization.
-  // With DP the clip is the L2 clipping norm.
+  // Without DP: each coordinate of a (weighted) update is clipped to [-clip, clip] before quantization; at
+  // least 1, since the site's weight (at most 1) is summed beside its update. With DP the quantizer's clip
+  // is the round's L2 clipping norm instead.
   double clip = 1.0;
   // FedAvg weights under secure aggregation: a site's example count is capped at this public bound
-  // (strategy.h, SecAggInput).
+  // (strategy.h, SecAggWeightedInput).
   int64_t max_examples = 1000000;
 };
 
@@ -177,7 +178,8 @@ struct RoundPlan {
   double delta = 0;
   bool seeded = false;  // the coordinator runs with a test seed
 
-  // Length of a site's contribution vector: the model's parameters, plus one with adaptive clipping.
+  // Length of a site's contribution vector: the model's parameters, plus one for the FedAvg weight under
+  // secure aggregation without DP (strategy.h SecAggWeightedInput) or for C_t b_k with adaptive clipping.
   int64_t ContributionLength(int64_t num_params) const;
 
   nlohmann::ordered_json ToJson() const;

@@ -778,6 +778,17 @@ absl::Status Coordinator::Impl::RunRound(int64_t round, RoundReport& report) {
     } else {
       VEIL_ASSIGN_OR_RETURN(Quantizer qz, Quantizer::Create(q));
       quantizer.emplace(std::move(qz));
+      if (c_.dp.mode == DpMode::kCentral && c_.dp.central.adaptive_clipping) {
+        // The clipped count B is read from the sum's last coordinate, sum_k float(C_t) b_k, by rounding
+        // its quotient by C_t: exact only if the total error stays below C_t / 2. Each site's coordinate
+        // is off by less than 1/s (stochastic rounding) plus C_t 2^-24 (the float cast).
+        const double error = static_cast<double>(n) * (1 / quantizer->scale() + plan.clip_norm * 0x1p-24);
+        if (!(error < plan.clip_norm / 2))
+          return abort(
+              absl::StrCat("adaptive clipping: the clipped count cannot be recovered exactly from "
+                           "the secure sum at clip norm ",
+                           plan.clip_norm, " and scale ", quantizer->scale(), " (raise ring_bits)"));
+      }
     }
     params.set_num_clients(sc.num_clients);
     params.set_ring_bits(sc.ring_bits);
@@ -837,7 +848,7 @@ absl::Status Coordinator::Impl::RunRound(int64_t round, RoundReport& report) {
       drop(i, "malformed TrainResult");
       continue;
     }
-    if (c_.dp.mode == DpMode::kNone) {
+    if (c_.dp.mode == DpMode::kNone && server == nullptr) {
       if (result.examples() < 1 || result.examples() > (uint64_t{1} << 50)) {
         drop(i, "example count out of range");
         continue;
@@ -988,9 +999,10 @@ absl::Status Coordinator::Impl::RunRound(int64_t round, RoundReport& report) {
       for (size_t i : included) updates.push_back({*plain[i], examples[i]});
       VEIL_ASSIGN_OR_RETURN(mean, WeightedMean(updates));
     } else {
-      std::vector<int64_t> counts;
-      for (size_t i : included) counts.push_back(examples[i]);
-      VEIL_ASSIGN_OR_RETURN(mean, MeanFromSecAggSum(sum, counts, c_.secagg.max_examples));
+      // The last coordinate is the survivors' weight sum (SecAggWeightedInput): no count was sent.
+      absl::StatusOr<std::vector<double>> weighted = MeanFromWeightedSecAggSum(sum);
+      if (!weighted.ok()) return abort(absl::StrCat("secure FedAvg: ", weighted.status().message()));
+      mean = *std::move(weighted);
     }
   } else if (c_.dp.mode == DpMode::kCentral) {
     if (server == nullptr) {
@@ -1005,8 +1017,11 @@ absl::Status Coordinator::Impl::RunRound(int64_t round, RoundReport& report) {
       within = std::clamp<int64_t>(within, 0, static_cast<int64_t>(included.size()));
       sum.resize(static_cast<size_t>(num_params_));
     }
+    // Under secure aggregation the sum is of float-cast, stochastically rounded clipped updates: the noise
+    // is calibrated to that encoding's sensitivity (dp_fedavg.h, encoding_scale), not to C_t.
     absl::StatusOr<std::vector<double>> noisy =
-        dp_->Aggregate(sum, within, static_cast<int64_t>(included.size()), *rng_);
+        dp_->Aggregate(sum, within, static_cast<int64_t>(included.size()), *rng_,
+                       server != nullptr ? quantizer->scale() : 0.0);
     if (!noisy.ok()) return abort(absl::StrCat("DP-FedAvg: ", noisy.status().message()));
     mean = *std::move(noisy);
   } else {
@@ -1118,8 +1133,8 @@ absl::StatusOr<RunReport> Coordinator::Impl::Run() {
     sessions.push_back(m.session);
   }
   // A site that is slow (a loaded machine) still gets its final model; one that is gone costs this wait.
-  hub_.AwaitDelivered(sessions, absl::Now() + std::clamp(2 * c_.transport.poll + absl::Seconds(3), absl::Seconds(5),
-                                                         absl::Seconds(30)));
+  hub_.AwaitDelivered(sessions, absl::Now() + std::clamp(2 * c_.transport.poll + absl::Seconds(3),
+                                                         absl::Seconds(5), absl::Seconds(30)));
   return out;
 }
 

@@ -164,19 +164,13 @@ absl::StatusOr<double> SecAggWeight(int64_t num_examples, int64_t max_examples) 
   return static_cast<double>(std::min(num_examples, max_examples)) / static_cast<double>(max_examples);
 }
 
-absl::StatusOr<std::vector<float>> SecAggInput(const ClientUpdate& update, int64_t max_examples) {
+absl::StatusOr<std::vector<float>> SecAggWeightedInput(const ClientUpdate& update, int64_t max_examples) {
   VEIL_ASSIGN_OR_RETURN(const double w, SecAggWeight(update.num_examples, max_examples));
   if (update.update.empty()) return absl::InvalidArgumentError("secagg input: empty update");
   VEIL_RETURN_IF_ERROR(CheckFinite(update.update, "secagg input: update"));
-  std::vector<float> out(update.update.size());
-  for (size_t j = 0; j < out.size(); ++j) out[j] = static_cast<float>(w * update.update[j]);
-  return out;
-}
-
-absl::StatusOr<std::vector<float>> SecAggWeightedInput(const ClientUpdate& update, int64_t max_examples) {
-  VEIL_ASSIGN_OR_RETURN(std::vector<float> out, SecAggInput(update, max_examples));
-  VEIL_ASSIGN_OR_RETURN(const double w, SecAggWeight(update.num_examples, max_examples));
-  out.push_back(static_cast<float>(w));
+  std::vector<float> out(update.update.size() + 1);
+  for (size_t j = 0; j < update.update.size(); ++j) out[j] = static_cast<float>(w * update.update[j]);
+  out.back() = static_cast<float>(w);
   return out;
 }
 
@@ -194,26 +188,6 @@ absl::StatusOr<std::vector<double>> MeanFromWeightedSecAggSum(std::span<const do
         "; the weights were quantized to 0 (raise the quantizer's scale or lower max_examples)"));
   }
   std::vector<double> mean(decoded_sum.begin(), decoded_sum.end() - 1);
-  for (double& m : mean) m /= total;
-  return mean;
-}
-
-absl::StatusOr<std::vector<double>> MeanFromSecAggSum(std::span<const double> decoded_sum,
-                                                      std::span<const int64_t> survivor_num_examples,
-                                                      int64_t max_examples) {
-  if (decoded_sum.empty()) return absl::InvalidArgumentError("secagg mean: empty sum");
-  if (survivor_num_examples.empty()) return absl::InvalidArgumentError("secagg mean: no survivors");
-  VEIL_RETURN_IF_ERROR(CheckFinite(decoded_sum, "secagg mean: sum"));
-  double total = 0;
-  for (size_t k = 0; k < survivor_num_examples.size(); ++k) {
-    auto w = SecAggWeight(survivor_num_examples[k], max_examples);
-    if (!w.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("secagg mean: survivor ", k, ": ", w.status().message()));
-    }
-    total += *w;
-  }
-  std::vector<double> mean(decoded_sum.begin(), decoded_sum.end());
   for (double& m : mean) m /= total;
   return mean;
 }

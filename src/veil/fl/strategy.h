@@ -4,7 +4,8 @@
 // One round: the coordinator sends the global parameters x_t; each client k trains locally from them
 // (TrainLocally) and returns its update Delta_k = x_k - x_t with its number of examples n_k; the coordinator
 // forms the example-weighted mean Delta_t = sum_k n_k Delta_k / sum_k n_k (WeightedMean, or through secure
-// aggregation: SecAggInput / MeanFromSecAggSum below) and applies the server step (Strategy::Apply):
+// aggregation: SecAggWeightedInput / MeanFromWeightedSecAggSum below) and applies the server step
+// (Strategy::Apply):
 //
 //   FedAvg      x_{t+1} = x_t + eta Delta_t      (McMahan et al. 2017, "Communication-Efficient Learning of
 //                                                 Deep Networks from Decentralized Data"; eta = 1 is the
@@ -87,7 +88,7 @@ absl::StatusOr<std::vector<double>> WeightedMean(std::span<const ClientUpdate> u
 // max_weight; a larger client counts as max_examples), so the mean is WeightedMean with each count capped at
 // max_examples.
 //
-// Preferred: n_k never leaves the client. It encodes SecAggWeightedInput = [w_k update_k, w_k] (P + 1
+// n_k never leaves the client: it encodes SecAggWeightedInput = [w_k update_k, w_k] (P + 1
 // floats, for Quantizer::Encode; the weight rides in the secure sum as the last coordinate), and the server
 // divides the decoded sum's first P coordinates by its last (MeanFromWeightedSecAggSum). Requirements: the
 // Quantizer's clip is >= 1 (w_k <= 1 is then never clipped) and bounds |update_kj| (|w_k update_kj| <=
@@ -99,10 +100,6 @@ absl::StatusOr<std::vector<double>> WeightedMean(std::span<const ClientUpdate> u
 // identity mean - exact = ((N - A) - exact (W~ - W)) / W~ with N, A the decoded and exact numerators gives
 // the bound).
 //
-// Older variant, which REVEALS n_k to the server: SecAggInput (P floats w_k update_k) with n_k sent in the
-// clear, and MeanFromSecAggSum dividing by sum_{k in U3} w_k. The example count is a site's data size, not
-// an individual's record, but secure aggregation is there to hide per-site facts; use the weighted variant.
-// (Kept until the coordinator and client have switched.) Its error bound: a_j / sum_{k in U3} w_k.
 // Errors: InvalidArgument for max_examples < 1, num_examples < 1, an empty update or a non-finite value
 // (naming the index).
 absl::StatusOr<double> SecAggWeight(int64_t num_examples, int64_t max_examples);
@@ -111,12 +108,6 @@ absl::StatusOr<std::vector<float>> SecAggWeightedInput(const ClientUpdate& updat
 // than 2 values or a non-finite one; FailedPrecondition if the decoded weight sum is not positive (all
 // weights rounded to 0: raise the scale or lower max_examples).
 absl::StatusOr<std::vector<double>> MeanFromWeightedSecAggSum(std::span<const double> decoded_sum);
-absl::StatusOr<std::vector<float>> SecAggInput(const ClientUpdate& update, int64_t max_examples);
-// decoded_sum = Quantizer::DecodeSum of the SecAggResult; survivor_num_examples = n_k of SecAggResult::
-// included. Errors: InvalidArgument for an empty sum or survivor list, a bad count or non-finite value.
-absl::StatusOr<std::vector<double>> MeanFromSecAggSum(std::span<const double> decoded_sum,
-                                                      std::span<const int64_t> survivor_num_examples,
-                                                      int64_t max_examples);
 
 // The server-side optimizer of one federated training run (its state: the step count and, for the adaptive
 // optimizers, the moments m and v).

@@ -74,30 +74,8 @@ TEST(StrategyTest, WeightedMeanRejectsBadInput) {
   EXPECT_THAT(WeightedMean(zero).status().message(), HasSubstr("no examples"));
 }
 
-TEST(StrategyTest, SecAggWeightingGivesTheCappedWeightedMean) {
-  // max_examples 4: weights 1/4 and 4/4 (6 is capped at 4), so the mean is (0.25 * 8 + 1 * 3) / 1.25 = 4.
-  const ClientUpdate a{{8, -8}, 1}, b{{3, 2}, 6};
-  auto ya = SecAggInput(a, 4), yb = SecAggInput(b, 4);
-  ASSERT_TRUE(ya.ok() && yb.ok());
-  EXPECT_EQ(*ya, (std::vector<float>{2, -2}));
-  EXPECT_EQ(*yb, (std::vector<float>{3, 2}));
-  const std::vector<double> sum = {5, 0};
-  const std::vector<int64_t> counts = {1, 6};
-  auto mean = MeanFromSecAggSum(sum, counts, 4);
-  ASSERT_TRUE(mean.ok());
-  EXPECT_EQ(*mean, (std::vector<double>{4, 0}));
-  // Same as WeightedMean with the capped counts.
-  const std::vector<ClientUpdate> capped = {{{8, -8}, 1}, {{3, 2}, 4}};
-  EXPECT_EQ(*WeightedMean(capped), *mean);
-  EXPECT_EQ(SecAggInput(a, 0).status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(SecAggInput({{1}, 0}, 4).status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(SecAggInput({{kNan}, 1}, 4).status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(MeanFromSecAggSum(sum, {}, 4).status().code(), absl::StatusCode::kInvalidArgument);
-  const std::vector<int64_t> bad_counts = {1, 0};
-  EXPECT_THAT(MeanFromSecAggSum(sum, bad_counts, 4).status().message(), HasSubstr("survivor 1"));
-}
-
-// The weight inside the secure sum: the same capped weighted mean as above, without n_k leaving the client.
+// The weight inside the secure sum: the capped weighted mean without n_k leaving the client. max_examples
+// 4: weights 1/4 and 4/4 (6 is capped at 4), so the mean is (0.25 * 8 + 1 * 3) / 1.25 = 4.
 TEST(StrategyTest, WeightedSecAggInputCarriesTheWeightInTheSum) {
   const ClientUpdate a{{8, -8}, 1}, b{{3, 2}, 6};
   auto ya = SecAggWeightedInput(a, 4), yb = SecAggWeightedInput(b, 4);
@@ -108,6 +86,11 @@ TEST(StrategyTest, WeightedSecAggInputCarriesTheWeightInTheSum) {
   auto mean = MeanFromWeightedSecAggSum(sum);
   ASSERT_TRUE(mean.ok()) << mean.status();
   EXPECT_EQ(*mean, (std::vector<double>{4, 0}));
+  // Same as WeightedMean with the capped counts.
+  const std::vector<ClientUpdate> capped = {{{8, -8}, 1}, {{3, 2}, 4}};
+  EXPECT_EQ(*WeightedMean(capped), *mean);
+  EXPECT_EQ(SecAggWeightedInput(a, 0).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(SecAggWeightedInput({{kNan}, 1}, 4).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(SecAggWeightedInput({{1}, 0}, 4).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(SecAggWeightedInput({{}, 1}, 4).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(MeanFromWeightedSecAggSum(std::vector<double>{1}).status().code(),
