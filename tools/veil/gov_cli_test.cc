@@ -1,5 +1,10 @@
-// End-to-end tests of the governance commands (gov_commands.cc): `veil catalog`, ... as a user runs them.
+// End-to-end tests of the governance commands (gov_commands.cc): `veil catalog`, `veil consent`, ... as a
+// user runs them.
+#include <algorithm>
+#include <ctime>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -9,6 +14,7 @@ namespace veil::cli::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using Json = nlohmann::json;
 
 class GovCliTest : public VeilCliTest {
@@ -30,6 +36,62 @@ class GovCliTest : public VeilCliTest {
     }
     ADD_FAILURE() << "no column " << name;
     return Json::object();
+  }
+
+  // The audit entries whose action is `action`.
+  std::vector<Json> Entries(const std::string& action) {
+    std::vector<Json> out;
+    const Json log = AuditLog();  // kept: a range-for over a temporary's member would dangle
+    for (const Json& e : log["entries"]) {
+      if (e["action"] == action) out.push_back(e);
+    }
+    return out;
+  }
+
+  // The subject ids (patient_id) of the rows `veil export patients --purpose P` releases, sorted.
+  std::vector<std::string> Exported(const std::string& purpose) {
+    Result r = Ws("export patients --purpose " + purpose + " -o " + Q(Path("export.csv")));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::vector<std::string> ids;
+    std::istringstream in(Slurp(Path("export.csv")));
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) ids.push_back(line.substr(0, line.find(',')));
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  }
+
+  // The workspace's pseudonym of a subject id, as `veil consent show --json` reports it.
+  std::string PseudonymOf(const std::string& subject) {
+    Result r = Ws("--json consent show --subject " + subject);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return ParseJson(r.out).value("subject", "");
+  }
+
+  // Ws() with the clock of the governance commands frozen at `now` (VEIL_TEST_NOW, tests only).
+  Result At(const std::string& now, const std::string& args, const std::string& actor = "alice") {
+    return Run("env -u VEIL_PASSPHRASE VEIL_TEST_SEED_OK=1 VEIL_TEST_NOW=" + Q(now) +
+                   " VEIL_WORKSPACE=" + Q(ws_.string()) + " VEIL_ACTOR=" + Q(actor) + " ",
+               args, "");
+  }
+
+  // The time `days` days from now, RFC 3339 UTC.
+  static std::string DaysFromNow(int days) {
+    const std::time_t t = std::time(nullptr) + static_cast<std::time_t>(days) * 86400;
+    std::tm tm{};
+    ::gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+  }
+
+  void DeclareResearchOnConsent() {
+    ASSERT_EQ(Ws("catalog declare patients --purpose research --basis consent --subject-type patient --quiet")
+                  .exit_code,
+              0);
+    ASSERT_EQ(Ws("catalog declare patients --purpose care --basis contract --subject-type patient --quiet")
+                  .exit_code,
+              0);
   }
 };
 
@@ -153,6 +215,375 @@ TEST_F(GovCliTest, GraphIsDrawnByGraphviz) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(Slurp(Path("map.dot")), HasSubstr("digraph veil_data_map"));
   EXPECT_EQ(Ws("catalog graph -o " + Q(Path("map.gif"))).exit_code, 2);
+}
+
+// Granting and withdrawing are the same command shape and role (Art. 7(3)); each change is one audit entry
+// naming the subject by pseudonym only; the history is versioned.
+TEST_F(GovCliTest, ConsentIsGrantedAndWithdrawnAlikeAndAudited) {
+  DeclareResearchOnConsent();
+  const uint64_t before = AuditSize();
+  Result r =
+      Ws("consent grant --subject P00001 --purpose research --source web_form --notice-version v3 "
+         "--at 2026-01-05");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("Recorded the consent of subject "));
+  EXPECT_THAT(r.out, HasSubstr("to \"research\" (version 1; audited)"));
+  r = Ws("consent withdraw --subject P00001 --purpose research --source web_form --at 2026-02-01");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("Recorded the withdrawal"));
+  EXPECT_THAT(r.out + r.err, Not(HasSubstr("P00001"))) << "the id is never echoed";
+  // A grant dated before the withdrawal joins the history without changing the state.
+  r = Ws("consent grant --subject P00001 --purpose research --at 2026-01-20");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("older than the subject's current record"));
+  // Withdrawing everything at once.
+  ASSERT_EQ(Ws("consent grant --subject P00002 --purpose research --quiet").exit_code, 0);
+  ASSERT_EQ(Ws("consent grant --subject P00002 --purpose marketing.direct --quiet").exit_code, 0);
+  r = Ws("consent withdraw --subject P00002 --all");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("marketing.direct, research"));
+
+  r = Ws("--json consent show --subject P00001", "ines");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const Json show = ParseJson(r.out);
+  const std::string pseudonym = show["subject"];
+  EXPECT_TRUE(IsLowerHex(show["subject"], 64));
+  ASSERT_EQ(show["consent"].size(), 3u);
+  EXPECT_EQ(show["consent"][0]["version"], 1);
+  EXPECT_EQ(show["consent"][0]["state"], "granted");
+  EXPECT_EQ(show["consent"][0]["source"], "web_form");
+  EXPECT_EQ(show["consent"][0]["notice_version"], "v3");
+  EXPECT_EQ(show["consent"][1]["state"], "withdrawn");
+  EXPECT_EQ(show["consent"][1]["current"], true);
+  EXPECT_EQ(show["consent"][2]["current"], false);
+  r = Ws("consent show --subject P00001");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("Consent history:"));
+  EXPECT_THAT(r.out, HasSubstr("current"));
+  const Json summary = ParseJson(Ws("--json consent show").out);
+  ASSERT_EQ(summary["purposes"].size(), 2u);
+  EXPECT_EQ(summary["purposes"][1]["purpose"], "research");
+  EXPECT_EQ(summary["purposes"][1]["withdrawn"], 2);
+  EXPECT_EQ(summary["purposes"][1]["granted"], 0);
+
+  // One entry per change (3 for P00001, 2 grants and one withdraw --all for P00002), naming the pseudonym.
+  const Json log = AuditLog();
+  int changes = 0;
+  for (const Json& e : log["entries"]) {
+    if (e["seq"].get<uint64_t>() < before) continue;
+    if (e["action"] != "consent.grant" && e["action"] != "consent.withdraw") continue;
+    ++changes;
+    EXPECT_EQ(e["decision"], "allowed");
+    ASSERT_EQ(e["subject_pseudonyms"].size(), 1u) << e.dump();
+    EXPECT_TRUE(IsLowerHex(e["subject_pseudonyms"][0], 64));
+  }
+  EXPECT_EQ(changes, 6);
+  EXPECT_THAT(log.dump(), Not(HasSubstr("P0000"))) << "no subject id in the audit log";
+  EXPECT_THAT(log.dump(), HasSubstr(pseudonym));
+
+  // Only owners record; auditors read; analysts do neither. Each refusal exits 3 and is audited.
+  const uint64_t size = AuditSize();
+  EXPECT_EQ(Ws("consent grant --subject P00003 --purpose research", "alex").exit_code, 3);
+  EXPECT_EQ(Ws("consent withdraw --subject P00003 --purpose research", "alex").exit_code, 3);
+  EXPECT_EQ(Ws("consent withdraw --subject P00003 --all", "ines").exit_code, 3);
+  EXPECT_EQ(Ws("consent show --subject P00001", "alex").exit_code, 3);
+  EXPECT_EQ(Ws("consent object --subject P00003", "alex").exit_code, 3);
+  EXPECT_EQ(Ws("consent restrict --subject P00003", "ines").exit_code, 3);
+  EXPECT_EQ(Ws("consent lift --subject P00003 --objection", "alex").exit_code, 3);
+  EXPECT_EQ(AuditSize(), size + 7) << "every refusal is an audit entry";
+
+  // Bad input: exit 2, nothing recorded.
+  for (const char* bad :
+       {"consent grant --subject P00003 --purpose research --expires someday",
+        "consent grant --subject P00003 --purpose Research!",
+        "consent grant --subject P00003 --purpose research --source 'a b'",
+        "consent grant --subject P00003 --purpose research --at 2026-03-01 "
+        "--expires 2026-02-01",
+        "consent withdraw --subject P00003 --purpose research --all", "consent withdraw --subject P00003"}) {
+    r = Ws(bad);
+    EXPECT_EQ(r.exit_code, 2) << bad << ": " << r.err;
+    EXPECT_THAT(r.err, Not(HasSubstr("P00003"))) << bad;
+  }
+  EXPECT_EQ(AuditSize(), size + 7);
+}
+
+// An import is all or nothing: a bad record is named (with its field) and nothing is imported.
+TEST_F(GovCliTest, ConsentImportNamesABadRecordAndImportsNothing) {
+  DeclareResearchOnConsent();
+  const std::string bad = WriteFile("consents.csv",
+                                    "subject,purpose,state,time,source,notice_version\n"
+                                    "P00001,research,granted,2026-01-05,web_form,v3\n"
+                                    "P00002,research,granted,2026-01-05T10:00:00Z,paper,v3\n"
+                                    "P00003,research,maybe,2026-01-05,web_form,v3\n"
+                                    "P00004,research,granted,2026-01-05,web_form,v3\n");
+  const uint64_t size = AuditSize();
+  Result r = Ws("consent import " + Q(bad));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("consents.csv: record 3, field \"state\": must be granted or withdrawn"));
+  EXPECT_THAT(r.err, Not(HasSubstr("P00003"))) << "the message names the record, not the subject";
+  EXPECT_EQ(AuditSize(), size) << "nothing imported, nothing audited";
+  EXPECT_EQ(ParseJson(Ws("--json consent show").out)["purposes"].size(), 0u);
+  EXPECT_EQ(
+      Ws("consent import " + Q(WriteFile("no-time.csv", "subject,purpose,state\nP1,research,granted\n")))
+          .exit_code,
+      2);
+  EXPECT_EQ(Ws("consent import " + Q(WriteFile("x.json", "[{\"subject\": \"P1\"}"))).exit_code, 2);
+
+  const std::string good = WriteFile("consents2.csv",
+                                     "subject,purpose,state,time,source,notice_version\n"
+                                     "P00001,research,granted,2026-01-05,web_form,v3\n"
+                                     "P00002,research,granted,2026-01-05T10:00:00Z,paper,v3\n"
+                                     "P00003,research,granted,2026-01-05,web_form,v3\n"
+                                     "P00003,research,withdrawn,2026-02-05,web_form,v3\n");
+  r = Ws("--json consent import " + Q(good));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const Json doc = ParseJson(r.out);
+  EXPECT_EQ(doc["records"], 4);
+  EXPECT_EQ(doc["subjects"], 3);
+  ASSERT_EQ(doc["audit_entries"].size(), 1u);
+  const std::vector<Json> imports = Entries("consent.import");
+  ASSERT_EQ(imports.size(), 1u);
+  EXPECT_EQ(imports[0]["subject_pseudonyms"].size(), 3u);
+  EXPECT_EQ(Exported("research"), (std::vector<std::string>{"P00001", "P00002"}));
+  EXPECT_EQ(Ws("consent import " + Q(good), "alex").exit_code, 3);
+
+  const std::string json = WriteFile("consents.json",
+                                     R"({"records": [{"subject": "P00004", "purpose": "research",
+                                         "state": "granted", "time": "2026-01-06", "expires": "2027-01-06"}]})");
+  r = Ws("consent import " + Q(json) + " --source crm");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("Imported 1 consent records of 1 subjects"));
+  const Json show = ParseJson(Ws("--json consent show --subject P00004").out);
+  EXPECT_EQ(show["consent"][0]["source"], "crm");
+  EXPECT_EQ(show["consent"][0]["expires"], "2027-01-06T00:00:00Z");
+}
+
+// Objections (Art. 21) and restrictions (Art. 18) leave the subject out of what they cover until lifted.
+TEST_F(GovCliTest, ObjectionAndRestrictionExcludeUntilLifted) {
+  DeclareResearchOnConsent();
+  const std::vector<std::string> all = Exported("care");
+  ASSERT_EQ(all.size(), 300u);
+  Result r = Ws("consent object --subject P00002 --purpose care --reason art21");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("Recorded the objection of subject"));
+  r = Ws("consent restrict --subject P00003 --dataset patients");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("Recorded the restriction"));
+  std::vector<std::string> kept = Exported("care");
+  EXPECT_EQ(kept.size(), 298u);
+  EXPECT_FALSE(std::binary_search(kept.begin(), kept.end(), "P00002"));
+  EXPECT_FALSE(std::binary_search(kept.begin(), kept.end(), "P00003"));
+  const Json show = ParseJson(Ws("--json consent show --subject P00003", "ines").out);
+  ASSERT_EQ(show["restrictions"].size(), 1u);
+  EXPECT_EQ(show["restrictions"][0]["kind"], "restriction");
+  EXPECT_EQ(show["restrictions"][0]["dataset"], "patients");
+  const Json summary = ParseJson(Ws("--json consent show").out);
+  EXPECT_EQ(summary["objections"], 1);
+  EXPECT_EQ(summary["restrictions"], 1);
+  EXPECT_EQ(Entries("objection").size(), 1u);
+  EXPECT_EQ(Entries("restriction").size(), 1u);
+
+  r = Ws("consent lift --subject P00003 --restriction --dataset patients");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("Lifted 1 restriction(s)"));
+  EXPECT_EQ(Ws("consent lift --subject P00003 --restriction --dataset patients").exit_code, 2)
+      << "nothing left to lift";
+  EXPECT_EQ(Ws("consent lift --subject P00002 --objection --restriction").exit_code, 2);
+  ASSERT_EQ(Ws("consent lift --subject P00002 --objection --purpose care --quiet").exit_code, 0);
+  EXPECT_EQ(Exported("care"), all);
+  EXPECT_EQ(Entries("restriction.lift").size(), 1u);
+  EXPECT_EQ(Entries("objection.lift").size(), 1u);
+  const Json log = AuditLog();
+  for (const Json& e : log["entries"]) {
+    if (e["action"] == "objection" || e["action"] == "restriction.lift") {
+      ASSERT_EQ(e["subject_pseudonyms"].size(), 1u);
+    }
+  }
+  EXPECT_THAT(AuditLog().dump(), Not(HasSubstr("P0000")));
+}
+
+// Where consent is the purpose's legal basis, a DP query (an analyst's, charged) counts only consenting
+// subjects; the audit entry says how many were left out.
+TEST_F(GovCliTest, DpQueryUsesOnlyConsentingSubjects) {
+  DeclareResearchOnConsent();
+  ASSERT_EQ(Ws("budget set patients --epsilon 20 --quiet").exit_code, 0);
+  for (const char* s : {"P00001", "P00002", "P00003"})
+    ASSERT_EQ(Ws(std::string("consent grant --subject ") + s + " --purpose research --quiet").exit_code, 0);
+  ASSERT_EQ(Ws("consent withdraw --subject P00003 --purpose research --quiet").exit_code, 0);
+  ASSERT_EQ(Ws("consent object --subject P00002 --purpose research.cohort --quiet").exit_code, 0);
+
+  const std::string count =
+      "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS(epsilon = 4, privacy_unit_column = patient_id) "
+      "COUNT(*) AS n FROM patients";
+  Result r = Ws("--json query " + Q(count) + " --purpose research", "alex");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // Two consenting subjects of one row each. Laplace noise of scale 1 / 4: |noise| > 20 has probability
+  // exp(-80); without the consent filter the count would be near 300.
+  EXPECT_NEAR(ParseJson(r.out)["result"]["rows"][0][0].get<double>(), 2, 20);
+  std::vector<Json> queries = Entries("query");
+  ASSERT_EQ(queries.size(), 1u);
+  EXPECT_THAT(queries[0]["reason"].get<std::string>(),
+              HasSubstr("consent is the legal basis of \"research\"; 298 subject(s) left out"));
+  // The objection to research.cohort leaves P00002 out of that narrower purpose too.
+  r = Ws("--json query " + Q(count) + " --purpose research.cohort", "alex");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  queries = Entries("query");
+  ASSERT_EQ(queries.size(), 2u);
+  EXPECT_THAT(queries[1]["reason"].get<std::string>(), HasSubstr("299 subject(s) left out"));
+  // A contract basis needs no consent: everyone counts.
+  r = Ws("--json query " + Q(count) + " --purpose care", "alex");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NEAR(ParseJson(r.out)["result"]["rows"][0][0].get<double>(), 300, 20);
+  EXPECT_EQ(Exported("research"), (std::vector<std::string>{"P00001", "P00002"}));
+}
+
+// A consent's expiry, end to end on the frozen clock.
+TEST_F(GovCliTest, ConsentExpiresOnTheFrozenClock) {
+  DeclareResearchOnConsent();
+  ASSERT_EQ(Ws("consent grant --subject P00001 --purpose research --at 2026-01-01 --expires 2026-06-01 "
+               "--quiet")
+                .exit_code,
+            0);
+  Result r = At("2026-05-31T23:59:59Z", "--json consent show");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ParseJson(r.out)["purposes"][0]["granted"], 1);
+  r = At("2026-06-01", "--json consent show");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ParseJson(r.out)["purposes"][0]["expired"], 1);
+  // The hook is for tests only: without the tests' switch it is refused.
+  r = Run("env -u VEIL_TEST_SEED_OK VEIL_TEST_NOW=2026-06-01 VEIL_WORKSPACE=" + Q(ws_.string()) + " ",
+          "consent show", "");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("VEIL_TEST_NOW freezes the clock and is for tests only"));
+  EXPECT_EQ(At("soon", "consent show").exit_code, 2);
+}
+
+// A date-column rule: what is due when, a dry run, enforcement by crypto-shredding that a second run does
+// not repeat, a legal hold that keeps what it covers until released; one audit entry per run, counts only.
+TEST_F(GovCliTest, RetentionByDateColumnWithLegalHolds) {
+  Result r = Ws("retention set --dataset patients --days 730 --trigger column:admitted_at");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("is kept 730 days from column:admitted_at (audited)"));
+  // patients.csv's admissions run through 2025; 152 of them are before 2025-07-01, the next on 2025-07-03.
+  // (Times after the real clock: audit entries are never dated before the previous one.)
+  const std::string when = "2027-07-01T00:00:00Z";
+  r = At(when, "--json retention status", "ines");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Json status = ParseJson(r.out);
+  ASSERT_EQ(status["datasets"].size(), 1u);
+  EXPECT_EQ(status["datasets"][0]["subjects"], 300);
+  EXPECT_EQ(status["datasets"][0]["due"], 152);
+  EXPECT_EQ(status["datasets"][0]["upcoming"].size(), 12u);
+  r = At(when, "retention status");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("due now: 152; next due: 2027-07-03T02:32:00Z"));
+
+  r = Ws("retention hold --dataset patients --subject P00002 --reason litigation-2026-04");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("Placed legal hold #1 on subject "));
+  EXPECT_EQ(Ws("retention hold --dataset patients --subject P00002 --reason again").exit_code, 2);
+  const uint64_t size = AuditSize();
+  r = At(when, "--json retention enforce --dry-run");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Json dry = ParseJson(r.out);
+  EXPECT_EQ(dry["due"], 151);
+  EXPECT_EQ(dry["held"], 1);
+  EXPECT_EQ(dry["erased_subjects"], 0);
+  EXPECT_TRUE(dry["audit_seq"].is_null());
+  EXPECT_EQ(AuditSize(), size) << "a dry run changes nothing";
+
+  r = At(when, "retention enforce");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("Erased 151 subject record(s), 151 rows, by crypto-shredding (151 data keys "
+                               "destroyed); 1 due record(s) kept under legal holds"));
+  EXPECT_EQ(Exported("care").size(), 149u);
+  r = At(when, "retention enforce");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("Nothing was due at 2027-07-01T00:00:00Z: nothing erased; 1 due record(s) "
+                               "kept under legal holds"));
+  EXPECT_EQ(Exported("care").size(), 149u);
+
+  const std::vector<Json> runs = Entries("erase");
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_THAT(
+      runs[0]["reason"].get<std::string>(),
+      HasSubstr("retention enforcement: 151 subject record(s) due, erased by crypto-shredding; 1 kept "
+                "under legal holds"));
+  EXPECT_EQ(runs[0]["time"], when);
+  EXPECT_THAT(runs[1]["reason"].get<std::string>(), HasSubstr("0 subject record(s) due, nothing to erase"));
+  for (const Json& e : runs) EXPECT_TRUE(e["subject_pseudonyms"].empty()) << e.dump();
+  EXPECT_THAT(AuditLog().dump(), Not(HasSubstr("P0000")));
+
+  // Released, the held record goes at the next run.
+  ASSERT_EQ(Ws("retention release --dataset patients --subject P00002 --quiet").exit_code, 0);
+  EXPECT_EQ(Ws("retention release --dataset patients --subject P00002").exit_code, 2);
+  r = At(when, "--json retention enforce");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ParseJson(r.out)["erased_subjects"], 1);
+  // A hold on the whole dataset keeps everything due.
+  ASSERT_EQ(Ws("retention hold --dataset patients --reason audit-2026 --quiet").exit_code, 0);
+  r = At("2028-01-01", "--json retention enforce");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ParseJson(r.out)["erased_subjects"], 0);
+  EXPECT_EQ(ParseJson(r.out)["held"], 148);
+
+  // Roles: owners enforce and set; auditors read the status; analysts neither. Refusals exit 3.
+  EXPECT_EQ(At(when, "retention enforce", "alex").exit_code, 3);
+  EXPECT_EQ(At(when, "retention enforce --dry-run", "ines").exit_code, 3);
+  EXPECT_EQ(At(when, "retention status", "alex").exit_code, 3);
+  EXPECT_EQ(Ws("retention set --dataset patients --days 1", "alex").exit_code, 3);
+  EXPECT_EQ(Ws("retention hold --dataset patients --reason x", "ines").exit_code, 3);
+}
+
+// The ingest trigger counts from when the subject's rows arrived (today, in this test).
+TEST_F(GovCliTest, RetentionFromIngest) {
+  ASSERT_EQ(Ws("retention set --dataset patients --days 30 --trigger ingest --quiet").exit_code, 0);
+  Result r = At(DaysFromNow(29), "--json retention enforce --dry-run");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ParseJson(r.out)["due"], 0);
+  r = At(DaysFromNow(31), "--json retention enforce --dry-run");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ParseJson(r.out)["due"], 300);
+  // A shorter rule for a category the dataset holds (its e-mail column) makes its records due sooner.
+  r = Ws("retention set --dataset patients --category user.contact --days 7");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("(columns of user.contact) is kept 7 days from ingest"));
+  r = At(DaysFromNow(8), "--json retention status");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ParseJson(r.out)["datasets"][0]["rules"].size(), 2u);
+  EXPECT_EQ(ParseJson(r.out)["datasets"][0]["due"], 300);
+  ASSERT_EQ(Ws("retention set --dataset patients --category user.contact --remove --quiet").exit_code, 0);
+  r = At(DaysFromNow(8), "--json retention status");
+  EXPECT_EQ(ParseJson(r.out)["datasets"][0]["due"], 0);
+}
+
+// Bad input exits 2 with the reason and changes nothing.
+TEST_F(GovCliTest, RetentionBadInputChangesNothing) {
+  const uint64_t size = AuditSize();
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"retention set --dataset nosuch --days 30", "nosuch"},
+      {"retention set --dataset patients --days 0", "--days N is required"},
+      {"retention set --dataset patients --days -5", ""},
+      {"retention set --dataset patients --days 40000", "must be 1 to 36500 days"},
+      {"retention set --dataset patients --days ten", ""},
+      {"retention set --dataset patients --days 30 --trigger column:nosuch", "has no column \"nosuch\""},
+      {"retention set --dataset patients --days 30 --trigger column:name", "not a date or timestamp"},
+      {"retention set --dataset patients --days 30 --trigger last_activity", "unknown retention trigger"},
+      {"retention set --dataset patients --days 30 --category user.health", "holds no column of category"},
+      {"retention set --dataset patients --days 30 --category user.astrology", "not a data category"},
+      {"retention hold --dataset nosuch --reason x", "nosuch"},
+      {"retention hold --dataset patients --reason 'free text'", "short code"},
+      {"retention release --dataset patients", "no legal hold"},
+  };
+  for (const auto& [args, message] : bad) {
+    Result r = Ws(args);
+    EXPECT_EQ(r.exit_code, 2) << args << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr(message)) << args;
+  }
+  EXPECT_EQ(AuditSize(), size) << "nothing recorded";
+  Result r = Ws("retention status");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("No retention rules"));
 }
 
 }  // namespace

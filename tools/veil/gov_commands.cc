@@ -9,14 +9,22 @@
 //   veil catalog graph -o map.svg                   the map drawn by Graphviz (dot)
 //   veil consent grant|withdraw|import|show         consent records per subject and purpose (versioned)
 //   veil consent object|restrict|lift               objections (Art. 21) and restrictions (Art. 18)
+//   veil retention set|status|enforce|hold|release  retention periods, what is due when, erasure of what is
+//                                                   due (crypto-shredding), legal holds (Art. 5(1)(e), 17)
 //
 // Every command opens the workspace through gov::Session: the gate decides, the audit log records.
+//
+// TESTS ONLY: VEIL_TEST_NOW=TIME (RFC 3339 or YYYY-MM-DD), honoured only together with VEIL_TEST_SEED_OK=1,
+// freezes the clock these commands' session reads (consent expiry, retention due dates, audit times), so
+// that the end-to-end tests can step through time. Never set it on a real workspace: a clock in the future
+// makes retention erase early.
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <memory>
@@ -34,6 +42,7 @@
 #include "veil/crypto/sha256.h"
 #include "veil/gov/catalog.h"
 #include "veil/gov/consent.h"
+#include "veil/gov/retention.h"
 #include "veil/gov/session.h"
 #include "veil/gov/taxonomy.h"
 
@@ -43,6 +52,55 @@ namespace veil::cli {
 namespace {
 
 std::string YesNo(bool b) { return b ? "yes" : "no"; }
+
+// The system's Env with its clock frozen (VEIL_TEST_NOW; see the file comment).
+class FrozenClockEnv final : public base::Env {
+ public:
+  FrozenClockEnv(base::Env& real, absl::Time now)
+      : base::Env(crypto::SecureRandom()), real_(real), now_(now) {}
+  absl::Time Now() override { return now_; }
+  absl::StatusOr<std::unique_ptr<base::SequentialFile>> NewSequentialFile(const std::string& p) override {
+    return real_.NewSequentialFile(p);
+  }
+  absl::StatusOr<std::unique_ptr<base::WritableFile>> NewWritableFile(const std::string& p) override {
+    return real_.NewWritableFile(p);
+  }
+  absl::StatusOr<std::unique_ptr<base::WritableFile>> NewAppendableFile(const std::string& p) override {
+    return real_.NewAppendableFile(p);
+  }
+  bool FileExists(const std::string& p) override { return real_.FileExists(p); }
+  absl::StatusOr<uint64_t> GetFileSize(const std::string& p) override { return real_.GetFileSize(p); }
+  absl::Status DeleteFile(const std::string& p) override { return real_.DeleteFile(p); }
+  absl::Status RenameFile(const std::string& a, const std::string& b) override {
+    return real_.RenameFile(a, b);
+  }
+  absl::Status CreateDirs(const std::string& p) override { return real_.CreateDirs(p); }
+  absl::Status DeleteDir(const std::string& p) override { return real_.DeleteDir(p); }
+  absl::StatusOr<std::vector<std::string>> ListDir(const std::string& p) override { return real_.ListDir(p); }
+  absl::Status SyncDir(const std::string& p) override { return real_.SyncDir(p); }
+  absl::StatusOr<std::unique_ptr<base::FileLock>> LockFile(const std::string& p) override {
+    return real_.LockFile(p);
+  }
+
+ private:
+  base::Env& real_;
+  absl::Time now_;
+};
+
+// OpenSession, with the tests' frozen clock when VEIL_TEST_NOW is set (and allowed).
+absl::StatusOr<std::unique_ptr<gov::Session>> OpenGovSession(const GlobalOptions& global) {
+  const char* now = std::getenv("VEIL_TEST_NOW");
+  if (now == nullptr || *now == '\0') return OpenSession(global);
+  const char* ok = std::getenv("VEIL_TEST_SEED_OK");
+  if (ok == nullptr || std::string_view(ok) != "1") {
+    return absl::InvalidArgumentError(
+        "VEIL_TEST_NOW freezes the clock and is for tests only: set VEIL_TEST_SEED_OK=1 to use it");
+  }
+  absl::StatusOr<absl::Time> t = gov::ParseInstant(now);
+  if (!t.ok()) return absl::InvalidArgumentError(absl::StrCat("VEIL_TEST_NOW: ", t.status().message()));
+  static FrozenClockEnv* env = new FrozenClockEnv(crypto::DefaultEnv(), *t);  // lives as long as the process
+  return gov::Session::Open(*env, global.workspace, ActorOf(global), PassphraseFromEnv());
+}
 
 // --- veil catalog [DATASET] ---
 
@@ -109,7 +167,7 @@ void PrintMappedDataset(const gov::MappedDataset& m) {
 }
 
 absl::Status RunCatalog(const CatalogArgs& args, const GlobalOptions& global) {
-  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenSession(global));
+  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenGovSession(global));
   std::optional<std::string_view> one;
   if (!args.dataset.empty()) one = args.dataset;
   VEIL_ASSIGN_OR_RETURN(gov::DataMap map, gov::Catalog(*session).Map(one));
@@ -151,7 +209,7 @@ absl::Status RunAnnotate(const AnnotateArgs& args, const GlobalOptions& global) 
   if (!args.role.empty()) request.role = args.role;
   request.confirm = args.confirm;
   request.note = args.note;
-  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenSession(global));
+  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenGovSession(global));
   VEIL_ASSIGN_OR_RETURN(store::ColumnAnnotation a,
                         gov::Catalog(*session).Annotate(args.dataset, args.column, request));
   if (global.json) {
@@ -188,7 +246,7 @@ struct DeclareArgs {
 
 absl::Status RunDeclare(const DeclareArgs& args, const GlobalOptions& global) {
   if (args.remove) {
-    VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenSession(global));
+    VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenGovSession(global));
     VEIL_RETURN_IF_ERROR(gov::Catalog(*session).Undeclare(args.dataset, args.purpose));
     if (global.json) {
       PrintJson({{"dataset", args.dataset}, {"purpose", args.purpose}, {"removed", true}});
@@ -231,7 +289,7 @@ absl::Status RunDeclare(const DeclareArgs& args, const GlobalOptions& global) {
   d.retention = args.retention;
   d.automated_decisions = args.automated_decisions;
   d.description = args.description;
-  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenSession(global));
+  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenGovSession(global));
   VEIL_ASSIGN_OR_RETURN(gov::Declaration out, gov::Catalog(*session).Declare(std::move(d)));
   if (global.json) {
     nlohmann::ordered_json doc = gov::DeclarationToJson(out);
@@ -267,7 +325,7 @@ absl::Status RunTaxonomy(const TaxonomyArgs& args, const GlobalOptions& global) 
     if (!k) return absl::InvalidArgumentError("--kind is one of category, use, subject");
     kinds = {*k};
   }
-  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenSession(global));
+  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenGovSession(global));
   VEIL_ASSIGN_OR_RETURN(gov::Taxonomy taxonomy, gov::Catalog(*session).GetTaxonomy());
   if (global.json) {
     nlohmann::ordered_json doc = nlohmann::ordered_json::object();
@@ -335,7 +393,7 @@ absl::Status RunTaxonomyAdd(const TaxonomyAddArgs& args, const GlobalOptions& gl
     if (!s) return absl::InvalidArgumentError("--special is art9 or art10");
     e.special = *s;
   }
-  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenSession(global));
+  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenGovSession(global));
   VEIL_ASSIGN_OR_RETURN(gov::TaxonomyEntry added, gov::Catalog(*session).AddTaxonomyKey(std::move(e)));
   if (global.json) {
     PrintJson({{"kind", gov::TaxonomyKindName(added.kind)},
@@ -399,7 +457,7 @@ absl::Status RunGraph(const GraphArgs& args, const GlobalOptions& global) {
     return absl::InvalidArgumentError(
         absl::StrCat("unknown graph format \"", Shorten(format, 20), "\"; one of svg, png, pdf, dot"));
   }
-  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenSession(global));
+  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenGovSession(global));
   std::optional<std::string_view> one;
   if (!args.dataset.empty()) one = args.dataset;
   VEIL_ASSIGN_OR_RETURN(gov::DataMap map, gov::Catalog(*session).Map(one));
@@ -531,21 +589,24 @@ struct ConsentArgs {
   bool restriction = false;
 };
 
-absl::StatusOr<absl::Time> AtOrNow(const ConsentArgs& args) {
-  if (args.at.empty()) return absl::Now();
+// --at, or nullopt for the session's clock.
+absl::StatusOr<std::optional<absl::Time>> ParseAt(const ConsentArgs& args) {
+  if (args.at.empty()) return std::nullopt;
   absl::StatusOr<absl::Time> t = gov::ParseInstant(args.at);
   if (!t.ok()) return absl::InvalidArgumentError(absl::StrCat("--at: ", t.status().message()));
-  return t;
+  return std::optional<absl::Time>(*t);
 }
 
 absl::Status RunConsentRecord(const ConsentArgs& args, gov::ConsentState state, const GlobalOptions& global) {
   if (args.subject.empty()) return absl::InvalidArgumentError("--subject ID is required");
-  VEIL_ASSIGN_OR_RETURN(const absl::Time at, AtOrNow(args));
+  VEIL_ASSIGN_OR_RETURN(const std::optional<absl::Time> given_at, ParseAt(args));
   if (state == gov::ConsentState::kWithdrawn && args.all) {
     if (!args.purpose.empty()) return absl::InvalidArgumentError("--all and --purpose exclude each other");
-    VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenSession(global));
-    VEIL_ASSIGN_OR_RETURN(std::vector<gov::ConsentRecord> out,
-                          gov::ConsentRegistry(*session).WithdrawAll(args.subject, args.source, at));
+    VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenGovSession(global));
+    VEIL_ASSIGN_OR_RETURN(
+        std::vector<gov::ConsentRecord> out,
+        gov::ConsentRegistry(*session).WithdrawAll(args.subject, args.source,
+                                                   given_at.value_or(session->workspace().env().Now())));
     if (global.json) {
       nlohmann::ordered_json list = nlohmann::ordered_json::array();
       for (const gov::ConsentRecord& r : out) list.push_back(gov::ConsentRecordToJson(r));
@@ -568,7 +629,6 @@ absl::Status RunConsentRecord(const ConsentArgs& args, gov::ConsentState state, 
   in.subject_id = args.subject;
   in.purpose = args.purpose;
   in.state = state;
-  in.at = at;
   in.source = args.source;
   in.notice_version = args.notice_version;
   if (!args.expires.empty()) {
@@ -576,7 +636,8 @@ absl::Status RunConsentRecord(const ConsentArgs& args, gov::ConsentState state, 
     if (!e.ok()) return absl::InvalidArgumentError(absl::StrCat("--expires: ", e.status().message()));
     in.expires = *e;
   }
-  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenSession(global));
+  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenGovSession(global));
+  in.at = given_at.value_or(session->workspace().env().Now());
   VEIL_ASSIGN_OR_RETURN(gov::ConsentRecord r, gov::ConsentRegistry(*session).Record(std::move(in)));
   if (global.json) {
     PrintJson(gov::ConsentRecordToJson(r));
@@ -598,7 +659,7 @@ absl::Status RunConsentImport(const ConsentArgs& args, const GlobalOptions& glob
   VEIL_RETURN_IF_ERROR(gov::ValidateToken("--source", default_source));
   VEIL_ASSIGN_OR_RETURN(std::vector<gov::ConsentInput> records,
                         gov::ParseConsentFile(text, InputName(args.file), default_source));
-  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenSession(global));
+  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenGovSession(global));
   VEIL_ASSIGN_OR_RETURN(gov::ImportResult r, gov::ConsentRegistry(*session).Import(
                                                  std::move(records), base::HexEncode(crypto::Sha256(text))));
   if (global.json) {
@@ -616,7 +677,7 @@ absl::Status RunConsentImport(const ConsentArgs& args, const GlobalOptions& glob
 }
 
 absl::Status RunConsentShow(const ConsentArgs& args, const GlobalOptions& global) {
-  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenSession(global));
+  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenGovSession(global));
   gov::ConsentRegistry reg(*session);
   if (args.subject.empty()) {
     VEIL_ASSIGN_OR_RETURN(std::vector<gov::ConsentSummary> summary, reg.Summary());
@@ -693,7 +754,7 @@ absl::Status RunRestrict(const ConsentArgs& args, gov::RestrictionKind kind, con
   const std::string reason = !args.reason.empty()                       ? args.reason
                              : kind == gov::RestrictionKind::kObjection ? "art21"
                                                                         : "art18";
-  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenSession(global));
+  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenGovSession(global));
   VEIL_ASSIGN_OR_RETURN(
       gov::SubjectRestriction r,
       gov::ConsentRegistry(*session).Restrict(kind, args.subject, args.purpose, args.dataset, reason));
@@ -716,7 +777,7 @@ absl::Status RunLift(const ConsentArgs& args, const GlobalOptions& global) {
     return absl::InvalidArgumentError("give one of --objection, --restriction");
   const gov::RestrictionKind kind =
       args.objection ? gov::RestrictionKind::kObjection : gov::RestrictionKind::kRestriction;
-  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenSession(global));
+  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenGovSession(global));
   VEIL_ASSIGN_OR_RETURN(int64_t lifted,
                         gov::ConsentRegistry(*session).Lift(kind, args.subject, args.purpose, args.dataset));
   if (global.json) {
@@ -798,11 +859,250 @@ void RegisterConsent(CLI::App& app, Cli& cli) {
   }
 }
 
+// --- veil retention ... ---
+
+struct RetentionArgs {
+  std::string dataset;
+  std::string category;
+  int64_t days = 0;
+  std::string trigger = "ingest";
+  bool remove = false;
+  bool dry_run = false;
+  std::string subject;
+  std::string reason;
+};
+
+std::string DaysText(int64_t days) { return absl::StrCat(days, days == 1 ? " day" : " days"); }
+
+absl::Status RunRetentionSet(const RetentionArgs& args, const GlobalOptions& global) {
+  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenGovSession(global));
+  gov::Retention retention(*session);
+  if (args.remove) {
+    VEIL_RETURN_IF_ERROR(retention.Remove(args.dataset, args.category));
+    if (global.json) {
+      PrintJson({{"dataset", args.dataset},
+                 {"category", args.category.empty() ? nlohmann::ordered_json(nullptr)
+                                                    : nlohmann::ordered_json(args.category)},
+                 {"removed", true}});
+    } else if (!global.quiet) {
+      std::cout << "Removed the retention rule of dataset \"" << args.dataset << "\""
+                << (args.category.empty() ? std::string() : " for " + args.category) << " (audited)\n";
+    }
+    return absl::OkStatus();
+  }
+  gov::RetentionRule rule;
+  rule.dataset = args.dataset;
+  rule.category = args.category;
+  rule.days = args.days;
+  VEIL_RETURN_IF_ERROR(gov::ParseRetentionTrigger(args.trigger, &rule));
+  VEIL_ASSIGN_OR_RETURN(gov::RetentionRule out, retention.Set(std::move(rule)));
+  if (global.json) {
+    PrintJson(gov::RetentionRuleToJson(out));
+  } else if (!global.quiet) {
+    std::cout << "Dataset \"" << out.dataset << "\""
+              << (out.category.empty() ? std::string() : " (columns of " + out.category + ")") << " is kept "
+              << DaysText(out.days) << " from " << gov::RetentionTriggerText(out)
+              << " (audited); veil retention enforce erases what is due\n";
+  }
+  return absl::OkStatus();
+}
+
+nlohmann::ordered_json DatasetRetentionToJson(const gov::DatasetRetention& d) {
+  nlohmann::ordered_json rules = nlohmann::ordered_json::array();
+  for (const gov::RetentionRule& r : d.rules) rules.push_back(gov::RetentionRuleToJson(r));
+  nlohmann::ordered_json holds = nlohmann::ordered_json::array();
+  for (const gov::LegalHold& h : d.holds) holds.push_back(gov::LegalHoldToJson(h));
+  nlohmann::ordered_json upcoming = nlohmann::ordered_json::array();
+  for (const auto& [day, n] : d.upcoming)
+    upcoming.push_back({{"date", absl::FormatCivilTime(day)}, {"subjects", n}});
+  return {{"dataset", d.dataset},
+          {"rules", rules},
+          {"holds", holds},
+          {"subjects", d.subjects},
+          {"due", d.due},
+          {"held", d.held},
+          {"undated", d.undated},
+          {"next_due",
+           d.next_due ? nlohmann::ordered_json(FormatUtc(*d.next_due)) : nlohmann::ordered_json(nullptr)},
+          {"upcoming", upcoming},
+          {"notes", d.notes}};
+}
+
+void PrintDatasetRetention(const gov::DatasetRetention& d, bool enforced) {
+  std::cout << "Dataset \"" << d.dataset << "\": " << WithThousands(d.subjects)
+            << (enforced ? " subjects before this run\n" : " subjects\n");
+  std::vector<std::vector<std::string>> rows;
+  for (const gov::RetentionRule& r : d.rules) {
+    rows.push_back({r.category.empty() ? "(whole dataset)" : r.category, DaysText(r.days),
+                    gov::RetentionTriggerText(r), r.set_by, FormatUtc(r.set_at)});
+  }
+  PrintTable({"category", "kept", "from", "set by", "set at"}, rows);
+  for (const gov::LegalHold& h : d.holds) {
+    std::cout << "  legal hold #" << h.id << " on "
+              << (h.pseudonym.empty() ? std::string("the whole dataset") : "subject " + Short(h.pseudonym))
+              << " (" << h.reason << ", by " << h.placed_by << " " << FormatUtc(h.placed_at) << ")\n";
+  }
+  std::cout << "  " << (enforced ? "erased now: " : "due now: ") << WithThousands(d.due);
+  if (d.held > 0) std::cout << "; due but kept under legal holds: " << WithThousands(d.held);
+  std::cout << "; next due: " << (d.next_due ? FormatUtc(*d.next_due) : std::string("-")) << "\n";
+  for (const auto& [day, n] : d.upcoming)
+    std::cout << "    " << absl::FormatCivilTime(day) << ": " << WithThousands(n) << " subject(s)\n";
+  for (const std::string& note : d.notes) std::cout << "  note: " << note << "\n";
+}
+
+absl::Status RunRetentionStatus(const GlobalOptions& global) {
+  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenGovSession(global));
+  VEIL_ASSIGN_OR_RETURN(gov::RetentionStatus status, gov::Retention(*session).Status());
+  if (global.json) {
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
+    for (const gov::DatasetRetention& d : status.datasets) list.push_back(DatasetRetentionToJson(d));
+    PrintJson({{"now", FormatUtc(status.now)}, {"datasets", list}});
+    return absl::OkStatus();
+  }
+  if (global.quiet) return absl::OkStatus();
+  if (status.datasets.empty()) {
+    std::cout
+        << "No retention rules (veil retention set --dataset D --days N --trigger ingest|column:NAME)\n";
+    return absl::OkStatus();
+  }
+  std::cout << "Retention at " << FormatUtc(status.now) << "\n";
+  for (const gov::DatasetRetention& d : status.datasets) {
+    std::cout << "\n";
+    PrintDatasetRetention(d, false);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunRetentionEnforce(const RetentionArgs& args, const GlobalOptions& global) {
+  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenGovSession(global));
+  VEIL_ASSIGN_OR_RETURN(gov::EnforceResult r, gov::Retention(*session).Enforce(args.dry_run));
+  int64_t due = 0;
+  for (const gov::DatasetRetention& d : r.status.datasets) due += d.due;
+  if (global.json) {
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
+    for (const gov::DatasetRetention& d : r.status.datasets) list.push_back(DatasetRetentionToJson(d));
+    PrintJson(
+        {{"at", FormatUtc(r.status.now)},
+         {"dry_run", r.dry_run},
+         {"due", due},
+         {"erased_subjects", r.erased_subjects},
+         {"erased_rows", r.erased_rows},
+         {"keys_destroyed", r.keys_destroyed},
+         {"held", r.held},
+         {"audit_seq", r.audit_seq ? nlohmann::ordered_json(*r.audit_seq) : nlohmann::ordered_json(nullptr)},
+         {"datasets", list}});
+    return absl::OkStatus();
+  }
+  if (global.quiet) return absl::OkStatus();
+  if (r.dry_run) {
+    std::cout << "Dry run at " << FormatUtc(r.status.now) << ": " << WithThousands(due)
+              << " subject record(s) due would be erased"
+              << (r.held > 0 ? absl::StrCat(", ", r.held, " kept under legal holds") : "")
+              << "; nothing was changed\n";
+  } else if (r.erased_subjects == 0) {
+    std::cout << "Nothing was due at " << FormatUtc(r.status.now) << ": nothing erased"
+              << (r.held > 0 ? absl::StrCat("; ", r.held, " due record(s) kept under legal holds") : "")
+              << " (audit entry #" << *r.audit_seq << ")\n";
+  } else {
+    std::cout << "Erased " << WithThousands(r.erased_subjects) << " subject record(s), "
+              << WithThousands(r.erased_rows) << " rows, by crypto-shredding (" << r.keys_destroyed
+              << " data keys destroyed)"
+              << (r.held > 0 ? absl::StrCat("; ", r.held, " due record(s) kept under legal holds") : "")
+              << " (audit entry #" << *r.audit_seq << ")\n";
+  }
+  for (const gov::DatasetRetention& d : r.status.datasets) {
+    std::cout << "\n";
+    PrintDatasetRetention(d, !r.dry_run);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunHold(const RetentionArgs& args, bool release, const GlobalOptions& global) {
+  std::optional<std::string_view> subject;
+  if (!args.subject.empty()) subject = args.subject;
+  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenGovSession(global));
+  gov::Retention retention(*session);
+  const std::string who =
+      subject ? "subject " + Short(session->Pseudonym(*subject)) + " in dataset" : std::string("dataset");
+  if (release) {
+    VEIL_ASSIGN_OR_RETURN(int64_t n, retention.Release(args.dataset, subject));
+    if (global.json) {
+      PrintJson({{"dataset", args.dataset}, {"released", n}});
+    } else if (!global.quiet) {
+      std::cout << "Released the legal hold on " << who << " \"" << args.dataset << "\" (audited)\n";
+    }
+    return absl::OkStatus();
+  }
+  if (args.reason.empty()) return absl::InvalidArgumentError("--reason CODE is required");
+  VEIL_ASSIGN_OR_RETURN(gov::LegalHold h, retention.Hold(args.dataset, subject, args.reason));
+  if (global.json) {
+    PrintJson(gov::LegalHoldToJson(h));
+  } else if (!global.quiet) {
+    std::cout << "Placed legal hold #" << h.id << " on " << who << " \"" << h.dataset << "\" (" << h.reason
+              << "; audited): retention erases nothing it covers until it is released\n";
+  }
+  return absl::OkStatus();
+}
+
+void RegisterRetention(CLI::App& app, Cli& cli) {
+  CLI::App* cmd = app.add_subcommand(
+      "retention", "Retention periods, what is due when, erasure of what is due, legal holds");
+  cmd->require_subcommand(1);
+  {
+    auto a = std::make_shared<RetentionArgs>();
+    CLI::App* c =
+        cmd->add_subcommand("set", "Set how long a dataset (or a data category in it) is kept (owner)");
+    c->add_option("--dataset", a->dataset, "The dataset")->required();
+    c->add_option("--category", a->category,
+                  "A data category the dataset holds (e.g. user.contact); default: the whole dataset");
+    c->add_option("--days", a->days, "The period in days (1 to 36500)");
+    c->add_option(
+         "--trigger", a->trigger,
+         "ingest (when the subject's rows last arrived) or column:NAME (the subject's latest date in "
+         "a date or timestamp column)")
+        ->capture_default_str();
+    c->add_flag("--remove", a->remove, "Remove the rule instead");
+    c->callback([a, &cli] {
+      cli.action = [a, &cli]() -> absl::Status {
+        if (!a->remove && a->days == 0)
+          return absl::InvalidArgumentError("--days N is required (1 to 36500)");
+        return RunRetentionSet(*a, cli.options);
+      };
+    });
+  }
+  {
+    CLI::App* c = cmd->add_subcommand("status", "What is due when (owner, auditor)");
+    c->callback([&cli] { cli.action = [&cli] { return RunRetentionStatus(cli.options); }; });
+  }
+  {
+    auto a = std::make_shared<RetentionArgs>();
+    CLI::App* c = cmd->add_subcommand(
+        "enforce",
+        "Erase what is due by crypto-shredding, as veil erase does (owner; one audit entry per run)");
+    c->add_flag("--dry-run", a->dry_run, "Only say what would be erased");
+    c->callback([a, &cli] { cli.action = [a, &cli] { return RunRetentionEnforce(*a, cli.options); }; });
+  }
+  for (const bool release : {false, true}) {
+    auto a = std::make_shared<RetentionArgs>();
+    CLI::App* c = cmd->add_subcommand(
+        release ? "release" : "hold",
+        release ? "Release a legal hold (owner)"
+                : "Place a legal hold: retention erases nothing it covers until released (owner)");
+    c->add_option("--dataset", a->dataset, "The dataset")->required();
+    c->add_option("--subject", a->subject, "One subject's id (default: the whole dataset)");
+    if (!release) c->add_option("--reason", a->reason, "A reason code, e.g. litigation-2026-04")->required();
+    c->callback([a, release, &cli] {
+      cli.action = [a, release, &cli] { return RunHold(*a, release, cli.options); };
+    });
+  }
+}
+
 }  // namespace
 
 void RegisterGov(CLI::App& app, Cli& cli) {
   RegisterCatalog(app, cli);
   RegisterConsent(app, cli);
+  RegisterRetention(app, cli);
 }
 
 }  // namespace veil::cli
