@@ -524,21 +524,21 @@ absl::StatusOr<EnforceResult> Retention::Enforce(bool dry_run) {
       result.held > 0 ? absl::StrCat("; ", result.held, " kept under legal holds") : std::string());
   VEIL_ASSIGN_OR_RETURN(result.audit_seq, session_.RecordEntry(Operation::kErase, "", "", decision, params,
                                                                crypto::Sha256(erased.dump()), {}));
+  // One batch per dataset: each vault file is rewritten once, and the dataset's erasures commit together.
   int64_t done = 0;
   for (const DatasetRetention& d : result.status.datasets) {
-    for (const std::string& p : d.due_pseudonyms) {
-      absl::StatusOr<store::EraseResult> r =
-          ws.Erase(p, d.dataset, [](const store::EraseResult&) { return absl::OkStatus(); });
-      if (!r.ok()) {
-        return absl::Status(r.status().code(),
-                            absl::StrCat("retention enforcement stopped after erasing ", done, " of ", due,
-                                         " subject record(s) (audit entry #", *result.audit_seq,
-                                         "); run it again to finish: ", r.status().message()));
-      }
-      ++done;
-      result.erased_rows += r->rows_removed;
-      result.keys_destroyed += r->keys_destroyed;
+    if (d.due_pseudonyms.empty()) continue;
+    absl::StatusOr<store::EraseResult> r = ws.EraseSubjects(
+        d.due_pseudonyms, d.dataset, [](const store::EraseResult&) { return absl::OkStatus(); });
+    if (!r.ok()) {
+      return absl::Status(r.status().code(),
+                          absl::StrCat("retention enforcement stopped after erasing ", done, " of ", due,
+                                       " subject record(s) (audit entry #", *result.audit_seq,
+                                       "); run it again to finish: ", r.status().message()));
     }
+    done += d.due;
+    result.erased_rows += r->rows_removed;
+    result.keys_destroyed += r->keys_destroyed;
   }
   result.erased_subjects = done;
   return result;

@@ -19,7 +19,9 @@
 //
 // Enforcement. Enforce erases every due record that no legal hold covers (a hold covers a dataset, or one
 // subject in it; it suspends erasure by retention until released) through the same code path as `veil
-// erase` (store::Workspace::Erase: records removed from the vault files, data keys destroyed). A run is one
+// erase` (store::Workspace::EraseSubjects, the batch form of Workspace::Erase: records removed from the vault
+// files, each rewritten once per dataset, and data keys destroyed; a dataset's erasures commit together). A
+// run is one
 // audit entry (action "erase"), written before the first erasure commits, with the counts and the SHA-256 of
 // the erased pseudonyms' list, never a pseudonym; it is idempotent: an erased subject leaves the catalog, so
 // a second run finds nothing due and says so (its entry counts zero). A run cut short (a crash, a full disk)

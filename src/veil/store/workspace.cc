@@ -1,7 +1,9 @@
 #include "veil/store/workspace.h"
 
 #include <algorithm>
+#include <map>
 #include <numeric>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -744,13 +746,30 @@ absl::Status Workspace::Recover() {
                          st.IsNull(3) ? std::vector<uint8_t>{} : st.ColumnBlob(3)});
     }
   }
-  for (const Pending& p : pending) {
+  for (size_t i = 0; i < pending.size(); ++i) {
+    const Pending& p = pending[i];
     if (p.action == "shred") {
-      const std::vector<std::string> pseudonyms = {base::HexEncode(p.pseudonym)};
+      // Consecutive shreds in the same scope (an erasure of several subjects) in one call: one checkpoint.
+      size_t end = i + 1;
+      while (end < pending.size() && pending[end].action == "shred" && pending[end].dataset == p.dataset)
+        ++end;
+      std::vector<std::string> pseudonyms;
+      for (size_t j = i; j < end; ++j) pseudonyms.push_back(base::HexEncode(pending[j].pseudonym));
       std::optional<std::string_view> dataset;
       if (!p.dataset.empty()) dataset = p.dataset;
       VEIL_RETURN_IF_ERROR(keys_.Shred(pseudonyms, dataset).status());
-    } else if (p.action == "sweep_keys") {
+      VEIL_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db_));
+      VEIL_ASSIGN_OR_RETURN(Statement del, db_.Prepare("DELETE FROM pending WHERE id = ?1"));
+      for (size_t j = i; j < end; ++j) {
+        VEIL_RETURN_IF_ERROR(del.Reset());
+        VEIL_RETURN_IF_ERROR(del.Bind(1, pending[j].id));
+        VEIL_RETURN_IF_ERROR(del.Run());
+      }
+      VEIL_RETURN_IF_ERROR(txn.Commit());
+      i = end - 1;
+      continue;
+    }
+    if (p.action == "sweep_keys") {
       // Keys created by an ingest that did not commit: keep only those of subjects the catalog lists.
       absl::StatusOr<int64_t> id = DatasetId(p.dataset);
       if (absl::IsNotFound(id.status())) {
@@ -1465,32 +1484,61 @@ absl::StatusOr<DatasetContents> Workspace::Read(std::string_view dataset, Subjec
 absl::StatusOr<EraseResult> Workspace::Erase(std::string_view pseudonym,
                                              std::optional<std::string_view> dataset,
                                              BeforeCommit<EraseResult> before_commit) {
-  VEIL_ASSIGN_OR_RETURN(const std::vector<uint8_t> raw, PseudonymBytes(pseudonym));
+  const std::vector<std::string> one = {std::string(pseudonym)};
+  return EraseSubjects(one, dataset, before_commit);
+}
+
+absl::StatusOr<EraseResult> Workspace::EraseSubjects(std::span<const std::string> pseudonyms,
+                                                     std::optional<std::string_view> dataset,
+                                                     BeforeCommit<EraseResult> before_commit) {
+  std::vector<std::string> subjects(pseudonyms.begin(), pseudonyms.end());
+  std::sort(subjects.begin(), subjects.end());
+  subjects.erase(std::unique(subjects.begin(), subjects.end()), subjects.end());
+  std::vector<std::vector<uint8_t>> raws;
+  for (const std::string& p : subjects) {
+    VEIL_ASSIGN_OR_RETURN(std::vector<uint8_t> raw, PseudonymBytes(p));
+    raws.push_back(std::move(raw));
+  }
+  const absl::flat_hash_set<std::string> erased(subjects.begin(), subjects.end());
+  const auto is_erased = [&](std::string_view p) {
+    return erased.contains(absl::string_view(p.data(), p.size()));
+  };
   if (dataset.has_value()) {
     VEIL_ASSIGN_OR_RETURN(const DatasetInfo info, GetDataset(*dataset));
     if (info.kind != "vault") return NotInVault(info, "erase the subject in that database");
   }
 
-  // The datasets that hold the subject, and their row counts.
+  // The datasets that hold the subjects, their rows and which of the subjects each holds.
   struct Affected {
-    int64_t id;
+    int64_t id = 0;
     std::string name;
-    int64_t rows;
+    int64_t rows = 0;
+    std::vector<const std::vector<uint8_t>*> members;  // of `raws`
     std::vector<VaultFileRow> old_files, new_files;
   };
-  std::vector<Affected> affected;
+  std::map<std::string, Affected> by_name;  // dataset name order
   {
     VEIL_ASSIGN_OR_RETURN(Statement st,
                           db_.Prepare("SELECT d.id, d.name, s.rows FROM subject s JOIN dataset d ON "
-                                      "d.id = s.dataset_id WHERE s.pseudonym = ?1 ORDER BY d.name"));
-    VEIL_RETURN_IF_ERROR(st.BindBlob(1, raw));
-    while (true) {
-      VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      if (dataset.has_value() && st.ColumnText(1) != *dataset) continue;
-      affected.push_back({st.ColumnInt64(0), st.ColumnText(1), st.ColumnInt64(2), {}, {}});
+                                      "d.id = s.dataset_id WHERE s.pseudonym = ?1"));
+    for (const std::vector<uint8_t>& raw : raws) {
+      VEIL_RETURN_IF_ERROR(st.Reset());
+      VEIL_RETURN_IF_ERROR(st.BindBlob(1, raw));
+      while (true) {
+        VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
+        if (!row) break;
+        std::string name = st.ColumnText(1);
+        if (dataset.has_value() && name != *dataset) continue;
+        Affected& a = by_name[name];
+        a.id = st.ColumnInt64(0);
+        a.name = std::move(name);
+        a.rows += st.ColumnInt64(2);
+        a.members.push_back(&raw);
+      }
     }
   }
+  std::vector<Affected> affected;
+  for (auto& [name, a] : by_name) affected.push_back(std::move(a));
   EraseResult result;
   for (const Affected& a : affected) {
     result.datasets.push_back(a.name);
@@ -1498,7 +1546,7 @@ absl::StatusOr<EraseResult> Workspace::Erase(std::string_view pseudonym,
   }
 
   absl::Status status = [&]() -> absl::Status {
-    // Rewrite each vault file that holds the subject's record without it. Records are copied sealed, as they
+    // Rewrite each vault file that holds a subject's record without it. Records are copied sealed, as they
     // are: nothing is decrypted.
     for (Affected& a : affected) {
       VEIL_ASSIGN_OR_RETURN(a.old_files, LoadVaultFiles(db_, a.id));
@@ -1512,7 +1560,7 @@ absl::StatusOr<EraseResult> Workspace::Erase(std::string_view pseudonym,
         bool holds = false;
         VEIL_RETURN_IF_ERROR(ParseVaultFile(base::AsBytes(*bytes), path, a.name, &f.summary,
                                             [&](std::string_view p, std::span<const uint8_t>) {
-                                              holds |= p == pseudonym;
+                                              holds |= is_erased(p);
                                               return absl::OkStatus();
                                             }));
         if (!holds) {
@@ -1524,8 +1572,7 @@ absl::StatusOr<EraseResult> Workspace::Erase(std::string_view pseudonym,
                               VaultFileWriter::Create(env_, VaultPath(a.name, file), a.name));
         VEIL_RETURN_IF_ERROR(ParseVaultFile(base::AsBytes(*bytes), path, a.name, /*expected=*/nullptr,
                                             [&](std::string_view p, std::span<const uint8_t> sealed) {
-                                              return p == pseudonym ? absl::OkStatus()
-                                                                    : writer.Add(p, sealed);
+                                              return is_erased(p) ? absl::OkStatus() : writer.Add(p, sealed);
                                             }));
         VEIL_ASSIGN_OR_RETURN(VaultFileSummary summary, writer.Finish());
         a.new_files.push_back({std::move(file), summary});
@@ -1535,8 +1582,8 @@ absl::StatusOr<EraseResult> Workspace::Erase(std::string_view pseudonym,
 
     VEIL_RETURN_IF_ERROR(before_commit(result));
 
-    // The commit point: the subject leaves the catalog, and the destruction of their keys is recorded so that
-    // it completes even after a crash.
+    // The commit point: the subjects leave the catalog, and the destruction of their keys is recorded so
+    // that it completes even after a crash.
     VEIL_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db_));
     const int64_t now = ToNanos(env_.Now());
     for (const Affected& a : affected) {
@@ -1548,36 +1595,36 @@ absl::StatusOr<EraseResult> Workspace::Erase(std::string_view pseudonym,
       {
         VEIL_ASSIGN_OR_RETURN(Statement st,
                               db_.Prepare("DELETE FROM subject WHERE dataset_id = ?1 AND pseudonym = ?2"));
-        VEIL_RETURN_IF_ERROR(st.Bind(1, a.id));
-        VEIL_RETURN_IF_ERROR(st.BindBlob(2, raw));
-        VEIL_RETURN_IF_ERROR(st.Run());
+        for (const std::vector<uint8_t>* raw : a.members) {
+          VEIL_RETURN_IF_ERROR(st.Reset());
+          VEIL_RETURN_IF_ERROR(st.Bind(1, a.id));
+          VEIL_RETURN_IF_ERROR(st.BindBlob(2, *raw));
+          VEIL_RETURN_IF_ERROR(st.Run());
+        }
       }
       for (const VaultFileRow& f : a.new_files)
         VEIL_RETURN_IF_ERROR(InsertVaultFile(db_, a.id, f.file, f.summary));
       VEIL_ASSIGN_OR_RETURN(Statement st,
-                            db_.Prepare("UPDATE dataset SET rows = rows - ?2, subjects = subjects - 1, "
+                            db_.Prepare("UPDATE dataset SET rows = rows - ?2, subjects = subjects - ?4, "
                                         "updated_ns = ?3 WHERE id = ?1"));
       VEIL_RETURN_IF_ERROR(st.Bind(1, a.id));
       VEIL_RETURN_IF_ERROR(st.Bind(2, a.rows));
       VEIL_RETURN_IF_ERROR(st.Bind(3, now));
+      VEIL_RETURN_IF_ERROR(st.Bind(4, static_cast<int64_t>(a.members.size())));
       VEIL_RETURN_IF_ERROR(st.Run());
     }
     // Keys are destroyed wherever they are, even in datasets that no longer list the subject.
-    if (dataset.has_value()) {
-      VEIL_RETURN_IF_ERROR(AddPending(db_, "shred", *dataset, raw));
-    } else {
-      VEIL_RETURN_IF_ERROR(AddPending(db_, "shred", "", raw));
-    }
+    for (const std::vector<uint8_t>& raw : raws)
+      VEIL_RETURN_IF_ERROR(AddPending(db_, "shred", dataset.value_or(""), raw));
     return txn.Commit();
   }();
   if (!status.ok()) {
     Recover().IgnoreError();  // removes the rewritten files that were not committed
     return status;
   }
-  // Destroy the keys now, counting them; Recover then finds the pending shred done, clears it, and deletes
+  // Destroy the keys now, counting them; Recover then finds the pending shreds done, clears them, and deletes
   // the vault files the erasure replaced.
-  const std::vector<std::string> one = {std::string(pseudonym)};
-  VEIL_ASSIGN_OR_RETURN(result.keys_destroyed, keys_.Shred(one, dataset));
+  VEIL_ASSIGN_OR_RETURN(result.keys_destroyed, keys_.Shred(subjects, dataset));
   VEIL_RETURN_IF_ERROR(Recover());
   return result;
 }

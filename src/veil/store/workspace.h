@@ -32,6 +32,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -261,6 +262,12 @@ class Workspace {
   // external database: erase the subject there); DataLoss for a tampered vault file; I/O errors.
   absl::StatusOr<EraseResult> Erase(std::string_view pseudonym, std::optional<std::string_view> dataset,
                                     BeforeCommit<EraseResult> before_commit);
+  // Erase for several subjects at once (retention's enforcement, veil::gov's retention.h): each affected
+  // vault file is rewritten once, and one transaction commits them all. Duplicates count once. Errors: as
+  // Erase; InvalidArgument for a malformed pseudonym (nothing erased).
+  absl::StatusOr<EraseResult> EraseSubjects(std::span<const std::string> pseudonyms,
+                                            std::optional<std::string_view> dataset,
+                                            BeforeCommit<EraseResult> before_commit);
 
   // The dataset's column annotations, in column name order. Errors: NotFound; DataLoss for a damaged row.
   absl::StatusOr<std::vector<ColumnAnnotation>> Annotations(std::string_view dataset);

@@ -434,6 +434,41 @@ TEST_F(WorkspaceTest, EraseInOneDatasetKeepsTheOthers) {
 
 // The test that matters (issue 3): a copy of the vault files taken before the erasure, read with the live key
 // store, cannot reveal the erased subject, while every other subject still decrypts.
+// Several subjects erased at once: each vault file rewritten once, one commit, the others untouched.
+TEST_F(WorkspaceTest, EraseSubjectsErasesABatchInOneRewrite) {
+  MustIngest(kVisits, Request("visits"));
+  MustIngest(kMoreVisits, Request("visits", IngestMode::kAppend));
+  MustIngest(kVisits, Request("other"));
+  ASSERT_EQ(VaultFiles("visits").size(), 2u);
+  int commits = 0;
+  const std::vector<std::string> batch = {ws_->Pseudonym("p1"), ws_->Pseudonym("p3"), ws_->Pseudonym("p1"),
+                                          ws_->Pseudonym("nobody")};
+  absl::StatusOr<EraseResult> r = ws_->EraseSubjects(batch, "visits", [&](const EraseResult&) {
+    ++commits;
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(commits, 1);
+  EXPECT_EQ(r->datasets, std::vector<std::string>{"visits"});
+  EXPECT_EQ(r->rows_removed, 4) << "p1: 3 rows in two files, p3: 1";
+  EXPECT_EQ(r->keys_destroyed, 2);
+  EXPECT_EQ(VaultFiles("visits").size(), 2u) << "each file rewritten once, the old ones deleted";
+  auto info = ws_->GetDataset("visits");
+  EXPECT_EQ(info->rows, 4);
+  EXPECT_EQ(info->subjects, 3);
+  auto data = ws_->Read("visits");
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->table.num_rows(), 4);
+  for (int64_t i = 0; i < data->table.num_rows(); ++i) {
+    EXPECT_NE(data->table.column(0).GetString(i), "p1");
+    EXPECT_NE(data->table.column(0).GetString(i), "p3");
+  }
+  EXPECT_EQ(ws_->Read("other")->table.num_rows(), 6) << "another dataset keeps the same subjects";
+  const std::vector<std::string> bad = {"zz"};
+  EXPECT_EQ(ws_->EraseSubjects(bad, std::nullopt, Allow<EraseResult>).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(WorkspaceTest, PreErasureCopyOfTheVaultDoesNotRevealTheErasedSubject) {
   MustIngest(kVisits, Request("visits"));
   const std::string copy = tmp_.File("vault-copy");
