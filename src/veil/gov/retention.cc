@@ -166,24 +166,20 @@ absl::StatusOr<DatasetRetention> ComputeDataset(store::Workspace& ws, const stor
         continue;
       }
       const table::Column& c = data.table.column(*col);
-      absl::flat_hash_map<std::string, absl::Time> newest;
-      for (int64_t i = 0; i < data.table.num_rows(); ++i) {
-        if (c.IsNull(i)) continue;
-        absl::Time t;
-        if (c.type() == table::DataType::kDate) {
-          t = absl::UnixEpoch() + absl::Hours(24 * int64_t{c.GetDate(i).days});
-        } else if (c.type() == table::DataType::kTimestamp) {
-          t = absl::FromUnixMicros(c.GetTimestamp(i).micros);
-        } else {
-          break;  // retyped by a replace: not a date any more (noted below)
-        }
-        auto [it, added] = newest.try_emplace(pseudonym_of_row[i], t);
-        if (!added) it->second = std::max(it->second, t);
-      }
       if (c.type() != table::DataType::kDate && c.type() != table::DataType::kTimestamp) {
+        // Retyped by a replace ingest since the rule was set.
         out.notes.push_back(absl::StrCat("the rule's column \"", r->column,
                                          "\" is no longer a date or timestamp: it makes nothing due"));
         continue;
+      }
+      absl::flat_hash_map<std::string, absl::Time> newest;
+      for (int64_t i = 0; i < data.table.num_rows(); ++i) {
+        if (c.IsNull(i)) continue;
+        const absl::Time t = c.type() == table::DataType::kDate
+                                 ? absl::UnixEpoch() + absl::Hours(24 * int64_t{c.GetDate(i).days})
+                                 : absl::FromUnixMicros(c.GetTimestamp(i).micros);
+        auto [it, added] = newest.try_emplace(pseudonym_of_row[i], t);
+        if (!added) it->second = std::max(it->second, t);
       }
       for (const auto& [p, t] : newest) earliest(p, t + absl::Hours(24 * r->days));
     }

@@ -226,6 +226,23 @@ TEST_F(RetentionTest, CategoryRulesAndTheShortestPeriod) {
   EXPECT_THAT(s.notes[0], HasSubstr("the rule for user.name applies to nothing"));
 }
 
+// A rule's column that a replace ingest removed or retyped makes nothing due, and the status says so.
+TEST_F(RetentionTest, AColumnRuleOutlivedByItsColumnIsNoted) {
+  Set(1, "column:visit");
+  env_.AdvanceClock(absl::Hours(24 * 365));
+  EXPECT_EQ(StatusNow().due, 2);
+  Ingest("mrn,name,diagnosis\nMRN-1,Alice Moreau,asthma\nMRN-2,Bruno Keller,flu\n",
+         store::IngestMode::kReplace);
+  DatasetRetention s = StatusNow();
+  EXPECT_EQ(s.due, 0);
+  EXPECT_EQ(s.undated, 2);
+  ASSERT_FALSE(s.notes.empty());
+  EXPECT_THAT(s.notes[0], HasSubstr("the rule's column \"visit\" is no longer in the dataset"));
+  Ingest("mrn,name,visit\nMRN-1,Alice Moreau,soon\n", store::IngestMode::kReplace);
+  EXPECT_THAT(StatusNow().notes[0], HasSubstr("is no longer a date or timestamp"));
+  EXPECT_EQ(Enforce().erased_subjects, 0);
+}
+
 // Bad input is refused with the reason, and nothing changes.
 TEST_F(RetentionTest, BadInputChangesNothing) {
   const size_t entries = Entries().size();
