@@ -136,6 +136,11 @@ TEST_F(RetentionTest, IngestTriggerOnTheFrozenClockAndIdempotentEnforcement) {
   EXPECT_EQ(run.erased_rows, 3);
   EXPECT_GE(run.keys_destroyed, 2);
   EXPECT_EQ(Remaining(), (std::vector<std::string>{"MRN-2", "MRN-2"})) << "MRN-2's rows arrived later";
+  // Crypto-shredding: the erased subjects' data keys are gone from the key store, MRN-2's is there.
+  auto keys = owner_->workspace().key_store().LoadKeys("visits");
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  ASSERT_EQ(keys->size(), 1u);
+  EXPECT_EQ(keys->begin()->first, owner_->Pseudonym("MRN-2"));
   EnforceResult again = Enforce();
   EXPECT_EQ(again.erased_subjects, 0) << "idempotent";
   EXPECT_EQ(again.status.datasets[0].due, 0);
