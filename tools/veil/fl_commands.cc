@@ -268,6 +268,9 @@ struct ClientArgs {
   double give_up = 300;
   std::string output;
   std::optional<uint64_t> seed;
+  // TESTS ONLY (VEIL_TEST_SEED_OK=1): after submitting this phase ("train", "share_keys", ...) in the first
+  // round, the process stops itself (SIGSTOP), so a test can kill it at a known point of the protocol.
+  std::string test_stop_after;
 };
 
 // One gated, audited (and under DP charged) operation per round the site takes part in.
@@ -388,6 +391,22 @@ absl::Status RunClientCommand(const ClientArgs& a, const GlobalOptions& g) {
                                                    ".study1\"), not \"", a.purpose, "\""));
   if (!(a.give_up > 0)) return absl::InvalidArgumentError("--give-up must be > 0 seconds");
   if (a.seed.has_value()) VEIL_RETURN_IF_ERROR(CheckTestSeed("--seed"));
+  std::optional<fl::wire::Phase> stop_after;
+  if (!a.test_stop_after.empty()) {
+    VEIL_RETURN_IF_ERROR(CheckTestSeed("--test-stop-after"));
+    const std::vector<std::pair<std::string, fl::wire::Phase>> phases = {
+        {"train", fl::wire::PHASE_TRAIN},
+        {"share_keys", fl::wire::PHASE_SHARE_KEYS},
+        {"masked_input", fl::wire::PHASE_MASKED_INPUT},
+        {"consistency", fl::wire::PHASE_CONSISTENCY},
+        {"unmask", fl::wire::PHASE_UNMASK}};
+    for (const auto& [name, phase] : phases) {
+      if (name == a.test_stop_after) stop_after = phase;
+    }
+    if (!stop_after.has_value())
+      return absl::InvalidArgumentError(
+          "--test-stop-after takes train, share_keys, masked_input, consistency or unmask");
+  }
   VEIL_ASSIGN_OR_RETURN(const fl::Credentials creds, fl::LoadCredentials(PartyDir(a.certs, a.site), a.site));
   if (a.insecure)
     Warn(g,
@@ -402,6 +421,12 @@ absl::Status RunClientCommand(const ClientArgs& a, const GlobalOptions& g) {
   o.min_cohort = a.min_cohort;
   o.trainer = &trainer;
   o.rng = &crypto::SecureRandom();
+  if (stop_after.has_value()) {
+    o.on_submitted = [stop = *stop_after](uint64_t round, fl::wire::Phase phase) {
+      if (round == 0 && phase == stop) ::raise(SIGSTOP);
+      return true;
+    };
+  }
   const bool quiet = g.quiet;
   const std::string prefix = absl::StrCat("[fl site ", a.site, "] ");
   o.log = [quiet, prefix](const std::string& line) {
@@ -799,6 +824,7 @@ void RegisterFl(CLI::App& app, Cli& cli) {
       ->capture_default_str();
   client->add_option("-o,--output", cl->output, "Write the final model here");
   client->add_option("--seed", cl->seed, "TESTS ONLY (VEIL_TEST_SEED_OK=1): reproducible local training");
+  client->add_option("--test-stop-after", cl->test_stop_after)->group("");  // tests only, hidden
   client->callback([cl, &cli] { cli.action = [cl, &cli] { return RunClientCommand(*cl, cli.options); }; });
 
   auto si = std::make_shared<SimulateArgs>();

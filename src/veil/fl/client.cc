@@ -2,6 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -44,6 +45,9 @@ std::string PhaseName(wire::Phase p) {
   }
 }
 
+// How long Join waits for a connection to the coordinator before the caller's backoff (and give-up).
+constexpr absl::Duration kConnectWait = absl::Seconds(10);
+
 // The site's connection: its channel, stub and session, and the bytes it moved.
 class Connection {
  public:
@@ -56,9 +60,15 @@ class Connection {
   bool joined() const { return !session_.empty(); }
   void Forget() { session_.clear(); }
 
+  // Every call waits for the channel to be ready (wait_for_ready) rather than failing at once while gRPC
+  // reconnects: a call in flight is what drives the connection attempt (TCP and the TLS handshake) on this
+  // thread. Failing fast left a reconnect to gRPC's backup poller (every 5 s), so a site that started
+  // before its coordinator took ~20 s to finish a handshake. Join waits at most kConnectWait, so that the
+  // caller's backoff and give-up are checked meanwhile.
   absl::Status Join() {
     grpc::ClientContext ctx;
-    ctx.set_deadline(Deadline(o_.transport.call_timeout));
+    ctx.set_wait_for_ready(true);
+    ctx.set_deadline(Deadline(std::min(o_.transport.call_timeout, kConnectWait)));
     wire::JoinRequest req;
     req.set_protocol_version(kProtocolVersion);
     req.set_site(o_.credentials->name);
@@ -79,6 +89,7 @@ class Connection {
   };
   absl::StatusOr<Task> NextTask(uint64_t last_task) {
     grpc::ClientContext ctx;
+    ctx.set_wait_for_ready(true);
     ctx.set_deadline(Deadline(poll_ + o_.transport.call_timeout));
     wire::TaskRequest req;
     req.set_session(session_);
@@ -102,6 +113,7 @@ class Connection {
   // did not accept it (the phase closed).
   absl::Status Submit(const wire::Header& task, const std::string& payload) {
     grpc::ClientContext ctx;
+    ctx.set_wait_for_ready(true);
     ctx.set_deadline(Deadline(o_.transport.call_timeout));
     wire::SubmitReply reply;
     std::unique_ptr<grpc::ClientWriter<wire::Chunk>> writer = stub_->Submit(&ctx, &reply);

@@ -140,15 +140,16 @@ class Hub {
     return absl::OkStatus();
   }
 
-  // Sites with a session that is polling now or polled recently, sorted by name.
-  std::vector<Member> Live() {
+  // Sites with a session that is polling now or polled within `recent` (default: a poll interval and 2 s),
+  // sorted by name.
+  std::vector<Member> Live(std::optional<absl::Duration> recent = std::nullopt) {
     absl::MutexLock lock(&mu_);
     std::vector<Member> out;
     const absl::Time now = absl::Now();
+    const absl::Duration window = recent.value_or(poll_ + absl::Seconds(2));
     for (const auto& [id, s] : sessions_) {
       if (s.retired) continue;
-      if (s.active_polls > 0 || now - s.last_seen < poll_ + absl::Seconds(2))
-        out.push_back({s.identity.site, id, s.identity});
+      if (s.active_polls > 0 || now - s.last_seen < window) out.push_back({s.identity.site, id, s.identity});
     }
     std::sort(out.begin(), out.end(), [](const Member& a, const Member& b) { return a.site < b.site; });
     return out;
@@ -493,8 +494,11 @@ class Coordinator::Impl {
   }
   int port() const { return port_; }
   ~Impl() {
+    // Long polls return at once once the hub stops; the grace lets calls already answered (a FINISHED task
+    // streamed to a site) complete instead of being cancelled under the site, which would then look for
+    // a coordinator that is gone until its give-up.
     hub_.Stop();
-    if (server_) server_->Shutdown(std::chrono::system_clock::now());
+    if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   }
 
  private:
@@ -1127,8 +1131,11 @@ absl::StatusOr<RunReport> Coordinator::Impl::Run() {
   over.set_round(static_cast<uint64_t>(c_.rounds));
   over.set_model(EncodeDoubles(model_));
   auto payload = Shared(over.SerializeAsString());
+  // Between rounds a site is always in a long poll (it fetches its next task at once), so the sites to tell
+  // are those polling now or a moment ago; a site that vanished during the last round (its process died
+  // after its last answer) is not waited for.
   std::vector<std::string> sessions;
-  for (const Member& m : hub_.Live()) {
+  for (const Member& m : hub_.Live(absl::Seconds(1))) {
     hub_.Post(m.session, static_cast<uint64_t>(c_.rounds), wire::PHASE_FINISHED, payload, false);
     sessions.push_back(m.session);
   }

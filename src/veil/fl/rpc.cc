@@ -14,6 +14,10 @@
 namespace veil::fl {
 namespace {
 
+// The least time a connection attempt (TCP connect and TLS handshake) gets before it is abandoned: gRPC's
+// default MIN_CONNECT_TIMEOUT.
+constexpr absl::Duration kMinConnectTimeout = absl::Seconds(20);
+
 int Millis(absl::Duration d) {
   return static_cast<int>(std::clamp<int64_t>(absl::ToInt64Milliseconds(d), 1, int64_t{1} << 30));
 }
@@ -48,8 +52,12 @@ grpc::ChannelArguments ClientChannelArguments(const TransportOptions& o) {
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, Millis(o.backoff_initial));
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, Millis(o.backoff_initial));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, Millis(o.backoff_max));
+  // gRPC's C core also takes the MIN reconnect backoff as the minimum time a connection attempt (TCP and
+  // the TLS handshake) is given (doc/connection-backoff.md, MIN_CONNECT_TIMEOUT). It once was the initial
+  // backoff, 200 ms: on a loaded machine the handshake did not finish in time, every attempt was cut off
+  // ("Handshake read failed") and sites that started before the coordinator never joined.
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, Millis(kMinConnectTimeout));
   // A fresh channel per site process: no sharing of subchannels with other channels of the process.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   return args;
