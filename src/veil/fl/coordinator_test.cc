@@ -91,15 +91,16 @@ struct SiteRun {
 
 class FederationTest : public ::testing::Test {
  protected:
+  static constexpr int kSites = 8;  // certificates and trainers for sites s0..s7
   void SetUp() override {
     DeploymentOptions o;
     o.dir = dir_.File("pki");
-    for (int i = 0; i < 5; ++i) o.sites.push_back(absl::StrCat("s", i));
+    for (int i = 0; i < kSites; ++i) o.sites.push_back(absl::StrCat("s", i));
     ASSERT_TRUE(CreateDeployment(o, rng_).ok());
     auto c = LoadCredentials(dir_.File("pki/coordinator"), kCoordinatorName);
     ASSERT_TRUE(c.ok()) << c.status();
     coordinator_creds_ = std::make_unique<Credentials>(*std::move(c));
-    for (int i = 0; i < 5; ++i) {
+    for (int i = 0; i < kSites; ++i) {
       auto s = LoadCredentials(dir_.File(absl::StrCat("pki/s", i)), absl::StrCat("s", i));
       ASSERT_TRUE(s.ok()) << s.status();
       site_creds_.push_back(std::make_unique<Credentials>(*std::move(s)));
@@ -341,6 +342,31 @@ TEST_F(FederationTest, ResumedRunEndsWithTheSameModelBitForBit) {
   config["rounds"] = 4;
   auto other = MakeCoordinator(config);
   EXPECT_EQ(other.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// Adaptive clipping reads the clipped count B from the secure sum by rounding sum[P] / C_t, exact only while
+// the encoding error n (1/s + C_t 2^-24) stays below C_t / 2. In Z_2^8 with 8 sites and C = 0.95 the
+// quantizer's scale is s = 8 (8 ceil(0.95 * 16) = 128 > 127 rules out 16), so n/s = 1 > 0.475: the round
+// aborts before any site trains. With 3 sites s = 32 and n/s = 0.09: the same ring is fine.
+TEST_F(FederationTest, AdaptiveClippingRefusesARingTooSmallForTheExactCount) {
+  Json config = BaseConfig(8);
+  config["secure_aggregation"]["ring_bits"] = 8;
+  config["dp"] = {{"mode", "central"}, {"noise_multiplier", 0.7},     {"clip_norm", 0.95},
+                  {"adaptive", true},  {"clipped_count_stddev", 1.0}, {"total_clients", 8}};
+  Result r = Run(config, 8);
+  ASSERT_TRUE(r.run.ok()) << r.run.status();
+  ASSERT_EQ(r.run->rounds.size(), 1u);
+  EXPECT_TRUE(r.run->rounds[0].aborted);
+  EXPECT_THAT(r.run->rounds[0].reason, HasSubstr("clipped count cannot be recovered exactly"));
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(trainers_[i]->calls_.load(), 0) << i;
+
+  Json small = BaseConfig(3);
+  small["secure_aggregation"]["ring_bits"] = 8;
+  small["dp"] = config["dp"];
+  small["dp"]["total_clients"] = 3;
+  Result ok = Run(small, 3);
+  ASSERT_TRUE(ok.run.ok()) << ok.run.status();
+  EXPECT_FALSE(ok.run->rounds[0].aborted) << ok.run->rounds[0].reason;
 }
 
 TEST_F(FederationTest, UnlistedSiteIsRefused) {
