@@ -1132,10 +1132,10 @@ absl::StatusOr<RunReport> Coordinator::Impl::Run() {
   over.set_model(EncodeDoubles(model_));
   auto payload = Shared(over.SerializeAsString());
   // Between rounds a site is always in a long poll (it fetches its next task at once), so the sites to tell
-  // are those polling now or a moment ago; a site that vanished during the last round (its process died
-  // after its last answer) is not waited for.
+  // are those polling now or within the last 2 s (room for a loaded machine); a site that vanished during
+  // the last round (its process died after its last answer) is not waited for.
   std::vector<std::string> sessions;
-  for (const Member& m : hub_.Live(absl::Seconds(1))) {
+  for (const Member& m : hub_.Live(absl::Seconds(2))) {
     hub_.Post(m.session, static_cast<uint64_t>(c_.rounds), wire::PHASE_FINISHED, payload, false);
     sessions.push_back(m.session);
   }
