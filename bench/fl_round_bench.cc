@@ -4,8 +4,8 @@
 // One process: the coordinator (fl::Coordinator, a gRPC server on loopback) and N sites (fl::RunClient, one
 // thread each, each with its own channel), mutual TLS with certificates from fl::CreateDeployment. The model
 // is an MLP on 20 public numeric columns (40 inputs after the pipeline) with hidden widths 1000 and 60:
-// 101,121 parameters, the size of the secure-aggregation figures; each site trains one local epoch on
-// its own 200 rows every round (ml through fl::TableTrainer), so a round holds real local training,
+// 101,121 parameters, the size of the secure-aggregation figures; each site trains --epochs (1) local
+// epochs on its own 200 rows every round (ml through fl::TableTrainer), so a round holds real local training,
 // serialisation, TLS and the protocol, in both modes alike.
 //
 // A run is rounds + 1 rounds of one mode; its first round (sites connecting) is left out, and the run's
@@ -14,7 +14,7 @@
 // the runs, printed with every run, and the ratio secure / plain is of those medians. Secure rounds: the
 // complete graph, active threat model, ring Z_2^32, the weight-in-the-sum FedAvg (SecAggWeightedInput).
 //
-//   fl_round_bench [--sites N] [--hidden H1,H2] [--rounds R] [--runs K]
+//   fl_round_bench [--sites N] [--hidden H1,H2] [--epochs E] [--rounds R] [--runs K]
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -70,31 +70,32 @@ table::Table SiteRows(int site) {
   return Must(table::ReadCsvFromString(csv), "site rows");
 }
 
-Json Config(int sites, int rounds, const std::vector<int>& hidden, bool secure) {
+Json Config(int sites, int rounds, const std::vector<int>& hidden, int epochs, bool secure) {
   Json columns = Json::object();
   for (int j = 0; j < kFeatures; ++j) columns[absl::StrCat("x", j)] = {{"lower", -1}, {"upper", 1}};
   Json names = Json::array();
   for (int i = 0; i < sites; ++i) names.push_back(absl::StrCat("s", i));
-  return Json{{"listen", "127.0.0.1:0"},
-              {"rounds", rounds},
-              {"clients_per_round", sites},
-              {"min_clients", sites},
-              {"sites", names},
-              {"deadlines",
-               {{"join", 120},
-                {"train", 300},
-                {"share_keys", 120},
-                {"masked_input", 120},
-                {"consistency", 120},
-                {"unmask", 120}}},
-              {"local", {{"epochs", 1}, {"batch_size", 32}, {"learning_rate", 0.05}, {"optimizer", "sgd"}}},
-              {"model",
-               {{"kind", "mlp"},
-                {"hidden", hidden},
-                {"target", "y"},
-                {"metadata", {{"columns", columns}, {"target", {{"classes", {"no", "yes"}}}}}}}},
-              {"secure_aggregation", {{"enabled", secure}, {"clip", 1.0}, {"max_examples", kRowsPerSite}}},
-              {"transport", {{"poll_seconds", 2}}}};
+  return Json{
+      {"listen", "127.0.0.1:0"},
+      {"rounds", rounds},
+      {"clients_per_round", sites},
+      {"min_clients", sites},
+      {"sites", names},
+      {"deadlines",
+       {{"join", 120},
+        {"train", 300},
+        {"share_keys", 120},
+        {"masked_input", 120},
+        {"consistency", 120},
+        {"unmask", 120}}},
+      {"local", {{"epochs", epochs}, {"batch_size", 32}, {"learning_rate", 0.05}, {"optimizer", "sgd"}}},
+      {"model",
+       {{"kind", "mlp"},
+        {"hidden", hidden},
+        {"target", "y"},
+        {"metadata", {{"columns", columns}, {"target", {{"classes", {"no", "yes"}}}}}}}},
+      {"secure_aggregation", {{"enabled", secure}, {"clip", 1.0}, {"max_examples", kRowsPerSite}}},
+      {"transport", {{"poll_seconds", 2}}}};
 }
 
 struct RunFigures {
@@ -106,11 +107,12 @@ struct RunFigures {
 
 RunFigures RunOnce(const std::string& pki, const std::vector<std::unique_ptr<Credentials>>& sites,
                    const Credentials& coordinator_creds, const std::vector<table::Table>& rows, int rounds,
-                   const std::vector<int>& hidden, bool secure) {
+                   const std::vector<int>& hidden, int epochs, bool secure) {
   const int n = static_cast<int>(sites.size());
   Coordinator::Options o;
-  o.config = Must(ParseCoordinatorConfig(Config(n, rounds + 1, hidden, secure).dump(), "bench config", pki),
-                  "config");
+  o.config =
+      Must(ParseCoordinatorConfig(Config(n, rounds + 1, hidden, epochs, secure).dump(), "bench config", pki),
+           "config");
   o.credentials = &coordinator_creds;
   o.ca_pem = coordinator_creds.ca_pem;
   o.env = &crypto::DefaultEnv();
@@ -165,7 +167,7 @@ RunFigures RunOnce(const std::string& pki, const std::vector<std::unique_ptr<Cre
 }
 
 int Main(int argc, char** argv) {
-  int sites = 10, rounds = 5, runs = 5;
+  int sites = 10, rounds = 5, runs = 5, epochs = 1;
   std::vector<int> hidden = {1000, 60};
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -174,6 +176,8 @@ int Main(int argc, char** argv) {
       sites = std::atoi(argv[++i]);
     } else if (a == "--rounds" && has_value) {
       rounds = std::atoi(argv[++i]);
+    } else if (a == "--epochs" && has_value) {
+      epochs = std::atoi(argv[++i]);
     } else if (a == "--runs" && has_value) {
       runs = std::atoi(argv[++i]);
     } else if (a == "--hidden" && has_value) {
@@ -181,12 +185,14 @@ int Main(int argc, char** argv) {
       for (char* tok = std::strtok(argv[++i], ","); tok != nullptr; tok = std::strtok(nullptr, ","))
         hidden.push_back(std::atoi(tok));
     } else {
-      std::fprintf(stderr, "usage: fl_round_bench [--sites N] [--hidden H1,H2] [--rounds R] [--runs K]\n");
+      std::fprintf(
+          stderr,
+          "usage: fl_round_bench [--sites N] [--hidden H1,H2] [--epochs E] [--rounds R] [--runs K]\n");
       return 2;
     }
   }
-  if (sites < 3 || rounds < 1 || runs < 1 || hidden.empty() || hidden.size() > 2) {
-    std::fprintf(stderr, "need --sites >= 3, --rounds >= 1, --runs >= 1, one or two hidden widths\n");
+  if (sites < 3 || rounds < 1 || runs < 1 || epochs < 1 || hidden.empty() || hidden.size() > 2) {
+    std::fprintf(stderr, "need --sites >= 3, --rounds, --runs, --epochs >= 1, one or two hidden widths\n");
     return 2;
   }
 
@@ -210,8 +216,8 @@ int Main(int argc, char** argv) {
 
   std::vector<RunFigures> plain, secure;
   for (int k = 0; k < runs; ++k) {
-    plain.push_back(RunOnce(d.dir, site_creds, coordinator_creds, rows, rounds, hidden, false));
-    secure.push_back(RunOnce(d.dir, site_creds, coordinator_creds, rows, rounds, hidden, true));
+    plain.push_back(RunOnce(d.dir, site_creds, coordinator_creds, rows, rounds, hidden, epochs, false));
+    secure.push_back(RunOnce(d.dir, site_creds, coordinator_creds, rows, rounds, hidden, epochs, true));
   }
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
@@ -231,12 +237,12 @@ int Main(int argc, char** argv) {
   const auto bytes = [](const RunFigures& f) { return f.bytes; };
 
   std::printf(
-      "fl_round_bench: %d sites, %lld parameters (MLP on %d columns, hidden %s), %d rows per site, 1 local "
-      "epoch; %d runs of "
+      "fl_round_bench: %d sites, %lld parameters (MLP on %d columns, hidden %s), %d rows per site, %d local "
+      "epoch(s); %d runs of "
       "%d measured rounds per mode, in one process over loopback gRPC with mutual TLS\n",
       sites, static_cast<long long>(plain[0].params), kFeatures,
       hidden.size() == 1 ? absl::StrCat(hidden[0]).c_str() : absl::StrCat(hidden[0], "-", hidden[1]).c_str(),
-      kRowsPerSite, runs, rounds);
+      kRowsPerSite, epochs, runs, rounds);
   bench::PrintMachine();
   const double plain_median = bench::Median(column(plain, round_s));
   const double secure_median = bench::Median(column(secure, round_s));
