@@ -64,6 +64,7 @@ asan-test: deps
 	$(call configure_sanitize,$(ASAN_DIR))
 	@cmake --build $(ASAN_DIR) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/lsan.supp \
 	  ctest --test-dir $(ASAN_DIR) --output-on-failure -j $(JOBS)
 
 fuzz: deps
