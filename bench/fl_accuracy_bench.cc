@@ -67,24 +67,11 @@
 namespace veil::fl {
 namespace {
 
+using bench::OrDie;
+
 constexpr int kSites = 4;
 constexpr double kAlpha = 0.5;
 constexpr int64_t kTrainRows = 32561;  // adult.data; the rest of adult.csv is adult.test
-
-template <typename T>
-T OrDie(absl::StatusOr<T> v, const char* what) {
-  if (!v.ok()) {
-    std::fprintf(stderr, "%s: %s\n", what, std::string(v.status().message()).c_str());
-    std::exit(1);
-  }
-  return *std::move(v);
-}
-void OrDie(const absl::Status& s, const char* what) {
-  if (!s.ok()) {
-    std::fprintf(stderr, "%s: %s\n", what, std::string(s.message()).c_str());
-    std::exit(1);
-  }
-}
 
 // The seeded generator of bench_util.h as a RandomSource, for the data placement and the shuffles of local
 // training (not privacy randomness: nothing here is DP, and secure aggregation uses SecureRandom()).

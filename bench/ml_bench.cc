@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "bench/bench_util.h"
 #include "veil/crypto/random.h"
 #include "veil/ml/fairness.h"
 #include "veil/ml/features.h"
@@ -40,6 +41,8 @@
 
 namespace veil::ml {
 namespace {
+
+using bench::OrDie;
 
 constexpr char kHeader[] =
     "age,workclass,fnlwgt,education,education-num,marital-status,occupation,relationship,race,sex,"
@@ -171,21 +174,6 @@ std::vector<ColumnSpec> AdultPublicMetadata() {
                                      "Hong",
                                      "Holand-Netherlands"}),
   };
-}
-
-template <typename T>
-T OrDie(absl::StatusOr<T> v, const char* what) {
-  if (!v.ok()) {
-    std::fprintf(stderr, "%s: %s\n", what, std::string(v.status().message()).c_str());
-    std::exit(1);
-  }
-  return *std::move(v);
-}
-void OrDie(const absl::Status& s, const char* what) {
-  if (!s.ok()) {
-    std::fprintf(stderr, "%s: %s\n", what, std::string(s.message()).c_str());
-    std::exit(1);
-  }
 }
 
 BinaryMetrics Score(const Model& m, const Matrix& x, const std::vector<int>& labels) {

@@ -53,6 +53,7 @@
 #include "veil/ml/train.h"
 #include "veil/store/model_registry.h"
 #include "veil/table/csv_reader.h"
+#include "veil/table/table.h"
 
 namespace veil::cli {
 namespace {
@@ -205,19 +206,6 @@ absl::StatusOr<PublicMetadata> ReadMetadata(const std::string& path, const table
       return bad("\"target\".\"classes\" must list at least two distinct classes");
   }
   return meta;
-}
-
-// One row per subject: the first row of each subject id (ids are never null in a workspace dataset).
-absl::StatusOr<table::Table> OneRowPerSubject(const table::Table& t, const std::string& column) {
-  const std::optional<int> col = t.schema().FindField(column);
-  if (!col.has_value()) return absl::InvalidArgumentError(absl::StrCat("no column \"", column, "\""));
-  absl::flat_hash_set<std::string> seen;
-  std::vector<int64_t> keep;
-  for (int64_t r = 0; r < t.num_rows(); ++r) {
-    if (t.IsNull(r, *col) || seen.insert(t.FormatValue(r, *col)).second) keep.push_back(r);
-  }
-  if (static_cast<int64_t>(keep.size()) == t.num_rows()) return t;
-  return t.Take(keep);
 }
 
 // Class ids of `target` in `t`, -1 for a null or a value not among `classes` (such rows are left out,
@@ -639,7 +627,7 @@ absl::Status RunTrain(const TrainArgs& a, const GlobalOptions& g) {
     progress.Update(0.02, "reading");
     table::Table rows = data.table;
     if (dp) {
-      VEIL_ASSIGN_OR_RETURN(rows, OneRowPerSubject(data.table, info.subject_column));
+      VEIL_ASSIGN_OR_RETURN(rows, table::FirstRowPerKey(data.table, info.subject_column));
     }
     table::Table train_rows = rows, held_rows;
     if (!dp && !test_table.has_value()) {

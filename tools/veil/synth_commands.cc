@@ -33,7 +33,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -55,6 +54,7 @@
 #include "veil/synth/report.h"
 #include "veil/table/csv_reader.h"
 #include "veil/table/csv_writer.h"
+#include "veil/table/table.h"
 
 namespace veil::cli {
 namespace {
@@ -238,19 +238,6 @@ absl::StatusOr<synth::DiscretizeOptions> ReadSpec(const std::string& path, const
     o.columns.push_back(std::move(s));
   }
   return o;
-}
-
-// One row per subject: the first row of each value of `column` (nulls count as one subject each).
-absl::StatusOr<table::Table> OneRowPerSubject(const table::Table& t, const std::string& column) {
-  const std::optional<int> col = t.schema().FindField(column);
-  if (!col.has_value()) return absl::InvalidArgumentError(absl::StrCat("no column \"", column, "\""));
-  absl::flat_hash_set<std::string> seen;
-  std::vector<int64_t> keep;
-  for (int64_t r = 0; r < t.num_rows(); ++r) {
-    if (t.IsNull(r, *col) || seen.insert(t.FormatValue(r, *col)).second) keep.push_back(r);
-  }
-  if (static_cast<int64_t>(keep.size()) == t.num_rows()) return t;
-  return t.Take(keep);
 }
 
 // What a run produces: the CSV bytes and the sidecar.
@@ -463,7 +450,7 @@ absl::Status RunSynth(const SynthArgs& args, const GlobalOptions& global) {
     VEIL_ASSIGN_OR_RETURN(table::Table t, table::ReadCsv(crypto::DefaultEnv(), args.file));
     std::vector<std::string> drop;
     if (!args.subject_column.empty()) {
-      VEIL_ASSIGN_OR_RETURN(t, OneRowPerSubject(t, args.subject_column));
+      VEIL_ASSIGN_OR_RETURN(t, table::FirstRowPerKey(t, args.subject_column));
       drop.push_back(args.subject_column);
     }
     VEIL_ASSIGN_OR_RETURN(auto planned, plan_for(t.schema(), drop));
@@ -521,7 +508,8 @@ absl::Status RunSynth(const SynthArgs& args, const GlobalOptions& global) {
       session->RunCharged<SynthOutput>(
           gov::Operation::kSynth, args.dataset, args.purpose, charge, params,
           [&](const store::DatasetContents& data) -> absl::StatusOr<gov::ChargedResult<SynthOutput>> {
-            VEIL_ASSIGN_OR_RETURN(const table::Table t, OneRowPerSubject(data.table, info.subject_column));
+            VEIL_ASSIGN_OR_RETURN(const table::Table t,
+                                  table::FirstRowPerKey(data.table, info.subject_column));
             VEIL_ASSIGN_OR_RETURN(SynthOutput out,
                                   Synthesize(t, args, options, domain, split, random, progress));
             const crypto::Sha256Digest hash = crypto::Sha256(out.csv);

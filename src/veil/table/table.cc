@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <span>
+#include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "veil/base/status_macros.h"
@@ -56,6 +59,18 @@ absl::StatusOr<Table> Table::Take(std::span<const int64_t> rows) const {
   columns.reserve(columns_.size());
   for (const Column& column : columns_) columns.push_back(column.Take(rows));
   return Table(schema_, std::move(columns), static_cast<int64_t>(rows.size()));
+}
+
+absl::StatusOr<Table> FirstRowPerKey(const Table& t, std::string_view column) {
+  const std::optional<int> col = t.schema().FindField(column);
+  if (!col.has_value()) return absl::InvalidArgumentError(absl::StrCat("no column \"", std::string(column), "\""));
+  absl::flat_hash_set<std::string> seen;
+  std::vector<int64_t> keep;
+  for (int64_t r = 0; r < t.num_rows(); ++r) {
+    if (t.IsNull(r, *col) || seen.insert(t.FormatValue(r, *col)).second) keep.push_back(r);
+  }
+  if (static_cast<int64_t>(keep.size()) == t.num_rows()) return t;
+  return t.Take(keep);
 }
 
 std::string Table::ToString(int64_t max_rows) const {

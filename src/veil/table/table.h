@@ -80,6 +80,12 @@ class Table {
   int64_t num_rows_ = 0;
 };
 
+// One row per key: the first row holding each value of `column` (compared by display text), in the table's
+// order; a row whose key is null is kept (each null is its own key). Used to keep one record per subject
+// before a DP computation whose unit is the subject. Returns `t` itself when every key is distinct.
+// Errors: InvalidArgument if there is no such column.
+absl::StatusOr<Table> FirstRowPerKey(const Table& t, std::string_view column);
+
 // Builds a Table row by row (AppendRow) or column by column (column(i).Append*); the two may be mixed as
 // long as every column ends with the same length. Not thread-safe.
 class TableBuilder {

@@ -161,6 +161,25 @@ TEST(TableTest, TakeSelectsRowsInTheGivenOrder) {
   EXPECT_EQ(none->schema(), t.schema());
 }
 
+TEST(TableTest, FirstRowPerKeyKeepsTheFirstOfEachKeyAndEveryNull) {
+  TableBuilder b(
+      *Schema::Make({{"id", DataType::kString, /*nullable=*/true}, {"v", DataType::kInt64, false}}));
+  for (const auto& [id, v] : std::vector<std::pair<const char*, int64_t>>{
+           {"a", 1}, {"b", 2}, {"a", 3}, {nullptr, 4}, {"b", 5}, {nullptr, 6}, {"c", 7}}) {
+    ASSERT_TRUE(b.AppendRow({id == nullptr ? Value(std::monostate()) : Value(std::string(id)), v}).ok());
+  }
+  const Table t = *b.Finish();
+  absl::StatusOr<Table> one = FirstRowPerKey(t, "id");
+  ASSERT_TRUE(one.ok()) << one.status();
+  ASSERT_EQ(one->num_rows(), 5);
+  std::vector<int64_t> kept;
+  for (int64_t r = 0; r < one->num_rows(); ++r) kept.push_back(one->column(1).GetInt64(r));
+  EXPECT_EQ(kept, (std::vector<int64_t>{1, 2, 4, 6, 7}));
+  // Distinct keys: the same table back.
+  EXPECT_TRUE(*FirstRowPerKey(t, "v") == t);
+  EXPECT_EQ(FirstRowPerKey(t, "nope").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(TableTest, TakeRejectsAnIndexOutsideTheRows) {
   const Table t = People();
   for (int64_t bad : {int64_t{3}, int64_t{-1}, std::numeric_limits<int64_t>::min()}) {
