@@ -100,6 +100,14 @@ const char* OperationName(Operation op) {
       return "restriction";
     case Operation::kRestrictionLift:
       return "restriction.lift";
+    case Operation::kDsrOpen:
+      return "dsr.open";
+    case Operation::kDsrUpdate:
+      return "dsr.update";
+    case Operation::kDsrRun:
+      return "dsr.run";
+    case Operation::kDsrRead:
+      return "dsr.read";
   }
   return "?";
 }
@@ -128,6 +136,10 @@ std::vector<Role> RolesAllowed(Operation op) {
     case Operation::kObjectionLift:
     case Operation::kRestriction:
     case Operation::kRestrictionLift:
+    case Operation::kDsrOpen:
+    case Operation::kDsrUpdate:
+    case Operation::kDsrRun:
+    case Operation::kDsrRead:
       return {Role::kOwner};
     case Operation::kListDatasets:
     case Operation::kBudgetRead:

@@ -86,6 +86,12 @@ enum class Operation {
   kObjectionLift,    // "objection.lift": lift it
   kRestriction,      // "restriction": restrict the processing of a subject's data (Art. 18)
   kRestrictionLift,  // "restriction.lift": lift it
+  // Subject requests (dsr.h; Art. 12, 15-21): personal data of one subject, so owner only.
+  kDsrOpen,    // "dsr.open": record a subject's request (its Art. 12(3) deadline starts)
+  kDsrUpdate,  // "dsr.update": verify the requester's identity, reject (with reason) or extend a request
+  kDsrRun,     // "dsr.run": carry a request out: release a subject's data (access, portability), erase,
+               // restrict, record an objection
+  kDsrRead,    // "dsr.read": a request's state, steps and deadline; the list of requests (pseudonyms only)
 };
 
 const char* OperationName(Operation op);

@@ -22,7 +22,9 @@ constexpr Operation kAllOperations[] = {Operation::kInit,          Operation::kI
                                         Operation::kTrain,         Operation::kTrainNonPrivate,
                                         Operation::kModelRead,     Operation::kModelExport,
                                         Operation::kModelEvaluate, Operation::kModelFairness,
-                                        Operation::kDecide};
+                                        Operation::kDecide,        Operation::kDsrOpen,
+                                        Operation::kDsrUpdate,     Operation::kDsrRun,
+                                        Operation::kDsrRead};
 
 GateRequest Request(std::vector<Role> roles, Operation op) {
   GateRequest r;
@@ -60,7 +62,9 @@ TEST(GateTest, PolicyTable) {
       {Operation::kTrain, true, true, false},          {Operation::kTrainNonPrivate, true, false, false},
       {Operation::kModelRead, true, true, true},       {Operation::kModelExport, true, true, false},
       {Operation::kModelEvaluate, true, false, false}, {Operation::kModelFairness, true, false, false},
-      {Operation::kDecide, true, true, false},
+      {Operation::kDecide, true, true, false},         {Operation::kDsrOpen, true, false, false},
+      {Operation::kDsrUpdate, true, false, false},     {Operation::kDsrRun, true, false, false},
+      {Operation::kDsrRead, true, false, false},
   };
   ASSERT_EQ(std::size(table), std::size(kAllOperations));
   for (const Row& row : table) {
@@ -203,6 +207,21 @@ TEST(GateTest, OperationNamesAreDistinct) {
   EXPECT_EQ(std::string(OperationName(Operation::kBudgetRead)), "budget.read");
   EXPECT_EQ(std::string(OperationName(Operation::kQuery)), "query");
   EXPECT_EQ(std::string(OperationName(Operation::kSynth)), "synth");
+}
+
+// A subject request concerns one person's data: only an owner handles it, and a denial says so. An auditor
+// reads the audit entries of each step instead.
+TEST(GateTest, SubjectRequestsAreOwnerOnly) {
+  for (Operation op : {Operation::kDsrOpen, Operation::kDsrUpdate, Operation::kDsrRun, Operation::kDsrRead}) {
+    SCOPED_TRACE(OperationName(op));
+    EXPECT_FALSE(NeedsPurpose(op));
+    EXPECT_FALSE(IsDpOperation(op));
+    EXPECT_EQ(Decide(Request({Role::kOwner}, op)).reason, "role owner");
+  }
+  EXPECT_EQ(Decide(Request({Role::kAuditor}, Operation::kDsrRead)).reason,
+            "dsr.read needs the role owner; actor \"alice\" has the role auditor");
+  EXPECT_EQ(Decide(Request({Role::kAnalyst}, Operation::kDsrRun)).reason,
+            "dsr.run needs the role owner; actor \"alice\" has the role analyst");
 }
 
 }  // namespace

@@ -10,7 +10,8 @@ namespace veil::store::testing {
 inline constexpr char kDropAfterV4[] =
     "DROP TABLE column_annotation; DROP TABLE processing_declaration; DROP TABLE taxonomy_key; "
     "DROP TABLE consent_event; DROP TABLE consent_state; DROP TABLE subject_restriction; "
-    "DROP TABLE retention_rule; DROP TABLE legal_hold; ALTER TABLE subject DROP COLUMN ingested_ns;";
+    "DROP TABLE retention_rule; DROP TABLE legal_hold; ALTER TABLE subject DROP COLUMN ingested_ns; "
+    "DROP TABLE dsr_step; DROP TABLE dsr_request;";
 
 }  // namespace veil::store::testing
 

@@ -261,6 +261,40 @@ const Migration kMetadataSchema[] = {
      "  released_ns INTEGER,"
      "  released_by TEXT"
      ");"},
+    // Subject requests (veil::gov's dsr.h; GDPR Art. 12(3), 15-21): one row per request, resumable, with
+    // its state, the Art. 12(3) deadline and the outcome of its run (JSON, counts and dataset names, never
+    // personal data); dsr_step is each step taken on it, with the audit entry that records the step. The
+    // subject is its pseudonym only. A request is kept after the subject's erasure: it is the record that
+    // the request was answered (Art. 5(2)).
+    {"subject requests",
+     "CREATE TABLE dsr_request ("
+     "  id INTEGER PRIMARY KEY,"
+     "  kind TEXT NOT NULL,"  // access | portability | rectification | erasure | restriction | objection
+     "  pseudonym BLOB NOT NULL,"
+     "  dataset TEXT NOT NULL,"  // '' = every dataset
+     "  purpose TEXT NOT NULL,"  // an objection's purpose; '' = every purpose
+     "  note TEXT NOT NULL,"
+     "  state TEXT NOT NULL,"  // received | identity_verified | in_progress | completed | rejected | extended
+     "  verified INTEGER NOT NULL,"
+     "  received_ns INTEGER NOT NULL,"
+     "  due_ns INTEGER NOT NULL,"
+     "  extension_reason TEXT,"  // NULL until extended (once, Art. 12(3))
+     "  rejection_reason TEXT,"
+     "  outcome TEXT NOT NULL,"  // JSON object; {} until run
+     "  opened_by TEXT NOT NULL,"
+     "  closed_ns INTEGER"
+     ");"
+     "CREATE TABLE dsr_step ("
+     "  request_id INTEGER NOT NULL REFERENCES dsr_request(id),"
+     "  seq INTEGER NOT NULL,"
+     "  step TEXT NOT NULL,"   // open | verify | run | reject | extend
+     "  state TEXT NOT NULL,"  // the state after the step
+     "  at_ns INTEGER NOT NULL,"
+     "  actor TEXT NOT NULL,"
+     "  detail TEXT NOT NULL,"
+     "  audit_seq INTEGER,"
+     "  PRIMARY KEY (request_id, seq)"
+     ") WITHOUT ROWID;"},
 };
 
 constexpr char kSigningKeyInfo[] = "veil audit signing key v1";

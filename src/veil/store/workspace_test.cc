@@ -113,9 +113,9 @@ TEST_F(WorkspaceTest, CreateLaysOutTheWorkspace) {
   EXPECT_EQ(ws_->id().size(), 32u);
   EXPECT_THAT(*env_->ListDir(tmp_.path()), ElementsAre("ws")) << "no staging directory left behind";
   auto version = ws_->metadata().UserVersion();
-  EXPECT_EQ(*version, 7)
+  EXPECT_EQ(*version, 8)
       << "1: the catalog; 2: the privacy-budget ledger; 3: attached datasets; 4: the model "
-         "registry; 5: the data map; 6: consent, objection, restriction; 7: retention";
+         "registry; 5: the data map; 6: consent, objection, restriction; 7: retention; 8: subject requests";
   EXPECT_EQ(*version, Workspace::SchemaVersion());
 }
 
@@ -154,7 +154,8 @@ TEST_F(WorkspaceTest, SubjectsRecordTheirIngestTimeAndVersionSixIsMigrated) {
   {
     auto db = Database::Open(dir_ + "/workspace.db", {.create = false});
     ASSERT_TRUE(db.ok());
-    ASSERT_TRUE(db->Exec("DROP TABLE retention_rule; DROP TABLE legal_hold; "
+    ASSERT_TRUE(db->Exec("DROP TABLE dsr_step; DROP TABLE dsr_request; "
+                         "DROP TABLE retention_rule; DROP TABLE legal_hold; "
                          "ALTER TABLE subject DROP COLUMN ingested_ns; PRAGMA user_version = 6;")
                     .ok());
   }

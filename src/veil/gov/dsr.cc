@@ -1,0 +1,735 @@
+#include "veil/gov/dsr.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/civil_time.h"
+#include "veil/audit/audit_entry.h"
+#include "veil/base/hex.h"
+#include "veil/base/status_macros.h"
+#include "veil/crypto/sha256.h"
+#include "veil/gov/catalog.h"
+#include "veil/gov/consent.h"
+#include "veil/store/sqlite.h"
+#include "veil/table/csv_writer.h"
+
+namespace veil::gov {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+std::string Rfc3339(absl::Time t) { return absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", t, absl::UTCTimeZone()); }
+
+// Stored times are whole nanoseconds, so what a caller gets back equals what a later read returns.
+absl::Time Truncated(absl::Time t) { return absl::FromUnixNanos(absl::ToUnixNanos(t)); }
+
+constexpr DsrKind kKinds[] = {DsrKind::kAccess,  DsrKind::kPortability, DsrKind::kRectification,
+                              DsrKind::kErasure, DsrKind::kRestriction, DsrKind::kObjection};
+constexpr DsrState kStates[] = {DsrState::kReceived,  DsrState::kIdentityVerified, DsrState::kInProgress,
+                                DsrState::kCompleted, DsrState::kRejected,         DsrState::kExtended};
+
+std::optional<DsrState> ParseState(std::string_view name) {
+  for (DsrState s : kStates) {
+    if (name == DsrStateName(s)) return s;
+  }
+  return std::nullopt;
+}
+
+std::vector<uint8_t> RawPseudonym(std::string_view hex) {
+  std::vector<uint8_t> raw(32);
+  base::HexDecode(hex, raw);
+  return raw;
+}
+
+absl::Status Damaged() { return absl::DataLossError("workspace.db: a subject request is damaged"); }
+
+constexpr char kColumns[] =
+    "id, kind, pseudonym, dataset, purpose, note, state, verified, received_ns, due_ns, extension_reason, "
+    "rejection_reason, outcome, opened_by, closed_ns";
+
+absl::StatusOr<DsrRequest> RowToRequest(store::Statement& st) {
+  DsrRequest r;
+  r.id = st.ColumnInt64(0);
+  const std::optional<DsrKind> kind = ParseDsrKind(st.ColumnText(1));
+  const std::optional<DsrState> state = ParseState(st.ColumnText(6));
+  const std::vector<uint8_t> raw = st.ColumnBlob(2);
+  if (!kind || !state || raw.size() != 32) return Damaged();
+  r.kind = *kind;
+  r.pseudonym = base::HexEncode(raw);
+  r.dataset = st.ColumnText(3);
+  r.purpose = st.ColumnText(4);
+  r.note = st.ColumnText(5);
+  r.state = *state;
+  r.verified = st.ColumnInt64(7) != 0;
+  r.received = absl::FromUnixNanos(st.ColumnInt64(8));
+  r.due = absl::FromUnixNanos(st.ColumnInt64(9));
+  if (!st.IsNull(10)) r.extension_reason = st.ColumnText(10);
+  if (!st.IsNull(11)) r.rejection_reason = st.ColumnText(11);
+  r.outcome = Json::parse(st.ColumnText(12), nullptr, /*allow_exceptions=*/false);
+  if (!r.outcome.is_object()) return Damaged();
+  r.opened_by = st.ColumnText(13);
+  if (!st.IsNull(14)) r.closed = absl::FromUnixNanos(st.ColumnInt64(14));
+  return r;
+}
+
+absl::Status LoadSteps(store::Database& db, DsrRequest& r) {
+  VEIL_ASSIGN_OR_RETURN(store::Statement st,
+                        db.Prepare("SELECT seq, step, state, at_ns, actor, detail, audit_seq FROM dsr_step "
+                                   "WHERE request_id = ?1 ORDER BY seq"));
+  VEIL_RETURN_IF_ERROR(st.Bind(1, r.id));
+  while (true) {
+    VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    DsrStep s;
+    s.seq = st.ColumnInt64(0);
+    s.step = st.ColumnText(1);
+    const std::optional<DsrState> state = ParseState(st.ColumnText(2));
+    if (!state) return Damaged();
+    s.state = *state;
+    s.at = absl::FromUnixNanos(st.ColumnInt64(3));
+    s.actor = st.ColumnText(4);
+    s.detail = st.ColumnText(5);
+    if (!st.IsNull(6)) s.audit_seq = static_cast<uint64_t>(st.ColumnInt64(6));
+    r.steps.push_back(std::move(s));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<DsrRequest> Load(store::Database& db, int64_t id) {
+  VEIL_ASSIGN_OR_RETURN(store::Statement st,
+                        db.Prepare(absl::StrCat("SELECT ", kColumns, " FROM dsr_request WHERE id = ?1")));
+  VEIL_RETURN_IF_ERROR(st.Bind(1, id));
+  VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return absl::NotFoundError(absl::StrCat("no subject request #", id));
+  VEIL_ASSIGN_OR_RETURN(DsrRequest r, RowToRequest(st));
+  VEIL_RETURN_IF_ERROR(LoadSteps(db, r));
+  return r;
+}
+
+// Writes the request's mutable fields and appends one step, in the caller's transaction.
+absl::Status Save(store::Database& db, const DsrRequest& r, const DsrStep& step) {
+  VEIL_ASSIGN_OR_RETURN(
+      store::Statement st,
+      db.Prepare("UPDATE dsr_request SET state = ?2, verified = ?3, due_ns = ?4, extension_reason = ?5, "
+                 "rejection_reason = ?6, outcome = ?7, closed_ns = ?8 WHERE id = ?1"));
+  VEIL_RETURN_IF_ERROR(st.Bind(1, r.id));
+  VEIL_RETURN_IF_ERROR(st.Bind(2, DsrStateName(r.state)));
+  VEIL_RETURN_IF_ERROR(st.Bind(3, int64_t{r.verified ? 1 : 0}));
+  VEIL_RETURN_IF_ERROR(st.Bind(4, absl::ToUnixNanos(r.due)));
+  VEIL_RETURN_IF_ERROR(r.extension_reason ? st.Bind(5, *r.extension_reason) : st.BindNull(5));
+  VEIL_RETURN_IF_ERROR(r.rejection_reason ? st.Bind(6, *r.rejection_reason) : st.BindNull(6));
+  VEIL_RETURN_IF_ERROR(st.Bind(7, r.outcome.dump()));
+  VEIL_RETURN_IF_ERROR(r.closed ? st.Bind(8, absl::ToUnixNanos(*r.closed)) : st.BindNull(8));
+  VEIL_RETURN_IF_ERROR(st.Run());
+  VEIL_ASSIGN_OR_RETURN(store::Statement ins,
+                        db.Prepare("INSERT INTO dsr_step(request_id, seq, step, state, at_ns, actor, detail, "
+                                   "audit_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
+  VEIL_RETURN_IF_ERROR(ins.Bind(1, r.id));
+  VEIL_RETURN_IF_ERROR(ins.Bind(2, step.seq));
+  VEIL_RETURN_IF_ERROR(ins.Bind(3, step.step));
+  VEIL_RETURN_IF_ERROR(ins.Bind(4, DsrStateName(step.state)));
+  VEIL_RETURN_IF_ERROR(ins.Bind(5, absl::ToUnixNanos(step.at)));
+  VEIL_RETURN_IF_ERROR(ins.Bind(6, step.actor));
+  VEIL_RETURN_IF_ERROR(ins.Bind(7, step.detail));
+  VEIL_RETURN_IF_ERROR(step.audit_seq ? ins.Bind(8, static_cast<int64_t>(*step.audit_seq)) : ins.BindNull(8));
+  return ins.Run();
+}
+
+Json Params(const DsrRequest& r, std::string_view step) {
+  return {{"dsr",
+           {{"id", r.id},
+            {"step", step},
+            {"kind", DsrKindName(r.kind)},
+            {"subject", r.pseudonym},
+            {"dataset", r.dataset},
+            {"purpose", r.purpose}}}};
+}
+
+// A cell as JSON: numbers and booleans as such, other types in their text form, null as null.
+Json CellJson(const table::Table& t, int64_t row, int col) {
+  if (t.IsNull(row, col)) return nullptr;
+  const table::Column& c = t.column(col);
+  switch (c.type()) {
+    case table::DataType::kInt64:
+      return c.GetInt64(row);
+    case table::DataType::kDouble:
+      if (std::isfinite(c.GetDouble(row))) return c.GetDouble(row);
+      return t.FormatValue(row, col);
+    case table::DataType::kBool:
+      return c.GetBool(row);
+    default:
+      return t.FormatValue(row, col);
+  }
+}
+
+Json RowsJson(const table::Table& t) {
+  Json rows = Json::array();
+  for (int64_t r = 0; r < t.num_rows(); ++r) {
+    Json row = Json::object();
+    for (int c = 0; c < t.num_columns(); ++c) row[t.schema().field(c).name] = CellJson(t, r, c);
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+// The vault datasets in scope that hold the subject, name order.
+absl::StatusOr<std::vector<std::string>> DatasetsHolding(store::Database& db, const DsrRequest& r) {
+  VEIL_ASSIGN_OR_RETURN(store::Statement st,
+                        db.Prepare("SELECT d.name FROM subject s JOIN dataset d ON d.id = s.dataset_id WHERE "
+                                   "s.pseudonym = ?1 AND (?2 = '' OR d.name = ?2) ORDER BY d.name"));
+  VEIL_RETURN_IF_ERROR(st.BindBlob(1, RawPseudonym(r.pseudonym)));
+  VEIL_RETURN_IF_ERROR(st.Bind(2, r.dataset));
+  std::vector<std::string> out;
+  while (true) {
+    VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back(st.ColumnText(0));
+  }
+  return out;
+}
+
+// Attached datasets in scope: their rows live in an external database, which a request must reach there.
+absl::StatusOr<std::vector<std::string>> AttachedInScope(store::Workspace& ws, const DsrRequest& r) {
+  VEIL_ASSIGN_OR_RETURN(std::vector<store::DatasetInfo> all, ws.ListDatasets());
+  std::vector<std::string> out;
+  for (const store::DatasetInfo& d : all) {
+    if (d.external.has_value() && (r.dataset.empty() || r.dataset == d.name)) out.push_back(d.name);
+  }
+  return out;
+}
+
+// The legal holds in force that cover the subject in `dataset` (on the dataset, or on this subject).
+absl::StatusOr<Json> HoldsCovering(store::Database& db, std::string_view dataset,
+                                   std::string_view pseudonym) {
+  VEIL_ASSIGN_OR_RETURN(
+      store::Statement st,
+      db.Prepare(
+          "SELECT h.id, h.reason, h.pseudonym IS NULL, h.placed_ns FROM legal_hold h JOIN dataset d ON "
+          "d.id = h.dataset_id WHERE d.name = ?1 AND h.released_ns IS NULL AND (h.pseudonym IS NULL "
+          "OR h.pseudonym = ?2) ORDER BY h.id"));
+  VEIL_RETURN_IF_ERROR(st.Bind(1, dataset));
+  VEIL_RETURN_IF_ERROR(st.BindBlob(2, RawPseudonym(pseudonym)));
+  Json out = Json::array();
+  while (true) {
+    VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back({{"id", st.ColumnInt64(0)},
+                   {"reason", st.ColumnText(1)},
+                   {"covers", st.ColumnInt64(2) != 0 ? "the dataset" : "this subject"},
+                   {"placed_at", Rfc3339(absl::FromUnixNanos(st.ColumnInt64(3)))}});
+  }
+  return out;
+}
+
+absl::StatusOr<Json> RetentionRulesOf(store::Database& db, std::string_view dataset) {
+  VEIL_ASSIGN_OR_RETURN(
+      store::Statement st,
+      db.Prepare(
+          "SELECT r.category, r.days, r.trigger, r.column_name FROM retention_rule r JOIN dataset d ON "
+          "d.id = r.dataset_id WHERE d.name = ?1 ORDER BY r.category"));
+  VEIL_RETURN_IF_ERROR(st.Bind(1, dataset));
+  Json out = Json::array();
+  while (true) {
+    VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    const std::string trigger = st.ColumnText(2);
+    out.push_back({{"category", st.ColumnText(0).empty() ? Json(nullptr) : Json(st.ColumnText(0))},
+                   {"days", st.ColumnInt64(1)},
+                   {"trigger", trigger == "column" ? absl::StrCat("column:", st.ColumnText(3)) : trigger}});
+  }
+  return out;
+}
+
+}  // namespace
+
+const char* DsrKindName(DsrKind kind) {
+  switch (kind) {
+    case DsrKind::kAccess:
+      return "access";
+    case DsrKind::kPortability:
+      return "portability";
+    case DsrKind::kRectification:
+      return "rectification";
+    case DsrKind::kErasure:
+      return "erasure";
+    case DsrKind::kRestriction:
+      return "restriction";
+    case DsrKind::kObjection:
+      return "objection";
+  }
+  return "?";
+}
+
+std::optional<DsrKind> ParseDsrKind(std::string_view name) {
+  for (DsrKind k : kKinds) {
+    if (name == DsrKindName(k)) return k;
+  }
+  return std::nullopt;
+}
+
+const char* DsrKindArticle(DsrKind kind) {
+  switch (kind) {
+    case DsrKind::kAccess:
+      return "Art. 15";
+    case DsrKind::kPortability:
+      return "Art. 20";
+    case DsrKind::kRectification:
+      return "Art. 16";
+    case DsrKind::kErasure:
+      return "Art. 17";
+    case DsrKind::kRestriction:
+      return "Art. 18";
+    case DsrKind::kObjection:
+      return "Art. 21";
+  }
+  return "?";
+}
+
+const char* DsrStateName(DsrState state) {
+  switch (state) {
+    case DsrState::kReceived:
+      return "received";
+    case DsrState::kIdentityVerified:
+      return "identity_verified";
+    case DsrState::kInProgress:
+      return "in_progress";
+    case DsrState::kCompleted:
+      return "completed";
+    case DsrState::kRejected:
+      return "rejected";
+    case DsrState::kExtended:
+      return "extended";
+  }
+  return "?";
+}
+
+absl::Time AddCalendarMonths(absl::Time t, int months) {
+  const absl::TimeZone utc = absl::UTCTimeZone();
+  const absl::CivilSecond cs = absl::ToCivilSecond(t, utc);
+  const absl::Duration fraction = t - absl::FromCivil(cs, utc);
+  const absl::CivilMonth target = absl::CivilMonth(cs) + months;
+  const int last_day = (absl::CivilDay(target + 1) - 1).day();
+  const absl::CivilSecond out(target.year(), target.month(), std::min(cs.day(), last_day), cs.hour(),
+                              cs.minute(), cs.second());
+  return absl::FromCivil(out, utc) + fraction;
+}
+
+Json DsrRequestToJson(const DsrRequest& r, absl::Time now) {
+  Json steps = Json::array();
+  for (const DsrStep& s : r.steps) {
+    steps.push_back({{"seq", s.seq},
+                     {"step", s.step},
+                     {"state", DsrStateName(s.state)},
+                     {"at", Rfc3339(s.at)},
+                     {"actor", s.actor},
+                     {"detail", s.detail},
+                     {"audit_seq", s.audit_seq ? Json(*s.audit_seq) : Json(nullptr)}});
+  }
+  return {{"id", r.id},
+          {"kind", DsrKindName(r.kind)},
+          {"article", DsrKindArticle(r.kind)},
+          {"subject", r.pseudonym},
+          {"dataset", r.dataset.empty() ? Json(nullptr) : Json(r.dataset)},
+          {"purpose", r.purpose.empty() ? Json(nullptr) : Json(r.purpose)},
+          {"note", r.note},
+          {"state", DsrStateName(r.state)},
+          {"identity_verified", r.verified},
+          {"received", Rfc3339(r.received)},
+          {"due", Rfc3339(r.due)},
+          {"overdue", r.overdue(now)},
+          {"extension_reason", r.extension_reason ? Json(*r.extension_reason) : Json(nullptr)},
+          {"rejection_reason", r.rejection_reason ? Json(*r.rejection_reason) : Json(nullptr)},
+          {"outcome", r.outcome},
+          {"opened_by", r.opened_by},
+          {"closed", r.closed ? Json(Rfc3339(*r.closed)) : Json(nullptr)},
+          {"steps", steps}};
+}
+
+absl::Status CheckDsrStep(const DsrRequest& r, std::string_view step) {
+  const auto refuse = [&](std::string_view allowed) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "subject request #", r.id, " is ", DsrStateName(r.state), r.verified ? " (identity verified)" : "",
+        ": cannot ", std::string(step), " it; ", std::string(allowed)));
+  };
+  if (r.finished()) return refuse("it is closed");
+  if (step == "verify") {
+    if (r.verified) return refuse("the identity is already verified; next: run");
+    if (r.state == DsrState::kInProgress) return refuse("next: run");
+    return absl::OkStatus();
+  }
+  if (step == "run") {
+    if (!r.verified) return refuse("verify the requester's identity first (veil dsr verify)");
+    return absl::OkStatus();
+  }
+  if (step == "reject") {
+    if (r.state == DsrState::kInProgress) return refuse("a run has started: run it again to finish");
+    return absl::OkStatus();
+  }
+  if (step == "extend") {
+    if (r.extension_reason.has_value())
+      return refuse("the deadline was already extended once, by the two months Art. 12(3) allows");
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat("unknown step \"", std::string(step), "\""));
+}
+
+absl::StatusOr<DsrRequest> SubjectRequests::Open(const DsrOpenRequest& request) {
+  if (request.subject_id.empty()) return absl::InvalidArgumentError("the subject id is empty");
+  if (request.subject_id.size() > 1024)
+    return absl::InvalidArgumentError("the subject id is over 1024 bytes");
+  if (!request.note.empty()) VEIL_RETURN_IF_ERROR(ValidateToken("the note", request.note));
+  if (!request.purpose.empty()) {
+    if (request.kind != DsrKind::kObjection)
+      return absl::InvalidArgumentError(
+          absl::StrCat("a purpose is given only for an objection, not for ", DsrKindName(request.kind)));
+    VEIL_RETURN_IF_ERROR(store::ValidatePurpose(request.purpose));
+  }
+  store::Workspace& ws = session_.workspace();
+  DsrRequest r;
+  r.kind = request.kind;
+  r.pseudonym = session_.Pseudonym(request.subject_id);
+  r.dataset = request.dataset;
+  r.purpose = request.purpose;
+  r.note = request.note;
+  r.received = Truncated(ws.env().Now());
+  r.due = AddCalendarMonths(r.received, kDsrMonths);
+  r.opened_by = session_.actor();
+  const Json params = Params(r, "open");
+  VEIL_ASSIGN_OR_RETURN(GateDecision decision,
+                        session_.Authorize(Operation::kDsrOpen, r.dataset, "", params));
+  if (!r.dataset.empty()) VEIL_RETURN_IF_ERROR(ws.GetDataset(r.dataset).status());
+  store::Database& db = ws.metadata();
+  VEIL_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db));
+  {
+    VEIL_ASSIGN_OR_RETURN(
+        store::Statement st,
+        db.Prepare("INSERT INTO dsr_request(kind, pseudonym, dataset, purpose, note, state, verified, "
+                   "received_ns, due_ns, outcome, opened_by) VALUES (?1, ?2, ?3, ?4, ?5, 'received', 0, ?6, "
+                   "?7, '{}', ?8)"));
+    VEIL_RETURN_IF_ERROR(st.Bind(1, DsrKindName(r.kind)));
+    VEIL_RETURN_IF_ERROR(st.BindBlob(2, RawPseudonym(r.pseudonym)));
+    VEIL_RETURN_IF_ERROR(st.Bind(3, r.dataset));
+    VEIL_RETURN_IF_ERROR(st.Bind(4, r.purpose));
+    VEIL_RETURN_IF_ERROR(st.Bind(5, r.note));
+    VEIL_RETURN_IF_ERROR(st.Bind(6, absl::ToUnixNanos(r.received)));
+    VEIL_RETURN_IF_ERROR(st.Bind(7, absl::ToUnixNanos(r.due)));
+    VEIL_RETURN_IF_ERROR(st.Bind(8, r.opened_by));
+    VEIL_RETURN_IF_ERROR(st.Run());
+    r.id = db.last_insert_rowid();
+  }
+  DsrStep step;
+  step.seq = 1;
+  step.step = "open";
+  step.state = DsrState::kReceived;
+  step.at = r.received;
+  step.actor = session_.actor();
+  step.detail = absl::StrCat(DsrKindName(r.kind), " request (", DsrKindArticle(r.kind), ") received; due ",
+                             Rfc3339(r.due));
+  decision.reason += absl::StrCat("; subject request #", r.id, ": ", step.detail);
+  Json id_params = Params(r, "open");
+  VEIL_ASSIGN_OR_RETURN(step.audit_seq, session_.RecordEntry(Operation::kDsrOpen, r.dataset, "", decision,
+                                                             id_params, std::nullopt, {r.pseudonym}));
+  VEIL_RETURN_IF_ERROR(Save(db, r, step));
+  VEIL_RETURN_IF_ERROR(txn.Commit());
+  r.steps.push_back(std::move(step));
+  return r;
+}
+
+absl::StatusOr<DsrRequest> SubjectRequests::Get(int64_t id) {
+  VEIL_RETURN_IF_ERROR(session_.Authorize(Operation::kDsrRead, "", "", {{"dsr", {{"id", id}}}}).status());
+  return Load(session_.workspace().metadata(), id);
+}
+
+absl::StatusOr<std::vector<DsrRequest>> SubjectRequests::List(bool overdue_only) {
+  VEIL_RETURN_IF_ERROR(
+      session_.Authorize(Operation::kDsrRead, "", "", {{"dsr", {{"list", true}, {"overdue", overdue_only}}}})
+          .status());
+  store::Workspace& ws = session_.workspace();
+  const absl::Time now = ws.env().Now();
+  store::Database& db = ws.metadata();
+  VEIL_ASSIGN_OR_RETURN(store::Statement st,
+                        db.Prepare(absl::StrCat("SELECT ", kColumns, " FROM dsr_request ORDER BY id")));
+  std::vector<DsrRequest> out;
+  while (true) {
+    VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    VEIL_ASSIGN_OR_RETURN(DsrRequest r, RowToRequest(st));
+    if (overdue_only && !r.overdue(now)) continue;
+    VEIL_RETURN_IF_ERROR(LoadSteps(db, r));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+absl::StatusOr<DsrRequest> SubjectRequests::Verify(int64_t id) { return Step(id, "verify", ""); }
+
+absl::StatusOr<DsrRequest> SubjectRequests::Reject(int64_t id, std::string_view reason) {
+  VEIL_RETURN_IF_ERROR(ValidateToken("the reason", reason));
+  return Step(id, "reject", reason);
+}
+
+absl::StatusOr<DsrRequest> SubjectRequests::Extend(int64_t id, std::string_view reason) {
+  VEIL_RETURN_IF_ERROR(ValidateToken("the reason", reason));
+  return Step(id, "extend", reason);
+}
+
+absl::StatusOr<DsrRequest> SubjectRequests::Step(int64_t id, std::string_view step,
+                                                 std::string_view reason_code) {
+  const std::string reason(reason_code);
+  store::Workspace& ws = session_.workspace();
+  store::Database& db = ws.metadata();
+  const Json gate_params = {{"dsr", {{"id", id}, {"step", step}}}};
+  VEIL_ASSIGN_OR_RETURN(GateDecision decision,
+                        session_.Authorize(Operation::kDsrUpdate, "", "", gate_params));
+  VEIL_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db));
+  VEIL_ASSIGN_OR_RETURN(DsrRequest r, Load(db, id));
+  VEIL_RETURN_IF_ERROR(CheckDsrStep(r, step));
+  const absl::Time now = Truncated(ws.env().Now());
+  DsrStep s;
+  s.seq = static_cast<int64_t>(r.steps.size()) + 1;
+  s.step = std::string(step);
+  s.at = now;
+  s.actor = session_.actor();
+  if (step == "verify") {
+    r.verified = true;
+    r.state = DsrState::kIdentityVerified;
+    s.detail = "the requester's identity was verified";
+  } else if (step == "reject") {
+    r.state = DsrState::kRejected;
+    r.rejection_reason = std::string(reason);
+    r.closed = now;
+    s.detail = absl::StrCat("rejected: ", reason);
+  } else {  // extend
+    r.state = DsrState::kExtended;
+    r.extension_reason = std::string(reason);
+    r.due = AddCalendarMonths(r.received, kDsrMonths + kDsrExtensionMonths);
+    s.detail = absl::StrCat("deadline extended by ", kDsrExtensionMonths, " months (Art. 12(3)) to ",
+                            Rfc3339(r.due), ": ", reason);
+  }
+  s.state = r.state;
+  Json params = Params(r, step);
+  if (!reason.empty()) params["dsr"]["reason"] = reason;
+  decision.reason += absl::StrCat("; subject request #", r.id, " (", DsrKindName(r.kind), "): ", s.detail);
+  VEIL_ASSIGN_OR_RETURN(s.audit_seq, session_.RecordEntry(Operation::kDsrUpdate, r.dataset, "", decision,
+                                                          params, std::nullopt, {r.pseudonym}));
+  VEIL_RETURN_IF_ERROR(Save(db, r, s));
+  VEIL_RETURN_IF_ERROR(txn.Commit());
+  r.steps.push_back(std::move(s));
+  return r;
+}
+
+absl::StatusOr<DsrRunResult> SubjectRequests::Run(int64_t id, const DsrRunOptions& options) {
+  store::Workspace& ws = session_.workspace();
+  store::Database& db = ws.metadata();
+  VEIL_ASSIGN_OR_RETURN(GateDecision decision, session_.Authorize(Operation::kDsrRun, "", "",
+                                                                  {{"dsr", {{"id", id}, {"step", "run"}}}}));
+  VEIL_ASSIGN_OR_RETURN(DsrRequest r, Load(db, id));
+  VEIL_RETURN_IF_ERROR(CheckDsrStep(r, "run"));
+  const bool needs_id = r.kind == DsrKind::kRestriction || r.kind == DsrKind::kObjection;
+  if (needs_id) {
+    if (!options.subject_id.has_value())
+      return absl::InvalidArgumentError(absl::StrCat("running a ", DsrKindName(r.kind),
+                                                     " request needs the subject's id again (--subject): it "
+                                                     "is not stored"));
+    if (session_.Pseudonym(*options.subject_id) != r.pseudonym)
+      return absl::InvalidArgumentError(
+          absl::StrCat("the subject id given is not the subject of request #", r.id));
+  }
+  if (r.kind == DsrKind::kRectification && !options.rectified) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "request #", r.id,
+        " (rectification): Veil does not rewrite sealed records in place; correct the subject's rows at the "
+        "source, re-ingest them (veil ingest --mode replace), then run the request again with --rectified "
+        "to record that it was done"));
+  }
+  // In progress from here: a run cut short is finished by running it again.
+  if (r.state != DsrState::kInProgress) {
+    VEIL_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db));
+    VEIL_ASSIGN_OR_RETURN(store::Statement st,
+                          db.Prepare("UPDATE dsr_request SET state = 'in_progress' WHERE id = ?1"));
+    VEIL_RETURN_IF_ERROR(st.Bind(1, r.id));
+    VEIL_RETURN_IF_ERROR(st.Run());
+    VEIL_RETURN_IF_ERROR(txn.Commit());
+    r.state = DsrState::kInProgress;
+  }
+  const absl::Time now = Truncated(ws.env().Now());
+  DsrRunResult result;
+  Json outcome = Json::object();
+  std::string detail;
+  std::optional<crypto::Sha256Digest> result_hash;
+  VEIL_ASSIGN_OR_RETURN(const std::vector<std::string> holding, DatasetsHolding(db, r));
+  VEIL_ASSIGN_OR_RETURN(const std::vector<std::string> attached, AttachedInScope(ws, r));
+  const auto keep = [&](std::string_view p) { return p == r.pseudonym; };
+
+  // Erasure: what is erased and what a legal hold keeps, planned before the entry.
+  std::vector<std::string> to_erase;
+  if (r.kind == DsrKind::kAccess || r.kind == DsrKind::kPortability) {
+    Json datasets = Json::array();
+    int64_t rows = 0;
+    for (const std::string& name : holding) {
+      VEIL_ASSIGN_OR_RETURN(store::DatasetContents data, ws.Read(name, keep));
+      VEIL_ASSIGN_OR_RETURN(std::string csv, table::WriteCsvToString(data.table));
+      result.csv.emplace_back(name, std::move(csv));
+      rows += data.table.num_rows();
+      Json d = {
+          {"dataset", name}, {"subject_column", data.info.subject_column}, {"rows", RowsJson(data.table)}};
+      if (r.kind == DsrKind::kAccess) {
+        Json sources = Json::array();
+        for (const store::DatasetSource& s : data.info.sources)
+          sources.push_back({{"file_name", s.file_name}, {"ingested_at", Rfc3339(s.ingested_at)}});
+        VEIL_ASSIGN_OR_RETURN(const std::vector<Declaration> decls, LoadDeclarations(ws, name));
+        Json declarations = Json::array();
+        for (const Declaration& x : decls) declarations.push_back(DeclarationToJson(x));
+        VEIL_ASSIGN_OR_RETURN(Json retention, RetentionRulesOf(db, name));
+        VEIL_ASSIGN_OR_RETURN(Json holds, HoldsCovering(db, name, r.pseudonym));
+        d["purposes"] = data.info.purposes;
+        d["processing"] = std::move(declarations);
+        d["retention_rules"] = std::move(retention);
+        d["legal_holds"] = std::move(holds);
+        d["sources"] = std::move(sources);
+      }
+      datasets.push_back(std::move(d));
+    }
+    Json doc = {{"request",
+                 {{"id", r.id},
+                  {"kind", DsrKindName(r.kind)},
+                  {"article", DsrKindArticle(r.kind)},
+                  {"received", Rfc3339(r.received)},
+                  {"generated_at", Rfc3339(now)}}},
+                {"subject", {{"pseudonym", r.pseudonym}}},
+                {"datasets", std::move(datasets)}};
+    Json notes = Json::array();
+    if (r.kind == DsrKind::kAccess) {
+      VEIL_ASSIGN_OR_RETURN(const std::vector<ConsentRecord> history, ConsentHistory(ws, r.pseudonym));
+      VEIL_ASSIGN_OR_RETURN(const std::vector<SubjectRestriction> restrictions,
+                            Restrictions(ws, r.pseudonym));
+      Json consent = Json::array();
+      for (const ConsentRecord& c : history) consent.push_back(ConsentRecordToJson(c));
+      Json restricted = Json::array();
+      for (const SubjectRestriction& x : restrictions) restricted.push_back(SubjectRestrictionToJson(x));
+      // The automated decisions about them (Art. 15(1)(h), 22): the audit log's decide entries.
+      VEIL_ASSIGN_OR_RETURN(audit::AuditLog * log, session_.AuditLogFor(Operation::kAuditRead));
+      VEIL_ASSIGN_OR_RETURN(const std::vector<audit::AuditEntry> entries, log->ReadEntries(0));
+      Json decisions = Json::array();
+      for (const audit::AuditEntry& e : entries) {
+        if (e.action != OperationName(Operation::kDecide) || e.decision != audit::Decision::kAllowed)
+          continue;
+        if (std::find(e.subject_pseudonyms.begin(), e.subject_pseudonyms.end(), r.pseudonym) ==
+            e.subject_pseudonyms.end())
+          continue;
+        decisions.push_back(audit::AuditEntryToJson(e));
+      }
+      doc["consent"] = std::move(consent);
+      doc["restrictions"] = std::move(restricted);
+      doc["automated_decisions"] = std::move(decisions);
+      notes.push_back(
+          "automated_decisions are the audit log's entries of each decision about the subject (model, "
+          "dataset, "
+          "purpose, time, and in reason the logic's inputs that were unknown); the decision itself, its "
+          "score "
+          "and explanation (the top contributions) were returned when it was made, and the entry's "
+          "result_hash is the SHA-256 of that record, by which a kept copy is checked");
+    } else {
+      notes.push_back(
+          "the rows held about the subject, as ingested; the workspace does not record which columns the "
+          "subject provided and which were derived: check before sending");
+    }
+    for (const std::string& a : attached)
+      notes.push_back(absl::StrCat(
+          "dataset \"", a, "\" is attached: its rows live in an external database and are not included"));
+    doc["notes"] = std::move(notes);
+    result.document = doc.dump(2);
+    result_hash = crypto::Sha256(result.document);
+    outcome = {{"datasets", holding}, {"rows", rows}, {"document_sha256", base::HexEncode(*result_hash)}};
+    detail = absl::StrCat(DsrKindName(r.kind), ": ", rows, " row(s) from ", holding.size(),
+                          " dataset(s) released to the owner");
+  } else if (r.kind == DsrKind::kErasure) {
+    Json kept = Json::array();
+    for (const std::string& name : holding) {
+      VEIL_ASSIGN_OR_RETURN(Json holds, HoldsCovering(db, name, r.pseudonym));
+      if (holds.empty()) {
+        to_erase.push_back(name);
+        continue;
+      }
+      kept.push_back({{"dataset", name},
+                      {"exception", "Art. 17(3)(e): legal claims (legal hold)"},
+                      {"holds", std::move(holds)}});
+    }
+    outcome = {{"to_erase", to_erase}, {"kept", kept}, {"attached_not_erased", attached}};
+    detail =
+        absl::StrCat("erasure: ", to_erase.size(), " dataset(s) to erase by crypto-shredding, ", kept.size(),
+                     " kept under a legal hold (Art. 17(3)(e))",
+                     attached.empty() ? "" : absl::StrCat(", ", attached.size(), " attached not erased"));
+  } else if (r.kind == DsrKind::kRestriction || r.kind == DsrKind::kObjection) {
+    const RestrictionKind kind =
+        r.kind == DsrKind::kRestriction ? RestrictionKind::kRestriction : RestrictionKind::kObjection;
+    VEIL_ASSIGN_OR_RETURN(SubjectRestriction x,
+                          ConsentRegistry(session_).Restrict(kind, *options.subject_id, r.purpose, r.dataset,
+                                                             absl::StrCat("dsr-", r.id)));
+    outcome = {{"restriction_id", x.id},
+               {"kind", RestrictionKindName(kind)},
+               {"purpose", r.purpose.empty() ? Json(nullptr) : Json(r.purpose)},
+               {"dataset", r.dataset.empty() ? Json(nullptr) : Json(r.dataset)}};
+    detail =
+        absl::StrCat(RestrictionKindName(kind), " #", x.id, " recorded: the gate leaves the subject out");
+  } else {  // rectification, confirmed
+    outcome = {{"applied", "re-ingest"}, {"confirmed_by", session_.actor()}};
+    detail =
+        "rectification: the owner confirmed the corrected rows were re-ingested (Veil does not rewrite "
+        "sealed "
+        "records in place)";
+  }
+
+  // The run's entry: before the erasure commits or the document is released.
+  Json params = Params(r, "run");
+  params["dsr"]["outcome"] = outcome;
+  decision.reason += absl::StrCat("; subject request #", r.id, " run: ", detail);
+  VEIL_ASSIGN_OR_RETURN(const uint64_t seq, session_.RecordEntry(Operation::kDsrRun, r.dataset, "", decision,
+                                                                 params, result_hash, {r.pseudonym}));
+  if (r.kind == DsrKind::kErasure) {
+    int64_t rows = 0, keys = 0;
+    Json erased = Json::array();
+    for (const std::string& name : to_erase) {
+      absl::StatusOr<store::EraseResult> e =
+          ws.EraseSubjects(std::vector<std::string>{r.pseudonym}, name,
+                           [](const store::EraseResult&) { return absl::OkStatus(); });
+      if (!e.ok()) {
+        return absl::Status(
+            e.status().code(),
+            absl::StrCat("subject request #", r.id, ": erasure stopped at dataset \"", name,
+                         "\" (audit entry #", seq, "); run it again to finish: ", e.status().message()));
+      }
+      rows += e->rows_removed;
+      keys += e->keys_destroyed;
+      erased.push_back({{"dataset", name}, {"rows", e->rows_removed}});
+    }
+    outcome["erased"] = std::move(erased);
+    outcome["rows_removed"] = rows;
+    outcome["keys_destroyed"] = keys;
+  }
+  DsrStep s;
+  s.seq = static_cast<int64_t>(r.steps.size()) + 1;
+  s.step = "run";
+  s.state = DsrState::kCompleted;
+  s.at = now;
+  s.actor = session_.actor();
+  s.detail = detail;
+  s.audit_seq = seq;
+  r.state = DsrState::kCompleted;
+  r.outcome = outcome;
+  r.closed = now;
+  VEIL_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db));
+  VEIL_RETURN_IF_ERROR(Save(db, r, s));
+  VEIL_RETURN_IF_ERROR(txn.Commit());
+  r.steps.push_back(std::move(s));
+  result.request = std::move(r);
+  result.audit_seq = seq;
+  return result;
+}
+
+}  // namespace veil::gov

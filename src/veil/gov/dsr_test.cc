@@ -1,0 +1,367 @@
+#include "veil/gov/dsr.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "veil/base/test_util.h"
+#include "veil/crypto/random.h"
+#include "veil/gov/catalog.h"
+#include "veil/gov/consent.h"
+#include "veil/gov/retention.h"
+#include "veil/gov/test_util.h"
+#include "veil/store/sqlite.h"
+#include "veil/table/csv_reader.h"
+
+namespace veil::gov {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::veil::gov::testing::AuditFaultEnv;
+using ::veil::gov::testing::kPatients;
+
+absl::Time At(int y, int m, int d, int h = 0) {
+  return absl::FromCivil(absl::CivilSecond(y, m, d, h, 0, 0), absl::UTCTimeZone());
+}
+
+const absl::Time kT0 = At(2026, 3, 1, 9);
+
+DsrRunOptions Rectified() {
+  DsrRunOptions o;
+  o.rectified = true;
+  return o;
+}
+
+DsrRunOptions WithSubject(const std::string& id) {
+  DsrRunOptions o;
+  o.subject_id = id;
+  return o;
+}
+
+TEST(DsrDeadlineTest, CalendarMonthsClampToTheMonthsLastDay) {
+  EXPECT_EQ(AddCalendarMonths(At(2026, 3, 1, 9), 1), At(2026, 4, 1, 9));
+  EXPECT_EQ(AddCalendarMonths(At(2026, 1, 31, 12), 1), At(2026, 2, 28, 12)) << "no 31 February";
+  EXPECT_EQ(AddCalendarMonths(At(2028, 1, 31), 1), At(2028, 2, 29)) << "leap year";
+  EXPECT_EQ(AddCalendarMonths(At(2026, 11, 30), 3), At(2027, 2, 28)) << "across the year";
+  EXPECT_EQ(AddCalendarMonths(At(2026, 5, 31) + absl::Milliseconds(250), 1),
+            At(2026, 6, 30) + absl::Milliseconds(250));
+}
+
+class DsrTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    env_.SetNow(kT0);
+    auto s = Session::Init(env_, dir_, "alice", {});
+    ASSERT_TRUE(s.ok()) << s.status();
+    owner_ = *std::move(s);
+    Ingest("patients");
+    Declaration d;
+    d.dataset = "patients";
+    d.purpose = "research";
+    d.basis = LegalBasis::kConsent;
+    d.subject_types = {"patient"};
+    d.recipients = {"University hospital"};
+    d.retention = "5 years after the study";
+    ASSERT_TRUE(Catalog(*owner_).Declare(d).ok());
+  }
+
+  void Ingest(const std::string& name) {
+    store::IngestRequest req;
+    req.dataset = name;
+    req.subject_column = "mrn";
+    req.purposes = {"care", "research"};
+    req.source = {"", "patients.csv", std::string(64, '0'), 123, 0, {}};
+    ASSERT_TRUE(owner_->Ingest(*table::ReadCsvFromString(kPatients), req).ok());
+  }
+
+  DsrRequest Open(DsrKind kind, const std::string& subject = "MRN-1001", const std::string& dataset = "") {
+    DsrOpenRequest r;
+    r.kind = kind;
+    r.subject_id = subject;
+    r.dataset = dataset;
+    r.note = "ticket-42";
+    auto out = SubjectRequests(*owner_).Open(r);
+    EXPECT_TRUE(out.ok()) << out.status();
+    return out.ok() ? *out : DsrRequest{};
+  }
+
+  int64_t CountRequests() {
+    auto st = owner_->workspace().metadata().Prepare("SELECT COUNT(*) FROM dsr_request");
+    EXPECT_TRUE(st.ok());
+    EXPECT_TRUE(*st->Step());
+    return st->ColumnInt64(0);
+  }
+
+  std::vector<audit::AuditEntry> Entries(std::string_view action) {
+    auto log = owner_->AuditLogFor(Operation::kAuditRead);
+    EXPECT_TRUE(log.ok());
+    std::vector<audit::AuditEntry> out;
+    if (!log.ok()) return out;
+    absl::StatusOr<std::vector<audit::AuditEntry>> entries = (*log)->ReadEntries(0);
+    EXPECT_TRUE(entries.ok()) << entries.status();
+    if (!entries.ok()) return out;
+    for (audit::AuditEntry& e : *entries) {
+      if (e.action == action) out.push_back(std::move(e));
+    }
+    return out;
+  }
+
+  base::testing::ScopedTempDir tmp_{"veil_dsr_test"};
+  const std::string dir_ = tmp_.File("ws");
+  AuditFaultEnv env_{crypto::SecureRandom()};
+  std::unique_ptr<Session> owner_;
+};
+
+// received -> identity_verified -> extended -> completed, each step recorded and audited; illegal steps
+// refused with the state and what it allows.
+TEST_F(DsrTest, StateMachineAndDeadline) {
+  SubjectRequests dsr(*owner_);
+  const DsrRequest r = Open(DsrKind::kRectification);
+  EXPECT_EQ(r.state, DsrState::kReceived);
+  EXPECT_EQ(r.received, kT0);
+  EXPECT_EQ(r.due, At(2026, 4, 1, 9)) << "Art. 12(3): one month from receipt";
+  EXPECT_EQ(r.pseudonym, owner_->Pseudonym("MRN-1001"));
+
+  auto run = dsr.Run(r.id, {});
+  EXPECT_EQ(run.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(run.status().message(),
+              HasSubstr("is received: cannot run it; verify the requester's identity"));
+
+  env_.AdvanceClock(absl::Hours(24));
+  auto v = dsr.Verify(r.id);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->state, DsrState::kIdentityVerified);
+  EXPECT_THAT(dsr.Verify(r.id).status().message(), HasSubstr("the identity is already verified"));
+
+  // Not overdue on the due instant; overdue just after it.
+  env_.SetNow(At(2026, 4, 1, 9));
+  EXPECT_TRUE(dsr.List(/*overdue_only=*/true)->empty());
+  env_.AdvanceClock(absl::Seconds(1));
+  ASSERT_EQ(dsr.List(true)->size(), 1u);
+  EXPECT_TRUE(dsr.Get(r.id)->overdue(env_.Now()));
+
+  auto e = dsr.Extend(r.id, "complexity");
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->state, DsrState::kExtended);
+  EXPECT_EQ(e->due, At(2026, 6, 1, 9)) << "three months from receipt";
+  EXPECT_EQ(e->extension_reason, "complexity");
+  EXPECT_TRUE(dsr.List(true)->empty());
+  EXPECT_THAT(dsr.Extend(r.id, "again").status().message(), HasSubstr("already extended once"));
+
+  // Rectification is not applied by Veil: run refuses until the owner confirms the re-ingest.
+  auto refused = dsr.Run(r.id, {});
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(), HasSubstr("re-ingest them (veil ingest --mode replace)"));
+  auto done = dsr.Run(r.id, Rectified());
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->request.state, DsrState::kCompleted);
+  EXPECT_EQ(done->request.outcome["applied"], "re-ingest");
+  EXPECT_THAT(dsr.Reject(r.id, "late").status().message(),
+              HasSubstr("is completed (identity verified): cannot reject it; it is closed"));
+
+  // Resumed from the database, the request has every step with its audit entry.
+  const DsrRequest back = *dsr.Get(r.id);
+  ASSERT_EQ(back.steps.size(), 4u);
+  EXPECT_EQ(back.steps[0].step, "open");
+  EXPECT_EQ(back.steps[1].step, "verify");
+  EXPECT_EQ(back.steps[2].step, "extend");
+  EXPECT_EQ(back.steps[3].step, "run");
+  for (const DsrStep& s : back.steps) EXPECT_TRUE(s.audit_seq.has_value()) << s.step;
+  EXPECT_EQ(Entries("dsr.open").size(), 1u);
+  EXPECT_EQ(Entries("dsr.update").size(), 2u);
+  const auto runs = Entries("dsr.run");
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].subject_pseudonyms, std::vector<std::string>{r.pseudonym});
+  for (const char* action : {"dsr.open", "dsr.update", "dsr.run"}) {
+    for (const audit::AuditEntry& x : Entries(action)) {
+      EXPECT_THAT(x.reason, Not(HasSubstr("MRN-1001")));
+      EXPECT_THAT(x.reason, HasSubstr("subject request #1"));
+    }
+  }
+}
+
+TEST_F(DsrTest, RejectCloses) {
+  SubjectRequests dsr(*owner_);
+  const DsrRequest r = Open(DsrKind::kAccess);
+  EXPECT_EQ(dsr.Reject(r.id, "bad reason").status().code(), absl::StatusCode::kInvalidArgument)
+      << "a reason is a code, not free text";
+  auto x = dsr.Reject(r.id, "identity-not-verified");
+  ASSERT_TRUE(x.ok()) << x.status();
+  EXPECT_EQ(x->state, DsrState::kRejected);
+  EXPECT_EQ(x->closed, kT0);
+  env_.AdvanceClock(absl::Hours(24 * 60));
+  EXPECT_TRUE(dsr.List(true)->empty()) << "a closed request is never overdue";
+  EXPECT_THAT(dsr.Verify(r.id).status().message(), HasSubstr("is rejected: cannot verify it; it is closed"));
+  EXPECT_EQ(dsr.Get(99).status().code(), absl::StatusCode::kNotFound);
+}
+
+// Access: the rows (decrypted), declarations with recipients, consent, and a decision about the subject.
+TEST_F(DsrTest, AccessHasEverythingHeldAboutTheSubject) {
+  ConsentInput c;
+  c.subject_id = "MRN-1001";
+  c.purpose = "research";
+  c.at = kT0;
+  c.source = "web_form";
+  c.notice_version = "notice-v3";
+  ASSERT_TRUE(ConsentRegistry(*owner_).Record(c).ok());
+  const std::string p1 = owner_->Pseudonym("MRN-1001");
+  const std::string p2 = owner_->Pseudonym("MRN-1002");
+  auto decision = owner_->Authorize(Operation::kDecide, "patients", "research", {{"model", "m"}});
+  ASSERT_TRUE(decision.ok());
+  ASSERT_TRUE(
+      owner_->Record(Operation::kDecide, "patients", "research", *decision, {{"row", 1}}, {}, {p1}).ok());
+  ASSERT_TRUE(owner_->Record(Operation::kDecide, "care", "", *decision, {{"row", 2}}, {}, {p2}).ok());
+
+  SubjectRequests dsr(*owner_);
+  const DsrRequest r = Open(DsrKind::kAccess);
+  ASSERT_TRUE(dsr.Verify(r.id).ok());
+  auto run = dsr.Run(r.id, {});
+  ASSERT_TRUE(run.ok()) << run.status();
+  const auto doc = nlohmann::json::parse(run->document);
+  EXPECT_EQ(doc["subject"]["pseudonym"], p1);
+  ASSERT_EQ(doc["datasets"].size(), 1u);
+  const auto& d = doc["datasets"][0];
+  EXPECT_EQ(d["dataset"], "patients");
+  ASSERT_EQ(d["rows"].size(), 2u) << "MRN-1001's two rows, nobody else's";
+  EXPECT_EQ(d["rows"][0]["name"], "Alice Moreau");
+  EXPECT_EQ(d["rows"][0]["age"], 34);
+  EXPECT_EQ(d["rows"][1]["age"], 35);
+  EXPECT_EQ(d["purposes"], nlohmann::json({"care", "research"}));
+  ASSERT_EQ(d["processing"].size(), 1u);
+  EXPECT_EQ(d["processing"][0]["recipients"], nlohmann::json({"University hospital"}));
+  EXPECT_EQ(d["processing"][0]["retention"], "5 years after the study");
+  ASSERT_EQ(doc["consent"].size(), 1u);
+  EXPECT_EQ(doc["consent"][0]["state"], "granted");
+  ASSERT_EQ(doc["automated_decisions"].size(), 1u) << "only the decision about this subject";
+  EXPECT_EQ(doc["automated_decisions"][0]["dataset"], "patients");
+  EXPECT_THAT(run->document, Not(HasSubstr("Bruno")));
+  ASSERT_EQ(run->csv.size(), 1u);
+  EXPECT_EQ(run->csv[0].second,
+            "mrn,name,age,diagnosis\nMRN-1001,Alice Moreau,34,asthma\n"
+            "MRN-1001,Alice Moreau,35,asthma\n");
+  // The run's entry names the pseudonym, hashes the document, and holds no personal data in its text.
+  const auto runs = Entries("dsr.run");
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].seq, run->audit_seq);
+  EXPECT_EQ(runs[0].result_hash, crypto::Sha256(run->document));
+  EXPECT_THAT(runs[0].reason, Not(HasSubstr("Alice")));
+  EXPECT_THAT(runs[0].reason, HasSubstr("2 row(s) from 1 dataset(s)"));
+  EXPECT_EQ(run->request.outcome["rows"], 2);
+}
+
+// Erasure erases where it may and keeps what a legal hold covers, recording the Art. 17(3)(e) exception.
+TEST_F(DsrTest, ErasureHonoursLegalHolds) {
+  Ingest("billing");
+  ASSERT_TRUE(Retention(*owner_).Hold("billing", std::string("MRN-1001"), "litigation-2026-04").ok());
+  SubjectRequests dsr(*owner_);
+  const DsrRequest r = Open(DsrKind::kErasure);
+  ASSERT_TRUE(dsr.Verify(r.id).ok());
+  auto run = dsr.Run(r.id, {});
+  ASSERT_TRUE(run.ok()) << run.status();
+  const auto& o = run->request.outcome;
+  ASSERT_EQ(o["erased"].size(), 1u);
+  EXPECT_EQ(o["erased"][0]["dataset"], "patients");
+  EXPECT_EQ(o["erased"][0]["rows"], 2);
+  EXPECT_EQ(o["keys_destroyed"], 1);
+  ASSERT_EQ(o["kept"].size(), 1u);
+  EXPECT_EQ(o["kept"][0]["dataset"], "billing");
+  EXPECT_EQ(o["kept"][0]["exception"], "Art. 17(3)(e): legal claims (legal hold)");
+  EXPECT_EQ(o["kept"][0]["holds"][0]["reason"], "litigation-2026-04");
+  EXPECT_EQ(owner_->GetDataset("patients")->subjects, 2);
+  EXPECT_EQ(owner_->GetDataset("billing")->subjects, 3);
+  EXPECT_THAT(owner_->Export("patients", "care")->csv, Not(HasSubstr("MRN-1001")));
+  EXPECT_THAT(owner_->Export("billing", "care")->csv, HasSubstr("MRN-1001"));
+  // The request (pseudonym only) outlives the erasure: the record that it was answered.
+  EXPECT_EQ(dsr.Get(r.id)->state, DsrState::kCompleted);
+}
+
+TEST_F(DsrTest, RestrictionAndObjectionGoThroughConsent) {
+  SubjectRequests dsr(*owner_);
+  DsrOpenRequest o;
+  o.kind = DsrKind::kObjection;
+  o.subject_id = "MRN-1002";
+  o.purpose = "research";
+  auto r = dsr.Open(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_TRUE(dsr.Verify(r->id).ok());
+  EXPECT_THAT(dsr.Run(r->id, {}).status().message(), HasSubstr("needs the subject's id again"));
+  EXPECT_THAT(dsr.Run(r->id, WithSubject("MRN-1001")).status().message(),
+              HasSubstr("is not the subject of request #1"));
+  auto run = dsr.Run(r->id, WithSubject("MRN-1002"));
+  ASSERT_TRUE(run.ok()) << run.status();
+  auto x = Restrictions(owner_->workspace(), owner_->Pseudonym("MRN-1002"));
+  ASSERT_EQ(x->size(), 1u);
+  EXPECT_EQ((*x)[0].kind, RestrictionKind::kObjection);
+  EXPECT_EQ((*x)[0].purpose, "research");
+  EXPECT_EQ((*x)[0].reason, "dsr-1");
+  auto e = SubjectExclusion(owner_->workspace(), owner_->Pseudonym("MRN-1002"), "patients", "research",
+                            env_.Now());
+  EXPECT_THAT(*e, Not(::testing::IsEmpty())) << "the gate now leaves the subject out";
+}
+
+TEST_F(DsrTest, BadInputChangesNothing) {
+  SubjectRequests dsr(*owner_);
+  DsrOpenRequest r;
+  r.kind = DsrKind::kAccess;
+  r.subject_id = "MRN-1001";
+  r.note = "call Alice back";
+  EXPECT_EQ(dsr.Open(r).status().code(), absl::StatusCode::kInvalidArgument);
+  r.note = "";
+  r.purpose = "research";
+  EXPECT_THAT(dsr.Open(r).status().message(), HasSubstr("only for an objection"));
+  r.purpose = "";
+  r.dataset = "nope";
+  EXPECT_EQ(dsr.Open(r).status().code(), absl::StatusCode::kNotFound);
+  r.dataset = "";
+  r.subject_id = "";
+  EXPECT_EQ(dsr.Open(r).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CountRequests(), 0);
+  EXPECT_TRUE(Entries("dsr.open").empty());
+}
+
+TEST_F(DsrTest, OwnerOnly) {
+  ASSERT_TRUE(owner_->Grant("ines", Role::kAuditor).ok());
+  const DsrRequest r = Open(DsrKind::kAccess);
+  owner_.reset();
+  auto ines = Session::Open(env_, dir_, "ines", std::nullopt);
+  ASSERT_TRUE(ines.ok());
+  SubjectRequests dsr(**ines);
+  EXPECT_EQ(dsr.Get(r.id).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(dsr.Verify(r.id).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(dsr.Run(r.id, {}).status().code(), absl::StatusCode::kPermissionDenied);
+  DsrOpenRequest o;
+  o.subject_id = "MRN-1002";
+  EXPECT_EQ(dsr.Open(o).status().code(), absl::StatusCode::kPermissionDenied);
+  ines->reset();
+  auto s = Session::Open(env_, dir_, "alice", std::nullopt);
+  ASSERT_TRUE(s.ok());
+  owner_ = *std::move(s);
+  EXPECT_EQ(SubjectRequests(*owner_).Get(r.id)->state, DsrState::kReceived);
+  EXPECT_EQ(CountRequests(), 1);
+  const auto denied = Entries("dsr.run");
+  ASSERT_EQ(denied.size(), 1u);
+  EXPECT_EQ(denied[0].decision, audit::Decision::kDenied);
+}
+
+// Schema v8: a v7 workspace gets the request tables when opened.
+TEST_F(DsrTest, MigratesFromSchema7) {
+  owner_.reset();
+  {
+    auto db = store::Database::Open(dir_ + "/workspace.db", {.create = false});
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(db->Exec("DROP TABLE dsr_step; DROP TABLE dsr_request; PRAGMA user_version = 7;").ok());
+  }
+  auto s = Session::Open(env_, dir_, "alice", std::nullopt);
+  ASSERT_TRUE(s.ok()) << s.status();
+  owner_ = *std::move(s);
+  EXPECT_EQ(*owner_->workspace().metadata().UserVersion(), store::Workspace::SchemaVersion());
+  EXPECT_EQ(store::Workspace::SchemaVersion(), 8);
+  EXPECT_EQ(Open(DsrKind::kAccess).id, 1);
+}
+
+}  // namespace
+}  // namespace veil::gov
