@@ -2,6 +2,7 @@
 // user runs them.
 #include <algorithm>
 #include <ctime>
+#include <filesystem>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -584,6 +585,112 @@ TEST_F(GovCliTest, RetentionBadInputChangesNothing) {
   Result r = Ws("retention status");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("No retention rules"));
+}
+
+// A subject request from receipt to completion, as a data protection officer runs it: the Art. 12(3) month on
+// the frozen clock, one extension, illegal steps refused, access and portability files, erasure honouring a
+// legal hold, owner only, each step one audit entry without personal data in its text.
+TEST_F(GovCliTest, SubjectRequests) {
+  DeclareResearchOnConsent();
+  const std::string t0 = "2026-03-01T09:00:00Z";
+  Result r = At(t0, "--json dsr open --kind access --subject P00001 --note ticket-7");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Json req = ParseJson(r.out);
+  EXPECT_EQ(req["id"], 1);
+  EXPECT_EQ(req["state"], "received");
+  EXPECT_EQ(req["due"], "2026-04-01T09:00:00Z");
+  EXPECT_EQ(req["subject"], PseudonymOf("P00001"));
+  EXPECT_THAT(r.out, Not(HasSubstr("P00001")));
+
+  r = At(t0, "dsr run 1 -o " + Q(Path("access.json")));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("verify the requester's identity first"));
+  EXPECT_FALSE(std::filesystem::exists(Path("access.json")));
+  ASSERT_EQ(At(t0, "dsr verify 1 --quiet").exit_code, 0);
+  r = At(t0, "dsr run 1 -o " + Q(Path("access.json")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const Json doc = ParseJson(Slurp(Path("access.json")));
+  ASSERT_EQ(doc["datasets"].size(), 1u);
+  ASSERT_EQ(doc["datasets"][0]["rows"].size(), 1u);
+  EXPECT_EQ(doc["datasets"][0]["rows"][0]["patient_id"], "P00001");
+  EXPECT_EQ(doc["datasets"][0]["rows"][0]["name"], "Nora Costa");
+  EXPECT_EQ(doc["datasets"][0]["processing"].size(), 2u) << "care and research declarations";
+  EXPECT_TRUE(doc.contains("consent") && doc.contains("automated_decisions"));
+  r = At(t0, "--json dsr status 1");
+  EXPECT_EQ(ParseJson(r.out)["state"], "completed");
+  EXPECT_EQ(At(t0, "dsr verify 1").exit_code, 1) << "a completed request takes no more steps";
+
+  // Portability: JSON and one CSV per dataset.
+  ASSERT_EQ(At(t0, "dsr open --kind portability --subject P00002 --quiet").exit_code, 0);
+  ASSERT_EQ(At(t0, "dsr verify 2 --quiet").exit_code, 0);
+  EXPECT_EQ(At(t0, "dsr run 2").exit_code, 2) << "portability needs -o";
+  ASSERT_EQ(At(t0, "dsr run 2 --quiet -o " + Q(Path("port.json"))).exit_code, 0);
+  const std::string csv = Slurp(Path("port.patients.csv"));
+  EXPECT_THAT(csv, HasSubstr("patient_id,name,"));
+  EXPECT_THAT(csv, HasSubstr("P00002,Nora Mensah,"));
+  EXPECT_THAT(csv, Not(HasSubstr("P00001")));
+
+  // Erasure of two subjects, one under a legal hold: kept, with the Art. 17(3)(e) exception recorded.
+  ASSERT_EQ(
+      Ws("retention hold --dataset patients --subject P00003 --reason litigation-2026-04 --quiet").exit_code,
+      0);
+  ASSERT_EQ(At(t0, "dsr open --kind erasure --subject P00003 --quiet").exit_code, 0);
+  ASSERT_EQ(At(t0, "dsr open --kind erasure --subject P00004 --quiet").exit_code, 0);
+  // The deadline: overdue after one month, not once extended (three months).
+  r = At("2026-04-02", "--json dsr list --overdue");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ParseJson(r.out)["requests"].size(), 2u);
+  r = At("2026-04-02", "dsr extend 3 --reason complexity");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("2026-06-01"));
+  EXPECT_EQ(At("2026-04-02", "dsr extend 3 --reason again").exit_code, 1) << "once only";
+  r = At("2026-04-02", "--json dsr list --overdue");
+  ASSERT_EQ(ParseJson(r.out)["requests"].size(), 1u);
+  EXPECT_EQ(ParseJson(r.out)["requests"][0]["id"], 4);
+  for (const char* id : {"3", "4"}) {
+    ASSERT_EQ(At("2026-04-02", std::string("dsr verify ") + id + " --quiet").exit_code, 0);
+    r = At("2026-04-02", std::string("--json dsr run ") + id);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  const Json held = ParseJson(At("2026-04-02", "--json dsr status 3").out);
+  EXPECT_EQ(held["outcome"]["kept"][0]["holds"][0]["reason"], "litigation-2026-04");
+  EXPECT_EQ(held["outcome"]["erased"].size(), 0u);
+  const Json erased = ParseJson(At("2026-04-02", "--json dsr status 4").out);
+  EXPECT_EQ(erased["outcome"]["erased"][0]["dataset"], "patients");
+  const std::vector<std::string> left = Exported("care");
+  EXPECT_TRUE(std::binary_search(left.begin(), left.end(), "P00003")) << "held";
+  EXPECT_FALSE(std::binary_search(left.begin(), left.end(), "P00004")) << "erased";
+
+  // Owner only: an auditor or analyst is refused (and audited).
+  EXPECT_EQ(Ws("dsr list", "ines").exit_code, 3);
+  EXPECT_EQ(Ws("dsr open --kind access --subject P00005", "alex").exit_code, 3);
+
+  // Bad input: exit 2, nothing recorded.
+  const size_t before = ParseJson(At(t0, "--json dsr list").out)["requests"].size();
+  EXPECT_EQ(At(t0, "dsr open --kind nonsense --subject P00005").exit_code, 2);
+  EXPECT_EQ(At(t0, "dsr open --kind access --subject P00005 --note " + Q("call her back")).exit_code, 2);
+  EXPECT_EQ(At(t0, "dsr open --kind access --subject P00005 --dataset nope").exit_code, 2);
+  EXPECT_EQ(At(t0, "dsr open --kind access --subject P00005 --purpose research").exit_code, 2);
+  EXPECT_EQ(At(t0, "dsr status 99").exit_code, 2);
+  EXPECT_EQ(At(t0, "dsr reject 1 --reason " + Q("no reason")).exit_code, 2);
+  EXPECT_EQ(ParseJson(At(t0, "--json dsr list").out)["requests"].size(), before);
+
+  // Every step is one audit entry naming the pseudonym; no subject id or value in its text.
+  const auto allowed = [&](const std::string& action) {
+    size_t n = 0;
+    for (const Json& e : Entries(action)) n += e["decision"] == "allowed" ? 1 : 0;
+    return n;
+  };
+  EXPECT_EQ(allowed("dsr.open"), 4u);
+  EXPECT_EQ(allowed("dsr.update"), 5u) << "4 verifications and one extension";
+  EXPECT_EQ(allowed("dsr.run"), 4u);
+  EXPECT_EQ(Entries("dsr.read").size(), 1u) << "the auditor's refused list";
+  for (const char* action : {"dsr.open", "dsr.update", "dsr.run", "dsr.read"}) {
+    for (const Json& e : Entries(action)) {
+      EXPECT_THAT(e.dump(), Not(HasSubstr("P0000"))) << action;
+      EXPECT_THAT(e.dump(), Not(HasSubstr("Nora"))) << action;
+    }
+  }
 }
 
 }  // namespace

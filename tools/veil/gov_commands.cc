@@ -11,6 +11,7 @@
 //   veil consent object|restrict|lift               objections (Art. 21) and restrictions (Art. 18)
 //   veil retention set|status|enforce|hold|release  retention periods, what is due when, erasure of what is
 //                                                   due (crypto-shredding), legal holds (Art. 5(1)(e), 17)
+//   veil dsr open|status|verify|run|reject|extend|list  subject requests (Art. 12(3), 15-18, 20, 21)
 //
 // Every command opens the workspace through gov::Session: the gate decides, the audit log records.
 //
@@ -26,6 +27,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -42,6 +44,7 @@
 #include "veil/crypto/sha256.h"
 #include "veil/gov/catalog.h"
 #include "veil/gov/consent.h"
+#include "veil/gov/dsr.h"
 #include "veil/gov/retention.h"
 #include "veil/gov/session.h"
 #include "veil/gov/taxonomy.h"
@@ -1097,12 +1100,245 @@ void RegisterRetention(CLI::App& app, Cli& cli) {
   }
 }
 
+// --- veil dsr ... ---
+
+struct DsrArgs {
+  int64_t id = 0;
+  std::string kind;
+  std::string subject;
+  std::string dataset;
+  std::string purpose;
+  std::string note;
+  std::string reason;
+  std::string output;
+  bool rectified = false;
+  bool overdue = false;
+};
+
+void PrintDsr(const gov::DsrRequest& r, absl::Time now) {
+  std::cout << "Subject request #" << r.id << ": " << gov::DsrKindName(r.kind) << " ("
+            << gov::DsrKindArticle(r.kind) << ") of subject " << Short(r.pseudonym)
+            << (r.dataset.empty() ? std::string(" in every dataset") : " in dataset \"" + r.dataset + "\"")
+            << (r.purpose.empty() ? std::string() : ", purpose \"" + r.purpose + "\"") << "\n";
+  std::cout << "  state     " << gov::DsrStateName(r.state)
+            << (r.verified ? "" : " (identity not verified yet)") << "\n";
+  std::cout << "  received  " << FormatUtc(r.received) << (r.note.empty() ? "" : "  note " + r.note) << "\n";
+  std::cout << "  due       " << FormatUtc(r.due)
+            << (r.extension_reason ? "  (extended, Art. 12(3): " + *r.extension_reason + ")" : "")
+            << (r.overdue(now) ? "  OVERDUE" : "") << "\n";
+  if (r.rejection_reason) std::cout << "  rejected  " << *r.rejection_reason << "\n";
+  if (r.kind == gov::DsrKind::kRectification && !r.finished())
+    std::cout << "  note      Veil does not rewrite sealed records in place: correct the rows at the source, "
+                 "re-ingest them (veil ingest --mode replace), then veil dsr run "
+              << r.id << " --rectified\n";
+  if (!r.outcome.empty()) std::cout << "  outcome   " << r.outcome.dump() << "\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const gov::DsrStep& s : r.steps) {
+    rows.push_back({absl::StrCat(s.seq), s.step, gov::DsrStateName(s.state), FormatUtc(s.at), s.actor,
+                    s.audit_seq ? absl::StrCat("#", *s.audit_seq) : "-", s.detail});
+  }
+  std::cout << "\n";
+  PrintTable({"#", "step", "state", "at", "actor", "audit", "detail"}, rows, {true});
+}
+
+// Prints a request after a step (or its JSON).
+absl::Status ShowDsr(gov::Session& session, const gov::DsrRequest& r, const std::string& what,
+                     const GlobalOptions& global) {
+  const absl::Time now = session.workspace().env().Now();
+  if (global.json) {
+    PrintJson(gov::DsrRequestToJson(r, now));
+  } else if (!global.quiet) {
+    std::cout << what << " (audited)\n";
+    PrintDsr(r, now);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunDsrOpen(const DsrArgs& a, const GlobalOptions& global) {
+  const std::optional<gov::DsrKind> kind = gov::ParseDsrKind(a.kind);
+  if (!kind)
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--kind must be access, portability, rectification, erasure, restriction or objection, not \"",
+        Shorten(a.kind, 40), "\""));
+  gov::DsrOpenRequest r;
+  r.kind = *kind;
+  r.subject_id = a.subject;
+  r.dataset = a.dataset;
+  r.purpose = a.purpose;
+  r.note = a.note;
+  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenGovSession(global));
+  VEIL_ASSIGN_OR_RETURN(const gov::DsrRequest out, gov::SubjectRequests(*session).Open(r));
+  return ShowDsr(*session, out, absl::StrCat("Opened subject request #", out.id), global);
+}
+
+absl::Status RunDsrStep(const DsrArgs& a, std::string_view step, const GlobalOptions& global) {
+  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenGovSession(global));
+  gov::SubjectRequests dsr(*session);
+  absl::StatusOr<gov::DsrRequest> r = step == "verify"   ? dsr.Verify(a.id)
+                                      : step == "reject" ? dsr.Reject(a.id, a.reason)
+                                      : step == "extend" ? dsr.Extend(a.id, a.reason)
+                                                         : dsr.Get(a.id);
+  if (!r.ok()) return r.status();
+  const std::string what = step == "verify"   ? "Identity verified"
+                           : step == "reject" ? "Rejected"
+                           : step == "extend" ? "Deadline extended"
+                                              : "";
+  if (step == "status") {
+    if (global.json) {
+      PrintJson(gov::DsrRequestToJson(*r, session->workspace().env().Now()));
+    } else {
+      PrintDsr(*r, session->workspace().env().Now());
+    }
+    return absl::OkStatus();
+  }
+  return ShowDsr(*session, *r, absl::StrCat(what, ": subject request #", r->id), global);
+}
+
+// Portability's CSV files: next to OUT, named after it and the dataset (out.json -> out.patients.csv).
+std::string CsvPathFor(const std::string& output, const std::string& dataset) {
+  std::string stem = output;
+  if (stem.size() > 5 && stem.substr(stem.size() - 5) == ".json") stem.resize(stem.size() - 5);
+  return absl::StrCat(stem, ".", dataset, ".csv");
+}
+
+absl::Status RunDsrRun(const DsrArgs& a, const GlobalOptions& global) {
+  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenGovSession(global));
+  gov::SubjectRequests dsr(*session);
+  // Where the document goes is checked before the run, which releases it only once.
+  if (!a.output.empty()) {
+    const std::filesystem::path parent = std::filesystem::path(a.output).parent_path();
+    if (std::filesystem::is_directory(a.output) ||
+        (!parent.empty() && !std::filesystem::is_directory(parent)))
+      return absl::InvalidArgumentError(
+          absl::StrCat("-o ", a.output, ": not a file in an existing directory"));
+  }
+  {
+    VEIL_ASSIGN_OR_RETURN(const gov::DsrRequest r, dsr.Get(a.id));
+    if (r.kind == gov::DsrKind::kPortability && a.output.empty())
+      return absl::InvalidArgumentError(
+          "a portability request writes JSON and one CSV per dataset: give -o OUT.json");
+  }
+  gov::DsrRunOptions options;
+  if (!a.subject.empty()) options.subject_id = a.subject;
+  options.rectified = a.rectified;
+  VEIL_ASSIGN_OR_RETURN(const gov::DsrRunResult result, dsr.Run(a.id, options));
+  base::Env& env = crypto::DefaultEnv();
+  const bool to_stdout = !result.document.empty() && a.output.empty();
+  std::vector<std::string> written;
+  if (!result.document.empty()) {
+    if (to_stdout) {
+      std::cout << result.document << "\n";
+    } else {
+      VEIL_RETURN_IF_ERROR(env.WriteFileAtomically(a.output, result.document + "\n"));
+      written.push_back(a.output);
+      if (result.request.kind == gov::DsrKind::kPortability) {
+        for (const auto& [dataset, csv] : result.csv) {
+          const std::string path = CsvPathFor(a.output, dataset);
+          VEIL_RETURN_IF_ERROR(env.WriteFileAtomically(path, csv));
+          written.push_back(path);
+        }
+      }
+    }
+  }
+  if (to_stdout) return absl::OkStatus();  // the document is the output
+  if (global.json) {
+    nlohmann::ordered_json doc = gov::DsrRequestToJson(result.request, session->workspace().env().Now());
+    doc["written"] = written;
+    PrintJson(doc);
+  } else if (!global.quiet) {
+    std::cout << "Completed subject request #" << result.request.id << " (audit entry #" << result.audit_seq
+              << ")";
+    if (!written.empty()) std::cout << "; wrote " << absl::StrJoin(written, ", ");
+    std::cout << "\n";
+    PrintDsr(result.request, session->workspace().env().Now());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunDsrList(const DsrArgs& a, const GlobalOptions& global) {
+  VEIL_ASSIGN_OR_RETURN(std::unique_ptr<gov::Session> session, OpenGovSession(global));
+  VEIL_ASSIGN_OR_RETURN(const std::vector<gov::DsrRequest> all,
+                        gov::SubjectRequests(*session).List(a.overdue));
+  const absl::Time now = session->workspace().env().Now();
+  if (global.json) {
+    nlohmann::ordered_json doc = nlohmann::ordered_json::array();
+    for (const gov::DsrRequest& r : all) doc.push_back(gov::DsrRequestToJson(r, now));
+    PrintJson({{"now", FormatUtc(now)}, {"requests", doc}});
+    return absl::OkStatus();
+  }
+  if (global.quiet) return absl::OkStatus();
+  if (all.empty()) {
+    std::cout << (a.overdue ? "No subject request is overdue\n" : "No subject requests\n");
+    return absl::OkStatus();
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const gov::DsrRequest& r : all) {
+    rows.push_back({absl::StrCat(r.id), gov::DsrKindName(r.kind), Short(r.pseudonym),
+                    r.dataset.empty() ? "(all)" : r.dataset, gov::DsrStateName(r.state),
+                    FormatUtc(r.received), FormatUtc(r.due) + (r.extension_reason ? " (extended)" : ""),
+                    r.overdue(now) ? "OVERDUE" : ""});
+  }
+  PrintTable({"#", "kind", "subject", "dataset", "state", "received", "due", ""}, rows, {true});
+  return absl::OkStatus();
+}
+
+void RegisterDsr(CLI::App& app, Cli& cli) {
+  CLI::App* cmd = app.add_subcommand(
+      "dsr", "Subject requests: access, portability, rectification, erasure, restriction, objection (owner)");
+  cmd->require_subcommand(1);
+  {
+    auto a = std::make_shared<DsrArgs>();
+    CLI::App* c = cmd->add_subcommand("open", "Record a subject's request; the Art. 12(3) month starts now");
+    c->add_option("--kind", a->kind, "access, portability, rectification, erasure, restriction or objection")
+        ->required();
+    c->add_option("--subject", a->subject, "The subject's id (pseudonymised at once, never stored)")
+        ->required();
+    c->add_option("--dataset", a->dataset, "Only this dataset (default: every dataset)");
+    c->add_option("--purpose", a->purpose, "An objection's purpose (default: every purpose)");
+    c->add_option("--note", a->note, "A short code, e.g. a ticket number (no personal data)");
+    c->callback([a, &cli] { cli.action = [a, &cli] { return RunDsrOpen(*a, cli.options); }; });
+  }
+  for (const char* step : {"status", "verify", "reject", "extend"}) {
+    auto a = std::make_shared<DsrArgs>();
+    const std::string s = step;
+    CLI::App* c = cmd->add_subcommand(
+        step, s == "status"   ? "A request's state, deadline and steps"
+              : s == "verify" ? "Record that the requester's identity was verified"
+              : s == "reject"
+                  ? "Reject a request (e.g. identity not verified, manifestly unfounded: Art. 12(5))"
+                  : "Extend the deadline by two months, once (Art. 12(3))");
+    c->add_option("ID", a->id, "The request's number")->required();
+    if (s == "reject" || s == "extend")
+      c->add_option("--reason", a->reason, "A reason code, e.g. complexity, manifestly-unfounded")
+          ->required();
+    c->callback([a, s, &cli] { cli.action = [a, s, &cli] { return RunDsrStep(*a, s, cli.options); }; });
+  }
+  {
+    auto a = std::make_shared<DsrArgs>();
+    CLI::App* c = cmd->add_subcommand("run", "Carry a verified request out (see docs/governance.md)");
+    c->add_option("ID", a->id, "The request's number")->required();
+    c->add_option("-o,--output", a->output,
+                  "access: the JSON document (default stdout); portability: OUT.json and OUT.DATASET.csv");
+    c->add_option("--subject", a->subject, "restriction, objection: the subject's id again (not stored)");
+    c->add_flag("--rectified", a->rectified,
+                "rectification: the corrected rows were re-ingested (Veil does not edit sealed records)");
+    c->callback([a, &cli] { cli.action = [a, &cli] { return RunDsrRun(*a, cli.options); }; });
+  }
+  {
+    auto a = std::make_shared<DsrArgs>();
+    CLI::App* c = cmd->add_subcommand("list", "Every subject request, or only the overdue ones");
+    c->add_flag("--overdue", a->overdue, "Only requests past their deadline and still open");
+    c->callback([a, &cli] { cli.action = [a, &cli] { return RunDsrList(*a, cli.options); }; });
+  }
+}
+
 }  // namespace
 
 void RegisterGov(CLI::App& app, Cli& cli) {
   RegisterCatalog(app, cli);
   RegisterConsent(app, cli);
   RegisterRetention(app, cli);
+  RegisterDsr(app, cli);
 }
 
 }  // namespace veil::cli
