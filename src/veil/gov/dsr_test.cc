@@ -279,6 +279,25 @@ TEST_F(DsrTest, ErasureHonoursLegalHolds) {
   EXPECT_EQ(dsr.Get(r.id)->state, DsrState::kCompleted);
 }
 
+// A run cut short (here: its audit entry cannot be written, as on a full disk) erases nothing and leaves the
+// request in_progress; running it again finishes it.
+TEST_F(DsrTest, ARunCutShortIsResumed) {
+  SubjectRequests dsr(*owner_);
+  const DsrRequest r = Open(DsrKind::kErasure);
+  ASSERT_TRUE(dsr.Verify(r.id).ok());
+  env_.fail_audit_writes = true;
+  EXPECT_FALSE(dsr.Run(r.id, {}).ok());
+  env_.fail_audit_writes = false;
+  EXPECT_EQ(dsr.Get(r.id)->state, DsrState::kInProgress);
+  EXPECT_EQ(owner_->GetDataset("patients")->subjects, 3) << "no entry, no erasure";
+  EXPECT_THAT(dsr.Reject(r.id, "late").status().message(), HasSubstr("a run has started: run it again"));
+  auto run = dsr.Run(r.id, {});
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->request.state, DsrState::kCompleted);
+  EXPECT_EQ(run->request.outcome["rows_removed"], 2);
+  EXPECT_EQ(owner_->GetDataset("patients")->subjects, 2);
+}
+
 TEST_F(DsrTest, RestrictionAndObjectionGoThroughConsent) {
   SubjectRequests dsr(*owner_);
   DsrOpenRequest o;
