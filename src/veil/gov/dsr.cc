@@ -505,7 +505,8 @@ absl::StatusOr<DsrRequest> SubjectRequests::Step(int64_t id, std::string_view st
     r.closed = now;
     s.detail = absl::StrCat("rejected: ", reason);
   } else {  // extend
-    r.state = DsrState::kExtended;
+    // A run that has started stays in_progress (to be finished, not rejected); the extension is its due time.
+    if (r.state != DsrState::kInProgress) r.state = DsrState::kExtended;
     r.extension_reason = std::string(reason);
     r.due = AddCalendarMonths(r.received, kDsrMonths + kDsrExtensionMonths);
     s.detail = absl::StrCat("deadline extended by ", kDsrExtensionMonths, " months (Art. 12(3)) to ",

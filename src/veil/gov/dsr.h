@@ -10,7 +10,8 @@
 //               ├──reject──> rejected <┘   (with a reason code; not once a run has started)
 //               └──extend──> extended      (from any open state, once: the deadline moves from one month
 //                                           to three months after receipt, with a reason; the request then
-//                                           continues from where it was: verify if not yet verified, run)
+//                                           continues from where it was: verify if not yet verified, run;
+//                                           a request in_progress stays in_progress, with the new due time)
 //
 // A step that the state does not allow is refused (FailedPrecondition) saying the state and what is allowed.
 //

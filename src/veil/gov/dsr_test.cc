@@ -291,6 +291,11 @@ TEST_F(DsrTest, ARunCutShortIsResumed) {
   EXPECT_EQ(dsr.Get(r.id)->state, DsrState::kInProgress);
   EXPECT_EQ(owner_->GetDataset("patients")->subjects, 3) << "no entry, no erasure";
   EXPECT_THAT(dsr.Reject(r.id, "late").status().message(), HasSubstr("a run has started: run it again"));
+  auto extended = dsr.Extend(r.id, "disk-full");
+  ASSERT_TRUE(extended.ok()) << extended.status();
+  EXPECT_EQ(extended->state, DsrState::kInProgress) << "to be finished, not rejected";
+  EXPECT_EQ(extended->due, At(2026, 6, 1, 9));
+  EXPECT_THAT(dsr.Reject(r.id, "late").status().message(), HasSubstr("a run has started"));
   auto run = dsr.Run(r.id, {});
   ASSERT_TRUE(run.ok()) << run.status();
   EXPECT_EQ(run->request.state, DsrState::kCompleted);
