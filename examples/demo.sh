@@ -112,6 +112,7 @@ show "$VEIL" --actor ines audit verify-proof build/demo/proof-3.txt --against bu
 echo
 echo "Now someone edits one entry in the log file (one byte, as a careless or malicious admin would):"
 LOG="$WS/audit/audit.log"
+cp "$LOG" build/demo/audit.log.orig
 python3 - "$LOG" <<'PY'
 import sys
 p = sys.argv[1]
@@ -122,6 +123,8 @@ open(p, 'wb').write(bytes(b))
 PY
 show "$VEIL" --actor ines audit verify
 echo "(exit code $?: the entry is named; the file cannot be quietly rewritten)"
+cp build/demo/audit.log.orig "$LOG"
+echo "(The walkthrough puts the original file back, so that this workspace serves again in step 25.)"
 
 step "10. Differential privacy: population answers from UCI Adult without revealing anyone"
 CENSUS=build/demo/census
@@ -311,6 +314,66 @@ else
   echo "skipped: $TRAIN not found (it ships in ../shared/data beside the repository)"
 fi
 
+step "24. Federated learning: three sites train one model; only masked updates leave a site"
+if [ -f build/demo/adult_people.csv ]; then
+  echo "Adult's training rows split over three sites with label skew (Dirichlet 0.5), each site a process with its"
+  echo "own workspace and TLS certificate. Each round the sites train locally, then the four rounds of secure"
+  echo "aggregation (keys advertised and signed, masks' seeds Shamir-shared, masked inputs, unmasking) give the"
+  echo "coordinator the SUM of the updates and nothing else. Accuracy is on Adult's real test rows:"
+  rm -rf build/demo/fl
+  show "$VEIL" fl simulate --data build/demo/adult_people.csv --test build/demo/adult_test_people.csv \
+    --config examples/FL-adult.json --subject-column person_id --partition dirichlet:0.5 --workdir build/demo/fl
+  echo "(A centrally trained logistic regression on the same rows scores about 0.85: docs/fl.md, fl_accuracy_bench.)"
+else
+  echo "skipped: build/demo/adult_people.csv (step 23) was not made"
+fi
+
+step "25. Governance: the data map, consent as the legal basis, retention"
+export VEIL_WORKSPACE=$WS VEIL_ACTOR=dana
+echo "At ingest the PII classifier put each column of the patients in a data category; a person confirms or"
+echo "corrects (diagnosis is health data, a special category of Art. 9):"
+show "$VEIL" catalog annotate patients diagnosis --category user.health.diagnosis --role quasi_identifier
+echo "Research on these patients rests on their consent (Art. 6(1)(a), and explicit consent for health data):"
+show "$VEIL" catalog declare patients --purpose research --basis consent --special-basis explicit_consent \
+  --subject-type patient --recipient "hospital research unit" --retention "1 year after admission"
+show "$VEIL" catalog
+echo
+echo "Two patients in three gave consent on the web form (imported from a file); one withdraws, as easily:"
+awk -F, 'NR>1 && (NR-2)%3!=2 {print $1",research,granted,2026-01-15,web_form,v2"}' examples/data/patients.csv |
+  { echo "subject,purpose,state,time,source,notice_version"; cat; } > build/demo/consent.csv
+show "$VEIL" consent import build/demo/consent.csv
+show "$VEIL" consent withdraw --subject P00004 --purpose research
+show "$VEIL" consent show
+echo
+echo "A DP count for research now sees only the 199 consenting patients (the audit entry says how many were left"
+echo "out); the same count for care, whose basis is not consent, sees all 299:"
+show "$VEIL" --quiet budget set patients --epsilon 1 --delta 2e-6
+QG="SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS(epsilon=0.5, delta=1e-6, privacy_unit_column=patient_id)
+  readmitted, COUNT(*) AS patients FROM patients GROUP BY readmitted"
+showq QG "$VEIL" query --purpose research
+showq QG "$VEIL" query --purpose care
+echo
+echo "Retention: keep each patient's record one year from admission; a dry run shows what is due (veil retention"
+echo "enforce would erase it by crypto-shredding, as veil erase does, except what a legal hold covers):"
+show "$VEIL" retention set --dataset patients --days 365 --trigger column:admitted_at
+show "$VEIL" retention enforce --dry-run
+echo
+echo "A patient asks what is held about them (Art. 15). The request is tracked with its one-month deadline"
+echo "(Art. 12(3)); identity is verified before anything is released; each step is an audit entry:"
+show "$VEIL" --quiet dsr open --kind access --subject P00002 --note ticket-7
+show "$VEIL" --quiet dsr verify 1
+show "$VEIL" dsr run 1 -o build/demo/access-P00002.json
+python3 - build/demo/access-P00002.json <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for ds in d["datasets"]:
+    print(f'  dataset {ds["dataset"]}: {len(ds["rows"])} row(s); purposes {", ".join(ds["purposes"])}; '
+          f'{len(ds.get("processing", []))} processing declaration(s)')
+print(f'  consent records: {len(d["consent"])}; restrictions: {len(d["restrictions"])}; '
+      f'automated decisions: {len(d["automated_decisions"])}')
+PY
+show "$VEIL" dsr list
+
 step "What comes next"
 cat <<'TXT'
 Today: the foundation (crypto primitives with standard test vectors, the columnar table and CSV reader), the
@@ -319,8 +382,8 @@ differential privacy (DP SQL on exact noise, contribution bounding per person, a
 tables attached and queried by push-down), PII discovery and pseudonymization (text and tables, keyed
 tokens, FF1, the sealed pseudonym mapping of the privacy proxy), anonymization (k-anonymity and l-diversity
 with ARX's optimal search, Mondrian, re-identification risk, DICOM de-identification), homomorphic encryption
-(RNS-CKKS, encrypted scoring), DP synthetic data (MST, AIM, quality report) and private ML (DP-SGD, fairness,
-explained decisions, a model registry).
-Next: federated learning with secure aggregation (the protocol library exists: docs/fl.md), then governance
-(data map, consent, retention, subject requests, DPIA reports).
+(RNS-CKKS, encrypted scoring), DP synthetic data (MST, AIM, quality report), private ML (DP-SGD, fairness,
+explained decisions, a model registry), federated learning (secure aggregation over gRPC with mutual TLS,
+FedAvg/FedProx/FedAdam, DP-FedAvg) and governance (the data map, consent, retention, subject requests).
+Next: the record of processing (Art. 30) and DPIA reports generated from these facts.
 TXT
