@@ -121,11 +121,8 @@ absl::StatusOr<LoadedModel> LoadModel(gov::Session& session, const std::string& 
   return m;
 }
 
-// --- The public metadata file (DP training, optional otherwise):
-// {"columns": {"age": {"lower": 17, "upper": 90, "transform": "log1p", "missing": "impute"},
-//              "sex": {"categories": ["Female", "Male"]}, ...},
-//  "target": {"classes": ["<=50K", ">50K"]}}
-// Columns are taken in the file's order. Nothing in it may come from the data: it declares public facts.
+// --- The public metadata file (DP training, optional otherwise): ml::ParsePublicMetadata's format, whose
+// columns must exist in the dataset and not be the target.
 struct PublicMetadata {
   std::vector<ml::ColumnSpec> columns;
   std::vector<std::string> classes;  // the target's classes, declared
@@ -135,77 +132,15 @@ struct PublicMetadata {
 absl::StatusOr<PublicMetadata> ReadMetadata(const std::string& path, const table::Schema& schema,
                                             const std::string& target) {
   VEIL_ASSIGN_OR_RETURN(const std::string text, ReadTextInput(path));
-  const Json doc = ParseOrdered(text);
-  const auto bad = [&](const std::string& what) {
-    return absl::InvalidArgumentError(absl::StrCat(InputName(path), ": ", what));
-  };
-  if (doc.is_discarded() || !doc.is_object()) return bad("not a JSON object");
-  if (!doc.contains("columns") || !doc["columns"].is_object() || doc["columns"].empty())
-    return bad("\"columns\" must be an object naming the input columns");
-  PublicMetadata meta;
-  meta.sha256 = Sha256Hex(text);
-  for (const auto& [name, c] : doc["columns"].items()) {
-    const std::string where = absl::StrCat("column \"", Shorten(name, 64), "\": ");
-    if (!c.is_object()) return bad(where + "must be an object");
-    if (!schema.FindField(name).has_value()) return bad(where + "the dataset has no such column");
-    if (name == target) return bad(where + "is the target; declare its classes under \"target\"");
-    ml::ColumnSpec s;
-    s.name = name;
-    if (c.contains("missing")) {
-      const std::string m = c["missing"].is_string() ? c["missing"].get<std::string>() : "";
-      if (m == "indicator") {
-        s.missing = ml::MissingPolicy::kIndicator;
-      } else if (m == "impute") {
-        s.missing = ml::MissingPolicy::kImpute;
-      } else {
-        return bad(where + "\"missing\" must be \"indicator\" or \"impute\"");
-      }
-    }
-    if (c.contains("categories")) {
-      if (!c["categories"].is_array() || c["categories"].empty())
-        return bad(where + "\"categories\" must be a non-empty array of strings");
-      s.kind = ml::ColumnKind::kCategorical;
-      for (const auto& v : c["categories"]) {
-        if (!v.is_string()) return bad(where + "\"categories\" must be a non-empty array of strings");
-        s.categories.push_back(v.get<std::string>());
-      }
-    } else {
-      for (const char* key : {"lower", "upper", "mean", "scale"}) {
-        if (c.contains(key) && !c[key].is_number())
-          return bad(absl::StrCat(where, "\"", key, "\" must be a number"));
-      }
-      if (c.contains("lower")) s.lower = c["lower"].get<double>();
-      if (c.contains("upper")) s.upper = c["upper"].get<double>();
-      if (c.contains("mean")) s.mean = c["mean"].get<double>();
-      if (c.contains("scale")) s.scale = c["scale"].get<double>();
-      if (c.contains("transform")) {
-        const std::string t = c["transform"].is_string() ? c["transform"].get<std::string>() : "";
-        if (t == "log1p") {
-          s.transform = ml::NumericTransform::kLog1p;
-        } else if (t != "none") {
-          return bad(where + "\"transform\" must be \"none\" or \"log1p\"");
-        }
-      }
-      if (!s.lower.has_value() && !s.mean.has_value())
-        return bad(where +
-                   "a numeric column needs \"lower\" and \"upper\" (or \"mean\" and \"scale\"), or "
-                   "\"categories\" for a categorical one");
-    }
-    meta.columns.push_back(std::move(s));
+  VEIL_ASSIGN_OR_RETURN(ml::PublicMetadata parsed, ml::ParsePublicMetadata(text, InputName(path)));
+  for (const ml::ColumnSpec& c : parsed.columns) {
+    const std::string where = absl::StrCat(InputName(path), ": column \"", Shorten(c.name, 64), "\": ");
+    if (!schema.FindField(c.name).has_value())
+      return absl::InvalidArgumentError(where + "the dataset has no such column");
+    if (c.name == target)
+      return absl::InvalidArgumentError(where + "is the target; declare its classes under \"target\"");
   }
-  if (doc.contains("target")) {
-    const Json& t = doc["target"];
-    if (!t.is_object() || !t.contains("classes") || !t["classes"].is_array())
-      return bad("\"target\" must be {\"classes\": [...]}");
-    for (const auto& v : t["classes"]) {
-      if (!v.is_string()) return bad("\"target\".\"classes\" must be strings");
-      meta.classes.push_back(v.get<std::string>());
-    }
-    absl::flat_hash_set<std::string> seen(meta.classes.begin(), meta.classes.end());
-    if (meta.classes.size() < 2 || seen.size() != meta.classes.size())
-      return bad("\"target\".\"classes\" must list at least two distinct classes");
-  }
-  return meta;
+  return PublicMetadata{std::move(parsed.columns), std::move(parsed.classes), Sha256Hex(text)};
 }
 
 // Class ids of `target` in `t`, -1 for a null or a value not among `classes` (such rows are left out,

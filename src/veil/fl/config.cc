@@ -175,72 +175,6 @@ std::string_view DpModeName(DpMode mode) {
   return "none";
 }
 
-absl::StatusOr<PublicMetadata> ParsePublicMetadata(const Json& doc, std::string_view where) {
-  const auto bad = [&](const std::string& what) {
-    return absl::InvalidArgumentError(absl::StrCat(std::string(where), ": ", what));
-  };
-  if (!doc.is_object()) return bad("the metadata is not a JSON object");
-  if (!doc.contains("columns") || !doc["columns"].is_object() || doc["columns"].empty())
-    return bad("\"columns\" must be an object naming the input columns");
-  PublicMetadata meta;
-  for (const auto& [name, c] : doc["columns"].items()) {
-    const std::string at = absl::StrCat("column \"", name.substr(0, 64), "\": ");
-    if (!c.is_object()) return bad(at + "must be an object");
-    ml::ColumnSpec s;
-    s.name = name;
-    if (c.contains("missing")) {
-      const std::string m = c["missing"].is_string() ? c["missing"].get<std::string>() : "";
-      if (m == "indicator") {
-        s.missing = ml::MissingPolicy::kIndicator;
-      } else if (m == "impute") {
-        s.missing = ml::MissingPolicy::kImpute;
-      } else {
-        return bad(at + "\"missing\" must be \"indicator\" or \"impute\"");
-      }
-    }
-    if (c.contains("categories")) {
-      if (!c["categories"].is_array() || c["categories"].empty())
-        return bad(at + "\"categories\" must be a non-empty array of strings");
-      s.kind = ml::ColumnKind::kCategorical;
-      for (const auto& v : c["categories"]) {
-        if (!v.is_string()) return bad(at + "\"categories\" must be a non-empty array of strings");
-        s.categories.push_back(v.get<std::string>());
-      }
-    } else {
-      for (const char* key : {"lower", "upper"}) {
-        if (!c.contains(key) || !c[key].is_number())
-          return bad(at +
-                     "a numeric column needs numbers \"lower\" and \"upper\" (public bounds), or "
-                     "\"categories\" for a categorical one");
-      }
-      s.lower = c["lower"].get<double>();
-      s.upper = c["upper"].get<double>();
-      if (c.contains("transform")) {
-        const std::string t = c["transform"].is_string() ? c["transform"].get<std::string>() : "";
-        if (t == "log1p") {
-          s.transform = ml::NumericTransform::kLog1p;
-        } else if (t != "none") {
-          return bad(at + "\"transform\" must be \"none\" or \"log1p\"");
-        }
-      }
-    }
-    meta.columns.push_back(std::move(s));
-  }
-  if (doc.contains("target")) {
-    const Json& t = doc["target"];
-    if (!t.is_object() || !t.contains("classes") || !t["classes"].is_array())
-      return bad("\"target\" must be {\"classes\": [...]}");
-    for (const auto& v : t["classes"]) {
-      if (!v.is_string()) return bad("\"target\".\"classes\" must be strings");
-      meta.classes.push_back(v.get<std::string>());
-    }
-    absl::flat_hash_set<std::string> seen(meta.classes.begin(), meta.classes.end());
-    if (meta.classes.size() < 2 || seen.size() != meta.classes.size())
-      return bad("\"target\".\"classes\" must list at least two distinct classes");
-  }
-  return meta;
-}
-
 ml::ModelConfig ModelSpec::ModelConfig() const {
   ml::ModelConfig c;
   c.task = kind == "linreg" ? ml::Task::kRegression
@@ -508,7 +442,7 @@ absl::StatusOr<CoordinatorConfig> ParseCoordinatorConfig(std::string_view text, 
       meta_doc = mj["metadata"];
       meta_where = absl::StrCat(std::string(where), ": model.metadata");
     }
-    VEIL_ASSIGN_OR_RETURN(PublicMetadata meta, ParsePublicMetadata(meta_doc, meta_where));
+    VEIL_ASSIGN_OR_RETURN(ml::PublicMetadata meta, ml::ParsePublicMetadata(meta_doc.dump(), meta_where));
     std::vector<ml::ColumnSpec> columns = std::move(meta.columns);
     if (mj.contains("features")) {
       if (!mj["features"].is_array()) return m.Bad("features", "must be an array of column names");

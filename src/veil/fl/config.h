@@ -56,15 +56,6 @@ struct ModelSpec {
   static absl::StatusOr<ModelSpec> FromJson(const nlohmann::ordered_json& j);
 };
 
-// Public metadata (the format of `veil train --metadata`, docs/ml.md): {"columns": {NAME: {"lower", "upper",
-// "transform", "missing"} or {"categories": [...]}}, "target": {"classes": [...]}}. Columns are taken in the
-// file's order. Errors: InvalidArgument naming `where` and the field.
-struct PublicMetadata {
-  std::vector<ml::ColumnSpec> columns;
-  std::vector<std::string> classes;
-};
-absl::StatusOr<PublicMetadata> ParsePublicMetadata(const nlohmann::ordered_json& doc, std::string_view where);
-
 struct LocalTrainingOptions {
   int epochs = 1;
   int batch_size = 32;

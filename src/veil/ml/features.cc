@@ -4,6 +4,8 @@
 #include <cmath>
 #include <exception>
 #include <set>
+#include <string>
+#include <string_view>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -505,6 +507,79 @@ absl::StatusOr<std::vector<int>> EncodeClassLabels(const table::Table& table, st
     labels[row] = it->second;
   }
   return labels;
+}
+
+absl::StatusOr<PublicMetadata> ParsePublicMetadata(std::string_view json_text, std::string_view where) {
+  using Ordered = nlohmann::ordered_json;
+  const auto bad = [&](const std::string& what) {
+    return absl::InvalidArgumentError(absl::StrCat(std::string(where), ": ", what));
+  };
+  const Ordered doc = Ordered::parse(json_text.begin(), json_text.end(), nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return bad("not valid JSON");
+  if (!doc.is_object()) return bad("not a JSON object");
+  if (!doc.contains("columns") || !doc["columns"].is_object() || doc["columns"].empty())
+    return bad("\"columns\" must be an object naming the input columns");
+  PublicMetadata meta;
+  for (const auto& [name, c] : doc["columns"].items()) {
+    const std::string at = absl::StrCat("column \"", name.substr(0, 64), "\": ");
+    if (!c.is_object()) return bad(at + "must be an object");
+    ColumnSpec s;
+    s.name = name;
+    if (c.contains("missing")) {
+      const std::string m = c["missing"].is_string() ? c["missing"].get<std::string>() : "";
+      if (m == "indicator") {
+        s.missing = MissingPolicy::kIndicator;
+      } else if (m == "impute") {
+        s.missing = MissingPolicy::kImpute;
+      } else {
+        return bad(at + "\"missing\" must be \"indicator\" or \"impute\"");
+      }
+    }
+    if (c.contains("categories")) {
+      if (!c["categories"].is_array() || c["categories"].empty())
+        return bad(at + "\"categories\" must be a non-empty array of strings");
+      s.kind = ColumnKind::kCategorical;
+      for (const auto& v : c["categories"]) {
+        if (!v.is_string()) return bad(at + "\"categories\" must be a non-empty array of strings");
+        s.categories.push_back(v.get<std::string>());
+      }
+    } else {
+      for (const char* key : {"lower", "upper", "mean", "scale"}) {
+        if (c.contains(key) && !c[key].is_number())
+          return bad(absl::StrCat(at, "\"", key, "\" must be a number"));
+      }
+      if (c.contains("lower")) s.lower = c["lower"].get<double>();
+      if (c.contains("upper")) s.upper = c["upper"].get<double>();
+      if (c.contains("mean")) s.mean = c["mean"].get<double>();
+      if (c.contains("scale")) s.scale = c["scale"].get<double>();
+      if (c.contains("transform")) {
+        const std::string t = c["transform"].is_string() ? c["transform"].get<std::string>() : "";
+        if (t == "log1p") {
+          s.transform = NumericTransform::kLog1p;
+        } else if (t != "none") {
+          return bad(at + "\"transform\" must be \"none\" or \"log1p\"");
+        }
+      }
+      if (!s.lower.has_value() && !s.mean.has_value())
+        return bad(at +
+                   "a numeric column needs \"lower\" and \"upper\" (or \"mean\" and \"scale\"), or "
+                   "\"categories\" for a categorical one");
+    }
+    meta.columns.push_back(std::move(s));
+  }
+  if (doc.contains("target")) {
+    const Ordered& t = doc["target"];
+    if (!t.is_object() || !t.contains("classes") || !t["classes"].is_array())
+      return bad("\"target\" must be {\"classes\": [...]}");
+    for (const auto& v : t["classes"]) {
+      if (!v.is_string()) return bad("\"target\".\"classes\" must be strings");
+      meta.classes.push_back(v.get<std::string>());
+    }
+    const std::set<std::string> distinct(meta.classes.begin(), meta.classes.end());
+    if (meta.classes.size() < 2 || distinct.size() != meta.classes.size())
+      return bad("\"target\".\"classes\" must list at least two distinct classes");
+  }
+  return meta;
 }
 
 absl::StatusOr<Vector> EncodeRegressionTarget(const table::Table& table, std::string_view name) {

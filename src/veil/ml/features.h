@@ -140,6 +140,21 @@ absl::StatusOr<FeaturePipeline> FitFeaturePipeline(const table::Table& table, co
 // column that has neither bounds nor mean/scale.
 absl::StatusOr<FeaturePipeline> PublicFeaturePipeline(std::vector<ColumnSpec> columns);
 
+// The public metadata file of DP training (`veil train --metadata`) and of a federation's model (FL.json's
+// model.metadata): declared facts, nothing read from the data.
+//   {"columns": {"age": {"lower": 17, "upper": 90, "transform": "log1p", "missing": "impute"},
+//                "sex": {"categories": ["Female", "Male"]}, ...},
+//    "target": {"classes": ["<=50K", ">50K"]}}
+// Columns come in the file's order. A numeric column needs "lower" and "upper" or "mean" and "scale" (any
+// of the four may be given; FeaturePipeline::Create checks them together); "missing" is "indicator" or
+// "impute"; "transform" "none" or "log1p". "target" is optional; its classes are at least two, distinct.
+struct PublicMetadata {
+  std::vector<ColumnSpec> columns;
+  std::vector<std::string> classes;  // the target's declared classes; empty if "target" is absent
+};
+// Errors: InvalidArgument "WHERE: ..." naming the column (its name cut to 64 characters) and the field.
+absl::StatusOr<PublicMetadata> ParsePublicMetadata(std::string_view json_text, std::string_view where);
+
 // DP fit. Every numeric column must have public bounds (lower, upper); its mean and scale in the spec are
 // ignored and replaced by DP estimates: over the clipped, transformed values t in [a, b] (a, b = t(lower),
 // t(upper)), with m = (a + b) / 2 and h = (b - a) / 2, three Gaussian-mechanism sums are released per column:

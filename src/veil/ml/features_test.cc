@@ -115,6 +115,44 @@ TEST(FeaturesTest, FromJsonRejectsBadInputNamingTheField) {
   EXPECT_THAT(typed.status().message(), HasSubstr("\"missing\" must be a string"));
 }
 
+TEST(FeaturesTest, PublicMetadataFileIsParsedInOrderAndErrorsNameTheField) {
+  const absl::StatusOr<PublicMetadata> m = ParsePublicMetadata(
+      R"({"columns": {"zeta": {"lower": 0, "upper": 10, "transform": "log1p", "missing": "impute"},
+                      "alpha": {"categories": ["b", "a"]}, "mid": {"mean": 1, "scale": 2}},
+          "target": {"classes": ["no", "yes"]}})",
+      "meta.json");
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_EQ(m->columns.size(), 3u);
+  EXPECT_EQ(m->columns[0].name, "zeta");  // the file's order, not sorted
+  EXPECT_EQ(m->columns[0].transform, NumericTransform::kLog1p);
+  EXPECT_EQ(m->columns[0].missing, MissingPolicy::kImpute);
+  EXPECT_EQ(*m->columns[0].upper, 10);
+  EXPECT_EQ(m->columns[1].kind, ColumnKind::kCategorical);
+  EXPECT_EQ(m->columns[1].categories, (std::vector<std::string>{"b", "a"}));
+  EXPECT_EQ(*m->columns[2].scale, 2);
+  EXPECT_EQ(m->classes, (std::vector<std::string>{"no", "yes"}));
+  EXPECT_TRUE(PublicFeaturePipeline(m->columns).ok());
+
+  const auto err = [](const std::string& json) {
+    return std::string(ParsePublicMetadata(json, "meta.json").status().message());
+  };
+  EXPECT_THAT(err("{"), HasSubstr("meta.json: not valid JSON"));
+  EXPECT_THAT(err("[]"), HasSubstr("not a JSON object"));
+  EXPECT_THAT(err(R"({"columns": {}})"), HasSubstr("\"columns\" must be an object"));
+  EXPECT_THAT(err(R"({"columns": {"a": {"upper": "x"}}})"),
+              HasSubstr("column \"a\": \"upper\" must be a number"));
+  EXPECT_THAT(err(R"({"columns": {"a": {}}})"), HasSubstr("column \"a\": a numeric column needs"));
+  EXPECT_THAT(err(R"({"columns": {"a": {"categories": [1]}}})"), HasSubstr("\"categories\" must be"));
+  EXPECT_THAT(err(R"({"columns": {"a": {"lower": 0, "upper": 1, "missing": "drop"}}})"),
+              HasSubstr("\"missing\" must be"));
+  EXPECT_THAT(err(R"({"columns": {"a": {"lower": 0, "upper": 1, "transform": "exp"}}})"),
+              HasSubstr("\"transform\" must be"));
+  EXPECT_THAT(err(R"({"columns": {"a": {"lower": 0, "upper": 1}}, "target": {"classes": ["x", "x"]}})"),
+              HasSubstr("at least two distinct classes"));
+  EXPECT_THAT(err(R"({"columns": {"a": {"lower": 0, "upper": 1}}, "target": ["x"]})"),
+              HasSubstr("\"target\" must be"));
+}
+
 TEST(FeaturesTest, PublicMetadataMapsBoundsOntoMinusOneOne) {
   ColumnSpec age = Numeric("age", 20, 60);
   ColumnSpec job;
