@@ -15,6 +15,7 @@
 #include "veil/crypto/sha256.h"
 #include "veil/gov/catalog.h"
 #include "veil/gov/consent.h"
+#include "veil/gov/retention.h"
 #include "veil/store/sqlite.h"
 #include "veil/table/csv_writer.h"
 
@@ -206,41 +207,25 @@ absl::StatusOr<std::vector<std::string>> AttachedInScope(store::Workspace& ws, c
 // The legal holds in force that cover the subject in `dataset` (on the dataset, or on this subject).
 absl::StatusOr<Json> HoldsCovering(store::Database& db, std::string_view dataset,
                                    std::string_view pseudonym) {
-  VEIL_ASSIGN_OR_RETURN(
-      store::Statement st,
-      db.Prepare(
-          "SELECT h.id, h.reason, h.pseudonym IS NULL, h.placed_ns FROM legal_hold h JOIN dataset d ON "
-          "d.id = h.dataset_id WHERE d.name = ?1 AND h.released_ns IS NULL AND (h.pseudonym IS NULL "
-          "OR h.pseudonym = ?2) ORDER BY h.id"));
-  VEIL_RETURN_IF_ERROR(st.Bind(1, dataset));
-  VEIL_RETURN_IF_ERROR(st.BindBlob(2, RawPseudonym(pseudonym)));
+  VEIL_ASSIGN_OR_RETURN(const std::vector<LegalHold> holds, LoadLegalHolds(db, dataset));
   Json out = Json::array();
-  while (true) {
-    VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    out.push_back({{"id", st.ColumnInt64(0)},
-                   {"reason", st.ColumnText(1)},
-                   {"covers", st.ColumnInt64(2) != 0 ? "the dataset" : "this subject"},
-                   {"placed_at", Rfc3339(absl::FromUnixNanos(st.ColumnInt64(3)))}});
+  for (const LegalHold& h : holds) {
+    if (!h.pseudonym.empty() && h.pseudonym != pseudonym) continue;
+    out.push_back({{"id", h.id},
+                   {"reason", h.reason},
+                   {"covers", h.pseudonym.empty() ? "the dataset" : "this subject"},
+                   {"placed_at", Rfc3339(h.placed_at)}});
   }
   return out;
 }
 
 absl::StatusOr<Json> RetentionRulesOf(store::Database& db, std::string_view dataset) {
-  VEIL_ASSIGN_OR_RETURN(
-      store::Statement st,
-      db.Prepare(
-          "SELECT r.category, r.days, r.trigger, r.column_name FROM retention_rule r JOIN dataset d ON "
-          "d.id = r.dataset_id WHERE d.name = ?1 ORDER BY r.category"));
-  VEIL_RETURN_IF_ERROR(st.Bind(1, dataset));
+  VEIL_ASSIGN_OR_RETURN(const std::vector<RetentionRule> rules, LoadRetentionRules(db, dataset));
   Json out = Json::array();
-  while (true) {
-    VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    const std::string trigger = st.ColumnText(2);
-    out.push_back({{"category", st.ColumnText(0).empty() ? Json(nullptr) : Json(st.ColumnText(0))},
-                   {"days", st.ColumnInt64(1)},
-                   {"trigger", trigger == "column" ? absl::StrCat("column:", st.ColumnText(3)) : trigger}});
+  for (const RetentionRule& r : rules) {
+    out.push_back({{"category", r.category.empty() ? Json(nullptr) : Json(r.category)},
+                   {"days", r.days},
+                   {"trigger", RetentionTriggerText(r)}});
   }
   return out;
 }

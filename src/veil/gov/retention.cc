@@ -31,57 +31,6 @@ std::string SubjectIdAt(const table::Column& column, int64_t row) {
   return column.FormatValue(row);
 }
 
-absl::StatusOr<std::vector<RetentionRule>> LoadRules(store::Database& db,
-                                                     std::optional<std::string_view> dataset) {
-  VEIL_ASSIGN_OR_RETURN(
-      store::Statement st,
-      db.Prepare("SELECT d.name, r.category, r.days, r.trigger, r.column_name, r.set_by, r.set_ns FROM "
-                 "retention_rule r JOIN dataset d ON d.id = r.dataset_id WHERE ?1 IS NULL OR d.name = ?1 "
-                 "ORDER BY d.name, r.category"));
-  VEIL_RETURN_IF_ERROR(dataset.has_value() ? st.Bind(1, *dataset) : st.BindNull(1));
-  std::vector<RetentionRule> rules;
-  while (true) {
-    VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    RetentionRule r;
-    r.dataset = st.ColumnText(0);
-    r.category = st.ColumnText(1);
-    r.days = st.ColumnInt64(2);
-    const std::string trigger = st.ColumnText(3);
-    if (trigger != "ingest" && trigger != "column")
-      return absl::DataLossError("workspace.db: a retention rule names an unknown trigger");
-    r.trigger = trigger == "ingest" ? RetentionTrigger::kIngest : RetentionTrigger::kColumn;
-    r.column = st.ColumnText(4);
-    r.set_by = st.ColumnText(5);
-    r.set_at = absl::FromUnixNanos(st.ColumnInt64(6));
-    rules.push_back(std::move(r));
-  }
-  return rules;
-}
-
-absl::StatusOr<std::vector<LegalHold>> LoadHolds(store::Database& db, std::string_view dataset) {
-  VEIL_ASSIGN_OR_RETURN(
-      store::Statement st,
-      db.Prepare(
-          "SELECT h.id, h.pseudonym, h.reason, h.placed_by, h.placed_ns FROM legal_hold h JOIN "
-          "dataset d ON d.id = h.dataset_id WHERE d.name = ?1 AND h.released_ns IS NULL ORDER BY h.id"));
-  VEIL_RETURN_IF_ERROR(st.Bind(1, dataset));
-  std::vector<LegalHold> holds;
-  while (true) {
-    VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    LegalHold h;
-    h.id = st.ColumnInt64(0);
-    h.dataset = std::string(dataset);
-    if (!st.IsNull(1)) h.pseudonym = base::HexEncode(st.ColumnBlob(1));
-    h.reason = st.ColumnText(2);
-    h.placed_by = st.ColumnText(3);
-    h.placed_at = absl::FromUnixNanos(st.ColumnInt64(4));
-    holds.push_back(std::move(h));
-  }
-  return holds;
-}
-
 // Whether the dataset holds a column of `category` or of a category below it (the data map's annotations).
 absl::StatusOr<bool> HoldsCategory(store::Workspace& ws, std::string_view dataset,
                                    std::string_view category) {
@@ -100,7 +49,7 @@ absl::StatusOr<DatasetRetention> ComputeDataset(store::Workspace& ws, const stor
   DatasetRetention out;
   out.dataset = info.name;
   out.rules = std::move(rules);
-  VEIL_ASSIGN_OR_RETURN(out.holds, LoadHolds(ws.metadata(), info.name));
+  VEIL_ASSIGN_OR_RETURN(out.holds, LoadLegalHolds(ws.metadata(), info.name));
   std::vector<const RetentionRule*> applying;
   for (const RetentionRule& r : out.rules) {
     if (!r.category.empty()) {
@@ -224,6 +173,57 @@ absl::StatusOr<DatasetRetention> ComputeDataset(store::Workspace& ws, const stor
 }
 
 }  // namespace
+
+absl::StatusOr<std::vector<RetentionRule>> LoadRetentionRules(store::Database& db,
+                                                              std::optional<std::string_view> dataset) {
+  VEIL_ASSIGN_OR_RETURN(
+      store::Statement st,
+      db.Prepare("SELECT d.name, r.category, r.days, r.trigger, r.column_name, r.set_by, r.set_ns FROM "
+                 "retention_rule r JOIN dataset d ON d.id = r.dataset_id WHERE ?1 IS NULL OR d.name = ?1 "
+                 "ORDER BY d.name, r.category"));
+  VEIL_RETURN_IF_ERROR(dataset.has_value() ? st.Bind(1, *dataset) : st.BindNull(1));
+  std::vector<RetentionRule> rules;
+  while (true) {
+    VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    RetentionRule r;
+    r.dataset = st.ColumnText(0);
+    r.category = st.ColumnText(1);
+    r.days = st.ColumnInt64(2);
+    const std::string trigger = st.ColumnText(3);
+    if (trigger != "ingest" && trigger != "column")
+      return absl::DataLossError("workspace.db: a retention rule names an unknown trigger");
+    r.trigger = trigger == "ingest" ? RetentionTrigger::kIngest : RetentionTrigger::kColumn;
+    r.column = st.ColumnText(4);
+    r.set_by = st.ColumnText(5);
+    r.set_at = absl::FromUnixNanos(st.ColumnInt64(6));
+    rules.push_back(std::move(r));
+  }
+  return rules;
+}
+
+absl::StatusOr<std::vector<LegalHold>> LoadLegalHolds(store::Database& db, std::string_view dataset) {
+  VEIL_ASSIGN_OR_RETURN(
+      store::Statement st,
+      db.Prepare(
+          "SELECT h.id, h.pseudonym, h.reason, h.placed_by, h.placed_ns FROM legal_hold h JOIN "
+          "dataset d ON d.id = h.dataset_id WHERE d.name = ?1 AND h.released_ns IS NULL ORDER BY h.id"));
+  VEIL_RETURN_IF_ERROR(st.Bind(1, dataset));
+  std::vector<LegalHold> holds;
+  while (true) {
+    VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    LegalHold h;
+    h.id = st.ColumnInt64(0);
+    h.dataset = std::string(dataset);
+    if (!st.IsNull(1)) h.pseudonym = base::HexEncode(st.ColumnBlob(1));
+    h.reason = st.ColumnText(2);
+    h.placed_by = st.ColumnText(3);
+    h.placed_at = absl::FromUnixNanos(st.ColumnInt64(4));
+    holds.push_back(std::move(h));
+  }
+  return holds;
+}
 
 std::string RetentionTriggerText(const RetentionRule& rule) {
   return rule.trigger == RetentionTrigger::kIngest ? "ingest" : absl::StrCat("column:", rule.column);
@@ -383,7 +383,7 @@ absl::StatusOr<LegalHold> Retention::Hold(std::string_view dataset,
                         session_.Authorize(Operation::kCatalogDeclare, dataset, "", params));
   store::Workspace& ws = session_.workspace();
   VEIL_RETURN_IF_ERROR(ws.GetDataset(dataset).status());
-  VEIL_ASSIGN_OR_RETURN(std::vector<LegalHold> holds, LoadHolds(ws.metadata(), dataset));
+  VEIL_ASSIGN_OR_RETURN(std::vector<LegalHold> holds, LoadLegalHolds(ws.metadata(), dataset));
   for (const LegalHold& x : holds) {
     if (x.pseudonym == h.pseudonym) {
       return absl::AlreadyExistsError(
@@ -470,7 +470,7 @@ absl::StatusOr<int64_t> Retention::Release(std::string_view dataset,
 
 absl::StatusOr<RetentionStatus> Retention::Compute(absl::Time now) {
   store::Workspace& ws = session_.workspace();
-  VEIL_ASSIGN_OR_RETURN(std::vector<RetentionRule> rules, LoadRules(ws.metadata(), std::nullopt));
+  VEIL_ASSIGN_OR_RETURN(std::vector<RetentionRule> rules, LoadRetentionRules(ws.metadata(), std::nullopt));
   RetentionStatus status;
   status.now = now;
   for (size_t i = 0; i < rules.size();) {
