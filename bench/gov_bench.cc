@@ -320,8 +320,9 @@ bool DsrFigure(base::Env& env, const std::string& dir, const Flags& flags) {
   double gen_s = 0, ingest_s = 0;
   for (int d = 0; d < flags.datasets; ++d) {
     const std::string name = absl::StrCat("ds", d);
-    // Subject 0 is the requester; dataset d holds subjects 1 + d * per_dataset onwards (one fewer in the
-    // first dataset-sized slice, so that the total stays total_subjects).
+    // Subject 0 is the requester, with a row in every dataset; dataset d also holds per_dataset subjects
+    // from 1 + d * per_dataset on (the last one per_dataset - 1 of them, so that the workspace holds exactly
+    // total_subjects subjects).
     const Clock::time_point start = Clock::now();
     const std::string csv =
         GenerateCsv(1 + d * per_dataset, d == flags.datasets - 1 ? per_dataset - 1 : per_dataset,
