@@ -139,7 +139,8 @@ void RegisterSynth(CLI::App& app, Cli& cli);      // synth, synth report (synth_
 void RegisterHe(CLI::App& app, Cli& cli);         // he keygen/encrypt/score/decrypt (he_commands.cc)
 void RegisterMl(CLI::App& app, Cli& cli);         // train, evaluate, fairness, decide, model (ml_commands.cc)
 void RegisterFl(CLI::App& app, Cli& cli);         // fl certs/coordinator/client/simulate (fl_commands.cc)
-void RegisterGov(CLI::App& app, Cli& cli);  // catalog, consent, retention, dsr, report, dpia (gov_commands.cc)
+// catalog, consent (incl. object/restrict/lift), retention, dsr (gov_commands.cc)
+void RegisterGov(CLI::App& app, Cli& cli);
 
 // The `veil pii` subcommands, one file each (pii_commands.cc creates the group and calls them).
 void RegisterPiiScan(CLI::App& pii, Cli& cli);      // scan            (pii_scan_commands.cc)

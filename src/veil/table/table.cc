@@ -63,7 +63,8 @@ absl::StatusOr<Table> Table::Take(std::span<const int64_t> rows) const {
 
 absl::StatusOr<Table> FirstRowPerKey(const Table& t, std::string_view column) {
   const std::optional<int> col = t.schema().FindField(column);
-  if (!col.has_value()) return absl::InvalidArgumentError(absl::StrCat("no column \"", std::string(column), "\""));
+  if (!col.has_value())
+    return absl::InvalidArgumentError(absl::StrCat("no column \"", std::string(column), "\""));
   absl::flat_hash_set<std::string> seen;
   std::vector<int64_t> keep;
   for (int64_t r = 0; r < t.num_rows(); ++r) {
