@@ -65,11 +65,7 @@ class BudgetTest : public ::testing::Test {
         });
   }
 
-  std::vector<audit::AuditEntry> Entries(Session& s) {
-    auto log = s.AuditLogFor(Operation::kAuditRead);
-    EXPECT_TRUE(log.ok()) << log.status();
-    return *(*log)->ReadEntries(0);
-  }
+  std::vector<audit::AuditEntry> Entries(Session& s) { return testing::AuditEntries(s); }
   uint64_t AuditSize(Session& s) { return (*s.AuditLogFor(Operation::kAuditRead))->size(); }
 
   base::testing::ScopedTempDir tmp_{"veil_budget_test"};

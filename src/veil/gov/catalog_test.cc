@@ -74,11 +74,7 @@ class CatalogTest : public ::testing::Test {
     return s.ok() ? *std::move(s) : nullptr;
   }
 
-  std::vector<audit::AuditEntry> Entries(Session& s) {
-    auto log = s.AuditLogFor(Operation::kAuditRead);
-    EXPECT_TRUE(log.ok()) << log.status();
-    return *(*log)->ReadEntries(0);
-  }
+  std::vector<audit::AuditEntry> Entries(Session& s) { return testing::AuditEntries(s); }
 
   base::testing::ScopedTempDir tmp_{"veil_catalog_test"};
   const std::string dir_ = tmp_.File("ws");

@@ -18,7 +18,9 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
+using ::veil::gov::testing::AuditEntries;
 using ::veil::gov::testing::AuditFaultEnv;
+using ::veil::gov::testing::ExportedSubjectIds;
 using ::veil::gov::testing::kPatients;
 
 const absl::Time kT0 = absl::FromCivil(absl::CivilDay(2026, 3, 1), absl::UTCTimeZone());
@@ -72,20 +74,9 @@ class ConsentTest : public ::testing::Test {
 
   // The subject ids (mrn) of the rows an export for `purpose` releases.
   std::vector<std::string> Exported(const std::string& purpose) {
-    auto r = owner_->Export("patients", purpose);
-    EXPECT_TRUE(r.ok()) << r.status();
-    if (!r.ok()) return {};
-    auto t = table::ReadCsvFromString(r->csv);
-    std::vector<std::string> ids;
-    for (int64_t i = 0; i < t->num_rows(); ++i) ids.push_back(std::string(t->column(0).GetString(i)));
-    return ids;
+    return ExportedSubjectIds(*owner_, "patients", purpose);
   }
-
-  std::vector<audit::AuditEntry> Entries() {
-    auto log = owner_->AuditLogFor(Operation::kAuditRead);
-    EXPECT_TRUE(log.ok()) << log.status();
-    return *(*log)->ReadEntries(0);
-  }
+  std::vector<audit::AuditEntry> Entries() { return AuditEntries(*owner_); }
 
   base::testing::ScopedTempDir tmp_{"veil_consent_test"};
   const std::string dir_ = tmp_.File("ws");

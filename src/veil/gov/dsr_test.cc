@@ -21,6 +21,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
+using ::veil::gov::testing::AuditEntries;
 using ::veil::gov::testing::AuditFaultEnv;
 using ::veil::gov::testing::kPatients;
 
@@ -97,14 +98,8 @@ class DsrTest : public ::testing::Test {
   }
 
   std::vector<audit::AuditEntry> Entries(std::string_view action) {
-    auto log = owner_->AuditLogFor(Operation::kAuditRead);
-    EXPECT_TRUE(log.ok());
     std::vector<audit::AuditEntry> out;
-    if (!log.ok()) return out;
-    absl::StatusOr<std::vector<audit::AuditEntry>> entries = (*log)->ReadEntries(0);
-    EXPECT_TRUE(entries.ok()) << entries.status();
-    if (!entries.ok()) return out;
-    for (audit::AuditEntry& e : *entries) {
+    for (audit::AuditEntry& e : AuditEntries(*owner_)) {
       if (e.action == action) out.push_back(std::move(e));
     }
     return out;

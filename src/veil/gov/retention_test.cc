@@ -17,7 +17,9 @@ namespace veil::gov {
 namespace {
 
 using ::testing::HasSubstr;
+using ::veil::gov::testing::AuditEntries;
 using ::veil::gov::testing::AuditFaultEnv;
+using ::veil::gov::testing::ExportedSubjectIds;
 
 absl::Time Day(int y, int m, int d) { return absl::FromCivil(absl::CivilDay(y, m, d), absl::UTCTimeZone()); }
 
@@ -86,21 +88,8 @@ class RetentionTest : public ::testing::Test {
   }
 
   // The subject ids left in the dataset, in row order.
-  std::vector<std::string> Remaining() {
-    auto r = owner_->Export("visits", "care");
-    EXPECT_TRUE(r.ok()) << r.status();
-    if (!r.ok()) return {};
-    auto t = table::ReadCsvFromString(r->csv);
-    std::vector<std::string> ids;
-    for (int64_t i = 0; i < t->num_rows(); ++i) ids.push_back(std::string(t->column(0).GetString(i)));
-    return ids;
-  }
-
-  std::vector<audit::AuditEntry> Entries() {
-    auto log = owner_->AuditLogFor(Operation::kAuditRead);
-    EXPECT_TRUE(log.ok()) << log.status();
-    return *(*log)->ReadEntries(0);
-  }
+  std::vector<std::string> Remaining() { return ExportedSubjectIds(*owner_, "visits", "care"); }
+  std::vector<audit::AuditEntry> Entries() { return AuditEntries(*owner_); }
 
   base::testing::ScopedTempDir tmp_{"veil_retention_test"};
   const std::string dir_ = tmp_.File("ws");

@@ -49,13 +49,7 @@ class SessionTest : public ::testing::Test {
     ASSERT_TRUE(r.ok()) << r.status();
   }
 
-  std::vector<audit::AuditEntry> Entries(Session& s) {
-    auto log = s.AuditLogFor(Operation::kAuditRead);
-    EXPECT_TRUE(log.ok()) << log.status();
-    auto entries = (*log)->ReadEntries(0);
-    EXPECT_TRUE(entries.ok()) << entries.status();
-    return *entries;
-  }
+  std::vector<audit::AuditEntry> Entries(Session& s) { return testing::AuditEntries(s); }
 
   std::string AuditBytes() { return base::testing::FileContents(dir_ + "/audit/audit.log"); }
 

@@ -14,9 +14,37 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "gtest/gtest.h"
+#include "veil/audit/audit_entry.h"
 #include "veil/base/env.h"
+#include "veil/gov/session.h"
+#include "veil/table/csv_reader.h"
 
 namespace veil::gov::testing {
+
+// Every entry of `s`'s audit log (its actor must be allowed audit.read); empty, with a test failure, if not.
+inline std::vector<audit::AuditEntry> AuditEntries(Session& s) {
+  auto log = s.AuditLogFor(Operation::kAuditRead);
+  EXPECT_TRUE(log.ok()) << log.status();
+  if (!log.ok()) return {};
+  auto entries = (*log)->ReadEntries(0);
+  EXPECT_TRUE(entries.ok()) << entries.status();
+  return entries.ok() ? *std::move(entries) : std::vector<audit::AuditEntry>{};
+}
+
+// The first column (the subject ids, as text) of what an export of `dataset` for `purpose` releases.
+inline std::vector<std::string> ExportedSubjectIds(Session& s, const std::string& dataset,
+                                                   const std::string& purpose) {
+  auto r = s.Export(dataset, purpose);
+  EXPECT_TRUE(r.ok()) << r.status();
+  if (!r.ok()) return {};
+  auto t = table::ReadCsvFromString(r->csv);
+  EXPECT_TRUE(t.ok()) << t.status();
+  if (!t.ok()) return {};
+  std::vector<std::string> ids;
+  for (int64_t i = 0; i < t->num_rows(); ++i) ids.push_back(t->FormatValue(i, 0));
+  return ids;
+}
 
 // A small patients table (CSV, 4 rows of 3 subjects, identified by mrn) that the gov tests ingest.
 inline constexpr char kPatients[] =
