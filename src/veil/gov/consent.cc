@@ -27,13 +27,6 @@ std::string Rfc3339(absl::Time t) { return absl::FormatTime("%Y-%m-%dT%H:%M:%E*S
 // Stored times are whole nanoseconds, so what a caller gets back equals what a later read returns.
 absl::Time Truncated(absl::Time t) { return absl::FromUnixNanos(absl::ToUnixNanos(t)); }
 
-absl::StatusOr<std::vector<uint8_t>> RawPseudonym(std::string_view hex) {
-  std::vector<uint8_t> raw(32);
-  if (hex.size() != 64 || !base::HexDecode(hex, raw))
-    return absl::InvalidArgumentError("a subject pseudonym is 64 hex digits");
-  return raw;
-}
-
 // The purpose and every key above it, most specific first: "research.cohort", "research".
 std::vector<std::string> CoveringKeys(std::string_view purpose) {
   std::vector<std::string> keys;
@@ -89,7 +82,7 @@ class ConsentWriter {
   }
 
   absl::StatusOr<ConsentRecord> Write(const ConsentInput& in, std::string_view actor, absl::Time now) {
-    VEIL_ASSIGN_OR_RETURN(const std::vector<uint8_t> raw, RawPseudonym(in.pseudonym));
+    VEIL_ASSIGN_OR_RETURN(const std::vector<uint8_t> raw, store::PseudonymBytes(in.pseudonym));
     ConsentRecord r;
     r.pseudonym = in.pseudonym;
     r.purpose = in.purpose;
@@ -251,7 +244,7 @@ absl::StatusOr<SubjectFilter> ComputeSubjectFilter(store::Workspace& ws, std::st
 absl::StatusOr<std::string> SubjectExclusion(store::Workspace& ws, std::string_view pseudonym,
                                              std::string_view dataset, std::string_view purpose,
                                              absl::Time now) {
-  VEIL_ASSIGN_OR_RETURN(const std::vector<uint8_t> raw, RawPseudonym(pseudonym));
+  VEIL_ASSIGN_OR_RETURN(const std::vector<uint8_t> raw, store::PseudonymBytes(pseudonym));
   store::Database& db = ws.metadata();
   {
     VEIL_ASSIGN_OR_RETURN(
@@ -292,7 +285,7 @@ absl::StatusOr<std::string> SubjectExclusion(store::Workspace& ws, std::string_v
 }
 
 absl::StatusOr<std::vector<ConsentRecord>> ConsentHistory(store::Workspace& ws, std::string_view pseudonym) {
-  VEIL_ASSIGN_OR_RETURN(const std::vector<uint8_t> raw, RawPseudonym(pseudonym));
+  VEIL_ASSIGN_OR_RETURN(const std::vector<uint8_t> raw, store::PseudonymBytes(pseudonym));
   VEIL_ASSIGN_OR_RETURN(
       store::Statement st,
       ws.metadata().Prepare(
@@ -327,7 +320,7 @@ absl::StatusOr<std::vector<ConsentRecord>> ConsentHistory(store::Workspace& ws, 
 
 absl::StatusOr<std::vector<SubjectRestriction>> Restrictions(store::Workspace& ws,
                                                              std::string_view pseudonym) {
-  VEIL_ASSIGN_OR_RETURN(const std::vector<uint8_t> raw, RawPseudonym(pseudonym));
+  VEIL_ASSIGN_OR_RETURN(const std::vector<uint8_t> raw, store::PseudonymBytes(pseudonym));
   VEIL_ASSIGN_OR_RETURN(
       store::Statement st,
       ws.metadata().Prepare("SELECT id, kind, purpose, dataset, reason, since_ns, recorded_by, "
@@ -536,7 +529,7 @@ absl::StatusOr<std::vector<ConsentRecord>> ConsentRegistry::WithdrawAll(std::str
                         session_.Authorize(Operation::kConsentWithdraw, "", "", params));
   store::Workspace& ws = session_.workspace();
   store::Database& db = ws.metadata();
-  VEIL_ASSIGN_OR_RETURN(const std::vector<uint8_t> raw, RawPseudonym(pseudonym));
+  VEIL_ASSIGN_OR_RETURN(const std::vector<uint8_t> raw, store::PseudonymBytes(pseudonym));
   std::vector<std::string> granted;
   {
     VEIL_ASSIGN_OR_RETURN(store::Statement st,
@@ -639,7 +632,7 @@ absl::StatusOr<SubjectRestriction> ConsentRegistry::Restrict(RestrictionKind kin
   if (!dataset.empty()) VEIL_RETURN_IF_ERROR(ws.GetDataset(dataset).status());
   r.since = Truncated(ws.env().Now());
   r.recorded_by = session_.actor();
-  VEIL_ASSIGN_OR_RETURN(const std::vector<uint8_t> raw, RawPseudonym(r.pseudonym));
+  VEIL_ASSIGN_OR_RETURN(const std::vector<uint8_t> raw, store::PseudonymBytes(r.pseudonym));
   store::Database& db = ws.metadata();
   VEIL_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db));
   VEIL_ASSIGN_OR_RETURN(
@@ -670,7 +663,7 @@ absl::StatusOr<int64_t> ConsentRegistry::Lift(RestrictionKind kind, std::string_
   VEIL_ASSIGN_OR_RETURN(GateDecision decision, session_.Authorize(op, dataset, purpose, params));
   store::Workspace& ws = session_.workspace();
   store::Database& db = ws.metadata();
-  VEIL_ASSIGN_OR_RETURN(const std::vector<uint8_t> raw, RawPseudonym(pseudonym));
+  VEIL_ASSIGN_OR_RETURN(const std::vector<uint8_t> raw, store::PseudonymBytes(pseudonym));
   VEIL_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db));
   VEIL_ASSIGN_OR_RETURN(
       store::Statement st,

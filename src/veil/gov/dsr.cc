@@ -41,12 +41,6 @@ std::optional<DsrState> ParseState(std::string_view name) {
   return std::nullopt;
 }
 
-std::vector<uint8_t> RawPseudonym(std::string_view hex) {
-  std::vector<uint8_t> raw(32);
-  base::HexDecode(hex, raw);
-  return raw;
-}
-
 absl::Status Damaged() { return absl::DataLossError("workspace.db: a subject request is damaged"); }
 
 constexpr char kColumns[] =
@@ -183,7 +177,8 @@ absl::StatusOr<std::vector<std::string>> DatasetsHolding(store::Database& db, co
   VEIL_ASSIGN_OR_RETURN(store::Statement st,
                         db.Prepare("SELECT d.name FROM subject s JOIN dataset d ON d.id = s.dataset_id WHERE "
                                    "s.pseudonym = ?1 AND (?2 = '' OR d.name = ?2) ORDER BY d.name"));
-  VEIL_RETURN_IF_ERROR(st.BindBlob(1, RawPseudonym(r.pseudonym)));
+  VEIL_ASSIGN_OR_RETURN(const std::vector<uint8_t> raw, store::PseudonymBytes(r.pseudonym));
+  VEIL_RETURN_IF_ERROR(st.BindBlob(1, raw));
   VEIL_RETURN_IF_ERROR(st.Bind(2, r.dataset));
   std::vector<std::string> out;
   while (true) {
@@ -397,7 +392,8 @@ absl::StatusOr<DsrRequest> SubjectRequests::Open(const DsrOpenRequest& request) 
                    "received_ns, due_ns, outcome, opened_by) VALUES (?1, ?2, ?3, ?4, ?5, 'received', 0, ?6, "
                    "?7, '{}', ?8)"));
     VEIL_RETURN_IF_ERROR(st.Bind(1, DsrKindName(r.kind)));
-    VEIL_RETURN_IF_ERROR(st.BindBlob(2, RawPseudonym(r.pseudonym)));
+    VEIL_ASSIGN_OR_RETURN(const std::vector<uint8_t> raw, store::PseudonymBytes(r.pseudonym));
+    VEIL_RETURN_IF_ERROR(st.BindBlob(2, raw));
     VEIL_RETURN_IF_ERROR(st.Bind(3, r.dataset));
     VEIL_RETURN_IF_ERROR(st.Bind(4, r.purpose));
     VEIL_RETURN_IF_ERROR(st.Bind(5, r.note));

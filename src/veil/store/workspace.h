@@ -203,6 +203,10 @@ absl::Status ValidateDatasetName(std::string_view name);
 // "research.cohort" or "train_ai_system"). Errors: InvalidArgument.
 absl::Status ValidatePurpose(std::string_view purpose);
 
+// The 32 raw bytes of a pseudonym given as 64 hex digits (how workspace.db and keys.db store it).
+// Errors: InvalidArgument if it is not 64 hex digits.
+absl::StatusOr<std::vector<uint8_t>> PseudonymBytes(std::string_view pseudonym);
+
 class Workspace {
  public:
   // Creates a workspace at `dir`, which must not exist or be an empty directory. The workspace is built in a

@@ -384,6 +384,31 @@ TEST_F(WorkspaceTest, ReplaceDropsTheOldVersionAndItsKeys) {
   EXPECT_FALSE(keys->contains(ws_->Pseudonym("p2")));
 }
 
+// A filtered read counts the rows it leaves out from the catalog: by a lookup per subject when few are left
+// out, by one pass over the subjects when most are; both give the same counts.
+TEST_F(WorkspaceTest, FilteredReadCountsTheRowsLeftOutFewOrMany) {
+  // 40 subjects; subject k has 1 + k % 3 rows: 79 rows.
+  std::string csv = "id,x\n";
+  for (int k = 0; k < 40; ++k) {
+    for (int r = 0; r <= k % 3; ++r) csv += absl::StrCat("s", k, ",", r, "\n");
+  }
+  IngestRequest req = Request("many");
+  req.subject_column = "id";
+  MustIngest(csv.c_str(), req);
+  const std::string one = ws_->Pseudonym("s2");  // 3 rows
+  auto few = ws_->Read("many", [&](std::string_view p) { return p != one; });
+  ASSERT_TRUE(few.ok()) << few.status();
+  EXPECT_EQ(few->excluded_subjects, 1);
+  EXPECT_EQ(few->excluded_rows, 3);
+  EXPECT_EQ(few->table.num_rows(), 79 - 3);
+  const std::string keep = ws_->Pseudonym("s4");  // 2 rows
+  auto most = ws_->Read("many", [&](std::string_view p) { return p == keep; });
+  ASSERT_TRUE(most.ok()) << most.status();
+  EXPECT_EQ(most->excluded_subjects, 39);
+  EXPECT_EQ(most->excluded_rows, 79 - 2);
+  EXPECT_EQ(most->table.num_rows(), 2);
+}
+
 TEST_F(WorkspaceTest, NumericSubjectIds) {
   const char* csv = "id,x\n7,a\n8,b\n7,c\n";
   IngestRequest req = Request("nums");
