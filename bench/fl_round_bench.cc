@@ -39,18 +39,10 @@ namespace veil::fl {
 namespace {
 
 using Json = nlohmann::ordered_json;
+using bench::OrDie;
 
 constexpr int kFeatures = 20;
 constexpr int kRowsPerSite = 200;
-
-template <typename T>
-T Must(absl::StatusOr<T> v, const char* what) {
-  if (!v.ok()) {
-    std::fprintf(stderr, "%s: %s\n", what, std::string(v.status().message()).c_str());
-    std::exit(1);
-  }
-  return *std::move(v);
-}
 
 // Site k's rows: y = yes iff a fixed linear score of the 20 features is positive (bench data, DataRandom).
 table::Table SiteRows(int site) {
@@ -67,7 +59,7 @@ table::Table SiteRows(int site) {
     }
     csv += score > 0 ? "yes\n" : "no\n";
   }
-  return Must(table::ReadCsvFromString(csv), "site rows");
+  return OrDie(table::ReadCsvFromString(csv), "site rows");
 }
 
 Json Config(int sites, int rounds, const std::vector<int>& hidden, int epochs, bool secure) {
@@ -111,13 +103,13 @@ RunFigures RunOnce(const std::string& pki, const std::vector<std::unique_ptr<Cre
   const int n = static_cast<int>(sites.size());
   Coordinator::Options o;
   o.config =
-      Must(ParseCoordinatorConfig(Config(n, rounds + 1, hidden, epochs, secure).dump(), "bench config", pki),
-           "config");
+      OrDie(ParseCoordinatorConfig(Config(n, rounds + 1, hidden, epochs, secure).dump(), "bench config", pki),
+            "config");
   o.credentials = &coordinator_creds;
   o.ca_pem = coordinator_creds.ca_pem;
   o.env = &crypto::DefaultEnv();
   o.rng = &crypto::SecureRandom();
-  std::unique_ptr<Coordinator> coordinator = Must(Coordinator::Create(std::move(o)), "coordinator");
+  std::unique_ptr<Coordinator> coordinator = OrDie(Coordinator::Create(std::move(o)), "coordinator");
   const int port = coordinator->port();
 
   std::vector<std::unique_ptr<TableTrainer>> trainers;
@@ -136,7 +128,7 @@ RunFigures RunOnce(const std::string& pki, const std::vector<std::unique_ptr<Cre
       outcomes[static_cast<size_t>(i)] = RunClient(c).status();
     });
   }
-  const RunReport report = Must(coordinator->Run(), "run");
+  const RunReport report = OrDie(coordinator->Run(), "run");
   coordinator.reset();
   for (std::thread& t : threads) t.join();
   for (int i = 0; i < n; ++i) {
@@ -201,16 +193,16 @@ int Main(int argc, char** argv) {
   DeploymentOptions d;
   d.dir = (std::filesystem::path(dir) / "pki").string();
   for (int i = 0; i < sites; ++i) d.sites.push_back(absl::StrCat("s", i));
-  Must(CreateDeployment(d, crypto::SecureRandom()), "certificates");
+  OrDie(CreateDeployment(d, crypto::SecureRandom()), "certificates");
   const Credentials coordinator_creds =
-      Must(LoadCredentials((std::filesystem::path(d.dir) / kCoordinatorName).string(), kCoordinatorName),
-           "coordinator credentials");
+      OrDie(LoadCredentials((std::filesystem::path(d.dir) / kCoordinatorName).string(), kCoordinatorName),
+            "coordinator credentials");
   std::vector<std::unique_ptr<Credentials>> site_creds;
   std::vector<table::Table> rows;
   for (int i = 0; i < sites; ++i) {
     const std::string name = absl::StrCat("s", i);
     site_creds.push_back(std::make_unique<Credentials>(
-        Must(LoadCredentials((std::filesystem::path(d.dir) / name).string(), name), "site credentials")));
+        OrDie(LoadCredentials((std::filesystem::path(d.dir) / name).string(), name), "site credentials")));
     rows.push_back(SiteRows(i));
   }
 

@@ -6,7 +6,6 @@
 #include <sstream>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "veil/base/hex.h"
@@ -430,19 +429,17 @@ absl::StatusOr<CoordinatorConfig> ParseCoordinatorConfig(std::string_view text, 
     }
     if (!mj.contains("metadata"))
       return m.Bad("metadata", "is required: the public metadata (file or object)");
-    Json meta_doc;
+    std::string meta_text;  // the file's text, or the inline object's
     std::string meta_where;
     if (mj["metadata"].is_string()) {
       const std::string path = Resolve(base_dir, mj["metadata"].get<std::string>());
-      VEIL_ASSIGN_OR_RETURN(const std::string meta_text, ReadSmallFile(path));
-      meta_doc = Json::parse(meta_text.begin(), meta_text.end(), nullptr, false);
-      if (meta_doc.is_discarded()) return absl::InvalidArgumentError(absl::StrCat(path, ": not valid JSON"));
+      VEIL_ASSIGN_OR_RETURN(meta_text, ReadSmallFile(path));
       meta_where = path;
     } else {
-      meta_doc = mj["metadata"];
+      meta_text = mj["metadata"].dump();
       meta_where = absl::StrCat(std::string(where), ": model.metadata");
     }
-    VEIL_ASSIGN_OR_RETURN(ml::PublicMetadata meta, ml::ParsePublicMetadata(meta_doc.dump(), meta_where));
+    VEIL_ASSIGN_OR_RETURN(ml::PublicMetadata meta, ml::ParsePublicMetadata(meta_text, meta_where));
     std::vector<ml::ColumnSpec> columns = std::move(meta.columns);
     if (mj.contains("features")) {
       if (!mj["features"].is_array()) return m.Bad("features", "must be an array of column names");
