@@ -529,16 +529,6 @@ absl::StatusOr<DsrRunResult> SubjectRequests::Run(int64_t id, const DsrRunOption
         "source, re-ingest them (veil ingest --mode replace), then run the request again with --rectified "
         "to record that it was done"));
   }
-  // In progress from here: a run cut short is finished by running it again.
-  if (r.state != DsrState::kInProgress) {
-    VEIL_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db));
-    VEIL_ASSIGN_OR_RETURN(store::Statement st,
-                          db.Prepare("UPDATE dsr_request SET state = 'in_progress' WHERE id = ?1"));
-    VEIL_RETURN_IF_ERROR(st.Bind(1, r.id));
-    VEIL_RETURN_IF_ERROR(st.Run());
-    VEIL_RETURN_IF_ERROR(txn.Commit());
-    r.state = DsrState::kInProgress;
-  }
   const absl::Time now = Truncated(ws.env().Now());
   DsrRunResult result;
   Json outcome = Json::object();
@@ -644,21 +634,16 @@ absl::StatusOr<DsrRunResult> SubjectRequests::Run(int64_t id, const DsrRunOption
     }
     outcome = {{"to_erase", to_erase}, {"kept", kept}, {"attached_not_erased", attached}};
     detail =
-        absl::StrCat("erasure: ", to_erase.size(), " dataset(s) to erase by crypto-shredding, ", kept.size(),
-                     " kept under a legal hold (Art. 17(3)(e))",
+        absl::StrCat("erasure started: ", to_erase.size(), " dataset(s) to erase by crypto-shredding, ",
+                     kept.size(), " kept under a legal hold (Art. 17(3)(e))",
                      attached.empty() ? "" : absl::StrCat(", ", attached.size(), " attached not erased"));
   } else if (r.kind == DsrKind::kRestriction || r.kind == DsrKind::kObjection) {
     const RestrictionKind kind =
         r.kind == DsrKind::kRestriction ? RestrictionKind::kRestriction : RestrictionKind::kObjection;
-    VEIL_ASSIGN_OR_RETURN(SubjectRestriction x,
-                          ConsentRegistry(session_).Restrict(kind, *options.subject_id, r.purpose, r.dataset,
-                                                             absl::StrCat("dsr-", r.id)));
-    outcome = {{"restriction_id", x.id},
-               {"kind", RestrictionKindName(kind)},
+    outcome = {{"kind", RestrictionKindName(kind)},
                {"purpose", r.purpose.empty() ? Json(nullptr) : Json(r.purpose)},
                {"dataset", r.dataset.empty() ? Json(nullptr) : Json(r.dataset)}};
-    detail =
-        absl::StrCat(RestrictionKindName(kind), " #", x.id, " recorded: the gate leaves the subject out");
+    detail = absl::StrCat(RestrictionKindName(kind), " to record: the gate will leave the subject out");
   } else {  // rectification, confirmed
     outcome = {{"applied", "re-ingest"}, {"confirmed_by", session_.actor()}};
     detail =
@@ -667,12 +652,57 @@ absl::StatusOr<DsrRunResult> SubjectRequests::Run(int64_t id, const DsrRunOption
         "records in place)";
   }
 
-  // The run's entry: before the erasure commits or the document is released.
-  Json params = Params(r, "run");
-  params["dsr"]["outcome"] = outcome;
-  decision.reason += absl::StrCat("; subject request #", r.id, " run: ", detail);
-  VEIL_ASSIGN_OR_RETURN(const uint64_t seq, session_.RecordEntry(Operation::kDsrRun, r.dataset, "", decision,
-                                                                 params, result_hash, {r.pseudonym}));
+  // Moves the request to `state` with one step, in one transaction. Without `started`, the run's audit
+  // entry is written in that transaction, before it commits, so that the state never changes without its
+  // entry; `started` is the entry of the run that a completion step finishes.
+  const auto advance = [&](std::string_view name, DsrState state, const std::string& step_detail,
+                           const Json& step_outcome,
+                           std::optional<uint64_t> started) -> absl::StatusOr<uint64_t> {
+    VEIL_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db));
+    uint64_t seq = 0;
+    if (started.has_value()) {
+      seq = *started;
+    } else {
+      Json params = Params(r, "run");
+      params["dsr"]["outcome"] = step_outcome;
+      GateDecision d = decision;
+      d.reason += absl::StrCat("; subject request #", r.id, " run: ", step_detail);
+      VEIL_ASSIGN_OR_RETURN(seq, session_.RecordEntry(Operation::kDsrRun, r.dataset, "", d, params,
+                                                      result_hash, {r.pseudonym}));
+    }
+    DsrRequest next = r;
+    next.state = state;
+    next.outcome = step_outcome;
+    if (state == DsrState::kCompleted) next.closed = now;
+    DsrStep s;
+    s.seq = static_cast<int64_t>(next.steps.size()) + 1;
+    s.step = std::string(name);
+    s.state = state;
+    s.at = now;
+    s.actor = session_.actor();
+    s.detail = step_detail;
+    s.audit_seq = seq;
+    VEIL_RETURN_IF_ERROR(Save(db, next, s));
+    VEIL_RETURN_IF_ERROR(txn.Commit());
+    next.steps.push_back(std::move(s));
+    r = std::move(next);
+    return seq;
+  };
+
+  if (r.kind == DsrKind::kAccess || r.kind == DsrKind::kPortability || r.kind == DsrKind::kRectification) {
+    // Nothing outside workspace.db changes: the entry and the completion commit together, and the document
+    // is released after. A run that fails leaves the request as it was (it may be run again or rejected).
+    VEIL_ASSIGN_OR_RETURN(result.audit_seq, advance("run", DsrState::kCompleted, detail, outcome, {}));
+    result.request = std::move(r);
+    return result;
+  }
+
+  // Erasure, restriction, objection change what lies outside the request's row (the vault, the key store,
+  // the restriction table), each in its own commit: the run's entry moves the request to in_progress
+  // before the first change, and a completion step follows the last. A run stopped in between stays
+  // in_progress; running it again redoes only what is not done.
+  VEIL_ASSIGN_OR_RETURN(result.audit_seq, advance("run", DsrState::kInProgress, detail, outcome, {}));
+  const uint64_t seq = result.audit_seq;
   if (r.kind == DsrKind::kErasure) {
     int64_t rows = 0, keys = 0;
     Json erased = Json::array();
@@ -693,24 +723,19 @@ absl::StatusOr<DsrRunResult> SubjectRequests::Run(int64_t id, const DsrRunOption
     outcome["erased"] = std::move(erased);
     outcome["rows_removed"] = rows;
     outcome["keys_destroyed"] = keys;
+    detail = absl::StrCat("erasure done: ", rows, " row(s) removed, ", keys, " data key(s) destroyed");
+  } else {  // restriction, objection
+    const RestrictionKind kind =
+        r.kind == DsrKind::kRestriction ? RestrictionKind::kRestriction : RestrictionKind::kObjection;
+    VEIL_ASSIGN_OR_RETURN(SubjectRestriction x,
+                          ConsentRegistry(session_).Restrict(kind, *options.subject_id, r.purpose, r.dataset,
+                                                             absl::StrCat("dsr-", r.id)));
+    outcome["restriction_id"] = x.id;
+    detail =
+        absl::StrCat(RestrictionKindName(kind), " #", x.id, " recorded: the gate leaves the subject out");
   }
-  DsrStep s;
-  s.seq = static_cast<int64_t>(r.steps.size()) + 1;
-  s.step = "run";
-  s.state = DsrState::kCompleted;
-  s.at = now;
-  s.actor = session_.actor();
-  s.detail = detail;
-  s.audit_seq = seq;
-  r.state = DsrState::kCompleted;
-  r.outcome = outcome;
-  r.closed = now;
-  VEIL_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db));
-  VEIL_RETURN_IF_ERROR(Save(db, r, s));
-  VEIL_RETURN_IF_ERROR(txn.Commit());
-  r.steps.push_back(std::move(s));
+  VEIL_RETURN_IF_ERROR(advance("complete", DsrState::kCompleted, detail, outcome, seq).status());
   result.request = std::move(r);
-  result.audit_seq = seq;
   return result;
 }
 

@@ -4,14 +4,24 @@
 // A request is a resumable state machine kept in workspace.db (table dsr_request, one row per request, and
 // dsr_step, one row per step taken):
 //
-//   open ──> received ──verify──> identity_verified ──run──> in_progress ──> completed
-//               │                      │                          (a run cut short stays in_progress:
-//               │                      │                           run it again to finish)
-//               ├──reject──> rejected <┘   (with a reason code; not once a run has started)
+//   open ──> received ──verify──> identity_verified ──run──> completed
+//               │                      │          │
+//               │                      │          └──run──> in_progress ──> completed
+//               │                      │                    (erasure, restriction, objection: see below)
+//               ├──reject──> rejected <┘   (with a reason code; not once a request is in_progress)
 //               └──extend──> extended      (from any open state, once: the deadline moves from one month
 //                                           to three months after receipt, with a reason; the request then
 //                                           continues from where it was: verify if not yet verified, run;
 //                                           a request in_progress stays in_progress, with the new due time)
+//
+// A state changes only together with its audit entry (one transaction), so a run that fails before its
+// entry is written (refused, bad input, the audit log or the plan's reads failing) leaves the request as
+// it was: it may be run again, or rejected. Access, portability and rectification change nothing outside
+// the request's row: their entry and the completion commit together (the document is released after).
+// Erasure, restriction and objection change the vault, the key store or the restriction table, each in its
+// own commit: their run's entry moves the request to in_progress (step "run") before the first change, and
+// a step "complete" (naming the same entry) closes it after the last. A run stopped in between stays
+// in_progress: what was done may not be undone, so it is not rejected but run again to finish.
 //
 // A step that the state does not allow is refused (FailedPrecondition) saying the state and what is allowed.
 //
@@ -47,9 +57,10 @@
 //                  must match the request's pseudonym.
 //
 // Auditing and the gate: every step is one audit entry naming the subject's pseudonym (dsr.open, dsr.update
-// for verify, reject and extend, dsr.run), written before the step commits or its result is released; a run
-// of restriction or objection also leaves the restriction's own entry. All are owner operations; reading
-// (status, list) is dsr.read, gated, not audited when allowed (pseudonyms only).
+// for verify, reject and extend, dsr.run for each run), written in the transaction that changes the state,
+// before it commits and before any change or release it announces; the step "complete" of a two-phase run
+// names its run's entry. A run of restriction or objection also leaves the restriction's own entry. All are
+// owner operations; reading (status, list) is dsr.read, gated, not audited when allowed (pseudonyms only).
 //
 // Thread safety: as the Session (not thread-safe).
 #ifndef VEIL_GOV_DSR_H_
@@ -89,7 +100,7 @@ absl::Time AddCalendarMonths(absl::Time t, int months);
 
 struct DsrStep {
   int64_t seq = 0;                       // 1, 2, ... per request
-  std::string step;                      // open | verify | run | reject | extend
+  std::string step;                      // open | verify | run | complete | reject | extend
   DsrState state = DsrState::kReceived;  // after the step
   absl::Time at;
   std::string actor;
@@ -164,7 +175,8 @@ class SubjectRequests {
   absl::StatusOr<DsrRequest> Extend(int64_t id, std::string_view reason);
   // Carries the request out (dsr.run; see the file comment). Errors: as the steps; InvalidArgument for a
   // missing or mismatched subject id (restriction, objection); FailedPrecondition for a rectification not
-  // confirmed; the vault's, the audit log's. A run cut short leaves the request in_progress; running it again
+  // confirmed; the vault's, the audit log's. A run that fails before its entry leaves the request as it was;
+  // one that stops after it (erasure, restriction, objection) leaves it in_progress, and running it again
   // finishes it.
   absl::StatusOr<DsrRunResult> Run(int64_t id, const DsrRunOptions& options);
 

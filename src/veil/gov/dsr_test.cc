@@ -274,28 +274,70 @@ TEST_F(DsrTest, ErasureHonoursLegalHolds) {
   EXPECT_EQ(dsr.Get(r.id)->state, DsrState::kCompleted);
 }
 
-// A run cut short (here: its audit entry cannot be written, as on a full disk) erases nothing and leaves the
-// request in_progress; running it again finishes it.
-TEST_F(DsrTest, ARunCutShortIsResumed) {
+// A run that fails before its audit entry is written (here: the audit log cannot be written, as on a full
+// disk) changes nothing: the request keeps its state and may be run again or rejected.
+TEST_F(DsrTest, ARunStoppedBeforeItsEntryChangesNothing) {
+  SubjectRequests dsr(*owner_);
+  const DsrRequest erasure = Open(DsrKind::kErasure);
+  const DsrRequest access = Open(DsrKind::kAccess, "MRN-1002");
+  for (int64_t id : {erasure.id, access.id}) ASSERT_TRUE(dsr.Verify(id).ok());
+  env_.fail_audit_writes = true;
+  EXPECT_FALSE(dsr.Run(erasure.id, {}).ok());
+  EXPECT_FALSE(dsr.Run(access.id, {}).ok());
+  env_.fail_audit_writes = false;
+  for (int64_t id : {erasure.id, access.id}) {
+    const DsrRequest back = *dsr.Get(id);
+    EXPECT_EQ(back.state, DsrState::kIdentityVerified) << "no entry, no change of state";
+    EXPECT_EQ(back.steps.size(), 2u) << "open, verify";
+    EXPECT_TRUE(back.outcome.empty());
+  }
+  EXPECT_TRUE(Entries("dsr.run").empty());
+  EXPECT_EQ(owner_->GetDataset("patients")->subjects, 3) << "no entry, no erasure";
+  auto rejected = dsr.Reject(access.id, "manifestly-unfounded");
+  ASSERT_TRUE(rejected.ok()) << rejected.status();
+  EXPECT_EQ(rejected->state, DsrState::kRejected);
+  auto run = dsr.Run(erasure.id, {});
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->request.state, DsrState::kCompleted);
+  EXPECT_EQ(owner_->GetDataset("patients")->subjects, 2);
+}
+
+// A run that stops after its entry, once the erasure may have begun (here: the catalog refuses the
+// erasure's commit), stays in_progress: it cannot be rejected any more (what was done must be finished and
+// accounted for), its deadline can still be extended, and running it again finishes it.
+TEST_F(DsrTest, ARunStoppedAfterItsEntryIsResumed) {
   SubjectRequests dsr(*owner_);
   const DsrRequest r = Open(DsrKind::kErasure);
   ASSERT_TRUE(dsr.Verify(r.id).ok());
-  env_.fail_audit_writes = true;
-  EXPECT_FALSE(dsr.Run(r.id, {}).ok());
-  env_.fail_audit_writes = false;
-  EXPECT_EQ(dsr.Get(r.id)->state, DsrState::kInProgress);
-  EXPECT_EQ(owner_->GetDataset("patients")->subjects, 3) << "no entry, no erasure";
+  store::Database& db = owner_->workspace().metadata();
+  ASSERT_TRUE(db.Exec("CREATE TEMP TRIGGER fail_erasure BEFORE DELETE ON main.subject "
+                      "BEGIN SELECT RAISE(ABORT, 'injected'); END")
+                  .ok());
+  auto stopped = dsr.Run(r.id, {});
+  ASSERT_TRUE(db.Exec("DROP TRIGGER fail_erasure").ok());
+  EXPECT_FALSE(stopped.ok());
+  EXPECT_THAT(stopped.status().message(), HasSubstr("run it again to finish"));
+  const DsrRequest back = *dsr.Get(r.id);
+  EXPECT_EQ(back.state, DsrState::kInProgress);
+  ASSERT_EQ(back.steps.size(), 3u);
+  EXPECT_EQ(back.steps[2].step, "run");
+  EXPECT_EQ(back.steps[2].state, DsrState::kInProgress);
+  EXPECT_EQ(back.steps[2].audit_seq, Entries("dsr.run").at(0).seq) << "in_progress with its entry";
+  EXPECT_EQ(owner_->GetDataset("patients")->subjects, 3) << "the erasure did not commit";
   EXPECT_THAT(dsr.Reject(r.id, "late").status().message(), HasSubstr("a run has started: run it again"));
   auto extended = dsr.Extend(r.id, "disk-full");
   ASSERT_TRUE(extended.ok()) << extended.status();
   EXPECT_EQ(extended->state, DsrState::kInProgress) << "to be finished, not rejected";
   EXPECT_EQ(extended->due, At(2026, 6, 1, 9));
-  EXPECT_THAT(dsr.Reject(r.id, "late").status().message(), HasSubstr("a run has started"));
   auto run = dsr.Run(r.id, {});
   ASSERT_TRUE(run.ok()) << run.status();
   EXPECT_EQ(run->request.state, DsrState::kCompleted);
   EXPECT_EQ(run->request.outcome["rows_removed"], 2);
   EXPECT_EQ(owner_->GetDataset("patients")->subjects, 2);
+  std::vector<std::string> steps;
+  for (const DsrStep& s : run->request.steps) steps.push_back(s.step);
+  EXPECT_EQ(steps, (std::vector<std::string>{"open", "verify", "run", "extend", "run", "complete"}));
+  EXPECT_EQ(Entries("dsr.run").size(), 2u) << "each run, the stopped one too, has its entry";
 }
 
 TEST_F(DsrTest, RestrictionAndObjectionGoThroughConsent) {
