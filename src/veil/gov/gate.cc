@@ -108,6 +108,10 @@ const char* OperationName(Operation op) {
       return "dsr.run";
     case Operation::kDsrRead:
       return "dsr.read";
+    case Operation::kReportRopa:
+      return "report.ropa";
+    case Operation::kReportDpia:
+      return "report.dpia";
   }
   return "?";
 }
@@ -157,6 +161,8 @@ std::vector<Role> RolesAllowed(Operation op) {
     case Operation::kConsentRead:
     case Operation::kAuditRead:
     case Operation::kAuditCheckpoint:
+    case Operation::kReportRopa:
+    case Operation::kReportDpia:
       return {Role::kOwner, Role::kAuditor};
   }
   return {};

@@ -10,7 +10,7 @@
 //            synthetic data), within each dataset's privacy budget; sees the catalog and the budgets;
 //            de-identifies text and tables with the workspace's keys; never raw records, never re-identifies
 //   auditor  reads the catalog, the budgets and the audit log, verifies it, asks for proofs and checkpoints,
-//            reads the model registry's cards; never data
+//            reads the model registry's cards, generates the reports (report.h: ROPA, DPIA); never data
 //
 // Models (issue 9; docs/ml.md "Who may do what"). DP training (train) is for owners and analysts, charged. A
 // non-private model is derived from the records without any bound on what it reveals about one of them, so
@@ -92,6 +92,9 @@ enum class Operation {
   kDsrRun,     // "dsr.run": carry a request out: release a subject's data (access, portability), erase,
                // restrict, record an objection
   kDsrRead,    // "dsr.read": a request's state, steps and deadline; the list of requests (pseudonyms only)
+  // Reports (report.h): facts about the processing, no personal data; for owners and auditors (the DPO).
+  kReportRopa,  // "report.ropa": the record of processing activities (Art. 30(1))
+  kReportDpia,  // "report.dpia": a data protection impact assessment of a dataset and purpose (Art. 35(7))
 };
 
 const char* OperationName(Operation op);
