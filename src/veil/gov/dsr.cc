@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -133,6 +134,28 @@ absl::Status Save(store::Database& db, const DsrRequest& r, const DsrStep& step)
   VEIL_RETURN_IF_ERROR(ins.Bind(7, step.detail));
   VEIL_RETURN_IF_ERROR(step.audit_seq ? ins.Bind(8, static_cast<int64_t>(*step.audit_seq)) : ins.BindNull(8));
   return ins.Run();
+}
+
+// Records a two-phase run's progress (what it has done so far) while the request stays in_progress, so that
+// a run stopped later, and run again, still accounts for it.
+absl::Status SaveOutcome(store::Database& db, const DsrRequest& r) {
+  VEIL_ASSIGN_OR_RETURN(store::Statement st, db.Prepare("UPDATE dsr_request SET outcome = ?2 WHERE id = ?1"));
+  VEIL_RETURN_IF_ERROR(st.Bind(1, r.id));
+  VEIL_RETURN_IF_ERROR(st.Bind(2, r.outcome.dump()));
+  return st.Run();
+}
+
+// The restriction (or objection) in force that already does what the request asks: same subject, kind,
+// purpose and dataset (recorded by an earlier, stopped run of the request, or before it). Lifting one lifts
+// every match, so a second would add nothing.
+absl::StatusOr<std::optional<SubjectRestriction>> RestrictionInForce(store::Workspace& ws,
+                                                                     const DsrRequest& r,
+                                                                     RestrictionKind kind) {
+  VEIL_ASSIGN_OR_RETURN(const std::vector<SubjectRestriction> all, Restrictions(ws, r.pseudonym));
+  for (const SubjectRestriction& x : all) {
+    if (x.kind == kind && x.purpose == r.purpose && x.dataset == r.dataset && !x.lifted.has_value()) return x;
+  }
+  return std::nullopt;
 }
 
 Json Params(const DsrRequest& r, std::string_view step) {
@@ -540,6 +563,8 @@ absl::StatusOr<DsrRunResult> SubjectRequests::Run(int64_t id, const DsrRunOption
 
   // Erasure: what is erased and what a legal hold keeps, planned before the entry.
   std::vector<std::string> to_erase;
+  // Restriction, objection: the one already in force, if any.
+  std::optional<SubjectRestriction> in_force;
   if (r.kind == DsrKind::kAccess || r.kind == DsrKind::kPortability) {
     Json datasets = Json::array();
     int64_t rows = 0;
@@ -632,7 +657,19 @@ absl::StatusOr<DsrRunResult> SubjectRequests::Run(int64_t id, const DsrRunOption
                       {"exception", "Art. 17(3)(e): legal claims (legal hold)"},
                       {"holds", std::move(holds)}});
     }
-    outcome = {{"to_erase", to_erase}, {"kept", kept}, {"attached_not_erased", attached}};
+    // What an earlier run of this request erased before it stopped (it no longer holds the subject, so it is
+    // not planned again), carried into this run's account.
+    Json erased = Json::array();
+    int64_t rows = 0, keys = 0;
+    if (r.state == DsrState::kInProgress) {
+      if (r.outcome.contains("erased") && r.outcome["erased"].is_array()) erased = r.outcome["erased"];
+      if (r.outcome.contains("rows_removed") && r.outcome["rows_removed"].is_number_integer())
+        rows = r.outcome["rows_removed"].get<int64_t>();
+      if (r.outcome.contains("keys_destroyed") && r.outcome["keys_destroyed"].is_number_integer())
+        keys = r.outcome["keys_destroyed"].get<int64_t>();
+    }
+    outcome = {{"to_erase", to_erase}, {"kept", kept},         {"attached_not_erased", attached},
+               {"erased", erased},     {"rows_removed", rows}, {"keys_destroyed", keys}};
     detail =
         absl::StrCat("erasure started: ", to_erase.size(), " dataset(s) to erase by crypto-shredding, ",
                      kept.size(), " kept under a legal hold (Art. 17(3)(e))",
@@ -640,10 +677,17 @@ absl::StatusOr<DsrRunResult> SubjectRequests::Run(int64_t id, const DsrRunOption
   } else if (r.kind == DsrKind::kRestriction || r.kind == DsrKind::kObjection) {
     const RestrictionKind kind =
         r.kind == DsrKind::kRestriction ? RestrictionKind::kRestriction : RestrictionKind::kObjection;
+    VEIL_ASSIGN_OR_RETURN(in_force, RestrictionInForce(ws, r, kind));
     outcome = {{"kind", RestrictionKindName(kind)},
                {"purpose", r.purpose.empty() ? Json(nullptr) : Json(r.purpose)},
                {"dataset", r.dataset.empty() ? Json(nullptr) : Json(r.dataset)}};
-    detail = absl::StrCat(RestrictionKindName(kind), " to record: the gate will leave the subject out");
+    if (in_force.has_value()) {
+      outcome["restriction_id"] = in_force->id;
+      detail = absl::StrCat(RestrictionKindName(kind), " #", in_force->id,
+                            " already in force: nothing to add; the gate leaves the subject out");
+    } else {
+      detail = absl::StrCat(RestrictionKindName(kind), " to record: the gate will leave the subject out");
+    }
   } else {  // rectification, confirmed
     outcome = {{"applied", "re-ingest"}, {"confirmed_by", session_.actor()}};
     detail =
@@ -704,8 +748,6 @@ absl::StatusOr<DsrRunResult> SubjectRequests::Run(int64_t id, const DsrRunOption
   VEIL_ASSIGN_OR_RETURN(result.audit_seq, advance("run", DsrState::kInProgress, detail, outcome, {}));
   const uint64_t seq = result.audit_seq;
   if (r.kind == DsrKind::kErasure) {
-    int64_t rows = 0, keys = 0;
-    Json erased = Json::array();
     for (const std::string& name : to_erase) {
       absl::StatusOr<store::EraseResult> e =
           ws.EraseSubjects(std::vector<std::string>{r.pseudonym}, name,
@@ -716,14 +758,17 @@ absl::StatusOr<DsrRunResult> SubjectRequests::Run(int64_t id, const DsrRunOption
             absl::StrCat("subject request #", r.id, ": erasure stopped at dataset \"", name,
                          "\" (audit entry #", seq, "); run it again to finish: ", e.status().message()));
       }
-      rows += e->rows_removed;
-      keys += e->keys_destroyed;
-      erased.push_back({{"dataset", name}, {"rows", e->rows_removed}});
+      outcome["erased"].push_back({{"dataset", name}, {"rows", e->rows_removed}});
+      outcome["rows_removed"] = outcome["rows_removed"].get<int64_t>() + e->rows_removed;
+      outcome["keys_destroyed"] = outcome["keys_destroyed"].get<int64_t>() + e->keys_destroyed;
+      r.outcome = outcome;
+      VEIL_RETURN_IF_ERROR(SaveOutcome(db, r));
     }
-    outcome["erased"] = std::move(erased);
-    outcome["rows_removed"] = rows;
-    outcome["keys_destroyed"] = keys;
-    detail = absl::StrCat("erasure done: ", rows, " row(s) removed, ", keys, " data key(s) destroyed");
+    detail = absl::StrCat("erasure done: ", outcome["rows_removed"].get<int64_t>(), " row(s) removed, ",
+                          outcome["keys_destroyed"].get<int64_t>(), " data key(s) destroyed");
+  } else if (in_force.has_value()) {  // restriction, objection: already in force, not added twice
+    detail = absl::StrCat(RestrictionKindName(in_force->kind), " #", in_force->id,
+                          " in force: the gate leaves the subject out");
   } else {  // restriction, objection
     const RestrictionKind kind =
         r.kind == DsrKind::kRestriction ? RestrictionKind::kRestriction : RestrictionKind::kObjection;

@@ -21,7 +21,10 @@
 // Erasure, restriction and objection change the vault, the key store or the restriction table, each in its
 // own commit: their run's entry moves the request to in_progress (step "run") before the first change, and
 // a step "complete" (naming the same entry) closes it after the last. A run stopped in between stays
-// in_progress: what was done may not be undone, so it is not rejected but run again to finish.
+// in_progress: what was done may not be undone, so it is not rejected but run again to finish, which redoes
+// nothing already done: a restriction or objection already in force (same kind, purpose, dataset) is not
+// added twice; a dataset already erased no longer holds the subject, and what earlier runs of the request
+// erased is kept in its outcome (saved after each erasure) and counted in the end.
 //
 // A step that the state does not allow is refused (FailedPrecondition) saying the state and what is allowed.
 //

@@ -340,6 +340,57 @@ TEST_F(DsrTest, ARunStoppedAfterItsEntryIsResumed) {
   EXPECT_EQ(Entries("dsr.run").size(), 2u) << "each run, the stopped one too, has its entry";
 }
 
+// A run that stops after its changes but before its completion (here: the completion step cannot be
+// written) and is run again redoes nothing: the objection is not added twice, and the erasure's account keeps
+// what the stopped run erased.
+TEST_F(DsrTest, RunningAgainRedoesNothingDone) {
+  store::Database& db = owner_->workspace().metadata();
+  const auto fail_completion = [&] {
+    ASSERT_TRUE(db.Exec("CREATE TEMP TRIGGER fail_completion BEFORE INSERT ON main.dsr_step "
+                        "WHEN NEW.step = 'complete' BEGIN SELECT RAISE(ABORT, 'injected'); END")
+                    .ok());
+  };
+  SubjectRequests dsr(*owner_);
+  DsrOpenRequest o;
+  o.kind = DsrKind::kObjection;
+  o.subject_id = "MRN-1002";
+  o.purpose = "research";
+  const DsrRequest objection = *dsr.Open(o);
+  const DsrRequest erasure = Open(DsrKind::kErasure);
+  for (int64_t id : {objection.id, erasure.id}) ASSERT_TRUE(dsr.Verify(id).ok());
+
+  fail_completion();
+  EXPECT_FALSE(dsr.Run(objection.id, WithSubject("MRN-1002")).ok());
+  EXPECT_FALSE(dsr.Run(erasure.id, {}).ok());
+  ASSERT_TRUE(db.Exec("DROP TRIGGER fail_completion").ok());
+  EXPECT_EQ(dsr.Get(objection.id)->state, DsrState::kInProgress);
+  EXPECT_EQ(dsr.Get(erasure.id)->state, DsrState::kInProgress);
+  const std::string p2 = owner_->Pseudonym("MRN-1002");
+  ASSERT_EQ(Restrictions(owner_->workspace(), p2)->size(), 1u) << "recorded before the run stopped";
+  EXPECT_EQ(owner_->GetDataset("patients")->subjects, 2) << "MRN-1001 erased before the run stopped";
+
+  auto again = dsr.Run(objection.id, WithSubject("MRN-1002"));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->request.state, DsrState::kCompleted);
+  const auto restrictions = Restrictions(owner_->workspace(), p2);
+  ASSERT_EQ(restrictions->size(), 1u) << "not added twice";
+  EXPECT_EQ(again->request.outcome["restriction_id"], (*restrictions)[0].id);
+  EXPECT_EQ(Entries("objection").size(), 1u);
+
+  auto finished = dsr.Run(erasure.id, {});
+  ASSERT_TRUE(finished.ok()) << finished.status();
+  const auto& out = finished->request.outcome;
+  EXPECT_TRUE(out["to_erase"].empty()) << "nothing left to erase";
+  ASSERT_EQ(out["erased"].size(), 1u) << out.dump();
+  EXPECT_EQ(out["erased"][0]["dataset"], "patients");
+  EXPECT_EQ(out["rows_removed"], 2) << "what the stopped run erased";
+  EXPECT_EQ(out["keys_destroyed"], 1);
+  EXPECT_EQ(owner_->GetDataset("patients")->subjects, 2);
+  std::vector<std::string> steps;
+  for (const DsrStep& s : finished->request.steps) steps.push_back(s.step);
+  EXPECT_EQ(steps, (std::vector<std::string>{"open", "verify", "run", "run", "complete"}));
+}
+
 TEST_F(DsrTest, RestrictionAndObjectionGoThroughConsent) {
   SubjectRequests dsr(*owner_);
   DsrOpenRequest o;
