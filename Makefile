@@ -34,7 +34,8 @@ deps:
 	@scripts/install-deps.sh
 
 build: deps
-	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DVEIL_BUILD_BENCH=$(BENCH) $(CMAKE_QUIET)
+	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DVEIL_BUILD_BENCH=$(BENCH) -DVEIL_TEST_HOOKS=ON \
+	  $(CMAKE_QUIET)
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
 run: build
@@ -48,7 +49,7 @@ bench: build
 
 # Debug: no NDEBUG; CMakeLists.txt sets -O1 and line-table debug info for the sanitizer builds.
 SANITIZE_CONFIG := -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=Debug -DVEIL_SANITIZE=ON \
-                   -DVEIL_FUZZ=ON -DVEIL_BUILD_BENCH=OFF $(CMAKE_QUIET)
+                   -DVEIL_FUZZ=ON -DVEIL_BUILD_BENCH=OFF -DVEIL_TEST_HOOKS=ON $(CMAKE_QUIET)
 
 # $(call configure_sanitize,DIR): a tree configured with another compiler (build/asan was GCC's before it held
 # the fuzz targets too) is configured afresh, since CMake cannot switch a tree's compiler in place.

@@ -69,7 +69,8 @@ class GovCliTest : public VeilCliTest {
     return ParseJson(r.out).value("subject", "");
   }
 
-  // Ws() with the clock of the governance commands frozen at `now` (VEIL_TEST_NOW, tests only).
+  // Ws() with the clock of the governance commands frozen at `now` (VEIL_TEST_NOW, tests only: a veil built
+  // with -DVEIL_TEST_HOOKS=ON, as the Makefile's trees are; the tests that need it are skipped otherwise).
   Result At(const std::string& now, const std::string& args, const std::string& actor = "alice") {
     return Run("env -u VEIL_PASSPHRASE VEIL_TEST_SEED_OK=1 VEIL_TEST_NOW=" + Q(now) +
                    " VEIL_WORKSPACE=" + Q(ws_.string()) + " VEIL_ACTOR=" + Q(actor) + " ",
@@ -441,6 +442,13 @@ TEST_F(GovCliTest, DpQueryUsesOnlyConsentingSubjects) {
 // A consent's expiry, end to end on the frozen clock.
 TEST_F(GovCliTest, ConsentExpiresOnTheFrozenClock) {
   DeclareResearchOnConsent();
+  if (!VEIL_TEST_HOOKS) {
+    // A build without test hooks (what is deployed) refuses the frozen clock, switch or not.
+    Result r = At("2026-06-01", "consent show");
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_THAT(r.err, HasSubstr("built without test hooks"));
+    GTEST_SKIP() << "the rest needs a veil built with -DVEIL_TEST_HOOKS=ON (the frozen clock)";
+  }
   ASSERT_EQ(Ws("consent grant --subject P00001 --purpose research --at 2026-01-01 --expires 2026-06-01 "
                "--quiet")
                 .exit_code,
@@ -462,6 +470,7 @@ TEST_F(GovCliTest, ConsentExpiresOnTheFrozenClock) {
 // A date-column rule: what is due when, a dry run, enforcement by crypto-shredding that a second run does
 // not repeat, a legal hold that keeps what it covers until released; one audit entry per run, counts only.
 TEST_F(GovCliTest, RetentionByDateColumnWithLegalHolds) {
+  if (!VEIL_TEST_HOOKS) GTEST_SKIP() << "needs a veil built with -DVEIL_TEST_HOOKS=ON (the frozen clock)";
   Result r = Ws("retention set --dataset patients --days 730 --trigger column:admitted_at");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("is kept 730 days from column:admitted_at (audited)"));
@@ -591,6 +600,7 @@ TEST_F(GovCliTest, RetentionBadInputChangesNothing) {
 // the frozen clock, one extension, illegal steps refused, access and portability files, erasure honouring a
 // legal hold, owner only, each step one audit entry without personal data in its text.
 TEST_F(GovCliTest, SubjectRequests) {
+  if (!VEIL_TEST_HOOKS) GTEST_SKIP() << "needs a veil built with -DVEIL_TEST_HOOKS=ON (the frozen clock)";
   DeclareResearchOnConsent();
   const std::string t0 = "2026-03-01T09:00:00Z";
   Result r = At(t0, "--json dsr open --kind access --subject P00001 --note ticket-7");

@@ -15,10 +15,11 @@
 //
 // Every command opens the workspace through gov::Session: the gate decides, the audit log records.
 //
-// TESTS ONLY: VEIL_TEST_NOW=TIME (RFC 3339 or YYYY-MM-DD), honoured only together with VEIL_TEST_SEED_OK=1,
-// freezes the clock these commands' session reads (consent expiry, retention due dates, audit times), so
-// that the end-to-end tests can step through time. Never set it on a real workspace: a clock in the future
-// makes retention erase early.
+// TESTS ONLY: VEIL_TEST_NOW=TIME (RFC 3339 or YYYY-MM-DD) freezes the clock these commands' session reads
+// (consent expiry, retention due dates, audit times), so that the end-to-end tests can step through time.
+// A frozen clock would let whoever runs the command date audit entries and make retention erase early, so
+// it exists only in a veil built with -DVEIL_TEST_HOOKS=ON (the Makefile's test trees), and even there only
+// together with VEIL_TEST_SEED_OK=1. A default CMake build (what is deployed) refuses VEIL_TEST_NOW.
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -56,6 +57,7 @@ namespace {
 
 std::string YesNo(bool b) { return b ? "yes" : "no"; }
 
+#if VEIL_TEST_HOOKS
 // The system's Env with its clock frozen (VEIL_TEST_NOW; see the file comment).
 class FrozenClockEnv final : public base::Env {
  public:
@@ -89,11 +91,14 @@ class FrozenClockEnv final : public base::Env {
   base::Env& real_;
   absl::Time now_;
 };
+#endif
 
-// OpenSession, with the tests' frozen clock when VEIL_TEST_NOW is set (and allowed).
+// OpenSession, with the tests' frozen clock when VEIL_TEST_NOW is set (and this build and the environment
+// allow it).
 absl::StatusOr<std::unique_ptr<gov::Session>> OpenGovSession(const GlobalOptions& global) {
   const char* now = std::getenv("VEIL_TEST_NOW");
   if (now == nullptr || *now == '\0') return OpenSession(global);
+#if VEIL_TEST_HOOKS
   const char* ok = std::getenv("VEIL_TEST_SEED_OK");
   if (ok == nullptr || std::string_view(ok) != "1") {
     return absl::InvalidArgumentError(
@@ -103,6 +108,11 @@ absl::StatusOr<std::unique_ptr<gov::Session>> OpenGovSession(const GlobalOptions
   if (!t.ok()) return absl::InvalidArgumentError(absl::StrCat("VEIL_TEST_NOW: ", t.status().message()));
   static FrozenClockEnv* env = new FrozenClockEnv(crypto::DefaultEnv(), *t);  // lives as long as the process
   return gov::Session::Open(*env, global.workspace, ActorOf(global), PassphraseFromEnv());
+#else
+  return absl::InvalidArgumentError(
+      "VEIL_TEST_NOW freezes the clock and is for tests only; this veil was built without test hooks "
+      "(cmake -DVEIL_TEST_HOOKS=ON), so it is refused: unset it");
+#endif
 }
 
 // --- veil catalog [DATASET] ---
