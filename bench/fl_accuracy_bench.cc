@@ -31,10 +31,11 @@
 //                [w_k Delta_k, w_k] (fl::SecAggWeightedInput, w_k = n_k / 32,561: the example count stays
 //                on the site, its weight rides in the secure sum) with fl::Quantizer (clip 8, automatic
 //                scale, stochastic rounding from SecureRandom()), and the coordinator divides by the decoded
-//                weight sum (fl::MeanFromWeightedSecAggSum). Checked every round: the secure sum EQUALS the
-//                plaintext integer sum of the same encodings mod 2^32, and the model differs from the float
-//                FedAvg model of the same updates by at most the quantization bound of strategy.h, per
-//                coordinate: eta (a_j + |mean_j| b) / W~ with a_j = sum_k (|y_kj - w_k Delta_kj| + 1/scale),
+//                weight sum (fl::MeanFromWeightedSecAggSum, which checks it lies in the range 4 honest
+//                weights can sum to). Checked every round: the secure sum EQUALS the plaintext integer sum of
+//                the same encodings mod 2^32, and the model differs from the float FedAvg model of the same
+//                updates by at most the quantization bound of strategy.h, per coordinate:
+//                eta (a_j + |mean_j| b) / W~ with a_j = sum_k (|y_kj - w_k Delta_kj| + 1/scale),
 //                b = sum_k (|float(w_k) - w_k| + 1/scale) and W~ the decoded weight sum.
 // Printed: median test accuracy over the runs, the gap to centralized in points against the 1-point target
 // (FedAvg and FedAvg + secure aggregation), the worst run, and the secure-aggregation check. Seeded
@@ -222,7 +223,7 @@ std::vector<double> SecureMean(const std::vector<ClientUpdate>& updates, std::sp
   const std::vector<double> decoded = OrDie(q.DecodeSum(result.sum), "decode");
   bound.resize(p);
   for (size_t j = 0; j < p; ++j) bound[j] = (a[j] + std::abs(exact[j]) * b) / decoded[p];
-  return OrDie(MeanFromWeightedSecAggSum(decoded), "secure mean");
+  return OrDie(MeanFromWeightedSecAggSum(decoded, result.included.size(), kTrainRows, q), "secure mean");
 }
 
 // Local training of one round r: one epoch of `optimizer` with batch `batch` and step lr / (1 + decay r).

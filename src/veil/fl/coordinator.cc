@@ -1003,8 +1003,10 @@ absl::Status Coordinator::Impl::RunRound(int64_t round, RoundReport& report) {
       for (size_t i : included) updates.push_back({*plain[i], examples[i]});
       VEIL_ASSIGN_OR_RETURN(mean, WeightedMean(updates));
     } else {
-      // The last coordinate is the survivors' weight sum (SecAggWeightedInput): no count was sent.
-      absl::StatusOr<std::vector<double>> weighted = MeanFromWeightedSecAggSum(sum);
+      // The last coordinate is the survivors' weight sum (SecAggWeightedInput): no count was sent. No single
+      // weight is visible, so the sum is checked against what the survivors' weights can add up to.
+      absl::StatusOr<std::vector<double>> weighted =
+          MeanFromWeightedSecAggSum(sum, included.size(), c_.secagg.max_examples, *quantizer);
       if (!weighted.ok()) return abort(absl::StrCat("secure FedAvg: ", weighted.status().message()));
       mean = *std::move(weighted);
     }

@@ -59,6 +59,25 @@ class SeededTrainer final : public SiteTrainer {
   table::Table rows_;
 };
 
+// A site that lies about its FedAvg weight under secure aggregation: the last coordinate of its contribution
+// (SecAggWeightedInput's w_k) is replaced by `weight`, encoded at the round's scale, as a malicious site can
+// send any ring word.
+class WeightLiar final : public SiteTrainer {
+ public:
+  WeightLiar(SiteTrainer& honest, double weight) : honest_(honest), weight_(weight) {}
+  absl::StatusOr<Contribution> Train(const RoundPlan& plan, std::span<const double> global,
+                                     const Quantizer* quantizer) override {
+    VEIL_ASSIGN_OR_RETURN(Contribution c, honest_.Train(plan, global, quantizer));
+    if (quantizer == nullptr || c.quantized.empty()) return absl::InternalError("not a secure round");
+    c.quantized.back() = static_cast<uint32_t>(std::llround(weight_ * quantizer->scale()));
+    return c;
+  }
+
+ private:
+  SiteTrainer& honest_;
+  double weight_;
+};
+
 Json BaseConfig(int sites) {
   Json sites_json = Json::array();
   for (int i = 0; i < sites; ++i) sites_json.push_back(absl::StrCat("s", i));
@@ -129,7 +148,7 @@ class FederationTest : public ::testing::Test {
     o.transport.backoff_initial = absl::Milliseconds(20);
     o.transport.backoff_max = absl::Milliseconds(200);
     o.give_up = absl::Seconds(30);
-    o.trainer = trainers_[i].get();
+    o.trainer = trainer_for_.contains(i) ? trainer_for_[i] : trainers_[i].get();
     o.rng = &crypto::SecureRandom();
     if (std::getenv("VEIL_FL_TEST_LOG") != nullptr)
       o.log = [i](const std::string& line) { std::fprintf(stderr, "[s%d] %s\n", i, line.c_str()); };
@@ -168,6 +187,7 @@ class FederationTest : public ::testing::Test {
   std::unique_ptr<Credentials> coordinator_creds_;
   std::vector<std::unique_ptr<Credentials>> site_creds_;
   std::vector<std::unique_ptr<SeededTrainer>> trainers_;
+  std::map<int, SiteTrainer*> trainer_for_;  // replaces site i's trainer
 };
 
 double MaxDiff(const std::vector<double>& a, const std::vector<double>& b) {
@@ -367,6 +387,33 @@ TEST_F(FederationTest, AdaptiveClippingRefusesARingTooSmallForTheExactCount) {
   Result ok = Run(small, 3);
   ASSERT_TRUE(ok.run.ok()) << ok.run.status();
   EXPECT_FALSE(ok.run->rounds[0].aborted) << ok.run->rounds[0].reason;
+}
+
+// Under secure aggregation the coordinator sees only the weight sum W~; a site sending a negative weight
+// (here -1, against honest weights of 0.06 and 0.075: W~ < 0) or one above the maximum (here 5, W~ > 3) makes
+// W~ leave [3 / 1000, 3] (less a rounding step), the range three sites' weights can produce, and the round
+// aborts instead of dividing by it. The model stays where it was (zeros) and every site ends normally.
+TEST_F(FederationTest, SiteSendingAWeightOutsideItsBoundsAbortsTheRound) {
+  for (double lie : {-1.0, 5.0}) {
+    WeightLiar liar(*trainers_[2], lie);
+    trainer_for_[2] = &liar;
+    Result r = Run(BaseConfig(3), 3);
+    trainer_for_.clear();
+    ASSERT_TRUE(r.run.ok()) << r.run.status();
+    ASSERT_EQ(r.run->rounds.size(), 1u);
+    const RoundReport& round = r.run->rounds[0];
+    EXPECT_TRUE(round.aborted) << lie;
+    // 3 floor(float(0.001) 2^26) / 2^26 = 0.00299998 (scale 2^26 for clip 4, 3 sites, Z_2^32).
+    EXPECT_THAT(round.reason, HasSubstr("secure FedAvg: secagg mean: the decoded weight sum is outside "
+                                        "[0.00299998, 3], the range 3 sites with weights in [1/1000, 1]"));
+    EXPECT_EQ(r.run->model, std::vector<double>(r.run->model.size(), 0.0));
+    for (const SiteRun& site : r.sites) {
+      ASSERT_TRUE(site.report.ok()) << site.report.status();
+      EXPECT_TRUE(site.report->finished);
+      ASSERT_EQ(site.report->rounds.size(), 1u);
+      EXPECT_TRUE(site.report->rounds[0].aborted);
+    }
+  }
 }
 
 TEST_F(FederationTest, UnlistedSiteIsRefused) {

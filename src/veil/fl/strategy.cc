@@ -174,18 +174,42 @@ absl::StatusOr<std::vector<float>> SecAggWeightedInput(const ClientUpdate& updat
   return out;
 }
 
-absl::StatusOr<std::vector<double>> MeanFromWeightedSecAggSum(std::span<const double> decoded_sum) {
+absl::StatusOr<std::vector<double>> MeanFromWeightedSecAggSum(std::span<const double> decoded_sum,
+                                                              size_t num_clients, int64_t max_examples,
+                                                              const Quantizer& quantizer) {
   if (decoded_sum.size() < 2) {
     return absl::InvalidArgumentError(
         absl::StrCat("secagg mean: the weighted sum needs the updates and their weight, got ",
                      decoded_sum.size(), " values"));
   }
   VEIL_RETURN_IF_ERROR(CheckFinite(decoded_sum, "secagg mean: sum"));
+  if (num_clients == 0) return absl::InvalidArgumentError("secagg mean: the sum has no clients");
+  if (!(quantizer.clip() >= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat("secagg mean: the quantizer's clip is ", quantizer.clip(),
+                                                   "; it must be >= 1 (the weights, up to 1, "
+                                                   "must not be clipped)"));
+  }
+  // The weights an honest site can send, exactly as SecAggWeightedInput casts them, then the integer range
+  // of the encoded sum (strategy.h). s is a power of two and every product below is an integer under 2^53,
+  // so the comparison is exact.
+  VEIL_ASSIGN_OR_RETURN(const double w_min, SecAggWeight(1, max_examples));
+  VEIL_ASSIGN_OR_RETURN(const double w_max, SecAggWeight(max_examples, max_examples));
+  const double s = quantizer.scale();
+  const double n = static_cast<double>(num_clients);
+  const double lo = n * std::floor(static_cast<double>(static_cast<float>(w_min)) * s);
+  const double hi = n * std::ceil(static_cast<double>(static_cast<float>(w_max)) * s);
   const double total = decoded_sum.back();
+  const double units = total * s;
+  if (!(units >= lo && units <= hi)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "secagg mean: the decoded weight sum is outside [%.6g, %.6g], the range %d sites with weights in "
+        "[1/%d, 1] can produce (quantization included): a site sent a weight outside its bounds",
+        lo / s, hi / s, num_clients, max_examples));
+  }
   if (!(total > 0)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "secagg mean: the decoded weight sum is ", total,
-        "; the weights were quantized to 0 (raise the quantizer's scale or lower max_examples)"));
+    return absl::FailedPreconditionError(
+        "secagg mean: the decoded weight sum is 0: the weights were quantized to 0 (raise the quantizer's "
+        "scale or lower max_examples)");
   }
   std::vector<double> mean(decoded_sum.begin(), decoded_sum.end() - 1);
   for (double& m : mean) m /= total;

@@ -44,6 +44,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "veil/base/random.h"
+#include "veil/fl/quantize.h"
 #include "veil/ml/model.h"
 #include "veil/ml/train.h"
 
@@ -104,10 +105,28 @@ absl::StatusOr<std::vector<double>> WeightedMean(std::span<const ClientUpdate> u
 // (naming the index).
 absl::StatusOr<double> SecAggWeight(int64_t num_examples, int64_t max_examples);
 absl::StatusOr<std::vector<float>> SecAggWeightedInput(const ClientUpdate& update, int64_t max_examples);
-// decoded_sum = Quantizer::DecodeSum of the SecAggResult (P + 1 values). Errors: InvalidArgument for fewer
-// than 2 values or a non-finite one; FailedPrecondition if the decoded weight sum is not positive (all
-// weights rounded to 0: raise the scale or lower max_examples).
-absl::StatusOr<std::vector<double>> MeanFromWeightedSecAggSum(std::span<const double> decoded_sum);
+//
+// decoded_sum = `quantizer`.DecodeSum of the SecAggResult (P + 1 values): the sum over the num_clients
+// survivors (U3) of SecAggWeightedInput(..., max_examples) encoded with `quantizer`.
+//
+// The weight sum is checked, since no single weight can be: an honest site's weight coordinate is
+// float(w_k) in [float(w_min), 1] (w_min = SecAggWeight(1, max_examples) = 1 / max_examples; the quantizer's
+// clip >= 1 leaves it alone), rounded to the integer floor or ceiling of float(w_k) s (s = the quantizer's
+// scale). So the decoded W~ times s is an integer in
+//   [|U| floor(float(w_min) s), |U| ceil(s)]
+// i.e. |U| times the weight range widened by at most one quantization step 1/s per site. A W~ outside it
+// means some site sent a weight outside [w_min, 1] (a negative one drives W~ towards 0 and blows the mean
+// up; a huge one lets that site dominate), and the mean is refused. A site can still lie within the range:
+// only the sum is visible, so a site's weight in [w_min, 1] (and its update, within the quantizer's range)
+// is taken on trust.
+//
+// Errors: InvalidArgument for fewer than 2 values or a non-finite one, num_clients = 0, max_examples < 1,
+// a quantizer clip below 1, or a weight sum outside the range above (the message gives the range, never
+// the sum); FailedPrecondition if the weight sum is 0 inside the range (every weight rounded to 0: raise the
+// quantizer's scale or lower max_examples).
+absl::StatusOr<std::vector<double>> MeanFromWeightedSecAggSum(std::span<const double> decoded_sum,
+                                                              size_t num_clients, int64_t max_examples,
+                                                              const Quantizer& quantizer);
 
 // The server-side optimizer of one federated training run (its state: the step count and, for the adaptive
 // optimizers, the moments m and v).

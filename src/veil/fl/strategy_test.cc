@@ -82,8 +82,11 @@ TEST(StrategyTest, WeightedSecAggInputCarriesTheWeightInTheSum) {
   ASSERT_TRUE(ya.ok() && yb.ok());
   EXPECT_EQ(*ya, (std::vector<float>{2, -2, 0.25}));
   EXPECT_EQ(*yb, (std::vector<float>{3, 2, 1}));
+  // Decoded at scale 2^6 (1.25 = 80/64); the weight sum of 2 sites must lie in [2 * 16, 2 * 64] / 64.
+  auto q = Quantizer::Create({.clip = 8, .scale = 0x1p6, .max_clients = 2});
+  ASSERT_TRUE(q.ok()) << q.status();
   const std::vector<double> sum = {5, 0, 1.25};
-  auto mean = MeanFromWeightedSecAggSum(sum);
+  auto mean = MeanFromWeightedSecAggSum(sum, 2, 4, *q);
   ASSERT_TRUE(mean.ok()) << mean.status();
   EXPECT_EQ(*mean, (std::vector<double>{4, 0}));
   // Same as WeightedMean with the capped counts.
@@ -93,12 +96,71 @@ TEST(StrategyTest, WeightedSecAggInputCarriesTheWeightInTheSum) {
   EXPECT_EQ(SecAggWeightedInput({{kNan}, 1}, 4).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(SecAggWeightedInput({{1}, 0}, 4).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(SecAggWeightedInput({{}, 1}, 4).status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(MeanFromWeightedSecAggSum(std::vector<double>{1}).status().code(),
+  EXPECT_EQ(MeanFromWeightedSecAggSum(std::vector<double>{1}, 2, 4, *q).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(MeanFromWeightedSecAggSum(std::vector<double>{1, kNan, 1}).status().message(),
+  EXPECT_THAT(MeanFromWeightedSecAggSum(std::vector<double>{1, kNan, 1}, 2, 4, *q).status().message(),
               HasSubstr("sum[1]"));
-  EXPECT_EQ(MeanFromWeightedSecAggSum(std::vector<double>{1, 0}).status().code(),
+  EXPECT_EQ(MeanFromWeightedSecAggSum(sum, 0, 4, *q).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(MeanFromWeightedSecAggSum(sum, 2, 0, *q).status().code(), absl::StatusCode::kInvalidArgument);
+  auto small_clip = Quantizer::Create({.clip = 0.5, .scale = 0x1p6, .max_clients = 2});
+  ASSERT_TRUE(small_clip.ok());
+  EXPECT_THAT(MeanFromWeightedSecAggSum(sum, 2, 4, *small_clip).status().message(), HasSubstr(">= 1"));
+  // With max_examples 1000 at scale 2^6 a smallest weight may round to 0 (floor(0.001 * 64) = 0), so a zero
+  // sum is inside the range: every weight rounded away, a configuration problem.
+  EXPECT_EQ(MeanFromWeightedSecAggSum(std::vector<double>{1, 0}, 2, 1000, *q).status().code(),
             absl::StatusCode::kFailedPrecondition);
+}
+
+// Under secure aggregation each site's weight hides in the sum, so the coordinator checks the sum: |U| sites
+// with weights in [1/max_examples, 1] give W in [|U| / max_examples, |U|], widened by the rounding of each
+// weight to the scale. Three sites, max_examples 4, scale 2^6: W in [0.75, 3] (0.25 * 64 = 16 and 1 * 64 are
+// integers, so no widening here).
+TEST(StrategyTest, WeightedSecAggMeanRefusesAWeightSumNoHonestSitesCanProduce) {
+  auto q = Quantizer::Create({.clip = 4, .scale = 0x1p6, .max_clients = 3});
+  ASSERT_TRUE(q.ok()) << q.status();
+  crypto::testing::DeterministicRandom rng(3);
+  // Each site has one example (w = 1/4) and the update (0.5, -1). `weight` replaces one site's weight
+  // coordinate, as a malicious site can: it encodes whatever it likes.
+  const auto round = [&](float weight) {
+    std::vector<uint32_t> sum(3, 0);
+    for (int k = 0; k < 3; ++k) {
+      std::vector<float> y = *SecAggWeightedInput({{0.5, -1}, 1}, 4);
+      if (k == 2) y.back() = weight;
+      auto enc = q->Encode(y, rng);
+      EXPECT_TRUE(enc.ok());
+      for (size_t j = 0; j < 3; ++j) sum[j] += (*enc)[j];
+    }
+    return MeanFromWeightedSecAggSum(*q->DecodeSum(sum), 3, 4, *q);
+  };
+  auto honest = round(0.25f);  // W = 0.75, the lower end of the range
+  ASSERT_TRUE(honest.ok()) << honest.status();
+  EXPECT_EQ(*honest, (std::vector<double>{0.5, -1}));
+  // A negative weight (W = 0.25: the mean would be 3x too large) and one above the maximum (W = 3.5).
+  for (float bad : {-0.25f, 3.0f}) {
+    auto refused = round(bad);
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(refused.status().message(), HasSubstr("outside [0.75, 3], the range 3 sites with weights in "
+                                                      "[1/4, 1] can produce"));
+    // The range only: never the decoded sum (0.25 or 3.5).
+    EXPECT_THAT(refused.status().message(), ::testing::Not(HasSubstr("0.25")));
+    EXPECT_THAT(refused.status().message(), ::testing::Not(HasSubstr("3.5")));
+  }
+  // What cannot be checked: a site claiming the largest weight (1 instead of 1/4) stays inside the range.
+  EXPECT_TRUE(round(1.0f).ok());
+}
+
+// The rounding slack: max_examples 3 at scale 2^6, so float(1/3) * 64 = 21.33 is sent as 21 or 22. Three
+// honest sites of one example each can all round down, W = 63/64 < 3 * (1/3): that sum must pass, one unit
+// less cannot come from honest sites.
+TEST(StrategyTest, WeightedSecAggWeightRangeAllowsOneRoundingStepPerSite) {
+  auto q = Quantizer::Create({.clip = 1, .scale = 0x1p6, .max_clients = 3});
+  ASSERT_TRUE(q.ok()) << q.status();
+  EXPECT_TRUE(MeanFromWeightedSecAggSum(std::vector<double>{0, 63.0 / 64}, 3, 3, *q).ok());
+  EXPECT_EQ(MeanFromWeightedSecAggSum(std::vector<double>{0, 62.0 / 64}, 3, 3, *q).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(MeanFromWeightedSecAggSum(std::vector<double>{0, 3}, 3, 3, *q).ok());
+  EXPECT_EQ(MeanFromWeightedSecAggSum(std::vector<double>{0, 3 + 1.0 / 64}, 3, 3, *q).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 // Through the real Quantizer at a coarse scale (2^6, so the rounding is visible): the decoded weighted mean
@@ -129,7 +191,7 @@ TEST(StrategyTest, WeightedSecAggMeanIsWithinTheQuantizationBound) {
   }
   auto decoded = q->DecodeSum(sum);
   ASSERT_TRUE(decoded.ok());
-  auto mean = MeanFromWeightedSecAggSum(*decoded);
+  auto mean = MeanFromWeightedSecAggSum(*decoded, clients.size(), kMax, *q);
   ASSERT_TRUE(mean.ok()) << mean.status();
   auto exact = WeightedMean(capped);
   ASSERT_TRUE(exact.ok());
