@@ -160,6 +160,20 @@ absl::Status DpOptionsFromJson(const Fields& f, DpFedAvgOptions& o) {
   return absl::OkStatus();
 }
 
+// Adaptive clipping under secure aggregation reads the clipped count B from the sum's coordinate
+// sum_k float(C_t) b_k by rounding its quotient by C_t, exact while n (1/s + C_t 2^-24) < C_t / 2 for the n
+// sites of the round (stochastic rounding moves each term by < 1/s, the float cast by <= C_t 2^-24). The
+// quantizer takes the largest power-of-two scale s with ceil(C_t s) <= b = floor((2^(ring_bits-1) - 1) / n),
+// so C_t s is in (b / 2, b] depending on C_t's mantissa, and C_t changes every round: the count is exact for
+// every C_t iff 2n / b + n 2^-24 <= 1/2. (Only a clip norm so small that the scale hits its 2^30 cap escapes
+// this; the coordinator checks each round.) The condition only gets harder as n grows.
+bool AdaptiveCountIsExact(uint32_t ring_bits, int64_t n) {
+  const int64_t max_signed = (int64_t{1} << (ring_bits - 1)) - 1;
+  const int64_t b = max_signed / n;
+  if (b < 1) return false;
+  return 2.0 * static_cast<double>(n) / static_cast<double>(b) + static_cast<double>(n) * 0x1p-24 <= 0.5;
+}
+
 }  // namespace
 
 std::string_view DpModeName(DpMode mode) {
@@ -524,6 +538,11 @@ absl::StatusOr<CoordinatorConfig> ParseCoordinatorConfig(std::string_view text, 
         o.total_clients = c.sites.empty() ? c.clients_per_round : static_cast<int64_t>(c.sites.size());
       if (o.total_clients < o.clients_per_round)
         return d.Bad("total_clients", "must be at least clients_per_round");
+      // Poisson sampling draws indices below total_clients; with listed sites each index names one.
+      if (!c.sites.empty() && o.total_clients > static_cast<int64_t>(c.sites.size()))
+        return d.Bad("total_clients",
+                     absl::StrCat("must not exceed the ", c.sites.size(),
+                                  " sites listed in \"sites\" (each sampled index is one of them)"));
       absl::Status s = o.Validate();
       if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(std::string(where), ": dp: ", s.message()));
     }
@@ -541,6 +560,27 @@ absl::StatusOr<CoordinatorConfig> ParseCoordinatorConfig(std::string_view text, 
         std::string(where),
         ": \"secure_aggregation.clip\" must be at least 1 without DP (each site's FedAvg weight, up to 1, "
         "is summed beside its update and must not be clipped)"));
+  if (c.secagg.enabled && c.dp.mode == DpMode::kCentral && c.dp.central.adaptive_clipping) {
+    // A round includes at most total_clients sites (Poisson sampling over them).
+    const int64_t n = c.dp.central.total_clients;
+    if (!AdaptiveCountIsExact(c.secagg.ring_bits, n)) {
+      int64_t most = 0;  // the most sites this ring allows
+      while (AdaptiveCountIsExact(c.secagg.ring_bits, most + 1)) ++most;
+      uint32_t bits = c.secagg.ring_bits;
+      while (bits < 32 && !AdaptiveCountIsExact(bits, n)) ++bits;
+      const std::string raise =
+          AdaptiveCountIsExact(bits, n) ? absl::StrCat("raise it to ", bits, " or more, or ") : "";
+      return absl::InvalidArgumentError(
+          absl::StrCat(std::string(where),
+                       ": \"dp.adaptive\" with secure aggregation reads the clipped count exactly from "
+                       "the secure sum only for up to ",
+                       most, " sites per round in \"secure_aggregation.ring_bits\" = ", c.secagg.ring_bits,
+                       " (2n / floor((2^(ring_bits-1) - 1) / n) + n 2^-24 <= 1/2), and a round may "
+                       "include \"dp.total_clients\" = ",
+                       n, " sites (default: the listed sites, else clients_per_round): ", raise,
+                       "lower dp.total_clients (and clients_per_round) to at most ", most));
+    }
+  }
   if (c.secagg.enabled && c.min_clients < 3)
     return f.Bad("min_clients", "must be at least 3 with secure aggregation (the protocol needs 3 parties)");
 

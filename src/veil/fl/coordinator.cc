@@ -785,13 +785,16 @@ absl::Status Coordinator::Impl::RunRound(int64_t round, RoundReport& report) {
       if (c_.dp.mode == DpMode::kCentral && c_.dp.central.adaptive_clipping) {
         // The clipped count B is read from the sum's last coordinate, sum_k float(C_t) b_k, by rounding
         // its quotient by C_t: exact only if the total error stays below C_t / 2. Each site's coordinate
-        // is off by less than 1/s (stochastic rounding) plus C_t 2^-24 (the float cast).
+        // is off by less than 1/s (stochastic rounding) plus C_t 2^-24 (the float cast). The configuration
+        // guarantees this for every C_t the quantizer can resolve (ParseCoordinatorConfig); it still fails
+        // when C_t has shrunk so far that the scale is capped at 2^30 (C_t below about n 2^-29).
         const double error = static_cast<double>(n) * (1 / quantizer->scale() + plan.clip_norm * 0x1p-24);
         if (!(error < plan.clip_norm / 2))
-          return abort(
-              absl::StrCat("adaptive clipping: the clipped count cannot be recovered exactly from "
-                           "the secure sum at clip norm ",
-                           plan.clip_norm, " and scale ", quantizer->scale(), " (raise ring_bits)"));
+          return abort(absl::StrCat(
+              "adaptive clipping: the clipped count cannot be recovered exactly from the secure sum at clip "
+              "norm ",
+              plan.clip_norm, " and scale ", quantizer->scale(),
+              " (the clip norm is too small for the quantizer's largest scale)"));
       }
     }
     params.set_num_clients(sc.num_clients);

@@ -365,26 +365,70 @@ TEST_F(FederationTest, ResumedRunEndsWithTheSameModelBitForBit) {
 }
 
 // Adaptive clipping reads the clipped count B from the secure sum by rounding sum[P] / C_t, exact only while
-// the encoding error n (1/s + C_t 2^-24) stays below C_t / 2. In Z_2^8 with 8 sites and C = 0.95 the
-// quantizer's scale is s = 8 (8 ceil(0.95 * 16) = 128 > 127 rules out 16), so n/s = 1 > 0.475: the round
-// aborts before any site trains. With 3 sites s = 32 and n/s = 0.09: the same ring is fine.
-TEST_F(FederationTest, AdaptiveClippingRefusesARingTooSmallForTheExactCount) {
-  Json config = BaseConfig(8);
-  config["secure_aggregation"]["ring_bits"] = 8;
-  config["dp"] = {{"mode", "central"}, {"noise_multiplier", 0.7},     {"clip_norm", 0.95},
-                  {"adaptive", true},  {"clipped_count_stddev", 1.0}, {"total_clients", 8}};
-  Result r = Run(config, 8);
+// the encoding error n (1/s + C_t 2^-24) stays below C_t / 2. That depends on the ring and the most sites a
+// round can include (config.cc: 2n / floor((2^(ring_bits-1) - 1) / n) + n 2^-24 <= 1/2 for every C_t), so
+// FL.json is refused at once. In Z_2^8: 5 sites give 10/25 + tiny <= 1/2, 6 give 12/21 > 1/2.
+TEST(ConfigTest, AdaptiveClippingRefusesARingTooSmallForTheExactCount) {
+  const auto parse = [](int sites, int ring_bits) {
+    Json config = BaseConfig(sites);
+    config["secure_aggregation"]["ring_bits"] = ring_bits;
+    config["dp"] = {{"mode", "central"}, {"noise_multiplier", 0.7},     {"clip_norm", 0.95},
+                    {"adaptive", true},  {"clipped_count_stddev", 1.0}, {"total_clients", sites}};
+    return ParseCoordinatorConfig(config.dump(), "FL.json", "");
+  };
+  EXPECT_TRUE(parse(5, 8).ok()) << parse(5, 8).status();
+  absl::StatusOr<CoordinatorConfig> refused = parse(6, 8);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("FL.json: \"dp.adaptive\" with secure aggregation reads the clipped count exactly "
+                        "from the secure sum only for up to 5 sites per round in "
+                        "\"secure_aggregation.ring_bits\" = 8"));
+  EXPECT_THAT(refused.status().message(), HasSubstr("\"dp.total_clients\" = 6 sites"));
+  // 6 sites need 4 * 36 <= 2^(bits-1) - 1 roughly: 9 bits (b = 42, 12/42 = 0.29).
+  EXPECT_THAT(refused.status().message(), HasSubstr("raise it to 9 or more"));
+  EXPECT_TRUE(parse(6, 9).ok());
+  // Z_2^32 allows up to ~23,000 sites (4 n^2 <= 2^31).
+  Json many = BaseConfig(3);
+  many.erase("sites");
+  many["clients_per_round"] = 100;
+  many["dp"] = {{"mode", "central"}, {"adaptive", true}, {"clipped_count_stddev", 50.0}};
+  for (int64_t total : {int64_t{23000}, int64_t{24000}}) {
+    many["dp"]["total_clients"] = total;
+    EXPECT_EQ(ParseCoordinatorConfig(many.dump(), "FL.json", "").ok(), total == 23000) << total;
+  }
+  // Without secure aggregation the sites' bits are checked in the clear: any size.
+  Json plain = BaseConfig(8);
+  plain["secure_aggregation"] = {{"enabled", false}, {"ring_bits", 8}};
+  plain["dp"] = {{"mode", "central"}, {"adaptive", true}, {"clipped_count_stddev", 1.0}};
+  EXPECT_TRUE(ParseCoordinatorConfig(plain.dump(), "FL.json", "").ok());
+}
+
+// Poisson sampling draws site indices below total_clients; with listed sites each names one of them.
+TEST(ConfigTest, TotalClientsCannotExceedTheListedSites) {
+  Json config = BaseConfig(4);
+  config["dp"] = {{"mode", "central"}, {"total_clients", 5}};
+  absl::StatusOr<CoordinatorConfig> c = ParseCoordinatorConfig(config.dump(), "FL.json", "");
+  EXPECT_THAT(c.status().message(), HasSubstr("\"dp.total_clients\" must not exceed the 4 sites listed"));
+  config["dp"]["total_clients"] = 4;
+  EXPECT_TRUE(ParseCoordinatorConfig(config.dump(), "FL.json", "").ok());
+}
+
+// What the configuration cannot rule out: a clip norm so small that the quantizer's scale is capped at 2^30
+// (3 sites in Z_2^32: C s = 1e-9 * 2^30 = 1.07, so n / (C s) = 2.8 > 1/2). The round aborts before any site
+// trains, with the reason; the run goes on.
+TEST_F(FederationTest, AdaptiveClippingAbortsARoundWhoseClipNormIsTooSmallToResolve) {
+  Json config = BaseConfig(3);
+  config["dp"] = {{"mode", "central"}, {"noise_multiplier", 0.7},     {"clip_norm", 1e-9},
+                  {"adaptive", true},  {"clipped_count_stddev", 1.0}, {"total_clients", 3}};
+  Result r = Run(config, 3);
   ASSERT_TRUE(r.run.ok()) << r.run.status();
   ASSERT_EQ(r.run->rounds.size(), 1u);
   EXPECT_TRUE(r.run->rounds[0].aborted);
   EXPECT_THAT(r.run->rounds[0].reason, HasSubstr("clipped count cannot be recovered exactly"));
-  for (int i = 0; i < 8; ++i) EXPECT_EQ(trainers_[i]->calls_.load(), 0) << i;
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(trainers_[i]->calls_.load(), 0) << i;
 
-  Json small = BaseConfig(3);
-  small["secure_aggregation"]["ring_bits"] = 8;
-  small["dp"] = config["dp"];
-  small["dp"]["total_clients"] = 3;
-  Result ok = Run(small, 3);
+  config["dp"]["clip_norm"] = 0.95;
+  Result ok = Run(config, 3);
   ASSERT_TRUE(ok.run.ok()) << ok.run.status();
   EXPECT_FALSE(ok.run->rounds[0].aborted) << ok.run->rounds[0].reason;
 }
