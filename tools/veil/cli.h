@@ -141,6 +141,7 @@ void RegisterMl(CLI::App& app, Cli& cli);         // train, evaluate, fairness, 
 void RegisterFl(CLI::App& app, Cli& cli);         // fl certs/coordinator/client/simulate (fl_commands.cc)
 // catalog, consent (incl. object/restrict/lift), retention, dsr (gov_commands.cc)
 void RegisterGov(CLI::App& app, Cli& cli);
+void RegisterReport(CLI::App& app, Cli& cli);  // report ropa|dpia, dpia (report_commands.cc)
 
 // The `veil pii` subcommands, one file each (pii_commands.cc creates the group and calls them).
 void RegisterPiiScan(CLI::App& pii, Cli& cli);      // scan            (pii_scan_commands.cc)

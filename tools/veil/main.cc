@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   veil::cli::RegisterMl(app, cli);
   veil::cli::RegisterFl(app, cli);
   veil::cli::RegisterGov(app, cli);
+  veil::cli::RegisterReport(app, cli);
 
   try {
     app.parse(argc, argv);
