@@ -195,19 +195,26 @@ Json RowsJson(const table::Table& t) {
   return rows;
 }
 
+// A vault dataset in scope that holds the subject, and the subject's rows there.
+struct Holding {
+  std::string dataset;
+  int64_t rows = 0;
+};
+
 // The vault datasets in scope that hold the subject, name order.
-absl::StatusOr<std::vector<std::string>> DatasetsHolding(store::Database& db, const DsrRequest& r) {
-  VEIL_ASSIGN_OR_RETURN(store::Statement st,
-                        db.Prepare("SELECT d.name FROM subject s JOIN dataset d ON d.id = s.dataset_id WHERE "
-                                   "s.pseudonym = ?1 AND (?2 = '' OR d.name = ?2) ORDER BY d.name"));
+absl::StatusOr<std::vector<Holding>> DatasetsHolding(store::Database& db, const DsrRequest& r) {
+  VEIL_ASSIGN_OR_RETURN(
+      store::Statement st,
+      db.Prepare("SELECT d.name, s.rows FROM subject s JOIN dataset d ON d.id = s.dataset_id "
+                 "WHERE s.pseudonym = ?1 AND (?2 = '' OR d.name = ?2) ORDER BY d.name"));
   VEIL_ASSIGN_OR_RETURN(const std::vector<uint8_t> raw, store::PseudonymBytes(r.pseudonym));
   VEIL_RETURN_IF_ERROR(st.BindBlob(1, raw));
   VEIL_RETURN_IF_ERROR(st.Bind(2, r.dataset));
-  std::vector<std::string> out;
+  std::vector<Holding> out;
   while (true) {
     VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
-    out.push_back(st.ColumnText(0));
+    out.push_back({st.ColumnText(0), st.ColumnInt64(1)});
   }
   return out;
 }
@@ -235,6 +242,16 @@ absl::StatusOr<Json> HoldsCovering(store::Database& db, std::string_view dataset
                    {"placed_at", Rfc3339(h.placed_at)}});
   }
   return out;
+}
+
+// Whether a legal hold in force covers the subject in any dataset of the workspace (in scope or not).
+absl::StatusOr<bool> HeldAnywhere(store::Workspace& ws, std::string_view pseudonym) {
+  VEIL_ASSIGN_OR_RETURN(const std::vector<store::DatasetInfo> all, ws.ListDatasets());
+  for (const store::DatasetInfo& d : all) {
+    VEIL_ASSIGN_OR_RETURN(const Json holds, HoldsCovering(ws.metadata(), d.name, pseudonym));
+    if (!holds.empty()) return true;
+  }
+  return false;
 }
 
 absl::StatusOr<Json> RetentionRulesOf(store::Database& db, std::string_view dataset) {
@@ -557,18 +574,22 @@ absl::StatusOr<DsrRunResult> SubjectRequests::Run(int64_t id, const DsrRunOption
   Json outcome = Json::object();
   std::string detail;
   std::optional<crypto::Sha256Digest> result_hash;
-  VEIL_ASSIGN_OR_RETURN(const std::vector<std::string> holding, DatasetsHolding(db, r));
+  VEIL_ASSIGN_OR_RETURN(const std::vector<Holding> holding, DatasetsHolding(db, r));
+  std::vector<std::string> holding_names;
+  for (const Holding& h : holding) holding_names.push_back(h.dataset);
   VEIL_ASSIGN_OR_RETURN(const std::vector<std::string> attached, AttachedInScope(ws, r));
   const auto keep = [&](std::string_view p) { return p == r.pseudonym; };
 
-  // Erasure: what is erased and what a legal hold keeps, planned before the entry.
-  std::vector<std::string> to_erase;
+  // Erasure: what is erased and what a legal hold keeps, planned before the entry; whether by one erasure
+  // across every dataset.
+  std::vector<Holding> to_erase;
+  bool everywhere = false;
   // Restriction, objection: the one already in force, if any.
   std::optional<SubjectRestriction> in_force;
   if (r.kind == DsrKind::kAccess || r.kind == DsrKind::kPortability) {
     Json datasets = Json::array();
     int64_t rows = 0;
-    for (const std::string& name : holding) {
+    for (const std::string& name : holding_names) {
       VEIL_ASSIGN_OR_RETURN(store::DatasetContents data, ws.Read(name, keep));
       VEIL_ASSIGN_OR_RETURN(std::string csv, table::WriteCsvToString(data.table));
       result.csv.emplace_back(name, std::move(csv));
@@ -642,18 +663,21 @@ absl::StatusOr<DsrRunResult> SubjectRequests::Run(int64_t id, const DsrRunOption
     doc["notes"] = std::move(notes);
     result.document = doc.dump(2);
     result_hash = crypto::Sha256(result.document);
-    outcome = {{"datasets", holding}, {"rows", rows}, {"document_sha256", base::HexEncode(*result_hash)}};
+    outcome = {
+        {"datasets", holding_names}, {"rows", rows}, {"document_sha256", base::HexEncode(*result_hash)}};
     detail = absl::StrCat(DsrKindName(r.kind), ": ", rows, " row(s) from ", holding.size(),
                           " dataset(s) released to the owner");
   } else if (r.kind == DsrKind::kErasure) {
     Json kept = Json::array();
-    for (const std::string& name : holding) {
-      VEIL_ASSIGN_OR_RETURN(Json holds, HoldsCovering(db, name, r.pseudonym));
+    std::vector<std::string> to_erase_names;
+    for (const Holding& h : holding) {
+      VEIL_ASSIGN_OR_RETURN(Json holds, HoldsCovering(db, h.dataset, r.pseudonym));
       if (holds.empty()) {
-        to_erase.push_back(name);
+        to_erase.push_back(h);
+        to_erase_names.push_back(h.dataset);
         continue;
       }
-      kept.push_back({{"dataset", name},
+      kept.push_back({{"dataset", h.dataset},
                       {"exception", "Art. 17(3)(e): legal claims (legal hold)"},
                       {"holds", std::move(holds)}});
     }
@@ -668,11 +692,23 @@ absl::StatusOr<DsrRunResult> SubjectRequests::Run(int64_t id, const DsrRunOption
       if (r.outcome.contains("keys_destroyed") && r.outcome["keys_destroyed"].is_number_integer())
         keys = r.outcome["keys_destroyed"].get<int64_t>();
     }
-    outcome = {{"to_erase", to_erase}, {"kept", kept},         {"attached_not_erased", attached},
-               {"erased", erased},     {"rows_removed", rows}, {"keys_destroyed", keys}};
+    // A request for every dataset is erased as `veil erase` erases: by one erasure across all datasets,
+    // which also destroys the subject's data keys in datasets that no longer list them. That would destroy
+    // the keys of a held dataset too, so as soon as a hold covers the subject anywhere (or the request names
+    // one dataset), each dataset to erase is erased on its own and only its keys are destroyed.
+    VEIL_ASSIGN_OR_RETURN(const bool held, HeldAnywhere(ws, r.pseudonym));
+    everywhere = r.dataset.empty() && !held;
+    outcome = {{"to_erase", to_erase_names},
+               {"kept", kept},
+               {"attached_not_erased", attached},
+               {"keys_destroyed_in", everywhere ? "every dataset" : "the datasets erased"},
+               {"erased", erased},
+               {"rows_removed", rows},
+               {"keys_destroyed", keys}};
     detail =
-        absl::StrCat("erasure started: ", to_erase.size(), " dataset(s) to erase by crypto-shredding, ",
-                     kept.size(), " kept under a legal hold (Art. 17(3)(e))",
+        absl::StrCat("erasure started: ", to_erase.size(), " dataset(s) to erase by crypto-shredding",
+                     everywhere ? " (the subject's keys destroyed in every dataset)" : "", ", ", kept.size(),
+                     " kept under a legal hold (Art. 17(3)(e))",
                      attached.empty() ? "" : absl::StrCat(", ", attached.size(), " attached not erased"));
   } else if (r.kind == DsrKind::kRestriction || r.kind == DsrKind::kObjection) {
     const RestrictionKind kind =
@@ -748,21 +784,36 @@ absl::StatusOr<DsrRunResult> SubjectRequests::Run(int64_t id, const DsrRunOption
   VEIL_ASSIGN_OR_RETURN(result.audit_seq, advance("run", DsrState::kInProgress, detail, outcome, {}));
   const uint64_t seq = result.audit_seq;
   if (r.kind == DsrKind::kErasure) {
-    for (const std::string& name : to_erase) {
+    // One erasure across every dataset, or one per dataset to erase; what each erased is saved as it
+    // commits.
+    const auto erase = [&](std::optional<std::string_view> dataset) -> absl::Status {
       absl::StatusOr<store::EraseResult> e =
-          ws.EraseSubjects(std::vector<std::string>{r.pseudonym}, name,
+          ws.EraseSubjects(std::vector<std::string>{r.pseudonym}, dataset,
                            [](const store::EraseResult&) { return absl::OkStatus(); });
       if (!e.ok()) {
         return absl::Status(
             e.status().code(),
-            absl::StrCat("subject request #", r.id, ": erasure stopped at dataset \"", name,
-                         "\" (audit entry #", seq, "); run it again to finish: ", e.status().message()));
+            absl::StrCat("subject request #", r.id, ": erasure stopped",
+                         dataset.has_value() ? absl::StrCat(" at dataset \"", std::string(*dataset), "\"")
+                                             : std::string(),
+                         " (audit entry #", seq, "); run it again to finish: ", e.status().message()));
       }
-      outcome["erased"].push_back({{"dataset", name}, {"rows", e->rows_removed}});
+      for (const std::string& name : e->datasets) {
+        int64_t rows = 0;  // the subject's rows there, as planned (the result counts them all together)
+        for (const Holding& h : to_erase) {
+          if (h.dataset == name) rows = h.rows;
+        }
+        outcome["erased"].push_back({{"dataset", name}, {"rows", rows}});
+      }
       outcome["rows_removed"] = outcome["rows_removed"].get<int64_t>() + e->rows_removed;
       outcome["keys_destroyed"] = outcome["keys_destroyed"].get<int64_t>() + e->keys_destroyed;
       r.outcome = outcome;
-      VEIL_RETURN_IF_ERROR(SaveOutcome(db, r));
+      return SaveOutcome(db, r);
+    };
+    if (everywhere) {
+      VEIL_RETURN_IF_ERROR(erase(std::nullopt));
+    } else {
+      for (const Holding& h : to_erase) VEIL_RETURN_IF_ERROR(erase(h.dataset));
     }
     detail = absl::StrCat("erasure done: ", outcome["rows_removed"].get<int64_t>(), " row(s) removed, ",
                           outcome["keys_destroyed"].get<int64_t>(), " data key(s) destroyed");

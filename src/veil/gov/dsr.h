@@ -51,9 +51,13 @@
 //   rectification  (Art. 16) not applied by Veil: the vault seals each subject's rows as one record, with no
 //                  safe in-place update. Correct the source and re-ingest it (veil ingest --mode replace),
 //                  then run the request with `rectified` set, which records that it was done that way.
-//   erasure        (Art. 17) crypto-shredding through store::Workspace::EraseSubjects, per dataset; a dataset
-//                  under a legal hold (on it, or on this subject in it: retention.h) is kept, recorded as
-//                  the Art. 17(3)(e) exception (legal claims) with the hold's reason. Attached datasets are
+//   erasure        (Art. 17) crypto-shredding through store::Workspace::EraseSubjects. With no legal hold
+//                  covering the subject anywhere, a request for every dataset is one erasure across all
+//                  datasets, as `veil erase` does, which destroys the subject's data keys wherever they are
+//                  (also in a dataset that no longer lists them). Otherwise (or for a request naming one
+//                  dataset) each dataset is erased on its own, with its keys; a dataset under a legal hold
+//                  (on it, or on this subject in it: retention.h) is kept, with its keys, recorded as the
+//                  Art. 17(3)(e) exception (legal claims) with the hold's reason. Attached datasets are
 //                  listed as not erased (their rows live in the external database).
 //   restriction    (Art. 18) and objection (Art. 21): ConsentRegistry::Restrict (consent.h), after which the
 //                  gate leaves the subject out. These need the subject id again at run (it is not stored); it

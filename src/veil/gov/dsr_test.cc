@@ -1,5 +1,6 @@
 #include "veil/gov/dsr.h"
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "veil/gov/retention.h"
 #include "veil/gov/test_util.h"
 #include "veil/store/sqlite.h"
+#include "veil/store/vault_file.h"
 #include "veil/table/csv_reader.h"
 
 namespace veil::gov {
@@ -270,8 +272,75 @@ TEST_F(DsrTest, ErasureHonoursLegalHolds) {
   EXPECT_EQ(owner_->GetDataset("billing")->subjects, 3);
   EXPECT_THAT(owner_->Export("patients", "care")->csv, Not(HasSubstr("MRN-1001")));
   EXPECT_THAT(owner_->Export("billing", "care")->csv, HasSubstr("MRN-1001"));
+  EXPECT_EQ(o["keys_destroyed_in"], "the datasets erased") << "a held dataset keeps its keys";
+  const std::string p1 = owner_->Pseudonym("MRN-1001");
+  EXPECT_FALSE(owner_->workspace().key_store().LoadKeys("patients")->contains(p1));
+  EXPECT_TRUE(owner_->workspace().key_store().LoadKeys("billing")->contains(p1));
   // The request (pseudonym only) outlives the erasure: the record that it was answered.
   EXPECT_EQ(dsr.Get(r.id)->state, DsrState::kCompleted);
+}
+
+// With no legal hold anywhere, an erasure request is erased as `veil erase` erases: by one erasure across
+// every dataset, which destroys the subject's data keys wherever they are, also in a dataset that no longer
+// lists them (here a key planted in the key store for a dataset the catalog does not have; an erasure per
+// dataset would leave it). A copy of the vault taken before the erasure then opens for no key left.
+TEST_F(DsrTest, ErasureWithoutHoldsDestroysTheSubjectsKeysEverywhere) {
+  Ingest("billing");
+  store::Workspace& ws = owner_->workspace();
+  const std::string p1 = owner_->Pseudonym("MRN-1001");
+  ASSERT_TRUE(
+      ws.key_store().GetOrCreateKeys("archive", std::vector<std::string>{p1}, crypto::SecureRandom()).ok());
+  const std::string copy = tmp_.File("vault-before");
+  std::filesystem::copy(dir_ + "/vault", copy, std::filesystem::copy_options::recursive);
+
+  SubjectRequests dsr(*owner_);
+  const DsrRequest r = Open(DsrKind::kErasure);
+  ASSERT_TRUE(dsr.Verify(r.id).ok());
+  auto run = dsr.Run(r.id, {});
+  ASSERT_TRUE(run.ok()) << run.status();
+  const auto& o = run->request.outcome;
+  EXPECT_EQ(o["keys_destroyed_in"], "every dataset");
+  ASSERT_EQ(o["erased"].size(), 2u) << o.dump();
+  EXPECT_EQ(o["erased"][0]["dataset"], "billing");
+  EXPECT_EQ(o["erased"][1]["dataset"], "patients");
+  EXPECT_EQ(o["rows_removed"], 4);
+  EXPECT_EQ(o["keys_destroyed"], 3) << "billing, patients, and the key the catalog does not list";
+  for (const char* name : {"patients", "billing", "archive"}) {
+    auto keys = ws.key_store().LoadKeys(name);
+    ASSERT_TRUE(keys.ok()) << keys.status();
+    EXPECT_FALSE(keys->contains(p1)) << name;
+  }
+
+  // The copy taken before: the subject's records open with no key left; everyone else's still open.
+  for (const char* name : {"patients", "billing"}) {
+    auto keys = ws.key_store().LoadKeys(name);
+    ASSERT_TRUE(keys.ok()) << keys.status();
+    int refused = 0, opened = 0;
+    auto files = env_.ListDir(absl::StrCat(copy, "/", name));
+    ASSERT_TRUE(files.ok()) << files.status();
+    for (const std::string& file : *files) {
+      ASSERT_TRUE(
+          store::ReadVaultFile(
+              env_, absl::StrCat(copy, "/", name, "/", file), name, nullptr,
+              [&](std::string_view pseudonym, std::span<const uint8_t> sealed) {
+                if (pseudonym != p1) {
+                  EXPECT_TRUE(
+                      store::OpenRecord(keys->at(std::string(pseudonym)), name, pseudonym, sealed).ok());
+                  ++opened;
+                  return absl::OkStatus();
+                }
+                for (const auto& [other, key] : *keys)
+                  EXPECT_FALSE(store::OpenRecord(key, name, pseudonym, sealed).ok());
+                ++refused;
+                return absl::OkStatus();
+              })
+              .ok());
+    }
+    EXPECT_EQ(refused, 1) << name << ": MRN-1001's one record";
+    EXPECT_EQ(opened, 2) << name << ": the two other subjects";
+  }
+  EXPECT_THAT(owner_->Export("patients", "care")->csv, Not(HasSubstr("MRN-1001")));
+  EXPECT_THAT(owner_->Export("billing", "care")->csv, Not(HasSubstr("MRN-1001")));
 }
 
 // A run that fails before its audit entry is written (here: the audit log cannot be written, as on a full
