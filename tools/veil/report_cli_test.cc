@@ -150,6 +150,25 @@ TEST_F(ReportCliTest, DpiaFollowsTheCnilStructureFromMeasuredFacts) {
   EXPECT_EQ(entries[0]["decision"], "allowed");
 }
 
+// A vault file changed on disk: the report is written, says so, and the command exits 4.
+TEST_F(ReportCliTest, AFailedIntegrityCheckIsReportedAndExitsFour) {
+  std::filesystem::path file;
+  for (const auto& e : std::filesystem::directory_iterator(ws_ / "vault" / "patients")) file = e.path();
+  ASSERT_FALSE(file.empty());
+  std::string bytes = Slurp(file.string());
+  bytes[bytes.size() / 2] ^= 1;
+  WriteFile("tampered", bytes);
+  std::filesystem::copy_file(Path("tampered"), file, std::filesystem::copy_options::overwrite_existing);
+  const std::string html = Path("ropa.html");
+  Result r = Ws("report ropa -o " + Q(html));
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("dataset \"patients\" failed its check"));
+  EXPECT_THAT(Slurp(html), HasSubstr("FAILED"));
+  r = Ws("--json report ropa");
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_EQ(ParseJson(r.out)["security"]["encryption"][0]["vault_verified"], false);
+}
+
 TEST_F(ReportCliTest, AnalystsAreRefusedAndBadInputRecordsNothing) {
   Result r = Ws("dpia --dataset patients --purpose research -o " + Q(Path("x.html")), "alex");
   EXPECT_EQ(r.exit_code, 3) << r.err;
