@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <map>
@@ -9,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -458,27 +460,86 @@ TEST_F(WorkspaceTest, EraseInOneDatasetKeepsTheOthers) {
   EXPECT_EQ(ws_->Erase(p2, "nope", Allow<EraseResult>).status().code(), absl::StatusCode::kNotFound);
 }
 
-// The test that matters (issue 3): a copy of the vault files taken before the erasure, read with the live key
-// store, cannot reveal the erased subject, while every other subject still decrypts.
-// Several subjects erased at once: each vault file rewritten once, one commit, the others untouched.
+// The POSIX Env, counting the files created under one directory: how many vault files an operation writes.
+class FileCountingEnv final : public base::Env {
+ public:
+  FileCountingEnv(base::Env& real, std::string dir)
+      : base::Env(real.random()), real_(real), dir_(std::move(dir)) {}
+  int created = 0;  // files created (or truncated) under dir_
+
+  absl::Time Now() override { return real_.Now(); }
+  absl::StatusOr<std::unique_ptr<base::SequentialFile>> NewSequentialFile(const std::string& p) override {
+    return real_.NewSequentialFile(p);
+  }
+  absl::StatusOr<std::unique_ptr<base::WritableFile>> NewWritableFile(const std::string& p) override {
+    if (p.starts_with(dir_)) ++created;
+    return real_.NewWritableFile(p);
+  }
+  absl::StatusOr<std::unique_ptr<base::WritableFile>> NewAppendableFile(const std::string& p) override {
+    if (p.starts_with(dir_) && !real_.FileExists(p)) ++created;
+    return real_.NewAppendableFile(p);
+  }
+  bool FileExists(const std::string& p) override { return real_.FileExists(p); }
+  absl::StatusOr<uint64_t> GetFileSize(const std::string& p) override { return real_.GetFileSize(p); }
+  absl::Status DeleteFile(const std::string& p) override { return real_.DeleteFile(p); }
+  absl::Status RenameFile(const std::string& a, const std::string& b) override {
+    return real_.RenameFile(a, b);
+  }
+  absl::Status CreateDirs(const std::string& p) override { return real_.CreateDirs(p); }
+  absl::Status DeleteDir(const std::string& p) override { return real_.DeleteDir(p); }
+  absl::StatusOr<std::vector<std::string>> ListDir(const std::string& p) override { return real_.ListDir(p); }
+  absl::Status SyncDir(const std::string& p) override { return real_.SyncDir(p); }
+  absl::StatusOr<std::unique_ptr<base::FileLock>> LockFile(const std::string& p) override {
+    return real_.LockFile(p);
+  }
+
+ private:
+  base::Env& real_;
+  const std::string dir_;
+};
+
+// Several subjects erased at once: each vault file that holds one of them is rewritten once (p1 is in both
+// files of "visits" and p3 in the first: 2 new files, where erasing p1 and then p3 would write 3), and one
+// commit changes the catalog for all of them (the hook, which runs just before it, is called once and still
+// sees every row); the other dataset is untouched.
 TEST_F(WorkspaceTest, EraseSubjectsErasesABatchInOneRewrite) {
   MustIngest(kVisits, Request("visits"));
   MustIngest(kMoreVisits, Request("visits", IngestMode::kAppend));
   MustIngest(kVisits, Request("other"));
-  ASSERT_EQ(VaultFiles("visits").size(), 2u);
-  int commits = 0;
+  const std::vector<std::string> before = VaultFiles("visits");
+  ASSERT_EQ(before.size(), 2u);
+  const std::vector<std::string> other_before = VaultFiles("other");
+  // The workspace reopened through an Env that counts the files written in vault/visits.
+  ws_.reset();
+  FileCountingEnv counting(*env_, absl::StrCat(dir_, "/vault/visits/"));
+  const absl::Cleanup close = [&] { ws_.reset(); };  // the workspace goes before `counting`
+  auto reopened = Workspace::Open(counting, dir_, std::nullopt);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  ws_ = *std::move(reopened);
+
+  int hooks = 0;
+  std::vector<std::string> at_commit;  // vault/visits just before the commit
   const std::vector<std::string> batch = {ws_->Pseudonym("p1"), ws_->Pseudonym("p3"), ws_->Pseudonym("p1"),
                                           ws_->Pseudonym("nobody")};
   absl::StatusOr<EraseResult> r = ws_->EraseSubjects(batch, "visits", [&](const EraseResult&) {
-    ++commits;
+    ++hooks;
+    at_commit = VaultFiles("visits");
+    EXPECT_EQ(ws_->GetDataset("visits")->rows, 8) << "nothing committed before the one commit";
     return absl::OkStatus();
   });
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(commits, 1);
+  EXPECT_EQ(hooks, 1);
+  EXPECT_EQ(counting.created, 2) << "each of the two files rewritten once, not once per subject";
+  EXPECT_EQ(at_commit.size(), 4u) << "the two old files and their two rewrites, no intermediate generation";
+  const std::vector<std::string> after = VaultFiles("visits");
+  ASSERT_EQ(after.size(), 2u) << "the old files deleted after the commit";
+  for (const std::string& f : after) {
+    EXPECT_TRUE(std::find(before.begin(), before.end(), f) == before.end()) << f << " is a rewrite";
+    EXPECT_TRUE(std::find(at_commit.begin(), at_commit.end(), f) != at_commit.end()) << f;
+  }
   EXPECT_EQ(r->datasets, std::vector<std::string>{"visits"});
   EXPECT_EQ(r->rows_removed, 4) << "p1: 3 rows in two files, p3: 1";
   EXPECT_EQ(r->keys_destroyed, 2);
-  EXPECT_EQ(VaultFiles("visits").size(), 2u) << "each file rewritten once, the old ones deleted";
   auto info = ws_->GetDataset("visits");
   EXPECT_EQ(info->rows, 4);
   EXPECT_EQ(info->subjects, 3);
@@ -489,12 +550,15 @@ TEST_F(WorkspaceTest, EraseSubjectsErasesABatchInOneRewrite) {
     EXPECT_NE(data->table.column(0).GetString(i), "p1");
     EXPECT_NE(data->table.column(0).GetString(i), "p3");
   }
+  EXPECT_EQ(VaultFiles("other"), other_before) << "another dataset's file is not rewritten";
   EXPECT_EQ(ws_->Read("other")->table.num_rows(), 6) << "another dataset keeps the same subjects";
   const std::vector<std::string> bad = {"zz"};
   EXPECT_EQ(ws_->EraseSubjects(bad, std::nullopt, Allow<EraseResult>).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 
+// The test that matters (issue 3): a copy of the vault files taken before the erasure, read with the live key
+// store, cannot reveal the erased subject, while every other subject still decrypts.
 TEST_F(WorkspaceTest, PreErasureCopyOfTheVaultDoesNotRevealTheErasedSubject) {
   MustIngest(kVisits, Request("visits"));
   const std::string copy = tmp_.File("vault-copy");
