@@ -151,7 +151,9 @@ class FlCliTest : public VeilCliTest {
                 {"unmask", 30}}},
               {"local", {{"epochs", 1}, {"batch_size", 16}, {"learning_rate", 0.2}, {"optimizer", "sgd"}}},
               {"model", {{"kind", "logreg"}, {"target", "y"}, {"metadata", Json::parse(kMetadata)}}},
-              {"transport", {{"poll_seconds", 1}}}};
+              // A site that left (a refused site, a killed one) is waited for finish_grace after the run;
+              // every other site here is polling when the run ends, so 2 s is plenty.
+              {"transport", {{"poll_seconds", 1}, {"finish_grace_seconds", 2}}}};
     c.update(Json::parse(overrides));
     return WriteFile(name + ".json", c.dump(2));
   }
@@ -454,7 +456,8 @@ TEST_F(FlNetnsTest, SiteKilledMidRoundLeavesTheSurvivorsSum) {
               {"model", {{"kind", "logreg"}, {"target", "y"}, {"metadata", Json::parse(kMetadata)}}},
               {"secure_aggregation", {{"enabled", secure}, {"clip", 4.0}, {"max_examples", 1000}}},
               {"output", Path(name + ".json")},
-              {"transport", {{"poll_seconds", 1}}}};
+              // s4 is killed: the coordinator waits finish_grace for it after the run (the others poll).
+              {"transport", {{"poll_seconds", 1}, {"finish_grace_seconds", 2}}}};
     return WriteFile(name + "-fl.json", c.dump(2));
   };
   const std::string pki = Path("pki");

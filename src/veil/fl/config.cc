@@ -610,7 +610,7 @@ absl::StatusOr<CoordinatorConfig> ParseCoordinatorConfig(std::string_view text, 
   if (f.Has("transport")) {
     VEIL_ASSIGN_OR_RETURN(const Fields t, f.Object("transport"));
     VEIL_RETURN_IF_ERROR(t.OnlyKnown({"max_payload_mib", "keepalive_seconds", "keepalive_timeout_seconds",
-                                      "call_timeout_seconds", "poll_seconds"}));
+                                      "call_timeout_seconds", "poll_seconds", "finish_grace_seconds"}));
     double mib = static_cast<double>(c.transport.max_payload_bytes) / (1 << 20);
     VEIL_RETURN_IF_ERROR(t.Number("max_payload_mib", mib, 1, 16384));
     c.transport.max_payload_bytes = static_cast<uint64_t>(mib * (1 << 20));
@@ -618,6 +618,7 @@ absl::StatusOr<CoordinatorConfig> ParseCoordinatorConfig(std::string_view text, 
     VEIL_RETURN_IF_ERROR(t.Seconds("keepalive_timeout_seconds", c.transport.keepalive_timeout));
     VEIL_RETURN_IF_ERROR(t.Seconds("call_timeout_seconds", c.transport.call_timeout));
     VEIL_RETURN_IF_ERROR(t.Seconds("poll_seconds", c.transport.poll));
+    VEIL_RETURN_IF_ERROR(t.Seconds("finish_grace_seconds", c.finish_grace));
     absl::Status s = c.transport.Validate();
     if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(std::string(where), ": ", s.message()));
   }

@@ -132,6 +132,10 @@ struct CoordinatorConfig {
   std::optional<RegistryTarget> registry;
   std::string evaluation_csv;  // optional public test file the coordinator evaluates each round on
   TransportOptions transport;
+  // After the last round, how long the coordinator keeps the FINISHED notice for a site it saw within that
+  // time but that is not polling (in reconnect backoff, or still busy): the sites' maximum reconnect backoff
+  // (TransportOptions::backoff_max, the `veil fl client` default) and 2 s for the call itself.
+  absl::Duration finish_grace = TransportOptions().backoff_max + absl::Seconds(2);
   // TESTS ONLY: seeds the coordinator's random draws (client selection, DP noise, graph seed) so that a run
   // is reproducible; refused unless VEIL_TEST_SEED_OK=1 (the CLI checks).
   std::optional<uint64_t> seed;

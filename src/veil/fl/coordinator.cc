@@ -68,8 +68,13 @@ class Hub {
       auto it = sessions_.find(old->second);
       if (it != sessions_.end()) it->second.retired = true;
     }
-    sessions_.emplace(session, Session(identity, absl::Now()));
+    Session& joined = sessions_.emplace(session, Session(identity, absl::Now())).first->second;
     site_session_[identity.site] = session;
+    if (finished_payload_ != nullptr) {
+      // The run is over (a site that rejoined while the coordinator waits for the others to fetch it).
+      PostLocked(joined, finished_round_, wire::PHASE_FINISHED, finished_payload_, false);
+      joined.finish_deadline = std::min(absl::Now() + finish_live_wait_, finish_cap_);
+    }
     // Forget retired sessions nobody is waiting on.
     for (auto it = sessions_.begin(); it != sessions_.end();) {
       if (it->second.retired && it->second.active_polls == 0) {
@@ -160,19 +165,60 @@ class Hub {
   uint64_t Post(const std::string& session, uint64_t round, wire::Phase phase,
                 std::shared_ptr<const std::string> payload, bool needs_answer) {
     absl::MutexLock lock(&mu_);
-    const uint64_t id = next_task_++;
     auto it = sessions_.find(session);
-    if (it == sessions_.end() || it->second.retired) return id;  // gone: the task is never answered
-    Session& s = it->second;
-    Task t{id, round, phase, std::move(payload), needs_answer};
-    s.queue.push_back(t);
-    // A site that stopped fetching must not make the queue grow without bound.
-    while (s.queue.size() > kMaxQueued) s.queue.pop_front();
-    s.open = needs_answer ? t : Task{};
-    s.answer.reset();
-    s.answer_digest.clear();
-    s.posted = id;
-    return id;
+    if (it == sessions_.end() || it->second.retired) return next_task_++;  // gone: never answered
+    return PostLocked(it->second, round, phase, std::move(payload), needs_answer);
+  }
+
+  // The end of the run: posts FINISHED (`payload`) to every session, and to any that joins from now on, and
+  // sets how long AwaitFinished waits for each to fetch it: `live_wait` for a session polling now (or
+  // joining later); `grace` for one not polling but seen within the last `grace` (between two calls, in
+  // reconnect backoff, or gone: the coordinator cannot tell which, so it waits); none for the rest (gone
+  // since an earlier round), which still get it if they poll while the coordinator waits for the others.
+  void Finish(uint64_t round, std::shared_ptr<const std::string> payload, absl::Duration live_wait,
+              absl::Duration grace) {
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = absl::Now();
+    finished_round_ = round;
+    finished_payload_ = payload;
+    finish_live_wait_ = live_wait;
+    finish_cap_ = now + std::max(live_wait, grace);
+    for (auto& [id, s] : sessions_) {
+      if (s.retired) continue;
+      PostLocked(s, round, wire::PHASE_FINISHED, payload, false);
+      if (s.active_polls > 0) {
+        s.finish_deadline = now + live_wait;
+      } else if (now - s.last_seen < grace) {
+        s.finish_deadline = now + grace;
+      }
+    }
+  }
+
+  // Waits until every session given a deadline by Finish fetched FINISHED or passed its deadline, or the
+  // hub stops.
+  void AwaitFinished() {
+    absl::MutexLock lock(&mu_);
+    for (;;) {
+      // The latest deadline of a session still to fetch it: waiting less could miss that one.
+      int pending = 0;
+      absl::Time until = absl::InfinitePast();
+      for (const auto& [id, s] : sessions_) {
+        if (FinishPending(s)) {
+          ++pending;
+          until = std::max(until, s.finish_deadline);
+        }
+      }
+      if (pending == 0 || stopped_ || absl::Now() >= until) return;
+      // Wake when one of them fetched it (or a new one joined), to recompute the deadline.
+      const auto changed = [&]() {
+        mu_.AssertHeld();
+        if (stopped_) return true;
+        int now_pending = 0;
+        for (const auto& [id, s] : sessions_) now_pending += FinishPending(s) ? 1 : 0;
+        return now_pending != pending;
+      };
+      mu_.AwaitWithDeadline(absl::Condition(&changed), until);
+    }
   }
 
   // Waits until every (session, task) is answered, the deadline passes, or the hub stops; returns the
@@ -200,21 +246,6 @@ class Hub {
       out[session] = *it->second.answer;
     }
     return out;
-  }
-
-  // Waits until every listed session fetched the last task posted to it, or the deadline.
-  void AwaitDelivered(const std::vector<std::string>& sessions, absl::Time deadline) {
-    absl::MutexLock lock(&mu_);
-    const auto done = [&]() {
-      mu_.AssertHeld();
-      for (const std::string& session : sessions) {
-        auto it = sessions_.find(session);
-        if (it != sessions_.end() && !it->second.retired && it->second.delivered < it->second.posted)
-          return false;
-      }
-      return true;
-    };
-    mu_.AwaitWithDeadline(absl::Condition(&done), deadline);
   }
 
   // Sleeps until the deadline or Stop().
@@ -250,7 +281,29 @@ class Hub {
     std::optional<std::string> answer;
     std::string answer_digest;
     int active_polls = 0;
+    absl::Time finish_deadline = absl::InfinitePast();  // how long AwaitFinished waits for it (Finish)
   };
+
+  uint64_t PostLocked(Session& s, uint64_t round, wire::Phase phase,
+                      std::shared_ptr<const std::string> payload, bool needs_answer)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const uint64_t id = next_task_++;
+    Task t{id, round, phase, std::move(payload), needs_answer};
+    s.queue.push_back(t);
+    // A site that stopped fetching must not make the queue grow without bound.
+    while (s.queue.size() > kMaxQueued) s.queue.pop_front();
+    s.open = needs_answer ? t : Task{};
+    s.answer.reset();
+    s.answer_digest.clear();
+    s.posted = id;
+    return id;
+  }
+
+  // A session AwaitFinished still waits for: not retired, with a finish deadline not yet passed, and not
+  // yet sent its last task (FINISHED).
+  static bool FinishPending(const Session& s) {
+    return !s.retired && s.finish_deadline > absl::Now() && s.delivered < s.posted;
+  }
 
   // The session, checked against the certificate of the call (TLS): a site cannot act under another
   // site's session id.
@@ -272,6 +325,11 @@ class Hub {
   absl::flat_hash_map<std::string, std::string> site_session_ ABSL_GUARDED_BY(mu_);
   uint64_t next_task_ ABSL_GUARDED_BY(mu_) = 1;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+  // After Finish: the FINISHED task for sessions that join later, how long to wait for them, and the cap.
+  uint64_t finished_round_ ABSL_GUARDED_BY(mu_) = 0;
+  std::shared_ptr<const std::string> finished_payload_ ABSL_GUARDED_BY(mu_);
+  absl::Duration finish_live_wait_ ABSL_GUARDED_BY(mu_);
+  absl::Time finish_cap_ ABSL_GUARDED_BY(mu_);
   std::atomic<uint64_t> fallback_{0};
   std::atomic<uint64_t> sent_{0}, received_{0};
 };
@@ -1136,17 +1194,17 @@ absl::StatusOr<RunReport> Coordinator::Impl::Run() {
   over.set_round(static_cast<uint64_t>(c_.rounds));
   over.set_model(EncodeDoubles(model_));
   auto payload = Shared(over.SerializeAsString());
-  // Between rounds a site is always in a long poll (it fetches its next task at once), so the sites to tell
-  // are those polling now or within the last 2 s (room for a loaded machine); a site that vanished during
-  // the last round (its process died after its last answer) is not waited for.
-  std::vector<std::string> sessions;
-  for (const Member& m : hub_.Live(absl::Seconds(2))) {
-    hub_.Post(m.session, static_cast<uint64_t>(c_.rounds), wire::PHASE_FINISHED, payload, false);
-    sessions.push_back(m.session);
-  }
-  // A site that is slow (a loaded machine) still gets its final model; one that is gone costs this wait.
-  hub_.AwaitDelivered(sessions, absl::Now() + std::clamp(2 * c_.transport.poll + absl::Seconds(3),
-                                                         absl::Seconds(5), absl::Seconds(30)));
+  // Between rounds a site is in a long poll (it fetches its next task at once); a site that is not may be
+  // between two calls, still training past a deadline it missed, or in reconnect backoff after a network
+  // failure, and polls again within the sites' maximum backoff: the coordinator keeps FINISHED for it for
+  // finish_grace (the backoff cap and a margin) if it was seen within that time. A site polling now gets it
+  // at once; one that is slow to fetch it (a loaded machine) gets a few seconds. In the common case (every
+  // site polling) the coordinator returns as soon as they all fetched it; a site gone in the last
+  // finish_grace costs that wait, one gone earlier none.
+  hub_.Finish(static_cast<uint64_t>(c_.rounds), payload,
+              std::clamp(2 * c_.transport.poll + absl::Seconds(3), absl::Seconds(5), absl::Seconds(30)),
+              c_.finish_grace);
+  hub_.AwaitFinished();
   return out;
 }
 

@@ -106,8 +106,10 @@ class Coordinator {
   // The port the server listens on (useful with port 0).
   int port() const;
 
-  // Runs the remaining rounds, writes the output, tells every connected site the run is over (waiting up to
-  // a few seconds for them to fetch the final model), and returns the report. Errors: Cancelled after
+  // Runs the remaining rounds, writes the output, tells every site the run is over (FINISHED with the final
+  // model; it waits until each has fetched it: a few seconds for a site polling now, up to
+  // config.finish_grace for one seen within that time but not polling, as a site in reconnect backoff), and
+  // returns the report. Errors: Cancelled after
   // Stop(); the file system's; a round's internal error (a bug, not a site's misbehaviour: those only drop
   // the site).
   absl::StatusOr<RunReport> Run();

@@ -78,6 +78,21 @@ class WeightLiar final : public SiteTrainer {
   double weight_;
 };
 
+// A site still busy when the run ends: it trains for `delay` before answering.
+class SlowTrainer final : public SiteTrainer {
+ public:
+  SlowTrainer(SiteTrainer& inner, absl::Duration delay) : inner_(inner), delay_(delay) {}
+  absl::StatusOr<Contribution> Train(const RoundPlan& plan, std::span<const double> global,
+                                     const Quantizer* quantizer) override {
+    absl::SleepFor(delay_);
+    return inner_.Train(plan, global, quantizer);
+  }
+
+ private:
+  SiteTrainer& inner_;
+  absl::Duration delay_;
+};
+
 Json BaseConfig(int sites) {
   Json sites_json = Json::array();
   for (int i = 0; i < sites; ++i) sites_json.push_back(absl::StrCat("s", i));
@@ -101,7 +116,8 @@ Json BaseConfig(int sites) {
                  {{"columns", {{"x1", {{"lower", -2}, {"upper", 2}}}, {"x2", {{"lower", -2}, {"upper", 2}}}}},
                   {"target", {{"classes", {"no", "yes"}}}}}}}},
               {"secure_aggregation", {{"enabled", true}, {"clip", 4.0}, {"max_examples", 1000}}},
-              {"transport", {{"poll_seconds", 1}}}};
+              // The sites here back off at most 200 ms (SiteOptions): a second's grace covers them.
+              {"transport", {{"poll_seconds", 1}, {"finish_grace_seconds", 1}}}};
 }
 
 struct SiteRun {
@@ -147,7 +163,8 @@ class FederationTest : public ::testing::Test {
     o.credentials = site_creds_[i].get();
     o.transport.backoff_initial = absl::Milliseconds(20);
     o.transport.backoff_max = absl::Milliseconds(200);
-    o.give_up = absl::Seconds(30);
+    o.give_up = give_up_;
+    o.transport.call_timeout = call_timeout_;
     o.trainer = trainer_for_.contains(i) ? trainer_for_[i] : trainers_[i].get();
     o.rng = &crypto::SecureRandom();
     if (std::getenv("VEIL_FL_TEST_LOG") != nullptr)
@@ -188,6 +205,9 @@ class FederationTest : public ::testing::Test {
   std::vector<std::unique_ptr<Credentials>> site_creds_;
   std::vector<std::unique_ptr<SeededTrainer>> trainers_;
   std::map<int, SiteTrainer*> trainer_for_;  // replaces site i's trainer
+  absl::Duration give_up_ = absl::Seconds(30);
+  // A call waiting for the connection (wait-for-ready) blocks up to this before the site checks give_up.
+  absl::Duration call_timeout_ = TransportOptions().call_timeout;
 };
 
 double MaxDiff(const std::vector<double>& a, const std::vector<double>& b) {
@@ -458,6 +478,33 @@ TEST_F(FederationTest, SiteSendingAWeightOutsideItsBoundsAbortsTheRound) {
       EXPECT_TRUE(site.report->rounds[0].aborted);
     }
   }
+}
+
+// A site that is not polling when the run ends still gets FINISHED and the final model when it polls again
+// within finish_grace. Here s3 is still training (3.5 s) when the round, which dropped it at the 2.5 s train
+// deadline, completes; to the coordinator that is the same as a site in reconnect backoff: no call in
+// flight, last seen 2.5 s before the end. (The coordinator used to tell only the sites seen in the last 2 s,
+// so s3 found no coordinator and gave up: after 3 s here.)
+TEST_F(FederationTest, SiteNotPollingWhenTheRunEndsStillGetsTheFinalModel) {
+  Json config = BaseConfig(4);
+  config["secure_aggregation"]["enabled"] = false;
+  config["deadlines"]["train"] = 2.5;
+  config["transport"]["finish_grace_seconds"] = 10;
+  SlowTrainer slow(*trainers_[3], absl::Seconds(3.5));
+  trainer_for_[3] = &slow;
+  give_up_ = absl::Seconds(3);  // so that a site that misses FINISHED fails the test in seconds
+  call_timeout_ = absl::Seconds(3);
+  Result r = Run(config, 4);
+  ASSERT_TRUE(r.run.ok()) << r.run.status();
+  ASSERT_EQ(r.run->rounds.size(), 1u);
+  EXPECT_FALSE(r.run->rounds[0].aborted) << r.run->rounds[0].reason;
+  EXPECT_EQ(r.run->rounds[0].included, (std::vector<std::string>{"s0", "s1", "s2"}));
+  for (const SiteRun& site : r.sites) {
+    ASSERT_TRUE(site.report.ok()) << site.report.status();
+    EXPECT_TRUE(site.report->finished);
+    EXPECT_EQ(site.report->final_model, r.run->model);
+  }
+  EXPECT_EQ(trainers_[3]->calls_.load(), 1);
 }
 
 TEST_F(FederationTest, UnlistedSiteIsRefused) {
