@@ -510,7 +510,8 @@ TEST_F(FlNetnsTest, SiteKilledMidRoundLeavesTheSurvivorsSum) {
                            "plain-" + s));
   }
   ASSERT_EQ(plain.Wait(60), 0) << Slurp(Path("plain.err"));
-  for (Background* b : again) EXPECT_EQ(b->Wait(30), 0);
+  for (int k = 0; k < 3; ++k)
+    EXPECT_EQ(again[k]->Wait(30), 0) << Slurp(Path("plain-s" + std::to_string(k + 1) + ".err"));
   const std::vector<double> secure = Params(Path("secure.json")), clear = Params(Path("plain.json"));
   ASSERT_FALSE(secure.empty());
   ASSERT_EQ(secure.size(), clear.size());
