@@ -359,6 +359,22 @@ absl::StatusOr<absl::flat_hash_map<std::string, base::SecretBytes>> KeyStore::Lo
   }
 }
 
+absl::StatusOr<std::optional<base::SecretBytes>> KeyStore::LoadKey(std::string_view dataset,
+                                                                   std::string_view pseudonym) {
+  RawPseudonym raw;
+  VEIL_RETURN_IF_ERROR(ParsePseudonym(pseudonym, 0, raw));
+  VEIL_ASSIGN_OR_RETURN(Statement st,
+                        db_.Prepare("SELECT wrapped FROM data_key WHERE dataset = ?1 AND subject = ?2"));
+  VEIL_RETURN_IF_ERROR(st.Bind(1, dataset));
+  VEIL_RETURN_IF_ERROR(st.BindBlob(2, raw));
+  VEIL_ASSIGN_OR_RETURN(bool found, st.Step());
+  if (!found) return std::nullopt;
+  WrapAad aad(dataset);
+  VEIL_ASSIGN_OR_RETURN(base::SecretBytes key,
+                        Unwrap(wrapping_key_, st.ColumnBlob(0), dataset, pseudonym, aad));
+  return key;
+}
+
 absl::StatusOr<int64_t> KeyStore::Shred(std::span<const std::string> pseudonyms,
                                         std::optional<std::string_view> dataset) {
   VEIL_ASSIGN_OR_RETURN(SortedBatch batch, ParseBatch(pseudonyms));

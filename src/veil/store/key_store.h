@@ -81,6 +81,12 @@ class KeyStore {
   // (naming the dataset and the first 16 hex digits of the pseudonym); SQLite errors.
   absl::StatusOr<absl::flat_hash_map<std::string, base::SecretBytes>> LoadKeys(std::string_view dataset);
 
+  // The data key of one subject of `dataset`, or nullopt if it has none: one indexed lookup, for readers
+  // that need a few keys of a large dataset (a subject request). Errors: InvalidArgument if the pseudonym is
+  // not 64 lower-case hex digits; DataLoss if the key does not unwrap (as LoadKeys); SQLite errors.
+  absl::StatusOr<std::optional<base::SecretBytes>> LoadKey(std::string_view dataset,
+                                                           std::string_view pseudonym);
+
   // Destroys the keys of these pseudonyms: in `dataset`, or in every dataset if it is nullopt. Returns how
   // many keys were destroyed (pseudonyms without a key are skipped; 0 if none had one). One transaction.
   // Durable when it returns OK: the deletion is committed, secure_delete has overwritten the freed bytes, and

@@ -196,6 +196,31 @@ TEST_F(KeyStoreTest, LoadKeysReturnsEveryKeyOfTheDataset) {
   EXPECT_TRUE(none->empty());
 }
 
+// LoadKey is LoadKeys for one subject: the same key, nothing for a subject or dataset without one, and the
+// same refusals (a malformed pseudonym, a row moved to another dataset).
+TEST_F(KeyStoreTest, LoadKeyReturnsOneSubjectsKey) {
+  const std::vector<std::string> p = Pseudonyms("s", 5);
+  auto keys = ks_->GetOrCreateKeys("patients", p, rng_);
+  ASSERT_TRUE(keys.ok());
+  for (size_t i = 0; i < p.size(); ++i) {
+    auto key = ks_->LoadKey("patients", p[i]);
+    ASSERT_TRUE(key.ok()) << key.status();
+    ASSERT_TRUE(key->has_value()) << i;
+    EXPECT_TRUE(**key == (*keys)[i]) << i;
+  }
+  auto absent = ks_->LoadKey("patients", ks_->Pseudonym("nobody"));
+  ASSERT_TRUE(absent.ok());
+  EXPECT_FALSE(absent->has_value());
+  auto other = ks_->LoadKey("claims", p[0]);
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(other->has_value()) << "keys are per dataset";
+  auto bad = ks_->LoadKey("patients", "alice");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(), Not(HasSubstr("alice")));
+  ASSERT_TRUE(Database::Open(path_)->Exec("UPDATE data_key SET dataset = 'claims'").ok());
+  EXPECT_EQ(ks_->LoadKey("claims", p[0]).status().code(), absl::StatusCode::kDataLoss);
+}
+
 TEST_F(KeyStoreTest, MalformedPseudonymsAreRejectedWithoutEchoingThem) {
   const std::string good = ks_->Pseudonym("alice");
   std::string upper = good;

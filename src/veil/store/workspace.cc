@@ -1425,6 +1425,38 @@ absl::Status NotInVault(const DatasetInfo& info, std::string_view what) {
       "; its rows are not in the vault, so ", std::string(what)));
 }
 
+// The data keys a read needs: looked up one at a time while few have been (a subject request reads one
+// subject of each dataset, and unwrapping every key of a 100,000-subject dataset was most of its cost), and
+// all loaded in one scan once more than kLookups have been (a query reads most subjects, where a statement
+// per key would cost more than the scan).
+class ReadKeys {
+ public:
+  ReadKeys(KeyStore& store, std::string_view dataset) : store_(store), dataset_(dataset) {}
+
+  // The key of `pseudonym`, or nullptr if it has none. The pointer lives as long as this object.
+  absl::StatusOr<const base::SecretBytes*> Find(std::string_view pseudonym) {
+    auto it = keys_.find(absl::string_view(pseudonym.data(), pseudonym.size()));
+    if (it != keys_.end()) return &it->second;
+    if (all_loaded_) return nullptr;
+    if (++lookups_ > kLookups) {
+      VEIL_ASSIGN_OR_RETURN(keys_, store_.LoadKeys(dataset_));
+      all_loaded_ = true;
+      return Find(pseudonym);
+    }
+    VEIL_ASSIGN_OR_RETURN(std::optional<base::SecretBytes> key, store_.LoadKey(dataset_, pseudonym));
+    if (!key.has_value()) return nullptr;
+    return &keys_.emplace(std::string(pseudonym), *std::move(key)).first->second;
+  }
+
+ private:
+  static constexpr int kLookups = 64;
+  KeyStore& store_;
+  const std::string dataset_;
+  absl::flat_hash_map<std::string, base::SecretBytes> keys_;
+  int lookups_ = 0;
+  bool all_loaded_ = false;
+};
+
 }  // namespace
 
 absl::StatusOr<DatasetContents> Workspace::Read(std::string_view dataset) {
@@ -1436,7 +1468,7 @@ absl::StatusOr<DatasetContents> Workspace::Read(std::string_view dataset, Subjec
   if (info.kind != "vault") return NotInVault(info, "they cannot be read from it");
   VEIL_ASSIGN_OR_RETURN(const int64_t id, DatasetId(dataset));
   VEIL_ASSIGN_OR_RETURN(std::vector<VaultFileRow> files, LoadVaultFiles(db_, id));
-  VEIL_ASSIGN_OR_RETURN(auto keys, keys_.LoadKeys(dataset));
+  ReadKeys keys(keys_, dataset);
   std::vector<table::ColumnBuilder> builders;
   for (const table::Field& f : info.schema.fields()) {
     builders.emplace_back(f.type);
@@ -1448,24 +1480,23 @@ absl::StatusOr<DatasetContents> Workspace::Read(std::string_view dataset, Subjec
   // Subjects left out, and (below) their rows as the catalog counts them.
   std::vector<std::string> excluded;
   for (const VaultFileRow& f : files) {
-    VEIL_RETURN_IF_ERROR(
-        ReadVaultFile(env_, VaultPath(name, f.file), name, &f.summary,
-                      [&](std::string_view pseudonym, std::span<const uint8_t> sealed) -> absl::Status {
-                        if (!keep(pseudonym)) {
-                          excluded.emplace_back(pseudonym);
-                          return absl::OkStatus();
-                        }
-                        auto key = keys.find(std::string(pseudonym));
-                        if (key == keys.end()) {
-                          return absl::DataLossError(absl::StrCat(
-                              "vault file ", f.file, " of dataset \"", name, "\" holds a record of subject ",
-                              std::string(pseudonym.substr(0, 16)),
-                              "… that has no data key (the vault or the key store was altered)"));
-                        }
-                        VEIL_ASSIGN_OR_RETURN(std::vector<uint8_t> plaintext,
-                                              OpenRecord(key->second, name, pseudonym, sealed));
-                        return DecodeSubjectRows(plaintext, info.schema, builders, &row_ids);
-                      }));
+    VEIL_RETURN_IF_ERROR(ReadVaultFile(
+        env_, VaultPath(name, f.file), name, &f.summary,
+        [&](std::string_view pseudonym, std::span<const uint8_t> sealed) -> absl::Status {
+          if (!keep(pseudonym)) {
+            excluded.emplace_back(pseudonym);
+            return absl::OkStatus();
+          }
+          VEIL_ASSIGN_OR_RETURN(const base::SecretBytes* key, keys.Find(pseudonym));
+          if (key == nullptr) {
+            return absl::DataLossError(
+                absl::StrCat("vault file ", f.file, " of dataset \"", name, "\" holds a record of subject ",
+                             std::string(pseudonym.substr(0, 16)),
+                             "… that has no data key (the vault or the key store was altered)"));
+          }
+          VEIL_ASSIGN_OR_RETURN(std::vector<uint8_t> plaintext, OpenRecord(*key, name, pseudonym, sealed));
+          return DecodeSubjectRows(plaintext, info.schema, builders, &row_ids);
+        }));
   }
   // A subject appended in several files has a record in each: count each subject's rows once.
   std::sort(excluded.begin(), excluded.end());
