@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -16,6 +18,7 @@
 #include "veil/base/utf8.h"
 #include "veil/gov/consent.h"
 #include "veil/store/model_registry.h"
+#include "veil/table/table.h"
 
 namespace veil::gov {
 namespace {
@@ -42,6 +45,27 @@ absl::Status ValidateOptions(const ReportOptions& o) {
   return ValidateOption("the DPO", o.dpo);
 }
 
+// A failed check's message, fit for a report that is printed and passed around: the store names a subject
+// in its messages by a pseudonym prefix (16 hex digits, "3f2a…"), which a report must not hold. Every run of
+// 16 or more hex digits goes; file and dataset names, counts and the kind of failure stay.
+std::string MessageWithoutPseudonyms(const absl::Status& status) {
+  constexpr size_t kPseudonymPrefix = 16;
+  const std::string_view message(status.message().data(), status.message().size());
+  std::string out;
+  size_t i = 0;
+  while (i < message.size()) {
+    size_t end = i;
+    while (end < message.size() && absl::ascii_isxdigit(static_cast<unsigned char>(message[end]))) ++end;
+    if (end == i) {
+      out += message[i++];
+      continue;
+    }
+    out += end - i >= kPseudonymPrefix ? std::string_view("[redacted]") : message.substr(i, end - i);
+    i = end;
+  }
+  return out;
+}
+
 Json OptionsJson(const ReportOptions& o) { return {{"controller", o.controller}, {"dpo", o.dpo}}; }
 
 ReportHeader MakeHeader(Session& s, const ReportOptions& o) {
@@ -61,7 +85,7 @@ absl::StatusOr<AuditIntegrityFacts> MeasureAudit(Session& s) {
   AuditIntegrityFacts f;
   absl::StatusOr<audit::AuditVerifyReport> r = log->Verify();
   if (!r.ok()) {
-    f.error = std::string(r.status().message());
+    f.error = MessageWithoutPseudonyms(r.status());
     return f;
   }
   f.verified = true;
@@ -109,7 +133,7 @@ EncryptionFacts MeasureEncryption(store::Workspace& ws, const store::DatasetInfo
   f.data_keys = static_cast<int64_t>(keys->size());
   absl::StatusOr<store::DatasetContents> read = ws.Read(info.name, [](std::string_view) { return false; });
   if (!read.ok()) {
-    f.vault_error = std::string(read.status().message());
+    f.vault_error = MessageWithoutPseudonyms(read.status());
     return f;
   }
   f.vault_verified = true;
@@ -234,6 +258,33 @@ absl::StatusOr<ConsentCoverage> MeasureConsent(store::Workspace& ws, const store
   return c;
 }
 
+// The rows of `table` with one row per person and combination of quasi-identifier values. The prosecutor
+// model's unit is the person (risk 1 / f_j assumes one record per individual): counted by rows, a patient
+// with three visits alone in their class would look like a class of three (risk 1/3 instead of 1). A subject
+// whose values changed between rows (a new zip) stands once in each class they fall in.
+absl::StatusOr<table::Table> OneRecordPerPerson(const table::Table& table, const std::string& subject_column,
+                                                const std::vector<std::string>& quasi_identifiers) {
+  std::vector<const table::Column*> columns = {table.FindColumn(subject_column)};
+  for (const std::string& q : quasi_identifiers) columns.push_back(table.FindColumn(q));
+  for (size_t i = 0; i < columns.size(); ++i) {
+    if (columns[i] == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "no column \"", i == 0 ? subject_column : quasi_identifiers[i - 1], "\" in the dataset"));
+    }
+  }
+  absl::flat_hash_set<std::string> seen;
+  std::vector<int64_t> rows;
+  for (int64_t row = 0; row < table.num_rows(); ++row) {
+    std::string key;  // each value length-prefixed, null apart from the text "NULL"
+    for (const table::Column* c : columns) {
+      const std::string v = c->IsNull(row) ? std::string() : c->FormatValue(row);
+      absl::StrAppend(&key, c->IsNull(row) ? "n" : "v", v.size(), ":", v);
+    }
+    if (seen.insert(std::move(key)).second) rows.push_back(row);
+  }
+  return table.Take(rows);
+}
+
 QuasiIdentifierRisk MeasureRisk(store::Workspace& ws, const MappedDataset& m) {
   QuasiIdentifierRisk r;
   for (const MappedColumn& c : m.columns) {
@@ -252,12 +303,14 @@ QuasiIdentifierRisk MeasureRisk(store::Workspace& ws, const MappedDataset& m) {
   // Every record held: what an intruder who got the data at rest would see. Only the figures leave here.
   absl::StatusOr<store::DatasetContents> data = ws.Read(m.info.name);
   if (!data.ok()) {
-    r.not_assessed = absl::StrCat("the vault could not be read: ", data.status().message());
+    r.not_assessed = absl::StrCat("the vault could not be read: ", MessageWithoutPseudonyms(data.status()));
     return r;
   }
-  absl::StatusOr<anon::RiskReport> risk = anon::AssessRisk(data->table, r.columns);
+  absl::StatusOr<table::Table> people = OneRecordPerPerson(data->table, m.info.subject_column, r.columns);
+  absl::StatusOr<anon::RiskReport> risk =
+      people.ok() ? anon::AssessRisk(*people, r.columns) : absl::StatusOr<anon::RiskReport>(people.status());
   if (!risk.ok()) {
-    r.not_assessed = std::string(risk.status().message());
+    r.not_assessed = MessageWithoutPseudonyms(risk.status());
     return r;
   }
   r.assessed = true;
@@ -1028,7 +1081,10 @@ Doc BuildDpia(const DpiaFacts& f) {
   } else {
     risks.blocks.push_back(Para(absl::StrCat(
         "Prosecutor model (the attacker knows the person is in the dataset; El Emam 2013) over the ",
-        Count(r.records), " records held, quasi-identifiers ", absl::StrJoin(r.columns, ", "), ":")));
+        Count(r.records),
+        " records held, one per person and combination of quasi-identifier values (a "
+        "person's repeated rows count once), quasi-identifiers ",
+        absl::StrJoin(r.columns, ", "), ":")));
     risks.blocks.push_back(
         Table({"equivalence classes", "smallest class", "highest risk", "average risk",
                absl::StrCat("records at risk (> ", Figure(r.threshold), ")"), "sample uniques"},
@@ -1241,6 +1297,7 @@ h3 { font-size: 11.5pt; margin: 1.2em 0 .4em; }
 p { margin: .5em 0; }
 table { border-collapse: collapse; width: 100%; margin: .5em 0 .8em; }
 th, td { border: 1px solid #999; padding: .25em .45em; text-align: left; vertical-align: top; }
+th, td, dd, .note { overflow-wrap: anywhere; }
 th { background: #eee; font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 dl.fields { display: grid; grid-template-columns: 16em 1fr; gap: .2em 1em; margin: .5em 0 .8em; }
@@ -1262,7 +1319,7 @@ footer { margin-top: 2em; color: #555; font-size: 9pt; }
 @page { size: A4; margin: 16mm 15mm 18mm; }
 @media print {
   body { max-width: none; margin: 0; padding: 0; font-size: 10pt; }
-  section { break-before: page; }
+  section + section { break-before: page; }
   h2, h3 { break-after: avoid; }
   table, dl.fields, .note { break-inside: avoid; }
   thead { display: table-header-group; }
@@ -1272,7 +1329,11 @@ footer { margin-top: 2em; color: #555; font-size: 9pt; }
 )";
 
 std::string RenderHtml(const Doc& doc) {
-  std::string h = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
+  // The policy forbids every script and resource, so that a name the escaping missed still could not run.
+  std::string h =
+      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src "
+      "'unsafe-inline'\">\n";
   absl::StrAppend(&h, "<title>", HtmlEscape(doc.title), ": ", HtmlEscape(doc.subtitle), "</title>\n");
   absl::StrAppend(&h, "<style>", kCss, "</style>\n</head>\n<body>\n<header>\n<h1>", HtmlEscape(doc.title),
                   "</h1>\n<p class=\"subtitle\">", HtmlEscape(doc.subtitle), "</p>\n");

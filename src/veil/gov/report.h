@@ -9,7 +9,7 @@
 //     (consent.h), the privacy-budget ledger, the model registry's cards, and facts measured now: every vault
 //     file re-hashed against the catalog, the data keys of each dataset unwrapped and counted, the audit log
 //     verified (Merkle tree heads and signed checkpoints), and for the DPIA the prosecutor re-identification
-//     risk (anon/risk.h) of the columns the data map marks as quasi-identifiers.
+//     risk (anon/risk.h) of the columns the data map marks as quasi-identifiers, one record per person.
 //   - Rendering (RenderRopa*, RenderDpia*) turns facts into text, self-contained HTML (print CSS: one section
 //     per printed page group, no script, every string escaped) or JSON. Pure functions of the facts.
 //
@@ -22,7 +22,8 @@
 // a report never shows its reader more than the reader could see piece by piece.
 //
 // No personal data. Reports hold names of datasets, columns, categories, purposes, recipients and models,
-// counts and figures: never a value from the data, a subject id or a pseudonym. The re-identification risk
+// counts and figures: never a value from the data, a subject id or a pseudonym (a failed check's message
+// loses the pseudonym prefix the store names subjects by). The re-identification risk
 // reads the quasi-identifier columns of every record held (the data at rest is what an intruder would get)
 // and releases only the figures. Model cards contribute their fairness figures and verdicts, not the group
 // labels (values of a protected attribute).
@@ -161,12 +162,13 @@ struct DpiaColumn {
 };
 
 // The prosecutor re-identification risk of the quasi-identifier columns (anon/risk.h, El Emam 2013), over
-// every record held.
+// every row held with one record per person and combination of quasi-identifier values: the model's unit is
+// the person, so a subject's repeated rows (visits, stays) do not make their class look larger.
 struct QuasiIdentifierRisk {
   std::vector<std::string> columns;  // the columns the data map marks quasi_identifier
   bool assessed = false;
   std::string not_assessed;  // why not, in words (no column marked, an attached dataset)
-  int64_t records = 0;
+  int64_t records = 0;       // n: distinct (subject, quasi-identifier values) among the rows
   int64_t classes = 0;
   double threshold = 0;  // a record is at risk when 1 / (its class size) exceeds it
   double highest = 0;

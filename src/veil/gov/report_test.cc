@@ -288,7 +288,9 @@ TEST(ReportRenderTest, DpiaHtmlIsSelfContainedEscapedAndPrintable) {
     EXPECT_THAT(html, Not(HasSubstr(forbidden))) << forbidden;
   }
   EXPECT_THAT(html, HasSubstr("@media print"));
-  EXPECT_THAT(html, HasSubstr("section { break-before: page; }"));
+  EXPECT_THAT(html, HasSubstr("section + section { break-before: page; }"))
+      << "each section after the first (which follows the header on page 1) starts a printed page";
+  EXPECT_THAT(html, HasSubstr("default-src 'none'; style-src 'unsafe-inline'"));
   size_t at = 0;
   for (const char* title : {"<h2>1. Context</h2>", "<h2>2. Fundamental principles</h2>", "<h2>3. Risks</h2>",
                             "<h2>4. Measures (measured technical measures)</h2>", "<h2>5. Validation</h2>"}) {
@@ -355,8 +357,8 @@ TEST(ReportGateTest, OwnersAndAuditorsGenerateReports) {
 
 // --- Gathering facts from a real workspace ---
 
-// Five rows of four patients. Quasi-identifiers zip and sex form two classes: (75001, F) 3 rows and (75002,
-// M) 2 rows.
+// Five rows of four patients. Quasi-identifiers zip and sex form two classes of two patients each: (75001, F)
+// MRN-1 (two rows) and MRN-3, (75002, M) MRN-2 and MRN-4.
 constexpr char kPatients[] =
     "mrn,name,age,zip,sex,diagnosis\n"
     "MRN-1,Alice Moreau,34,75001,F,asthma\n"
@@ -430,11 +432,12 @@ class ReportGatherTest : public ::testing::Test {
         owner_->RegisterModel(Operation::kTrainNonPrivate, "risk", "patients", "care", card, "{}").ok());
   }
 
-  void Annotate(const std::string& column, std::vector<std::string> categories, const std::string& role) {
+  void Annotate(const std::string& column, std::vector<std::string> categories, const std::string& role,
+                const std::string& dataset = "patients") {
     AnnotateRequest a;
     a.categories = std::move(categories);
     a.role = role;
-    auto r = Catalog(*owner_).Annotate("patients", column, a);
+    auto r = Catalog(*owner_).Annotate(dataset, column, a);
     ASSERT_TRUE(r.ok()) << r.status();
   }
 
@@ -483,15 +486,17 @@ TEST_F(ReportGatherTest, DpiaFactsAreMeasuredAndAudited) {
   EXPECT_EQ(f->consent.usable, 2);
   EXPECT_EQ(f->objections, 1);
 
-  // Prosecutor risk over zip and sex (El Emam): classes of 3 and 2 records, n = 5, J = 2.
+  // Prosecutor risk over zip and sex (anon/risk.h), one record per patient and combination: MRN-1's two
+  // rows count once, so n = 4 in J = 2 classes of f = 2: highest 1/min f = 0.5, average J/n = 0.5, every
+  // record at risk (1/2 > 0.2), no sample unique. (Counted by rows: n = 5, classes of 3 and 2, average 0.4.)
   ASSERT_TRUE(f->risk.assessed) << f->risk.not_assessed;
   EXPECT_THAT(f->risk.columns, ElementsAre("zip", "sex"));
-  EXPECT_EQ(f->risk.records, 5);
+  EXPECT_EQ(f->risk.records, 4);
   EXPECT_EQ(f->risk.classes, 2);
   EXPECT_EQ(f->risk.smallest_class, 2);
   EXPECT_DOUBLE_EQ(f->risk.highest, 0.5);
-  EXPECT_DOUBLE_EQ(f->risk.average, 0.4);
-  EXPECT_DOUBLE_EQ(f->risk.records_at_risk, 1.0);  // 1/3 and 1/2 both exceed 0.2
+  EXPECT_DOUBLE_EQ(f->risk.average, 0.5);
+  EXPECT_DOUBLE_EQ(f->risk.records_at_risk, 1.0);
   EXPECT_DOUBLE_EQ(f->risk.sample_uniques, 0.0);
 
   // Retention: 365 days from ingest (2026-03-01): nothing due yet.
@@ -572,6 +577,31 @@ TEST_F(ReportGatherTest, RopaFactsCoverEveryDeclarationAndMeasuredSecurity) {
   EXPECT_THAT(RenderRopaText(*f), HasSubstr("Controller (name and contact details): (to fill in)"));
 }
 
+// The prosecutor model's unit is the person: a patient with three visits alone in their zip is unique (risk
+// 1), not a class of three. visits: V-1 three rows in zip 1, V-2 and V-3 in zip 2: n = 3 people in J = 2
+// classes of sizes 1 and 2: highest 1, average 2/3, sample uniques 1/3, both classes below 5 (T = 0.2).
+TEST_F(ReportGatherTest, ReidentificationRiskCountsPeopleNotRows) {
+  store::IngestRequest req;
+  req.dataset = "visits";
+  req.subject_column = "id";
+  req.purposes = {"care"};
+  req.source = {"", "visits.csv", std::string(64, '0'), 42, 0, {}};
+  ASSERT_TRUE(
+      owner_->Ingest(*table::ReadCsvFromString("id,zip\nV-1,1\nV-1,1\nV-1,1\nV-2,2\nV-3,2\n"), req).ok());
+  Annotate("zip", {"user.contact.address.postal_code"}, "quasi_identifier", "visits");
+  auto f = GatherDpiaFacts(*owner_, "visits", "care", {});
+  ASSERT_TRUE(f.ok()) << f.status();
+  ASSERT_TRUE(f->risk.assessed) << f->risk.not_assessed;
+  EXPECT_EQ(f->rows, 5);
+  EXPECT_EQ(f->risk.records, 3);
+  EXPECT_EQ(f->risk.classes, 2);
+  EXPECT_EQ(f->risk.smallest_class, 1);
+  EXPECT_DOUBLE_EQ(f->risk.highest, 1.0);
+  EXPECT_DOUBLE_EQ(f->risk.average, 2.0 / 3);
+  EXPECT_DOUBLE_EQ(f->risk.records_at_risk, 1.0);
+  EXPECT_DOUBLE_EQ(f->risk.sample_uniques, 1.0 / 3);
+}
+
 // A vault file changed on disk is reported, not hidden and not fatal.
 TEST_F(ReportGatherTest, TamperedVaultFileIsReportedAsAFact) {
   const std::string vault = dir_ + "/vault/patients";
@@ -588,6 +618,25 @@ TEST_F(ReportGatherTest, TamperedVaultFileIsReportedAsAFact) {
   EXPECT_FALSE(f->encryption[0].vault_verified);
   EXPECT_FALSE(f->encryption[0].vault_error.empty());
   EXPECT_THAT(RenderRopaText(*f), HasSubstr("FAILED"));
+}
+
+// The store names a subject in its errors by a pseudonym prefix; a failed check goes into the report without
+// it. The catalog here loses MRN-2, so the vault holds a record of a subject it does not list.
+TEST_F(ReportGatherTest, AFailedCheckNamesNoPseudonym) {
+  const std::string pseudonym = owner_->Pseudonym("MRN-2");
+  auto bytes = store::PseudonymBytes(pseudonym);
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  auto st = owner_->workspace().metadata().Prepare("DELETE FROM subject WHERE pseudonym = ?1");
+  ASSERT_TRUE(st.ok()) << st.status();
+  ASSERT_TRUE(st->BindBlob(1, *bytes).ok());
+  ASSERT_TRUE(st->Step().ok());
+  auto f = GatherRopaFacts(*owner_, {});
+  ASSERT_TRUE(f.ok()) << f.status();
+  ASSERT_EQ(f->encryption.size(), 1u);
+  EXPECT_FALSE(f->encryption[0].vault_verified);
+  EXPECT_THAT(f->encryption[0].vault_error, HasSubstr("[redacted]"));
+  for (const std::string& out : {RopaToJson(*f).dump(), RenderRopaText(*f), RenderRopaHtml(*f)})
+    EXPECT_THAT(out, Not(HasSubstr(pseudonym.substr(0, 16))));
 }
 
 TEST_F(ReportGatherTest, AnalystsAreRefusedAndTheRefusalIsAudited) {
