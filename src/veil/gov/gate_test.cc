@@ -24,7 +24,8 @@ constexpr Operation kAllOperations[] = {Operation::kInit,          Operation::kI
                                         Operation::kModelEvaluate, Operation::kModelFairness,
                                         Operation::kDecide,        Operation::kDsrOpen,
                                         Operation::kDsrUpdate,     Operation::kDsrRun,
-                                        Operation::kDsrRead};
+                                        Operation::kDsrRead,       Operation::kReportRopa,
+                                        Operation::kReportDpia};
 
 GateRequest Request(std::vector<Role> roles, Operation op) {
   GateRequest r;
@@ -64,7 +65,8 @@ TEST(GateTest, PolicyTable) {
       {Operation::kModelEvaluate, true, false, false}, {Operation::kModelFairness, true, false, false},
       {Operation::kDecide, true, true, false},         {Operation::kDsrOpen, true, false, false},
       {Operation::kDsrUpdate, true, false, false},     {Operation::kDsrRun, true, false, false},
-      {Operation::kDsrRead, true, false, false},
+      {Operation::kDsrRead, true, false, false},       {Operation::kReportRopa, true, false, true},
+      {Operation::kReportDpia, true, false, true},
   };
   ASSERT_EQ(std::size(table), std::size(kAllOperations));
   for (const Row& row : table) {
