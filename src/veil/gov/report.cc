@@ -14,6 +14,7 @@
 #include "veil/anon/risk.h"
 #include "veil/audit/audit_log.h"
 #include "veil/base/hex.h"
+#include "veil/base/html.h"
 #include "veil/base/status_macros.h"
 #include "veil/base/utf8.h"
 #include "veil/gov/consent.h"
@@ -24,6 +25,7 @@ namespace veil::gov {
 namespace {
 
 using Json = nlohmann::ordered_json;
+using base::HtmlEscape;
 
 // ---------------------------------------------------------------------------------------------------------
 // Gathering
@@ -1400,33 +1402,6 @@ std::string RenderHtml(const Doc& doc) {
 }
 
 }  // namespace
-
-std::string HtmlEscape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 std::string RenderRopaText(const RopaFacts& facts) { return RenderText(BuildRopa(facts)); }
 std::string RenderDpiaText(const DpiaFacts& facts) { return RenderText(BuildDpia(facts)); }

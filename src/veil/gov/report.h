@@ -260,9 +260,6 @@ std::string RenderDpiaText(const DpiaFacts& facts);
 std::string RenderRopaHtml(const RopaFacts& facts);
 std::string RenderDpiaHtml(const DpiaFacts& facts);
 
-// `s` with &, <, >, " and ' replaced by character references.
-std::string HtmlEscape(std::string_view s);
-
 }  // namespace veil::gov
 
 #endif  // VEIL_GOV_REPORT_H_

@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
+#include "veil/base/html.h"
 #include "veil/base/status_macros.h"
 #include "veil/synth/discretize.h"
 
@@ -269,33 +270,6 @@ std::string Fixed(double v, int digits = 4) { return absl::StrFormat("%.*f", dig
 }  // namespace
 
 namespace internal {
-
-std::string HtmlEscape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 double RocAuc(const std::vector<double>& scores, const std::vector<int>& labels) {
   std::vector<size_t> order(scores.size());
@@ -592,7 +566,7 @@ std::string BarChart(const MarginalPlot& p) {
     std::string label = p.labels[i];
     if (label.size() > 40) label = label.substr(0, 39) + "~";
     absl::StrAppend(&s, "<text x=\"", label_w - 6, "\" y=\"", y + 12,
-                    "\" text-anchor=\"end\" font-size=\"11\">", internal::HtmlEscape(label), "</text>");
+                    "\" text-anchor=\"end\" font-size=\"11\">", base::HtmlEscape(label), "</text>");
     const double wr = p.real[i] / top * bar_w, ws = p.synthetic[i] / top * bar_w;
     absl::StrAppend(
         &s, absl::StrFormat("<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"7\" fill=\"#1f4e79\"/>", label_w,
@@ -621,7 +595,7 @@ std::string Row(std::initializer_list<std::string> cells) {
 }  // namespace
 
 std::string RenderHtml(const QualityReport& r) {
-  using internal::HtmlEscape;
+  using base::HtmlEscape;
   std::string h =
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Synthetic data quality "
       "report</title>\n<style>body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}"

@@ -155,8 +155,6 @@ absl::StatusOr<std::string> ReportJson(const QualityReport& report);
 std::string ReportSummary(const QualityReport& report);
 
 namespace internal {
-// HTML text escaping of & < > " '.
-std::string HtmlEscape(std::string_view s);
 // ROC AUC of scores against 0/1 labels (Mann-Whitney U / (n_pos n_neg), ties 1/2); 0.5 if a class is empty.
 double RocAuc(const std::vector<double>& scores, const std::vector<int>& labels);
 // Cramer's V of a dense r x c contingency table (row-major); 0 when it has fewer than 2 non-empty rows or
