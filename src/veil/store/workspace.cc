@@ -1560,14 +1560,7 @@ absl::StatusOr<DatasetContents> Workspace::Read(std::string_view dataset, Subjec
   }
   VEIL_ASSIGN_OR_RETURN(table::Table unordered, table::Table::Make(info.schema, std::move(columns)));
   // Back to ingest order.
-  std::vector<int64_t> order(row_ids.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return row_ids[a] < row_ids[b]; });
-  for (size_t i = 1; i < order.size(); ++i) {
-    if (row_ids[order[i]] == row_ids[order[i - 1]])
-      return absl::DataLossError(
-          absl::StrCat("dataset \"", name, "\": row id ", row_ids[order[i]], " appears twice in the vault"));
-  }
+  VEIL_ASSIGN_OR_RETURN(std::vector<int64_t> order, internal::IngestOrder(row_ids, name));
   VEIL_ASSIGN_OR_RETURN(table::Table ordered, unordered.Take(order));
   return DatasetContents{std::move(info), std::move(ordered), static_cast<int64_t>(excluded.size()),
                          excluded_rows};
@@ -1720,5 +1713,43 @@ absl::StatusOr<EraseResult> Workspace::EraseSubjects(std::span<const std::string
   VEIL_RETURN_IF_ERROR(Recover());
   return result;
 }
+
+namespace internal {
+
+// The positions of `row_ids` in increasing id order, or DataLoss if an id appears twice. Row ids are dense
+// (an append numbers its rows from the dataset's next id; only erased or left-out subjects leave gaps), so
+// placing each position at its id is a linear pass where a sort of a million ids by an indirect comparison
+// was a sizeable share of a query's read; sparse ids (more than 4 slots per row) are sorted instead.
+absl::StatusOr<std::vector<int64_t>> IngestOrder(const std::vector<uint64_t>& row_ids,
+                                                 std::string_view dataset) {
+  const auto twice = [&](uint64_t id) {
+    return absl::DataLossError(
+        absl::StrCat("dataset \"", std::string(dataset), "\": row id ", id, " appears twice in the vault"));
+  };
+  std::vector<int64_t> order;
+  order.reserve(row_ids.size());
+  if (row_ids.empty()) return order;
+  const uint64_t max_id = *std::max_element(row_ids.begin(), row_ids.end());
+  if (max_id < 4 * static_cast<uint64_t>(row_ids.size()) + 1024) {
+    std::vector<int64_t> slot(max_id + 1, -1);
+    for (size_t i = 0; i < row_ids.size(); ++i) {
+      if (slot[row_ids[i]] >= 0) return twice(row_ids[i]);
+      slot[row_ids[i]] = static_cast<int64_t>(i);
+    }
+    for (const int64_t i : slot) {
+      if (i >= 0) order.push_back(i);
+    }
+    return order;
+  }
+  order.resize(row_ids.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return row_ids[a] < row_ids[b]; });
+  for (size_t i = 1; i < order.size(); ++i) {
+    if (row_ids[order[i]] == row_ids[order[i - 1]]) return twice(row_ids[order[i]]);
+  }
+  return order;
+}
+
+}  // namespace internal
 
 }  // namespace veil::store

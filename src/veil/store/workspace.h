@@ -338,6 +338,13 @@ class Workspace {
   base::SecretBytes app_key_root_;  // HKDF(master key, info "veil app keys v1"): the root of DeriveKey
 };
 
+namespace internal {
+// For Workspace::Read and its tests: the positions of `row_ids` in increasing id order (the rows' ingest
+// order), or DataLoss naming the dataset and the id if an id appears twice.
+absl::StatusOr<std::vector<int64_t>> IngestOrder(const std::vector<uint64_t>& row_ids,
+                                                 std::string_view dataset);
+}  // namespace internal
+
 }  // namespace veil::store
 
 #endif  // VEIL_STORE_WORKSPACE_H_

@@ -765,5 +765,24 @@ TEST(WorkspaceNames, Validation) {
     EXPECT_EQ(ValidatePurpose(bad).code(), absl::StatusCode::kInvalidArgument) << bad;
 }
 
+// Read's return to ingest order: dense ids (gaps where subjects were erased) by placement, sparse ids by a
+// sort; both give the same order and both refuse an id that appears twice.
+TEST(IngestOrderTest, OrdersDenseAndSparseIdsAndRefusesRepeats) {
+  auto dense = internal::IngestOrder({5, 0, 3, 1, 6}, "d");  // 2 and 4 erased
+  ASSERT_TRUE(dense.ok()) << dense.status();
+  EXPECT_THAT(*dense, ElementsAre(1, 3, 2, 0, 4));
+  auto sparse = internal::IngestOrder({uint64_t{1} << 40, 7, uint64_t{1} << 33}, "d");
+  ASSERT_TRUE(sparse.ok()) << sparse.status();
+  EXPECT_THAT(*sparse, ElementsAre(1, 2, 0));
+  EXPECT_TRUE(internal::IngestOrder({}, "d")->empty());
+  for (const std::vector<uint64_t>& ids :
+       {std::vector<uint64_t>{4, 2, 4}, {uint64_t{1} << 40, 9, uint64_t{1} << 40}}) {
+    auto twice = internal::IngestOrder(ids, "patients");
+    EXPECT_EQ(twice.status().code(), absl::StatusCode::kDataLoss);
+    EXPECT_THAT(twice.status().message(), HasSubstr("dataset \"patients\": row id"));
+    EXPECT_THAT(twice.status().message(), HasSubstr("appears twice"));
+  }
+}
+
 }  // namespace
 }  // namespace veil::store
