@@ -502,12 +502,35 @@ absl::StatusOr<SiteIdentity> CertificateAuthority::Verify(std::span<const uint8_
     return absl::PermissionDeniedError(absl::StrCat("the certificate of ", who, " has no Ed25519 key"));
   }
   VEIL_ASSIGN_OR_RETURN(crypto::Ed25519PublicKey pk, crypto::Ed25519PublicKey::FromBytes(raw));
-  return SiteIdentity{cn, pk, std::vector<uint8_t>(der.begin(), der.end())};
+  struct tm not_after {};
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert.get()), &not_after) != 1) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError(
+        absl::StrCat("the certificate of ", who, " has an unreadable notAfter"));
+  }
+  return SiteIdentity{cn, pk, std::vector<uint8_t>(der.begin(), der.end()),
+                      absl::FromTM(not_after, absl::UTCTimeZone())};
 }
 
 absl::StatusOr<SiteIdentity> CertificateAuthority::VerifySite(std::span<const uint8_t> der,
                                                               std::string_view expected_site) const {
   return Verify(der, /*server=*/false, expected_site);
+}
+
+absl::StatusOr<SiteIdentity> SiteVerifier::VerifySite(std::span<const uint8_t> der,
+                                                      std::string_view expected_site) {
+  std::string key(expected_site);
+  key.push_back('\0');
+  key.append(der.begin(), der.end());
+  auto it = verified_.find(key);
+  if (it != verified_.end()) {
+    if (absl::Now() < it->second.not_after) return it->second;
+    verified_.erase(it);  // expired: the full check below refuses it with the CA's reason
+  }
+  VEIL_ASSIGN_OR_RETURN(SiteIdentity id, ca_.VerifySite(der, expected_site));
+  if (verified_.size() >= kMaxEntries) verified_.clear();
+  verified_.emplace(std::move(key), id);
+  return id;
 }
 
 absl::Status CertificateAuthority::VerifyCoordinator(std::span<const uint8_t> der) const {

@@ -90,6 +90,33 @@ TEST_F(CertsTest, VerifyRefusesWrongNameRoleAndIssuer) {
   EXPECT_THAT(r.status().message(), HasSubstr("not valid for the CA"));
 }
 
+// The verifier that remembers: the same answers as VerifySite, first time and again, and the certificate's
+// end of validity (365 days from its issue, a few seconds ago) is what a remembered answer is bounded by.
+TEST_F(CertsTest, SiteVerifierGivesTheCasAnswersAndRemembersOnlyAcceptances) {
+  auto a = LoadCredentials(Pki("a"), "a");
+  ASSERT_TRUE(a.ok());
+  auto ca = CertificateAuthority::Load(a->ca_pem);
+  ASSERT_TRUE(ca.ok());
+  SiteVerifier verifier(*ca);
+  std::vector<uint8_t> flipped = a->cert_der;
+  flipped[flipped.size() / 2] ^= 1;
+  for (int pass = 0; pass < 2; ++pass) {
+    auto id = verifier.VerifySite(a->cert_der, "a");
+    ASSERT_TRUE(id.ok()) << id.status();
+    EXPECT_EQ(id->site, "a");
+    EXPECT_TRUE(id->key == a->key.public_key());
+    EXPECT_EQ(id->der, a->cert_der);
+    const absl::Duration left = id->not_after - absl::Now();
+    EXPECT_GT(left, absl::Hours(24 * 365) - absl::Hours(1)) << pass;
+    EXPECT_LE(left, absl::Hours(24 * 365)) << pass;
+    // Accepted as "a" does not make it "b"'s; a changed byte is a different certificate.
+    auto wrong = verifier.VerifySite(a->cert_der, "b");
+    EXPECT_EQ(wrong.status().code(), absl::StatusCode::kPermissionDenied) << pass;
+    EXPECT_THAT(wrong.status().message(), HasSubstr("issued to \"a\""));
+    EXPECT_FALSE(verifier.VerifySite(flipped, "a").ok()) << pass;
+  }
+}
+
 TEST_F(CertsTest, LoadCredentialsChecks) {
   // The wrong expected name.
   EXPECT_EQ(LoadCredentials(Pki("a"), "b").status().code(), absl::StatusCode::kPermissionDenied);

@@ -257,6 +257,8 @@ absl::StatusOr<ClientReport> RunClient(const ClientOptions& o) {
     return absl::InvalidArgumentError("client: credentials, trainer and random source are required");
   VEIL_RETURN_IF_ERROR(o.transport.Validate());
   VEIL_ASSIGN_OR_RETURN(const CertificateAuthority ca, CertificateAuthority::Load(o.credentials->ca_pem));
+  // The roster of every secure round is checked against the CA; the same certificates come every round.
+  SiteVerifier roster_verifier(ca);
   const auto log = [&](const std::string& line) {
     if (o.log) o.log(line);
   };
@@ -386,7 +388,8 @@ absl::StatusOr<ClientReport> RunClient(const ClientOptions& o) {
           absl::flat_hash_set<std::string> sites;
           for (int i = 0; i < start.roster_size(); ++i) {
             const wire::Member& m = start.roster(i);
-            VEIL_ASSIGN_OR_RETURN(SiteIdentity id, ca.VerifySite(Span(m.certificate()), m.site()));
+            VEIL_ASSIGN_OR_RETURN(SiteIdentity id,
+                                  roster_verifier.VerifySite(Span(m.certificate()), m.site()));
             if (!sites.insert(id.site).second)
               return absl::PermissionDeniedError(
                   absl::StrCat("the roster lists site \"", id.site, "\" twice"));
