@@ -97,8 +97,15 @@ absl::Status Quantizer::Encode(std::span<const float> x, base::RandomSource& rng
       }
       const double y = std::clamp(v, -clip_, clip_) * scale_;  // exact: scale is a power of two
       const double f = std::floor(y);
-      const double frac = y - f;                                               // exact, in [0, 1)
-      const uint64_t threshold = static_cast<uint64_t>(std::ldexp(frac, 64));  // exact: frac < 1
+      const double frac = y - f;  // exact, in [0, 1)
+      // floor(frac 2^64), exactly, in two 32-bit halves: every product by a power of two and x - floor(x)
+      // are exact, and converting a double below 2^32 to an integer has no branch. (Converting frac 2^64
+      // directly is a compare-and-branch on >= 2^63 that the processor mispredicts for half the values:
+      // a third of the encoding's time.)
+      const double f32 = frac * 0x1p32;
+      const double hi = std::floor(f32);
+      const uint64_t threshold = (static_cast<uint64_t>(static_cast<int64_t>(hi)) << 32) |
+                                 static_cast<uint64_t>(static_cast<int64_t>((f32 - hi) * 0x1p32));
       const int64_t q = static_cast<int64_t>(f) + (random[i] < threshold ? 1 : 0);
       out[off + i] = static_cast<uint32_t>(q);
     }
