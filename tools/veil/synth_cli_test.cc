@@ -65,7 +65,8 @@ TEST_F(SynthCliTest, WorkspaceSynthIsChargedAuditedAndRefusedOverBudget) {
 
   const uint64_t before = AuditSize();
   Result r =
-      Ws("--json synth --dataset people --purpose research --epsilon 1 --delta 1e-6 --rows 500 --spec " +
+      Ws("--json synth --dataset people --purpose research --epsilon 1 --delta 1e-6 --rows 500 "
+         "--method mst --spec " +
          spec_ + " -o " + Path("out.csv"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const nlohmann::json doc = ParseJson(r.out);
@@ -210,10 +211,47 @@ TEST_F(SynthCliTest, PlainCsvModeHasNoLedgerAndTheTestSeedReproduces) {
   ASSERT_EQ(Veil(args + " --quiet -o " + Path("d.csv")).exit_code, 0);
   ASSERT_EQ(Veil(args + " --quiet -o " + Path("e.csv")).exit_code, 0);
   EXPECT_NE(Slurp(Path("d.csv")), Slurp(Path("e.csv")));
-  // --method aim runs too.
-  Result aim = Veil(args + " --method aim --quiet -o " + Path("aim.csv"));
-  EXPECT_EQ(aim.exit_code, 0) << aim.err;
-  EXPECT_EQ(ParseJson(Slurp(Path("aim.csv.synth.json")))["method"], "aim");
+  // --method mst (the fast option) runs too: d 1-way marginals, d - 1 selections, d - 1 2-way marginals.
+  Result mst = Veil(args + " --method mst --quiet -o " + Path("mst.csv"));
+  EXPECT_EQ(mst.exit_code, 0) << mst.err;
+  const nlohmann::json mst_side = ParseJson(Slurp(Path("mst.csv.synth.json")));
+  EXPECT_EQ(mst_side["method"], "mst");
+  EXPECT_EQ(mst_side["measurements"].size(), 6u + 2 * 5u);
+}
+
+// Without --method the synthesizer is AIM (the one that meets issue 8's quality targets), in both modes, and
+// every place that reports the run says so: the sidecar, --json, the text summary, the ledger's charge. Its
+// measurements are AIM's (d 1-way marginals, then a selection and a measurement per round), not MST's edges.
+TEST_F(SynthCliTest, DefaultMethodIsAimAndIsReported) {
+  const auto expect_aim = [](const nlohmann::json& side) {
+    EXPECT_EQ(side["method"], "aim");
+    const nlohmann::json& m = side["measurements"];
+    ASSERT_GE(m.size(), 6u + 2u) << m.dump();
+    EXPECT_THAT(m[0]["name"].get<std::string>(), StartsWith("1-way marginal ("));
+    EXPECT_EQ(m[6]["name"], "select marginal 1");
+    EXPECT_EQ((m.size() - 6) % 2, 0u) << "a selection and a measurement per round";
+    for (const auto& e : m) EXPECT_THAT(e["name"].get<std::string>(), Not(HasSubstr("select edge")));
+  };
+  const std::string csv = WriteFile("people.csv", PeopleCsv());
+  const std::string spec = WriteFile("spec.json", kSpec);
+  const std::string args = "synth " + csv + " --subject-column pid --epsilon 2 --delta 1e-6 --spec " + spec;
+  Result json = Veil("--json " + args + " -o " + Path("j.csv"));
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  expect_aim(ParseJson(json.out)["privacy"]);
+  expect_aim(ParseJson(Slurp(Path("j.csv.synth.json"))));
+  Result text = Veil(args + " -o " + Path("t.csv"));
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_THAT(text.out, HasSubstr("(method aim, "));
+
+  InitPeople();
+  ASSERT_EQ(Ws("budget set people --epsilon 1 --delta 1e-5 --quiet").exit_code, 0);
+  Result ws = Ws("synth --dataset people --purpose research --epsilon 1 --delta 1e-6 --quiet --spec " +
+                 spec_ + " -o " + Path("w.csv"));
+  ASSERT_EQ(ws.exit_code, 0) << ws.err;
+  expect_aim(ParseJson(Slurp(Path("w.csv.synth.json"))));
+  const nlohmann::json budget = ParseJson(Ws("--json budget people").out);
+  ASSERT_EQ(budget["charges"].size(), 1u) << budget.dump();
+  EXPECT_THAT(budget["charges"][0]["description"].get<std::string>(), StartsWith("synthetic data (aim)"));
 }
 
 TEST_F(SynthCliTest, ReportWritesHtmlAndJson) {
