@@ -4,11 +4,11 @@
 // veil synth report REAL.csv SYNTH.csv [--target COL] [--test TEST.csv] [--domain FILE]
 //                   [--coding sidecar|real] -o report.html [--json]
 //
-// Differentially private synthetic data (src/veil/synth, docs/synth.md, docs/synth-parts/cli.md). On a
-// workspace dataset the run takes the path of every DP operation (gov::Session::RunCharged): the gate (owner
-// or analyst, a purpose declared for the dataset), the cost computed from the parameters and reserved in the
-// dataset's budget before any data is read, the run, the audit entry, the charge committed; only then are
-// OUT.csv and its sidecar OUT.csv.synth.json written (atomically). A refusal exits with 3.
+// Differentially private synthetic data (src/veil/synth, docs/synth.md). On a workspace dataset the run
+// takes the path of every DP operation (gov::Session::RunCharged): the gate (owner or analyst, a purpose
+// declared for the dataset), the cost computed from the parameters and reserved in the dataset's budget
+// before any data is read, the run, the audit entry, the charge committed; only then are OUT.csv and its
+// sidecar OUT.csv.synth.json written (atomically). A refusal exits with 3.
 //
 // The default method is AIM: it meets issue 8's quality targets on Adult (eps 1: 2-way TVD 0.031, 3-way
 // 0.069, train-on-synthetic accuracy 0.85) in about 3 s of CPU for the whole command; MST misses them (3-way
