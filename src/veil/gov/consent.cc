@@ -196,6 +196,21 @@ nlohmann::ordered_json SubjectRestrictionToJson(const SubjectRestriction& r) {
 
 // --- The gate's view ---
 
+namespace {
+
+// A pseudonym column's 32 bytes; another length means the table was edited behind the workspace's back.
+absl::StatusOr<SubjectFilter::Pseudonym> RawPseudonym(const std::vector<uint8_t>& blob, const char* table) {
+  SubjectFilter::Pseudonym raw;
+  if (blob.size() != raw.size()) {
+    return absl::DataLossError(
+        absl::StrCat("workspace.db: a row of ", table, " has a malformed pseudonym (a damaged database)"));
+  }
+  std::copy(blob.begin(), blob.end(), raw.begin());
+  return raw;
+}
+
+}  // namespace
+
 absl::StatusOr<SubjectFilter> ComputeSubjectFilter(store::Workspace& ws, std::string_view dataset,
                                                    std::string_view purpose, absl::Time now) {
   SubjectFilter f;
@@ -208,7 +223,7 @@ absl::StatusOr<SubjectFilter> ComputeSubjectFilter(store::Workspace& ws, std::st
     // Most specific key first: a subject's first record decides; later (broader) keys only fill in subjects
     // that had none.
     const std::vector<std::string> keys = CoveringKeys(purpose);
-    absl::flat_hash_set<std::string> decided;
+    absl::flat_hash_set<SubjectFilter::Pseudonym> decided;
     VEIL_ASSIGN_OR_RETURN(
         store::Statement st,
         db.Prepare("SELECT pseudonym, granted, expires_ns FROM consent_state WHERE purpose = ?1"));
@@ -219,11 +234,12 @@ absl::StatusOr<SubjectFilter> ComputeSubjectFilter(store::Workspace& ws, std::st
       while (true) {
         VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
         if (!row) break;
-        std::string p = base::HexEncode(st.ColumnBlob(0));
+        VEIL_ASSIGN_OR_RETURN(const SubjectFilter::Pseudonym p,
+                              RawPseudonym(st.ColumnBlob(0), "consent_state"));
         if (k > 0 && decided.contains(p)) continue;
         const bool ok = st.ColumnInt64(1) != 0 && (st.IsNull(2) || st.ColumnInt64(2) > now_ns);
         if (!last) decided.insert(p);
-        if (ok) f.consented.insert(std::move(p));
+        if (ok) f.consented.insert(p);
       }
     }
   }
@@ -236,7 +252,9 @@ absl::StatusOr<SubjectFilter> ComputeSubjectFilter(store::Workspace& ws, std::st
     const std::string kind = st.ColumnText(1), scope = st.ColumnText(2), where = st.ColumnText(3);
     if (!where.empty() && where != dataset) continue;
     if (kind == "objection" && !scope.empty() && !KeyCovers(scope, purpose)) continue;
-    f.excluded.insert(base::HexEncode(st.ColumnBlob(0)));
+    VEIL_ASSIGN_OR_RETURN(const SubjectFilter::Pseudonym p,
+                          RawPseudonym(st.ColumnBlob(0), "subject_restriction"));
+    f.excluded.insert(p);
   }
   return f;
 }

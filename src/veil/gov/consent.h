@@ -32,6 +32,7 @@
 #ifndef VEIL_GOV_CONSENT_H_
 #define VEIL_GOV_CONSENT_H_
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -43,6 +44,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
+#include "veil/base/hex.h"
 #include "veil/gov/session.h"
 #include "veil/store/workspace.h"
 
@@ -100,20 +102,34 @@ struct SubjectRestriction {
 };
 nlohmann::ordered_json SubjectRestrictionToJson(const SubjectRestriction& r);
 
-// Whose rows an operation may use.
+// Whose rows an operation may use. The sets hold raw pseudonyms (32 bytes, inline in the set's slots): a
+// query asks Keep once per record it reads, and hex strings cost a heap string per subject and a pointer
+// chase per lookup.
 struct SubjectFilter {
+  using Pseudonym = std::array<uint8_t, 32>;
+
   // The purpose's basis is consent: only subjects in `consented` are used.
   bool opt_in = false;
-  std::string governing_purpose;               // the declaration's purpose when opt_in
-  absl::flat_hash_set<std::string> consented;  // pseudonyms (hex)
-  absl::flat_hash_set<std::string> excluded;   // objected or restricted (hex); wins over consent
+  std::string governing_purpose;             // the declaration's purpose when opt_in
+  absl::flat_hash_set<Pseudonym> consented;  // with a current grant
+  absl::flat_hash_set<Pseudonym> excluded;   // objected or restricted; wins over consent
 
   // True when the filter leaves nobody out.
   bool passes_all() const { return !opt_in && excluded.empty(); }
+  // By the pseudonym's 64 hex digits. A malformed pseudonym is in neither set, and not kept.
+  bool Consented(std::string_view pseudonym) const { return Contains(consented, pseudonym); }
+  bool Excluded(std::string_view pseudonym) const { return Contains(excluded, pseudonym); }
   bool Keep(std::string_view pseudonym) const {
-    const absl::string_view p(pseudonym.data(), pseudonym.size());  // Abseil's heterogeneous lookup type
-    if (opt_in && !consented.contains(p)) return false;
-    return !excluded.contains(p);
+    Pseudonym raw;
+    if (!base::HexDecode(pseudonym, raw)) return false;
+    if (opt_in && !consented.contains(raw)) return false;
+    return !excluded.contains(raw);
+  }
+
+ private:
+  static bool Contains(const absl::flat_hash_set<Pseudonym>& set, std::string_view pseudonym) {
+    Pseudonym raw;
+    return base::HexDecode(pseudonym, raw) && set.contains(raw);
   }
 };
 
