@@ -115,7 +115,7 @@ absl::StatusOr<GateFacts> MeasureGate(Session& s) {
 }
 
 // Encryption at rest of one dataset, measured: its data keys unwrapped and counted, every vault file
-// re-hashed against the catalog (a read that keeps no subject decrypts nothing but checks every file whole).
+// re-hashed against the catalog and every subject with a record listed in it (Workspace::VerifyVault).
 EncryptionFacts MeasureEncryption(store::Workspace& ws, const store::DatasetInfo& info) {
   EncryptionFacts f;
   f.dataset = info.name;
@@ -133,9 +133,9 @@ EncryptionFacts MeasureEncryption(store::Workspace& ws, const store::DatasetInfo
     return f;
   }
   f.data_keys = static_cast<int64_t>(keys->size());
-  absl::StatusOr<store::DatasetContents> read = ws.Read(info.name, [](std::string_view) { return false; });
-  if (!read.ok()) {
-    f.vault_error = MessageWithoutPseudonyms(read.status());
+  const absl::Status verified = ws.VerifyVault(info.name);
+  if (!verified.ok()) {
+    f.vault_error = MessageWithoutPseudonyms(verified);
     return f;
   }
   f.vault_verified = true;
@@ -252,9 +252,8 @@ absl::StatusOr<ConsentCoverage> MeasureConsent(store::Workspace& ws, const store
   VEIL_ASSIGN_OR_RETURN(std::vector<std::string> subjects, SubjectPseudonyms(ws, info.name));
   c.subjects = static_cast<int64_t>(subjects.size());
   for (const std::string& p : subjects) {
-    const absl::string_view v(p.data(), p.size());
-    if (filter.opt_in && filter.consented.contains(v)) ++c.consented;
-    if (filter.excluded.contains(v)) ++c.excluded;
+    if (filter.opt_in && filter.Consented(p)) ++c.consented;
+    if (filter.Excluded(p)) ++c.excluded;
     if (filter.Keep(p)) ++c.usable;
   }
   return c;

@@ -254,9 +254,15 @@ class Workspace {
   absl::StatusOr<DatasetContents> Read(std::string_view dataset);
   // The same, with only the records of subjects for whom `keep` is true: the others are neither decrypted
   // nor returned (veil::gov leaves out subjects without consent, or who objected or are restricted). Every
-  // vault file is still checked whole against the catalog's hash, and the rows returned plus the rows left
-  // out (as the catalog counts them per subject) against the dataset's row count.
+  // vault file is still checked whole against the catalog's hash. When few subjects are left out, each is
+  // looked up in the catalog (listed, and its row count); when most are (a subject request keeps one), their
+  // rows are the dataset's row count less the rows read, which the file hashes vouch for.
   absl::StatusOr<DatasetContents> Read(std::string_view dataset, SubjectPredicate keep);
+
+  // Checks the dataset's vault against the catalog without decrypting a record: every file whole (hash,
+  // size, record count), every subject with a record listed in the catalog, and the rows the catalog counts
+  // per subject adding up to the dataset's. The check a report states as "vault verified". Errors: as Read.
+  absl::Status VerifyVault(std::string_view dataset);
 
   // Erasure by crypto-shredding (GDPR Art. 17): removes the subject's records from `dataset` (or from every
   // dataset) and destroys their data keys, so that no copy of the vault files, including one taken before
@@ -325,6 +331,10 @@ class Workspace {
   // Finishes or undoes what a crash left pending (see "Atomicity" above).
   absl::Status Recover();
   absl::StatusOr<int64_t> DatasetId(std::string_view name);
+  // Read and VerifyVault: `each_subject_left_out` looks every subject left out up in the catalog, however
+  // many there are.
+  absl::StatusOr<DatasetContents> ReadVault(std::string_view dataset, SubjectPredicate keep,
+                                            bool each_subject_left_out);
   std::string VaultPath(std::string_view dataset, std::string_view file) const;
 
   base::Env& env_;

@@ -386,8 +386,9 @@ TEST_F(WorkspaceTest, ReplaceDropsTheOldVersionAndItsKeys) {
   EXPECT_FALSE(keys->contains(ws_->Pseudonym("p2")));
 }
 
-// A filtered read counts the rows it leaves out from the catalog: by a lookup per subject when few are left
-// out, by one pass over the subjects when most are; both give the same counts.
+// A filtered read counts the rows it leaves out: by a lookup per subject in the catalog when few are left
+// out, as the dataset's count less the rows read when most are; both give the same counts. VerifyVault looks
+// every subject up, and so notices a subject the catalog lost, which a read keeping one does not.
 TEST_F(WorkspaceTest, FilteredReadCountsTheRowsLeftOutFewOrMany) {
   // 40 subjects; subject k has 1 + k % 3 rows: 79 rows.
   std::string csv = "id,x\n";
@@ -409,6 +410,21 @@ TEST_F(WorkspaceTest, FilteredReadCountsTheRowsLeftOutFewOrMany) {
   EXPECT_EQ(most->excluded_subjects, 39);
   EXPECT_EQ(most->excluded_rows, 79 - 2);
   EXPECT_EQ(most->table.num_rows(), 2);
+  ASSERT_TRUE(ws_->VerifyVault("many").ok());
+
+  auto raw = PseudonymBytes(one);
+  ASSERT_TRUE(raw.ok());
+  auto del = ws_->metadata().Prepare("DELETE FROM subject WHERE pseudonym = ?1");
+  ASSERT_TRUE(del.ok()) << del.status();
+  ASSERT_TRUE(del->BindBlob(1, *raw).ok());
+  ASSERT_TRUE(del->Step().ok());
+  const absl::Status verified = ws_->VerifyVault("many");
+  EXPECT_EQ(verified.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(verified.message(), HasSubstr("whom the catalog does not list"));
+  EXPECT_THAT(verified.message(), HasSubstr(one.substr(0, 16))) << "a pseudonym prefix, never a subject id";
+  EXPECT_EQ(ws_->Read("many", [&](std::string_view p) { return p != one; }).status().code(),
+            absl::StatusCode::kDataLoss)
+      << "a read leaving few out still looks each one up";
 }
 
 TEST_F(WorkspaceTest, NumericSubjectIds) {
