@@ -14,7 +14,9 @@
 // the runs, printed with every run, and the ratio secure / plain is of those medians. Secure rounds: the
 // complete graph, active threat model, ring Z_2^32, the weight-in-the-sum FedAvg (SecAggWeightedInput).
 //
-//   fl_round_bench [--sites N] [--hidden H1,H2] [--epochs E] [--rounds R] [--runs K]
+//   fl_round_bench [--sites N] [--hidden H1,H2] [--epochs E] [--rounds R] [--runs K] [--profile secure|plain]
+//
+// --profile MODE runs only MODE's runs and prints their figures, no ratio: for `perf record` of one mode.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -160,6 +162,7 @@ RunFigures RunOnce(const std::string& pki, const std::vector<std::unique_ptr<Cre
 
 int Main(int argc, char** argv) {
   int sites = 10, rounds = 5, runs = 5, epochs = 1;
+  std::string profile;
   std::vector<int> hidden = {1000, 60};
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -172,14 +175,17 @@ int Main(int argc, char** argv) {
       epochs = std::atoi(argv[++i]);
     } else if (a == "--runs" && has_value) {
       runs = std::atoi(argv[++i]);
+    } else if (a == "--profile" && has_value &&
+               (std::string(argv[i + 1]) == "secure" || std::string(argv[i + 1]) == "plain")) {
+      profile = argv[++i];
     } else if (a == "--hidden" && has_value) {
       hidden.clear();
       for (char* tok = std::strtok(argv[++i], ","); tok != nullptr; tok = std::strtok(nullptr, ","))
         hidden.push_back(std::atoi(tok));
     } else {
-      std::fprintf(
-          stderr,
-          "usage: fl_round_bench [--sites N] [--hidden H1,H2] [--epochs E] [--rounds R] [--runs K]\n");
+      std::fprintf(stderr,
+                   "usage: fl_round_bench [--sites N] [--hidden H1,H2] [--epochs E] [--rounds R] [--runs K] "
+                   "[--profile secure|plain]\n");
       return 2;
     }
   }
@@ -208,8 +214,10 @@ int Main(int argc, char** argv) {
 
   std::vector<RunFigures> plain, secure;
   for (int k = 0; k < runs; ++k) {
-    plain.push_back(RunOnce(d.dir, site_creds, coordinator_creds, rows, rounds, hidden, epochs, false));
-    secure.push_back(RunOnce(d.dir, site_creds, coordinator_creds, rows, rounds, hidden, epochs, true));
+    if (profile != "secure")
+      plain.push_back(RunOnce(d.dir, site_creds, coordinator_creds, rows, rounds, hidden, epochs, false));
+    if (profile != "plain")
+      secure.push_back(RunOnce(d.dir, site_creds, coordinator_creds, rows, rounds, hidden, epochs, true));
   }
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
@@ -227,6 +235,12 @@ int Main(int argc, char** argv) {
     };
   };
   const auto bytes = [](const RunFigures& f) { return f.bytes; };
+  if (!profile.empty()) {
+    const std::vector<RunFigures>& v = profile == "secure" ? secure : plain;
+    std::printf("%s rounds only (profiling): round %.4f s (runs %s)\n", profile.c_str(),
+                bench::Median(column(v, round_s)), bench::Join(column(v, round_s), 4).c_str());
+    return 0;
+  }
 
   std::printf(
       "fl_round_bench: %d sites, %lld parameters (MLP on %d columns, hidden %s), %d rows per site, %d local "
