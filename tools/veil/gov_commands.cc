@@ -39,6 +39,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "tools/veil/cli.h"
+#include "veil/base/forwarding_env.h"
 #include "veil/base/hex.h"
 #include "veil/base/status_macros.h"
 #include "veil/crypto/random.h"
@@ -59,36 +60,13 @@ std::string YesNo(bool b) { return b ? "yes" : "no"; }
 
 #if VEIL_TEST_HOOKS
 // The system's Env with its clock frozen (VEIL_TEST_NOW; see the file comment).
-class FrozenClockEnv final : public base::Env {
+class FrozenClockEnv final : public base::ForwardingEnv {
  public:
   FrozenClockEnv(base::Env& real, absl::Time now)
-      : base::Env(crypto::SecureRandom()), real_(real), now_(now) {}
+      : base::ForwardingEnv(real, crypto::SecureRandom()), now_(now) {}
   absl::Time Now() override { return now_; }
-  absl::StatusOr<std::unique_ptr<base::SequentialFile>> NewSequentialFile(const std::string& p) override {
-    return real_.NewSequentialFile(p);
-  }
-  absl::StatusOr<std::unique_ptr<base::WritableFile>> NewWritableFile(const std::string& p) override {
-    return real_.NewWritableFile(p);
-  }
-  absl::StatusOr<std::unique_ptr<base::WritableFile>> NewAppendableFile(const std::string& p) override {
-    return real_.NewAppendableFile(p);
-  }
-  bool FileExists(const std::string& p) override { return real_.FileExists(p); }
-  absl::StatusOr<uint64_t> GetFileSize(const std::string& p) override { return real_.GetFileSize(p); }
-  absl::Status DeleteFile(const std::string& p) override { return real_.DeleteFile(p); }
-  absl::Status RenameFile(const std::string& a, const std::string& b) override {
-    return real_.RenameFile(a, b);
-  }
-  absl::Status CreateDirs(const std::string& p) override { return real_.CreateDirs(p); }
-  absl::Status DeleteDir(const std::string& p) override { return real_.DeleteDir(p); }
-  absl::StatusOr<std::vector<std::string>> ListDir(const std::string& p) override { return real_.ListDir(p); }
-  absl::Status SyncDir(const std::string& p) override { return real_.SyncDir(p); }
-  absl::StatusOr<std::unique_ptr<base::FileLock>> LockFile(const std::string& p) override {
-    return real_.LockFile(p);
-  }
 
  private:
-  base::Env& real_;
   absl::Time now_;
 };
 #endif

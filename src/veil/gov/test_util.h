@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "veil/audit/audit_entry.h"
 #include "veil/base/env.h"
+#include "veil/base/forwarding_env.h"
 #include "veil/gov/session.h"
 #include "veil/table/csv_reader.h"
 
@@ -57,9 +58,9 @@ inline constexpr char kPatients[] =
 // A POSIX Env whose writes to files under an "audit" directory can be made to fail, as a full disk would, and
 // which can run a callback right after an audit file was synced: the moment an audit entry becomes durable
 // (a test copies the workspace there to simulate a crash, or breaks the next step). Thread-safe.
-class AuditFaultEnv final : public base::Env {
+class AuditFaultEnv final : public base::ForwardingEnv {
  public:
-  explicit AuditFaultEnv(base::RandomSource& rng) : base::Env(rng), real_(base::NewPosixEnv(rng)) {}
+  explicit AuditFaultEnv(base::RandomSource& rng) : AuditFaultEnv(base::NewPosixEnv(rng), rng) {}
   std::atomic<bool> fail_audit_writes{false};
 
   // Runs `callback` once, after the next successful Sync of an audit file.
@@ -81,32 +82,18 @@ class AuditFaultEnv final : public base::Env {
     absl::MutexLock lock(&mu_);
     return frozen_.has_value() ? *frozen_ : real_->Now();
   }
-  absl::StatusOr<std::unique_ptr<base::SequentialFile>> NewSequentialFile(const std::string& p) override {
-    return real_->NewSequentialFile(p);
-  }
   absl::StatusOr<std::unique_ptr<base::WritableFile>> NewWritableFile(const std::string& p) override {
     return Wrap(p, real_->NewWritableFile(p));
   }
   absl::StatusOr<std::unique_ptr<base::WritableFile>> NewAppendableFile(const std::string& p) override {
     return Wrap(p, real_->NewAppendableFile(p));
   }
-  bool FileExists(const std::string& p) override { return real_->FileExists(p); }
-  absl::StatusOr<uint64_t> GetFileSize(const std::string& p) override { return real_->GetFileSize(p); }
-  absl::Status DeleteFile(const std::string& p) override { return real_->DeleteFile(p); }
-  absl::Status RenameFile(const std::string& a, const std::string& b) override {
-    return real_->RenameFile(a, b);
-  }
-  absl::Status CreateDirs(const std::string& p) override { return real_->CreateDirs(p); }
-  absl::Status DeleteDir(const std::string& p) override { return real_->DeleteDir(p); }
-  absl::StatusOr<std::vector<std::string>> ListDir(const std::string& p) override {
-    return real_->ListDir(p);
-  }
-  absl::Status SyncDir(const std::string& p) override { return real_->SyncDir(p); }
-  absl::StatusOr<std::unique_ptr<base::FileLock>> LockFile(const std::string& p) override {
-    return real_->LockFile(p);
-  }
 
  private:
+  // The POSIX Env is made first and owned here; the base class forwards to it.
+  AuditFaultEnv(std::unique_ptr<base::Env> real, base::RandomSource& rng)
+      : base::ForwardingEnv(*real, rng), real_(std::move(real)) {}
+
   class File final : public base::WritableFile {
    public:
     File(std::unique_ptr<base::WritableFile> f, AuditFaultEnv* env) : f_(std::move(f)), env_(env) {}

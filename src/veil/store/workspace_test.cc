@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "veil/base/forwarding_env.h"
 #include "veil/base/test_util.h"
 #include "veil/crypto/random.h"
 #include "veil/store/vault_file.h"
@@ -477,40 +478,22 @@ TEST_F(WorkspaceTest, EraseInOneDatasetKeepsTheOthers) {
 }
 
 // The POSIX Env, counting the files created under one directory: how many vault files an operation writes.
-class FileCountingEnv final : public base::Env {
+class FileCountingEnv final : public base::ForwardingEnv {
  public:
   FileCountingEnv(base::Env& real, std::string dir)
-      : base::Env(real.random()), real_(real), dir_(std::move(dir)) {}
+      : base::ForwardingEnv(real, real.random()), dir_(std::move(dir)) {}
   int created = 0;  // files created (or truncated) under dir_
 
-  absl::Time Now() override { return real_.Now(); }
-  absl::StatusOr<std::unique_ptr<base::SequentialFile>> NewSequentialFile(const std::string& p) override {
-    return real_.NewSequentialFile(p);
-  }
   absl::StatusOr<std::unique_ptr<base::WritableFile>> NewWritableFile(const std::string& p) override {
     if (p.starts_with(dir_)) ++created;
-    return real_.NewWritableFile(p);
+    return target().NewWritableFile(p);
   }
   absl::StatusOr<std::unique_ptr<base::WritableFile>> NewAppendableFile(const std::string& p) override {
-    if (p.starts_with(dir_) && !real_.FileExists(p)) ++created;
-    return real_.NewAppendableFile(p);
-  }
-  bool FileExists(const std::string& p) override { return real_.FileExists(p); }
-  absl::StatusOr<uint64_t> GetFileSize(const std::string& p) override { return real_.GetFileSize(p); }
-  absl::Status DeleteFile(const std::string& p) override { return real_.DeleteFile(p); }
-  absl::Status RenameFile(const std::string& a, const std::string& b) override {
-    return real_.RenameFile(a, b);
-  }
-  absl::Status CreateDirs(const std::string& p) override { return real_.CreateDirs(p); }
-  absl::Status DeleteDir(const std::string& p) override { return real_.DeleteDir(p); }
-  absl::StatusOr<std::vector<std::string>> ListDir(const std::string& p) override { return real_.ListDir(p); }
-  absl::Status SyncDir(const std::string& p) override { return real_.SyncDir(p); }
-  absl::StatusOr<std::unique_ptr<base::FileLock>> LockFile(const std::string& p) override {
-    return real_.LockFile(p);
+    if (p.starts_with(dir_) && !target().FileExists(p)) ++created;
+    return target().NewAppendableFile(p);
   }
 
  private:
-  base::Env& real_;
   const std::string dir_;
 };
 
