@@ -27,13 +27,13 @@
 //   secure       the FedAvg row with each round's sum computed by a real secure-aggregation round
 //   (fl/secagg.h
 //                state machines through fl/secagg_test_util.h's in-memory driver: 4 clients, complete graph,
-//                threshold 3, ring Z_2^32, keys and masks from crypto::SecureRandom()). Each site encodes
+//                threshold 3, ring Z_2^24, keys and masks from crypto::SecureRandom()). Each site encodes
 //                [w_k Delta_k, w_k] (fl::SecAggWeightedInput, w_k = n_k / 32,561: the example count stays
 //                on the site, its weight rides in the secure sum) with fl::Quantizer (clip 8, automatic
 //                scale, stochastic rounding from SecureRandom()), and the coordinator divides by the decoded
 //                weight sum (fl::MeanFromWeightedSecAggSum, which checks it lies in the range 4 honest
 //                weights can sum to). Checked every round: the secure sum EQUALS the plaintext integer sum of
-//                the same encodings mod 2^32, and the model differs from the float FedAvg model of the same
+//                the same encodings mod 2^24, and the model differs from the float FedAvg model of the same
 //                updates by at most the quantization bound of strategy.h, per coordinate:
 //                eta (a_j + |mean_j| b) / W~ with a_j = sum_k (|y_kj - w_k Delta_kj| + 1/scale),
 //                b = sum_k (|float(w_k) - w_k| + 1/scale) and W~ the decoded weight sum.
@@ -71,6 +71,9 @@ namespace {
 using bench::OrDie;
 
 constexpr int kSites = 4;
+// The secure rounds use the ring a federation gets by default (FL.json without secure_aggregation.ring_bits).
+constexpr uint32_t kRingBits = fl::kSecAggDefaultRingBits;
+constexpr uint32_t kRingMask = (uint32_t{1} << kRingBits) - 1;
 constexpr double kAlpha = 0.5;
 constexpr int64_t kTrainRows = 32561;  // adult.data; the rest of adult.csv is adult.test
 
@@ -185,9 +188,10 @@ std::vector<double> SecureMean(const std::vector<ClientUpdate>& updates, std::sp
                                uint64_t round, SecAggCheck& check, std::vector<double>& bound) {
   base::RandomSource& rng = crypto::SecureRandom();
   const size_t p = updates[0].update.size();
-  const Quantizer q = OrDie(
-      Quantizer::Create({.clip = 8, .scale = 0, .max_clients = kSites, .noise_stddev = 0, .ring_bits = 32}),
-      "quantizer");
+  const Quantizer q =
+      OrDie(Quantizer::Create(
+                {.clip = 8, .scale = 0, .max_clients = kSites, .noise_stddev = 0, .ring_bits = kRingBits}),
+            "quantizer");
   std::vector<std::vector<uint32_t>> inputs;
   std::vector<uint32_t> plain(p + 1, 0);
   std::vector<double> a(p, 0.0);
@@ -197,7 +201,7 @@ std::vector<double> SecureMean(const std::vector<ClientUpdate>& updates, std::sp
     const double w = OrDie(SecAggWeight(u.num_examples, kTrainRows), "weight");
     std::vector<uint32_t> enc = OrDie(q.Encode(y, rng), "encode");
     for (size_t j = 0; j <= p; ++j) {
-      plain[j] += enc[j];  // the plaintext integer sum, mod 2^32
+      plain[j] = (plain[j] + enc[j]) & kRingMask;  // the plaintext integer sum, mod 2^24
       if (std::abs(y[j]) > q.clip()) ++check.clipped;
     }
     for (size_t j = 0; j < p; ++j)
@@ -209,7 +213,7 @@ std::vector<double> SecureMean(const std::vector<ClientUpdate>& updates, std::sp
   SecAggConfig config;
   config.round_id = round;
   config.num_clients = kSites;
-  config.ring_bits = 32;
+  config.ring_bits = kRingBits;
   config.vector_length = static_cast<uint32_t>(p + 1);
   config.threat_model = SecAggThreatModel::kActive;
   config.threshold = 3;
@@ -364,10 +368,10 @@ int Main(int argc, char** argv) {
                 rows[i].target ? (gap <= 1.0 ? "  target <= 1 pt: PASS" : "  target <= 1 pt: FAIL") : "");
   }
   std::printf(
-      "\n  secure aggregation (%lld rounds, %d clients, threshold 3, ring Z_2^32, quantizer clip 8 scale "
+      "\n  secure aggregation (%lld rounds, %d clients, threshold 3, ring Z_2^%u, quantizer clip 8 scale "
       "2^%d): every secure sum equals the plaintext integer sum of the encodings: %s; clipped coordinates "
       "%lld\n",
-      static_cast<long long>(check.rounds), kSites, static_cast<int>(std::log2(check.scale)),
+      static_cast<long long>(check.rounds), kSites, kRingBits, static_cast<int>(std::log2(check.scale)),
       check.exact ? "yes" : "NO", static_cast<long long>(check.clipped));
   std::printf(
       "  |secure model - float FedAvg model| per coordinate: max %.3g, bound (quantization) up to %.3g, "

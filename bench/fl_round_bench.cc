@@ -12,7 +12,8 @@
 // figure is the median of the other rounds' wall times (RoundReport::seconds: from cohort selection to the
 // aggregate). Runs alternate plain / secure so both see the same machine load; the figures are medians over
 // the runs, printed with every run, and the ratio secure / plain is of those medians. Secure rounds: the
-// complete graph, active threat model, ring Z_2^32, the weight-in-the-sum FedAvg (SecAggWeightedInput).
+// complete graph, active threat model, the default ring (Z_2^24), the weight-in-the-sum FedAvg
+// (SecAggWeightedInput).
 //
 //   fl_round_bench [--sites N] [--hidden H1,H2] [--epochs E] [--rounds R] [--runs K] [--profile secure|plain]
 //

@@ -515,10 +515,11 @@ TEST_F(FlNetnsTest, SiteKilledMidRoundLeavesTheSurvivorsSum) {
   const std::vector<double> secure = Params(Path("secure.json")), clear = Params(Path("plain.json"));
   ASSERT_FALSE(secure.empty());
   ASSERT_EQ(secure.size(), clear.size());
-  // Quantization error only (strategy.h's bound): scale 2^26 for clip 4 and 4 sites in Z_2^32, weights
-  // w_k = n_k / 1000 (90, 100, 110 rows: W = 0.3), |w_k u_kj| <= 4: a_j <= 3 (4 * 2^-24 + 2^-26) < 7.7e-7,
-  // b <= 3 (2^-24 + 2^-26) < 2.3e-7, so |error| <= (a_j + 4 b) / W < 5.6e-6 with FedAvg's step 1.
-  for (size_t i = 0; i < secure.size(); ++i) EXPECT_NEAR(secure[i], clear[i], 1e-5) << i;
+  // Quantization error only (strategy.h's bound): scale 2^18 for clip 4 and 4 sites in the default ring
+  // Z_2^24, weights w_k = n_k / 1000 (90, 100, 110 rows: W = 0.3), |w_k u_kj| <= 4: a_j <= 3 (4 * 2^-24 +
+  // 2^-18) < 1.22e-5, b <= 3 (2^-24 + 2^-18) < 1.17e-5, so |error| <= (a_j + 4 b) / W < 1.96e-4 with FedAvg's
+  // step 1.
+  for (size_t i = 0; i < secure.size(); ++i) EXPECT_NEAR(secure[i], clear[i], 2e-4) << i;
 }
 
 }  // namespace

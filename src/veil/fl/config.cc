@@ -482,8 +482,10 @@ absl::StatusOr<CoordinatorConfig> ParseCoordinatorConfig(std::string_view text, 
           ": a classifier needs the target's classes declared: \"target\": {\"classes\": [...]}"));
   }
 
+  bool ring_bits_set = false;  // secure_aggregation.ring_bits given in the file (else the default)
   if (f.Has("secure_aggregation")) {
     VEIL_ASSIGN_OR_RETURN(const Fields s, f.Object("secure_aggregation"));
+    ring_bits_set = s.Has("ring_bits");
     VEIL_RETURN_IF_ERROR(
         s.OnlyKnown({"enabled", "threat_model", "threshold", "degree", "ring_bits", "clip", "max_examples"}));
     VEIL_RETURN_IF_ERROR(s.Bool("enabled", c.secagg.enabled));
@@ -563,6 +565,11 @@ absl::StatusOr<CoordinatorConfig> ParseCoordinatorConfig(std::string_view text, 
   if (c.secagg.enabled && c.dp.mode == DpMode::kCentral && c.dp.central.adaptive_clipping) {
     // A round includes at most total_clients sites (Poisson sampling over them).
     const int64_t n = c.dp.central.total_clients;
+    // The default ring grows to the smallest one that keeps the count exact (24 bits: up to 1,448 sites);
+    // a ring the file names is kept, and refused below if too small.
+    if (!ring_bits_set) {
+      while (c.secagg.ring_bits < 32 && !AdaptiveCountIsExact(c.secagg.ring_bits, n)) ++c.secagg.ring_bits;
+    }
     if (!AdaptiveCountIsExact(c.secagg.ring_bits, n)) {
       int64_t most = 0;  // the most sites this ring allows
       while (AdaptiveCountIsExact(c.secagg.ring_bits, most + 1)) ++most;

@@ -22,6 +22,7 @@
 #include "nlohmann/json.hpp"
 #include "veil/fl/dp_fedavg.h"
 #include "veil/fl/graph.h"
+#include "veil/fl/messages.h"
 #include "veil/fl/rpc.h"
 #include "veil/fl/strategy.h"
 #include "veil/ml/features.h"
@@ -86,7 +87,9 @@ struct SecAggSettings {
   uint32_t threshold = 0;
   // 0: complete graph; otherwise the even degree of the SecAgg+ Harary graph.
   uint32_t degree = 0;
-  uint32_t ring_bits = 32;
+  // Default 24 (kSecAggDefaultRingBits); when FL.json leaves it unset and adaptive clipping needs a larger
+  // ring to read the clipped count exactly, the smallest such ring (ParseCoordinatorConfig).
+  uint32_t ring_bits = kSecAggDefaultRingBits;
   // Without DP: each coordinate of a (weighted) update is clipped to [-clip, clip] before quantization; at
   // least 1, since the site's weight (at most 1) is summed beside its update. With DP the quantizer's clip
   // is the round's L2 clipping norm instead.
