@@ -54,21 +54,6 @@ constexpr SpecialRow kSpecialBases[] = {
 constexpr const char* kSafeguards[] = {"adequacy", "scc", "bcr", "derogation", "other"};
 constexpr const char* kRoles[] = {"direct_identifier", "quasi_identifier", "free_text", "none"};
 
-// A short text a person typed (recipient, description, note): valid UTF-8, no control characters.
-absl::Status ValidateText(std::string_view what_view, std::string_view text, size_t max_bytes,
-                          bool allow_empty) {
-  const std::string what(what_view);
-  if (!allow_empty && text.empty()) return absl::InvalidArgumentError(absl::StrCat(what, " is empty"));
-  if (text.size() > max_bytes)
-    return absl::InvalidArgumentError(absl::StrCat(what, " is longer than ", max_bytes, " bytes"));
-  if (!base::IsValidUtf8(text)) return absl::InvalidArgumentError(absl::StrCat(what, " is not valid UTF-8"));
-  for (unsigned char c : text) {
-    if (c < 0x20 || c == 0x7f)
-      return absl::InvalidArgumentError(absl::StrCat(what, " must not contain control characters"));
-  }
-  return absl::OkStatus();
-}
-
 nlohmann::json StringList(const std::vector<std::string>& v) { return nlohmann::json(v); }
 
 absl::StatusOr<std::vector<std::string>> ParseStringList(const std::string& text, std::string_view what) {
@@ -94,6 +79,20 @@ void SortUnique(std::vector<std::string>& v) {
 }
 
 }  // namespace
+
+absl::Status ValidateText(std::string_view what_view, std::string_view text, size_t max_bytes,
+                          bool allow_empty) {
+  const std::string what(what_view);
+  if (!allow_empty && text.empty()) return absl::InvalidArgumentError(absl::StrCat(what, " is empty"));
+  if (text.size() > max_bytes)
+    return absl::InvalidArgumentError(absl::StrCat(what, " is longer than ", max_bytes, " bytes"));
+  if (!base::IsValidUtf8(text)) return absl::InvalidArgumentError(absl::StrCat(what, " is not valid UTF-8"));
+  for (unsigned char c : text) {
+    if (c < 0x20 || c == 0x7f)
+      return absl::InvalidArgumentError(absl::StrCat(what, " must not contain control characters"));
+  }
+  return absl::OkStatus();
+}
 
 const char* LegalBasisName(LegalBasis basis) {
   for (const BasisRow& r : kBases) {

@@ -168,6 +168,10 @@ nlohmann::ordered_json DeclarationToJson(const Declaration& d);
 // purposes (with their basis) -> recipients and transfers. Special categories are drawn in red.
 std::string DataMapToDot(const DataMap& map);
 
+// A short text a person typed (recipient, description, note, a report's controller): at most `max_bytes`,
+// valid UTF-8, no control characters, and not empty unless `allow_empty`. The error names `what`.
+absl::Status ValidateText(std::string_view what, std::string_view text, size_t max_bytes, bool allow_empty);
+
 // The gated, audited catalog operations of a session.
 class Catalog {
  public:

@@ -32,19 +32,9 @@ using base::HtmlEscape;
 // ---------------------------------------------------------------------------------------------------------
 
 // A name or contact line the person generating the report typed: valid UTF-8, no control characters.
-absl::Status ValidateOption(const std::string& what, std::string_view text) {
-  if (text.size() > 256) return absl::InvalidArgumentError(absl::StrCat(what, " is longer than 256 bytes"));
-  if (!base::IsValidUtf8(text)) return absl::InvalidArgumentError(absl::StrCat(what, " is not valid UTF-8"));
-  for (unsigned char c : text) {
-    if (c < 0x20 || c == 0x7f)
-      return absl::InvalidArgumentError(absl::StrCat(what, " must not contain control characters"));
-  }
-  return absl::OkStatus();
-}
-
 absl::Status ValidateOptions(const ReportOptions& o) {
-  VEIL_RETURN_IF_ERROR(ValidateOption("the controller", o.controller));
-  return ValidateOption("the DPO", o.dpo);
+  VEIL_RETURN_IF_ERROR(ValidateText("the controller", o.controller, 256, true));
+  return ValidateText("the DPO", o.dpo, 256, true);
 }
 
 // A failed check's message, fit for a report that is printed and passed around: the store names a subject
