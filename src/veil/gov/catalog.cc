@@ -9,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "veil/base/rfc3339.h"
 #include "veil/base/status_macros.h"
 #include "veil/base/utf8.h"
 #include "veil/store/sqlite.h"
@@ -71,7 +72,7 @@ absl::StatusOr<std::vector<std::string>> ParseStringList(const std::string& text
   return out;
 }
 
-std::string Rfc3339(absl::Time t) { return absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", t, absl::UTCTimeZone()); }
+using base::Rfc3339;
 
 void SortUnique(std::vector<std::string>& v) {
   std::sort(v.begin(), v.end());

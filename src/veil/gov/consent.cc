@@ -11,6 +11,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "veil/base/hex.h"
+#include "veil/base/rfc3339.h"
 #include "veil/base/status_macros.h"
 #include "veil/crypto/sha256.h"
 #include "veil/gov/catalog.h"
@@ -22,7 +23,7 @@
 namespace veil::gov {
 namespace {
 
-std::string Rfc3339(absl::Time t) { return absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", t, absl::UTCTimeZone()); }
+using base::Rfc3339;
 
 // Stored times are whole nanoseconds, so what a caller gets back equals what a later read returns.
 absl::Time Truncated(absl::Time t) { return absl::FromUnixNanos(absl::ToUnixNanos(t)); }

@@ -9,13 +9,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "veil/base/hex.h"
+#include "veil/base/rfc3339.h"
 #include "veil/base/status_macros.h"
 #include "veil/base/utf8.h"
 
 namespace veil::store {
 namespace {
 
-std::string Rfc3339(absl::Time t) { return absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", t, absl::UTCTimeZone()); }
+using base::Rfc3339;
 
 // Neumaier's variant of Kahan summation: the compensation also covers terms larger than the running sum.
 class CompensatedSum {

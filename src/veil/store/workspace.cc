@@ -17,6 +17,7 @@
 #include "nlohmann/json.hpp"
 #include "veil/base/bytes.h"
 #include "veil/base/hex.h"
+#include "veil/base/rfc3339.h"
 #include "veil/base/status_macros.h"
 #include "veil/crypto/aead.h"
 #include "veil/crypto/hkdf.h"
@@ -543,9 +544,6 @@ absl::StatusOr<std::vector<uint8_t>> PseudonymBytes(std::string_view pseudonym) 
 }
 
 nlohmann::ordered_json DatasetInfoToJson(const DatasetInfo& info) {
-  const auto rfc3339 = [](absl::Time t) {
-    return absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", t, absl::UTCTimeZone());
-  };
   nlohmann::ordered_json columns = nlohmann::ordered_json::array();
   for (const table::Field& f : info.schema.fields()) {
     columns.push_back(
@@ -558,30 +556,31 @@ nlohmann::ordered_json DatasetInfoToJson(const DatasetInfo& info) {
                        {"sha256", s.sha256},
                        {"bytes", s.bytes},
                        {"rows", s.rows},
-                       {"ingested_at", rfc3339(s.ingested_at)}});
+                       {"ingested_at", base::Rfc3339(s.ingested_at)}});
   }
-  return {{"name", info.name},
-          {"subject_column", info.subject_column},
-          {"rows", info.rows},
-          {"subjects", info.subjects},
-          {"purposes", info.purposes},
-          {"columns", columns},
-          {"sources", sources},
-          {"created_at", rfc3339(info.created_at)},
-          {"updated_at", rfc3339(info.updated_at)},
-          {"vault_files", info.vault_files},
-          {"vault_bytes", info.vault_bytes},
-          {"kind", info.kind},
-          {"external", info.external.has_value()
-                           ? nlohmann::ordered_json{{"engine", info.external->engine},
-                                                    {"conninfo", info.external->conninfo},
-                                                    {"location", info.external->location},
-                                                    {"schema", info.external->schema_name},
-                                                    {"table", info.external->table_name},
-                                                    {"server_version", info.external->server_version},
-                                                    {"attached_by", info.external->attached_by},
-                                                    {"attached_at", rfc3339(info.external->attached_at)}}
-                           : nlohmann::ordered_json(nullptr)}};
+  return {
+      {"name", info.name},
+      {"subject_column", info.subject_column},
+      {"rows", info.rows},
+      {"subjects", info.subjects},
+      {"purposes", info.purposes},
+      {"columns", columns},
+      {"sources", sources},
+      {"created_at", base::Rfc3339(info.created_at)},
+      {"updated_at", base::Rfc3339(info.updated_at)},
+      {"vault_files", info.vault_files},
+      {"vault_bytes", info.vault_bytes},
+      {"kind", info.kind},
+      {"external", info.external.has_value()
+                       ? nlohmann::ordered_json{{"engine", info.external->engine},
+                                                {"conninfo", info.external->conninfo},
+                                                {"location", info.external->location},
+                                                {"schema", info.external->schema_name},
+                                                {"table", info.external->table_name},
+                                                {"server_version", info.external->server_version},
+                                                {"attached_by", info.external->attached_by},
+                                                {"attached_at", base::Rfc3339(info.external->attached_at)}}
+                       : nlohmann::ordered_json(nullptr)}};
 }
 
 const char* IngestModeName(IngestMode mode) {
