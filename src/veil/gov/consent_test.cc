@@ -23,7 +23,7 @@ using ::veil::gov::testing::AuditFaultEnv;
 using ::veil::gov::testing::ExportedSubjectIds;
 using ::veil::gov::testing::kPatients;
 
-const absl::Time kT0 = absl::FromCivil(absl::CivilDay(2026, 3, 1), absl::UTCTimeZone());
+const absl::Time kT0 = ::veil::gov::testing::UtcTime(2026, 3, 1);
 
 class ConsentTest : public ::testing::Test {
  protected:

@@ -26,12 +26,9 @@ using ::testing::Not;
 using ::veil::gov::testing::AuditEntries;
 using ::veil::gov::testing::AuditFaultEnv;
 using ::veil::gov::testing::kPatients;
+using ::veil::gov::testing::UtcTime;
 
-absl::Time At(int y, int m, int d, int h = 0) {
-  return absl::FromCivil(absl::CivilSecond(y, m, d, h, 0, 0), absl::UTCTimeZone());
-}
-
-const absl::Time kT0 = At(2026, 3, 1, 9);
+const absl::Time kT0 = UtcTime(2026, 3, 1, 9);
 
 DsrRunOptions Rectified() {
   DsrRunOptions o;
@@ -46,12 +43,12 @@ DsrRunOptions WithSubject(const std::string& id) {
 }
 
 TEST(DsrDeadlineTest, CalendarMonthsClampToTheMonthsLastDay) {
-  EXPECT_EQ(AddCalendarMonths(At(2026, 3, 1, 9), 1), At(2026, 4, 1, 9));
-  EXPECT_EQ(AddCalendarMonths(At(2026, 1, 31, 12), 1), At(2026, 2, 28, 12)) << "no 31 February";
-  EXPECT_EQ(AddCalendarMonths(At(2028, 1, 31), 1), At(2028, 2, 29)) << "leap year";
-  EXPECT_EQ(AddCalendarMonths(At(2026, 11, 30), 3), At(2027, 2, 28)) << "across the year";
-  EXPECT_EQ(AddCalendarMonths(At(2026, 5, 31) + absl::Milliseconds(250), 1),
-            At(2026, 6, 30) + absl::Milliseconds(250));
+  EXPECT_EQ(AddCalendarMonths(UtcTime(2026, 3, 1, 9), 1), UtcTime(2026, 4, 1, 9));
+  EXPECT_EQ(AddCalendarMonths(UtcTime(2026, 1, 31, 12), 1), UtcTime(2026, 2, 28, 12)) << "no 31 February";
+  EXPECT_EQ(AddCalendarMonths(UtcTime(2028, 1, 31), 1), UtcTime(2028, 2, 29)) << "leap year";
+  EXPECT_EQ(AddCalendarMonths(UtcTime(2026, 11, 30), 3), UtcTime(2027, 2, 28)) << "across the year";
+  EXPECT_EQ(AddCalendarMonths(UtcTime(2026, 5, 31) + absl::Milliseconds(250), 1),
+            UtcTime(2026, 6, 30) + absl::Milliseconds(250));
 }
 
 class DsrTest : public ::testing::Test {
@@ -120,7 +117,7 @@ TEST_F(DsrTest, StateMachineAndDeadline) {
   const DsrRequest r = Open(DsrKind::kRectification);
   EXPECT_EQ(r.state, DsrState::kReceived);
   EXPECT_EQ(r.received, kT0);
-  EXPECT_EQ(r.due, At(2026, 4, 1, 9)) << "Art. 12(3): one month from receipt";
+  EXPECT_EQ(r.due, UtcTime(2026, 4, 1, 9)) << "Art. 12(3): one month from receipt";
   EXPECT_EQ(r.pseudonym, owner_->Pseudonym("MRN-1001"));
 
   auto run = dsr.Run(r.id, {});
@@ -135,7 +132,7 @@ TEST_F(DsrTest, StateMachineAndDeadline) {
   EXPECT_THAT(dsr.Verify(r.id).status().message(), HasSubstr("the identity is already verified"));
 
   // Not overdue on the due instant; overdue just after it.
-  env_.SetNow(At(2026, 4, 1, 9));
+  env_.SetNow(UtcTime(2026, 4, 1, 9));
   EXPECT_TRUE(dsr.List(/*overdue_only=*/true)->empty());
   env_.AdvanceClock(absl::Seconds(1));
   ASSERT_EQ(dsr.List(true)->size(), 1u);
@@ -144,7 +141,7 @@ TEST_F(DsrTest, StateMachineAndDeadline) {
   auto e = dsr.Extend(r.id, "complexity");
   ASSERT_TRUE(e.ok()) << e.status();
   EXPECT_EQ(e->state, DsrState::kExtended);
-  EXPECT_EQ(e->due, At(2026, 6, 1, 9)) << "three months from receipt";
+  EXPECT_EQ(e->due, UtcTime(2026, 6, 1, 9)) << "three months from receipt";
   EXPECT_EQ(e->extension_reason, "complexity");
   EXPECT_TRUE(dsr.List(true)->empty());
   EXPECT_THAT(dsr.Extend(r.id, "again").status().message(), HasSubstr("already extended once"));
@@ -397,7 +394,7 @@ TEST_F(DsrTest, ARunStoppedAfterItsEntryIsResumed) {
   auto extended = dsr.Extend(r.id, "disk-full");
   ASSERT_TRUE(extended.ok()) << extended.status();
   EXPECT_EQ(extended->state, DsrState::kInProgress) << "to be finished, not rejected";
-  EXPECT_EQ(extended->due, At(2026, 6, 1, 9));
+  EXPECT_EQ(extended->due, UtcTime(2026, 6, 1, 9));
   auto run = dsr.Run(r.id, {});
   ASSERT_TRUE(run.ok()) << run.status();
   EXPECT_EQ(run->request.state, DsrState::kCompleted);

@@ -35,15 +35,14 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using ::veil::gov::testing::AuditEntries;
 using ::veil::gov::testing::AuditFaultEnv;
-
-absl::Time Day(int y, int m, int d) { return absl::FromCivil(absl::CivilDay(y, m, d), absl::UTCTimeZone()); }
+using ::veil::gov::testing::UtcTime;
 
 // --- Fixed facts for the golden files ---
 
 ReportHeader FixedHeader() {
   ReportHeader h;
   h.workspace_id = "0123456789abcdef0123456789abcdef";
-  h.generated_at = Day(2026, 12, 1) + absl::Hours(9) + absl::Minutes(30);
+  h.generated_at = UtcTime(2026, 12, 1) + absl::Hours(9) + absl::Minutes(30);
   h.generated_by = "ines";
   h.controller = "Clinique <Saint-Éloi> & Partners, 1 rue de l'Hôpital, Lyon";  // escaped in HTML
   h.dpo = "";                                                                   // left to fill in
@@ -64,7 +63,7 @@ Declaration ResearchDeclaration() {
   d.automated_decisions = false;
   d.description = "Diabetes cohort study";
   d.declared_by = "alice";
-  d.declared_at = Day(2026, 3, 1);
+  d.declared_at = UtcTime(2026, 3, 1);
   return d;
 }
 
@@ -109,7 +108,7 @@ RetentionFacts FixedRetention() {
   r.held = 2;
   r.undated = 1;
   r.holds = 1;
-  r.next_due = Day(2027, 1, 15);
+  r.next_due = UtcTime(2027, 1, 15);
   return r;
 }
 
@@ -363,7 +362,7 @@ constexpr char kPatients[] =
 class ReportGatherTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    env_.SetNow(Day(2026, 3, 1));
+    env_.SetNow(UtcTime(2026, 3, 1));
     auto s = Session::Init(env_, dir_, "alice", {});
     ASSERT_TRUE(s.ok()) << s.status();
     owner_ = *std::move(s);
@@ -393,7 +392,7 @@ class ReportGatherTest : public ::testing::Test {
       ConsentInput in;
       in.subject_id = id;
       in.purpose = "research";
-      in.at = Day(2026, 2, 1);
+      in.at = UtcTime(2026, 2, 1);
       in.source = "web_form";
       ASSERT_TRUE(consent.Record(in).ok());
     }
@@ -453,13 +452,13 @@ TEST_F(ReportGatherTest, DpiaFactsAreMeasuredAndAudited) {
   std::unique_ptr<Session> ines = Open("ines");
   ASSERT_NE(ines, nullptr);
   const uint64_t before = AuditEntries(*ines).size();
-  env_.SetNow(Day(2026, 3, 2));
+  env_.SetNow(UtcTime(2026, 3, 2));
   ReportOptions options{"Clinique Saint-Eloi, dpo@example.org", "J. Martin"};
   auto f = GatherDpiaFacts(*ines, "patients", "research", options);
   ASSERT_TRUE(f.ok()) << f.status();
   EXPECT_EQ(f->header.generated_by, "ines");
   EXPECT_EQ(f->header.controller, options.controller);
-  EXPECT_EQ(f->header.generated_at, Day(2026, 3, 2));
+  EXPECT_EQ(f->header.generated_at, UtcTime(2026, 3, 2));
   EXPECT_EQ(f->rows, 5);
   EXPECT_EQ(f->subjects, 4);
   EXPECT_THAT(f->special_categories, ElementsAre("user.health.diagnosis"));
@@ -498,7 +497,7 @@ TEST_F(ReportGatherTest, DpiaFactsAreMeasuredAndAudited) {
   EXPECT_EQ(f->retention.subjects, 4);
   EXPECT_EQ(f->retention.due, 0);
   ASSERT_TRUE(f->retention.next_due.has_value());
-  EXPECT_EQ(*f->retention.next_due, Day(2027, 3, 1));
+  EXPECT_EQ(*f->retention.next_due, UtcTime(2027, 3, 1));
 
   EXPECT_TRUE(f->budget.has_total);
   EXPECT_EQ(f->budget.total.epsilon, 1.0);

@@ -20,10 +20,9 @@ using ::testing::HasSubstr;
 using ::veil::gov::testing::AuditEntries;
 using ::veil::gov::testing::AuditFaultEnv;
 using ::veil::gov::testing::ExportedSubjectIds;
+using ::veil::gov::testing::UtcTime;
 
-absl::Time Day(int y, int m, int d) { return absl::FromCivil(absl::CivilDay(y, m, d), absl::UTCTimeZone()); }
-
-const absl::Time kT0 = Day(2026, 3, 1);
+const absl::Time kT0 = UtcTime(2026, 3, 1);
 
 // Three subjects; MRN-1 has two visits (the newest 2026-02-01), MRN-3 none recorded.
 constexpr char kVisits[] =
@@ -159,12 +158,12 @@ TEST_F(RetentionTest, IngestTriggerOnTheFrozenClockAndIdempotentEnforcement) {
 // Legal holds keep what is due until released.
 TEST_F(RetentionTest, ColumnTriggerAndLegalHolds) {
   Set(100, "column:visit");
-  env_.SetNow(Day(2026, 5, 15));  // MRN-1: 2026-02-01 + 100 days = 2026-05-12; MRN-2: 2026-05-31
+  env_.SetNow(UtcTime(2026, 5, 15));  // MRN-1: 2026-02-01 + 100 days = 2026-05-12; MRN-2: 2026-05-31
   DatasetRetention s = StatusNow();
   EXPECT_EQ(s.due, 1);
   EXPECT_EQ(s.undated, 1) << "MRN-3 has no visit date";
   ASSERT_TRUE(s.next_due.has_value());
-  EXPECT_EQ(*s.next_due, Day(2026, 5, 31));
+  EXPECT_EQ(*s.next_due, UtcTime(2026, 5, 31));
   EXPECT_THAT(s.notes.back(), HasSubstr("1 subject(s) have no date"));
 
   Retention retention(*owner_);
@@ -188,7 +187,7 @@ TEST_F(RetentionTest, ColumnTriggerAndLegalHolds) {
   ASSERT_TRUE(released.ok()) << released.status();
   EXPECT_EQ(*released, 1);
   EXPECT_EQ(retention.Release("visits", "MRN-1").status().code(), absl::StatusCode::kNotFound);
-  env_.SetNow(Day(2026, 6, 1));
+  env_.SetNow(UtcTime(2026, 6, 1));
   EXPECT_EQ(Enforce().held, 2);
   ASSERT_TRUE(retention.Release("visits", std::nullopt).ok());
   EnforceResult run = Enforce();

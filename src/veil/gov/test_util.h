@@ -14,6 +14,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "veil/audit/audit_entry.h"
 #include "veil/base/env.h"
@@ -22,6 +24,11 @@
 #include "veil/table/csv_reader.h"
 
 namespace veil::gov::testing {
+
+// The instant y-m-d h:00:00 UTC (the tests' frozen clock and expected dates).
+inline absl::Time UtcTime(int y, int m, int d, int h = 0) {
+  return absl::FromCivil(absl::CivilSecond(y, m, d, h, 0, 0), absl::UTCTimeZone());
+}
 
 // Every entry of `s`'s audit log (its actor must be allowed audit.read); empty, with a test failure, if not.
 inline std::vector<audit::AuditEntry> AuditEntries(Session& s) {
