@@ -254,9 +254,8 @@ class Workspace {
   absl::StatusOr<DatasetContents> Read(std::string_view dataset);
   // The same, with only the records of subjects for whom `keep` is true: the others are neither decrypted
   // nor returned (veil::gov leaves out subjects without consent, or who objected or are restricted). Every
-  // vault file is still checked whole against the catalog's hash. When few subjects are left out, each is
-  // looked up in the catalog (listed, and its row count); when most are (a subject request keeps one), their
-  // rows are the dataset's row count less the rows read, which the file hashes vouch for.
+  // vault file is still checked whole against the catalog's hash; the rows left out are the dataset's row
+  // count less the rows read, which the file hashes vouch for (VerifyVault checks them subject by subject).
   absl::StatusOr<DatasetContents> Read(std::string_view dataset, SubjectPredicate keep);
 
   // Checks the dataset's vault against the catalog without decrypting a record: every file whole (hash,
