@@ -17,6 +17,7 @@
 #include "veil/gov/consent.h"
 #include "veil/gov/taxonomy.h"
 #include "veil/store/sqlite.h"
+#include "veil/store/workspace.h"
 
 namespace veil::gov {
 namespace {
@@ -25,6 +26,14 @@ using base::Rfc3339;
 
 // Stored times are whole nanoseconds, so what a caller gets back equals what a later read returns.
 absl::Time Truncated(absl::Time t) { return absl::FromUnixNanos(absl::ToUnixNanos(t)); }
+
+// Binds a legal hold's subject at `index`: NULL for a hold on the whole dataset, else the pseudonym's 32 raw
+// bytes as legal_hold stores them. A pseudonym that is not 64 hex digits is an error, never bound as zeros.
+absl::Status BindHoldSubject(store::Statement& st, int index, std::string_view pseudonym) {
+  if (pseudonym.empty()) return st.BindNull(index);
+  VEIL_ASSIGN_OR_RETURN(std::vector<uint8_t> raw, store::PseudonymBytes(pseudonym));
+  return st.BindBlob(index, raw);
+}
 
 // The subject id of a row as the workspace pseudonymises it at ingest: the value's text form.
 std::string SubjectIdAt(const table::Column& column, int64_t row) {
@@ -402,13 +411,7 @@ absl::StatusOr<LegalHold> Retention::Hold(std::string_view dataset,
         db.Prepare("INSERT INTO legal_hold(dataset_id, pseudonym, reason, placed_by, placed_ns) "
                    "SELECT id, ?2, ?3, ?4, ?5 FROM dataset WHERE name = ?1"));
     VEIL_RETURN_IF_ERROR(st.Bind(1, dataset));
-    std::vector<uint8_t> raw(32);
-    if (h.pseudonym.empty()) {
-      VEIL_RETURN_IF_ERROR(st.BindNull(2));
-    } else {
-      base::HexDecode(h.pseudonym, raw);
-      VEIL_RETURN_IF_ERROR(st.BindBlob(2, raw));
-    }
+    VEIL_RETURN_IF_ERROR(BindHoldSubject(st, 2, h.pseudonym));
     VEIL_RETURN_IF_ERROR(st.Bind(3, h.reason));
     VEIL_RETURN_IF_ERROR(st.Bind(4, h.placed_by));
     VEIL_RETURN_IF_ERROR(st.Bind(5, absl::ToUnixNanos(h.placed_at)));
@@ -444,13 +447,7 @@ absl::StatusOr<int64_t> Retention::Release(std::string_view dataset,
       db.Prepare("UPDATE legal_hold SET released_ns = ?3, released_by = ?4 WHERE released_ns IS NULL AND "
                  "dataset_id = (SELECT id FROM dataset WHERE name = ?1) AND pseudonym IS ?2"));
   VEIL_RETURN_IF_ERROR(st.Bind(1, dataset));
-  std::vector<uint8_t> raw(32);
-  if (pseudonym.empty()) {
-    VEIL_RETURN_IF_ERROR(st.BindNull(2));
-  } else {
-    base::HexDecode(pseudonym, raw);
-    VEIL_RETURN_IF_ERROR(st.BindBlob(2, raw));
-  }
+  VEIL_RETURN_IF_ERROR(BindHoldSubject(st, 2, pseudonym));
   VEIL_RETURN_IF_ERROR(st.Bind(3, absl::ToUnixNanos(ws.env().Now())));
   VEIL_RETURN_IF_ERROR(st.Bind(4, session_.actor()));
   VEIL_RETURN_IF_ERROR(st.Run());
