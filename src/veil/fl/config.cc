@@ -174,6 +174,24 @@ bool AdaptiveCountIsExact(uint32_t ring_bits, int64_t n) {
   return 2.0 * static_cast<double>(n) / static_cast<double>(b) + static_cast<double>(n) * 0x1p-24 <= 0.5;
 }
 
+// The smallest ring of at least `from` bits (at most 32) that keeps the count exact for n sites, if any.
+std::optional<uint32_t> SmallestExactRing(uint32_t from, int64_t n) {
+  for (uint32_t bits = from; bits <= 32; ++bits) {
+    if (AdaptiveCountIsExact(bits, n)) return bits;
+  }
+  return std::nullopt;
+}
+
+// The most sites `ring_bits` allows: a binary search, since the condition only gets harder as n grows.
+int64_t MostExactSites(uint32_t ring_bits) {
+  int64_t lo = 0, hi = int64_t{1} << 31;  // AdaptiveCountIsExact(ring_bits, lo) or lo == 0; never hi
+  while (hi - lo > 1) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    (AdaptiveCountIsExact(ring_bits, mid) ? lo : hi) = mid;
+  }
+  return lo;
+}
+
 }  // namespace
 
 std::string_view DpModeName(DpMode mode) {
@@ -567,16 +585,11 @@ absl::StatusOr<CoordinatorConfig> ParseCoordinatorConfig(std::string_view text, 
     const int64_t n = c.dp.central.total_clients;
     // The default ring grows to the smallest one that keeps the count exact (24 bits: up to 1,448 sites);
     // a ring the file names is kept, and refused below if too small.
-    if (!ring_bits_set) {
-      while (c.secagg.ring_bits < 32 && !AdaptiveCountIsExact(c.secagg.ring_bits, n)) ++c.secagg.ring_bits;
-    }
+    const std::optional<uint32_t> fits = SmallestExactRing(c.secagg.ring_bits, n);
+    if (!ring_bits_set) c.secagg.ring_bits = fits.value_or(32);  // the largest, when none fits
     if (!AdaptiveCountIsExact(c.secagg.ring_bits, n)) {
-      int64_t most = 0;  // the most sites this ring allows
-      while (AdaptiveCountIsExact(c.secagg.ring_bits, most + 1)) ++most;
-      uint32_t bits = c.secagg.ring_bits;
-      while (bits < 32 && !AdaptiveCountIsExact(bits, n)) ++bits;
-      const std::string raise =
-          AdaptiveCountIsExact(bits, n) ? absl::StrCat("raise it to ", bits, " or more, or ") : "";
+      const int64_t most = MostExactSites(c.secagg.ring_bits);
+      const std::string raise = fits.has_value() ? absl::StrCat("raise it to ", *fits, " or more, or ") : "";
       return absl::InvalidArgumentError(
           absl::StrCat(std::string(where),
                        ": \"dp.adaptive\" with secure aggregation reads the clipped count exactly from "

@@ -145,13 +145,12 @@ class Hub {
     return absl::OkStatus();
   }
 
-  // Sites with a session that is polling now or polled within `recent` (default: a poll interval and 2 s),
-  // sorted by name.
-  std::vector<Member> Live(std::optional<absl::Duration> recent = std::nullopt) {
+  // Sites with a session that is polling now or polled within a poll interval and 2 s, sorted by name.
+  std::vector<Member> Live() {
     absl::MutexLock lock(&mu_);
     std::vector<Member> out;
     const absl::Time now = absl::Now();
-    const absl::Duration window = recent.value_or(poll_ + absl::Seconds(2));
+    const absl::Duration window = poll_ + absl::Seconds(2);
     for (const auto& [id, s] : sessions_) {
       if (s.retired) continue;
       if (s.active_polls > 0 || now - s.last_seen < window) out.push_back({s.identity.site, id, s.identity});
