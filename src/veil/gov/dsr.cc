@@ -43,7 +43,10 @@ std::optional<DsrState> ParseState(std::string_view name) {
   return std::nullopt;
 }
 
-absl::Status Damaged() { return absl::DataLossError("workspace.db: a subject request is damaged"); }
+// What is wrong with stored request #id, named so an operator can find and repair the row.
+absl::Status Damaged(int64_t id, const std::string& what) {
+  return absl::DataLossError(absl::StrCat("workspace.db: subject request #", id, ": ", what));
+}
 
 constexpr char kColumns[] =
     "id, kind, pseudonym, dataset, purpose, note, state, verified, received_ns, due_ns, extension_reason, "
@@ -52,10 +55,14 @@ constexpr char kColumns[] =
 absl::StatusOr<DsrRequest> RowToRequest(store::Statement& st) {
   DsrRequest r;
   r.id = st.ColumnInt64(0);
-  const std::optional<DsrKind> kind = ParseDsrKind(st.ColumnText(1));
-  const std::optional<DsrState> state = ParseState(st.ColumnText(6));
+  const std::string kind_name = st.ColumnText(1);
+  const std::optional<DsrKind> kind = ParseDsrKind(kind_name);
+  if (!kind) return Damaged(r.id, absl::StrCat("unknown kind \"", kind_name, "\""));
+  const std::string state_name = st.ColumnText(6);
+  const std::optional<DsrState> state = ParseState(state_name);
+  if (!state) return Damaged(r.id, absl::StrCat("unknown state \"", state_name, "\""));
   const std::vector<uint8_t> raw = st.ColumnBlob(2);
-  if (!kind || !state || raw.size() != 32) return Damaged();
+  if (raw.size() != 32) return Damaged(r.id, absl::StrCat("pseudonym is ", raw.size(), " bytes, not 32"));
   r.kind = *kind;
   r.pseudonym = base::HexEncode(raw);
   r.dataset = st.ColumnText(3);
@@ -68,7 +75,7 @@ absl::StatusOr<DsrRequest> RowToRequest(store::Statement& st) {
   if (!st.IsNull(10)) r.extension_reason = st.ColumnText(10);
   if (!st.IsNull(11)) r.rejection_reason = st.ColumnText(11);
   r.outcome = Json::parse(st.ColumnText(12), nullptr, /*allow_exceptions=*/false);
-  if (!r.outcome.is_object()) return Damaged();
+  if (!r.outcome.is_object()) return Damaged(r.id, "outcome is not a JSON object");
   r.opened_by = st.ColumnText(13);
   if (!st.IsNull(14)) r.closed = absl::FromUnixNanos(st.ColumnInt64(14));
   return r;
@@ -85,8 +92,9 @@ absl::Status LoadSteps(store::Database& db, DsrRequest& r) {
     DsrStep s;
     s.seq = st.ColumnInt64(0);
     s.step = st.ColumnText(1);
-    const std::optional<DsrState> state = ParseState(st.ColumnText(2));
-    if (!state) return Damaged();
+    const std::string state_name = st.ColumnText(2);
+    const std::optional<DsrState> state = ParseState(state_name);
+    if (!state) return Damaged(r.id, absl::StrCat("step ", s.seq, ": unknown state \"", state_name, "\""));
     s.state = *state;
     s.at = absl::FromUnixNanos(st.ColumnInt64(3));
     s.actor = st.ColumnText(4);

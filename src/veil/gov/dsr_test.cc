@@ -193,6 +193,37 @@ TEST_F(DsrTest, RejectCloses) {
   EXPECT_EQ(dsr.Get(99).status().code(), absl::StatusCode::kNotFound);
 }
 
+// A damaged row is a DataLoss that names the request and what is wrong with it (never the subject), so an
+// operator can find the row; a sound request next to it still loads.
+TEST_F(DsrTest, ADamagedRequestIsNamed) {
+  SubjectRequests dsr(*owner_);
+  const DsrRequest r = Open(DsrKind::kAccess);
+  const DsrRequest sound = Open(DsrKind::kAccess, "MRN-1002");
+  store::Database& db = owner_->workspace().metadata();
+  const auto expect_damage = [&](const std::string& sql, const std::string& what) {
+    ASSERT_TRUE(db.Exec(sql).ok()) << sql;
+    auto got = dsr.Get(r.id);
+    EXPECT_EQ(got.status().code(), absl::StatusCode::kDataLoss) << sql;
+    EXPECT_EQ(got.status().message(), absl::StrCat("workspace.db: subject request #", r.id, ": ", what));
+    EXPECT_THAT(got.status().message(), Not(HasSubstr(r.pseudonym)));
+  };
+  expect_damage("UPDATE dsr_request SET state = 'x' WHERE id = 1", "unknown state \"x\"");
+  expect_damage("UPDATE dsr_request SET state = 'received', kind = 'forget' WHERE id = 1",
+                "unknown kind \"forget\"");
+  expect_damage("UPDATE dsr_request SET kind = 'access', pseudonym = zeroblob(20) WHERE id = 1",
+                "pseudonym is 20 bytes, not 32");
+  expect_damage(
+      absl::StrCat("UPDATE dsr_request SET pseudonym = x'", r.pseudonym, "', outcome = '[]' WHERE id = 1"),
+      "outcome is not a JSON object");
+  expect_damage(
+      "UPDATE dsr_request SET outcome = '{}' WHERE id = 1; "
+      "UPDATE dsr_step SET state = 'lost' WHERE request_id = 1",
+      absl::StrCat("step ", r.steps.at(0).seq, ": unknown state \"lost\""));
+  auto ok = dsr.Get(sound.id);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->pseudonym, owner_->Pseudonym("MRN-1002"));
+}
+
 // Access: the rows (decrypted), declarations with recipients, consent, and a decision about the subject.
 TEST_F(DsrTest, AccessHasEverythingHeldAboutTheSubject) {
   ConsentInput c;
