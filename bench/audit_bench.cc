@@ -123,10 +123,8 @@ int main(int argc, char** argv) {
   if (argc > 1) {
     base = argv[1];
   } else {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string tmpl = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/veil_audit_bench_XXXXXX");
-    if (::mkdtemp(tmpl.data()) == nullptr) return 1;
-    base = tmpl;
+    base = veil::bench::MakeTempDir("veil_audit_bench");
+    if (base.empty()) return 1;
   }
   std::printf("audit_bench: directory %s\n", base.c_str());
   bool all_ok = true;

@@ -87,10 +87,12 @@ inline std::string Join(const std::vector<double>& v, int decimals = 3) {
   return out;
 }
 
-// Creates a new directory `<$TMPDIR or /tmp>/<prefix>_XXXXXX` and returns its path, or "" (after printing
-// why) if it cannot.
-inline std::string MakeTempDir(const std::string& prefix) {
-  std::string dir = (std::filesystem::temp_directory_path() / (prefix + "_XXXXXX")).string();
+// Creates a new directory `<parent>/<prefix>_XXXXXX` (parent: $TMPDIR or /tmp when empty) and returns its
+// path, or "" (after printing why) if it cannot.
+inline std::string MakeTempDir(const std::string& prefix, const std::string& parent = "") {
+  const std::filesystem::path base =
+      parent.empty() ? std::filesystem::temp_directory_path() : std::filesystem::path(parent);
+  std::string dir = (base / (prefix + "_XXXXXX")).string();
   if (::mkdtemp(dir.data()) == nullptr) {
     std::fprintf(stderr, "mkdtemp %s failed: %s\n", dir.c_str(), std::strerror(errno));
     return "";

@@ -402,10 +402,7 @@ bool DsrFigure(base::Env& env, const std::string& dir, const Flags& flags) {
 int Main(int argc, char** argv) {
   Flags flags;
   if (!ParseFlags(argc, argv, &flags)) return 2;
-  const std::string dir = flags.dir.empty() ? MakeTempDir("veil_gov_bench") : [&] {
-    std::string tmpl = flags.dir + "/veil_gov_bench_XXXXXX";
-    return ::mkdtemp(tmpl.data()) == nullptr ? std::string() : tmpl;
-  }();
+  const std::string dir = MakeTempDir("veil_gov_bench", flags.dir);
   if (dir.empty()) return 1;
   base::Env& env = crypto::DefaultEnv();
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // line by line: the setup of the full sizes takes a while

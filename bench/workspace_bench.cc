@@ -462,10 +462,7 @@ std::vector<Sample> Field(const std::vector<T>& runs, Sample T::*field) {
 int Main(int argc, char** argv) {
   Flags flags;
   if (!ParseFlags(argc, argv, &flags)) return 2;
-  const std::string dir = flags.dir.empty() ? MakeTempDir("veil_workspace_bench") : [&] {
-    std::string tmpl = flags.dir + "/veil_workspace_bench_XXXXXX";
-    return ::mkdtemp(tmpl.data()) == nullptr ? std::string() : tmpl;
-  }();
+  const std::string dir = MakeTempDir("veil_workspace_bench", flags.dir);
   if (dir.empty()) return 1;
   base::Env& env = crypto::DefaultEnv();
 
