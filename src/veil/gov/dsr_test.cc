@@ -379,8 +379,12 @@ TEST_F(DsrTest, ARunStoppedBeforeItsEntryChangesNothing) {
   const DsrRequest access = Open(DsrKind::kAccess, "MRN-1002");
   for (int64_t id : {erasure.id, access.id}) ASSERT_TRUE(dsr.Verify(id).ok());
   env_.fail_audit_writes = true;
-  EXPECT_FALSE(dsr.Run(erasure.id, {}).ok());
-  EXPECT_FALSE(dsr.Run(access.id, {}).ok());
+  for (int64_t id : {erasure.id, access.id}) {
+    // The audit write's own error, not a refusal for another reason.
+    const absl::Status failed = dsr.Run(id, {}).status();
+    EXPECT_EQ(failed.code(), absl::StatusCode::kResourceExhausted) << failed;
+    EXPECT_THAT(failed.message(), HasSubstr("injected: disk full"));
+  }
   env_.fail_audit_writes = false;
   for (int64_t id : {erasure.id, access.id}) {
     const DsrRequest back = *dsr.Get(id);
@@ -457,8 +461,9 @@ TEST_F(DsrTest, RunningAgainRedoesNothingDone) {
   for (int64_t id : {objection.id, erasure.id}) ASSERT_TRUE(dsr.Verify(id).ok());
 
   fail_completion();
-  EXPECT_FALSE(dsr.Run(objection.id, WithSubject("MRN-1002")).ok());
-  EXPECT_FALSE(dsr.Run(erasure.id, {}).ok());
+  // Each run stops at the injected completion failure, not for another reason.
+  EXPECT_THAT(dsr.Run(objection.id, WithSubject("MRN-1002")).status().message(), HasSubstr("injected"));
+  EXPECT_THAT(dsr.Run(erasure.id, {}).status().message(), HasSubstr("injected"));
   ASSERT_TRUE(db.Exec("DROP TRIGGER fail_completion").ok());
   EXPECT_EQ(dsr.Get(objection.id)->state, DsrState::kInProgress);
   EXPECT_EQ(dsr.Get(erasure.id)->state, DsrState::kInProgress);
@@ -509,6 +514,7 @@ TEST_F(DsrTest, RestrictionAndObjectionGoThroughConsent) {
   EXPECT_EQ((*x)[0].reason, "dsr-1");
   auto e = SubjectExclusion(owner_->workspace(), owner_->Pseudonym("MRN-1002"), "patients", "research",
                             env_.Now());
+  ASSERT_TRUE(e.ok()) << e.status();
   EXPECT_THAT(*e, Not(::testing::IsEmpty())) << "the gate now leaves the subject out";
 }
 
