@@ -122,9 +122,8 @@ absl::StatusOr<LoadedModel> LoadModel(gov::Session& session, const std::string& 
 
 // --- The public metadata file (DP training, optional otherwise): ml::ParsePublicMetadata's format, whose
 // columns must exist in the dataset and not be the target.
-struct PublicMetadata {
-  std::vector<ml::ColumnSpec> columns;
-  std::vector<std::string> classes;  // the target's classes, declared
+// ml::PublicMetadata with the file's SHA-256 (recorded in the audit entry and the model card).
+struct PublicMetadata : ml::PublicMetadata {
   std::string sha256;
 };
 
@@ -139,7 +138,10 @@ absl::StatusOr<PublicMetadata> ReadMetadata(const std::string& path, const table
     if (c.name == target)
       return absl::InvalidArgumentError(where + "is the target; declare its classes under \"target\"");
   }
-  return PublicMetadata{std::move(parsed.columns), std::move(parsed.classes), Sha256Hex(text)};
+  PublicMetadata meta;
+  static_cast<ml::PublicMetadata&>(meta) = std::move(parsed);
+  meta.sha256 = Sha256Hex(text);
+  return meta;
 }
 
 // Class ids of `target` in `t`, -1 for a null or a value not among `classes` (such rows are left out,
