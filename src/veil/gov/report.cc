@@ -157,15 +157,24 @@ RetentionFacts ToRetentionFacts(const DatasetRetention& d) {
 }
 
 // Retention of every dataset (datasets without rules get facts without rules).
+// Status() computes every dataset at once (a column rule reads dates from the vault): if it fails, each
+// dataset's facts keep its rules and say why what is due could not be computed.
 absl::StatusOr<std::vector<RetentionFacts>> MeasureRetention(Session& s, const DataMap& map) {
-  VEIL_ASSIGN_OR_RETURN(RetentionStatus status, Retention(s).Status());
+  const absl::StatusOr<RetentionStatus> status = Retention(s).Status();
   std::vector<RetentionFacts> out;
   for (const MappedDataset& m : map.datasets) {
     RetentionFacts f;
     f.dataset = m.info.name;
     f.subjects = m.info.subjects;
-    for (const DatasetRetention& d : status.datasets) {
-      if (d.dataset == m.info.name) f = ToRetentionFacts(d);
+    if (!status.ok()) {
+      VEIL_ASSIGN_OR_RETURN(std::vector<RetentionRule> rules,
+                            LoadRetentionRules(s.workspace().metadata(), m.info.name));
+      for (const RetentionRule& r : rules) f.rules.push_back({r.category, r.days, RetentionTriggerText(r)});
+      f.error = MessageWithoutPseudonyms(status.status());
+    } else {
+      for (const DatasetRetention& d : status->datasets) {
+        if (d.dataset == m.info.name) f = ToRetentionFacts(d);
+      }
     }
     out.push_back(std::move(f));
   }
@@ -475,10 +484,15 @@ Json RetentionJson(const RetentionFacts& r) {
   Json rules = Json::array();
   for (const RetentionRuleFacts& x : r.rules)
     rules.push_back({{"category", x.category}, {"days", x.days}, {"trigger", x.trigger}});
-  return {{"dataset", r.dataset},   {"rules", rules},
-          {"subjects", r.subjects}, {"due", r.due},
-          {"held", r.held},         {"undated", r.undated},
-          {"holds", r.holds},       {"next_due", r.next_due ? Json(Utc(*r.next_due)) : Json(nullptr)}};
+  return {{"dataset", r.dataset},
+          {"rules", rules},
+          {"subjects", r.subjects},
+          {"due", r.due},
+          {"held", r.held},
+          {"undated", r.undated},
+          {"holds", r.holds},
+          {"next_due", r.next_due ? Json(Utc(*r.next_due)) : Json(nullptr)},
+          {"error", r.error.empty() ? Json(nullptr) : Json(r.error)}};
 }
 
 }  // namespace
@@ -746,6 +760,8 @@ std::string RuleText(const RetentionRuleFacts& r) {
 
 std::string RetentionStatusText(const RetentionFacts& r) {
   if (r.rules.empty()) return "no retention rule: nothing is erased by retention (veil retention set)";
+  if (!r.error.empty())
+    return absl::StrCat("could NOT be computed when this report was generated: ", r.error);
   std::string s = absl::StrCat(Count(r.due), " of ", Count(r.subjects), " subjects due now");
   if (r.held > 0) absl::StrAppend(&s, ", ", Count(r.held), " more due but under a legal hold");
   if (r.undated > 0) absl::StrAppend(&s, ", ", Count(r.undated), " without a date under the rules");

@@ -121,6 +121,9 @@ struct RetentionFacts {
   int64_t undated = 0;  // no date under any rule that applies
   int64_t holds = 0;    // legal holds in force
   std::optional<absl::Time> next_due;
+  // Non-empty: what is due could not be computed (e.g. a column rule's dates are read from a vault file that
+  // fails its check); the counts above are then 0. A fact, like a failed vault check, not an error.
+  std::string error;
 };
 
 // --- Record of processing activities (Art. 30(1)) ---

@@ -612,6 +612,51 @@ TEST_F(ReportGatherTest, TamperedVaultFileIsReportedAsAFact) {
   EXPECT_THAT(RenderRopaText(*f), HasSubstr("FAILED"));
 }
 
+// A column rule reads its dates from the vault: when a vault file fails its check, what is due cannot be
+// computed, and the reports say so (with the rules) instead of failing.
+TEST_F(ReportGatherTest, RetentionThatCannotBeComputedIsReportedAsAFact) {
+  store::IngestRequest req;
+  req.dataset = "visits";
+  req.subject_column = "mrn";
+  req.purposes = {"care"};
+  req.source = {"", "visits.csv", std::string(64, '1'), 77, 0, {}};
+  ASSERT_TRUE(
+      owner_->Ingest(*table::ReadCsvFromString("mrn,visit\nMRN-1,2026-01-10\nMRN-2,2026-02-20\n"), req).ok());
+  RetentionRule rule;
+  rule.dataset = "visits";
+  rule.days = 30;
+  ASSERT_TRUE(ParseRetentionTrigger("column:visit", &rule).ok());
+  auto set = Retention(*owner_).Set(rule);
+  ASSERT_TRUE(set.ok()) << set.status();
+  const std::string vault = dir_ + "/vault/visits";
+  auto files = env_.ListDir(vault);
+  ASSERT_TRUE(files.ok() && !files->empty());
+  const std::string path = vault + "/" + files->front();
+  std::string bytes = base::testing::FileContents(path);
+  ASSERT_FALSE(bytes.empty());
+  bytes[bytes.size() / 2] ^= 1;
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  ASSERT_FALSE(Retention(*owner_).Status().ok());  // the failure this test is about
+
+  auto ropa = GatherRopaFacts(*owner_, {});
+  ASSERT_TRUE(ropa.ok()) << ropa.status();
+  ASSERT_EQ(ropa->retention.size(), 2u);
+  const RetentionFacts& visits = ropa->retention[1];
+  ASSERT_EQ(visits.dataset, "visits");
+  ASSERT_EQ(visits.rules.size(), 1u);
+  EXPECT_EQ(visits.rules[0].trigger, "column:visit");
+  EXPECT_FALSE(visits.error.empty());
+  EXPECT_EQ(visits.due, 0);
+  EXPECT_THAT(RenderRopaText(*ropa), HasSubstr("could NOT be computed"));
+  EXPECT_THAT(RenderRopaHtml(*ropa), HasSubstr("could NOT be computed"));
+  EXPECT_EQ(RopaToJson(*ropa)["retention"][1]["error"], visits.error);
+
+  auto dpia = GatherDpiaFacts(*owner_, "visits", "care", {});
+  ASSERT_TRUE(dpia.ok()) << dpia.status();
+  EXPECT_FALSE(dpia->retention.error.empty());
+  EXPECT_THAT(RenderDpiaText(*dpia), HasSubstr("could NOT be computed"));
+}
+
 // The store names a subject in its errors by a pseudonym prefix; a failed check goes into the report without
 // it. The catalog here loses MRN-2, so the vault holds a record of a subject it does not list.
 TEST_F(ReportGatherTest, AFailedCheckNamesNoPseudonym) {
