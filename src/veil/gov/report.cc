@@ -117,9 +117,8 @@ EncryptionFacts MeasureEncryption(store::Workspace& ws, const store::DatasetInfo
   absl::StatusOr<absl::flat_hash_map<std::string, base::SecretBytes>> keys =
       ws.key_store().LoadKeys(info.name);
   if (!keys.ok()) {
-    // The key store's message may name a pseudonym's prefix: the report says only what failed.
-    f.vault_error = absl::StrCat("the data keys did not unwrap under the master key (",
-                                 absl::StatusCodeToString(keys.status().code()), ")");
+    f.vault_error = absl::StrCat("the data keys did not unwrap under the master key: ",
+                                 MessageWithoutPseudonyms(keys.status()));
     return f;
   }
   f.data_keys = static_cast<int64_t>(keys->size());
