@@ -377,10 +377,8 @@ absl::StatusOr<DpiaFacts> GatherDpiaFacts(Session& session, std::string_view dat
   f.header = MakeHeader(session, options);
   f.dataset = std::string(dataset);
   f.purpose = std::string(purpose);
-  VEIL_ASSIGN_OR_RETURN(DataMap map, Catalog(session).Map(dataset));
-  if (map.datasets.size() != 1)
-    return absl::NotFoundError(absl::StrCat("no dataset \"", std::string(dataset), "\""));
-  const MappedDataset& m = map.datasets[0];
+  VEIL_ASSIGN_OR_RETURN(DataMap map, Catalog(session).Map(dataset));  // NotFound for an unknown dataset
+  const MappedDataset& m = map.datasets.front();
   f.kind = m.info.kind;
   f.rows = m.info.rows;
   f.subjects = m.info.subjects;
