@@ -926,16 +926,18 @@ Doc BuildRopa(const RopaFacts& f) {
   return doc;
 }
 
-std::vector<Block> RiskBlocks(const std::string& number, const std::string& title, const std::string& facts) {
-  return {Heading(absl::StrCat(number, " ", title)),
-          Para(facts),
-          FillIn({{"Risk sources", "who or what could cause it, internal or external, human or not"},
-                  {"Main threats", "how it could happen, on which supporting assets"},
-                  {"Main potential impacts on the data subjects", ""}}),
-          Choice("Severity", kScale),
-          FillIn({{"Justification of the severity", ""}}),
-          Choice("Likelihood", kScale),
-          FillIn({{"Justification of the likelihood", ""}})};
+// Appends to `out` the blocks of one risk of section 3: its measured facts and the fields to assess it.
+void RiskBlocks(const std::string& number, const std::string& title, const std::string& facts,
+                std::vector<Block>& out) {
+  out.push_back(Heading(absl::StrCat(number, " ", title)));
+  out.push_back(Para(facts));
+  out.push_back(FillIn({{"Risk sources", "who or what could cause it, internal or external, human or not"},
+                        {"Main threats", "how it could happen, on which supporting assets"},
+                        {"Main potential impacts on the data subjects", ""}}));
+  out.push_back(Choice("Severity", kScale));
+  out.push_back(FillIn({{"Justification of the severity", ""}}));
+  out.push_back(Choice("Likelihood", kScale));
+  out.push_back(FillIn({{"Justification of the likelihood", ""}}));
 }
 
 Doc BuildDpia(const DpiaFacts& f) {
@@ -1103,27 +1105,25 @@ Doc BuildDpia(const DpiaFacts& f) {
           : absl::StrCat("encryption at rest with per-subject keys (", Count(e.data_keys), " data keys for ",
                          Count(e.subjects), " subjects), vault ",
                          e.vault_verified ? "verified" : "NOT verified");
-  for (Block& b : RiskBlocks("3.1", "Illegitimate access to data",
-                             absl::StrCat("Measures in place: the gate (", Count(f.gate.owners),
-                                          " owner(s), ", Count(f.gate.analysts), " analyst(s), ",
-                                          Count(f.gate.auditors), " auditor(s)); ", enc,
-                                          "; differentially private access for analysts; the "
-                                          "re-identification risk above.")))
-    risks.blocks.push_back(std::move(b));
-  for (Block& b :
-       RiskBlocks("3.2", "Unwanted modification of data",
-                  absl::StrCat("Measures in place: authenticated encryption (AES-256-GCM) of every "
-                               "record, vault file hashes in the catalog, the audit log's Merkle tree "
-                               "and signed checkpoints (",
-                               f.audit.verified ? "verified" : "verification FAILED", ").")))
-    risks.blocks.push_back(std::move(b));
-  for (Block& b :
-       RiskBlocks("3.3", "Disappearance of data",
-                  absl::StrCat("Measures in place: crash-safe commits (each operation one SQLite "
-                               "transaction, recovered on open); erasure only by an owner or by the "
-                               "retention rules, audited; legal holds (",
-                               Count(f.retention.holds), " in force). Backups are outside Veil.")))
-    risks.blocks.push_back(std::move(b));
+  RiskBlocks(
+      "3.1", "Illegitimate access to data",
+      absl::StrCat("Measures in place: the gate (", Count(f.gate.owners), " owner(s), ",
+                   Count(f.gate.analysts), " analyst(s), ", Count(f.gate.auditors), " auditor(s)); ", enc,
+                   "; differentially private access for analysts; the "
+                   "re-identification risk above."),
+      risks.blocks);
+  RiskBlocks("3.2", "Unwanted modification of data",
+             absl::StrCat("Measures in place: authenticated encryption (AES-256-GCM) of every "
+                          "record, vault file hashes in the catalog, the audit log's Merkle tree "
+                          "and signed checkpoints (",
+                          f.audit.verified ? "verified" : "verification FAILED", ")."),
+             risks.blocks);
+  RiskBlocks("3.3", "Disappearance of data",
+             absl::StrCat("Measures in place: crash-safe commits (each operation one SQLite "
+                          "transaction, recovered on open); erasure only by an owner or by the "
+                          "retention rules, audited; legal holds (",
+                          Count(f.retention.holds), " in force). Backups are outside Veil."),
+             risks.blocks);
   doc.sections.push_back(std::move(risks));
 
   // 4. Measures
