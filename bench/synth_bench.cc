@@ -13,7 +13,7 @@
 // scored on the real test split (the last 16,281 rows, adult.test), next to the same regression trained on
 // the real train split in this run and to the issue's private-pgm MST reference (0.81 / 0.83).
 // Then the NIST CRC k-marginal score on national2019 (see RunNist) for MST and AIM at epsilon 1, on SDNist
-// v2's own definition and on the literal 3-way one, next to the published scores and to random real
+// v2.5's own definition and on the literal 3-way one, next to the published scores and to random real
 // subsamples.
 // Run from the repository root (about 2.5 minutes on the shared 2-core machine; --no-nist about 1.5):
 //   build/<dir>/bench/synth_bench [--method mst|aim] [--epsilon E] [--runs N] [--no-nist | --nist-only]
@@ -298,15 +298,17 @@ bool RunTrainOnSynthetic(const DiscreteTable& data, const std::vector<std::strin
 // NIST CRC k-marginal score on the ACS excerpt national2019 with the ten "demographic-focused" features of
 // the published SDNist reports (../shared/data/benchmarks/nist_crc_kmarginal_published.csv). The features
 // are coded from the public data dictionary (../shared/data/nist_acs_excerpts/data_dictionary.csv), not from
-// the data: every dictionary value is a code, "N" (not applicable) its own code, AGEP (0-99) its own value
-// (100 codes), so that the synthetic ages can be binned as SDNist bins them.
+// the data: every dictionary value is a code, "N" (not applicable) its own code, AGEP (dictionary range 0-99)
+// its own value (100 codes), so that the synthetic ages can be binned as SDNist bins them.
 //
 // Two scores (see docs/synth.md, "NIST CRC k-marginal score"):
-//   * SDNist v2's k-marginal (sdnist/metrics/kmarginal.py, KMarginal._compute_score, which produced the
-//     published 976 / 958): 1000 (1 - mean TVD over all C(10, 2) = 45 feature PAIRS), AGEP binned into 20
-//     percentile-rank bins of the TARGET (pandas rank(pct=True), ties averaged, bin int(20 rank), 19 for rank
-//     1) and the synthetic ages binned by the target bins' maxima (sdnist/report/dataset/binning.py); the
-//     other nine features as their values. This is the definition the published scores use.
+//   * SDNist v2.5's k-marginal, the version that produced the published 976 / 958 (ui.json "version": "2.5";
+//     read in usnistgov/SDNist: sdnist/metrics/kmarginal.py KMarginal, sdnist/report/dataset/__init__.py
+//     Dataset, sdnist/report/dataset/binning.py bin_data): PUMA is not among the features, so its group
+//     feature is dropped and the score is 1000 (1 - mean TVD over all C(10, 2) = 45 feature PAIRS); AGEP
+//     (continuous in the dictionary) in the bins of veil::synth::SdnistBinEdges (20 target percentiles,
+//     method "higher", plus the target's maximum, and the synthetic maximum when above it), the nine others
+//     as their values. veil::synth::SdnistKMarginalScore.
 //   * The literal "1000 x (1 - mean 3-way TVD)" of the issue and the benchmarks README: all C(10, 3) = 120
 //     3-way marginals, AGEP in ten 10-year bins.
 struct NistFeature {
@@ -390,62 +392,36 @@ absl::StatusOr<DiscreteTable> RecodeAge(const DiscreteTable& t, const std::vecto
   return DiscreteTable::Create(*domain, std::move(codes));
 }
 
-// SDNist's AGEP bins (see above) as a map age -> bin, from the target's ages: a target value's bin is
-// int(20 r) for its average percentile rank r (19 if r = 1); every age (synthetic ones too) goes to the
-// first bin whose largest target age is >= it, and above the second-largest bin's maximum to the last bin.
-std::vector<int32_t> SdnistAgeBins(const DiscreteTable& target) {
-  std::vector<int64_t> count(100, 0);
-  for (int32_t age : target.column(0)) ++count[age];
-  const double n = static_cast<double>(target.num_rows());
-  std::vector<int32_t> bin_of_value(100, -1);
-  int64_t below = 0;
-  for (int age = 0; age < 100; ++age) {
-    if (count[age] == 0) continue;
-    const double rank = (static_cast<double>(below) + (static_cast<double>(count[age]) + 1) / 2) / n;
-    bin_of_value[age] = rank < 1 ? static_cast<int32_t>(20 * rank) : 19;
-    below += count[age];
-  }
-  // Largest target age of each bin present, in bin order (bins grow with the age).
-  std::vector<std::pair<int32_t, int>> bin_max;  // (bin, its largest age)
-  for (int age = 0; age < 100; ++age) {
-    if (bin_of_value[age] < 0) continue;
-    if (bin_max.empty() || bin_max.back().first != bin_of_value[age]) {
-      bin_max.emplace_back(bin_of_value[age], age);
-    } else {
-      bin_max.back().second = age;
-    }
-  }
-  std::vector<int32_t> map(100, bin_max.back().first);
-  for (int age = 0; age < 100; ++age) {
-    for (size_t b = 0; b + 1 < bin_max.size(); ++b) {
-      if (age <= bin_max[b].second) {
-        map[age] = bin_max[b].first;
-        break;
-      }
-    }
-  }
-  return map;
-}
-
 struct NistScores {
-  double sdnist = 0;   // SDNist v2 k-marginal (2-way pairs, AGEP in target percentile bins)
+  double sdnist = 0;   // SDNist v2.5 k-marginal (2-way pairs, AGEP in SDNist's bins)
   double literal = 0;  // 1000 (1 - mean 3-way TVD), AGEP in decades
+  int age_bins = 0;    // SDNist's AGEP bins for this pair of tables
+  std::vector<double> age_edges;
 };
 
-absl::StatusOr<NistScores> ScoreNist(const DiscreteTable& target, const DiscreteTable& synth,
-                                     const std::vector<int32_t>& sdnist_bins) {
-  std::vector<int32_t> decades(100);
-  for (int age = 0; age < 100; ++age) decades[age] = age / 10;
-  absl::StatusOr<DiscreteTable> t_s = RecodeAge(target, sdnist_bins, 20);
-  absl::StatusOr<DiscreteTable> s_s = RecodeAge(synth, sdnist_bins, 20);
+// Scores `synth` against `target` (attribute 0 = AGEP, codes = ages).
+absl::StatusOr<NistScores> ScoreNist(const DiscreteTable& target, const DiscreteTable& synth) {
+  if (synth.num_rows() == 0) return absl::InvalidArgumentError("no synthetic row");
+  std::vector<double> target_ages(target.column(0).begin(), target.column(0).end());
+  const auto [smin, smax] = std::minmax_element(synth.column(0).begin(), synth.column(0).end());
+  absl::StatusOr<std::vector<double>> edges = veil::synth::SdnistBinEdges(target_ages, *smin, *smax, 20);
+  if (!edges.ok()) return edges.status();
+  std::vector<int32_t> sdnist_bins(100), decades(100);
+  for (int age = 0; age < 100; ++age) {
+    sdnist_bins[age] = std::max(0, veil::synth::SdnistBin(*edges, age));  // ages absent from both: unused
+    decades[age] = age / 10;
+  }
+  const int64_t bins = static_cast<int64_t>(edges->size()) - 1;
+  absl::StatusOr<DiscreteTable> t_s = RecodeAge(target, sdnist_bins, bins);
+  absl::StatusOr<DiscreteTable> s_s = RecodeAge(synth, sdnist_bins, bins);
   absl::StatusOr<DiscreteTable> t_d = RecodeAge(target, decades, 10);
   absl::StatusOr<DiscreteTable> s_d = RecodeAge(synth, decades, 10);
   if (!t_s.ok() || !s_s.ok() || !t_d.ok() || !s_d.ok()) return absl::InternalError("recoding AGEP");
-  absl::StatusOr<veil::synth::MarginalErrorSummary> two = veil::synth::CompareMarginals(*t_s, *s_s, 2);
+  absl::StatusOr<double> sdnist = veil::synth::SdnistKMarginalScore(*t_s, *s_s);
   absl::StatusOr<veil::synth::MarginalErrorSummary> three = veil::synth::CompareMarginals(*t_d, *s_d, 3);
-  if (!two.ok()) return two.status();
+  if (!sdnist.ok()) return sdnist.status();
   if (!three.ok()) return three.status();
-  return NistScores{1000 * (1 - two->average_tvd), 1000 * (1 - three->average_tvd)};
+  return NistScores{*sdnist, 1000 * (1 - three->average_tvd), static_cast<int>(bins), *std::move(edges)};
 }
 
 int RunNist(int runs) {
@@ -454,38 +430,65 @@ int RunNist(int runs) {
     std::fprintf(stderr, "%s\n", std::string(data.status().message()).c_str());
     return 1;
   }
-  const std::vector<int32_t> sdnist_bins = SdnistAgeBins(*data);
   std::printf(
       "NIST CRC national2019, ten demographic-focused features: %lld rows; eps=1, delta=1e-9; scores: SDNist "
-      "v2 k-marginal (45 pairs, AGEP in 20 target percentile bins) / literal 3-way (120 triples, AGEP in "
-      "decades)\n",
+      "v2.5 k-marginal (45 pairs, AGEP in SDNist's bins) / literal 3-way (120 triples, AGEP in decades)\n",
       static_cast<long long>(data->num_rows()));
-  // Calibration of the metric: the published reports also score random subsamples of the target (1%: 898,
-  // 5%: 954, 10%: 969, 20%: 977). The same shares scored here check the SDNist implementation.
+  // Check of the AGEP binning: the target's bins against the published reports' univars/AGEP.csv (the same
+  // in the MST and the AIM report: lower edges and target counts).
+  {
+    absl::StatusOr<NistScores> self = ScoreNist(*data, *data);
+    if (!self.ok()) return 1;
+    constexpr int64_t kPublishedAgeCounts[20] = {1622, 1112, 1513, 1428, 1240, 1444, 1536, 1101, 1402, 1344,
+                                                 1547, 1224, 1314, 1419, 1497, 1185, 1451, 1198, 1442, 1234};
+    std::vector<int64_t> counts(self->age_bins, 0);
+    for (int32_t age : data->column(0)) ++counts[veil::synth::SdnistBin(self->age_edges, age)];
+    bool same = self->age_bins == 20;
+    std::string edges_text;
+    for (int b = 0; b < self->age_bins; ++b) {
+      if (same && counts[b] != kPublishedAgeCounts[b]) same = false;
+      absl::StrAppend(&edges_text, b == 0 ? "" : " ", self->age_edges[b]);
+    }
+    std::printf("  AGEP bins of the target: lower edges %s, top %g; counts %s the published reports'\n",
+                edges_text.c_str(), self->age_edges.back(), same ? "equal to" : "DIFFER from");
+  }
+  // Calibration of the metric: the published reports also score random subsamples of the target (MST
+  // report: 1%: 898, 5%: 954, 10%: 969, 20%: 977; AIM report: 902, 946, 969, 977; int() of the score). The
+  // same shares, 5 draws each, check the implementation.
   {
     veil::dp::RandomBits bits(veil::crypto::SecureRandom());
     const int64_t n = data->num_rows();
     const struct {
       double share;
-      double published;
-    } subsamples[] = {{0.01, 898}, {0.05, 954}, {0.10, 969}, {0.20, 977}};
+      double published_mst, published_aim;
+    } subsamples[] = {{0.01, 898, 902}, {0.05, 954, 946}, {0.10, 969, 969}, {0.20, 977, 977}};
+    constexpr int kDraws = 5;
     for (const auto& sub : subsamples) {
-      std::vector<int64_t> rows(n);
-      for (int64_t i = 0; i < n; ++i) rows[i] = i;
-      const int64_t m = static_cast<int64_t>(std::llround(sub.share * static_cast<double>(n)));
-      for (int64_t i = 0; i < m; ++i) std::swap(rows[i], rows[i + bits.UniformFast(n - i)]);
-      std::vector<std::vector<int32_t>> codes(data->num_attributes());
-      for (int a = 0; a < data->num_attributes(); ++a) {
-        for (int64_t i = 0; i < m; ++i) codes[a].push_back(data->code(rows[i], a));
+      std::vector<double> sd, lit;
+      for (int draw = 0; draw < kDraws; ++draw) {
+        std::vector<int64_t> rows(n);
+        for (int64_t i = 0; i < n; ++i) rows[i] = i;
+        const int64_t m = static_cast<int64_t>(std::llround(sub.share * static_cast<double>(n)));
+        for (int64_t i = 0; i < m; ++i) std::swap(rows[i], rows[i + bits.UniformFast(n - i)]);
+        std::vector<std::vector<int32_t>> codes(data->num_attributes());
+        for (int a = 0; a < data->num_attributes(); ++a) {
+          for (int64_t i = 0; i < m; ++i) codes[a].push_back(data->code(rows[i], a));
+        }
+        absl::StatusOr<DiscreteTable> t = DiscreteTable::Create(data->domain(), std::move(codes));
+        if (!t.ok()) return 1;
+        absl::StatusOr<NistScores> score = ScoreNist(*data, *t);
+        if (!score.ok()) return 1;
+        sd.push_back(score->sdnist);
+        lit.push_back(score->literal);
       }
-      absl::StatusOr<DiscreteTable> t = DiscreteTable::Create(data->domain(), std::move(codes));
-      if (!t.ok()) return 1;
-      absl::StatusOr<NistScores> score = ScoreNist(*data, *t, sdnist_bins);
-      if (!score.ok()) return 1;
+      double mean = 0;
+      for (double v : sd) mean += v / kDraws;
       std::printf(
-          "  real %2.0f%% subsample: SDNist k-marginal %.1f (published for the same share: %.0f, difference "
-          "%+.1f); literal 3-way %.1f\n",
-          100 * sub.share, score->sdnist, sub.published, score->sdnist - sub.published, score->literal);
+          "  real %2.0f%% subsample, %d draws: SDNist k-marginal mean %.1f (min %.1f, max %.1f; published "
+          "for "
+          "the same share: %.0f / %.0f); literal 3-way median %.1f\n",
+          100 * sub.share, kDraws, mean, *std::min_element(sd.begin(), sd.end()),
+          *std::max_element(sd.begin(), sd.end()), sub.published_mst, sub.published_aim, Median(lit));
     }
   }
   constexpr double kPublished[2] = {958, 976};  // MST, AIM (smartnoise-synth, SDNist sample reports)
@@ -500,11 +503,13 @@ int RunNist(int runs) {
       absl::StatusOr<DiscreteTable> synth =
           f->sample(data->num_rows(), veil::synth::TreeModel::SampleMethod::kSystematic);
       if (!synth.ok()) return 1;
-      absl::StatusOr<NistScores> score = ScoreNist(*data, *synth, sdnist_bins);
+      absl::StatusOr<NistScores> score = ScoreNist(*data, *synth);
       if (!score.ok()) return 1;
-      std::printf("  %s run %d: SDNist k-marginal %.1f, literal 3-way %.1f; fit CPU %.3f s%s%s\n", names[m],
-                  run + 1, score->sdnist, score->literal, f->fit_cpu_seconds, f->info.empty() ? "" : "; ",
-                  f->info.c_str());
+      std::printf(
+          "  %s run %d: SDNist k-marginal %.1f (AGEP bins up to %g), literal 3-way %.1f; fit CPU %.3f "
+          "s%s%s\n",
+          names[m], run + 1, score->sdnist, score->age_edges.back(), score->literal, f->fit_cpu_seconds,
+          f->info.empty() ? "" : "; ", f->info.c_str());
       std::fflush(stdout);
       sdnist.push_back(score->sdnist);
       literal.push_back(score->literal);
