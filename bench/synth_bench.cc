@@ -18,6 +18,7 @@
 // Run from the repository root (about 2.5 minutes on the shared 2-core machine; --no-nist about 1.5):
 //   build/<dir>/bench/synth_bench [--method mst|aim] [--epsilon E] [--runs N] [--no-nist | --nist-only]
 //       [--no-ml] [--max-model-cells C] [--round-iterations I] [--final-iterations I]
+//       [--aim-rounds T] [--aim-measure-share A] [--nist-age-width W] [--nist-age-fine-share F]
 // Exit status: 0; 1 if the data cannot be read or a run fails; 2 for a bad argument.
 #include <algorithm>
 #include <chrono>
@@ -92,6 +93,11 @@ absl::StatusOr<DiscreteTable> RowRange(const DiscreteTable& t, int64_t begin, in
 }
 
 veil::synth::AimOptions g_aim_options;
+// NIST: AGEP's coding for synthesis, in years per code (public, over the dictionary's range 0-99; default the
+// census's 5-year age groups), and the share of rho spent on a noisy single-year AGEP histogram that decodes
+// ages within a code (0, the default: uniformly within the code).
+int g_nist_age_width = 5;
+double g_nist_age_fine_share = 0;
 
 struct Fitted {
   double fit_seconds = 0;
@@ -102,10 +108,13 @@ struct Fitted {
 };
 
 // Fits `method` on `data` at (epsilon, 1e-9); keeps the result alive in `mst` / `aim`.
+// With share < 1, the method gets that share of the rho of (epsilon, 1e-9) (the caller spends the rest).
 absl::StatusOr<Fitted> FitMethod(const DiscreteTable& data, const std::string& method, double epsilon,
                                  std::optional<veil::synth::MstResult>& mst,
-                                 std::optional<veil::synth::AimResult>& aim) {
+                                 std::optional<veil::synth::AimResult>& aim, double share = 1.0) {
   absl::StatusOr<veil::synth::ZcdpBudget> budget = veil::synth::ZcdpBudget::FromApproxDp(epsilon, 1e-9);
+  if (!budget.ok()) return budget.status();
+  if (share < 1.0) budget = veil::synth::ZcdpBudget::FromRho(budget->total_rho() * share, 1e-9);
   if (!budget.ok()) return budget.status();
   Fitted f;
   const auto start = std::chrono::steady_clock::now();
@@ -299,7 +308,8 @@ bool RunTrainOnSynthetic(const DiscreteTable& data, const std::vector<std::strin
 // the published SDNist reports (../shared/data/benchmarks/nist_crc_kmarginal_published.csv). The features
 // are coded from the public data dictionary (../shared/data/nist_acs_excerpts/data_dictionary.csv), not from
 // the data: every dictionary value is a code, "N" (not applicable) its own code, AGEP (dictionary range 0-99)
-// its own value (100 codes), so that the synthetic ages can be binned as SDNist bins them.
+// read as its value (100 codes) and synthesized in public 5-year codes (--nist-age-width), decoded to an age
+// uniformly within the code (FitNistAndSample), so that the synthetic ages can be binned as SDNist bins them.
 //
 // Two scores (see docs/synth.md, "NIST CRC k-marginal score"):
 //   * SDNist v2.5's k-marginal, the version that produced the published 976 / 958 (ui.json "version": "2.5";
@@ -424,6 +434,71 @@ absl::StatusOr<NistScores> ScoreNist(const DiscreteTable& target, const Discrete
   return NistScores{*sdnist, 1000 * (1 - three->average_tvd), static_cast<int>(bins), *std::move(edges)};
 }
 
+// Fits `method` on the NIST table with AGEP coded in g_nist_age_width-year codes (public: the dictionary's
+// range 0-99), samples as many rows, and decodes AGEP back to ages: uniformly within a code, or, with
+// g_nist_age_fine_share > 0, in proportion to a noisy single-year AGEP histogram measured with that share of
+// rho (the method gets the rest; the two compose to the same (1, 1e-9)).
+absl::StatusOr<DiscreteTable> FitNistAndSample(const DiscreteTable& data, const std::string& method,
+                                               std::optional<veil::synth::MstResult>& mst,
+                                               std::optional<veil::synth::AimResult>& aim, std::string& info,
+                                               double& cpu_s) {
+  const int w = g_nist_age_width;
+  if (w < 1 || w > 100) return absl::InvalidArgumentError("--nist-age-width must be in [1, 100]");
+  if (!(g_nist_age_fine_share >= 0 && g_nist_age_fine_share < 1)) {
+    return absl::InvalidArgumentError("--nist-age-fine-share must be in [0, 1)");
+  }
+  const int codes = (100 + w - 1) / w;
+  std::vector<int32_t> to_code(100);
+  for (int age = 0; age < 100; ++age) to_code[age] = age / w;
+  absl::StatusOr<DiscreteTable> coded = RecodeAge(data, to_code, codes);
+  if (!coded.ok()) return coded.status();
+  veil::dp::RandomBits bits(veil::crypto::SecureRandom());
+  std::vector<double> fine(100, 1.0);  // weights of the ages within a code
+  const double share = w == 1 ? 1.0 : 1.0 - g_nist_age_fine_share;
+  const double cpu0 = ThreadCpuSeconds();
+  if (w > 1 && g_nist_age_fine_share > 0) {
+    absl::StatusOr<veil::synth::ZcdpBudget> total = veil::synth::ZcdpBudget::FromApproxDp(1.0, 1e-9);
+    if (!total.ok()) return total.status();
+    absl::StatusOr<veil::synth::ZcdpBudget> b =
+        veil::synth::ZcdpBudget::FromRho(total->total_rho() * g_nist_age_fine_share, 1e-9);
+    if (!b.ok()) return b.status();
+    absl::StatusOr<double> sigma = veil::synth::MarginalSigmaForRho(b->total_rho(), "AGEP years");
+    if (!sigma.ok()) return sigma.status();
+    const int attr[1] = {0};
+    absl::StatusOr<veil::synth::NoisyMarginal> m =
+        veil::synth::MeasureMarginal(bits, data, attr, *sigma, "AGEP years", *b);
+    if (!m.ok()) return m.status();
+    for (int age = 0; age < 100; ++age) fine[age] = std::max(0.0, m->values[age]);
+  }
+  absl::StatusOr<Fitted> f = FitMethod(*coded, method, 1.0, mst, aim, share);
+  if (!f.ok()) return f.status();
+  cpu_s = ThreadCpuSeconds() - cpu0;
+  info = f->info;
+  absl::StatusOr<DiscreteTable> synth =
+      f->sample(data.num_rows(), veil::synth::TreeModel::SampleMethod::kSystematic);
+  if (!synth.ok()) return synth.status();
+  // Decode: per code, an age drawn in proportion to `fine` (uniformly if all its weights are 0).
+  std::vector<std::vector<int32_t>> out(synth->num_attributes());
+  for (int a = 0; a < synth->num_attributes(); ++a) {
+    const std::span<const int32_t> c = synth->column(a);
+    out[a].assign(c.begin(), c.end());
+  }
+  for (int32_t& code : out[0]) {
+    const int lo = code * w;
+    const int hi = std::min(100, lo + w);
+    double total = 0;
+    for (int age = lo; age < hi; ++age) total += fine[age];
+    int age = lo + static_cast<int>(bits.UniformFast(static_cast<uint64_t>(hi - lo)));
+    if (w > 1 && total > 0) {
+      // Inverse CDF over the ages of the code, with a uniform double from 53 random bits.
+      double u = static_cast<double>(bits.UniformFast(uint64_t{1} << 53)) / 9007199254740992.0 * total;
+      for (age = lo; age < hi - 1 && u >= fine[age]; ++age) u -= fine[age];
+    }
+    code = age;
+  }
+  return DiscreteTable::Create(data.domain(), std::move(out));
+}
+
 int RunNist(int runs) {
   absl::StatusOr<DiscreteTable> data = ReadNist();
   if (!data.ok()) {
@@ -498,22 +573,24 @@ int RunNist(int runs) {
     for (int run = 0; run < runs; ++run) {
       std::optional<veil::synth::MstResult> mst;
       std::optional<veil::synth::AimResult> aim;
-      absl::StatusOr<Fitted> f = FitMethod(*data, names[m], 1.0, mst, aim);
-      if (!f.ok()) return 1;
-      absl::StatusOr<DiscreteTable> synth =
-          f->sample(data->num_rows(), veil::synth::TreeModel::SampleMethod::kSystematic);
-      if (!synth.ok()) return 1;
+      std::string info;
+      double cpu_s = 0;
+      absl::StatusOr<DiscreteTable> synth = FitNistAndSample(*data, names[m], mst, aim, info, cpu_s);
+      if (!synth.ok()) {
+        std::fprintf(stderr, "%s\n", std::string(synth.status().message()).c_str());
+        return 1;
+      }
       absl::StatusOr<NistScores> score = ScoreNist(*data, *synth);
       if (!score.ok()) return 1;
       std::printf(
           "  %s run %d: SDNist k-marginal %.1f (AGEP bins up to %g), literal 3-way %.1f; fit CPU %.3f "
           "s%s%s\n",
-          names[m], run + 1, score->sdnist, score->age_edges.back(), score->literal, f->fit_cpu_seconds,
-          f->info.empty() ? "" : "; ", f->info.c_str());
+          names[m], run + 1, score->sdnist, score->age_edges.back(), score->literal, cpu_s,
+          info.empty() ? "" : "; ", info.c_str());
       std::fflush(stdout);
       sdnist.push_back(score->sdnist);
       literal.push_back(score->literal);
-      cpu.push_back(f->fit_cpu_seconds);
+      cpu.push_back(cpu_s);
     }
     const double med = Median(sdnist);
     std::printf(
@@ -612,6 +689,14 @@ int main(int argc, char** argv) {
       g_aim_options.round_iterations = std::atoi(argv[++i]);
     } else if (arg == "--final-iterations" && i + 1 < argc) {
       g_aim_options.final_iterations = std::atoi(argv[++i]);
+    } else if (arg == "--aim-rounds" && i + 1 < argc) {
+      g_aim_options.rounds = std::atoi(argv[++i]);
+    } else if (arg == "--aim-measure-share" && i + 1 < argc) {
+      g_aim_options.measure_share = std::atof(argv[++i]);
+    } else if (arg == "--nist-age-width" && i + 1 < argc) {
+      g_nist_age_width = std::atoi(argv[++i]);
+    } else if (arg == "--nist-age-fine-share" && i + 1 < argc) {
+      g_nist_age_fine_share = std::atof(argv[++i]);
     } else if (arg == "--no-nist") {
       nist = false;
     } else if (arg == "--nist-only") {
@@ -619,9 +704,11 @@ int main(int argc, char** argv) {
     } else if (arg == "--no-ml") {
       ml = false;
     } else {
-      std::fprintf(stderr,
-                   "usage: synth_bench [--method mst|aim] [--epsilon E] [--runs N] [--no-nist | --nist-only] "
-                   "[--no-ml]\n");
+      std::fprintf(
+          stderr,
+          "usage: synth_bench [--method mst|aim] [--epsilon E] [--runs N] [--no-nist | --nist-only] "
+          "[--no-ml] [--max-model-cells C] [--round-iterations I] [--final-iterations I] [--aim-rounds T] "
+          "[--aim-measure-share A] [--nist-age-width W] [--nist-age-fine-share F]\n");
       return 2;
     }
   }
