@@ -18,7 +18,8 @@
 // Run from the repository root (about 2.5 minutes on the shared 2-core machine; --no-nist about 1.5):
 //   build/<dir>/bench/synth_bench [--method mst|aim] [--epsilon E] [--runs N] [--no-nist | --nist-only]
 //       [--no-ml] [--max-model-cells C] [--round-iterations I] [--final-iterations I]
-//       [--aim-rounds T] [--aim-measure-share A] [--nist-age-width W] [--nist-age-fine-share F]
+//       [--aim-rounds T] [--aim-measure-share A] [--aim-workload-k K] [--nist-age-width W]
+//       [--nist-age-fine-share F]
 // Exit status: 0; 1 if the data cannot be read or a run fails; 2 for a bad argument.
 #include <algorithm>
 #include <chrono>
@@ -93,11 +94,32 @@ absl::StatusOr<DiscreteTable> RowRange(const DiscreteTable& t, int64_t begin, in
 }
 
 veil::synth::AimOptions g_aim_options;
+// AIM's workload: every subset of this many attributes (0: AIM's default, every 3-way marginal).
+int g_aim_workload_k = 0;
 // NIST: AGEP's coding for synthesis, in years per code (public, over the dictionary's range 0-99; default the
 // census's 5-year age groups), and the share of rho spent on a noisy single-year AGEP histogram that decodes
 // ages within a code (0, the default: uniformly within the code).
 int g_nist_age_width = 5;
 double g_nist_age_fine_share = 0;
+
+veil::synth::AimOptions AimOptionsFor(const DiscreteTable& data) {
+  veil::synth::AimOptions o = g_aim_options;
+  const int d = data.num_attributes();
+  const int k = std::min(g_aim_workload_k, d);
+  if (k > 0) {
+    std::vector<int> attrs(k);
+    for (int i = 0; i < k; ++i) attrs[i] = i;
+    while (true) {
+      o.workload.push_back({attrs, 1.0});
+      int i = k - 1;
+      while (i >= 0 && attrs[i] == d - k + i) --i;
+      if (i < 0) break;
+      ++attrs[i];
+      for (int j = i + 1; j < k; ++j) attrs[j] = attrs[j - 1] + 1;
+    }
+  }
+  return o;
+}
 
 struct Fitted {
   double fit_seconds = 0;
@@ -132,7 +154,7 @@ absl::StatusOr<Fitted> FitMethod(const DiscreteTable& data, const std::string& m
     f.budget = &mst->budget;
   } else if (method == "aim") {
     absl::StatusOr<veil::synth::AimResult> r =
-        veil::synth::FitAim(data, *budget, veil::crypto::SecureRandom(), g_aim_options);
+        veil::synth::FitAim(data, *budget, veil::crypto::SecureRandom(), AimOptionsFor(data));
     if (!r.ok()) return r.status();
     aim = std::move(*r);
     f.fit_seconds = Seconds(start);
@@ -689,6 +711,8 @@ int main(int argc, char** argv) {
       g_aim_options.round_iterations = std::atoi(argv[++i]);
     } else if (arg == "--final-iterations" && i + 1 < argc) {
       g_aim_options.final_iterations = std::atoi(argv[++i]);
+    } else if (arg == "--aim-workload-k" && i + 1 < argc) {
+      g_aim_workload_k = std::atoi(argv[++i]);
     } else if (arg == "--aim-rounds" && i + 1 < argc) {
       g_aim_options.rounds = std::atoi(argv[++i]);
     } else if (arg == "--aim-measure-share" && i + 1 < argc) {
@@ -708,7 +732,7 @@ int main(int argc, char** argv) {
           stderr,
           "usage: synth_bench [--method mst|aim] [--epsilon E] [--runs N] [--no-nist | --nist-only] "
           "[--no-ml] [--max-model-cells C] [--round-iterations I] [--final-iterations I] [--aim-rounds T] "
-          "[--aim-measure-share A] [--nist-age-width W] [--nist-age-fine-share F]\n");
+          "[--aim-measure-share A] [--aim-workload-k K] [--nist-age-width W] [--nist-age-fine-share F]\n");
       return 2;
     }
   }
