@@ -379,32 +379,54 @@ Json DsrRequestToJson(const DsrRequest& r, absl::Time now) {
           {"steps", steps}};
 }
 
+namespace {
+
+// The state machine in one place: the states each step may be taken from. "complete" is the step that closes
+// a two-phase run (erasure, restriction, objection) after its changes; the others are the commands'. A closed
+// request (completed, rejected) takes no step. Reject is allowed from every open state, in_progress too: a
+// run that can never finish (a dataset that cannot be erased, a restriction that cannot be recorded) must
+// still be answered, and Art. 12(4) has the controller inform the subject of the reasons for not acting;
+// what the stopped run did stays in the request's outcome. Besides its state, a step may need the identity
+// verified (run) or not yet (verify), and a deadline is extended at most once (extend).
+struct StepFrom {
+  std::string_view step;
+  std::initializer_list<DsrState> from;
+};
+const StepFrom kStepFrom[] = {
+    {"verify", {DsrState::kReceived, DsrState::kExtended}},
+    {"run", {DsrState::kIdentityVerified, DsrState::kExtended, DsrState::kInProgress}},
+    {"complete", {DsrState::kInProgress}},
+    {"reject",
+     {DsrState::kReceived, DsrState::kIdentityVerified, DsrState::kExtended, DsrState::kInProgress}},
+    {"extend",
+     {DsrState::kReceived, DsrState::kIdentityVerified, DsrState::kExtended, DsrState::kInProgress}},
+};
+
+}  // namespace
+
 absl::Status CheckDsrStep(const DsrRequest& r, std::string_view step) {
+  const StepFrom* rule = nullptr;
+  for (const StepFrom& x : kStepFrom) {
+    if (x.step == step) rule = &x;
+  }
+  if (rule == nullptr)
+    return absl::InvalidArgumentError(absl::StrCat("unknown step \"", std::string(step), "\""));
   const auto refuse = [&](std::string_view allowed) {
     return absl::FailedPreconditionError(absl::StrCat(
         "subject request #", r.id, " is ", DsrStateName(r.state), r.verified ? " (identity verified)" : "",
         ": cannot ", std::string(step), " it; ", std::string(allowed)));
   };
   if (r.finished()) return refuse("it is closed");
-  if (step == "verify") {
-    if (r.verified) return refuse("the identity is already verified; next: run");
-    if (r.state == DsrState::kInProgress) return refuse("next: run");
-    return absl::OkStatus();
+  if (step == "verify" && r.verified) return refuse("the identity is already verified; next: run");
+  if (step == "run" && !r.verified) return refuse("verify the requester's identity first (veil dsr verify)");
+  if (std::find(rule->from.begin(), rule->from.end(), r.state) == rule->from.end()) {
+    std::vector<std::string> names;
+    for (DsrState s : rule->from) names.push_back(DsrStateName(s));
+    return refuse(absl::StrCat(std::string(step), " is taken from ", absl::StrJoin(names, ", ")));
   }
-  if (step == "run") {
-    if (!r.verified) return refuse("verify the requester's identity first (veil dsr verify)");
-    return absl::OkStatus();
-  }
-  if (step == "reject") {
-    if (r.state == DsrState::kInProgress) return refuse("a run has started: run it again to finish");
-    return absl::OkStatus();
-  }
-  if (step == "extend") {
-    if (r.extension_reason.has_value())
-      return refuse("the deadline was already extended once, by the two months Art. 12(3) allows");
-    return absl::OkStatus();
-  }
-  return absl::InvalidArgumentError(absl::StrCat("unknown step \"", std::string(step), "\""));
+  if (step == "extend" && r.extension_reason.has_value())
+    return refuse("the deadline was already extended once, by the two months Art. 12(3) allows");
+  return absl::OkStatus();
 }
 
 absl::StatusOr<DsrRequest> SubjectRequests::Open(const DsrOpenRequest& request) {
@@ -530,12 +552,16 @@ absl::StatusOr<DsrRequest> SubjectRequests::Step(int64_t id, std::string_view st
     r.state = DsrState::kIdentityVerified;
     s.detail = "the requester's identity was verified";
   } else if (step == "reject") {
+    // A run that had started and cannot finish: what it did stays in the outcome, and the detail says so.
+    s.detail =
+        r.state == DsrState::kInProgress
+            ? absl::StrCat("rejected after a run had started (what it did is kept in the outcome): ", reason)
+            : absl::StrCat("rejected: ", reason);
     r.state = DsrState::kRejected;
     r.rejection_reason = std::string(reason);
     r.closed = now;
-    s.detail = absl::StrCat("rejected: ", reason);
   } else {  // extend
-    // A run that has started stays in_progress (to be finished, not rejected); the extension is its due time.
+    // A run that has started stays in_progress (to be finished or rejected); the extension is its due time.
     if (r.state != DsrState::kInProgress) r.state = DsrState::kExtended;
     r.extension_reason = std::string(reason);
     r.due = AddCalendarMonths(r.received, kDsrMonths + kDsrExtensionMonths);

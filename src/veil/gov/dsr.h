@@ -6,9 +6,9 @@
 //
 //   open ──> received ──verify──> identity_verified ──run──> completed
 //               │                      │          │
-//               │                      │          └──run──> in_progress ──> completed
+//               │                      │          └──run──> in_progress ──complete──> completed
 //               │                      │                    (erasure, restriction, objection: see below)
-//               ├──reject──> rejected <┘   (with a reason code; not once a request is in_progress)
+//               ├──reject──> rejected <┴──────────────────────┘   (from every open state, with a reason code)
 //               └──extend──> extended      (from any open state, once: the deadline moves from one month
 //                                           to three months after receipt, with a reason; the request then
 //                                           continues from where it was: verify if not yet verified, run;
@@ -21,10 +21,13 @@
 // Erasure, restriction and objection change the vault, the key store or the restriction table, each in its
 // own commit: their run's entry moves the request to in_progress (step "run") before the first change, and
 // a step "complete" (naming the same entry) closes it after the last. A run stopped in between stays
-// in_progress: what was done may not be undone, so it is not rejected but run again to finish, which redoes
+// in_progress and is run again to finish, which redoes
 // nothing already done: a restriction or objection already in force (same kind, purpose, dataset) is not
 // added twice; a dataset already erased no longer holds the subject, and what earlier runs of the request
-// erased is kept in its outcome (saved after each erasure) and counted in the end.
+// erased is kept in its outcome (saved after each erasure) and counted in the end. A run that can never
+// finish is rejected instead (Art. 12(4): the reason is recorded, for the subject to be told): the request
+// closes with what the stopped run did kept in its outcome. CheckDsrStep's table (dsr.cc) is the one place
+// that says which state each step is taken from.
 //
 // A step that the state does not allow is refused (FailedPrecondition) saying the state and what is allowed.
 //

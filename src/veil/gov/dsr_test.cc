@@ -404,8 +404,7 @@ TEST_F(DsrTest, ARunStoppedBeforeItsEntryChangesNothing) {
 }
 
 // A run that stops after its entry, once the erasure may have begun (here: the catalog refuses the
-// erasure's commit), stays in_progress: it cannot be rejected any more (what was done must be finished and
-// accounted for), its deadline can still be extended, and running it again finishes it.
+// erasure's commit), stays in_progress: its deadline can still be extended, and running it again finishes it.
 TEST_F(DsrTest, ARunStoppedAfterItsEntryIsResumed) {
   SubjectRequests dsr(*owner_);
   const DsrRequest r = Open(DsrKind::kErasure);
@@ -425,10 +424,9 @@ TEST_F(DsrTest, ARunStoppedAfterItsEntryIsResumed) {
   EXPECT_EQ(back.steps[2].state, DsrState::kInProgress);
   EXPECT_EQ(back.steps[2].audit_seq, Entries("dsr.run").at(0).seq) << "in_progress with its entry";
   EXPECT_EQ(owner_->GetDataset("patients")->subjects, 3) << "the erasure did not commit";
-  EXPECT_THAT(dsr.Reject(r.id, "late").status().message(), HasSubstr("a run has started: run it again"));
   auto extended = dsr.Extend(r.id, "disk-full");
   ASSERT_TRUE(extended.ok()) << extended.status();
-  EXPECT_EQ(extended->state, DsrState::kInProgress) << "to be finished, not rejected";
+  EXPECT_EQ(extended->state, DsrState::kInProgress) << "a run that has started stays in_progress";
   EXPECT_EQ(extended->due, UtcTime(2026, 6, 1, 9));
   auto run = dsr.Run(r.id, {});
   ASSERT_TRUE(run.ok()) << run.status();
@@ -439,6 +437,51 @@ TEST_F(DsrTest, ARunStoppedAfterItsEntryIsResumed) {
   for (const DsrStep& s : run->request.steps) steps.push_back(s.step);
   EXPECT_EQ(steps, (std::vector<std::string>{"open", "verify", "run", "extend", "run", "complete"}));
   EXPECT_EQ(Entries("dsr.run").size(), 2u) << "each run, the stopped one too, has its entry";
+}
+
+// A run that stops after its entry and can never finish (here: the catalog keeps refusing the erasure) is
+// rejected with its reason (Art. 12(4)): the request closes, the rejection is its own audited step, and what
+// the stopped run had planned and done stays in the outcome. A closed request then takes no run.
+TEST_F(DsrTest, ARunThatCannotFinishIsRejected) {
+  SubjectRequests dsr(*owner_);
+  const DsrRequest r = Open(DsrKind::kErasure);
+  ASSERT_TRUE(dsr.Verify(r.id).ok());
+  store::Database& db = owner_->workspace().metadata();
+  ASSERT_TRUE(db.Exec("CREATE TEMP TRIGGER fail_erasure BEFORE DELETE ON main.subject "
+                      "BEGIN SELECT RAISE(ABORT, 'injected'); END")
+                  .ok());
+  for (int i = 0; i < 2; ++i) {
+    const absl::Status stopped = dsr.Run(r.id, {}).status();
+    EXPECT_THAT(stopped.message(), HasSubstr("injected")) << "stopped by the erasure, not for another reason";
+  }
+  ASSERT_TRUE(db.Exec("DROP TRIGGER fail_erasure").ok());
+  ASSERT_EQ(dsr.Get(r.id)->state, DsrState::kInProgress);
+  const size_t updates = Entries("dsr.update").size();
+
+  EXPECT_EQ(dsr.Reject(r.id, "not a code").status().code(), absl::StatusCode::kInvalidArgument);
+  env_.AdvanceClock(absl::Hours(1));
+  auto rejected = dsr.Reject(r.id, "erasure-impossible");
+  ASSERT_TRUE(rejected.ok()) << rejected.status();
+  EXPECT_EQ(rejected->state, DsrState::kRejected);
+  EXPECT_EQ(rejected->rejection_reason, "erasure-impossible");
+  EXPECT_EQ(rejected->closed, kT0 + absl::Hours(1));
+  EXPECT_EQ(rejected->outcome["to_erase"], nlohmann::json({"patients"})) << "the stopped run's plan is kept";
+  ASSERT_FALSE(rejected->steps.empty());
+  const DsrStep& last = rejected->steps.back();
+  EXPECT_EQ(last.step, "reject");
+  EXPECT_EQ(last.state, DsrState::kRejected);
+  EXPECT_THAT(last.detail, HasSubstr("rejected after a run had started"));
+  EXPECT_THAT(last.detail, HasSubstr("erasure-impossible"));
+  const auto entries = Entries("dsr.update");
+  ASSERT_EQ(entries.size(), updates + 1) << "the rejection is audited";
+  EXPECT_EQ(last.audit_seq, entries.back().seq);
+  EXPECT_THAT(entries.back().reason, HasSubstr("erasure-impossible"));
+  EXPECT_EQ(entries.back().subject_pseudonyms, std::vector<std::string>{r.pseudonym});
+
+  EXPECT_THAT(dsr.Run(r.id, {}).status().message(),
+              HasSubstr("is rejected (identity verified): cannot run it"));
+  EXPECT_EQ(dsr.Get(r.id)->state, DsrState::kRejected);
+  EXPECT_EQ(owner_->GetDataset("patients")->subjects, 3) << "nothing was erased";
 }
 
 // A run that stops after its changes but before its completion (here: the completion step cannot be
