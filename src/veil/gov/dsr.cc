@@ -767,24 +767,21 @@ absl::StatusOr<DsrRunResult> SubjectRequests::Run(int64_t id, const DsrRunOption
         "records in place)";
   }
 
-  // Moves the request to `state` with one step, in one transaction. Without `started`, the run's audit
-  // entry is written in that transaction, before it commits, so that the state never changes without its
-  // entry; `started` is the entry of the run that a completion step finishes.
+  // Moves the request to `state` with one step and the step's own audit entry (dsr.run, the step named in
+  // its parameters and reason), in one transaction, so that the state never changes without its entry.
+  // `run_seq`: the entry of the run that a step "complete" finishes, named in its reason.
   const auto advance = [&](std::string_view name, DsrState state, const std::string& step_detail,
                            const Json& step_outcome,
-                           std::optional<uint64_t> started) -> absl::StatusOr<uint64_t> {
+                           std::optional<uint64_t> run_seq) -> absl::StatusOr<uint64_t> {
     VEIL_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db));
-    uint64_t seq = 0;
-    if (started.has_value()) {
-      seq = *started;
-    } else {
-      Json params = Params(r, "run");
-      params["dsr"]["outcome"] = step_outcome;
-      GateDecision d = decision;
-      d.reason += absl::StrCat("; subject request #", r.id, " run: ", step_detail);
-      VEIL_ASSIGN_OR_RETURN(seq, session_.RecordEntry(Operation::kDsrRun, r.dataset, "", d, params,
-                                                      result_hash, {r.pseudonym}));
-    }
+    Json params = Params(r, name);
+    params["dsr"]["outcome"] = step_outcome;
+    GateDecision d = decision;
+    d.reason += absl::StrCat(
+        "; subject request #", r.id, " ", std::string(name), ": ", step_detail,
+        run_seq.has_value() ? absl::StrCat(" (the run of audit entry #", *run_seq, ")") : std::string());
+    VEIL_ASSIGN_OR_RETURN(const uint64_t seq, session_.RecordEntry(Operation::kDsrRun, r.dataset, "", d,
+                                                                   params, result_hash, {r.pseudonym}));
     DsrRequest next = r;
     next.state = state;
     next.outcome = step_outcome;

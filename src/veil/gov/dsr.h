@@ -20,7 +20,7 @@
 // the request's row: their entry and the completion commit together (the document is released after).
 // Erasure, restriction and objection change the vault, the key store or the restriction table, each in its
 // own commit: their run's entry moves the request to in_progress (step "run") before the first change, and
-// a step "complete" (naming the same entry) closes it after the last. A run stopped in between stays
+// a step "complete", with an audit entry of its own naming the run's, closes it after the last. A run stopped in between stays
 // in_progress and is run again to finish, which redoes
 // nothing already done: a restriction or objection already in force (same kind, purpose, dataset) is not
 // added twice; a dataset already erased no longer holds the subject, and what earlier runs of the request
@@ -69,7 +69,7 @@
 // Auditing and the gate: every step is one audit entry naming the subject's pseudonym (dsr.open, dsr.update
 // for verify, reject and extend, dsr.run for each run), written in the transaction that changes the state,
 // before it commits and before any change or release it announces; the step "complete" of a two-phase run
-// names its run's entry. A run of restriction or objection also leaves the restriction's own entry. All are
+// is a dsr.run entry of its own, whose reason names its run's entry. A run of restriction or objection also leaves the restriction's own entry. All are
 // owner operations; reading (status, list) is dsr.read, gated, not audited when allowed (pseudonyms only).
 //
 // Thread safety: as the Session (not thread-safe).

@@ -305,7 +305,19 @@ TEST_F(DsrTest, ErasureHonoursLegalHolds) {
   EXPECT_FALSE(owner_->workspace().key_store().LoadKeys("patients")->contains(p1));
   EXPECT_TRUE(owner_->workspace().key_store().LoadKeys("billing")->contains(p1));
   // The request (pseudonym only) outlives the erasure: the record that it was answered.
-  EXPECT_EQ(dsr.Get(r.id)->state, DsrState::kCompleted);
+  const DsrRequest back = *dsr.Get(r.id);
+  EXPECT_EQ(back.state, DsrState::kCompleted);
+  // Every step is its own audit entry, the completion too (issue 11, item 6).
+  ASSERT_EQ(back.steps.size(), 4u);
+  EXPECT_EQ(back.steps[2].step, "run");
+  EXPECT_EQ(back.steps[3].step, "complete");
+  const auto runs = Entries("dsr.run");
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(back.steps[2].audit_seq, runs[0].seq);
+  EXPECT_EQ(back.steps[3].audit_seq, runs[1].seq);
+  EXPECT_EQ(run->audit_seq, runs[0].seq) << "the run's entry, announced before the erasure";
+  EXPECT_THAT(runs[1].reason, HasSubstr("complete: erasure done: 2 row(s) removed, 1 data key(s) destroyed"));
+  EXPECT_EQ(runs[1].subject_pseudonyms, std::vector<std::string>{p1});
 }
 
 // With no legal hold anywhere, an erasure request is erased as `veil erase` erases: by one erasure across
@@ -436,7 +448,12 @@ TEST_F(DsrTest, ARunStoppedAfterItsEntryIsResumed) {
   std::vector<std::string> steps;
   for (const DsrStep& s : run->request.steps) steps.push_back(s.step);
   EXPECT_EQ(steps, (std::vector<std::string>{"open", "verify", "run", "extend", "run", "complete"}));
-  EXPECT_EQ(Entries("dsr.run").size(), 2u) << "each run, the stopped one too, has its entry";
+  const auto entries = Entries("dsr.run");
+  ASSERT_EQ(entries.size(), 3u) << "each run, the stopped one too, and the completion have their entry";
+  EXPECT_EQ(run->request.steps[4].audit_seq, entries[1].seq);
+  EXPECT_EQ(run->request.steps[5].audit_seq, entries[2].seq) << "complete: an entry of its own";
+  EXPECT_THAT(entries[2].reason, HasSubstr("subject request #1 complete: erasure done"));
+  EXPECT_THAT(entries[2].reason, HasSubstr(absl::StrCat("(the run of audit entry #", entries[1].seq, ")")));
 }
 
 // A run that stops after its entry and can never finish (here: the catalog keeps refusing the erasure) is
