@@ -655,6 +655,11 @@ TEST_F(GovCliTest, SubjectRequests) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("2026-06-01"));
   EXPECT_EQ(At("2026-04-02", "dsr extend 3 --reason again").exit_code, 1) << "once only";
+  // Extended is shown with the state the request stays in.
+  r = At("2026-04-02", "dsr status 3");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("state     received, extended (identity not verified yet)"));
+  EXPECT_EQ(ParseJson(At("2026-04-02", "--json dsr status 3").out)["extended"], true);
   r = At("2026-04-02", "--json dsr list --overdue");
   ASSERT_EQ(ParseJson(r.out)["requests"].size(), 1u);
   EXPECT_EQ(ParseJson(r.out)["requests"][0]["id"], 4);

@@ -1108,8 +1108,8 @@ void PrintDsr(const gov::DsrRequest& r, absl::Time now) {
             << gov::DsrKindArticle(r.kind) << ") of subject " << Short(r.pseudonym)
             << (r.dataset.empty() ? std::string(" in every dataset") : " in dataset \"" + r.dataset + "\"")
             << (r.purpose.empty() ? std::string() : ", purpose \"" + r.purpose + "\"") << "\n";
-  std::cout << "  state     " << gov::DsrStateName(r.state)
-            << (r.verified ? "" : " (identity not verified yet)") << "\n";
+  std::cout << "  state     " << gov::DsrStateText(r) << (r.verified ? "" : " (identity not verified yet)")
+            << "\n";
   std::cout << "  received  " << FormatUtc(r.received) << (r.note.empty() ? "" : "  note " + r.note) << "\n";
   std::cout << "  due       " << FormatUtc(r.due)
             << (r.extension_reason ? "  (extended, Art. 12(3): " + *r.extension_reason + ")" : "")
@@ -1200,13 +1200,14 @@ absl::Status RunDsrRun(const DsrArgs& a, const GlobalOptions& global) {
       return absl::InvalidArgumentError(
           absl::StrCat("-o ", a.output, ": not a file in an existing directory"));
   }
-  {
-    VEIL_ASSIGN_OR_RETURN(const gov::DsrRequest r, dsr.Get(a.id));
+  gov::DsrRunOptions options;
+  // Checked on the request the run loads, before it records or releases anything.
+  options.check = [&a](const gov::DsrRequest& r) {
     if (r.kind == gov::DsrKind::kPortability && a.output.empty())
       return absl::InvalidArgumentError(
           "a portability request writes JSON and one CSV per dataset: give -o OUT.json");
-  }
-  gov::DsrRunOptions options;
+    return absl::OkStatus();
+  };
   if (!a.subject.empty()) options.subject_id = a.subject;
   options.rectified = a.rectified;
   VEIL_ASSIGN_OR_RETURN(const gov::DsrRunResult result, dsr.Run(a.id, options));
@@ -1262,8 +1263,8 @@ absl::Status RunDsrList(const DsrArgs& a, const GlobalOptions& global) {
   std::vector<std::vector<std::string>> rows;
   for (const gov::DsrRequest& r : all) {
     rows.push_back({absl::StrCat(r.id), gov::DsrKindName(r.kind), Short(r.pseudonym),
-                    r.dataset.empty() ? "(all)" : r.dataset, gov::DsrStateName(r.state),
-                    FormatUtc(r.received), FormatUtc(r.due) + (r.extension_reason ? " (extended)" : ""),
+                    r.dataset.empty() ? "(all)" : r.dataset, gov::DsrStateText(r), FormatUtc(r.received),
+                    FormatUtc(r.due) + (r.extension_reason ? " (extended)" : ""),
                     r.overdue(now) ? "OVERDUE" : ""});
   }
   PrintTable({"#", "kind", "subject", "dataset", "state", "received", "due", ""}, rows, {true});

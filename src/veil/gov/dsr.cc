@@ -33,10 +33,16 @@ absl::Time Truncated(absl::Time t) { return absl::FromUnixNanos(absl::ToUnixNano
 
 constexpr DsrKind kKinds[] = {DsrKind::kAccess,  DsrKind::kPortability, DsrKind::kRectification,
                               DsrKind::kErasure, DsrKind::kRestriction, DsrKind::kObjection};
-constexpr DsrState kStates[] = {DsrState::kReceived,  DsrState::kIdentityVerified, DsrState::kInProgress,
-                                DsrState::kCompleted, DsrState::kRejected,         DsrState::kExtended};
+constexpr DsrState kStates[] = {DsrState::kReceived, DsrState::kIdentityVerified, DsrState::kInProgress,
+                                DsrState::kCompleted, DsrState::kRejected};
 
-std::optional<DsrState> ParseState(std::string_view name) {
+// Whether a request is extended is its extension reason, not a state. Workspaces written before stored
+// "extended" as the state of an extended request (and of its extend step), which continued from where it
+// was: read as that state, `before` (the request's verification, or the previous step's state).
+constexpr char kLegacyExtended[] = "extended";
+
+std::optional<DsrState> ParseState(std::string_view name, DsrState before) {
+  if (name == kLegacyExtended) return before;
   for (DsrState s : kStates) {
     if (name == DsrStateName(s)) return s;
   }
@@ -59,7 +65,9 @@ absl::StatusOr<DsrRequest> RowToRequest(store::Statement& st) {
   const std::optional<DsrKind> kind = ParseDsrKind(kind_name);
   if (!kind) return Damaged(r.id, absl::StrCat("unknown kind \"", kind_name, "\""));
   const std::string state_name = st.ColumnText(6);
-  const std::optional<DsrState> state = ParseState(state_name);
+  const bool verified = st.ColumnInt64(7) != 0;
+  const std::optional<DsrState> state =
+      ParseState(state_name, verified ? DsrState::kIdentityVerified : DsrState::kReceived);
   if (!state) return Damaged(r.id, absl::StrCat("unknown state \"", state_name, "\""));
   const std::vector<uint8_t> raw = st.ColumnBlob(2);
   if (raw.size() != 32) return Damaged(r.id, absl::StrCat("pseudonym is ", raw.size(), " bytes, not 32"));
@@ -69,7 +77,7 @@ absl::StatusOr<DsrRequest> RowToRequest(store::Statement& st) {
   r.purpose = st.ColumnText(4);
   r.note = st.ColumnText(5);
   r.state = *state;
-  r.verified = st.ColumnInt64(7) != 0;
+  r.verified = verified;
   r.received = absl::FromUnixNanos(st.ColumnInt64(8));
   r.due = absl::FromUnixNanos(st.ColumnInt64(9));
   if (!st.IsNull(10)) r.extension_reason = st.ColumnText(10);
@@ -93,7 +101,8 @@ absl::Status LoadSteps(store::Database& db, DsrRequest& r) {
     s.seq = st.ColumnInt64(0);
     s.step = st.ColumnText(1);
     const std::string state_name = st.ColumnText(2);
-    const std::optional<DsrState> state = ParseState(state_name);
+    const std::optional<DsrState> state =
+        ParseState(state_name, r.steps.empty() ? DsrState::kReceived : r.steps.back().state);
     if (!state) return Damaged(r.id, absl::StrCat("step ", s.seq, ": unknown state \"", state_name, "\""));
     s.state = *state;
     s.at = absl::FromUnixNanos(st.ColumnInt64(3));
@@ -152,6 +161,36 @@ absl::Status SaveOutcome(store::Database& db, const DsrRequest& r) {
   VEIL_RETURN_IF_ERROR(st.Bind(1, r.id));
   VEIL_RETURN_IF_ERROR(st.Bind(2, r.outcome.dump()));
   return st.Run();
+}
+
+// One step of a request, committed with its audit entry: the one way a request's state changes. `r` is the
+// request as the step leaves it (state, reason, due time, outcome already set); the step's audit entry (`op`,
+// the gate's `decision` with the request, the step and `detail` appended to its reason, `params`, the
+// subject's pseudonym) is written in `txn`, the request and the step are saved in it, and it commits. So the
+// state never changes without its entry, and the entry is written before the change commits (a failed
+// commit leaves an entry for a step that did not happen, never a step without its entry). On success the
+// step is appended to r.steps; returns the entry's number.
+absl::StatusOr<uint64_t> CommitStep(Session& session, store::Transaction txn, DsrRequest& r,
+                                    std::string_view step, absl::Time at, std::string detail, Operation op,
+                                    GateDecision decision, const Json& params,
+                                    std::optional<crypto::Sha256Digest> result_hash) {
+  store::Database& db = session.workspace().metadata();
+  decision.reason += absl::StrCat("; subject request #", r.id, " (", DsrKindName(r.kind), ") ",
+                                  std::string(step), ": ", detail);
+  DsrStep s;
+  s.seq = static_cast<int64_t>(r.steps.size()) + 1;
+  s.step = std::string(step);
+  s.state = r.state;
+  s.at = at;
+  s.actor = session.actor();
+  s.detail = std::move(detail);
+  VEIL_ASSIGN_OR_RETURN(s.audit_seq,
+                        session.RecordEntry(op, r.dataset, "", decision, params, result_hash, {r.pseudonym}));
+  VEIL_RETURN_IF_ERROR(Save(db, r, s));
+  VEIL_RETURN_IF_ERROR(txn.Commit());
+  const uint64_t seq = *s.audit_seq;
+  r.steps.push_back(std::move(s));
+  return seq;
 }
 
 // The restriction (or objection) in force that already does what the request asks: same subject, kind,
@@ -238,38 +277,19 @@ absl::StatusOr<std::vector<std::string>> AttachedInScope(store::Workspace& ws, c
   return out;
 }
 
-// The legal holds in force that cover the subject in `dataset` (on the dataset, or on this subject).
-absl::StatusOr<Json> HoldsCovering(store::Database& db, std::string_view dataset,
-                                   std::string_view pseudonym) {
-  VEIL_ASSIGN_OR_RETURN(const std::vector<LegalHold> holds, LoadLegalHolds(db, dataset));
+// The legal holds in force that cover the subject, in every dataset (on a dataset, or on this subject in
+// it): one query, whatever the number of datasets.
+absl::StatusOr<std::vector<LegalHold>> HoldsCovering(store::Database& db, std::string_view pseudonym) {
+  VEIL_ASSIGN_OR_RETURN(std::vector<LegalHold> holds, LoadLegalHolds(db, std::nullopt));
+  std::erase_if(holds, [&](const LegalHold& h) { return !h.pseudonym.empty() && h.pseudonym != pseudonym; });
+  return holds;
+}
+
+// Those of `holds` in `dataset`, as retention.h writes them (LegalHoldToJson).
+Json HoldsIn(const std::vector<LegalHold>& holds, std::string_view dataset) {
   Json out = Json::array();
   for (const LegalHold& h : holds) {
-    if (!h.pseudonym.empty() && h.pseudonym != pseudonym) continue;
-    out.push_back({{"id", h.id},
-                   {"reason", h.reason},
-                   {"covers", h.pseudonym.empty() ? "the dataset" : "this subject"},
-                   {"placed_at", Rfc3339(h.placed_at)}});
-  }
-  return out;
-}
-
-// Whether a legal hold in force covers the subject in any dataset of the workspace (in scope or not).
-absl::StatusOr<bool> HeldAnywhere(store::Workspace& ws, std::string_view pseudonym) {
-  VEIL_ASSIGN_OR_RETURN(const std::vector<store::DatasetInfo> all, ws.ListDatasets());
-  for (const store::DatasetInfo& d : all) {
-    VEIL_ASSIGN_OR_RETURN(const Json holds, HoldsCovering(ws.metadata(), d.name, pseudonym));
-    if (!holds.empty()) return true;
-  }
-  return false;
-}
-
-absl::StatusOr<Json> RetentionRulesOf(store::Database& db, std::string_view dataset) {
-  VEIL_ASSIGN_OR_RETURN(const std::vector<RetentionRule> rules, LoadRetentionRules(db, dataset));
-  Json out = Json::array();
-  for (const RetentionRule& r : rules) {
-    out.push_back({{"category", r.category.empty() ? Json(nullptr) : Json(r.category)},
-                   {"days", r.days},
-                   {"trigger", RetentionTriggerText(r)}});
+    if (h.dataset == dataset) out.push_back(LegalHoldToJson(h));
   }
   return out;
 }
@@ -331,8 +351,6 @@ const char* DsrStateName(DsrState state) {
       return "completed";
     case DsrState::kRejected:
       return "rejected";
-    case DsrState::kExtended:
-      return "extended";
   }
   return "?";
 }
@@ -346,6 +364,10 @@ absl::Time AddCalendarMonths(absl::Time t, int months) {
   const absl::CivilSecond out(target.year(), target.month(), std::min(cs.day(), last_day), cs.hour(),
                               cs.minute(), cs.second());
   return absl::FromCivil(out, utc) + fraction;
+}
+
+std::string DsrStateText(const DsrRequest& r) {
+  return r.extended() ? absl::StrCat(DsrStateName(r.state), ", extended") : DsrStateName(r.state);
 }
 
 Json DsrRequestToJson(const DsrRequest& r, absl::Time now) {
@@ -371,6 +393,7 @@ Json DsrRequestToJson(const DsrRequest& r, absl::Time now) {
           {"received", Rfc3339(r.received)},
           {"due", Rfc3339(r.due)},
           {"overdue", r.overdue(now)},
+          {"extended", r.extended()},
           {"extension_reason", r.extension_reason ? Json(*r.extension_reason) : Json(nullptr)},
           {"rejection_reason", r.rejection_reason ? Json(*r.rejection_reason) : Json(nullptr)},
           {"outcome", r.outcome},
@@ -387,19 +410,18 @@ namespace {
 // run that can never finish (a dataset that cannot be erased, a restriction that cannot be recorded) must
 // still be answered, and Art. 12(4) has the controller inform the subject of the reasons for not acting;
 // what the stopped run did stays in the request's outcome. Besides its state, a step may need the identity
-// verified (run) or not yet (verify), and a deadline is extended at most once (extend).
+// verified (run) or not yet (verify), and a deadline is extended at most once (extend; an extension is not a
+// state: the request stays where it was, with the longer deadline).
 struct StepFrom {
   std::string_view step;
   std::initializer_list<DsrState> from;
 };
 const StepFrom kStepFrom[] = {
-    {"verify", {DsrState::kReceived, DsrState::kExtended}},
-    {"run", {DsrState::kIdentityVerified, DsrState::kExtended, DsrState::kInProgress}},
+    {"verify", {DsrState::kReceived}},
+    {"run", {DsrState::kIdentityVerified, DsrState::kInProgress}},
     {"complete", {DsrState::kInProgress}},
-    {"reject",
-     {DsrState::kReceived, DsrState::kIdentityVerified, DsrState::kExtended, DsrState::kInProgress}},
-    {"extend",
-     {DsrState::kReceived, DsrState::kIdentityVerified, DsrState::kExtended, DsrState::kInProgress}},
+    {"reject", {DsrState::kReceived, DsrState::kIdentityVerified, DsrState::kInProgress}},
+    {"extend", {DsrState::kReceived, DsrState::kIdentityVerified, DsrState::kInProgress}},
 };
 
 }  // namespace
@@ -424,7 +446,7 @@ absl::Status CheckDsrStep(const DsrRequest& r, std::string_view step) {
     for (DsrState s : rule->from) names.push_back(DsrStateName(s));
     return refuse(absl::StrCat(std::string(step), " is taken from ", absl::StrJoin(names, ", ")));
   }
-  if (step == "extend" && r.extension_reason.has_value())
+  if (step == "extend" && r.extended())
     return refuse("the deadline was already extended once, by the two months Art. 12(3) allows");
   return absl::OkStatus();
 }
@@ -474,21 +496,11 @@ absl::StatusOr<DsrRequest> SubjectRequests::Open(const DsrOpenRequest& request) 
     VEIL_RETURN_IF_ERROR(st.Run());
     r.id = db.last_insert_rowid();
   }
-  DsrStep step;
-  step.seq = 1;
-  step.step = "open";
-  step.state = DsrState::kReceived;
-  step.at = r.received;
-  step.actor = session_.actor();
-  step.detail = absl::StrCat(DsrKindName(r.kind), " request (", DsrKindArticle(r.kind), ") received; due ",
-                             Rfc3339(r.due));
-  decision.reason += absl::StrCat("; subject request #", r.id, ": ", step.detail);
-  Json id_params = Params(r, "open");
-  VEIL_ASSIGN_OR_RETURN(step.audit_seq, session_.RecordEntry(Operation::kDsrOpen, r.dataset, "", decision,
-                                                             id_params, std::nullopt, {r.pseudonym}));
-  VEIL_RETURN_IF_ERROR(Save(db, r, step));
-  VEIL_RETURN_IF_ERROR(txn.Commit());
-  r.steps.push_back(std::move(step));
+  const std::string detail = absl::StrCat(DsrKindName(r.kind), " request (", DsrKindArticle(r.kind),
+                                          ") received; due ", Rfc3339(r.due));
+  VEIL_RETURN_IF_ERROR(CommitStep(session_, std::move(txn), r, "open", r.received, detail,
+                                  Operation::kDsrOpen, std::move(decision), Params(r, "open"), std::nullopt)
+                           .status());
   return r;
 }
 
@@ -542,41 +554,31 @@ absl::StatusOr<DsrRequest> SubjectRequests::Step(int64_t id, std::string_view st
   VEIL_ASSIGN_OR_RETURN(DsrRequest r, Load(db, id));
   VEIL_RETURN_IF_ERROR(CheckDsrStep(r, step));
   const absl::Time now = Truncated(ws.env().Now());
-  DsrStep s;
-  s.seq = static_cast<int64_t>(r.steps.size()) + 1;
-  s.step = std::string(step);
-  s.at = now;
-  s.actor = session_.actor();
+  std::string detail;
   if (step == "verify") {
     r.verified = true;
     r.state = DsrState::kIdentityVerified;
-    s.detail = "the requester's identity was verified";
+    detail = "the requester's identity was verified";
   } else if (step == "reject") {
     // A run that had started and cannot finish: what it did stays in the outcome, and the detail says so.
-    s.detail =
+    detail =
         r.state == DsrState::kInProgress
             ? absl::StrCat("rejected after a run had started (what it did is kept in the outcome): ", reason)
             : absl::StrCat("rejected: ", reason);
     r.state = DsrState::kRejected;
-    r.rejection_reason = std::string(reason);
+    r.rejection_reason = reason;
     r.closed = now;
-  } else {  // extend
-    // A run that has started stays in_progress (to be finished or rejected); the extension is its due time.
-    if (r.state != DsrState::kInProgress) r.state = DsrState::kExtended;
-    r.extension_reason = std::string(reason);
+  } else {  // extend: the request stays in its state, with the longer deadline
+    r.extension_reason = reason;
     r.due = AddCalendarMonths(r.received, kDsrMonths + kDsrExtensionMonths);
-    s.detail = absl::StrCat("deadline extended by ", kDsrExtensionMonths, " months (Art. 12(3)) to ",
-                            Rfc3339(r.due), ": ", reason);
+    detail = absl::StrCat("deadline extended by ", kDsrExtensionMonths, " months (Art. 12(3)) to ",
+                          Rfc3339(r.due), ": ", reason);
   }
-  s.state = r.state;
   Json params = Params(r, step);
   if (!reason.empty()) params["dsr"]["reason"] = reason;
-  decision.reason += absl::StrCat("; subject request #", r.id, " (", DsrKindName(r.kind), "): ", s.detail);
-  VEIL_ASSIGN_OR_RETURN(s.audit_seq, session_.RecordEntry(Operation::kDsrUpdate, r.dataset, "", decision,
-                                                          params, std::nullopt, {r.pseudonym}));
-  VEIL_RETURN_IF_ERROR(Save(db, r, s));
-  VEIL_RETURN_IF_ERROR(txn.Commit());
-  r.steps.push_back(std::move(s));
+  VEIL_RETURN_IF_ERROR(CommitStep(session_, std::move(txn), r, step, now, std::move(detail),
+                                  Operation::kDsrUpdate, std::move(decision), params, std::nullopt)
+                           .status());
   return r;
 }
 
@@ -587,6 +589,7 @@ absl::StatusOr<DsrRunResult> SubjectRequests::Run(int64_t id, const DsrRunOption
                                                                   {{"dsr", {{"id", id}, {"step", "run"}}}}));
   VEIL_ASSIGN_OR_RETURN(DsrRequest r, Load(db, id));
   VEIL_RETURN_IF_ERROR(CheckDsrStep(r, "run"));
+  if (options.check) VEIL_RETURN_IF_ERROR(options.check(r));
   const bool needs_id = r.kind == DsrKind::kRestriction || r.kind == DsrKind::kObjection;
   if (needs_id) {
     if (!options.subject_id.has_value())
@@ -621,7 +624,13 @@ absl::StatusOr<DsrRunResult> SubjectRequests::Run(int64_t id, const DsrRunOption
   bool everywhere = false;
   // Restriction, objection: the one already in force, if any.
   std::optional<SubjectRestriction> in_force;
+  // The legal holds covering the subject anywhere: access lists them, erasure keeps what they cover.
+  VEIL_ASSIGN_OR_RETURN(const std::vector<LegalHold> holds, HoldsCovering(db, r.pseudonym));
   if (r.kind == DsrKind::kAccess || r.kind == DsrKind::kPortability) {
+    std::vector<RetentionRule> rules;
+    if (r.kind == DsrKind::kAccess) {
+      VEIL_ASSIGN_OR_RETURN(rules, LoadRetentionRules(db, std::nullopt));
+    }
     Json datasets = Json::array();
     int64_t rows = 0;
     for (const std::string& name : holding_names) {
@@ -638,12 +647,14 @@ absl::StatusOr<DsrRunResult> SubjectRequests::Run(int64_t id, const DsrRunOption
         VEIL_ASSIGN_OR_RETURN(const std::vector<Declaration> decls, LoadDeclarations(ws, name));
         Json declarations = Json::array();
         for (const Declaration& x : decls) declarations.push_back(DeclarationToJson(x));
-        VEIL_ASSIGN_OR_RETURN(Json retention, RetentionRulesOf(db, name));
-        VEIL_ASSIGN_OR_RETURN(Json holds, HoldsCovering(db, name, r.pseudonym));
+        Json retention = Json::array();
+        for (const RetentionRule& x : rules) {
+          if (x.dataset == name) retention.push_back(RetentionRuleToJson(x));
+        }
         d["purposes"] = data.info.purposes;
         d["processing"] = std::move(declarations);
         d["retention_rules"] = std::move(retention);
-        d["legal_holds"] = std::move(holds);
+        d["legal_holds"] = HoldsIn(holds, name);
         d["sources"] = std::move(sources);
       }
       datasets.push_back(std::move(d));
@@ -706,15 +717,15 @@ absl::StatusOr<DsrRunResult> SubjectRequests::Run(int64_t id, const DsrRunOption
     Json kept = Json::array();
     std::vector<std::string> to_erase_names;
     for (const Holding& h : holding) {
-      VEIL_ASSIGN_OR_RETURN(Json holds, HoldsCovering(db, h.dataset, r.pseudonym));
-      if (holds.empty()) {
+      Json held_by = HoldsIn(holds, h.dataset);
+      if (held_by.empty()) {
         to_erase.push_back(h);
         to_erase_names.push_back(h.dataset);
         continue;
       }
       kept.push_back({{"dataset", h.dataset},
                       {"exception", "Art. 17(3)(e): legal claims (legal hold)"},
-                      {"holds", std::move(holds)}});
+                      {"holds", std::move(held_by)}});
     }
     // What an earlier run of this request erased before it stopped (it no longer holds the subject, so it is
     // not planned again), carried into this run's account.
@@ -731,8 +742,7 @@ absl::StatusOr<DsrRunResult> SubjectRequests::Run(int64_t id, const DsrRunOption
     // which also destroys the subject's data keys in datasets that no longer list them. That would destroy
     // the keys of a held dataset too, so as soon as a hold covers the subject anywhere (or the request names
     // one dataset), each dataset to erase is erased on its own and only its keys are destroyed.
-    VEIL_ASSIGN_OR_RETURN(const bool held, HeldAnywhere(ws, r.pseudonym));
-    everywhere = r.dataset.empty() && !held;
+    everywhere = r.dataset.empty() && holds.empty();
     outcome = {{"to_erase", to_erase_names},
                {"kept", kept},
                {"attached_not_erased", attached},
@@ -768,35 +778,26 @@ absl::StatusOr<DsrRunResult> SubjectRequests::Run(int64_t id, const DsrRunOption
   }
 
   // Moves the request to `state` with one step and the step's own audit entry (dsr.run, the step named in
-  // its parameters and reason), in one transaction, so that the state never changes without its entry.
-  // `run_seq`: the entry of the run that a step "complete" finishes, named in its reason.
+  // its parameters and reason). `run_seq`: the entry of the run that a step "complete" finishes, named in
+  // its reason.
   const auto advance = [&](std::string_view name, DsrState state, const std::string& step_detail,
                            const Json& step_outcome,
                            std::optional<uint64_t> run_seq) -> absl::StatusOr<uint64_t> {
+    VEIL_RETURN_IF_ERROR(CheckDsrStep(r, name));
     VEIL_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db));
     Json params = Params(r, name);
     params["dsr"]["outcome"] = step_outcome;
-    GateDecision d = decision;
-    d.reason += absl::StrCat(
-        "; subject request #", r.id, " ", std::string(name), ": ", step_detail,
-        run_seq.has_value() ? absl::StrCat(" (the run of audit entry #", *run_seq, ")") : std::string());
-    VEIL_ASSIGN_OR_RETURN(const uint64_t seq, session_.RecordEntry(Operation::kDsrRun, r.dataset, "", d,
-                                                                   params, result_hash, {r.pseudonym}));
     DsrRequest next = r;
     next.state = state;
     next.outcome = step_outcome;
     if (state == DsrState::kCompleted) next.closed = now;
-    DsrStep s;
-    s.seq = static_cast<int64_t>(next.steps.size()) + 1;
-    s.step = std::string(name);
-    s.state = state;
-    s.at = now;
-    s.actor = session_.actor();
-    s.detail = step_detail;
-    s.audit_seq = seq;
-    VEIL_RETURN_IF_ERROR(Save(db, next, s));
-    VEIL_RETURN_IF_ERROR(txn.Commit());
-    next.steps.push_back(std::move(s));
+    VEIL_ASSIGN_OR_RETURN(
+        const uint64_t seq,
+        CommitStep(session_, std::move(txn), next, name, now,
+                   absl::StrCat(step_detail, run_seq.has_value()
+                                                 ? absl::StrCat(" (the run of audit entry #", *run_seq, ")")
+                                                 : std::string()),
+                   Operation::kDsrRun, decision, params, result_hash));
     r = std::move(next);
     return seq;
   };

@@ -9,10 +9,11 @@
 //               │                      │          └──run──> in_progress ──complete──> completed
 //               │                      │                    (erasure, restriction, objection: see below)
 //               ├──reject──> rejected <┴──────────────────────┘   (from every open state, with a reason code)
-//               └──extend──> extended      (from any open state, once: the deadline moves from one month
-//                                           to three months after receipt, with a reason; the request then
-//                                           continues from where it was: verify if not yet verified, run;
-//                                           a request in_progress stays in_progress, with the new due time)
+//
+//   extend (any open state, once, with a reason): the request is then "extended" (Art. 12(3)): its deadline
+//   moves from one month to three months after receipt, and it stays in its state (received,
+//   identity_verified or in_progress), continuing from where it was. Extended is shown with the state
+//   ("identity_verified, extended") but is not one: the extension reason is the one record of it.
 //
 // A state changes only together with its audit entry (one transaction), so a run that fails before its
 // entry is written (refused, bad input, the audit log or the plan's reads failing) leaves the request as
@@ -20,14 +21,13 @@
 // the request's row: their entry and the completion commit together (the document is released after).
 // Erasure, restriction and objection change the vault, the key store or the restriction table, each in its
 // own commit: their run's entry moves the request to in_progress (step "run") before the first change, and
-// a step "complete", with an audit entry of its own naming the run's, closes it after the last. A run stopped in between stays
-// in_progress and is run again to finish, which redoes
-// nothing already done: a restriction or objection already in force (same kind, purpose, dataset) is not
-// added twice; a dataset already erased no longer holds the subject, and what earlier runs of the request
-// erased is kept in its outcome (saved after each erasure) and counted in the end. A run that can never
-// finish is rejected instead (Art. 12(4): the reason is recorded, for the subject to be told): the request
-// closes with what the stopped run did kept in its outcome. CheckDsrStep's table (dsr.cc) is the one place
-// that says which state each step is taken from.
+// a step "complete", with an audit entry of its own naming the run's, closes it after the last. A run stopped
+// in between stays in_progress and is run again to finish, which redoes nothing already done: a restriction
+// or objection already in force (same kind, purpose, dataset) is not added twice; a dataset already erased no
+// longer holds the subject, and what earlier runs of the request erased is kept in its outcome (saved after
+// each erasure) and counted in the end. A run that can never finish is rejected instead (Art. 12(4): the
+// reason is recorded, for the subject to be told): the request closes with what the stopped run did kept in
+// its outcome. CheckDsrStep's table (dsr.cc) is the one place that says which state each step is taken from.
 //
 // A step that the state does not allow is refused (FailedPrecondition) saying the state and what is allowed.
 //
@@ -69,14 +69,16 @@
 // Auditing and the gate: every step is one audit entry naming the subject's pseudonym (dsr.open, dsr.update
 // for verify, reject and extend, dsr.run for each run), written in the transaction that changes the state,
 // before it commits and before any change or release it announces; the step "complete" of a two-phase run
-// is a dsr.run entry of its own, whose reason names its run's entry. A run of restriction or objection also leaves the restriction's own entry. All are
-// owner operations; reading (status, list) is dsr.read, gated, not audited when allowed (pseudonyms only).
+// is a dsr.run entry of its own, whose reason names its run's entry. A run of restriction or objection also
+// leaves the restriction's own entry. All are owner operations; reading (status, list) is dsr.read, gated,
+// not audited when allowed (pseudonyms only).
 //
 // Thread safety: as the Session (not thread-safe).
 #ifndef VEIL_GOV_DSR_H_
 #define VEIL_GOV_DSR_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -98,8 +100,10 @@ std::optional<DsrKind> ParseDsrKind(std::string_view name);
 // The GDPR article a kind serves, e.g. "Art. 15".
 const char* DsrKindArticle(DsrKind kind);
 
-enum class DsrState { kReceived, kIdentityVerified, kInProgress, kCompleted, kRejected, kExtended };
-// "received", "identity_verified", "in_progress", "completed", "rejected", "extended".
+// Where a request is. Extended (Art. 12(3)) is not a state of its own but a fact about the deadline, which
+// any open request may carry: DsrRequest::extended(), shown with the state by DsrStateText.
+enum class DsrState { kReceived, kIdentityVerified, kInProgress, kCompleted, kRejected };
+// "received", "identity_verified", "in_progress", "completed", "rejected".
 const char* DsrStateName(DsrState state);
 
 // Art. 12(3): the answer is due one month after receipt, or three once extended.
@@ -129,7 +133,7 @@ struct DsrRequest {
   bool verified = false;
   absl::Time received;
   absl::Time due;
-  std::optional<std::string> extension_reason;
+  std::optional<std::string> extension_reason;  // set once extended: the one record that it was
   std::optional<std::string> rejection_reason;
   nlohmann::ordered_json outcome = nlohmann::ordered_json::object();  // what the run did (counts, names)
   std::string opened_by;
@@ -137,8 +141,11 @@ struct DsrRequest {
   std::vector<DsrStep> steps;
 
   bool finished() const { return state == DsrState::kCompleted || state == DsrState::kRejected; }
+  bool extended() const { return extension_reason.has_value(); }
   bool overdue(absl::Time now) const { return !finished() && now > due; }
 };
+// The state in words, with the extension: "identity_verified, extended".
+std::string DsrStateText(const DsrRequest& r);
 // The request as `veil dsr status --json` prints it, with "overdue" at `now`.
 nlohmann::ordered_json DsrRequestToJson(const DsrRequest& r, absl::Time now);
 
@@ -159,6 +166,10 @@ struct DsrRunOptions {
   std::optional<std::string> subject_id;
   // Rectification: the owner confirms the corrected rows were re-ingested.
   bool rectified = false;
+  // The caller's own check of the request (e.g. that it has somewhere to write what the kind releases),
+  // called once the run has loaded it and found the step allowed, before anything is recorded or released;
+  // an error stops the run there. None: no check.
+  std::function<absl::Status(const DsrRequest&)> check;
 };
 
 // What a run released: for access and portability, personal data for the owner to send to the subject.

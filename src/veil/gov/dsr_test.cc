@@ -140,7 +140,11 @@ TEST_F(DsrTest, StateMachineAndDeadline) {
 
   auto e = dsr.Extend(r.id, "complexity");
   ASSERT_TRUE(e.ok()) << e.status();
-  EXPECT_EQ(e->state, DsrState::kExtended);
+  EXPECT_EQ(e->state, DsrState::kIdentityVerified)
+      << "extended is not a state: the request stays where it was";
+  EXPECT_TRUE(e->extended());
+  EXPECT_EQ(DsrStateText(*e), "identity_verified, extended");
+  EXPECT_EQ(DsrRequestToJson(*e, env_.Now())["extended"], true);
   EXPECT_EQ(e->due, UtcTime(2026, 6, 1, 9)) << "three months from receipt";
   EXPECT_EQ(e->extension_reason, "complexity");
   EXPECT_TRUE(dsr.List(true)->empty());
@@ -452,7 +456,7 @@ TEST_F(DsrTest, ARunStoppedAfterItsEntryIsResumed) {
   ASSERT_EQ(entries.size(), 3u) << "each run, the stopped one too, and the completion have their entry";
   EXPECT_EQ(run->request.steps[4].audit_seq, entries[1].seq);
   EXPECT_EQ(run->request.steps[5].audit_seq, entries[2].seq) << "complete: an entry of its own";
-  EXPECT_THAT(entries[2].reason, HasSubstr("subject request #1 complete: erasure done"));
+  EXPECT_THAT(entries[2].reason, HasSubstr("subject request #1 (erasure) complete: erasure done"));
   EXPECT_THAT(entries[2].reason, HasSubstr(absl::StrCat("(the run of audit entry #", entries[1].seq, ")")));
 }
 
@@ -620,6 +624,32 @@ TEST_F(DsrTest, OwnerOnly) {
   const auto denied = Entries("dsr.run");
   ASSERT_EQ(denied.size(), 1u);
   EXPECT_EQ(denied[0].decision, audit::Decision::kDenied);
+}
+
+// Extended used to be stored as a state (of the request and of its extend step). Such a request reads as the
+// state it continued from, with its extension, and continues from there.
+TEST_F(DsrTest, AStoredExtendedStateReadsAsWhereTheRequestWas) {
+  SubjectRequests dsr(*owner_);
+  const DsrRequest unverified = Open(DsrKind::kAccess);
+  const DsrRequest verified = Open(DsrKind::kAccess, "MRN-1002");
+  ASSERT_TRUE(dsr.Verify(verified.id).ok());
+  for (int64_t id : {unverified.id, verified.id}) ASSERT_TRUE(dsr.Extend(id, "complexity").ok());
+  store::Database& db = owner_->workspace().metadata();
+  ASSERT_TRUE(db.Exec("UPDATE dsr_request SET state = 'extended'; "
+                      "UPDATE dsr_step SET state = 'extended' WHERE step = 'extend'")
+                  .ok());
+  const DsrRequest a = *dsr.Get(unverified.id);
+  EXPECT_EQ(a.state, DsrState::kReceived);
+  EXPECT_TRUE(a.extended());
+  EXPECT_EQ(a.steps.back().state, DsrState::kReceived);
+  const DsrRequest b = *dsr.Get(verified.id);
+  EXPECT_EQ(b.state, DsrState::kIdentityVerified);
+  EXPECT_EQ(DsrStateText(b), "identity_verified, extended");
+  EXPECT_EQ(b.steps.back().state, DsrState::kIdentityVerified) << "the state of the step before";
+  EXPECT_THAT(dsr.Run(unverified.id, {}).status().message(), HasSubstr("verify the requester's identity"));
+  auto run = dsr.Run(verified.id, {});
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->request.state, DsrState::kCompleted);
 }
 
 // Schema v8: a v7 workspace gets the request tables when opened.

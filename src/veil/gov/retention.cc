@@ -212,24 +212,26 @@ absl::StatusOr<std::vector<RetentionRule>> LoadRetentionRules(store::Database& d
   return rules;
 }
 
-absl::StatusOr<std::vector<LegalHold>> LoadLegalHolds(store::Database& db, std::string_view dataset) {
+absl::StatusOr<std::vector<LegalHold>> LoadLegalHolds(store::Database& db,
+                                                      std::optional<std::string_view> dataset) {
   VEIL_ASSIGN_OR_RETURN(
       store::Statement st,
       db.Prepare(
-          "SELECT h.id, h.pseudonym, h.reason, h.placed_by, h.placed_ns FROM legal_hold h JOIN "
-          "dataset d ON d.id = h.dataset_id WHERE d.name = ?1 AND h.released_ns IS NULL ORDER BY h.id"));
-  VEIL_RETURN_IF_ERROR(st.Bind(1, dataset));
+          "SELECT d.name, h.id, h.pseudonym, h.reason, h.placed_by, h.placed_ns FROM legal_hold h JOIN "
+          "dataset d ON d.id = h.dataset_id WHERE (?1 IS NULL OR d.name = ?1) AND h.released_ns IS NULL "
+          "ORDER BY d.name, h.id"));
+  VEIL_RETURN_IF_ERROR(dataset.has_value() ? st.Bind(1, *dataset) : st.BindNull(1));
   std::vector<LegalHold> holds;
   while (true) {
     VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
     LegalHold h;
-    h.id = st.ColumnInt64(0);
-    h.dataset = std::string(dataset);
-    if (!st.IsNull(1)) h.pseudonym = base::HexEncode(st.ColumnBlob(1));
-    h.reason = st.ColumnText(2);
-    h.placed_by = st.ColumnText(3);
-    h.placed_at = absl::FromUnixNanos(st.ColumnInt64(4));
+    h.dataset = st.ColumnText(0);
+    h.id = st.ColumnInt64(1);
+    if (!st.IsNull(2)) h.pseudonym = base::HexEncode(st.ColumnBlob(2));
+    h.reason = st.ColumnText(3);
+    h.placed_by = st.ColumnText(4);
+    h.placed_at = absl::FromUnixNanos(st.ColumnInt64(5));
     holds.push_back(std::move(h));
   }
   return holds;

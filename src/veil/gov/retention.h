@@ -85,10 +85,12 @@ nlohmann::ordered_json LegalHoldToJson(const LegalHold& h);
 
 // What workspace.db holds, read without the gate (for callers that went through it, like veil dsr):
 // the rules of `dataset` (every dataset if nullopt), in dataset and category order; the legal holds in force
-// on `dataset`, oldest first. Errors: DataLoss for a damaged row; SQLite errors.
+// on `dataset` (every dataset if nullopt), in dataset order, oldest first. Each is one query. Errors:
+// DataLoss for a damaged row; SQLite errors.
 absl::StatusOr<std::vector<RetentionRule>> LoadRetentionRules(store::Database& db,
                                                               std::optional<std::string_view> dataset);
-absl::StatusOr<std::vector<LegalHold>> LoadLegalHolds(store::Database& db, std::string_view dataset);
+absl::StatusOr<std::vector<LegalHold>> LoadLegalHolds(store::Database& db,
+                                                      std::optional<std::string_view> dataset);
 
 // One dataset's retention at a time.
 struct DatasetRetention {
