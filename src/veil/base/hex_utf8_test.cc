@@ -29,6 +29,28 @@ TEST(HexTest, RejectsWrongLengthAndNonHex) {
   EXPECT_FALSE(HexDecode("+1ab", out));
 }
 
+// Every byte value in either digit position: the 22 hex digits decode to their value, the 234 others make
+// the decode fail wherever they stand.
+TEST(HexTest, EveryByteValueInEitherPosition) {
+  const std::string digits = "0123456789abcdefABCDEF";
+  std::vector<uint8_t> out(2);
+  for (int c = 0; c < 256; ++c) {
+    const char ch = static_cast<char>(c);
+    const size_t at = digits.find(ch);
+    const bool is_digit = c != 0 && at != std::string::npos;
+    const int value = is_digit ? static_cast<int>(at < 16 ? at : at - 6) : -1;
+    for (int pos = 0; pos < 4; ++pos) {
+      std::string hex = "7a7a";
+      hex[pos] = ch;
+      ASSERT_EQ(HexDecode(hex, out), is_digit) << "byte " << c << " at " << pos;
+      if (!is_digit) continue;
+      const int expected = pos % 2 == 0 ? (value << 4 | 0xa) : (0x70 | value);
+      EXPECT_EQ(out[pos / 2], expected) << "byte " << c << " at " << pos;
+      EXPECT_EQ(out[1 - pos / 2], 0x7a);
+    }
+  }
+}
+
 // Unicode 15 table 3-7: the well-formed byte sequences.
 TEST(Utf8Test, FindsTheFirstIllFormedByte) {
   EXPECT_TRUE(IsValidUtf8("plain \xC3\xA9 \xE2\x80\x94 \xF0\x9F\x98\x80"));
