@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -200,7 +201,7 @@ nlohmann::ordered_json SubjectRestrictionToJson(const SubjectRestriction& r) {
 namespace {
 
 // A pseudonym column's 32 bytes; another length means the table was edited behind the workspace's back.
-absl::StatusOr<SubjectFilter::Pseudonym> RawPseudonym(const std::vector<uint8_t>& blob, const char* table) {
+absl::StatusOr<SubjectFilter::Pseudonym> RawPseudonym(std::span<const uint8_t> blob, const char* table) {
   SubjectFilter::Pseudonym raw;
   if (blob.size() != raw.size()) {
     return absl::DataLossError(
@@ -236,7 +237,7 @@ absl::StatusOr<SubjectFilter> ComputeSubjectFilter(store::Workspace& ws, std::st
         VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
         if (!row) break;
         VEIL_ASSIGN_OR_RETURN(const SubjectFilter::Pseudonym p,
-                              RawPseudonym(st.ColumnBlob(0), "consent_state"));
+                              RawPseudonym(st.ColumnBlobView(0), "consent_state"));
         if (k > 0 && decided.contains(p)) continue;
         const bool ok = st.ColumnInt64(1) != 0 && (st.IsNull(2) || st.ColumnInt64(2) > now_ns);
         if (!last) decided.insert(p);
@@ -254,7 +255,7 @@ absl::StatusOr<SubjectFilter> ComputeSubjectFilter(store::Workspace& ws, std::st
     if (!where.empty() && where != dataset) continue;
     if (kind == "objection" && !scope.empty() && !KeyCovers(scope, purpose)) continue;
     VEIL_ASSIGN_OR_RETURN(const SubjectFilter::Pseudonym p,
-                          RawPseudonym(st.ColumnBlob(0), "subject_restriction"));
+                          RawPseudonym(st.ColumnBlobView(0), "subject_restriction"));
     f.excluded.insert(p);
   }
   return f;

@@ -337,6 +337,11 @@ absl::StatusOr<std::vector<base::SecretBytes>> KeyStore::GetOrCreateKeys(
 
 absl::StatusOr<absl::flat_hash_map<std::string, base::SecretBytes>> KeyStore::LoadKeys(
     std::string_view dataset) {
+  return LoadKeys(dataset, [](std::string_view) { return true; });
+}
+
+absl::StatusOr<absl::flat_hash_map<std::string, base::SecretBytes>> KeyStore::LoadKeys(
+    std::string_view dataset, absl::FunctionRef<bool(std::string_view pseudonym)> wanted) {
   VEIL_ASSIGN_OR_RETURN(Statement st,
                         db_.Prepare("SELECT subject, wrapped FROM data_key WHERE dataset = ?1"));
   VEIL_RETURN_IF_ERROR(st.Bind(1, dataset));
@@ -345,7 +350,7 @@ absl::StatusOr<absl::flat_hash_map<std::string, base::SecretBytes>> KeyStore::Lo
   while (true) {
     VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) return keys;
-    const std::vector<uint8_t> subject = st.ColumnBlob(0);
+    const std::span<const uint8_t> subject = st.ColumnBlobView(0);
     // Only this file writes rows, always with 32 bytes: another length means keys.db was edited behind its
     // back.
     if (subject.size() != kPseudonymBytes) {
@@ -353,8 +358,9 @@ absl::StatusOr<absl::flat_hash_map<std::string, base::SecretBytes>> KeyStore::Lo
                                               "\" has a malformed pseudonym: a damaged key store"));
     }
     std::string pseudonym = base::HexEncode(subject);
+    if (!wanted(pseudonym)) continue;
     VEIL_ASSIGN_OR_RETURN(base::SecretBytes key,
-                          Unwrap(wrapping_key_, st.ColumnBlob(1), dataset, pseudonym, aad));
+                          Unwrap(wrapping_key_, st.ColumnBlobView(1), dataset, pseudonym, aad));
     keys.emplace(std::move(pseudonym), std::move(key));
   }
 }

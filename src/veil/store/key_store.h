@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "veil/base/random.h"
@@ -80,6 +81,10 @@ class KeyStore {
   // An unknown dataset yields an empty map. Errors: DataLoss if a key does not unwrap or a row is malformed
   // (naming the dataset and the first 16 hex digits of the pseudonym); SQLite errors.
   absl::StatusOr<absl::flat_hash_map<std::string, base::SecretBytes>> LoadKeys(std::string_view dataset);
+  // As LoadKeys, but only the keys of the subjects `wanted` accepts: the others are not unwrapped (a read
+  // that leaves subjects out, e.g. for want of consent, never holds their keys in the clear).
+  absl::StatusOr<absl::flat_hash_map<std::string, base::SecretBytes>> LoadKeys(
+      std::string_view dataset, absl::FunctionRef<bool(std::string_view pseudonym)> wanted);
 
   // The data key of one subject of `dataset`, or nullopt if it has none: one indexed lookup, for readers
   // that need a few keys of a large dataset (a subject request). Errors: InvalidArgument if the pseudonym is

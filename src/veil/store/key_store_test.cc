@@ -196,6 +196,44 @@ TEST_F(KeyStoreTest, LoadKeysReturnsEveryKeyOfTheDataset) {
   EXPECT_TRUE(none->empty());
 }
 
+// With a predicate, LoadKeys returns only the wanted subjects' keys and never unwraps the others: a
+// damaged key of a subject left out is not an error, the same key of a wanted subject is.
+TEST_F(KeyStoreTest, LoadKeysUnwrapsOnlyTheWantedKeys) {
+  const std::vector<std::string> p = Pseudonyms("s", 20);
+  auto keys = ks_->GetOrCreateKeys("patients", p, rng_);
+  ASSERT_TRUE(keys.ok());
+  const auto even = [&p](std::string_view pseudonym) {
+    return (std::find(p.begin(), p.end(), pseudonym) - p.begin()) % 2 == 0;
+  };
+  auto loaded = ks_->LoadKeys("patients", even);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_EQ(loaded->size(), 10u);
+  for (size_t i = 0; i < p.size(); i += 2) {
+    auto it = loaded->find(p[i]);
+    ASSERT_NE(it, loaded->end()) << i;
+    EXPECT_TRUE(it->second == (*keys)[i]) << i;
+  }
+
+  // Subject 1's wrapped key, one bit flipped.
+  std::string wrapped = WrappedBytes("patients", p[1]);
+  wrapped[20] ^= 1;
+  auto db = Database::Open(path_);
+  ASSERT_TRUE(db.ok());
+  auto flip = db->Prepare("UPDATE data_key SET wrapped = ?2 WHERE subject = ?1");
+  std::vector<uint8_t> raw(32);
+  ASSERT_TRUE(base::HexDecode(p[1], raw));
+  ASSERT_TRUE(flip->BindBlob(1, raw).ok());
+  ASSERT_TRUE(flip->BindBlob(2, base::AsBytes(wrapped)).ok());
+  ASSERT_TRUE(flip->Run().ok());
+  ASSERT_EQ(db->changes(), 1);
+  loaded = ks_->LoadKeys("patients", even);
+  ASSERT_TRUE(loaded.ok()) << "subject 1 is not wanted: its key is not unwrapped: " << loaded.status();
+  EXPECT_EQ(loaded->size(), 10u);
+  EXPECT_EQ(ks_->LoadKeys("patients").status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(ks_->LoadKeys("patients", [](std::string_view) { return true; }).status().code(),
+            absl::StatusCode::kDataLoss);
+}
+
 // LoadKey is LoadKeys for one subject: the same key, nothing for a subject or dataset without one, and the
 // same refusals (a malformed pseudonym, a row moved to another dataset).
 TEST_F(KeyStoreTest, LoadKeyReturnsOneSubjectsKey) {

@@ -201,9 +201,15 @@ std::string Statement::ColumnText(int col) const {
 }
 
 std::vector<uint8_t> Statement::ColumnBlob(int col) const {
+  const std::span<const uint8_t> blob = ColumnBlobView(col);
+  return std::vector<uint8_t>(blob.begin(), blob.end());
+}
+
+std::span<const uint8_t> Statement::ColumnBlobView(int col) const {
   const auto* blob = static_cast<const uint8_t*>(sqlite3_column_blob(stmt_, col));
   const int n = sqlite3_column_bytes(stmt_, col);
-  return blob == nullptr ? std::vector<uint8_t>() : std::vector<uint8_t>(blob, blob + n);
+  return blob == nullptr ? std::span<const uint8_t>()
+                         : std::span<const uint8_t>(blob, static_cast<size_t>(n));
 }
 
 absl::StatusOr<Transaction> Transaction::Begin(Database& db) {

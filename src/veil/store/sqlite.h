@@ -123,6 +123,8 @@ class Statement {
   double ColumnDouble(int col) const;
   std::string ColumnText(int col) const;
   std::vector<uint8_t> ColumnBlob(int col) const;
+  // The blob in place, without a copy: valid until the next Step, Reset or destruction.
+  std::span<const uint8_t> ColumnBlobView(int col) const;
 
  private:
   friend class Database;

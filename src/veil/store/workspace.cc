@@ -1424,33 +1424,48 @@ absl::Status NotInVault(const DatasetInfo& info, std::string_view what) {
       "; its rows are not in the vault, so ", std::string(what)));
 }
 
-// The data keys a read needs: looked up one at a time while few have been (a subject request reads one
-// subject of each dataset, and unwrapping every key of a 100,000-subject dataset was most of its cost), and
-// all loaded in one scan once more than kLookups have been (a query reads most subjects, where a statement
-// per key would cost more than the scan).
+// The data keys of the subjects a read keeps: looked up one at a time while few have been (a subject request
+// reads one subject of each dataset, and unwrapping every key of a 100,000-subject dataset was most of its
+// cost), and all loaded in one scan once more than kLookups have been (a query reads most subjects, where a
+// statement per key would cost more than the scan). Only kept subjects' keys are unwrapped and held, so a
+// record whose key is held needs no call to `keep`: the predicate runs once per subject in the scan and
+// again only for the records of subjects left out.
 class ReadKeys {
  public:
-  ReadKeys(KeyStore& store, std::string_view dataset) : store_(store), dataset_(dataset) {}
+  // What FindKept found for a record.
+  struct Lookup {
+    const base::SecretBytes* key = nullptr;  // lives as long as this object
+    bool left_out = false;                   // `keep` said no: key is nullptr
+  };
 
-  // The key of `pseudonym`, or nullptr if it has none. The pointer lives as long as this object.
-  absl::StatusOr<const base::SecretBytes*> Find(std::string_view pseudonym) {
-    auto it = keys_.find(absl::string_view(pseudonym.data(), pseudonym.size()));
-    if (it != keys_.end()) return &it->second;
-    if (all_loaded_) return nullptr;
+  ReadKeys(KeyStore& store, std::string_view dataset, SubjectPredicate keep)
+      : store_(store), dataset_(dataset), keep_(keep) {}
+
+  // The key of a kept subject; key nullptr and left_out false if a kept subject has no key.
+  absl::StatusOr<Lookup> FindKept(std::string_view pseudonym) {
+    if (const base::SecretBytes* key = Held(pseudonym)) return Lookup{key, false};
+    if (!keep_(pseudonym)) return Lookup{nullptr, true};
+    if (all_loaded_) return Lookup{};
     if (++lookups_ > kLookups) {
-      VEIL_ASSIGN_OR_RETURN(keys_, store_.LoadKeys(dataset_));
+      VEIL_ASSIGN_OR_RETURN(keys_, store_.LoadKeys(dataset_, keep_));
       all_loaded_ = true;
-      return Find(pseudonym);
+      return Lookup{Held(pseudonym), false};
     }
     VEIL_ASSIGN_OR_RETURN(std::optional<base::SecretBytes> key, store_.LoadKey(dataset_, pseudonym));
-    if (!key.has_value()) return nullptr;
-    return &keys_.emplace(std::string(pseudonym), *std::move(key)).first->second;
+    if (!key.has_value()) return Lookup{};
+    return Lookup{&keys_.emplace(std::string(pseudonym), *std::move(key)).first->second, false};
   }
 
  private:
+  const base::SecretBytes* Held(std::string_view pseudonym) const {
+    auto it = keys_.find(absl::string_view(pseudonym.data(), pseudonym.size()));
+    return it == keys_.end() ? nullptr : &it->second;
+  }
+
   static constexpr int kLookups = 64;
   KeyStore& store_;
   const std::string dataset_;
+  const SubjectPredicate keep_;
   absl::flat_hash_map<std::string, base::SecretBytes> keys_;
   int lookups_ = 0;
   bool all_loaded_ = false;
@@ -1478,7 +1493,7 @@ absl::StatusOr<DatasetContents> Workspace::ReadVault(std::string_view dataset, S
   if (info.kind != "vault") return NotInVault(info, "they cannot be read from it");
   VEIL_ASSIGN_OR_RETURN(const int64_t id, DatasetId(dataset));
   VEIL_ASSIGN_OR_RETURN(std::vector<VaultFileRow> files, LoadVaultFiles(db_, id));
-  ReadKeys keys(keys_, dataset);
+  ReadKeys keys(keys_, dataset, keep);
   std::vector<table::ColumnBuilder> builders;
   for (const table::Field& f : info.schema.fields()) {
     builders.emplace_back(f.type);
@@ -1490,23 +1505,24 @@ absl::StatusOr<DatasetContents> Workspace::ReadVault(std::string_view dataset, S
   // Subjects left out, and (below) their rows as the catalog counts them.
   std::vector<std::string> excluded;
   for (const VaultFileRow& f : files) {
-    VEIL_RETURN_IF_ERROR(ReadVaultFile(
-        env_, VaultPath(name, f.file), name, &f.summary,
-        [&](std::string_view pseudonym, std::span<const uint8_t> sealed) -> absl::Status {
-          if (!keep(pseudonym)) {
-            excluded.emplace_back(pseudonym);
-            return absl::OkStatus();
-          }
-          VEIL_ASSIGN_OR_RETURN(const base::SecretBytes* key, keys.Find(pseudonym));
-          if (key == nullptr) {
-            return absl::DataLossError(
-                absl::StrCat("vault file ", f.file, " of dataset \"", name, "\" holds a record of subject ",
-                             std::string(pseudonym.substr(0, 16)),
-                             "… that has no data key (the vault or the key store was altered)"));
-          }
-          VEIL_ASSIGN_OR_RETURN(std::vector<uint8_t> plaintext, OpenRecord(*key, name, pseudonym, sealed));
-          return DecodeSubjectRows(plaintext, info.schema, builders, &row_ids);
-        }));
+    VEIL_RETURN_IF_ERROR(
+        ReadVaultFile(env_, VaultPath(name, f.file), name, &f.summary,
+                      [&](std::string_view pseudonym, std::span<const uint8_t> sealed) -> absl::Status {
+                        VEIL_ASSIGN_OR_RETURN(const ReadKeys::Lookup found, keys.FindKept(pseudonym));
+                        if (found.left_out) {
+                          excluded.emplace_back(pseudonym);
+                          return absl::OkStatus();
+                        }
+                        if (found.key == nullptr) {
+                          return absl::DataLossError(absl::StrCat(
+                              "vault file ", f.file, " of dataset \"", name, "\" holds a record of subject ",
+                              std::string(pseudonym.substr(0, 16)),
+                              "… that has no data key (the vault or the key store was altered)"));
+                        }
+                        VEIL_ASSIGN_OR_RETURN(std::vector<uint8_t> plaintext,
+                                              OpenRecord(*found.key, name, pseudonym, sealed));
+                        return DecodeSubjectRows(plaintext, info.schema, builders, &row_ids);
+                      }));
   }
   // A subject appended in several files has a record in each: count each subject's rows once.
   std::sort(excluded.begin(), excluded.end());

@@ -427,6 +427,47 @@ TEST_F(WorkspaceTest, FilteredReadCountsTheRowsLeftOutFewOrMany) {
       << "a read trusts the hashed files; the subject-by-subject check is VerifyVault's";
 }
 
+// A read never unwraps the data key of a subject it leaves out, whether it looks keys up one by one (few
+// subjects) or loads them in one scan (more than 64): with one subject's wrapped key damaged, a read that
+// leaves that subject out succeeds, and one that keeps them is DataLoss.
+TEST_F(WorkspaceTest, AReadDoesNotUnwrapTheKeysOfSubjectsLeftOut) {
+  for (const int subjects : {10, 100}) {
+    SCOPED_TRACE(subjects);
+    const std::string name = absl::StrCat("d", subjects);
+    std::string csv = "id,x\n";
+    for (int k = 0; k < subjects; ++k) csv += absl::StrCat("s", k, ",", k, "\n");
+    IngestRequest req = Request(name);
+    req.subject_column = "id";
+    MustIngest(csv.c_str(), req);
+    const std::string damaged = ws_->Pseudonym("s3");
+    {
+      auto raw = PseudonymBytes(damaged);
+      ASSERT_TRUE(raw.ok());
+      auto db = Database::Open(dir_ + "/keys/keys.db");
+      ASSERT_TRUE(db.ok()) << db.status();
+      auto get = db->Prepare("SELECT wrapped FROM data_key WHERE dataset = ?1 AND subject = ?2");
+      ASSERT_TRUE(get.ok()) << get.status();
+      ASSERT_TRUE(get->Bind(1, name).ok());
+      ASSERT_TRUE(get->BindBlob(2, *raw).ok());
+      ASSERT_TRUE(*get->Step());
+      std::vector<uint8_t> wrapped = get->ColumnBlob(0);
+      wrapped[20] ^= 1;
+      auto flip = db->Prepare("UPDATE data_key SET wrapped = ?3 WHERE dataset = ?1 AND subject = ?2");
+      ASSERT_TRUE(flip.ok()) << flip.status();
+      ASSERT_TRUE(flip->Bind(1, name).ok());
+      ASSERT_TRUE(flip->BindBlob(2, *raw).ok());
+      ASSERT_TRUE(flip->BindBlob(3, wrapped).ok());
+      ASSERT_TRUE(flip->Run().ok());
+      ASSERT_EQ(db->changes(), 1);
+    }
+    auto without = ws_->Read(name, [&](std::string_view p) { return p != damaged; });
+    ASSERT_TRUE(without.ok()) << without.status();
+    EXPECT_EQ(without->table.num_rows(), subjects - 1);
+    EXPECT_EQ(without->excluded_subjects, 1);
+    EXPECT_EQ(ws_->Read(name).status().code(), absl::StatusCode::kDataLoss);
+  }
+}
+
 TEST_F(WorkspaceTest, NumericSubjectIds) {
   const char* csv = "id,x\n7,a\n8,b\n7,c\n";
   IngestRequest req = Request("nums");
