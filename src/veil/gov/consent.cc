@@ -223,14 +223,21 @@ absl::StatusOr<SubjectFilter> ComputeSubjectFilter(store::Workspace& ws, std::st
     f.opt_in = true;
     f.governing_purpose = decl->purpose;
     // Most specific key first: a subject's first record decides; later (broader) keys only fill in subjects
-    // that had none.
+    // that had none. The last (broadest) key decides nothing further, so its statement returns only the
+    // current grants (SQLite filters the withdrawn and expired rows without handing each to us).
     const std::vector<std::string> keys = CoveringKeys(purpose);
     absl::flat_hash_set<SubjectFilter::Pseudonym> decided;
     VEIL_ASSIGN_OR_RETURN(
-        store::Statement st,
+        store::Statement every,
         db.Prepare("SELECT pseudonym, granted, expires_ns FROM consent_state WHERE purpose = ?1"));
+    VEIL_ASSIGN_OR_RETURN(
+        store::Statement granted,
+        db.Prepare("SELECT pseudonym FROM consent_state WHERE purpose = ?1 AND granted != 0 "
+                   "AND (expires_ns IS NULL OR expires_ns > ?2)"));
+    VEIL_RETURN_IF_ERROR(granted.Bind(2, now_ns));
     for (size_t k = 0; k < keys.size(); ++k) {
       const bool last = k + 1 == keys.size();
+      store::Statement& st = last ? granted : every;
       VEIL_RETURN_IF_ERROR(st.Reset());
       VEIL_RETURN_IF_ERROR(st.Bind(1, keys[k]));
       while (true) {
@@ -239,9 +246,12 @@ absl::StatusOr<SubjectFilter> ComputeSubjectFilter(store::Workspace& ws, std::st
         VEIL_ASSIGN_OR_RETURN(const SubjectFilter::Pseudonym p,
                               RawPseudonym(st.ColumnBlobView(0), "consent_state"));
         if (k > 0 && decided.contains(p)) continue;
-        const bool ok = st.ColumnInt64(1) != 0 && (st.IsNull(2) || st.ColumnInt64(2) > now_ns);
-        if (!last) decided.insert(p);
-        if (ok) f.consented.insert(p);
+        if (last) {
+          f.consented.insert(p);
+          continue;
+        }
+        decided.insert(p);
+        if (st.ColumnInt64(1) != 0 && (st.IsNull(2) || st.ColumnInt64(2) > now_ns)) f.consented.insert(p);
       }
     }
   }

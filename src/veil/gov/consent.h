@@ -123,7 +123,7 @@ struct SubjectFilter {
     Pseudonym raw;
     if (!base::HexDecode(pseudonym, raw)) return false;
     if (opt_in && !consented.contains(raw)) return false;
-    return !excluded.contains(raw);
+    return excluded.empty() || !excluded.contains(raw);
   }
 
  private:
