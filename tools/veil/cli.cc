@@ -54,18 +54,6 @@ void PrintJson(const nlohmann::ordered_json& doc) {
   std::cout << doc.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
 }
 
-std::string WithThousands(int64_t n) {
-  // Magnitude in unsigned arithmetic: -INT64_MIN does not fit in int64_t.
-  const uint64_t magnitude = n < 0 ? 0 - static_cast<uint64_t>(n) : static_cast<uint64_t>(n);
-  std::string digits = std::to_string(magnitude);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i != 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return n < 0 ? "-" + out : out;
-}
-
 // Cuts `s` to at most `max` bytes without splitting a UTF-8 sequence, marking the cut with "…".
 std::string Shorten(std::string_view s, size_t max) {
   if (s.size() <= max) return std::string(s);
@@ -74,17 +62,11 @@ std::string Shorten(std::string_view s, size_t max) {
   return std::string(s.substr(0, cut)) + "…";
 }
 
-// Display width of UTF-8 text: one column per code point (good enough for the Latin and CJK-free data the
-// table shows; a wide character merely misaligns its own row).
 namespace {
-size_t Width(std::string_view s) {
-  size_t w = 0;
-  for (unsigned char c : s) w += (c & 0xC0) != 0x80;
-  return w;
-}
+using base::DisplayWidth;
 
 std::string Pad(std::string_view s, size_t width, bool right_align) {
-  const size_t w = Width(s);
+  const size_t w = DisplayWidth(s);
   std::string fill(w < width ? width - w : 0, ' ');
   return right_align ? fill + std::string(s) : std::string(s) + fill;
 }
@@ -130,18 +112,12 @@ std::string FormatNumber(double v) {
   return absl::StrFormat("%.6g", v);
 }
 
-std::string FormatBytes(uint64_t bytes) {
-  if (bytes < 1024) return absl::StrCat(bytes, " B");
-  if (bytes < 1024 * 1024) return absl::StrFormat("%.1f KiB", bytes / 1024.0);
-  return absl::StrFormat("%.1f MiB", bytes / (1024.0 * 1024.0));
-}
-
 void PrintTable(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows,
                 const std::vector<bool>& right_align) {
   std::vector<size_t> widths(header.size());
   for (size_t c = 0; c < header.size(); ++c) {
-    widths[c] = Width(header[c]);
-    for (const auto& row : rows) widths[c] = std::max(widths[c], Width(row[c]));
+    widths[c] = DisplayWidth(header[c]);
+    for (const auto& row : rows) widths[c] = std::max(widths[c], DisplayWidth(row[c]));
   }
   auto print_row = [&](const std::vector<std::string>& row) {
     std::string line;

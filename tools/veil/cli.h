@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 #include "veil/base/secret_bytes.h"
+#include "veil/base/text_format.h"
 #include "veil/gov/session.h"
 #include "veil/table/csv_reader.h"
 
@@ -61,10 +62,10 @@ int ReportError(const absl::Status& status, const GlobalOptions& options);
 // Prints a JSON document on stdout, pretty-printed, followed by a newline.
 void PrintJson(const nlohmann::ordered_json& doc);
 
-// Formats an integer with thousands separators: 48842 -> "48,842".
-std::string WithThousands(int64_t n);
-// "812 B", "4.2 KiB", "37.1 MiB".
-std::string FormatBytes(uint64_t bytes);
+// Formats an integer with thousands separators: 48842 -> "48,842"; a size: "812 B", "4.2 KiB", "37.1 MiB".
+// The reports (gov/report.h) print their figures the same way: one copy, in base/text_format.h.
+using base::FormatBytes;
+using base::WithThousands;
 // A number for people: six significant digits (0.30000000000000004 shows as 0.3), or a whole number for
 // magnitudes from 1e6 to 1e18 (a sum of incomes reads 1234568, not 1.23457e+06). --json output keeps the
 // exact values.

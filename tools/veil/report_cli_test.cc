@@ -151,6 +151,22 @@ TEST_F(ReportCliTest, DpiaFollowsTheCnilStructureFromMeasuredFacts) {
 }
 
 // A vault file changed on disk: the report is written, says so, and the command exits 4.
+// A CSV header with control characters (an ESC sequence that would retitle the terminal, a bell) names a
+// column: the text report on the terminal shows it escaped, never the raw bytes.
+TEST_F(ReportCliTest, ControlCharactersInAColumnNameNeverReachTheTerminal) {
+  const std::string csv = WriteFile("odd.csv", "id,\x1b]0;owned\x07name,age\nS1,a,30\nS2,b,40\n");
+  Result r = Ws("ingest " + Q(csv) + " --dataset odd --subject-column id --purpose care --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = Ws("dpia --dataset odd --purpose care");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find('\x1b'), std::string::npos);
+  EXPECT_EQ(r.out.find('\x07'), std::string::npos);
+  EXPECT_THAT(r.out, HasSubstr("\\x1b]0;owned\\x07name"));
+  r = Ws("report ropa");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find('\x1b'), std::string::npos);
+}
+
 TEST_F(ReportCliTest, AFailedIntegrityCheckIsReportedAndExitsFour) {
   std::filesystem::path file;
   for (const auto& e : std::filesystem::directory_iterator(ws_ / "vault" / "patients")) file = e.path();

@@ -16,6 +16,7 @@
 #include "veil/base/hex.h"
 #include "veil/base/html.h"
 #include "veil/base/status_macros.h"
+#include "veil/base/text_format.h"
 #include "veil/base/utf8.h"
 #include "veil/gov/consent.h"
 #include "veil/store/model_registry.h"
@@ -25,7 +26,10 @@ namespace veil::gov {
 namespace {
 
 using Json = nlohmann::ordered_json;
+using base::DisplayWidth;
+using base::FormatBytes;
 using base::HtmlEscape;
+using base::WithThousands;
 
 // ---------------------------------------------------------------------------------------------------------
 // Gathering
@@ -649,6 +653,30 @@ struct Doc {
   std::vector<Section> sections;
 };
 
+// The document with every control character of its text escaped (base::EscapeControlCharacters): names the
+// report shows come from input (a CSV header names a column, a declaration its recipients), and an ESC or
+// another C0 character in one must neither reach a terminal (where it could move the cursor, recolour or
+// retitle it) nor break the layout of the printed text or HTML. Both renderers start here; the JSON escapes
+// them itself (\u001b).
+Doc Printable(Doc doc) {
+  const auto fix = [](std::string& s) { s = base::EscapeControlCharacters(s); };
+  fix(doc.title);
+  fix(doc.subtitle);
+  for (auto& [k, v] : doc.header) fix(k), fix(v);
+  for (Section& section : doc.sections) {
+    fix(section.title);
+    for (Block& b : section.blocks) {
+      fix(b.text);
+      for (auto& [k, v] : b.fields) fix(k), fix(v);
+      for (std::string& h : b.header) fix(h);
+      for (std::vector<std::string>& row : b.rows) {
+        for (std::string& cell : row) fix(cell);
+      }
+    }
+  }
+  return doc;
+}
+
 Block Make(Block::Kind kind, std::string text = "") {
   Block b;
   b.kind = kind;
@@ -700,30 +728,16 @@ std::string OrNone(const std::vector<std::string>& v, std::string_view none = "n
   return v.empty() ? std::string(none) : absl::StrJoin(v, ", ");
 }
 
-std::string Count(int64_t n) {
-  std::string digits = absl::StrCat(n < 0 ? -n : n), out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return n < 0 ? "-" + out : out;
-}
-
 std::string Share(int64_t part, int64_t whole) {
-  if (whole <= 0) return absl::StrCat(Count(part), " of ", Count(whole));
-  return absl::StrFormat("%s of %s (%.1f%%)", Count(part), Count(whole), 100.0 * part / whole);
+  if (whole <= 0) return absl::StrCat(WithThousands(part), " of ", WithThousands(whole));
+  return absl::StrFormat("%s of %s (%.1f%%)", WithThousands(part), WithThousands(whole),
+                         100.0 * part / whole);
 }
 
 std::string Figure(double v) { return std::isfinite(v) ? absl::StrFormat("%.4g", v) : std::string("n/a"); }
 std::string Percent(double fraction) { return absl::StrFormat("%.2f%%", 100.0 * fraction); }
 
 std::string Day(absl::Time t) { return absl::FormatTime("%Y-%m-%d", t, absl::UTCTimeZone()); }
-
-std::string Bytes(int64_t b) {
-  if (b < 1024) return absl::StrCat(b, " B");
-  if (b < 1024 * 1024) return absl::StrFormat("%.1f KiB", b / 1024.0);
-  return absl::StrFormat("%.1f MiB", b / (1024.0 * 1024.0));
-}
 
 std::string Basis(const Declaration& d) {
   return absl::StrCat(LegalBasisName(d.basis), " (", LegalBasisArticle(d.basis), ")");
@@ -751,7 +765,7 @@ std::string Transfers(const std::vector<Transfer>& transfers) {
 }
 
 std::string RuleText(const RetentionRuleFacts& r) {
-  return absl::StrCat(Count(r.days), " days from ", r.trigger,
+  return absl::StrCat(WithThousands(r.days), " days from ", r.trigger,
                       r.category.empty() ? " (whole dataset)" : absl::StrCat(" (category ", r.category, ")"));
 }
 
@@ -759,10 +773,10 @@ std::string RetentionStatusText(const RetentionFacts& r) {
   if (r.rules.empty()) return "no retention rule: nothing is erased by retention (veil retention set)";
   if (!r.error.empty())
     return absl::StrCat("could NOT be computed when this report was generated: ", r.error);
-  std::string s = absl::StrCat(Count(r.due), " of ", Count(r.subjects), " subjects due now");
-  if (r.held > 0) absl::StrAppend(&s, ", ", Count(r.held), " more due but under a legal hold");
-  if (r.undated > 0) absl::StrAppend(&s, ", ", Count(r.undated), " without a date under the rules");
-  if (r.holds > 0) absl::StrAppend(&s, "; ", Count(r.holds), " legal hold(s) in force");
+  std::string s = absl::StrCat(WithThousands(r.due), " of ", WithThousands(r.subjects), " subjects due now");
+  if (r.held > 0) absl::StrAppend(&s, ", ", WithThousands(r.held), " more due but under a legal hold");
+  if (r.undated > 0) absl::StrAppend(&s, ", ", WithThousands(r.undated), " without a date under the rules");
+  if (r.holds > 0) absl::StrAppend(&s, "; ", WithThousands(r.holds), " legal hold(s) in force");
   if (r.next_due) absl::StrAppend(&s, "; next due ", Day(*r.next_due));
   return s;
 }
@@ -778,10 +792,10 @@ Block AuditBlock(const AuditIntegrityFacts& a) {
                              "(veil audit verify)."),
                 true);
   }
-  return Note(absl::StrCat("Audit log integrity: verified when this report was generated: ", Count(a.entries),
-                           " entries re-hashed into the Merkle tree head ", a.root.substr(0, 16), "…, ",
-                           a.checkpoints, " signed checkpoint(s) verified; ", Count(a.denials),
-                           " recorded refusal(s) of the gate."),
+  return Note(absl::StrCat("Audit log integrity: verified when this report was generated: ",
+                           WithThousands(a.entries), " entries re-hashed into the Merkle tree head ",
+                           a.root.substr(0, 16), "…, ", a.checkpoints, " signed checkpoint(s) verified; ",
+                           WithThousands(a.denials), " recorded refusal(s) of the gate."),
               false);
 }
 
@@ -789,17 +803,18 @@ std::string GateText(const GateFacts& g) {
   return absl::StrCat(
       "Every use of the data goes through the gate (role, declared purpose, consent, objections and "
       "restrictions) and is audited, refusals included. Roles held: ",
-      Count(g.owners), " owner(s), ", Count(g.analysts), " analyst(s), ", Count(g.auditors), " auditor(s).");
+      WithThousands(g.owners), " owner(s), ", WithThousands(g.analysts), " analyst(s), ",
+      WithThousands(g.auditors), " auditor(s).");
 }
 
 std::vector<std::string> EncryptionRow(const EncryptionFacts& e) {
   if (e.attached)
     return {e.dataset, "-", "-", "-", "-", "not in the vault: rows in an external database (veil attach)"};
   return {e.dataset,
-          Count(e.subjects),
-          Count(e.data_keys),
-          Count(e.vault_files),
-          Bytes(e.vault_bytes),
+          WithThousands(e.subjects),
+          WithThousands(e.data_keys),
+          WithThousands(e.vault_files),
+          FormatBytes(static_cast<uint64_t>(e.vault_bytes)),
           e.vault_verified ? std::string("yes") : absl::StrCat("FAILED: ", e.vault_error)};
 }
 
@@ -851,7 +866,8 @@ Doc BuildRopa(const RopaFacts& f) {
         {"Legal basis (Art. 6(1))", Basis(d)},
         {"Condition for special categories (Art. 9(2) / 10)", SpecialCondition(d)},
         {"Categories of data subjects (c)", OrNone(d.subject_types, "none declared")},
-        {"Subjects held", a.attached ? std::string("not counted (attached dataset)") : Count(a.subjects)},
+        {"Subjects held",
+         a.attached ? std::string("not counted (attached dataset)") : WithThousands(a.subjects)},
         {"Categories of personal data (c)", OrNone(a.categories)},
         {"Special categories (Art. 9, 10)", special},
         {"Recipients (d)", OrNone(d.recipients, "none declared")},
@@ -894,7 +910,7 @@ Doc BuildRopa(const RopaFacts& f) {
   rows.clear();
   for (const BudgetFacts& b : f.budgets) {
     rows.push_back({b.dataset, b.has_total ? PairText(b.total) : "none set (DP operations refused)",
-                    PairText(b.spent), PairText(b.remaining), Count(b.charges)});
+                    PairText(b.spent), PairText(b.remaining), WithThousands(b.charges)});
   }
   if (!rows.empty()) {
     sec.blocks.push_back(
@@ -964,7 +980,7 @@ Doc BuildDpia(const DpiaFacts& f) {
       {"Recipients", d ? OrNone(d->recipients, "none declared") : std::string("none declared")},
       {"Automated decisions (Art. 22)", d ? (d->automated_decisions ? "yes" : "no") : "not declared"},
       {"Models trained on the dataset",
-       f.models.empty() ? std::string("none") : Count(static_cast<int64_t>(f.models.size()))},
+       f.models.empty() ? std::string("none") : WithThousands(static_cast<int64_t>(f.models.size()))},
   }));
   ctx.blocks.push_back(Heading("1.2 Data"));
   std::vector<std::vector<std::string>> rows;
@@ -996,10 +1012,10 @@ Doc BuildDpia(const DpiaFacts& f) {
       attached
           ? absl::StrCat("The rows live in an external database (", f.kind,
                          ", attached with veil attach); Veil reads or queries them there through the gate.")
-          : absl::StrCat(Count(f.rows), " rows of ", Count(f.subjects), " subjects, from ", Count(f.sources),
-                         " ingested file(s), held in the workspace: the vault (",
-                         Count(f.encryption.vault_files), " encrypted file(s), ",
-                         Bytes(f.encryption.vault_bytes),
+          : absl::StrCat(WithThousands(f.rows), " rows of ", WithThousands(f.subjects), " subjects, from ",
+                         WithThousands(f.sources), " ingested file(s), held in the workspace: the vault (",
+                         WithThousands(f.encryption.vault_files), " encrypted file(s), ",
+                         FormatBytes(static_cast<uint64_t>(f.encryption.vault_bytes)),
                          "), its catalog (workspace.db), the key store (keys.db) and the audit log.")));
   ctx.blocks.push_back(FillIn({{"Data life cycle and supporting assets outside Veil",
                                 "collection, the systems and people that feed and use the data, backups"}}));
@@ -1030,12 +1046,12 @@ Doc BuildDpia(const DpiaFacts& f) {
       {"Legal basis (Art. 6(1))", d ? Basis(*d) : std::string("none declared")},
       {"Condition for special categories", d ? SpecialCondition(*d) : std::string("none declared")},
       {"Data minimisation (Art. 5(1)(c))",
-       absl::StrCat(Count(personal), " of ", Count(static_cast<int64_t>(f.columns.size())),
+       absl::StrCat(WithThousands(personal), " of ", WithThousands(static_cast<int64_t>(f.columns.size())),
                     " columns hold personal data; direct identifiers: ", OrNone(direct),
                     "; free text: ", OrNone(free_text))},
       {"Accuracy (Art. 5(1)(d))",
        absl::StrCat(
-           Count(confirmed), " of ", Count(static_cast<int64_t>(f.columns.size())),
+           WithThousands(confirmed), " of ", WithThousands(static_cast<int64_t>(f.columns.size())),
            " column annotations confirmed by a person; rectification by veil dsr (--kind rectification)")},
       {"Storage limitation (Art. 5(1)(e))",
        absl::StrCat("declared: ", d && !d->retention.empty() ? d->retention : std::string("not declared"),
@@ -1065,8 +1081,8 @@ Doc BuildDpia(const DpiaFacts& f) {
       {"Rectification and erasure (Art. 16, 17)",
        "veil dsr --kind rectification | erasure; erasure by crypto-shredding, legal holds recorded"},
       {"Restriction and objection (Art. 18, 21)",
-       absl::StrCat(Count(f.objections), " objection(s) and ", Count(f.restrictions),
-                    " restriction(s) in force in the workspace; ", Count(c.excluded),
+       absl::StrCat(WithThousands(f.objections), " objection(s) and ", WithThousands(f.restrictions),
+                    " restriction(s) in force in the workspace; ", WithThousands(c.excluded),
                     " subject(s) of this dataset left out of the purpose by them")},
       {"Processors and recipients (Art. 28)", d ? OrNone(d->recipients, "none declared") : "none declared"},
       {"Transfers outside the EU (Chapter V)", d ? Transfers(d->transfers) : "none declared"},
@@ -1087,31 +1103,31 @@ Doc BuildDpia(const DpiaFacts& f) {
   } else {
     risks.blocks.push_back(Para(absl::StrCat(
         "Prosecutor model (the attacker knows the person is in the dataset; El Emam 2013) over the ",
-        Count(r.records),
+        WithThousands(r.records),
         " records held, one per person and combination of quasi-identifier values (a "
         "person's repeated rows count once), quasi-identifiers ",
         absl::StrJoin(r.columns, ", "), ":")));
     risks.blocks.push_back(
         Table({"equivalence classes", "smallest class", "highest risk", "average risk",
                absl::StrCat("records at risk (> ", Figure(r.threshold), ")"), "sample uniques"},
-              {{Count(r.classes), Count(r.smallest_class), Figure(r.highest), Figure(r.average),
-                Percent(r.records_at_risk), Percent(r.sample_uniques)}},
+              {{WithThousands(r.classes), WithThousands(r.smallest_class), Figure(r.highest),
+                Figure(r.average), Percent(r.records_at_risk), Percent(r.sample_uniques)}},
               {true, true, true, true, true, true}));
   }
   const EncryptionFacts& e = f.encryption;
   const std::string enc =
       attached
           ? std::string("the rows are in an external database: its own access control and encryption apply")
-          : absl::StrCat("encryption at rest with per-subject keys (", Count(e.data_keys), " data keys for ",
-                         Count(e.subjects), " subjects), vault ",
+          : absl::StrCat("encryption at rest with per-subject keys (", WithThousands(e.data_keys),
+                         " data keys for ", WithThousands(e.subjects), " subjects), vault ",
                          e.vault_verified ? "verified" : "NOT verified");
-  RiskBlocks(
-      "3.1", "Illegitimate access to data",
-      absl::StrCat("Measures in place: the gate (", Count(f.gate.owners), " owner(s), ",
-                   Count(f.gate.analysts), " analyst(s), ", Count(f.gate.auditors), " auditor(s)); ", enc,
-                   "; differentially private access for analysts; the "
-                   "re-identification risk above."),
-      risks.blocks);
+  RiskBlocks("3.1", "Illegitimate access to data",
+             absl::StrCat("Measures in place: the gate (", WithThousands(f.gate.owners), " owner(s), ",
+                          WithThousands(f.gate.analysts), " analyst(s), ", WithThousands(f.gate.auditors),
+                          " auditor(s)); ", enc,
+                          "; differentially private access for analysts; the "
+                          "re-identification risk above."),
+             risks.blocks);
   RiskBlocks("3.2", "Unwanted modification of data",
              absl::StrCat("Measures in place: authenticated encryption (AES-256-GCM) of every "
                           "record, vault file hashes in the catalog, the audit log's Merkle tree "
@@ -1122,7 +1138,7 @@ Doc BuildDpia(const DpiaFacts& f) {
              absl::StrCat("Measures in place: crash-safe commits (each operation one SQLite "
                           "transaction, recovered on open); erasure only by an owner or by the "
                           "retention rules, audited; legal holds (",
-                          Count(f.retention.holds), " in force). Backups are outside Veil."),
+                          WithThousands(f.retention.holds), " in force). Backups are outside Veil."),
              risks.blocks);
   doc.sections.push_back(std::move(risks));
 
@@ -1137,9 +1153,9 @@ Doc BuildDpia(const DpiaFacts& f) {
   ms.blocks.push_back(Fields({
       {"Privacy budget (differential privacy)",
        b.has_total ? absl::StrCat("total ", PairText(b.total), "; spent ", PairText(b.spent), "; left ",
-                                  PairText(b.remaining), " (", Count(b.charges), " charge(s))")
+                                  PairText(b.remaining), " (", WithThousands(b.charges), " charge(s))")
                    : absl::StrCat("no budget set: differentially private operations are refused (",
-                                  Count(b.charges), " charge(s))")},
+                                  WithThousands(b.charges), " charge(s))")},
       {"Retention enforcement", rules.empty() ? std::string("no rule") : absl::StrJoin(rules, "; ")},
   }));
   ms.blocks.push_back(Heading("Models in use and their fairness"));
@@ -1182,28 +1198,21 @@ Doc BuildDpia(const DpiaFacts& f) {
 
 constexpr size_t kWidth = 100;
 
-// Display width of UTF-8 text (code points; the reports' text is Latin script and symbols).
-size_t Width(std::string_view s) {
-  size_t n = 0;
-  for (unsigned char ch : s) n += (ch & 0xC0) != 0x80;
-  return n;
-}
-
 // Appends `text` wrapped at kWidth columns: the first line starts with `first` (or `indent`), the others
 // with `indent`.
 void Wrap(std::string* out, std::string_view text, std::string_view indent, std::string_view first = "") {
   std::string line(first.empty() ? indent : first);
-  size_t width = Width(line);
+  size_t width = DisplayWidth(line);
   bool empty = true;  // no word on this line yet
   size_t pos = 0;
   while (pos < text.size()) {
     size_t end = text.find(' ', pos);
     if (end == std::string_view::npos) end = text.size();
     const std::string_view word = text.substr(pos, end - pos);
-    if (!empty && width + 1 + Width(word) > kWidth) {
+    if (!empty && width + 1 + DisplayWidth(word) > kWidth) {
       absl::StrAppend(out, line, "\n");
       line = std::string(indent);
-      width = Width(line);
+      width = DisplayWidth(line);
       empty = true;
     }
     if (!empty) {
@@ -1211,21 +1220,22 @@ void Wrap(std::string* out, std::string_view text, std::string_view indent, std:
       ++width;
     }
     line += word;
-    width += Width(word);
+    width += DisplayWidth(word);
     empty = false;
     pos = end + 1;
   }
   absl::StrAppend(out, line, "\n");
 }
 
-std::string RenderText(const Doc& doc) {
+std::string RenderText(const Doc& unescaped) {
+  const Doc doc = Printable(unescaped);
   std::string out;
-  absl::StrAppend(&out, doc.title, "\n", std::string(Width(doc.title), '='), "\n");
+  absl::StrAppend(&out, doc.title, "\n", std::string(DisplayWidth(doc.title), '='), "\n");
   Wrap(&out, doc.subtitle, "");
   out += "\n";
   for (const auto& [k, v] : doc.header) Wrap(&out, v, "    ", absl::StrCat(k, ": "));
   for (const Section& s : doc.sections) {
-    absl::StrAppend(&out, "\n", s.title, "\n", std::string(Width(s.title), '-'), "\n");
+    absl::StrAppend(&out, "\n", s.title, "\n", std::string(DisplayWidth(s.title), '-'), "\n");
     for (const Block& b : s.blocks) {
       switch (b.kind) {
         case Block::Kind::kHeading:
@@ -1246,14 +1256,15 @@ std::string RenderText(const Doc& doc) {
         case Block::Kind::kTable: {
           out += "\n";
           std::vector<size_t> w(b.header.size());
-          for (size_t i = 0; i < b.header.size(); ++i) w[i] = Width(b.header[i]);
+          for (size_t i = 0; i < b.header.size(); ++i) w[i] = DisplayWidth(b.header[i]);
           for (const auto& row : b.rows) {
-            for (size_t i = 0; i < row.size() && i < w.size(); ++i) w[i] = std::max(w[i], Width(row[i]));
+            for (size_t i = 0; i < row.size() && i < w.size(); ++i)
+              w[i] = std::max(w[i], DisplayWidth(row[i]));
           }
           const auto line = [&](const std::vector<std::string>& cells) {
             std::string l = "  ";
             for (size_t i = 0; i < cells.size() && i < w.size(); ++i) {
-              const std::string pad(w[i] - Width(cells[i]), ' ');
+              const std::string pad(w[i] - DisplayWidth(cells[i]), ' ');
               const bool right = i < b.numeric.size() && b.numeric[i];
               if (i > 0) l += "  ";
               l += right ? pad + cells[i] : (i + 1 == cells.size() ? cells[i] : cells[i] + pad);
@@ -1332,7 +1343,8 @@ footer { margin-top: 2em; color: #555; font-size: 9pt; }
 }
 )";
 
-std::string RenderHtml(const Doc& doc) {
+std::string RenderHtml(const Doc& unescaped) {
+  const Doc doc = Printable(unescaped);
   // The policy forbids every script and resource, so that a name the escaping missed still could not run.
   std::string h =
       "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"

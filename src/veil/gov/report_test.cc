@@ -327,6 +327,31 @@ TEST(ReportRenderTest, MeasuredFailuresAreShownAsAlerts) {
   EXPECT_THAT(html, HasSubstr("<p class=\"note alert\">Audit log integrity: FAILED"));
 }
 
+// A name taken from input (a CSV header names a column; a declaration names recipients) may hold control
+// characters: the text and HTML show them escaped, so an ESC sequence cannot reach a terminal or a page.
+TEST(ReportRenderTest, ControlCharactersInNamesAreEscaped) {
+  DpiaFacts f = FixedDpia();
+  ASSERT_FALSE(f.columns.empty());
+  f.columns[0].name = "na\x1b]0;owned\x07me";
+  f.columns.back().name = "tab\there\x7f";
+  ASSERT_TRUE(f.declaration.has_value());
+  f.declaration->recipients = {"line\nbreak\r"};
+  for (const std::string& out : {RenderDpiaText(f), RenderDpiaHtml(f)}) {
+    for (char c = 0; c < 0x20; ++c) {
+      if (c == '\n') continue;  // the documents' own line breaks
+      EXPECT_EQ(out.find(c), std::string::npos) << "control character " << int{c};
+    }
+    EXPECT_EQ(out.find('\x7f'), std::string::npos);
+    EXPECT_THAT(out, HasSubstr("na\\x1b]0;owned\\x07me"));
+    EXPECT_THAT(out, HasSubstr("tab\\there\\x7f"));
+    EXPECT_THAT(out, HasSubstr("line\\nbreak\\r"));
+  }
+  // The JSON keeps the name as it is; its own escaping (\u001b) keeps it printable.
+  const std::string json = DpiaToJson(f).dump();
+  EXPECT_EQ(json.find('\x1b'), std::string::npos);
+  EXPECT_THAT(json, HasSubstr("na\\u001b]0;owned\\u0007me"));
+}
+
 // The audit entry's result hash covers the facts, whatever the entry's own number.
 TEST(ReportRenderTest, FactsHashIgnoresTheAuditSeqOnly) {
   DpiaFacts f = FixedDpia();
