@@ -424,24 +424,53 @@ void BeliefPropagation(const Domain& domain, const JunctionTree& jt, const std::
 
 struct Target {
   int clique = 0;
+  // A target whose attributes strictly contain these (the one with the fewest cells), or -1: this target's
+  // marginal is taken from the host's and its gradient added into the host's, instead of a pass over a
+  // clique each (the calibrated clique marginals agree on shared attributes, and exp(sum theta) does not
+  // depend on which clique holds a term, so the loss, the gradient's effect and the descent are the same).
+  int host = -1;
   std::vector<int> attrs;      // sorted
   std::vector<double> y;       // noisy counts / N, sorted layout
   std::vector<double> weight;  // N^2 / variance per cell
 };
 
-// Loss and gradient (per clique) at mu.
-double LossAndGradient(const Domain& domain, const std::vector<Target>& targets,
-                       const std::vector<Factor>& mu, std::vector<Factor>& grad) {
-  for (Factor& g : grad) std::fill(g.values.begin(), g.values.end(), 0.0);
+// The loss at mu and its gradient, kept per target rather than per clique: the gradient with respect to a
+// clique's marginal is the sum of its targets' residuals weight (M_t mu - y_t) broadcast over the clique,
+// and since exp(sum theta) does not depend on which clique holds a term, the descent step adds each
+// residual to the potentials directly (Fit), and <grad, mu - mu'> is sum_t <residual_t, M_t mu - M_t mu'>.
+struct TargetState {
+  std::vector<Factor> marginal;  // M_t mu per target
+  std::vector<Factor> residual;  // weight (M_t mu - y_t) per target
+  std::vector<Factor> push;      // the residual plus its guests' pushes (for targets without a host)
+};
+
+// `order` lists the targets hosts first (more attributes before fewer).
+double LossAndResiduals(const Domain& domain, const std::vector<Target>& targets,
+                        const std::vector<int>& order, const std::vector<Factor>& mu, TargetState& state) {
+  const size_t n = targets.size();
+  state.marginal.resize(n);
+  state.residual.resize(n);
+  state.push.resize(n);
   double loss = 0;
-  for (const Target& t : targets) {
-    Factor m = Marginalize(domain, mu[t.clique], t.attrs);
-    for (size_t i = 0; i < m.values.size(); ++i) {
-      const double diff = m.values[i] - t.y[i];
+  for (int r : order) {
+    const Target& t = targets[r];
+    state.marginal[r] = Marginalize(domain, t.host < 0 ? mu[t.clique] : state.marginal[t.host], t.attrs);
+    const std::vector<double>& m = state.marginal[r].values;
+    Factor& res = state.residual[r];
+    res.attrs = state.marginal[r].attrs;
+    res.dims = state.marginal[r].dims;
+    res.values.resize(m.size());
+    for (size_t i = 0; i < m.size(); ++i) {
+      const double diff = m[i] - t.y[i];
       loss += 0.5 * t.weight[i] * diff * diff;
-      m.values[i] = t.weight[i] * diff;
+      res.values[i] = t.weight[i] * diff;
     }
-    AddIn(grad[t.clique], m, 1.0);
+  }
+  // Pushes: guests (fewer attributes) into their hosts, before the hosts are used.
+  for (int r : order) state.push[r] = state.residual[r];
+  for (size_t k = order.size(); k-- > 0;) {
+    const Target& t = targets[order[k]];
+    if (t.host >= 0) AddIn(state.push[t.host], state.push[order[k]], 1.0);
   }
   return loss;
 }
@@ -522,6 +551,22 @@ absl::StatusOr<JunctionTreeModel> JunctionTreeModel::Fit(const Domain& domain,
     }
     targets.push_back(std::move(t));
   }
+  // Hosts: for each target the smallest target (in cells) whose attributes strictly contain its own.
+  std::vector<int> order(targets.size());
+  for (size_t r = 0; r < targets.size(); ++r) {
+    order[r] = static_cast<int>(r);
+    for (size_t u = 0; u < targets.size(); ++u) {
+      if (targets[u].attrs.size() <= targets[r].attrs.size() ||
+          !IsSubset(targets[r].attrs, targets[u].attrs)) {
+        continue;
+      }
+      const int h = targets[r].host;
+      if (h < 0 || targets[u].y.size() < targets[h].y.size()) targets[r].host = static_cast<int>(u);
+    }
+  }
+  // Hosts first: more attributes before fewer (a host always has strictly more).
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int a, int b) { return targets[a].attrs.size() > targets[b].attrs.size(); });
 
   // Potentials: zero, plus a warm start's potentials added into cliques containing theirs.
   model.theta_.resize(nc);
@@ -538,32 +583,32 @@ absl::StatusOr<JunctionTreeModel> JunctionTreeModel::Fit(const Domain& domain,
     }
     if (warm_start->step_ > 0) step = warm_start->step_;
   }
-  std::vector<Factor> grad(nc);
-  for (size_t c = 0; c < nc; ++c) grad[c] = MakeFactor(domain, jt.cliques[c], 0.0);
   BeliefPropagation(domain, jt, model.theta_, model.mu_, model.sep_mu_);
-  double loss = LossAndGradient(domain, targets, model.mu_, grad);
+  TargetState state;
+  double loss = LossAndResiduals(domain, targets, order, model.mu_, state);
   std::vector<Factor> theta2 = model.theta_;
   std::vector<Factor> mu2;
   std::vector<Factor> sep2;
-  std::vector<Factor> grad2 = grad;
+  TargetState state2;
   int it = 0;
   for (; it < options.iterations; ++it) {
     double loss2 = 0;
     bool accepted = false;
     for (int tries = 0; tries < 60; ++tries) {
+      // theta2 = theta - step * grad, each target's push added to its clique.
       for (size_t c = 0; c < nc; ++c) {
-        const std::vector<double>& t = model.theta_[c].values;
-        const std::vector<double>& g = grad[c].values;
-        std::vector<double>& o = theta2[c].values;
-        for (size_t i = 0; i < t.size(); ++i) o[i] = t[i] - step * g[i];
+        std::copy(model.theta_[c].values.begin(), model.theta_[c].values.end(), theta2[c].values.begin());
+      }
+      for (size_t r = 0; r < targets.size(); ++r) {
+        if (targets[r].host < 0) AddIn(theta2[targets[r].clique], state.push[r], -step);
       }
       BeliefPropagation(domain, jt, theta2, mu2, sep2);
-      loss2 = LossAndGradient(domain, targets, mu2, grad2);
+      loss2 = LossAndResiduals(domain, targets, order, mu2, state2);
       double decrease = 0;
-      for (size_t c = 0; c < nc; ++c) {
-        const std::vector<double>& g = grad[c].values;
-        const std::vector<double>& a = model.mu_[c].values;
-        const std::vector<double>& b = mu2[c].values;
+      for (size_t r = 0; r < targets.size(); ++r) {
+        const std::vector<double>& g = state.residual[r].values;
+        const std::vector<double>& a = state.marginal[r].values;
+        const std::vector<double>& b = state2.marginal[r].values;
         for (size_t i = 0; i < g.size(); ++i) decrease += g[i] * (a[i] - b[i]);
       }
       if (loss - loss2 >= 0.5 * decrease) {
@@ -576,7 +621,7 @@ absl::StatusOr<JunctionTreeModel> JunctionTreeModel::Fit(const Domain& domain,
     std::swap(model.theta_, theta2);
     std::swap(model.mu_, mu2);
     std::swap(model.sep_mu_, sep2);
-    std::swap(grad, grad2);
+    std::swap(state, state2);
     const double old_loss = loss;
     loss = loss2;
     step *= 1.25;

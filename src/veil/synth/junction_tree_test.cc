@@ -152,6 +152,43 @@ TEST(JunctionTreeModelTest, ExactMeasurementsAreRecoveredAndOutOfCliqueMarginals
   EXPECT_FALSE(model->Marginal(std::vector<int>{9}).ok());
 }
 
+TEST(JunctionTreeModelTest, NestedMeasurementsEachCountInTheLoss) {
+  // The fit takes a measurement's marginal from a measurement containing it and pushes its gradient there
+  // (junction_tree.cc, Target::host); the guest must still pull the model as if it were on its own.
+  DiscreteTable t = CycleTable();
+  NoisyMarginal abc = Exact(t, {0, 1, 2});
+  abc.sigma = 1000.0;  // weak
+  NoisyMarginal a;     // strong, and inconsistent with abc's a-margin
+  a.attrs = {0};
+  a.values = {20000, 10000, 10000};
+  a.sigma = 1.0;
+  NoisyMarginal cd = Exact(t, {3, 2});
+  NoisyMarginal c = Exact(t, {2});
+  c.values[0] += 400;  // a little noise on a guest of cd
+  c.values[1] -= 400;
+  std::vector<NoisyMarginal> ms = {abc, a, cd, c};
+  absl::StatusOr<JunctionTreeModel> model = JunctionTreeModel::Fit(t.domain(), ms);
+  ASSERT_TRUE(model.ok()) << model.status();
+  const double n = model->estimated_rows();
+  EXPECT_NEAR(n, 40000, 1e-6);
+  // The strong 1-way measurement wins over the weak 3-way one (1e6 times its weight per cell).
+  std::vector<double> pa = *model->Marginal(std::vector<int>{0});
+  EXPECT_NEAR(pa[0], 0.5, 2e-3);
+  EXPECT_NEAR(pa[1], 0.25, 2e-3);
+  EXPECT_NEAR(pa[2], 0.25, 2e-3);
+  // The reported loss is the loss of every measurement at the model's marginals.
+  double loss = 0;
+  for (const NoisyMarginal& m : ms) {
+    std::vector<double> p = *model->Marginal(m.attrs);
+    for (size_t i = 0; i < p.size(); ++i) {
+      const double diff = p[i] - m.values[i] / n;
+      loss += 0.5 * n * n / (m.sigma * m.sigma) * diff * diff;
+    }
+  }
+  EXPECT_NEAR(model->loss(), loss, 1e-6 * loss);
+  EXPECT_GT(loss, 1.0);
+}
+
 TEST(JunctionTreeModelTest, SamplesFollowTheModel) {
   DiscreteTable t = CycleTable();
   std::vector<NoisyMarginal> ms = {Exact(t, {0, 1}), Exact(t, {1, 2}), Exact(t, {2, 3}), Exact(t, {0, 3}),
