@@ -135,6 +135,54 @@ EncryptionFacts MeasureEncryption(store::Workspace& ws, const store::DatasetInfo
   return f;
 }
 
+// Encryption at rest of the DPIA's dataset, from the one read of its vault (`data`: Workspace::Read, every
+// record): every vault file was checked whole against the catalog's SHA-256, every record opened
+// (authenticated) under its subject's data key, unwrapped under the master key, and the rows counted against
+// the catalog's. From the rows, every subject with a record must be one the catalog lists and every subject
+// listed must have one (`listed`: the catalog's pseudonyms), as VerifyVault checks. The data keys counted are
+// those of the subjects read: each was unwrapped to open its records.
+EncryptionFacts EncryptionFromRead(store::Workspace& ws, const store::DatasetInfo& info,
+                                   const absl::StatusOr<store::DatasetContents>& data,
+                                   const std::vector<std::string>& listed) {
+  EncryptionFacts f;
+  f.dataset = info.name;
+  f.attached = info.external.has_value();
+  f.subjects = info.subjects;
+  f.vault_files = info.vault_files;
+  f.vault_bytes = info.vault_bytes;
+  if (f.attached) return f;
+  if (!data.ok()) {
+    f.vault_error = MessageWithoutPseudonyms(data.status());
+    return f;
+  }
+  const table::Column* ids = data->table.FindColumn(info.subject_column);
+  if (ids == nullptr) {
+    f.vault_error = absl::StrCat("the rows read have no subject column \"", info.subject_column, "\"");
+    return f;
+  }
+  absl::flat_hash_set<std::string> read;  // pseudonyms of the subjects whose records opened
+  absl::flat_hash_set<std::string> seen_ids;
+  for (int64_t row = 0; row < data->table.num_rows(); ++row) {
+    std::string id =
+        ids->type() == table::DataType::kString ? std::string(ids->GetString(row)) : ids->FormatValue(row);
+    if (seen_ids.insert(id).second) read.insert(ws.Pseudonym(id));
+  }
+  f.data_keys = static_cast<int64_t>(read.size());
+  const absl::flat_hash_set<std::string> catalog(listed.begin(), listed.end());
+  int64_t unlisted = 0;
+  for (const std::string& p : read) unlisted += !catalog.contains(p);
+  int64_t without_record = 0;
+  for (const std::string& p : catalog) without_record += !read.contains(p);
+  if (unlisted > 0 || without_record > 0) {
+    f.vault_error = absl::StrCat("the vault holds records of ", unlisted,
+                                 " subject(s) the catalog does not list, and the catalog lists ",
+                                 without_record, " subject(s) without a record in the vault");
+    return f;
+  }
+  f.vault_verified = true;
+  return f;
+}
+
 BudgetFacts ToBudgetFacts(const store::DatasetBudget& b) {
   BudgetFacts f;
   f.dataset = b.dataset;
@@ -182,6 +230,23 @@ absl::StatusOr<std::vector<RetentionFacts>> MeasureRetention(Session& s, const D
     out.push_back(std::move(f));
   }
   return out;
+}
+
+// The retention of one dataset (the DPIA's), from the rows already read if a column rule needs them. What
+// cannot be computed is a fact: the rules and why. Errors: PermissionDenied (audited); metadata errors.
+absl::StatusOr<RetentionFacts> MeasureDatasetRetention(Session& s, const store::DatasetInfo& info,
+                                                       const absl::StatusOr<store::DatasetContents>* data) {
+  absl::StatusOr<DatasetRetention> d = Retention(s).StatusOf(info.name, data);
+  if (d.ok()) return ToRetentionFacts(*d);
+  if (d.status().code() == absl::StatusCode::kPermissionDenied) return d.status();
+  RetentionFacts f;
+  f.dataset = info.name;
+  f.subjects = info.subjects;
+  VEIL_ASSIGN_OR_RETURN(std::vector<RetentionRule> rules,
+                        LoadRetentionRules(s.workspace().metadata(), info.name));
+  for (const RetentionRule& r : rules) f.rules.push_back({r.category, r.days, RetentionTriggerText(r)});
+  f.error = MessageWithoutPseudonyms(d.status());
+  return f;
 }
 
 double Number(const nlohmann::ordered_json& j, const char* key) {
@@ -245,13 +310,14 @@ absl::StatusOr<std::vector<std::string>> SubjectPseudonyms(store::Workspace& ws,
   return out;
 }
 
+// `subjects`: the dataset's pseudonyms (SubjectPseudonyms).
 absl::StatusOr<ConsentCoverage> MeasureConsent(store::Workspace& ws, const store::DatasetInfo& info,
-                                               std::string_view purpose, absl::Time now) {
+                                               std::string_view purpose, absl::Time now,
+                                               const std::vector<std::string>& subjects) {
   ConsentCoverage c;
   VEIL_ASSIGN_OR_RETURN(SubjectFilter filter, ComputeSubjectFilter(ws, info.name, purpose, now));
   c.consent_basis = filter.opt_in;
   c.governing_purpose = filter.governing_purpose;
-  VEIL_ASSIGN_OR_RETURN(std::vector<std::string> subjects, SubjectPseudonyms(ws, info.name));
   c.subjects = static_cast<int64_t>(subjects.size());
   for (const std::string& p : subjects) {
     if (filter.opt_in && filter.Consented(p)) ++c.consented;
@@ -288,7 +354,8 @@ absl::StatusOr<table::Table> OneRecordPerPerson(const table::Table& table, const
   return table.Take(rows);
 }
 
-QuasiIdentifierRisk MeasureRisk(store::Workspace& ws, const MappedDataset& m) {
+// From the DPIA's one read of the vault (`data`).
+QuasiIdentifierRisk MeasureRisk(const MappedDataset& m, const absl::StatusOr<store::DatasetContents>& data) {
   QuasiIdentifierRisk r;
   for (const MappedColumn& c : m.columns) {
     if (c.annotation.has_value() && c.annotation->role == "quasi_identifier") r.columns.push_back(c.name);
@@ -304,7 +371,6 @@ QuasiIdentifierRisk MeasureRisk(store::Workspace& ws, const MappedDataset& m) {
     return r;
   }
   // Every record held: what an intruder who got the data at rest would see. Only the figures leave here.
-  absl::StatusOr<store::DatasetContents> data = ws.Read(m.info.name);
   if (!data.ok()) {
     r.not_assessed = absl::StrCat("the vault could not be read: ", MessageWithoutPseudonyms(data.status()));
     return r;
@@ -408,18 +474,26 @@ absl::StatusOr<DpiaFacts> GatherDpiaFacts(Session& session, std::string_view dat
                                    [&](const std::string& p) { return PurposeCovers(p, purpose); });
   VEIL_ASSIGN_OR_RETURN(f.declaration, DeclarationFor(ws, dataset, purpose));
   const absl::Time now = ws.env().Now();
-  if (!m.info.external.has_value()) {
-    VEIL_ASSIGN_OR_RETURN(f.consent, MeasureConsent(ws, m.info, purpose, now));
+  // The vault read once (every record held, decrypted and checked against the catalog): the encryption
+  // facts, the re-identification risk and a column rule's retention dates all come from this read.
+  const bool attached = m.info.external.has_value();
+  const absl::StatusOr<store::DatasetContents> data =
+      attached ? absl::StatusOr<store::DatasetContents>(
+                     absl::FailedPreconditionError("an attached dataset is not in the vault"))
+               : ws.Read(dataset);
+  std::vector<std::string> subjects;
+  if (!attached) {
+    VEIL_ASSIGN_OR_RETURN(subjects, SubjectPseudonyms(ws, dataset));
+    VEIL_ASSIGN_OR_RETURN(f.consent, MeasureConsent(ws, m.info, purpose, now, subjects));
   }
-  VEIL_ASSIGN_OR_RETURN(std::vector<RetentionFacts> retention, MeasureRetention(session, map));
-  f.retention = std::move(retention[0]);
+  VEIL_ASSIGN_OR_RETURN(f.retention, MeasureDatasetRetention(session, m.info, attached ? nullptr : &data));
   VEIL_ASSIGN_OR_RETURN(RestrictionCounts counts, CountRestrictions(ws));
   f.objections = counts.objections;
   f.restrictions = counts.restrictions;
-  f.risk = MeasureRisk(ws, m);
+  f.risk = MeasureRisk(m, data);
   VEIL_ASSIGN_OR_RETURN(store::DatasetBudget budget, session.GetBudget(dataset));
   f.budget = ToBudgetFacts(budget);
-  f.encryption = MeasureEncryption(ws, m.info);
+  f.encryption = EncryptionFromRead(ws, m.info, data, subjects);
   VEIL_ASSIGN_OR_RETURN(f.gate, MeasureGate(session));
   VEIL_ASSIGN_OR_RETURN(std::vector<store::ModelVersionInfo> models, session.ListModels());
   for (const store::ModelVersionInfo& model : models) {

@@ -682,6 +682,57 @@ TEST_F(ReportGatherTest, RetentionThatCannotBeComputedIsReportedAsAFact) {
   EXPECT_THAT(RenderDpiaText(*dpia), HasSubstr("could NOT be computed"));
 }
 
+// The DPIA reads the dataset's vault once: the re-identification risk, the encryption check and a column
+// rule's retention dates all come from that one read (each vault file is opened once), and still agree with
+// what the catalog says.
+TEST_F(ReportGatherTest, TheDpiaReadsTheVaultOnce) {
+  store::IngestRequest req;
+  req.dataset = "visits";
+  req.subject_column = "mrn";
+  req.purposes = {"care"};
+  req.source = {"", "visits.csv", std::string(64, '1'), 77, 0, {}};
+  ASSERT_TRUE(owner_
+                  ->Ingest(*table::ReadCsvFromString("mrn,zip,visit\nMRN-1,75001,2025-01-10\n"
+                                                     "MRN-2,75001,2026-02-20\nMRN-1,75001,2025-03-01\n"),
+                           req)
+                  .ok());
+  Annotate("zip", {"user.contact.address.postal_code"}, "quasi_identifier", "visits");
+  RetentionRule rule;
+  rule.dataset = "visits";
+  rule.days = 365;
+  ASSERT_TRUE(ParseRetentionTrigger("column:visit", &rule).ok());
+  ASSERT_TRUE(Retention(*owner_).Set(rule).ok());
+  auto files = env_.ListDir(dir_ + "/vault/visits");
+  ASSERT_TRUE(files.ok() && !files->empty());
+
+  env_.vault_file_reads = 0;
+  auto f = GatherDpiaFacts(*owner_, "visits", "care", {});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(env_.vault_file_reads, static_cast<int>(files->size())) << "each vault file read once";
+  ASSERT_TRUE(f->risk.assessed) << f->risk.not_assessed;
+  EXPECT_EQ(f->risk.records, 2) << "one record per person and zip";
+  EXPECT_TRUE(f->encryption.vault_verified) << f->encryption.vault_error;
+  EXPECT_EQ(f->encryption.data_keys, 2);
+  EXPECT_TRUE(f->retention.error.empty()) << f->retention.error;
+  EXPECT_EQ(f->retention.due, 1) << "MRN-1's newest visit, 2025-03-01, is over 365 days before 2026-03-01";
+  ASSERT_TRUE(f->retention.next_due.has_value());
+  EXPECT_EQ(*f->retention.next_due, UtcTime(2027, 2, 20));
+
+  // A subject the catalog no longer lists is found from the same read, and named by no pseudonym.
+  const std::string pseudonym = owner_->Pseudonym("MRN-2");
+  auto st = owner_->workspace().metadata().Prepare(
+      "DELETE FROM subject WHERE pseudonym = ?1 AND dataset_id = (SELECT id FROM dataset WHERE name = "
+      "'visits')");
+  ASSERT_TRUE(st.ok()) << st.status();
+  ASSERT_TRUE(st->BindBlob(1, *store::PseudonymBytes(pseudonym)).ok());
+  ASSERT_TRUE(st->Step().ok());
+  auto broken = GatherDpiaFacts(*owner_, "visits", "care", {});
+  ASSERT_TRUE(broken.ok()) << broken.status();
+  EXPECT_FALSE(broken->encryption.vault_verified);
+  EXPECT_THAT(broken->encryption.vault_error, HasSubstr("1 subject(s) the catalog does not list"));
+  EXPECT_THAT(DpiaToJson(*broken).dump(), Not(HasSubstr(pseudonym.substr(0, 16))));
+}
+
 // The store names a subject in its errors by a pseudonym prefix; a failed check goes into the report without
 // it. The catalog here loses MRN-2, so the vault holds a record of a subject it does not list.
 TEST_F(ReportGatherTest, AFailedCheckNamesNoPseudonym) {

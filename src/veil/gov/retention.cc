@@ -53,9 +53,11 @@ absl::StatusOr<bool> HoldsCategory(store::Workspace& ws, std::string_view datase
   return false;
 }
 
-// Each subject's due time in one dataset under its rules, and what is due at `now`.
+// Each subject's due time in one dataset under its rules, and what is due at `now`. A column rule takes its
+// dates from `read` (the dataset's rows as the caller read them) if given, else reads the vault.
 absl::StatusOr<DatasetRetention> ComputeDataset(store::Workspace& ws, const store::DatasetInfo& info,
-                                                std::vector<RetentionRule> rules, absl::Time now) {
+                                                std::vector<RetentionRule> rules, absl::Time now,
+                                                const absl::StatusOr<store::DatasetContents>* read) {
   DatasetRetention out;
   out.dataset = info.name;
   out.rules = std::move(rules);
@@ -104,7 +106,11 @@ absl::StatusOr<DatasetRetention> ComputeDataset(store::Workspace& ws, const stor
   }
   if (reads_rows) {
     // Column rules read the dataset: the subject's newest date in the column starts the period.
-    VEIL_ASSIGN_OR_RETURN(store::DatasetContents data, ws.Read(info.name));
+    absl::StatusOr<store::DatasetContents> own;
+    if (read == nullptr) own = ws.Read(info.name);
+    const absl::StatusOr<store::DatasetContents>& rows = read != nullptr ? *read : own;
+    if (!rows.ok()) return rows.status();
+    const store::DatasetContents& data = *rows;
     const std::optional<int> subject_col = data.table.schema().FindField(info.subject_column);
     if (!subject_col) return absl::DataLossError("the dataset's subject column is missing from its rows");
     const table::Column& ids = data.table.column(*subject_col);
@@ -479,7 +485,7 @@ absl::StatusOr<RetentionStatus> Retention::Compute(absl::Time now) {
     std::vector<RetentionRule> mine(std::make_move_iterator(rules.begin() + i),
                                     std::make_move_iterator(rules.begin() + j));
     VEIL_ASSIGN_OR_RETURN(const store::DatasetInfo info, ws.GetDataset(mine.front().dataset));
-    VEIL_ASSIGN_OR_RETURN(DatasetRetention d, ComputeDataset(ws, info, std::move(mine), now));
+    VEIL_ASSIGN_OR_RETURN(DatasetRetention d, ComputeDataset(ws, info, std::move(mine), now, nullptr));
     status.datasets.push_back(std::move(d));
     i = j;
   }
@@ -490,6 +496,25 @@ absl::StatusOr<RetentionStatus> Retention::Status() {
   VEIL_RETURN_IF_ERROR(
       session_.Authorize(Operation::kConsentRead, "", "", {{"retention", "status"}}).status());
   return Compute(session_.workspace().env().Now());
+}
+
+absl::StatusOr<DatasetRetention> Retention::StatusOf(std::string_view dataset,
+                                                     const absl::StatusOr<store::DatasetContents>* read) {
+  VEIL_RETURN_IF_ERROR(
+      session_
+          .Authorize(Operation::kConsentRead, dataset, "", {{"retention", "status"}, {"dataset", dataset}})
+          .status());
+  store::Workspace& ws = session_.workspace();
+  VEIL_ASSIGN_OR_RETURN(const store::DatasetInfo info, ws.GetDataset(dataset));
+  VEIL_ASSIGN_OR_RETURN(std::vector<RetentionRule> rules, LoadRetentionRules(ws.metadata(), info.name));
+  if (rules.empty()) {  // nothing is due by retention: the holds and the subjects, no date to compute
+    DatasetRetention d;
+    d.dataset = info.name;
+    d.subjects = info.subjects;
+    VEIL_ASSIGN_OR_RETURN(d.holds, LoadLegalHolds(ws.metadata(), info.name));
+    return d;
+  }
+  return ComputeDataset(ws, info, std::move(rules), ws.env().Now(), read);
 }
 
 absl::StatusOr<EnforceResult> Retention::Enforce(bool dry_run) {

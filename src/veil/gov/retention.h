@@ -50,6 +50,7 @@
 #include "nlohmann/json.hpp"
 #include "veil/gov/session.h"
 #include "veil/store/sqlite.h"
+#include "veil/store/workspace.h"
 
 namespace veil::gov {
 
@@ -148,6 +149,13 @@ class Retention {
   // What is due when, at the session's clock. Errors: PermissionDenied (audited); the vault's (DataLoss)
   // when a column rule reads the dataset.
   absl::StatusOr<RetentionStatus> Status();
+  // The same for one dataset (with or without rules: without, nothing is due and only its holds and
+  // subjects are given). `read`: the dataset's rows as the caller already read them (Workspace::Read, every
+  // record, or the error that read returned), from which a column rule takes its dates instead of reading
+  // the vault again (the DPIA reads it once); nullptr reads them when a column rule needs them. Errors: as
+  // Status; NotFound for an unknown dataset; `read`'s error when a column rule needs the rows.
+  absl::StatusOr<DatasetRetention> StatusOf(std::string_view dataset,
+                                            const absl::StatusOr<store::DatasetContents>* read = nullptr);
   // Erases what is due (dry_run: only computes it). Errors: PermissionDenied (audited); the audit log's
   // (nothing erased); an erasure's, after the run's entry, saying how far it got (run it again to finish).
   absl::StatusOr<EnforceResult> Enforce(bool dry_run);
