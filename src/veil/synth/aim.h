@@ -10,8 +10,8 @@
 //      with sigma; fit the model (junction_tree.h).
 //   2. Repeat: if less than twice a round's cost (1/(2 sigma^2) + epsilon^2/8) remains, this is the last
 //      round and it spends exactly what remains (a (1 - alpha) share selects, the rest measures).
-//      Candidates are those whose addition keeps the model at most max_model_cells * (rho spent after this
-//      round) / rho cells (or that lie inside a model clique already). The exponential mechanism
+//      Candidates are those whose addition keeps the model at most AimModelCellLimit(rho) * (rho spent after
+//      this round) / rho cells (or that lie inside a model clique already). The exponential mechanism
 //      (dp::ExponentialMechanism, epsilon, sensitivity max_r w_r) selects r with quality
 //          w_r (||M_r(D) - M_r(p_hat)||_1 - sqrt(2/pi) sigma n_r)
 //      (the model's error on r minus the expected L1 norm of the noise of measuring it; n_r = r's cells).
@@ -54,12 +54,21 @@ struct AimOptions {
   int rounds = 0;
   // Share of each round's budget spent on measuring (the rest selects); the paper's 0.9.
   double measure_share = 0.9;
-  // Largest model (sum of the junction tree's clique cells). Private-PGM's default is 80 MB of doubles,
-  // 10,485,760 cells; Veil's default is 2^16 cells (512 KiB), which keeps the fit of Adult (d = 15) at about
-  // 3-4 s of CPU and already meets issue 8's quality targets there (docs/synth.md).
+  // Largest model (sum of the junction tree's clique cells), growing with the budget: the limit is
+  // max_model_cells * sqrt(rho / model_cells_reference_rho), at least max_model_cells and at most
+  // max_model_cells_cap (AimModelCellLimit). The noise scale falls as 1 / sqrt(rho), so with this rule the
+  // model's cells grow with the precision of what is measured: a larger model pays off at epsilon 10, not at
+  // epsilon 1, where the noise swamps the extra cells. The reference rho 0.015 is epsilon 1, delta 1e-9.
+  // Private-PGM's default is a fixed 80 MB of doubles (10,485,760 cells); Veil's limits, 2^16 cells (512 KiB)
+  // up to 2^17, keep the fit of Adult (d = 15) at a few seconds of CPU (docs/synth.md). Setting the cap
+  // equal to max_model_cells gives a fixed limit.
   int64_t max_model_cells = int64_t{1} << 16;
-  // Mirror-descent iterations after each measurement (warm-started) and for the final model.
-  int round_iterations = 50;
+  int64_t max_model_cells_cap = int64_t{1} << 17;
+  double model_cells_reference_rho = 0.015;
+  // Mirror-descent iterations after each measurement (warm-started) and for the final model. Private-PGM's
+  // AIM runs up to 1000 after each measurement; 100 is where the eps 10 error stopped improving on Adult for
+  // the time (50 underfits the larger models).
+  int round_iterations = 100;
   int final_iterations = 1000;
   // Called after each round with (round, rho spent so far, total rho); may be empty.
   std::function<void(int, double, double)> progress;
@@ -75,9 +84,13 @@ struct AimResult {
   int sigma_halvings = 0;  // times the annealing halved sigma
 };
 
+// The model-size limit for a total budget `rho` under `options` (see AimOptions::max_model_cells).
+int64_t AimModelCellLimit(double rho, const AimOptions& options);
+
 // Runs AIM on `data` with `budget` (spent entirely; nothing must be charged yet), drawing all randomness from
 // `random`. Errors: InvalidArgument if the table has no attribute, the budget was already charged, an option
-// is out of range (measure_share not in (0, 1), rounds < 0, max_model_cells < 1, iterations < 1) or a
+// is out of range (measure_share not in (0, 1), rounds < 0, max_model_cells < 1, max_model_cells_cap <
+// max_model_cells, model_cells_reference_rho not finite > 0, iterations < 1) or a
 // workload query is empty, repeats or is out of range or has a weight not finite > 0; FailedPrecondition if
 // the budget is so small that a noise scale exceeds 2^24; the samplers' and the source's errors.
 absl::StatusOr<AimResult> FitAim(const DiscreteTable& data, ZcdpBudget budget, base::RandomSource& random,

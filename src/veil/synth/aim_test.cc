@@ -125,6 +125,12 @@ TEST(AimTest, DegenerateInputsAndBadOptions) {
   AimOptions bad;
   bad.measure_share = 1.0;
   EXPECT_FALSE(FitAim(constant, budget, random, bad).ok());
+  bad = AimOptions();
+  bad.max_model_cells_cap = bad.max_model_cells - 1;
+  EXPECT_EQ(FitAim(constant, budget, random, bad).status().code(), absl::StatusCode::kInvalidArgument);
+  bad = AimOptions();
+  bad.model_cells_reference_rho = 0;
+  EXPECT_EQ(FitAim(constant, budget, random, bad).status().code(), absl::StatusCode::kInvalidArgument);
   AimOptions bad_workload;
   bad_workload.workload = {{{0, 0}, 1.0}};
   EXPECT_FALSE(FitAim(constant, budget, random, bad_workload).ok());
@@ -134,6 +140,22 @@ TEST(AimTest, DegenerateInputsAndBadOptions) {
   EXPECT_FALSE(FitAim(constant, budget, random, bad_workload).ok());
   ZcdpBudget tiny = *ZcdpBudget::FromRho(1e-40, 1e-9);
   EXPECT_EQ(FitAim(constant, tiny, random).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(AimTest, ModelLimitGrowsWithTheSquareRootOfRhoBetweenItsBounds) {
+  AimOptions o;  // 2^16 cells at rho <= 0.015, up to 2^17
+  EXPECT_EQ(AimModelCellLimit(0.0, o), 65536);
+  EXPECT_EQ(AimModelCellLimit(0.0126, o), 65536);  // veil synth's model share at eps 1, delta 1e-6
+  EXPECT_EQ(AimModelCellLimit(0.015, o), 65536);
+  EXPECT_EQ(AimModelCellLimit(0.015 * 2.25, o), 98304);  // 1.5 x
+  EXPECT_EQ(AimModelCellLimit(0.06, o), 131072);
+  EXPECT_EQ(AimModelCellLimit(1.090786, o), 131072);  // eps 10, delta 1e-9: the cap
+  o.max_model_cells_cap = o.max_model_cells;          // a fixed limit
+  EXPECT_EQ(AimModelCellLimit(1.090786, o), 65536);
+  o.max_model_cells = 1000;
+  o.max_model_cells_cap = 1 << 30;
+  o.model_cells_reference_rho = 1.0;
+  EXPECT_EQ(AimModelCellLimit(100.0, o), 10000);
 }
 
 }  // namespace
