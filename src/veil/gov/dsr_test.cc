@@ -486,7 +486,8 @@ TEST_F(DsrTest, ARunThatCannotFinishIsRejected) {
   EXPECT_EQ(rejected->state, DsrState::kRejected);
   EXPECT_EQ(rejected->rejection_reason, "erasure-impossible");
   EXPECT_EQ(rejected->closed, kT0 + absl::Hours(1));
-  EXPECT_EQ(rejected->outcome["to_erase"], nlohmann::json({"patients"})) << "the stopped run's plan is kept";
+  EXPECT_EQ(rejected->outcome["to_erase"], nlohmann::ordered_json({"patients"}))
+      << "the stopped run's plan is kept";
   ASSERT_FALSE(rejected->steps.empty());
   const DsrStep& last = rejected->steps.back();
   EXPECT_EQ(last.step, "reject");
