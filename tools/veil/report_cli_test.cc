@@ -134,7 +134,15 @@ TEST_F(ReportCliTest, DpiaFollowsTheCnilStructureFromMeasuredFacts) {
   EXPECT_EQ(j["measures"]["audit_log"]["verified"], true);
   EXPECT_EQ(j["measures"]["encryption"]["vault_verified"], true);
   EXPECT_EQ(j["measures"]["privacy_budget"]["total"], nullptr);
+  EXPECT_EQ(j["principles"]["subject_requests"]["opened"], 0) << "no subject request yet";
   ExpectNoValues(r.out);
+
+  // A subject request about a patient is counted (a count, no pseudonym).
+  ASSERT_EQ(Ws("dsr open --kind access --subject P00001 --quiet").exit_code, 0);
+  r = Ws("--json dpia --dataset patients --purpose research");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ParseJson(r.out)["principles"]["subject_requests"]["opened"], 1);
+  EXPECT_EQ(ParseJson(r.out)["principles"]["subject_requests"]["open"], 1);
 
   // `veil report dpia` is the same command; text on stdout.
   r = Ws("report dpia --dataset patients --purpose care");
@@ -144,7 +152,7 @@ TEST_F(ReportCliTest, DpiaFollowsTheCnilStructureFromMeasuredFacts) {
   ExpectNoValues(r.out);
 
   const std::vector<Json> entries = Entries("report.dpia");
-  ASSERT_EQ(entries.size(), 3u);
+  ASSERT_EQ(entries.size(), 4u);
   EXPECT_EQ(entries[0]["dataset"], "patients");
   EXPECT_EQ(entries[0]["purpose"], "research");
   EXPECT_EQ(entries[0]["decision"], "allowed");

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/civil_time.h"
@@ -449,6 +450,59 @@ absl::Status CheckDsrStep(const DsrRequest& r, std::string_view step) {
   if (step == "extend" && r.extended())
     return refuse("the deadline was already extended once, by the two months Art. 12(3) allows");
   return absl::OkStatus();
+}
+
+namespace {
+
+// Whether a request's outcome names `dataset` (access, portability: "datasets"; erasure: "to_erase",
+// "erased", "kept").
+bool OutcomeNames(const Json& outcome, std::string_view dataset) {
+  for (const char* key : {"datasets", "to_erase", "erased", "kept"}) {
+    if (!outcome.contains(key) || !outcome[key].is_array()) continue;
+    for (const Json& x : outcome[key]) {
+      const Json& name = x.is_object() && x.contains("dataset") ? x["dataset"] : x;
+      if (name.is_string() && name.get<std::string>() == dataset) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+absl::StatusOr<DsrCounts> CountSubjectRequests(store::Workspace& ws, std::string_view dataset,
+                                               absl::Time now) {
+  store::Database& db = ws.metadata();
+  absl::flat_hash_set<std::string> held;  // the dataset's subjects now, raw pseudonyms
+  {
+    VEIL_ASSIGN_OR_RETURN(
+        store::Statement st,
+        db.Prepare("SELECT s.pseudonym FROM subject s JOIN dataset d ON d.id = s.dataset_id "
+                   "WHERE d.name = ?1"));
+    VEIL_RETURN_IF_ERROR(st.Bind(1, dataset));
+    while (true) {
+      VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      held.insert(base::HexEncode(st.ColumnBlob(0)));
+    }
+  }
+  VEIL_ASSIGN_OR_RETURN(store::Statement st,
+                        db.Prepare(absl::StrCat("SELECT ", kColumns, " FROM dsr_request ORDER BY id")));
+  DsrCounts c;
+  while (true) {
+    VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    VEIL_ASSIGN_OR_RETURN(const DsrRequest r, RowToRequest(st));
+    const bool concerns = r.dataset.empty() ? held.contains(r.pseudonym) || OutcomeNames(r.outcome, dataset)
+                                            : r.dataset == dataset;
+    if (!concerns) continue;
+    ++c.opened;
+    c.open += !r.finished();
+    c.completed += r.state == DsrState::kCompleted;
+    c.rejected += r.state == DsrState::kRejected;
+    c.overdue += r.overdue(now);
+    c.extended += r.extended();
+  }
+  return c;
 }
 
 absl::StatusOr<DsrRequest> SubjectRequests::Open(const DsrOpenRequest& request) {

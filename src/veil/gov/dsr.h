@@ -181,6 +181,22 @@ struct DsrRunResult {
   uint64_t audit_seq = 0;
 };
 
+// How many subject requests concern a dataset, for reports (counts only: no pseudonym leaves). A request
+// concerns the dataset when it names it, or, made for every dataset, when the dataset holds the subject now
+// or the request's outcome names it (a dataset it was answered from, erased or kept under a legal hold).
+struct DsrCounts {
+  int64_t opened = 0;  // every request concerning the dataset
+  int64_t open = 0;    // neither completed nor rejected
+  int64_t completed = 0;
+  int64_t rejected = 0;
+  int64_t overdue = 0;   // open and past their due time at `now`
+  int64_t extended = 0;  // extended (Art. 12(3)), open or not
+};
+// Read without the gate, for callers that went through it (report.h's DPIA, report.dpia). Errors: DataLoss
+// for a damaged request; SQLite errors.
+absl::StatusOr<DsrCounts> CountSubjectRequests(store::Workspace& ws, std::string_view dataset,
+                                               absl::Time now);
+
 class SubjectRequests {
  public:
   explicit SubjectRequests(Session& session) : session_(session) {}

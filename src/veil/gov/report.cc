@@ -490,6 +490,7 @@ absl::StatusOr<DpiaFacts> GatherDpiaFacts(Session& session, std::string_view dat
   VEIL_ASSIGN_OR_RETURN(RestrictionCounts counts, CountRestrictions(ws));
   f.objections = counts.objections;
   f.restrictions = counts.restrictions;
+  VEIL_ASSIGN_OR_RETURN(f.requests, CountSubjectRequests(ws, dataset, now));
   f.risk = MeasureRisk(m, data);
   VEIL_ASSIGN_OR_RETURN(store::DatasetBudget budget, session.GetBudget(dataset));
   f.budget = ToBudgetFacts(budget);
@@ -666,7 +667,14 @@ nlohmann::ordered_json DpiaToJson(const DpiaFacts& f) {
               {"usable", c.usable}}},
             {"retention", RetentionJson(f.retention)},
             {"objections_in_force", f.objections},
-            {"restrictions_in_force", f.restrictions}}},
+            {"restrictions_in_force", f.restrictions},
+            {"subject_requests",
+             {{"opened", f.requests.opened},
+              {"open", f.requests.open},
+              {"completed", f.requests.completed},
+              {"rejected", f.requests.rejected},
+              {"overdue", f.requests.overdue},
+              {"extended", f.requests.extended}}}}},
           {"risks",
            {{"reidentification",
              {{"columns", r.columns},
@@ -853,6 +861,14 @@ std::string RetentionStatusText(const RetentionFacts& r) {
   if (r.holds > 0) absl::StrAppend(&s, "; ", WithThousands(r.holds), " legal hold(s) in force");
   if (r.next_due) absl::StrAppend(&s, "; next due ", Day(*r.next_due));
   return s;
+}
+
+std::string RequestsText(const DsrCounts& r) {
+  if (r.opened == 0) return "none concerning this dataset (veil dsr)";
+  return absl::StrCat(WithThousands(r.opened), " concerning this dataset: ", WithThousands(r.completed),
+                      " completed, ", WithThousands(r.rejected), " rejected, ", WithThousands(r.open),
+                      " open (", WithThousands(r.overdue), " overdue); ", WithThousands(r.extended),
+                      " extended by two months (Art. 12(3))");
 }
 
 std::string PairText(const store::EpsilonDelta& v) {
@@ -1150,6 +1166,7 @@ Doc BuildDpia(const DpiaFacts& f) {
   fp.blocks.push_back(Fields({
       {"Information (Art. 12-14)", "the notice version is recorded with each consent (veil consent)"},
       {"Consent (Art. 7)", consent},
+      {"Subject requests (Art. 12, 15-21)", RequestsText(f.requests)},
       {"Access and portability (Art. 15, 20)",
        "veil dsr open --kind access | portability; the Art. 12(3) deadline is tracked"},
       {"Rectification and erasure (Art. 16, 17)",

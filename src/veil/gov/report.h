@@ -43,6 +43,7 @@
 #include "nlohmann/json.hpp"
 #include "veil/crypto/sha256.h"
 #include "veil/gov/catalog.h"
+#include "veil/gov/dsr.h"
 #include "veil/gov/retention.h"
 #include "veil/gov/session.h"
 #include "veil/store/ledger.h"
@@ -232,6 +233,7 @@ struct DpiaFacts {
   RetentionFacts retention;
   int64_t objections = 0;    // in force, workspace-wide
   int64_t restrictions = 0;  // in force, workspace-wide
+  DsrCounts requests;        // subject requests concerning the dataset (dsr.h): counts only
   // 3 and 4. Risks and measures.
   QuasiIdentifierRisk risk;
   BudgetFacts budget;

@@ -24,6 +24,7 @@
 #include "veil/crypto/random.h"
 #include "veil/gov/catalog.h"
 #include "veil/gov/consent.h"
+#include "veil/gov/dsr.h"
 #include "veil/gov/test_util.h"
 #include "veil/table/csv_reader.h"
 
@@ -207,6 +208,7 @@ DpiaFacts FixedDpia() {
   f.purpose_declared = true;
   f.declaration = ResearchDeclaration();
   f.consent = {true, "research.cohort", 300, 199, 3, 197};
+  f.requests = {5, 2, 2, 1, 1, 1};
   f.retention = FixedRetention();
   f.objections = 2;
   f.restrictions = 1;
@@ -731,6 +733,46 @@ TEST_F(ReportGatherTest, TheDpiaReadsTheVaultOnce) {
   EXPECT_FALSE(broken->encryption.vault_verified);
   EXPECT_THAT(broken->encryption.vault_error, HasSubstr("1 subject(s) the catalog does not list"));
   EXPECT_THAT(DpiaToJson(*broken).dump(), Not(HasSubstr(pseudonym.substr(0, 16))));
+}
+
+// The DPIA counts the subject requests that concern its dataset (counts only, no pseudonym): those naming
+// it, and those for every dataset whose subject it holds or whose outcome names it.
+TEST_F(ReportGatherTest, TheDpiaCountsSubjectRequests) {
+  SubjectRequests dsr(*owner_);
+  const auto open = [&](DsrKind kind, const std::string& subject, const std::string& dataset) {
+    DsrOpenRequest r;
+    r.kind = kind;
+    r.subject_id = subject;
+    r.dataset = dataset;
+    auto out = dsr.Open(r);
+    EXPECT_TRUE(out.ok()) << out.status();
+    return out.ok() ? out->id : 0;
+  };
+  const int64_t access = open(DsrKind::kAccess, "MRN-1", "");    // held by patients
+  const int64_t erasure = open(DsrKind::kErasure, "MRN-2", "");  // erased from patients below
+  const int64_t rejected = open(DsrKind::kAccess, "MRN-4", "patients");
+  open(DsrKind::kAccess, "MRN-9", "");  // held nowhere: not patients'
+  ASSERT_TRUE(dsr.Verify(erasure).ok());
+  ASSERT_TRUE(dsr.Run(erasure, {}).ok());
+  ASSERT_TRUE(dsr.Reject(rejected, "identity-not-verified").ok());
+  ASSERT_TRUE(dsr.Extend(access, "complexity").ok());
+  env_.SetNow(UtcTime(2026, 6, 15));  // past access's extended deadline (2026-06-01)
+
+  auto f = GatherDpiaFacts(*owner_, "patients", "research", {});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->requests.opened, 3);
+  EXPECT_EQ(f->requests.completed, 1) << "the erasure, which no longer holds MRN-2 but names patients";
+  EXPECT_EQ(f->requests.rejected, 1);
+  EXPECT_EQ(f->requests.open, 1);
+  EXPECT_EQ(f->requests.overdue, 1);
+  EXPECT_EQ(f->requests.extended, 1);
+  const nlohmann::ordered_json j = DpiaToJson(*f)["principles"]["subject_requests"];
+  EXPECT_EQ(j["opened"], 3);
+  EXPECT_EQ(j["overdue"], 1);
+  EXPECT_THAT(RenderDpiaText(*f), HasSubstr("3 concerning this dataset: 1 completed, 1 rejected, 1 open"));
+  for (const char* id : {"MRN-1", "MRN-2", "MRN-4"}) {
+    EXPECT_THAT(DpiaToJson(*f).dump(), Not(HasSubstr(owner_->Pseudonym(id).substr(0, 16)))) << id;
+  }
 }
 
 // The store names a subject in its errors by a pseudonym prefix; a failed check goes into the report without
