@@ -916,7 +916,27 @@ nlohmann::ordered_json DatasetRetentionToJson(const gov::DatasetRetention& d) {
           {"next_due",
            d.next_due ? nlohmann::ordered_json(FormatUtc(*d.next_due)) : nlohmann::ordered_json(nullptr)},
           {"upcoming", upcoming},
-          {"notes", d.notes}};
+          {"notes", d.notes},
+          {"error", d.error.ok() ? nlohmann::ordered_json(nullptr)
+                                 : nlohmann::ordered_json(std::string(d.error.message()))}};
+}
+
+// The datasets whose status could not be computed, in words ("" if none): the command prints every dataset,
+// then fails with this (exit 4: a vault file failed its check).
+std::string RetentionFailures(const std::vector<gov::DatasetRetention>& datasets) {
+  std::string out;
+  for (const gov::DatasetRetention& d : datasets) {
+    if (d.error.ok()) continue;
+    absl::StrAppend(&out, out.empty() ? "" : "; ", "the retention of dataset \"", d.dataset,
+                    "\" could not be computed: ", d.error.message());
+  }
+  return out;
+}
+
+absl::Status FailIfAny(const std::vector<gov::DatasetRetention>& datasets, const std::string& what) {
+  const std::string failures = RetentionFailures(datasets);
+  if (failures.empty()) return absl::OkStatus();
+  return absl::DataLossError(absl::StrCat(failures, "; ", what));
 }
 
 void PrintDatasetRetention(const gov::DatasetRetention& d, bool enforced) {
@@ -936,6 +956,9 @@ void PrintDatasetRetention(const gov::DatasetRetention& d, bool enforced) {
   std::cout << "  " << (enforced ? "erased now: " : "due now: ") << WithThousands(d.due);
   if (d.held > 0) std::cout << "; due but kept under legal holds: " << WithThousands(d.held);
   std::cout << "; next due: " << (d.next_due ? FormatUtc(*d.next_due) : std::string("-")) << "\n";
+  if (!d.error.ok()) {
+    std::cout << "  could NOT be computed: " << d.error.message() << "\n";
+  }
   for (const auto& [day, n] : d.upcoming)
     std::cout << "    " << absl::FormatCivilTime(day) << ": " << WithThousands(n) << " subject(s)\n";
   for (const std::string& note : d.notes) std::cout << "  note: " << note << "\n";
@@ -961,7 +984,7 @@ absl::Status RunRetentionStatus(const GlobalOptions& global) {
     std::cout << "\n";
     PrintDatasetRetention(d, false);
   }
-  return absl::OkStatus();
+  return FailIfAny(status.datasets, "the other datasets' status is above");
 }
 
 absl::Status RunRetentionEnforce(const RetentionArgs& args, const GlobalOptions& global) {
@@ -1005,7 +1028,9 @@ absl::Status RunRetentionEnforce(const RetentionArgs& args, const GlobalOptions&
     std::cout << "\n";
     PrintDatasetRetention(d, !r.dry_run);
   }
-  return absl::OkStatus();
+  return FailIfAny(r.status.datasets, r.dry_run
+                                          ? "the other datasets are above"
+                                          : "nothing was erased there; the other datasets were enforced");
 }
 
 absl::Status RunHold(const RetentionArgs& args, bool release, const GlobalOptions& global) {

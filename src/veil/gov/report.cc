@@ -204,49 +204,35 @@ RetentionFacts ToRetentionFacts(const DatasetRetention& d) {
   f.undated = d.undated;
   f.holds = static_cast<int64_t>(d.holds.size());
   f.next_due = d.next_due;
+  if (!d.error.ok()) f.error = MessageWithoutPseudonyms(d.error);
   return f;
 }
 
-// Retention of every dataset (datasets without rules get facts without rules).
-// Status() computes every dataset at once (a column rule reads dates from the vault): if it fails, each
-// dataset's facts keep its rules and say why what is due could not be computed.
+// Retention of every dataset (datasets without rules get facts without rules). A dataset whose status
+// cannot be computed (a column rule reads its dates from a vault file that fails its check) is a fact of its
+// own: its rules and why (RetentionFacts::error); the others are computed. Errors: PermissionDenied
+// (audited); workspace.db's.
 absl::StatusOr<std::vector<RetentionFacts>> MeasureRetention(Session& s, const DataMap& map) {
-  const absl::StatusOr<RetentionStatus> status = Retention(s).Status();
+  VEIL_ASSIGN_OR_RETURN(const RetentionStatus status, Retention(s).Status());
   std::vector<RetentionFacts> out;
   for (const MappedDataset& m : map.datasets) {
     RetentionFacts f;
     f.dataset = m.info.name;
     f.subjects = m.info.subjects;
-    if (!status.ok()) {
-      VEIL_ASSIGN_OR_RETURN(std::vector<RetentionRule> rules,
-                            LoadRetentionRules(s.workspace().metadata(), m.info.name));
-      for (const RetentionRule& r : rules) f.rules.push_back({r.category, r.days, RetentionTriggerText(r)});
-      f.error = MessageWithoutPseudonyms(status.status());
-    } else {
-      for (const DatasetRetention& d : status->datasets) {
-        if (d.dataset == m.info.name) f = ToRetentionFacts(d);
-      }
+    for (const DatasetRetention& d : status.datasets) {
+      if (d.dataset == m.info.name) f = ToRetentionFacts(d);
     }
     out.push_back(std::move(f));
   }
   return out;
 }
 
-// The retention of one dataset (the DPIA's), from the rows already read if a column rule needs them. What
-// cannot be computed is a fact: the rules and why. Errors: PermissionDenied (audited); metadata errors.
+// The retention of one dataset (the DPIA's), from the rows already read if a column rule needs them; what
+// cannot be computed is a fact (RetentionFacts::error). Errors: PermissionDenied (audited); workspace.db's.
 absl::StatusOr<RetentionFacts> MeasureDatasetRetention(Session& s, const store::DatasetInfo& info,
                                                        const absl::StatusOr<store::DatasetContents>* data) {
-  absl::StatusOr<DatasetRetention> d = Retention(s).StatusOf(info.name, data);
-  if (d.ok()) return ToRetentionFacts(*d);
-  if (d.status().code() == absl::StatusCode::kPermissionDenied) return d.status();
-  RetentionFacts f;
-  f.dataset = info.name;
-  f.subjects = info.subjects;
-  VEIL_ASSIGN_OR_RETURN(std::vector<RetentionRule> rules,
-                        LoadRetentionRules(s.workspace().metadata(), info.name));
-  for (const RetentionRule& r : rules) f.rules.push_back({r.category, r.days, RetentionTriggerText(r)});
-  f.error = MessageWithoutPseudonyms(d.status());
-  return f;
+  VEIL_ASSIGN_OR_RETURN(const DatasetRetention d, Retention(s).StatusOf(info.name, data));
+  return ToRetentionFacts(d);
 }
 
 double Number(const nlohmann::ordered_json& j, const char* key) {

@@ -188,6 +188,22 @@ absl::StatusOr<DatasetRetention> ComputeDataset(store::Workspace& ws, const stor
   return out;
 }
 
+// ComputeDataset, with a failure kept as the dataset's error (its rules, holds and subjects still given), so
+// that one dataset whose vault fails its check does not hide the others' status.
+absl::StatusOr<DatasetRetention> ComputeOrFail(store::Workspace& ws, const store::DatasetInfo& info,
+                                               std::vector<RetentionRule> rules, absl::Time now,
+                                               const absl::StatusOr<store::DatasetContents>* read) {
+  absl::StatusOr<DatasetRetention> d = ComputeDataset(ws, info, rules, now, read);
+  if (d.ok()) return d;
+  DatasetRetention failed;
+  failed.dataset = info.name;
+  failed.rules = std::move(rules);
+  failed.subjects = info.subjects;
+  failed.error = d.status();
+  VEIL_ASSIGN_OR_RETURN(failed.holds, LoadLegalHolds(ws.metadata(), info.name));
+  return failed;
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<RetentionRule>> LoadRetentionRules(store::Database& db,
@@ -485,7 +501,7 @@ absl::StatusOr<RetentionStatus> Retention::Compute(absl::Time now) {
     std::vector<RetentionRule> mine(std::make_move_iterator(rules.begin() + i),
                                     std::make_move_iterator(rules.begin() + j));
     VEIL_ASSIGN_OR_RETURN(const store::DatasetInfo info, ws.GetDataset(mine.front().dataset));
-    VEIL_ASSIGN_OR_RETURN(DatasetRetention d, ComputeDataset(ws, info, std::move(mine), now, nullptr));
+    VEIL_ASSIGN_OR_RETURN(DatasetRetention d, ComputeOrFail(ws, info, std::move(mine), now, nullptr));
     status.datasets.push_back(std::move(d));
     i = j;
   }
@@ -514,7 +530,7 @@ absl::StatusOr<DatasetRetention> Retention::StatusOf(std::string_view dataset,
     VEIL_ASSIGN_OR_RETURN(d.holds, LoadLegalHolds(ws.metadata(), info.name));
     return d;
   }
-  return ComputeDataset(ws, info, std::move(rules), ws.env().Now(), read);
+  return ComputeOrFail(ws, info, std::move(rules), ws.env().Now(), read);
 }
 
 absl::StatusOr<EnforceResult> Retention::Enforce(bool dry_run) {
@@ -526,13 +542,15 @@ absl::StatusOr<EnforceResult> Retention::Enforce(bool dry_run) {
   result.dry_run = dry_run;
   VEIL_ASSIGN_OR_RETURN(result.status, Compute(now));
   int64_t due = 0;
+  int64_t failed = 0;  // datasets whose status could not be computed: nothing erased there
   nlohmann::ordered_json erased = nlohmann::ordered_json::array();  // hashed, never written out
   nlohmann::ordered_json counts = nlohmann::ordered_json::array();
   for (const DatasetRetention& d : result.status.datasets) {
     due += d.due;
     result.held += d.held;
+    failed += !d.error.ok();
     erased.push_back({{"dataset", d.dataset}, {"pseudonyms", d.due_pseudonyms}});
-    counts.push_back({{"dataset", d.dataset}, {"due", d.due}, {"held", d.held}});
+    counts.push_back({{"dataset", d.dataset}, {"due", d.due}, {"held", d.held}, {"computed", d.error.ok()}});
   }
   if (dry_run) return result;
 
@@ -542,7 +560,10 @@ absl::StatusOr<EnforceResult> Retention::Enforce(bool dry_run) {
   decision.reason += absl::StrCat(
       "; retention enforcement: ", due, " subject record(s) due",
       due == 0 ? std::string(", nothing to erase") : std::string(", erased by crypto-shredding"),
-      result.held > 0 ? absl::StrCat("; ", result.held, " kept under legal holds") : std::string());
+      result.held > 0 ? absl::StrCat("; ", result.held, " kept under legal holds") : std::string(),
+      failed > 0
+          ? absl::StrCat("; ", failed, " dataset(s) whose status could not be computed, nothing erased there")
+          : std::string());
   VEIL_ASSIGN_OR_RETURN(result.audit_seq, session_.RecordEntry(Operation::kErase, "", "", decision, params,
                                                                crypto::Sha256(erased.dump()), {}));
   // One batch per dataset: each vault file is rewritten once, and the dataset's erasures commit together.

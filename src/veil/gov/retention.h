@@ -108,6 +108,10 @@ struct DatasetRetention {
   static constexpr size_t kUpcomingDays = 12;
   std::vector<std::pair<absl::CivilDay, int64_t>> upcoming;
   std::vector<std::string> due_pseudonyms;  // sorted; what enforcement erases (never printed or audited)
+  // Not OK: what is due could not be computed for this dataset (a column rule reads its dates from the
+  // vault, and a vault file failed its check); the counts are then 0, and enforcement erases nothing here.
+  // One dataset's failure never stops the others' status or enforcement.
+  absl::Status error;
 };
 
 struct RetentionStatus {
@@ -146,18 +150,22 @@ class Retention {
   // Releases the matching hold in force; returns how many were released. Errors: as Hold; NotFound.
   absl::StatusOr<int64_t> Release(std::string_view dataset, std::optional<std::string_view> subject_id);
 
-  // What is due when, at the session's clock. Errors: PermissionDenied (audited); the vault's (DataLoss)
-  // when a column rule reads the dataset.
+  // What is due when, at the session's clock, per dataset: a dataset whose status cannot be computed (the
+  // vault's DataLoss when a column rule reads it) says so in its DatasetRetention::error, with its rules and
+  // holds, and the others are computed. Errors: PermissionDenied (audited); workspace.db's.
   absl::StatusOr<RetentionStatus> Status();
   // The same for one dataset (with or without rules: without, nothing is due and only its holds and
   // subjects are given). `read`: the dataset's rows as the caller already read them (Workspace::Read, every
   // record, or the error that read returned), from which a column rule takes its dates instead of reading
   // the vault again (the DPIA reads it once); nullptr reads them when a column rule needs them. Errors: as
-  // Status; NotFound for an unknown dataset; `read`'s error when a column rule needs the rows.
+  // Status; NotFound for an unknown dataset (`read`'s error, when a column rule needs the rows, is the
+  // result's DatasetRetention::error).
   absl::StatusOr<DatasetRetention> StatusOf(std::string_view dataset,
                                             const absl::StatusOr<store::DatasetContents>* read = nullptr);
-  // Erases what is due (dry_run: only computes it). Errors: PermissionDenied (audited); the audit log's
-  // (nothing erased); an erasure's, after the run's entry, saying how far it got (run it again to finish).
+  // Erases what is due (dry_run: only computes it), in every dataset whose status could be computed (the
+  // others are in the result with their error, and nothing of theirs is erased). Errors: PermissionDenied
+  // (audited); the audit log's (nothing erased); an erasure's, after the run's entry, saying how far it got
+  // (run it again to finish).
   absl::StatusOr<EnforceResult> Enforce(bool dry_run);
 
  private:

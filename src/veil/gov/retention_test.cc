@@ -1,5 +1,6 @@
 #include "veil/gov/retention.h"
 
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -237,6 +238,51 @@ TEST_F(RetentionTest, AColumnRuleOutlivedByItsColumnIsNoted) {
 }
 
 // Bad input is refused with the reason, and nothing changes.
+// One dataset whose vault fails its check (its column rule cannot read the dates) does not hide or stop the
+// others: the status reports it with its error and rules, the other dataset is computed and enforced.
+TEST_F(RetentionTest, ADatasetThatCannotBeComputedFailsAlone) {
+  store::IngestRequest req;
+  req.dataset = "archive";
+  req.subject_column = "mrn";
+  req.purposes = {"care"};
+  req.source = {"", "archive.csv", std::string(64, '1'), 77, 0, {}};
+  ASSERT_TRUE(
+      owner_->Ingest(*table::ReadCsvFromString("mrn,closed\nA-1,2020-01-01\nA-2,2020-06-01\n"), req).ok());
+  RetentionRule archive;
+  archive.dataset = "archive";
+  archive.days = 30;
+  ASSERT_TRUE(ParseRetentionTrigger("column:closed", &archive).ok());
+  ASSERT_TRUE(Retention(*owner_).Set(archive).ok());
+  Set(30, "column:visit");  // visits: MRN-1 and MRN-2 due at 2026-04-01
+  auto files = env_.ListDir(dir_ + "/vault/visits");
+  ASSERT_TRUE(files.ok() && !files->empty());
+  const std::string path = dir_ + "/vault/visits/" + files->front();
+  std::string bytes = base::testing::FileContents(path);
+  bytes[bytes.size() / 2] ^= 1;
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+
+  env_.SetNow(UtcTime(2026, 4, 2));
+  auto status = Retention(*owner_).Status();
+  ASSERT_TRUE(status.ok()) << status.status();
+  ASSERT_EQ(status->datasets.size(), 2u);
+  const DatasetRetention& a = status->datasets[0];
+  const DatasetRetention& v = status->datasets[1];
+  ASSERT_EQ(a.dataset, "archive");
+  EXPECT_TRUE(a.error.ok()) << a.error;
+  EXPECT_EQ(a.due, 2);
+  ASSERT_EQ(v.dataset, "visits");
+  EXPECT_EQ(v.error.code(), absl::StatusCode::kDataLoss) << v.error;
+  ASSERT_EQ(v.rules.size(), 1u) << "its rules are still shown";
+  EXPECT_EQ(v.due, 0);
+
+  auto run = Retention(*owner_).Enforce(false);
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->erased_subjects, 2) << "archive's two subjects";
+  EXPECT_EQ(owner_->GetDataset("archive")->subjects, 0);
+  EXPECT_EQ(owner_->GetDataset("visits")->subjects, 3) << "nothing erased where the status failed";
+  EXPECT_THAT(Entries().back().reason, HasSubstr("1 dataset(s) whose status could not be computed"));
+}
+
 TEST_F(RetentionTest, BadInputChangesNothing) {
   const size_t entries = Entries().size();
   Retention retention(*owner_);
