@@ -68,10 +68,11 @@ absl::StatusOr<AimResult> FitAim(const DiscreteTable& data, ZcdpBudget budget, b
   if (!(options.measure_share > 0 && options.measure_share < 1) || options.rounds < 0 ||
       options.max_model_cells < 1 || options.max_model_cells_cap < options.max_model_cells ||
       !std::isfinite(options.model_cells_reference_rho) || !(options.model_cells_reference_rho > 0) ||
-      options.round_iterations < 1 || options.final_iterations < 1) {
+      options.round_iterations < 0 || options.final_iterations < 1) {
     return absl::InvalidArgumentError(
         "AIM: options out of range (measure_share in (0, 1), rounds >= 0, max_model_cells >= 1, "
-        "max_model_cells_cap >= max_model_cells, model_cells_reference_rho > 0, iterations >= 1)");
+        "max_model_cells_cap >= max_model_cells, model_cells_reference_rho > 0, round_iterations >= 0, "
+        "final_iterations >= 1)");
   }
   // Workload and candidates (downward closure) with their weights.
   std::vector<WorkloadQuery> workload = options.workload;
@@ -151,7 +152,10 @@ absl::StatusOr<AimResult> FitAim(const DiscreteTable& data, ZcdpBudget budget, b
   const int64_t model_cells = AimModelCellLimit(rho, options);
   AimResult result;
   JunctionTreeFitOptions round_fit;
-  round_fit.iterations = options.round_iterations;
+  round_fit.iterations = options.round_iterations > 0
+                             ? options.round_iterations
+                             : static_cast<int>(std::lround(50.0 * static_cast<double>(model_cells) /
+                                                            static_cast<double>(options.max_model_cells)));
   JunctionTreeFitOptions final_fit;
   final_fit.iterations = options.final_iterations;
 

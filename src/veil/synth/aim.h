@@ -58,17 +58,21 @@ struct AimOptions {
   // max_model_cells * sqrt(rho / model_cells_reference_rho), at least max_model_cells and at most
   // max_model_cells_cap (AimModelCellLimit). The noise scale falls as 1 / sqrt(rho), so with this rule the
   // model's cells grow with the precision of what is measured: a larger model pays off at epsilon 10, not at
-  // epsilon 1, where the noise swamps the extra cells. The reference rho 0.015 is epsilon 1, delta 1e-9.
+  // epsilon 1, where the noise swamps the extra cells. The reference rho 0.025 is about epsilon 1 at the
+  // deltas in use (0.015 at delta 1e-9; veil synth's model share at epsilon 1, delta 1e-6, is 0.018), so up
+  // to epsilon 1 the limit is max_model_cells; it reaches the cap at rho 0.1 (epsilon about 3 at delta 1e-9).
   // Private-PGM's default is a fixed 80 MB of doubles (10,485,760 cells); Veil's limits, 2^16 cells (512 KiB)
   // up to 2^17, keep the fit of Adult (d = 15) at a few seconds of CPU (docs/synth.md). Setting the cap
   // equal to max_model_cells gives a fixed limit.
   int64_t max_model_cells = int64_t{1} << 16;
   int64_t max_model_cells_cap = int64_t{1} << 17;
-  double model_cells_reference_rho = 0.015;
-  // Mirror-descent iterations after each measurement (warm-started) and for the final model. Private-PGM's
-  // AIM runs up to 1000 after each measurement; 100 is where the eps 10 error stopped improving on Adult for
-  // the time (50 underfits the larger models).
-  int round_iterations = 100;
+  double model_cells_reference_rho = 0.025;
+  // Mirror-descent iterations after each measurement (warm-started) and for the final model. 0 for
+  // round_iterations means 50 x (model-size limit / max_model_cells), rounded: 50 at the base limit, 100 at
+  // twice it, since a larger model needs more iterations to be fitted before the next candidates are scored
+  // (on Adult at eps 10 with 2^17 cells, 50 gave a 3-way TVD of 0.0485 and 100 gave 0.0456; at eps 1 with
+  // 2^16, 100 gave the same as 50 for more CPU). Private-PGM's AIM runs up to 1000 after each measurement.
+  int round_iterations = 0;
   int final_iterations = 1000;
   // Called after each round with (round, rho spent so far, total rho); may be empty.
   std::function<void(int, double, double)> progress;
@@ -90,7 +94,7 @@ int64_t AimModelCellLimit(double rho, const AimOptions& options);
 // Runs AIM on `data` with `budget` (spent entirely; nothing must be charged yet), drawing all randomness from
 // `random`. Errors: InvalidArgument if the table has no attribute, the budget was already charged, an option
 // is out of range (measure_share not in (0, 1), rounds < 0, max_model_cells < 1, max_model_cells_cap <
-// max_model_cells, model_cells_reference_rho not finite > 0, iterations < 1) or a
+// max_model_cells, model_cells_reference_rho not finite > 0, round_iterations < 0, final_iterations < 1) or a
 // workload query is empty, repeats or is out of range or has a weight not finite > 0; FailedPrecondition if
 // the budget is so small that a noise scale exceeds 2^24; the samplers' and the source's errors.
 absl::StatusOr<AimResult> FitAim(const DiscreteTable& data, ZcdpBudget budget, base::RandomSource& random,

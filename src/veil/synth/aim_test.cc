@@ -129,6 +129,9 @@ TEST(AimTest, DegenerateInputsAndBadOptions) {
   bad.max_model_cells_cap = bad.max_model_cells - 1;
   EXPECT_EQ(FitAim(constant, budget, random, bad).status().code(), absl::StatusCode::kInvalidArgument);
   bad = AimOptions();
+  bad.round_iterations = -1;
+  EXPECT_EQ(FitAim(constant, budget, random, bad).status().code(), absl::StatusCode::kInvalidArgument);
+  bad = AimOptions();
   bad.model_cells_reference_rho = 0;
   EXPECT_EQ(FitAim(constant, budget, random, bad).status().code(), absl::StatusCode::kInvalidArgument);
   AimOptions bad_workload;
@@ -143,12 +146,13 @@ TEST(AimTest, DegenerateInputsAndBadOptions) {
 }
 
 TEST(AimTest, ModelLimitGrowsWithTheSquareRootOfRhoBetweenItsBounds) {
-  AimOptions o;  // 2^16 cells at rho <= 0.015, up to 2^17
+  AimOptions o;  // 2^16 cells at rho <= 0.025, up to 2^17
   EXPECT_EQ(AimModelCellLimit(0.0, o), 65536);
-  EXPECT_EQ(AimModelCellLimit(0.0126, o), 65536);  // veil synth's model share at eps 1, delta 1e-6
-  EXPECT_EQ(AimModelCellLimit(0.015, o), 65536);
-  EXPECT_EQ(AimModelCellLimit(0.015 * 2.25, o), 98304);  // 1.5 x
-  EXPECT_EQ(AimModelCellLimit(0.06, o), 131072);
+  EXPECT_EQ(AimModelCellLimit(0.014973, o), 65536);  // eps 1, delta 1e-9
+  EXPECT_EQ(AimModelCellLimit(0.0181, o), 65536);    // veil synth's model share at eps 1, delta 1e-6
+  EXPECT_EQ(AimModelCellLimit(0.025, o), 65536);
+  EXPECT_EQ(AimModelCellLimit(0.025 * 2.25, o), 98304);  // 1.5 x
+  EXPECT_EQ(AimModelCellLimit(0.1, o), 131072);
   EXPECT_EQ(AimModelCellLimit(1.090786, o), 131072);  // eps 10, delta 1e-9: the cap
   o.max_model_cells_cap = o.max_model_cells;          // a fixed limit
   EXPECT_EQ(AimModelCellLimit(1.090786, o), 65536);
