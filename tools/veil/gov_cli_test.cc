@@ -513,7 +513,7 @@ TEST_F(GovCliTest, RetentionByDateColumnWithLegalHolds) {
                                "kept under legal holds"));
   EXPECT_EQ(Exported("care").size(), 149u);
 
-  const std::vector<Json> runs = Entries("erase");
+  const std::vector<Json> runs = Entries("retention.enforce");
   ASSERT_EQ(runs.size(), 2u);
   EXPECT_THAT(
       runs[0]["reason"].get<std::string>(),

@@ -100,6 +100,14 @@ const char* OperationName(Operation op) {
       return "restriction";
     case Operation::kRestrictionLift:
       return "restriction.lift";
+    case Operation::kRetentionSet:
+      return "retention.set";
+    case Operation::kRetentionHold:
+      return "retention.hold";
+    case Operation::kRetentionEnforce:
+      return "retention.enforce";
+    case Operation::kRetentionRead:
+      return "retention.read";
     case Operation::kDsrOpen:
       return "dsr.open";
     case Operation::kDsrUpdate:
@@ -140,6 +148,9 @@ std::vector<Role> RolesAllowed(Operation op) {
     case Operation::kObjectionLift:
     case Operation::kRestriction:
     case Operation::kRestrictionLift:
+    case Operation::kRetentionSet:
+    case Operation::kRetentionHold:
+    case Operation::kRetentionEnforce:
     case Operation::kDsrOpen:
     case Operation::kDsrUpdate:
     case Operation::kDsrRun:
@@ -159,6 +170,7 @@ std::vector<Role> RolesAllowed(Operation op) {
       return {Role::kOwner, Role::kAnalyst};
     case Operation::kListGrants:
     case Operation::kConsentRead:
+    case Operation::kRetentionRead:
     case Operation::kAuditRead:
     case Operation::kAuditCheckpoint:
     case Operation::kReportRopa:
@@ -209,7 +221,8 @@ GateDecision Decide(const GateRequest& request) {
   if (request.non_private_model && *via != Role::kOwner &&
       (request.op == Operation::kModelExport || request.op == Operation::kDecide)) {
     return {false, absl::StrCat(op,
-                                " of a model trained without differential privacy needs the role owner; "
+                                " of a model trained without differential privacy "
+                                "needs the role owner; "
                                 "actor \"",
                                 request.actor, "\" has the role ", RoleName(*via))};
   }

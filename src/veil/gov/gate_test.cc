@@ -10,27 +10,52 @@
 namespace veil::gov {
 namespace {
 
-constexpr Operation kAllOperations[] = {Operation::kInit,           Operation::kIngest,
-                                        Operation::kListDatasets,   Operation::kExport,
-                                        Operation::kErase,          Operation::kGrant,
-                                        Operation::kRevoke,         Operation::kListGrants,
-                                        Operation::kAuditRead,      Operation::kAuditCheckpoint,
-                                        Operation::kBudgetSet,      Operation::kBudgetRead,
-                                        Operation::kQuery,          Operation::kAttach,
-                                        Operation::kPiiRedact,      Operation::kPiiRestore,
-                                        Operation::kDicomDeid,      Operation::kSynth,
-                                        Operation::kTrain,          Operation::kTrainNonPrivate,
-                                        Operation::kModelRead,      Operation::kModelExport,
-                                        Operation::kModelEvaluate,  Operation::kModelFairness,
-                                        Operation::kDecide,         Operation::kCatalogAnnotate,
-                                        Operation::kCatalogDeclare, Operation::kTaxonomyAdd,
-                                        Operation::kConsentGrant,   Operation::kConsentWithdraw,
-                                        Operation::kConsentImport,  Operation::kConsentRead,
-                                        Operation::kObjection,      Operation::kObjectionLift,
-                                        Operation::kRestriction,    Operation::kRestrictionLift,
-                                        Operation::kDsrOpen,        Operation::kDsrUpdate,
-                                        Operation::kDsrRun,         Operation::kDsrRead,
-                                        Operation::kReportRopa,     Operation::kReportDpia};
+constexpr Operation kAllOperations[] = {Operation::kInit,
+                                        Operation::kIngest,
+                                        Operation::kListDatasets,
+                                        Operation::kExport,
+                                        Operation::kErase,
+                                        Operation::kGrant,
+                                        Operation::kRevoke,
+                                        Operation::kListGrants,
+                                        Operation::kAuditRead,
+                                        Operation::kAuditCheckpoint,
+                                        Operation::kBudgetSet,
+                                        Operation::kBudgetRead,
+                                        Operation::kQuery,
+                                        Operation::kAttach,
+                                        Operation::kPiiRedact,
+                                        Operation::kPiiRestore,
+                                        Operation::kDicomDeid,
+                                        Operation::kSynth,
+                                        Operation::kTrain,
+                                        Operation::kTrainNonPrivate,
+                                        Operation::kModelRead,
+                                        Operation::kModelExport,
+                                        Operation::kModelEvaluate,
+                                        Operation::kModelFairness,
+                                        Operation::kDecide,
+                                        Operation::kCatalogAnnotate,
+                                        Operation::kCatalogDeclare,
+                                        Operation::kTaxonomyAdd,
+                                        Operation::kConsentGrant,
+                                        Operation::kConsentWithdraw,
+                                        Operation::kConsentImport,
+                                        Operation::kConsentRead,
+                                        Operation::kObjection,
+                                        Operation::kObjectionLift,
+                                        Operation::kRestriction,
+                                        Operation::kRestrictionLift,
+                                        Operation::kRetentionSet,
+                                        Operation::kRetentionHold,
+                                        Operation::kRetentionEnforce,
+                                        Operation::kRetentionRead,
+                                        Operation::kDsrOpen,
+                                        Operation::kDsrUpdate,
+                                        Operation::kDsrRun,
+                                        Operation::kDsrRead,
+                                        Operation::kReportRopa,
+                                        Operation::kReportDpia};
 
 GateRequest Request(std::vector<Role> roles, Operation op) {
   GateRequest r;
@@ -49,34 +74,60 @@ TEST(GateTest, RoleNamesRoundTrip) {
   EXPECT_EQ(ParseRole("Owner"), std::nullopt) << "exact, lower-case";
 }
 
-// The policy table, written out: a change to who may do what must change this test.
+// The policy table, written out: a change to who may do what must change this
+// test.
 TEST(GateTest, PolicyTable) {
   struct Row {
     Operation op;
     bool owner, analyst, auditor;
   };
   const Row table[] = {
-      {Operation::kInit, true, false, false},           {Operation::kIngest, true, false, false},
-      {Operation::kListDatasets, true, true, true},     {Operation::kExport, true, false, false},
-      {Operation::kErase, true, false, false},          {Operation::kGrant, true, false, false},
-      {Operation::kRevoke, true, false, false},         {Operation::kListGrants, true, false, true},
-      {Operation::kAuditRead, true, false, true},       {Operation::kAuditCheckpoint, true, false, true},
-      {Operation::kBudgetSet, true, false, false},      {Operation::kBudgetRead, true, true, true},
-      {Operation::kQuery, true, true, false},           {Operation::kAttach, true, false, false},
-      {Operation::kPiiRedact, true, true, false},       {Operation::kPiiRestore, true, false, false},
-      {Operation::kDicomDeid, true, true, false},       {Operation::kSynth, true, true, false},
-      {Operation::kTrain, true, true, false},           {Operation::kTrainNonPrivate, true, false, false},
-      {Operation::kModelRead, true, true, true},        {Operation::kModelExport, true, true, false},
-      {Operation::kModelEvaluate, true, false, false},  {Operation::kModelFairness, true, false, false},
-      {Operation::kDecide, true, true, false},          {Operation::kCatalogAnnotate, true, false, false},
-      {Operation::kCatalogDeclare, true, false, false}, {Operation::kTaxonomyAdd, true, false, false},
-      {Operation::kConsentGrant, true, false, false},   {Operation::kConsentWithdraw, true, false, false},
-      {Operation::kConsentImport, true, false, false},  {Operation::kConsentRead, true, false, true},
-      {Operation::kObjection, true, false, false},      {Operation::kObjectionLift, true, false, false},
-      {Operation::kRestriction, true, false, false},    {Operation::kRestrictionLift, true, false, false},
-      {Operation::kDsrOpen, true, false, false},        {Operation::kDsrUpdate, true, false, false},
-      {Operation::kDsrRun, true, false, false},         {Operation::kDsrRead, true, false, false},
-      {Operation::kReportRopa, true, false, true},      {Operation::kReportDpia, true, false, true},
+      {Operation::kInit, true, false, false},
+      {Operation::kIngest, true, false, false},
+      {Operation::kListDatasets, true, true, true},
+      {Operation::kExport, true, false, false},
+      {Operation::kErase, true, false, false},
+      {Operation::kGrant, true, false, false},
+      {Operation::kRevoke, true, false, false},
+      {Operation::kListGrants, true, false, true},
+      {Operation::kAuditRead, true, false, true},
+      {Operation::kAuditCheckpoint, true, false, true},
+      {Operation::kBudgetSet, true, false, false},
+      {Operation::kBudgetRead, true, true, true},
+      {Operation::kQuery, true, true, false},
+      {Operation::kAttach, true, false, false},
+      {Operation::kPiiRedact, true, true, false},
+      {Operation::kPiiRestore, true, false, false},
+      {Operation::kDicomDeid, true, true, false},
+      {Operation::kSynth, true, true, false},
+      {Operation::kTrain, true, true, false},
+      {Operation::kTrainNonPrivate, true, false, false},
+      {Operation::kModelRead, true, true, true},
+      {Operation::kModelExport, true, true, false},
+      {Operation::kModelEvaluate, true, false, false},
+      {Operation::kModelFairness, true, false, false},
+      {Operation::kDecide, true, true, false},
+      {Operation::kCatalogAnnotate, true, false, false},
+      {Operation::kCatalogDeclare, true, false, false},
+      {Operation::kTaxonomyAdd, true, false, false},
+      {Operation::kConsentGrant, true, false, false},
+      {Operation::kConsentWithdraw, true, false, false},
+      {Operation::kConsentImport, true, false, false},
+      {Operation::kConsentRead, true, false, true},
+      {Operation::kObjection, true, false, false},
+      {Operation::kObjectionLift, true, false, false},
+      {Operation::kRestriction, true, false, false},
+      {Operation::kRestrictionLift, true, false, false},
+      {Operation::kRetentionSet, true, false, false},
+      {Operation::kRetentionHold, true, false, false},
+      {Operation::kRetentionEnforce, true, false, false},
+      {Operation::kRetentionRead, true, false, true},
+      {Operation::kDsrOpen, true, false, false},
+      {Operation::kDsrUpdate, true, false, false},
+      {Operation::kDsrRun, true, false, false},
+      {Operation::kDsrRead, true, false, false},
+      {Operation::kReportRopa, true, false, true},
+      {Operation::kReportDpia, true, false, true},
   };
   ASSERT_EQ(std::size(table), std::size(kAllOperations));
   for (const Row& row : table) {
@@ -94,7 +145,8 @@ TEST(GateTest, DenialSaysWhy) {
   EXPECT_EQ(d.reason, "export needs the role owner; actor \"alice\" has the role analyst");
   const GateDecision none = Decide(Request({}, Operation::kAuditRead));
   EXPECT_EQ(none.reason,
-            "audit.read needs the role owner or auditor; actor \"alice\" has no role in this workspace");
+            "audit.read needs the role owner or auditor; actor "
+            "\"alice\" has no role in this workspace");
 }
 
 TEST(GateTest, AnyHeldRoleSuffices) {
@@ -119,22 +171,25 @@ TEST(GateTest, PurposeMustBeDeclared) {
   r.purpose = "marketing";
   d = Decide(r);
   EXPECT_FALSE(d.allowed);
-  EXPECT_EQ(
-      d.reason,
-      "purpose \"marketing\" is not declared for dataset \"patients\"; it is declared for: care, research");
+  EXPECT_EQ(d.reason,
+            "purpose \"marketing\" is not declared for dataset "
+            "\"patients\"; it is declared for: care, research");
 
   r.purpose = "";
   d = Decide(r);
   EXPECT_FALSE(d.allowed);
   EXPECT_EQ(d.reason,
-            "export of dataset \"patients\" needs a declared purpose (--purpose); it is declared for: care, "
+            "export of dataset \"patients\" needs a declared purpose "
+            "(--purpose); it is declared for: care, "
             "research");
 
   r.purpose = "care";
   r.dataset_purposes = {};
   d = Decide(r);
   EXPECT_FALSE(d.allowed);
-  EXPECT_EQ(d.reason, "purpose \"care\" is not declared for dataset \"patients\"; it declares no purpose");
+  EXPECT_EQ(d.reason,
+            "purpose \"care\" is not declared for dataset "
+            "\"patients\"; it declares no purpose");
 }
 
 TEST(GateTest, NarrowerPurposeIsCoveredBroaderIsNot) {
@@ -205,10 +260,12 @@ TEST(GateTest, QueriesNeedADeclaredPurposeLikeExports) {
   d = Decide(r);
   EXPECT_FALSE(d.allowed);
   EXPECT_EQ(d.reason,
-            "query of dataset \"patients\" needs a declared purpose (--purpose); it is declared for: care, "
+            "query of dataset \"patients\" needs a declared purpose "
+            "(--purpose); it is declared for: care, "
             "research");
   EXPECT_EQ(Decide(Request({Role::kAuditor}, Operation::kQuery)).reason,
-            "query needs the role owner or analyst; actor \"alice\" has the role auditor");
+            "query needs the role owner or analyst; actor \"alice\" has the "
+            "role auditor");
 }
 
 TEST(GateTest, OperationNamesAreDistinct) {
@@ -221,8 +278,8 @@ TEST(GateTest, OperationNamesAreDistinct) {
   EXPECT_EQ(std::string(OperationName(Operation::kSynth)), "synth");
 }
 
-// A subject request concerns one person's data: only an owner handles it, and a denial says so. An auditor
-// reads the audit entries of each step instead.
+// A subject request concerns one person's data: only an owner handles it, and a
+// denial says so. An auditor reads the audit entries of each step instead.
 TEST(GateTest, SubjectRequestsAreOwnerOnly) {
   for (Operation op : {Operation::kDsrOpen, Operation::kDsrUpdate, Operation::kDsrRun, Operation::kDsrRead}) {
     SCOPED_TRACE(OperationName(op));
@@ -234,6 +291,29 @@ TEST(GateTest, SubjectRequestsAreOwnerOnly) {
             "dsr.read needs the role owner; actor \"alice\" has the role auditor");
   EXPECT_EQ(Decide(Request({Role::kAnalyst}, Operation::kDsrRun)).reason,
             "dsr.run needs the role owner; actor \"alice\" has the role analyst");
+}
+
+// Retention has operations of its own: changing rules and holds and erasing
+// what is due are the owner's; reading the status (counts of subjects due by
+// date, no records) is also the auditor's.
+TEST(GateTest, RetentionOperations) {
+  EXPECT_STREQ(OperationName(Operation::kRetentionSet), "retention.set");
+  EXPECT_STREQ(OperationName(Operation::kRetentionHold), "retention.hold");
+  EXPECT_STREQ(OperationName(Operation::kRetentionEnforce), "retention.enforce");
+  EXPECT_STREQ(OperationName(Operation::kRetentionRead), "retention.read");
+  for (Operation op : {Operation::kRetentionSet, Operation::kRetentionHold, Operation::kRetentionEnforce,
+                       Operation::kRetentionRead}) {
+    SCOPED_TRACE(OperationName(op));
+    EXPECT_FALSE(NeedsPurpose(op));
+    EXPECT_FALSE(IsDpOperation(op));
+  }
+  EXPECT_EQ(Decide(Request({Role::kAuditor}, Operation::kRetentionEnforce)).reason,
+            "retention.enforce needs the role owner; actor \"alice\" has the role "
+            "auditor");
+  EXPECT_EQ(Decide(Request({Role::kAuditor}, Operation::kRetentionRead)).reason, "role auditor");
+  EXPECT_EQ(Decide(Request({Role::kAnalyst}, Operation::kRetentionRead)).reason,
+            "retention.read needs the role owner or auditor; actor \"alice\" "
+            "has the role analyst");
 }
 
 }  // namespace

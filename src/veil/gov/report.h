@@ -18,8 +18,8 @@
 // returned, names the dataset and purpose (DPIA) and carries as result hash the SHA-256 of the facts' JSON
 // without the entry's own number (FactsHash); the facts then record that number (ReportHeader::audit_seq),
 // so a printed report points at the entry that vouches for it. The reads the gatherer composes are gated too
-// (datasets, consent.read, budget.read, model.read, audit.read, grants: all open to owners and auditors), so
-// a report never shows its reader more than the reader could see piece by piece.
+// (datasets, retention.read, budget.read, model.read, audit.read, grants: all open to owners and
+// auditors), so a report never shows its reader more than the reader could see piece by piece.
 //
 // No personal data. Reports hold names of datasets, columns, categories, purposes, recipients and models,
 // counts and figures: never a value from the data, a subject id or a pseudonym (a failed check's message

@@ -307,7 +307,7 @@ absl::StatusOr<RetentionRule> Retention::Set(RetentionRule rule) {
                                      {"days", rule.days},
                                      {"trigger", RetentionTriggerText(rule)}}}};
   VEIL_ASSIGN_OR_RETURN(GateDecision decision,
-                        session_.Authorize(Operation::kCatalogDeclare, rule.dataset, "", params));
+                        session_.Authorize(Operation::kRetentionSet, rule.dataset, "", params));
   store::Workspace& ws = session_.workspace();
   VEIL_ASSIGN_OR_RETURN(const store::DatasetInfo info, ws.GetDataset(rule.dataset));
   if (info.external.has_value()) {
@@ -366,7 +366,7 @@ absl::StatusOr<RetentionRule> Retention::Set(RetentionRule rule) {
     VEIL_RETURN_IF_ERROR(st.Run());
   }
   decision.reason += absl::StrCat("; retention rule: ", rule.days, " days from ", RetentionTriggerText(rule));
-  VEIL_RETURN_IF_ERROR(session_.Record(Operation::kCatalogDeclare, rule.dataset, "", decision, params,
+  VEIL_RETURN_IF_ERROR(session_.Record(Operation::kRetentionSet, rule.dataset, "", decision, params,
                                        crypto::Sha256(RetentionRuleToJson(rule).dump()), {}));
   VEIL_RETURN_IF_ERROR(txn.Commit());
   return rule;
@@ -376,7 +376,7 @@ absl::Status Retention::Remove(std::string_view dataset, std::string_view catego
   const nlohmann::ordered_json params = {
       {"retention_rule", {{"dataset", dataset}, {"category", category}, {"remove", true}}}};
   VEIL_ASSIGN_OR_RETURN(GateDecision decision,
-                        session_.Authorize(Operation::kCatalogDeclare, dataset, "", params));
+                        session_.Authorize(Operation::kRetentionSet, dataset, "", params));
   store::Workspace& ws = session_.workspace();
   VEIL_RETURN_IF_ERROR(ws.GetDataset(dataset).status());
   store::Database& db = ws.metadata();
@@ -395,7 +395,7 @@ absl::Status Retention::Remove(std::string_view dataset, std::string_view catego
   }
   decision.reason += "; retention rule removed";
   VEIL_RETURN_IF_ERROR(
-      session_.Record(Operation::kCatalogDeclare, dataset, "", decision, params, std::nullopt, {}));
+      session_.Record(Operation::kRetentionSet, dataset, "", decision, params, std::nullopt, {}));
   return txn.Commit();
 }
 
@@ -414,7 +414,7 @@ absl::StatusOr<LegalHold> Retention::Hold(std::string_view dataset,
          h.pseudonym.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(h.pseudonym)},
         {"reason", reason}}}};
   VEIL_ASSIGN_OR_RETURN(GateDecision decision,
-                        session_.Authorize(Operation::kCatalogDeclare, dataset, "", params));
+                        session_.Authorize(Operation::kRetentionHold, dataset, "", params));
   store::Workspace& ws = session_.workspace();
   VEIL_RETURN_IF_ERROR(ws.GetDataset(dataset).status());
   VEIL_ASSIGN_OR_RETURN(std::vector<LegalHold> holds, LoadLegalHolds(ws.metadata(), dataset));
@@ -446,7 +446,7 @@ absl::StatusOr<LegalHold> Retention::Hold(std::string_view dataset,
                                          : "; legal hold placed on a subject: no erasure by retention";
   std::vector<std::string> pseudonyms;
   if (!h.pseudonym.empty()) pseudonyms.push_back(h.pseudonym);
-  VEIL_RETURN_IF_ERROR(session_.Record(Operation::kCatalogDeclare, dataset, "", decision, params,
+  VEIL_RETURN_IF_ERROR(session_.Record(Operation::kRetentionHold, dataset, "", decision, params,
                                        crypto::Sha256(LegalHoldToJson(h).dump()), std::move(pseudonyms)));
   VEIL_RETURN_IF_ERROR(txn.Commit());
   return h;
@@ -461,7 +461,7 @@ absl::StatusOr<int64_t> Retention::Release(std::string_view dataset,
         {"subject", pseudonym.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(pseudonym)},
         {"release", true}}}};
   VEIL_ASSIGN_OR_RETURN(GateDecision decision,
-                        session_.Authorize(Operation::kCatalogDeclare, dataset, "", params));
+                        session_.Authorize(Operation::kRetentionHold, dataset, "", params));
   store::Workspace& ws = session_.workspace();
   VEIL_RETURN_IF_ERROR(ws.GetDataset(dataset).status());
   store::Database& db = ws.metadata();
@@ -484,8 +484,8 @@ absl::StatusOr<int64_t> Retention::Release(std::string_view dataset,
   decision.reason += "; legal hold released";
   std::vector<std::string> pseudonyms;
   if (!pseudonym.empty()) pseudonyms.push_back(pseudonym);
-  VEIL_RETURN_IF_ERROR(session_.Record(Operation::kCatalogDeclare, dataset, "", decision, params,
-                                       std::nullopt, std::move(pseudonyms)));
+  VEIL_RETURN_IF_ERROR(session_.Record(Operation::kRetentionHold, dataset, "", decision, params, std::nullopt,
+                                       std::move(pseudonyms)));
   VEIL_RETURN_IF_ERROR(txn.Commit());
   return released;
 }
@@ -510,7 +510,7 @@ absl::StatusOr<RetentionStatus> Retention::Compute(absl::Time now) {
 
 absl::StatusOr<RetentionStatus> Retention::Status() {
   VEIL_RETURN_IF_ERROR(
-      session_.Authorize(Operation::kConsentRead, "", "", {{"retention", "status"}}).status());
+      session_.Authorize(Operation::kRetentionRead, "", "", {{"retention", "status"}}).status());
   return Compute(session_.workspace().env().Now());
 }
 
@@ -518,7 +518,7 @@ absl::StatusOr<DatasetRetention> Retention::StatusOf(std::string_view dataset,
                                                      const absl::StatusOr<store::DatasetContents>* read) {
   VEIL_RETURN_IF_ERROR(
       session_
-          .Authorize(Operation::kConsentRead, dataset, "", {{"retention", "status"}, {"dataset", dataset}})
+          .Authorize(Operation::kRetentionRead, dataset, "", {{"retention", "status"}, {"dataset", dataset}})
           .status());
   store::Workspace& ws = session_.workspace();
   VEIL_ASSIGN_OR_RETURN(const store::DatasetInfo info, ws.GetDataset(dataset));
@@ -537,7 +537,8 @@ absl::StatusOr<EnforceResult> Retention::Enforce(bool dry_run) {
   store::Workspace& ws = session_.workspace();
   const absl::Time now = Truncated(ws.env().Now());
   nlohmann::ordered_json params = {{"retention", "enforce"}, {"at", Rfc3339(now)}, {"dry_run", dry_run}};
-  VEIL_ASSIGN_OR_RETURN(GateDecision decision, session_.Authorize(Operation::kErase, "", "", params));
+  VEIL_ASSIGN_OR_RETURN(GateDecision decision,
+                        session_.Authorize(Operation::kRetentionEnforce, "", "", params));
   EnforceResult result;
   result.dry_run = dry_run;
   VEIL_ASSIGN_OR_RETURN(result.status, Compute(now));
@@ -564,8 +565,8 @@ absl::StatusOr<EnforceResult> Retention::Enforce(bool dry_run) {
       failed > 0
           ? absl::StrCat("; ", failed, " dataset(s) whose status could not be computed, nothing erased there")
           : std::string());
-  VEIL_ASSIGN_OR_RETURN(result.audit_seq, session_.RecordEntry(Operation::kErase, "", "", decision, params,
-                                                               crypto::Sha256(erased.dump()), {}));
+  VEIL_ASSIGN_OR_RETURN(result.audit_seq, session_.RecordEntry(Operation::kRetentionEnforce, "", "", decision,
+                                                               params, crypto::Sha256(erased.dump()), {}));
   // One batch per dataset: each vault file is rewritten once, and the dataset's erasures commit together.
   int64_t done = 0;
   for (const DatasetRetention& d : result.status.datasets) {

@@ -21,16 +21,15 @@
 // subject in it; it suspends erasure by retention until released) through the same code path as `veil
 // erase` (store::Workspace::EraseSubjects, the batch form of Workspace::Erase: records removed from the vault
 // files, each rewritten once per dataset, and data keys destroyed; a dataset's erasures commit together). A
-// run is one
-// audit entry (action "erase"), written before the first erasure commits, with the counts and the SHA-256 of
-// the erased pseudonyms' list, never a pseudonym; it is idempotent: an erased subject leaves the catalog, so
-// a second run finds nothing due and says so (its entry counts zero). A run cut short (a crash, a full disk)
-// is finished by the next one.
+// run is one audit entry (action "retention.enforce"), written before the first erasure commits, with the
+// counts and the SHA-256 of the erased pseudonyms' list, never a pseudonym; it is idempotent: an erased
+// subject leaves the catalog, so a second run finds nothing due and says so (its entry counts zero). A run
+// cut short (a crash, a full disk) is finished by the next one.
 //
-// The gate. Until the gate has retention operations of its own, setting rules and placing or releasing holds
-// are audited as "catalog.declare" (a retention period is part of the processing declaration; the entry's
-// reason says "retention rule" or "legal hold"), reading the status needs the roles of "consent.read" (owner,
-// auditor: it counts subjects by due date, facts derived from the data), and enforcement is "erase" (owner).
+// The gate (gate.h): setting or removing a rule is "retention.set", placing or releasing a legal hold
+// "retention.hold", enforcement "retention.enforce" (all owner, audited; a refusal is audited too); reading
+// the status is "retention.read" (owner, auditor: it counts subjects by due date, facts derived from the
+// data, never a record; not audited when allowed).
 //
 // Thread safety: as the Session (not thread-safe).
 #ifndef VEIL_GOV_RETENTION_H_

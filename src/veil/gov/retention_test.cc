@@ -134,11 +134,12 @@ TEST_F(RetentionTest, IngestTriggerOnTheFrozenClockAndIdempotentEnforcement) {
   EXPECT_EQ(again.erased_subjects, 0) << "idempotent";
   EXPECT_EQ(again.status.datasets[0].due, 0);
 
-  // One entry per run (an erase, with counts), never a pseudonym; the export between them is the other.
+  // One entry per run (retention.enforce, with counts), never a pseudonym; the export between them is the
+  // other.
   const std::vector<audit::AuditEntry> log = Entries();
   ASSERT_EQ(log.size(), entries_before + 3);
   const audit::AuditEntry& first = log[entries_before];
-  EXPECT_EQ(first.action, "erase");
+  EXPECT_EQ(first.action, "retention.enforce");
   EXPECT_EQ(first.actor, "alice");
   EXPECT_THAT(first.reason, HasSubstr("retention enforcement: 2 subject record(s) due, erased by "
                                       "crypto-shredding"));
@@ -146,7 +147,7 @@ TEST_F(RetentionTest, IngestTriggerOnTheFrozenClockAndIdempotentEnforcement) {
   EXPECT_TRUE(first.result_hash.has_value());
   EXPECT_EQ(first.time, kT0 + absl::Hours(24 * 30));
   const audit::AuditEntry& second = log.back();
-  EXPECT_EQ(second.action, "erase");
+  EXPECT_EQ(second.action, "retention.enforce");
   EXPECT_THAT(second.reason, HasSubstr("0 subject record(s) due, nothing to erase"));
   EXPECT_TRUE(second.subject_pseudonyms.empty());
 
@@ -337,11 +338,15 @@ TEST_F(RetentionTest, RolesAreEnforced) {
   EXPECT_EQ(r.Enforce(true).status().code(), absl::StatusCode::kPermissionDenied);
   auto log = (*ines)->AuditLogFor(Operation::kAuditRead);
   ASSERT_TRUE(log.ok());
-  int denied = 0;
   auto entries = (*log)->ReadEntries(0);
   ASSERT_TRUE(entries.ok()) << entries.status();
-  for (const audit::AuditEntry& e : *entries) denied += e.decision == audit::Decision::kDenied;
-  EXPECT_EQ(denied, 5);
+  std::vector<std::string> refused;
+  for (const audit::AuditEntry& e : *entries) {
+    if (e.decision == audit::Decision::kDenied) refused.push_back(e.action);
+  }
+  // The retention operations of the gate, each refusal under its own name.
+  EXPECT_EQ(refused, (std::vector<std::string>{"retention.set", "retention.read", "retention.enforce",
+                                               "retention.hold", "retention.enforce"}));
 }
 
 }  // namespace
