@@ -108,15 +108,21 @@ absl::StatusOr<GateFacts> MeasureGate(Session& s) {
   return g;
 }
 
-// Encryption at rest of one dataset, measured: its data keys unwrapped and counted, every vault file
-// re-hashed against the catalog and every subject with a record listed in it (Workspace::VerifyVault).
-EncryptionFacts MeasureEncryption(store::Workspace& ws, const store::DatasetInfo& info) {
+// What the catalog says of a dataset's encryption at rest, before anything is measured.
+EncryptionFacts CatalogEncryptionFacts(const store::DatasetInfo& info) {
   EncryptionFacts f;
   f.dataset = info.name;
   f.attached = info.external.has_value();
   f.subjects = info.subjects;
   f.vault_files = info.vault_files;
   f.vault_bytes = info.vault_bytes;
+  return f;
+}
+
+// Encryption at rest of one dataset, measured: its data keys unwrapped and counted, every vault file
+// re-hashed against the catalog and every subject with a record listed in it (Workspace::VerifyVault).
+EncryptionFacts MeasureEncryption(store::Workspace& ws, const store::DatasetInfo& info) {
+  EncryptionFacts f = CatalogEncryptionFacts(info);
   if (f.attached) return f;
   absl::StatusOr<absl::flat_hash_map<std::string, base::SecretBytes>> keys =
       ws.key_store().LoadKeys(info.name);
@@ -144,12 +150,7 @@ EncryptionFacts MeasureEncryption(store::Workspace& ws, const store::DatasetInfo
 EncryptionFacts EncryptionFromRead(store::Workspace& ws, const store::DatasetInfo& info,
                                    const absl::StatusOr<store::DatasetContents>& data,
                                    const std::vector<std::string>& listed) {
-  EncryptionFacts f;
-  f.dataset = info.name;
-  f.attached = info.external.has_value();
-  f.subjects = info.subjects;
-  f.vault_files = info.vault_files;
-  f.vault_bytes = info.vault_bytes;
+  EncryptionFacts f = CatalogEncryptionFacts(info);
   if (f.attached) return f;
   if (!data.ok()) {
     f.vault_error = MessageWithoutPseudonyms(data.status());
