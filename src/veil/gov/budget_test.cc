@@ -22,6 +22,7 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::veil::gov::testing::AuditFaultEnv;
+using ::veil::gov::testing::DamageVault;
 
 using ::veil::gov::testing::kPatients;
 
@@ -301,11 +302,7 @@ TEST_F(BudgetTest, ChargesUpToExactlyTheLimit) {
 // for the budget, not failed for the damage (which a query with budget left does hit).
 TEST_F(BudgetTest, RefusedBeforeTouchingTheData) {
   ASSERT_TRUE(owner_->SetBudget("patients", {0.1, 0}).ok());
-  for (const auto& e : fs::directory_iterator(dir_ + "/vault/patients")) {
-    std::string bytes = base::testing::FileContents(e.path().string());
-    bytes[bytes.size() / 2] ^= 1;
-    ASSERT_TRUE(env_.WriteFileAtomically(e.path().string(), bytes).ok());
-  }
+  DamageVault(env_, dir_, "patients");
   EXPECT_EQ(Query(*owner_, 0.2).status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(Query(*owner_, 0.1).status().code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(runs_, 0);

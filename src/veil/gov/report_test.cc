@@ -36,6 +36,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using ::veil::gov::testing::AuditEntries;
 using ::veil::gov::testing::AuditFaultEnv;
+using ::veil::gov::testing::DamageVault;
 using ::veil::gov::testing::UtcTime;
 
 // --- Fixed facts for the golden files ---
@@ -623,14 +624,7 @@ TEST_F(ReportGatherTest, ReidentificationRiskCountsPeopleNotRows) {
 
 // A vault file changed on disk is reported, not hidden and not fatal.
 TEST_F(ReportGatherTest, TamperedVaultFileIsReportedAsAFact) {
-  const std::string vault = dir_ + "/vault/patients";
-  auto files = env_.ListDir(vault);
-  ASSERT_TRUE(files.ok() && !files->empty());
-  const std::string path = vault + "/" + files->front();
-  std::string bytes = base::testing::FileContents(path);
-  ASSERT_FALSE(bytes.empty());
-  bytes[bytes.size() / 2] ^= 1;
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  DamageVault(env_, dir_, "patients");
   auto f = GatherRopaFacts(*owner_, {});
   ASSERT_TRUE(f.ok()) << f.status();
   ASSERT_EQ(f->encryption.size(), 1u);
@@ -655,14 +649,7 @@ TEST_F(ReportGatherTest, RetentionThatCannotBeComputedIsReportedAsAFact) {
   ASSERT_TRUE(ParseRetentionTrigger("column:visit", &rule).ok());
   auto set = Retention(*owner_).Set(rule);
   ASSERT_TRUE(set.ok()) << set.status();
-  const std::string vault = dir_ + "/vault/visits";
-  auto files = env_.ListDir(vault);
-  ASSERT_TRUE(files.ok() && !files->empty());
-  const std::string path = vault + "/" + files->front();
-  std::string bytes = base::testing::FileContents(path);
-  ASSERT_FALSE(bytes.empty());
-  bytes[bytes.size() / 2] ^= 1;
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  DamageVault(env_, dir_, "visits");
   auto status = Retention(*owner_).Status();  // the failure this test is about, for visits alone
   ASSERT_TRUE(status.ok()) << status.status();
   ASSERT_EQ(status->datasets.size(), 2u);

@@ -1,6 +1,5 @@
 #include "veil/gov/retention.h"
 
-#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,6 +19,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::veil::gov::testing::AuditEntries;
 using ::veil::gov::testing::AuditFaultEnv;
+using ::veil::gov::testing::DamageVault;
 using ::veil::gov::testing::ExportedSubjectIds;
 using ::veil::gov::testing::UtcTime;
 
@@ -255,12 +255,7 @@ TEST_F(RetentionTest, ADatasetThatCannotBeComputedFailsAlone) {
   ASSERT_TRUE(ParseRetentionTrigger("column:closed", &archive).ok());
   ASSERT_TRUE(Retention(*owner_).Set(archive).ok());
   Set(30, "column:visit");  // visits: MRN-1 and MRN-2 due at 2026-04-01
-  auto files = env_.ListDir(dir_ + "/vault/visits");
-  ASSERT_TRUE(files.ok() && !files->empty());
-  const std::string path = dir_ + "/vault/visits/" + files->front();
-  std::string bytes = base::testing::FileContents(path);
-  bytes[bytes.size() / 2] ^= 1;
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  DamageVault(env_, dir_, "visits");
 
   env_.SetNow(UtcTime(2026, 4, 2));
   auto status = Retention(*owner_).Status();

@@ -54,6 +54,23 @@ inline std::vector<std::string> ExportedSubjectIds(Session& s, const std::string
   return ids;
 }
 
+// Flips one bit in the middle of each vault file of `dataset` in the workspace at `dir` (what a damaged disk
+// or a tampering hand does): every read of the dataset then fails its SHA-256 check with DataLoss.
+inline void DamageVault(base::Env& env, const std::string& dir, const std::string& dataset) {
+  const std::string vault = dir + "/vault/" + dataset;
+  auto files = env.ListDir(vault);
+  ASSERT_TRUE(files.ok()) << files.status();
+  ASSERT_FALSE(files->empty()) << vault << " holds no vault file";
+  for (const std::string& f : *files) {
+    const std::string path = vault + "/" + f;
+    auto bytes = env.ReadFileToString(path);
+    ASSERT_TRUE(bytes.ok()) << bytes.status();
+    ASSERT_FALSE(bytes->empty()) << path;
+    (*bytes)[bytes->size() / 2] ^= 1;
+    ASSERT_TRUE(env.WriteFileAtomically(path, *bytes).ok()) << path;
+  }
+}
+
 // A small patients table (CSV, 4 rows of 3 subjects, identified by mrn) that the gov tests ingest.
 inline constexpr char kPatients[] =
     "mrn,name,age,diagnosis\n"
