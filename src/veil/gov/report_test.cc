@@ -452,6 +452,19 @@ class ReportGatherTest : public ::testing::Test {
         owner_->RegisterModel(Operation::kTrainNonPrivate, "risk", "patients", "care", card, "{}").ok());
   }
 
+  // Ingests `csv` as `dataset` for the purpose care, its subjects in `subject_column`.
+  void IngestCsv(const std::string& dataset, const std::string& subject_column, const std::string& csv) {
+    store::IngestRequest req;
+    req.dataset = dataset;
+    req.subject_column = subject_column;
+    req.purposes = {"care"};
+    req.source = {"", dataset + ".csv", std::string(64, '0'), static_cast<int64_t>(csv.size()), 0, {}};
+    auto table = table::ReadCsvFromString(csv);
+    ASSERT_TRUE(table.ok()) << table.status();
+    auto ingested = owner_->Ingest(*table, req);
+    ASSERT_TRUE(ingested.ok()) << ingested.status();
+  }
+
   void Annotate(const std::string& column, std::vector<std::string> categories, const std::string& role,
                 const std::string& dataset = "patients") {
     AnnotateRequest a;
@@ -601,13 +614,7 @@ TEST_F(ReportGatherTest, RopaFactsCoverEveryDeclarationAndMeasuredSecurity) {
 // 1), not a class of three. visits: V-1 three rows in zip 1, V-2 and V-3 in zip 2: n = 3 people in J = 2
 // classes of sizes 1 and 2: highest 1, average 2/3, sample uniques 1/3, both classes below 5 (T = 0.2).
 TEST_F(ReportGatherTest, ReidentificationRiskCountsPeopleNotRows) {
-  store::IngestRequest req;
-  req.dataset = "visits";
-  req.subject_column = "id";
-  req.purposes = {"care"};
-  req.source = {"", "visits.csv", std::string(64, '0'), 42, 0, {}};
-  ASSERT_TRUE(
-      owner_->Ingest(*table::ReadCsvFromString("id,zip\nV-1,1\nV-1,1\nV-1,1\nV-2,2\nV-3,2\n"), req).ok());
+  IngestCsv("visits", "id", "id,zip\nV-1,1\nV-1,1\nV-1,1\nV-2,2\nV-3,2\n");
   Annotate("zip", {"user.contact.address.postal_code"}, "quasi_identifier", "visits");
   auto f = GatherDpiaFacts(*owner_, "visits", "care", {});
   ASSERT_TRUE(f.ok()) << f.status();
@@ -636,13 +643,7 @@ TEST_F(ReportGatherTest, TamperedVaultFileIsReportedAsAFact) {
 // A column rule reads its dates from the vault: when a vault file fails its check, what is due cannot be
 // computed, and the reports say so (with the rules) instead of failing.
 TEST_F(ReportGatherTest, RetentionThatCannotBeComputedIsReportedAsAFact) {
-  store::IngestRequest req;
-  req.dataset = "visits";
-  req.subject_column = "mrn";
-  req.purposes = {"care"};
-  req.source = {"", "visits.csv", std::string(64, '1'), 77, 0, {}};
-  ASSERT_TRUE(
-      owner_->Ingest(*table::ReadCsvFromString("mrn,visit\nMRN-1,2026-01-10\nMRN-2,2026-02-20\n"), req).ok());
+  IngestCsv("visits", "mrn", "mrn,visit\nMRN-1,2026-01-10\nMRN-2,2026-02-20\n");
   RetentionRule rule;
   rule.dataset = "visits";
   rule.days = 30;
@@ -679,16 +680,9 @@ TEST_F(ReportGatherTest, RetentionThatCannotBeComputedIsReportedAsAFact) {
 // rule's retention dates all come from that one read (each vault file is opened once), and still agree with
 // what the catalog says.
 TEST_F(ReportGatherTest, TheDpiaReadsTheVaultOnce) {
-  store::IngestRequest req;
-  req.dataset = "visits";
-  req.subject_column = "mrn";
-  req.purposes = {"care"};
-  req.source = {"", "visits.csv", std::string(64, '1'), 77, 0, {}};
-  ASSERT_TRUE(owner_
-                  ->Ingest(*table::ReadCsvFromString("mrn,zip,visit\nMRN-1,75001,2025-01-10\n"
-                                                     "MRN-2,75001,2026-02-20\nMRN-1,75001,2025-03-01\n"),
-                           req)
-                  .ok());
+  IngestCsv("visits", "mrn",
+            "mrn,zip,visit\nMRN-1,75001,2025-01-10\n"
+            "MRN-2,75001,2026-02-20\nMRN-1,75001,2025-03-01\n");
   Annotate("zip", {"user.contact.address.postal_code"}, "quasi_identifier", "visits");
   RetentionRule rule;
   rule.dataset = "visits";
