@@ -78,6 +78,15 @@ class DsrTest : public ::testing::Test {
     ASSERT_TRUE(owner_->Ingest(*table::ReadCsvFromString(kPatients), req).ok());
   }
 
+  // While on, the catalog refuses every erasure's commit (an injected SQLite error), as a failing disk would.
+  void RefuseErasures(bool on) {
+    store::Database& db = owner_->workspace().metadata();
+    ASSERT_TRUE(db.Exec(on ? "CREATE TEMP TRIGGER fail_erasure BEFORE DELETE ON main.subject "
+                             "BEGIN SELECT RAISE(ABORT, 'injected'); END"
+                           : "DROP TRIGGER fail_erasure")
+                    .ok());
+  }
+
   DsrRequest Open(DsrKind kind, const std::string& subject = "MRN-1001", const std::string& dataset = "") {
     DsrOpenRequest r;
     r.kind = kind;
@@ -425,12 +434,9 @@ TEST_F(DsrTest, ARunStoppedAfterItsEntryIsResumed) {
   SubjectRequests dsr(*owner_);
   const DsrRequest r = Open(DsrKind::kErasure);
   ASSERT_TRUE(dsr.Verify(r.id).ok());
-  store::Database& db = owner_->workspace().metadata();
-  ASSERT_TRUE(db.Exec("CREATE TEMP TRIGGER fail_erasure BEFORE DELETE ON main.subject "
-                      "BEGIN SELECT RAISE(ABORT, 'injected'); END")
-                  .ok());
+  RefuseErasures(true);
   auto stopped = dsr.Run(r.id, {});
-  ASSERT_TRUE(db.Exec("DROP TRIGGER fail_erasure").ok());
+  RefuseErasures(false);
   EXPECT_FALSE(stopped.ok());
   EXPECT_THAT(stopped.status().message(), HasSubstr("run it again to finish"));
   const DsrRequest back = *dsr.Get(r.id);
@@ -467,15 +473,12 @@ TEST_F(DsrTest, ARunThatCannotFinishIsRejected) {
   SubjectRequests dsr(*owner_);
   const DsrRequest r = Open(DsrKind::kErasure);
   ASSERT_TRUE(dsr.Verify(r.id).ok());
-  store::Database& db = owner_->workspace().metadata();
-  ASSERT_TRUE(db.Exec("CREATE TEMP TRIGGER fail_erasure BEFORE DELETE ON main.subject "
-                      "BEGIN SELECT RAISE(ABORT, 'injected'); END")
-                  .ok());
+  RefuseErasures(true);
   for (int i = 0; i < 2; ++i) {
     const absl::Status stopped = dsr.Run(r.id, {}).status();
     EXPECT_THAT(stopped.message(), HasSubstr("injected")) << "stopped by the erasure, not for another reason";
   }
-  ASSERT_TRUE(db.Exec("DROP TRIGGER fail_erasure").ok());
+  RefuseErasures(false);
   ASSERT_EQ(dsr.Get(r.id)->state, DsrState::kInProgress);
   const size_t updates = Entries("dsr.update").size();
 
