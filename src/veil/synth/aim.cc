@@ -29,25 +29,6 @@ bool IsSubset(const std::vector<int>& small, const std::vector<int>& big) {
   return std::includes(big.begin(), big.end(), small.begin(), small.end());
 }
 
-// The marginal `values` over the sorted attributes `attrs` (dense, last attribute fastest) summed over the
-// attribute at position `pos`.
-std::vector<double> SumOut(const Domain& domain, const std::vector<int>& attrs, size_t pos,
-                           const std::vector<double>& values) {
-  int64_t inner = 1;
-  for (size_t k = pos + 1; k < attrs.size(); ++k) inner *= domain.size(attrs[k]);
-  const int64_t mid = domain.size(attrs[pos]);
-  const int64_t outer = static_cast<int64_t>(values.size()) / (mid * inner);
-  std::vector<double> out(static_cast<size_t>(outer * inner), 0.0);
-  for (int64_t o = 0; o < outer; ++o) {
-    for (int64_t m = 0; m < mid; ++m) {
-      const double* v = values.data() + (o * mid + m) * inner;
-      double* w = out.data() + o * inner;
-      for (int64_t i = 0; i < inner; ++i) w[i] += v[i];
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 int64_t AimModelCellLimit(double rho, const AimOptions& options) {
@@ -124,27 +105,6 @@ absl::StatusOr<AimResult> FitAim(const DiscreteTable& data, ZcdpBudget budget, b
     answers.push_back(std::move(x));
   }
 
-  // For each candidate, the candidates with one more attribute (and that attribute's position in them), and
-  // the candidates from the largest to the smallest.
-  std::vector<std::vector<std::pair<size_t, size_t>>> parents(candidates.size());
-  {
-    std::map<std::vector<int>, size_t> index;
-    for (size_t c = 0; c < candidates.size(); ++c) index.emplace(candidates[c], c);
-    for (size_t c = 0; c < candidates.size(); ++c) {
-      for (size_t pos = 0; pos < candidates[c].size(); ++pos) {
-        std::vector<int> sub = candidates[c];
-        sub.erase(sub.begin() + static_cast<std::ptrdiff_t>(pos));
-        if (sub.empty()) continue;
-        auto it = index.find(sub);
-        if (it != index.end()) parents[it->second].push_back({c, pos});
-      }
-    }
-  }
-  std::vector<size_t> by_size(candidates.size());
-  for (size_t c = 0; c < candidates.size(); ++c) by_size[c] = c;
-  std::stable_sort(by_size.begin(), by_size.end(),
-                   [&](size_t a, size_t b) { return candidates[a].size() > candidates[b].size(); });
-
   dp::RandomBits bits(random);
   const double rho = budget.total_rho();
   const int rounds = options.rounds > 0 ? options.rounds : 16 * d;
@@ -195,7 +155,10 @@ absl::StatusOr<AimResult> FitAim(const DiscreteTable& data, ZcdpBudget budget, b
     const double size_limit = static_cast<double>(model_cells) * spent_after / rho;
     // Candidates within the size limit, with their qualities.
     const std::vector<std::vector<int>>& cliques = model.tree().cliques;
-    std::vector<char> eligible(candidates.size(), 0);
+    std::vector<size_t> open;
+    std::vector<double> scores;
+    double sensitivity = 0;
+    const double n_hat = model.estimated_rows();
     for (size_t c = 0; c < candidates.size(); ++c) {
       bool free = false;
       for (const std::vector<int>& k : cliques) {
@@ -210,32 +173,7 @@ absl::StatusOr<AimResult> FitAim(const DiscreteTable& data, ZcdpBudget budget, b
         absl::StatusOr<JunctionTree> jt = BuildJunctionTree(domain, grown);
         if (!jt.ok() || static_cast<double>(jt->cells) > size_limit) continue;
       }
-      eligible[c] = 1;
-    }
-    // The model's marginals, larger candidates first: a candidate with an eligible parent (one more
-    // attribute) sums it over that attribute instead of asking the model (a pass over a clique or more).
-    std::vector<std::vector<double>> model_marginal(candidates.size());
-    for (size_t c : by_size) {
-      if (!eligible[c]) continue;
-      bool summed = false;
-      for (const auto& [parent, pos] : parents[c]) {
-        if (eligible[parent]) {
-          summed = true;
-          model_marginal[c] = SumOut(domain, candidates[parent], pos, model_marginal[parent]);
-          break;
-        }
-      }
-      if (!summed) {
-        VEIL_ASSIGN_OR_RETURN(model_marginal[c], model.Marginal(candidates[c]));
-      }
-    }
-    std::vector<size_t> open;
-    std::vector<double> scores;
-    double sensitivity = 0;
-    const double n_hat = model.estimated_rows();
-    for (size_t c = 0; c < candidates.size(); ++c) {
-      if (!eligible[c]) continue;
-      const std::vector<double>& p = model_marginal[c];
+      VEIL_ASSIGN_OR_RETURN(std::vector<double> p, model.Marginal(candidates[c]));
       const std::vector<double>& x = answers[c];
       double l1 = 0;
       for (size_t i = 0; i < x.size(); ++i) l1 += std::fabs(x[i] - n_hat * p[i]);
