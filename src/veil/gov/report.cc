@@ -141,45 +141,19 @@ EncryptionFacts MeasureEncryption(store::Workspace& ws, const store::DatasetInfo
   return f;
 }
 
-// Encryption at rest of the DPIA's dataset, from the one read of its vault (`data`: Workspace::Read, every
-// record): every vault file was checked whole against the catalog's SHA-256, every record opened
-// (authenticated) under its subject's data key, unwrapped under the master key, and the rows counted against
-// the catalog's. From the rows, every subject with a record must be one the catalog lists and every subject
-// listed must have one (`listed`: the catalog's pseudonyms), as VerifyVault checks. The data keys counted are
-// those of the subjects read: each was unwrapped to open its records.
-EncryptionFacts EncryptionFromRead(store::Workspace& ws, const store::DatasetInfo& info,
-                                   const absl::StatusOr<store::DatasetContents>& data,
-                                   const std::vector<std::string>& listed) {
+// Encryption at rest of the DPIA's dataset, from the one read of its vault (`data`: Workspace::ReadVerified):
+// every vault file checked whole against the catalog's SHA-256, every record opened (authenticated) under its
+// subject's data key, unwrapped under the master key, and every subject matched with the catalog both ways,
+// so the data keys unwrapped are the catalog's subjects.
+EncryptionFacts EncryptionFromRead(const store::DatasetInfo& info,
+                                   const absl::StatusOr<store::DatasetContents>& data) {
   EncryptionFacts f = CatalogEncryptionFacts(info);
   if (f.attached) return f;
   if (!data.ok()) {
     f.vault_error = MessageWithoutPseudonyms(data.status());
     return f;
   }
-  const table::Column* ids = data->table.FindColumn(info.subject_column);
-  if (ids == nullptr) {
-    f.vault_error = absl::StrCat("the rows read have no subject column \"", info.subject_column, "\"");
-    return f;
-  }
-  absl::flat_hash_set<std::string> read;  // pseudonyms of the subjects whose records opened
-  absl::flat_hash_set<std::string> seen_ids;
-  for (int64_t row = 0; row < data->table.num_rows(); ++row) {
-    std::string id =
-        ids->type() == table::DataType::kString ? std::string(ids->GetString(row)) : ids->FormatValue(row);
-    if (seen_ids.insert(id).second) read.insert(ws.Pseudonym(id));
-  }
-  f.data_keys = static_cast<int64_t>(read.size());
-  const absl::flat_hash_set<std::string> catalog(listed.begin(), listed.end());
-  int64_t unlisted = 0;
-  for (const std::string& p : read) unlisted += !catalog.contains(p);
-  int64_t without_record = 0;
-  for (const std::string& p : catalog) without_record += !read.contains(p);
-  if (unlisted > 0 || without_record > 0) {
-    f.vault_error = absl::StrCat("the vault holds records of ", unlisted,
-                                 " subject(s) the catalog does not list, and the catalog lists ",
-                                 without_record, " subject(s) without a record in the vault");
-    return f;
-  }
+  f.data_keys = info.subjects;
   f.vault_verified = true;
   return f;
 }
@@ -467,7 +441,7 @@ absl::StatusOr<DpiaFacts> GatherDpiaFacts(Session& session, std::string_view dat
   const absl::StatusOr<store::DatasetContents> data =
       attached ? absl::StatusOr<store::DatasetContents>(
                      absl::FailedPreconditionError("an attached dataset is not in the vault"))
-               : ws.Read(dataset);
+               : ws.ReadVerified(dataset);
   std::vector<std::string> subjects;
   if (!attached) {
     VEIL_ASSIGN_OR_RETURN(subjects, SubjectPseudonyms(ws, dataset));
@@ -481,7 +455,7 @@ absl::StatusOr<DpiaFacts> GatherDpiaFacts(Session& session, std::string_view dat
   f.risk = MeasureRisk(m, data);
   VEIL_ASSIGN_OR_RETURN(store::DatasetBudget budget, session.GetBudget(dataset));
   f.budget = ToBudgetFacts(budget);
-  f.encryption = EncryptionFromRead(ws, m.info, data, subjects);
+  f.encryption = EncryptionFromRead(m.info, data);
   VEIL_ASSIGN_OR_RETURN(f.gate, MeasureGate(session));
   VEIL_ASSIGN_OR_RETURN(std::vector<store::ModelVersionInfo> models, session.ListModels());
   for (const store::ModelVersionInfo& model : models) {

@@ -716,7 +716,7 @@ TEST_F(ReportGatherTest, TheDpiaReadsTheVaultOnce) {
   auto broken = GatherDpiaFacts(*owner_, "visits", "care", {});
   ASSERT_TRUE(broken.ok()) << broken.status();
   EXPECT_FALSE(broken->encryption.vault_verified);
-  EXPECT_THAT(broken->encryption.vault_error, HasSubstr("1 subject(s) the catalog does not list"));
+  EXPECT_THAT(broken->encryption.vault_error, HasSubstr("whom the catalog does not list"));
   EXPECT_THAT(DpiaToJson(*broken).dump(), Not(HasSubstr(pseudonym.substr(0, 16))));
 }
 

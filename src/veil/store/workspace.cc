@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -1478,17 +1479,22 @@ absl::StatusOr<DatasetContents> Workspace::Read(std::string_view dataset) {
 }
 
 absl::StatusOr<DatasetContents> Workspace::Read(std::string_view dataset, SubjectPredicate keep) {
-  return ReadVault(dataset, keep, /*each_subject_left_out=*/false);
+  return ReadVault(dataset, keep, /*check_each_subject=*/false);
+}
+
+absl::StatusOr<DatasetContents> Workspace::ReadVerified(std::string_view dataset) {
+  return ReadVault(
+      dataset, [](std::string_view) { return true; }, /*check_each_subject=*/true);
 }
 
 absl::Status Workspace::VerifyVault(std::string_view dataset) {
   return ReadVault(
-             dataset, [](std::string_view) { return false; }, /*each_subject_left_out=*/true)
+             dataset, [](std::string_view) { return false; }, /*check_each_subject=*/true)
       .status();
 }
 
 absl::StatusOr<DatasetContents> Workspace::ReadVault(std::string_view dataset, SubjectPredicate keep,
-                                                     bool each_subject_left_out) {
+                                                     bool check_each_subject) {
   VEIL_ASSIGN_OR_RETURN(DatasetInfo info, GetDataset(dataset));
   if (info.kind != "vault") return NotInVault(info, "they cannot be read from it");
   VEIL_ASSIGN_OR_RETURN(const int64_t id, DatasetId(dataset));
@@ -1502,8 +1508,9 @@ absl::StatusOr<DatasetContents> Workspace::ReadVault(std::string_view dataset, S
   std::vector<uint64_t> row_ids;
   row_ids.reserve(info.rows);
   const std::string name(dataset);
-  // Subjects left out, and (below) their rows as the catalog counts them.
-  std::vector<std::string> excluded;
+  // Subjects left out, and (below) their rows as the catalog counts them; with check_each_subject, the
+  // subjects read too.
+  std::vector<std::string> excluded, read;
   for (const VaultFileRow& f : files) {
     VEIL_RETURN_IF_ERROR(
         ReadVaultFile(env_, VaultPath(name, f.file), name, &f.summary,
@@ -1519,16 +1526,19 @@ absl::StatusOr<DatasetContents> Workspace::ReadVault(std::string_view dataset, S
                               std::string(pseudonym.substr(0, 16)),
                               "… that has no data key (the vault or the key store was altered)"));
                         }
+                        if (check_each_subject) read.emplace_back(pseudonym);
                         VEIL_ASSIGN_OR_RETURN(std::vector<uint8_t> plaintext,
                                               OpenRecord(*found.key, name, pseudonym, sealed));
                         return DecodeSubjectRows(plaintext, info.schema, builders, &row_ids);
                       }));
   }
   // A subject appended in several files has a record in each: count each subject's rows once.
-  std::sort(excluded.begin(), excluded.end());
-  excluded.erase(std::unique(excluded.begin(), excluded.end()), excluded.end());
+  for (std::vector<std::string>* v : {&excluded, &read}) {
+    std::sort(v->begin(), v->end());
+    v->erase(std::unique(v->begin(), v->end()), v->end());
+  }
   int64_t excluded_rows = 0;
-  if (!excluded.empty() && !each_subject_left_out) {
+  if (!check_each_subject) {
     // A read's left-out rows are the catalog's count less the rows read: every vault file was checked whole
     // against its SHA-256 in the catalog and every record read opened under its subject's key, so these are
     // the files the workspace wrote. (Looking each left-out subject up in the catalog cost a consent-filtered
@@ -1539,34 +1549,45 @@ absl::StatusOr<DatasetContents> Workspace::ReadVault(std::string_view dataset, S
                                               " rows of the subjects read, but the catalog says ", info.rows,
                                               " for all ", info.subjects, " subjects"));
     }
-  } else if (!excluded.empty()) {
-    // VerifyVault: the catalog's row count of every subject with a record, in one pass over the dataset's
-    // subjects, which also checks that the catalog lists each of them.
+  } else {
+    // One pass over the catalog's subjects: each listed subject has a record (read or left out), each subject
+    // with a record is listed, and the rows of those left out are the catalog's count of them.
     VEIL_ASSIGN_OR_RETURN(Statement st,
                           db_.Prepare("SELECT pseudonym, rows FROM subject WHERE dataset_id = ?1"));
     VEIL_RETURN_IF_ERROR(st.Bind(1, id));
-    std::vector<std::vector<uint8_t>> raw;  // sorted, as `excluded`: same order of bytes and of hex digits
-    raw.reserve(excluded.size());
-    for (const std::string& p : excluded) {
-      VEIL_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, PseudonymBytes(p));
-      raw.push_back(std::move(bytes));
-    }
-    std::vector<bool> listed(excluded.size(), false);
+    std::vector<bool> excluded_listed(excluded.size(), false), read_listed(read.size(), false);
+    const auto find = [](const std::vector<std::string>& v, const std::string& p) -> std::optional<size_t> {
+      const auto it = std::lower_bound(v.begin(), v.end(), p);
+      if (it == v.end() || *it != p) return std::nullopt;
+      return static_cast<size_t>(it - v.begin());
+    };
+    int64_t without_record = 0;
     while (true) {
       VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
-      const std::vector<uint8_t> p = st.ColumnBlob(0);
-      const auto it = std::lower_bound(raw.begin(), raw.end(), p);
-      if (it == raw.end() || *it != p) continue;
-      listed[it - raw.begin()] = true;
-      excluded_rows += st.ColumnInt64(1);
-    }
-    for (size_t i = 0; i < excluded.size(); ++i) {
-      if (!listed[i]) {
-        return absl::DataLossError(
-            absl::StrCat("dataset \"", name, "\": the vault holds a record of subject ",
-                         excluded[i].substr(0, 16), "… whom the catalog does not list"));
+      const std::string p = base::HexEncode(st.ColumnBlobView(0));
+      if (const std::optional<size_t> i = find(excluded, p)) {
+        excluded_listed[*i] = true;
+        excluded_rows += st.ColumnInt64(1);
+      } else if (const std::optional<size_t> j = find(read, p)) {
+        read_listed[*j] = true;
+      } else {
+        ++without_record;
       }
+    }
+    for (const auto& [subjects, listed] :
+         {std::pair(&excluded, &excluded_listed), std::pair(&read, &read_listed)}) {
+      for (size_t i = 0; i < subjects->size(); ++i) {
+        if (!(*listed)[i]) {
+          return absl::DataLossError(
+              absl::StrCat("dataset \"", name, "\": the vault holds a record of subject ",
+                           (*subjects)[i].substr(0, 16), "… whom the catalog does not list"));
+        }
+      }
+    }
+    if (without_record > 0) {
+      return absl::DataLossError(absl::StrCat("dataset \"", name, "\": the catalog lists ", without_record,
+                                              " subject(s) without a record in the vault"));
     }
   }
   if (static_cast<int64_t>(row_ids.size()) + excluded_rows != info.rows) {

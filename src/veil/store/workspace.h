@@ -259,9 +259,13 @@ class Workspace {
   absl::StatusOr<DatasetContents> Read(std::string_view dataset, SubjectPredicate keep);
 
   // Checks the dataset's vault against the catalog without decrypting a record: every file whole (hash,
-  // size, record count), every subject with a record listed in the catalog, and the rows the catalog counts
-  // per subject adding up to the dataset's. The check a report states as "vault verified". Errors: as Read.
+  // size, record count), every subject with a record listed in the catalog and every subject listed with a
+  // record, and the rows the catalog counts per subject adding up to the dataset's. The check a report states
+  // as "vault verified". Errors: as Read.
   absl::Status VerifyVault(std::string_view dataset);
+  // Read (every record) with VerifyVault's subject-by-subject check: one pass over the vault for a reader
+  // that needs both the rows and the check (the DPIA). Errors: as Read and VerifyVault.
+  absl::StatusOr<DatasetContents> ReadVerified(std::string_view dataset);
 
   // Erasure by crypto-shredding (GDPR Art. 17): removes the subject's records from `dataset` (or from every
   // dataset) and destroys their data keys, so that no copy of the vault files, including one taken before
@@ -330,10 +334,10 @@ class Workspace {
   // Finishes or undoes what a crash left pending (see "Atomicity" above).
   absl::Status Recover();
   absl::StatusOr<int64_t> DatasetId(std::string_view name);
-  // Read and VerifyVault: `each_subject_left_out` looks every subject left out up in the catalog, however
-  // many there are.
+  // Read, ReadVerified and VerifyVault: `check_each_subject` matches every subject with a record (read or
+  // left out) with the catalog's list, both ways, however many there are.
   absl::StatusOr<DatasetContents> ReadVault(std::string_view dataset, SubjectPredicate keep,
-                                            bool each_subject_left_out);
+                                            bool check_each_subject);
   std::string VaultPath(std::string_view dataset, std::string_view file) const;
 
   base::Env& env_;

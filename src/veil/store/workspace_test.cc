@@ -26,6 +26,7 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // Subjects p1..p4 with interleaved rows of every type, nulls included.
 constexpr char kVisits[] =
@@ -466,6 +467,26 @@ TEST_F(WorkspaceTest, AReadDoesNotUnwrapTheKeysOfSubjectsLeftOut) {
     EXPECT_EQ(without->excluded_subjects, 1);
     EXPECT_EQ(ws_->Read(name).status().code(), absl::StatusCode::kDataLoss);
   }
+}
+
+// ReadVerified returns what Read does and checks the catalog's subjects both ways, as VerifyVault does: a
+// subject listed without a record (here: an extra catalog row) fails both, naming no pseudonym.
+TEST_F(WorkspaceTest, ReadVerifiedChecksEverySubjectBothWays) {
+  MustIngest(kVisits, Request("visits"));
+  auto verified = ws_->ReadVerified("visits");
+  ASSERT_TRUE(verified.ok()) << verified.status();
+  EXPECT_EQ(verified->table, ws_->Read("visits")->table);
+  auto add = ws_->metadata().Prepare(
+      "INSERT INTO subject(dataset_id, pseudonym, rows) SELECT id, ?1, 0 FROM dataset WHERE name = 'visits'");
+  ASSERT_TRUE(add.ok()) << add.status();
+  ASSERT_TRUE(add->BindBlob(1, *PseudonymBytes(ws_->Pseudonym("nobody"))).ok());
+  ASSERT_TRUE(add->Run().ok());
+  for (const absl::Status& s : {ws_->ReadVerified("visits").status(), ws_->VerifyVault("visits")}) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+    EXPECT_THAT(s.message(), HasSubstr("the catalog lists 1 subject(s) without a record in the vault"));
+    EXPECT_THAT(s.message(), Not(HasSubstr(ws_->Pseudonym("nobody").substr(0, 16))));
+  }
+  EXPECT_TRUE(ws_->Read("visits").ok()) << "a read trusts the hashed files";
 }
 
 TEST_F(WorkspaceTest, NumericSubjectIds) {
