@@ -3,10 +3,10 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "veil/audit/encoding.h"
 #include "veil/base/hex.h"
 #include "veil/base/status_macros.h"
+#include "veil/base/text_format.h"
 #include "veil/base/utf8.h"
 
 namespace veil::audit {
@@ -34,29 +34,16 @@ void PutStr(std::vector<uint8_t>& out, std::string_view s) {
   internal::PutBytes(out, s);
 }
 
-// Escapes a field for the one-line rendering: printable ASCII and valid UTF-8 pass through; quotes,
-// backslashes and control characters are escaped.
+// Escapes a field for the one-line rendering: quotes and backslashes get a backslash, control characters
+// their visible escape (base::EscapeControlCharacters); printable ASCII and UTF-8 pass through.
 std::string Quote(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    const uint8_t u = static_cast<uint8_t>(c);
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (u < 0x20 || u == 0x7F) {
-      out += absl::StrFormat("\\x%02x", u);
-    } else {
-      out.push_back(c);
-    }
+  std::string quoted;
+  quoted.reserve(s.size());
+  for (const char c : s) {
+    if (c == '"' || c == '\\') quoted.push_back('\\');
+    quoted.push_back(c);
   }
-  out.push_back('"');
-  return out;
+  return absl::StrCat("\"", base::EscapeControlCharacters(quoted), "\"");
 }
 
 std::string ShortHash(const crypto::Sha256Digest& h) {

@@ -151,6 +151,9 @@ TEST(AuditEntryTest, JsonAndText) {
   EXPECT_THAT(line, HasSubstr("\"line1\\nline2 \\\"q\\\"\""));
   EXPECT_THAT(line, HasSubstr("ALLOWED"));
   EXPECT_THAT(line, HasSubstr("result=-"));
+  // Backslashes, tabs, carriage returns, other control characters and DEL are escaped; UTF-8 passes.
+  e.reason = std::string("a\\b\tc\rd\x1b[31me\x7f f\xC3\xA9");
+  EXPECT_THAT(AuditEntryToText(e), HasSubstr("\"a\\\\b\\tc\\rd\\x1b[31me\\x7f f\xC3\xA9\""));
 }
 
 }  // namespace
