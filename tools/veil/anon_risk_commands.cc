@@ -37,10 +37,6 @@ struct RiskArgs {
 };
 
 // The error of `status` with `prefix` in front of its message (the file it is about), code unchanged.
-absl::Status WithPrefix(const absl::Status& status, const std::string& prefix) {
-  return absl::Status(status.code(), absl::StrCat(prefix, ": ", status.message()));
-}
-
 std::string Percent(double fraction) { return absl::StrFormat("%.2f%%", 100 * fraction); }
 
 absl::Status RunRisk(const RiskArgs& args, const GlobalOptions& global) {

@@ -14,6 +14,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 #include "veil/base/secret_bytes.h"
@@ -64,6 +65,7 @@ void PrintJson(const nlohmann::ordered_json& doc);
 
 // Formats an integer with thousands separators: 48842 -> "48,842"; a size: "812 B", "4.2 KiB", "37.1 MiB".
 // The reports (gov/report.h) print their figures the same way: one copy, in base/text_format.h.
+using base::EscapeControlCharacters;
 using base::FormatBytes;
 using base::WithThousands;
 // A number for people: six significant digits (0.30000000000000004 shows as 0.3), or a whole number for
@@ -108,6 +110,11 @@ absl::StatusOr<std::unique_ptr<gov::Session>> OpenSession(const GlobalOptions& o
 absl::StatusOr<std::string> ReadTextInput(const std::string& path);
 // How messages name that input: the path, or "stdin" for "-".
 inline std::string InputName(const std::string& path) { return path == "-" ? "stdin" : path; }
+
+// `status` with "PREFIX: " in front of its message (a file name, an option), its code kept.
+inline absl::Status WithPrefix(const absl::Status& status, std::string_view prefix) {
+  return absl::Status(status.code(), absl::StrCat(std::string(prefix), ": ", status.message()));
+}
 
 // A progress bar on stderr for long commands, shown only when stderr is a terminal and never with --quiet or
 // --json; Done() (or the destructor) erases it.

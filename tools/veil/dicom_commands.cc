@@ -280,7 +280,7 @@ void RegisterDicom(CLI::App& app, Cli& cli) {
   cmd->add_option("-o,--output", args->out_dir, "The output directory (created if missing)")->required();
   std::string option_help = "A profile option (repeatable):";
   for (const anon::DicomOptionInfo& info : anon::DicomOptionInfos()) {
-    option_help += " " + std::string(info.cli_name);
+    option_help.append(" ").append(info.cli_name);
   }
   cmd->add_option("--option", args->options, option_help);
   cmd->add_option("--jobs", args->jobs, "Threads (default: the number of cores)");

@@ -22,6 +22,7 @@
 #include "tools/veil/cli_test_util.h"
 
 namespace veil::cli::testing {
+namespace fl_cli_test {
 namespace {
 
 using ::testing::HasSubstr;
@@ -523,4 +524,5 @@ TEST_F(FlNetnsTest, SiteKilledMidRoundLeavesTheSurvivorsSum) {
 }
 
 }  // namespace
+}  // namespace fl_cli_test
 }  // namespace veil::cli::testing

@@ -70,10 +70,6 @@ std::string_view AsText(const std::vector<uint8_t>& b) {
 std::string Sha256Hex(std::span<const uint8_t> data) { return base::HexEncode(crypto::Sha256(data)); }
 
 // The error of `status` with `prefix` in front, code unchanged.
-absl::Status WithPrefix(const absl::Status& status, const std::string& prefix) {
-  return absl::Status(status.code(), absl::StrCat(prefix, ": ", status.message()));
-}
-
 // Files of another key set or parameter set: an integrity failure for the user (exit 4, cli.h).
 absl::Status AsIntegrity(const absl::Status& status) {
   if (status.code() == absl::StatusCode::kFailedPrecondition) return absl::DataLossError(status.message());
@@ -226,7 +222,7 @@ absl::StatusOr<FeatureCsv> ReadFeatureCsv(const std::string& file) {
 
 // ---- Output ----
 
-absl::Status WriteOutput(const std::string& path, std::string_view data) {
+absl::Status WriteOutputFile(const std::string& path, std::string_view data) {
   absl::Status s = crypto::DefaultEnv().WriteFileAtomically(path, data);
   if (!s.ok()) return WithPrefix(s, path);
   return absl::OkStatus();
@@ -295,10 +291,10 @@ absl::Status RunKeygen(const KeygenArgs& args, const GlobalOptions& global) {
   VEIL_RETURN_IF_ERROR(env.CreateDirs(pub));
   uint64_t public_bytes = 0;
   for (const auto& [name, bytes] : files) {
-    VEIL_RETURN_IF_ERROR(WriteOutput(Join(pub, name), AsText(bytes)));
+    VEIL_RETURN_IF_ERROR(WriteOutputFile(Join(pub, name), AsText(bytes)));
     public_bytes += bytes.size();
   }
-  VEIL_RETURN_IF_ERROR(WriteOutput(Join(pub, "keyset.json"), he::KeySetManifestToJson(manifest)));
+  VEIL_RETURN_IF_ERROR(WriteOutputFile(Join(pub, "keyset.json"), he::KeySetManifestToJson(manifest)));
   {
     VEIL_ASSIGN_OR_RETURN(base::SecretBytes sk_bytes, he::SerializeSecretKey(ctx, sk));
     base::SecretBytes file(8 + 32 + sk_bytes.size());
@@ -417,7 +413,7 @@ absl::Status RunEncrypt(const EncryptArgs& args, const GlobalOptions& global) {
     return WithPrefix(query.status(), file);
   }
   VEIL_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, he::SerializeQuery(*pub.ctx, *query));
-  VEIL_RETURN_IF_ERROR(WriteOutput(args.output, AsText(bytes)));
+  VEIL_RETURN_IF_ERROR(WriteOutputFile(args.output, AsText(bytes)));
   nlohmann::ordered_json doc = {{"output", args.output},
                                 {"records", records.size()},
                                 {"features", names},
@@ -491,7 +487,7 @@ absl::Status RunScore(const ScoreArgs& args, const GlobalOptions& global) {
   if (!scores.ok()) return WithPrefix(scores.status(), InputName(args.model));
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
   VEIL_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, he::SerializeScores(*pub.ctx, *scores));
-  VEIL_RETURN_IF_ERROR(WriteOutput(args.output, AsText(bytes)));
+  VEIL_RETURN_IF_ERROR(WriteOutputFile(args.output, AsText(bytes)));
   const size_t cts = scores->logits.size();
   nlohmann::ordered_json doc = {{"output", args.output},
                                 {"records", query->header.records},
@@ -548,7 +544,7 @@ absl::Status RunDecrypt(const DecryptArgs& args, const GlobalOptions& global) {
   const char* column = args.probability ? "probability" : "logit";
   std::string csv = absl::StrCat("record,", column, "\n");
   for (size_t r = 0; r < d->values.size(); ++r) absl::StrAppendFormat(&csv, "%d,%.6f\n", r + 1, d->values[r]);
-  VEIL_RETURN_IF_ERROR(WriteOutput(args.output, csv));
+  VEIL_RETURN_IF_ERROR(WriteOutputFile(args.output, csv));
   nlohmann::ordered_json doc = {{"output", args.output},
                                 {"records", d->values.size()},
                                 {"value", column},

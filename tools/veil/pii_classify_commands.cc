@@ -23,6 +23,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "tools/veil/cli.h"
+#include "veil/base/absl_compat.h"
 #include "veil/base/status_macros.h"
 #include "veil/crypto/random.h"
 #include "veil/pii/analyzer.h"
@@ -33,7 +34,7 @@
 namespace veil::cli {
 namespace {
 
-absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+using base::ToAbsl;
 
 // --- classify --------------------------------------------------------------------------------------------
 
@@ -100,31 +101,13 @@ absl::Status RunClassify(const ClassifyArgs& args, const GlobalOptions& global) 
 
 // --- eval ------------------------------------------------------------------------------------------------
 
-struct EvalArgs {
+struct PiiEvalArgs {
   std::string dataset;
   double min_score = 0.5;
   std::vector<std::string> entities;
   double iou = 0.9;
   int64_t hard_negatives = 1000;
 };
-
-absl::StatusOr<std::vector<pii::EntityType>> ParseEntities(const std::vector<std::string>& names) {
-  std::vector<pii::EntityType> out;
-  for (const std::string& arg : names) {
-    for (absl::string_view part : absl::StrSplit(arg, ',', absl::SkipWhitespace())) {
-      const std::string name(part);
-      std::optional<pii::EntityType> t = pii::EntityFromName(name);
-      if (!t.has_value()) {
-        std::vector<std::string> known;
-        for (pii::EntityType e : pii::AllEntityTypes()) known.emplace_back(pii::EntityName(e));
-        return absl::InvalidArgumentError(absl::StrCat("--entities: unknown entity type '", name,
-                                                       "' (known: ", absl::StrJoin(known, ", "), ")"));
-      }
-      out.push_back(*t);
-    }
-  }
-  return out;
-}
 
 nlohmann::ordered_json CountsJson(const pii::Counts& c) {
   return {{"gold", c.gold()}, {"predicted", c.predicted()}, {"tp", c.tp},           {"fp", c.fp},
@@ -181,8 +164,9 @@ double MbPerSecond(uint64_t bytes, absl::Duration d) {
   return s > 0 ? static_cast<double>(bytes) / 1e6 / s : 0;
 }
 
-absl::Status RunEval(const EvalArgs& args, const GlobalOptions& global) {
-  VEIL_ASSIGN_OR_RETURN(std::vector<pii::EntityType> entities, ParseEntities(args.entities));
+absl::Status RunEval(const PiiEvalArgs& args, const GlobalOptions& global) {
+  VEIL_ASSIGN_OR_RETURN(std::vector<pii::EntityType> entities,
+                        pii::ParseEntityList(args.entities, "--entities"));
   if (!(args.iou > 0 && args.iou <= 1)) {
     return absl::InvalidArgumentError(absl::StrCat("--iou ", args.iou, " is not in (0, 1]"));
   }
@@ -344,8 +328,8 @@ absl::Status RunEval(const EvalArgs& args, const GlobalOptions& global) {
               << " spans per text; analyzed in " << FormatElapsed(hn.elapsed) << "\n";
     std::vector<std::string> kinds;
     for (size_t k = 0; k < pii::kHardNegativeKindCount; ++k) {
-      kinds.push_back(absl::StrCat(Sv(pii::HardNegativeKindName(static_cast<pii::HardNegativeKind>(k))), " ",
-                                   hn.by_kind[k].second, "/", hn.by_kind[k].first));
+      kinds.push_back(absl::StrCat(ToAbsl(pii::HardNegativeKindName(static_cast<pii::HardNegativeKind>(k))),
+                                   " ", hn.by_kind[k].second, "/", hn.by_kind[k].first));
     }
     std::cout << "  by kind (with FP/texts): " << absl::StrJoin(kinds, ", ") << "\n";
     for (const auto& e : hn.examples) {
@@ -373,7 +357,7 @@ void RegisterPiiClassify(CLI::App& pii, Cli& cli) {
     cmd->callback([args, &cli] { cli.action = [args, &cli] { return RunClassify(*args, cli.options); }; });
   }
   {
-    auto args = std::make_shared<EvalArgs>();
+    auto args = std::make_shared<PiiEvalArgs>();
     CLI::App* cmd = pii.add_subcommand(
         "eval", "Score the analyzer against a labeled presidio-research JSON dataset, and on hard negatives");
     cmd->add_option("dataset", args->dataset, "The dataset (presidio-research JSON format)")->required();

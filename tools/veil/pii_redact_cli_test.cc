@@ -7,6 +7,7 @@
 #include "tools/veil/cli_test_util.h"
 
 namespace veil::cli::testing {
+namespace pii_redact_cli_test {
 namespace {
 
 using ::testing::HasSubstr;
@@ -193,4 +194,5 @@ TEST_F(PiiRedactCliTest, TransformPolicyErrorsAreExit2) {
 }
 
 }  // namespace
+}  // namespace pii_redact_cli_test
 }  // namespace veil::cli::testing

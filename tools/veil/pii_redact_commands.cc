@@ -113,21 +113,6 @@ absl::Status CheckUtf8(std::string_view text, const std::string& file) {
   return absl::InvalidArgumentError(absl::StrCat(InputName(file), ": not valid UTF-8 at byte offset ", bad));
 }
 
-absl::StatusOr<std::vector<pii::EntityType>> ParseEntities(const std::vector<std::string>& names) {
-  std::vector<pii::EntityType> out;
-  for (const std::string& name : names) {
-    std::optional<pii::EntityType> t = pii::EntityFromName(name);
-    if (!t.has_value()) {
-      std::vector<std::string> known;
-      for (pii::EntityType e : pii::AllEntityTypes()) known.emplace_back(pii::EntityName(e));
-      return absl::InvalidArgumentError(
-          absl::StrCat("--entities: unknown type '", name, "' (known: ", absl::StrJoin(known, ", "), ")"));
-    }
-    out.push_back(*t);
-  }
-  return out;
-}
-
 nlohmann::ordered_json CountsJson(const std::array<size_t, pii::kEntityTypeCount>& counts) {
   nlohmann::ordered_json j = nlohmann::ordered_json::object();
   for (pii::EntityType t : pii::AllEntityTypes()) {
@@ -168,7 +153,7 @@ absl::Status RunRedact(const RedactArgs& args, const GlobalOptions& options) {
     return absl::InvalidArgumentError("--mapping is only for --operator pseudonym");
   }
   pii::AnalyzerOptions analyzer_options;
-  VEIL_ASSIGN_OR_RETURN(analyzer_options.entities, ParseEntities(args.entities));
+  VEIL_ASSIGN_OR_RETURN(analyzer_options.entities, pii::ParseEntityList(args.entities, "--entities"));
   analyzer_options.min_score = args.min_score;
   analyzer_options.dictionaries = !args.no_dictionaries;
 

@@ -64,17 +64,7 @@ std::string OneLine(std::string_view v) {
 
 absl::Status RunScan(const ScanArgs& args, const GlobalOptions& options) {
   pii::AnalyzerOptions analyzer_options;
-  for (const std::string& name : args.entities) {
-    std::optional<pii::EntityType> t = pii::EntityFromName(name);
-    if (!t.has_value()) {
-      std::string known;
-      for (pii::EntityType e : pii::AllEntityTypes())
-        absl::StrAppend(&known, known.empty() ? "" : ", ", std::string(pii::EntityName(e)));
-      return absl::InvalidArgumentError(
-          absl::StrCat("--entities: unknown type '", name, "' (known: ", known, ")"));
-    }
-    analyzer_options.entities.push_back(*t);
-  }
+  VEIL_ASSIGN_OR_RETURN(analyzer_options.entities, pii::ParseEntityList(args.entities, "--entities"));
   analyzer_options.min_score = args.min_score;
   analyzer_options.dictionaries = !args.no_dictionaries;
   VEIL_ASSIGN_OR_RETURN(std::string text, ReadTextInput(args.file));

@@ -534,7 +534,7 @@ absl::Status RunSynth(const SynthArgs& args, const GlobalOptions& global) {
 
 // --- veil synth report
 
-struct ReportArgs {
+struct SynthReportArgs {
   std::string real;
   std::string synthetic;
   std::string test;
@@ -544,7 +544,7 @@ struct ReportArgs {
   std::string coding = "sidecar";
 };
 
-absl::Status RunReport(const ReportArgs& args, const GlobalOptions& global) {
+absl::Status RunReport(const SynthReportArgs& args, const GlobalOptions& global) {
   if (args.output.empty() && !global.json)
     return absl::InvalidArgumentError("-o report.html is required (or --json for the metrics on stdout)");
   if (args.coding != "sidecar" && args.coding != "real")
@@ -617,7 +617,7 @@ absl::Status RunReport(const ReportArgs& args, const GlobalOptions& global) {
 
 void RegisterSynth(CLI::App& app, Cli& cli) {
   auto args = std::make_shared<SynthArgs>();
-  auto report = std::make_shared<ReportArgs>();
+  auto report = std::make_shared<SynthReportArgs>();
   CLI::App* cmd = app.add_subcommand(
       "synth", "Differentially private synthetic data (AIM or MST), charged to the dataset's privacy budget");
   cmd->add_option("file", args->file, "Plain-CSV mode: a CSV file outside any workspace (no ledger)");

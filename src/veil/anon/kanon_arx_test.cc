@@ -17,6 +17,7 @@
 #include "veil/table/csv_reader.h"
 
 namespace veil::anon {
+namespace kanon_arx_test {
 namespace {
 
 using ::testing::ElementsAreArray;
@@ -212,4 +213,5 @@ TEST(AdultBruteForceTest, SearchMatchesExhaustiveEvaluation) {
 }
 
 }  // namespace
+}  // namespace kanon_arx_test
 }  // namespace veil::anon

@@ -51,7 +51,7 @@ struct Encoded {
   std::vector<std::vector<std::string>> label;
 };
 
-std::string_view CellText(const table::Column& c, int64_t row, std::string& scratch) {
+std::string_view CellView(const table::Column& c, int64_t row, std::string& scratch) {
   if (c.type() == DataType::kString) return c.GetString(row);
   scratch = c.FormatValue(row);
   return scratch;
@@ -114,7 +114,7 @@ absl::Status EncodeCategorical(const table::Column& c, const std::vector<std::ve
   if (rows == nullptr) {
     absl::flat_hash_set<std::string> seen;
     for (int64_t r = 0; r < n; ++r) {
-      std::string v(c.IsNull(r) ? std::string_view() : CellText(c, r, scratch));  // null: the missing value
+      std::string v(c.IsNull(r) ? std::string_view() : CellView(c, r, scratch));  // null: the missing value
       if (seen.insert(v).second) flat.push_back({v});
     }
     rows = &flat;
@@ -174,7 +174,7 @@ absl::Status EncodeCategorical(const table::Column& c, const std::vector<std::ve
   e.code.assign(static_cast<size_t>(n), 0);
   for (int64_t r = 0; r < n; ++r) {
     // A null cell is the missing value: the leaf "" (a category of its own).
-    const std::string_view text = c.IsNull(r) ? std::string_view() : CellText(c, r, scratch);
+    const std::string_view text = c.IsNull(r) ? std::string_view() : CellView(c, r, scratch);
     auto it = leaf_of.find(absl::string_view(text.data(), text.size()));
     if (it == leaf_of.end() && text.empty()) {
       return absl::InvalidArgumentError(absl::StrFormat(
@@ -469,7 +469,7 @@ absl::StatusOr<MondrianResult> Mondrian(const table::Table& table,
       // Null is one value of its own: code 0.
       sensitive[r] = c->IsNull(r) ? 0
                                   : code_of
-                                        .try_emplace(std::string(CellText(*c, r, scratch)),
+                                        .try_emplace(std::string(CellView(*c, r, scratch)),
                                                      static_cast<int32_t>(code_of.size()) + 1)
                                         .first->second;
     }

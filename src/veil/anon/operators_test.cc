@@ -12,6 +12,7 @@
 #include "veil/pii/checksums.h"
 
 namespace veil::anon {
+namespace operators_test {
 namespace {
 
 using pii::EntityType;
@@ -316,4 +317,5 @@ TEST(PseudonymTest, PayloadParserIsStrict) {
 }
 
 }  // namespace
+}  // namespace operators_test
 }  // namespace veil::anon

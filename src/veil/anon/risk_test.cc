@@ -12,6 +12,7 @@
 #include "veil/table/csv_reader.h"
 
 namespace veil::anon {
+namespace risk_test {
 namespace {
 
 using ::testing::HasSubstr;
@@ -281,4 +282,5 @@ TEST_F(AdultRiskTest, SexAlone) {
 }
 
 }  // namespace
+}  // namespace risk_test
 }  // namespace veil::anon

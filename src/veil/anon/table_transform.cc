@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
@@ -131,8 +132,6 @@ absl::Status RowError(const std::string& column, int64_t row, std::string_view w
       absl::StrCat("column \"", column, "\", row ", row + 1, ": ", std::string(what)));
 }
 
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-
 absl::StatusOr<std::string> Generalize(const Column& c, int64_t row, const std::string& name,
                                        const ColumnPolicy& p, GeneralizeKind kind) {
   switch (kind) {
@@ -144,8 +143,9 @@ absl::StatusOr<std::string> Generalize(const Column& c, int64_t row, const std::
     }
     case GeneralizeKind::kMonth: {
       const std::string text = CellText(c, row);
-      if (text.size() < 7 || !IsDigit(text[0]) || !IsDigit(text[1]) || !IsDigit(text[2]) ||
-          !IsDigit(text[3]) || text[4] != '-' || !IsDigit(text[5]) || !IsDigit(text[6])) {
+      if (text.size() < 7 || !absl::ascii_isdigit(text[0]) || !absl::ascii_isdigit(text[1]) ||
+          !absl::ascii_isdigit(text[2]) || !absl::ascii_isdigit(text[3]) || text[4] != '-' ||
+          !absl::ascii_isdigit(text[5]) || !absl::ascii_isdigit(text[6])) {
         return RowError(name, row, "generalize month: not a date (YYYY-MM-DD)");
       }
       return text.substr(0, 7);
@@ -153,7 +153,7 @@ absl::StatusOr<std::string> Generalize(const Column& c, int64_t row, const std::
     case GeneralizeKind::kZip: {
       std::string digits;
       for (char ch : CellText(c, row))
-        if (IsDigit(ch) && digits.size() < 3) digits.push_back(ch);
+        if (absl::ascii_isdigit(ch) && digits.size() < 3) digits.push_back(ch);
       return digits;
     }
     case GeneralizeKind::kTruncate:

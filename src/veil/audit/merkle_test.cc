@@ -143,7 +143,7 @@ TEST(MerkleTest, BrokenInclusionProofsAreRejected) {
     const Hash leaf = LeafHash(Bytes(kLeaves[v.a]));
     const Hash root = H(kRoots[v.size - 1]);
     const std::vector<Hash> proof = Hashes(v.proof);
-    SCOPED_TRACE(testing::Message() << "entry " << v.a << " of " << v.size);
+    SCOPED_TRACE(::testing::Message() << "entry " << v.a << " of " << v.size);
     EXPECT_FALSE(VerifyInclusion(v.a + 1, v.size, leaf, proof, root).ok()) << "index + 1";
     if (v.a > 0) {
       EXPECT_FALSE(VerifyInclusion(v.a - 1, v.size, leaf, proof, root).ok()) << "index - 1";
@@ -178,7 +178,7 @@ TEST(MerkleTest, BrokenConsistencyProofsAreRejected) {
     const Hash r1 = H(kRoots[v.a - 1]);
     const Hash r2 = H(kRoots[v.size - 1]);
     const std::vector<Hash> proof = Hashes(v.proof);
-    SCOPED_TRACE(testing::Message() << v.a << " -> " << v.size);
+    SCOPED_TRACE(::testing::Message() << v.a << " -> " << v.size);
     EXPECT_FALSE(VerifyConsistency(v.a - 1, v.size, r1, r2, proof).ok()) << "size1 - 1";
     EXPECT_FALSE(VerifyConsistency(v.a + 1, v.size, r1, r2, proof).ok()) << "size1 + 1";
     EXPECT_FALSE(VerifyConsistency(v.a, v.size * 2, r1, r2, proof).ok()) << "size2 * 2";

@@ -13,6 +13,10 @@ inline std::string Rfc3339(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", t, absl::UTCTimeZone());
 }
 
+// `t` cut to whole nanoseconds, the resolution Veil stores instants at (SQLite integers of Unix nanoseconds):
+// what a caller is handed back then equals what a later read returns.
+inline absl::Time TruncatedToNanos(absl::Time t) { return absl::FromUnixNanos(absl::ToUnixNanos(t)); }
+
 }  // namespace veil::base
 
 #endif  // VEIL_BASE_RFC3339_H_

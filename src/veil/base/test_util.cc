@@ -37,4 +37,8 @@ absl::Status ZeroRandom::Fill(std::span<uint8_t> out) {
   return absl::OkStatus();
 }
 
+absl::Status FailingRandom::Fill(std::span<uint8_t>) {
+  return absl::UnavailableError("entropy source unavailable");
+}
+
 }  // namespace veil::base::testing

@@ -37,6 +37,13 @@ class ZeroRandom final : public RandomSource {
   absl::Status Fill(std::span<uint8_t> out) override;
 };
 
+// A RandomSource whose every Fill fails with UnavailableError("entropy source unavailable"): for the paths
+// that must pass a failing entropy source's error on instead of using unfilled bytes.
+class FailingRandom final : public RandomSource {
+ public:
+  absl::Status Fill(std::span<uint8_t> out) override;
+};
+
 // A fast deterministic generator for test and benchmark DATA (never privacy randomness, which comes only
 // from a RandomSource, DESIGN.md 5.6). See veil/base/splitmix.h.
 using DataRandom = ::veil::base::SplitMix64;

@@ -9,6 +9,7 @@
 #include "veil/crypto/testing/hex.h"
 
 namespace veil::crypto {
+namespace hmac_test {
 namespace {
 
 using ::veil::crypto::testing::FromHex;
@@ -154,4 +155,5 @@ TEST(VerifyHmacSha256Test, RejectsTruncatedOrLongTagsAsInvalidArgument) {
 }
 
 }  // namespace
+}  // namespace hmac_test
 }  // namespace veil::crypto

@@ -26,13 +26,10 @@ using internal::MinimizeOverLogGrid;
 
 std::string Num(double v) { return absl::StrFormat("%.17g", v); }
 
-absl::Status Invalid(std::string_view name, std::string_view why, double value) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(std::string(name), " ", std::string(why), ", got ", Num(value)));
-}
+using internal::InvalidParameter;
 
 absl::Status ValidateNonNegativeFinite(double value, std::string_view name) {
-  if (!std::isfinite(value) || value < 0) return Invalid(name, "must be finite and >= 0", value);
+  if (!std::isfinite(value) || value < 0) return InvalidParameter(name, "must be finite and >= 0", value);
   return absl::OkStatus();
 }
 
@@ -47,11 +44,11 @@ absl::Status ValidateOrders(absl::Span<const double> orders) {
   if (orders.empty()) return absl::InvalidArgumentError("orders must not be empty");
   for (size_t i = 0; i < orders.size(); ++i) {
     if (!std::isfinite(orders[i]) || !(orders[i] > 1)) {
-      return Invalid(absl::StrCat("orders[", i, "]"), "must be finite and > 1", orders[i]);
+      return InvalidParameter(absl::StrCat("orders[", i, "]"), "must be finite and > 1", orders[i]);
     }
     if (i > 0 && !(orders[i] > orders[i - 1])) {
-      return Invalid(absl::StrCat("orders[", i, "]"), "must be strictly greater than the previous order",
-                     orders[i]);
+      return InvalidParameter(absl::StrCat("orders[", i, "]"),
+                              "must be strictly greater than the previous order", orders[i]);
     }
   }
   return absl::OkStatus();
@@ -222,7 +219,7 @@ absl::StatusOr<double> SgmRdpAt(double q, double z, double alpha) {
   double log_a;
   if (alpha == std::floor(alpha)) {
     if (alpha > 1e6) {
-      return Invalid("order", "must be <= 1e6 for the subsampled Gaussian", alpha);
+      return InvalidParameter("order", "must be <= 1e6 for the subsampled Gaussian", alpha);
     }
     log_a = SgmLogAInteger(q, z, static_cast<int64_t>(alpha));
   } else {
@@ -246,22 +243,22 @@ std::string CostLine(const CostComponent& c) {
 // Validation.
 
 absl::Status ValidateEpsilon(double value, std::string_view name) {
-  if (!std::isfinite(value) || !(value > 0)) return Invalid(name, "must be finite and > 0", value);
+  if (!std::isfinite(value) || !(value > 0)) return InvalidParameter(name, "must be finite and > 0", value);
   return absl::OkStatus();
 }
 
 absl::Status ValidateDelta(double value, std::string_view name) {
-  if (!(value >= 0 && value < 1)) return Invalid(name, "must be in [0, 1)", value);
+  if (!(value >= 0 && value < 1)) return InvalidParameter(name, "must be in [0, 1)", value);
   return absl::OkStatus();
 }
 
 absl::Status ValidatePositiveDelta(double value, std::string_view name) {
-  if (!(value > 0 && value < 1)) return Invalid(name, "must be in (0, 1)", value);
+  if (!(value > 0 && value < 1)) return InvalidParameter(name, "must be in (0, 1)", value);
   return absl::OkStatus();
 }
 
 absl::Status ValidateRho(double value, std::string_view name) {
-  if (!std::isfinite(value) || !(value > 0)) return Invalid(name, "must be finite and > 0", value);
+  if (!std::isfinite(value) || !(value > 0)) return InvalidParameter(name, "must be finite and > 0", value);
   return absl::OkStatus();
 }
 
@@ -286,8 +283,9 @@ absl::StatusOr<ApproxDp> ComposeBasic(absl::Span<const ApproxDp> parts) {
     total.epsilon += parts[i].epsilon;
     total.delta += parts[i].delta;
   }
-  if (!std::isfinite(total.epsilon)) return Invalid("total epsilon", "must be finite", total.epsilon);
-  if (!(total.delta < 1)) return Invalid("total delta", "must be < 1", total.delta);
+  if (!std::isfinite(total.epsilon))
+    return InvalidParameter("total epsilon", "must be finite", total.epsilon);
+  if (!(total.delta < 1)) return InvalidParameter("total delta", "must be < 1", total.delta);
   return total;
 }
 
@@ -298,12 +296,12 @@ absl::StatusOr<ApproxDp> ComposeAdvanced(const ApproxDp& each, int64_t k, double
   VEIL_RETURN_IF_ERROR(ValidatePositiveDelta(delta_slack, "delta_slack"));
   const double kd = static_cast<double>(k);
   const double delta = kd * each.delta + delta_slack;
-  if (!(delta < 1)) return Invalid("total delta (k * delta + delta_slack)", "must be < 1", delta);
+  if (!(delta < 1)) return InvalidParameter("total delta (k * delta + delta_slack)", "must be < 1", delta);
   const double advanced = std::sqrt(2.0 * kd * std::log(1.0 / delta_slack)) * each.epsilon +
                           kd * each.epsilon * std::expm1(each.epsilon);
   const double basic = kd * each.epsilon;
   const double eps = std::min(advanced, basic);
-  if (!std::isfinite(eps)) return Invalid("total epsilon", "must be finite", eps);
+  if (!std::isfinite(eps)) return InvalidParameter("total epsilon", "must be finite", eps);
   return ApproxDp{eps, delta};
 }
 
@@ -351,7 +349,7 @@ absl::StatusOr<double> ComposeZcdp(absl::Span<const double> rhos) {
     VEIL_RETURN_IF_ERROR(ValidateNonNegativeFinite(rhos[i], absl::StrCat("rhos[", i, "]")));
     total += rhos[i];
   }
-  if (!std::isfinite(total)) return Invalid("total rho", "must be finite", total);
+  if (!std::isfinite(total)) return InvalidParameter("total rho", "must be finite", total);
   return total;
 }
 
@@ -439,7 +437,8 @@ absl::Status ValidateRdpCurve(const RdpCurve& curve) {
   }
   for (size_t i = 0; i < curve.epsilons.size(); ++i) {
     if (!(curve.epsilons[i] >= 0)) {
-      return Invalid(absl::StrCat("epsilons[", i, "]"), "must be >= 0 (or +infinity)", curve.epsilons[i]);
+      return InvalidParameter(absl::StrCat("epsilons[", i, "]"), "must be >= 0 (or +infinity)",
+                              curve.epsilons[i]);
     }
   }
   return absl::OkStatus();
@@ -472,7 +471,7 @@ absl::StatusOr<RdpCurve> PureDpToRdp(double epsilon, absl::Span<const double> or
 absl::StatusOr<RdpCurve> SubsampledGaussianRdp(double sampling_rate, double noise_multiplier,
                                                absl::Span<const double> orders) {
   if (!(sampling_rate >= 0 && sampling_rate <= 1)) {
-    return Invalid("sampling_rate", "must be in [0, 1]", sampling_rate);
+    return InvalidParameter("sampling_rate", "must be in [0, 1]", sampling_rate);
   }
   VEIL_RETURN_IF_ERROR(ValidateEpsilon(noise_multiplier, "noise_multiplier"));
   VEIL_RETURN_IF_ERROR(ValidateOrders(orders));
@@ -535,7 +534,7 @@ absl::StatusOr<double> DpSgdEpsilon(double sampling_rate, double noise_multiplie
 absl::StatusOr<double> CalibrateDpSgdNoiseMultiplier(double sampling_rate, int64_t steps, double epsilon,
                                                      double delta) {
   if (!(sampling_rate > 0 && sampling_rate <= 1)) {
-    return Invalid("sampling_rate", "must be in (0, 1]", sampling_rate);
+    return InvalidParameter("sampling_rate", "must be in (0, 1]", sampling_rate);
   }
   VEIL_RETURN_IF_ERROR(ValidateSteps(steps, "steps"));
   VEIL_RETURN_IF_ERROR(ValidateEpsilon(epsilon));
@@ -638,7 +637,7 @@ absl::StatusOr<PrivacyCost> QueryAccountant::Total() const {
     }
   }
   const double delta = delta_gauss + delta_approx;
-  if (!(delta < 1)) return Invalid("total delta", "must be < 1", delta);
+  if (!(delta < 1)) return InvalidParameter("total delta", "must be < 1", delta);
   // (a) basic composition of every component's own (epsilon, delta).
   cost.total = {eps_laplace + eps_gauss + eps_approx, delta};
   cost.method = "basic composition";
@@ -661,7 +660,7 @@ absl::StatusOr<PrivacyCost> QueryAccountant::Total() const {
     }
   }
   if (!std::isfinite(cost.total.epsilon))
-    return Invalid("total epsilon", "must be finite", cost.total.epsilon);
+    return InvalidParameter("total epsilon", "must be finite", cost.total.epsilon);
   return cost;
 }
 
@@ -694,8 +693,8 @@ absl::StatusOr<std::vector<ApproxDp>> SplitBudget(const ApproxDp& total,
     parts[i].epsilon = total.epsilon * (epsilon_weights[i] / eps_sum);
     parts[i].delta = delta_sum > 0 ? total.delta * (delta_weights[i] / delta_sum) : 0.0;
     if (!(parts[i].epsilon > 0)) {
-      return Invalid(absl::StrCat("epsilon_weights[", i, "]"), "gives a zero epsilon share (underflow)",
-                     epsilon_weights[i]);
+      return InvalidParameter(absl::StrCat("epsilon_weights[", i, "]"),
+                              "gives a zero epsilon share (underflow)", epsilon_weights[i]);
     }
   }
   // Rounding can push a sum one ulp over the total: shrink every part until the sums fit.

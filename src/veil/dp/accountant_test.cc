@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "veil/dp/accounting_test_util.h"
 #include "veil/dp/calibration.h"
 
 namespace veil::dp {
@@ -16,13 +17,9 @@ namespace {
 
 using ::testing::HasSubstr;
 
-constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
-constexpr double kInf = std::numeric_limits<double>::infinity();
-
-void ExpectInvalid(const absl::Status& status, const std::string& needle) {
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
-  EXPECT_THAT(std::string(status.message()), HasSubstr(needle));
-}
+using testing::ExpectInvalid;
+using testing::kInf;
+using testing::kNan;
 
 // ---------------------------------------------------------------------------------------------------------
 // Validation.

@@ -1,5 +1,6 @@
 // Internal numeric helpers shared by accountant.cc and calibration.cc (and their tests): log-space
-// arithmetic, a log erfc that does not underflow, and a one-dimensional minimiser. Not part of the public
+// arithmetic, a log erfc that does not underflow, a one-dimensional minimiser, and the error naming a bad
+// parameter. Not part of the public
 // contract; header-only so that it needs no build target of its own.
 //
 // Thread safety: every function is pure (lgamma_r is used instead of lgamma, which writes the global
@@ -12,11 +13,23 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string>
+#include <string_view>
 #include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 namespace veil::dp::internal {
 
 inline constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// "NAME WHY, got VALUE" as an InvalidArgumentError, the value printed exactly: "epsilon must be > 0, got -1".
+inline absl::Status InvalidParameter(std::string_view name, std::string_view why, double value) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(std::string(name), " ", std::string(why), ", got ", absl::StrFormat("%.17g", value)));
+}
 
 // ln(e^a + e^b), exact for -infinity arguments and without overflow.
 inline double LogAddExp(double a, double b) {

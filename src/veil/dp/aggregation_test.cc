@@ -13,6 +13,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "veil/crypto/testing/deterministic_random.h"
+#include "veil/dp/aggregation_test_util.h"
 #include "veil/dp/random_bits.h"
 #include "veil/table/table.h"
 
@@ -42,16 +43,7 @@ Table MakeTable(const std::vector<Row>& rows) {
   return *b.Finish();
 }
 
-Aggregate Agg(AggregateFunction f, std::string column = "", std::optional<Bounds> bounds = std::nullopt,
-              double percentile = 0.5, int num_quantiles = 0) {
-  Aggregate a;
-  a.function = f;
-  a.column = std::move(column);
-  a.bounds = bounds;
-  a.percentile = percentile;
-  a.num_quantiles = num_quantiles;
-  return a;
-}
+using testing::Agg;
 
 QueryPlan CountPlan() {
   QueryPlan p;

@@ -57,24 +57,21 @@ namespace {
 using internal::kInf;
 using internal::LogNormalCdf;
 
-absl::Status Invalid(std::string_view name, std::string_view why, double value) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(std::string(name), " ", std::string(why), ", got ", absl::StrFormat("%.17g", value)));
-}
+using internal::InvalidParameter;
 
 absl::Status ValidatePositive(double value, std::string_view name) {
-  if (!std::isfinite(value) || !(value > 0)) return Invalid(name, "must be finite and > 0", value);
+  if (!std::isfinite(value) || !(value > 0)) return InvalidParameter(name, "must be finite and > 0", value);
   return absl::OkStatus();
 }
 
 absl::Status ValidateAlpha(double alpha) {
-  if (!(alpha > 0 && alpha < 1)) return Invalid("alpha", "must be in (0, 1)", alpha);
+  if (!(alpha > 0 && alpha < 1)) return InvalidParameter("alpha", "must be in (0, 1)", alpha);
   return absl::OkStatus();
 }
 
 absl::Status ValidateContributions(int64_t l0, double linf) {
   if (l0 < 1) return absl::InvalidArgumentError(absl::StrCat("l0 must be >= 1, got ", l0));
-  if (!std::isfinite(linf) || linf < 0) return Invalid("linf", "must be finite and >= 0", linf);
+  if (!std::isfinite(linf) || linf < 0) return InvalidParameter("linf", "must be finite and >= 0", linf);
   return absl::OkStatus();
 }
 
@@ -130,7 +127,7 @@ absl::StatusOr<double> LaplaceScale(double l1_sensitivity, double epsilon) {
 absl::StatusOr<double> DiscreteLaplaceScale(double l1_sensitivity, double epsilon) {
   VEIL_RETURN_IF_ERROR(ValidatePositive(l1_sensitivity, "l1_sensitivity"));
   if (l1_sensitivity != std::floor(l1_sensitivity)) {
-    return Invalid("l1_sensitivity", "must be an integer for the discrete Laplace", l1_sensitivity);
+    return InvalidParameter("l1_sensitivity", "must be an integer for the discrete Laplace", l1_sensitivity);
   }
   VEIL_RETURN_IF_ERROR(ValidateEpsilon(epsilon));
   return l1_sensitivity / epsilon;
@@ -151,7 +148,8 @@ absl::StatusOr<double> RhoForGaussianSigma(double l2_sensitivity, double sigma) 
 absl::StatusOr<double> AnalyticGaussianDelta(double l2_sensitivity, double sigma, double epsilon) {
   VEIL_RETURN_IF_ERROR(ValidatePositive(l2_sensitivity, "l2_sensitivity"));
   VEIL_RETURN_IF_ERROR(ValidatePositive(sigma, "sigma"));
-  if (!std::isfinite(epsilon) || epsilon < 0) return Invalid("epsilon", "must be finite and >= 0", epsilon);
+  if (!std::isfinite(epsilon) || epsilon < 0)
+    return InvalidParameter("epsilon", "must be finite and >= 0", epsilon);
   return std::clamp(std::exp(GaussianLogDelta(l2_sensitivity, sigma, epsilon)), 0.0, 1.0);
 }
 
@@ -186,7 +184,8 @@ absl::StatusOr<double> AnalyticGaussianSigma(double l2_sensitivity, double epsil
 absl::StatusOr<double> ClassicGaussianSigma(double l2_sensitivity, double epsilon, double delta) {
   VEIL_RETURN_IF_ERROR(ValidatePositive(l2_sensitivity, "l2_sensitivity"));
   VEIL_RETURN_IF_ERROR(ValidateEpsilon(epsilon));
-  if (!(epsilon < 1)) return Invalid("epsilon", "must be < 1 for the classic Gaussian bound", epsilon);
+  if (!(epsilon < 1))
+    return InvalidParameter("epsilon", "must be < 1 for the classic Gaussian bound", epsilon);
   VEIL_RETURN_IF_ERROR(ValidatePositiveDelta(delta));
   return std::sqrt(2.0 * std::log(1.25 / delta)) * l2_sensitivity / epsilon;
 }
@@ -244,7 +243,8 @@ absl::StatusOr<int64_t> DiscreteLaplaceCiHalfWidth(double scale, double alpha) {
   // P(|X| > k) = 2 p^{k+1} / (1 + p) <= alpha  <=>  k + 1 >= t ln(2 / (alpha (1 + p))).
   const double p = std::exp(-1.0 / scale);
   const double k_real = std::ceil(scale * (std::log(2.0 / alpha) - std::log1p(p))) - 1.0;
-  if (!(k_real < 9.0e18)) return Invalid("scale", "gives an interval too wide for a 64-bit integer", scale);
+  if (!(k_real < 9.0e18))
+    return InvalidParameter("scale", "gives an interval too wide for a 64-bit integer", scale);
   int64_t k = std::max<int64_t>(0, static_cast<int64_t>(k_real));
   // The closed form can be off by one through rounding: settle on the exact smallest k.
   while (k > 0 && DiscreteLaplaceLogTail(scale, static_cast<double>(k - 1)) <= log_alpha) --k;
@@ -264,7 +264,7 @@ absl::StatusOr<double> GaussianCiHalfWidth(double sigma, double alpha) {
 absl::StatusOr<int64_t> DiscreteGaussianCiHalfWidth(double sigma, double alpha) {
   VEIL_RETURN_IF_ERROR(ValidatePositive(sigma, "sigma"));
   VEIL_RETURN_IF_ERROR(ValidateAlpha(alpha));
-  if (sigma > 1e12) return Invalid("sigma", "must be <= 1e12", sigma);
+  if (sigma > 1e12) return InvalidParameter("sigma", "must be <= 1e12", sigma);
   const double log_alpha = std::log(alpha);
   const double log_z = DiscreteGaussianLogNormalizer(sigma);
   // ln P(|X| > k) = ln 2 + ln S(k + 1) - ln Z; decreasing in k.
@@ -296,7 +296,7 @@ absl::StatusOr<int64_t> DiscreteGaussianCiHalfWidth(double sigma, double alpha) 
 }
 
 absl::StatusOr<double> NormalQuantile(double p) {
-  if (!(p > 0 && p < 1)) return Invalid("p", "must be in (0, 1)", p);
+  if (!(p > 0 && p < 1)) return InvalidParameter("p", "must be in (0, 1)", p);
   // Wichura 1988, Algorithm AS 241 (PPND16): rational approximations in three regions, each accurate to
   // about 1e-16. The coefficients are the published ones.
   const double q = p - 0.5;

@@ -10,19 +10,16 @@
 #include "gtest/gtest.h"
 #include "veil/dp/accountant.h"
 #include "veil/dp/accounting_math.h"
+#include "veil/dp/accounting_test_util.h"
 
 namespace veil::dp {
 namespace {
 
 using ::testing::HasSubstr;
 
-constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
-constexpr double kInf = std::numeric_limits<double>::infinity();
-
-void ExpectInvalid(const absl::Status& status, const std::string& needle) {
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
-  EXPECT_THAT(std::string(status.message()), HasSubstr(needle));
-}
+using testing::ExpectInvalid;
+using testing::kInf;
+using testing::kNan;
 
 double NormalCdf(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
 

@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "veil/crypto/testing/deterministic_random.h"
 #include "veil/dp/aggregation.h"
+#include "veil/dp/aggregation_test_util.h"
 #include "veil/dp/random_bits.h"
 #include "veil/table/table.h"
 
@@ -24,13 +25,7 @@ using table::DataType;
 using table::Table;
 using table::Value;
 
-Aggregate Agg(AggregateFunction f, std::string column = "", std::optional<Bounds> bounds = std::nullopt) {
-  Aggregate a;
-  a.function = f;
-  a.column = std::move(column);
-  a.bounds = bounds;
-  return a;
-}
+using testing::Agg;
 
 // Finding 1: the number of distinct GROUP BY tuples (a property of the data) must never turn a result into
 // an error. Four int64 columns with 50,000 distinct values each: the old product bound ((50,002)^4 > 2^62)

@@ -13,9 +13,7 @@
 namespace veil::dp {
 namespace {
 
-// Floating-point safety margin: (D + g) / epsilon is computed with three roundings of at most 2^-53 each,
-// so multiplying by 1 + 2^-50 (itself rounded by at most 2^-53) gives a value >= the exact quotient.
-constexpr double kRoundUp = 1.0 + 0x1p-50;
+using internal::kRoundUp;
 
 // Fixed-point iterations for b = (D + g(b)) / epsilon: g doubles at most once per iteration and
 // converges unless epsilon is tiny (below about 2^-39, where no solution exists).

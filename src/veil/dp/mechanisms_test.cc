@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "gtest/gtest.h"
+#include "veil/base/test_util.h"
 #include "veil/crypto/testing/deterministic_random.h"
 #include "veil/dp/samplers.h"
 #include "veil/dp/stat_test_util.h"
@@ -19,12 +20,7 @@ namespace {
 using crypto::testing::DeterministicRandom;
 using testing::Moments;
 
-class FailingRandom final : public base::RandomSource {
- public:
-  absl::Status Fill(std::span<uint8_t>) override {
-    return absl::UnavailableError("entropy source unavailable");
-  }
-};
+using base::testing::FailingRandom;
 
 constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();

@@ -36,9 +36,9 @@ class ScriptedRandom final : public base::RandomSource {
 };
 
 // A RandomSource that fails (after `good_fills` successful fills of zeros).
-class FailingRandom final : public base::RandomSource {
+class FailAfterRandom final : public base::RandomSource {
  public:
-  explicit FailingRandom(int good_fills = 0) : good_fills_(good_fills) {}
+  explicit FailAfterRandom(int good_fills = 0) : good_fills_(good_fills) {}
   absl::Status Fill(std::span<uint8_t> out) override {
     ++fills;
     if (fills > good_fills_) return absl::UnavailableError("entropy source unavailable");
@@ -239,7 +239,7 @@ TEST(RandomBitsTest, BernoulliFrequencies) {
 }
 
 TEST(RandomBitsTest, FailingSourcePropagatesItsErrorAndStaysFailed) {
-  FailingRandom source;
+  FailAfterRandom source;
   RandomBits bits(source);
   absl::StatusOr<uint64_t> w = bits.Next64();
   EXPECT_EQ(w.status().code(), absl::StatusCode::kUnavailable);
@@ -251,7 +251,7 @@ TEST(RandomBitsTest, FailingSourcePropagatesItsErrorAndStaysFailed) {
 }
 
 TEST(RandomBitsTest, SourceFailingLaterFailsAtTheBlockBoundary) {
-  FailingRandom source(/*good_fills=*/1);
+  FailAfterRandom source(/*good_fills=*/1);
   RandomBits bits(source);
   for (size_t i = 0; i < RandomBits::kBlockBytes / 8; ++i) ASSERT_TRUE(bits.Next64().ok()) << i;
   EXPECT_EQ(bits.Next64().status().code(), absl::StatusCode::kUnavailable);

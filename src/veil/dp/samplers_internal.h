@@ -56,6 +56,11 @@ int CeilLog2(double x);
 // 2^k as a double (exact for -1074 <= k <= 1023).
 double Pow2(int k);
 
+// Floating-point safety margin of the granularity fixed points (mechanisms.cc, selection.cc): (D + g) /
+// epsilon is computed with three roundings of at most 2^-53 each, so multiplying by 1 + 2^-50 (itself rounded
+// by at most 2^-53) gives a value >= the exact quotient.
+inline constexpr double kRoundUp = 1.0 + 0x1p-50;
+
 // n * 2^k as a double: n rounded to the nearest double, times 2^k (rounded again only if the result is
 // subnormal or overflows).
 double ToDoubleTimesPow2(__int128 n, int k);

@@ -24,12 +24,7 @@ using testing::Count;
 using testing::MakeBins;
 using testing::Moments;
 
-class FailingRandom final : public base::RandomSource {
- public:
-  absl::Status Fill(std::span<uint8_t>) override {
-    return absl::UnavailableError("entropy source unavailable");
-  }
-};
+using base::testing::FailingRandom;
 
 // ---------------------------------------------------------------------------------------------------------
 // Bernoulli(exp(-gamma))

@@ -23,8 +23,7 @@ using internal::u128;
 constexpr int kScoreGranularityBits = 41;
 // Gaps n* - n_r are clamped at 2^51 (gamma >= 2^51 g / u >= 2^10).
 constexpr int64_t kMaxGap = int64_t{1} << 51;
-// As in mechanisms.cc: 2 (D + g) / epsilon rounded up past three floating-point roundings.
-constexpr double kRoundUp = 1.0 + 0x1p-50;
+using internal::kRoundUp;  // 2 (D + g) / epsilon rounded up past three floating-point roundings
 
 int ScoreGranularityExp(double u) { return internal::CeilLog2(u) - kScoreGranularityBits; }
 

@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "veil/base/test_util.h"
 #include "veil/crypto/testing/deterministic_random.h"
 
 namespace veil::dp {
@@ -16,12 +17,7 @@ namespace {
 
 using crypto::testing::DeterministicRandom;
 
-class FailingRandom final : public base::RandomSource {
- public:
-  absl::Status Fill(std::span<uint8_t>) override {
-    return absl::UnavailableError("entropy source unavailable");
-  }
-};
+using base::testing::FailingRandom;
 
 // The exact selection probabilities of permute-and-flip with unit u (McKenna & Sheldon 2020): giving each
 // candidate an independent uniform arrival time t, r wins iff its coin is heads and every earlier coin is

@@ -11,6 +11,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "veil/base/bytes.h"
 #include "veil/base/status_macros.h"
 #include "veil/dp/random_bits.h"
 #include "veil/fl/distributed_dp.h"
@@ -22,11 +23,8 @@ namespace veil::fl {
 namespace {
 
 using Json = nlohmann::ordered_json;
-
-std::span<const uint8_t> Span(const std::string& s) {
-  return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size());
-}
-std::string Bytes(const std::vector<uint8_t>& v) { return std::string(v.begin(), v.end()); }
+using base::AsBytes;
+using base::BytesToString;
 
 std::string PhaseName(wire::Phase p) {
   switch (p) {
@@ -72,7 +70,7 @@ class Connection {
     wire::JoinRequest req;
     req.set_protocol_version(kProtocolVersion);
     req.set_site(o_.credentials->name);
-    req.set_certificate(Bytes(o_.credentials->cert_der));
+    req.set_certificate(BytesToString(o_.credentials->cert_der));
     wire::JoinReply reply;
     sent_ += req.ByteSizeLong();
     VEIL_RETURN_IF_ERROR(FromGrpc(stub_->Join(&ctx, req, &reply), "join"));
@@ -389,7 +387,7 @@ absl::StatusOr<ClientReport> RunClient(const ClientOptions& o) {
           for (int i = 0; i < start.roster_size(); ++i) {
             const wire::Member& m = start.roster(i);
             VEIL_ASSIGN_OR_RETURN(SiteIdentity id,
-                                  roster_verifier.VerifySite(Span(m.certificate()), m.site()));
+                                  roster_verifier.VerifySite(AsBytes(m.certificate()), m.site()));
             if (!sites.insert(id.site).second)
               return absl::PermissionDeniedError(
                   absl::StrCat("the roster lists site \"", id.site, "\" twice"));
@@ -437,7 +435,7 @@ absl::StatusOr<ClientReport> RunClient(const ClientOptions& o) {
           VEIL_ASSIGN_OR_RETURN(state->secagg,
                                 SecAggClient::Create(state->setup, state->id, std::move(key), *o.rng));
           VEIL_ASSIGN_OR_RETURN(const AdvertiseKeys adv, state->secagg->Advertise());
-          result.set_advertise(Bytes(Serialize(adv)));
+          result.set_advertise(BytesToString(Serialize(adv)));
         } else {
           result.set_contribution(EncodeDoubles(state->contribution.plain));
         }
@@ -454,27 +452,27 @@ absl::StatusOr<ClientReport> RunClient(const ClientOptions& o) {
       problem = [&]() -> absl::Status {
         switch (h.phase()) {
           case wire::PHASE_SHARE_KEYS: {
-            VEIL_ASSIGN_OR_RETURN(const KeyDirectory dir, ParseKeyDirectory(Span(task->payload)));
+            VEIL_ASSIGN_OR_RETURN(const KeyDirectory dir, ParseKeyDirectory(AsBytes(task->payload)));
             VEIL_ASSIGN_OR_RETURN(const ShareKeys m, client.ShareKeysRound(dir));
-            answer = Bytes(Serialize(m));
+            answer = BytesToString(Serialize(m));
             break;
           }
           case wire::PHASE_MASKED_INPUT: {
-            VEIL_ASSIGN_OR_RETURN(const ShareBundle b, ParseShareBundle(Span(task->payload)));
+            VEIL_ASSIGN_OR_RETURN(const ShareBundle b, ParseShareBundle(AsBytes(task->payload)));
             VEIL_ASSIGN_OR_RETURN(const MaskedInput m, client.MaskInput(b, state->contribution.quantized));
-            answer = Bytes(Serialize(m));
+            answer = BytesToString(Serialize(m));
             break;
           }
           case wire::PHASE_CONSISTENCY: {
-            VEIL_ASSIGN_OR_RETURN(const UnmaskRequest r, ParseUnmaskRequest(Span(task->payload)));
+            VEIL_ASSIGN_OR_RETURN(const UnmaskRequest r, ParseUnmaskRequest(AsBytes(task->payload)));
             VEIL_ASSIGN_OR_RETURN(const SurvivorSignature m, client.SignSurvivors(r));
-            answer = Bytes(Serialize(m));
+            answer = BytesToString(Serialize(m));
             break;
           }
           case wire::PHASE_UNMASK: {
-            VEIL_ASSIGN_OR_RETURN(const ConsistencyProof p, ParseConsistencyProof(Span(task->payload)));
+            VEIL_ASSIGN_OR_RETURN(const ConsistencyProof p, ParseConsistencyProof(AsBytes(task->payload)));
             VEIL_ASSIGN_OR_RETURN(const UnmaskResponse m, client.Unmask(p));
-            answer = Bytes(Serialize(m));
+            answer = BytesToString(Serialize(m));
             break;
           }
           default:

@@ -15,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "veil/base/bytes.h"
 #include "veil/base/hex.h"
 #include "veil/base/status_macros.h"
 #include "veil/crypto/random.h"
@@ -32,9 +33,12 @@
 
 namespace veil::fl {
 
-using Json = nlohmann::ordered_json;
+using base::AsBytes;
+using base::BytesToString;
 
 namespace {
+
+using Json = nlohmann::ordered_json;
 
 // A task the coordinator hands one session: what NextTask streams to it.
 struct Task {
@@ -440,11 +444,6 @@ class Service final : public wire::Federation::Service {
 
 std::shared_ptr<const std::string> Shared(std::string s) {
   return std::make_shared<const std::string>(std::move(s));
-}
-
-std::string Bytes(const std::vector<uint8_t>& v) { return std::string(v.begin(), v.end()); }
-std::span<const uint8_t> Span(const std::string& s) {
-  return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size());
 }
 
 // A round that cannot go on: the reason, for the report and the members.
@@ -880,7 +879,7 @@ absl::Status Coordinator::Impl::RunRound(int64_t round, RoundReport& report) {
       for (const Member& m : members) {
         wire::Member* w = start.add_roster();
         w->set_site(m.site);
-        w->set_certificate(Bytes(m.identity.der));
+        w->set_certificate(BytesToString(m.identity.der));
       }
       *start.mutable_secagg() = params;
     }
@@ -920,7 +919,7 @@ absl::Status Coordinator::Impl::RunRound(int64_t round, RoundReport& report) {
       examples[i] = static_cast<int64_t>(result.examples());
     }
     if (server != nullptr) {
-      absl::StatusOr<AdvertiseKeys> adv = ParseAdvertiseKeys(Span(result.advertise()));
+      absl::StatusOr<AdvertiseKeys> adv = ParseAdvertiseKeys(AsBytes(result.advertise()));
       absl::Status s = adv.ok() ? (adv->client_id == i ? server->ReceiveAdvertise(*adv)
                                                        : absl::PermissionDeniedError("wrong client id"))
                                 : adv.status();
@@ -986,12 +985,12 @@ absl::Status Coordinator::Impl::RunRound(int64_t round, RoundReport& report) {
     if (!dir.ok()) return abort(std::string(dir.status().message()));
     std::vector<uint32_t> u1;
     for (const AdvertiseKeys& a : dir->clients) u1.push_back(a.client_id);
-    auto dir_bytes = Shared(Bytes(Serialize(*dir)));
+    auto dir_bytes = Shared(BytesToString(Serialize(*dir)));
     step(
         "share_keys", wire::PHASE_SHARE_KEYS, u1, [&](uint32_t) { return dir_bytes; },
         c_.deadlines.share_keys,
         [&](uint32_t id, const std::string& a) -> absl::Status {
-          VEIL_ASSIGN_OR_RETURN(ShareKeys m, ParseShareKeys(Span(a)));
+          VEIL_ASSIGN_OR_RETURN(ShareKeys m, ParseShareKeys(AsBytes(a)));
           if (m.client_id != id) return absl::PermissionDeniedError("wrong client id");
           return server->ReceiveShareKeys(m);
         });
@@ -1002,25 +1001,25 @@ absl::Status Coordinator::Impl::RunRound(int64_t round, RoundReport& report) {
     std::map<uint32_t, std::shared_ptr<const std::string>> bundle_bytes;
     for (const ShareBundle& b : *bundles) {
       u2.push_back(b.recipient);
-      bundle_bytes[b.recipient] = Shared(Bytes(Serialize(b)));
+      bundle_bytes[b.recipient] = Shared(BytesToString(Serialize(b)));
     }
     step(
         "masked_input", wire::PHASE_MASKED_INPUT, u2, [&](uint32_t id) { return bundle_bytes[id]; },
         c_.deadlines.masked_input,
         [&](uint32_t id, const std::string& a) -> absl::Status {
-          VEIL_ASSIGN_OR_RETURN(MaskedInput m, ParseMaskedInput(Span(a)));
+          VEIL_ASSIGN_OR_RETURN(MaskedInput m, ParseMaskedInput(AsBytes(a)));
           if (m.client_id != id) return absl::PermissionDeniedError("wrong client id");
           return server->ReceiveMaskedInput(m);
         });
     if (hub_.stopped()) return absl::CancelledError("the coordinator was stopped");
     absl::StatusOr<UnmaskRequest> request = server->FinishMaskedInput();
     if (!request.ok()) return abort(std::string(request.status().message()));
-    auto request_bytes = Shared(Bytes(Serialize(*request)));
+    auto request_bytes = Shared(BytesToString(Serialize(*request)));
     step(
         "consistency", wire::PHASE_CONSISTENCY, request->survivors, [&](uint32_t) { return request_bytes; },
         c_.deadlines.consistency,
         [&](uint32_t id, const std::string& a) -> absl::Status {
-          VEIL_ASSIGN_OR_RETURN(SurvivorSignature m, ParseSurvivorSignature(Span(a)));
+          VEIL_ASSIGN_OR_RETURN(SurvivorSignature m, ParseSurvivorSignature(AsBytes(a)));
           if (m.client_id != id) return absl::PermissionDeniedError("wrong client id");
           return server->ReceiveSurvivorSignature(m);
         });
@@ -1029,11 +1028,11 @@ absl::Status Coordinator::Impl::RunRound(int64_t round, RoundReport& report) {
     if (!proof.ok()) return abort(std::string(proof.status().message()));
     std::vector<uint32_t> signers;
     for (const SignerSignature& s : proof->signatures) signers.push_back(s.client_id);
-    auto proof_bytes = Shared(Bytes(Serialize(*proof)));
+    auto proof_bytes = Shared(BytesToString(Serialize(*proof)));
     step(
         "unmask", wire::PHASE_UNMASK, signers, [&](uint32_t) { return proof_bytes; }, c_.deadlines.unmask,
         [&](uint32_t id, const std::string& a) -> absl::Status {
-          VEIL_ASSIGN_OR_RETURN(UnmaskResponse m, ParseUnmaskResponse(Span(a)));
+          VEIL_ASSIGN_OR_RETURN(UnmaskResponse m, ParseUnmaskResponse(AsBytes(a)));
           if (m.client_id != id) return absl::PermissionDeniedError("wrong client id");
           return server->ReceiveUnmaskResponse(m);
         });

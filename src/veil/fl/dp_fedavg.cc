@@ -17,8 +17,8 @@
 namespace veil::fl {
 namespace {
 
-constexpr std::string_view kStateMagic = "VFLDPAVG";
-constexpr uint64_t kStateVersion = 1;
+constexpr std::string_view kDpFedAvgStateMagic = "VFLDPAVG";
+constexpr uint64_t kDpFedAvgStateVersion = 1;
 
 double DerivedCountStddev(const DpFedAvgOptions& o) {
   return o.clipped_count_stddev > 0 ? o.clipped_count_stddev : static_cast<double>(o.clients_per_round) / 20;
@@ -252,7 +252,7 @@ void AppendOptions(std::string& out, const DpFedAvgOptions& o) {
 
 std::string DpFedAvg::SerializeState() const {
   std::string out;
-  internal::AppendStateHeader(out, kStateMagic, kStateVersion);
+  internal::AppendStateHeader(out, kDpFedAvgStateMagic, kDpFedAvgStateVersion);
   AppendOptions(out, options_);
   internal::AppendU64(out, static_cast<uint64_t>(rounds_));
   internal::AppendDouble(out, clip_norm_);
@@ -261,7 +261,8 @@ std::string DpFedAvg::SerializeState() const {
 
 absl::Status DpFedAvg::RestoreState(std::string_view state) {
   constexpr std::string_view kWhat = "DP-FedAvg state";
-  VEIL_ASSIGN_OR_RETURN(size_t pos, internal::ReadStateHeader(state, kStateMagic, kStateVersion, kWhat));
+  VEIL_ASSIGN_OR_RETURN(size_t pos,
+                        internal::ReadStateHeader(state, kDpFedAvgStateMagic, kDpFedAvgStateVersion, kWhat));
   std::string expected;
   AppendOptions(expected, options_);
   if (state.size() - pos < expected.size())

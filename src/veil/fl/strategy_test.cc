@@ -17,6 +17,7 @@
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
 namespace veil::fl {
+namespace strategy_test {
 namespace {
 
 using ::testing::HasSubstr;
@@ -379,4 +380,5 @@ TEST(StrategyTest, TrainLocallyReturnsTheUpdateWithAndWithoutFedProx) {
 }
 
 }  // namespace
+}  // namespace strategy_test
 }  // namespace veil::fl

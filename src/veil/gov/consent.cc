@@ -26,8 +26,7 @@ namespace {
 
 using base::Rfc3339;
 
-// Stored times are whole nanoseconds, so what a caller gets back equals what a later read returns.
-absl::Time Truncated(absl::Time t) { return absl::FromUnixNanos(absl::ToUnixNanos(t)); }
+using base::TruncatedToNanos;
 
 // The purpose and every key above it, most specific first: "research.cohort", "research".
 std::vector<std::string> CoveringKeys(std::string_view purpose) {
@@ -89,12 +88,12 @@ class ConsentWriter {
     r.pseudonym = in.pseudonym;
     r.purpose = in.purpose;
     r.state = in.state;
-    r.at = Truncated(in.at);
+    r.at = TruncatedToNanos(in.at);
     r.source = in.source;
     r.notice_version = in.notice_version;
-    if (in.expires) r.expires = Truncated(*in.expires);
+    if (in.expires) r.expires = TruncatedToNanos(*in.expires);
     r.recorded_by = actor;
-    r.recorded_at = Truncated(now);
+    r.recorded_at = TruncatedToNanos(now);
     VEIL_RETURN_IF_ERROR(next_version_->Reset());
     VEIL_RETURN_IF_ERROR(next_version_->BindBlob(1, raw));
     VEIL_RETURN_IF_ERROR(next_version_->Bind(2, r.purpose));
@@ -531,10 +530,10 @@ absl::StatusOr<ConsentRecord> ConsentRegistry::Record(ConsentInput input) {
   nlohmann::ordered_json params = {
       {"subject", input.pseudonym},
       {"purpose", input.purpose},
-      {"at", Rfc3339(Truncated(input.at))},
+      {"at", Rfc3339(TruncatedToNanos(input.at))},
       {"source", input.source},
       {"notice_version", input.notice_version},
-      {"expires", input.expires ? nlohmann::ordered_json(Rfc3339(Truncated(*input.expires)))
+      {"expires", input.expires ? nlohmann::ordered_json(Rfc3339(TruncatedToNanos(*input.expires)))
                                 : nlohmann::ordered_json(nullptr)}};
   VEIL_ASSIGN_OR_RETURN(GateDecision decision, session_.Authorize(op, "", input.purpose, params));
   store::Workspace& ws = session_.workspace();
@@ -554,7 +553,7 @@ absl::StatusOr<std::vector<ConsentRecord>> ConsentRegistry::WithdrawAll(std::str
   VEIL_RETURN_IF_ERROR(ValidateToken("the source", source));
   const std::string pseudonym = session_.Pseudonym(subject_id);
   const nlohmann::ordered_json params = {
-      {"subject", pseudonym}, {"purpose", "*"}, {"at", Rfc3339(Truncated(at))}, {"source", source}};
+      {"subject", pseudonym}, {"purpose", "*"}, {"at", Rfc3339(TruncatedToNanos(at))}, {"source", source}};
   VEIL_ASSIGN_OR_RETURN(GateDecision decision,
                         session_.Authorize(Operation::kConsentWithdraw, "", "", params));
   store::Workspace& ws = session_.workspace();
@@ -660,7 +659,7 @@ absl::StatusOr<SubjectRestriction> ConsentRegistry::Restrict(RestrictionKind kin
   VEIL_ASSIGN_OR_RETURN(GateDecision decision, session_.Authorize(op, dataset, purpose, params));
   store::Workspace& ws = session_.workspace();
   if (!dataset.empty()) VEIL_RETURN_IF_ERROR(ws.GetDataset(dataset).status());
-  r.since = Truncated(ws.env().Now());
+  r.since = TruncatedToNanos(ws.env().Now());
   r.recorded_by = session_.actor();
   VEIL_ASSIGN_OR_RETURN(const std::vector<uint8_t> raw, store::PseudonymBytes(r.pseudonym));
   store::Database& db = ws.metadata();

@@ -14,6 +14,7 @@
 #include "veil/table/csv_reader.h"
 
 namespace veil::gov {
+namespace consent_test {
 namespace {
 
 using ::testing::HasSubstr;
@@ -314,4 +315,5 @@ TEST_F(ConsentTest, RolesAreEnforced) {
 }
 
 }  // namespace
+}  // namespace consent_test
 }  // namespace veil::gov

@@ -28,8 +28,7 @@ using Json = nlohmann::ordered_json;
 
 using base::Rfc3339;
 
-// Stored times are whole nanoseconds, so what a caller gets back equals what a later read returns.
-absl::Time Truncated(absl::Time t) { return absl::FromUnixNanos(absl::ToUnixNanos(t)); }
+using base::TruncatedToNanos;
 
 constexpr DsrKind kKinds[] = {DsrKind::kAccess,  DsrKind::kPortability, DsrKind::kRectification,
                               DsrKind::kErasure, DsrKind::kRestriction, DsrKind::kObjection};
@@ -524,7 +523,7 @@ absl::StatusOr<DsrRequest> SubjectRequests::Open(const DsrOpenRequest& request) 
   r.dataset = request.dataset;
   r.purpose = request.purpose;
   r.note = request.note;
-  r.received = Truncated(ws.env().Now());
+  r.received = TruncatedToNanos(ws.env().Now());
   r.due = AddCalendarMonths(r.received, kDsrMonths);
   r.opened_by = session_.actor();
   const Json params = Params(r, "open");
@@ -608,7 +607,7 @@ absl::StatusOr<DsrRequest> SubjectRequests::Step(int64_t id, std::string_view st
   VEIL_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db));
   VEIL_ASSIGN_OR_RETURN(DsrRequest r, Load(db, id));
   VEIL_RETURN_IF_ERROR(CheckDsrStep(r, step));
-  const absl::Time now = Truncated(ws.env().Now());
+  const absl::Time now = TruncatedToNanos(ws.env().Now());
   std::string detail;
   if (step == "verify") {
     r.verified = true;
@@ -662,7 +661,7 @@ absl::StatusOr<DsrRunResult> SubjectRequests::Run(int64_t id, const DsrRunOption
         "source, re-ingest them (veil ingest --mode replace), then run the request again with --rectified "
         "to record that it was done"));
   }
-  const absl::Time now = Truncated(ws.env().Now());
+  const absl::Time now = TruncatedToNanos(ws.env().Now());
   DsrRunResult result;
   Json outcome = Json::object();
   std::string detail;

@@ -19,6 +19,7 @@
 #include "veil/table/csv_reader.h"
 
 namespace veil::gov {
+namespace dsr_test {
 namespace {
 
 using ::testing::HasSubstr;
@@ -673,4 +674,5 @@ TEST_F(DsrTest, MigratesFromSchema7) {
 }
 
 }  // namespace
+}  // namespace dsr_test
 }  // namespace veil::gov

@@ -29,6 +29,7 @@
 #include "veil/table/csv_reader.h"
 
 namespace veil::gov {
+namespace report_test {
 namespace {
 
 using ::testing::ElementsAre;
@@ -829,4 +830,5 @@ TEST_F(ReportGatherTest, NoQuasiIdentifiersAndAnUndeclaredPurposeAreSaid) {
 }
 
 }  // namespace
+}  // namespace report_test
 }  // namespace veil::gov

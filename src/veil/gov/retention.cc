@@ -24,8 +24,7 @@ namespace {
 
 using base::Rfc3339;
 
-// Stored times are whole nanoseconds, so what a caller gets back equals what a later read returns.
-absl::Time Truncated(absl::Time t) { return absl::FromUnixNanos(absl::ToUnixNanos(t)); }
+using base::TruncatedToNanos;
 
 // Binds a legal hold's subject at `index`: NULL for a hold on the whole dataset, else the pseudonym's 32 raw
 // bytes as legal_hold stores them. A pseudonym that is not 64 hex digits is an error, never bound as zeros.
@@ -348,7 +347,7 @@ absl::StatusOr<RetentionRule> Retention::Set(RetentionRule rule) {
   }
   rule.dataset = info.name;
   rule.set_by = session_.actor();
-  rule.set_at = Truncated(ws.env().Now());
+  rule.set_at = TruncatedToNanos(ws.env().Now());
   store::Database& db = ws.metadata();
   VEIL_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db));
   {
@@ -426,7 +425,7 @@ absl::StatusOr<LegalHold> Retention::Hold(std::string_view dataset,
     }
   }
   h.placed_by = session_.actor();
-  h.placed_at = Truncated(ws.env().Now());
+  h.placed_at = TruncatedToNanos(ws.env().Now());
   store::Database& db = ws.metadata();
   VEIL_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db));
   {
@@ -535,7 +534,7 @@ absl::StatusOr<DatasetRetention> Retention::StatusOf(std::string_view dataset,
 
 absl::StatusOr<EnforceResult> Retention::Enforce(bool dry_run) {
   store::Workspace& ws = session_.workspace();
-  const absl::Time now = Truncated(ws.env().Now());
+  const absl::Time now = TruncatedToNanos(ws.env().Now());
   nlohmann::ordered_json params = {{"retention", "enforce"}, {"at", Rfc3339(now)}, {"dry_run", dry_run}};
   VEIL_ASSIGN_OR_RETURN(GateDecision decision,
                         session_.Authorize(Operation::kRetentionEnforce, "", "", params));

@@ -14,6 +14,7 @@
 #include "veil/table/csv_reader.h"
 
 namespace veil::gov {
+namespace retention_test {
 namespace {
 
 using ::testing::HasSubstr;
@@ -345,4 +346,5 @@ TEST_F(RetentionTest, RolesAreEnforced) {
 }
 
 }  // namespace
+}  // namespace retention_test
 }  // namespace veil::gov

@@ -6,6 +6,7 @@
 #include "gtest/gtest.h"
 
 namespace veil::gov {
+namespace taxonomy_test {
 namespace {
 
 TaxonomyEntry Entry(TaxonomyKind kind, std::string key, std::string description, Special special) {
@@ -108,4 +109,5 @@ TEST(TaxonomyTest, ClassifierLabelsMapToCategories) {
 }
 
 }  // namespace
+}  // namespace taxonomy_test
 }  // namespace veil::gov

@@ -11,6 +11,7 @@
 #include "veil/he/he_test_util.h"
 
 namespace veil::he {
+namespace encoder_test {
 namespace {
 
 using testing::MaxError;
@@ -142,4 +143,5 @@ TEST(CkksEncoderTest, Errors) {
 }
 
 }  // namespace
+}  // namespace encoder_test
 }  // namespace veil::he

@@ -13,6 +13,7 @@
 #include "veil/he/params.h"
 
 namespace veil::he {
+namespace keys_test {
 namespace {
 
 using crypto::testing::DeterministicRandom;
@@ -144,4 +145,5 @@ TEST(KeysTest, ShapeErrors) {
 }
 
 }  // namespace
+}  // namespace keys_test
 }  // namespace veil::he

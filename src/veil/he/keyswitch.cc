@@ -72,7 +72,7 @@ absl::StatusOr<KeySwitchKey> MakeKey(const CkksContext& ctx, const SecretKey& sk
   return key;
 }
 
-uint32_t BitReverse(uint32_t x, int bits) {
+uint32_t BitReverse32(uint32_t x, int bits) {
   uint32_t r = 0;
   for (int b = 0; b < bits; ++b) r |= ((x >> b) & 1u) << (bits - 1 - b);
   return r;
@@ -141,8 +141,8 @@ absl::StatusOr<std::vector<uint32_t>> GaloisNttPermutation(const CkksContext& ct
   const int bits = std::countr_zero(n);
   std::vector<uint32_t> perm(n);
   for (size_t k = 0; k < n; ++k) {
-    const uint64_t e = (2 * uint64_t{BitReverse(static_cast<uint32_t>(k), bits)} + 1) * g % two_n;
-    perm[k] = BitReverse(static_cast<uint32_t>((e - 1) / 2), bits);
+    const uint64_t e = (2 * uint64_t{BitReverse32(static_cast<uint32_t>(k), bits)} + 1) * g % two_n;
+    perm[k] = BitReverse32(static_cast<uint32_t>((e - 1) / 2), bits);
   }
   return perm;
 }

@@ -16,6 +16,7 @@
 #include "veil/he/params.h"
 
 namespace veil::he {
+namespace keyswitch_test {
 namespace {
 
 using crypto::testing::DeterministicRandom;
@@ -320,4 +321,5 @@ TEST(GaloisTest, ElementsAndPermutation) {
 }
 
 }  // namespace
+}  // namespace keyswitch_test
 }  // namespace veil::he

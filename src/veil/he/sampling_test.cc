@@ -11,6 +11,7 @@
 #include "veil/he/params.h"
 
 namespace veil::he {
+namespace sampling_test {
 namespace {
 
 CkksContext MakeContext() {
@@ -89,4 +90,5 @@ TEST(SamplingTest, RandomSourceErrorsPropagate) {
 }
 
 }  // namespace
+}  // namespace sampling_test
 }  // namespace veil::he

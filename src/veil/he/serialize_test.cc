@@ -18,6 +18,7 @@
 #include "veil/he/params.h"
 
 namespace veil::he {
+namespace serialize_test {
 namespace {
 
 using crypto::testing::DeterministicRandom;
@@ -260,4 +261,5 @@ TEST(SerializeFormatTest, FuzzSeedsParse) {
 }
 
 }  // namespace
+}  // namespace serialize_test
 }  // namespace veil::he

@@ -16,6 +16,7 @@
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
 namespace veil::ml {
+namespace metrics_test {
 namespace {
 
 using ::testing::HasSubstr;
@@ -237,4 +238,5 @@ TEST(ExplainTest, IntegratedGradientsCompletenessForAnMlp) {
 }
 
 }  // namespace
+}  // namespace metrics_test
 }  // namespace veil::ml

@@ -9,11 +9,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "veil/base/absl_compat.h"
 
 namespace veil::pii {
 namespace {
 // Debian's Abseil does not alias absl::string_view to std::string_view.
-absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+using base::ToAbsl;
 }  // namespace
 
 namespace internal {
@@ -283,7 +284,7 @@ ValueVerdict Judge(std::string_view context, std::string_view value, const Analy
 
 std::string Quoted(std::string_view header) {
   // Headers are names, not values; still cut long ones.
-  return absl::StrCat("'", Sv(header.substr(0, 40)), header.size() > 40 ? "..." : "", "'");
+  return absl::StrCat("'", ToAbsl(header.substr(0, 40)), header.size() > 40 ? "..." : "", "'");
 }
 
 }  // namespace
@@ -367,7 +368,7 @@ absl::StatusOr<std::vector<ColumnClassification>> ClassifyTable(const table::Tab
     const double f = cc.sampled > 0 ? static_cast<double>(best_count) / static_cast<double>(cc.sampled) : 0.0;
     auto values_are = [&](EntityType t) {
       return absl::StrCat(covering[static_cast<size_t>(t)], "/", cc.sampled, " sampled values are ",
-                          Sv(EntityName(t)));
+                          ToAbsl(EntityName(t)));
     };
 
     if (best_count > 0 && f >= options.min_value_fraction) {
@@ -382,7 +383,7 @@ absl::StatusOr<std::vector<ColumnClassification>> ClassifyTable(const table::Tab
       } else if (h.weight > 0) {
         cc.confidence = f * (1 - h.weight / 2);
         cc.evidence =
-            absl::StrCat(values_are(best), "; header ", Quoted(cc.name), " suggests ", Sv(h.category));
+            absl::StrCat(values_are(best), "; header ", Quoted(cc.name), " suggests ", ToAbsl(h.category));
       } else {
         cc.confidence = f;
         cc.evidence = values_are(best);
@@ -405,7 +406,7 @@ absl::StatusOr<std::vector<ColumnClassification>> ClassifyTable(const table::Tab
           absl::StrAppend(&cc.evidence, ", but ", values_are(*h.entity));
         } else {
           absl::StrAppend(&cc.evidence, "; 0/", cc.sampled, " sampled values recognized as ",
-                          Sv(EntityName(*h.entity)));
+                          ToAbsl(EntityName(*h.entity)));
         }
       }
     } else if (cc.sampled > 0 && static_cast<double>(contained_any) >=
@@ -420,7 +421,7 @@ absl::StatusOr<std::vector<ColumnClassification>> ClassifyTable(const table::Tab
       cc.matched = contained_any;
       cc.evidence =
           absl::StrCat(contained_any, "/", cc.sampled, " sampled values contain personal data (most often ",
-                       Sv(EntityName(top)), ") among other text");
+                       ToAbsl(EntityName(top)), ") among other text");
     } else if (best_count > 0) {
       cc.entity = best;
       cc.category = std::string(EntityName(best));

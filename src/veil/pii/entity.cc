@@ -1,5 +1,9 @@
 #include "veil/pii/entity.h"
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "veil/base/absl_compat.h"
+
 namespace veil::pii {
 namespace {
 
@@ -28,6 +32,25 @@ std::optional<EntityType> EntityFromName(std::string_view name) {
     if (kNames[i] == name) return static_cast<EntityType>(i);
   }
   return std::nullopt;
+}
+
+absl::StatusOr<std::vector<EntityType>> ParseEntityList(const std::vector<std::string>& items,
+                                                        std::string_view source) {
+  std::vector<EntityType> out;
+  for (const std::string& item : items) {
+    for (absl::string_view part : absl::StrSplit(item, ',', absl::SkipWhitespace())) {
+      const std::string_view name(part.data(), part.size());
+      std::optional<EntityType> t = EntityFromName(name);
+      if (!t.has_value()) {
+        std::string known;
+        for (std::string_view n : kNames) known.append(known.empty() ? "" : ", ").append(n);
+        return absl::InvalidArgumentError(
+            absl::StrCat(base::ToAbsl(source), ": unknown entity type '", part, "' (known: ", known, ")"));
+      }
+      out.push_back(*t);
+    }
+  }
+  return out;
 }
 
 }  // namespace veil::pii

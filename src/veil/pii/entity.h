@@ -10,8 +10,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
+
+#include "absl/status/statusor.h"
 
 namespace veil::pii {
 
@@ -46,6 +49,12 @@ std::string_view EntityName(EntityType type);
 
 // The type with that name (case-sensitive, as EntityName prints it), or nullopt.
 std::optional<EntityType> EntityFromName(std::string_view name);
+
+// The types named by `items`, each one name or several separated by commas ("EMAIL_ADDRESS,PERSON"), in
+// order. Error: InvalidArgument "SOURCE: unknown entity type 'X' (known: ...)" for a name EntityFromName does
+// not know, where `source` says where the list came from ("--entities").
+absl::StatusOr<std::vector<EntityType>> ParseEntityList(const std::vector<std::string>& items,
+                                                        std::string_view source);
 
 // One finding: text[begin, end) is an entity of `type`.
 struct Span {

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "nlohmann/json.hpp"
+#include "veil/base/absl_compat.h"
 #include "veil/base/splitmix.h"
 #include "veil/base/status_macros.h"
 #include "veil/base/utf8.h"
@@ -18,7 +19,7 @@
 namespace veil::pii {
 namespace {
 // Debian's Abseil does not alias absl::string_view to std::string_view.
-absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+using base::ToAbsl;
 }  // namespace
 
 namespace internal {
@@ -195,7 +196,8 @@ constexpr std::pair<std::string_view, EntityType> kDatasetAliases[] = {
 };
 
 absl::Status FieldError(size_t sample, std::string_view field, std::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat("samples[", sample, "].", Sv(field), ": ", Sv(what)));
+  return absl::InvalidArgumentError(
+      absl::StrCat("samples[", sample, "].", ToAbsl(field), ": ", ToAbsl(what)));
 }
 
 // Finds where a JSON text stops being valid: nlohmann's SAX interface reports the error as an argument, so no
@@ -229,7 +231,7 @@ class ErrorFinder final : public nlohmann::json_sax<nlohmann::json> {
 
 absl::StatusOr<size_t> GetOffset(const nlohmann::json& span, std::string_view name, size_t sample,
                                  size_t index) {
-  const std::string field = absl::StrCat("spans[", index, "].", Sv(name));
+  const std::string field = absl::StrCat("spans[", index, "].", ToAbsl(name));
   auto it = span.find(std::string(name));
   if (it == span.end()) return FieldError(sample, field, "missing");
   if (!it->is_number_integer()) return FieldError(sample, field, "not an integer");
@@ -401,7 +403,7 @@ absl::Status ScoreSample(std::string_view text, std::span<const GoldSpan> gold,
                          std::string_view what) -> absl::StatusOr<Interval> {
     if (begin > end || end > text.size() || cp_at[begin] == std::string::npos ||
         cp_at[end] == std::string::npos) {
-      return absl::InvalidArgumentError(absl::StrCat(Sv(what), " [", begin, ", ", end,
+      return absl::InvalidArgumentError(absl::StrCat(ToAbsl(what), " [", begin, ", ", end,
                                                      ") is outside the text (", text.size(),
                                                      " bytes) or not on code point boundaries"));
     }
@@ -531,7 +533,7 @@ constexpr std::string_view kKindNames[kHardNegativeKindCount] = {
 // Puts `value` into a template where "{}" marks its place.
 HardNegative Fill(HardNegativeKind kind, std::string_view tmpl, std::string value) {
   const size_t at = tmpl.find("{}");
-  std::string text = absl::StrCat(Sv(tmpl.substr(0, at)), value, Sv(tmpl.substr(at + 2)));
+  std::string text = absl::StrCat(ToAbsl(tmpl.substr(0, at)), value, ToAbsl(tmpl.substr(at + 2)));
   return HardNegative{kind, std::move(text), std::move(value)};
 }
 
@@ -629,7 +631,7 @@ HardNegative Generate(HardNegativeKind kind, SplitMix& rng) {
                                                 "Credit note {} was issued.", "PO {} approved."};
       static constexpr std::string_view kPrefixes[] = {"INV", "PO", "CN", "ORD"};
       return Fill(kind, rng.Pick(kT),
-                  absl::StrFormat("%s-%d-%06d", Sv(rng.Pick(kPrefixes)), rng.Between(2015, 2030),
+                  absl::StrFormat("%s-%d-%06d", ToAbsl(rng.Pick(kPrefixes)), rng.Between(2015, 2030),
                                   rng.Between(1, 999999)));
     }
     case HardNegativeKind::kInvalidPhone: {

@@ -13,6 +13,7 @@
 #include "veil/pii/dictionary_text.h"
 
 namespace veil::pii {
+namespace names_test {
 namespace {
 
 using ::testing::Contains;
@@ -412,4 +413,5 @@ TEST(PersonNames, NationalitiesMonthsSentenceStartsAndHandles) {
 }
 
 }  // namespace
+}  // namespace names_test
 }  // namespace veil::pii

@@ -12,13 +12,14 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "veil/base/absl_compat.h"
 #include "veil/base/utf8.h"
 
 namespace veil::sql {
 namespace {
 
 // absl::StrCat needs absl::string_view, which is not std::string_view in this Abseil.
-absl::string_view A(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+using base::ToAbsl;
 
 bool IsIdentStart(char c) { return absl::ascii_isalpha(static_cast<unsigned char>(c)) || c == '_'; }
 bool IsIdentChar(char c) { return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_'; }
@@ -287,14 +288,14 @@ class Lexer {
     if (pos_ < sql_.size() && (sql_[pos_] == '\'' || sql_[pos_] == '"')) {
       // A prefix glued to a quote: r'...' is a raw string; b'...' (bytes) is outside the subset.
       if (word == "r" || word == "R") return String(token, /*raw=*/true);
-      const std::string lower = absl::AsciiStrToLower(A(word));
+      const std::string lower = absl::AsciiStrToLower(ToAbsl(word));
       if (lower == "b" || lower == "rb" || lower == "br") {
         return SqlError(sql_, static_cast<int>(start), "bytes literals are not supported");
       }
     }
     if (word.size() <= kMaxKeywordLength && IsReservedKeyword(word)) {
       token.kind = TokenKind::kKeyword;
-      token.value = absl::AsciiStrToUpper(A(word));
+      token.value = absl::AsciiStrToUpper(ToAbsl(word));
     } else {
       token.kind = TokenKind::kIdentifier;
       token.value = std::string(word);
@@ -406,10 +407,12 @@ size_t LineBreakAt(std::string_view sql, size_t i) {
 
 bool Token::IsWord(std::string_view word) const {
   return (kind == TokenKind::kIdentifier || kind == TokenKind::kKeyword) && value.size() == word.size() &&
-         absl::EqualsIgnoreCase(A(value), A(word));
+         absl::EqualsIgnoreCase(ToAbsl(value), ToAbsl(word));
 }
 
 const std::vector<std::string_view>& ReservedKeywords() { return BuildReservedKeywords(); }
+
+bool SameName(std::string_view a, std::string_view b) { return absl::EqualsIgnoreCase(ToAbsl(a), ToAbsl(b)); }
 
 bool IsReservedKeyword(std::string_view word) {
   if (word.empty() || word.size() > kMaxKeywordLength) return false;
@@ -499,7 +502,7 @@ absl::Status SqlError(std::string_view sql, int offset, std::string_view message
   if (last < units.size() || cut_right) line += "...";
   marker += "^";
   return absl::InvalidArgumentError(
-      absl::StrCat(loc.line, ":", loc.column, ": ", A(message), "\n", line, "\n", marker));
+      absl::StrCat(loc.line, ":", loc.column, ": ", ToAbsl(message), "\n", line, "\n", marker));
 }
 
 std::string DescribeToken(std::string_view sql, const Token& token) {
@@ -510,7 +513,7 @@ std::string DescribeToken(std::string_view sql, const Token& token) {
   if (text.size() > kMax) {
     size_t cut = kMax;
     while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-    shown = absl::StrCat(A(text.substr(0, cut)), "...");
+    shown = absl::StrCat(ToAbsl(text.substr(0, cut)), "...");
   } else {
     shown = std::string(text);
   }

@@ -75,6 +75,9 @@ extern const std::vector<std::string_view>& ReservedKeywords();
 // True if `word` (any case) is a reserved keyword.
 bool IsReservedKeyword(std::string_view word);
 
+// True if two identifiers name the same thing: unquoted names compare case-insensitively (ASCII).
+bool SameName(std::string_view a, std::string_view b);
+
 // Splits `sql` into tokens, ending with one kEnd token. Errors: InvalidArgument (see SqlError for the form)
 // naming the offending character or token and its position, for everything listed at the top of this file.
 absl::StatusOr<std::vector<Token>> Tokenize(std::string_view sql);

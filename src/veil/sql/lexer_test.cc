@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 
 namespace veil::sql {
+namespace lexer_test {
 namespace {
 
 using ::testing::HasSubstr;
@@ -254,4 +255,5 @@ TEST(LexerTest, ReservedKeywordsAreSortedAndCaseInsensitive) {
 }
 
 }  // namespace
+}  // namespace lexer_test
 }  // namespace veil::sql

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "veil/base/absl_compat.h"
 #include "veil/base/status_macros.h"
 #include "veil/sql/ast.h"
 #include "veil/sql/lexer.h"
@@ -23,7 +24,7 @@
 namespace veil::sql {
 namespace {
 
-absl::string_view A(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+using base::ToAbsl;
 
 constexpr std::array<std::string_view, 9> kAggregates = {
     "COUNT",           "SUM", "AVG", "VAR_POP", "VARIANCE", "STDDEV_POP", "STDDEV", "PERCENTILE_CONT",
@@ -32,7 +33,7 @@ constexpr std::array<std::string_view, 1> kScalarFunctions = {"RANGE_BUCKET"};
 
 std::string AggregateList() {
   std::string out;
-  for (std::string_view name : kAggregates) absl::StrAppend(&out, out.empty() ? "" : ", ", A(name));
+  for (std::string_view name : kAggregates) absl::StrAppend(&out, out.empty() ? "" : ", ", ToAbsl(name));
   return out;
 }
 
@@ -166,7 +167,7 @@ class Parser {
   }
   absl::Status ExpectOperator(std::string_view op) {
     if (ConsumeOperator(op)) return absl::OkStatus();
-    return Unexpected(Peek(), absl::StrCat("\"", A(op), "\""));
+    return Unexpected(Peek(), absl::StrCat("\"", ToAbsl(op), "\""));
   }
   absl::Status ExpectKeyword(std::string_view keyword) {
     if (PeekKeyword(keyword)) {
@@ -191,11 +192,11 @@ class Parser {
     if (t.kind == TokenKind::kKeyword) {
       const std::string_view why = UnsupportedKeywordMessage(t.value);
       if (!why.empty()) return Error(t, why);
-      return Error(t, absl::StrCat("unexpected keyword ", t.value, "; expected ", A(expected)));
+      return Error(t, absl::StrCat("unexpected keyword ", t.value, "; expected ", ToAbsl(expected)));
     }
     if (t.kind == TokenKind::kEnd)
-      return Error(t, absl::StrCat("unexpected end of input; expected ", A(expected)));
-    return Error(t, absl::StrCat("unexpected ", DescribeToken(sql_, t), "; expected ", A(expected)));
+      return Error(t, absl::StrCat("unexpected end of input; expected ", ToAbsl(expected)));
+    return Error(t, absl::StrCat("unexpected ", DescribeToken(sql_, t), "; expected ", ToAbsl(expected)));
   }
 
   // --- Clauses.
@@ -266,7 +267,7 @@ class Parser {
   // A select or order item: an aggregate call that is the whole item, or a scalar expression.
   absl::StatusOr<ExprPtr> ParseItemExpr() {
     const Token& t = Peek();
-    if (IsName(t) && Peek(1).IsOperator("(") && IsAggregateFunction(absl::AsciiStrToUpper(A(t.value)))) {
+    if (IsName(t) && Peek(1).IsOperator("(") && IsAggregateFunction(absl::AsciiStrToUpper(ToAbsl(t.value)))) {
       aggregate_allowed_ = true;
       absl::StatusOr<ExprPtr> call = ParsePrimary();
       aggregate_allowed_ = false;
@@ -298,7 +299,7 @@ class Parser {
       if (!IsName(part)) return Unexpected(part, "a name after \".\"");
       if (part.kind == TokenKind::kQuotedIdentifier) {
         // `project.dataset.table` names a path, as in BigQuery.
-        for (absl::string_view segment : absl::StrSplit(A(part.value), '.')) {
+        for (absl::string_view segment : absl::StrSplit(ToAbsl(part.value), '.')) {
           if (segment.empty()) return Error(part, "empty name in the table path");
           query.from.path.emplace_back(segment);
         }
@@ -731,7 +732,7 @@ class Parser {
     NestingGuard guard(this);
     VEIL_RETURN_IF_ERROR(CheckNesting());
     const Token& name = Advance();
-    const std::string upper = absl::AsciiStrToUpper(A(name.value));
+    const std::string upper = absl::AsciiStrToUpper(ToAbsl(name.value));
     const bool aggregate = IsAggregateFunction(upper);
     if (!aggregate && !IsScalarFunction(upper)) {
       return Error(name, absl::StrCat("unknown function ", DescribeToken(sql_, name),
@@ -739,7 +740,7 @@ class Parser {
                                       " and the scalar function RANGE_BUCKET"));
     }
     if (aggregate && !aggregate_allowed_) {
-      return Error(name, absl::StrCat("aggregate function ", upper, " is not allowed ", A(context_)));
+      return Error(name, absl::StrCat("aggregate function ", upper, " is not allowed ", ToAbsl(context_)));
     }
     ExprPtr call = Node(ExprKind::kCall, name.offset);
     call->name = upper;
@@ -901,7 +902,7 @@ void Print(const Expr& e, int min_precedence, std::string* out) {
       const int p = PrecedenceOf(e);
       // Comparisons are not associative; arithmetic is left-associative.
       Print(*e.children[0], p == kPrecComparison ? kPrecAdditive : p, out);
-      absl::StrAppend(out, " ", A(OperatorText(e.binary_op)), " ");
+      absl::StrAppend(out, " ", ToAbsl(OperatorText(e.binary_op)), " ");
       Print(*e.children[1], p == kPrecComparison ? kPrecAdditive : p + 1, out);
       break;
     }
@@ -965,8 +966,6 @@ void Print(const Expr& e, int min_precedence, std::string* out) {
   }
   if (parens) out->push_back(')');
 }
-
-bool SameName(std::string_view a, std::string_view b) { return absl::EqualsIgnoreCase(A(a), A(b)); }
 
 }  // namespace
 

@@ -12,6 +12,7 @@
 #include "veil/sql/lexer.h"
 
 namespace veil::sql {
+namespace parser_test {
 namespace {
 
 using ::testing::HasSubstr;
@@ -354,4 +355,5 @@ TEST(ParserTest, SameExpr) {
 }
 
 }  // namespace
+}  // namespace parser_test
 }  // namespace veil::sql

@@ -20,6 +20,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "veil/base/absl_compat.h"
 #include "veil/base/status_macros.h"
 #include "veil/dp/aggregation.h"
 #include "veil/sql/lexer.h"
@@ -36,12 +37,11 @@ namespace {
 
 using BoundPtr = std::unique_ptr<BoundExpr>;
 
-absl::string_view A(std::string_view s) { return absl::string_view(s.data(), s.size()); }
-std::string Upper(std::string_view s) { return absl::AsciiStrToUpper(A(s)); }
-std::string Lower(std::string_view s) { return absl::AsciiStrToLower(A(s)); }
-bool SameName(std::string_view a, std::string_view b) { return absl::EqualsIgnoreCase(A(a), A(b)); }
+using base::ToAbsl;
+std::string Upper(std::string_view s) { return absl::AsciiStrToUpper(ToAbsl(s)); }
+std::string Lower(std::string_view s) { return absl::AsciiStrToLower(ToAbsl(s)); }
 std::string TypeName(DataType t) { return std::string(table::DataTypeName(t)); }
-std::string Quoted(std::string_view s) { return absl::StrCat("\"", A(s), "\""); }
+std::string Quoted(std::string_view s) { return absl::StrCat("\"", ToAbsl(s), "\""); }
 
 constexpr int64_t kMaxContributionBound = 1'000'000;
 constexpr int kMaxQuantiles = 1000;
@@ -518,7 +518,7 @@ class Planner {
       return b;
     }
     if (b->type != DataType::kBool) {
-      return Error(e.offset, absl::StrCat(A(op), " needs BOOL operands, got ", TypeName(b->type)));
+      return Error(e.offset, absl::StrCat(ToAbsl(op), " needs BOOL operands, got ", TypeName(b->type)));
     }
     return b;
   }
@@ -534,7 +534,7 @@ class Planner {
     VEIL_ASSIGN_OR_RETURN(BoundPtr x, Bind(*e.children[0]));
     if (IsNullConstant(*x)) return x;
     if (!table::IsNumeric(x->type)) {
-      return Error(e.offset, absl::StrCat("unary ", A(OperatorText(e.unary_op)), " needs a number, got ",
+      return Error(e.offset, absl::StrCat("unary ", ToAbsl(OperatorText(e.unary_op)), " needs a number, got ",
                                           TypeName(x->type)));
     }
     if (e.unary_op == UnaryOp::kPlus) return x;
@@ -548,8 +548,9 @@ class Planner {
     VEIL_ASSIGN_OR_RETURN(BoundPtr r, Bind(*e.children[1]));
     for (const BoundPtr* side : {&l, &r}) {
       if (!IsNullConstant(**side) && !table::IsNumeric((*side)->type)) {
-        return Error(e.offset, absl::StrCat("operator ", A(OperatorText(e.binary_op)), " needs numbers, got ",
-                                            TypeName(l->type), " and ", TypeName(r->type)));
+        return Error(e.offset,
+                     absl::StrCat("operator ", ToAbsl(OperatorText(e.binary_op)), " needs numbers, got ",
+                                  TypeName(l->type), " and ", TypeName(r->type)));
       }
     }
     const bool is_double = e.binary_op == BinaryOp::kDivide ||
@@ -711,7 +712,7 @@ class Planner {
   absl::StatusOr<int> FindItem(const Expr& e, std::string_view clause) {
     if (const std::optional<int64_t> position = IntegerOf(e)) {
       if (*position < 1 || *position > static_cast<int64_t>(items_.size())) {
-        return Error(e.offset, absl::StrCat(A(clause), " position ", *position,
+        return Error(e.offset, absl::StrCat(ToAbsl(clause), " position ", *position,
                                             " is not in the select list (1 .. ", items_.size(), ")"));
       }
       return static_cast<int>(*position - 1);
@@ -724,7 +725,7 @@ class Planner {
         names_aggregate = true;
       }
       if (names_aggregate && !ResolveColumn(e).ok()) {
-        return Error(e.offset, absl::StrCat(A(clause), " ", e.name, " refers to an aggregate"));
+        return Error(e.offset, absl::StrCat(ToAbsl(clause), " ", e.name, " refers to an aggregate"));
       }
     }
     if (e.kind == ExprKind::kCall && IsAggregateFunction(e.name)) {
@@ -834,7 +835,7 @@ class Planner {
     auto arity = [&](size_t n, std::string_view form) -> absl::Status {
       if (call.children.size() != n || call.star) {
         return Error(call.offset,
-                     absl::StrCat(f, " takes ", n, n == 1 ? " argument: " : " arguments: ", A(form)));
+                     absl::StrCat(f, " takes ", n, n == 1 ? " argument: " : " arguments: ", ToAbsl(form)));
       }
       return absl::OkStatus();
     };
@@ -1081,7 +1082,8 @@ const dp::ColumnError* ErrorFor(const PreparedQuery& q, int aggregate) {
 
 std::string KeyText(const PreparedQuery& q, const OutputColumn& col) {
   const dp::GroupBy& g = q.plan().group_by[col.index];
-  if (g.bucket_boundaries.empty()) return absl::StrCat("group key (", A(table::DataTypeName(col.type)), ")");
+  if (g.bucket_boundaries.empty())
+    return absl::StrCat("group key (", ToAbsl(table::DataTypeName(col.type)), ")");
   return absl::StrCat("group key: bucket 0 .. ", g.bucket_boundaries.size(), " of ", g.column);
 }
 

@@ -10,6 +10,7 @@
 #include "veil/table/schema.h"
 
 namespace veil::sql {
+namespace planner_test {
 namespace {
 
 using table::DataType;
@@ -444,4 +445,5 @@ TEST(PlannerTest, ParseErrorsComeThrough) {
 }
 
 }  // namespace
+}  // namespace planner_test
 }  // namespace veil::sql

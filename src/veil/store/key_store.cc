@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "veil/base/absl_compat.h"
 #include "veil/base/bytes.h"
 #include "veil/base/hex.h"
 #include "veil/base/status_macros.h"
@@ -30,7 +31,7 @@ constexpr size_t kPseudonymHexDigits = 2 * kPseudonymBytes;
 using RawPseudonym = std::array<uint8_t, kPseudonymBytes>;
 
 // This Abseil's absl::string_view is its own type, which absl::StrCat needs.
-absl::string_view ToAbsl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+using base::ToAbsl;
 
 // The pseudonym is stored as its 32 raw bytes rather than 64 hex digits: half the key bytes in the primary
 // key, so smaller pages and faster batch inserts. BLOBs compare with memcmp, so the order of rows in the

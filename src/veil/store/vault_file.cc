@@ -8,6 +8,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "veil/base/absl_compat.h"
 #include "veil/base/bytes.h"
 #include "veil/base/status_macros.h"
 #include "veil/base/utf8.h"
@@ -21,7 +22,6 @@ using table::DataType;
 using table::Field;
 
 constexpr size_t kMaxVarintBytes = 10;
-constexpr size_t kPseudonymBytes = kVaultPseudonymHexSize / 2;
 constexpr uint8_t kRecordTag = 'R';
 constexpr uint8_t kTrailerTag = 'E';
 constexpr size_t kTrailerBytes = 1 + 8;
@@ -31,7 +31,7 @@ constexpr size_t kWriteBufferBytes = size_t{1} << 20;
 constexpr std::string_view kRecordAadPrefix = "veil vault record v1\n";
 constexpr char kHexDigits[] = "0123456789abcdef";
 
-absl::string_view ToAbsl(std::string_view s) { return table::internal::ToAbsl(s); }
+using base::ToAbsl;
 
 // ---- Integers.
 
@@ -517,9 +517,9 @@ absl::Status WalkVaultFile(std::span<const uint8_t> bytes, std::string_view sour
     if (expected != nullptr && records == expected->records) {
       return CatalogMismatch(source, absl::StrCat("more than the catalog's ", expected->records, " records"));
     }
-    if (left() < kPseudonymBytes) return malformed(p, "truncated pseudonym");
+    if (left() < kVaultPseudonymBytes) return malformed(p, "truncated pseudonym");
     const uint8_t* const raw_pseudonym = p;
-    p += kPseudonymBytes;
+    p += kVaultPseudonymBytes;
     const uint8_t* const length_at = p;
     uint64_t length = 0;
     VEIL_RETURN_IF_ERROR(varint("record length", &length));
@@ -533,7 +533,7 @@ absl::Status WalkVaultFile(std::span<const uint8_t> bytes, std::string_view sour
     p += length;
     ++records;
     if (visit != nullptr) {
-      for (size_t i = 0; i < kPseudonymBytes; ++i) {
+      for (size_t i = 0; i < kVaultPseudonymBytes; ++i) {
         pseudonym[2 * i] = kHexDigits[raw_pseudonym[i] >> 4];
         pseudonym[2 * i + 1] = kHexDigits[raw_pseudonym[i] & 0xF];
       }
@@ -652,12 +652,12 @@ absl::Status VaultFileWriter::Add(std::string_view pseudonym, std::span<const ui
         absl::StrCat("vault file ", path_, ": a sealed record of ", sealed.size(), " bytes (must be ",
                      crypto::kAes256GcmOverhead, " to ", kMaxSealedRecordBytes, ")"));
   }
-  char frame[1 + kPseudonymBytes + kMaxVarintBytes];
+  char frame[1 + kVaultPseudonymBytes + kMaxVarintBytes];
   frame[0] = static_cast<char>(kRecordTag);
-  for (size_t i = 0; i < kPseudonymBytes; ++i) {
+  for (size_t i = 0; i < kVaultPseudonymBytes; ++i) {
     frame[1 + i] = static_cast<char>((HexValue(pseudonym[2 * i]) << 4) | HexValue(pseudonym[2 * i + 1]));
   }
-  char* const frame_end = PutVarint(frame + 1 + kPseudonymBytes, sealed.size());
+  char* const frame_end = PutVarint(frame + 1 + kVaultPseudonymBytes, sealed.size());
   buffer_.append(frame, frame_end);
   const std::string_view body(reinterpret_cast<const char*>(sealed.data()), sealed.size());
   if (body.size() >= kWriteBufferBytes) {

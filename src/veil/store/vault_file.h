@@ -107,6 +107,7 @@ inline constexpr uint8_t kVaultFileVersion = 1;
 inline constexpr uint8_t kVaultRecordFormat = 1;
 // A subject's pseudonym: 64 lower-case hex digits (an HMAC-SHA-256, see KeyStore::Pseudonym).
 inline constexpr size_t kVaultPseudonymHexSize = 64;
+inline constexpr size_t kVaultPseudonymBytes = kVaultPseudonymHexSize / 2;
 inline constexpr size_t kMaxVaultDatasetNameBytes = 1024;
 // The largest sealed record a vault file holds (1 GiB), and so the largest plaintext SealRecord accepts.
 inline constexpr size_t kMaxSealedRecordBytes = size_t{1} << 30;

@@ -21,6 +21,7 @@
 #include "veil/table/csv_reader.h"
 
 namespace veil::store {
+namespace workspace_test {
 namespace {
 
 namespace fs = std::filesystem;
@@ -845,4 +846,5 @@ TEST(IngestOrderTest, OrdersDenseAndSparseIdsAndRefusesRepeats) {
 }
 
 }  // namespace
+}  // namespace workspace_test
 }  // namespace veil::store

@@ -25,10 +25,6 @@ std::string Names(const Domain& domain, const std::vector<int>& attrs) {
   return out;
 }
 
-bool IsSubset(const std::vector<int>& small, const std::vector<int>& big) {
-  return std::includes(big.begin(), big.end(), small.begin(), small.end());
-}
-
 }  // namespace
 
 int64_t AimModelCellLimit(double rho, const AimOptions& options) {

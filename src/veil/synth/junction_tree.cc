@@ -131,10 +131,6 @@ std::vector<int> Union(const std::vector<int>& a, const std::vector<int>& b) {
   return out;
 }
 
-bool IsSubset(const std::vector<int>& small, const std::vector<int>& big) {
-  return std::includes(big.begin(), big.end(), small.begin(), small.end());
-}
-
 // Sum of f over the attributes not in `keep` (keep: a sorted subset of f.attrs).
 Factor Marginalize(const Domain& domain, const Factor& f, const std::vector<int>& keep) {
   Factor out = MakeFactor(domain, keep, 0.0);

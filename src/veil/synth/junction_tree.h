@@ -43,6 +43,7 @@
 #ifndef VEIL_SYNTH_JUNCTION_TREE_H_
 #define VEIL_SYNTH_JUNCTION_TREE_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -54,6 +55,11 @@
 #include "veil/synth/model.h"
 
 namespace veil::synth {
+
+// True if every attribute of `small` is in `big` (both sorted attribute index lists).
+inline bool IsSubset(const std::vector<int>& small, const std::vector<int>& big) {
+  return std::includes(big.begin(), big.end(), small.begin(), small.end());
+}
 
 struct JunctionTree {
   // Maximal cliques, each a sorted list of attribute indexes; every attribute is in at least one.

@@ -8,6 +8,7 @@
 #include "veil/table/csv_reader.h"
 
 namespace veil::synth {
+namespace report_test {
 namespace {
 
 using ::testing::HasSubstr;
@@ -178,4 +179,5 @@ TEST(ReportTest, SidecarCodingCountsRareRealValuesAsOther) {
 }
 
 }  // namespace
+}  // namespace report_test
 }  // namespace veil::synth

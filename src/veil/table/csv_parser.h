@@ -22,6 +22,9 @@
 
 namespace veil::table::internal {
 
+// The byte order mark a UTF-8 CSV file may start with (the reader skips it, the writer checks for it).
+inline constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
+
 // A column's type while it is being inferred: a DataType, or kNull while every value seen was null.
 enum class CsvType : uint8_t { kNull, kBool, kInt64, kDouble, kDate, kTimestamp, kString };
 

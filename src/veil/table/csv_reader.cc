@@ -37,7 +37,7 @@ using internal::QuoteForMessage;
 // index, written at once). Inputs beyond them still read; their columns grow geometrically.
 constexpr size_t kMaxReservedRows = size_t{16} << 20;
 constexpr size_t kMaxReservedDictionaryEntries = size_t{4} << 20;
-constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
+using internal::kUtf8Bom;
 constexpr int kMaxThreads = 8;
 
 // Bytes read from a file. Unlike std::string, growing it does not zero the new bytes first.

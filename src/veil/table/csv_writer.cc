@@ -14,7 +14,7 @@ namespace veil::table {
 namespace {
 
 constexpr size_t kFlushSize = size_t{1} << 20;
-constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
+using internal::kUtf8Bom;
 
 class CsvWriter {
  public:

@@ -11,6 +11,7 @@
 #include "veil/table/csv_reader.h"
 
 namespace veil::table {
+namespace csv_writer_test {
 namespace {
 
 using ::testing::HasSubstr;
@@ -185,4 +186,5 @@ TEST(CsvWriterTest, RefusesWhatCannotBeReadBack) {
 }
 
 }  // namespace
+}  // namespace csv_writer_test
 }  // namespace veil::table

@@ -25,6 +25,7 @@
 #include <variant>
 
 #include "absl/strings/string_view.h"
+#include "veil/base/absl_compat.h"
 
 namespace veil::table {
 
@@ -109,8 +110,7 @@ std::string FormatValue(const Value& value);
 
 namespace internal {
 
-// This Abseil's absl::string_view is its own type, which absl::StrCat needs: ToAbsl(DataTypeName(t)).
-inline absl::string_view ToAbsl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+using base::ToAbsl;  // absl::StrCat(ToAbsl(DataTypeName(t)))
 
 }  // namespace internal
 }  // namespace veil::table
