@@ -114,12 +114,20 @@ std::string FormatNumber(double v) {
 
 void PrintTable(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows,
                 const std::vector<bool>& right_align) {
+  // Cells often hold names taken from input (CSV headers, dataset names): their control characters are
+  // printed as escapes, never sent to the terminal.
+  std::vector<std::vector<std::string>> shown;
+  shown.reserve(rows.size() + 1);
+  shown.push_back(header);
+  shown.insert(shown.end(), rows.begin(), rows.end());
+  for (auto& row : shown) {
+    for (std::string& cell : row) cell = EscapeControlCharacters(cell);
+  }
   std::vector<size_t> widths(header.size());
   for (size_t c = 0; c < header.size(); ++c) {
-    widths[c] = DisplayWidth(header[c]);
-    for (const auto& row : rows) widths[c] = std::max(widths[c], DisplayWidth(row[c]));
+    for (const auto& row : shown) widths[c] = std::max(widths[c], DisplayWidth(row[c]));
   }
-  auto print_row = [&](const std::vector<std::string>& row) {
+  for (const auto& row : shown) {
     std::string line;
     for (size_t c = 0; c < row.size(); ++c) {
       const bool right = c < right_align.size() && right_align[c];
@@ -128,9 +136,7 @@ void PrintTable(const std::vector<std::string>& header, const std::vector<std::v
     }
     while (!line.empty() && line.back() == ' ') line.pop_back();
     std::cout << line << "\n";
-  };
-  print_row(header);
-  for (const auto& row : rows) print_row(row);
+  }
 }
 
 void AddCsvOptions(CLI::App* cmd, CsvArgs& args) {

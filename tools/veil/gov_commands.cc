@@ -107,7 +107,7 @@ void PrintMappedDataset(const gov::MappedDataset& m) {
   } else {
     std::cout << ": " << WithThousands(d.subjects) << " subjects, " << WithThousands(d.rows) << " rows";
   }
-  std::cout << "; subject column \"" << d.subject_column << "\"; subject types: "
+  std::cout << "; subject column \"" << EscapeControlCharacters(d.subject_column) << "\"; subject types: "
             << (m.subject_types.empty() ? "(none declared)" : absl::StrJoin(m.subject_types, ", ")) << "\n\n";
   std::vector<std::vector<std::string>> rows;
   for (size_t i = 0; i < m.columns.size(); ++i) {
@@ -153,7 +153,7 @@ void PrintMappedDataset(const gov::MappedDataset& m) {
   }
   if (!m.findings.empty()) {
     std::cout << "\nFindings:\n";
-    for (const std::string& f : m.findings) std::cout << "  - " << f << "\n";
+    for (const std::string& f : m.findings) std::cout << "  - " << EscapeControlCharacters(f) << "\n";
   }
 }
 

@@ -173,6 +173,14 @@ TEST_F(ReportCliTest, ControlCharactersInAColumnNameNeverReachTheTerminal) {
   r = Ws("report ropa");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.find('\x1b'), std::string::npos);
+  // The data map's text form: the column table and the findings.
+  for (const char* command : {"catalog", "catalog odd"}) {
+    r = Ws(command);
+    ASSERT_EQ(r.exit_code, 0) << command << ": " << r.err;
+    EXPECT_EQ(r.out.find('\x1b'), std::string::npos) << command;
+    EXPECT_EQ(r.out.find('\x07'), std::string::npos) << command;
+    EXPECT_THAT(r.out, HasSubstr("\\x1b]0;owned\\x07name")) << command;
+  }
 }
 
 TEST_F(ReportCliTest, AFailedIntegrityCheckIsReportedAndExitsFour) {
