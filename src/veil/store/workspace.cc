@@ -1538,7 +1538,8 @@ absl::StatusOr<DatasetContents> Workspace::ReadVault(std::string_view dataset, S
     v->erase(std::unique(v->begin(), v->end()), v->end());
   }
   int64_t excluded_rows = 0;
-  if (!check_each_subject) {
+  // With nobody left out the rows read must be the catalog's count exactly (the check after this block).
+  if (!check_each_subject && !excluded.empty()) {
     // A read's left-out rows are the catalog's count less the rows read: every vault file was checked whole
     // against its SHA-256 in the catalog and every record read opened under its subject's key, so these are
     // the files the workspace wrote. (Looking each left-out subject up in the catalog cost a consent-filtered
@@ -1549,7 +1550,7 @@ absl::StatusOr<DatasetContents> Workspace::ReadVault(std::string_view dataset, S
                                               " rows of the subjects read, but the catalog says ", info.rows,
                                               " for all ", info.subjects, " subjects"));
     }
-  } else {
+  } else if (check_each_subject) {
     // One pass over the catalog's subjects: each listed subject has a record (read or left out), each subject
     // with a record is listed, and the rows of those left out are the catalog's count of them.
     VEIL_ASSIGN_OR_RETURN(Statement st,

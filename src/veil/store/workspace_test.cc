@@ -490,6 +490,17 @@ TEST_F(WorkspaceTest, ReadVerifiedChecksEverySubjectBothWays) {
   EXPECT_TRUE(ws_->Read("visits").ok()) << "a read trusts the hashed files";
 }
 
+TEST_F(WorkspaceTest, AReadOfEverySubjectChecksTheCatalogsRowCount) {
+  MustIngest(kVisits, Request("visits"));
+  auto bump = ws_->metadata().Prepare("UPDATE dataset SET rows = rows + 1 WHERE name = 'visits'");
+  ASSERT_TRUE(bump.ok()) << bump.status();
+  ASSERT_TRUE(bump->Run().ok());
+  const absl::StatusOr<DatasetContents> read = ws_->Read("visits");
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kDataLoss) << read.status();
+  EXPECT_THAT(read.status().message(), HasSubstr("dataset \"visits\": the vault holds"));
+  EXPECT_THAT(read.status().message(), HasSubstr("but the catalog says"));
+}
+
 TEST_F(WorkspaceTest, NumericSubjectIds) {
   const char* csv = "id,x\n7,a\n8,b\n7,c\n";
   IngestRequest req = Request("nums");
