@@ -12,6 +12,7 @@
 #include "veil/base/status_macros.h"
 #include "veil/crypto/random.h"
 #include "veil/he/kernels.h"
+#include "veil/he/ntt.h"
 #include "veil/he/rns.h"
 #include "veil/he/wiped.h"
 
@@ -70,12 +71,6 @@ absl::StatusOr<KeySwitchKey> MakeKey(const CkksContext& ctx, const SecretKey& sk
     key.b.push_back(std::move(b));
   }
   return key;
-}
-
-uint32_t BitReverse32(uint32_t x, int bits) {
-  uint32_t r = 0;
-  for (int b = 0; b < bits; ++b) r |= ((x >> b) & 1u) << (bits - 1 - b);
-  return r;
 }
 
 // Per-thread scratch space of the key-switching core, kept between calls so that the hot path allocates
@@ -141,8 +136,8 @@ absl::StatusOr<std::vector<uint32_t>> GaloisNttPermutation(const CkksContext& ct
   const int bits = std::countr_zero(n);
   std::vector<uint32_t> perm(n);
   for (size_t k = 0; k < n; ++k) {
-    const uint64_t e = (2 * uint64_t{BitReverse32(static_cast<uint32_t>(k), bits)} + 1) * g % two_n;
-    perm[k] = BitReverse32(static_cast<uint32_t>((e - 1) / 2), bits);
+    const uint64_t e = (2 * uint64_t{internal::BitReverse(k, bits)} + 1) * g % two_n;
+    perm[k] = static_cast<uint32_t>(internal::BitReverse(static_cast<size_t>((e - 1) / 2), bits));
   }
   return perm;
 }

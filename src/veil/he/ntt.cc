@@ -19,15 +19,6 @@ bool CpuHasIfma() {
 
 namespace {
 
-size_t BitReverse(size_t x, int bits) {
-  size_t r = 0;
-  for (int i = 0; i < bits; ++i) {
-    r = (r << 1) | (x & 1);
-    x >>= 1;
-  }
-  return r;
-}
-
 void ForwardPortable(uint64_t* a, size_t n, uint64_t q, const uint64_t* w, const uint64_t* ws) {
   const uint64_t two_q = 2 * q;
   size_t t = n;
@@ -107,7 +98,7 @@ absl::StatusOr<NttTables> NttTables::Create(size_t n, const Modulus& q) {
   t.inv_root_powers_.resize(n);
   uint64_t power = 1, inv_power = 1;
   for (size_t i = 0; i < n; ++i) {
-    const size_t r = BitReverse(i, log_n);
+    const size_t r = internal::BitReverse(i, log_n);
     t.root_powers_[r] = power;
     t.inv_root_powers_[r] = inv_power;
     power = q.Mul(power, psi);
@@ -168,4 +159,16 @@ void InverseNtt(const NttTables& tables, std::span<uint64_t> values, NttBackend 
                   tables.inv_n_root_, tables.inv_n_root_shoup_);
 }
 
+namespace internal {
+
+size_t BitReverse(size_t x, int bits) {
+  size_t r = 0;
+  for (int i = 0; i < bits; ++i) {
+    r = (r << 1) | (x & 1);
+    x >>= 1;
+  }
+  return r;
+}
+
+}  // namespace internal
 }  // namespace veil::he

@@ -107,6 +107,10 @@ void InverseNttIfma(uint64_t* values, size_t n, uint64_t q, const uint64_t* inv_
                     uint64_t inv_n_root, uint64_t inv_n_root_shoup, bool wide);
 bool CpuHasIfmaUncached();
 
+// The low `bits` bits of x in reverse order: the bit-reversed index of the NTT's tables and of the slot
+// permutations (keyswitch.cc).
+size_t BitReverse(size_t x, int bits);
+
 // floor(w * 2^52 / q) for w < q < 2^50.
 inline uint64_t ShoupPrecompute52(uint64_t w, uint64_t q) {
   return static_cast<uint64_t>((static_cast<uint128_t>(w) << 52) / q);
