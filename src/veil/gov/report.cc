@@ -442,9 +442,8 @@ absl::StatusOr<DpiaFacts> GatherDpiaFacts(Session& session, std::string_view dat
       attached ? absl::StatusOr<store::DatasetContents>(
                      absl::FailedPreconditionError("an attached dataset is not in the vault"))
                : ws.ReadVerified(dataset);
-  std::vector<std::string> subjects;
   if (!attached) {
-    VEIL_ASSIGN_OR_RETURN(subjects, SubjectPseudonyms(ws, dataset));
+    VEIL_ASSIGN_OR_RETURN(const std::vector<std::string> subjects, SubjectPseudonyms(ws, dataset));
     VEIL_ASSIGN_OR_RETURN(f.consent, MeasureConsent(ws, m.info, purpose, now, subjects));
   }
   VEIL_ASSIGN_OR_RETURN(f.retention, MeasureDatasetRetention(session, m.info, attached ? nullptr : &data));
