@@ -1,6 +1,8 @@
 #include "veil/base/env.h"
 
+#include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "veil/base/status_macros.h"
@@ -9,14 +11,44 @@ namespace veil::base {
 
 absl::StatusOr<std::string> Env::ReadFileToString(const std::string& path) {
   VEIL_ASSIGN_OR_RETURN(std::unique_ptr<SequentialFile> file, NewSequentialFile(path));
-  std::string out;
-  char buf[1 << 16];
+  // Read straight into a buffer of the file's size: appending in chunks would grow the string by doubling,
+  // which for a 36 MB vault file copies it again and touches some 100 MB of fresh pages. The size is only a
+  // hint (a pipe says 0, a file may grow while it is read): the buffer still grows when it fills up, and one
+  // byte to spare lets the read that returns 0 find the end without growing it.
+  const absl::StatusOr<uint64_t> size = GetFileSize(path);
+  constexpr size_t kMinBuffer = 1 << 16;
+  std::string out(size.ok() && *size > 0 ? static_cast<size_t>(*size) + 1 : kMinBuffer, '\0');
+  size_t used = 0;
   while (true) {
-    VEIL_ASSIGN_OR_RETURN(size_t n, file->Read(std::span<char>(buf, sizeof(buf))));
+    if (used == out.size()) out.resize(2 * out.size());
+    VEIL_ASSIGN_OR_RETURN(size_t n, file->Read(std::span<char>(out.data() + used, out.size() - used)));
     if (n == 0) break;
-    out.append(buf, n);
+    used += n;
   }
+  const bool mostly_unused = 2 * used < out.size();  // the size was unknown, or the file shrank
+  out.resize(used);
+  if (mostly_unused) out.shrink_to_fit();
   return out;
+}
+
+namespace {
+
+class StringContents final : public FileContents {
+ public:
+  explicit StringContents(std::string data) : data_(std::move(data)) {}
+  std::span<const uint8_t> bytes() const override {
+    return {reinterpret_cast<const uint8_t*>(data_.data()), data_.size()};
+  }
+
+ private:
+  const std::string data_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<FileContents>> Env::ReadWholeFile(const std::string& path) {
+  VEIL_ASSIGN_OR_RETURN(std::string data, ReadFileToString(path));
+  return std::make_unique<StringContents>(std::move(data));
 }
 
 absl::Status Env::WriteFileAtomically(const std::string& path, std::string_view data) {

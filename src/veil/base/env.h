@@ -47,6 +47,13 @@ class WritableFile {
   virtual absl::Status Close() = 0;
 };
 
+// A whole file's bytes, read-only, valid while this object lives (Env::ReadWholeFile).
+class FileContents {
+ public:
+  virtual ~FileContents() = default;
+  virtual std::span<const uint8_t> bytes() const = 0;
+};
+
 // An exclusive lock on a file, held until this object is destroyed.
 class FileLock {
  public:
@@ -90,6 +97,12 @@ class Env {
   // object, so that two processes, or two users of one Env, cannot both open the same workspace or log for
   // writing. Does not wait. Errors: Unavailable if someone else holds the lock.
   virtual absl::StatusOr<std::unique_ptr<FileLock>> LockFile(const std::string& path) = 0;
+  // The whole file, read-only, for reading large files once (the vault's). This default reads it into memory
+  // with ReadFileToString; the POSIX Env maps it instead (no copy and no fresh memory: the pages are the
+  // page cache's). A mapped file must not be truncated in place while its contents are in use (the process
+  // would get SIGBUS); Veil never does that, it replaces files by renaming a new one over them, which leaves
+  // a mapping of the old one intact. Errors: as NewSequentialFile.
+  virtual absl::StatusOr<std::unique_ptr<FileContents>> ReadWholeFile(const std::string& path);
 
   // --- Randomness ---
   RandomSource& random() { return random_; }

@@ -38,6 +38,43 @@ TEST_F(PosixEnvTest, WriteReadRoundTrip) {
   EXPECT_EQ(st.st_mode & 0777, 0600u) << "files Veil writes are readable by their owner only";
 }
 
+// ReadFileToString sizes its buffer from the file's size, and ReadWholeFile maps the file: both must give
+// every byte of a file larger than one read, of an empty file, and of a file whose size stat does not know
+// (a /proc file says 0), and both fail with NotFound naming the path of a missing one.
+TEST_F(PosixEnvTest, WholeFileReadsOfEverySize) {
+  std::string big(3 * 65536 + 7, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 131 % 251);
+  const std::string big_path = dir_ + "/big", empty_path = dir_ + "/empty";
+  ASSERT_TRUE(env_->WriteFileAtomically(big_path, big).ok());
+  ASSERT_TRUE(env_->WriteFileAtomically(empty_path, "").ok());
+  EXPECT_EQ(*env_->ReadFileToString(big_path), big);
+  EXPECT_EQ(*env_->ReadFileToString(empty_path), "");
+  const auto whole = [&](const std::string& path) {
+    absl::StatusOr<std::unique_ptr<FileContents>> c = env_->ReadWholeFile(path);
+    EXPECT_TRUE(c.ok()) << c.status();
+    if (!c.ok()) return std::string("<error>");
+    return std::string(reinterpret_cast<const char*>((*c)->bytes().data()), (*c)->bytes().size());
+  };
+  EXPECT_EQ(whole(big_path), big);
+  EXPECT_EQ(whole(empty_path), "");
+  // The mapping is of the file that was opened: replacing the file by renaming does not change it.
+  {
+    absl::StatusOr<std::unique_ptr<FileContents>> c = env_->ReadWholeFile(big_path);
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE(env_->WriteFileAtomically(big_path, "new").ok());
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>((*c)->bytes().data()), (*c)->bytes().size()), big);
+  }
+  const std::string proc = *env_->ReadFileToString("/proc/self/status");
+  EXPECT_EQ(*env_->GetFileSize("/proc/self/status"), 0u);
+  EXPECT_NE(proc.find("Name:"), std::string::npos);
+  EXPECT_NE(whole("/proc/self/status").find("Name:"), std::string::npos);
+  const std::string missing = dir_ + "/none";
+  EXPECT_EQ(env_->ReadFileToString(missing).status().code(), absl::StatusCode::kNotFound);
+  absl::StatusOr<std::unique_ptr<FileContents>> c = env_->ReadWholeFile(missing);
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(c.status().message().find(missing), std::string::npos) << c.status();
+}
+
 TEST_F(PosixEnvTest, AppendableFileAppends) {
   const std::string path = dir_ + "/log";
   for (const char* part : {"one,", "two"}) {

@@ -43,6 +43,9 @@ class ForwardingEnv : public Env {
   absl::StatusOr<std::unique_ptr<FileLock>> LockFile(const std::string& p) override {
     return target_.LockFile(p);
   }
+  absl::StatusOr<std::unique_ptr<FileContents>> ReadWholeFile(const std::string& p) override {
+    return target_.ReadWholeFile(p);
+  }
 
  protected:
   Env& target() { return target_; }

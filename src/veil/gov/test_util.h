@@ -106,11 +106,16 @@ class AuditFaultEnv final : public base::ForwardingEnv {
     absl::MutexLock lock(&mu_);
     return frozen_.has_value() ? *frozen_ : real_->Now();
   }
-  // Files opened for reading under a workspace's vault/ directory: how often an operation reads the vault.
+  // Files opened or mapped for reading under a workspace's vault/ directory: how often an operation reads
+  // the vault.
   std::atomic<int> vault_file_reads{0};
   absl::StatusOr<std::unique_ptr<base::SequentialFile>> NewSequentialFile(const std::string& p) override {
     if (p.find("/vault/") != std::string::npos) ++vault_file_reads;
     return real_->NewSequentialFile(p);
+  }
+  absl::StatusOr<std::unique_ptr<base::FileContents>> ReadWholeFile(const std::string& p) override {
+    if (p.find("/vault/") != std::string::npos) ++vault_file_reads;
+    return real_->ReadWholeFile(p);
   }
   absl::StatusOr<std::unique_ptr<base::WritableFile>> NewWritableFile(const std::string& p) override {
     return Wrap(p, real_->NewWritableFile(p));

@@ -719,9 +719,9 @@ absl::Status ReadVaultFile(base::Env& env, const std::string& path, std::string_
       return CatalogMismatch(path, absl::StrCat(*size, " bytes, the catalog says ", expected->bytes));
     }
   }
-  const absl::StatusOr<std::string> contents = env.ReadFileToString(path);
+  const absl::StatusOr<std::unique_ptr<base::FileContents>> contents = env.ReadWholeFile(path);
   if (!contents.ok()) return missing(contents.status());
-  return ParseVaultFile(base::AsBytes(*contents), path, dataset, expected, visit);
+  return ParseVaultFile((*contents)->bytes(), path, dataset, expected, visit);
 }
 
 }  // namespace veil::store

@@ -1681,12 +1681,12 @@ absl::StatusOr<EraseResult> Workspace::EraseSubjects(std::span<const std::string
       for (const VaultFileRow& f : a.old_files) {
         // One read and one hash check per file: the bytes are parsed again from memory to copy the records.
         const std::string path = VaultPath(a.name, f.file);
-        absl::StatusOr<std::string> bytes = env_.ReadFileToString(path);
+        absl::StatusOr<std::unique_ptr<base::FileContents>> bytes = env_.ReadWholeFile(path);
         if (absl::IsNotFound(bytes.status()))
           return absl::DataLossError(absl::StrCat("vault file ", path, " is missing"));
         VEIL_RETURN_IF_ERROR(bytes.status());
         bool holds = false;
-        VEIL_RETURN_IF_ERROR(ParseVaultFile(base::AsBytes(*bytes), path, a.name, &f.summary,
+        VEIL_RETURN_IF_ERROR(ParseVaultFile((*bytes)->bytes(), path, a.name, &f.summary,
                                             [&](std::string_view p, std::span<const uint8_t>) {
                                               holds |= is_erased(p);
                                               return absl::OkStatus();
@@ -1698,7 +1698,7 @@ absl::StatusOr<EraseResult> Workspace::EraseSubjects(std::span<const std::string
         VEIL_ASSIGN_OR_RETURN(std::string file, NewVaultFileName(env_));
         VEIL_ASSIGN_OR_RETURN(VaultFileWriter writer,
                               VaultFileWriter::Create(env_, VaultPath(a.name, file), a.name));
-        VEIL_RETURN_IF_ERROR(ParseVaultFile(base::AsBytes(*bytes), path, a.name, /*expected=*/nullptr,
+        VEIL_RETURN_IF_ERROR(ParseVaultFile((*bytes)->bytes(), path, a.name, /*expected=*/nullptr,
                                             [&](std::string_view p, std::span<const uint8_t> sealed) {
                                               return is_erased(p) ? absl::OkStatus() : writer.Add(p, sealed);
                                             }));
