@@ -262,11 +262,10 @@ absl::StatusOr<std::vector<std::string>> ListDatasets(Database& db) {
 
 absl::StatusOr<KeyStore> KeyStore::Open(const std::string& path, const base::SecretBytes& master_key) {
   if (master_key.size() != 32) return absl::InvalidArgumentError("the master key must be 32 bytes");
-  VEIL_ASSIGN_OR_RETURN(Database db, Database::Open(path, {.secure_delete = true}));
-  VEIL_RETURN_IF_ERROR(ApplyMigrations(db, kKeyStoreSchema));
   // A batch of 100,000 new keys writes about 12 MiB of pages; with SQLite's default 2 MiB cache they would
-  // be spilled to the WAL and read back in the middle of the transaction. The cache grows only as it is used.
-  VEIL_RETURN_IF_ERROR(db.Exec("PRAGMA cache_size = -32768"));  // KiB
+  // be spilled to the WAL and read back in the middle of the transaction.
+  VEIL_ASSIGN_OR_RETURN(Database db, Database::Open(path, {.secure_delete = true, .cache_kib = 32768}));
+  VEIL_RETURN_IF_ERROR(ApplyMigrations(db, kKeyStoreSchema));
   VEIL_ASSIGN_OR_RETURN(base::SecretBytes wrapping, Derive(master_key, "veil key wrapping v1"));
   VEIL_ASSIGN_OR_RETURN(base::SecretBytes pseudonym, Derive(master_key, "veil subject pseudonym v1"));
   return KeyStore(std::move(db), std::move(wrapping), pseudonym);

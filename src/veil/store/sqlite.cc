@@ -77,6 +77,7 @@ absl::StatusOr<Database> Database::Open(const std::string& path, const DatabaseO
   pragmas += options.synchronous_full ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;";
   pragmas += options.foreign_keys ? "PRAGMA foreign_keys=ON;" : "PRAGMA foreign_keys=OFF;";
   pragmas += options.secure_delete ? "PRAGMA secure_delete=ON;" : "PRAGMA secure_delete=OFF;";
+  if (options.cache_kib > 0) pragmas += absl::StrCat("PRAGMA cache_size=-", options.cache_kib, ";");
   if (absl::Status s = db.Exec(pragmas); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat("open ", path, ": ", s.message()));
   }

@@ -52,6 +52,9 @@ struct DatabaseOptions {
   bool secure_delete = false;
   // How long a write waits for another connection's lock before failing with Unavailable.
   int busy_timeout_ms = 5000;
+  // PRAGMA cache_size in KiB: the most pages the connection keeps in memory (it grows only as pages are
+  // used). 0 keeps SQLite's default of 2 MiB.
+  int cache_kib = 0;
 };
 
 class Statement;
