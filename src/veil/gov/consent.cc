@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <functional>
+#include <limits>
 #include <map>
+#include <memory>
 #include <span>
 #include <string>
 #include <utility>
@@ -210,10 +212,59 @@ absl::StatusOr<SubjectFilter::Pseudonym> RawPseudonym(std::span<const uint8_t> b
   return raw;
 }
 
+// The subjects with a current grant for `purpose` at `now_ns`, and the earliest expiry after `now_ns` among
+// the grants counted (INT64_MAX if none expires).
+absl::StatusOr<std::pair<std::shared_ptr<const SubjectFilter::PseudonymSet>, int64_t>> LoadConsented(
+    store::Database& db, std::string_view purpose, int64_t now_ns) {
+  auto consented = std::make_shared<SubjectFilter::PseudonymSet>();
+  int64_t valid_until_ns = std::numeric_limits<int64_t>::max();
+  // Most specific key first: a subject's first record decides; later (broader) keys only fill in subjects
+  // that had none. The last (broadest) key decides nothing further, so its statement returns only the
+  // current grants (SQLite filters the withdrawn and expired rows without handing each to us).
+  const std::vector<std::string> keys = CoveringKeys(purpose);
+  absl::flat_hash_set<SubjectFilter::Pseudonym> decided;
+  VEIL_ASSIGN_OR_RETURN(
+      store::Statement every,
+      db.Prepare("SELECT pseudonym, granted, expires_ns FROM consent_state WHERE purpose = ?1"));
+  VEIL_ASSIGN_OR_RETURN(
+      store::Statement granted,
+      db.Prepare("SELECT pseudonym, 1, expires_ns FROM consent_state WHERE purpose = ?1 AND granted != 0 "
+                 "AND (expires_ns IS NULL OR expires_ns > ?2)"));
+  VEIL_RETURN_IF_ERROR(granted.Bind(2, now_ns));
+  for (size_t k = 0; k < keys.size(); ++k) {
+    const bool last = k + 1 == keys.size();
+    store::Statement& st = last ? granted : every;
+    VEIL_RETURN_IF_ERROR(st.Reset());
+    VEIL_RETURN_IF_ERROR(st.Bind(1, keys[k]));
+    while (true) {
+      VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      VEIL_ASSIGN_OR_RETURN(const SubjectFilter::Pseudonym p,
+                            RawPseudonym(st.ColumnBlobView(0), "consent_state"));
+      if (k > 0 && decided.contains(p)) continue;
+      if (!last) decided.insert(p);
+      const bool current = st.ColumnInt64(1) != 0 && (st.IsNull(2) || st.ColumnInt64(2) > now_ns);
+      if (!current) continue;
+      consented->insert(p);
+      if (!st.IsNull(2)) valid_until_ns = std::min(valid_until_ns, st.ColumnInt64(2));
+    }
+  }
+  return std::make_pair(std::shared_ptr<const SubjectFilter::PseudonymSet>(std::move(consented)),
+                        valid_until_ns);
+}
+
+absl::StatusOr<int64_t> ConsentStateChanges(store::Database& db) {
+  VEIL_ASSIGN_OR_RETURN(store::Statement st, db.Prepare("SELECT n FROM consent_state_changes"));
+  VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return absl::DataLossError("workspace.db: consent_state_changes is empty (a damaged database)");
+  return st.ColumnInt64(0);
+}
+
 }  // namespace
 
 absl::StatusOr<SubjectFilter> ComputeSubjectFilter(store::Workspace& ws, std::string_view dataset,
-                                                   std::string_view purpose, absl::Time now) {
+                                                   std::string_view purpose, absl::Time now,
+                                                   ConsentSetCache* cache) {
   SubjectFilter f;
   store::Database& db = ws.metadata();
   VEIL_ASSIGN_OR_RETURN(std::optional<Declaration> decl, DeclarationFor(ws, dataset, purpose));
@@ -221,37 +272,18 @@ absl::StatusOr<SubjectFilter> ComputeSubjectFilter(store::Workspace& ws, std::st
   if (decl.has_value() && NeedsConsent(*decl)) {
     f.opt_in = true;
     f.governing_purpose = decl->purpose;
-    // Most specific key first: a subject's first record decides; later (broader) keys only fill in subjects
-    // that had none. The last (broadest) key decides nothing further, so its statement returns only the
-    // current grants (SQLite filters the withdrawn and expired rows without handing each to us).
-    const std::vector<std::string> keys = CoveringKeys(purpose);
-    absl::flat_hash_set<SubjectFilter::Pseudonym> decided;
-    VEIL_ASSIGN_OR_RETURN(
-        store::Statement every,
-        db.Prepare("SELECT pseudonym, granted, expires_ns FROM consent_state WHERE purpose = ?1"));
-    VEIL_ASSIGN_OR_RETURN(
-        store::Statement granted,
-        db.Prepare("SELECT pseudonym FROM consent_state WHERE purpose = ?1 AND granted != 0 "
-                   "AND (expires_ns IS NULL OR expires_ns > ?2)"));
-    VEIL_RETURN_IF_ERROR(granted.Bind(2, now_ns));
-    for (size_t k = 0; k < keys.size(); ++k) {
-      const bool last = k + 1 == keys.size();
-      store::Statement& st = last ? granted : every;
-      VEIL_RETURN_IF_ERROR(st.Reset());
-      VEIL_RETURN_IF_ERROR(st.Bind(1, keys[k]));
-      while (true) {
-        VEIL_ASSIGN_OR_RETURN(bool row, st.Step());
-        if (!row) break;
-        VEIL_ASSIGN_OR_RETURN(const SubjectFilter::Pseudonym p,
-                              RawPseudonym(st.ColumnBlobView(0), "consent_state"));
-        if (k > 0 && decided.contains(p)) continue;
-        if (last) {
-          f.consented.insert(p);
-          continue;
-        }
-        decided.insert(p);
-        if (st.ColumnInt64(1) != 0 && (st.IsNull(2) || st.ColumnInt64(2) > now_ns)) f.consented.insert(p);
+    int64_t changes = -1;
+    if (cache != nullptr) {
+      VEIL_ASSIGN_OR_RETURN(changes, ConsentStateChanges(db));
+      if (cache->consented != nullptr && cache->purpose == purpose && cache->changes == changes &&
+          now_ns >= cache->computed_ns && now_ns < cache->valid_until_ns) {
+        f.consented = cache->consented;
       }
+    }
+    if (f.consented == nullptr) {
+      VEIL_ASSIGN_OR_RETURN(auto loaded, LoadConsented(db, purpose, now_ns));
+      f.consented = loaded.first;
+      if (cache != nullptr) *cache = {std::string(purpose), changes, now_ns, loaded.second, loaded.first};
     }
   }
   VEIL_ASSIGN_OR_RETURN(store::Statement st,

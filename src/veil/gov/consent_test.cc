@@ -11,6 +11,7 @@
 #include "veil/crypto/random.h"
 #include "veil/gov/catalog.h"
 #include "veil/gov/test_util.h"
+#include "veil/store/sqlite.h"
 #include "veil/table/csv_reader.h"
 
 namespace veil::gov {
@@ -129,6 +130,38 @@ TEST_F(ConsentTest, ConsentExpiresOnTheFrozenClock) {
   EXPECT_EQ((*summary)[0].granted, 0);
   in.expires = in.at - absl::Hours(1);
   EXPECT_EQ(ConsentRegistry(*owner_).Record(in).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// The Session keeps a purpose's consenting subjects between operations (ConsentSetCache) only while they are
+// still exact: a change to consent_state by any connection (the triggers count it), a clock that passed a
+// counted grant's expiry or went back before the set was computed, or another purpose, computes them again.
+TEST_F(ConsentTest, TheSessionsConsentSetIsNeverStale) {
+  ConsentInput in = Input("MRN-1001", "research", ConsentState::kGranted);
+  in.expires = kT0 + absl::Hours(24);
+  ASSERT_TRUE(ConsentRegistry(*owner_).Record(in).ok());
+  EXPECT_EQ(Exported("research").size(), 2u);
+  // Another connection withdraws MRN-1001's consent behind the Session's back, as an edit with the sqlite3
+  // shell would: the counter changes, so the next read does not use the kept set.
+  {
+    auto db = store::Database::Open(dir_ + "/workspace.db", {.create = false});
+    ASSERT_TRUE(db.ok()) << db.status();
+    ASSERT_TRUE(db->Exec("UPDATE consent_state SET granted = 0").ok());
+    EXPECT_TRUE(Exported("research").empty()) << "withdrawn by another connection";
+    ASSERT_TRUE(db->Exec("UPDATE consent_state SET granted = 1").ok());
+  }
+  EXPECT_EQ(Exported("research").size(), 2u);
+  EXPECT_EQ(Exported("research.cohort").size(), 2u) << "a broader grant covers it";
+  env_.AdvanceClock(absl::Hours(25));
+  EXPECT_TRUE(Exported("research").empty()) << "the counted grant expired, with no write at all";
+  env_.SetNow(kT0 + absl::Hours(1));
+  EXPECT_EQ(Exported("research").size(), 2u) << "the clock went back before the grant's expiry";
+  // The counter is in the database, one row, counting every change.
+  auto db = store::Database::Open(dir_ + "/workspace.db", {.create = false});
+  ASSERT_TRUE(db.ok());
+  auto st = db->Prepare("SELECT n FROM consent_state_changes");
+  ASSERT_TRUE(st.ok());
+  ASSERT_TRUE(*st->Step());
+  EXPECT_EQ(st->ColumnInt64(0), 3) << "one grant, two updates";
 }
 
 TEST_F(ConsentTest, ObjectionsAndRestrictionsAlwaysExclude) {

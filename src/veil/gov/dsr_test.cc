@@ -15,6 +15,7 @@
 #include "veil/gov/retention.h"
 #include "veil/gov/test_util.h"
 #include "veil/store/sqlite.h"
+#include "veil/store/test_util.h"
 #include "veil/store/vault_file.h"
 #include "veil/table/csv_reader.h"
 
@@ -663,13 +664,16 @@ TEST_F(DsrTest, MigratesFromSchema7) {
   {
     auto db = store::Database::Open(dir_ + "/workspace.db", {.create = false});
     ASSERT_TRUE(db.ok());
-    ASSERT_TRUE(db->Exec("DROP TABLE dsr_step; DROP TABLE dsr_request; PRAGMA user_version = 7;").ok());
+    ASSERT_TRUE(
+        db->Exec(absl::StrCat(store::testing::kDropAfterV8,
+                              "DROP TABLE dsr_step; DROP TABLE dsr_request; PRAGMA user_version = 7;"))
+            .ok());
   }
   auto s = Session::Open(env_, dir_, "alice", std::nullopt);
   ASSERT_TRUE(s.ok()) << s.status();
   owner_ = *std::move(s);
   EXPECT_EQ(*owner_->workspace().metadata().UserVersion(), store::Workspace::SchemaVersion());
-  EXPECT_EQ(store::Workspace::SchemaVersion(), 8);
+  EXPECT_EQ(store::Workspace::SchemaVersion(), 9);
   EXPECT_EQ(Open(DsrKind::kAccess).id, 1);
 }
 

@@ -2,12 +2,21 @@
 #ifndef VEIL_STORE_TEST_UTIL_H_
 #define VEIL_STORE_TEST_UTIL_H_
 
+#include <string>
+
 namespace veil::store::testing {
+
+// SQL that undoes the last migration (schema version 9, the change counter of consent_state): the triggers
+// first, since a schema change after dropping only the table would find them naming a missing table.
+inline constexpr char kDropAfterV8[] =
+    "DROP TRIGGER consent_state_inserted; DROP TRIGGER consent_state_updated; "
+    "DROP TRIGGER consent_state_deleted; DROP TABLE consent_state_changes;";
 
 // SQL that takes a current workspace.db back to schema version 4 (the model registry) by dropping what the
 // later migrations created, so that a test can go further back and check that opening migrates it. Keep it
 // in step with kMetadataSchema (workspace.cc).
-inline constexpr char kDropAfterV4[] =
+inline const std::string kDropAfterV4 =
+    std::string(kDropAfterV8) +
     "DROP TABLE column_annotation; DROP TABLE processing_declaration; DROP TABLE taxonomy_key; "
     "DROP TABLE consent_event; DROP TABLE consent_state; DROP TABLE subject_restriction; "
     "DROP TABLE retention_rule; DROP TABLE legal_hold; ALTER TABLE subject DROP COLUMN ingested_ns; "

@@ -297,6 +297,18 @@ const Migration kMetadataSchema[] = {
      "  audit_seq INTEGER,"
      "  PRIMARY KEY (request_id, seq)"
      ") WITHOUT ROWID;"},
+    // A counter of the changes to consent_state, kept by triggers whatever writes it: a Session keeps a
+    // purpose's set of consenting subjects between operations while the counter stays the same (veil::gov's
+    // consent.h, ConsentSetCache).
+    {"change counter of consent_state",
+     "CREATE TABLE consent_state_changes (n INTEGER NOT NULL);"
+     "INSERT INTO consent_state_changes VALUES (0);"
+     "CREATE TRIGGER consent_state_inserted AFTER INSERT ON consent_state "
+     "BEGIN UPDATE consent_state_changes SET n = n + 1; END;"
+     "CREATE TRIGGER consent_state_updated AFTER UPDATE ON consent_state "
+     "BEGIN UPDATE consent_state_changes SET n = n + 1; END;"
+     "CREATE TRIGGER consent_state_deleted AFTER DELETE ON consent_state "
+     "BEGIN UPDATE consent_state_changes SET n = n + 1; END;"},
 };
 
 constexpr char kSigningKeyInfo[] = "veil audit signing key v1";

@@ -17,6 +17,7 @@
 #include "veil/base/forwarding_env.h"
 #include "veil/base/test_util.h"
 #include "veil/crypto/random.h"
+#include "veil/store/test_util.h"
 #include "veil/store/vault_file.h"
 #include "veil/table/csv_reader.h"
 
@@ -118,9 +119,10 @@ TEST_F(WorkspaceTest, CreateLaysOutTheWorkspace) {
   EXPECT_EQ(ws_->id().size(), 32u);
   EXPECT_THAT(*env_->ListDir(tmp_.path()), ElementsAre("ws")) << "no staging directory left behind";
   auto version = ws_->metadata().UserVersion();
-  EXPECT_EQ(*version, 8)
+  EXPECT_EQ(*version, 9)
       << "1: the catalog; 2: the privacy-budget ledger; 3: attached datasets; 4: the model "
-         "registry; 5: the data map; 6: consent, objection, restriction; 7: retention; 8: subject requests";
+         "registry; 5: the data map; 6: consent, objection, restriction; 7: retention; 8: subject requests; "
+         "9: the change counter of consent_state";
   EXPECT_EQ(*version, Workspace::SchemaVersion());
 }
 
@@ -159,10 +161,12 @@ TEST_F(WorkspaceTest, SubjectsRecordTheirIngestTimeAndVersionSixIsMigrated) {
   {
     auto db = Database::Open(dir_ + "/workspace.db", {.create = false});
     ASSERT_TRUE(db.ok());
-    ASSERT_TRUE(db->Exec("DROP TABLE dsr_step; DROP TABLE dsr_request; "
-                         "DROP TABLE retention_rule; DROP TABLE legal_hold; "
-                         "ALTER TABLE subject DROP COLUMN ingested_ns; PRAGMA user_version = 6;")
-                    .ok());
+    ASSERT_TRUE(
+        db->Exec(absl::StrCat(testing::kDropAfterV8,
+                              "DROP TABLE dsr_step; DROP TABLE dsr_request; "
+                              "DROP TABLE retention_rule; DROP TABLE legal_hold; "
+                              "ALTER TABLE subject DROP COLUMN ingested_ns; PRAGMA user_version = 6;"))
+            .ok());
   }
   Reopen();
   EXPECT_EQ(*ws_->metadata().UserVersion(), Workspace::SchemaVersion());
