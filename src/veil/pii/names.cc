@@ -63,6 +63,16 @@ class Scan {
     for (int i = 0; i < n_; ++i) {
       if (toks_[i].kind == TokenKind::kWord) flags_[i] = lex_.Flags(F(i));
     }
+    // A text without one capital letter (chat, a lower-cased export) cannot show its names by their case.
+    caseless_ = false;
+    for (int i = 0; i < n_; ++i) {
+      if (!Word(i)) continue;
+      if (Shape(i) & (kShapeCapital | kShapeAllCaps | kShapeInitial)) {
+        caseless_ = false;
+        break;
+      }
+      caseless_ = true;
+    }
   }
 
   void Run(std::vector<Span>& out) {
@@ -695,8 +705,12 @@ class Scan {
         bool all_free = true;
         for (int k = i; k < e; ++k) all_free &= !claimed_[k];
         if (!cased || !all_free) continue;
-        // One-word places that are also English words or names need a cue: "Turkey", "Jordan", "Reading".
-        bool ambiguous = !multi && (Has(i, kCommonWord | kName | kNotName) || F(i).size() <= 3);
+        // One-word places that are also English words or names need a cue: "Turkey", "Jordan", "Reading". A
+        // country that is only in Moby's list of names, which holds places too ("Canada", "France", "Poland",
+        // "Spain"), needs none: only a first name or an English word makes a country doubtful.
+        const uint32_t doubtful =
+            (pf & kCountry) ? (kCommonWord | kFirstName | kNotName) : (kCommonWord | kName | kNotName);
+        bool ambiguous = !multi && (Has(i, doubtful) || F(i).size() <= 3);
         // "Country Club" is a town too: a phrase of common words only needs a cue. A country name of several
         // words is a closed ISO 3166 phrase and needs none ("that United Kingdom is moving", "the United
         // States.").
@@ -827,8 +841,45 @@ class Scan {
                                             !Has(last + 1, kStopWord) && !Has(last + 1, kPersonVerb));
   }
 
+  // In a caseless text: a known first name that is no English word, an optional one-letter initial, then a
+  // surname that is no English word only ("patricia desrosiers", "eric g. samoylova's", "naomi ryan"); or
+  // such a first name alone where a person is spoken of ("tracy: i'm ...", "dear nina", "says mika").
+  void FindCaselessPersons(std::vector<char>& person, std::vector<Span>& out) {
+    const auto first_name = [&](int i) {
+      return Lower(i) && !claimed_[i] && Has(i, kFirstName) &&
+             !Has(i, kCommonWord | kNotName | kStopWord | kParticle);
+    };
+    const auto surname = [&](int i) {
+      return Lower(i) && SameLine(i) && !claimed_[i] && !CommonOnly(i) &&
+             !Has(i, kStopWord | kNotName | kTitle | kLocation) && F(i).size() > 1 && !InAlnumChunk(i);
+    };
+    for (int i = 0; i < n_; ++i) {
+      if (!first_name(i) || (Punct(i - 1, '@') && Glued(i)) || (Punct(i + 1, '@') && Glued(i + 1))) continue;
+      int k = i + 1;
+      const bool possessive = word_end_[i] < toks_[i].end;
+      // A one-letter initial, with or without its dot; "a" and "i" only with the dot.
+      if (!possessive && Lower(k) && SameLine(k) && F(k).size() == 1 &&
+          ((!Is(k, "a") && !Is(k, "i")) || (Punct(k + 1, '.') && Glued(k + 1))) && surname(SkipDot(k))) {
+        k = SkipDot(k);
+      }
+      double score = 0;
+      int e = i + 1;
+      if (!possessive && surname(k)) {
+        score = 0.6;
+        e = k + 1;
+      } else if (PersonCue(i) > 0 || PersonVerbAround(i, i + 1) || Speaker(i, i + 1) || possessive) {
+        score = 0.55;
+      }
+      if (score == 0) continue;
+      Emit(i, e, EntityType::kPerson, score, out);
+      for (int m = i; m < e; ++m) person[m] = 1;
+      i = e - 1;
+    }
+  }
+
   void FindPersons(std::vector<Span>& out) {
     std::vector<char> person(n_, 0);
+    if (caseless_) FindCaselessPersons(person, out);
     // Words of names found with strong evidence (two words with a known name, an initial or a title); their
     // other capitalised occurrences in the same text are the same person ("... starring Westgård").
     absl::flat_hash_set<std::string_view> known_names;
@@ -957,6 +1008,7 @@ class Scan {
   std::vector<uint32_t> word_end_;
   std::vector<char> claimed_;
   std::vector<int> next_num_;
+  bool caseless_ = false;    // no word of the text has a capital letter
   mutable std::string key_;  // scratch for phrase lookups
 };
 

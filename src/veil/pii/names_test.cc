@@ -245,6 +245,16 @@ TEST(Locations, CountryNamesOfCommonWordsNeedNoCue) {
   EXPECT_THAT(Found("United Airlines flight"), Not(Contains(Pair("LOCATION", "United"))));
 }
 
+// A one-word country that only Moby's list of names also holds is a place without a cue; one that is a first
+// name or an English word still needs one.
+TEST(Locations, CountriesInMobysNamesNeedNoCue) {
+  EXPECT_THAT(Found("France was super fun to visit!"), Contains(Pair("LOCATION", "France")));
+  EXPECT_THAT(Found("Poland is moving in that direction"), Contains(Pair("LOCATION", "Poland")));
+  EXPECT_THAT(Found("a professional orchestra serving Spain"), Contains(Pair("LOCATION", "Spain")));
+  EXPECT_THAT(Found("Jordan was super fun to visit!"), Not(Contains(Pair("LOCATION", "Jordan"))));
+  EXPECT_THAT(Found("Turkey is on the table"), Not(Contains(Pair("LOCATION", "Turkey"))));
+}
+
 TEST(Locations, TownAndPostcodeAfterIn) {
   EXPECT_THAT(Found("Looking to support Factset in Bjert 6091 in its mission to be"),
               UnorderedElementsAre(Pair("LOCATION", "Bjert"), Pair("ZIP_CODE", "6091")));
@@ -401,6 +411,25 @@ TEST(PersonNames, OrganisationsAreNotNames) {
   EXPECT_THAT(
       Found("They had 3: Anna, Hannah and Anthony."),
       UnorderedElementsAre(Pair("PERSON", "Anna"), Pair("PERSON", "Hannah"), Pair("PERSON", "Anthony")));
+}
+
+// In a text with no capital letter, a known first name and a surname that is no English word are a name, and
+// a first name alone is one where a person is spoken of; a text with one capital letter keeps the case rules.
+TEST(PersonNames, NamesInCaselessText) {
+  EXPECT_THAT(Found("follow up with patricia desrosiers in a couple of months."),
+              Contains(Pair("PERSON", "patricia desrosiers")));
+  EXPECT_THAT(Found("verses from eric g. samoylova's cautionary tales"),
+              Contains(Pair("PERSON", "eric g. samoylova")));
+  EXPECT_THAT(Found("mika: \"who are you?\"\ntracy: \"i'm roberto's daughter\"."),
+              Contains(Pair("PERSON", "roberto")));
+  EXPECT_THAT(Found("the true gender of bertram has been under debate"), Contains(Pair("PERSON", "bertram")))
+      << "a person verb after it";
+  EXPECT_THAT(Found("a gift for bertram in the garden"), IsEmpty()) << "no cue";
+  EXPECT_THAT(Found("we will grant mark a bill in the park"), IsEmpty()) << "first names that are words";
+  EXPECT_THAT(Found("barra de carrasco 15000"), Not(Contains(Pair("PERSON", "de carrasco"))));
+  EXPECT_THAT(Found("Follow up with patricia desrosiers"),
+              Not(Contains(Pair("PERSON", "patricia desrosiers"))))
+      << "the text has a capital letter";
 }
 
 TEST(PersonNames, NationalitiesMonthsSentenceStartsAndHandles) {
