@@ -272,6 +272,9 @@ absl::StatusOr<SubjectFilter> ComputeSubjectFilter(store::Workspace& ws, std::st
   if (decl.has_value() && NeedsConsent(*decl)) {
     f.opt_in = true;
     f.governing_purpose = decl->purpose;
+    // Inside a transaction the counter may count changes that a rollback undoes, after which the same value
+    // would stand for other contents: the set is then neither taken from the cache nor kept in it.
+    if (db.InTransaction()) cache = nullptr;
     int64_t changes = -1;
     if (cache != nullptr) {
       VEIL_ASSIGN_OR_RETURN(changes, ConsentStateChanges(db));

@@ -143,6 +143,8 @@ struct SubjectFilter {
 // exact: consent_state has not changed since (its change counter, kept by triggers in workspace.db, is the
 // same), and the clock has neither passed the earliest expiry of a grant the set counted nor gone back before
 // the time it was computed. Declarations, objections and restrictions are read afresh for every operation.
+// Inside a transaction on workspace.db the cache is neither used nor filled (a rollback could bring the
+// counter back to a value that then stands for other contents).
 struct ConsentSetCache {
   std::string purpose;         // the purpose asked for (its covering keys decide)
   int64_t changes = -1;        // consent_state_changes when computed

@@ -164,6 +164,26 @@ TEST_F(ConsentTest, TheSessionsConsentSetIsNeverStale) {
   EXPECT_EQ(st->ColumnInt64(0), 3) << "one grant, two updates";
 }
 
+// Inside a transaction the consent set is computed from the transaction's view and not kept: a rollback would
+// bring the change counter back to a value that the kept set no longer matches.
+TEST_F(ConsentTest, NoConsentSetIsKeptFromInsideATransaction) {
+  Grant("MRN-1001", "research");
+  const std::string p = owner_->Pseudonym("MRN-1001");
+  store::Database& db = owner_->workspace().metadata();
+  ConsentSetCache cache;
+  ASSERT_TRUE(db.Exec("BEGIN").ok());
+  ASSERT_TRUE(db.Exec("UPDATE consent_state SET granted = 0").ok());
+  auto f = ComputeSubjectFilter(owner_->workspace(), "patients", "research", env_.Now(), &cache);
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_FALSE(f->Consented(p)) << "the transaction's own view";
+  EXPECT_EQ(cache.consented, nullptr) << "nothing kept from inside the transaction";
+  ASSERT_TRUE(db.Exec("ROLLBACK").ok());
+  f = ComputeSubjectFilter(owner_->workspace(), "patients", "research", env_.Now(), &cache);
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_TRUE(f->Consented(p));
+  EXPECT_NE(cache.consented, nullptr);
+}
+
 TEST_F(ConsentTest, ObjectionsAndRestrictionsAlwaysExclude) {
   Grant("MRN-1001", "research");
   Grant("MRN-1002", "research");

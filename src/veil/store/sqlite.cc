@@ -124,6 +124,8 @@ absl::StatusOr<int> Database::UserVersion() {
   return static_cast<int>(st.ColumnInt64(0));
 }
 
+bool Database::InTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
+
 absl::Status Database::CheckIntegrity() {
   VEIL_ASSIGN_OR_RETURN(Statement st, Prepare("PRAGMA integrity_check(1)"));
   VEIL_ASSIGN_OR_RETURN(bool row, st.Step());

@@ -84,6 +84,8 @@ class Database {
 
   // PRAGMA user_version: the schema version that ApplyMigrations maintains.
   absl::StatusOr<int> UserVersion();
+  // True while a transaction is open on this connection (BEGIN without its COMMIT or ROLLBACK yet).
+  bool InTransaction() const;
 
   // Runs PRAGMA integrity_check; DataLoss naming the first problem if the file is damaged.
   absl::Status CheckIntegrity();
