@@ -99,9 +99,13 @@ class Env {
   virtual absl::StatusOr<std::unique_ptr<FileLock>> LockFile(const std::string& path) = 0;
   // The whole file, read-only, for reading large files once (the vault's). This default reads it into memory
   // with ReadFileToString; the POSIX Env maps it instead (no copy and no fresh memory: the pages are the
-  // page cache's). A mapped file must not be truncated in place while its contents are in use (the process
-  // would get SIGBUS); Veil never does that, it replaces files by renaming a new one over them, which leaves
-  // a mapping of the old one intact. Errors: as NewSequentialFile.
+  // page cache's), and reads it where the file system cannot map files. A mapped file must not be truncated
+  // in place while its contents are in use, and an I/O error of the disk under it surfaces when a page is
+  // touched: either ends the process with SIGBUS instead of returning an error. Veil never truncates in
+  // place: vault files get new names (the old ones are unlinked) and other files are replaced by renaming a
+  // new one over them, which leaves a mapping of the old one intact. An Env that watches reads through
+  // NewSequentialFile must override this too (ForwardingEnv forwards it to its target). Errors: as
+  // NewSequentialFile.
   virtual absl::StatusOr<std::unique_ptr<FileContents>> ReadWholeFile(const std::string& path);
 
   // --- Randomness ---

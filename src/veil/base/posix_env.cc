@@ -254,6 +254,8 @@ class PosixEnv final : public Env {
     void* addr = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
     const int err = errno;
     ::close(fd);  // the mapping keeps the file open
+    // A file system that cannot map files (some FUSE ones) can still be read.
+    if (addr == MAP_FAILED && (err == ENODEV || err == EINVAL)) return Env::ReadWholeFile(path);
     if (addr == MAP_FAILED) return PosixError("mmap", path, err);
     return std::make_unique<MappedFile>(addr, size);
   }
