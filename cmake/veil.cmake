@@ -34,6 +34,10 @@ function(veil_test name)
   add_executable(${name} ${ARG_SRCS})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest_main)
   veil_apply_warnings(${name})
+  # The test code itself at -O1 in Release (the libraries it tests stay at -O3): GCC compiles the 32 test
+  # batches in 614 s of CPU at -O3 and 414 s at -O1 (ccache off, 2026-12-07), and CI's cold build must fit
+  # in its 30 minutes. The tests still exercise the optimised library code; ctest took 110 s (was ~100 s).
+  target_compile_options(${name} PRIVATE $<$<CONFIG:Release>:-O1>)
   gtest_discover_tests(${name}
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
     DISCOVERY_MODE PRE_TEST

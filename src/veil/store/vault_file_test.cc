@@ -500,8 +500,9 @@ TEST_F(VaultFileTest, LargeFilesThroughARealDirectory) {
   // Enough records to fill the write buffer a few times, one of them larger than the buffer.
   std::vector<Record> records;
   for (int i = 0; i < 3000; ++i) {
-    std::vector<uint8_t> sealed(100 + (i * 37) % 1500, static_cast<uint8_t>(i));
-    if (i == 1234) sealed.assign((3 << 20) / 2, 0xAB);
+    const bool large = i == 1234;
+    std::vector<uint8_t> sealed(large ? (3 << 20) / 2 : 100 + (i * 37) % 1500,
+                                large ? uint8_t{0xAB} : static_cast<uint8_t>(i));
     records.push_back({Pseudonym(std::to_string(i)), std::move(sealed)});
   }
   const std::string path = tmp.File("big.vault");
