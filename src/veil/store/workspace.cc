@@ -746,10 +746,7 @@ absl::StatusOr<std::unique_ptr<Workspace>> Workspace::OpenLocked(base::Env& env,
     if (!env.FileExists(Join(dir, required)))
       return absl::DataLossError(absl::StrCat("workspace ", dir, " is damaged: ", required, " is missing"));
   }
-  // 32 MiB of page cache (SQLite's default is 2 MiB): the consent table of 100,000 subjects alone is some 6
-  // MiB, and a session that runs several queries then reads it from memory after the first.
-  absl::StatusOr<Database> db =
-      Database::Open(Join(dir, kMetadataFile), {.create = false, .cache_kib = 32768});
+  absl::StatusOr<Database> db = Database::Open(Join(dir, kMetadataFile), {.create = false});
   if (!db.ok()) return db.status();
   VEIL_RETURN_IF_ERROR(ApplyMigrations(*db, kMetadataSchema));
   VEIL_ASSIGN_OR_RETURN(std::string id, GetSetting(*db, "workspace_id"));
