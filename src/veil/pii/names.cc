@@ -64,15 +64,12 @@ class Scan {
       if (toks_[i].kind == TokenKind::kWord) flags_[i] = lex_.Flags(F(i));
     }
     // A text without one capital letter (chat, a lower-cased export) cannot show its names by their case.
-    caseless_ = false;
-    for (int i = 0; i < n_; ++i) {
-      if (!Word(i)) continue;
-      if (Shape(i) & (kShapeCapital | kShapeAllCaps | kShapeInitial)) {
-        caseless_ = false;
-        break;
-      }
-      caseless_ = true;
+    bool any_word = false, any_capital = false;
+    for (int i = 0; i < n_ && !any_capital; ++i) {
+      any_word |= Word(i);
+      any_capital |= Cap(i);
     }
+    caseless_ = any_word && !any_capital;
   }
 
   void Run(std::vector<Span>& out) {
@@ -844,7 +841,7 @@ class Scan {
   // In a caseless text: a known first name that is no English word, an optional one-letter initial, then a
   // surname that is no English word only ("patricia desrosiers", "eric g. samoylova's", "naomi ryan"); or
   // such a first name alone where a person is spoken of ("tracy: i'm ...", "dear nina", "says mika").
-  void FindCaselessPersons(std::vector<char>& person, std::vector<Span>& out) {
+  void FindCaselessPersons(std::vector<Span>& out) {
     const auto first_name = [&](int i) {
       return Lower(i) && !claimed_[i] && Has(i, kFirstName) &&
              !Has(i, kCommonWord | kNotName | kStopWord | kParticle);
@@ -872,14 +869,13 @@ class Scan {
       }
       if (score == 0) continue;
       Emit(i, e, EntityType::kPerson, score, out);
-      for (int m = i; m < e; ++m) person[m] = 1;
       i = e - 1;
     }
   }
 
   void FindPersons(std::vector<Span>& out) {
     std::vector<char> person(n_, 0);
-    if (caseless_) FindCaselessPersons(person, out);
+    if (caseless_) FindCaselessPersons(out);  // the passes below look at capitalised words only
     // Words of names found with strong evidence (two words with a known name, an initial or a title); their
     // other capitalised occurrences in the same text are the same person ("... starring Westgård").
     absl::flat_hash_set<std::string_view> known_names;
