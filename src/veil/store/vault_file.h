@@ -236,7 +236,8 @@ using VaultRecordVisitor =
 absl::Status ParseVaultFile(std::span<const uint8_t> bytes, std::string_view source, std::string_view dataset,
                             const VaultFileSummary* expected, VaultRecordVisitor visit);
 
-// Reads the file at `path` through `env` (whole, into memory) and calls ParseVaultFile with source = path.
+// Reads the file at `path` through `env` (Env::ReadWholeFile: the POSIX Env maps it) and calls ParseVaultFile
+// with source = path.
 // With `expected`, a file of the wrong size is refused before it is read. Errors: as ParseVaultFile; a
 // missing file is DataLoss("vault file <path> is missing") when `expected` is non-null (the catalog says it
 // exists), NotFound otherwise; other Env errors as they are.
