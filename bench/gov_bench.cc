@@ -350,9 +350,27 @@ bool QueryFigure(base::Env& env, const std::string& dir, const Flags& flags) {
   const bool pass = ratio <= kQueryTarget;
   std::printf("target: (b)/(a) <= %.2f   measured %.3f   (b adds %+.1f%%)   %s\n", kQueryTarget, ratio,
               100 * (ratio - 1), pass ? "PASS" : "FAIL");
+  // The same pair, each query the first of a freshly opened Session, as each `veil query` process runs it:
+  // nothing is kept from an earlier query (the consent set is loaded, SQLite's caches are cold). Opening the
+  // workspace is not timed (it is the same for both).
   session.reset();
+  std::vector<double> fresh_a, fresh_b;
+  for (int r = 0; r < flags.runs; ++r) {
+    for (const char* purpose : {"care", "research"}) {
+      std::unique_ptr<gov::Session> fresh =
+          OrDie(gov::Session::Open(env, ws, kActor, std::nullopt), "Session::Open");
+      (purpose[0] == 'c' ? fresh_a : fresh_b).push_back(RunQuery(*fresh, q, purpose).cpu_seconds);
+    }
+  }
+  const double fresh_ratio = Median(fresh_b) / Median(fresh_a);
+  std::printf(
+      "first query of a fresh Session (as per `veil query` process), CPU: (a) median %.3f s  (b) median %.3f "
+      "s  "
+      "(b)/(a) %.3f  %s  (runs a %s; b %s)\n",
+      Median(fresh_a), Median(fresh_b), fresh_ratio, fresh_ratio <= kQueryTarget ? "PASS" : "FAIL",
+      Join(fresh_a).c_str(), Join(fresh_b).c_str());
   OrDie(env.DeleteRecursively(ws), "removing the query workspace");
-  return pass;
+  return pass && fresh_ratio <= kQueryTarget;
 }
 
 // Figure 2. Returns whether the target is met.
