@@ -1,6 +1,8 @@
 #include "veil/gov/consent.h"
 
+#include <algorithm>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -12,6 +14,7 @@
 #include "veil/gov/catalog.h"
 #include "veil/gov/test_util.h"
 #include "veil/store/sqlite.h"
+#include "veil/store/test_util.h"
 #include "veil/table/csv_reader.h"
 
 namespace veil::gov {
@@ -79,6 +82,16 @@ class ConsentTest : public ::testing::Test {
     return ExportedSubjectIds(*owner_, "patients", purpose);
   }
   std::vector<audit::AuditEntry> Entries() { return AuditEntries(*owner_); }
+  // Which of the three patients the gate counts as consenting to `purpose` (no Session cache).
+  std::vector<std::string> Consented(const std::string& purpose) {
+    auto f = ComputeSubjectFilter(owner_->workspace(), "patients", purpose, env_.Now());
+    EXPECT_TRUE(f.ok()) << f.status();
+    std::vector<std::string> ids;
+    for (const char* id : {"MRN-1001", "MRN-1002", "MRN-1003"}) {
+      if (f.ok() && f->Consented(owner_->Pseudonym(id))) ids.push_back(id);
+    }
+    return ids;
+  }
 
   base::testing::ScopedTempDir tmp_{"veil_consent_test"};
   const std::string dir_ = tmp_.File("ws");
@@ -182,6 +195,82 @@ TEST_F(ConsentTest, NoConsentSetIsKeptFromInsideATransaction) {
   ASSERT_TRUE(f.ok()) << f.status();
   EXPECT_TRUE(f->Consented(p));
   EXPECT_NE(cache.consented, nullptr);
+}
+
+// Each key's states are packed into consent_packed the first time the gate scans them, read from there
+// afterwards (with expiry compared at each read), and dropped by the triggers when any of them changes.
+TEST_F(ConsentTest, TheGateReadsPackedStatesThatEveryChangeDrops) {
+  Grant("MRN-1001", "research");
+  Grant("MRN-1003", "research");
+  Withdraw("MRN-1003", "research.cohort");
+  Grant("MRN-1002", "research.cohort");
+  store::Database& db = owner_->workspace().metadata();
+  const auto packed_keys = [&db] {
+    std::vector<std::string> keys;
+    auto st = db.Prepare("SELECT purpose FROM consent_packed ORDER BY purpose");
+    while (st.ok() && *st->Step()) keys.push_back(st->ColumnText(0));
+    return keys;
+  };
+  EXPECT_TRUE(packed_keys().empty());
+  const std::vector<std::string> cohort = {"MRN-1001", "MRN-1002"};
+  EXPECT_EQ(Consented("research.cohort"), cohort) << "scanned";
+  EXPECT_EQ(packed_keys(), (std::vector<std::string>{"research", "research.cohort"}));
+  EXPECT_EQ(Consented("research.cohort"), cohort) << "read packed";
+  EXPECT_EQ(Consented("research.genetics"), (std::vector<std::string>{"MRN-1001", "MRN-1003"}));
+  EXPECT_EQ(packed_keys(), (std::vector<std::string>{"research", "research.cohort"}))
+      << "a key without records is not packed";
+  // The gate reads the packed row: emptying it behind the triggers' back leaves "research" to decide.
+  ASSERT_TRUE(db.Exec("UPDATE consent_packed SET subjects = x'', until = x'' "
+                      "WHERE purpose = 'research.cohort'")
+                  .ok());
+  EXPECT_EQ(Consented("research.cohort"), (std::vector<std::string>{"MRN-1001", "MRN-1003"}));
+  // Any change to the key's states drops its row; the next read scans and packs them again.
+  Grant("MRN-1003", "research.cohort");
+  EXPECT_EQ(packed_keys(), (std::vector<std::string>{"research"}));
+  EXPECT_EQ(Consented("research.cohort"), (std::vector<std::string>{"MRN-1001", "MRN-1002", "MRN-1003"}));
+  EXPECT_EQ(packed_keys(), (std::vector<std::string>{"research", "research.cohort"}));
+  ASSERT_TRUE(db.Exec("DELETE FROM consent_state WHERE purpose = 'research'").ok());
+  EXPECT_EQ(packed_keys(), (std::vector<std::string>{"research.cohort"}));
+  EXPECT_EQ(Consented("research.genetics"), std::vector<std::string>{});
+}
+
+TEST_F(ConsentTest, DamagedPackedStatesAreDataLoss) {
+  Grant("MRN-1001", "research");
+  Grant("MRN-1002", "research");
+  ASSERT_EQ(Consented("research").size(), 2u);
+  store::Database& db = owner_->workspace().metadata();
+  const auto status = [&] {
+    return ComputeSubjectFilter(owner_->workspace(), "patients", "research", env_.Now()).status();
+  };
+  ASSERT_TRUE(db.Exec("UPDATE consent_packed SET until = substr(until, 1, 8)").ok());
+  EXPECT_EQ(status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(status().message(), HasSubstr("packed consent states of purpose \"research\""));
+  // Out of order: the two subjects swapped, their until values kept.
+  Grant("MRN-1003", "research");
+  ASSERT_EQ(Consented("research").size(), 3u);
+  ASSERT_TRUE(db.Exec("UPDATE consent_packed SET subjects = substr(subjects, 33, 32) || "
+                      "substr(subjects, 1, 32) || substr(subjects, 65)")
+                  .ok());
+  EXPECT_EQ(status().code(), absl::StatusCode::kDataLoss);
+}
+
+// Schema v10: a v9 workspace gets consent_packed when opened, and the gate fills it.
+TEST_F(ConsentTest, MigratesFromSchema9) {
+  Grant("MRN-1001", "research");
+  owner_.reset();
+  {
+    auto db = store::Database::Open(dir_ + "/workspace.db", {.create = false});
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(db->Exec(absl::StrCat(store::testing::kDropAfterV9, "PRAGMA user_version = 9;")).ok());
+  }
+  auto s = Session::Open(env_, dir_, "alice", std::nullopt);
+  ASSERT_TRUE(s.ok()) << s.status();
+  owner_ = *std::move(s);
+  EXPECT_EQ(*owner_->workspace().metadata().UserVersion(), store::Workspace::SchemaVersion());
+  EXPECT_EQ(Exported("research").size(), 2u);
+  auto st = owner_->workspace().metadata().Prepare("SELECT count(*) FROM consent_packed");
+  ASSERT_TRUE(st.ok() && *st->Step());
+  EXPECT_EQ(st->ColumnInt64(0), 1);
 }
 
 TEST_F(ConsentTest, ObjectionsAndRestrictionsAlwaysExclude) {
@@ -365,6 +454,69 @@ TEST_F(ConsentTest, RolesAreEnforced) {
   EXPECT_EQ(
       ConsentRegistry(**ines).Record(Input("MRN-1001", "research", ConsentState::kWithdrawn)).status().code(),
       absl::StatusCode::kPermissionDenied);
+}
+
+// --- SortedPseudonymSet ---
+
+SortedPseudonymSet::Pseudonym RandomPseudonym(std::mt19937_64& rng) {
+  SortedPseudonymSet::Pseudonym p;
+  for (uint8_t& b : p) b = static_cast<uint8_t>(rng());
+  return p;
+}
+
+// Against a hash set: members found, non-members (random, and a member's neighbours) not, at sizes that give
+// the directory 1 to 2^16 buckets.
+TEST(SortedPseudonymSetTest, AgreesWithAHashSet) {
+  std::mt19937_64 rng(11);
+  for (size_t n : {0, 1, 2, 3, 5, 1000, 70000, 140000}) {
+    SubjectFilter::PseudonymSet members;
+    while (members.size() < n) members.insert(RandomPseudonym(rng));
+    std::vector<SortedPseudonymSet::Pseudonym> sorted(members.begin(), members.end());
+    std::sort(sorted.begin(), sorted.end());
+    auto set = SortedPseudonymSet::FromSorted(sorted);
+    ASSERT_TRUE(set.ok()) << set.status();
+    EXPECT_EQ(set->size(), n);
+    for (const auto& p : sorted) ASSERT_TRUE(set->contains(p)) << n;
+    for (int i = 0; i < 2000; ++i) {
+      auto p = RandomPseudonym(rng);
+      ASSERT_EQ(set->contains(p), members.contains(p)) << n;
+    }
+    for (auto p : sorted) {
+      p[31] ^= 1;
+      ASSERT_EQ(set->contains(p), members.contains(p)) << n;
+    }
+  }
+}
+
+// Pseudonyms sharing their leading bytes fall into one bucket, which is searched whole.
+TEST(SortedPseudonymSetTest, FindsPseudonymsInACrowdedBucket) {
+  std::mt19937_64 rng(12);
+  std::vector<SortedPseudonymSet::Pseudonym> sorted;
+  for (int i = 0; i < 3000; ++i) {
+    auto p = RandomPseudonym(rng);
+    p[0] = i < 2000 ? 0x00 : 0xff;
+    p[1] = i < 2000 ? 0x00 : 0xff;
+    sorted.push_back(p);
+  }
+  std::sort(sorted.begin(), sorted.end());
+  auto set = SortedPseudonymSet::FromSorted(sorted);
+  ASSERT_TRUE(set.ok());
+  for (const auto& p : sorted) ASSERT_TRUE(set->contains(p));
+  auto absent = sorted[1000];
+  absent[31] ^= 0x80;
+  EXPECT_FALSE(set->contains(absent));
+  absent[0] = 0x7f;
+  EXPECT_FALSE(set->contains(absent));
+}
+
+TEST(SortedPseudonymSetTest, RejectsUnsortedOrRepeatedPseudonyms) {
+  std::mt19937_64 rng(13);
+  auto a = RandomPseudonym(rng), b = RandomPseudonym(rng);
+  if (b < a) std::swap(a, b);
+  EXPECT_TRUE(SortedPseudonymSet::FromSorted({a, b}).ok());
+  EXPECT_EQ(SortedPseudonymSet::FromSorted({b, a}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(SortedPseudonymSet::FromSorted({a, a}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(SortedPseudonymSet().contains(a));
 }
 
 }  // namespace

@@ -673,7 +673,7 @@ TEST_F(DsrTest, MigratesFromSchema7) {
   ASSERT_TRUE(s.ok()) << s.status();
   owner_ = *std::move(s);
   EXPECT_EQ(*owner_->workspace().metadata().UserVersion(), store::Workspace::SchemaVersion());
-  EXPECT_EQ(store::Workspace::SchemaVersion(), 9);
+  EXPECT_EQ(store::Workspace::SchemaVersion(), 10);
   EXPECT_EQ(Open(DsrKind::kAccess).id, 1);
 }
 

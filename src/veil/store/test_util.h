@@ -6,9 +6,15 @@
 
 namespace veil::store::testing {
 
-// SQL that undoes the last migration (schema version 9, the change counter of consent_state): the triggers
-// first, since a schema change after dropping only the table would find them naming a missing table.
-inline constexpr char kDropAfterV8[] =
+// SQL that undoes the last migration (schema version 10, the packed consent states): the triggers first,
+// since a schema change after dropping only the table would find them naming a missing table.
+inline constexpr char kDropAfterV9[] =
+    "DROP TRIGGER consent_packed_inserted; DROP TRIGGER consent_packed_updated; "
+    "DROP TRIGGER consent_packed_deleted; DROP TABLE consent_packed;";
+
+// And the one before it (schema version 9, the change counter of consent_state).
+inline const std::string kDropAfterV8 =
+    std::string(kDropAfterV9) +
     "DROP TRIGGER consent_state_inserted; DROP TRIGGER consent_state_updated; "
     "DROP TRIGGER consent_state_deleted; DROP TABLE consent_state_changes;";
 
@@ -16,7 +22,7 @@ inline constexpr char kDropAfterV8[] =
 // later migrations created, so that a test can go further back and check that opening migrates it. Keep it
 // in step with kMetadataSchema (workspace.cc).
 inline const std::string kDropAfterV4 =
-    std::string(kDropAfterV8) +
+    kDropAfterV8 +
     "DROP TABLE column_annotation; DROP TABLE processing_declaration; DROP TABLE taxonomy_key; "
     "DROP TABLE consent_event; DROP TABLE consent_state; DROP TABLE subject_restriction; "
     "DROP TABLE retention_rule; DROP TABLE legal_hold; ALTER TABLE subject DROP COLUMN ingested_ns; "

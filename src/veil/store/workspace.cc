@@ -309,6 +309,21 @@ const Migration kMetadataSchema[] = {
      "BEGIN UPDATE consent_state_changes SET n = n + 1; END;"
      "CREATE TRIGGER consent_state_deleted AFTER DELETE ON consent_state "
      "BEGIN UPDATE consent_state_changes SET n = n + 1; END;"},
+    // Each purpose key's consent states packed into one row, what the gate reads instead of scanning
+    // consent_state (veil::gov's consent.cc: the layout, and who writes it). The triggers delete a key's row
+    // whenever one of its states changes, whoever changes it, in the same transaction.
+    {"packed consent states",
+     "CREATE TABLE consent_packed ("
+     "  purpose TEXT PRIMARY KEY,"
+     "  subjects BLOB NOT NULL,"  // sorted raw pseudonyms, 32 bytes each
+     "  until BLOB NOT NULL"      // per subject, until when its state counts as consent (8 bytes)
+     ");"
+     "CREATE TRIGGER consent_packed_inserted AFTER INSERT ON consent_state "
+     "BEGIN DELETE FROM consent_packed WHERE purpose = NEW.purpose; END;"
+     "CREATE TRIGGER consent_packed_updated AFTER UPDATE ON consent_state "
+     "BEGIN DELETE FROM consent_packed WHERE purpose IN (OLD.purpose, NEW.purpose); END;"
+     "CREATE TRIGGER consent_packed_deleted AFTER DELETE ON consent_state "
+     "BEGIN DELETE FROM consent_packed WHERE purpose = OLD.purpose; END;"},
 };
 
 constexpr char kSigningKeyInfo[] = "veil audit signing key v1";

@@ -119,10 +119,10 @@ TEST_F(WorkspaceTest, CreateLaysOutTheWorkspace) {
   EXPECT_EQ(ws_->id().size(), 32u);
   EXPECT_THAT(*env_->ListDir(tmp_.path()), ElementsAre("ws")) << "no staging directory left behind";
   auto version = ws_->metadata().UserVersion();
-  EXPECT_EQ(*version, 9)
+  EXPECT_EQ(*version, 10)
       << "1: the catalog; 2: the privacy-budget ledger; 3: attached datasets; 4: the model "
          "registry; 5: the data map; 6: consent, objection, restriction; 7: retention; 8: subject requests; "
-         "9: the change counter of consent_state";
+         "9: the change counter of consent_state; 10: packed consent states";
   EXPECT_EQ(*version, Workspace::SchemaVersion());
 }
 
