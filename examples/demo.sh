@@ -400,6 +400,5 @@ with ARX's optimal search, Mondrian, re-identification risk, DICOM de-identifica
 explained decisions, a model registry), federated learning (secure aggregation over gRPC with mutual TLS,
 FedAvg/FedProx/FedAdam, DP-FedAvg) and governance (the data map, consent, retention, subject requests, and
 the record of processing and DPIA reports generated from facts).
-Next: the open targets in the issues (PII recall on street addresses the test set labels in pieces, the
-consent check's cost on the first query of a session).
+Next: the open target in the issues (PII recall on street addresses the test set labels in pieces).
 TXT

@@ -191,10 +191,11 @@ const Migration kMetadataSchema[] = {
      "  PRIMARY KEY (kind, key)"
      ") WITHOUT ROWID;"},
     // Consent, objection and restriction (veil::gov's consent.h). consent_event is the versioned history of
-    // each (subject, purpose): every grant and withdrawal, never updated or deleted except by erasure of the
-    // subject; consent_state is the latest of them per (purpose, subject), what the gate reads, keyed by
-    // purpose so that one purpose's subjects are one range scan. subject_restriction holds objections
-    // (Art. 21) and restrictions of processing (Art. 18), in force while lifted_ns is NULL.
+    // each (subject, purpose): every grant and withdrawal, never updated or deleted (erasure of the subject
+    // keeps it, under the pseudonym, as the proof of consent, Art. 7(1)); consent_state is the latest of
+    // them per (purpose, subject), what the gate reads, keyed by purpose so that one purpose's subjects are
+    // one range scan. subject_restriction holds objections (Art. 21) and restrictions of processing
+    // (Art. 18), in force while lifted_ns is NULL.
     {"consent, objection and restriction of processing",
      "CREATE TABLE consent_event ("
      "  id INTEGER PRIMARY KEY,"
