@@ -162,7 +162,7 @@ struct SubjectFilter {
 
 // A purpose's set of consenting subjects, kept between the operations of one Session: with 90,000 consents,
 // building it from the packed states (consent.cc) costs about 1% of a DP query over 1,000,000 rows, and
-// after a change, scanning consent_state about 8%. It is used again only while it is still
+// after a change, scanning consent_state about 7%. It is used again only while it is still
 // exact: consent_state has not changed since (its change counter, kept by triggers in workspace.db, is the
 // same), and the clock has neither passed the earliest expiry of a grant the set counted nor gone back before
 // the time it was computed. Declarations, objections and restrictions are read afresh for every operation.

@@ -1,12 +1,15 @@
 #include "veil/gov/consent.h"
 
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "veil/base/test_util.h"
@@ -232,6 +235,44 @@ TEST_F(ConsentTest, TheGateReadsPackedStatesThatEveryChangeDrops) {
   ASSERT_TRUE(db.Exec("DELETE FROM consent_state WHERE purpose = 'research'").ok());
   EXPECT_EQ(packed_keys(), (std::vector<std::string>{"research.cohort"}));
   EXPECT_EQ(Consented("research.genetics"), std::vector<std::string>{});
+  // A state moved to another key drops the rows of both keys.
+  Grant("MRN-1001", "research.other");
+  EXPECT_EQ(Consented("research.other"), (std::vector<std::string>{"MRN-1001"}));
+  EXPECT_EQ(packed_keys(), (std::vector<std::string>{"research.cohort", "research.other"}));
+  ASSERT_TRUE(db.Exec("UPDATE consent_state SET purpose = 'research.other' "
+                      "WHERE purpose = 'research.cohort' AND granted = 1 AND pseudonym != (SELECT pseudonym "
+                      "FROM consent_state WHERE purpose = 'research.other')")
+                  .ok());
+  EXPECT_TRUE(packed_keys().empty());
+  EXPECT_EQ(Consented("research.other"), (std::vector<std::string>{"MRN-1001", "MRN-1002", "MRN-1003"}));
+}
+
+// The packed layout on disk: per subject, until when its state counts as consent, 8 bytes little-endian
+// (INT64_MIN for a withdrawal, INT64_MAX for a grant without expiry).
+TEST_F(ConsentTest, PackedStatesKeepTheirLayout) {
+  ConsentInput in = Input("MRN-1001", "research", ConsentState::kGranted);
+  in.expires = absl::FromUnixSeconds(0x0102030405);
+  in.at = in.expires.value() - absl::Hours(1);
+  ASSERT_TRUE(ConsentRegistry(*owner_).Record(in).ok());
+  Grant("MRN-1002", "research");
+  Withdraw("MRN-1003", "research");
+  ASSERT_EQ(Consented("research").size(), 2u);
+  std::map<std::string, std::string> until;  // subject -> hex of its 8 bytes
+  store::Database& db = owner_->workspace().metadata();
+  auto st = db.Prepare("SELECT hex(subjects), hex(until) FROM consent_packed WHERE purpose = 'research'");
+  ASSERT_TRUE(st.ok() && *st->Step());
+  const std::string subjects = st->ColumnText(0), untils = st->ColumnText(1);
+  ASSERT_EQ(subjects.size(), 3u * 64);
+  ASSERT_EQ(untils.size(), 3u * 16);
+  for (size_t i = 0; i < 3; ++i) until[subjects.substr(i * 64, 64)] = untils.substr(i * 16, 16);
+  const auto hex = [&](const char* id) { return absl::AsciiStrToUpper(owner_->Pseudonym(id)); };
+  // The grant's expiry in nanoseconds, its lowest byte first.
+  const uint64_t ns = static_cast<uint64_t>(absl::ToUnixNanos(*in.expires));
+  std::string le;
+  for (int b = 0; b < 8; ++b) absl::StrAppend(&le, absl::StrFormat("%02X", (ns >> (8 * b)) & 0xff));
+  EXPECT_EQ(until[hex("MRN-1001")], le);
+  EXPECT_EQ(until[hex("MRN-1002")], "FFFFFFFFFFFFFF7F");
+  EXPECT_EQ(until[hex("MRN-1003")], "0000000000000080");
 }
 
 TEST_F(ConsentTest, DamagedPackedStatesAreDataLoss) {
@@ -245,6 +286,8 @@ TEST_F(ConsentTest, DamagedPackedStatesAreDataLoss) {
   ASSERT_TRUE(db.Exec("UPDATE consent_packed SET until = substr(until, 1, 8)").ok());
   EXPECT_EQ(status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(status().message(), HasSubstr("packed consent states of purpose \"research\""));
+  ASSERT_TRUE(db.Exec("UPDATE consent_packed SET subjects = substr(subjects, 1, 40)").ok());
+  EXPECT_EQ(status().code(), absl::StatusCode::kDataLoss) << "a partial subject";
   // Out of order: the two subjects swapped, their until values kept.
   Grant("MRN-1003", "research");
   ASSERT_EQ(Consented("research").size(), 3u);
@@ -268,9 +311,13 @@ TEST_F(ConsentTest, MigratesFromSchema9) {
   owner_ = *std::move(s);
   EXPECT_EQ(*owner_->workspace().metadata().UserVersion(), store::Workspace::SchemaVersion());
   EXPECT_EQ(Exported("research").size(), 2u);
-  auto st = owner_->workspace().metadata().Prepare("SELECT count(*) FROM consent_packed");
-  ASSERT_TRUE(st.ok() && *st->Step());
-  EXPECT_EQ(st->ColumnInt64(0), 1);
+  const auto packed_rows = [&] {
+    auto st = owner_->workspace().metadata().Prepare("SELECT count(*) FROM consent_packed");
+    return st.ok() && *st->Step() ? st->ColumnInt64(0) : -1;
+  };
+  EXPECT_EQ(packed_rows(), 1);
+  Withdraw("MRN-1001", "research");
+  EXPECT_EQ(packed_rows(), 0) << "the migration created the triggers too";
 }
 
 TEST_F(ConsentTest, ObjectionsAndRestrictionsAlwaysExclude) {

@@ -70,7 +70,7 @@ absl::StatusOr<Database> Database::Open(const std::string& path, const DatabaseO
   Database db(raw);  // closes `raw` on every return path, including when open failed
   if (rc != SQLITE_OK) return FromSqlite(rc, raw, absl::StrCat("open ", path).c_str());
   sqlite3_extended_result_codes(raw, 1);
-  sqlite3_busy_timeout(raw, options.busy_timeout_ms);
+  db.set_busy_timeout_ms(options.busy_timeout_ms);
   // The first statement reads the header: a file that is not a database fails here with NOTADB.
   std::string pragmas = "PRAGMA schema_version;";
   if (options.wal) pragmas += "PRAGMA journal_mode=WAL;";
@@ -84,14 +84,21 @@ absl::StatusOr<Database> Database::Open(const std::string& path, const DatabaseO
   return db;
 }
 
-Database::Database(Database&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
+Database::Database(Database&& other) noexcept
+    : db_(std::exchange(other.db_, nullptr)), busy_timeout_ms_(other.busy_timeout_ms_) {}
 
 Database& Database::operator=(Database&& other) noexcept {
   if (this != &other) {
     if (db_ != nullptr) sqlite3_close_v2(db_);
     db_ = std::exchange(other.db_, nullptr);
+    busy_timeout_ms_ = other.busy_timeout_ms_;
   }
   return *this;
+}
+
+void Database::set_busy_timeout_ms(int ms) {
+  busy_timeout_ms_ = ms;
+  sqlite3_busy_timeout(db_, ms);
 }
 
 Database::~Database() {

@@ -84,6 +84,10 @@ class Database {
 
   // PRAGMA user_version: the schema version that ApplyMigrations maintains.
   absl::StatusOr<int> UserVersion();
+  // How long a write waits for another connection's lock (DatabaseOptions::busy_timeout_ms at first); 0
+  // fails at once with Unavailable.
+  int busy_timeout_ms() const { return busy_timeout_ms_; }
+  void set_busy_timeout_ms(int ms);
   // True while a transaction is open on this connection (BEGIN without its COMMIT or ROLLBACK yet).
   bool InTransaction() const;
 
@@ -95,6 +99,7 @@ class Database {
  private:
   explicit Database(sqlite3* db) : db_(db) {}
   sqlite3* db_ = nullptr;
+  int busy_timeout_ms_ = 0;
 };
 
 // A compiled statement. Parameters are numbered from 1 (?1, ?2, ...); result columns from 0.
