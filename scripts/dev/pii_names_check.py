@@ -14,7 +14,7 @@ for line in out.splitlines():
     i = int(i); b = int(b); e = int(e)
     tb = texts[i].encode('utf-8')
     cb = len(tb[:b].decode('utf-8')); ce = len(tb[:e].decode('utf-8'))
-    if float(sc) < 0.5: continue
+    if float(sc) < 0.5 or t not in MAP: continue  # e.g. a postcode (ZIP_CODE) inside an address
     pred[i].append((cb, ce, MAP[t]))
 TYPES = ['PERSON', 'STREET_ADDRESS', 'GPE']
 def score(sel, show=None):

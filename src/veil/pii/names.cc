@@ -103,6 +103,10 @@ class Scan {
   // Token i is glued to i-1 (no white space between): "St." or "u.".
   bool Glued(int i) const { return In(i) && !toks_[i].space_before; }
   bool Is(int i, std::string_view folded) const { return In(i) && F(i) == folded; }
+  // The pronoun, alone or contracted: "I", "I'm", "I’ll" ("Hi Freddy, I'm ..." lists no names).
+  bool PronounI(int i) const {
+    return Word(i) && (Is(i, "i") || F(i).starts_with("i'") || F(i).starts_with("i\xE2\x80\x99"));
+  }
   bool Free(int i) const { return In(i) && !claimed_[i]; }
   int Digits(int i) const {
     if (!Num(i)) return 0;
@@ -774,8 +778,71 @@ class Scan {
     if ((Is(p, "i'm") || Is(p, "im")) || (Is(p, "am") && Is(p - 1, "i"))) return 1;
     if (Is(p, "name") && Is(p - 1, "last")) return 2;
     if (Has(p, kPersonCue) && SameLine(i)) return 1;
+    // A naming verb and its object: "She named him Frank", "people call me Csanád".
+    if ((Is(p, "him") || Is(p, "her") || Is(p, "me") || Is(p, "them") || Is(p, "us")) &&
+        (Is(p - 1, "named") || Is(p - 1, "called") || Is(p - 1, "call") || Is(p - 1, "calls") ||
+         Is(p - 1, "name")) &&
+        SameLine(i)) {
+      return 2;
+    }
     if (Punct(p, '?') && Is(p - 1, "name")) return 2;  // "What's your last name? Boyle"
     return 0;
+  }
+
+  // The run [i, e) names the author or performer of a work: "the Jensen novel", "a Harvey Leach concert".
+  // Many surnames are also the names of small towns; a run of place names is taken for a person only
+  // before a written work ("the Sokolov novel", but "the Paris concert"), and never when it names a country
+  // or a region.
+  int WorkOf(int i, int e) const {
+    if (!(Is(i - 1, "the") || Is(i - 1, "a") || Is(i - 1, "an")) || !SameLine(e) || !Lower(e)) return 0;
+    int places = 0;
+    for (int k = i; k < e; ++k) {
+      if (Has(k, kCountry | kSubdivision)) return 0;
+      places += Has(k, kLocation);
+    }
+    for (std::string_view work :
+         {"novel", "novels", "book", "books", "poem", "poems", "biography", "memoir"}) {
+      if (Is(e, work)) return 1;
+    }
+    if (places == e - i) return 0;
+    for (std::string_view work :
+         {"song", "songs", "album", "film", "movie", "concert", "version", "recording"}) {
+      if (Is(e, work)) return 1;
+    }
+    return 0;
+  }
+
+  // The list [first, last] is of people: a plural verb follows ("... and Bowers were"), or a colon after a
+  // noun for people precedes it ("founders: Monjeau, Graves and Reed").
+  bool PeopleList(int first, int last) const {
+    if (SameLine(last + 1) && (Is(last + 1, "were") || Is(last + 1, "are") || Is(last + 1, "have")))
+      return true;
+    if (!Punct(first - 1, ':')) return false;
+    for (std::string_view people :
+         {"founders", "partners", "authors", "members", "children", "kids", "siblings", "parents", "speakers",
+          "guests", "winners", "candidates", "employees"}) {
+      if (Is(first - 2, people)) return true;
+    }
+    return false;
+  }
+
+  // One word that someone is spoken to by: "Don't go to town, Mark!", "Remember me, Randy?", "Kuba, can I
+  // please speak to your boss?".
+  int Vocative(int i, int e) const {
+    if (e != i + 1 || CommonOnly(i) || Has(i, kLocation))
+      return 0;  // "However, can we ...", "Paris, can you"
+    if (Punct(i - 1, ',') && (Punct(e, '!') || Punct(e, '?'))) return 1;
+    const bool line_start = !In(i - 1) || toks_[i].newlines_before > 0;
+    if (!line_start || !Punct(e, ',') || !SameLine(e + 1)) return 0;
+    for (std::string_view ask : {"can", "could", "would", "will", "please", "do", "did"}) {
+      if (Is(e + 1, ask)) return 1;
+    }
+    return 0;
+  }
+
+  bool Adverb(int i) const {
+    return Is(i, "just") || Is(i, "also") || Is(i, "never") || Is(i, "always") || Is(i, "really") ||
+           Is(i, "still") || Is(i, "already") || Is(i, "often") || Is(i, "finally") || Is(i, "then");
   }
 
   // The name model says an unknown word looks like a personal name rather than an English word.
@@ -785,6 +852,8 @@ class Scan {
   // right before the run starting at i ("says Hartvigsson", "said Gladys", "starring Westgård").
   bool PersonVerbAround(int i, int e) const {
     if (SameLine(e) && Lower(e) && Has(e, kPersonVerb)) return true;
+    // One adverb between: "Akifumi just has to", "Nora also said".
+    if (SameLine(e) && Adverb(e) && SameLine(e + 1) && Lower(e + 1) && Has(e + 1, kPersonVerb)) return true;
     return SameLine(i) && Lower(i - 1) && Has(i - 1, kPersonVerb | kPersonCue);
   }
 
@@ -814,7 +883,7 @@ class Scan {
         if (!(Punct(sep, ',') || Is(sep, "and") || Punct(sep, '&'))) break;
         int next = sep + dir;
         if (Is(next, "and") || Punct(next, ',')) next += dir;  // ", and"
-        if (!Capital(next) || !SameLine(dir > 0 ? next : j)) break;
+        if (!Capital(next) || PronounI(next) || !SameLine(dir > 0 ? next : j)) break;
         if (Cap(next + 1) && SameLine(next + 1) && !Punct(next + 1, ',')) {
           if (dir > 0 && !Has(next + 1, kOrgMarker)) break;  // a longer run: not a one-word item
         }
@@ -871,6 +940,29 @@ class Scan {
       Emit(i, e, EntityType::kPerson, score, out);
       i = e - 1;
     }
+    // A list of three or more single words, most of them known first names, lists people: "they had 6:
+    // silvana, adam, christopher, kristina, chad and caleb."
+    for (int i = 0; i < n_; ++i) {
+      if (!Lower(i)) continue;
+      std::vector<int> items = {i};
+      for (int j = i;;) {
+        int next = j + 1;
+        if (!Punct(next, ',') && !Is(next, "and")) break;
+        if (Punct(next, ',') && Is(next + 1, "and")) ++next;
+        ++next;
+        if (!Lower(next) || !SameLine(next) || Is(next, "and")) break;
+        items.push_back(j = next);
+      }
+      int names = 0;
+      for (int k : items) names += Has(k, kFirstName) && !Has(k, kCommonWord | kNotName | kStopWord);
+      if (items.size() >= 3 && 2 * names > static_cast<int>(items.size())) {
+        for (int k : items) {
+          if (!claimed_[k] && !CommonOnly(k) && !Has(k, kStopWord | kNotName) && !InAlnumChunk(k))
+            Emit(k, k + 1, EntityType::kPerson, 0.55, out);
+        }
+      }
+      i = items.back();
+    }
   }
 
   void FindPersons(std::vector<Span>& out) {
@@ -909,7 +1001,7 @@ class Scan {
         if (Has(k, kParticle) && Lower(k) && SameLine(k) && NameToken(k + 1)) ++k;  // "Ludwig van Beethoven"
       }
       int full = words - initials;
-      int cue = PersonCue(i);
+      int cue = std::max({PersonCue(i), WorkOf(i, k), Vocative(i, k)});
       double score = 0;
       bool strong = false;
       if (full == 0) continue;
@@ -950,8 +1042,8 @@ class Scan {
           score = StrongPlaceContext(i) ? 0 : 0.65;
         } else if (moby > 0) {
           score = context ? 0.65 : 0.55;
-        } else if (context && (namey > 0 || cue)) {
-          score = 0.6;  // "says Hartvigsson", "Shovda is very reliable", "Vinka: What a wife."
+        } else if (context && (namey > 0 || non_ascii > 0 || cue)) {
+          score = 0.6;  // "says Hartvigsson", "Shovda is very reliable", "Vinka: What a wife.", "Tómas had"
         }
       }
       // The words of a run that failed can still start a shorter run ("Crown Street" was claimed already).
@@ -969,11 +1061,15 @@ class Scan {
     }
     // Coordination: "Kónya, Becker and Vasquez", "Usamov and Bowers": single capitalised words listed with
     // a name are names, unless the list names a firm.
+    // So are those of a list that people do something in, or that names people: "Usamov and Bowers were
+    // precision engineers", "our 3 founders: Monjeau, Graves and Reed".
     for (int i = 0; i < n_; ++i) {
-      if (!person[i] || (In(i + 1) && person[i + 1]) || (In(i - 1) && person[i - 1])) continue;
+      const bool seed = person[i] && !(In(i + 1) && person[i + 1]) && !(In(i - 1) && person[i - 1]);
+      if (!seed && !(Capital(i) && NameToken(i))) continue;
       int first_item, last_item;
       ListAround(i, &first_item, &last_item);
       if (first_item == last_item || FirmList(first_item, last_item)) continue;
+      if (!seed && !PeopleList(first_item, last_item)) continue;
       for (int j = first_item; j <= last_item; ++j) {
         if (person[j] || !Capital(j) || !NameToken(j) || CommonOnly(j)) continue;
         if (Has(j, kLocation) && !Has(j, kName)) continue;

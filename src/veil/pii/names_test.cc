@@ -16,6 +16,7 @@ namespace veil::pii {
 namespace names_test {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::Contains;
 using ::testing::IsEmpty;
 using ::testing::Not;
@@ -430,6 +431,38 @@ TEST(PersonNames, NamesInCaselessText) {
   EXPECT_THAT(Found("Follow up with patricia desrosiers"),
               Not(Contains(Pair("PERSON", "patricia desrosiers"))))
       << "the text has a capital letter";
+}
+
+// One name with a cue before or after it (developed on the dev split of synth_dataset_v2.json; the names
+// here are not the dataset's).
+TEST(PersonNames, SingleNamesByWhatSurroundsThem) {
+  EXPECT_THAT(Found("Hi Gwendolyn, I'm writing about the invoice."), Contains(Pair("PERSON", "Gwendolyn")))
+      << "\"Gwendolyn, I'm\" is no list of names";
+  EXPECT_THAT(Found("She named him Frank."), Contains(Pair("PERSON", "Frank")));
+  EXPECT_THAT(Found("Unlike the Brzezinski novel, it is short."), Contains(Pair("PERSON", "Brzezinski")));
+  EXPECT_THAT(Found("Have you been to a Gwendolyn Lovelace concert?"),
+              Contains(Pair("PERSON", "Gwendolyn Lovelace")));
+  EXPECT_THAT(Found("Unlike the Weaver novel, it is short."), Contains(Pair("PERSON", "Weaver")));
+  EXPECT_THAT(Found("I loved the Paris concert."), Not(Contains(Pair("PERSON", "Paris"))));
+  EXPECT_THAT(Found("He fell, but Halvorsen just has to win."), Contains(Pair("PERSON", "Halvorsen")));
+  EXPECT_THAT(Found("Ólafsdóttir had given us the keys."), Contains(Pair("PERSON", "Ólafsdóttir")));
+  EXPECT_THAT(Found("Don't go to town, Gareth!"), Contains(Pair("PERSON", "Gareth")));
+  EXPECT_THAT(Found("Tomasz, can I please speak to your manager?"), Contains(Pair("PERSON", "Tomasz")));
+  EXPECT_THAT(Found("However, can we meet? Thanks, Sunday works!"), IsEmpty());
+}
+
+TEST(PersonNames, ListsOfPeople) {
+  EXPECT_THAT(Found("Kowalczyk and Bristow were engineers."),
+              AllOf(Contains(Pair("PERSON", "Kowalczyk")), Contains(Pair("PERSON", "Bristow"))));
+  EXPECT_THAT(Found("It has 3 founders: Lindqvist, Baird and Reed."),
+              AllOf(Contains(Pair("PERSON", "Lindqvist")), Contains(Pair("PERSON", "Baird")),
+                    Contains(Pair("PERSON", "Reed"))));
+  EXPECT_THAT(Found("Spain and Portugal were rivals."), Not(Contains(Pair("PERSON", "Spain"))));
+  EXPECT_THAT(Found("Sales and Marketing were merged."), IsEmpty());
+  EXPECT_THAT(Found("they had 3: oswald, henrietta, zbyszko and maximilian."),
+              AllOf(Contains(Pair("PERSON", "oswald")), Contains(Pair("PERSON", "henrietta")),
+                    Contains(Pair("PERSON", "zbyszko")), Contains(Pair("PERSON", "maximilian"))));
+  EXPECT_THAT(Found("we sell apples, pears, plums and cherries."), IsEmpty());
 }
 
 TEST(PersonNames, NationalitiesMonthsSentenceStartsAndHandles) {
