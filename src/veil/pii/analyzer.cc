@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <utility>
 
@@ -42,6 +43,7 @@ class AnalyzerImpl final : public Analyzer {
       return !wanted_[static_cast<size_t>(s.type)] || !(s.score >= options_.min_score) || s.score > 1.0 ||
              !ValidUtf8Span(text, s.begin, s.end);
     });
+    DropPhonesInsideAddresses(found);
     // Overlaps: the higher score wins, then the longer span, then the earlier one. Greedy over that order,
     // with an ordered map of accepted spans for the overlap test: O(n log n).
     std::sort(found.begin(), found.end(), [](const Span& a, const Span& b) {
@@ -64,6 +66,27 @@ class AnalyzerImpl final : public Analyzer {
   }
 
  private:
+  // A street address holds numbers that can pass for a phone number: "17031 2202" in "office is at 17031
+  // 2202 Rissik St Apt. 050" is the building and house number, however sure the phone recognizer is (a
+  // valid number after "office"). A phone span inside an address span is dropped before the overlaps are
+  // resolved. O(n log n): addresses sorted by start, with the furthest end reached so far.
+  static void DropPhonesInsideAddresses(std::vector<Span>& found) {
+    std::vector<std::pair<size_t, size_t>> addresses;  // (begin, furthest end of this and earlier ones)
+    for (const Span& s : found) {
+      if (s.type == EntityType::kStreetAddress) addresses.emplace_back(s.begin, s.end);
+    }
+    if (addresses.empty()) return;
+    std::sort(addresses.begin(), addresses.end());
+    for (size_t i = 1; i < addresses.size(); ++i)
+      addresses[i].second = std::max(addresses[i].second, addresses[i - 1].second);
+    std::erase_if(found, [&](const Span& s) {
+      if (s.type != EntityType::kPhoneNumber) return false;
+      auto it = std::upper_bound(addresses.begin(), addresses.end(),
+                                 std::make_pair(s.begin, std::numeric_limits<size_t>::max()));
+      return it != addresses.begin() && std::prev(it)->second >= s.end;
+    });
+  }
+
   AnalyzerOptions options_;
   std::vector<std::unique_ptr<Recognizer>> recognizers_;
   std::array<bool, kEntityTypeCount> wanted_{};

@@ -124,6 +124,33 @@ TEST_F(AnalyzerTest, StartsAreRecoveredFromTheEnd) {
   ExpectNone(std::string(500, 'a') + "@example.com");
 }
 
+// Of the context words before a number (phone, card, ...) and the negative ones (license, order, ...), the
+// nearest decides.
+TEST_F(AnalyzerTest, TheNearestContextWordDecides) {
+  ExpectOnly("bus driver\nPhone:\n201-948-1927", EntityType::kPhoneNumber, "201-948-1927");
+  ExpectNone("my driver's license number is 201-948-1927");
+  ExpectNone("the phone of the license 201-948-1927");
+}
+
+// Numbers inside a street address are its numbers, even when they would pass for a phone number after a
+// phone context word ("office"); a phone number next to an address stays one. (Every recognizer on.)
+TEST(AnalyzerMergeTest, NoPhoneNumberInsideAStreetAddress) {
+  auto analyzer = Analyzer::Create({});
+  ASSERT_TRUE(analyzer.ok()) << analyzer.status();
+  const auto find = [&](std::string_view text) {
+    std::vector<Found> out;
+    for (const Span& s : (*analyzer)->Analyze(text))
+      out.push_back({s.type, std::string(text.substr(s.begin, s.end - s.begin))});
+    return out;
+  };
+  EXPECT_THAT(
+      find("The office is at 41235 2207 Larkspur Road Apt. 12, Denver"),
+      ::testing::ElementsAre(Found{EntityType::kStreetAddress, "41235 2207 Larkspur Road Apt. 12, Denver"}));
+  EXPECT_THAT(find("Office: 0161 496 0000, at 12 Larkspur Road"),
+              ::testing::ElementsAre(Found{EntityType::kPhoneNumber, "0161 496 0000"},
+                                     Found{EntityType::kStreetAddress, "12 Larkspur Road"}));
+}
+
 TEST_F(AnalyzerTest, NhsNumber) {
   ExpectOnly("NHS number 943 476 5919", EntityType::kUkNhs, "943 476 5919");
   ExpectNone("NHS number 943 476 5918");

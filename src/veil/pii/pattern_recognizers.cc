@@ -266,14 +266,16 @@ void Emit(std::string_view text, const Pattern& p, const Scoring& s, size_t begi
           double min_score, std::vector<Span>& out) {
   // Negative words: the two words before (an IP address after "version"), four for phones (a number after
   // "my driver's license number is" is not a phone number).
-  // One walk back over the words for both lists: a negative word in its window wins over a context word.
+  // One walk back over the words for both lists: the nearest word of either list in its window decides
+  // ("bus driver / Phone: 201-948-1927" is a phone number; "license phone number 1234567" is not, as the
+  // negative word comes first when it is nearer).
   const int negative_words = s.negative.empty() ? 0 : p.check == Check::kPhone ? 4 : 2;
   const int context_words = p.check == Check::kTime || p.check == Check::kWeekday ? 1 : 5;
   bool negative = false, context = false;
   WordsBefore(text, begin, std::max(negative_words, context_words), [&](std::string_view w, int k) {
-    if (k < negative_words && s.negative.Contains(w)) negative = true;
-    if (k < context_words && !context && s.context.Contains(w)) context = true;
-    return negative || (context && k + 1 >= negative_words);
+    negative = k < negative_words && s.negative.Contains(w);
+    context = !negative && k < context_words && s.context.Contains(w);
+    return negative || context;
   });
   if (negative) {
     score = std::min(score, kNegativeScore);
