@@ -607,6 +607,7 @@ class Scan {
              q == "up" || q == "lived" || q == "arrived" || q == "settled" || q == "raised" || q == "year";
     }
     if (p == "at") return q == "arrived";
+    if (p == "city" || p == "town") return q == "home";  // "the band's home city Assen"
     if (p == "from") {
       return q == "originally" || q == "here" || q == "come" || q == "comes" || q == "am" || q == "hails";
     }
@@ -737,8 +738,13 @@ class Scan {
         }
         continue;
       }
-      // An unknown capitalised name right after a strong place cue: "flew to LEPPEN".
-      if (strong && Cap(i) && !CommonOnly(i) && !Has(i, kName | kNotName)) {
+      // An unknown capitalised name right after a strong place cue: "flew to LEPPEN"; its first word may be
+      // an English word when an unknown one follows ("moved here from Cite Guedouala").
+      const auto unknown = [&](int k) {
+        return Cap(k) && SameLine(k) && !claimed_[k] && !CommonOnly(k) &&
+               !Has(k, kName | kNotName | kOrgMarker);
+      };
+      if (strong && Cap(i) && !Has(i, kName | kNotName) && (!CommonOnly(i) || unknown(i + 1))) {
         int k = i;
         while (k - i < 3 && Cap(k) && SameLine(k) && !claimed_[k] && !Has(k, kNotName | kOrgMarker) &&
                (k == i || !CommonOnly(k))) {
@@ -840,6 +846,17 @@ class Scan {
     return 0;
   }
 
+  // The run ending before e is a possessive naming what only a person has: "Matej's address", "Asya's kid".
+  int Belonging(int e) const {
+    if (!In(e - 1) || word_end_[e - 1] == toks_[e - 1].end || !SameLine(e) || !Lower(e)) return 0;
+    for (std::string_view thing :
+         {"address", "phone", "email", "e-mail", "number", "kid", "kids", "son", "daughter", "wife",
+          "husband", "mother", "father", "brother", "sister", "parents", "friend", "birthday", "boss"}) {
+      if (Is(e, thing)) return 1;
+    }
+    return 0;
+  }
+
   bool Adverb(int i) const {
     return Is(i, "just") || Is(i, "also") || Is(i, "never") || Is(i, "always") || Is(i, "really") ||
            Is(i, "still") || Is(i, "already") || Is(i, "often") || Is(i, "finally") || Is(i, "then");
@@ -873,6 +890,23 @@ class Scan {
     return SameLine(a) && Cap(a) && Has(a, kOrgMarker);
   }
 
+  // The run [i, e) is said to be a firm: "Telenav is a design agency based in ...", "Ramsey-Johnson is an
+  // Swedish multinational investment bank", "I work for Wolters Kluwer".
+  bool DescribedAsFirm(int i, int e) const {
+    if (Is(i - 1, "for") &&
+        (Is(i - 2, "work") || Is(i - 2, "works") || Is(i - 2, "worked") || Is(i - 2, "working"))) {
+      return true;
+    }
+    if (!Is(e, "is") || !(Is(e + 1, "a") || Is(e + 1, "an")) || !SameLine(e + 1)) return false;
+    for (int k = e + 2; k < e + 7 && SameLine(k) && Word(k); ++k) {
+      for (std::string_view firm : {"agency", "company", "firm", "bank", "corporation", "startup", "business",
+                                    "retailer", "manufacturer", "brand", "consultancy", "provider"}) {
+        if (Is(k, firm)) return true;
+      }
+    }
+    return false;
+  }
+
   // "A, B and C" around the single word at i: the list's first and last word (i itself when there is none).
   void ListAround(int i, int* first, int* last) const {
     *first = *last = i;
@@ -903,8 +937,9 @@ class Scan {
         Is(p, "by") || Is(p, "to") || Is(p, "joined") || Is(p, "became")) {
       return true;
     }
-    return Organisation(last, last + 1) || (SameLine(last + 1) && Lower(last + 1) &&
-                                            !Has(last + 1, kStopWord) && !Has(last + 1, kPersonVerb));
+    return Organisation(last, last + 1) || DescribedAsFirm(first, last + 1) ||
+           (SameLine(last + 1) && Lower(last + 1) && !Has(last + 1, kStopWord) &&
+            !Has(last + 1, kPersonVerb));
   }
 
   // In a caseless text: a known first name that is no English word, an optional one-letter initial, then a
@@ -1001,11 +1036,11 @@ class Scan {
         if (Has(k, kParticle) && Lower(k) && SameLine(k) && NameToken(k + 1)) ++k;  // "Ludwig van Beethoven"
       }
       int full = words - initials;
-      int cue = std::max({PersonCue(i), WorkOf(i, k), Vocative(i, k)});
+      int cue = std::max({PersonCue(i), WorkOf(i, k), Vocative(i, k), Belonging(k)});
       double score = 0;
       bool strong = false;
       if (full == 0) continue;
-      if (Organisation(i, k)) continue;  // "Civic Impulse LLC", "Aunt Bertha Inc"
+      if (Organisation(i, k) || DescribedAsFirm(i, k)) continue;  // "Civic Impulse LLC", "Aunt Bertha Inc"
       if (cue == 2) {
         score = common == full ? 0.6 : 0.85;
         strong = common < full;

@@ -465,6 +465,24 @@ TEST(PersonNames, ListsOfPeople) {
   EXPECT_THAT(Found("we sell apples, pears, plums and cherries."), IsEmpty());
 }
 
+TEST(PersonNames, PossessionsAndFirms) {
+  EXPECT_THAT(Found("As promised, here's Ilsabet's address: it is on file."),
+              Contains(Pair("PERSON", "Ilsabet")));
+  EXPECT_THAT(Found("It was settled between him and Orsolya's kid."), Contains(Pair("PERSON", "Orsolya")));
+  EXPECT_THAT(Found("Quintelo is a design agency based in Leeds."),
+              Not(Contains(Pair("PERSON", "Quintelo"))));
+  EXPECT_THAT(Found("Hartley, Moss and Grant is an independent law firm."), IsEmpty());
+  EXPECT_THAT(Found("I work for Vantorp Halloran"), IsEmpty());
+  EXPECT_THAT(Found("Quintelo is a friend of mine."), Contains(Pair("PERSON", "Quintelo")));
+}
+
+TEST(Locations, UnknownPlacesAfterStrongCues) {
+  EXPECT_THAT(Found("the band's home city Varnholm: three firms"), Contains(Pair("LOCATION", "Varnholm")));
+  EXPECT_THAT(Found("We moved here from Cite Oudrane"), Contains(Pair("LOCATION", "Cite Oudrane")));
+  EXPECT_THAT(Found("We moved here from Paper Mills"), Not(Contains(Pair("LOCATION", "Paper Mills"))))
+      << "English words only";
+}
+
 TEST(PersonNames, NationalitiesMonthsSentenceStartsAndHandles) {
   EXPECT_THAT(Found("the Russian government formally began the process"), IsEmpty());
   EXPECT_THAT(Found("In March we met. Discipline matters. Wisdom and Discipline are words."), IsEmpty());
