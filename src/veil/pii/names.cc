@@ -764,9 +764,7 @@ class Scan {
     // An initial, even "I." or "A": "Hanne I. Kreutzmann", "Martim A Pereira"; the pronoun "I" is none.
     if (Initial(i) && !Has(i, kTitle)) return !Is(i, "i") || (Punct(i + 1, '.') && Glued(i + 1));
     if (Has(i, kNotName | kTitle | kStopWord)) return false;
-    std::string_view f = F(i);
-    if (f.size() > 2 && f[0] == 'i' && (f[1] == '\'' || f.substr(1, 3) == "\xE2\x80\x99"))
-      return false;  // I'm
+    if (PronounI(i)) return false;  // I'm
     if (Initial(i)) return true;
     return Capital(i) || (AllCaps(i) && F(i).size() > 3 && Has(i, kName));
   }
@@ -977,9 +975,10 @@ class Scan {
     }
     // A list of three or more single words, most of them known first names, lists people: "they had 6:
     // silvana, adam, christopher, kristina, chad and caleb."
+    std::vector<int> items;
     for (int i = 0; i < n_; ++i) {
       if (!Lower(i)) continue;
-      std::vector<int> items = {i};
+      items.assign(1, i);
       for (int j = i;;) {
         int next = j + 1;
         if (!Punct(next, ',') && !Is(next, "and")) break;
