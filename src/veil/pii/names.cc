@@ -1099,7 +1099,8 @@ class Scan {
     // precision engineers", "our 3 founders: Monjeau, Graves and Reed".
     for (int i = 0; i < n_; ++i) {
       const bool seed = person[i] && !(In(i + 1) && person[i + 1]) && !(In(i - 1) && person[i - 1]);
-      if (!seed && !(Capital(i) && NameToken(i))) continue;
+      // Without a seed, only a list's first item is looked at (the list around it is the same).
+      if (!seed && !(Capital(i) && (Punct(i + 1, ',') || Is(i + 1, "and")) && NameToken(i))) continue;
       int first_item, last_item;
       ListAround(i, &first_item, &last_item);
       if (first_item == last_item || FirmList(first_item, last_item)) continue;
