@@ -796,12 +796,24 @@ absl::StatusOr<ImportResult> ConsentRegistry::Import(std::vector<ConsentInput> r
   VEIL_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db));
   VEIL_ASSIGN_OR_RETURN(ConsentWriter writer, ConsentWriter::Prepare(db));
   const absl::Time now = ws.env().Now();
+  // Written in pseudonym order: the tables and their indexes are keyed by pseudonym, and inserts in file
+  // (random) order cost SQLite a page read and a page write each once they outgrow its cache (90,000
+  // records: 7 s). The sort is stable, so a subject's records keep the file's order, which decides their
+  // versions and current state. The audit entries still follow the file's order.
+  std::vector<size_t> order(records.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return records[a].pseudonym < records[b].pseudonym; });
+  std::vector<ConsentRecord> written(records.size());
+  for (size_t i : order) {
+    VEIL_ASSIGN_OR_RETURN(written[i], writer.Write(records[i], session_.actor(), now));
+  }
   for (size_t begin = 0; begin < records.size(); begin += kImportChunk) {
     const size_t end = std::min(records.size(), begin + kImportChunk);
     nlohmann::ordered_json chunk = nlohmann::ordered_json::array();
     std::vector<std::string> pseudonyms;
     for (size_t i = begin; i < end; ++i) {
-      VEIL_ASSIGN_OR_RETURN(ConsentRecord r, writer.Write(records[i], session_.actor(), now));
+      const ConsentRecord& r = written[i];
       result.state_changes += r.current ? 1 : 0;
       subjects.insert(r.pseudonym);
       pseudonyms.push_back(r.pseudonym);

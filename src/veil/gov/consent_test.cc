@@ -434,6 +434,33 @@ TEST_F(ConsentTest, HistoryIsVersionedAndAudited) {
   EXPECT_EQ(log.find("MRN-100"), std::string::npos);
 }
 
+// An import writes its records in pseudonym order (for SQLite's sake); each subject's records still take
+// their versions and current state in the file's order.
+TEST_F(ConsentTest, ImportKeepsEachSubjectsRecordsInFileOrder) {
+  std::vector<ConsentInput> records;
+  for (const absl::Duration after : {absl::Hours(1), absl::Hours(2), -absl::Hours(3)}) {
+    for (int s = 0; s < 40; ++s) {
+      records.push_back(Input(absl::StrCat("S-", s), "research",
+                              after == absl::Hours(2) ? ConsentState::kWithdrawn : ConsentState::kGranted,
+                              after));
+    }
+  }
+  auto imported = ConsentRegistry(*owner_).Import(records, std::string(64, 'c'));
+  ASSERT_TRUE(imported.ok()) << imported.status();
+  EXPECT_EQ(imported->subjects, 40);
+  EXPECT_EQ(imported->state_changes, 80) << "the grant and the later withdrawal; not the older grant";
+  for (int s = 0; s < 40; ++s) {
+    auto view = ConsentRegistry(*owner_).Show(absl::StrCat("S-", s));
+    ASSERT_TRUE(view.ok()) << view.status();
+    ASSERT_EQ(view->history.size(), 3u);
+    EXPECT_EQ(view->history[0].at, kT0 + absl::Hours(1)) << s;
+    EXPECT_EQ(view->history[1].state, ConsentState::kWithdrawn) << s;
+    EXPECT_TRUE(view->history[1].current) << s;
+    EXPECT_EQ(view->history[2].at, kT0 - absl::Hours(3)) << s;
+    EXPECT_EQ(view->history[2].version, 3) << s;
+  }
+}
+
 TEST_F(ConsentTest, ImportParsesCsvAndJsonAndNamesBadRecords) {
   const std::string csv =
       "subject,purpose,state,time,source,notice_version,expires\n"
