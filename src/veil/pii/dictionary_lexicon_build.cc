@@ -257,11 +257,11 @@ constexpr std::string_view kOrgMarkers[] = {"inc",
 // Verbs and nouns next to which a lone capitalised word is a person: "says Hartvigsson", "Nora is very
 // reliable", "Scott had given Belle his address".
 constexpr std::string_view kPersonVerbs[] = {
-    "said",   "says",    "asked", "told",    "shouted", "replied", "wrote", "explained", "added", "lives",
-    "lived",  "spent",   "began", "works",   "worked",  "had",     "has",   "was",       "is",    "will",
-    "would",  "called",  "calls", "named",   "thinks",  "thought", "knows", "wants",     "went",  "came",
-    "joined", "left",    "moved", "married", "met",     "loves",   "likes", "gave",      "sent",  "signed",
-    "smiled", "laughed", "cried", "sang",    "played",  "were",    "are",   "have"};
+    "said",  "says",  "asked", "told",   "shouted", "replied", "wrote",   "explained", "added",
+    "lives", "lived", "spent", "began",  "works",   "worked",  "had",     "has",       "was",
+    "is",    "will",  "would", "called", "calls",   "named",   "thinks",  "thought",   "knows",
+    "wants", "went",  "came",  "joined", "left",    "moved",   "married", "met",       "loves",
+    "likes", "gave",  "sent",  "signed", "smiled",  "laughed", "cried",   "sang",      "played"};
 
 class Builder {
  public:

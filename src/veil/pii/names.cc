@@ -783,34 +783,30 @@ class Scan {
     if (Is(p, "name") && Is(p - 1, "last")) return 2;
     if (Has(p, kPersonCue) && SameLine(i)) return 1;
     // A naming verb and its object: "She named him Frank", "people call me Csanád".
-    if ((Is(p, "him") || Is(p, "her") || Is(p, "me") || Is(p, "them") || Is(p, "us")) &&
+    // ("call us Toll Free", "call them Sales" name no one.)
+    if ((Is(p, "him") || Is(p, "her") || Is(p, "me")) &&
         (Is(p - 1, "named") || Is(p - 1, "called") || Is(p - 1, "call") || Is(p - 1, "calls") ||
          Is(p - 1, "name")) &&
         SameLine(i)) {
-      return 2;
+      return 1;
     }
     if (Punct(p, '?') && Is(p - 1, "name")) return 2;  // "What's your last name? Boyle"
     return 0;
   }
 
-  // The run [i, e) names the author or performer of a work: "the Jensen novel", "a Harvey Leach concert".
-  // Many surnames are also the names of small towns; a run of place names is taken for a person only
-  // before a written work ("the Sokolov novel", but "the Paris concert"), and never when it names a country
-  // or a region.
-  int WorkOf(int i, int e) const {
+  // The run [i, e) names the author or performer of a work: "the Jensen novel", "a Harvey Leach concert";
+  // not when a word of it is a place and no first name ("the London book fair", "the Paris concert").
+  int WorkOf(int i, int e, bool known) const {
     if (!(Is(i - 1, "the") || Is(i - 1, "a") || Is(i - 1, "an")) || !SameLine(e) || !Lower(e)) return 0;
-    int places = 0;
     for (int k = i; k < e; ++k) {
-      if (Has(k, kCountry | kSubdivision)) return 0;
-      places += Has(k, kLocation);
+      if (Has(k, kLocation) && !Has(k, kFirstName)) return 0;  // "the London book fair", "the Paris concert"
     }
-    for (std::string_view work :
-         {"novel", "novels", "book", "books", "poem", "poems", "biography", "memoir"}) {
+    for (std::string_view work : {"novel", "novels", "poem", "poems", "biography", "memoir"}) {
       if (Is(e, work)) return 1;
     }
-    if (places == e - i) return 0;
+    if (!known) return 0;
     for (std::string_view work :
-         {"song", "songs", "album", "film", "movie", "concert", "version", "recording"}) {
+         {"book", "books", "song", "songs", "album", "film", "movie", "concert", "version", "recording"}) {
       if (Is(e, work)) return 1;
     }
     return 0;
@@ -819,8 +815,16 @@ class Scan {
   // The list [first, last] is of people: a plural verb follows ("... and Bowers were"), or a colon after a
   // noun for people precedes it ("founders: Monjeau, Graves and Reed").
   bool PeopleList(int first, int last) const {
-    if (SameLine(last + 1) && (Is(last + 1, "were") || Is(last + 1, "are") || Is(last + 1, "have")))
-      return true;
+    // Each item looks like a name and one is a listed name: not "Tylenol and Advil are", "Accenture and
+    // Deloitte were".
+    bool listed = false;
+    for (int j = first; j <= last; ++j) {
+      if (!Capital(j)) continue;
+      if (!Has(j, kName) && !Namey(j)) return false;
+      listed |= Has(j, kName);
+    }
+    if (!listed) return false;
+    if (SameLine(last + 1) && PluralVerb(last + 1)) return true;
     if (!Punct(first - 1, ':')) return false;
     for (std::string_view people :
          {"founders", "partners", "authors", "members", "children", "kids", "siblings", "parents", "speakers",
@@ -838,22 +842,29 @@ class Scan {
     if (Punct(i - 1, ',') && (Punct(e, '!') || Punct(e, '?'))) return 1;
     const bool line_start = !In(i - 1) || toks_[i].newlines_before > 0;
     if (!line_start || !Punct(e, ',') || !SameLine(e + 1)) return 0;
-    for (std::string_view ask : {"can", "could", "would", "will", "please", "do", "did"}) {
-      if (Is(e + 1, ask)) return 1;
+    bool ask = false;  // "Kuba, can I ...", not "Metformin, can cause nausea"
+    for (std::string_view modal : {"can", "could", "would", "will", "do", "did"}) ask |= Is(e + 1, modal);
+    return ask && (Is(e + 2, "i") || Is(e + 2, "you") || Is(e + 2, "we")) ? 1 : 0;
+  }
+
+  // The run ending before e is a possessive naming what only a person has: "Matej's address", "Asya's kid".
+  // Contact details only after a listed name ("Microsoft's address" names a firm).
+  int Belonging(int e, bool known) const {
+    if (!In(e - 1) || word_end_[e - 1] == toks_[e - 1].end || !SameLine(e) || !Lower(e)) return 0;
+    for (std::string_view relative : {"kid", "kids", "son", "daughter", "wife", "husband", "mother", "father",
+                                      "brother", "sister", "parents", "friend", "birthday", "boss"}) {
+      if (Is(e, relative)) return 1;
+    }
+    if (!known) return 0;
+    for (std::string_view contact : {"address", "phone", "email", "e-mail", "number"}) {
+      if (Is(e, contact)) return 1;
     }
     return 0;
   }
 
-  // The run ending before e is a possessive naming what only a person has: "Matej's address", "Asya's kid".
-  int Belonging(int e) const {
-    if (!In(e - 1) || word_end_[e - 1] == toks_[e - 1].end || !SameLine(e) || !Lower(e)) return 0;
-    for (std::string_view thing :
-         {"address", "phone", "email", "e-mail", "number", "kid", "kids", "son", "daughter", "wife",
-          "husband", "mother", "father", "brother", "sister", "parents", "friend", "birthday", "boss"}) {
-      if (Is(e, thing)) return 1;
-    }
-    return 0;
-  }
+  // Not person verbs on their own ("Deloitte were", "who have Crohn disease"): after a list, they say the
+  // list is of people (PeopleList).
+  bool PluralVerb(int i) const { return Is(i, "were") || Is(i, "are") || Is(i, "have"); }
 
   bool Adverb(int i) const {
     return Is(i, "just") || Is(i, "also") || Is(i, "never") || Is(i, "always") || Is(i, "really") ||
@@ -899,7 +910,9 @@ class Scan {
     for (int k = e + 2; k < e + 7 && SameLine(k) && Word(k); ++k) {
       for (std::string_view firm : {"agency", "company", "firm", "bank", "corporation", "startup", "business",
                                     "retailer", "manufacturer", "brand", "consultancy", "provider"}) {
-        if (Is(k, firm)) return true;
+        // The firm word heads the phrase, not "a business analyst" or "an agency nurse".
+        if (Is(k, firm))
+          return !(SameLine(k + 1) && Lower(k + 1) && !Has(k + 1, kStopWord) && !Is(k + 1, "based"));
       }
     }
     return false;
@@ -937,7 +950,7 @@ class Scan {
     }
     return Organisation(last, last + 1) || DescribedAsFirm(first, last + 1) ||
            (SameLine(last + 1) && Lower(last + 1) && !Has(last + 1, kStopWord) &&
-            !Has(last + 1, kPersonVerb));
+            !Has(last + 1, kPersonVerb) && !PluralVerb(last + 1));
   }
 
   // In a caseless text: a known first name that is no English word, an optional one-letter initial, then a
@@ -988,10 +1001,12 @@ class Scan {
         items.push_back(j = next);
       }
       int names = 0;
-      for (int k : items) names += Has(k, kFirstName) && !Has(k, kCommonWord | kNotName | kStopWord);
+      for (int k : items)
+        names += Has(k, kFirstName) && !Has(k, kCommonWord | kNotName | kStopWord | kCountry | kSubdivision);
       if (items.size() >= 3 && 2 * names > static_cast<int>(items.size())) {
         for (int k : items) {
-          if (!claimed_[k] && !CommonOnly(k) && !Has(k, kStopWord | kNotName) && !InAlnumChunk(k))
+          if (!claimed_[k] && !CommonOnly(k) && !Has(k, kStopWord | kNotName | kCountry | kSubdivision) &&
+              !InAlnumChunk(k))
             Emit(k, k + 1, EntityType::kPerson, 0.55, out);
         }
       }
@@ -1035,11 +1050,21 @@ class Scan {
         if (Has(k, kParticle) && Lower(k) && SameLine(k) && NameToken(k + 1)) ++k;  // "Ludwig van Beethoven"
       }
       int full = words - initials;
-      int cue = std::max({PersonCue(i), WorkOf(i, k), Vocative(i, k), Belonging(k)});
+      // The weaker cues (a work, someone spoken to, a possession) count only for a run with a listed name or
+      // non-ASCII letters in it, or, for a written work or a relative, a word the name model takes for a
+      // name: "the Jensen novel", "the Brzezinski novel", "Orsolya's kid", never "the Apple book", "Client's
+      // phone", "the Netflix film" or "Microsoft's address" (brand names often look like names to the model).
+      int cue = PersonCue(i);
+      const bool known = first + moby + non_ascii + ambiguous_first > 0;
+      if (cue == 0 && (known || namey > 0))
+        cue = std::max({WorkOf(i, k, known), known ? Vocative(i, k) : 0, Belonging(k, known)});
       double score = 0;
       bool strong = false;
       if (full == 0) continue;
-      if (Organisation(i, k) || DescribedAsFirm(i, k)) continue;  // "Civic Impulse LLC", "Aunt Bertha Inc"
+      if (Organisation(i, k)) continue;  // "Civic Impulse LLC", "Aunt Bertha Inc"
+      // Said to be a firm, and nothing in it says person: "Telenav is a design agency", not "Jane Smith is a
+      // brand manager" or "I work for John Carter".
+      if (first == 0 && initials == 0 && cue < 2 && DescribedAsFirm(i, k)) continue;
       if (cue == 2) {
         score = common == full ? 0.6 : 0.85;
         strong = common < full;
@@ -1103,10 +1128,10 @@ class Scan {
       if (!seed && !(Capital(i) && (Punct(i + 1, ',') || Is(i + 1, "and")) && NameToken(i))) continue;
       int first_item, last_item;
       ListAround(i, &first_item, &last_item);
-      if (first_item == last_item || FirmList(first_item, last_item)) continue;
+      if (first_item == last_item || (!seed && first_item != i) || FirmList(first_item, last_item)) continue;
       if (!seed && !PeopleList(first_item, last_item)) continue;
       for (int j = first_item; j <= last_item; ++j) {
-        if (person[j] || !Capital(j) || !NameToken(j) || CommonOnly(j)) continue;
+        if (person[j] || !Capital(j) || !NameToken(j) || CommonOnly(j) || Has(j, kPersonCue)) continue;
         if (Has(j, kLocation) && !Has(j, kName)) continue;
         Emit(j, j + 1, EntityType::kPerson, 0.6, out);
         person[j] = 1;

@@ -267,8 +267,8 @@ void Emit(std::string_view text, const Pattern& p, const Scoring& s, size_t begi
   // Negative words: the two words before (an IP address after "version"), four for phones (a number after
   // "my driver's license number is" is not a phone number).
   // One walk back over the words for both lists: the nearest word of either list in its window decides
-  // ("bus driver / Phone: 201-948-1927" is a phone number; "license phone number 1234567" is not, as the
-  // negative word comes first when it is nearer).
+  // ("bus driver / Phone: 201-948-1927" is a phone number; "my driver's license number is 201-948-1927" is
+  // not).
   const int negative_words = s.negative.empty() ? 0 : p.check == Check::kPhone ? 4 : 2;
   const int context_words = p.check == Check::kTime || p.check == Check::kWeekday ? 1 : 5;
   bool negative = false, context = false;
