@@ -426,7 +426,11 @@ class Scan {
   int NumericPostcode(int j) const {
     if (!Num(j) || Digits(j) < 3 || Digits(j) > 10) return -1;
     int e = j + 1;
-    if (Punct(e, '-') && Glued(e) && Num(e + 1) && Glued(e + 1)) return e + 2;
+    if (Punct(e, '-') && Glued(e) && Num(e + 1) && Glued(e + 1)) {
+      // Not the first two groups of a phone number: "45 Elm St\n217-555-0143".
+      if (Punct(e + 2, '-') && Glued(e + 2) && Num(e + 3) && Glued(e + 3)) return -1;
+      return e + 2;
+    }
     if (Num(e) && SameLine(e)) {
       if (Digits(j) == 3 && Digits(e) == 2 && AllDigits(e) && !(Num(e + 1) && SameLine(e + 1))) return e + 1;
       return -1;

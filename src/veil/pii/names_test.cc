@@ -220,6 +220,13 @@ TEST(StreetAddresses, MilitaryAndPostBoxes) {
   EXPECT_THAT(Found("Write to P.O. Box 149 please"), Contains(Pair("STREET_ADDRESS", "P.O. Box 149")));
 }
 
+// A phone number on the next line is no postcode of the address ("217-555" is not "62704-1234").
+TEST(StreetAddresses, APhoneNumberAfterTheStreetIsNoPostcode) {
+  EXPECT_THAT(Found("45 Elm St\n217-555-0143"), UnorderedElementsAre(Pair("STREET_ADDRESS", "45 Elm St")));
+  EXPECT_THAT(Found("45 Elm St, Springfield, IL 62704-1234"),
+              Contains(Pair("STREET_ADDRESS", "45 Elm St, Springfield, IL 62704-1234")));
+}
+
 TEST(StreetAddresses, NumbersAloneAreNotAddresses) {
   EXPECT_THAT(Found("During 1971, the company invested 25 million in 3 plants."), IsEmpty());
   EXPECT_THAT(Found("Order 12345 ships in 2 boxes on 2024-05-01."), IsEmpty());
