@@ -13,11 +13,10 @@
 // audit entry, settlement). (a) is the "care" query, the baseline; (b) the "research" query. The runs
 // alternate a, b so that the machine's load hits both alike; the figure is median(b) / median(a) against
 // the 1.05 target. (b) aggregates 10% fewer rows than (a): that is what the filter does, and it is part of
-// the figure. The runs are queries of one Session, which keeps the set of consenting subjects between them
-// while consent_state does not change (gov::ConsentSetCache); the same pair then runs as the first query of
-// freshly opened Sessions (each `veil query` process: the set is read from consent_packed), which is part
-// of the figure too. The first query after a consent change (which scans consent_state and packs it again)
-// is printed beside them, and what each way of loading the set costs on its own.
+// the figure. The runs are queries of one Session; the same pair then runs as the first query of freshly
+// opened Sessions (each `veil query` process), which is part of the figure too. Both read the consenting
+// subjects from consent_packed. The first query after a consent change (which scans consent_state and packs
+// it again) is printed beside them, and what each way of loading the set costs on its own.
 //
 // Figure 2, "a subject access request over a workspace of 10 datasets and 1,000,000 subjects completes in
 // under 1 s". --datasets datasets (default 10) share --dsr-subjects subjects (default 1,000,000): dataset d
@@ -314,15 +313,10 @@ bool QueryFigure(base::Env& env, const std::string& dir, const Flags& flags) {
               Median(a_faults), Median(b_faults), Join(a_faults, 0).c_str(), Join(b_faults, 0).c_str());
   // Where the difference goes: the two steps that (b) adds or changes, timed alone through the same public
   // calls the Session makes (ComputeSubjectFilter, then Workspace::Read with the filter's predicate, against
-  // the unfiltered Workspace::Read of (a)). The filter is timed three ways: scanning consent_state and
-  // storing its packed row (the first read after a consent change), reading the packed row (the first query
-  // of a session, and each `veil query` process, otherwise), and with the set the Session keeps between
-  // queries while nothing changed (gov::ConsentSetCache: what the runs above paid after the first).
-  // CPU time of this thread, as the line above.
-  std::vector<double> scan_s, filter_s, cached_filter_s, read_all_s, read_kept_s;
-  gov::ConsentSetCache cache;
-  OrDie(gov::ComputeSubjectFilter(session->workspace(), kDataset, "research", env.Now(), &cache).status(),
-        "ComputeSubjectFilter");
+  // the unfiltered Workspace::Read of (a)). The filter is timed two ways: scanning consent_state and
+  // storing its packed row (the first read after a consent change), and reading the packed row (every other
+  // query). CPU time of this thread, as the line above.
+  std::vector<double> scan_s, filter_s, read_all_s, read_kept_s;
   for (int r = 0; r < flags.runs; ++r) {
     OrDie(session->workspace().metadata().Exec("DELETE FROM consent_packed"), "emptying consent_packed");
     double t = ThreadCpuSeconds();
@@ -334,10 +328,6 @@ bool QueryFigure(base::Env& env, const std::string& dir, const Flags& flags) {
         OrDie(gov::ComputeSubjectFilter(session->workspace(), kDataset, "research", env.Now()),
               "ComputeSubjectFilter");
     filter_s.push_back(ThreadCpuSeconds() - t);
-    t = ThreadCpuSeconds();
-    OrDie(gov::ComputeSubjectFilter(session->workspace(), kDataset, "research", env.Now(), &cache).status(),
-          "ComputeSubjectFilter (kept set)");
-    cached_filter_s.push_back(ThreadCpuSeconds() - t);
     t = ThreadCpuSeconds();
     OrDie(session->workspace().Read(kDataset), "Workspace::Read");
     read_all_s.push_back(ThreadCpuSeconds() - t);
@@ -353,8 +343,6 @@ bool QueryFigure(base::Env& env, const std::string& dir, const Flags& flags) {
       Median(scan_s), Join(scan_s).c_str());
   std::printf("    ComputeSubjectFilter (research), reading the packed states %.3f s  (runs %s)\n",
               Median(filter_s), Join(filter_s).c_str());
-  std::printf("    ComputeSubjectFilter, the kept set       %.4f s  (runs %s)\n", Median(cached_filter_s),
-              Join(cached_filter_s, 4).c_str());
   std::printf("    Workspace::Read, every subject           %.3f s  (runs %s)\n", Median(read_all_s),
               Join(read_all_s).c_str());
   std::printf("    Workspace::Read, the filter's subjects   %.3f s  (runs %s)\n", Median(read_kept_s),

@@ -6,7 +6,6 @@
 #include <functional>
 #include <limits>
 #include <map>
-#include <memory>
 #include <span>
 #include <string>
 #include <utility>
@@ -365,10 +364,9 @@ void StorePackedKey(store::Database& db, const std::string& key, const KeyStates
   (void)stored;  // see above: not storing it costs the next reader a scan, nothing else
 }
 
-// The subjects with a current grant for `purpose` at `now_ns`, and the earliest expiry after `now_ns` among
-// the grants counted (INT64_MAX if none expires). `changes` is consent_state_changes, read before.
-absl::StatusOr<std::pair<std::shared_ptr<const SortedPseudonymSet>, int64_t>> LoadConsented(
-    store::Database& db, std::string_view purpose, int64_t now_ns, int64_t changes) {
+// The subjects with a current grant for `purpose` at `now_ns`.
+absl::StatusOr<SortedPseudonymSet> LoadConsented(store::Database& db, std::string_view purpose,
+                                                 int64_t now_ns) {
   const std::vector<std::string> keys = CoveringKeys(purpose);  // most specific first
   std::vector<KeyStates> states;
   states.reserve(keys.size());
@@ -378,15 +376,20 @@ absl::StatusOr<std::pair<std::shared_ptr<const SortedPseudonymSet>, int64_t>> Lo
       states.push_back(std::move(*packed));
       continue;
     }
+    // Inside a transaction the states read may yet be rolled back: nothing is stored then. The counter is
+    // read before the scan (see StorePackedKey); an empty key costs one probe to scan and is not stored.
+    const bool store = !db.InTransaction();
+    int64_t changes = 0;
+    if (store) {
+      VEIL_ASSIGN_OR_RETURN(changes, ConsentStateChanges(db));
+    }
     VEIL_ASSIGN_OR_RETURN(KeyStates scanned, ScanKey(db, key));
-    // Inside a transaction the states read may yet be rolled back; an empty key costs one probe to scan.
-    if (!db.InTransaction() && scanned.size() > 0 && scanned.size() <= kMaxPackedSubjects)
+    if (store && scanned.size() > 0 && scanned.size() <= kMaxPackedSubjects)
       StorePackedKey(db, key, scanned, changes);
     states.push_back(std::move(scanned));
   }
   // Merge the keys' sorted subjects; for each subject the first key (the most specific) holding it decides.
   std::vector<SubjectFilter::Pseudonym> consented;
-  int64_t valid_until_ns = std::numeric_limits<int64_t>::max();
   std::vector<size_t> pos(states.size(), 0);
   while (true) {
     int best = -1;
@@ -402,7 +405,6 @@ absl::StatusOr<std::pair<std::shared_ptr<const SortedPseudonymSet>, int64_t>> Lo
     if (until_ns == kNoExpiryUntil || until_ns > now_ns) {
       consented.emplace_back();
       std::memcpy(consented.back().data(), subject, kPseudonymBytes);
-      if (until_ns != kNoExpiryUntil) valid_until_ns = std::min(valid_until_ns, until_ns);
     }
     for (size_t i = best + 1; i < states.size(); ++i) {
       if (pos[i] < states[i].size() && std::memcmp(states[i].subject(pos[i]), subject, kPseudonymBytes) == 0)
@@ -411,15 +413,13 @@ absl::StatusOr<std::pair<std::shared_ptr<const SortedPseudonymSet>, int64_t>> Lo
     ++pos[best];
   }
   // Sorted by construction from sorted keys (CheckKeyStates); FromSorted checks it once more.
-  VEIL_ASSIGN_OR_RETURN(SortedPseudonymSet set, SortedPseudonymSet::FromSorted(std::move(consented)));
-  return std::make_pair(std::make_shared<const SortedPseudonymSet>(std::move(set)), valid_until_ns);
+  return SortedPseudonymSet::FromSorted(std::move(consented));
 }
 
 }  // namespace
 
 absl::StatusOr<SubjectFilter> ComputeSubjectFilter(store::Workspace& ws, std::string_view dataset,
-                                                   std::string_view purpose, absl::Time now,
-                                                   ConsentSetCache* cache) {
+                                                   std::string_view purpose, absl::Time now) {
   SubjectFilter f;
   store::Database& db = ws.metadata();
   VEIL_ASSIGN_OR_RETURN(std::optional<Declaration> decl, DeclarationFor(ws, dataset, purpose));
@@ -427,19 +427,7 @@ absl::StatusOr<SubjectFilter> ComputeSubjectFilter(store::Workspace& ws, std::st
   if (decl.has_value() && NeedsConsent(*decl)) {
     f.opt_in = true;
     f.governing_purpose = decl->purpose;
-    // Inside a transaction the counter may count changes that a rollback undoes, after which the same value
-    // would stand for other contents: the set is then neither taken from the cache nor kept in it.
-    if (db.InTransaction()) cache = nullptr;
-    VEIL_ASSIGN_OR_RETURN(const int64_t changes, ConsentStateChanges(db));
-    if (cache != nullptr && cache->consented != nullptr && cache->purpose == purpose &&
-        cache->changes == changes && now_ns >= cache->computed_ns && now_ns < cache->valid_until_ns) {
-      f.consented = cache->consented;
-    }
-    if (f.consented == nullptr) {
-      VEIL_ASSIGN_OR_RETURN(auto loaded, LoadConsented(db, purpose, now_ns, changes));
-      f.consented = loaded.first;
-      if (cache != nullptr) *cache = {std::string(purpose), changes, now_ns, loaded.second, loaded.first};
-    }
+    VEIL_ASSIGN_OR_RETURN(f.consented, LoadConsented(db, purpose, now_ns));
   }
   VEIL_ASSIGN_OR_RETURN(store::Statement st,
                         db.Prepare("SELECT pseudonym, kind, purpose, dataset FROM subject_restriction WHERE "

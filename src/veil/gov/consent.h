@@ -35,7 +35,6 @@
 
 #include <array>
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -131,22 +130,21 @@ class SortedPseudonymSet {
 // Whose rows an operation may use. The sets hold raw pseudonyms (32 bytes, inline): a query asks Keep once
 // per record it reads, and hex strings cost a heap string per subject and a pointer chase per lookup.
 struct SubjectFilter {
-  using Pseudonym = std::array<uint8_t, 32>;
+  using Pseudonym = SortedPseudonymSet::Pseudonym;
   using PseudonymSet = absl::flat_hash_set<Pseudonym>;
 
   // The purpose's basis is consent: only subjects in `consented` are used.
   bool opt_in = false;
   std::string governing_purpose;  // the declaration's purpose when opt_in
-  // With a current grant (never null when opt_in); shared with the Session's ConsentSetCache.
-  std::shared_ptr<const SortedPseudonymSet> consented;
-  PseudonymSet excluded;  // objected or restricted; wins over consent
+  SortedPseudonymSet consented;   // with a current grant
+  PseudonymSet excluded;          // objected or restricted; wins over consent
 
   // True when the filter leaves nobody out.
   bool passes_all() const { return !opt_in && excluded.empty(); }
   // By the pseudonym's 64 hex digits. A malformed pseudonym is in neither set, and not kept.
   bool Consented(std::string_view pseudonym) const {
     Pseudonym raw;
-    return consented != nullptr && base::HexDecode(pseudonym, raw) && consented->contains(raw);
+    return base::HexDecode(pseudonym, raw) && consented.contains(raw);
   }
   bool Excluded(std::string_view pseudonym) const {
     Pseudonym raw;
@@ -155,33 +153,15 @@ struct SubjectFilter {
   bool Keep(std::string_view pseudonym) const {
     Pseudonym raw;
     if (!base::HexDecode(pseudonym, raw)) return false;
-    if (opt_in && (consented == nullptr || !consented->contains(raw))) return false;
+    if (opt_in && !consented.contains(raw)) return false;
     return excluded.empty() || !excluded.contains(raw);
   }
 };
 
-// A purpose's set of consenting subjects, kept between the operations of one Session: with 90,000 consents,
-// building it from the packed states (consent.cc) costs about 1% of a DP query over 1,000,000 rows, and
-// after a change, scanning consent_state about 7%. It is used again only while it is still
-// exact: consent_state has not changed since (its change counter, kept by triggers in workspace.db, is the
-// same), and the clock has neither passed the earliest expiry of a grant the set counted nor gone back before
-// the time it was computed. Declarations, objections and restrictions are read afresh for every operation.
-// Inside a transaction on workspace.db the cache is neither used nor filled (a rollback could bring the
-// counter back to a value that then stands for other contents).
-struct ConsentSetCache {
-  std::string purpose;         // the purpose asked for (its covering keys decide)
-  int64_t changes = -1;        // consent_state_changes when computed
-  int64_t computed_ns = 0;     // the clock then
-  int64_t valid_until_ns = 0;  // the earliest expiry after computed_ns among the grants counted
-  std::shared_ptr<const SortedPseudonymSet> consented;
-};
-
 // The filter for an operation on `dataset` for `purpose` at time `now` (no gate: the Session calls it after
-// its gate allowed the operation). With `cache`, the consenting subjects come from it when it is still exact,
-// and are stored in it when computed. Errors: the database's; DataLoss for damaged records.
+// its gate allowed the operation). Errors: the database's; DataLoss for damaged records.
 absl::StatusOr<SubjectFilter> ComputeSubjectFilter(store::Workspace& ws, std::string_view dataset,
-                                                   std::string_view purpose, absl::Time now,
-                                                   ConsentSetCache* cache = nullptr);
+                                                   std::string_view purpose, absl::Time now);
 
 // Whether the subject (pseudonym) is left out of `purpose` on `dataset` at `now`, and why ("" if not): for
 // one subject, e.g. an automated decision about them. Errors: the database's.

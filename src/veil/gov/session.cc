@@ -136,10 +136,7 @@ absl::StatusOr<std::unique_ptr<Session>> Session::Open(base::Env& env, const std
 
 Session::Session(std::unique_ptr<store::Workspace> workspace, std::unique_ptr<audit::AuditLog> log,
                  std::string actor)
-    : workspace_(std::move(workspace)),
-      log_(std::move(log)),
-      actor_(std::move(actor)),
-      consent_cache_(std::make_unique<ConsentSetCache>()) {}
+    : workspace_(std::move(workspace)), log_(std::move(log)), actor_(std::move(actor)) {}
 
 Session::~Session() = default;
 
@@ -149,8 +146,8 @@ absl::StatusOr<std::vector<Role>> Session::Roles() { return LoadRoles(workspace_
 
 absl::Status Session::PrepareFilter(std::string_view dataset, std::string_view purpose) {
   excluded_subjects_ = 0;
-  VEIL_ASSIGN_OR_RETURN(SubjectFilter f, ComputeSubjectFilter(*workspace_, dataset, purpose,
-                                                              workspace_->env().Now(), consent_cache_.get()));
+  VEIL_ASSIGN_OR_RETURN(SubjectFilter f,
+                        ComputeSubjectFilter(*workspace_, dataset, purpose, workspace_->env().Now()));
   filter_ = std::make_unique<SubjectFilter>(std::move(f));
   return absl::OkStatus();
 }

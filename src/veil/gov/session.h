@@ -108,8 +108,7 @@ struct Charged {
   ChargeReceipt receipt;
 };
 
-struct SubjectFilter;    // consent.h
-struct ConsentSetCache;  // consent.h
+struct SubjectFilter;  // consent.h
 
 class Session {
  public:
@@ -359,8 +358,6 @@ class Session {
   // The subject filter of the operation in progress (PrepareFilter), and what its read left out.
   std::unique_ptr<SubjectFilter> filter_;
   int64_t excluded_subjects_ = 0;
-  // The consenting subjects of the last purpose whose basis is consent, kept while still exact.
-  std::unique_ptr<ConsentSetCache> consent_cache_;
 };
 
 // OK if `privacy_unit_column` is the dataset's subject column, so that a DP guarantee for that unit protects

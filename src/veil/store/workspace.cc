@@ -298,9 +298,8 @@ const Migration kMetadataSchema[] = {
      "  audit_seq INTEGER,"
      "  PRIMARY KEY (request_id, seq)"
      ") WITHOUT ROWID;"},
-    // A counter of the changes to consent_state, kept by triggers whatever writes it: a Session keeps a
-    // purpose's set of consenting subjects between operations while the counter stays the same (veil::gov's
-    // consent.h, ConsentSetCache).
+    // A counter of the changes to consent_state, kept by triggers whatever writes it: a reader stores a
+    // packed row (below) only if the counter did not move while it scanned (veil::gov's consent.cc).
     {"change counter of consent_state",
      "CREATE TABLE consent_state_changes (n INTEGER NOT NULL);"
      "INSERT INTO consent_state_changes VALUES (0);"
