@@ -1,6 +1,7 @@
 #include "veil/pii/names.h"
 
 #include <algorithm>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -103,6 +104,12 @@ class Scan {
   // Token i is glued to i-1 (no white space between): "St." or "u.".
   bool Glued(int i) const { return In(i) && !toks_[i].space_before; }
   bool Is(int i, std::string_view folded) const { return In(i) && F(i) == folded; }
+  // Token i is one of these folded words.
+  bool IsOneOf(int i, std::initializer_list<std::string_view> words) const {
+    if (!In(i)) return false;
+    const std::string_view f = F(i);
+    return std::find(words.begin(), words.end(), f) != words.end();
+  }
   // The pronoun, alone or contracted: "I", "I'm", "I’ll" ("Hi Freddy, I'm ..." lists no names).
   bool PronounI(int i) const {
     return Word(i) && (Is(i, "i") || F(i).starts_with("i'") || F(i).starts_with("i\xE2\x80\x99"));
@@ -347,14 +354,10 @@ class Scan {
     if (!(Is(p, "at") || Is(p, "on") || Is(p, "to"))) return false;
     int q = p - 1;
     if (Is(q, "it") || Is(q, "them") || Is(q, "this")) --q;  // "send it to"
-    static constexpr std::string_view kVerbs[] = {
-        "lives",    "live",  "living",  "lived",   "located",   "situated",      "resides", "reside",
-        "residing", "ship",  "shipped", "deliver", "delivered", "send",          "sent",    "mail",
-        "mailed",   "moved", "stays",   "staying", "based",     "headquartered", "office",  "offices"};
-    for (std::string_view v : kVerbs) {
-      if (Is(q, v)) return true;
-    }
-    return false;
+    return IsOneOf(
+        q, {"lives",    "live",  "living",  "lived",   "located",   "situated",      "resides", "reside",
+            "residing", "ship",  "shipped", "deliver", "delivered", "send",          "sent",    "mail",
+            "mailed",   "moved", "stays",   "staying", "based",     "headquartered", "office",  "offices"});
   }
 
   // Another street name after a street: "14 Crown Street Kishiev Squares", "Tungata 11 Rott Crossroad".
@@ -788,9 +791,7 @@ class Scan {
     if (Has(p, kPersonCue) && SameLine(i)) return 1;
     // A naming verb and its object: "She named him Frank", "people call me Csanád".
     // ("call us Toll Free", "call them Sales" name no one.)
-    if ((Is(p, "him") || Is(p, "her") || Is(p, "me")) &&
-        (Is(p - 1, "named") || Is(p - 1, "called") || Is(p - 1, "call") || Is(p - 1, "calls") ||
-         Is(p - 1, "name")) &&
+    if (IsOneOf(p, {"him", "her", "me"}) && IsOneOf(p - 1, {"named", "called", "call", "calls", "name"}) &&
         SameLine(i)) {
       return 1;
     }
@@ -801,19 +802,13 @@ class Scan {
   // The run [i, e) names the author or performer of a work: "the Jensen novel", "a Harvey Leach concert";
   // not when a word of it is a place and no first name ("the London book fair", "the Paris concert").
   int WorkOf(int i, int e, bool known) const {
-    if (!(Is(i - 1, "the") || Is(i - 1, "a") || Is(i - 1, "an")) || !SameLine(e) || !Lower(e)) return 0;
+    if (!IsOneOf(i - 1, {"the", "a", "an"}) || !SameLine(e) || !Lower(e)) return 0;
     for (int k = i; k < e; ++k) {
       if (Has(k, kLocation) && !Has(k, kFirstName)) return 0;  // "the London book fair", "the Paris concert"
     }
-    for (std::string_view work : {"novel", "novels", "poem", "poems", "biography", "memoir"}) {
-      if (Is(e, work)) return 1;
-    }
-    if (!known) return 0;
-    for (std::string_view work :
-         {"book", "books", "song", "songs", "album", "film", "movie", "concert", "version", "recording"}) {
-      if (Is(e, work)) return 1;
-    }
-    return 0;
+    if (IsOneOf(e, {"novel", "novels", "poem", "poems", "biography", "memoir"})) return 1;
+    return known && IsOneOf(e, {"book", "books", "song", "songs", "album", "film", "movie", "concert",
+                                "version", "recording"});
   }
 
   // The list [first, last] is of people: a plural verb follows ("... and Bowers were"), or a colon after a
@@ -829,13 +824,9 @@ class Scan {
     }
     if (!listed) return false;
     if (SameLine(last + 1) && PluralVerb(last + 1)) return true;
-    if (!Punct(first - 1, ':')) return false;
-    for (std::string_view people :
-         {"founders", "partners", "authors", "members", "children", "kids", "siblings", "parents", "speakers",
-          "guests", "winners", "candidates", "employees"}) {
-      if (Is(first - 2, people)) return true;
-    }
-    return false;
+    return Punct(first - 1, ':') &&
+           IsOneOf(first - 2, {"founders", "partners", "authors", "members", "children", "kids", "siblings",
+                               "parents", "speakers", "guests", "winners", "candidates", "employees"});
   }
 
   // One word that someone is spoken to by: "Don't go to town, Mark!", "Remember me, Randy?", "Kuba, can I
@@ -846,33 +837,29 @@ class Scan {
     if (Punct(i - 1, ',') && (Punct(e, '!') || Punct(e, '?'))) return 1;
     const bool line_start = !In(i - 1) || toks_[i].newlines_before > 0;
     if (!line_start || !Punct(e, ',') || !SameLine(e + 1)) return 0;
-    bool ask = false;  // "Kuba, can I ...", not "Metformin, can cause nausea"
-    for (std::string_view modal : {"can", "could", "would", "will", "do", "did"}) ask |= Is(e + 1, modal);
-    return ask && (Is(e + 2, "i") || Is(e + 2, "you") || Is(e + 2, "we")) ? 1 : 0;
+    // "Kuba, can I ...", not "Metformin, can cause nausea".
+    return IsOneOf(e + 1, {"can", "could", "would", "will", "do", "did"}) &&
+           IsOneOf(e + 2, {"i", "you", "we"});
   }
 
   // The run ending before e is a possessive naming what only a person has: "Matej's address", "Asya's kid".
   // Contact details only after a listed name ("Microsoft's address" names a firm).
   int Belonging(int e, bool known) const {
     if (!In(e - 1) || word_end_[e - 1] == toks_[e - 1].end || !SameLine(e) || !Lower(e)) return 0;
-    for (std::string_view relative : {"kid", "kids", "son", "daughter", "wife", "husband", "mother", "father",
-                                      "brother", "sister", "parents", "friend", "birthday", "boss"}) {
-      if (Is(e, relative)) return 1;
+    if (IsOneOf(e, {"kid", "kids", "son", "daughter", "wife", "husband", "mother", "father", "brother",
+                    "sister", "parents", "friend", "birthday", "boss"})) {
+      return 1;
     }
-    if (!known) return 0;
-    for (std::string_view contact : {"address", "phone", "email", "e-mail", "number"}) {
-      if (Is(e, contact)) return 1;
-    }
-    return 0;
+    return known && IsOneOf(e, {"address", "phone", "email", "e-mail", "number"});
   }
 
   // Not person verbs on their own ("Deloitte were", "who have Crohn disease"): after a list, they say the
   // list is of people (PeopleList).
-  bool PluralVerb(int i) const { return Is(i, "were") || Is(i, "are") || Is(i, "have"); }
+  bool PluralVerb(int i) const { return IsOneOf(i, {"were", "are", "have"}); }
 
   bool Adverb(int i) const {
-    return Is(i, "just") || Is(i, "also") || Is(i, "never") || Is(i, "always") || Is(i, "really") ||
-           Is(i, "still") || Is(i, "already") || Is(i, "often") || Is(i, "finally") || Is(i, "then");
+    return IsOneOf(
+        i, {"just", "also", "never", "always", "really", "still", "already", "often", "finally", "then"});
   }
 
   // The name model says an unknown word looks like a personal name rather than an English word.
@@ -906,17 +893,13 @@ class Scan {
   // The run [i, e) is said to be a firm: "Telenav is a design agency based in ...", "Ramsey-Johnson is an
   // Swedish multinational investment bank", "I work for Wolters Kluwer".
   bool DescribedAsFirm(int i, int e) const {
-    if (Is(i - 1, "for") &&
-        (Is(i - 2, "work") || Is(i - 2, "works") || Is(i - 2, "worked") || Is(i - 2, "working"))) {
-      return true;
-    }
-    if (!Is(e, "is") || !(Is(e + 1, "a") || Is(e + 1, "an")) || !SameLine(e + 1)) return false;
+    if (Is(i - 1, "for") && IsOneOf(i - 2, {"work", "works", "worked", "working"})) return true;
+    if (!Is(e, "is") || !IsOneOf(e + 1, {"a", "an"}) || !SameLine(e + 1)) return false;
     for (int k = e + 2; k < e + 7 && SameLine(k) && Word(k); ++k) {
-      for (std::string_view firm : {"agency", "company", "firm", "bank", "corporation", "startup", "business",
-                                    "retailer", "manufacturer", "brand", "consultancy", "provider"}) {
+      if (IsOneOf(k, {"agency", "company", "firm", "bank", "corporation", "startup", "business", "retailer",
+                      "manufacturer", "brand", "consultancy", "provider"})) {
         // The firm word heads the phrase, not "a business analyst" or "an agency nurse".
-        if (Is(k, firm))
-          return !(SameLine(k + 1) && Lower(k + 1) && !Has(k + 1, kStopWord) && !Is(k + 1, "based"));
+        return !(SameLine(k + 1) && Lower(k + 1) && !Has(k + 1, kStopWord) && !Is(k + 1, "based"));
       }
     }
     return false;
